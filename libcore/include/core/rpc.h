@@ -1,0 +1,221 @@
+/* The RPC core: protobuf over nng req/rep.
+ *
+ * Wire format (docs/rpc.md): the nng message body is a core.v1.Request
+ * {method, payload, metadata}; the reply body is a core.v1.Response
+ * {code, message, payload, details, retry_after_s}.
+ *
+ * Server: serves one or more protoc-c services on a rep0 socket with many
+ * nng contexts driven by aio callbacks. Callbacks never block: they hand each
+ * received message to a pool of worker threads, which decode, run the
+ * handler and send the reply. Each worker owns a state pointer made by a
+ * service hook (its own database and Redis connections), so handlers may
+ * block and need no locks for their connections.
+ *
+ * Client: one req0 socket per target service, dialed to every URL of its dial
+ * list (nng spreads requests over connected servers), automatic resend
+ * disabled (a resent Login would run twice), a deadline per call. */
+#ifndef CORE_RPC_H
+#define CORE_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+
+#define CORE_RPC_DEFAULT_MAX_MSG (4u << 20) /* bytes */
+
+/* Well-known metadata keys. */
+#define CORE_MD_REQUEST_ID "request-id"
+#define CORE_MD_DEADLINE "deadline-ms"
+#define CORE_MD_AUTHORIZATION "authorization"
+
+/* ---- Server ------------------------------------------------------------ */
+
+typedef struct core_rpc_server core_rpc_server;
+typedef struct core_call core_call;
+
+/* A handler gets the decoded input and an output message already initialised
+ * (allocated in the call's arena) to fill in. Strings and arrays it puts in
+ * out should come from core_call_arena(call) (or be static); they are
+ * released after the reply is sent. It returns CORE_OK, or an error status,
+ * normally through core_call_error(). A handler returning CORE_INTERNAL has
+ * its message replaced by "internal error" for the client (the detail is
+ * logged). */
+typedef core_status (*core_rpc_handler)(
+    core_call *call, const ProtobufCMessage *in, ProtobufCMessage *out);
+
+/* One service: its descriptor and a handler per method, in descriptor order
+ * (handlers[i] serves desc->methods[i]). A NULL handler answers
+ * UNIMPLEMENTED. */
+typedef struct core_rpc_service {
+	const ProtobufCServiceDescriptor *desc;
+	const core_rpc_handler *handlers;
+} core_rpc_service;
+
+typedef struct core_rpc_server_config {
+	const char *name;              /* for logs, e.g. "svc-auth" */
+	const char *const *listen_urls; /* e.g. "tcp://127.0.0.1:7101" */
+	size_t n_listen;
+	int workers;          /* handler threads; 0 = 8 */
+	int contexts;         /* concurrent receives; 0 = 4 x workers */
+	size_t max_msg_bytes; /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
+	int drain_ms;         /* how long stop waits for in-flight calls; 0 = 10000 */
+	size_t arena_cap;     /* per-call memory cap; 0 = 4 x max_msg_bytes */
+	/* Per-worker state: worker_init(app) runs on each worker thread before
+	 * it serves (NULL return = the worker fails to start, the server does
+	 * not start); worker_fini(state) when it ends. Both may be NULL. */
+	void *(*worker_init)(void *app);
+	void (*worker_fini)(void *state);
+	void *app;
+	/* Readiness for core.v1.Health/Check, run on a worker with its state
+	 * (e.g. pings its database). NULL = always SERVING. */
+	bool (*health)(void *state);
+} core_rpc_server_config;
+
+/* Creates a server for the given services (core.v1.Health is added by the
+ * server itself). Copies what it needs from cfg; services must outlive the
+ * server. Returns 0 or a negative errno-style code (-EINVAL for a bad
+ * config, -ENOMEM). */
+int core_rpc_server_new(const core_rpc_server_config *cfg,
+    const core_rpc_service *services, size_t n_services,
+    core_rpc_server **out);
+
+/* Starts the workers and listens on every URL. Returns 0, or -1 (logged:
+ * address in use, bad URL, worker_init failure). */
+int core_rpc_server_start(core_rpc_server *s);
+
+/* Stops receiving, lets in-flight calls finish (up to drain_ms), then closes
+ * the socket and joins the workers. Safe to call once after start. */
+void core_rpc_server_stop(core_rpc_server *s);
+
+/* Frees a stopped (or never started) server. NULL is a no-op. */
+void core_rpc_server_free(core_rpc_server *s);
+
+/* Blocks SIGINT/SIGTERM in the calling thread (call this in main before
+ * creating any thread, so every thread inherits the mask). */
+void core_rpc_block_signals(void);
+
+/* Waits for SIGINT or SIGTERM (blocked by core_rpc_block_signals) and
+ * returns the signal number. */
+int core_rpc_wait_signal(void);
+
+/* The TCP port the first tcp:// listener is bound to (useful with port 0),
+ * or -1 if there is none. Valid after start. */
+int core_rpc_server_port(const core_rpc_server *s);
+
+/* Calls answered since start (for tests and metrics). */
+uint64_t core_rpc_server_calls(const core_rpc_server *s);
+
+/* ---- Inside a handler --------------------------------------------------- */
+
+/* Metadata value for key, or NULL. */
+const char *core_call_metadata(const core_call *c, const char *key);
+/* Full method name ("/pkg.Service/Method"). */
+const char *core_call_method(const core_call *c);
+/* This worker's state from worker_init. */
+void *core_call_state(const core_call *c);
+/* The call's arena (released after the reply is sent). */
+core_arena *core_call_arena(core_call *c);
+/* Milliseconds left before the caller's deadline; INT64_MAX if none. */
+int64_t core_call_remaining_ms(const core_call *c);
+
+/* Sets the status message the client sees and returns code, so a handler
+ * can write: return core_call_error(c, CORE_NOT_FOUND, "no such user"); */
+core_status core_call_error(core_call *c, core_status code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* INVALID_ARGUMENT naming a field: sets the message to "<field>: <text>",
+ * adds an ErrorDetail, and returns CORE_INVALID_ARGUMENT. May be called
+ * several times to report several fields. */
+core_status core_call_field_error(core_call *c, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Hint returned with RESOURCE_EXHAUSTED. */
+void core_call_set_retry_after(core_call *c, uint32_t seconds);
+
+/* ---- Client ------------------------------------------------------------- */
+
+typedef struct core_rpc_client core_rpc_client;
+
+typedef struct core_rpc_client_config {
+	const char *name;              /* target, for logs: "auth" */
+	const char *const *urls;       /* dial list */
+	size_t n_urls;
+	int conns_per_url;     /* connections dialed to each URL; 0 = 2 */
+	size_t max_msg_bytes;  /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
+	int connect_wait_ms;   /* how long a call waits for a first connection
+	                          before UNAVAILABLE; 0 = 300 */
+	int default_timeout_ms; /* deadline when a call gives none; 0 = 5000 */
+} core_rpc_client_config;
+
+/* Creates a client and starts dialing every URL in the background
+ * (reconnecting as needed). Returns 0, or -EINVAL (bad URL), -ENOMEM. */
+int core_rpc_client_new(const core_rpc_client_config *cfg,
+    core_rpc_client **out);
+
+/* Closes the socket and frees the client. NULL is a no-op. No call may be
+ * in flight or start once this begins. */
+void core_rpc_client_free(core_rpc_client *c);
+
+/* Number of live connections (for readiness and tests). */
+int core_rpc_client_connections(const core_rpc_client *c);
+
+typedef struct core_md {
+	const char *key;
+	const char *value;
+} core_md;
+
+typedef struct core_rpc_opts {
+	int timeout_ms; /* 0 = the client's default */
+	const core_md *md; /* metadata sent with the call */
+	size_t n_md;
+} core_rpc_opts;
+
+/* The outcome of a call. Strings point into the arena passed to the call. */
+typedef struct core_rpc_reply {
+	core_status code;
+	const char *message; /* never NULL */
+	uint32_t retry_after_s;
+	size_t n_details;
+	const char *const *detail_fields;
+	const char *const *detail_descriptions;
+	/* Raw output payload (core_rpc_call_raw only). */
+	const uint8_t *payload;
+	size_t payload_len;
+} core_rpc_reply;
+
+/* Sends payload (an encoded input message) to method and waits for the
+ * answer. Everything in *reply is allocated in arena. Returns reply->code:
+ * the server's status, or locally DEADLINE_EXCEEDED (deadline passed),
+ * UNAVAILABLE (no server reachable or the connection was lost),
+ * INVALID_ARGUMENT (request larger than max_msg_bytes), INTERNAL (the reply
+ * could not be decoded). Thread-safe: any number of threads may call. */
+core_status core_rpc_call_raw(core_rpc_client *c, const char *method,
+    const uint8_t *payload, size_t len, const core_rpc_opts *opts,
+    core_arena *arena, core_rpc_reply *reply);
+
+/* Typed call: packs in, and on OK unpacks the output (of type out_desc) into
+ * arena and writes it to *out. */
+core_status core_rpc_call(core_rpc_client *c, const char *method,
+    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+    ProtobufCMessage **out, const core_rpc_opts *opts, core_arena *arena,
+    core_rpc_reply *reply);
+
+/* Fills opts to propagate the current call downstream: its request id and
+ * authorization, and a timeout of the remaining deadline budget. md must
+ * have room for 2 entries. */
+void core_rpc_opts_from_call(const core_call *c, core_rpc_opts *opts,
+    core_md md[2]);
+
+/* Generates a random request id (32 hex chars) into buf (>= 33 bytes). */
+void core_rpc_new_request_id(char *buf);
+
+/* Whether a request id from outside is acceptable: 1-64 chars of
+ * [A-Za-z0-9._-]. */
+bool core_rpc_request_id_valid(const char *s);
+
+#endif

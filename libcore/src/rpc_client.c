@@ -1,0 +1,529 @@
+/* RPC client: one req0 socket per target service, a pool of contexts.
+ *
+ * A call borrows a context (with its aio) from the pool, sends the request
+ * and waits for the reply with the call's deadline, then returns it. Pipe
+ * notifications keep a count of live connections: with none, a call waits
+ * briefly for one and then answers UNAVAILABLE instead of queueing until
+ * its deadline; when the last connection drops, calls waiting on it are
+ * cancelled with UNAVAILABLE at once. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <sodium.h>
+
+#include "core/v1/core.pb-c.h"
+
+#include "core/log.h"
+#include "core/rpc.h"
+#include "rpc_internal.h"
+
+#define MAX_MD 16
+
+typedef struct cslot {
+	nng_ctx ctx;
+	nng_aio *aio;
+	atomic_bool lost; /* the connection went away during the call */
+	struct cslot *next; /* free list */
+	struct cslot *prev_in, *next_in; /* in-flight list */
+} cslot;
+
+struct core_rpc_client {
+	char *name;
+	nng_socket sock;
+	size_t max_msg;
+	int connect_wait_ms;
+	int default_timeout_ms;
+
+	pthread_mutex_t mu;
+	pthread_cond_t pipe_cv;
+	int pipes;
+	cslot *free_slots;
+	cslot *inflight;
+	cslot **all; /* every slot ever made, for freeing */
+	size_t n_all, cap_all;
+	bool closing;
+};
+
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	core_rpc_client *c = arg;
+	(void) p;
+	pthread_mutex_lock(&c->mu);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		c->pipes++;
+		pthread_cond_broadcast(&c->pipe_cv);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		c->pipes--;
+		if (c->pipes == 0) {
+			/* Nothing left to answer the calls in flight. The flag
+			 * covers a call between its send and its receive,
+			 * which checks it after starting the receive. */
+			for (cslot *s = c->inflight; s != NULL; s = s->next_in) {
+				atomic_store(&s->lost, true);
+				nng_aio_cancel(s->aio);
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+int
+core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
+{
+	int rv;
+	if (cfg == NULL || cfg->n_urls == 0 || cfg->conns_per_url < 0) {
+		return -EINVAL;
+	}
+	if (sodium_init() < 0) {
+		return -ENOMEM;
+	}
+	core_rpc_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return -ENOMEM;
+	}
+	c->name = strdup(cfg->name ? cfg->name : "rpc");
+	if (c->name == NULL) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes
+	                                : CORE_RPC_DEFAULT_MAX_MSG;
+	c->connect_wait_ms = cfg->connect_wait_ms ? cfg->connect_wait_ms : 300;
+	c->default_timeout_ms =
+	    cfg->default_timeout_ms ? cfg->default_timeout_ms : 5000;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->pipe_cv, NULL);
+
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		core_log_error("cannot open req0 socket: %s", nng_strerror(rv));
+		free(c->name);
+		free(c);
+		return -ENOMEM;
+	}
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
+	/* Never resend on a timer: a resent Register or Login would run
+	 * twice. */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
+
+	int conns = cfg->conns_per_url ? cfg->conns_per_url : 2;
+	for (size_t i = 0; i < cfg->n_urls; i++) {
+		for (int k = 0; k < conns; k++) {
+			/* Non-blocking: connect in the background and keep
+			 * retrying, so services may start in any order. */
+			rv = nng_dial(c->sock, cfg->urls[i], NULL,
+			    NNG_FLAG_NONBLOCK);
+			if (rv != 0) {
+				core_log_kv(CORE_LOG_ERROR, "cannot dial", "url",
+				    cfg->urls[i], "error", nng_strerror(rv),
+				    NULL);
+				core_rpc_client_free(c);
+				return -EINVAL;
+			}
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+void
+core_rpc_client_free(core_rpc_client *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->closing = true;
+	pthread_cond_broadcast(&c->pipe_cv);
+	pthread_mutex_unlock(&c->mu);
+	nng_close(c->sock);
+	for (size_t i = 0; i < c->n_all; i++) {
+		nng_aio_free(c->all[i]->aio);
+		free(c->all[i]);
+	}
+	free(c->all);
+	pthread_cond_destroy(&c->pipe_cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c->name);
+	free(c);
+}
+
+int
+core_rpc_client_connections(const core_rpc_client *c)
+{
+	core_rpc_client *m = (core_rpc_client *) (uintptr_t) c;
+	pthread_mutex_lock(&m->mu);
+	int n = m->pipes;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* Takes a context from the pool (making one if none is free). Called with
+ * c->mu held. */
+static cslot *
+slot_get(core_rpc_client *c)
+{
+	cslot *s = c->free_slots;
+	if (s != NULL) {
+		c->free_slots = s->next;
+		return s;
+	}
+	if (c->n_all == c->cap_all) {
+		size_t cap = c->cap_all ? c->cap_all * 2 : 16;
+		cslot **all = realloc(c->all, cap * sizeof(*all));
+		if (all == NULL) {
+			return NULL;
+		}
+		c->all = all;
+		c->cap_all = cap;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return NULL;
+	}
+	if (nng_aio_alloc(&s->aio, NULL, NULL) != 0) {
+		free(s);
+		return NULL;
+	}
+	if (nng_ctx_open(&s->ctx, c->sock) != 0) {
+		nng_aio_free(s->aio);
+		free(s);
+		return NULL;
+	}
+	nng_ctx_set_ms(s->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	c->all[c->n_all++] = s;
+	return s;
+}
+
+static void
+inflight_add(core_rpc_client *c, cslot *s)
+{
+	s->prev_in = NULL;
+	s->next_in = c->inflight;
+	if (c->inflight != NULL) {
+		c->inflight->prev_in = s;
+	}
+	c->inflight = s;
+}
+
+static void
+inflight_remove(core_rpc_client *c, cslot *s)
+{
+	if (s->prev_in != NULL) {
+		s->prev_in->next_in = s->next_in;
+	} else {
+		c->inflight = s->next_in;
+	}
+	if (s->next_in != NULL) {
+		s->next_in->prev_in = s->prev_in;
+	}
+	s->prev_in = s->next_in = NULL;
+}
+
+static void
+abs_time(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static core_status
+fail(core_rpc_reply *reply, core_arena *arena, core_status code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static core_status
+fail(core_rpc_reply *reply, core_arena *arena, core_status code,
+    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = core_arena_vprintf(arena, fmt, ap);
+	va_end(ap);
+	reply->code = code;
+	reply->message = m ? m : core_status_str(code);
+	return code;
+}
+
+/* Encodes the envelope into a new nng message. */
+static int
+build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
+    size_t len, const core_rpc_opts *opts, int64_t timeout_ms,
+    nng_msg **out)
+{
+	Core__V1__Request req = CORE__V1__REQUEST__INIT;
+	Core__V1__Request__MetadataEntry entries[MAX_MD + 2];
+	Core__V1__Request__MetadataEntry *ptrs[MAX_MD + 2];
+	char deadline[24];
+	char rid[33];
+	bool have_rid = false;
+	size_t n = 0;
+
+	req.method = (char *) (uintptr_t) method;
+	req.payload.data = (uint8_t *) (uintptr_t) payload;
+	req.payload.len = len;
+	for (size_t i = 0; opts != NULL && i < opts->n_md && n < MAX_MD; i++) {
+		core__v1__request__metadata_entry__init(&entries[n]);
+		entries[n].key = (char *) (uintptr_t) opts->md[i].key;
+		entries[n].value = (char *) (uintptr_t) opts->md[i].value;
+		if (entries[n].value == NULL) {
+			continue;
+		}
+		if (strcmp(opts->md[i].key, CORE_MD_REQUEST_ID) == 0) {
+			have_rid = true;
+		}
+		if (strcmp(opts->md[i].key, CORE_MD_DEADLINE) == 0) {
+			continue; /* ours below is authoritative */
+		}
+		ptrs[n] = &entries[n];
+		n++;
+	}
+	/* Inside a call, the request id travels on by itself. */
+	const char *cur = core_log_request_id();
+	if (!have_rid) {
+		if (cur == NULL) {
+			core_rpc_new_request_id(rid);
+			cur = rid;
+		}
+		core__v1__request__metadata_entry__init(&entries[n]);
+		entries[n].key = CORE_MD_REQUEST_ID;
+		entries[n].value = (char *) (uintptr_t) cur;
+		ptrs[n] = &entries[n];
+		n++;
+	}
+	snprintf(deadline, sizeof(deadline), "%" PRId64, timeout_ms);
+	core__v1__request__metadata_entry__init(&entries[n]);
+	entries[n].key = CORE_MD_DEADLINE;
+	entries[n].value = deadline;
+	ptrs[n] = &entries[n];
+	n++;
+	req.n_metadata = n;
+	req.metadata = ptrs;
+
+	size_t size = core__v1__request__get_packed_size(&req);
+	if (size > c->max_msg) {
+		return NNG_EMSGSIZE;
+	}
+	nng_msg *m;
+	int rv = nng_msg_alloc(&m, size);
+	if (rv != 0) {
+		return rv;
+	}
+	core__v1__request__pack(&req, nng_msg_body(m));
+	*out = m;
+	return 0;
+}
+
+static core_status
+decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
+{
+	Core__V1__Response *r = core__v1__response__unpack(
+	    core_arena_allocator(arena), nng_msg_len(m), nng_msg_body(m));
+	if (r == NULL) {
+		return fail(reply, arena, CORE_INTERNAL,
+		    "malformed reply: not a core.v1.Response message");
+	}
+	reply->code = (core_status) r->code;
+	if (r->code < 0 || r->code > CORE_STATUS_MAX) {
+		reply->code = CORE_UNKNOWN;
+	}
+	reply->message = r->message;
+	reply->retry_after_s = r->retry_after_s;
+	reply->payload = r->payload.data;
+	reply->payload_len = r->payload.len;
+	reply->n_details = r->n_details;
+	if (r->n_details > 0) {
+		const char **f = core_arena_calloc(arena, r->n_details,
+		    sizeof(char *));
+		const char **d = core_arena_calloc(arena, r->n_details,
+		    sizeof(char *));
+		if (f == NULL || d == NULL) {
+			reply->n_details = 0;
+		} else {
+			for (size_t i = 0; i < r->n_details; i++) {
+				f[i] = r->details[i]->field;
+				d[i] = r->details[i]->description;
+			}
+			reply->detail_fields = f;
+			reply->detail_descriptions = d;
+		}
+	}
+	return reply->code;
+}
+
+/* Sends m on the slot and waits for the reply. Returns 0 with *rep set,
+ * or an nng error. Owns m. */
+static int
+exchange(cslot *s, nng_msg *m, int64_t deadline, nng_msg **rep)
+{
+	int rv;
+	nng_aio_set_msg(s->aio, m);
+	nng_aio_set_timeout(s->aio, (nng_duration) (deadline - rpc_now_ms()));
+	nng_ctx_send(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	if ((rv = nng_aio_result(s->aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(s->aio));
+		nng_aio_set_msg(s->aio, NULL);
+		return rv;
+	}
+	int64_t left = deadline - rpc_now_ms();
+	if (left <= 0) {
+		return NNG_ETIMEDOUT;
+	}
+	nng_aio_set_timeout(s->aio, (nng_duration) left);
+	nng_ctx_recv(s->ctx, s->aio);
+	if (atomic_load(&s->lost)) {
+		nng_aio_cancel(s->aio);
+	}
+	nng_aio_wait(s->aio);
+	if ((rv = nng_aio_result(s->aio)) != 0) {
+		return rv;
+	}
+	*rep = nng_aio_get_msg(s->aio);
+	nng_aio_set_msg(s->aio, NULL);
+	return 0;
+}
+
+core_status
+core_rpc_call_raw(core_rpc_client *c, const char *method,
+    const uint8_t *payload, size_t len, const core_rpc_opts *opts,
+    core_arena *arena, core_rpc_reply *reply)
+{
+	memset(reply, 0, sizeof(*reply));
+	int64_t timeout = opts != NULL && opts->timeout_ms > 0
+	    ? opts->timeout_ms
+	    : c->default_timeout_ms;
+	int64_t start = rpc_now_ms();
+	int64_t deadline = start + timeout;
+	nng_msg *m = NULL;
+
+	int rv = build_request(c, method, payload, len, opts, timeout, &m);
+	if (rv == NNG_EMSGSIZE) {
+		return fail(reply, arena, CORE_INVALID_ARGUMENT,
+		    "request exceeds the maximum message size (%zu bytes)",
+		    c->max_msg);
+	}
+	if (rv != 0) {
+		return fail(reply, arena, CORE_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	}
+
+	pthread_mutex_lock(&c->mu);
+	if (c->pipes == 0 && !c->closing) {
+		struct timespec until;
+		int64_t wait = c->connect_wait_ms < timeout ? c->connect_wait_ms
+		                                            : timeout;
+		abs_time(&until, wait);
+		int w = 0;
+		while (c->pipes == 0 && !c->closing && w != ETIMEDOUT) {
+			w = pthread_cond_timedwait(&c->pipe_cv, &c->mu, &until);
+		}
+	}
+	if (c->pipes == 0 || c->closing) {
+		pthread_mutex_unlock(&c->mu);
+		nng_msg_free(m);
+		return fail(reply, arena, CORE_UNAVAILABLE,
+		    "%s service unavailable: no connection", c->name);
+	}
+	cslot *s = slot_get(c);
+	if (s == NULL) {
+		pthread_mutex_unlock(&c->mu);
+		nng_msg_free(m);
+		return fail(reply, arena, CORE_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	}
+	atomic_store(&s->lost, false);
+	inflight_add(c, s);
+	pthread_mutex_unlock(&c->mu);
+
+	nng_msg *rep = NULL;
+	rv = exchange(s, m, deadline, &rep);
+
+	pthread_mutex_lock(&c->mu);
+	inflight_remove(c, s);
+	bool lost = atomic_load(&s->lost) || c->pipes == 0;
+	s->next = c->free_slots;
+	c->free_slots = s;
+	pthread_mutex_unlock(&c->mu);
+
+	if (rv != 0) {
+		if (rv == NNG_ETIMEDOUT && !lost) {
+			return fail(reply, arena, CORE_DEADLINE_EXCEEDED,
+			    "%s did not answer %s within %" PRId64 " ms",
+			    c->name, method, timeout);
+		}
+		return fail(reply, arena, CORE_UNAVAILABLE,
+		    "%s service unavailable: %s", c->name,
+		    lost ? "connection lost" : nng_strerror(rv));
+	}
+	core_status st = decode_reply(rep, arena, reply);
+	nng_msg_free(rep);
+	return st;
+}
+
+core_status
+core_rpc_call(core_rpc_client *c, const char *method,
+    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+    ProtobufCMessage **out, const core_rpc_opts *opts, core_arena *arena,
+    core_rpc_reply *reply)
+{
+	size_t n = protobuf_c_message_get_packed_size(in);
+	uint8_t *buf = core_arena_alloc(arena, n);
+	if (buf == NULL) {
+		memset(reply, 0, sizeof(*reply));
+		return fail(reply, arena, CORE_RESOURCE_EXHAUSTED,
+		    "request too large for the call's memory");
+	}
+	protobuf_c_message_pack(in, buf);
+	core_status st = core_rpc_call_raw(c, method, buf, n, opts, arena,
+	    reply);
+	if (st != CORE_OK) {
+		return st;
+	}
+	ProtobufCMessage *m = protobuf_c_message_unpack(out_desc,
+	    core_arena_allocator(arena), reply->payload_len, reply->payload);
+	if (m == NULL) {
+		return fail(reply, arena, CORE_INTERNAL,
+		    "malformed reply payload: not a %s", out_desc->name);
+	}
+	*out = m;
+	return CORE_OK;
+}
+
+void
+core_rpc_opts_from_call(const core_call *call, core_rpc_opts *opts,
+    core_md md[2])
+{
+	size_t n = 0;
+	const char *v = core_call_metadata(call, CORE_MD_REQUEST_ID);
+	if (v != NULL) {
+		md[n++] = (core_md) {CORE_MD_REQUEST_ID, v};
+	}
+	v = core_call_metadata(call, CORE_MD_AUTHORIZATION);
+	if (v != NULL) {
+		md[n++] = (core_md) {CORE_MD_AUTHORIZATION, v};
+	}
+	opts->md = md;
+	opts->n_md = n;
+	int64_t left = core_call_remaining_ms(call);
+	opts->timeout_ms = left == INT64_MAX ? 0
+	    : left < 1                       ? 1
+	    : left > INT32_MAX               ? INT32_MAX
+	                                     : (int) left;
+}

@@ -1,0 +1,850 @@
+/* RPC server: nng rep0 contexts driven by aio callbacks, handlers on a pool
+ * of worker threads.
+ *
+ * A slot is one nng context with its aio. Its life cycle:
+ *   RECV --(message)--> WORK (queued, then run by a worker)
+ *   WORK --(reply handed to nng)--> SEND --(sent)--> RECV ...
+ * The aio callback runs on nng's threads and never blocks: it only moves a
+ * received message onto the work queue or restarts a receive. Workers do
+ * all decoding, the handler and encoding, then start the send.
+ *
+ * Stopping: `stopping` is set and every slot waiting in RECV is cancelled;
+ * slots in WORK or SEND finish their call and then park in DONE. When all
+ * slots are DONE (or drain_ms passes) the socket is closed and the workers
+ * are joined. See docs/internals/rpc.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <sodium.h>
+
+#include "core/v1/core.pb-c.h"
+#include "core/v1/health.pb-c.h"
+
+#include "core/log.h"
+#include "core/rpc.h"
+#include "rpc_internal.h"
+
+#define MAX_DETAILS 16
+#define MAX_MESSAGE 512
+
+enum slot_state { SLOT_IDLE, SLOT_RECV, SLOT_WORK, SLOT_SEND, SLOT_DONE };
+
+typedef struct slot {
+	core_rpc_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	_Atomic int state;
+	nng_msg *msg;     /* the received request, while in WORK */
+	int64_t recv_ms;  /* when it arrived, for the deadline */
+} slot;
+
+typedef struct method_entry {
+	char *name; /* "/pkg.Service/Method" */
+	const ProtobufCMethodDescriptor *desc;
+	core_rpc_handler handler;
+} method_entry;
+
+struct core_call {
+	core_rpc_server *srv;
+	void *state;
+	core_arena *arena;
+	const char *method;
+	const Core__V1__Request *req;
+	int64_t deadline_ms; /* absolute, monotonic; INT64_MAX if none */
+	char message[MAX_MESSAGE];
+	size_t n_details;
+	Core__V1__ErrorDetail details[MAX_DETAILS];
+	Core__V1__ErrorDetail *detail_ptrs[MAX_DETAILS];
+	uint32_t retry_after_s;
+};
+
+struct core_rpc_server {
+	char *name;
+	char **listen_urls;
+	size_t n_listen;
+	int n_workers;
+	int n_slots;
+	size_t max_msg;
+	int drain_ms;
+	size_t arena_cap;
+	void *(*worker_init)(void *);
+	void (*worker_fini)(void *);
+	void *app;
+	bool (*health)(void *);
+
+	method_entry *methods; /* sorted by name */
+	size_t n_methods;
+
+	nng_socket sock;
+	bool sock_open;
+	int port; /* bound port of the first tcp:// listener, or -1 */
+	slot *slots;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;  /* workers wait for work */
+	pthread_cond_t state_cv; /* stop waits for slots; start for workers */
+	slot **queue;            /* ring of n_slots entries */
+	size_t q_head, q_len;
+	atomic_bool stopping;
+	bool workers_exit;
+	int workers_ready;
+	int workers_failed;
+	int slots_done;
+	pthread_t *threads;
+	int n_threads;
+	bool started;
+	atomic_uint_fast64_t calls;
+};
+
+/* ---- Health, served by every server ------------------------------------ */
+
+static core_status
+health_check(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Core__V1__HealthCheckRequest *req =
+	    (const Core__V1__HealthCheckRequest *) in;
+	Core__V1__HealthCheckResponse *resp =
+	    (Core__V1__HealthCheckResponse *) out;
+	core_rpc_server *s = c->srv;
+
+	if (req->service[0] != '\0') {
+		/* A named service must be one this server serves. */
+		size_t n = strlen(req->service);
+		bool known = false;
+		for (size_t i = 0; i < s->n_methods && !known; i++) {
+			const char *m = s->methods[i].name + 1;
+			known = strncmp(m, req->service, n) == 0 && m[n] == '/';
+		}
+		if (!known) {
+			resp->status =
+			    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+			return CORE_OK;
+		}
+	}
+	bool ok = s->health == NULL || s->health(c->state);
+	resp->status = ok
+	    ? CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+	    : CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+	return CORE_OK;
+}
+
+static const core_rpc_handler health_handlers[] = {health_check};
+static const core_rpc_service health_service = {
+    &core__v1__health__descriptor, health_handlers};
+
+/* ---- Method table ------------------------------------------------------ */
+
+static int
+method_cmp(const void *a, const void *b)
+{
+	return strcmp(((const method_entry *) a)->name,
+	    ((const method_entry *) b)->name);
+}
+
+static int
+add_service(core_rpc_server *s, const core_rpc_service *svc)
+{
+	const ProtobufCServiceDescriptor *d = svc->desc;
+	for (unsigned i = 0; i < d->n_methods; i++) {
+		method_entry *e = &s->methods[s->n_methods];
+		size_t len = strlen(d->name) + strlen(d->methods[i].name) + 3;
+		e->name = malloc(len);
+		if (e->name == NULL) {
+			return -ENOMEM;
+		}
+		snprintf(e->name, len, "/%s/%s", d->name, d->methods[i].name);
+		e->desc = &d->methods[i];
+		e->handler = svc->handlers ? svc->handlers[i] : NULL;
+		s->n_methods++;
+	}
+	return 0;
+}
+
+static const method_entry *
+find_method(const core_rpc_server *s, const char *name)
+{
+	method_entry key = {.name = (char *) (uintptr_t) name};
+	return bsearch(&key, s->methods, s->n_methods, sizeof(key),
+	    method_cmp);
+}
+
+/* ---- Call accessors ---------------------------------------------------- */
+
+const char *
+core_call_metadata(const core_call *c, const char *key)
+{
+	for (size_t i = 0; i < c->req->n_metadata; i++) {
+		if (strcmp(c->req->metadata[i]->key, key) == 0) {
+			return c->req->metadata[i]->value;
+		}
+	}
+	return NULL;
+}
+
+const char *
+core_call_method(const core_call *c)
+{
+	return c->method;
+}
+
+void *
+core_call_state(const core_call *c)
+{
+	return c->state;
+}
+
+core_arena *
+core_call_arena(core_call *c)
+{
+	return c->arena;
+}
+
+int64_t
+core_call_remaining_ms(const core_call *c)
+{
+	if (c->deadline_ms == INT64_MAX) {
+		return INT64_MAX;
+	}
+	return c->deadline_ms - rpc_now_ms();
+}
+
+core_status
+core_call_error(core_call *c, core_status code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof(c->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+core_status
+core_call_field_error(core_call *c, const char *field, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (c->n_details == 0) {
+		snprintf(c->message, sizeof(c->message), "%s: %s", field, text);
+	}
+	if (c->n_details < MAX_DETAILS) {
+		Core__V1__ErrorDetail *d = &c->details[c->n_details];
+		core__v1__error_detail__init(d);
+		d->field = core_arena_strdup(c->arena, field);
+		d->description = core_arena_strdup(c->arena, text);
+		if (d->field != NULL && d->description != NULL) {
+			c->detail_ptrs[c->n_details++] = d;
+		}
+	}
+	return CORE_INVALID_ARGUMENT;
+}
+
+void
+core_call_set_retry_after(core_call *c, uint32_t seconds)
+{
+	c->retry_after_s = seconds;
+}
+
+/* ---- Slot state machine (callbacks run on nng's threads) --------------- */
+
+static void
+slot_park(slot *sl)
+{
+	core_rpc_server *s = sl->srv;
+	pthread_mutex_lock(&s->mu);
+	atomic_store(&sl->state, SLOT_DONE);
+	s->slots_done++;
+	pthread_cond_broadcast(&s->state_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Starts (or restarts) a receive on the slot, unless the server stops. */
+static void
+slot_recv(slot *sl)
+{
+	core_rpc_server *s = sl->srv;
+	if (atomic_load(&s->stopping)) {
+		slot_park(sl);
+		return;
+	}
+	atomic_store(&sl->state, SLOT_RECV);
+	nng_ctx_recv(sl->ctx, sl->aio);
+	/* stop() sets `stopping` before cancelling the slots in RECV. Either
+	 * it saw this slot in RECV after the receive started (its cancel
+	 * works), or we see `stopping` here and cancel ourselves. */
+	if (atomic_load(&s->stopping)) {
+		nng_aio_cancel(sl->aio);
+	}
+}
+
+static void
+slot_cb(void *arg)
+{
+	slot *sl = arg;
+	core_rpc_server *s = sl->srv;
+	int rv = nng_aio_result(sl->aio);
+
+	switch (atomic_load(&sl->state)) {
+	case SLOT_RECV:
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED ||
+			    atomic_load(&s->stopping)) {
+				slot_park(sl);
+			} else {
+				core_log_warn("receive failed: %s",
+				    nng_strerror(rv));
+				slot_recv(sl);
+			}
+			return;
+		}
+		sl->msg = nng_aio_get_msg(sl->aio);
+		nng_aio_set_msg(sl->aio, NULL);
+		sl->recv_ms = rpc_now_ms();
+		pthread_mutex_lock(&s->mu);
+		atomic_store(&sl->state, SLOT_WORK);
+		s->queue[(s->q_head + s->q_len) % (size_t) s->n_slots] = sl;
+		s->q_len++;
+		pthread_cond_signal(&s->work_cv);
+		pthread_mutex_unlock(&s->mu);
+		return;
+	case SLOT_SEND:
+		if (rv != 0) {
+			/* On failure the message is still ours. The caller
+			 * went away or the socket closed. */
+			nng_msg_free(nng_aio_get_msg(sl->aio));
+			nng_aio_set_msg(sl->aio, NULL);
+			if (rv == NNG_ECLOSED) {
+				slot_park(sl);
+				return;
+			}
+		}
+		slot_recv(sl);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- Handling one call (on a worker) ----------------------------------- */
+
+static int64_t
+parse_deadline(const core_call *c, int64_t recv_ms)
+{
+	const char *v = core_call_metadata(c, CORE_MD_DEADLINE);
+	if (v == NULL) {
+		return INT64_MAX;
+	}
+	char *end;
+	errno = 0;
+	long long ms = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || ms < 0) {
+		return INT64_MAX; /* a bad hint is ignored, not fatal */
+	}
+	if (ms > INT64_MAX / 2) {
+		return INT64_MAX;
+	}
+	return recv_ms + ms;
+}
+
+/* Runs the call in c and fills resp. Returns the final status. */
+static core_status
+dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
+    Core__V1__Response *resp)
+{
+	ProtobufCAllocator *pa = core_arena_allocator(c->arena);
+
+	c->req = core__v1__request__unpack(pa, len, body);
+	if (c->req == NULL) {
+		return core_call_error(c, CORE_INVALID_ARGUMENT,
+		    "malformed request: not a core.v1.Request message");
+	}
+	c->method = c->req->method;
+	const char *rid = core_call_metadata(c, CORE_MD_REQUEST_ID);
+	if (rid != NULL && core_rpc_request_id_valid(rid)) {
+		core_log_set_request_id(rid);
+	}
+	c->deadline_ms = parse_deadline(c, recv_ms);
+	if (c->deadline_ms <= rpc_now_ms()) {
+		return core_call_error(c, CORE_DEADLINE_EXCEEDED,
+		    "deadline exceeded before the call started");
+	}
+
+	const method_entry *m = find_method(c->srv, c->method);
+	if (m == NULL || m->handler == NULL) {
+		return core_call_error(c, CORE_UNIMPLEMENTED,
+		    "unknown method \"%.200s\"", c->method);
+	}
+	ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, pa,
+	    c->req->payload.len, c->req->payload.data);
+	if (in == NULL) {
+		return core_call_error(c, CORE_INVALID_ARGUMENT,
+		    "request payload is not a valid %s", m->desc->input->name);
+	}
+	ProtobufCMessage *out =
+	    core_arena_alloc(c->arena, m->desc->output->sizeof_message);
+	if (out == NULL) {
+		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
+		    "out of memory");
+	}
+	m->desc->output->message_init(out);
+
+	core_status st = m->handler(c, in, out);
+	if (st != CORE_OK) {
+		return st;
+	}
+	size_t n = protobuf_c_message_get_packed_size(out);
+	uint8_t *buf = core_arena_alloc(c->arena, n);
+	if (buf == NULL) {
+		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
+		    "response too large");
+	}
+	protobuf_c_message_pack(out, buf);
+	resp->payload.data = buf;
+	resp->payload.len = n;
+	return CORE_OK;
+}
+
+/* Builds the reply for the call into msg (reusing the request's message).
+ * Returns 0, or -1 if no reply could be made (out of memory). */
+static int
+make_reply(core_call *c, core_status st, Core__V1__Response *resp,
+    nng_msg *msg, size_t max_msg)
+{
+	resp->code = (Core__V1__Code) st;
+	if (st != CORE_OK) {
+		resp->payload.data = NULL;
+		resp->payload.len = 0;
+		if (st == CORE_INTERNAL) {
+			/* The detail is for operators, not for the caller. */
+			core_log_kv(CORE_LOG_ERROR, "handler failed", "method",
+			    c->method, "detail", c->message, NULL);
+			snprintf(c->message, sizeof(c->message),
+			    "internal error");
+		} else if (c->message[0] == '\0') {
+			snprintf(c->message, sizeof(c->message), "%s",
+			    core_status_str(st));
+		}
+		resp->message = c->message;
+		resp->n_details = c->n_details;
+		resp->details = c->detail_ptrs;
+		resp->retry_after_s = c->retry_after_s;
+	}
+	size_t n = core__v1__response__get_packed_size(resp);
+	if (n > max_msg) {
+		core_log_kv(CORE_LOG_ERROR, "response exceeds the message limit",
+		    "method", c->method, NULL);
+		core__v1__response__init(resp);
+		resp->code = CORE__V1__CODE__RESOURCE_EXHAUSTED;
+		resp->message = "response exceeds the maximum message size";
+		n = core__v1__response__get_packed_size(resp);
+	}
+	if (nng_msg_realloc(msg, n) != 0) {
+		return -1;
+	}
+	core__v1__response__pack(resp, nng_msg_body(msg));
+	return 0;
+}
+
+static void
+handle(core_rpc_server *s, slot *sl, void *state, core_arena *arena)
+{
+	nng_msg *msg = sl->msg;
+	sl->msg = NULL;
+	int64_t t0 = rpc_now_ms();
+	core_call c = {
+	    .srv = s,
+	    .state = state,
+	    .arena = arena,
+	    .method = "",
+	    .deadline_ms = INT64_MAX,
+	};
+	Core__V1__Response resp = CORE__V1__RESPONSE__INIT;
+	static const Core__V1__Request empty_req = CORE__V1__REQUEST__INIT;
+	c.req = &empty_req;
+
+	core_status st = dispatch(&c, nng_msg_body(msg), nng_msg_len(msg),
+	    sl->recv_ms, &resp);
+	if (st != CORE_OK && c.deadline_ms != INT64_MAX &&
+	    st != CORE_DEADLINE_EXCEEDED && rpc_now_ms() > c.deadline_ms) {
+		/* The caller has given up; the status no longer matters much,
+		 * but say what happened. */
+		core_log_debug("call finished after its deadline");
+	}
+	if (core_log_enabled(CORE_LOG_DEBUG)) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%" PRId64, rpc_now_ms() - t0);
+		core_log_kv(CORE_LOG_DEBUG, "call", "method", c.method,
+		    "code", core_status_str(st), "duration_ms", ms, NULL);
+	}
+	atomic_fetch_add(&s->calls, 1);
+
+	int rv = make_reply(&c, st, &resp, msg, s->max_msg);
+	core_log_set_request_id(NULL);
+	core_arena_reset(arena);
+	if (rv != 0) {
+		/* No memory for a reply: drop the call (the caller's deadline
+		 * fires) and keep serving. */
+		nng_msg_free(msg);
+		core_log_error("out of memory building a reply; call dropped");
+		slot_recv(sl);
+		return;
+	}
+	atomic_store(&sl->state, SLOT_SEND);
+	nng_aio_set_msg(sl->aio, msg);
+	nng_ctx_send(sl->ctx, sl->aio);
+}
+
+static void *
+worker_main(void *arg)
+{
+	core_rpc_server *s = arg;
+	void *state = NULL;
+	core_arena *arena = core_arena_new(s->arena_cap);
+	bool ok = arena != NULL;
+
+	if (ok && s->worker_init != NULL) {
+		state = s->worker_init(s->app);
+		ok = state != NULL;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (ok) {
+		s->workers_ready++;
+	} else {
+		s->workers_failed++;
+	}
+	pthread_cond_broadcast(&s->state_cv);
+	if (!ok) {
+		pthread_mutex_unlock(&s->mu);
+		core_arena_free(arena);
+		return NULL;
+	}
+	for (;;) {
+		while (s->q_len == 0 && !s->workers_exit) {
+			pthread_cond_wait(&s->work_cv, &s->mu);
+		}
+		if (s->q_len == 0) {
+			break;
+		}
+		slot *sl = s->queue[s->q_head];
+		s->q_head = (s->q_head + 1) % (size_t) s->n_slots;
+		s->q_len--;
+		pthread_mutex_unlock(&s->mu);
+		handle(s, sl, state, arena);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (s->worker_fini != NULL) {
+		s->worker_fini(state);
+	}
+	core_arena_free(arena);
+	return NULL;
+}
+
+/* ---- Life cycle -------------------------------------------------------- */
+
+int
+core_rpc_server_new(const core_rpc_server_config *cfg,
+    const core_rpc_service *services, size_t n_services,
+    core_rpc_server **out)
+{
+	if (cfg == NULL || cfg->n_listen == 0 || cfg->workers < 0 ||
+	    cfg->contexts < 0 || cfg->drain_ms < 0) {
+		return -EINVAL;
+	}
+	if (sodium_init() < 0) {
+		return -ENOMEM;
+	}
+	core_rpc_server *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work_cv, NULL);
+	pthread_cond_init(&s->state_cv, NULL);
+	s->n_workers = cfg->workers ? cfg->workers : 8;
+	s->n_slots = cfg->contexts ? cfg->contexts : 4 * s->n_workers;
+	s->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes
+	                                : CORE_RPC_DEFAULT_MAX_MSG;
+	s->drain_ms = cfg->drain_ms ? cfg->drain_ms : 10000;
+	s->arena_cap = cfg->arena_cap ? cfg->arena_cap : 4 * s->max_msg;
+	s->worker_init = cfg->worker_init;
+	s->worker_fini = cfg->worker_fini;
+	s->app = cfg->app;
+	s->health = cfg->health;
+	s->name = strdup(cfg->name ? cfg->name : "rpc");
+	s->listen_urls = calloc(cfg->n_listen, sizeof(char *));
+	if (s->name == NULL || s->listen_urls == NULL) {
+		goto fail;
+	}
+	s->n_listen = cfg->n_listen;
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if ((s->listen_urls[i] = strdup(cfg->listen_urls[i])) == NULL) {
+			goto fail;
+		}
+	}
+
+	size_t total = core__v1__health__descriptor.n_methods;
+	for (size_t i = 0; i < n_services; i++) {
+		total += services[i].desc->n_methods;
+	}
+	s->methods = calloc(total, sizeof(method_entry));
+	if (s->methods == NULL || add_service(s, &health_service) != 0) {
+		goto fail;
+	}
+	for (size_t i = 0; i < n_services; i++) {
+		if (add_service(s, &services[i]) != 0) {
+			goto fail;
+		}
+	}
+	qsort(s->methods, s->n_methods, sizeof(method_entry), method_cmp);
+	for (size_t i = 1; i < s->n_methods; i++) {
+		if (strcmp(s->methods[i - 1].name, s->methods[i].name) == 0) {
+			core_log_error("method %s registered twice",
+			    s->methods[i].name);
+			core_rpc_server_free(s);
+			return -EINVAL;
+		}
+	}
+	s->slots = calloc((size_t) s->n_slots, sizeof(slot));
+	s->queue = calloc((size_t) s->n_slots, sizeof(slot *));
+	s->threads = calloc((size_t) s->n_workers, sizeof(pthread_t));
+	if (s->slots == NULL || s->queue == NULL || s->threads == NULL) {
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	core_rpc_server_free(s);
+	return -ENOMEM;
+}
+
+static void
+stop_workers(core_rpc_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->workers_exit = true;
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->n_threads; i++) {
+		pthread_join(s->threads[i], NULL);
+	}
+	s->n_threads = 0;
+}
+
+static void
+free_slots(core_rpc_server *s)
+{
+	for (int i = 0; i < s->n_slots; i++) {
+		slot *sl = &s->slots[i];
+		if (sl->aio != NULL) {
+			nng_aio_stop(sl->aio);
+			nng_msg *m = nng_aio_get_msg(sl->aio);
+			if (m != NULL) {
+				nng_msg_free(m);
+			}
+			nng_aio_free(sl->aio);
+			sl->aio = NULL;
+		}
+		if (sl->msg != NULL) {
+			nng_msg_free(sl->msg);
+			sl->msg = NULL;
+		}
+	}
+}
+
+int
+core_rpc_server_start(core_rpc_server *s)
+{
+	int rv;
+
+	s->port = -1;
+	if ((rv = nng_rep0_open(&s->sock)) != 0) {
+		core_log_error("cannot open rep0 socket: %s", nng_strerror(rv));
+		return -1;
+	}
+	s->sock_open = true;
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_msg);
+
+	/* Workers first: if a worker cannot get its connections, we fail
+	 * before accepting any call. */
+	for (int i = 0; i < s->n_workers; i++) {
+		if (pthread_create(&s->threads[i], NULL, worker_main, s) != 0) {
+			core_log_error("cannot create worker thread");
+			goto fail;
+		}
+		s->n_threads++;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (s->workers_ready + s->workers_failed < s->n_threads) {
+		pthread_cond_wait(&s->state_cv, &s->mu);
+	}
+	bool failed = s->workers_failed > 0;
+	pthread_mutex_unlock(&s->mu);
+	if (failed) {
+		core_log_error("a worker failed to initialise");
+		goto fail;
+	}
+
+	for (int i = 0; i < s->n_slots; i++) {
+		slot *sl = &s->slots[i];
+		sl->srv = s;
+		atomic_store(&sl->state, SLOT_IDLE);
+		if ((rv = nng_aio_alloc(&sl->aio, slot_cb, sl)) != 0 ||
+		    (rv = nng_ctx_open(&sl->ctx, s->sock)) != 0) {
+			core_log_error("cannot create context: %s",
+			    nng_strerror(rv));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < s->n_listen; i++) {
+		nng_listener l;
+		if ((rv = nng_listen(s->sock, s->listen_urls[i], &l, 0)) !=
+		    0) {
+			core_log_kv(CORE_LOG_ERROR, "cannot listen", "url",
+			    s->listen_urls[i], "error", nng_strerror(rv),
+			    NULL);
+			goto fail;
+		}
+		int port;
+		if (s->port < 0 && strncmp(s->listen_urls[i], "tcp", 3) == 0 &&
+		    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+			s->port = port;
+		}
+	}
+	for (int i = 0; i < s->n_slots; i++) {
+		slot_recv(&s->slots[i]);
+	}
+	s->started = true;
+	for (size_t i = 0; i < s->n_listen; i++) {
+		core_log_kv(CORE_LOG_INFO, "listening", "url",
+		    s->listen_urls[i], NULL);
+	}
+	return 0;
+
+fail:
+	nng_close(s->sock);
+	s->sock_open = false;
+	stop_workers(s);
+	free_slots(s);
+	return -1;
+}
+
+void
+core_rpc_server_stop(core_rpc_server *s)
+{
+	if (s == NULL || !s->started) {
+		return;
+	}
+	s->started = false;
+
+	pthread_mutex_lock(&s->mu);
+	atomic_store(&s->stopping, true);
+	for (int i = 0; i < s->n_slots; i++) {
+		if (atomic_load(&s->slots[i].state) == SLOT_RECV) {
+			nng_aio_cancel(s->slots[i].aio);
+		}
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += s->drain_ms / 1000;
+	until.tv_nsec += (long) (s->drain_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	int rv = 0;
+	while (s->slots_done < s->n_slots && rv != ETIMEDOUT) {
+		rv = pthread_cond_timedwait(&s->state_cv, &s->mu, &until);
+	}
+	int pending = s->n_slots - s->slots_done;
+	pthread_mutex_unlock(&s->mu);
+	if (pending > 0) {
+		core_log_warn("stopping with %d calls still in flight after "
+		              "%d ms",
+		    pending, s->drain_ms);
+	}
+	nng_close(s->sock);
+	s->sock_open = false;
+	stop_workers(s);
+	free_slots(s);
+	core_log_info("stopped after %" PRIuFAST64 " calls",
+	    (uint_fast64_t) atomic_load(&s->calls));
+}
+
+void
+core_rpc_server_free(core_rpc_server *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->started) {
+		core_rpc_server_stop(s);
+	}
+	if (s->sock_open) {
+		nng_close(s->sock);
+	}
+	for (size_t i = 0; i < s->n_methods; i++) {
+		free(s->methods[i].name);
+	}
+	free(s->methods);
+	for (size_t i = 0; s->listen_urls != NULL && i < s->n_listen; i++) {
+		free(s->listen_urls[i]);
+	}
+	free(s->listen_urls);
+	free(s->slots);
+	free(s->queue);
+	free(s->threads);
+	free(s->name);
+	pthread_cond_destroy(&s->work_cv);
+	pthread_cond_destroy(&s->state_cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+int
+core_rpc_server_port(const core_rpc_server *s)
+{
+	return s->port;
+}
+
+uint64_t
+core_rpc_server_calls(const core_rpc_server *s)
+{
+	return (uint64_t) atomic_load(&s->calls);
+}
+
+void
+core_rpc_block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* A peer that vanishes must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+core_rpc_wait_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	while (sigwait(&set, &sig) != 0) {
+	}
+	return sig;
+}

@@ -1,0 +1,114 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/service.h"
+
+#define MAX_LISTEN 8
+
+int
+core_service_main(const core_service_def *def)
+{
+	const char *log_level = NULL, *log_format = NULL, *listen = NULL;
+	long workers = 0, contexts = 0, max_msg = 0, drain_ms = 0;
+	const core_config_item common[] = {
+	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
+	        "debug, info, warn or error", &log_level},
+	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
+	        "json or text", &log_format},
+	    {def->listen_env, def->listen_default, CORE_CONFIG_STR, 0, 0,
+	        false, "URLs to listen on (comma-separated)", &listen},
+	    {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1, 1024, false,
+	        "handler threads", &workers},
+	    {"RPC_CONTEXTS", "0", CORE_CONFIG_INT, 0, 65536, false,
+	        "concurrent receives (0 = 4 x workers)", &contexts},
+	    {"RPC_MAX_MSG_BYTES", "4194304", CORE_CONFIG_INT, 1024,
+	        1L << 30, false, "largest message accepted", &max_msg},
+	    {"RPC_DRAIN_MS", "10000", CORE_CONFIG_INT, 1, 600000, false,
+	        "how long a stop waits for calls in flight", &drain_ms},
+	};
+	size_t n_common = sizeof(common) / sizeof(common[0]);
+	size_t n_all = n_common + def->n_config;
+	core_config_item *all = calloc(n_all, sizeof(*all));
+	char err[256];
+	void *app = NULL;
+	core_rpc_server *srv = NULL;
+	int status = 1;
+
+	if (all == NULL) {
+		fprintf(stderr, "%s: out of memory\n", def->name);
+		return 1;
+	}
+	memcpy(all, common, sizeof(common));
+	if (def->n_config > 0) {
+		memcpy(all + n_common, def->config,
+		    def->n_config * sizeof(*all));
+	}
+	/* Every thread inherits this mask, so signals reach only sigwait. */
+	core_rpc_block_signals();
+	core_log_init(def->name, CORE_LOG_INFO, true);
+	if (core_config_load(all, n_all, err, sizeof(err)) != 0) {
+		core_log_error("bad configuration: %s", err);
+		free(all);
+		return 2;
+	}
+	core_log_level level;
+	bool json = strcmp(log_format, "text") != 0;
+	if (core_log_level_parse(log_level, &level) != 0 ||
+	    (json && strcmp(log_format, "json") != 0)) {
+		core_log_error("bad configuration: LOG_LEVEL must be "
+		               "debug|info|warn|error, LOG_FORMAT json|text");
+		free(all);
+		return 2;
+	}
+	core_log_init(def->name, level, json);
+	core_config_log(all, n_all);
+	free(all);
+
+	char buf[1024];
+	const char *urls[MAX_LISTEN];
+	int n_urls = core_config_split(listen, buf, sizeof(buf), urls,
+	    MAX_LISTEN);
+	if (n_urls <= 0) {
+		core_log_error("bad configuration: %s must list 1 to %d URLs",
+		    def->listen_env, MAX_LISTEN);
+		return 2;
+	}
+	if (def->init != NULL && def->init(&app) != 0) {
+		core_log_error("initialisation failed");
+		return 1;
+	}
+	core_rpc_server_config cfg = {
+	    .name = def->name,
+	    .listen_urls = urls,
+	    .n_listen = (size_t) n_urls,
+	    .workers = (int) workers,
+	    .contexts = (int) contexts,
+	    .max_msg_bytes = (size_t) max_msg,
+	    .drain_ms = (int) drain_ms,
+	    .worker_init = def->worker_init,
+	    .worker_fini = def->worker_fini,
+	    .app = app,
+	    .health = def->health,
+	};
+	if (core_rpc_server_new(&cfg, def->services, def->n_services, &srv) !=
+	    0) {
+		core_log_error("cannot create the RPC server");
+		goto done;
+	}
+	if (core_rpc_server_start(srv) != 0) {
+		goto done;
+	}
+	core_log_info("ready");
+	int sig = core_rpc_wait_signal();
+	core_log_info("signal %d: draining calls in flight", sig);
+	core_rpc_server_stop(srv);
+	status = 0;
+done:
+	core_rpc_server_free(srv);
+	if (def->fini != NULL) {
+		def->fini(app);
+	}
+	return status;
+}

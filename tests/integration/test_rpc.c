@@ -1,0 +1,759 @@
+/* The RPC core on real nng sockets over tcp:// loopback: a test Echo
+ * service, the client, and raw nng peers that misbehave. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+
+#include "core/v1/core.pb-c.h"
+#include "core/v1/health.pb-c.h"
+#include "test/v1/test.pb-c.h"
+
+#include "core/log.h"
+#include "core/rpc.h"
+
+#define ECHO "/test.v1.Echo/Echo"
+
+/* ---- The test service -------------------------------------------------- */
+
+static _Atomic int worker_inits;
+static _Atomic int healthy = 1;
+static _Atomic int echo_runs;
+
+static void *
+worker_init(void *app)
+{
+	(void) app;
+	worker_inits++;
+	return &worker_inits; /* any non-NULL state */
+}
+
+static void *
+worker_init_fails(void *app)
+{
+	(void) app;
+	return NULL;
+}
+
+static bool
+health(void *state)
+{
+	assert_ptr_equal(state, &worker_inits);
+	return healthy != 0;
+}
+
+static core_status
+echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Test__V1__EchoRequest *req = (const Test__V1__EchoRequest *) in;
+	Test__V1__EchoResponse *resp = (Test__V1__EchoResponse *) out;
+
+	echo_runs++;
+	if (req->sleep_ms > 0) {
+		usleep(req->sleep_ms * 1000u);
+	}
+	if (req->fail_code == CORE_INVALID_ARGUMENT) {
+		core_call_field_error(c, "data", "must not be %s", "odd");
+		return core_call_field_error(c, "seq", "too large");
+	}
+	if (req->fail_code == CORE_RESOURCE_EXHAUSTED) {
+		core_call_set_retry_after(c, 7);
+	}
+	if (req->fail_code != 0) {
+		return core_call_error(c, (core_status) req->fail_code,
+		    "secret detail %d", 42);
+	}
+	resp->data = req->data; /* lives in the call's arena */
+	resp->seq = req->seq;
+	const char *v = core_call_metadata(c, CORE_MD_REQUEST_ID);
+	resp->request_id = v ? core_arena_strdup(core_call_arena(c), v) : "";
+	v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
+	resp->authorization = v ? (char *) (uintptr_t) v : "";
+	int64_t left = core_call_remaining_ms(c);
+	resp->deadline_remaining_ms = left == INT64_MAX ? -1 : left;
+	return CORE_OK;
+}
+
+/* Types is declared but has no handler: UNIMPLEMENTED. */
+static const core_rpc_handler echo_handlers[] = {echo, NULL};
+static const core_rpc_service echo_service = {
+    &test__v1__echo__descriptor, echo_handlers};
+
+typedef struct fixture {
+	core_rpc_server *srv;
+	core_rpc_client *cli;
+	char url[64];
+	int port;
+} fixture;
+
+static core_rpc_server *
+server_on(const char *url, int workers, int drain_ms)
+{
+	const char *urls[] = {url};
+	core_rpc_server_config cfg = {
+	    .name = "test",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = workers,
+	    .max_msg_bytes = 64 * 1024,
+	    .drain_ms = drain_ms,
+	    .worker_init = worker_init,
+	    .health = health,
+	};
+	core_rpc_server *s = NULL;
+	assert_int_equal(core_rpc_server_new(&cfg, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), 0);
+	return s;
+}
+
+static core_rpc_client *
+client_to(const char *url)
+{
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {
+	    .name = "echo",
+	    .urls = urls,
+	    .n_urls = 1,
+	    .max_msg_bytes = 64 * 1024,
+	    .connect_wait_ms = 2000,
+	};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	return c;
+}
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	healthy = 1;
+	f->srv = server_on("tcp://127.0.0.1:0", 4, 2000);
+	f->port = core_rpc_server_port(f->srv);
+	assert_true(f->port > 0);
+	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", f->port);
+	f->cli = client_to(f->url);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	core_rpc_client_free(f->cli);
+	core_rpc_server_free(f->srv);
+	free(f);
+	return 0;
+}
+
+static core_status
+call_echo(core_rpc_client *cli, const Test__V1__EchoRequest *req,
+    const core_rpc_opts *opts, core_arena *a, Test__V1__EchoResponse **resp,
+    core_rpc_reply *reply)
+{
+	ProtobufCMessage *out = NULL;
+	core_status st = core_rpc_call(cli, ECHO, &req->base,
+	    &test__v1__echo_response__descriptor, &out, opts, a, reply);
+	*resp = (Test__V1__EchoResponse *) out;
+	return st;
+}
+
+/* ---- Tests ------------------------------------------------------------- */
+
+static void
+test_round_trip_carries_payload_and_metadata(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	req.data.data = (uint8_t *) "hello";
+	req.data.len = 5;
+	req.seq = 77;
+	core_md md[] = {{CORE_MD_REQUEST_ID, "rid-123"},
+	    {CORE_MD_AUTHORIZATION, "Bearer abc"}};
+	core_rpc_opts opts = {.timeout_ms = 3000, .md = md, .n_md = 2};
+	Test__V1__EchoResponse *resp = NULL;
+	core_rpc_reply reply;
+
+	assert_int_equal(call_echo(f->cli, &req, &opts, a, &resp, &reply),
+	    CORE_OK);
+	assert_int_equal(resp->data.len, 5);
+	assert_memory_equal(resp->data.data, "hello", 5);
+	assert_int_equal(resp->seq, 77);
+	assert_string_equal(resp->request_id, "rid-123");
+	assert_string_equal(resp->authorization, "Bearer abc");
+	/* The deadline travelled as a remaining budget. */
+	assert_true(resp->deadline_remaining_ms > 2000);
+	assert_true(resp->deadline_remaining_ms <= 3000);
+	assert_true(worker_inits >= 4);
+	core_arena_free(a);
+}
+
+static void
+test_client_generates_a_request_id_when_none_is_given(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *resp = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
+	    CORE_OK);
+	assert_int_equal(strlen(resp->request_id), 32);
+	core_arena_free(a);
+}
+
+static void
+test_health_reports_serving_and_not_serving(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+
+	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
+	                     &req.base, &core__v1__health_check_response__descriptor,
+	                     &out, NULL, a, &reply),
+	    CORE_OK);
+	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
+	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+
+	healthy = 0;
+	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
+	                     &req.base, &core__v1__health_check_response__descriptor,
+	                     &out, NULL, a, &reply),
+	    CORE_OK);
+	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
+	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+	healthy = 1;
+
+	req.service = "test.v1.Echo";
+	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
+	                     &req.base, &core__v1__health_check_response__descriptor,
+	                     &out, NULL, a, &reply),
+	    CORE_OK);
+	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
+	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+	req.service = "nope.v1.Nothing";
+	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
+	                     &req.base, &core__v1__health_check_response__descriptor,
+	                     &out, NULL, a, &reply),
+	    CORE_OK);
+	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
+	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN);
+	core_arena_free(a);
+}
+
+static void
+test_unknown_and_unimplemented_methods_answer_unimplemented(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	core_rpc_reply reply;
+	assert_int_equal(core_rpc_call_raw(f->cli, "/test.v1.Echo/Nope", NULL,
+	                     0, NULL, a, &reply),
+	    CORE_UNIMPLEMENTED);
+	assert_non_null(strstr(reply.message, "/test.v1.Echo/Nope"));
+	assert_int_equal(core_rpc_call_raw(f->cli, "/test.v1.Echo/Types", NULL,
+	                     0, NULL, a, &reply),
+	    CORE_UNIMPLEMENTED);
+	assert_int_equal(
+	    core_rpc_call_raw(f->cli, "", NULL, 0, NULL, a, &reply),
+	    CORE_UNIMPLEMENTED);
+	core_arena_free(a);
+}
+
+static void
+test_undecodable_payload_is_invalid_argument(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	core_rpc_reply reply;
+	/* Field 1, wire type 2, length 100, but only 2 bytes follow. */
+	static const uint8_t bad[] = {0x0a, 100, 1, 2};
+	assert_int_equal(core_rpc_call_raw(f->cli, ECHO, bad, sizeof(bad), NULL,
+	                     a, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_non_null(strstr(reply.message, "test.v1.EchoRequest"));
+	core_arena_free(a);
+}
+
+static void
+test_handler_errors_reach_the_client_without_internal_detail(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *resp = NULL;
+	core_rpc_reply reply;
+
+	req.fail_code = CORE_INTERNAL;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
+	    CORE_INTERNAL);
+	assert_string_equal(reply.message, "internal error");
+
+	req.fail_code = CORE_NOT_FOUND;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
+	    CORE_NOT_FOUND);
+	assert_string_equal(reply.message, "secret detail 42");
+
+	req.fail_code = CORE_RESOURCE_EXHAUSTED;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
+	    CORE_RESOURCE_EXHAUSTED);
+	assert_int_equal(reply.retry_after_s, 7);
+
+	req.fail_code = CORE_INVALID_ARGUMENT;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_string_equal(reply.message, "data: must not be odd");
+	assert_int_equal(reply.n_details, 2);
+	assert_string_equal(reply.detail_fields[0], "data");
+	assert_string_equal(reply.detail_fields[1], "seq");
+	assert_string_equal(reply.detail_descriptions[1], "too large");
+	core_arena_free(a);
+}
+
+static void
+test_deadline_exceeded_when_the_handler_is_slow(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *resp = NULL;
+	core_rpc_reply reply;
+	core_rpc_opts opts = {.timeout_ms = 100};
+
+	req.sleep_ms = 600;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(call_echo(f->cli, &req, &opts, a, &resp, &reply),
+	    CORE_DEADLINE_EXCEEDED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 550); /* it did not wait for the handler */
+
+	/* The client and server stay usable after an abandoned call. */
+	req.sleep_ms = 0;
+	req.seq = 5;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
+	    CORE_OK);
+	assert_int_equal(resp->seq, 5);
+	core_arena_free(a);
+}
+
+static void
+test_expired_deadline_is_not_run_by_the_server(void **state)
+{
+	fixture *f = *state;
+	/* A budget of 0 ms has run out when the call arrives: the server
+	 * must answer without running the handler. */
+	nng_socket raw;
+	assert_int_equal(nng_req0_open(&raw), 0);
+	nng_socket_set_ms(raw, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	assert_int_equal(nng_dial(raw, f->url, NULL, 0), 0);
+
+	Core__V1__Request__MetadataEntry e = CORE__V1__REQUEST__METADATA_ENTRY__INIT;
+	Core__V1__Request__MetadataEntry *ep[] = {&e};
+	Core__V1__Request r = CORE__V1__REQUEST__INIT;
+	r.method = ECHO;
+	r.n_metadata = 1;
+	r.metadata = ep;
+	e.key = CORE_MD_DEADLINE;
+	e.value = "0";
+	uint8_t buf[128];
+	size_t n = core__v1__request__pack(&r, buf);
+	int before = echo_runs;
+	assert_int_equal(nng_send(raw, buf, n, 0), 0);
+	void *rep = NULL;
+	size_t rlen = 0;
+	assert_int_equal(nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
+	Core__V1__Response *resp = core__v1__response__unpack(NULL, rlen, rep);
+	assert_non_null(resp);
+	assert_int_equal(resp->code, CORE__V1__CODE__DEADLINE_EXCEEDED);
+	assert_int_equal(echo_runs, before);
+	core__v1__response__free_unpacked(resp, NULL);
+	nng_free(rep, rlen);
+	nng_close(raw);
+}
+
+static void
+test_garbage_message_gets_an_error_and_server_keeps_serving(void **state)
+{
+	fixture *f = *state;
+	nng_socket raw;
+	assert_int_equal(nng_req0_open(&raw), 0);
+	nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 3000);
+	assert_int_equal(nng_dial(raw, f->url, NULL, 0), 0);
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00,
+	    0x13, 0x37};
+	assert_int_equal(nng_send(raw, (void *) (uintptr_t) garbage,
+	                     sizeof(garbage), 0),
+	    0);
+	void *rep = NULL;
+	size_t rlen = 0;
+	assert_int_equal(nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
+	Core__V1__Response *resp = core__v1__response__unpack(NULL, rlen, rep);
+	assert_non_null(resp);
+	assert_int_equal(resp->code, CORE__V1__CODE__INVALID_ARGUMENT);
+	core__v1__response__free_unpacked(resp, NULL);
+	nng_free(rep, rlen);
+
+	/* An empty message is a Request with no method. */
+	assert_int_equal(nng_send(raw, (void *) (uintptr_t) garbage, 0, 0), 0);
+	assert_int_equal(nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
+	resp = core__v1__response__unpack(NULL, rlen, rep);
+	assert_non_null(resp);
+	assert_int_equal(resp->code, CORE__V1__CODE__UNIMPLEMENTED);
+	core__v1__response__free_unpacked(resp, NULL);
+	nng_free(rep, rlen);
+	nng_close(raw);
+
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *out = NULL;
+	core_rpc_reply reply;
+	req.seq = 9;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &out, &reply),
+	    CORE_OK);
+	assert_int_equal(out->seq, 9);
+	core_arena_free(a);
+}
+
+static void
+test_oversized_message_is_rejected(void **state)
+{
+	fixture *f = *state;
+	core_arena *a = core_arena_new(0);
+	size_t big = 100 * 1024; /* server and client limit is 64 KiB */
+	uint8_t *data = calloc(1, big);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *out = NULL;
+	core_rpc_reply reply;
+	req.data.data = data;
+	req.data.len = big;
+
+	/* The client refuses to send it. */
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &out, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_non_null(strstr(reply.message, "maximum message size"));
+
+	/* A peer that sends it anyway is cut off; the server goes on. */
+	nng_socket raw;
+	assert_int_equal(nng_req0_open(&raw), 0);
+	nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 500);
+	nng_socket_set_ms(raw, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	assert_int_equal(nng_dial(raw, f->url, NULL, 0), 0);
+	assert_int_equal(nng_send(raw, data, big, 0), 0);
+	void *rep = NULL;
+	size_t rlen = 0;
+	assert_int_not_equal(nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
+	nng_close(raw);
+
+	req.data.len = 1000;
+	req.seq = 3;
+	assert_int_equal(call_echo(f->cli, &req, NULL, a, &out, &reply),
+	    CORE_OK);
+	assert_int_equal(out->data.len, 1000);
+	free(data);
+	core_arena_free(a);
+}
+
+typedef struct hammer {
+	core_rpc_client *cli;
+	int id;
+	int calls;
+	int ok;
+	int mismatched;
+	int unavailable;
+	int other;
+	_Atomic int *stop;
+} hammer;
+
+static void *
+hammer_main(void *arg)
+{
+	hammer *h = arg;
+	core_arena *a = core_arena_new(0);
+	char data[64];
+	for (int i = 0; h->calls == 0 || i < h->calls; i++) {
+		if (h->stop != NULL && *h->stop) {
+			break;
+		}
+		int n = snprintf(data, sizeof(data), "t%d-c%d", h->id, i);
+		Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+		req.data.data = (uint8_t *) data;
+		req.data.len = (size_t) n;
+		req.seq = ((uint64_t) h->id << 32) | (uint64_t) i;
+		Test__V1__EchoResponse *resp = NULL;
+		core_rpc_reply reply;
+		core_rpc_opts opts = {.timeout_ms = 5000};
+		core_status st = call_echo(h->cli, &req, &opts, a, &resp,
+		    &reply);
+		if (st == CORE_OK) {
+			if (resp->seq != req.seq ||
+			    resp->data.len != (size_t) n ||
+			    memcmp(resp->data.data, data, (size_t) n) != 0) {
+				h->mismatched++;
+			} else {
+				h->ok++;
+			}
+		} else if (st == CORE_UNAVAILABLE) {
+			h->unavailable++;
+			if (h->stop != NULL) {
+				usleep(10000);
+			}
+		} else {
+			h->other++;
+		}
+		core_arena_reset(a);
+	}
+	core_arena_free(a);
+	return NULL;
+}
+
+static void
+test_64_threads_1000_calls_each_all_replies_match(void **state)
+{
+	fixture *f = *state;
+	enum { THREADS = 64, CALLS = 1000 };
+	pthread_t t[THREADS];
+	hammer h[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		h[i] = (hammer) {.cli = f->cli, .id = i, .calls = CALLS};
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]),
+		    0);
+	}
+	int ok = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(h[i].mismatched, 0);
+		assert_int_equal(h[i].unavailable, 0);
+		assert_int_equal(h[i].other, 0);
+		ok += h[i].ok;
+	}
+	assert_int_equal(ok, THREADS * CALLS);
+}
+
+static void
+test_no_server_answers_unavailable_quickly(void **state)
+{
+	(void) state;
+	/* A port nothing listens on: bind one, note it, close it. */
+	core_rpc_server *s = server_on("tcp://127.0.0.1:0", 1, 100);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
+	    core_rpc_server_port(s));
+	core_rpc_server_free(s);
+
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {
+	    .name = "echo", .urls = urls, .n_urls = 1, .connect_wait_ms = 100};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	core_arena *a = core_arena_new(0);
+	core_rpc_reply reply;
+	core_rpc_opts opts = {.timeout_ms = 5000};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(
+	    core_rpc_call_raw(c, ECHO, NULL, 0, &opts, a, &reply),
+	    CORE_UNAVAILABLE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 1000);
+	assert_non_null(strstr(reply.message, "unavailable"));
+	core_arena_free(a);
+	core_rpc_client_free(c);
+}
+
+static void
+test_bad_urls_and_busy_ports_fail_to_start(void **state)
+{
+	fixture *f = *state;
+	const char *bad[] = {"nonsense://x"};
+	core_rpc_client_config cc = {.name = "x", .urls = bad, .n_urls = 1};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cc, &c), -22 /* EINVAL */);
+
+	core_rpc_server_config sc = {
+	    .name = "x", .listen_urls = bad, .n_listen = 1, .workers = 1};
+	core_rpc_server *s = NULL;
+	assert_int_equal(core_rpc_server_new(&sc, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), -1);
+	core_rpc_server_free(s);
+
+	const char *busy[] = {f->url};
+	sc.listen_urls = busy;
+	assert_int_equal(core_rpc_server_new(&sc, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), -1);
+	core_rpc_server_free(s);
+
+	const char *any[] = {"tcp://127.0.0.1:0"};
+	sc.listen_urls = any;
+	sc.worker_init = worker_init_fails;
+	assert_int_equal(core_rpc_server_new(&sc, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), -1);
+	core_rpc_server_free(s);
+
+	assert_int_equal(core_rpc_server_new(NULL, &echo_service, 1, &s),
+	    -22);
+}
+
+static void
+test_server_restart_client_sees_unavailable_then_recovers(void **state)
+{
+	fixture *f = *state;
+	_Atomic int stop = 0;
+	enum { THREADS = 4 };
+	pthread_t t[THREADS];
+	hammer h[THREADS];
+	core_rpc_client *c = NULL;
+	{
+		const char *urls[] = {f->url};
+		core_rpc_client_config cfg = {.name = "echo",
+		    .urls = urls,
+		    .n_urls = 1,
+		    .connect_wait_ms = 50};
+		assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		h[i] = (hammer) {.cli = c, .id = i, .stop = &stop};
+		pthread_create(&t[i], NULL, hammer_main, &h[i]);
+	}
+	usleep(300000);
+	core_rpc_server_free(f->srv); /* stops, drains */
+	usleep(500000);
+	int unavailable_while_down = 0;
+	for (int i = 0; i < THREADS; i++) {
+		unavailable_while_down += h[i].unavailable;
+	}
+	f->srv = server_on(f->url, 4, 2000);
+	/* Give the client time to reconnect, then count successes. */
+	int ok_before = 0;
+	for (int i = 0; i < THREADS; i++) {
+		ok_before += h[i].ok;
+	}
+	usleep(1500000);
+	stop = 1;
+	int ok_after = 0, mismatched = 0, other = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok_after += h[i].ok;
+		mismatched += h[i].mismatched;
+		other += h[i].other;
+	}
+	assert_true(unavailable_while_down > 0);
+	assert_true(ok_after > ok_before); /* recovered */
+	assert_int_equal(mismatched, 0);
+	assert_int_equal(other, 0);
+	core_rpc_client_free(c);
+}
+
+typedef struct slow_call {
+	core_rpc_client *cli;
+	core_status st;
+} slow_call;
+
+static void *
+slow_main(void *arg)
+{
+	slow_call *s = arg;
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *resp = NULL;
+	core_rpc_reply reply;
+	req.sleep_ms = 300;
+	s->st = call_echo(s->cli, &req, NULL, a, &resp, &reply);
+	core_arena_free(a);
+	return NULL;
+}
+
+static void
+test_clean_shutdown_under_load_finishes_calls_in_flight(void **state)
+{
+	fixture *f = *state;
+	_Atomic int stop = 0;
+	enum { THREADS = 8 };
+	pthread_t t[THREADS], ts;
+	hammer h[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		h[i] = (hammer) {.cli = f->cli, .id = i, .stop = &stop};
+		pthread_create(&t[i], NULL, hammer_main, &h[i]);
+	}
+	slow_call slow = {.cli = f->cli};
+	pthread_create(&ts, NULL, slow_main, &slow);
+	usleep(100000); /* the slow call is now running in a handler */
+	core_rpc_server_stop(f->srv);
+	pthread_join(ts, NULL);
+	/* It was in flight when the stop began: it completed. */
+	assert_int_equal(slow.st, CORE_OK);
+	stop = 1;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(h[i].mismatched, 0);
+		/* Calls end OK or UNAVAILABLE, never with a stray status. */
+		assert_int_equal(h[i].other, 0);
+		assert_true(h[i].ok > 0);
+	}
+}
+
+int
+main(void)
+{
+	core_log_init("test_rpc", CORE_LOG_WARN, false);
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_round_trip_carries_payload_and_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_client_generates_a_request_id_when_none_is_given, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_health_reports_serving_and_not_serving, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unknown_and_unimplemented_methods_answer_unimplemented,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_undecodable_payload_is_invalid_argument, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_handler_errors_reach_the_client_without_internal_detail,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_deadline_exceeded_when_the_handler_is_slow, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_expired_deadline_is_not_run_by_the_server, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_garbage_message_gets_an_error_and_server_keeps_serving,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_oversized_message_is_rejected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_64_threads_1000_calls_each_all_replies_match, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_no_server_answers_unavailable_quickly, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_bad_urls_and_busy_ports_fail_to_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_server_restart_client_sees_unavailable_then_recovers,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_clean_shutdown_under_load_finishes_calls_in_flight, setup,
+	        teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
