@@ -1,17 +1,17 @@
-/* RPC server: nng rep0 contexts driven by aio callbacks, handlers on a pool
- * of worker threads.
+/* RPC server: a pool of worker threads, each owning one nng rep0 context.
  *
- * A slot is one nng context with its aio. Its life cycle:
- *   RECV --(message)--> WORK (queued, then run by a worker)
- *   WORK --(reply handed to nng)--> SEND --(sent)--> RECV ...
- * The aio callback runs on nng's threads and never blocks: it only moves a
- * received message onto the work queue or restarts a receive. Workers do
- * all decoding, the handler and encoding, then start the send.
+ * A worker receives on its context (waiting on its aio, which has no
+ * callback, so nng wakes it directly), decodes, runs the handler, encodes
+ * and sends the reply, then receives again. nng's own threads only move
+ * bytes; every handler runs on a worker, so handlers may block on
+ * PostgreSQL or Redis. Waking the worker straight from nng's completion
+ * saves one thread hand-off per call compared with a callback that queues
+ * work for a pool (measured: bench/README.md).
  *
- * Stopping: `stopping` is set and every slot waiting in RECV is cancelled;
- * slots in WORK or SEND finish their call and then park in DONE. When all
- * slots are DONE (or drain_ms passes) the socket is closed and the workers
- * are joined. See docs/internals/rpc.md. */
+ * Stopping: `stopping` is set and every worker waiting in a receive is
+ * cancelled; workers busy with a call finish it and send the reply, then
+ * exit. When all have exited (or drain_ms passes) the socket is closed and
+ * the workers are joined. See docs/internals/rpc.md. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -36,15 +36,12 @@
 #define MAX_DETAILS 16
 #define MAX_MESSAGE 512
 
-enum slot_state { SLOT_IDLE, SLOT_RECV, SLOT_WORK, SLOT_SEND, SLOT_DONE };
-
 typedef struct slot {
 	core_rpc_server *srv;
 	nng_ctx ctx;
-	nng_aio *aio;
-	_Atomic int state;
-	nng_msg *msg;     /* the received request, while in WORK */
-	int64_t recv_ms;  /* when it arrived, for the deadline */
+	nng_aio *aio; /* no callback: the worker waits on it */
+	pthread_mutex_t mu;
+	bool receiving; /* a receive is (about to be) pending */
 } slot;
 
 typedef struct method_entry {
@@ -72,7 +69,6 @@ struct core_rpc_server {
 	char **listen_urls;
 	size_t n_listen;
 	int n_workers;
-	int n_slots;
 	size_t max_msg;
 	int drain_ms;
 	size_t arena_cap;
@@ -87,18 +83,14 @@ struct core_rpc_server {
 	nng_socket sock;
 	bool sock_open;
 	int port; /* bound port of the first tcp:// listener, or -1 */
-	slot *slots;
+	slot *slots; /* one per worker */
 
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;  /* workers wait for work */
-	pthread_cond_t state_cv; /* stop waits for slots; start for workers */
-	slot **queue;            /* ring of n_slots entries */
-	size_t q_head, q_len;
+	pthread_cond_t state_cv; /* start waits for workers' init; stop for exits */
 	atomic_bool stopping;
-	bool workers_exit;
 	int workers_ready;
 	int workers_failed;
-	int slots_done;
+	int workers_exited;
 	pthread_t *threads;
 	int n_threads;
 	bool started;
@@ -256,86 +248,6 @@ core_call_set_retry_after(core_call *c, uint32_t seconds)
 	c->retry_after_s = seconds;
 }
 
-/* ---- Slot state machine (callbacks run on nng's threads) --------------- */
-
-static void
-slot_park(slot *sl)
-{
-	core_rpc_server *s = sl->srv;
-	pthread_mutex_lock(&s->mu);
-	atomic_store(&sl->state, SLOT_DONE);
-	s->slots_done++;
-	pthread_cond_broadcast(&s->state_cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
-/* Starts (or restarts) a receive on the slot, unless the server stops. */
-static void
-slot_recv(slot *sl)
-{
-	core_rpc_server *s = sl->srv;
-	if (atomic_load(&s->stopping)) {
-		slot_park(sl);
-		return;
-	}
-	atomic_store(&sl->state, SLOT_RECV);
-	nng_ctx_recv(sl->ctx, sl->aio);
-	/* stop() sets `stopping` before cancelling the slots in RECV. Either
-	 * it saw this slot in RECV after the receive started (its cancel
-	 * works), or we see `stopping` here and cancel ourselves. */
-	if (atomic_load(&s->stopping)) {
-		nng_aio_cancel(sl->aio);
-	}
-}
-
-static void
-slot_cb(void *arg)
-{
-	slot *sl = arg;
-	core_rpc_server *s = sl->srv;
-	int rv = nng_aio_result(sl->aio);
-
-	switch (atomic_load(&sl->state)) {
-	case SLOT_RECV:
-		if (rv != 0) {
-			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED ||
-			    atomic_load(&s->stopping)) {
-				slot_park(sl);
-			} else {
-				core_log_warn("receive failed: %s",
-				    nng_strerror(rv));
-				slot_recv(sl);
-			}
-			return;
-		}
-		sl->msg = nng_aio_get_msg(sl->aio);
-		nng_aio_set_msg(sl->aio, NULL);
-		sl->recv_ms = rpc_now_ms();
-		pthread_mutex_lock(&s->mu);
-		atomic_store(&sl->state, SLOT_WORK);
-		s->queue[(s->q_head + s->q_len) % (size_t) s->n_slots] = sl;
-		s->q_len++;
-		pthread_cond_signal(&s->work_cv);
-		pthread_mutex_unlock(&s->mu);
-		return;
-	case SLOT_SEND:
-		if (rv != 0) {
-			/* On failure the message is still ours. The caller
-			 * went away or the socket closed. */
-			nng_msg_free(nng_aio_get_msg(sl->aio));
-			nng_aio_set_msg(sl->aio, NULL);
-			if (rv == NNG_ECLOSED) {
-				slot_park(sl);
-				return;
-			}
-		}
-		slot_recv(sl);
-		return;
-	default:
-		return;
-	}
-}
-
 /* ---- Handling one call (on a worker) ----------------------------------- */
 
 static int64_t
@@ -456,11 +368,12 @@ make_reply(core_call *c, core_status st, Core__V1__Response *resp,
 	return 0;
 }
 
-static void
-handle(core_rpc_server *s, slot *sl, void *state, core_arena *arena)
+/* Runs one call. Consumes msg; returns the reply message (the same
+ * nng_msg, reused), or NULL if no reply could be built. */
+static nng_msg *
+handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
+    core_arena *arena)
 {
-	nng_msg *msg = sl->msg;
-	sl->msg = NULL;
 	int64_t t0 = rpc_now_ms();
 	core_call c = {
 	    .srv = s,
@@ -474,13 +387,7 @@ handle(core_rpc_server *s, slot *sl, void *state, core_arena *arena)
 	c.req = &empty_req;
 
 	core_status st = dispatch(&c, nng_msg_body(msg), nng_msg_len(msg),
-	    sl->recv_ms, &resp);
-	if (st != CORE_OK && c.deadline_ms != INT64_MAX &&
-	    st != CORE_DEADLINE_EXCEEDED && rpc_now_ms() > c.deadline_ms) {
-		/* The caller has given up; the status no longer matters much,
-		 * but say what happened. */
-		core_log_debug("call finished after its deadline");
-	}
+	    recv_ms, &resp);
 	if (core_log_enabled(CORE_LOG_DEBUG)) {
 		char ms[32];
 		snprintf(ms, sizeof(ms), "%" PRId64, rpc_now_ms() - t0);
@@ -497,18 +404,72 @@ handle(core_rpc_server *s, slot *sl, void *state, core_arena *arena)
 		 * fires) and keep serving. */
 		nng_msg_free(msg);
 		core_log_error("out of memory building a reply; call dropped");
-		slot_recv(sl);
-		return;
+		return NULL;
 	}
-	atomic_store(&sl->state, SLOT_SEND);
-	nng_aio_set_msg(sl->aio, msg);
-	nng_ctx_send(sl->ctx, sl->aio);
+	return msg;
+}
+
+/* Starts a receive unless the server is stopping. Returns false when the
+ * worker should exit. */
+static bool
+start_receive(core_rpc_server *s, slot *sl)
+{
+	pthread_mutex_lock(&sl->mu);
+	if (atomic_load(&s->stopping)) {
+		pthread_mutex_unlock(&sl->mu);
+		return false;
+	}
+	sl->receiving = true;
+	pthread_mutex_unlock(&sl->mu);
+	nng_ctx_recv(sl->ctx, sl->aio);
+	/* stop() sets `stopping`, then cancels every slot marked receiving.
+	 * Either it cancels after our receive started, or we see `stopping`
+	 * here and cancel it ourselves. */
+	if (atomic_load(&s->stopping)) {
+		nng_aio_cancel(sl->aio);
+	}
+	return true;
+}
+
+static void
+serve(core_rpc_server *s, slot *sl, void *state, core_arena *arena)
+{
+	while (start_receive(s, sl)) {
+		nng_aio_wait(sl->aio);
+		pthread_mutex_lock(&sl->mu);
+		sl->receiving = false;
+		pthread_mutex_unlock(&sl->mu);
+		int rv = nng_aio_result(sl->aio);
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED || atomic_load(&s->stopping)) {
+				return;
+			}
+			core_log_warn("receive failed: %s", nng_strerror(rv));
+			continue;
+		}
+		nng_msg *msg = nng_aio_get_msg(sl->aio);
+		nng_aio_set_msg(sl->aio, NULL);
+		msg = handle(s, msg, rpc_now_ms(), state, arena);
+		if (msg == NULL) {
+			continue;
+		}
+		nng_aio_set_msg(sl->aio, msg);
+		nng_ctx_send(sl->ctx, sl->aio);
+		nng_aio_wait(sl->aio);
+		if (nng_aio_result(sl->aio) != 0) {
+			/* The caller went away or the socket closed; the
+			 * message is still ours. */
+			nng_msg_free(nng_aio_get_msg(sl->aio));
+			nng_aio_set_msg(sl->aio, NULL);
+		}
+	}
 }
 
 static void *
 worker_main(void *arg)
 {
-	core_rpc_server *s = arg;
+	slot *sl = arg;
+	core_rpc_server *s = sl->srv;
 	void *state = NULL;
 	core_arena *arena = core_arena_new(s->arena_cap);
 	bool ok = arena != NULL;
@@ -524,30 +485,25 @@ worker_main(void *arg)
 		s->workers_failed++;
 	}
 	pthread_cond_broadcast(&s->state_cv);
-	if (!ok) {
-		pthread_mutex_unlock(&s->mu);
-		core_arena_free(arena);
-		return NULL;
+	/* Serve only once every worker is up, so a failed start never
+	 * answers calls. */
+	while (ok && s->workers_ready + s->workers_failed < s->n_workers) {
+		pthread_cond_wait(&s->state_cv, &s->mu);
 	}
-	for (;;) {
-		while (s->q_len == 0 && !s->workers_exit) {
-			pthread_cond_wait(&s->work_cv, &s->mu);
-		}
-		if (s->q_len == 0) {
-			break;
-		}
-		slot *sl = s->queue[s->q_head];
-		s->q_head = (s->q_head + 1) % (size_t) s->n_slots;
-		s->q_len--;
-		pthread_mutex_unlock(&s->mu);
-		handle(s, sl, state, arena);
-		pthread_mutex_lock(&s->mu);
-	}
+	ok = ok && s->workers_failed == 0;
 	pthread_mutex_unlock(&s->mu);
-	if (s->worker_fini != NULL) {
+
+	if (ok) {
+		serve(s, sl, state, arena);
+	}
+	if (state != NULL && s->worker_fini != NULL) {
 		s->worker_fini(state);
 	}
 	core_arena_free(arena);
+	pthread_mutex_lock(&s->mu);
+	s->workers_exited++;
+	pthread_cond_broadcast(&s->state_cv);
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -559,7 +515,7 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
     core_rpc_server **out)
 {
 	if (cfg == NULL || cfg->n_listen == 0 || cfg->workers < 0 ||
-	    cfg->contexts < 0 || cfg->drain_ms < 0) {
+	    cfg->drain_ms < 0) {
 		return -EINVAL;
 	}
 	if (sodium_init() < 0) {
@@ -570,10 +526,8 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->state_cv, NULL);
 	s->n_workers = cfg->workers ? cfg->workers : 8;
-	s->n_slots = cfg->contexts ? cfg->contexts : 4 * s->n_workers;
 	s->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes
 	                                : CORE_RPC_DEFAULT_MAX_MSG;
 	s->drain_ms = cfg->drain_ms ? cfg->drain_ms : 10000;
@@ -616,10 +570,9 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 			return -EINVAL;
 		}
 	}
-	s->slots = calloc((size_t) s->n_slots, sizeof(slot));
-	s->queue = calloc((size_t) s->n_slots, sizeof(slot *));
+	s->slots = calloc((size_t) s->n_workers, sizeof(slot));
 	s->threads = calloc((size_t) s->n_workers, sizeof(pthread_t));
-	if (s->slots == NULL || s->queue == NULL || s->threads == NULL) {
+	if (s->slots == NULL || s->threads == NULL) {
 		goto fail;
 	}
 	*out = s;
@@ -629,36 +582,62 @@ fail:
 	return -ENOMEM;
 }
 
-static void
-stop_workers(core_rpc_server *s)
+/* Waits (up to ms) until every started worker has exited. Returns how
+ * many are still running. */
+static int
+wait_workers(core_rpc_server *s, int ms)
 {
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&s->mu);
-	s->workers_exit = true;
-	pthread_cond_broadcast(&s->work_cv);
+	int rv = 0;
+	while (s->workers_exited < s->n_threads && rv != ETIMEDOUT) {
+		rv = pthread_cond_timedwait(&s->state_cv, &s->mu, &until);
+	}
+	int left = s->n_threads - s->workers_exited;
 	pthread_mutex_unlock(&s->mu);
+	return left;
+}
+
+/* Tells every worker to finish: no new receives, pending ones cancelled. */
+static void
+signal_stop(core_rpc_server *s)
+{
+	atomic_store(&s->stopping, true);
+	for (int i = 0; i < s->n_threads; i++) {
+		slot *sl = &s->slots[i];
+		pthread_mutex_lock(&sl->mu);
+		if (sl->receiving) {
+			nng_aio_cancel(sl->aio);
+		}
+		pthread_mutex_unlock(&sl->mu);
+	}
+}
+
+/* Closes the socket, joins the workers and frees the contexts. */
+static void
+shut_down(core_rpc_server *s)
+{
+	if (s->sock_open) {
+		nng_close(s->sock);
+		s->sock_open = false;
+	}
 	for (int i = 0; i < s->n_threads; i++) {
 		pthread_join(s->threads[i], NULL);
 	}
 	s->n_threads = 0;
-}
-
-static void
-free_slots(core_rpc_server *s)
-{
-	for (int i = 0; i < s->n_slots; i++) {
+	for (int i = 0; i < s->n_workers; i++) {
 		slot *sl = &s->slots[i];
 		if (sl->aio != NULL) {
-			nng_aio_stop(sl->aio);
-			nng_msg *m = nng_aio_get_msg(sl->aio);
-			if (m != NULL) {
-				nng_msg_free(m);
-			}
 			nng_aio_free(sl->aio);
 			sl->aio = NULL;
-		}
-		if (sl->msg != NULL) {
-			nng_msg_free(sl->msg);
-			sl->msg = NULL;
+			pthread_mutex_destroy(&sl->mu);
 		}
 	}
 }
@@ -676,17 +655,35 @@ core_rpc_server_start(core_rpc_server *s)
 	s->sock_open = true;
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_msg);
 
-	/* Workers first: if a worker cannot get its connections, we fail
-	 * before accepting any call. */
 	for (int i = 0; i < s->n_workers; i++) {
-		if (pthread_create(&s->threads[i], NULL, worker_main, s) != 0) {
+		slot *sl = &s->slots[i];
+		sl->srv = s;
+		if ((rv = nng_aio_alloc(&sl->aio, NULL, NULL)) != 0 ||
+		    (rv = nng_ctx_open(&sl->ctx, s->sock)) != 0) {
+			core_log_error("cannot create context: %s",
+			    nng_strerror(rv));
+			nng_aio_free(sl->aio);
+			sl->aio = NULL;
+			goto fail;
+		}
+		pthread_mutex_init(&sl->mu, NULL);
+	}
+	/* Workers first: if one cannot get its connections, the server
+	 * fails before it listens. */
+	for (int i = 0; i < s->n_workers; i++) {
+		if (pthread_create(&s->threads[i], NULL, worker_main,
+		        &s->slots[i]) != 0) {
 			core_log_error("cannot create worker thread");
+			pthread_mutex_lock(&s->mu);
+			s->workers_failed++; /* releases the others */
+			pthread_cond_broadcast(&s->state_cv);
+			pthread_mutex_unlock(&s->mu);
 			goto fail;
 		}
 		s->n_threads++;
 	}
 	pthread_mutex_lock(&s->mu);
-	while (s->workers_ready + s->workers_failed < s->n_threads) {
+	while (s->workers_ready + s->workers_failed < s->n_workers) {
 		pthread_cond_wait(&s->state_cv, &s->mu);
 	}
 	bool failed = s->workers_failed > 0;
@@ -694,18 +691,6 @@ core_rpc_server_start(core_rpc_server *s)
 	if (failed) {
 		core_log_error("a worker failed to initialise");
 		goto fail;
-	}
-
-	for (int i = 0; i < s->n_slots; i++) {
-		slot *sl = &s->slots[i];
-		sl->srv = s;
-		atomic_store(&sl->state, SLOT_IDLE);
-		if ((rv = nng_aio_alloc(&sl->aio, slot_cb, sl)) != 0 ||
-		    (rv = nng_ctx_open(&sl->ctx, s->sock)) != 0) {
-			core_log_error("cannot create context: %s",
-			    nng_strerror(rv));
-			goto fail;
-		}
 	}
 	for (size_t i = 0; i < s->n_listen; i++) {
 		nng_listener l;
@@ -722,9 +707,6 @@ core_rpc_server_start(core_rpc_server *s)
 			s->port = port;
 		}
 	}
-	for (int i = 0; i < s->n_slots; i++) {
-		slot_recv(&s->slots[i]);
-	}
 	s->started = true;
 	for (size_t i = 0; i < s->n_listen; i++) {
 		core_log_kv(CORE_LOG_INFO, "listening", "url",
@@ -733,10 +715,8 @@ core_rpc_server_start(core_rpc_server *s)
 	return 0;
 
 fail:
-	nng_close(s->sock);
-	s->sock_open = false;
-	stop_workers(s);
-	free_slots(s);
+	signal_stop(s);
+	shut_down(s);
 	return -1;
 }
 
@@ -747,37 +727,14 @@ core_rpc_server_stop(core_rpc_server *s)
 		return;
 	}
 	s->started = false;
-
-	pthread_mutex_lock(&s->mu);
-	atomic_store(&s->stopping, true);
-	for (int i = 0; i < s->n_slots; i++) {
-		if (atomic_load(&s->slots[i].state) == SLOT_RECV) {
-			nng_aio_cancel(s->slots[i].aio);
-		}
-	}
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += s->drain_ms / 1000;
-	until.tv_nsec += (long) (s->drain_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	int rv = 0;
-	while (s->slots_done < s->n_slots && rv != ETIMEDOUT) {
-		rv = pthread_cond_timedwait(&s->state_cv, &s->mu, &until);
-	}
-	int pending = s->n_slots - s->slots_done;
-	pthread_mutex_unlock(&s->mu);
-	if (pending > 0) {
+	signal_stop(s);
+	int left = wait_workers(s, s->drain_ms);
+	if (left > 0) {
 		core_log_warn("stopping with %d calls still in flight after "
 		              "%d ms",
-		    pending, s->drain_ms);
+		    left, s->drain_ms);
 	}
-	nng_close(s->sock);
-	s->sock_open = false;
-	stop_workers(s);
-	free_slots(s);
+	shut_down(s);
 	core_log_info("stopped after %" PRIuFAST64 " calls",
 	    (uint_fast64_t) atomic_load(&s->calls));
 }
@@ -803,10 +760,8 @@ core_rpc_server_free(core_rpc_server *s)
 	}
 	free(s->listen_urls);
 	free(s->slots);
-	free(s->queue);
 	free(s->threads);
 	free(s->name);
-	pthread_cond_destroy(&s->work_cv);
 	pthread_cond_destroy(&s->state_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -11,7 +11,7 @@ int
 core_service_main(const core_service_def *def)
 {
 	const char *log_level = NULL, *log_format = NULL, *listen = NULL;
-	long workers = 0, contexts = 0, max_msg = 0, drain_ms = 0;
+	long workers = 0, max_msg = 0, drain_ms = 0;
 	const core_config_item common[] = {
 	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
 	        "debug, info, warn or error", &log_level},
@@ -21,8 +21,6 @@ core_service_main(const core_service_def *def)
 	        false, "URLs to listen on (comma-separated)", &listen},
 	    {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1, 1024, false,
 	        "handler threads", &workers},
-	    {"RPC_CONTEXTS", "0", CORE_CONFIG_INT, 0, 65536, false,
-	        "concurrent receives (0 = 4 x workers)", &contexts},
 	    {"RPC_MAX_MSG_BYTES", "4194304", CORE_CONFIG_INT, 1024,
 	        1L << 30, false, "largest message accepted", &max_msg},
 	    {"RPC_DRAIN_MS", "10000", CORE_CONFIG_INT, 1, 600000, false,
@@ -84,7 +82,6 @@ core_service_main(const core_service_def *def)
 	    .listen_urls = urls,
 	    .n_listen = (size_t) n_urls,
 	    .workers = (int) workers,
-	    .contexts = (int) contexts,
 	    .max_msg_bytes = (size_t) max_msg,
 	    .drain_ms = (int) drain_ms,
 	    .worker_init = def->worker_init,

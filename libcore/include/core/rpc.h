@@ -4,12 +4,12 @@
  * {method, payload, metadata}; the reply body is a core.v1.Response
  * {code, message, payload, details, retry_after_s}.
  *
- * Server: serves one or more protoc-c services on a rep0 socket with many
- * nng contexts driven by aio callbacks. Callbacks never block: they hand each
- * received message to a pool of worker threads, which decode, run the
- * handler and send the reply. Each worker owns a state pointer made by a
- * service hook (its own database and Redis connections), so handlers may
- * block and need no locks for their connections.
+ * Server: serves one or more protoc-c services on a rep0 socket. Each of a
+ * pool of worker threads owns one nng context: it receives, decodes, runs
+ * the handler and sends the reply; nng's own threads never run handlers.
+ * Each worker owns a state pointer made by a service hook (its own database
+ * and Redis connections), so handlers may block and need no locks for their
+ * connections.
  *
  * Client: one req0 socket per target service, dialed to every URL of its dial
  * list (nng spreads requests over connected servers), automatic resend
@@ -60,8 +60,7 @@ typedef struct core_rpc_server_config {
 	const char *name;              /* for logs, e.g. "svc-auth" */
 	const char *const *listen_urls; /* e.g. "tcp://127.0.0.1:7101" */
 	size_t n_listen;
-	int workers;          /* handler threads; 0 = 8 */
-	int contexts;         /* concurrent receives; 0 = 4 x workers */
+	int workers;          /* handler threads (one nng context each); 0 = 8 */
 	size_t max_msg_bytes; /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
 	int drain_ms;         /* how long stop waits for in-flight calls; 0 = 10000 */
 	size_t arena_cap;     /* per-call memory cap; 0 = 4 x max_msg_bytes */

@@ -1,0 +1,49 @@
+/* The RPC core's echo server for benchmarks:
+ *   rpc_echo_server URL [WORKERS]
+ * Serves /test.v1.Echo/Echo until SIGINT/SIGTERM. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test/v1/test.pb-c.h"
+
+#include "core/log.h"
+#include "core/rpc.h"
+
+static core_status
+echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) c;
+	const Test__V1__EchoRequest *req = (const Test__V1__EchoRequest *) in;
+	Test__V1__EchoResponse *resp = (Test__V1__EchoResponse *) out;
+	resp->data = req->data;
+	resp->seq = req->seq;
+	return CORE_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s URL [WORKERS]\n", argv[0]);
+		return 2;
+	}
+	core_rpc_block_signals();
+	core_log_init("rpc_echo_server", CORE_LOG_WARN, false);
+	static const core_rpc_handler handlers[] = {echo, NULL};
+	const core_rpc_service svc = {&test__v1__echo__descriptor, handlers};
+	const char *urls[] = {argv[1]};
+	core_rpc_server_config cfg = {
+	    .name = "echo",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = argc > 2 ? (int) strtol(argv[2], NULL, 10) : 2,
+	};
+	core_rpc_server *s = NULL;
+	if (core_rpc_server_new(&cfg, &svc, 1, &s) != 0 ||
+	    core_rpc_server_start(s) != 0) {
+		return 1;
+	}
+	core_rpc_wait_signal();
+	core_rpc_server_free(s);
+	return 0;
+}
