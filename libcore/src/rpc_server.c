@@ -293,9 +293,13 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	}
 
 	const method_entry *m = find_method(c->srv, c->method);
-	if (m == NULL || m->handler == NULL) {
+	if (m == NULL) {
 		return core_call_error(c, CORE_UNIMPLEMENTED,
 		    "unknown method \"%.200s\"", c->method);
+	}
+	if (m->handler == NULL) {
+		return core_call_error(c, CORE_UNIMPLEMENTED,
+		    "method %s is not implemented", c->method);
 	}
 	ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, pa,
 	    c->req->payload.len, c->req->payload.data);

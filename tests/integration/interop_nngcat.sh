@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A client nobody here wrote can call a service: the request envelope is
+# encoded with `protoc --encode`, sent with `nngcat --req0`, and the reply
+# decoded with `protoc --decode`, exactly as docs/rpc.md describes.
+# Usage: interop_nngcat.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+src=$2
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# A free port: let the kernel pick by listening on port 0 is not possible
+# from bash, so try random ports until one is free.
+for _ in $(seq 50); do
+  port=$((20000 + RANDOM % 30000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+done
+url="tcp://127.0.0.1:$port"
+
+AUTH_RPC_LISTEN=$url LOG_LEVEL=warn "$build/svc-auth/svc-auth" 2>"$tmp/svc.log" &
+pid=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.05
+done
+
+proto=(-I "$src/proto")
+# 1. The method's input message, then the envelope carrying it. Text format
+#    takes bytes as an escaped string: write every byte as \ooo.
+printf 'service: "auth.v1.AuthService"\n' |
+  protoc "${proto[@]}" --encode=core.v1.HealthCheckRequest core/v1/health.proto >"$tmp/payload.bin"
+escaped=$(od -An -v -to1 "$tmp/payload.bin" | tr -s ' \n' ' ' | sed 's/ *$//; s/^ *//; s/ /\\/g; s/^/\\/')
+printf 'method: "/core.v1.Health/Check"\npayload: "%s"\nmetadata { key: "request-id" value: "interop-1" }\n' "$escaped" |
+  protoc "${proto[@]}" --encode=core.v1.Request core/v1/core.proto >"$tmp/request.bin"
+
+# 2. Send it with nngcat and keep the raw reply. (nngcat 1.5.2 with
+#    --count 1 alone races and may fail with "Cannot set recv timeout";
+#    --interval avoids that. The reply itself is what is checked.)
+timeout 10 nngcat --req0 --dial "$url" --file "$tmp/request.bin" --raw --count 1 --interval 1 \
+  >"$tmp/reply.bin" || true
+[[ -s $tmp/reply.bin ]] || { echo "FAIL: no reply" >&2; cat "$tmp/svc.log" >&2; exit 1; }
+
+# 3. Decode the envelope, then the payload inside it.
+protoc "${proto[@]}" --decode=core.v1.Response core/v1/core.proto <"$tmp/reply.bin" >"$tmp/reply.txt"
+cat "$tmp/reply.txt"
+if grep -q '^code:' "$tmp/reply.txt"; then
+  echo "FAIL: reply carries a non-OK code" >&2
+  exit 1
+fi
+# The payload (field 3) is itself a HealthCheckResponse: unescape, decode.
+payload_status=$(protoc "${proto[@]}" --decode=core.v1.Response core/v1/core.proto <"$tmp/reply.bin" |
+  sed -n 's/^payload: "\(.*\)"$/\1/p')
+printf '%b' "$payload_status" >"$tmp/out_payload.bin"
+protoc "${proto[@]}" --decode=core.v1.HealthCheckResponse core/v1/health.proto <"$tmp/out_payload.bin" | tee "$tmp/health.txt"
+grep -qx 'status: SERVING' "$tmp/health.txt" || { echo "FAIL: not SERVING" >&2; exit 1; }
+
+# An unknown method gets UNIMPLEMENTED, also from a foreign client.
+printf 'method: "/auth.v1.AuthService/NoSuchMethod"\n' |
+  protoc "${proto[@]}" --encode=core.v1.Request core/v1/core.proto >"$tmp/request2.bin"
+{ timeout 10 nngcat --req0 --dial "$url" --file "$tmp/request2.bin" --raw --count 1 --interval 1 || true; } |
+  protoc "${proto[@]}" --decode=core.v1.Response core/v1/core.proto | tee "$tmp/reply2.txt"
+grep -q '^code: UNIMPLEMENTED' "$tmp/reply2.txt" || { echo "FAIL: expected UNIMPLEMENTED" >&2; exit 1; }
+echo "interop: 1 passed, 0 failed"
