@@ -6,8 +6,6 @@
  * protobuf_c_message_free_unpacked() releases them, also half-built ones on
  * the error paths: every pointer in a message under construction is at all
  * times either its initial value or memory from the caller's allocator. */
-#include "core/json.h"
-
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -18,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/json.h"
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
@@ -34,11 +34,11 @@
 
 typedef struct parse_ctx {
 	ProtobufCAllocator *alloc; /* NULL = malloc/free, as protobuf-c's */
-	core_json_error    *err;
-	int                 max_depth;
-	int                 depth;
-	size_t              path_len;
-	char                path[sizeof(((core_json_error *) 0)->field)];
+	core_json_error *err;
+	int max_depth;
+	int depth;
+	size_t path_len;
+	char path[sizeof(((core_json_error *)0)->field)];
 } parse_ctx;
 
 static int parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f,
@@ -53,19 +53,19 @@ static json_t *value_to_json(
 static json_t *
 unconst(const json_t *v)
 {
-	return (json_t *) (uintptr_t) v;
+	return (json_t *)(uintptr_t)v;
 }
 
 static void *
 member_at(void *msg, unsigned offset)
 {
-	return (char *) msg + offset;
+	return (char *)msg + offset;
 }
 
 static const void *
 cmember_at(const void *msg, unsigned offset)
 {
-	return (const char *) msg + offset;
+	return (const char *)msg + offset;
 }
 
 static bool
@@ -80,7 +80,7 @@ static bool
 is_map_field(const ProtobufCFieldDescriptor *f)
 {
 	const ProtobufCMessageDescriptor *d = f->descriptor;
-	size_t                            n;
+	size_t n;
 
 	if (f->label != PROTOBUF_C_LABEL_REPEATED ||
 	    f->type != PROTOBUF_C_TYPE_MESSAGE || d == NULL ||
@@ -172,7 +172,7 @@ static size_t
 utf8_seq(const unsigned char *s, size_t n)
 {
 	uint32_t cp, min;
-	size_t   len, i;
+	size_t len, i;
 
 	if (s[0] < 0x80)
 		return 1;
@@ -200,8 +200,8 @@ utf8_seq(const unsigned char *s, size_t n)
 static bool
 utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *) s;
-	size_t               i = 0, k;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
 
 	while (i < n) {
 		if ((k = utf8_seq(p + i, n - i)) == 0)
@@ -218,9 +218,9 @@ utf8_valid(const char *s, size_t n)
 static void
 show_key(char *out, size_t size, const char *key, size_t n)
 {
-	const unsigned char *p   = (const unsigned char *) key;
-	size_t               o   = 0, i = 0, k;
-	size_t               cap = size - 4; /* room for "..." and NUL */
+	const unsigned char *p = (const unsigned char *)key;
+	size_t o = 0, i = 0, k;
+	size_t cap = size - 4; /* room for "..." and NUL */
 
 	if (cap > SHOWN_KEY_MAX)
 		cap = SHOWN_KEY_MAX;
@@ -235,7 +235,7 @@ show_key(char *out, size_t size, const char *key, size_t n)
 			if (o + 2 > cap)
 				break;
 			out[o++] = '\\';
-			out[o++] = (char) p[i++];
+			out[o++] = (char)p[i++];
 		} else {
 			if (o + k > cap)
 				break;
@@ -280,14 +280,14 @@ static int
 fail(parse_ctx *c, const char *fmt, ...)
 {
 	core_json_error *e = c->err;
-	va_list          ap;
+	va_list ap;
 
 	memcpy(e->field, c->path, c->path_len + 1);
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
-	e->line     = 0;
-	e->column   = 0;
+	e->line = 0;
+	e->column = 0;
 	e->position = 0;
 	return -1;
 }
@@ -312,7 +312,7 @@ path_put(parse_ctx *c, const char *s, size_t n)
 	} else {
 		size_t cut = room >= 3 ? room - 3 : 0;
 
-		while (cut > 0 && ((unsigned char) s[cut] & 0xc0) == 0x80)
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
 			cut--;
 		memcpy(c->path + c->path_len, s, cut);
 		c->path_len += cut;
@@ -338,10 +338,10 @@ static size_t
 path_push_index(parse_ctx *c, size_t i)
 {
 	size_t old = c->path_len;
-	char   buf[32];
-	int    n = snprintf(buf, sizeof(buf), "[%zu]", i);
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "[%zu]", i);
 
-	path_put(c, buf, (size_t) n);
+	path_put(c, buf, (size_t)n);
 	return old;
 }
 
@@ -349,7 +349,7 @@ static size_t
 path_push_key(parse_ctx *c, const char *key, size_t n)
 {
 	size_t old = c->path_len;
-	char   shown[SHOWN_KEY_MAX + 4];
+	char shown[SHOWN_KEY_MAX + 4];
 
 	show_key(shown, sizeof(shown), key, n);
 	path_put(c, "[\"", 2);
@@ -361,7 +361,7 @@ path_push_key(parse_ctx *c, const char *key, size_t n)
 static void
 path_pop(parse_ctx *c, size_t old)
 {
-	c->path_len  = old;
+	c->path_len = old;
 	c->path[old] = '\0';
 }
 
@@ -383,16 +383,16 @@ depth_enter(parse_ctx *c)
  * two spellings of one key) also rejects leading zeros and "-0".
  * Returns 0, -1 on bad syntax, 1 when the magnitude exceeds UINT64_MAX. */
 static int
-parse_decimal(const char *s, size_t n, bool canonical, bool *neg,
-    uint64_t *mag)
+parse_decimal(
+    const char *s, size_t n, bool canonical, bool *neg, uint64_t *mag)
 {
-	size_t   i = 0;
+	size_t i = 0;
 	uint64_t m = 0;
 
 	*neg = false;
 	if (n > 0 && s[0] == '-') {
 		*neg = true;
-		i    = 1;
+		i = 1;
 	}
 	if (i == n)
 		return -1;
@@ -403,9 +403,10 @@ parse_decimal(const char *s, size_t n, bool canonical, bool *neg,
 
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		d = (unsigned) (s[i] - '0');
+		d = (unsigned)(s[i] - '0');
 		if (m > (UINT64_MAX - d) / 10) {
-			/* Keep checking the syntax: "99...9x" is not a number. */
+			/* Keep checking the syntax: "99...9x" is not a number.
+			 */
 			for (i++; i < n; i++) {
 				if (s[i] < '0' || s[i] > '9')
 					return -1;
@@ -423,14 +424,14 @@ static bool
 signed_of(bool neg, uint64_t mag, int64_t *out)
 {
 	if (!neg) {
-		if (mag > (uint64_t) INT64_MAX)
+		if (mag > (uint64_t)INT64_MAX)
 			return false;
-		*out = (int64_t) mag;
+		*out = (int64_t)mag;
 	} else {
-		if (mag > (uint64_t) INT64_MAX + 1)
+		if (mag > (uint64_t)INT64_MAX + 1)
 			return false;
-		*out = mag == (uint64_t) INT64_MAX + 1 ? INT64_MIN
-		                                       : -(int64_t) mag;
+		*out =
+		    mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
 	}
 	return true;
 }
@@ -439,11 +440,11 @@ static int
 get_signed(parse_ctx *c, ProtobufCType t, const json_t *v, int64_t min,
     int64_t max, int64_t *out)
 {
-	int64_t  i;
-	double   d;
-	bool     neg;
+	int64_t i;
+	double d;
+	bool neg;
 	uint64_t mag;
-	int      rc;
+	int rc;
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
@@ -452,24 +453,24 @@ get_signed(parse_ctx *c, ProtobufCType t, const json_t *v, int64_t min,
 	case JSON_REAL:
 		d = json_real_value(v);
 		if (!isfinite(d) || d != floor(d))
-			return fail(c, "expected an integer for %s",
-			    type_name(t));
+			return fail(
+			    c, "expected an integer for %s", type_name(t));
 		/* 2^63 is exact in a double; anything at or past it (or
 		 * below -2^63) would overflow the conversion. */
 		if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-			return fail(c, "value out of range for %s",
-			    type_name(t));
-		i = (int64_t) d;
+			return fail(
+			    c, "value out of range for %s", type_name(t));
+		i = (int64_t)d;
 		break;
 	case JSON_STRING:
 		rc = parse_decimal(json_string_value(v), json_string_length(v),
 		    false, &neg, &mag);
 		if (rc < 0)
-			return fail(c, "expected an integer for %s",
-			    type_name(t));
+			return fail(
+			    c, "expected an integer for %s", type_name(t));
 		if (rc > 0 || !signed_of(neg, mag, &i))
-			return fail(c, "value out of range for %s",
-			    type_name(t));
+			return fail(
+			    c, "value out of range for %s", type_name(t));
 		break;
 	default:
 		return fail(c, "expected an integer for %s", type_name(t));
@@ -485,36 +486,36 @@ get_unsigned(parse_ctx *c, ProtobufCType t, const json_t *v, uint64_t max,
     uint64_t *out)
 {
 	uint64_t u;
-	double   d;
-	bool     neg;
-	int      rc;
+	double d;
+	bool neg;
+	int rc;
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
 		if (json_integer_value(v) < 0)
-			return fail(c, "value out of range for %s",
-			    type_name(t));
-		u = (uint64_t) json_integer_value(v);
+			return fail(
+			    c, "value out of range for %s", type_name(t));
+		u = (uint64_t)json_integer_value(v);
 		break;
 	case JSON_REAL:
 		d = json_real_value(v);
 		if (!isfinite(d) || d != floor(d))
-			return fail(c, "expected an integer for %s",
-			    type_name(t));
+			return fail(
+			    c, "expected an integer for %s", type_name(t));
 		if (d < 0 || d >= 18446744073709551616.0)
-			return fail(c, "value out of range for %s",
-			    type_name(t));
-		u = (uint64_t) d;
+			return fail(
+			    c, "value out of range for %s", type_name(t));
+		u = (uint64_t)d;
 		break;
 	case JSON_STRING:
 		rc = parse_decimal(json_string_value(v), json_string_length(v),
 		    false, &neg, &u);
 		if (rc < 0)
-			return fail(c, "expected an integer for %s",
-			    type_name(t));
+			return fail(
+			    c, "expected an integer for %s", type_name(t));
 		if (rc > 0 || (neg && u != 0))
-			return fail(c, "value out of range for %s",
-			    type_name(t));
+			return fail(
+			    c, "value out of range for %s", type_name(t));
 		break;
 	default:
 		return fail(c, "expected an integer for %s", type_name(t));
@@ -525,7 +526,8 @@ get_unsigned(parse_ctx *c, ProtobufCType t, const json_t *v, uint64_t max,
 	return 0;
 }
 
-/* True if s[0..n) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* True if s[0..n) is a JSON number:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool
 is_json_number(const char *s, size_t n)
 {
@@ -565,15 +567,15 @@ is_json_number(const char *s, size_t n)
 static int
 get_double(parse_ctx *c, ProtobufCType t, const json_t *v, double *out)
 {
-	const char  *s;
-	size_t       n;
-	double       d;
-	json_t      *num;
+	const char *s;
+	size_t n;
+	double d;
+	json_t *num;
 	json_error_t jerr;
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
-		d = (double) json_integer_value(v);
+		d = (double)json_integer_value(v);
 		break;
 	case JSON_REAL:
 		d = json_real_value(v);
@@ -676,10 +678,10 @@ b64_digit(unsigned char ch, int *alpha)
 static int
 b64_decode(parse_ctx *c, const char *s, size_t n, ProtobufCBinaryData *bd)
 {
-	size_t   pad = 0, body, len, i, o = 0;
-	uint32_t acc  = 0;
-	int      bits = 0, alpha = 0, d;
-	uint8_t *out  = NULL;
+	size_t pad = 0, body, len, i, o = 0;
+	uint32_t acc = 0;
+	int bits = 0, alpha = 0, d;
+	uint8_t *out = NULL;
 
 	if (n > 0 && s[n - 1] == '=')
 		pad = (n > 1 && s[n - 2] == '=') ? 2 : 1;
@@ -687,30 +689,36 @@ b64_decode(parse_ctx *c, const char *s, size_t n, ProtobufCBinaryData *bd)
 	if (body % 4 == 1 || (pad > 0 && (n % 4 != 0)))
 		return fail(c, "invalid base64");
 	len = body / 4 * 3 + (body % 4 == 0 ? 0 : body % 4 - 1);
-	if (len > 0 && (out = pb_alloc(c, len)) == NULL)
+	if (len == 0) {
+		/* Only "" gets here (a lone digit was refused above). */
+		bd->data = NULL;
+		bd->len = 0;
+		return 0;
+	}
+	if ((out = pb_alloc(c, len)) == NULL)
 		return fail_oom(c);
 	for (i = 0; i < body; i++) {
-		if ((d = b64_digit((unsigned char) s[i], &alpha)) < 0) {
+		if ((d = b64_digit((unsigned char)s[i], &alpha)) < 0) {
 			pb_free(c, out);
 			return fail(c, "invalid base64");
 		}
-		acc = ((acc << 6) | (uint32_t) d) & 0xffffffu;
+		acc = ((acc << 6) | (uint32_t)d) & 0xffffffu;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			out[o++] = (uint8_t) (acc >> bits);
+			out[o++] = (uint8_t)(acc >> bits);
 		}
 	}
 	bd->data = out;
-	bd->len  = len;
+	bd->len = len;
 	return 0;
 }
 
 static json_t *
 b64_encode(const uint8_t *p, size_t n)
 {
-	size_t  olen, i, o = 0;
-	char   *buf;
+	size_t olen, i, o = 0;
+	char *buf;
 	json_t *s;
 
 	if (n > (SIZE_MAX / 4 - 1) * 3)
@@ -719,21 +727,21 @@ b64_encode(const uint8_t *p, size_t n)
 	if ((buf = malloc(olen + 1)) == NULL)
 		return NULL;
 	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8 |
-		    p[i + 2];
+		uint32_t v =
+		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 		buf[o++] = b64_std[v >> 18];
 		buf[o++] = b64_std[(v >> 12) & 63];
 		buf[o++] = b64_std[(v >> 6) & 63];
 		buf[o++] = b64_std[v & 63];
 	}
 	if (i < n) {
-		uint32_t v = (uint32_t) p[i] << 16;
+		uint32_t v = (uint32_t)p[i] << 16;
 
 		if (i + 1 < n)
-			v |= (uint32_t) p[i + 1] << 8;
+			v |= (uint32_t)p[i + 1] << 8;
 		buf[o++] = b64_std[v >> 18];
 		buf[o++] = b64_std[(v >> 12) & 63];
-		buf[o++] = i + 1 < n ? b64_std[(v >> 6) & 63] : '=';
+		buf[o++] = (char)(i + 1 < n ? b64_std[(v >> 6) & 63] : '=');
 		buf[o++] = '=';
 	}
 	s = json_stringn_nocheck(buf, o);
@@ -748,39 +756,39 @@ b64_encode(const uint8_t *p, size_t n)
 static int64_t
 days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-	int64_t  era;
+	int64_t era;
 	unsigned yoe, doy, doe;
 
 	y -= m <= 2;
 	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned) (y - era * 400);
+	yoe = (unsigned)(y - era * 400);
 	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t) doe - 719468;
+	return era * 146097 + (int64_t)doe - 719468;
 }
 
 static void
 civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
-	int64_t  era;
+	int64_t era;
 	unsigned doe, yoe, doy, mp;
 
 	z += 719468;
 	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned) (z - era * 146097);
+	doe = (unsigned)(z - era * 146097);
 	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp  = (5 * doy + 2) / 153;
-	*d  = doy - (153 * mp + 2) / 5 + 1;
-	*m  = mp < 10 ? mp + 3 : mp - 9;
-	*y  = (int64_t) yoe + era * 400 + (*m <= 2);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
 static unsigned
 days_in_month(int64_t y, unsigned m)
 {
-	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31,
-		31, 30, 31, 30, 31 };
+	static const unsigned char days[12] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return m == 2 && leap ? 29 : days[m - 1];
@@ -791,7 +799,7 @@ static bool
 digits(const char *s, size_t len, size_t *i, size_t n, unsigned *out)
 {
 	unsigned v = 0;
-	size_t   k;
+	size_t k;
 
 	if (len - *i < n)
 		return false;
@@ -800,7 +808,7 @@ digits(const char *s, size_t len, size_t *i, size_t n, unsigned *out)
 
 		if (ch < '0' || ch > '9')
 			return false;
-		v = v * 10 + (unsigned) (ch - '0');
+		v = v * 10 + (unsigned)(ch - '0');
 	}
 	*i += n;
 	*out = v;
@@ -822,8 +830,8 @@ static int
 parse_rfc3339(const char *s, size_t len, int64_t *secs, int32_t *nanos)
 {
 	unsigned y, mo, d, h, mi, se, oh = 0, om = 0, frac = 0, scale;
-	size_t   i = 0, nd = 0;
-	int64_t  t, off = 0;
+	size_t i = 0, nd = 0;
+	int64_t t, off = 0;
 
 	if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-', '-') ||
 	    !digits(s, len, &i, 2, &mo) || !expect(s, len, &i, '-', '-') ||
@@ -836,11 +844,11 @@ parse_rfc3339(const char *s, size_t len, int64_t *secs, int32_t *nanos)
 		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
 			if (++nd > 9)
 				return -1;
-			frac = frac * 10 + (unsigned) (s[i] - '0');
+			frac = frac * 10 + (unsigned)(s[i] - '0');
 		}
 		if (nd == 0)
 			return -1;
-		for (scale = (unsigned) nd; scale < 9; scale++)
+		for (scale = (unsigned)nd; scale < 9; scale++)
 			frac *= 10;
 	}
 	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
@@ -852,18 +860,19 @@ parse_rfc3339(const char *s, size_t len, int64_t *secs, int32_t *nanos)
 		    !expect(s, len, &i, ':', ':') ||
 		    !digits(s, len, &i, 2, &om) || oh > 23 || om > 59)
 			return -1;
-		off = sign * (int64_t) (oh * 3600 + om * 60);
+		off = sign * (int64_t)(oh * 3600 + om * 60);
 	} else {
 		return -1;
 	}
 	if (i != len || y < 1 || mo < 1 || mo > 12 || d < 1 ||
 	    d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59)
 		return -1;
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+	    (int64_t)mi * 60 + se - off;
 	if (t < TS_MIN_SECONDS || t > TS_MAX_SECONDS)
 		return 1;
-	*secs  = t;
-	*nanos = (int32_t) frac;
+	*secs = t;
+	*nanos = (int32_t)frac;
 	return 0;
 }
 
@@ -876,10 +885,10 @@ ts_fields(const ProtobufCMessageDescriptor *d,
 	*sf = protobuf_c_message_descriptor_get_field_by_name(d, "seconds");
 	*nf = protobuf_c_message_descriptor_get_field_by_name(d, "nanos");
 	return *sf != NULL && *nf != NULL &&
-	    (*sf)->type == PROTOBUF_C_TYPE_INT64 &&
-	    (*nf)->type == PROTOBUF_C_TYPE_INT32 &&
-	    (*sf)->label != PROTOBUF_C_LABEL_REPEATED &&
-	    (*nf)->label != PROTOBUF_C_LABEL_REPEATED;
+	       (*sf)->type == PROTOBUF_C_TYPE_INT64 &&
+	       (*nf)->type == PROTOBUF_C_TYPE_INT32 &&
+	       (*sf)->label != PROTOBUF_C_LABEL_REPEATED &&
+	       (*nf)->label != PROTOBUF_C_LABEL_REPEATED;
 }
 
 static int
@@ -887,10 +896,10 @@ parse_timestamp(parse_ctx *c, const ProtobufCMessageDescriptor *d,
     const json_t *v, ProtobufCMessage **out)
 {
 	const ProtobufCFieldDescriptor *sf, *nf;
-	ProtobufCMessage               *m;
-	int64_t                         secs;
-	int32_t                         nanos;
-	int                             rc;
+	ProtobufCMessage *m;
+	int64_t secs;
+	int32_t nanos;
+	int rc;
 
 	if (!ts_fields(d, &sf, &nf))
 		return fail(c, "unsupported %s descriptor", d->name);
@@ -905,8 +914,8 @@ parse_timestamp(parse_ctx *c, const ProtobufCMessageDescriptor *d,
 	if ((m = pb_alloc(c, d->sizeof_message)) == NULL)
 		return fail_oom(c);
 	d->message_init(m);
-	*(int64_t *) member_at(m, sf->offset) = secs;
-	*(int32_t *) member_at(m, nf->offset) = nanos;
+	*(int64_t *)member_at(m, sf->offset) = secs;
+	*(int32_t *)member_at(m, nf->offset) = nanos;
 	*out = m;
 	return 0;
 }
@@ -916,20 +925,20 @@ static json_t *
 timestamp_to_json(const ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *sf, *nf;
-	int64_t                         secs, days, rem, y;
-	int32_t                         nanos = 0;
-	unsigned                        mo, d;
-	char                            buf[48], frac[12] = "";
+	int64_t secs, days, rem, y;
+	int32_t nanos = 0;
+	unsigned mo, d;
+	char buf[48], frac[12] = "";
 
 	if (!ts_fields(m->descriptor, &sf, &nf))
 		return NULL;
-	secs  = *(const int64_t *) cmember_at(m, sf->offset);
-	nanos = *(const int32_t *) cmember_at(m, nf->offset);
+	secs = *(const int64_t *)cmember_at(m, sf->offset);
+	nanos = *(const int32_t *)cmember_at(m, nf->offset);
 	if (secs < TS_MIN_SECONDS || secs > TS_MAX_SECONDS || nanos < 0 ||
 	    nanos > 999999999)
 		return NULL;
 	days = secs / 86400;
-	rem  = secs % 86400;
+	rem = secs % 86400;
 	if (rem < 0) {
 		rem += 86400;
 		days--;
@@ -945,8 +954,8 @@ timestamp_to_json(const ProtobufCMessage *m)
 	else
 		snprintf(frac, sizeof(frac), ".%09" PRId32, nanos);
 	snprintf(buf, sizeof(buf), "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%sZ",
-	    y, mo, d, (unsigned) (rem / 3600), (unsigned) (rem / 60 % 60),
-	    (unsigned) (rem % 60), frac);
+	    y, mo, d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
+	    (unsigned)(rem % 60), frac);
 	return json_string_nocheck(buf);
 }
 
@@ -967,7 +976,7 @@ json_name_equals(const char *name, const char *key)
 			continue;
 		}
 		if (up && ch >= 'a' && ch <= 'z')
-			ch = (char) (ch - 'a' + 'A');
+			ch = (char)(ch - 'a' + 'A');
 		up = false;
 		if (*key++ != ch)
 			return false;
@@ -979,7 +988,7 @@ static const ProtobufCFieldDescriptor *
 find_field(const ProtobufCMessageDescriptor *d, const char *key, size_t n)
 {
 	const ProtobufCFieldDescriptor *f;
-	unsigned                        i;
+	unsigned i;
 
 	if (strlen(key) != n)
 		return NULL; /* a key with a NUL in it names no field */
@@ -1006,21 +1015,21 @@ parse_submessage(parse_ctx *c, const ProtobufCMessageDescriptor *d,
 }
 
 static int
-parse_enum(parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
-    int *dst)
+parse_enum(
+    parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v, int *dst)
 {
 	const ProtobufCEnumDescriptor *ed = f->descriptor;
-	const ProtobufCEnumValue      *ev;
-	char                           shown[SHOWN_KEY_MAX + 4];
-	int64_t                        i;
+	const ProtobufCEnumValue *ev;
+	char shown[SHOWN_KEY_MAX + 4];
+	int64_t i = 0;
 
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
-		size_t      n = json_string_length(v);
+		size_t n = json_string_length(v);
 
 		ev = strlen(s) == n
-		    ? protobuf_c_enum_descriptor_get_value_by_name(ed, s)
-		    : NULL;
+		         ? protobuf_c_enum_descriptor_get_value_by_name(ed, s)
+		         : NULL;
 		if (ev == NULL) {
 			show_key(shown, sizeof(shown), s, n);
 			return fail(c, "unknown value \"%s\" for enum %s",
@@ -1034,7 +1043,7 @@ parse_enum(parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
 	/* proto3 enums are open: any int32 is a valid value. */
 	if (get_signed(c, f->type, v, INT32_MIN, INT32_MAX, &i) != 0)
 		return -1;
-	*dst = (int) i;
+	*dst = (int)i;
 	return 0;
 }
 
@@ -1044,9 +1053,9 @@ static int
 parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
     void *dst)
 {
-	int64_t  i;
+	int64_t i = 0;
 	uint64_t u;
-	double   d;
+	double d;
 
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -1054,54 +1063,54 @@ parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
 	case PROTOBUF_C_TYPE_SFIXED32:
 		if (get_signed(c, f->type, v, INT32_MIN, INT32_MAX, &i) != 0)
 			return -1;
-		*(int32_t *) dst = (int32_t) i;
+		*(int32_t *)dst = (int32_t)i;
 		return 0;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 		if (get_signed(c, f->type, v, INT64_MIN, INT64_MAX, &i) != 0)
 			return -1;
-		*(int64_t *) dst = i;
+		*(int64_t *)dst = i;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		if (get_unsigned(c, f->type, v, UINT32_MAX, &u) != 0)
 			return -1;
-		*(uint32_t *) dst = (uint32_t) u;
+		*(uint32_t *)dst = (uint32_t)u;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
 		if (get_unsigned(c, f->type, v, UINT64_MAX, &u) != 0)
 			return -1;
-		*(uint64_t *) dst = u;
+		*(uint64_t *)dst = u;
 		return 0;
 	case PROTOBUF_C_TYPE_FLOAT:
 		if (get_double(c, f->type, v, &d) != 0)
 			return -1;
-		*(float *) dst = (float) d;
+		*(float *)dst = (float)d;
 		return 0;
 	case PROTOBUF_C_TYPE_DOUBLE:
 		if (get_double(c, f->type, v, &d) != 0)
 			return -1;
-		*(double *) dst = d;
+		*(double *)dst = d;
 		return 0;
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(v))
 			return fail(c, "expected true or false");
-		*(protobuf_c_boolean *) dst = json_is_true(v);
+		*(protobuf_c_boolean *)dst = json_is_true(v);
 		return 0;
 	case PROTOBUF_C_TYPE_ENUM:
 		return parse_enum(c, f, v, dst);
 	case PROTOBUF_C_TYPE_STRING:
 		if (!json_is_string(v))
 			return fail(c, "expected a string");
-		return dup_text(c, json_string_value(v), json_string_length(v),
-		    dst);
+		return dup_text(
+		    c, json_string_value(v), json_string_length(v), dst);
 	case PROTOBUF_C_TYPE_BYTES:
 		if (!json_is_string(v))
 			return fail(c, "expected a base64 string");
-		return b64_decode(c, json_string_value(v),
-		    json_string_length(v), dst);
+		return b64_decode(
+		    c, json_string_value(v), json_string_length(v), dst);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return parse_submessage(c, f->descriptor, v, dst);
 	}
@@ -1121,8 +1130,8 @@ attach_array(parse_ctx *c, ProtobufCMessage *m,
 	if ((arr = pb_alloc(c, n * size)) == NULL)
 		return NULL;
 	memset(arr, 0, n * size);
-	*(size_t *) member_at(m, f->quantifier_offset) = n;
-	*(void **) member_at(m, f->offset)             = arr;
+	*(size_t *)member_at(m, f->quantifier_offset) = n;
+	*(void **)member_at(m, f->offset) = arr;
 	return arr;
 }
 
@@ -1131,7 +1140,7 @@ parse_repeated(parse_ctx *c, ProtobufCMessage *m,
     const ProtobufCFieldDescriptor *f, const json_t *v)
 {
 	size_t n, i, size = elt_size(f->type), old;
-	char  *arr;
+	char *arr;
 
 	if (!json_is_array(v))
 		return fail(c, "expected an array");
@@ -1145,7 +1154,8 @@ parse_repeated(parse_ctx *c, ProtobufCMessage *m,
 
 			old = path_push_index(c, i);
 			if (json_is_null(e))
-				return fail(c, "null is not allowed in an array");
+				return fail(
+				    c, "null is not allowed in an array");
 			if (parse_value(c, f, e, arr + i * size) != 0)
 				return -1;
 			path_pop(c, old);
@@ -1161,29 +1171,30 @@ static int
 parse_map_key(parse_ctx *c, const ProtobufCFieldDescriptor *kf,
     const char *key, size_t n, void *dst)
 {
-	bool     neg;
+	bool neg;
 	uint64_t mag;
-	int64_t  i;
-	int      rc;
+	int64_t i;
+	int rc;
 
 	switch (kf->type) {
 	case PROTOBUF_C_TYPE_STRING:
 		return dup_text(c, key, n, dst);
 	case PROTOBUF_C_TYPE_BOOL:
 		if (n == 4 && memcmp(key, "true", 4) == 0)
-			*(protobuf_c_boolean *) dst = 1;
+			*(protobuf_c_boolean *)dst = 1;
 		else if (n == 5 && memcmp(key, "false", 5) == 0)
-			*(protobuf_c_boolean *) dst = 0;
+			*(protobuf_c_boolean *)dst = 0;
 		else
-			return fail(c, "map key must be \"true\" or \"false\"");
+			return fail(
+			    c, "map key must be \"true\" or \"false\"");
 		return 0;
 	default:
 		break;
 	}
 	rc = parse_decimal(key, n, true, &neg, &mag);
 	if (rc < 0)
-		return fail(c, "map key is not a canonical %s",
-		    type_name(kf->type));
+		return fail(
+		    c, "map key is not a canonical %s", type_name(kf->type));
 	switch (kf->type) {
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
@@ -1191,30 +1202,30 @@ parse_map_key(parse_ctx *c, const ProtobufCFieldDescriptor *kf,
 		if (rc > 0 || !signed_of(neg, mag, &i) || i < INT32_MIN ||
 		    i > INT32_MAX)
 			break;
-		*(int32_t *) dst = (int32_t) i;
+		*(int32_t *)dst = (int32_t)i;
 		return 0;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 		if (rc > 0 || !signed_of(neg, mag, &i))
 			break;
-		*(int64_t *) dst = i;
+		*(int64_t *)dst = i;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		if (rc > 0 || neg || mag > UINT32_MAX)
 			break;
-		*(uint32_t *) dst = (uint32_t) mag;
+		*(uint32_t *)dst = (uint32_t)mag;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
 		if (rc > 0 || neg)
 			break;
-		*(uint64_t *) dst = mag;
+		*(uint64_t *)dst = mag;
 		return 0;
 	default:
-		return fail(c, "unsupported map key type %s",
-		    type_name(kf->type));
+		return fail(
+		    c, "unsupported map key type %s", type_name(kf->type));
 	}
 	return fail(c, "map key out of range for %s", type_name(kf->type));
 }
@@ -1224,24 +1235,24 @@ parse_map(parse_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
     const json_t *v)
 {
 	const ProtobufCMessageDescriptor *ed = f->descriptor;
-	const ProtobufCFieldDescriptor   *kf = &ed->fields[0];
-	const ProtobufCFieldDescriptor   *vf = &ed->fields[1];
-	ProtobufCMessage                **arr;
-	size_t                            n, i = 0, old;
-	void                             *it;
+	const ProtobufCFieldDescriptor *kf = &ed->fields[0];
+	const ProtobufCFieldDescriptor *vf = &ed->fields[1];
+	ProtobufCMessage **arr;
+	size_t n, i = 0, old;
+	void *it;
 
 	if (!json_is_object(v))
 		return fail(c, "expected an object");
 	if (depth_enter(c) != 0)
 		return -1;
 	if ((n = json_object_size(v)) > 0) {
-		arr = attach_array(c, m, f, n, sizeof(*arr));
+		arr = attach_array(c, m, f, n, sizeof(ProtobufCMessage *));
 		if (arr == NULL)
 			return fail_oom(c);
 		for (it = json_object_iter(unconst(v)); it != NULL && i < n;
 		     it = json_object_iter_next(unconst(v), it)) {
-			const char   *key = json_object_iter_key(it);
-			size_t        kn  = json_object_iter_key_len(it);
+			const char *key = json_object_iter_key(it);
+			size_t kn = json_object_iter_key_len(it);
 			const json_t *val = json_object_iter_value(it);
 			ProtobufCMessage *e;
 
@@ -1250,14 +1261,14 @@ parse_map(parse_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 				return fail_oom(c);
 			ed->message_init(e);
 			arr[i++] = e;
-			if (parse_map_key(c, kf, key, kn,
-			        member_at(e, kf->offset)) != 0)
+			if (parse_map_key(
+			        c, kf, key, kn, member_at(e, kf->offset)) != 0)
 				return -1;
 			if (json_is_null(val))
 				return fail(c, "null is not allowed as a map "
 				               "value");
-			if (parse_value(c, vf, val, member_at(e, vf->offset)) !=
-			    0)
+			if (parse_value(
+			        c, vf, val, member_at(e, vf->offset)) != 0)
 				return -1;
 			path_pop(c, old);
 		}
@@ -1287,8 +1298,7 @@ parse_field(parse_ctx *c, ProtobufCMessage *m,
 			    protobuf_c_message_descriptor_get_field(
 			        m->descriptor, *which);
 
-			return fail(c,
-			    "oneof already set by field \"%s\"",
+			return fail(c, "oneof already set by field \"%s\"",
 			    o != NULL ? o->name : "?");
 		}
 		if (parse_value(c, f, v, dst) != 0)
@@ -1303,7 +1313,7 @@ parse_field(parse_ctx *c, ProtobufCMessage *m,
 	if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
 	    f->type != PROTOBUF_C_TYPE_STRING &&
 	    f->type != PROTOBUF_C_TYPE_MESSAGE)
-		*(protobuf_c_boolean *) member_at(m, f->quantifier_offset) = 1;
+		*(protobuf_c_boolean *)member_at(m, f->quantifier_offset) = 1;
 	return 0;
 }
 
@@ -1314,7 +1324,7 @@ check_required(
     parse_ctx *c, const ProtobufCMessageDescriptor *d, const uint8_t *given)
 {
 	unsigned i;
-	size_t   old;
+	size_t old;
 
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -1335,20 +1345,20 @@ check_required(
 #define SEEN_VALUE 2u
 
 static int
-fill_fields(parse_ctx *c, ProtobufCMessage *m, const json_t *obj,
-    uint8_t *seen)
+fill_fields(
+    parse_ctx *c, ProtobufCMessage *m, const json_t *obj, uint8_t *seen)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	void                             *it;
-	char                              shown[SHOWN_KEY_MAX + 4];
+	void *it;
+	char shown[SHOWN_KEY_MAX + 4];
 
 	for (it = json_object_iter(unconst(obj)); it != NULL;
 	     it = json_object_iter_next(unconst(obj), it)) {
-		const char   *key = json_object_iter_key(it);
-		size_t        kn  = json_object_iter_key_len(it);
+		const char *key = json_object_iter_key(it);
+		size_t kn = json_object_iter_key_len(it);
 		const json_t *val = json_object_iter_value(it);
 		const ProtobufCFieldDescriptor *f = find_field(d, key, kn);
-		size_t                          old, idx;
+		size_t old, idx;
 
 		if (f == NULL) {
 			show_key(shown, sizeof(shown), key, kn);
@@ -1356,7 +1366,7 @@ fill_fields(parse_ctx *c, ProtobufCMessage *m, const json_t *obj,
 			return fail(c, "unknown field \"%s\"", shown);
 		}
 		old = path_push_name(c, f->name, strlen(f->name));
-		idx = (size_t) (f - d->fields);
+		idx = (size_t)(f - d->fields);
 		/* jansson already refuses duplicate keys, but the same
 		 * field can also arrive under both of its names. */
 		if (seen[idx] & SEEN_KEY)
@@ -1377,9 +1387,9 @@ parse_object(parse_ctx *c, const ProtobufCMessageDescriptor *d,
     const json_t *obj, ProtobufCMessage **out)
 {
 	ProtobufCMessage *m = NULL;
-	uint8_t           seen_small[64];
-	uint8_t          *seen = seen_small;
-	unsigned          i;
+	uint8_t seen_small[64];
+	uint8_t *seen = seen_small;
+	unsigned i;
 
 	if (!json_is_object(obj))
 		return fail(c, "expected an object");
@@ -1420,7 +1430,7 @@ static int
 resolve_limits(const core_json_limits *limits, size_t *max_bytes, int *depth)
 {
 	*max_bytes = CORE_JSON_DEFAULT_MAX_BYTES;
-	*depth     = CORE_JSON_DEFAULT_MAX_DEPTH;
+	*depth = CORE_JSON_DEFAULT_MAX_DEPTH;
 	if (limits != NULL) {
 		if (limits->max_bytes != 0)
 			*max_bytes = limits->max_bytes;
@@ -1440,8 +1450,8 @@ value_to_pb(const ProtobufCMessageDescriptor *desc, const json_t *value,
 	parse_ctx c;
 
 	memset(&c, 0, sizeof(c));
-	c.alloc     = alloc;
-	c.err       = err;
+	c.alloc = alloc;
+	c.err = err;
 	c.max_depth = max_depth;
 	if (desc == NULL)
 		return fail(&c, "no message type given");
@@ -1456,8 +1466,8 @@ core_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
     ProtobufCAllocator *alloc, ProtobufCMessage **out, core_json_error *err)
 {
 	core_json_error scratch;
-	size_t          max_bytes;
-	int             max_depth;
+	size_t max_bytes;
+	int max_depth;
 
 	if (err == NULL)
 		err = &scratch;
@@ -1475,8 +1485,8 @@ core_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
 static bool
 too_deep(const char *text, size_t len, int max_depth, size_t *at)
 {
-	bool   in_str = false, esc = false;
-	int    depth  = 0;
+	bool in_str = false, esc = false;
+	int depth = 0;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -1511,9 +1521,31 @@ syntax_error(core_json_error *err, const char *msg, int line, int column,
 {
 	memset(err, 0, sizeof(*err));
 	snprintf(err->message, sizeof(err->message), "%s", msg);
-	err->line     = line;
-	err->column   = column;
+	err->line = line;
+	err->column = column;
 	err->position = position;
+}
+
+/* The nesting error of the pre-scan, placed where jansson would place it:
+ * lines from 1, columns in characters from 1, position just past the
+ * bracket. */
+static void
+depth_error(core_json_error *err, const char *text, size_t at, int max_depth)
+{
+	char msg[sizeof(err->message)];
+	int line = 1, col = 1;
+	size_t i;
+
+	for (i = 0; i < at; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col = 1;
+		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+			col++;
+		}
+	}
+	snprintf(msg, sizeof(msg), "nesting deeper than %d levels", max_depth);
+	syntax_error(err, msg, line, col, at + 1);
 }
 
 int
@@ -1522,11 +1554,11 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
     ProtobufCMessage **out, core_json_error *err)
 {
 	core_json_error scratch;
-	json_error_t    jerr;
-	json_t         *root;
-	size_t          max_bytes, at, i;
-	int             max_depth, rc, line = 1, col = 0;
-	char            msg[sizeof(err->message)];
+	json_error_t jerr;
+	json_t *root;
+	size_t max_bytes, at;
+	int max_depth, rc;
+	char msg[sizeof(err->message)];
 
 	if (err == NULL)
 		err = &scratch;
@@ -1545,17 +1577,7 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 		return -1;
 	}
 	if (too_deep(text, len, max_depth, &at)) {
-		/* Line and column as jansson counts them: columns in
-		 * characters, starting at 1. */
-		for (i = 0; i < at; i++) {
-			if (text[i] == '\n')
-				line++, col = 0;
-			else if (((unsigned char) text[i] & 0xc0) != 0x80)
-				col++;
-		}
-		snprintf(msg, sizeof(msg), "nesting deeper than %d levels",
-		    max_depth);
-		syntax_error(err, msg, line, col + 1, at + 1);
+		depth_error(err, text, at, max_depth);
 		return -1;
 	}
 	/* JSON_DECODE_ANY so that a scalar at the top gets our "expected a
@@ -1563,8 +1585,13 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 	root = json_loadb(text != NULL ? text : "", len,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
-		syntax_error(err, jerr.text, jerr.line, jerr.column,
-		    (size_t) jerr.position);
+		/* jansson's wording is fine for clients except where it
+		 * names its own flag. */
+		syntax_error(err,
+		    strstr(jerr.text, "JSON_ALLOW_NUL") != NULL
+		        ? "\\u0000 is not allowed in strings"
+		        : jerr.text,
+		    jerr.line, jerr.column, (size_t)jerr.position);
 		return -1;
 	}
 	rc = value_to_pb(desc, root, max_depth, alloc, out, err);
@@ -1580,9 +1607,9 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 static json_t *
 text_to_json(const char *s, size_t n, char **scratch)
 {
-	const unsigned char *p = (const unsigned char *) s;
-	char                *buf;
-	size_t               i = 0, o = 0, k;
+	const unsigned char *p = (const unsigned char *)s;
+	char *buf;
+	size_t i = 0, o = 0, k;
 
 	*scratch = NULL;
 	if (utf8_valid(s, n))
@@ -1600,7 +1627,7 @@ text_to_json(const char *s, size_t n, char **scratch)
 			i += k;
 		}
 	}
-	buf[o]   = '\0';
+	buf[o] = '\0';
 	*scratch = buf;
 	return json_stringn_nocheck(buf, o);
 }
@@ -1608,7 +1635,7 @@ text_to_json(const char *s, size_t n, char **scratch)
 static json_t *
 string_to_json(const char *s)
 {
-	char   *scratch;
+	char *scratch;
 	json_t *v;
 
 	if (s == NULL)
@@ -1648,8 +1675,7 @@ uint64_to_json(uint64_t v)
 	return json_string_nocheck(buf);
 }
 
-static json_t *
-message_to_json(const ProtobufCMessage *m);
+static json_t *message_to_json(const ProtobufCMessage *m);
 
 static json_t *
 submessage_to_json(
@@ -1672,44 +1698,44 @@ submessage_to_json(
 static json_t *
 value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
 {
-	const ProtobufCEnumValue  *ev;
+	const ProtobufCEnumValue *ev;
 	const ProtobufCBinaryData *bd;
 
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		return json_integer(*(const int32_t *) member);
+		return json_integer(*(const int32_t *)member);
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		return json_integer(*(const uint32_t *) member);
+		return json_integer(*(const uint32_t *)member);
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		return int64_to_json(*(const int64_t *) member);
+		return int64_to_json(*(const int64_t *)member);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return uint64_to_json(*(const uint64_t *) member);
+		return uint64_to_json(*(const uint64_t *)member);
 	case PROTOBUF_C_TYPE_FLOAT:
-		return real_to_json(*(const float *) member);
+		return real_to_json(*(const float *)member);
 	case PROTOBUF_C_TYPE_DOUBLE:
-		return real_to_json(*(const double *) member);
+		return real_to_json(*(const double *)member);
 	case PROTOBUF_C_TYPE_BOOL:
-		return json_boolean(*(const protobuf_c_boolean *) member);
+		return json_boolean(*(const protobuf_c_boolean *)member);
 	case PROTOBUF_C_TYPE_ENUM:
 		ev = protobuf_c_enum_descriptor_get_value(
-		    f->descriptor, *(const int *) member);
+		    f->descriptor, *(const int *)member);
 		if (ev == NULL)
-			return json_integer(*(const int *) member);
+			return json_integer(*(const int *)member);
 		return json_string_nocheck(ev->name);
 	case PROTOBUF_C_TYPE_STRING:
-		return string_to_json(*(char *const *) member);
+		return string_to_json(*(char *const *)member);
 	case PROTOBUF_C_TYPE_BYTES:
 		bd = member;
 		return b64_encode(bd->data, bd->len);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return submessage_to_json(
-		    f->descriptor, *(ProtobufCMessage *const *) member);
+		    f->descriptor, *(ProtobufCMessage *const *)member);
 	}
 	return NULL;
 }
@@ -1717,13 +1743,14 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
 static json_t *
 array_to_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n)
 {
-	size_t  size = elt_size(f->type), i;
-	json_t *a    = json_array();
+	size_t size = elt_size(f->type), i;
+	json_t *a = json_array();
 
 	if (a == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if (json_array_append_new(a, value_to_json(f, arr + i * size))) {
+		if (json_array_append_new(
+		        a, value_to_json(f, arr + i * size))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -1735,19 +1762,19 @@ static json_t *
 map_to_json(const ProtobufCFieldDescriptor *f,
     ProtobufCMessage *const *entries, size_t n)
 {
-	const ProtobufCMessageDescriptor *ed  = f->descriptor;
-	const ProtobufCFieldDescriptor   *kf  = &ed->fields[0];
-	const ProtobufCFieldDescriptor   *vf  = &ed->fields[1];
-	json_t                           *obj = json_object();
-	size_t                          i;
+	const ProtobufCMessageDescriptor *ed = f->descriptor;
+	const ProtobufCFieldDescriptor *kf = &ed->fields[0];
+	const ProtobufCFieldDescriptor *vf = &ed->fields[1];
+	json_t *obj = json_object();
+	size_t i;
 
 	if (obj == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		const ProtobufCMessage *e = entries[i];
-		const void             *k;
-		json_t                 *kv, *vv;
-		int                     rc;
+		const void *k;
+		json_t *kv, *vv;
+		int rc;
 
 		if (e == NULL)
 			continue;
@@ -1756,16 +1783,16 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 		 * are strings already), then used as the key text. */
 		if (kf->type == PROTOBUF_C_TYPE_BOOL)
 			kv = json_string_nocheck(
-			    *(const protobuf_c_boolean *) k ? "true" : "false");
+			    *(const protobuf_c_boolean *)k ? "true" : "false");
 		else if (kf->type == PROTOBUF_C_TYPE_STRING)
-			kv = string_to_json(*(char *const *) k);
+			kv = string_to_json(*(char *const *)k);
 		else if (kf->type == PROTOBUF_C_TYPE_INT32 ||
-		    kf->type == PROTOBUF_C_TYPE_SINT32 ||
-		    kf->type == PROTOBUF_C_TYPE_SFIXED32)
-			kv = int64_to_json(*(const int32_t *) k);
+		         kf->type == PROTOBUF_C_TYPE_SINT32 ||
+		         kf->type == PROTOBUF_C_TYPE_SFIXED32)
+			kv = int64_to_json(*(const int32_t *)k);
 		else if (kf->type == PROTOBUF_C_TYPE_UINT32 ||
-		    kf->type == PROTOBUF_C_TYPE_FIXED32)
-			kv = uint64_to_json(*(const uint32_t *) k);
+		         kf->type == PROTOBUF_C_TYPE_FIXED32)
+			kv = uint64_to_json(*(const uint32_t *)k);
 		else
 			kv = value_to_json(kf, k);
 		vv = value_to_json(vf, cmember_at(e, vf->offset));
@@ -1777,8 +1804,8 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 		}
 		/* A repeated key (possible in unpacked wire data) keeps the
 		 * last value, as protobuf's map semantics say. */
-		rc = json_object_setn_new_nocheck(obj, json_string_value(kv),
-		    json_string_length(kv), vv);
+		rc = json_object_setn_new_nocheck(
+		    obj, json_string_value(kv), json_string_length(kv), vv);
 		json_decref(kv);
 		if (rc != 0) {
 			json_decref(obj);
@@ -1794,27 +1821,27 @@ static bool
 is_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
 	const void *member = cmember_at(m, f->offset);
-	const void *q      = cmember_at(m, f->quantifier_offset);
-	bool        ptr_type =
-	    f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE;
+	const void *q = cmember_at(m, f->quantifier_offset);
+	bool ptr_type = f->type == PROTOBUF_C_TYPE_STRING ||
+	                f->type == PROTOBUF_C_TYPE_MESSAGE;
 
 	if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		return *(const size_t *) q > 0;
+		return *(const size_t *)q > 0;
 	if (f->label == PROTOBUF_C_LABEL_REQUIRED)
 		return true;
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-	    *(const uint32_t *) q != f->id)
+	    *(const uint32_t *)q != f->id)
 		return false;
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
 	    f->label == PROTOBUF_C_LABEL_OPTIONAL) {
 		if (ptr_type) {
-			const void *p = *(const void *const *) member;
+			const void *p = *(const void *const *)member;
 
 			return p != NULL && p != f->default_value;
 		}
 		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
 			return true;
-		return *(const protobuf_c_boolean *) q != 0;
+		return *(const protobuf_c_boolean *)q != 0;
 	}
 	/* LABEL_NONE: proto3 implicit presence, i.e. "not zero". */
 	switch (f->type) {
@@ -1823,30 +1850,30 @@ is_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 	case PROTOBUF_C_TYPE_SFIXED32:
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		return *(const uint32_t *) member != 0;
+		return *(const uint32_t *)member != 0;
 	case PROTOBUF_C_TYPE_BOOL:
-		return *(const protobuf_c_boolean *) member != 0;
+		return *(const protobuf_c_boolean *)member != 0;
 	case PROTOBUF_C_TYPE_ENUM:
-		return *(const int *) member != 0;
+		return *(const int *)member != 0;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return *(const uint64_t *) member != 0;
+		return *(const uint64_t *)member != 0;
 	case PROTOBUF_C_TYPE_FLOAT:
-		return *(const float *) member != 0; /* -0.0 counts as 0 */
+		return *(const float *)member != 0; /* -0.0 counts as 0 */
 	case PROTOBUF_C_TYPE_DOUBLE:
-		return *(const double *) member != 0;
+		return *(const double *)member != 0;
 	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(char *const *) member;
+		const char *s = *(char *const *)member;
 
 		return s != NULL && s[0] != '\0';
 	}
 	case PROTOBUF_C_TYPE_BYTES:
-		return ((const ProtobufCBinaryData *) member)->len != 0;
+		return ((const ProtobufCBinaryData *)member)->len != 0;
 	case PROTOBUF_C_TYPE_MESSAGE:
-		return *(ProtobufCMessage *const *) member != NULL;
+		return *(ProtobufCMessage *const *)member != NULL;
 	}
 	return false;
 }
@@ -1857,8 +1884,9 @@ field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 	const void *member = cmember_at(m, f->offset);
 
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-		size_t n = *(const size_t *) cmember_at(m, f->quantifier_offset);
-		const void *arr = *(const void *const *) member;
+		size_t n =
+		    *(const size_t *)cmember_at(m, f->quantifier_offset);
+		const void *arr = *(const void *const *)member;
 
 		if (is_map_field(f))
 			return map_to_json(f, arr, n);
@@ -1871,8 +1899,8 @@ static json_t *
 message_to_json(const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	json_t                           *obj = json_object();
-	unsigned                          i;
+	json_t *obj = json_object();
+	unsigned i;
 
 	if (obj == NULL)
 		return NULL;
@@ -1883,8 +1911,8 @@ message_to_json(const ProtobufCMessage *m)
 
 		if (!is_present(m, f))
 			continue;
-		if (json_object_set_new_nocheck(obj, f->name,
-		        field_to_json(m, f)) != 0) {
+		if (json_object_set_new_nocheck(
+		        obj, f->name, field_to_json(m, f)) != 0) {
 			json_decref(obj);
 			return NULL;
 		}
@@ -1901,7 +1929,7 @@ core_pb_to_json_value(const ProtobufCMessage *msg)
 }
 
 typedef struct dump_buf {
-	char  *p;
+	char *p;
 	size_t len, cap;
 } dump_buf;
 
@@ -1912,7 +1940,7 @@ dump_cb(const char *s, size_t n, void *data)
 
 	if (n >= b->cap - b->len) {
 		size_t cap = b->cap * 2;
-		char  *p;
+		char *p;
 
 		while (n >= cap - b->len) {
 			if (cap > SIZE_MAX / 2)
@@ -1921,7 +1949,7 @@ dump_cb(const char *s, size_t n, void *data)
 		}
 		if ((p = realloc(b->p, cap)) == NULL)
 			return -1;
-		b->p   = p;
+		b->p = p;
 		b->cap = cap;
 	}
 	memcpy(b->p + b->len, s, n);
@@ -1933,27 +1961,27 @@ dump_cb(const char *s, size_t n, void *data)
 char *
 core_pb_to_json(const ProtobufCMessage *msg, unsigned flags, size_t *len)
 {
-	json_t  *v;
-	dump_buf b = { NULL, 0, 256 };
-	size_t   jflags = JSON_PRESERVE_ORDER;
+	json_t *v = NULL;
+	dump_buf b = {NULL, 0, 256};
+	size_t jflags = JSON_PRESERVE_ORDER;
 
-	if ((v = core_pb_to_json_value(msg)) == NULL)
-		return NULL;
 	jflags |= (flags & CORE_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT;
+	if ((v = core_pb_to_json_value(msg)) == NULL)
+		goto fail;
 	/* Dumped through our own buffer rather than json_dumps(): the
 	 * contract says free(), and jansson's allocator may be replaced. */
-	if ((b.p = malloc(b.cap)) == NULL) {
-		json_decref(v);
-		return NULL;
-	}
+	if ((b.p = malloc(b.cap)) == NULL)
+		goto fail;
 	b.p[0] = '\0';
-	if (json_dump_callback(v, dump_cb, &b, jflags) != 0) {
-		free(b.p);
-		json_decref(v);
-		return NULL;
-	}
+	if (json_dump_callback(v, dump_cb, &b, jflags) != 0)
+		goto fail;
 	json_decref(v);
 	if (len != NULL)
 		*len = b.len;
 	return b.p;
+
+fail:
+	free(b.p);
+	json_decref(v);
+	return NULL;
 }

@@ -2,7 +2,9 @@
  *
  * Follows the proto3 JSON mapping:
  *   - int64/uint64/sint64/fixed64/sfixed64 are emitted as strings and accepted
- *     as strings or numbers; 32-bit integers are numbers (strings accepted);
+ *     as strings or numbers (numbers only within the int64 range: larger
+ *     literals are a syntax error); 32-bit integers are numbers (strings
+ *     accepted);
  *   - float/double are numbers, or "NaN", "Infinity", "-Infinity";
  *   - bytes are base64 (standard alphabet, padded, on output; standard or
  *     URL-safe, padded or not, on input);
@@ -37,6 +39,8 @@ typedef struct core_json_error {
 	size_t position;   /* byte offset for syntax errors, else 0 */
 } core_json_error;
 
+/* max_depth counts nested objects and arrays; the top-level object is
+ * level 1. */
 typedef struct core_json_limits {
 	size_t max_bytes; /* 0 = CORE_JSON_DEFAULT_MAX_BYTES */
 	int max_depth;    /* 0 = CORE_JSON_DEFAULT_MAX_DEPTH */
