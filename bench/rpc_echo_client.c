@@ -1,11 +1,15 @@
 /* Load generator for the RPC core:
- *   rpc_echo_client URL CALLERS SECONDS [PAYLOAD_BYTES] [CONNS]
- * CALLERS threads call /test.v1.Echo/Echo back to back for SECONDS; prints
- * one line: callers, calls/s, p50/p99/p999 latency in microseconds. */
+ *   rpc_echo_client URL CALLERS SECONDS [PAYLOAD_BYTES] [CONNS] [sync|async]
+ * CALLERS concurrent callers call /test.v1.Echo/Echo back to back for
+ * SECONDS; prints one line: callers, calls/s, p50/p99/p999 latency in
+ * microseconds. "sync" callers are threads blocked in core_rpc_call (what a
+ * service handler does); "async" callers are chains of core_rpc_call_async
+ * completions on nng's threads (what an event-driven caller does). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,7 +25,45 @@ typedef struct worker {
 	atomic_bool *stop;
 	hist h;
 	uint64_t errors;
+	/* async mode */
+	uint8_t *packed;
+	size_t packed_len;
+	int64_t started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool finished;
 } worker;
+
+static void async_next(worker *w);
+
+static void
+async_done(void *arg, const core_rpc_reply *reply)
+{
+	worker *w = arg;
+	if (reply->code == CORE_OK) {
+		hist_add(&w->h, now_ns() - w->started);
+	} else {
+		w->errors++;
+	}
+	async_next(w);
+}
+
+static void
+async_next(worker *w)
+{
+	if (!atomic_load(w->stop)) {
+		w->started = now_ns();
+		if (core_rpc_call_async(w->cli, "/test.v1.Echo/Echo", w->packed,
+		        w->packed_len, NULL, async_done, w) == CORE_OK) {
+			return;
+		}
+		w->errors++;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->finished = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
 
 static void *
 run(void *arg)
@@ -69,6 +111,7 @@ main(int argc, char **argv)
 	 * request id, deadline) comes on top, as in real calls. */
 	size_t size = argc > 4 ? (size_t) strtol(argv[4], NULL, 10) : 64;
 	int conns = argc > 5 ? (int) strtol(argv[5], NULL, 10) : 2;
+	bool async = argc > 6 && strcmp(argv[6], "async") == 0;
 	const char *urls[] = {argv[1]};
 	core_rpc_client_config cfg = {
 	    .name = "echo", .urls = urls, .n_urls = 1, .conns_per_url = conns};
@@ -83,24 +126,51 @@ main(int argc, char **argv)
 	while (core_rpc_client_connections(cli) < conns) {
 		usleep(1000);
 	}
-	for (int i = 0; i < callers; i++) {
-		w[i] = (worker) {.cli = cli, .size = size, .stop = &stop};
-		pthread_create(&t[i], NULL, run, &w[i]);
-	}
+	uint8_t *data = calloc(1, size);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	req.data.data = data;
+	req.data.len = size;
+	size_t packed_len = test__v1__echo_request__get_packed_size(&req);
+	uint8_t *packed = malloc(packed_len);
+	test__v1__echo_request__pack(&req, packed);
 	int64_t t0 = now_ns();
+	for (int i = 0; i < callers; i++) {
+		w[i] = (worker) {.cli = cli,
+		    .size = size,
+		    .stop = &stop,
+		    .packed = packed,
+		    .packed_len = packed_len};
+		pthread_mutex_init(&w[i].mu, NULL);
+		pthread_cond_init(&w[i].cv, NULL);
+		if (async) {
+			async_next(&w[i]);
+		} else {
+			pthread_create(&t[i], NULL, run, &w[i]);
+		}
+	}
 	sleep((unsigned) seconds);
 	atomic_store(&stop, true);
 	static hist all;
 	uint64_t errors = 0;
 	for (int i = 0; i < callers; i++) {
-		pthread_join(t[i], NULL);
+		if (async) {
+			pthread_mutex_lock(&w[i].mu);
+			while (!w[i].finished) {
+				pthread_cond_wait(&w[i].cv, &w[i].mu);
+			}
+			pthread_mutex_unlock(&w[i].mu);
+		} else {
+			pthread_join(t[i], NULL);
+		}
 		hist_merge(&all, &w[i].h);
 		errors += w[i].errors;
 	}
+	free(packed);
+	free(data);
 	double secs = (double) (now_ns() - t0) / 1e9;
-	printf("rpc callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
+	printf("rpc mode=%s callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
 	       "p999_us=%.0f errors=%llu\n",
-	    callers, (double) all.n / secs, hist_quantile(&all, 0.5),
+	    async ? "async" : "sync", callers, (double) all.n / secs, hist_quantile(&all, 0.5),
 	    hist_quantile(&all, 0.99), hist_quantile(&all, 0.999),
 	    (unsigned long long) errors);
 	core_rpc_client_free(cli);

@@ -29,10 +29,19 @@
 
 typedef struct cslot {
 	nng_ctx ctx;
-	nng_aio *aio;
+	nng_aio *aio; /* sync slots: no callback; async: async_cb */
 	atomic_bool lost; /* the connection went away during the call */
 	struct cslot *next; /* free list */
 	struct cslot *prev_in, *next_in; /* in-flight list */
+
+	/* Async calls only. */
+	struct core_rpc_client *client;
+	bool receiving;
+	int64_t deadline;
+	int64_t timeout;
+	core_arena *arena;
+	core_rpc_done_fn done;
+	void *arg;
 } cslot;
 
 struct core_rpc_client {
@@ -45,7 +54,8 @@ struct core_rpc_client {
 	pthread_mutex_t mu;
 	pthread_cond_t pipe_cv;
 	int pipes;
-	cslot *free_slots;
+	cslot *free_slots;  /* sync */
+	cslot *free_async; /* async */
 	cslot *inflight;
 	cslot **all; /* every slot ever made, for freeing */
 	size_t n_all, cap_all;
@@ -148,9 +158,13 @@ core_rpc_client_free(core_rpc_client *c)
 	c->closing = true;
 	pthread_cond_broadcast(&c->pipe_cv);
 	pthread_mutex_unlock(&c->mu);
-	nng_close(c->sock);
+	if (rpc_close_bounded(c->sock, 3000) != 0) {
+		/* nng may still touch the contexts' aios: leave them. */
+		return;
+	}
 	for (size_t i = 0; i < c->n_all; i++) {
 		nng_aio_free(c->all[i]->aio);
+		core_arena_free(c->all[i]->arena);
 		free(c->all[i]);
 	}
 	free(c->all);
@@ -170,14 +184,17 @@ core_rpc_client_connections(const core_rpc_client *c)
 	return n;
 }
 
+static void async_cb(void *arg);
+
 /* Takes a context from the pool (making one if none is free). Called with
  * c->mu held. */
 static cslot *
-slot_get(core_rpc_client *c)
+slot_get(core_rpc_client *c, bool async)
 {
-	cslot *s = c->free_slots;
+	cslot **list = async ? &c->free_async : &c->free_slots;
+	cslot *s = *list;
 	if (s != NULL) {
-		c->free_slots = s->next;
+		*list = s->next;
 		return s;
 	}
 	if (c->n_all == c->cap_all) {
@@ -193,12 +210,19 @@ slot_get(core_rpc_client *c)
 	if (s == NULL) {
 		return NULL;
 	}
-	if (nng_aio_alloc(&s->aio, NULL, NULL) != 0) {
+	s->client = c;
+	if (async && (s->arena = core_arena_new(0)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	if (nng_aio_alloc(&s->aio, async ? async_cb : NULL, s) != 0) {
+		core_arena_free(s->arena);
 		free(s);
 		return NULL;
 	}
 	if (nng_ctx_open(&s->ctx, c->sock) != 0) {
 		nng_aio_free(s->aio);
+		core_arena_free(s->arena);
 		free(s);
 		return NULL;
 	}
@@ -441,7 +465,7 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 		return fail(reply, arena, CORE_UNAVAILABLE,
 		    "%s service unavailable: no connection", c->name);
 	}
-	cslot *s = slot_get(c);
+	cslot *s = slot_get(c, false);
 	if (s == NULL) {
 		pthread_mutex_unlock(&c->mu);
 		nng_msg_free(m);
@@ -526,4 +550,127 @@ core_rpc_opts_from_call(const core_call *call, core_rpc_opts *opts,
 	    : left < 1                       ? 1
 	    : left > INT32_MAX               ? INT32_MAX
 	                                     : (int) left;
+}
+
+/* ---- Asynchronous calls ------------------------------------------------- */
+
+/* Ends an async call: runs the callback, then returns the slot. */
+static void
+async_finish(cslot *s, core_rpc_reply *reply)
+{
+	core_rpc_client *c = s->client;
+	pthread_mutex_lock(&c->mu);
+	inflight_remove(c, s);
+	pthread_mutex_unlock(&c->mu);
+	/* The reply lives in the slot's arena: call back before the slot can
+	 * be reused (the callback may start another call). */
+	s->done(s->arg, reply);
+	core_arena_reset(s->arena);
+	pthread_mutex_lock(&c->mu);
+	s->next = c->free_async;
+	c->free_async = s;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+async_fail(cslot *s, int rv)
+{
+	core_rpc_client *c = s->client;
+	core_rpc_reply reply;
+	memset(&reply, 0, sizeof(reply));
+	pthread_mutex_lock(&c->mu);
+	bool lost = atomic_load(&s->lost) || c->pipes == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (rv == NNG_ETIMEDOUT && !lost) {
+		fail(&reply, s->arena, CORE_DEADLINE_EXCEEDED,
+		    "%s did not answer within %" PRId64 " ms", c->name,
+		    s->timeout);
+	} else {
+		fail(&reply, s->arena, CORE_UNAVAILABLE,
+		    "%s service unavailable: %s", c->name,
+		    lost ? "connection lost" : nng_strerror(rv));
+	}
+	async_finish(s, &reply);
+}
+
+/* Runs on nng's threads: must not block. */
+static void
+async_cb(void *arg)
+{
+	cslot *s = arg;
+	int rv = nng_aio_result(s->aio);
+	if (!s->receiving) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(s->aio));
+			nng_aio_set_msg(s->aio, NULL);
+			async_fail(s, rv);
+			return;
+		}
+		int64_t left = s->deadline - rpc_now_ms();
+		if (left <= 0) {
+			async_fail(s, NNG_ETIMEDOUT);
+			return;
+		}
+		s->receiving = true;
+		nng_aio_set_timeout(s->aio, (nng_duration) left);
+		nng_ctx_recv(s->ctx, s->aio);
+		if (atomic_load(&s->lost)) {
+			nng_aio_cancel(s->aio);
+		}
+		return;
+	}
+	if (rv != 0) {
+		async_fail(s, rv);
+		return;
+	}
+	nng_msg *rep = nng_aio_get_msg(s->aio);
+	nng_aio_set_msg(s->aio, NULL);
+	core_rpc_reply reply;
+	memset(&reply, 0, sizeof(reply));
+	decode_reply(rep, s->arena, &reply);
+	nng_msg_free(rep);
+	async_finish(s, &reply);
+}
+
+int
+core_rpc_call_async(core_rpc_client *c, const char *method,
+    const uint8_t *payload, size_t len, const core_rpc_opts *opts,
+    core_rpc_done_fn done, void *arg)
+{
+	int64_t timeout = opts != NULL && opts->timeout_ms > 0
+	    ? opts->timeout_ms
+	    : c->default_timeout_ms;
+	nng_msg *m = NULL;
+	int rv = build_request(c, method, payload, len, opts, timeout, &m);
+	if (rv == NNG_EMSGSIZE) {
+		return CORE_INVALID_ARGUMENT;
+	}
+	if (rv != 0) {
+		return CORE_RESOURCE_EXHAUSTED;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->pipes == 0 || c->closing) {
+		pthread_mutex_unlock(&c->mu);
+		nng_msg_free(m);
+		return CORE_UNAVAILABLE;
+	}
+	cslot *s = slot_get(c, true);
+	if (s == NULL) {
+		pthread_mutex_unlock(&c->mu);
+		nng_msg_free(m);
+		return CORE_RESOURCE_EXHAUSTED;
+	}
+	atomic_store(&s->lost, false);
+	s->receiving = false;
+	s->timeout = timeout;
+	s->deadline = rpc_now_ms() + timeout;
+	s->done = done;
+	s->arg = arg;
+	inflight_add(c, s);
+	pthread_mutex_unlock(&c->mu);
+
+	nng_aio_set_msg(s->aio, m);
+	nng_aio_set_timeout(s->aio, (nng_duration) timeout);
+	nng_ctx_send(s->ctx, s->aio);
+	return CORE_OK;
 }

@@ -1,9 +1,14 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <nng/nng.h>
 #include <sodium.h>
 
+#include "core/log.h"
 #include "core/rpc.h"
 #include "rpc_internal.h"
 
@@ -54,4 +59,81 @@ core_rpc_request_id_valid(const char *s)
 		}
 	}
 	return n > 0;
+}
+
+typedef struct closer {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	bool abandoned;
+} closer;
+
+static void
+closer_free(closer *c)
+{
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void *
+close_main(void *arg)
+{
+	closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	bool abandoned = c->abandoned;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned) {
+		closer_free(c); /* nobody waits for it any more */
+	}
+	return NULL;
+}
+
+int
+rpc_close_bounded(nng_socket sock, int ms)
+{
+	closer *c = calloc(1, sizeof(*c));
+	pthread_t t;
+	if (c == NULL) {
+		nng_close(sock);
+		return 0;
+	}
+	c->sock = sock;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&t, NULL, close_main, c) != 0) {
+		closer_free(c);
+		nng_close(sock);
+		return 0;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	int rv = 0;
+	while (!c->done && rv != ETIMEDOUT) {
+		rv = pthread_cond_timedwait(&c->cv, &c->mu, &until);
+	}
+	bool done = c->done;
+	c->abandoned = !done;
+	pthread_mutex_unlock(&c->mu);
+	if (done) {
+		pthread_join(t, NULL);
+		closer_free(c);
+		return 0;
+	}
+	pthread_detach(t);
+	core_log_error("nng_close did not finish within %d ms (nng 1.5.2 "
+	               "pipe-close race); leaving it behind",
+	    ms);
+	return -1;
 }

@@ -4,10 +4,23 @@
 
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #include "core/status.h"
 
 /* Monotonic clock in milliseconds. */
 int64_t rpc_now_ms(void);
+
+/* Closes an nng socket, waiting at most ms for nng_close to return.
+ *
+ * nng 1.5.2 (Debian 12) can hang in nng_close: when a pipe closes while
+ * its protocol re-arms a receive, the receive is never completed and nng's
+ * reaper waits for it forever (reproduced with a plain rep0 server closed
+ * under load; see docs/internals/rpc.md). A stuck close must not keep a
+ * process from exiting after SIGTERM, so after ms the close is left to a
+ * detached thread and 0 is returned anyway; returns -1 (logged) in that
+ * case, 0 when the close finished. */
+int rpc_close_bounded(nng_socket sock, int ms);
 
 /* Translates an nng error into a status for the caller. */
 core_status rpc_status_from_nng(int rv);

@@ -35,6 +35,8 @@
 
 #define MAX_DETAILS 16
 #define MAX_MESSAGE 512
+#define CLOSE_WAIT_MS 3000
+#define CLOSE_LINGER_MS 100
 
 typedef struct slot {
 	core_rpc_server *srv;
@@ -94,6 +96,7 @@ struct core_rpc_server {
 	pthread_t *threads;
 	int n_threads;
 	bool started;
+	bool started_once; /* listened: there may be replies to flush */
 	atomic_uint_fast64_t calls;
 };
 
@@ -628,14 +631,27 @@ signal_stop(core_rpc_server *s)
 static void
 shut_down(core_rpc_server *s)
 {
-	if (s->sock_open) {
-		nng_close(s->sock);
-		s->sock_open = false;
-	}
 	for (int i = 0; i < s->n_threads; i++) {
 		pthread_join(s->threads[i], NULL);
 	}
 	s->n_threads = 0;
+	for (int i = 0; i < s->n_workers; i++) {
+		if (s->slots[i].aio != NULL) {
+			nng_ctx_close(s->slots[i].ctx);
+		}
+	}
+	if (s->sock_open && s->started_once) {
+		/* A reply handed to nng is written by nng's threads after the
+		 * worker moved on; closing at once would cut the last replies
+		 * off. nng 1.5.2 has no flush or linger, so give them a
+		 * moment. */
+		struct timespec linger = {0, CLOSE_LINGER_MS * 1000000L};
+		nanosleep(&linger, NULL);
+	}
+	if (s->sock_open) {
+		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
+		s->sock_open = false;
+	}
 	for (int i = 0; i < s->n_workers; i++) {
 		slot *sl = &s->slots[i];
 		if (sl->aio != NULL) {
@@ -712,6 +728,7 @@ core_rpc_server_start(core_rpc_server *s)
 		}
 	}
 	s->started = true;
+	s->started_once = true;
 	for (size_t i = 0; i < s->n_listen; i++) {
 		core_log_kv(CORE_LOG_INFO, "listening", "url",
 		    s->listen_urls[i], NULL);
@@ -753,7 +770,7 @@ core_rpc_server_free(core_rpc_server *s)
 		core_rpc_server_stop(s);
 	}
 	if (s->sock_open) {
-		nng_close(s->sock);
+		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
 	}
 	for (size_t i = 0; i < s->n_methods; i++) {
 		free(s->methods[i].name);

@@ -10,6 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -21,14 +28,16 @@
 
 #include "core/log.h"
 #include "core/rpc.h"
+#include "echo_service.h"
 
 #define ECHO "/test.v1.Echo/Echo"
+
+extern char **environ;
 
 /* ---- The test service -------------------------------------------------- */
 
 static _Atomic int worker_inits;
 static _Atomic int healthy = 1;
-static _Atomic int echo_runs;
 
 static void *
 worker_init(void *app)
@@ -52,42 +61,8 @@ health(void *state)
 	return healthy != 0;
 }
 
-static core_status
-echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-	const Test__V1__EchoRequest *req = (const Test__V1__EchoRequest *) in;
-	Test__V1__EchoResponse *resp = (Test__V1__EchoResponse *) out;
-
-	echo_runs++;
-	if (req->sleep_ms > 0) {
-		usleep(req->sleep_ms * 1000u);
-	}
-	if (req->fail_code == CORE_INVALID_ARGUMENT) {
-		core_call_field_error(c, "data", "must not be %s", "odd");
-		return core_call_field_error(c, "seq", "too large");
-	}
-	if (req->fail_code == CORE_RESOURCE_EXHAUSTED) {
-		core_call_set_retry_after(c, 7);
-	}
-	if (req->fail_code != 0) {
-		return core_call_error(c, (core_status) req->fail_code,
-		    "secret detail %d", 42);
-	}
-	resp->data = req->data; /* lives in the call's arena */
-	resp->seq = req->seq;
-	const char *v = core_call_metadata(c, CORE_MD_REQUEST_ID);
-	resp->request_id = v ? core_arena_strdup(core_call_arena(c), v) : "";
-	v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
-	resp->authorization = v ? (char *) (uintptr_t) v : "";
-	int64_t left = core_call_remaining_ms(c);
-	resp->deadline_remaining_ms = left == INT64_MAX ? -1 : left;
-	return CORE_OK;
-}
-
-/* Types is declared but has no handler: UNIMPLEMENTED. */
-static const core_rpc_handler echo_handlers[] = {echo, NULL};
 static const core_rpc_service echo_service = {
-    &test__v1__echo__descriptor, echo_handlers};
+    &test__v1__echo__descriptor, test_echo_handlers};
 
 typedef struct fixture {
 	core_rpc_server *srv;
@@ -166,6 +141,71 @@ call_echo(core_rpc_client *cli, const Test__V1__EchoRequest *req,
 	    &test__v1__echo_response__descriptor, &out, opts, a, reply);
 	*resp = (Test__V1__EchoResponse *) out;
 	return st;
+}
+
+/* ---- A server in its own process ----------------------------------------- */
+
+static int
+free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Starts echo_server on url and waits until it accepts connections. */
+static pid_t
+spawn_server(const char *url, int port)
+{
+	char *argv[] = {(char *) ECHO_SERVER_PATH, (char *) (uintptr_t) url,
+	    "4", "5000", NULL};
+	pid_t pid;
+	assert_int_equal(posix_spawn(&pid, ECHO_SERVER_PATH, NULL, NULL, argv,
+	                     environ),
+	    0);
+	/* Ready when it answers Health. (A bare TCP connect as a probe
+	 * would do, but nng's listener pauses accepting for about 100 ms
+	 * after a peer that hangs up during the handshake.) */
+	(void) port;
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {
+	    .name = "probe", .urls = urls, .n_urls = 1, .conns_per_url = 1};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	core_arena *a = core_arena_new(0);
+	core_status st = CORE_UNAVAILABLE;
+	for (int i = 0; i < 100 && st != CORE_OK; i++) {
+		Core__V1__HealthCheckRequest req =
+		    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+		ProtobufCMessage *out = NULL;
+		core_rpc_reply reply;
+		core_rpc_opts opts = {.timeout_ms = 200};
+		st = core_rpc_call(c, "/core.v1.Health/Check", &req.base,
+		    &core__v1__health_check_response__descriptor, &out, &opts,
+		    a, &reply);
+		core_arena_reset(a);
+	}
+	core_arena_free(a);
+	core_rpc_client_free(c);
+	if (st != CORE_OK) {
+		fail_msg("echo_server did not start on %s", url);
+	}
+	return pid;
+}
+
+/* SIGTERM, then the exit status (-1 if it did not exit normally). */
+static int
+stop_server(pid_t pid)
+{
+	int status = 0;
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- Tests ------------------------------------------------------------- */
@@ -374,7 +414,7 @@ test_expired_deadline_is_not_run_by_the_server(void **state)
 	e.value = "0";
 	uint8_t buf[128];
 	size_t n = core__v1__request__pack(&r, buf);
-	int before = echo_runs;
+	int before = test_echo_runs;
 	assert_int_equal(nng_send(raw, buf, n, 0), 0);
 	void *rep = NULL;
 	size_t rlen = 0;
@@ -382,7 +422,7 @@ test_expired_deadline_is_not_run_by_the_server(void **state)
 	Core__V1__Response *resp = core__v1__response__unpack(NULL, rlen, rep);
 	assert_non_null(resp);
 	assert_int_equal(resp->code, CORE__V1__CODE__DEADLINE_EXCEEDED);
-	assert_int_equal(echo_runs, before);
+	assert_int_equal(test_echo_runs, before);
 	core__v1__response__free_unpacked(resp, NULL);
 	nng_free(rep, rlen);
 	nng_close(raw);
@@ -615,14 +655,19 @@ test_bad_urls_and_busy_ports_fail_to_start(void **state)
 static void
 test_server_restart_client_sees_unavailable_then_recovers(void **state)
 {
-	fixture *f = *state;
+	(void) state;
+	int port = free_port();
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	pid_t pid = spawn_server(url, port);
+
 	_Atomic int stop = 0;
 	enum { THREADS = 4 };
 	pthread_t t[THREADS];
 	hammer h[THREADS];
 	core_rpc_client *c = NULL;
 	{
-		const char *urls[] = {f->url};
+		const char *urls[] = {url};
 		core_rpc_client_config cfg = {.name = "echo",
 		    .urls = urls,
 		    .n_urls = 1,
@@ -634,18 +679,15 @@ test_server_restart_client_sees_unavailable_then_recovers(void **state)
 		pthread_create(&t[i], NULL, hammer_main, &h[i]);
 	}
 	usleep(300000);
-	core_rpc_server_free(f->srv); /* stops, drains */
+	/* A clean stop under load: in-flight calls drain, exit status 0. */
+	assert_int_equal(stop_server(pid), 0);
 	usleep(500000);
-	int unavailable_while_down = 0;
+	int unavailable_while_down = 0, ok_before = 0;
 	for (int i = 0; i < THREADS; i++) {
 		unavailable_while_down += h[i].unavailable;
-	}
-	f->srv = server_on(f->url, 4, 2000);
-	/* Give the client time to reconnect, then count successes. */
-	int ok_before = 0;
-	for (int i = 0; i < THREADS; i++) {
 		ok_before += h[i].ok;
 	}
+	pid = spawn_server(url, port);
 	usleep(1500000);
 	stop = 1;
 	int ok_after = 0, mismatched = 0, other = 0;
@@ -655,6 +697,8 @@ test_server_restart_client_sees_unavailable_then_recovers(void **state)
 		mismatched += h[i].mismatched;
 		other += h[i].other;
 	}
+	assert_int_equal(stop_server(pid), 0);
+	assert_true(ok_before > 0);
 	assert_true(unavailable_while_down > 0);
 	assert_true(ok_after > ok_before); /* recovered */
 	assert_int_equal(mismatched, 0);
@@ -677,6 +721,9 @@ slow_main(void *arg)
 	core_rpc_reply reply;
 	req.sleep_ms = 300;
 	s->st = call_echo(s->cli, &req, NULL, a, &resp, &reply);
+	if (s->st != CORE_OK) {
+		print_message("slow call: %s\n", reply.message);
+	}
 	core_arena_free(a);
 	return NULL;
 }
@@ -684,36 +731,174 @@ slow_main(void *arg)
 static void
 test_clean_shutdown_under_load_finishes_calls_in_flight(void **state)
 {
-	fixture *f = *state;
+	(void) state;
+	int port = free_port();
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	pid_t pid = spawn_server(url, port);
+	core_rpc_client *c = client_to(url);
+
 	_Atomic int stop = 0;
 	enum { THREADS = 8 };
 	pthread_t t[THREADS], ts;
 	hammer h[THREADS];
-	for (int i = 0; i < THREADS; i++) {
-		h[i] = (hammer) {.cli = f->cli, .id = i, .stop = &stop};
+	int nthreads = THREADS;
+	for (int i = 0; i < nthreads; i++) {
+		h[i] = (hammer) {.cli = c, .id = i, .stop = &stop};
 		pthread_create(&t[i], NULL, hammer_main, &h[i]);
 	}
-	slow_call slow = {.cli = f->cli};
+	slow_call slow = {.cli = c};
 	pthread_create(&ts, NULL, slow_main, &slow);
 	usleep(100000); /* the slow call is now running in a handler */
-	core_rpc_server_stop(f->srv);
+	assert_int_equal(stop_server(pid), 0);
 	pthread_join(ts, NULL);
 	/* It was in flight when the stop began: it completed. */
 	assert_int_equal(slow.st, CORE_OK);
 	stop = 1;
-	for (int i = 0; i < THREADS; i++) {
+	for (int i = 0; i < nthreads; i++) {
 		pthread_join(t[i], NULL);
 		assert_int_equal(h[i].mismatched, 0);
 		/* Calls end OK or UNAVAILABLE, never with a stray status. */
 		assert_int_equal(h[i].other, 0);
 		assert_true(h[i].ok > 0);
 	}
+	core_rpc_client_free(c);
+}
+
+static void
+test_in_process_stop_finishes_calls_in_flight(void **state)
+{
+	fixture *f = *state;
+	slow_call slow = {.cli = f->cli};
+	pthread_t ts;
+	pthread_create(&ts, NULL, slow_main, &slow);
+	usleep(100000);
+	core_rpc_server_stop(f->srv);
+	pthread_join(ts, NULL);
+	assert_int_equal(slow.st, CORE_OK);
+}
+
+typedef struct async_result {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	core_status code;
+	uint64_t seq;
+	char message[128];
+} async_result;
+
+static void
+async_done(void *arg, const core_rpc_reply *reply)
+{
+	async_result *r = arg;
+	pthread_mutex_lock(&r->mu);
+	r->code = reply->code;
+	snprintf(r->message, sizeof(r->message), "%s", reply->message);
+	if (reply->code == CORE_OK) {
+		Test__V1__EchoResponse *resp = test__v1__echo_response__unpack(
+		    NULL, reply->payload_len, reply->payload);
+		r->seq = resp ? resp->seq : 0;
+		test__v1__echo_response__free_unpacked(resp, NULL);
+	}
+	r->done++;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static core_status
+async_echo(core_rpc_client *cli, uint64_t seq, uint32_t sleep_ms,
+    int timeout_ms, async_result *r)
+{
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	req.seq = seq;
+	req.sleep_ms = sleep_ms;
+	uint8_t buf[64];
+	size_t n = test__v1__echo_request__pack(&req, buf);
+	core_rpc_opts opts = {.timeout_ms = timeout_ms};
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	core_status st =
+	    core_rpc_call_async(cli, ECHO, buf, n, &opts, async_done, r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	pthread_mutex_lock(&r->mu);
+	while (r->done == 0) {
+		pthread_cond_wait(&r->cv, &r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return r->code;
+}
+
+static void
+wait_connected(core_rpc_client *c)
+{
+	for (int i = 0; i < 500 && core_rpc_client_connections(c) == 0; i++) {
+		usleep(2000);
+	}
+}
+
+static void
+test_async_call_round_trips_and_times_out(void **state)
+{
+	fixture *f = *state;
+	async_result r;
+	/* Unlike the blocking call, an async call does not wait for the
+	 * first connection. */
+	wait_connected(f->cli);
+	assert_int_equal(async_echo(f->cli, 42, 0, 2000, &r), CORE_OK);
+	assert_int_equal(r.seq, 42);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(async_echo(f->cli, 1, 500, 50, &r),
+	    CORE_DEADLINE_EXCEEDED);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(async_echo(f->cli, 43, 0, 2000, &r), CORE_OK);
+	assert_int_equal(r.seq, 43);
+}
+
+static void
+test_async_call_reports_lost_connection(void **state)
+{
+	fixture *f = *state;
+	async_result r;
+	wait_connected(f->cli);
+	/* A long call in flight when the server goes away for good. */
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	req.sleep_ms = 3000;
+	uint8_t buf[64];
+	size_t n = test__v1__echo_request__pack(&req, buf);
+	core_rpc_opts opts = {.timeout_ms = 10000};
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	assert_int_equal(core_rpc_call_async(f->cli, ECHO, buf, n, &opts,
+	                     async_done, &r),
+	    CORE_OK);
+	usleep(100000);
+	/* Closing the server with a short drain cuts the connection. */
+	core_rpc_server *srv = f->srv;
+	f->srv = NULL;
+	core_rpc_server_free(srv);
+	pthread_mutex_lock(&r.mu);
+	while (r.done == 0) {
+		pthread_cond_wait(&r.cv, &r.mu);
+	}
+	pthread_mutex_unlock(&r.mu);
+	/* Drained (the call finished) or cut (UNAVAILABLE): never a hang. */
+	assert_true(r.code == CORE_OK || r.code == CORE_UNAVAILABLE);
+	/* With no server left, new async calls fail at once. */
+	usleep(100000);
+	assert_int_equal(async_echo(f->cli, 1, 0, 1000, &r), CORE_UNAVAILABLE);
 }
 
 int
 main(void)
 {
 	core_log_init("test_rpc", CORE_LOG_WARN, false);
+	if (getenv("TEST_FILTER") != NULL) {
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_round_trip_carries_payload_and_metadata, setup, teardown),
@@ -748,12 +933,16 @@ main(void)
 	        test_no_server_answers_unavailable_quickly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_urls_and_busy_ports_fail_to_start, setup, teardown),
+	    cmocka_unit_test(
+	        test_server_restart_client_sees_unavailable_then_recovers),
+	    cmocka_unit_test(
+	        test_clean_shutdown_under_load_finishes_calls_in_flight),
 	    cmocka_unit_test_setup_teardown(
-	        test_server_restart_client_sees_unavailable_then_recovers,
-	        setup, teardown),
+	        test_in_process_stop_finishes_calls_in_flight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_clean_shutdown_under_load_finishes_calls_in_flight, setup,
-	        teardown),
+	        test_async_call_round_trips_and_times_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_async_call_reports_lost_connection, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,6 +197,22 @@ core_status core_rpc_call_raw(core_rpc_client *c, const char *method,
     const uint8_t *payload, size_t len, const core_rpc_opts *opts,
     core_arena *arena, core_rpc_reply *reply);
 
+/* Completion of an asynchronous call. reply (and everything it points to)
+ * is valid only during the callback. Runs on one of nng's threads: it must
+ * not block (it may start another asynchronous call). */
+typedef void (*core_rpc_done_fn)(void *arg, const core_rpc_reply *reply);
+
+/* Starts a call without waiting: done(arg, reply) runs exactly once when
+ * the reply (or an error: DEADLINE_EXCEEDED, UNAVAILABLE) arrives.
+ * Returns CORE_OK when the call was started; otherwise done is not called
+ * and the return value says why: UNAVAILABLE (no connection right now;
+ * unlike the blocking call this does not wait for one), INVALID_ARGUMENT
+ * (request too large), RESOURCE_EXHAUSTED (out of memory). payload is
+ * copied before this returns. */
+int core_rpc_call_async(core_rpc_client *c, const char *method,
+    const uint8_t *payload, size_t len, const core_rpc_opts *opts,
+    core_rpc_done_fn done, void *arg);
+
 /* Typed call: packs in, and on OK unpacks the output (of type out_desc) into
  * arena and writes it to *out. */
 core_status core_rpc_call(core_rpc_client *c, const char *method,
