@@ -14,10 +14,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free port: let the kernel pick by listening on port 0 is not possible
-# from bash, so try random ports until one is free.
+# A free port, below the kernel's ephemeral range (32768+) so it cannot
+# collide with ports other tests get from the kernel.
 for _ in $(seq 50); do
-  port=$((20000 + RANDOM % 30000))
+  port=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
 done
 url="tcp://127.0.0.1:$port"

@@ -1,0 +1,481 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/test.sh and scripts/stack.sh. Source it; it does
+# nothing on its own apart from defining ROOT and functions.
+#
+# Everything that starts a server registers its stop with add_cleanup before
+# starting it, so a failure half-way through a start, a failing step later on,
+# Ctrl-C or SIGTERM all end with nothing left running.
+
+if [[ -n "${MICROCORE_LIB_LOADED:-}" ]]; then
+	return 0
+fi
+MICROCORE_LIB_LOADED=1
+
+# The checkout is the parent of this file's directory; callers may run from
+# anywhere, so nothing below depends on the current directory.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+
+# Debian packages the build, the tests and the local stack need. iproute2
+# provides ss, which free_port and the port checks use.
+MICROCORE_PACKAGES=(
+	build-essential cmake pkg-config git ca-certificates
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
+	libnng-dev nng-utils libpq-dev libhiredis-dev libmicrohttpd-dev
+	libsodium-dev libcmocka-dev libjansson-dev
+	postgresql redis-server curl jq procps iproute2
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Cleanup stack
+
+# Commands (already shell-quoted) run in reverse order by run_cleanups.
+_CLEANUPS=()
+
+# add_cleanup CMD [ARG...]: run "CMD ARG..." when the script ends, however it ends.
+add_cleanup() {
+	_CLEANUPS+=("$(printf '%q ' "$@")")
+}
+
+# run_cleanups: runs every registered cleanup once, newest first. Failures
+# are reported but never skip the remaining cleanups: errexit is off, and each
+# runs in a subshell so that one calling die (exit) cannot end the loop. A
+# second Ctrl-C while stopping is ignored (by the stop commands too) so that
+# servers are not left half-stopped; every stop has its own time limit.
+run_cleanups() {
+	local i cmd
+	trap '' INT TERM HUP
+	set +e
+	for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		cmd="${_CLEANUPS[i]}"
+		unset '_CLEANUPS[i]'
+		(eval "$cmd") || warn "cleanup failed: $cmd"
+	done
+	_CLEANUPS=()
+}
+
+# forget_cleanups: leaves what was started running (stack.sh --detach).
+forget_cleanups() {
+	_CLEANUPS=()
+}
+
+_on_exit() {
+	local rc=$?
+	trap - EXIT
+	run_cleanups
+	exit "$rc"
+}
+
+# _on_signal NAME STATUS: a signal stops everything we started, then exits
+# with the conventional 128+N status.
+_on_signal() {
+	printf '\n' >&2
+	log "caught SIG$1, stopping what was started"
+	run_cleanups
+	exit "$2"
+}
+
+# install_cleanup_traps: call once near the top of a script.
+install_cleanup_traps() {
+	trap _on_exit EXIT
+	trap '_on_signal INT 130' INT
+	trap '_on_signal TERM 143' TERM
+	trap '_on_signal HUP 129' HUP
+}
+
+# ---------------------------------------------------------------------------
+# Packages
+
+_pkg_installed() {
+	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+# ensure_packages: installs whichever of the project's packages are missing.
+# apt-get update runs only when something is missing, so a machine that has
+# everything needs neither root nor the network.
+ensure_packages() {
+	local missing=() p
+	for p in "${MICROCORE_PACKAGES[@]}"; do
+		_pkg_installed "$p" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		return 0
+	fi
+	if ((EUID != 0)); then
+		printf 'error: missing Debian packages: %s\n' "${missing[*]}" >&2
+		printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends %s\n' \
+			"${missing[*]}" >&2
+		printf 'or run this script with sudo.\n' >&2
+		return 1
+	fi
+	log "installing missing packages: ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# ---------------------------------------------------------------------------
+# Build
+
+# build_tree DIR [CMAKE-ARG...]: configure and build the checkout into DIR.
+# Extra arguments come after the default build type so they can override it.
+build_tree() {
+	local dir="$1"
+	shift
+	log "building $dir"
+	cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" &&
+		cmake --build "$dir" -j"$(nproc)"
+}
+
+# ---------------------------------------------------------------------------
+# Ports
+
+# port_in_use PORT: true when a TCP socket on any address uses PORT locally
+# (listening or connected), or something answers on 127.0.0.1:PORT.
+# TIME-WAIT leftovers of closed connections do not count: servers bind with
+# SO_REUSEADDR, and counting them would refuse a restart for a minute after
+# every stop.
+port_in_use() {
+	local port="$1"
+	if command -v ss >/dev/null 2>&1; then
+		if [[ -n "$(ss -Htan exclude time-wait "( sport = :$port )" 2>/dev/null)" ]]; then
+			return 0
+		fi
+	fi
+	# Works without iproute2, and is the final word on listeners that a
+	# restricted /proc would hide from ss.
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		return 0
+	fi
+	return 1
+}
+
+# free_port [EXCLUDED-PORT...]: prints a TCP port that is free on 127.0.0.1.
+# Ports come from 20000-32767, below Linux's default ephemeral range
+# (32768-60999), so an outgoing connection cannot take the port between this
+# check and the server's bind. Pass ports handed out earlier but not yet
+# bound to keep them from being picked twice.
+free_port() {
+	local p tries ex taken
+	for ((tries = 0; tries < 200; tries++)); do
+		p=$((20000 + RANDOM % 12768))
+		taken=0
+		for ex in "$@"; do
+			[[ "$ex" == "$p" ]] && taken=1
+		done
+		if ((taken == 0)) && ! port_in_use "$p"; then
+			printf '%s\n' "$p"
+			return 0
+		fi
+	done
+	die "no free TCP port found on 127.0.0.1"
+}
+
+# require_free_port PORT WHAT: fails with a clear message when PORT is taken.
+require_free_port() {
+	if port_in_use "$1"; then
+		die "port $1 ($2) is already in use${3:+; $3}"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+
+# pg_bindir: the newest installed PostgreSQL server's bin directory.
+pg_bindir() {
+	local d best=""
+	for d in /usr/lib/postgresql/*/bin; do
+		[[ -x "$d/pg_ctl" ]] || continue
+		if [[ -z "$best" ]] || [[ "$(printf '%s\n%s\n' "$best" "$d" | sort -V | tail -n1)" == "$d" ]]; then
+			best="$d"
+		fi
+	done
+	[[ -n "$best" ]] || die "no PostgreSQL server found under /usr/lib/postgresql/*/bin (package postgresql)"
+	printf '%s\n' "$best"
+}
+
+# _as_pg CMD...: runs CMD as the postgres user (the server refuses to run as
+# root). Without root the current user runs the server itself. The command
+# runs from / because postgres may not be allowed into the caller's cwd.
+_as_pg() {
+	if ((EUID == 0)); then
+		(cd / && runuser -u postgres -- "$@")
+	else
+		(cd / && "$@")
+	fi
+}
+
+# _pg_owns DIR: gives DIR to the user that runs the server.
+_pg_owns() {
+	if ((EUID == 0)); then
+		chown postgres:postgres "$1"
+	fi
+}
+
+# _dir_hash: a short stable name for this checkout, for /tmp fallbacks.
+_dir_hash() {
+	printf '%s' "$ROOT" | sha256sum | cut -c1-10
+}
+
+# pg_usable_dir WANTED FALLBACK_NAME: prints a directory the server can use for
+# its data: WANTED when the postgres user can reach it (creating it), else
+# /tmp/microcore-FALLBACK_NAME-<hash of the checkout path>. A checkout under a
+# private home such as /root is not traversable by postgres, and data there
+# would fail with "permission denied" deep inside initdb.
+pg_usable_dir() {
+	local wanted="$1" name="$2" parent fallback owner
+	# A symlink left by an earlier fallback points at the real directory.
+	if [[ -L "$wanted" ]]; then
+		wanted="$(readlink -f "$wanted")"
+	fi
+	parent="$(dirname "$wanted")"
+	if mkdir -p "$parent" 2>/dev/null && _as_pg test -x "$parent" 2>/dev/null; then
+		printf '%s\n' "$wanted"
+		return 0
+	fi
+	fallback="/tmp/microcore-$name-$(_dir_hash)"
+	if [[ -e "$fallback" ]]; then
+		# /tmp is shared: never use a directory someone else planted there.
+		owner="$(stat -c %U "$fallback")"
+		if [[ "$owner" != "postgres" && "$owner" != "$(id -un)" ]]; then
+			die "$fallback exists and belongs to $owner; remove it or move the checkout"
+		fi
+	fi
+	printf '%s\n' "$fallback"
+}
+
+# _pg_sockdir DATADIR: where the server's unix socket goes: a postgres-owned
+# directory next to the data, since /var/run/postgresql may not exist. Empty
+# when that path is too long for a unix socket (108 bytes), which leaves TCP
+# only; everything here connects over TCP anyway.
+_pg_sockdir() {
+	local d="$1.sock"
+	if ((${#d} > 80)); then
+		return 0
+	fi
+	printf '%s\n' "$d"
+}
+
+# pg_start DATADIR PORT [--fast]: initialises DATADIR when it holds no
+# cluster, then starts a server on 127.0.0.1:PORT and waits until it accepts
+# connections. --fast turns off durability, for throwaway test clusters.
+pg_start() {
+	local dir="$1" port="$2" fast="${3:-}" bin sock conf i enc_locale=C
+	bin="$(pg_bindir)"
+	sock="$(_pg_sockdir "$dir")"
+
+	mkdir -p "$dir"
+	if ! _as_pg test -w "$dir" 2>/dev/null; then
+		_pg_owns "$dir"
+	fi
+	chmod 700 "$dir"
+	_as_pg test -w "$dir" ||
+		die "the postgres user cannot write to $dir (is every parent directory traversable by it?)"
+
+	# Before initdb, which takes a while, and before the port check, whose
+	# message would be misleading for a server of ours left running.
+	if [[ -f "$dir/postmaster.pid" ]] && _as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+		die "a PostgreSQL server is already running on $dir; stop it first"
+	fi
+	require_free_port "$port" "PostgreSQL"
+
+	if [[ ! -f "$dir/PG_VERSION" ]]; then
+		# trust: any local user may connect as superuser, acceptable for
+		# throwaway and development servers that listen on 127.0.0.1 only.
+		# C.UTF-8 gives UTF-8 character semantics with byte-order sorting;
+		# plain C is the fallback when the locale is not installed.
+		if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+			enc_locale=C.UTF-8
+		fi
+		log "initialising PostgreSQL data in $dir"
+		_as_pg "$bin/initdb" -D "$dir" --auth=trust -U postgres \
+			--encoding=UTF8 --locale="$enc_locale" >"$dir.initdb.log" 2>&1 || {
+			tail -n 30 "$dir.initdb.log" >&2
+			die "initdb failed for $dir"
+		}
+		rm -f "$dir.initdb.log"
+		# Settings that change per start live in an included file, so
+		# paths with spaces or quotes never pass through pg_ctl's shell.
+		printf "\ninclude_if_exists = 'microcore.conf'\n" |
+			_as_pg tee -a "$dir/postgresql.conf" >/dev/null
+	fi
+	if [[ "$(cat "$dir/PG_VERSION")" != "$(basename "$(dirname "$bin")")" ]]; then
+		die "$dir holds a PostgreSQL $(cat "$dir/PG_VERSION") cluster but the server is $(basename "$(dirname "$bin")"); remove $dir to start over"
+	fi
+
+	if [[ -n "$sock" ]]; then
+		mkdir -p "$sock"
+		_pg_owns "$sock"
+		chmod 755 "$sock"
+	fi
+	conf="$(printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n" \
+		"$port" "${sock//\'/\'\'}")"
+	if [[ "$fast" == "--fast" ]]; then
+		conf+=$'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200'
+	fi
+	printf '%s\n' "$conf" | _as_pg tee "$dir/microcore.conf" >/dev/null
+
+	log "starting PostgreSQL on 127.0.0.1:$port"
+	# Fixed ports such as 55432 lie in Linux's ephemeral range, where an
+	# outgoing connection can hold the port for a moment; bind errors get
+	# two more tries, anything else fails at once.
+	for ((i = 1; ; i++)); do
+		if _as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null; then
+			break
+		fi
+		if ((i < 3)) && tail -n 20 "$dir/server.log" 2>/dev/null | grep -q 'could not bind'; then
+			warn "port $port was busy; retrying"
+			sleep 2
+			continue
+		fi
+		tail -n 30 "$dir/server.log" >&2 2>/dev/null || true
+		die "PostgreSQL did not start (log: $dir/server.log)"
+	done
+	for ((i = 0; i < 60; i++)); do
+		if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	tail -n 30 "$dir/server.log" >&2 2>/dev/null || true
+	die "PostgreSQL on port $port not ready after 30 s (log: $dir/server.log)"
+}
+
+# pg_stop DATADIR: stops the server on DATADIR if one runs; safe to repeat.
+pg_stop() {
+	local dir="$1" bin pid
+	[[ -f "$dir/postmaster.pid" ]] || return 0
+	bin="$(pg_bindir)"
+	if ! _as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+		return 0
+	fi
+	log "stopping PostgreSQL ($dir)"
+	# fast: disconnects clients and shuts down cleanly; immediate when that
+	# hangs; SIGKILL as a last resort so no server is ever left behind.
+	_as_pg "$bin/pg_ctl" -D "$dir" -m fast -w -t 30 stop >/dev/null 2>&1 && return 0
+	_as_pg "$bin/pg_ctl" -D "$dir" -m immediate -w -t 10 stop >/dev/null 2>&1 && return 0
+	pid="$(head -n1 "$dir/postmaster.pid" 2>/dev/null || true)"
+	if [[ "$pid" =~ ^[0-9]+$ ]]; then
+		warn "PostgreSQL did not stop; killing $pid"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+}
+
+# pg_psql PORT [PSQL-ARG...]: psql as the superuser over TCP, ignoring
+# ~/.psqlrc and stopping at the first error.
+pg_psql() {
+	local port="$1"
+	shift
+	"$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"
+}
+
+# pg_create_db PORT NAME: creates database NAME unless it exists.
+pg_create_db() {
+	local port="$1" name="$2" found
+	[[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "bad database name: $name"
+	found="$(pg_psql "$port" -d postgres -tA \
+		-c "SELECT 1 FROM pg_database WHERE datname = '$name'")"
+	if [[ "$found" == "1" ]]; then
+		return 0
+	fi
+	log "creating database $name"
+	pg_psql "$port" -d postgres -c "CREATE DATABASE \"$name\""
+}
+
+# ---------------------------------------------------------------------------
+# Redis
+
+# _redis_ping PORT: prints PONG when a Redis answers on PORT. Bounded: a
+# foreign server on the port would otherwise leave redis-cli waiting forever.
+_redis_ping() {
+	timeout 2 redis-cli -p "$1" ping 2>/dev/null || true
+}
+
+# redis_start DIR PORT [--persist]: starts redis-server on 127.0.0.1:PORT
+# with its files in DIR and waits for PONG. Without --persist nothing is
+# written to disk; with it the append-only file keeps data between runs.
+redis_start() {
+	local dir="$1" port="$2" aof=no i attempt offset
+	[[ "${3:-}" == "--persist" ]] && aof=yes
+	mkdir -p "$dir"
+	require_free_port "$port" "Redis"
+	log "starting Redis on 127.0.0.1:$port"
+	# As for PostgreSQL, a bind error (port briefly held by an outgoing
+	# connection) gets two more tries. The daemon forks before binding, so
+	# a failed bind shows only in the part of the log this start wrote.
+	for ((attempt = 1; attempt <= 3; attempt++)); do
+		rm -f "$dir/redis.pid"
+		offset="$(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0)"
+		redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+			--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+			--save "" --appendonly "$aof" >/dev/null
+		for ((i = 0; i < 60; i++)); do
+			if [[ "$(_redis_ping "$port")" == "PONG" ]]; then
+				return 0
+			fi
+			if tail -c +"$((offset + 1))" "$dir/redis.log" 2>/dev/null |
+				grep -q 'Could not create server TCP listening socket'; then
+				break
+			fi
+			sleep 0.25
+		done
+		if ((i < 60 && attempt < 3)); then
+			warn "port $port was busy; retrying"
+			sleep 2
+			continue
+		fi
+		break
+	done
+	tail -n 30 "$dir/redis.log" >&2 2>/dev/null || true
+	die "Redis on port $port did not start or answer PING (log: $dir/redis.log)"
+}
+
+# pid_alive PID: true while PID runs. A child that exited but was not yet
+# reaped (a zombie) passes kill -0, so the state in /proc decides.
+pid_alive() {
+	local stat
+	[[ "$1" =~ ^[0-9]+$ ]] || return 1
+	stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+	stat="${stat##*) }"
+	[[ "${stat%% *}" != Z ]]
+}
+
+# _pid_is PID NAME: true when PID is alive and is a NAME process, so a pid
+# from an old pidfile that the kernel reused is never signalled. The kernel
+# keeps only the first 15 characters of a command name.
+_pid_is() {
+	pid_alive "$1" && [[ "$(cat "/proc/$1/comm" 2>/dev/null || true)" == "${2:0:15}" ]]
+}
+
+# redis_stop PORT [DIR]: shuts down the Redis on PORT if it answers (the AOF,
+# if any, is flushed); safe to repeat. With DIR its pidfile lets us wait for
+# the exit and kill a server that does not go.
+redis_stop() {
+	local port="$1" dir="${2:-}" pid="" i
+	if [[ -n "$dir" && -f "$dir/redis.pid" ]]; then
+		pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
+		_pid_is "$pid" redis-server || pid=""
+	fi
+	if [[ "$(_redis_ping "$port")" == "PONG" ]]; then
+		log "stopping Redis on port $port"
+		timeout 10 redis-cli -p "$port" shutdown >/dev/null 2>&1 || true
+	fi
+	for ((i = 0; i < 40; i++)); do
+		if [[ -n "$pid" ]] && _pid_is "$pid" redis-server; then
+			sleep 0.25
+		elif [[ -z "$pid" && "$(_redis_ping "$port")" == "PONG" ]]; then
+			sleep 0.25
+		else
+			return 0
+		fi
+	done
+	if [[ -n "$pid" ]] && _pid_is "$pid" redis-server; then
+		warn "Redis did not stop; killing $pid"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+}

@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Runs the whole system locally: PostgreSQL and Redis with data kept under
+# .run/ between runs, then svc-auth, svc-user, svc-admin and the HTTP edge
+# from build/, each logging to .run/logs/<name>.log.
+#
+# Usage: scripts/stack.sh            build, start, wait for Ctrl-C, stop all
+#        scripts/stack.sh --detach   build, start and return, leaving it running
+#        scripts/stack.sh stop       stop a detached (or left-over) stack
+#
+# Ports: PostgreSQL 55432 (DEV_PG_PORT), Redis 56379 (DEV_REDIS_PORT); the
+# services read AUTH_DATABASE_URL, REDIS_URL, *_RPC_LISTEN, *_RPC_DIAL,
+# EDGE_LISTEN and friends, and any of them already exported is kept.
+# Needs root (or sudo) to install packages and to run PostgreSQL as postgres.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+RUN="$ROOT/.run"
+LOGS="$RUN/logs"
+PIDS="$RUN/pids"
+STATE="$RUN/stack.env"
+REDIS_DIR="$RUN/redis"
+SERVICES=(svc-auth svc-user svc-admin edge)
+
+# How long the services get to become healthy, and to exit after SIGTERM.
+HEALTH_TIMEOUT="${STACK_HEALTH_TIMEOUT:-15}"
+STOP_TIMEOUT=10
+
+mode=foreground
+case "${1:-}" in
+"") ;;
+--detach | -d) mode=detach ;;
+stop) mode=stop ;;
+-h | --help)
+	usage
+	exit 0
+	;;
+*)
+	usage >&2
+	die "unknown argument: $1"
+	;;
+esac
+
+service_bin() {
+	printf '%s/build/%s/%s\n' "$ROOT" "$1" "$1"
+}
+
+# stop_services: SIGTERM to every service in .run/pids, a bounded wait, then
+# SIGKILL for stragglers. Only processes that still run the recorded program
+# are signalled, so a stale pidfile cannot hit an unrelated process.
+stop_services() {
+	local name pid live i
+	local -a pids=() names=()
+	[[ -f "$PIDS" ]] || return 0
+	while read -r name pid; do
+		if _pid_is "$pid" "$name"; then
+			names+=("$name")
+			pids+=("$pid")
+		fi
+	done <"$PIDS"
+	if ((${#pids[@]} > 0)); then
+		log "stopping ${names[*]}"
+		for pid in "${pids[@]}"; do
+			kill -TERM "$pid" 2>/dev/null || true
+		done
+		for ((i = 0; i < STOP_TIMEOUT * 4; i++)); do
+			live=0
+			for pid in "${pids[@]}"; do
+				pid_alive "$pid" && live=1
+			done
+			((live)) || break
+			sleep 0.25
+		done
+		for ((i = 0; i < ${#pids[@]}; i++)); do
+			if pid_alive "${pids[i]}"; then
+				warn "${names[i]} (pid ${pids[i]}) ignored SIGTERM for ${STOP_TIMEOUT} s; killing it"
+				kill -KILL "${pids[i]}" 2>/dev/null || true
+			fi
+		done
+	fi
+	rm -f "$PIDS"
+}
+
+# write_state / read_state: where the data and servers of a running stack are,
+# so that "stop" finds them even if DEV_*_PORT changed in between.
+write_state() {
+	printf 'PG_DATA=%s\nPG_PORT=%s\nREDIS_PORT=%s\n' "$pg_data" "$pg_port" "$redis_port" >"$STATE"
+}
+
+read_state() {
+	local key value
+	[[ -f "$STATE" ]] || return 0
+	while IFS='=' read -r key value; do
+		case "$key" in
+		PG_DATA) pg_data="$value" ;;
+		PG_PORT) pg_port="$value" ;;
+		REDIS_PORT) redis_port="$value" ;;
+		esac
+	done <"$STATE"
+}
+
+pg_port="${DEV_PG_PORT:-55432}"
+redis_port="${DEV_REDIS_PORT:-56379}"
+
+if [[ "$mode" == stop ]]; then
+	pg_data=""
+	read_state
+	if [[ -z "$pg_data" ]]; then
+		pg_data="$(pg_usable_dir "$RUN/pg" stack-pg)"
+	fi
+	stop_services
+	redis_stop "$redis_port" "$REDIS_DIR"
+	pg_stop "$pg_data"
+	rm -f "$STATE"
+	log "stack stopped"
+	exit 0
+fi
+
+install_cleanup_traps
+ensure_packages
+
+# The services' configuration; values the user exported win.
+: "${AUTH_DATABASE_URL:=postgresql://postgres@127.0.0.1:$pg_port/authdb}"
+: "${USER_DATABASE_URL:=postgresql://postgres@127.0.0.1:$pg_port/apidb}"
+: "${ADMIN_DATABASE_URL:=postgresql://postgres@127.0.0.1:$pg_port/admindb}"
+: "${REDIS_URL:=redis://127.0.0.1:$redis_port/0}"
+: "${AUTH_RPC_LISTEN:=tcp://127.0.0.1:7101}"
+: "${USER_RPC_LISTEN:=tcp://127.0.0.1:7102}"
+: "${ADMIN_RPC_LISTEN:=tcp://127.0.0.1:7103}"
+: "${AUTH_RPC_DIAL:=$AUTH_RPC_LISTEN}"
+: "${USER_RPC_DIAL:=$USER_RPC_LISTEN}"
+: "${ADMIN_RPC_DIAL:=$ADMIN_RPC_LISTEN}"
+: "${EDGE_LISTEN:=127.0.0.1:8080}"
+export AUTH_DATABASE_URL USER_DATABASE_URL ADMIN_DATABASE_URL REDIS_URL \
+	AUTH_RPC_LISTEN USER_RPC_LISTEN ADMIN_RPC_LISTEN \
+	AUTH_RPC_DIAL USER_RPC_DIAL ADMIN_RPC_DIAL EDGE_LISTEN
+
+edge_port="${EDGE_LISTEN##*:}"
+edge_host="${EDGE_LISTEN%:*}"
+case "$edge_host" in
+"" | 0.0.0.0 | "*") edge_host=127.0.0.1 ;;
+esac
+edge_url="http://$edge_host:$edge_port/"
+
+# Checked before building: a port in use almost always means a stack is
+# already running, and finding out should not take a build.
+already="probably a stack is already running; stop it with: scripts/stack.sh stop"
+for url in "$AUTH_RPC_LISTEN" "$USER_RPC_LISTEN" "$ADMIN_RPC_LISTEN"; do
+	if [[ "$url" =~ ^tcp://.*:([0-9]+)$ ]]; then
+		require_free_port "${BASH_REMATCH[1]}" "$url" "$already"
+	fi
+done
+require_free_port "$edge_port" "edge, $EDGE_LISTEN" "$already"
+require_free_port "$pg_port" "PostgreSQL; set DEV_PG_PORT to use another" "$already"
+require_free_port "$redis_port" "Redis; set DEV_REDIS_PORT to use another" "$already"
+if [[ -f "$PIDS" ]]; then
+	while read -r name pid; do
+		if _pid_is "$pid" "$name"; then
+			die "$name (pid $pid) from an earlier run is still running; $already"
+		fi
+	done <"$PIDS"
+fi
+
+build_tree "$ROOT/build"
+for name in "${SERVICES[@]}"; do
+	[[ -x "$(service_bin "$name")" ]] || die "$(service_bin "$name") was not built"
+done
+rpcctl="$ROOT/build/cli/rpcctl"
+[[ -x "$rpcctl" ]] || die "$rpcctl was not built"
+
+# .run must be traversable by postgres for the data to live inside it; a
+# restrictive umask would otherwise make it private.
+mkdir -p "$RUN" "$LOGS"
+chmod 755 "$RUN"
+
+pg_data="$(pg_usable_dir "$RUN/pg" stack-pg)"
+if [[ "$pg_data" != "$RUN/pg" ]]; then
+	log "PostgreSQL data lives in $pg_data (the postgres user cannot reach $RUN)"
+	# A pointer for people looking in .run; it is never used by the server.
+	if [[ ! -e "$RUN/pg" && ! -L "$RUN/pg" ]]; then
+		ln -s "$pg_data" "$RUN/pg"
+	fi
+fi
+
+add_cleanup pg_stop "$pg_data"
+pg_start "$pg_data" "$pg_port"
+for db in authdb apidb admindb; do
+	pg_create_db "$pg_port" "$db"
+done
+
+add_cleanup redis_stop "$redis_port" "$REDIS_DIR"
+redis_start "$REDIS_DIR" "$redis_port" --persist
+write_state
+add_cleanup rm -f "$STATE"
+
+add_cleanup stop_services
+: >"$PIDS"
+declare -A service_pid=()
+for name in "${SERVICES[@]}"; do
+	printf '=== %s: starting %s\n' "$(date '+%F %T')" "$name" >>"$LOGS/$name.log"
+	# setsid: the services get their own session, so Ctrl-C in this
+	# terminal reaches only this script, which stops them in order, and a
+	# detached stack survives the terminal closing. setsid execs in place
+	# (a background job is no group leader), so $! is the service itself.
+	setsid "$(service_bin "$name")" </dev/null >>"$LOGS/$name.log" 2>&1 &
+	service_pid[$name]=$!
+	printf '%s %s\n' "$name" "$!" >>"$PIDS"
+	# Not a job: bash would otherwise print "Killed ..." noise when a
+	# straggler is SIGKILLed. pid_alive watches it instead.
+	disown "$!"
+done
+
+# run_log_tail NAME [LINES]: the end of NAME's log, from this run's start
+# marker on, so output of earlier runs does not mislead.
+run_log_tail() {
+	local file="$LOGS/$1.log" start
+	start="$(grep -n '^=== .*: starting ' "$file" 2>/dev/null | tail -n1 | cut -d: -f1)"
+	tail -n +"${start:-1}" "$file" 2>/dev/null | tail -n "${2:-25}" || true
+}
+
+# check_alive: fails with the log tail of the first service that exited.
+check_alive() {
+	local name
+	for name in "${SERVICES[@]}"; do
+		if ! pid_alive "${service_pid[$name]}"; then
+			printf '\n%s exited; last lines of %s:\n' "$name" "$LOGS/$name.log" >&2
+			run_log_tail "$name" 25 >&2
+			return 1
+		fi
+	done
+}
+
+log "waiting for the services to become healthy (at most ${HEALTH_TIMEOUT} s)"
+healthy=0
+deadline=$((SECONDS + HEALTH_TIMEOUT))
+while ((SECONDS < deadline)); do
+	check_alive || die "a service died while starting; stopping the stack"
+	# A short deadline per try (the default is 5 s) leaves room for retries
+	# within the budget; timeout guards against a client that hangs.
+	if timeout 10 "$rpcctl" --timeout 2000 health >"$RUN/health.out" 2>&1 &&
+		curl -fsS --max-time 2 -o /dev/null "${edge_url}healthz" 2>>"$RUN/health.out"; then
+		healthy=1
+		break
+	fi
+	sleep 0.5
+done
+if ((!healthy)); then
+	printf 'last health check output:\n' >&2
+	cat "$RUN/health.out" >&2 || true
+	for name in "${SERVICES[@]}"; do
+		printf -- '--- %s\n' "$LOGS/$name.log" >&2
+		run_log_tail "$name" 10 >&2
+	done
+	die "the stack did not become healthy within ${HEALTH_TIMEOUT} s; stopping it"
+fi
+rm -f "$RUN/health.out"
+
+printf '\n'
+printf '  microcore is up: %s\n' "$edge_url"
+printf '  logs:            %s/<service>.log\n' "$LOGS"
+printf '  PostgreSQL:      postgresql://postgres@127.0.0.1:%s/ (data: %s)\n' "$pg_port" "$pg_data"
+printf '  Redis:           redis://127.0.0.1:%s/0 (data: %s)\n' "$redis_port" "$REDIS_DIR"
+printf '\n'
+
+if [[ "$mode" == detach ]]; then
+	forget_cleanups
+	printf '  running in the background; stop it with: %s/scripts/stack.sh stop\n' "$ROOT"
+	exit 0
+fi
+
+printf '  Press Ctrl-C to stop.\n\n'
+# From here on Ctrl-C or SIGTERM is the normal way to end: stop everything
+# and exit 0.
+trap '_on_signal INT 0' INT
+trap '_on_signal TERM 0' TERM
+while :; do
+	# wait, unlike a foreground sleep, returns as soon as a signal arrives.
+	sleep 1 &
+	wait $! || true
+	check_alive || die "a service died; stopping the stack"
+done

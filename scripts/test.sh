@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing, builds build/ (plain,
+# warnings as errors) and build-asan/ (AddressSanitizer + UBSan), starts a
+# throwaway PostgreSQL and Redis on free ports, runs ctest on both trees and
+# ends with the line "N passed, M failed". Exits non-zero when anything
+# failed, a build included.
+#
+# Usage: scripts/test.sh [--no-asan] [--only REGEX]
+#   --no-asan     skip the sanitizer build and its test run
+#   --only REGEX  run only the tests whose names match (ctest -R)
+#
+# Needs root (or sudo) on a fresh machine to install packages and to run
+# PostgreSQL as the postgres user; works from any current directory.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+asan=1
+only=""
+while (($# > 0)); do
+	case "$1" in
+	--no-asan) asan=0 ;;
+	--only)
+		(($# >= 2)) || die "--only needs a regular expression"
+		only="$2"
+		shift
+		;;
+	--only=*) only="${1#--only=}" ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		usage >&2
+		die "unknown argument: $1"
+		;;
+	esac
+	shift
+done
+
+install_cleanup_traps
+ensure_packages
+
+# Every build and every ctest run adds to these; a build that fails or a ctest
+# run that prints no summary counts as one failure, so the closing line can
+# never read "0 failed" on a failing run.
+passed=0
+failed=0
+problems=()
+
+# Builds first, before any server runs: they take most of the time and need
+# none. A failed build is recorded and its tests are skipped, but the other
+# tree is still built and tested so one run reports as much as it can.
+trees=()
+if build_tree "$ROOT/build" -DCORE_WERROR=ON; then
+	trees+=(build)
+else
+	failed=$((failed + 1))
+	problems+=("build of build/ failed")
+fi
+if ((asan)); then
+	if build_tree "$ROOT/build-asan" -DCORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
+		trees+=(build-asan)
+	else
+		failed=$((failed + 1))
+		problems+=("build of build-asan/ failed")
+	fi
+fi
+
+# run_ctest TREE [ENV=VALUE...]: runs the tree's tests with the given extra
+# environment and adds its counts to the totals.
+run_ctest() {
+	local tree="$1" out line total nfail rc=0
+	shift
+	local args=(--test-dir "$ROOT/$tree" --output-on-failure -j2 --no-tests=error)
+	[[ -n "$only" ]] && args+=(-R "$only")
+	out="$work/ctest-$tree.log"
+	log "running tests in $tree/"
+	env "$@" ctest "${args[@]}" 2>&1 | tee "$out" || rc=$?
+	# ctest's summary: "95% tests passed, 1 tests failed out of 20".
+	line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n1 || true)"
+	if [[ -z "$line" ]]; then
+		failed=$((failed + 1))
+		problems+=("ctest in $tree/ ran no test or printed no summary (exit $rc)")
+		return 0
+	fi
+	nfail="$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")"
+	total="$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")"
+	passed=$((passed + total - nfail))
+	failed=$((failed + nfail))
+	if ((nfail > 0)); then
+		problems+=("$nfail test(s) failed in $tree/")
+	elif ((rc != 0)); then
+		# e.g. a crash of ctest itself after its summary.
+		failed=$((failed + 1))
+		problems+=("ctest in $tree/ exited $rc")
+	fi
+}
+
+if ((${#trees[@]} > 0)); then
+	# Under /tmp with an explicit template, not $TMPDIR: it must be
+	# traversable by the postgres user, which a TMPDIR under a private home
+	# is not.
+	work="$(mktemp -d /tmp/microcore-test.XXXXXX)"
+	chmod 755 "$work"
+	add_cleanup rm -rf "$work"
+	mkdir -p "$work/tmp"
+
+	pg_port="$(free_port)"
+	add_cleanup pg_stop "$work/pg"
+	pg_start "$work/pg" "$pg_port" --fast
+	# The PostgreSQL port is bound by now, so free_port cannot hand it out
+	# again; it is excluded anyway in case the server binds late.
+	redis_port="$(free_port "$pg_port")"
+	add_cleanup redis_stop "$redis_port" "$work/redis"
+	redis_start "$work/redis" "$redis_port"
+
+	# Superuser URL: the tests create and drop their own databases.
+	export TEST_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/postgres"
+	export TEST_PG_PORT="$pg_port"
+	export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+	export TEST_REDIS_PORT="$redis_port"
+	export TEST_TMPDIR="$work/tmp"
+
+	for tree in "${trees[@]}"; do
+		if [[ "$tree" == build-asan ]]; then
+			# The plain run's keys must not leak into the sanitizer run.
+			redis-cli -p "$redis_port" FLUSHALL >/dev/null
+			run_ctest "$tree" \
+				ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+				UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		else
+			run_ctest "$tree"
+		fi
+	done
+fi
+
+# Stop the servers before the summary so that it really is the last line.
+run_cleanups
+
+for p in "${problems[@]}"; do
+	printf 'FAILED: %s\n' "$p"
+done
+printf '%d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
