@@ -17,7 +17,8 @@ echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 
 	test_echo_runs++;
 	if (req->sleep_ms > 0) {
-		usleep(req->sleep_ms * 1000u);
+		/* Capped: random payloads in the tests must not park a worker. */
+		usleep((req->sleep_ms > 3000 ? 3000 : req->sleep_ms) * 1000u);
 	}
 	if (req->fail_code == CORE_INVALID_ARGUMENT) {
 		core_call_field_error(c, "data", "must not be %s", "odd");

@@ -472,6 +472,53 @@ test_garbage_message_gets_an_error_and_server_keeps_serving(void **state)
 }
 
 static void
+test_random_bytes_never_break_the_server(void **state)
+{
+	fixture *f = *state;
+	nng_socket raw;
+	assert_int_equal(nng_req0_open(&raw), 0);
+	nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 3000);
+	nng_socket_set_ms(raw, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	assert_int_equal(nng_dial(raw, f->url, NULL, 0), 0);
+	/* Random envelopes, and valid envelopes around random payloads: each
+	 * gets a well-formed Response, never a crash or a hang. */
+	srand(12345);
+	uint8_t buf[512];
+	for (int i = 0; i < 2000; i++) {
+		size_t n = (size_t) (rand() % (int) sizeof(buf));
+		for (size_t k = 0; k < n; k++) {
+			buf[k] = (uint8_t) rand();
+		}
+		uint8_t env[600];
+		size_t len = n;
+		const uint8_t *msg = buf;
+		if (i % 2 == 1) {
+			Core__V1__Request r = CORE__V1__REQUEST__INIT;
+			r.method = i % 4 == 1 ? ECHO : "/test.v1.Echo/Types";
+			r.payload.data = buf;
+			r.payload.len = n;
+			len = core__v1__request__pack(&r, env);
+			msg = env;
+		}
+		assert_int_equal(
+		    nng_send(raw, (void *) (uintptr_t) msg, len, 0), 0);
+		void *rep = NULL;
+		size_t rlen = 0;
+		assert_int_equal(nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
+		Core__V1__Response *resp =
+		    core__v1__response__unpack(NULL, rlen, rep);
+		assert_non_null(resp);
+		assert_true(resp->code == CORE__V1__CODE__OK ||
+		    resp->code == CORE__V1__CODE__INVALID_ARGUMENT ||
+		    resp->code == CORE__V1__CODE__UNIMPLEMENTED ||
+		    resp->code == CORE__V1__CODE__DEADLINE_EXCEEDED);
+		core__v1__response__free_unpacked(resp, NULL);
+		nng_free(rep, rlen);
+	}
+	nng_close(raw);
+}
+
+static void
 test_oversized_message_is_rejected(void **state)
 {
 	fixture *f = *state;
@@ -924,6 +971,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_garbage_message_gets_an_error_and_server_keeps_serving,
 	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_random_bytes_never_break_the_server, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_oversized_message_is_rejected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
