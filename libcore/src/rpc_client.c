@@ -256,18 +256,6 @@ inflight_remove(core_rpc_client *c, cslot *s)
 	s->prev_in = s->next_in = NULL;
 }
 
-static void
-abs_time(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static core_status
 fail(core_rpc_reply *reply, core_arena *arena, core_status code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -453,7 +441,7 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 		struct timespec until;
 		int64_t wait = c->connect_wait_ms < timeout ? c->connect_wait_ms
 		                                            : timeout;
-		abs_time(&until, wait);
+		rpc_deadline_timespec(&until, wait);
 		int w = 0;
 		while (c->pipes == 0 && !c->closing && w != ETIMEDOUT) {
 			w = pthread_cond_timedwait(&c->pipe_cv, &c->mu, &until);

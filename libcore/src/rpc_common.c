@@ -20,6 +20,18 @@ rpc_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void
+rpc_deadline_timespec(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 core_status
 rpc_status_from_nng(int rv)
 {
@@ -111,13 +123,7 @@ rpc_close_bounded(nng_socket sock, int ms)
 		return 0;
 	}
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	rpc_deadline_timespec(&until, ms);
 	pthread_mutex_lock(&c->mu);
 	int rv = 0;
 	while (!c->done && rv != ETIMEDOUT) {

@@ -3,6 +3,7 @@
 #define CORE_RPC_INTERNAL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <nng/nng.h>
 
@@ -10,6 +11,10 @@
 
 /* Monotonic clock in milliseconds. */
 int64_t rpc_now_ms(void);
+
+/* The CLOCK_REALTIME time ms milliseconds from now, for
+ * pthread_cond_timedwait. */
+void rpc_deadline_timespec(struct timespec *ts, int64_t ms);
 
 /* Closes an nng socket, waiting at most ms for nng_close to return.
  *

@@ -595,13 +595,7 @@ static int
 wait_workers(core_rpc_server *s, int ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	rpc_deadline_timespec(&until, ms);
 	pthread_mutex_lock(&s->mu);
 	int rv = 0;
 	while (s->workers_exited < s->n_threads && rv != ETIMEDOUT) {
