@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The edge over real HTTP: liveness, readiness with services down and up,
+# problem+json errors, request ids, clean exit on SIGTERM.
+# Usage: edge_http.sh BUILD_DIR
+set -euo pipefail
+build=$1
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+check() { # NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
+}
+
+# Free ports below the kernel's ephemeral range (32768+).
+declare -A used=()
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ -z ${used[$p]:-} ]] || continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    used[$p]=1
+    echo "$p"
+    return
+  done
+}
+edge_port=$(free_port)
+auth_port=$(free_port)
+user_port=$(free_port)
+admin_port=$(free_port)
+export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
+  ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port EDGE_LISTEN=127.0.0.1:$edge_port \
+  EDGE_RPC_TIMEOUT_MS=500 LOG_LEVEL=warn
+"$build/edge/edge" 2>"$tmp/edge.log" &
+edge_pid=$!
+pids+=("$edge_pid")
+base=http://127.0.0.1:$edge_port
+for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+
+# Liveness does not depend on the services.
+code=$(curl -s -o "$tmp/h.json" -w '%{http_code}' "$base/healthz")
+check "healthz is 200" test "$code" = 200
+check "healthz body" grep -q '"status":"ok"' "$tmp/h.json"
+
+# Readiness names every service that is down, as problem+json.
+code=$(curl -s -D "$tmp/r.hdr" -o "$tmp/r.json" -w '%{http_code}' "$base/readyz")
+check "readyz is 503 with services down" test "$code" = 503
+check "readyz is problem+json" grep -qi '^content-type: application/problem+json' "$tmp/r.hdr"
+check "readyz names the services down" grep -q '"down":\["auth","user","admin"\]' "$tmp/r.json"
+
+# Errors and request ids.
+code=$(curl -s -D "$tmp/n.hdr" -o "$tmp/n.json" -w '%{http_code}' -H 'X-Request-Id: edge-test-1' --path-as-is "$base/nope/../../etc/passwd")
+check "unknown path is 404" test "$code" = 404
+check "404 is problem+json" grep -q '"status":404' "$tmp/n.json"
+check "valid request id is echoed" grep -qi '^x-request-id: edge-test-1' "$tmp/n.hdr"
+curl -s -D "$tmp/bad.hdr" -o /dev/null -H 'X-Request-Id: bad id"<>' "$base/healthz"
+check "invalid request id is replaced" grep -qiE '^x-request-id: [0-9a-f]{32}' "$tmp/bad.hdr"
+code=$(curl -s -D "$tmp/m.hdr" -o /dev/null -w '%{http_code}' -X POST -d '{}' "$base/healthz")
+check "wrong method is 405" test "$code" = 405
+check "405 lists Allow" grep -qi '^allow: GET, HEAD' "$tmp/m.hdr"
+check "security headers" grep -qi '^x-content-type-options: nosniff' "$tmp/m.hdr"
+
+# With every service up, ready.
+for svc in auth user admin; do
+  var=${svc^^}_RPC_LISTEN
+  port_var=${svc}_port
+  env "$var=tcp://127.0.0.1:${!port_var}" "$build/svc-$svc/svc-$svc" 2>"$tmp/$svc.log" &
+  pids+=($!)
+done
+code=000
+for _ in $(seq 100); do
+  code=$(curl -s -o "$tmp/r2.json" -w '%{http_code}' "$base/readyz")
+  [[ $code == 200 ]] && break
+  sleep 0.05
+done
+check "readyz is 200 with every service up" test "$code" = 200
+check "readyz reports SERVING" grep -q '"auth":"SERVING","user":"SERVING","admin":"SERVING"' "$tmp/r2.json"
+
+# SIGTERM: every process exits 0.
+for p in "${pids[@]}"; do kill -TERM "$p"; done
+status_all=0
+for p in "${pids[@]}"; do wait "$p" || status_all=$?; done
+pids=()
+check "every process exits 0 on SIGTERM" test "$status_all" = 0
+
+echo "edge_http: $passed passed, $failed failed"
+[[ $failed == 0 ]]
