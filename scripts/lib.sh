@@ -50,7 +50,9 @@ add_cleanup() {
 # servers are not left half-stopped; every stop has its own time limit.
 run_cleanups() {
 	local i cmd
-	trap '' INT TERM HUP
+	# PIPE too: when output went to a pipe that died with the same Ctrl-C
+	# (stack.sh | tee log), a message must not kill the cleanup half-way.
+	trap '' INT TERM HUP PIPE
 	set +e
 	for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do
 		cmd="${_CLEANUPS[i]}"
