@@ -621,10 +621,16 @@ signal_stop(core_rpc_server *s)
 	}
 }
 
-/* Closes the socket, joins the workers and frees the contexts. */
+/* Closes the socket, joins the workers and frees the contexts. With
+ * workers still running (the drain timed out), the socket is closed first:
+ * that aborts sends stuck on peers that do not read. */
 static void
-shut_down(core_rpc_server *s)
+shut_down(core_rpc_server *s, bool workers_done)
 {
+	if (!workers_done && s->sock_open) {
+		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
+		s->sock_open = false;
+	}
 	for (int i = 0; i < s->n_threads; i++) {
 		pthread_join(s->threads[i], NULL);
 	}
@@ -689,7 +695,9 @@ core_rpc_server_start(core_rpc_server *s)
 		        &s->slots[i]) != 0) {
 			core_log_error("cannot create worker thread");
 			pthread_mutex_lock(&s->mu);
-			s->workers_failed++; /* releases the others */
+			/* Count the workers that will never start as failed,
+			 * so the started ones stop waiting for them. */
+			s->workers_failed += s->n_workers - i;
 			pthread_cond_broadcast(&s->state_cv);
 			pthread_mutex_unlock(&s->mu);
 			goto fail;
@@ -731,7 +739,7 @@ core_rpc_server_start(core_rpc_server *s)
 
 fail:
 	signal_stop(s);
-	shut_down(s);
+	shut_down(s, true);
 	return -1;
 }
 
@@ -749,7 +757,7 @@ core_rpc_server_stop(core_rpc_server *s)
 		              "%d ms",
 		    left, s->drain_ms);
 	}
-	shut_down(s);
+	shut_down(s, left == 0);
 	core_log_info("stopped after %" PRIuFAST64 " calls",
 	    (uint_fast64_t) atomic_load(&s->calls));
 }
