@@ -2,8 +2,8 @@
  * REST/JSON into RPCs to the internal services.
  *
  * Served today: GET /healthz (the process is up), GET /readyz (every
- * service answers core.v1.Health SERVING; 503 naming what is not). Every
- * other path answers an RFC 9457 problem+json 404. */
+ * service answers core.v1.Health SERVING; 503 naming what is not), and GET /
+ * listing those. Every other path answers an RFC 9457 problem+json 404. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -190,6 +190,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 			    "{\"status\":\"ok\"}", rid);
 		}
 		return readyz(e, conn, rid);
+	}
+	if (strcmp(url, "/") == 0 && get) {
+		/* Until the web frontend is served here, say what is. */
+		return reply(conn, MHD_HTTP_OK, "application/json",
+		    "{\"service\":\"microcore edge\",\"endpoints\":"
+		    "[\"/healthz\",\"/readyz\"]}",
+		    rid);
 	}
 	return problem(conn, MHD_HTTP_NOT_FOUND, "Not Found",
 	    "no such resource", rid, NULL);

@@ -51,6 +51,9 @@ code=$(curl -s -o "$tmp/h.json" -w '%{http_code}' "$base/healthz")
 check "healthz is 200" test "$code" = 200
 check "healthz body" grep -q '"status":"ok"' "$tmp/h.json"
 
+code=$(curl -s -o "$tmp/i.json" -w '%{http_code}' "$base/")
+check "index lists the endpoints" grep -q '"/readyz"' "$tmp/i.json"
+
 # Readiness names every service that is down, as problem+json.
 code=$(curl -s -D "$tmp/r.hdr" -o "$tmp/r.json" -w '%{http_code}' "$base/readyz")
 check "readyz is 503 with services down" test "$code" = 503
