@@ -154,21 +154,25 @@ client_for(const options *o, const core_service_info *svc)
 	return c;
 }
 
-static void
-fill_opts(const options *o, core_rpc_opts *opts, core_md *md, char *auth,
-    size_t authlen)
+/* One call with the command line's metadata, token and timeout. */
+static core_status
+call(const options *o, core_rpc_client *c, const char *method,
+    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+    ProtobufCMessage **out, core_arena *a, core_rpc_reply *reply)
 {
+	core_md md[MAX_META + 1];
+	char auth[8192];
 	size_t n = 0;
 	for (int i = 0; i < o->n_meta; i++) {
 		md[n++] = o->meta[i];
 	}
 	if (o->token != NULL && o->token[0] != '\0') {
-		snprintf(auth, authlen, "Bearer %s", o->token);
+		snprintf(auth, sizeof(auth), "Bearer %s", o->token);
 		md[n++] = (core_md) {CORE_MD_AUTHORIZATION, auth};
 	}
-	opts->md = md;
-	opts->n_md = n;
-	opts->timeout_ms = (int) o->timeout_ms;
+	core_rpc_opts opts = {
+	    .timeout_ms = (int) o->timeout_ms, .md = md, .n_md = n};
+	return core_rpc_call(c, method, in, out_desc, out, &opts, a, reply);
 }
 
 static void
@@ -210,13 +214,9 @@ cmd_health(const options *o)
 		    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
 		ProtobufCMessage *out = NULL;
 		core_rpc_reply reply;
-		core_rpc_opts opts;
-		core_md md[MAX_META + 1];
-		char auth[8192];
-		fill_opts(o, &opts, md, auth, sizeof(auth));
-		core_status st = core_rpc_call(c, "/core.v1.Health/Check",
-		    &req.base, &core__v1__health_check_response__descriptor,
-		    &out, &opts, a, &reply);
+		core_status st = call(o, c, "/core.v1.Health/Check", &req.base,
+		    &core__v1__health_check_response__descriptor, &out, a,
+		    &reply);
 		if (st != CORE_OK) {
 			printf("%-6s %s\n", svc->target, core_status_str(st));
 			fprintf(stderr, "rpcctl: %s: %s\n", svc->target,
@@ -341,12 +341,7 @@ cmd_call(const options *o, const char *method, const char *input)
 	snprintf(full, sizeof(full), "/%s/%s", svc->desc->name, m->name);
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
-	core_rpc_opts opts;
-	core_md md[MAX_META + 1];
-	char auth[8192];
-	fill_opts(o, &opts, md, auth, sizeof(auth));
-	core_status st = core_rpc_call(c, full, in, m->output, &out, &opts, a,
-	    &reply);
+	core_status st = call(o, c, full, in, m->output, &out, a, &reply);
 	int rc = exit_for(st);
 	if (st != CORE_OK) {
 		print_error(&reply);
