@@ -1,0 +1,75 @@
+/* PostgreSQL for worker threads: one connection per handle, and migrations.
+ *
+ * A handle belongs to one thread (typically an RPC worker's state) and is
+ * never shared. A connection that fails, at start or later, is not fatal:
+ * the handle remembers that it is down and reconnects on the next use, at
+ * most one attempt per 500 ms, so a database outage costs each call one
+ * fast CORE_UNAVAILABLE instead of a hang. Statements are never retried by
+ * this module: after a broken connection nobody can tell whether the server
+ * ran them. Design note: docs/internals/store.md. */
+#ifndef CORE_PG_H
+#define CORE_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "core/status.h"
+
+typedef struct core_pg core_pg;
+
+/* Opens a handle for url (a libpq URI or key=value string) and tries to
+ * connect at once, with a 3 s connect timeout and TCP keepalives unless the
+ * url sets its own. A failed connection is logged (never the password) and
+ * retried on the next use. Returns NULL only when out of memory; a malformed
+ * url gives a handle that is always down. */
+core_pg *core_pg_open(const char *url);
+
+/* Closes the connection and frees the handle. NULL is a no-op. */
+void core_pg_close(core_pg *pg);
+
+/* Runs one parameterized statement (text-format parameters; params may be
+ * NULL when nparams is 0, and a NULL entry is SQL NULL). On CORE_OK *out
+ * holds the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK), which the caller
+ * PQclear()s; on any other status *out is set to NULL. Errors:
+ *   CORE_UNAVAILABLE        not connected, or the connection broke (the
+ *                           handle reconnects on a later call)
+ *   CORE_ALREADY_EXISTS     23505 unique_violation
+ *   CORE_INVALID_ARGUMENT   23503, 23514, class 22 (data exceptions)
+ *   CORE_ABORTED            40001, 40P01 (retry the transaction)
+ *   CORE_DEADLINE_EXCEEDED  57014 (statement timeout, cancel)
+ *   CORE_INTERNAL           any other SQL error
+ * The server's message is logged with the SQLSTATE, never the parameters. */
+core_status core_pg_exec(core_pg *pg, const char *sql, int nparams,
+    const char *const *params, PGresult **out);
+
+/* SQLSTATE of the last core_pg_exec: "" after a success or when the failure
+ * had none (e.g. not connected). */
+const char *core_pg_sqlstate(const core_pg *pg);
+
+/* Message of the last core_pg_exec failure, for logs only: never send it
+ * to a client. "" after a success. Valid until the next call on the handle. */
+const char *core_pg_error(const core_pg *pg);
+
+/* True when "SELECT 1" succeeds, reconnecting first if needed (within the
+ * rate limit). For health checks. */
+bool core_pg_ping(core_pg *pg);
+
+/* Applies the migrations in dir to the database at url, on a connection of
+ * its own, holding a session advisory lock (key derived from
+ * "microcore-migrations") for the whole run so that concurrent starts apply
+ * each file once. Files named NNN_name.sql (three or more digits, then
+ * [A-Za-z0-9_-]) that are regular files (symlinks to them count) run in
+ * lexical order of their names, each in its own transaction, and their
+ * version (the digits) is recorded in schema_migrations; recorded versions
+ * are skipped and other names ignored. A file must not contain transaction
+ * control or COPY FROM STDIN, and is at most 1 MiB.
+ *
+ * Returns the number of files applied (0 when up to date), or -1 with a
+ * message in err naming the file and the server's error; the failing file
+ * is rolled back and no later file runs. */
+int core_pg_migrate(
+    const char *url, const char *dir, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,465 @@
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/redis.h"
+
+#define RECONNECT_MS 500
+#define TIMEOUT_MS 1000
+#define PIPELINE_MAX 1024
+
+struct core_redis {
+	core_redis_url url; /* holds the password: wiped on close */
+	bool bad_url;
+	redisContext *ctx;   /* NULL while down */
+	int64_t next_try_ms; /* no connect attempt before this time */
+	char error[256];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- URL ---------------------------------------------------------------- */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+/* Copies s[0..n) into dst (size cap), %-decoding it. -1 when it does not
+ * fit, holds a bad escape, or decodes to a NUL byte. */
+static int
+decode(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char) s[i];
+		if (c == '%') {
+			if (i + 2 >= n) {
+				return -1;
+			}
+			int hi = hexval(s[i + 1]);
+			int lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				return -1;
+			}
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (o + 1 >= cap) {
+			return -1;
+		}
+		dst[o++] = (char) c;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+/* Decimal digits only (no sign, no blanks), at most max. */
+static int
+parse_uint(const char *s, size_t n, long max, long *out)
+{
+	long v = 0;
+	if (n == 0) {
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return -1;
+		}
+		v = v * 10 + (s[i] - '0');
+		if (v > max) {
+			return -1;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_userinfo(const char *s, size_t n, core_redis_url *out)
+{
+	const char *colon = memchr(s, ':', n);
+	// "user@" alone would be a user without a password: a typo, surely.
+	if (colon == NULL) {
+		return -1;
+	}
+	size_t ulen = (size_t) (colon - s);
+	if (decode(out->user, sizeof(out->user), s, ulen) != 0 ||
+	    decode(out->password, sizeof(out->password), colon + 1,
+	        n - ulen - 1) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_hostport(const char *s, size_t n, core_redis_url *out)
+{
+	const char *host = s;
+	size_t hlen;
+	const char *rest;
+	if (n > 0 && s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+		if (close == NULL) {
+			return -1;
+		}
+		host = s + 1;
+		hlen = (size_t) (close - host);
+		rest = close + 1;
+	} else {
+		const char *colon = memchr(s, ':', n);
+		hlen = colon ? (size_t) (colon - s) : n;
+		rest = s + hlen;
+	}
+	size_t rlen = n - (size_t) (rest - s);
+	if (hlen == 0 || hlen >= sizeof(out->host)) {
+		return -1;
+	}
+	for (size_t i = 0; i < hlen; i++) {
+		// Only what a host name or address can hold.
+		char c = host[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		        (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		        c == ':' || c == '_')) {
+			return -1;
+		}
+	}
+	memcpy(out->host, host, hlen);
+	out->host[hlen] = '\0';
+	out->port = 6379;
+	if (rlen > 0) {
+		long port;
+		if (rest[0] != ':' ||
+		    parse_uint(rest + 1, rlen - 1, 65535, &port) != 0 ||
+		    port == 0) {
+			return -1;
+		}
+		out->port = (int) port;
+	}
+	return 0;
+}
+
+int
+core_redis_parse_url(const char *url, core_redis_url *out)
+{
+	static const char scheme[] = "redis://";
+	memset(out, 0, sizeof(*out));
+	if (url == NULL || strncasecmp(url, scheme, sizeof(scheme) - 1) != 0) {
+		return -1;
+	}
+	const char *s = url + sizeof(scheme) - 1;
+	if (strpbrk(s, "?#") != NULL) {
+		return -1;
+	}
+	size_t alen = strcspn(s, "/");
+	const char *path = s + alen;
+	// The last '@': an unencoded '@' in a password still parses.
+	const char *at = NULL;
+	for (const char *p = s; p < path; p++) {
+		if (*p == '@') {
+			at = p;
+		}
+	}
+	const char *hp = s;
+	if (at != NULL) {
+		if (parse_userinfo(s, (size_t) (at - s), out) != 0) {
+			return -1;
+		}
+		hp = at + 1;
+	}
+	if (parse_hostport(hp, (size_t) (path - hp), out) != 0) {
+		return -1;
+	}
+	out->db = 0;
+	if (path[0] == '/' && path[1] != '\0') {
+		long db;
+		if (parse_uint(path + 1, strlen(path + 1), 1000000, &db) !=
+		    0) {
+			return -1;
+		}
+		out->db = (int) db;
+	}
+	return 0;
+}
+
+/* ---- Connection --------------------------------------------------------- */
+
+static void
+set_error(core_redis *r, const char *msg)
+{
+	snprintf(r->error, sizeof(r->error), "%s", msg ? msg : "");
+}
+
+static void
+drop(core_redis *r)
+{
+	redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+/* Runs AUTH or SELECT on a fresh context. 0, or -1 with r->error set. */
+static int
+setup_command(core_redis *r, redisContext *c, int argc, const char **argv)
+{
+	redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+	if (rep == NULL) {
+		set_error(r, c->errstr);
+		return -1;
+	}
+	int rv = 0;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		// The reply quotes no argument, so the password stays out.
+		snprintf(
+		    r->error, sizeof(r->error), "%s: %s", argv[0], rep->str);
+		rv = -1;
+	}
+	freeReplyObject(rep);
+	return rv;
+}
+
+static redisContext *
+connect_ctx(core_redis *r)
+{
+	const core_redis_url *u = &r->url;
+	struct timeval tv = {TIMEOUT_MS / 1000, (TIMEOUT_MS % 1000) * 1000};
+	redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
+	if (c == NULL) {
+		set_error(r, "out of memory");
+		return NULL;
+	}
+	if (c->err != 0) {
+		set_error(r, c->errstr);
+		goto fail;
+	}
+	if (redisSetTimeout(c, tv) != REDIS_OK ||
+	    redisEnableKeepAlive(c) != REDIS_OK) {
+		set_error(r, c->errstr);
+		goto fail;
+	}
+	if (u->password[0] != '\0') {
+		// AUTH user password (Redis 6 ACL) or AUTH password.
+		const char *argv[3] = {"AUTH", u->user, u->password};
+		int argc = 3;
+		if (u->user[0] == '\0') {
+			argv[1] = u->password;
+			argc = 2;
+		}
+		if (setup_command(r, c, argc, argv) != 0) {
+			goto fail;
+		}
+	}
+	if (u->db != 0) {
+		char db[16];
+		snprintf(db, sizeof(db), "%d", u->db);
+		const char *argv[] = {"SELECT", db};
+		if (setup_command(r, c, 2, argv) != 0) {
+			goto fail;
+		}
+	}
+	return c;
+fail:
+	redisFree(c);
+	return NULL;
+}
+
+/* Connects if down and the rate limit allows. True when connected. */
+static bool
+ensure(core_redis *r)
+{
+	if (r->ctx != NULL) {
+		return true;
+	}
+	if (r->bad_url) {
+		set_error(r, "malformed redis url");
+		return false;
+	}
+	int64_t now = now_ms();
+	if (now < r->next_try_ms) {
+		set_error(r, "down, waiting to reconnect");
+		return false;
+	}
+	if ((r->ctx = connect_ctx(r)) == NULL) {
+		char port[8];
+		snprintf(port, sizeof(port), "%d", r->url.port);
+		core_log_kv(CORE_LOG_WARN, "redis connect failed", "host",
+		    r->url.host, "port", port, "error", r->error, NULL);
+		// Only a failed attempt delays the next one.
+		r->next_try_ms = now + RECONNECT_MS;
+		return false;
+	}
+	return true;
+}
+
+core_redis *
+core_redis_open(const char *url)
+{
+	core_redis *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return NULL;
+	}
+	if (core_redis_parse_url(url, &r->url) != 0) {
+		// Not the url itself: it may carry the password.
+		core_log_error("redis: malformed url");
+		r->bad_url = true;
+		return r;
+	}
+	(void) ensure(r);
+	return r;
+}
+
+void
+core_redis_close(core_redis *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	drop(r);
+	explicit_bzero(&r->url, sizeof(r->url));
+	free(r);
+}
+
+/* Maps a NULL reply (context error) or an error reply. Frees the reply on
+ * error; *out gets it on success. */
+static core_status
+finish(core_redis *r, redisReply *rep, redisReply **out)
+{
+	if (rep == NULL) {
+		int err = r->ctx->err;
+		set_error(r, r->ctx->errstr);
+		// A context with an error cannot be used again.
+		drop(r);
+		core_log_kv(CORE_LOG_WARN, "redis command failed", "error",
+		    r->error, NULL);
+		return err == REDIS_ERR_OTHER || err == REDIS_ERR_OOM
+		           ? CORE_INTERNAL
+		           : CORE_UNAVAILABLE;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		set_error(r, rep->str);
+		// Redis 7 quotes the arguments of an unknown command, and an
+		// argument may be a secret.
+		char *args = strstr(r->error, ", with args");
+		if (args != NULL) {
+			*args = '\0';
+		}
+		core_log_kv(CORE_LOG_ERROR, "redis error reply", "error",
+		    r->error, NULL);
+		freeReplyObject(rep);
+		return CORE_INTERNAL;
+	}
+	r->error[0] = '\0';
+	*out = rep; // the caller freeReplyObject()s it
+	return CORE_OK;
+}
+
+core_status
+core_redis_command(core_redis *r, redisReply **out, const char *fmt, ...)
+{
+	*out = NULL;
+	if (!ensure(r)) {
+		return CORE_UNAVAILABLE;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *rep = redisvCommand(r->ctx, fmt, ap);
+	va_end(ap);
+	return finish(r, rep, out);
+}
+
+core_status
+core_redis_commandargv(core_redis *r, int argc, const char **argv,
+    const size_t *argvlen, redisReply **out)
+{
+	*out = NULL;
+	if (!ensure(r)) {
+		return CORE_UNAVAILABLE;
+	}
+	return finish(r, redisCommandArgv(r->ctx, argc, argv, argvlen), out);
+}
+
+core_status
+core_redis_pipeline(core_redis *r, int n, const int *argcs,
+    const char *const *const *argvs, const size_t *const *argvlens,
+    redisReply **replies)
+{
+	if (n < 1 || n > PIPELINE_MAX) {
+		return CORE_INVALID_ARGUMENT;
+	}
+	for (int i = 0; i < n; i++) {
+		replies[i] = NULL;
+	}
+	if (!ensure(r)) {
+		return CORE_UNAVAILABLE;
+	}
+	for (int i = 0; i < n; i++) {
+		// hiredis takes non-const argv but only reads it.
+		const char **argv = (const char **) (uintptr_t) argvs[i];
+		const size_t *lens = argvlens ? argvlens[i] : NULL;
+		if (redisAppendCommandArgv(r->ctx, argcs[i], argv, lens) !=
+		    REDIS_OK) {
+			// Half a pipeline is in the output buffer: only a new
+			// connection gets rid of it.
+			goto fail;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		void *rep;
+		if (redisGetReply(r->ctx, &rep) != REDIS_OK || rep == NULL) {
+			goto fail;
+		}
+		replies[i] = rep;
+	}
+	r->error[0] = '\0';
+	return CORE_OK;
+fail:
+	set_error(r, r->ctx->errstr);
+	drop(r);
+	core_log_kv(
+	    CORE_LOG_WARN, "redis pipeline failed", "error", r->error, NULL);
+	for (int i = 0; i < n; i++) {
+		freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	return CORE_UNAVAILABLE;
+}
+
+const char *
+core_redis_error(const core_redis *r)
+{
+	return r->error;
+}
+
+bool
+core_redis_ping(core_redis *r)
+{
+	redisReply *rep;
+	if (core_redis_command(r, &rep, "PING") != CORE_OK) {
+		return false;
+	}
+	bool ok = rep->type == REDIS_REPLY_STATUS && rep->str != NULL &&
+	          strcmp(rep->str, "PONG") == 0;
+	freeReplyObject(rep);
+	return ok;
+}
