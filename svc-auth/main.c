@@ -1,25 +1,99 @@
-/* svc-auth: serves AuthService (authdb). Wiring only: configuration, the RPC
- * server and its handlers. Until the service's methods are implemented it
- * answers core.v1.Health and UNIMPLEMENTED for every declared method. */
+/* svc-auth: serves auth.v1.AuthService on authdb and Redis. Wiring only:
+ * configuration, migrations, the RPC server and its handlers. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include <sodium.h>
 
 #include "auth/v1/auth.pb-c.h"
 
+#include "auth_service.h"
+#include "core/log.h"
+#include "core/pg.h"
 #include "core/service.h"
 
-static const core_rpc_service services[] = {
-    {&auth__v1__auth_service__descriptor, NULL},
-};
+#ifndef AUTH_DEFAULT_MIGRATIONS_DIR
+#define AUTH_DEFAULT_MIGRATIONS_DIR "svc-auth/migrations"
+#endif
+
+static auth_config cfg;
+static const char *migrations_dir;
+static long migrate_wait_s, argon2_t, argon2_m_kib;
+
+/* Applies the migrations, retrying while the database is not reachable
+ * (it may still be starting), for at most migrate_wait_s. */
+static int
+init(void **app)
+{
+	char err[512];
+	cfg.argon2_opslimit = (unsigned long long) argon2_t;
+	cfg.argon2_memlimit = (size_t) argon2_m_kib * 1024;
+	if (sodium_init() < 0) {
+		core_log_error("libsodium failed to initialise");
+		return -1;
+	}
+	for (long waited = 0;; waited++) {
+		int n = core_pg_migrate(cfg.database_url, migrations_dir, err,
+		    sizeof(err));
+		if (n >= 0) {
+			core_log_info("database schema up to date (%d "
+			              "migrations applied now)",
+			    n);
+			break;
+		}
+		if (waited >= migrate_wait_s) {
+			core_log_error("migrations failed: %s", err);
+			return -1;
+		}
+		core_log_warn("migrations not applied yet (%s); retrying", err);
+		struct timespec one = {1, 0};
+		nanosleep(&one, NULL);
+	}
+	*app = &cfg;
+	return 0;
+}
 
 int
 main(void)
 {
+	if (AUTH_N_METHODS != auth__v1__auth_service__descriptor.n_methods) {
+		fprintf(stderr, "svc-auth: handler table out of date\n");
+		return 1;
+	}
+	static const core_rpc_service services[] = {
+	    {&auth__v1__auth_service__descriptor, auth_handlers},
+	};
+	const core_config_item config[] = {
+	    {"AUTH_DATABASE_URL",
+	        "postgresql://postgres@127.0.0.1:55432/authdb",
+	        CORE_CONFIG_STR, 0, 0, false, "authdb connection URL",
+	        &cfg.database_url},
+	    {"REDIS_URL", "redis://127.0.0.1:56379/0", CORE_CONFIG_STR, 0, 0,
+	        false, "Redis URL (sessions, blacklist, rate limits)",
+	        &cfg.redis_url},
+	    {"AUTH_MIGRATIONS_DIR", AUTH_DEFAULT_MIGRATIONS_DIR,
+	        CORE_CONFIG_STR, 0, 0, false, "directory of NNN_name.sql",
+	        &migrations_dir},
+	    {"AUTH_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
+	        "how long start-up waits for the database", &migrate_wait_s},
+	    {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,
+	        "Argon2id iterations", &argon2_t},
+	    {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576,
+	        false, "Argon2id memory (KiB)", &argon2_m_kib},
+	};
 	const core_service_def def = {
 	    .name = "svc-auth",
 	    .listen_env = "AUTH_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7101",
 	    .services = services,
-	    .n_services = sizeof(services) / sizeof(services[0]),
+	    .n_services = 1,
+	    .config = config,
+	    .n_config = sizeof(config) / sizeof(config[0]),
+	    .init = init,
+	    .worker_init = auth_worker_init,
+	    .worker_fini = auth_worker_fini,
+	    .health = auth_health,
 	};
 	return core_service_main(&def);
 }

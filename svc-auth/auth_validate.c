@@ -1,0 +1,224 @@
+#include <string.h>
+#include <strings.h>
+
+#include "auth_validate.h"
+
+static bool
+is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static char
+to_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+}
+
+const char *
+auth_username_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t n = strlen(in);
+	if (n < AUTH_USERNAME_MIN || n > AUTH_USERNAME_MAX) {
+		return "must be 3 to 32 characters";
+	}
+	if (outlen < n + 1) {
+		return "too long";
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = to_lower(in[i]);
+		if (!is_lower_alnum(c) && c != '_' && c != '.' && c != '-') {
+			return "may contain only letters, digits, '_', '.' "
+			       "and '-'";
+		}
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return NULL;
+}
+
+/* RFC 5322 atext, without the characters that cause trouble downstream
+ * (quotes, backslash, backtick are not atext anyway). */
+static bool
+is_atext(char c)
+{
+	return is_lower_alnum(c) || (c != '\0' && strchr("!#$%&'*+/=?^_{|}~-", c));
+}
+
+static const char *
+check_local(const char *s, size_t n)
+{
+	if (n == 0 || n > 64) {
+		return "the part before '@' must be 1 to 64 characters";
+	}
+	if (s[0] == '.' || s[n - 1] == '.') {
+		return "the part before '@' must not start or end with '.'";
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i + 1] == '.') {
+				return "the part before '@' must not contain "
+				       "'..'";
+			}
+		} else if (!is_atext(s[i])) {
+			return "the part before '@' contains a character "
+			       "that is not allowed";
+		}
+	}
+	return NULL;
+}
+
+static const char *
+check_domain(const char *s, size_t n)
+{
+	size_t labels = 0, start = 0;
+	bool last_alpha = true;
+	if (n == 0 || n > 253) {
+		return "the domain must be 1 to 253 characters";
+	}
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.') {
+			if (!is_lower_alnum(s[i]) && s[i] != '-') {
+				return "the domain contains a character that "
+				       "is not allowed";
+			}
+			continue;
+		}
+		size_t len = i - start;
+		if (len == 0 || len > 63) {
+			return "each part of the domain must be 1 to 63 "
+			       "characters";
+		}
+		if (s[start] == '-' || s[i - 1] == '-') {
+			return "a part of the domain must not start or end "
+			       "with '-'";
+		}
+		last_alpha = len >= 2;
+		for (size_t k = start; k < i; k++) {
+			if (!(s[k] >= 'a' && s[k] <= 'z')) {
+				last_alpha = false;
+			}
+		}
+		labels++;
+		start = i + 1;
+	}
+	if (labels < 2) {
+		return "the domain needs a dot (e.g. example.com)";
+	}
+	if (!last_alpha) {
+		return "the domain must end in a name of letters";
+	}
+	return NULL;
+}
+
+const char *
+auth_email_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t n = strlen(in);
+	if (n < 3 || n > AUTH_EMAIL_MAX) {
+		return "must be 3 to 254 characters";
+	}
+	if (outlen < n + 1) {
+		return "too long";
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[i] = to_lower(in[i]);
+	}
+	out[n] = '\0';
+	const char *at = strchr(out, '@');
+	if (at == NULL || strchr(at + 1, '@') != NULL) {
+		return "must contain exactly one '@'";
+	}
+	const char *err = check_local(out, (size_t) (at - out));
+	if (err == NULL) {
+		err = check_domain(at + 1, n - (size_t) (at - out) - 1);
+	}
+	return err;
+}
+
+bool
+auth_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *) str;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len;
+		unsigned cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + len > n) {
+			return false;
+		}
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80) {
+				return false;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+		if (cp < min_cp[len] || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
+/* A short list of the most used passwords of 8+ characters (from public
+ * breach statistics); a full breached-password check would be a service of
+ * its own. */
+static const char *const common_passwords[] = {
+    "12345678", "123456789", "1234567890", "password", "password1",
+    "password123", "qwertyuiop", "qwerty123", "11111111", "00000000",
+    "iloveyou", "sunshine", "princess", "football", "baseball",
+    "welcome1", "welcome123", "abc12345", "abcd1234", "1q2w3e4r",
+    "1qaz2wsx", "qwerty12", "letmein1", "trustno1", "superman",
+    "passw0rd", "p@ssw0rd", "changeme", "admin123", "administrator",
+    "87654321", "12341234", "asdfghjkl", "zaq12wsx", "q1w2e3r4",
+};
+
+const char *
+auth_password_check(const char *pw, const char *username)
+{
+	size_t n = strlen(pw);
+	if (n < AUTH_PASSWORD_MIN) {
+		return "must be at least 8 characters";
+	}
+	if (n > AUTH_PASSWORD_MAX) {
+		return "must be at most 128 bytes";
+	}
+	if (!auth_utf8_valid(pw, n)) {
+		return "must be valid UTF-8";
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char) pw[i];
+		if (c < 0x20 || c == 0x7f) {
+			return "must not contain control characters";
+		}
+	}
+	if (username != NULL && strcasecmp(pw, username) == 0) {
+		return "must not be the username";
+	}
+	for (size_t i = 0;
+	     i < sizeof(common_passwords) / sizeof(common_passwords[0]); i++) {
+		if (strcasecmp(pw, common_passwords[i]) == 0) {
+			return "is one of the most common passwords";
+		}
+	}
+	return NULL;
+}

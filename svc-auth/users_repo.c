@@ -1,0 +1,54 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "users_repo.h"
+
+#define USER_COLUMNS                                                   \
+	"id::text, username, email, role, status, "                    \
+	"(extract(epoch FROM created_at) * 1000000)::bigint, "         \
+	"(extract(epoch FROM updated_at) * 1000000)::bigint"
+
+static int64_t
+to_int64(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0' ? (int64_t) v : 0;
+}
+
+/* Copies row 0 of a result selecting USER_COLUMNS. */
+static void
+read_user(const PGresult *r, auth_user *u)
+{
+	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(r, 0, 0));
+	snprintf(u->username, sizeof(u->username), "%s", PQgetvalue(r, 0, 1));
+	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(r, 0, 2));
+	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, 0, 3));
+	snprintf(u->status, sizeof(u->status), "%s", PQgetvalue(r, 0, 4));
+	u->created_us = to_int64(PQgetvalue(r, 0, 5));
+	u->updated_us = to_int64(PQgetvalue(r, 0, 6));
+}
+
+core_status
+auth_users_insert(core_pg *pg, const char *username, const char *email,
+    const char *password_hash, auth_user *out)
+{
+	const char *params[] = {username, email, password_hash};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "INSERT INTO users (username, email, password_hash) "
+	    "VALUES ($1, $2, $3) RETURNING " USER_COLUMNS,
+	    3, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return CORE_INTERNAL;
+	}
+	read_user(r, out);
+	PQclear(r);
+	return CORE_OK;
+}
