@@ -142,7 +142,8 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_status st = auth_users_insert(w->pg, username, email, hash, &u);
 	sodium_memzero(hash, sizeof(hash));
 	if (st == CORE_ALREADY_EXISTS) {
-		/* Not saying which of the two is taken; see docs/api.md. */
+		/* Not saying which of the two is taken: see "Accounts" in
+		 * docs/architecture.md. */
 		return core_call_error(c, CORE_ALREADY_EXISTS,
 		    "the username or the email is already registered");
 	}
