@@ -1,0 +1,211 @@
+/* Access tokens: JWS compact, EdDSA (Ed25519), and the keys that verify them.
+ *
+ * A token is base64url(header) "." base64url(claims) "." base64url(sig) with
+ * the header {"alg":"EdDSA","typ":"at+jwt","kid":"<RFC 7638 thumbprint>"}.
+ * svc-auth signs (core_jwt_sign); the other services verify locally against
+ * the JWKS it publishes (core_jwks_cache_verify), then ask Redis whether the
+ * token was revoked (core_jwt_check_revoked). Verification follows RFC 8725
+ * and fails closed; the order of its checks is in docs/internals/tokens.md.
+ *
+ * Private keys are libsodium's 64-byte Ed25519 secret keys (seed || pk); the
+ * caller keeps them in sodium_malloc'd memory. Nothing here logs a token, a
+ * claim value or a key. */
+#ifndef CORE_JWT_H
+#define CORE_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/redis.h"
+#include "core/status.h"
+
+#define CORE_JWT_WARN_UNUSED __attribute__((warn_unused_result))
+
+/* ---- base64url (RFC 4648 section 5, no padding) ----------------------- */
+
+/* Length of the base64url text for n bytes, without the NUL. */
+#define CORE_B64URL_ENCODED_LEN(n) (((size_t) (n) *4 + 2) / 3)
+
+/* Writes base64url(in[0..len)) and a NUL to out. Returns 0, or -1 when out
+ * (cap bytes) is too small; out is then left empty if cap > 0. */
+int core_b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+
+/* Decodes in[0..len) strictly: only A-Z a-z 0-9 - _, no padding, no
+ * whitespace, len % 4 != 1, and the unused low bits of the last character
+ * zero (so each byte string has exactly one accepted encoding). Returns 0
+ * and writes *outlen bytes to out, or -1 for any of those errors or when out
+ * (cap bytes) is too small (out may then be partly written). */
+int core_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap,
+    size_t *outlen) CORE_JWT_WARN_UNUSED;
+
+/* ---- Keys -------------------------------------------------------------- */
+
+#define CORE_JWK_THUMBPRINT_LEN 43 /* base64url of a SHA-256, no NUL */
+#define CORE_JWK_KID_MAX 64        /* longest kid accepted, no NUL */
+#define CORE_JWKS_MAX_KEYS 16
+#define CORE_JWKS_MAX_DOC (64u * 1024) /* bytes of JWKS text */
+
+/* Writes the RFC 7638 thumbprint of an Ed25519 public key, i.e.
+ * base64url(SHA-256({"crv":"Ed25519","kty":"OKP","x":"<b64url pk>"})), and a
+ * NUL to out. This is the kid of the key. */
+void core_jwk_thumbprint(const uint8_t pk[32], char out[44]);
+
+/* A set of up to CORE_JWKS_MAX_KEYS Ed25519 public keys, found by kid. A set
+ * is not changed once it is shared: any number of threads may verify with it
+ * at once, but core_jwks_add must not run concurrently with anything else. */
+typedef struct core_jwks core_jwks;
+
+/* A new empty set, or NULL when out of memory. */
+core_jwks *core_jwks_new(void);
+
+/* Frees the set. NULL is a no-op. */
+void core_jwks_free(core_jwks *set);
+
+/* Adds public key pk under kid (NULL = its thumbprint, the normal case; an
+ * explicit kid is not checked against the key). Returns 0, or -1 when the
+ * set is full, or kid is empty, longer than CORE_JWK_KID_MAX, holds other
+ * than printable ASCII or is already in the set. */
+int core_jwks_add(core_jwks *set, const char *kid, const uint8_t pk[32]);
+
+/* Number of keys in the set. */
+size_t core_jwks_count(const core_jwks *set);
+
+/* Parses a JWKS document {"keys":[...]} of len bytes (at most
+ * CORE_JWKS_MAX_DOC, at most CORE_JWKS_MAX_KEYS keys, no duplicate JSON
+ * members). Every key must have kty "OKP", crv "Ed25519", an x that decodes
+ * strictly to 32 bytes and a kid equal to the key's thumbprint; "use", if
+ * present, must be "sig" and "alg" "EdDSA" or "Ed25519"; other members are
+ * ignored. One bad key rejects the whole document: it comes from our own
+ * svc-auth, so a foreign key means a misconfiguration worth an error, not a
+ * set silently smaller than expected. Returns 0 and writes *out (the
+ * caller's, freed with core_jwks_free), or -1 with a message for logs in err
+ * (errlen bytes, may be 0) and *out untouched. */
+int core_jwks_parse(const char *json, size_t len, core_jwks **out, char *err,
+    size_t errlen) CORE_JWT_WARN_UNUSED;
+
+/* Renders the set as compact JSON, {"keys":[{"kty":"OKP","crv":"Ed25519",
+ * "x":..,"kid":..,"use":"sig","alg":"EdDSA"},...]}, malloc'd and
+ * NUL-terminated (the caller free()s it). NULL only when out of memory. */
+char *core_jwks_to_json(const core_jwks *set);
+
+/* ---- Claims, signing --------------------------------------------------- */
+
+/* The claims of an access token. Strings are NUL-terminated; a buffer's size
+ * bounds the claim (a longer claim makes a token invalid). An optional claim
+ * that is absent is "" or 0. */
+typedef struct core_jwt_claims {
+	char iss[256];
+	char sub[64];  /* user id; required */
+	char aud[256]; /* on verification: the audience that matched */
+	char jti[64];  /* token id, the key of the blacklist; required */
+	char sid[64];  /* session id of the refresh token */
+	char username[64];
+	char role[16];
+	int64_t exp; /* Unix seconds; required */
+	int64_t iat; /* Unix seconds; 0 = absent */
+	int64_t nbf; /* Unix seconds; 0 = absent */
+} core_jwt_claims;
+
+/* Signs payload with a given protected header (JSON text, used exactly as
+ * given) and writes the compact JWS and a NUL to out. Low level: it is how
+ * the RFC 8037 vectors are reproduced; tokens are made by core_jwt_sign.
+ * Returns 0, or -1 when out (outlen bytes) is too small. */
+int core_jws_sign(const char *header_json, const uint8_t *payload, size_t len,
+    const uint8_t sk[64], char *out, size_t outlen);
+
+/* Makes an access token: header {"alg":"EdDSA","typ":"at+jwt","kid":kid},
+ * claims as compact JSON (iss, sub, aud, exp, jti always; iat and nbf when
+ * not 0; sid, username and role when not ""). kid is normally
+ * core_jwk_thumbprint of the public half of sk. Returns 0 and writes the
+ * token and a NUL to out, or -1 when out is too small, iss, sub, aud or jti
+ * is empty, a claim string is not NUL-terminated within its buffer or is not
+ * UTF-8, kid is not 1..CORE_JWK_KID_MAX bytes, or out of memory. */
+int core_jwt_sign(const core_jwt_claims *c, const char *kid,
+    const uint8_t sk[64], char *out, size_t outlen) CORE_JWT_WARN_UNUSED;
+
+/* ---- Verification ------------------------------------------------------ */
+
+#define CORE_JWT_DEFAULT_MAX_LEN 4096
+#define CORE_JWT_DEFAULT_LEEWAY_S 30
+
+typedef enum core_jwt_result {
+	CORE_JWT_OK = 0,
+	/* Well-formed, but no key in the set has its kid: the caller may
+	 * refetch the JWKS (after a key rotation) and try again. */
+	CORE_JWT_UNKNOWN_KID = 1,
+	/* Anything else: malformed, forged, expired, wrong issuer... */
+	CORE_JWT_INVALID = 2,
+} core_jwt_result;
+
+/* What a verifier accepts. Zero-initialised fields take the defaults. */
+typedef struct core_jwt_policy {
+	const char *issuer;   /* required: "iss" must equal it */
+	const char *audience; /* required: "aud" must be it or contain it */
+	int64_t now;          /* Unix seconds; 0 = time(NULL) */
+	/* Clock skew allowed on exp, nbf and iat, in seconds: 0 = the default
+	 * CORE_JWT_DEFAULT_LEEWAY_S (so a zeroed policy is sane), negative =
+	 * none at all. */
+	int leeway_s;
+	size_t max_len; /* longest token accepted; 0 = the default */
+} core_jwt_policy;
+
+/* Verifies token (NUL-terminated) with the keys and policy, strictly (see
+ * docs/internals/tokens.md for the order of checks). Only alg "EdDSA" (or
+ * RFC 9864's "Ed25519") is accepted, and decided before any key lookup; a
+ * token with "crit", duplicate JSON members, non-canonical base64url or a
+ * claim that does not fit its buffer is invalid. On CORE_JWT_OK *out holds
+ * the claims; otherwise *out is untouched. *reason (if reason is not NULL)
+ * always receives a static string saying why, for logs only: clients get a
+ * plain "unauthenticated". keys may be NULL (every kid is then unknown). */
+core_jwt_result core_jwt_verify(const core_jwks *keys, const char *token,
+    const core_jwt_policy *pol, core_jwt_claims *out,
+    const char **reason) CORE_JWT_WARN_UNUSED;
+
+/* ---- JWKS cache -------------------------------------------------------- */
+
+/* The public keys of svc-auth, fetched on demand and shared by every worker
+ * thread of a service. */
+typedef struct core_jwks_cache core_jwks_cache;
+
+/* Gets the current JWKS document: returns 0 with *json malloc'd (the cache
+ * frees it) and *len its length, or -1 on failure. Called from a worker
+ * thread that is verifying, never by two threads at once, without any lock
+ * held; it should have its own timeout. */
+typedef int (*core_jwks_fetch_fn)(void *arg, char **json, size_t *len);
+
+/* A cache that starts empty and fetches the JWKS with fetch(arg) when a
+ * token names a kid it does not have, at most once per min_refetch_ms.
+ * Returns NULL when out of memory. */
+core_jwks_cache *core_jwks_cache_new(
+    core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms);
+
+/* Frees the cache; no verification may be running. NULL is a no-op. */
+void core_jwks_cache_free(core_jwks_cache *cache);
+
+/* core_jwt_verify with the cached keys; thread-safe. On an unknown kid (or
+ * while the cache is empty) it refetches, unless a fetch started less than
+ * min_refetch_ms ago, and verifies once more. Only one thread fetches at a
+ * time; the others that need the keys wait for its result instead of
+ * fetching too. A failed fetch (logged) or an invalid document keeps the
+ * old keys, so tokens keep verifying while svc-auth is down. */
+core_jwt_result core_jwks_cache_verify(core_jwks_cache *cache,
+    const char *token, const core_jwt_policy *pol, core_jwt_claims *out,
+    const char **reason) CORE_JWT_WARN_UNUSED;
+
+/* Number of successful fetches so far (for metrics and tests). */
+uint64_t core_jwks_cache_fetches(core_jwks_cache *cache);
+
+/* ---- Revocation -------------------------------------------------------- */
+
+/* Asks Redis, in one pipelined round trip, whether a verified token was
+ * revoked: EXISTS blacklist:<jti> and GET revoked_before:<sub>. It is revoked
+ * when the blacklist key exists, or when iat < revoked_before (Unix seconds;
+ * a malformed value counts as revoked and is logged). On CORE_OK *revoked is
+ * set. Otherwise the answer is unknown and the caller must reject the token
+ * (fail closed): CORE_UNAVAILABLE when Redis is down, CORE_INTERNAL for an
+ * error reply, CORE_INVALID_ARGUMENT when jti or sub is empty. */
+core_status core_jwt_check_revoked(core_redis *r, const core_jwt_claims *c,
+    bool *revoked) CORE_JWT_WARN_UNUSED;
+
+#endif
