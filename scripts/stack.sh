@@ -136,9 +136,19 @@ ensure_packages
 : "${USER_RPC_DIAL:=$USER_RPC_LISTEN}"
 : "${ADMIN_RPC_DIAL:=$ADMIN_RPC_LISTEN}"
 : "${EDGE_LISTEN:=127.0.0.1:8080}"
+# The key-encryption key of svc-auth's signing keys: made once for this
+# checkout and kept (owner-only) beside the data it protects.
+if [[ -z "${AUTH_KEK:-}" ]]; then
+	kek_file="$ROOT/.run/auth_kek"
+	if [[ ! -s "$kek_file" ]]; then
+		mkdir -p "$ROOT/.run"
+		(umask 077 && head -c 32 /dev/urandom | base64 >"$kek_file")
+	fi
+	AUTH_KEK=$(<"$kek_file")
+fi
 export AUTH_DATABASE_URL USER_DATABASE_URL ADMIN_DATABASE_URL REDIS_URL \
 	AUTH_RPC_LISTEN USER_RPC_LISTEN ADMIN_RPC_LISTEN \
-	AUTH_RPC_DIAL USER_RPC_DIAL ADMIN_RPC_DIAL EDGE_LISTEN
+	AUTH_RPC_DIAL USER_RPC_DIAL ADMIN_RPC_DIAL EDGE_LISTEN AUTH_KEK
 
 edge_port="${EDGE_LISTEN##*:}"
 edge_host="${EDGE_LISTEN%:*}"

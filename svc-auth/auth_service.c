@@ -158,8 +158,47 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+/* The published keys, as Jwk messages and as the JSON document the edge
+ * serves. Any caller may ask: public keys are public. */
+static core_status
+get_jwks(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) in;
+	Auth__V1__GetJwksResponse *resp = (Auth__V1__GetJwksResponse *) out;
+	auth_worker *w = core_call_state(c);
+	auth_keyring *kr = w->cfg->keys;
+	core_arena *a = core_call_arena(c);
+	core_status st = CORE_OK;
+
+	pthread_rwlock_rdlock(&kr->lock);
+	resp->json = core_arena_strdup(a, kr->jwks_json ? kr->jwks_json : "");
+	resp->keys = core_arena_calloc(a, kr->n_keys, sizeof(*resp->keys));
+	for (size_t i = 0; resp->keys != NULL && i < kr->n_keys; i++) {
+		Auth__V1__Jwk *k = core_arena_alloc(a, sizeof(*k));
+		char x[CORE_B64URL_ENCODED_LEN(32) + 1];
+		if (k == NULL ||
+		    core_b64url_encode(kr->keys[i].pk, 32, x, sizeof(x)) != 0) {
+			st = CORE_INTERNAL;
+			break;
+		}
+		auth__v1__jwk__init(k);
+		k->kty = "OKP";
+		k->crv = "Ed25519";
+		k->x = core_arena_strdup(a, x);
+		k->kid = core_arena_strdup(a, kr->keys[i].kid);
+		k->use = "sig";
+		k->alg = "EdDSA";
+		resp->keys[resp->n_keys++] = k;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	if (st != CORE_OK || resp->json == NULL || resp->keys == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	return CORE_OK;
+}
+
 /* Descriptor order: Register, Login, Refresh, Logout, GetJwks, CheckToken,
  * ListSessions, RevokeSession, RotateKeys, ListKeys. */
 const core_rpc_handler auth_handlers[AUTH_N_METHODS] = {
-    register_user, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    register_user, NULL, NULL, NULL, get_jwks, NULL, NULL, NULL, NULL, NULL,
 };

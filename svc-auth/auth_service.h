@@ -7,12 +7,14 @@
 #include "core/pg.h"
 #include "core/redis.h"
 #include "core/rpc.h"
+#include "keys.h"
 
 typedef struct auth_config {
 	const char *database_url;
 	const char *redis_url;
 	unsigned long long argon2_opslimit;
 	size_t argon2_memlimit; /* bytes */
+	auth_keyring *keys;     /* shared by every worker */
 } auth_config;
 
 /* One per RPC worker: its own connections. */

@@ -18,8 +18,46 @@
 #endif
 
 static auth_config cfg;
-static const char *migrations_dir;
+static auth_keyring keyring;
+static const char *migrations_dir, *kek_text;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
+
+/* Makes sure a signing key exists and loads the keyring. The KEK is only
+ * needed here: it is wiped as soon as the active key is unsealed. */
+static int
+init_keys(void **app)
+{
+	uint8_t *kek = sodium_malloc(AUTH_KEK_BYTES);
+	core_pg *pg = core_pg_open(cfg.database_url);
+	int rv = -1;
+	if (kek == NULL || pg == NULL || auth_keyring_init(&keyring) != 0) {
+		core_log_error("out of memory");
+		goto done;
+	}
+	if (auth_kek_parse(kek_text, kek) != 0) {
+		core_log_error("AUTH_KEK must be 32 random bytes in base64 "
+		               "(generate one with: head -c 32 /dev/urandom | "
+		               "base64)");
+		goto done;
+	}
+	core_status st = auth_keys_ensure(pg, kek);
+	if (st == CORE_OK) {
+		st = auth_keys_load(pg, kek, &keyring);
+	}
+	if (st != CORE_OK || keyring.active_sk == NULL) {
+		core_log_error("signing keys not ready: %s", core_status_str(st));
+		goto done;
+	}
+	core_log_kv(CORE_LOG_INFO, "signing keys loaded", "active_kid",
+	    keyring.active_kid, NULL);
+	cfg.keys = &keyring;
+	*app = &cfg;
+	rv = 0;
+done:
+	sodium_free(kek);
+	core_pg_close(pg);
+	return rv;
+}
 
 /* Applies the migrations, retrying while the database is not reachable
  * (it may still be starting), for at most migrate_wait_s. */
@@ -50,8 +88,15 @@ init(void **app)
 		struct timespec one = {1, 0};
 		nanosleep(&one, NULL);
 	}
-	*app = &cfg;
-	return 0;
+	return init_keys(app);
+}
+
+static void
+fini(void *app)
+{
+	if (app != NULL) {
+		auth_keyring_fini(&keyring);
+	}
 }
 
 int
@@ -77,6 +122,9 @@ main(void)
 	        &migrations_dir},
 	    {"AUTH_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
 	        "how long start-up waits for the database", &migrate_wait_s},
+	    {"AUTH_KEK", "", CORE_CONFIG_STR, 0, 0, true,
+	        "key-encryption key for the signing keys (32 bytes, base64)",
+	        &kek_text},
 	    {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,
 	        "Argon2id iterations", &argon2_t},
 	    {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576,
@@ -91,6 +139,7 @@ main(void)
 	    .config = config,
 	    .n_config = sizeof(config) / sizeof(config[0]),
 	    .init = init,
+	    .fini = fini,
 	    .worker_init = auth_worker_init,
 	    .worker_fini = auth_worker_fini,
 	    .health = auth_health,

@@ -6,12 +6,16 @@ set -euo pipefail
 build=$1
 tmp=$(mktemp -d)
 pids=()
+# shellcheck source=tests/integration/svc_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/svc_env.sh"
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  svc_env_cleanup
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+svc_env_setup
 passed=0
 failed=0
 check() { # NAME CONDITION...
@@ -80,7 +84,7 @@ for svc in auth user admin; do
   pids+=($!)
 done
 code=000
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   code=$(curl -s -o "$tmp/r2.json" -w '%{http_code}' "$base/readyz")
   [[ $code == 200 ]] && break
   sleep 0.05

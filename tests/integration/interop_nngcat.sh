@@ -8,11 +8,15 @@ build=$1
 src=$2
 tmp=$(mktemp -d)
 pid=
+# shellcheck source=tests/integration/svc_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/svc_env.sh"
 cleanup() {
   [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  svc_env_cleanup
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+svc_env_setup
 
 # A free port, below the kernel's ephemeral range (32768+) so it cannot
 # collide with ports other tests get from the kernel.
@@ -24,7 +28,7 @@ url="tcp://127.0.0.1:$port"
 
 AUTH_RPC_LISTEN=$url LOG_LEVEL=warn "$build/svc-auth/svc-auth" 2>"$tmp/svc.log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 200); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.05
 done

@@ -23,10 +23,13 @@
 #include "auth/v1/auth.pb-c.h"
 #include "core/v1/health.pb-c.h"
 
+#include "core/jwt.h"
 #include "core/log.h"
 #include "core/rpc.h"
 
 extern char **environ;
+
+#define TEST_KEK "dGVzdC1rZWstMzItYnl0ZXMtbG9uZy0xMjM0NTY3ODk="
 
 typedef struct env {
 	char db[64];
@@ -118,7 +121,8 @@ setup_all(void **state)
 	snprintf(dburl, sizeof(dburl), "AUTH_DATABASE_URL=%s", E.db_url);
 	snprintf(redis, sizeof(redis), "REDIS_URL=%s", redis_url);
 	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=warn",
-	    "RPC_WORKERS=4", "AUTH_MIGRATE_WAIT_S=10", NULL};
+	    "RPC_WORKERS=4", "AUTH_MIGRATE_WAIT_S=10",
+	    "AUTH_KEK=" TEST_KEK, NULL};
 	char *argv[] = {SVC_AUTH_PATH, NULL};
 	assert_int_equal(
 	    posix_spawn(&E.pid, SVC_AUTH_PATH, NULL, NULL, argv, envp), 0);
@@ -404,6 +408,136 @@ test_database_down_is_unavailable_and_recovers(void **state)
 	core_arena_free(a);
 }
 
+static core_status
+get_jwks(core_rpc_client *cli, core_arena *a, Auth__V1__GetJwksResponse **resp)
+{
+	Auth__V1__GetJwksRequest req = AUTH__V1__GET_JWKS_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	core_status st = core_rpc_call(cli, "/auth.v1.AuthService/GetJwks",
+	    &req.base, &auth__v1__get_jwks_response__descriptor, &out, NULL, a,
+	    &reply);
+	*resp = (Auth__V1__GetJwksResponse *) out;
+	return st;
+}
+
+static void
+test_first_start_creates_one_signing_key_published_in_the_jwks(void **state)
+{
+	(void) state;
+	core_arena *a = core_arena_new(0);
+	Auth__V1__GetJwksResponse *resp = NULL;
+	assert_int_equal(get_jwks(E.cli, a, &resp), CORE_OK);
+	assert_int_equal(resp->n_keys, 1);
+	Auth__V1__Jwk *k = resp->keys[0];
+	assert_string_equal(k->kty, "OKP");
+	assert_string_equal(k->crv, "Ed25519");
+	assert_string_equal(k->use, "sig");
+	assert_string_equal(k->alg, "EdDSA");
+	/* The kid is the key's RFC 7638 thumbprint, and the JSON document is
+	 * a JWKS our own verifier accepts. */
+	uint8_t pk[32];
+	size_t n = 0;
+	assert_int_equal(
+	    core_b64url_decode(k->x, strlen(k->x), pk, sizeof(pk), &n), 0);
+	assert_int_equal(n, 32);
+	char kid[44];
+	core_jwk_thumbprint(pk, kid);
+	assert_string_equal(kid, k->kid);
+	core_jwks *set = NULL;
+	char err[128];
+	assert_int_equal(
+	    core_jwks_parse(resp->json, strlen(resp->json), &set, err,
+	        sizeof(err)),
+	    0);
+	assert_int_equal(core_jwks_count(set), 1);
+	core_jwks_free(set);
+
+	/* Stored sealed: the row holds the public key and 80 sealed bytes. */
+	PGconn *db = PQconnectdb(E.db_url);
+	PGresult *r = PQexec(db, "SELECT kid, length(sealed_key), active "
+	                         "FROM signing_keys");
+	assert_int_equal(PQntuples(r), 1);
+	assert_string_equal(PQgetvalue(r, 0, 0), kid);
+	assert_string_equal(PQgetvalue(r, 0, 1), "80");
+	assert_string_equal(PQgetvalue(r, 0, 2), "t");
+	PQclear(r);
+	PQfinish(db);
+	core_arena_free(a);
+}
+
+/* Runs a second svc-auth on the same database with kek; returns its exit
+ * status if it stopped by itself within 10 s, or 0 after checking it
+ * serves the same kid (then it is stopped). */
+static int
+second_instance(const char *kek, const char *expect_kid)
+{
+	char url[64], listen[96], dburl[320], redis[320], kekenv[128];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(listen, sizeof(listen), "AUTH_RPC_LISTEN=%s", url);
+	snprintf(dburl, sizeof(dburl), "AUTH_DATABASE_URL=%s", E.db_url);
+	snprintf(redis, sizeof(redis), "REDIS_URL=%s", getenv("TEST_REDIS_URL"));
+	snprintf(kekenv, sizeof(kekenv), "AUTH_KEK=%s", kek);
+	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=error",
+	    "RPC_WORKERS=1", kekenv, NULL};
+	char *argv[] = {SVC_AUTH_PATH, NULL};
+	pid_t pid;
+	assert_int_equal(
+	    posix_spawn(&pid, SVC_AUTH_PATH, NULL, NULL, argv, envp), 0);
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {.name = "auth2",
+	    .urls = urls,
+	    .n_urls = 1,
+	    .connect_wait_ms = 200,
+	    .default_timeout_ms = 2000};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	core_arena *a = core_arena_new(0);
+	int status = 0;
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			core_arena_free(a);
+			core_rpc_client_free(c);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		Auth__V1__GetJwksResponse *resp = NULL;
+		if (get_jwks(c, a, &resp) == CORE_OK) {
+			assert_int_equal(resp->n_keys, 1);
+			assert_string_equal(resp->keys[0]->kid, expect_kid);
+			break;
+		}
+		core_arena_reset(a);
+		usleep(100000);
+	}
+	core_arena_free(a);
+	core_rpc_client_free(c);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return 0;
+}
+
+static void
+test_restart_keeps_the_key_and_a_wrong_kek_refuses_to_start(void **state)
+{
+	(void) state;
+	core_arena *a = core_arena_new(0);
+	Auth__V1__GetJwksResponse *resp = NULL;
+	assert_int_equal(get_jwks(E.cli, a, &resp), CORE_OK);
+	char kid[64];
+	snprintf(kid, sizeof(kid), "%s", resp->keys[0]->kid);
+	core_arena_free(a);
+
+	assert_int_equal(second_instance(TEST_KEK, kid), 0);
+	/* Another 32-byte key cannot unseal it: exit 1, no new key made. */
+	assert_int_equal(second_instance(
+	                     "b3RoZXIta2VrLTMyLWJ5dGVzLWxvbmctMTIzNDU2Nzg=",
+	                     kid),
+	    1);
+	assert_int_equal(second_instance("not-base64!", kid), 1);
+	assert_int_equal(second_instance("", kid), 1);
+}
+
 int
 main(void)
 {
@@ -421,6 +555,10 @@ main(void)
 	        test_register_sql_metacharacters_are_stored_as_data),
 	    cmocka_unit_test(
 	        test_50_concurrent_registrations_of_one_username_yield_one_success),
+	    cmocka_unit_test(
+	        test_first_start_creates_one_signing_key_published_in_the_jwks),
+	    cmocka_unit_test(
+	        test_restart_keeps_the_key_and_a_wrong_kek_refuses_to_start),
 	    cmocka_unit_test(test_database_down_is_unavailable_and_recovers),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);

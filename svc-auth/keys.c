@@ -1,0 +1,258 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "keys.h"
+
+/* Key for pg_advisory_xact_lock: "auth-keys" as a number. */
+#define KEYS_LOCK_ID "7166512089012233216"
+#define SEALED_BYTES (crypto_sign_SECRETKEYBYTES + crypto_secretbox_MACBYTES)
+
+int
+auth_kek_parse(const char *text, uint8_t kek[AUTH_KEK_BYTES])
+{
+	static const int variants[] = {sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		size_t n = 0;
+		const char *end = NULL;
+		if (sodium_base642bin(kek, AUTH_KEK_BYTES, text, strlen(text),
+		        NULL, &n, &end, variants[i]) == 0 &&
+		    *end == '\0' && n == AUTH_KEK_BYTES) {
+			return 0;
+		}
+	}
+	sodium_memzero(kek, AUTH_KEK_BYTES);
+	return -1;
+}
+
+int
+auth_keyring_init(auth_keyring *kr)
+{
+	memset(kr, 0, sizeof(*kr));
+	return pthread_rwlock_init(&kr->lock, NULL) == 0 ? 0 : -1;
+}
+
+void
+auth_keyring_fini(auth_keyring *kr)
+{
+	sodium_free(kr->active_sk); /* wipes; NULL is fine */
+	free(kr->jwks_json);
+	pthread_rwlock_destroy(&kr->lock);
+}
+
+static int64_t
+to_int64(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0' ? (int64_t) v : 0;
+}
+
+/* Unescapes a bytea in hex output format ("\x0a1b...") into out. */
+static int
+bytea(const char *text, uint8_t *out, size_t want)
+{
+	size_t n = 0;
+	if (strncmp(text, "\\x", 2) != 0 ||
+	    sodium_hex2bin(out, want, text + 2, strlen(text + 2), NULL, &n,
+	        NULL) != 0 ||
+	    n != want) {
+		return -1;
+	}
+	return 0;
+}
+
+/* Generates a key pair and stores it as the active key. Runs inside the
+ * caller's transaction. */
+static core_status
+create_key(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
+{
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+	uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	uint8_t sealed[SEALED_BYTES];
+	uint8_t nonce[crypto_secretbox_NONCEBYTES];
+	char kid[44];
+	char pk_hex[2 * sizeof(pk) + 3] = "\\x";
+	char sealed_hex[2 * sizeof(sealed) + 3] = "\\x";
+	char nonce_hex[2 * sizeof(nonce) + 3] = "\\x";
+
+	if (sk == NULL) {
+		return CORE_RESOURCE_EXHAUSTED;
+	}
+	crypto_sign_keypair(pk, sk);
+	core_jwk_thumbprint(pk, kid);
+	randombytes_buf(nonce, sizeof(nonce));
+	crypto_secretbox_easy(sealed, sk, crypto_sign_SECRETKEYBYTES, nonce,
+	    kek);
+	sodium_free(sk);
+	sodium_bin2hex(pk_hex + 2, sizeof(pk_hex) - 2, pk, sizeof(pk));
+	sodium_bin2hex(sealed_hex + 2, sizeof(sealed_hex) - 2, sealed,
+	    sizeof(sealed));
+	sodium_bin2hex(nonce_hex + 2, sizeof(nonce_hex) - 2, nonce,
+	    sizeof(nonce));
+	const char *params[] = {kid, pk_hex, sealed_hex, nonce_hex};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "INSERT INTO signing_keys (kid, public_key, sealed_key, nonce, "
+	    "active) VALUES ($1, $2::bytea, $3::bytea, $4::bytea, true)",
+	    4, params, &r);
+	PQclear(r);
+	if (st == CORE_OK) {
+		core_log_kv(CORE_LOG_INFO, "signing key created", "kid", kid,
+		    NULL);
+	}
+	return st;
+}
+
+static core_status
+exec(core_pg *pg, const char *sql)
+{
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg, sql, 0, NULL, &r);
+	PQclear(r);
+	return st;
+}
+
+core_status
+auth_keys_ensure(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
+{
+	PGresult *r = NULL;
+	core_status st = exec(pg, "BEGIN");
+	if (st != CORE_OK) {
+		return st;
+	}
+	if ((st = exec(pg, "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")")) !=
+	        CORE_OK ||
+	    (st = core_pg_exec(pg,
+	         "SELECT 1 FROM signing_keys WHERE active", 0, NULL, &r)) !=
+	        CORE_OK) {
+		goto done;
+	}
+	if (PQntuples(r) == 0) {
+		st = create_key(pg, kek);
+	}
+done:
+	PQclear(r);
+	core_status end = exec(pg, st == CORE_OK ? "COMMIT" : "ROLLBACK");
+	return st == CORE_OK ? end : st;
+}
+
+/* Unseals the active key into a new sodium_malloc'd buffer and checks that
+ * it is the private half of pk. NULL when the KEK is wrong or the row was
+ * tampered with. */
+static uint8_t *
+unseal(const char *sealed_hex, const char *nonce_hex, const uint8_t pk[32],
+    const uint8_t kek[AUTH_KEK_BYTES])
+{
+	uint8_t sealed[SEALED_BYTES];
+	uint8_t nonce[crypto_secretbox_NONCEBYTES];
+	uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	if (sk == NULL || bytea(sealed_hex, sealed, sizeof(sealed)) != 0 ||
+	    bytea(nonce_hex, nonce, sizeof(nonce)) != 0 ||
+	    crypto_secretbox_open_easy(sk, sealed, sizeof(sealed), nonce,
+	        kek) != 0) {
+		sodium_free(sk);
+		return NULL;
+	}
+	/* libsodium's secret key is seed || public key: the public half must
+	 * be the row's (a sealed key copied onto another row fails here). */
+	if (sodium_memcmp(sk + 32, pk, 32) != 0) {
+		sodium_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+core_status
+auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
+    auth_keyring *kr)
+{
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "SELECT kid, public_key, sealed_key, nonce, active, "
+	    "(extract(epoch FROM created_at) * 1000000)::bigint, "
+	    "coalesce((extract(epoch FROM retire_after) * 1000000)::bigint, 0) "
+	    "FROM signing_keys WHERE retire_after IS NULL OR retire_after > "
+	    "now() ORDER BY created_at DESC LIMIT 16",
+	    0, NULL, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	auth_pubkey keys[CORE_JWKS_MAX_KEYS];
+	size_t n = 0;
+	uint8_t *sk = NULL;
+	char active_kid[44] = "";
+	core_jwks *set = core_jwks_new();
+	char *json = NULL;
+	st = CORE_FAILED_PRECONDITION;
+	if (set == NULL) {
+		st = CORE_RESOURCE_EXHAUSTED;
+		goto fail;
+	}
+	for (int i = 0; i < PQntuples(r) && n < CORE_JWKS_MAX_KEYS; i++) {
+		auth_pubkey *k = &keys[n];
+		snprintf(k->kid, sizeof(k->kid), "%s", PQgetvalue(r, i, 0));
+		char expect[44];
+		if (bytea(PQgetvalue(r, i, 1), k->pk, sizeof(k->pk)) != 0) {
+			core_log_kv(CORE_LOG_ERROR, "bad public key in authdb",
+			    "kid", k->kid, NULL);
+			goto fail;
+		}
+		core_jwk_thumbprint(k->pk, expect);
+		if (strcmp(expect, k->kid) != 0) {
+			core_log_kv(CORE_LOG_ERROR,
+			    "signing key does not match its kid", "kid", k->kid,
+			    NULL);
+			goto fail;
+		}
+		k->active = PQgetvalue(r, i, 4)[0] == 't';
+		k->created_us = to_int64(PQgetvalue(r, i, 5));
+		k->retire_after_us = to_int64(PQgetvalue(r, i, 6));
+		if (k->active && sk == NULL) {
+			sk = unseal(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+			    k->pk, kek);
+			if (sk == NULL) {
+				core_log_kv(CORE_LOG_ERROR,
+				    "cannot unseal the active signing key "
+				    "(wrong AUTH_KEK?)",
+				    "kid", k->kid, NULL);
+				goto fail;
+			}
+			snprintf(active_kid, sizeof(active_kid), "%s", k->kid);
+		}
+		if (core_jwks_add(set, NULL, k->pk) != 0) {
+			goto fail;
+		}
+		n++;
+	}
+	if ((json = core_jwks_to_json(set)) == NULL) {
+		st = CORE_RESOURCE_EXHAUSTED;
+		goto fail;
+	}
+	pthread_rwlock_wrlock(&kr->lock);
+	sodium_free(kr->active_sk);
+	kr->active_sk = sk;
+	snprintf(kr->active_kid, sizeof(kr->active_kid), "%s", active_kid);
+	memcpy(kr->keys, keys, n * sizeof(keys[0]));
+	kr->n_keys = n;
+	free(kr->jwks_json);
+	kr->jwks_json = json;
+	pthread_rwlock_unlock(&kr->lock);
+	core_jwks_free(set);
+	PQclear(r);
+	return CORE_OK;
+fail:
+	sodium_free(sk);
+	free(json);
+	core_jwks_free(set);
+	PQclear(r);
+	return st;
+}

@@ -1,0 +1,55 @@
+/* Signing keys of svc-auth: Ed25519 key pairs in authdb, the private half
+ * sealed with the key-encryption key (KEK) from the configuration, and the
+ * in-memory keyring the handlers sign with and publish as the JWKS. */
+#ifndef AUTH_KEYS_H
+#define AUTH_KEYS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/jwt.h"
+#include "core/pg.h"
+
+#define AUTH_KEK_BYTES 32
+
+/* Decodes a KEK given as base64 (standard or URL-safe, padded or not) of
+ * exactly 32 bytes. Returns 0, or -1 when it is not that. */
+int auth_kek_parse(const char *text, uint8_t kek[AUTH_KEK_BYTES]);
+
+typedef struct auth_pubkey {
+	char kid[44];
+	uint8_t pk[32];
+	bool active;
+	int64_t created_us;
+	int64_t retire_after_us; /* 0: not retiring */
+} auth_pubkey;
+
+/* What the handlers need: the active private key and every published
+ * public key. Shared by all workers; readers take the lock shared. */
+typedef struct auth_keyring {
+	pthread_rwlock_t lock;
+	uint8_t *active_sk; /* 64 bytes, sodium_malloc'd; NULL when none */
+	char active_kid[44];
+	auth_pubkey keys[CORE_JWKS_MAX_KEYS];
+	size_t n_keys;
+	char *jwks_json; /* the published JWKS document */
+} auth_keyring;
+
+/* Initialises an empty keyring. Returns 0 or -1 (out of memory). */
+int auth_keyring_init(auth_keyring *kr);
+/* Wipes and frees what the keyring holds. */
+void auth_keyring_fini(auth_keyring *kr);
+
+/* Makes sure authdb has an active signing key, generating and storing one
+ * (under an advisory lock, so concurrent starts create one) if not. */
+core_status auth_keys_ensure(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES]);
+
+/* Reloads the keyring from authdb: every key not yet retired, and the
+ * active private key unsealed with kek. Fails with CORE_FAILED_PRECONDITION
+ * when a key cannot be unsealed (wrong KEK) or does not match its kid, and
+ * leaves the keyring as it was on any failure. */
+core_status auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
+    auth_keyring *kr);
+
+#endif
