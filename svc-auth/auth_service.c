@@ -1,5 +1,8 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -8,8 +11,14 @@
 
 #include "auth_service.h"
 #include "auth_validate.h"
+#include "core/jwt.h"
 #include "core/log.h"
+#include "ratelimit.h"
+#include "sessions.h"
 #include "users_repo.h"
+
+#define BAD_LOGIN "invalid username or password"
+#define BAD_TOKEN "invalid or expired token"
 
 void *
 auth_worker_init(void *arg)
@@ -197,8 +206,378 @@ get_jwks(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+static int64_t
+now_s(void)
+{
+	return (int64_t) time(NULL);
+}
+
+static core_status
+redis_error(core_call *c, core_status st)
+{
+	if (st == CORE_UNAVAILABLE) {
+		return core_call_error(c, CORE_UNAVAILABLE,
+		    "the session store is unavailable; try again later");
+	}
+	return core_call_error(c, CORE_INTERNAL, "session store: %s",
+	    core_status_str(st));
+}
+
+/* Mints an access token for u in session sid into resp (with refresh, the
+ * refresh token to hand out). */
+static core_status
+issue_tokens(core_call *c, const auth_user *u, const char *sid,
+    const char *refresh, Auth__V1__TokenResponse *resp)
+{
+	auth_worker *w = core_call_state(c);
+	const auth_config *cfg = w->cfg;
+	core_jwt_claims claims;
+	uint8_t jti_raw[16];
+	char token[2048];
+
+	memset(&claims, 0, sizeof(claims));
+	snprintf(claims.iss, sizeof(claims.iss), "%s", cfg->issuer);
+	snprintf(claims.aud, sizeof(claims.aud), "%s", cfg->audience);
+	snprintf(claims.sub, sizeof(claims.sub), "%s", u->id);
+	snprintf(claims.sid, sizeof(claims.sid), "%s", sid);
+	snprintf(claims.username, sizeof(claims.username), "%s", u->username);
+	snprintf(claims.role, sizeof(claims.role), "%s", u->role);
+	randombytes_buf(jti_raw, sizeof(jti_raw));
+	if (core_b64url_encode(jti_raw, sizeof(jti_raw), claims.jti,
+	        sizeof(claims.jti)) != 0) {
+		return core_call_error(c, CORE_INTERNAL, "jti encoding");
+	}
+	claims.iat = claims.nbf = now_s();
+	claims.exp = claims.iat + cfg->access_ttl_s;
+
+	auth_keyring *kr = cfg->keys;
+	pthread_rwlock_rdlock(&kr->lock);
+	int rv = kr->active_sk == NULL
+	    ? -1
+	    : core_jwt_sign(&claims, kr->active_kid, kr->active_sk, token,
+	          sizeof(token));
+	pthread_rwlock_unlock(&kr->lock);
+	if (rv != 0) {
+		return core_call_error(c, CORE_INTERNAL, "signing failed");
+	}
+	core_arena *a = core_call_arena(c);
+	resp->access_token = core_arena_strdup(a, token);
+	resp->refresh_token = core_arena_strdup(a, refresh);
+	resp->token_type = "Bearer";
+	resp->expires_in = cfg->access_ttl_s;
+	resp->refresh_expires_in = cfg->refresh_ttl_s;
+	if (resp->access_token == NULL || resp->refresh_token == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	return CORE_OK;
+}
+
+/* Bounded copy of a client-supplied string for storage and logs. */
+static void
+clip(char *out, size_t len, const char *in)
+{
+	snprintf(out, len, "%s", in);
+	if (!auth_utf8_valid(out, strlen(out))) {
+		snprintf(out, len, "%s", "-");
+	}
+}
+
+static core_status
+login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Auth__V1__LoginRequest *req = (const Auth__V1__LoginRequest *) in;
+	Auth__V1__TokenResponse *resp = (Auth__V1__TokenResponse *) out;
+	auth_worker *w = core_call_state(c);
+	const auth_config *cfg = w->cfg;
+	char username[AUTH_USERNAME_MAX + 1];
+	char ip[64], ua[256];
+
+	if (req->username[0] == '\0' || req->password[0] == '\0') {
+		return core_call_error(c, CORE_INVALID_ARGUMENT,
+		    "username and password are required");
+	}
+	if (strlen(req->password) > AUTH_PASSWORD_MAX) {
+		return core_call_field_error(c, "password",
+		    "must be at most %d bytes", AUTH_PASSWORD_MAX);
+	}
+	clip(ip, sizeof(ip), req->client_ip[0] ? req->client_ip : "unknown");
+	clip(ua, sizeof(ua), req->user_agent);
+	bool known_shape =
+	    auth_username_normalize(req->username, username, sizeof(username)) ==
+	    NULL;
+	if (!known_shape) {
+		/* Not a possible username: throttle on a fixed key. */
+		snprintf(username, sizeof(username), "%s", "-");
+	}
+
+	/* Counted before the password is checked, atomically, so parallel
+	 * guesses cannot slip past the limit. */
+	char user_key[96], ip_key[128];
+	snprintf(user_key, sizeof(user_key), "ratelimit:login:user:%s",
+	    username);
+	snprintf(ip_key, sizeof(ip_key), "ratelimit:login:ip:%s", ip);
+	const char *keys[] = {user_key, ip_key};
+	const int limits[] = {cfg->login_max_per_user, cfg->login_max_per_ip};
+	bool allowed = false;
+	int retry = 0;
+	core_status st = auth_ratelimit_hit(w->redis, 2, keys, limits,
+	    cfg->login_window_s, &allowed, &retry);
+	if (st != CORE_OK) {
+		return redis_error(c, st);
+	}
+	if (!allowed) {
+		core_call_set_retry_after(c, (uint32_t) retry);
+		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
+		    "too many login attempts; try again in %d s", retry);
+	}
+
+	auth_user u;
+	char hash[256];
+	st = known_shape ? auth_users_find_by_username(w->pg, username, &u,
+	                       hash, sizeof(hash))
+	                 : CORE_NOT_FOUND;
+	if (st != CORE_OK && st != CORE_NOT_FOUND) {
+		return storage_error(c, st);
+	}
+	/* An unknown user costs one verification too: no timing oracle. */
+	const char *h = st == CORE_OK ? hash : cfg->dummy_hash;
+	bool good = crypto_pwhash_str_verify(h, req->password,
+	                strlen(req->password)) == 0 &&
+	    st == CORE_OK;
+	sodium_memzero(hash, sizeof(hash));
+	if (!good) {
+		core_log_kv(CORE_LOG_INFO, "login failed", "client_ip", ip,
+		    NULL);
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_LOGIN);
+	}
+	if (strcmp(u.status, "active") != 0) {
+		return core_call_error(c, CORE_PERMISSION_DENIED,
+		    "this account is disabled");
+	}
+	auth_ratelimit_reset(w->redis, user_key);
+
+	char refresh[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
+	st = auth_session_create(w->redis, u.id, ip, ua, cfg->refresh_ttl_s,
+	    refresh, sid);
+	if (st != CORE_OK) {
+		return redis_error(c, st);
+	}
+	st = issue_tokens(c, &u, sid, refresh, resp);
+	sodium_memzero(refresh, sizeof(refresh));
+	if (st == CORE_OK) {
+		core_log_kv(CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid,
+		    NULL);
+	}
+	return st;
+}
+
+static core_status
+refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Auth__V1__RefreshRequest *req =
+	    (const Auth__V1__RefreshRequest *) in;
+	Auth__V1__TokenResponse *resp = (Auth__V1__TokenResponse *) out;
+	auth_worker *w = core_call_state(c);
+	const auth_config *cfg = w->cfg;
+	char fresh[AUTH_REFRESH_TOKEN_MAX];
+	auth_session s;
+	auth_refresh_result result;
+
+	if (req->refresh_token[0] == '\0') {
+		return core_call_field_error(c, "refresh_token",
+		    "is required");
+	}
+	core_status st = auth_session_refresh(w->redis, req->refresh_token,
+	    cfg->refresh_grace_ms, cfg->refresh_ttl_s, fresh, &s, &result);
+	if (st != CORE_OK) {
+		return redis_error(c, st);
+	}
+	if (result == AUTH_REFRESH_REUSED) {
+		core_log_kv(CORE_LOG_WARN,
+		    "refresh token reuse: session revoked", "sid", s.sid,
+		    "user_id", s.user_id, NULL);
+		return core_call_error(c, CORE_UNAUTHENTICATED,
+		    "refresh token already used; the session was ended");
+	}
+	if (result != AUTH_REFRESH_OK) {
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
+	}
+	auth_user u;
+	st = auth_users_find_by_id(w->pg, s.user_id, &u);
+	if (st == CORE_NOT_FOUND || (st == CORE_OK &&
+	                                strcmp(u.status, "active") != 0)) {
+		auth_session_revoke(w->redis, s.sid, NULL, NULL);
+		sodium_memzero(fresh, sizeof(fresh));
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
+	}
+	if (st != CORE_OK) {
+		sodium_memzero(fresh, sizeof(fresh));
+		return storage_error(c, st);
+	}
+	st = issue_tokens(c, &u, s.sid, fresh, resp);
+	sodium_memzero(fresh, sizeof(fresh));
+	return st;
+}
+
+/* Verifies a token against our own keys and Redis: signature, claims,
+ * revocation. Fills claims; the reason of a failure goes to the log. */
+static core_status
+verify(core_call *c, const char *token, core_jwt_claims *claims)
+{
+	auth_worker *w = core_call_state(c);
+	const auth_config *cfg = w->cfg;
+	core_jwt_policy pol = {
+	    .issuer = cfg->issuer, .audience = cfg->audience};
+	const char *reason = "";
+	auth_keyring *kr = cfg->keys;
+
+	pthread_rwlock_rdlock(&kr->lock);
+	core_jwt_result r = kr->jwks == NULL
+	    ? CORE_JWT_UNKNOWN_KID
+	    : core_jwt_verify(kr->jwks, token, &pol, claims, &reason);
+	pthread_rwlock_unlock(&kr->lock);
+	if (r != CORE_JWT_OK) {
+		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
+		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : reason, NULL);
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
+	}
+	bool revoked = true;
+	core_status st = core_jwt_check_revoked(w->redis, claims, &revoked);
+	if (st != CORE_OK) {
+		/* Fail closed: without Redis nobody knows. */
+		return redis_error(c, st);
+	}
+	if (revoked) {
+		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
+		    "revoked", NULL);
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
+	}
+	return CORE_OK;
+}
+
+/* The bearer token of the call's "authorization" metadata, or NULL. */
+static const char *
+bearer(core_call *c)
+{
+	const char *v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
+		return NULL;
+	}
+	v += 7;
+	while (*v == ' ') {
+		v++;
+	}
+	return *v ? v : NULL;
+}
+
+static core_status
+check_token(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Auth__V1__CheckTokenRequest *req =
+	    (const Auth__V1__CheckTokenRequest *) in;
+	Auth__V1__CheckTokenResponse *resp =
+	    (Auth__V1__CheckTokenResponse *) out;
+	core_jwt_claims cl;
+	const char *token = req->token[0] ? req->token : bearer(c);
+	if (token == NULL) {
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
+	}
+	core_status st = verify(c, token, &cl);
+	if (st != CORE_OK) {
+		return st;
+	}
+	core_arena *a = core_call_arena(c);
+	Auth__V1__Claims *m = core_arena_alloc(a, sizeof(*m));
+	if (m == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	auth__v1__claims__init(m);
+	m->iss = core_arena_strdup(a, cl.iss);
+	m->sub = core_arena_strdup(a, cl.sub);
+	m->aud = core_arena_strdup(a, cl.aud);
+	m->exp = cl.exp;
+	m->iat = cl.iat;
+	m->nbf = cl.nbf;
+	m->jti = core_arena_strdup(a, cl.jti);
+	m->sid = core_arena_strdup(a, cl.sid);
+	m->username = core_arena_strdup(a, cl.username);
+	m->role = core_arena_strdup(a, cl.role);
+	if (!m->iss || !m->sub || !m->aud || !m->jti || !m->sid ||
+	    !m->username || !m->role) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	resp->claims = m;
+	return CORE_OK;
+}
+
+static core_status
+logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Auth__V1__LogoutRequest *req = (const Auth__V1__LogoutRequest *) in;
+	(void) out;
+	auth_worker *w = core_call_state(c);
+	const char *token = bearer(c);
+	core_jwt_claims cl;
+	if (token == NULL) {
+		return core_call_error(c, CORE_UNAUTHENTICATED,
+		    "a bearer token is required");
+	}
+	/* A token already revoked (a second logout) is fine: idempotent.
+	 * verify() fails for it, so check the signature alone first. */
+	core_status st = verify(c, token, &cl);
+	if (st == CORE_UNAVAILABLE) {
+		return st;
+	}
+	if (st != CORE_OK) {
+		const char *reason = "";
+		core_jwt_policy pol = {.issuer = w->cfg->issuer,
+		    .audience = w->cfg->audience};
+		auth_keyring *kr = w->cfg->keys;
+		pthread_rwlock_rdlock(&kr->lock);
+		core_jwt_result r = core_jwt_verify(kr->jwks, token, &pol, &cl,
+		    &reason);
+		pthread_rwlock_unlock(&kr->lock);
+		if (r != CORE_JWT_OK) {
+			return CORE_UNAUTHENTICATED; /* message already set */
+		}
+	}
+	int64_t left = cl.exp - now_s();
+	if (left < 1) {
+		left = 1;
+	}
+	char key[96], ttl[24];
+	snprintf(key, sizeof(key), "blacklist:%s", cl.jti);
+	snprintf(ttl, sizeof(ttl), "%lld", (long long) left);
+	const char *argv[] = {"SET", key, "1", "EX", ttl};
+	redisReply *rep = NULL;
+	st = core_redis_commandargv(w->redis, 5, argv, NULL, &rep);
+	freeReplyObject(rep);
+	if (st != CORE_OK) {
+		return redis_error(c, st);
+	}
+	if ((st = auth_session_revoke(w->redis, cl.sid, cl.sub, NULL)) !=
+	    CORE_OK) {
+		return redis_error(c, st);
+	}
+	if (req->refresh_token[0] != '\0') {
+		/* The refresh token's sid is before the dot. */
+		char sid[AUTH_SID_MAX];
+		const char *dot = strchr(req->refresh_token, '.');
+		size_t n = dot ? (size_t) (dot - req->refresh_token) : 0;
+		if (n > 0 && n < sizeof(sid)) {
+			memcpy(sid, req->refresh_token, n);
+			sid[n] = '\0';
+			auth_session_revoke(w->redis, sid, cl.sub, NULL);
+		}
+	}
+	core_log_kv(CORE_LOG_INFO, "logout", "user_id", cl.sub, "sid", cl.sid,
+	    NULL);
+	return CORE_OK;
+}
+
 /* Descriptor order: Register, Login, Refresh, Logout, GetJwks, CheckToken,
  * ListSessions, RevokeSession, RotateKeys, ListKeys. */
 const core_rpc_handler auth_handlers[AUTH_N_METHODS] = {
-    register_user, NULL, NULL, NULL, get_jwks, NULL, NULL, NULL, NULL, NULL,
+    register_user, login, refresh, logout, get_jwks, check_token, NULL,
+    NULL, NULL, NULL,
 };

@@ -15,6 +15,17 @@ typedef struct auth_config {
 	unsigned long long argon2_opslimit;
 	size_t argon2_memlimit; /* bytes */
 	auth_keyring *keys;     /* shared by every worker */
+	const char *issuer;
+	const char *audience;
+	int access_ttl_s;
+	int refresh_ttl_s;
+	int refresh_grace_ms;
+	int login_max_per_user; /* failed attempts per window */
+	int login_max_per_ip;
+	int login_window_s;
+	/* An Argon2id hash of a random password, verified when the username
+	 * is unknown so that both failures cost the same. */
+	char dummy_hash[128];
 } auth_config;
 
 /* One per RPC worker: its own connections. */

@@ -44,6 +44,7 @@ auth_keyring_fini(auth_keyring *kr)
 {
 	sodium_free(kr->active_sk); /* wipes; NULL is fine */
 	free(kr->jwks_json);
+	core_jwks_free(kr->jwks);
 	pthread_rwlock_destroy(&kr->lock);
 }
 
@@ -245,8 +246,9 @@ auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 	kr->n_keys = n;
 	free(kr->jwks_json);
 	kr->jwks_json = json;
+	core_jwks_free(kr->jwks);
+	kr->jwks = set;
 	pthread_rwlock_unlock(&kr->lock);
-	core_jwks_free(set);
 	PQclear(r);
 	return CORE_OK;
 fail:

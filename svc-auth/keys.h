@@ -34,6 +34,7 @@ typedef struct auth_keyring {
 	auth_pubkey keys[CORE_JWKS_MAX_KEYS];
 	size_t n_keys;
 	char *jwks_json; /* the published JWKS document */
+	core_jwks *jwks; /* the same keys, to verify tokens with */
 } auth_keyring;
 
 /* Initialises an empty keyring. Returns 0 or -1 (out of memory). */

@@ -2,6 +2,7 @@
  * configuration, migrations, the RPC server and its handlers. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -21,6 +22,7 @@ static auth_config cfg;
 static auth_keyring keyring;
 static const char *migrations_dir, *kek_text;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
+static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 
 /* Makes sure a signing key exists and loads the keyring. The KEK is only
  * needed here: it is wiped as soon as the active key is unsealed. */
@@ -67,8 +69,27 @@ init(void **app)
 	char err[512];
 	cfg.argon2_opslimit = (unsigned long long) argon2_t;
 	cfg.argon2_memlimit = (size_t) argon2_m_kib * 1024;
+	cfg.access_ttl_s = (int) access_ttl;
+	cfg.refresh_ttl_s = (int) refresh_ttl;
+	cfg.refresh_grace_ms = (int) grace_ms;
+	cfg.login_max_per_user = (int) max_user;
+	cfg.login_max_per_ip = (int) max_ip;
+	cfg.login_window_s = (int) window_s;
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
+		return -1;
+	}
+	/* A hash of a random password with the same parameters: what an
+	 * unknown username is checked against. */
+	char pw[33];
+	unsigned char raw[16];
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(pw, sizeof(pw), raw, sizeof(raw));
+	if (crypto_pwhash_str_alg(cfg.dummy_hash, pw, strlen(pw),
+	        cfg.argon2_opslimit, cfg.argon2_memlimit,
+	        crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		core_log_error("cannot compute an Argon2id hash with "
+		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
 		return -1;
 	}
 	for (long waited = 0;; waited++) {
@@ -125,6 +146,23 @@ main(void)
 	    {"AUTH_KEK", "", CORE_CONFIG_STR, 0, 0, true,
 	        "key-encryption key for the signing keys (32 bytes, base64)",
 	        &kek_text},
+	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
+	        false, "iss of access tokens", &cfg.issuer},
+	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
+	        "aud of access tokens", &cfg.audience},
+	    {"AUTH_ACCESS_TTL_S", "900", CORE_CONFIG_INT, 30, 86400, false,
+	        "access token lifetime", &access_ttl},
+	    {"AUTH_REFRESH_TTL_S", "2592000", CORE_CONFIG_INT, 60, 31536000,
+	        false, "refresh token (session) lifetime", &refresh_ttl},
+	    {"AUTH_REFRESH_GRACE_MS", "10000", CORE_CONFIG_INT, 0, 600000,
+	        false, "window in which the previous refresh token still works",
+	        &grace_ms},
+	    {"AUTH_LOGIN_MAX_PER_USER", "10", CORE_CONFIG_INT, 1, 100000,
+	        false, "login attempts per username per window", &max_user},
+	    {"AUTH_LOGIN_MAX_PER_IP", "100", CORE_CONFIG_INT, 1, 1000000,
+	        false, "login attempts per client IP per window", &max_ip},
+	    {"AUTH_LOGIN_WINDOW_S", "300", CORE_CONFIG_INT, 1, 86400, false,
+	        "login throttling window", &window_s},
 	    {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,
 	        "Argon2id iterations", &argon2_t},
 	    {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576,

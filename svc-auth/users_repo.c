@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,6 +48,67 @@ auth_users_insert(core_pg *pg, const char *username, const char *email,
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return CORE_INTERNAL;
+	}
+	read_user(r, out);
+	PQclear(r);
+	return CORE_OK;
+}
+
+core_status
+auth_users_find_by_username(core_pg *pg, const char *username,
+    auth_user *out, char *hash, size_t hashlen)
+{
+	const char *params[] = {username};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "SELECT " USER_COLUMNS ", password_hash FROM users "
+	    "WHERE username = $1",
+	    1, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return CORE_NOT_FOUND;
+	}
+	read_user(r, out);
+	snprintf(hash, hashlen, "%s", PQgetvalue(r, 0, 7));
+	PQclear(r);
+	return CORE_OK;
+}
+
+static bool
+uuid_shaped(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		char c = s[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F');
+		if (dash ? c != '-' : !hex) {
+			return false;
+		}
+	}
+	return s[36] == '\0';
+}
+
+core_status
+auth_users_find_by_id(core_pg *pg, const char *id, auth_user *out)
+{
+	if (!uuid_shaped(id)) {
+		return CORE_NOT_FOUND; /* the cast would be an SQL error */
+	}
+	const char *params[] = {id};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", 1,
+	    params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return CORE_NOT_FOUND;
 	}
 	read_user(r, out);
 	PQclear(r);

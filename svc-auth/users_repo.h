@@ -2,6 +2,7 @@
 #ifndef AUTH_USERS_REPO_H
 #define AUTH_USERS_REPO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/pg.h"
@@ -21,5 +22,14 @@ typedef struct auth_user {
  * CORE_UNAVAILABLE when the database is unreachable; CORE_INTERNAL else. */
 core_status auth_users_insert(core_pg *pg, const char *username,
     const char *email, const char *password_hash, auth_user *out);
+
+/* Finds a user by (normalised) username and copies the password hash into
+ * hash (hashlen bytes). CORE_NOT_FOUND when there is none. */
+core_status auth_users_find_by_username(core_pg *pg, const char *username,
+    auth_user *out, char *hash, size_t hashlen);
+
+/* Finds a user by id. CORE_NOT_FOUND when there is none (or id is not a
+ * UUID). */
+core_status auth_users_find_by_id(core_pg *pg, const char *id, auth_user *out);
 
 #endif

@@ -122,7 +122,8 @@ setup_all(void **state)
 	snprintf(redis, sizeof(redis), "REDIS_URL=%s", redis_url);
 	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=warn",
 	    "RPC_WORKERS=4", "AUTH_MIGRATE_WAIT_S=10",
-	    "AUTH_KEK=" TEST_KEK, NULL};
+	    "AUTH_KEK=" TEST_KEK, "AUTH_LOGIN_MAX_PER_USER=5",
+	    "AUTH_REFRESH_GRACE_MS=300", NULL};
 	char *argv[] = {SVC_AUTH_PATH, NULL};
 	assert_int_equal(
 	    posix_spawn(&E.pid, SVC_AUTH_PATH, NULL, NULL, argv, envp), 0);
@@ -538,6 +539,298 @@ test_restart_keeps_the_key_and_a_wrong_kek_refuses_to_start(void **state)
 	assert_int_equal(second_instance("", kid), 1);
 }
 
+static core_status
+call(const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
+    const char *bearer_token, core_arena *a, core_rpc_reply *reply)
+{
+	char auth[2200];
+	core_md md[1];
+	core_rpc_opts opts = {0};
+	if (bearer_token != NULL) {
+		snprintf(auth, sizeof(auth), "Bearer %s", bearer_token);
+		md[0] = (core_md) {CORE_MD_AUTHORIZATION, auth};
+		opts.md = md;
+		opts.n_md = 1;
+	}
+	return core_rpc_call(E.cli, method, in, out_desc, out, &opts, a, reply);
+}
+
+static core_status
+login(const char *username, const char *password, core_arena *a,
+    Auth__V1__TokenResponse **tok, core_rpc_reply *reply)
+{
+	Auth__V1__LoginRequest req = AUTH__V1__LOGIN_REQUEST__INIT;
+	req.username = (char *) (uintptr_t) username;
+	req.password = (char *) (uintptr_t) password;
+	req.client_ip = "192.0.2.10";
+	req.user_agent = "test_auth";
+	ProtobufCMessage *out = NULL;
+	core_status st = call("/auth.v1.AuthService/Login", &req.base,
+	    &auth__v1__token_response__descriptor, &out, NULL, a, reply);
+	*tok = (Auth__V1__TokenResponse *) out;
+	return st;
+}
+
+static core_status
+refresh(const char *token, core_arena *a, Auth__V1__TokenResponse **tok,
+    core_rpc_reply *reply)
+{
+	Auth__V1__RefreshRequest req = AUTH__V1__REFRESH_REQUEST__INIT;
+	req.refresh_token = (char *) (uintptr_t) token;
+	ProtobufCMessage *out = NULL;
+	core_status st = call("/auth.v1.AuthService/Refresh", &req.base,
+	    &auth__v1__token_response__descriptor, &out, NULL, a, reply);
+	*tok = (Auth__V1__TokenResponse *) out;
+	return st;
+}
+
+static core_status
+check(const char *token, core_arena *a, Auth__V1__Claims **claims)
+{
+	Auth__V1__CheckTokenRequest req = AUTH__V1__CHECK_TOKEN_REQUEST__INIT;
+	req.token = (char *) (uintptr_t) token;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	core_status st = call("/auth.v1.AuthService/CheckToken", &req.base,
+	    &auth__v1__check_token_response__descriptor, &out, NULL, a, &reply);
+	if (claims != NULL) {
+		*claims = st == CORE_OK
+		    ? ((Auth__V1__CheckTokenResponse *) out)->claims
+		    : NULL;
+	}
+	return st;
+}
+
+static core_status
+logout(const char *access, core_arena *a)
+{
+	Auth__V1__LogoutRequest req = AUTH__V1__LOGOUT_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	return call("/auth.v1.AuthService/Logout", &req.base,
+	    &auth__v1__logout_response__descriptor, &out, access, a, &reply);
+}
+
+static void
+registered(const char *username)
+{
+	core_arena *a = core_arena_new(0);
+	char email[96];
+	snprintf(email, sizeof(email), "%s@example.com", username);
+	Auth__V1__RegisterResponse *resp = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(do_register(username, email, "correct horse battery",
+	                     a, &resp, &reply),
+	    CORE_OK);
+	core_arena_free(a);
+}
+
+static void
+test_login_tokens_verify_with_the_published_jwks(void **state)
+{
+	(void) state;
+	registered("lin");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("LIN", "correct horse battery", a, &tok, &reply),
+	    CORE_OK);
+	assert_string_equal(tok->token_type, "Bearer");
+	assert_int_equal(tok->expires_in, 900);
+	assert_non_null(strchr(tok->refresh_token, '.'));
+
+	/* An independent check: our verifier with only the JWKS document. */
+	Auth__V1__GetJwksResponse *jwks = NULL;
+	assert_int_equal(get_jwks(E.cli, a, &jwks), CORE_OK);
+	core_jwks *set = NULL;
+	char err[128];
+	assert_int_equal(core_jwks_parse(jwks->json, strlen(jwks->json), &set,
+	                     err, sizeof(err)),
+	    0);
+	core_jwt_policy pol = {
+	    .issuer = "http://127.0.0.1:8080", .audience = "microcore"};
+	core_jwt_claims cl;
+	const char *reason = "";
+	assert_int_equal(
+	    core_jwt_verify(set, tok->access_token, &pol, &cl, &reason),
+	    CORE_JWT_OK);
+	core_jwks_free(set);
+	assert_string_equal(cl.username, "lin");
+	assert_string_equal(cl.role, "user");
+	assert_int_equal(cl.exp - cl.iat, 900);
+	assert_true(cl.sid[0] != '\0' && cl.jti[0] != '\0');
+	assert_int_equal(strlen(cl.sub), 36);
+
+	Auth__V1__Claims *claims = NULL;
+	assert_int_equal(check(tok->access_token, a, &claims), CORE_OK);
+	assert_non_null(claims);
+	assert_string_equal(claims ? claims->sub : "", cl.sub);
+	core_arena_free(a);
+}
+
+static void
+test_unknown_user_and_wrong_password_get_the_same_answer(void **state)
+{
+	(void) state;
+	registered("wrongpw");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL;
+	core_rpc_reply r1, r2, r3;
+	assert_int_equal(login("wrongpw", "not the password", a, &tok, &r1),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(login("nosuchuser", "not the password", a, &tok, &r2),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(login("no such user!", "not the password", a, &tok,
+	                     &r3),
+	    CORE_UNAUTHENTICATED);
+	assert_string_equal(r1.message, r2.message);
+	assert_string_equal(r1.message, r3.message);
+	core_arena_free(a);
+}
+
+static void
+test_login_is_throttled_per_username_with_retry_after(void **state)
+{
+	(void) state;
+	registered("throttled");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL;
+	core_rpc_reply reply;
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(
+		    login("throttled", "wrong password!", a, &tok, &reply),
+		    CORE_UNAUTHENTICATED);
+	}
+	/* Over the limit even the right password waits. */
+	assert_int_equal(login("throttled", "correct horse battery", a, &tok,
+	                     &reply),
+	    CORE_RESOURCE_EXHAUSTED);
+	assert_true(reply.retry_after_s > 0 && reply.retry_after_s <= 300);
+	/* Another account from the same address is not locked out. */
+	registered("neighbour");
+	assert_int_equal(login("neighbour", "correct horse battery", a, &tok,
+	                     &reply),
+	    CORE_OK);
+	core_arena_free(a);
+}
+
+static void
+test_refresh_rotates_and_reuse_ends_the_session(void **state)
+{
+	(void) state;
+	registered("rotor");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *t1 = NULL, *t2 = NULL, *t3 = NULL, *t = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("rotor", "correct horse battery", a, &t1, &reply),
+	    CORE_OK);
+	assert_int_equal(refresh(t1->refresh_token, a, &t2, &reply), CORE_OK);
+	assert_string_not_equal(t2->refresh_token, t1->refresh_token);
+	assert_int_equal(check(t2->access_token, a, NULL), CORE_OK);
+	assert_int_equal(refresh(t2->refresh_token, a, &t3, &reply), CORE_OK);
+	usleep(400000); /* past the 300 ms grace window */
+	/* An old secret again: reuse, the whole session ends. */
+	assert_int_equal(refresh(t1->refresh_token, a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(refresh(t3->refresh_token, a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(refresh("garbage", a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(refresh("", a, &t, &reply), CORE_INVALID_ARGUMENT);
+	core_arena_free(a);
+}
+
+static void
+test_refresh_accepts_the_previous_token_within_the_grace_window(void **state)
+{
+	(void) state;
+	registered("twotabs");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *t1 = NULL, *ta = NULL, *tb = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(
+	    login("twotabs", "correct horse battery", a, &t1, &reply), CORE_OK);
+	/* Two tabs refresh with the same token at the same moment. */
+	assert_int_equal(refresh(t1->refresh_token, a, &ta, &reply), CORE_OK);
+	assert_int_equal(refresh(t1->refresh_token, a, &tb, &reply), CORE_OK);
+	assert_int_equal(check(ta->access_token, a, NULL), CORE_OK);
+	assert_int_equal(check(tb->access_token, a, NULL), CORE_OK);
+	core_arena_free(a);
+}
+
+static void
+test_logout_revokes_the_token_and_the_session_idempotently(void **state)
+{
+	(void) state;
+	registered("leaver");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL, *t = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("leaver", "correct horse battery", a, &tok,
+	                     &reply),
+	    CORE_OK);
+	assert_int_equal(check(tok->access_token, a, NULL), CORE_OK);
+	assert_int_equal(logout(tok->access_token, a), CORE_OK);
+	assert_int_equal(check(tok->access_token, a, NULL),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(refresh(tok->refresh_token, a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(logout(tok->access_token, a), CORE_OK);
+	assert_int_equal(logout(NULL, a), CORE_UNAUTHENTICATED);
+	assert_int_equal(logout("not.a.token", a), CORE_UNAUTHENTICATED);
+	core_arena_free(a);
+}
+
+static void
+test_check_token_rejects_tampering(void **state)
+{
+	(void) state;
+	registered("tamper");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("tamper", "correct horse battery", a, &tok,
+	                     &reply),
+	    CORE_OK);
+	char bad[2048];
+	snprintf(bad, sizeof(bad), "%s", tok->access_token);
+	char *dot = strchr(bad, '.');
+	dot[3] = dot[3] == 'A' ? 'B' : 'A'; /* payload */
+	assert_int_equal(check(bad, a, NULL), CORE_UNAUTHENTICATED);
+	snprintf(bad, sizeof(bad), "%s", tok->access_token);
+	size_t n = strlen(bad);
+	bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A'; /* signature */
+	assert_int_equal(check(bad, a, NULL), CORE_UNAUTHENTICATED);
+	assert_int_equal(check("", a, NULL), CORE_UNAUTHENTICATED);
+	assert_int_equal(check("eyJhbGciOiJub25lIn0.e30.", a, NULL),
+	    CORE_UNAUTHENTICATED);
+	core_arena_free(a);
+}
+
+static void
+test_disabled_user_cannot_log_in_or_refresh(void **state)
+{
+	(void) state;
+	registered("shutout");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL, *t = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("shutout", "correct horse battery", a, &tok,
+	                     &reply),
+	    CORE_OK);
+	PGconn *db = PQconnectdb(E.db_url);
+	PQclear(PQexec(db, "UPDATE users SET status = 'disabled' "
+	                   "WHERE username = 'shutout'"));
+	PQfinish(db);
+	assert_int_equal(login("shutout", "correct horse battery", a, &t,
+	                     &reply),
+	    CORE_PERMISSION_DENIED);
+	assert_int_equal(refresh(tok->refresh_token, a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	core_arena_free(a);
+}
+
 int
 main(void)
 {
@@ -559,6 +852,18 @@ main(void)
 	        test_first_start_creates_one_signing_key_published_in_the_jwks),
 	    cmocka_unit_test(
 	        test_restart_keeps_the_key_and_a_wrong_kek_refuses_to_start),
+	    cmocka_unit_test(test_login_tokens_verify_with_the_published_jwks),
+	    cmocka_unit_test(
+	        test_unknown_user_and_wrong_password_get_the_same_answer),
+	    cmocka_unit_test(
+	        test_login_is_throttled_per_username_with_retry_after),
+	    cmocka_unit_test(test_refresh_rotates_and_reuse_ends_the_session),
+	    cmocka_unit_test(
+	        test_refresh_accepts_the_previous_token_within_the_grace_window),
+	    cmocka_unit_test(
+	        test_logout_revokes_the_token_and_the_session_idempotently),
+	    cmocka_unit_test(test_check_token_rejects_tampering),
+	    cmocka_unit_test(test_disabled_user_cannot_log_in_or_refresh),
 	    cmocka_unit_test(test_database_down_is_unavailable_and_recovers),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
