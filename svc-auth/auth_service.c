@@ -575,9 +575,115 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+/* The caller's verified claims, from the bearer token in the metadata. */
+static core_status
+caller(core_call *c, core_jwt_claims *cl)
+{
+	const char *token = bearer(c);
+	if (token == NULL) {
+		return core_call_error(c, CORE_UNAUTHENTICATED,
+		    "a bearer token is required");
+	}
+	return verify(c, token, cl);
+}
+
+static core_status
+list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Auth__V1__ListSessionsRequest *req =
+	    (const Auth__V1__ListSessionsRequest *) in;
+	Auth__V1__ListSessionsResponse *resp =
+	    (Auth__V1__ListSessionsResponse *) out;
+	auth_worker *w = core_call_state(c);
+	core_jwt_claims cl;
+	core_status st = caller(c, &cl);
+	if (st != CORE_OK) {
+		return st;
+	}
+	const char *user = req->user_id[0] ? req->user_id : cl.sub;
+	if (strcmp(user, cl.sub) != 0 && strcmp(cl.role, "admin") != 0) {
+		return core_call_error(c, CORE_PERMISSION_DENIED,
+		    "only admins may list another user's sessions");
+	}
+	enum { MAX_LISTED = 100 };
+	auth_session *ss = core_arena_calloc(core_call_arena(c), MAX_LISTED,
+	    sizeof(*ss));
+	size_t n = 0;
+	if (ss == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	if ((st = auth_session_list(w->redis, user, ss, MAX_LISTED, &n)) !=
+	    CORE_OK) {
+		return redis_error(c, st);
+	}
+	core_arena *a = core_call_arena(c);
+	resp->sessions = core_arena_calloc(a, n ? n : 1, sizeof(*resp->sessions));
+	if (resp->sessions == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		Auth__V1__Session *m = core_arena_alloc(a, sizeof(*m));
+		if (m == NULL) {
+			return core_call_error(c, CORE_INTERNAL,
+			    "out of memory");
+		}
+		auth__v1__session__init(m);
+		m->id = core_arena_strdup(a, ss[i].sid);
+		m->user_id = core_arena_strdup(a, ss[i].user_id);
+		m->created_at = timestamp(a, ss[i].created_ms * 1000);
+		m->last_used_at = timestamp(a, ss[i].last_used_ms * 1000);
+		m->client_ip = core_arena_strdup(a, ss[i].client_ip);
+		m->user_agent = core_arena_strdup(a, ss[i].user_agent);
+		m->current = strcmp(ss[i].sid, cl.sid) == 0;
+		if (!m->id || !m->user_id || !m->created_at ||
+		    !m->last_used_at || !m->client_ip || !m->user_agent) {
+			return core_call_error(c, CORE_INTERNAL,
+			    "out of memory");
+		}
+		resp->sessions[resp->n_sessions++] = m;
+	}
+	return CORE_OK;
+}
+
+static core_status
+revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Auth__V1__RevokeSessionRequest *req =
+	    (const Auth__V1__RevokeSessionRequest *) in;
+	(void) out;
+	auth_worker *w = core_call_state(c);
+	core_jwt_claims cl;
+	core_status st = caller(c, &cl);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (req->session_id[0] == '\0') {
+		return core_call_field_error(c, "session_id", "is required");
+	}
+	/* A user ends only their own sessions; an admin any session. */
+	bool admin = strcmp(cl.role, "admin") == 0;
+	int deleted = 0;
+	st = auth_session_revoke(w->redis, req->session_id,
+	    admin ? NULL : cl.sub, &deleted);
+	if (st == CORE_INVALID_ARGUMENT) {
+		return core_call_field_error(c, "session_id",
+		    "is not a session id");
+	}
+	if (st != CORE_OK) {
+		return redis_error(c, st);
+	}
+	if (!deleted) {
+		/* The same answer for "not yours" and "no such session". */
+		return core_call_error(c, CORE_NOT_FOUND, "no such session");
+	}
+	core_log_kv(CORE_LOG_INFO, "session revoked", "sid", req->session_id,
+	    "by", cl.sub, NULL);
+	return CORE_OK;
+}
+
 /* Descriptor order: Register, Login, Refresh, Logout, GetJwks, CheckToken,
  * ListSessions, RevokeSession, RotateKeys, ListKeys. */
 const core_rpc_handler auth_handlers[AUTH_N_METHODS] = {
-    register_user, login, refresh, logout, get_jwks, check_token, NULL,
-    NULL, NULL, NULL,
+    register_user, login, refresh, logout, get_jwks, check_token,
+    list_sessions, revoke_session, NULL, NULL,
 };

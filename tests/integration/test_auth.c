@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,7 @@ typedef struct env {
 	char db[64];
 	char db_url[256];
 	char url[64];
+	char log_path[256];
 	pid_t pid;
 	PGconn *admin; /* superuser connection to the test server */
 	core_rpc_client *cli;
@@ -120,13 +122,22 @@ setup_all(void **state)
 	snprintf(listen, sizeof(listen), "AUTH_RPC_LISTEN=%s", E.url);
 	snprintf(dburl, sizeof(dburl), "AUTH_DATABASE_URL=%s", E.db_url);
 	snprintf(redis, sizeof(redis), "REDIS_URL=%s", redis_url);
-	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=warn",
+	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=debug",
 	    "RPC_WORKERS=4", "AUTH_MIGRATE_WAIT_S=10",
 	    "AUTH_KEK=" TEST_KEK, "AUTH_LOGIN_MAX_PER_USER=5",
 	    "AUTH_REFRESH_GRACE_MS=300", NULL};
 	char *argv[] = {SVC_AUTH_PATH, NULL};
+	/* Its log goes to a file, read by the last test. */
+	const char *tmp = getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
+	snprintf(E.log_path, sizeof(E.log_path), "%s/svc-auth-%d.log", tmp,
+	    (int) getpid());
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, E.log_path,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_int_equal(
-	    posix_spawn(&E.pid, SVC_AUTH_PATH, NULL, NULL, argv, envp), 0);
+	    posix_spawn(&E.pid, SVC_AUTH_PATH, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
 
 	const char *urls[] = {E.url};
 	core_rpc_client_config cfg = {.name = "auth",
@@ -162,6 +173,7 @@ teardown_all(void **state)
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
 	sql(q);
 	PQfinish(E.admin);
+	unlink(E.log_path);
 	return 0;
 }
 
@@ -831,6 +843,178 @@ test_disabled_user_cannot_log_in_or_refresh(void **state)
 	core_arena_free(a);
 }
 
+static core_status
+list_sessions(const char *access, const char *user_id, core_arena *a,
+    Auth__V1__ListSessionsResponse **resp)
+{
+	Auth__V1__ListSessionsRequest req = AUTH__V1__LIST_SESSIONS_REQUEST__INIT;
+	req.user_id = (char *) (uintptr_t) (user_id ? user_id : "");
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	core_status st = call("/auth.v1.AuthService/ListSessions", &req.base,
+	    &auth__v1__list_sessions_response__descriptor, &out, access, a,
+	    &reply);
+	*resp = (Auth__V1__ListSessionsResponse *) out;
+	return st;
+}
+
+static core_status
+revoke_session(const char *access, const char *sid, core_arena *a)
+{
+	Auth__V1__RevokeSessionRequest req =
+	    AUTH__V1__REVOKE_SESSION_REQUEST__INIT;
+	req.session_id = (char *) (uintptr_t) sid;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	return call("/auth.v1.AuthService/RevokeSession", &req.base,
+	    &auth__v1__revoke_session_response__descriptor, &out, access, a,
+	    &reply);
+}
+
+static void
+test_users_list_and_end_their_own_sessions_only(void **state)
+{
+	(void) state;
+	registered("twodevices");
+	registered("stranger");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *phone = NULL, *laptop = NULL, *other = NULL,
+	                        *t = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("twodevices", "correct horse battery", a, &phone,
+	                     &reply),
+	    CORE_OK);
+	assert_int_equal(login("twodevices", "correct horse battery", a,
+	                     &laptop, &reply),
+	    CORE_OK);
+	assert_int_equal(login("stranger", "correct horse battery", a, &other,
+	                     &reply),
+	    CORE_OK);
+	Auth__V1__ListSessionsResponse *ls = NULL;
+	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &ls),
+	    CORE_OK);
+	assert_int_equal(ls->n_sessions, 2);
+	/* Newest first: the laptop's, marked current. */
+	assert_true(ls->sessions[0]->current);
+	assert_false(ls->sessions[1]->current);
+	assert_string_equal(ls->sessions[0]->client_ip, "192.0.2.10");
+	assert_string_equal(ls->sessions[0]->user_agent, "test_auth");
+	char phone_sid[64];
+	snprintf(phone_sid, sizeof(phone_sid), "%s", ls->sessions[1]->id);
+
+	/* Not another user's sessions, not even by id. */
+	assert_int_equal(list_sessions(other->access_token,
+	                     ls->sessions[0]->user_id, a, &ls),
+	    CORE_PERMISSION_DENIED);
+	assert_int_equal(revoke_session(other->access_token, phone_sid, a),
+	    CORE_NOT_FOUND);
+	assert_int_equal(revoke_session(NULL, phone_sid, a),
+	    CORE_UNAUTHENTICATED);
+
+	/* The laptop ends the phone's session: its refresh token dies. */
+	assert_int_equal(revoke_session(laptop->access_token, phone_sid, a),
+	    CORE_OK);
+	assert_int_equal(refresh(phone->refresh_token, a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(revoke_session(laptop->access_token, phone_sid, a),
+	    CORE_NOT_FOUND);
+	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &ls),
+	    CORE_OK);
+	assert_int_equal(ls->n_sessions, 1);
+
+	/* An admin may list anyone's. */
+	PGconn *db = PQconnectdb(E.db_url);
+	PQclear(PQexec(db, "UPDATE users SET role = 'admin' "
+	                   "WHERE username = 'stranger'"));
+	PQfinish(db);
+	Auth__V1__TokenResponse *admin = NULL;
+	assert_int_equal(login("stranger", "correct horse battery", a, &admin,
+	                     &reply),
+	    CORE_OK);
+	Auth__V1__ListSessionsResponse *mine = NULL;
+	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &mine),
+	    CORE_OK);
+	assert_int_equal(list_sessions(admin->access_token,
+	                     mine->sessions[0]->user_id, a, &ls),
+	    CORE_OK);
+	assert_int_equal(ls->n_sessions, 1);
+	core_arena_free(a);
+}
+
+static void
+test_redis_down_login_is_unavailable_and_health_not_serving(void **state)
+{
+	(void) state;
+	registered("noredis");
+	/* A second instance whose Redis is a port nobody listens on. */
+	char url[64], listen[96], dburl[320], redis[96];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(listen, sizeof(listen), "AUTH_RPC_LISTEN=%s", url);
+	snprintf(dburl, sizeof(dburl), "AUTH_DATABASE_URL=%s", E.db_url);
+	snprintf(redis, sizeof(redis), "REDIS_URL=redis://127.0.0.1:%d/0",
+	    free_port());
+	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=error",
+	    "RPC_WORKERS=1", "AUTH_KEK=" TEST_KEK, NULL};
+	char *argv[] = {SVC_AUTH_PATH, NULL};
+	pid_t pid;
+	assert_int_equal(
+	    posix_spawn(&pid, SVC_AUTH_PATH, NULL, NULL, argv, envp), 0);
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {.name = "auth3",
+	    .urls = urls,
+	    .n_urls = 1,
+	    .connect_wait_ms = 3000,
+	    .default_timeout_ms = 5000};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	core_arena *a = core_arena_new(0);
+	Core__V1__HealthCheckRequest hreq = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(core_rpc_call(c, "/core.v1.Health/Check", &hreq.base,
+	                     &core__v1__health_check_response__descriptor, &out,
+	                     NULL, a, &reply),
+	    CORE_OK);
+	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
+	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+	Auth__V1__LoginRequest lreq = AUTH__V1__LOGIN_REQUEST__INIT;
+	lreq.username = "noredis";
+	lreq.password = "correct horse battery";
+	/* Never a login without its session written. */
+	assert_int_equal(core_rpc_call(c, "/auth.v1.AuthService/Login",
+	                     &lreq.base, &auth__v1__token_response__descriptor,
+	                     &out, NULL, a, &reply),
+	    CORE_UNAVAILABLE);
+	core_arena_free(a);
+	core_rpc_client_free(c);
+	int status = 0;
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Runs last: everything the service logged while the other tests sent it
+ * passwords and tokens (LOG_LEVEL=debug). */
+static void
+test_no_password_or_token_reaches_the_logs(void **state)
+{
+	(void) state;
+	FILE *f = fopen(E.log_path, "r");
+	assert_non_null(f);
+	static char buf[4 << 20];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\"msg\":\"login\""));
+	/* Every password the tests used, and the start of any JWS. */
+	assert_null(strstr(buf, "correct horse battery"));
+	assert_null(strstr(buf, "a long secret phrase"));
+	assert_null(strstr(buf, "not the password"));
+	assert_null(strstr(buf, "eyJ"));
+	assert_null(strstr(buf, TEST_KEK));
+}
+
 int
 main(void)
 {
@@ -864,7 +1048,11 @@ main(void)
 	        test_logout_revokes_the_token_and_the_session_idempotently),
 	    cmocka_unit_test(test_check_token_rejects_tampering),
 	    cmocka_unit_test(test_disabled_user_cannot_log_in_or_refresh),
+	    cmocka_unit_test(test_users_list_and_end_their_own_sessions_only),
+	    cmocka_unit_test(
+	        test_redis_down_login_is_unavailable_and_health_not_serving),
 	    cmocka_unit_test(test_database_down_is_unavailable_and_recovers),
+	    cmocka_unit_test(test_no_password_or_token_reaches_the_logs),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
