@@ -30,6 +30,7 @@
 #include "core/v1/health.pb-c.h"
 
 #include "core/log.h"
+#include "core/pbcheck.h"
 #include "core/rpc.h"
 #include "rpc_internal.h"
 
@@ -303,6 +304,12 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	if (m->handler == NULL) {
 		return core_call_error(c, CORE_UNIMPLEMENTED,
 		    "method %s is not implemented", c->method);
+	}
+	char field[128];
+	const char *why = "";
+	if (core_pb_check_strings(m->desc->input, c->req->payload.data,
+	        c->req->payload.len, field, sizeof(field), &why) != 0) {
+		return core_call_field_error(c, field, "%s", why);
 	}
 	ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, pa,
 	    c->req->payload.len, c->req->payload.data);

@@ -310,6 +310,32 @@ test_register_names_every_invalid_field(void **state)
 }
 
 static void
+test_register_rejects_nul_bytes_and_bad_utf8_naming_the_field(void **state)
+{
+	(void) state;
+	core_arena *a = core_arena_new(0);
+	core_rpc_reply reply;
+	/* Hand-encoded: protobuf-c itself cannot pack a NUL into a string. */
+	static const uint8_t nul[] = {0x0a, 8, 'a', 'd', 'a', 0, 'e', 'v', 'i',
+	    'l', 0x12, 15, 'a', 'd', 'a', '@', 'e', 'x', 'a', 'm', 'p', 'l',
+	    'e', '.', 'c', 'o', 'm', 0x1a, 9, 'l', 'o', 'n', 'g', 'e', 'n',
+	    'o', 'u', 'g'};
+	assert_int_equal(core_rpc_call_raw(E.cli,
+	                     "/auth.v1.AuthService/Register", nul, sizeof(nul),
+	                     NULL, a, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(reply.n_details, 1);
+	assert_string_equal(reply.detail_fields[0], "username");
+	static const uint8_t utf8[] = {0x1a, 3, 'x', 0xc3, 0x28};
+	assert_int_equal(core_rpc_call_raw(E.cli,
+	                     "/auth.v1.AuthService/Register", utf8, sizeof(utf8),
+	                     NULL, a, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_string_equal(reply.detail_fields[0], "password");
+	core_arena_free(a);
+}
+
+static void
 test_register_sql_metacharacters_are_stored_as_data(void **state)
 {
 	(void) state;
@@ -1028,6 +1054,8 @@ main(void)
 	    cmocka_unit_test(
 	        test_register_duplicates_are_already_exists_without_saying_which),
 	    cmocka_unit_test(test_register_names_every_invalid_field),
+	    cmocka_unit_test(
+	        test_register_rejects_nul_bytes_and_bad_utf8_naming_the_field),
 	    cmocka_unit_test(
 	        test_register_sql_metacharacters_are_stored_as_data),
 	    cmocka_unit_test(

@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include "test/v1/test.pb-c.h"
+
 #include "core/arena.h"
+#include "core/pbcheck.h"
 #include "core/config.h"
 #include "core/rpc.h"
 #include "core/status.h"
@@ -169,6 +172,76 @@ test_request_ids_are_validated(void **state)
 	assert_true(core_rpc_request_id_valid(longid));
 }
 
+/* Appends a length-delimited field (wire type 2) to buf. */
+static size_t
+put_bytes(uint8_t *buf, size_t at, unsigned id, const void *v, size_t n)
+{
+	unsigned key = id << 3 | 2;
+	while (key >= 0x80) { /* varint */
+		buf[at++] = (uint8_t) (key | 0x80);
+		key >>= 7;
+	}
+	buf[at++] = (uint8_t) key;
+	buf[at++] = (uint8_t) n;
+	memcpy(buf + at, v, n);
+	return at + n;
+}
+
+static void
+test_string_check_finds_nul_bytes_and_bad_utf8_with_their_path(void **state)
+{
+	(void) state;
+	const ProtobufCMessageDescriptor *d = &test__v1__all_types__descriptor;
+	uint8_t buf[256], inner[64];
+	char field[64];
+	const char *why = NULL;
+	size_t n = 0;
+
+	/* f_int32 = 7, f_string = "ok é", f_bytes may hold anything. */
+	buf[n++] = 1 << 3;
+	buf[n++] = 7;
+	n = put_bytes(buf, n, 14, "ok \xc3\xa9", 5);
+	n = put_bytes(buf, n, 15, "\x00\xff", 2);
+	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
+	                     &why),
+	    0);
+
+	n = put_bytes(buf, 0, 14, "ada\0evil", 8);
+	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
+	                     &why),
+	    -1);
+	assert_string_equal(field, "f_string");
+	assert_non_null(strstr(why, "NUL"));
+
+	/* Nested: f_message { name = "\xff" }. */
+	size_t m = put_bytes(inner, 0, 1, "\xff", 1);
+	n = put_bytes(buf, 0, 17, inner, m);
+	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
+	                     &why),
+	    -1);
+	assert_string_equal(field, "f_message.name");
+	assert_non_null(strstr(why, "UTF-8"));
+
+	/* The second element of a repeated string; an overlong encoding. */
+	n = put_bytes(buf, 0, 23, "fine", 4);
+	n = put_bytes(buf, n, 23, "\xc0\xaf", 2);
+	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
+	                     &why),
+	    -1);
+	assert_string_equal(field, "r_string");
+
+	/* Truncated or garbage encodings are left to the unpacker. */
+	static const uint8_t bad[] = {0x72, 0x7f, 'a'};
+	assert_int_equal(core_pb_check_strings(d, bad, sizeof(bad), field,
+	                     sizeof(field), &why),
+	    0);
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff, 0xff};
+	assert_int_equal(core_pb_check_strings(d, junk, sizeof(junk), field,
+	                     sizeof(field), &why),
+	    0);
+}
+
 int
 main(void)
 {
@@ -180,6 +253,8 @@ main(void)
 	    cmocka_unit_test(test_config_loads_defaults_env_and_rejects_bad_values),
 	    cmocka_unit_test(test_config_split_bounds_the_list),
 	    cmocka_unit_test(test_request_ids_are_validated),
+	    cmocka_unit_test(
+	        test_string_check_finds_nul_bytes_and_bad_utf8_with_their_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,157 @@
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/pbcheck.h"
+
+#define MAX_DEPTH 32
+
+static bool
+utf8_ok(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t len;
+		uint32_t cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i < len) {
+			return false;
+		}
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80) {
+				return false;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+		if (cp < min_cp[len] || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
+/* Reads a varint; returns bytes used, 0 on malformed input. */
+static size_t
+varint(const uint8_t *p, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < len && i < 10; i++) {
+		v |= (uint64_t) (p[i] & 0x7f) << (7 * i);
+		if ((p[i] & 0x80) == 0) {
+			*out = v;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+static void
+path_add(char *field, size_t fieldlen, const char *name)
+{
+	size_t used = strlen(field);
+	if (used < fieldlen) {
+		snprintf(field + used, fieldlen - used, "%s%s",
+		    used ? "." : "", name);
+	}
+}
+
+/* 1: bad string found (path in field), 0: fine or not understood. */
+static int
+walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+    int depth, char *field, size_t fieldlen, const char **why)
+{
+	size_t at = 0;
+	if (depth > MAX_DEPTH) {
+		return 0;
+	}
+	while (at < len) {
+		uint64_t key, n;
+		size_t used = varint(p + at, len - at, &key);
+		if (used == 0) {
+			return 0;
+		}
+		at += used;
+		unsigned wire = (unsigned) (key & 7);
+		uint32_t id = (uint32_t) (key >> 3);
+		switch (wire) {
+		case 0: /* varint */
+			if ((used = varint(p + at, len - at, &n)) == 0) {
+				return 0;
+			}
+			at += used;
+			continue;
+		case 1: /* 64-bit */
+			at += 8;
+			continue;
+		case 5: /* 32-bit */
+			at += 4;
+			continue;
+		case 2: /* length-delimited */
+			break;
+		default: /* groups: not in proto3 */
+			return 0;
+		}
+		if ((used = varint(p + at, len - at, &n)) == 0 ||
+		    n > len - at - used) {
+			return 0;
+		}
+		at += used;
+		const uint8_t *v = p + at;
+		at += (size_t) n;
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field(d, id);
+		if (f == NULL) {
+			continue;
+		}
+		if (f->type == PROTOBUF_C_TYPE_STRING) {
+			const char *reason = memchr(v, 0, (size_t) n) != NULL
+			    ? "contains a NUL byte"
+			    : !utf8_ok(v, (size_t) n) ? "is not valid UTF-8"
+			                              : NULL;
+			if (reason != NULL) {
+				path_add(field, fieldlen, f->name);
+				*why = reason;
+				return 1;
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			size_t mark = strlen(field);
+			path_add(field, fieldlen, f->name);
+			if (walk(f->descriptor, v, (size_t) n, depth + 1, field,
+			        fieldlen, why)) {
+				return 1;
+			}
+			field[mark < fieldlen ? mark : fieldlen - 1] = '\0';
+		}
+	}
+	return 0;
+}
+
+int
+core_pb_check_strings(const ProtobufCMessageDescriptor *desc,
+    const uint8_t *data, size_t len, char *field, size_t fieldlen,
+    const char **why)
+{
+	if (fieldlen == 0) {
+		return 0;
+	}
+	field[0] = '\0';
+	return walk(desc, data, len, 0, field, fieldlen, why) ? -1 : 0;
+}
