@@ -58,6 +58,8 @@ auth_health(void *arg)
 	return core_pg_ping(w->pg) && core_redis_ping(w->redis);
 }
 
+static void refresh_keys(auth_worker *w, int64_t max_age_ms);
+
 static Google__Protobuf__Timestamp *
 timestamp(core_arena *a, int64_t us)
 {
@@ -179,6 +181,7 @@ get_jwks(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_arena *a = core_call_arena(c);
 	core_status st = CORE_OK;
 
+	refresh_keys(w, 1000); /* callers fetch this when they miss a kid */
 	pthread_rwlock_rdlock(&kr->lock);
 	resp->json = core_arena_strdup(a, kr->jwks_json ? kr->jwks_json : "");
 	resp->keys = core_arena_calloc(a, kr->n_keys, sizeof(*resp->keys));
@@ -210,6 +213,35 @@ static int64_t
 now_s(void)
 {
 	return (int64_t) time(NULL);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reloads the shared keyring from authdb when it is older than max_age_ms:
+ * another replica may have rotated. One worker reloads at a time; the
+ * others go on with the keys they have. */
+static void
+refresh_keys(auth_worker *w, int64_t max_age_ms)
+{
+	auth_keyring *kr = w->cfg->keys;
+	pthread_rwlock_rdlock(&kr->lock);
+	int64_t age = now_ms() - kr->loaded_ms;
+	pthread_rwlock_unlock(&kr->lock);
+	if (age < max_age_ms || pthread_mutex_trylock(&kr->reload_mu) != 0) {
+		return;
+	}
+	core_status st = auth_keys_load(w->pg, w->cfg->kek, kr);
+	if (st != CORE_OK) {
+		core_log_warn("signing keys not reloaded: %s",
+		    core_status_str(st));
+	}
+	pthread_mutex_unlock(&kr->reload_mu);
 }
 
 static core_status
@@ -250,6 +282,7 @@ issue_tokens(core_call *c, const auth_user *u, const char *sid,
 	claims.iat = claims.nbf = now_s();
 	claims.exp = claims.iat + cfg->access_ttl_s;
 
+	refresh_keys(w, 30000);
 	auth_keyring *kr = cfg->keys;
 	pthread_rwlock_rdlock(&kr->lock);
 	int rv = kr->active_sk == NULL
@@ -431,11 +464,19 @@ verify(core_call *c, const char *token, core_jwt_claims *claims)
 	const char *reason = "";
 	auth_keyring *kr = cfg->keys;
 
-	pthread_rwlock_rdlock(&kr->lock);
-	core_jwt_result r = kr->jwks == NULL
-	    ? CORE_JWT_UNKNOWN_KID
-	    : core_jwt_verify(kr->jwks, token, &pol, claims, &reason);
-	pthread_rwlock_unlock(&kr->lock);
+	core_jwt_result r = CORE_JWT_UNKNOWN_KID;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		pthread_rwlock_rdlock(&kr->lock);
+		r = kr->jwks == NULL
+		    ? CORE_JWT_UNKNOWN_KID
+		    : core_jwt_verify(kr->jwks, token, &pol, claims, &reason);
+		pthread_rwlock_unlock(&kr->lock);
+		if (r != CORE_JWT_UNKNOWN_KID) {
+			break;
+		}
+		/* A key made by another replica: reload, at most 1/s. */
+		refresh_keys(w, 1000);
+	}
 	if (r != CORE_JWT_OK) {
 		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
 		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : reason, NULL);
@@ -681,9 +722,112 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+static core_status
+require_admin(core_call *c, core_jwt_claims *cl)
+{
+	core_status st = caller(c, cl);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (strcmp(cl->role, "admin") != 0) {
+		return core_call_error(c, CORE_PERMISSION_DENIED,
+		    "this needs the admin role");
+	}
+	return CORE_OK;
+}
+
+static Auth__V1__SigningKey *
+key_message(core_arena *a, const auth_pubkey *k)
+{
+	Auth__V1__SigningKey *m = core_arena_alloc(a, sizeof(*m));
+	if (m == NULL) {
+		return NULL;
+	}
+	auth__v1__signing_key__init(m);
+	m->kid = core_arena_strdup(a, k->kid);
+	m->active = k->active;
+	m->created_at = timestamp(a, k->created_us);
+	if (k->retire_after_us > 0) {
+		m->retire_after = timestamp(a, k->retire_after_us);
+	}
+	return m->kid && m->created_at ? m : NULL;
+}
+
+static core_status
+rotate_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) in;
+	Auth__V1__RotateKeysResponse *resp = (Auth__V1__RotateKeysResponse *) out;
+	auth_worker *w = core_call_state(c);
+	core_jwt_claims cl;
+	core_status st = require_admin(c, &cl);
+	if (st != CORE_OK) {
+		return st;
+	}
+	char kid[44] = "";
+	/* The old key verifies until every token it signed has expired. */
+	st = auth_keys_rotate(w->pg, w->cfg->kek, w->cfg->access_ttl_s + 60,
+	    kid);
+	if (st != CORE_OK) {
+		return storage_error(c, st);
+	}
+	auth_keyring *kr = w->cfg->keys;
+	pthread_mutex_lock(&kr->reload_mu);
+	st = auth_keys_load(w->pg, w->cfg->kek, kr);
+	pthread_mutex_unlock(&kr->reload_mu);
+	if (st != CORE_OK) {
+		return storage_error(c, st);
+	}
+	core_log_kv(CORE_LOG_INFO, "signing keys rotated", "kid", kid, "by",
+	    cl.sub, NULL);
+	pthread_rwlock_rdlock(&kr->lock);
+	for (size_t i = 0; i < kr->n_keys; i++) {
+		if (kr->keys[i].active) {
+			resp->key = key_message(core_call_arena(c), &kr->keys[i]);
+		}
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	if (resp->key == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "no active key");
+	}
+	return CORE_OK;
+}
+
+static core_status
+list_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) in;
+	Auth__V1__ListKeysResponse *resp = (Auth__V1__ListKeysResponse *) out;
+	auth_worker *w = core_call_state(c);
+	core_jwt_claims cl;
+	core_status st = require_admin(c, &cl);
+	if (st != CORE_OK) {
+		return st;
+	}
+	refresh_keys(w, 1000);
+	auth_keyring *kr = w->cfg->keys;
+	core_arena *a = core_call_arena(c);
+	pthread_rwlock_rdlock(&kr->lock);
+	resp->keys = core_arena_calloc(a, kr->n_keys ? kr->n_keys : 1,
+	    sizeof(*resp->keys));
+	for (size_t i = 0; resp->keys != NULL && i < kr->n_keys; i++) {
+		Auth__V1__SigningKey *m = key_message(a, &kr->keys[i]);
+		if (m == NULL) {
+			st = CORE_INTERNAL;
+			break;
+		}
+		resp->keys[resp->n_keys++] = m;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	if (resp->keys == NULL || st != CORE_OK) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
+	return CORE_OK;
+}
+
 /* Descriptor order: Register, Login, Refresh, Logout, GetJwks, CheckToken,
  * ListSessions, RevokeSession, RotateKeys, ListKeys. */
 const core_rpc_handler auth_handlers[AUTH_N_METHODS] = {
     register_user, login, refresh, logout, get_jwks, check_token,
-    list_sessions, revoke_session, NULL, NULL,
+    list_sessions, revoke_session, rotate_keys, list_keys,
 };

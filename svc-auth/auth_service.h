@@ -15,6 +15,7 @@ typedef struct auth_config {
 	unsigned long long argon2_opslimit;
 	size_t argon2_memlimit; /* bytes */
 	auth_keyring *keys;     /* shared by every worker */
+	const uint8_t *kek;     /* sodium_malloc'd, read-only */
 	const char *issuer;
 	const char *audience;
 	int access_ttl_s;

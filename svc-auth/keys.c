@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -36,6 +37,9 @@ int
 auth_keyring_init(auth_keyring *kr)
 {
 	memset(kr, 0, sizeof(*kr));
+	if (pthread_mutex_init(&kr->reload_mu, NULL) != 0) {
+		return -1;
+	}
 	return pthread_rwlock_init(&kr->lock, NULL) == 0 ? 0 : -1;
 }
 
@@ -46,6 +50,7 @@ auth_keyring_fini(auth_keyring *kr)
 	free(kr->jwks_json);
 	core_jwks_free(kr->jwks);
 	pthread_rwlock_destroy(&kr->lock);
+	pthread_mutex_destroy(&kr->reload_mu);
 }
 
 static int64_t
@@ -120,6 +125,40 @@ exec(core_pg *pg, const char *sql)
 	core_status st = core_pg_exec(pg, sql, 0, NULL, &r);
 	PQclear(r);
 	return st;
+}
+
+core_status
+auth_keys_rotate(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
+    int retire_in_s, char kid[44])
+{
+	char secs[24];
+	snprintf(secs, sizeof(secs), "%d", retire_in_s);
+	const char *params[] = {secs};
+	PGresult *r = NULL;
+	core_status st = exec(pg, "BEGIN");
+	if (st != CORE_OK) {
+		return st;
+	}
+	if ((st = exec(pg, "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")")) !=
+	        CORE_OK ||
+	    (st = core_pg_exec(pg,
+	         "UPDATE signing_keys SET active = false, retire_after = now() + "
+	         "make_interval(secs => $1::int) WHERE active",
+	         1, params, &r)) != CORE_OK ||
+	    (st = create_key(pg, kek)) != CORE_OK) {
+		goto done;
+	}
+	PQclear(r);
+	r = NULL;
+	st = core_pg_exec(pg, "SELECT kid FROM signing_keys WHERE active", 0,
+	    NULL, &r);
+	if (st == CORE_OK && PQntuples(r) == 1) {
+		snprintf(kid, 44, "%s", PQgetvalue(r, 0, 0));
+	}
+done:
+	PQclear(r);
+	core_status end = exec(pg, st == CORE_OK ? "COMMIT" : "ROLLBACK");
+	return st == CORE_OK ? end : st;
 }
 
 core_status
@@ -248,6 +287,9 @@ auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 	kr->jwks_json = json;
 	core_jwks_free(kr->jwks);
 	kr->jwks = set;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	kr->loaded_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	pthread_rwlock_unlock(&kr->lock);
 	PQclear(r);
 	return CORE_OK;

@@ -35,6 +35,9 @@ typedef struct auth_keyring {
 	size_t n_keys;
 	char *jwks_json; /* the published JWKS document */
 	core_jwks *jwks; /* the same keys, to verify tokens with */
+	/* Reloads: who is doing one, and when the last one ran (ms). */
+	pthread_mutex_t reload_mu;
+	int64_t loaded_ms;
 } auth_keyring;
 
 /* Initialises an empty keyring. Returns 0 or -1 (out of memory). */
@@ -45,6 +48,12 @@ void auth_keyring_fini(auth_keyring *kr);
 /* Makes sure authdb has an active signing key, generating and storing one
  * (under an advisory lock, so concurrent starts create one) if not. */
 core_status auth_keys_ensure(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES]);
+
+/* Makes a new active key and retires the active one: it stays published
+ * (and verifying) until retire_in_s from now, when every token it signed
+ * has expired. Writes the new kid to kid (44 bytes). */
+core_status auth_keys_rotate(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
+    int retire_in_s, char kid[44]);
 
 /* Reloads the keyring from authdb: every key not yet retired, and the
  * active private key unsealed with kek. Fails with CORE_FAILED_PRECONDITION

@@ -53,6 +53,10 @@ init_keys(void **app)
 	core_log_kv(CORE_LOG_INFO, "signing keys loaded", "active_kid",
 	    keyring.active_kid, NULL);
 	cfg.keys = &keyring;
+	/* Kept for rotations and reloads, read-only in guarded memory. */
+	sodium_mprotect_readonly(kek);
+	cfg.kek = kek;
+	kek = NULL;
 	*app = &cfg;
 	rv = 0;
 done:
@@ -117,6 +121,7 @@ fini(void *app)
 {
 	if (app != NULL) {
 		auth_keyring_fini(&keyring);
+		sodium_free((void *) (uintptr_t) cfg.kek);
 	}
 }
 

@@ -1019,6 +1019,108 @@ test_redis_down_login_is_unavailable_and_health_not_serving(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static void
+test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
+{
+	(void) state;
+	registered("keyuser");
+	registered("keyadmin");
+	PGconn *db = PQconnectdb(E.db_url);
+	PQclear(PQexec(db, "UPDATE users SET role = 'admin' "
+	                   "WHERE username = 'keyadmin'"));
+	PQfinish(db);
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *user = NULL, *admin = NULL, *after = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("keyuser", "correct horse battery", a, &user,
+	                     &reply),
+	    CORE_OK);
+	assert_int_equal(login("keyadmin", "correct horse battery", a, &admin,
+	                     &reply),
+	    CORE_OK);
+	Auth__V1__GetJwksResponse *before = NULL;
+	assert_int_equal(get_jwks(E.cli, a, &before), CORE_OK);
+	char old_kid[64];
+	snprintf(old_kid, sizeof(old_kid), "%s", before->keys[0]->kid);
+
+	Auth__V1__RotateKeysRequest req = AUTH__V1__ROTATE_KEYS_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	assert_int_equal(call("/auth.v1.AuthService/RotateKeys", &req.base,
+	                     &auth__v1__rotate_keys_response__descriptor, &out,
+	                     user->access_token, a, &reply),
+	    CORE_PERMISSION_DENIED);
+	assert_int_equal(call("/auth.v1.AuthService/RotateKeys", &req.base,
+	                     &auth__v1__rotate_keys_response__descriptor, &out,
+	                     NULL, a, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(call("/auth.v1.AuthService/RotateKeys", &req.base,
+	                     &auth__v1__rotate_keys_response__descriptor, &out,
+	                     admin->access_token, a, &reply),
+	    CORE_OK);
+	Auth__V1__RotateKeysResponse *rot = (Auth__V1__RotateKeysResponse *) out;
+	assert_non_null(rot->key);
+	assert_true(rot->key->active);
+	assert_string_not_equal(rot->key->kid, old_kid);
+
+	/* Both keys are published; the old one is retiring. */
+	Auth__V1__GetJwksResponse *jwks = NULL;
+	assert_int_equal(get_jwks(E.cli, a, &jwks), CORE_OK);
+	assert_int_equal(jwks->n_keys, 2);
+	Auth__V1__ListKeysRequest lreq = AUTH__V1__LIST_KEYS_REQUEST__INIT;
+	assert_int_equal(call("/auth.v1.AuthService/ListKeys", &lreq.base,
+	                     &auth__v1__list_keys_response__descriptor, &out,
+	                     admin->access_token, a, &reply),
+	    CORE_OK);
+	Auth__V1__ListKeysResponse *lk = (Auth__V1__ListKeysResponse *) out;
+	assert_int_equal(lk->n_keys, 2);
+	int active = 0, retiring = 0;
+	for (size_t i = 0; i < lk->n_keys; i++) {
+		active += lk->keys[i]->active;
+		retiring += lk->keys[i]->retire_after != NULL;
+	}
+	assert_int_equal(active, 1);
+	assert_int_equal(retiring, 1);
+
+	/* A token from before the rotation still verifies; new ones carry
+	 * the new kid and verify too. */
+	assert_int_equal(check(user->access_token, a, NULL), CORE_OK);
+	assert_int_equal(login("keyuser", "correct horse battery", a, &after,
+	                     &reply),
+	    CORE_OK);
+	assert_int_equal(check(after->access_token, a, NULL), CORE_OK);
+	core_jwks *set = NULL;
+	char err[128];
+	assert_int_equal(core_jwks_parse(jwks->json, strlen(jwks->json), &set,
+	                     err, sizeof(err)),
+	    0);
+	core_jwks *only_old = core_jwks_new();
+	uint8_t pk[32];
+	size_t n = 0;
+	for (size_t i = 0; i < jwks->n_keys; i++) {
+		if (strcmp(jwks->keys[i]->kid, old_kid) == 0) {
+			assert_int_equal(core_b64url_decode(jwks->keys[i]->x,
+			                     strlen(jwks->keys[i]->x), pk,
+			                     sizeof(pk), &n),
+			    0);
+			assert_int_equal(core_jwks_add(only_old, NULL, pk), 0);
+		}
+	}
+	core_jwt_policy pol = {
+	    .issuer = "http://127.0.0.1:8080", .audience = "microcore"};
+	core_jwt_claims cl;
+	const char *reason = "";
+	assert_int_equal(
+	    core_jwt_verify(set, after->access_token, &pol, &cl, &reason),
+	    CORE_JWT_OK);
+	/* Signed with the new key: unknown to a set with only the old one. */
+	assert_int_equal(core_jwt_verify(only_old, after->access_token, &pol,
+	                     &cl, &reason),
+	    CORE_JWT_UNKNOWN_KID);
+	core_jwks_free(set);
+	core_jwks_free(only_old);
+	core_arena_free(a);
+}
+
 /* Runs last: everything the service logged while the other tests sent it
  * passwords and tokens (LOG_LEVEL=debug). */
 static void
@@ -1079,6 +1181,8 @@ main(void)
 	    cmocka_unit_test(test_users_list_and_end_their_own_sessions_only),
 	    cmocka_unit_test(
 	        test_redis_down_login_is_unavailable_and_health_not_serving),
+	    cmocka_unit_test(
+	        test_admin_rotates_keys_and_old_tokens_keep_verifying),
 	    cmocka_unit_test(test_database_down_is_unavailable_and_recovers),
 	    cmocka_unit_test(test_no_password_or_token_reaches_the_logs),
 	};
