@@ -326,8 +326,13 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	char ip[64], ua[256];
 
 	if (req->username[0] == '\0' || req->password[0] == '\0') {
-		return core_call_error(c, CORE_INVALID_ARGUMENT,
-		    "username and password are required");
+		if (req->username[0] == '\0') {
+			core_call_field_error(c, "username", "is required");
+		}
+		if (req->password[0] == '\0') {
+			core_call_field_error(c, "password", "is required");
+		}
+		return CORE_INVALID_ARGUMENT;
 	}
 	if (strlen(req->password) > AUTH_PASSWORD_MAX) {
 		return core_call_field_error(c, "password",

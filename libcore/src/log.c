@@ -179,6 +179,12 @@ core_log_init(const char *service, core_log_level level, bool json)
 	atomic_store(&json_format, json);
 }
 
+const char *
+core_log_service(void)
+{
+	return service_name;
+}
+
 int
 core_log_level_parse(const char *s, core_log_level *out)
 {

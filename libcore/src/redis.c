@@ -278,6 +278,10 @@ connect_ctx(core_redis *r)
 			goto fail;
 		}
 	}
+	/* Named after the process, so an operator's CLIENT LIST (or a test)
+	 * can tell whose connection it is. Best effort. */
+	const char *name_argv[] = {"CLIENT", "SETNAME", core_log_service()};
+	(void) setup_command(r, c, 3, name_argv);
 	return c;
 fail:
 	redisFree(c);

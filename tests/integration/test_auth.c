@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 
 #include "auth/v1/auth.pb-c.h"
@@ -1121,6 +1122,71 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	core_arena_free(a);
 }
 
+/* Closes every Redis connection of svc-auth (they carry its name), as a
+ * Redis restart would. Returns how many were closed. */
+static int
+drop_redis_connections(void)
+{
+	redisContext *r = redisConnect("127.0.0.1",
+	    (int) strtol(need("TEST_REDIS_PORT"), NULL, 10));
+	assert_non_null(r);
+	assert_int_equal(r->err, 0);
+	redisReply *list = redisCommand(r, "CLIENT LIST");
+	assert_non_null(list);
+	int killed = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(list->str, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, " name=svc-auth ") == NULL) {
+			continue;
+		}
+		char id[32];
+		if (sscanf(line, "id=%31s", id) == 1) {
+			redisReply *k = redisCommand(r, "CLIENT KILL ID %s", id);
+			killed += k != NULL && k->type == REDIS_REPLY_INTEGER &&
+			    k->integer == 1;
+			freeReplyObject(k);
+		}
+	}
+	freeReplyObject(list);
+	redisFree(r);
+	return killed;
+}
+
+static void
+test_service_survives_redis_dropping_its_connections(void **state)
+{
+	(void) state;
+	registered("redisdrop");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(login("redisdrop", "correct horse battery", a, &tok,
+	                     &reply),
+	    CORE_OK);
+	assert_true(drop_redis_connections() > 0);
+	/* Each worker's next Redis call fails once (never retried: it may
+	 * have run), then it reconnects. */
+	int unavailable = 0;
+	core_status st = CORE_UNAVAILABLE;
+	for (int i = 0; i < 30; i++) {
+		st = login("redisdrop", "correct horse battery", a, &tok, &reply);
+		if (st == CORE_OK) {
+			break;
+		}
+		assert_int_equal(st, CORE_UNAVAILABLE);
+		unavailable++;
+	}
+	assert_int_equal(st, CORE_OK);
+	assert_true(unavailable <= 4); /* at most once per worker */
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(login("redisdrop", "correct horse battery", a,
+		                     &tok, &reply),
+		    CORE_OK);
+	}
+	core_arena_free(a);
+}
+
 /* Runs last: everything the service logged while the other tests sent it
  * passwords and tokens (LOG_LEVEL=debug). */
 static void
@@ -1184,6 +1250,8 @@ main(void)
 	    cmocka_unit_test(
 	        test_admin_rotates_keys_and_old_tokens_keep_verifying),
 	    cmocka_unit_test(test_database_down_is_unavailable_and_recovers),
+	    cmocka_unit_test(
+	        test_service_survives_redis_dropping_its_connections),
 	    cmocka_unit_test(test_no_password_or_token_reaches_the_logs),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);

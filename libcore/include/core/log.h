@@ -22,6 +22,9 @@ typedef enum core_log_level {
  * lines for humans instead. Call once at start; defaults: "core", info, json. */
 void core_log_init(const char *service, core_log_level level, bool json);
 
+/* The service name given to core_log_init ("core" before). */
+const char *core_log_service(void);
+
 /* Parses "debug", "info", "warn", "error". Returns 0 on success, -1 else. */
 int core_log_level_parse(const char *s, core_log_level *out);
 
