@@ -2,6 +2,7 @@
 #include <strings.h>
 
 #include "auth_validate.h"
+#include "core/utf8.h"
 
 static bool
 is_lower_alnum(char c)
@@ -137,46 +138,9 @@ auth_email_normalize(const char *in, char *out, size_t outlen)
 }
 
 bool
-auth_utf8_valid(const char *str, size_t n)
+auth_utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *s = (const unsigned char *) str;
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > n) {
-			return false;
-		}
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80) {
-				return false;
-			}
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-		if (cp < min_cp[len] || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff)) {
-			return false;
-		}
-		i += len;
-	}
-	return true;
+	return core_utf8_valid(s, n);
 }
 
 /* A short list of the most used passwords of 8+ characters (from public

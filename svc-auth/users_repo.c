@@ -54,16 +54,15 @@ auth_users_insert(core_pg *pg, const char *username, const char *email,
 	return CORE_OK;
 }
 
-core_status
-auth_users_find_by_username(core_pg *pg, const char *username,
-    auth_user *out, char *hash, size_t hashlen)
+/* Runs a one-parameter query selecting USER_COLUMNS (and, when hash is
+ * not NULL, password_hash after them) that matches at most one row. */
+static core_status
+one_user(core_pg *pg, const char *sql, const char *param, auth_user *out,
+    char *hash, size_t hashlen)
 {
-	const char *params[] = {username};
+	const char *params[] = {param};
 	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg,
-	    "SELECT " USER_COLUMNS ", password_hash FROM users "
-	    "WHERE username = $1",
-	    1, params, &r);
+	core_status st = core_pg_exec(pg, sql, 1, params, &r);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -72,9 +71,21 @@ auth_users_find_by_username(core_pg *pg, const char *username,
 		return CORE_NOT_FOUND;
 	}
 	read_user(r, out);
-	snprintf(hash, hashlen, "%s", PQgetvalue(r, 0, 7));
+	if (hash != NULL) {
+		snprintf(hash, hashlen, "%s", PQgetvalue(r, 0, 7));
+	}
 	PQclear(r);
 	return CORE_OK;
+}
+
+core_status
+auth_users_find_by_username(core_pg *pg, const char *username,
+    auth_user *out, char *hash, size_t hashlen)
+{
+	return one_user(pg,
+	    "SELECT " USER_COLUMNS ", password_hash FROM users "
+	    "WHERE username = $1",
+	    username, out, hash, hashlen);
 }
 
 static bool
@@ -98,19 +109,7 @@ auth_users_find_by_id(core_pg *pg, const char *id, auth_user *out)
 	if (!uuid_shaped(id)) {
 		return CORE_NOT_FOUND; /* the cast would be an SQL error */
 	}
-	const char *params[] = {id};
-	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg,
-	    "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", 1,
-	    params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return CORE_NOT_FOUND;
-	}
-	read_user(r, out);
-	PQclear(r);
-	return CORE_OK;
+	return one_user(pg,
+	    "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", id, out,
+	    NULL, 0);
 }

@@ -3,50 +3,9 @@
 #include <string.h>
 
 #include "core/pbcheck.h"
+#include "core/utf8.h"
 
 #define MAX_DEPTH 32
-
-static bool
-utf8_ok(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t len;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len) {
-			return false;
-		}
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80) {
-				return false;
-			}
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-		if (cp < min_cp[len] || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff)) {
-			return false;
-		}
-		i += len;
-	}
-	return true;
-}
 
 /* Reads a varint; returns bytes used, 0 on malformed input. */
 static size_t
@@ -124,7 +83,7 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			const char *reason = memchr(v, 0, (size_t) n) != NULL
 			    ? "contains a NUL byte"
-			    : !utf8_ok(v, (size_t) n) ? "is not valid UTF-8"
+			    : !core_utf8_valid(v, (size_t) n) ? "is not valid UTF-8"
 			                              : NULL;
 			if (reason != NULL) {
 				path_add(field, fieldlen, f->name);
