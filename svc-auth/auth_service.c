@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "auth/v1/auth.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
@@ -215,14 +216,6 @@ now_s(void)
 	return (int64_t) time(NULL);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reloads the shared keyring from authdb when it is older than max_age_ms:
  * another replica may have rotated. One worker reloads at a time; the
  * others go on with the keys they have. */
@@ -231,7 +224,7 @@ refresh_keys(auth_worker *w, int64_t max_age_ms)
 {
 	auth_keyring *kr = w->cfg->keys;
 	pthread_rwlock_rdlock(&kr->lock);
-	int64_t age = now_ms() - kr->loaded_ms;
+	int64_t age = core_monotonic_ms() - kr->loaded_ms;
 	pthread_rwlock_unlock(&kr->lock);
 	if (age < max_age_ms || pthread_mutex_trylock(&kr->reload_mu) != 0) {
 		return;

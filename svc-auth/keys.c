@@ -1,11 +1,10 @@
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "keys.h"
 
@@ -51,15 +50,6 @@ auth_keyring_fini(auth_keyring *kr)
 	core_jwks_free(kr->jwks);
 	pthread_rwlock_destroy(&kr->lock);
 	pthread_mutex_destroy(&kr->reload_mu);
-}
-
-static int64_t
-to_int64(const char *s)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	return errno == 0 && *end == '\0' ? (int64_t) v : 0;
 }
 
 /* Unescapes a bytea in hex output format ("\x0a1b...") into out. */
@@ -254,8 +244,8 @@ auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 			goto fail;
 		}
 		k->active = PQgetvalue(r, i, 4)[0] == 't';
-		k->created_us = to_int64(PQgetvalue(r, i, 5));
-		k->retire_after_us = to_int64(PQgetvalue(r, i, 6));
+		k->created_us = core_pg_int64(r, i, 5);
+		k->retire_after_us = core_pg_int64(r, i, 6);
 		if (k->active && sk == NULL) {
 			sk = unseal(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
 			    k->pk, kek);
@@ -287,9 +277,7 @@ auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 	kr->jwks_json = json;
 	core_jwks_free(kr->jwks);
 	kr->jwks = set;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	kr->loaded_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	kr->loaded_ms = core_monotonic_ms();
 	pthread_rwlock_unlock(&kr->lock);
 	PQclear(r);
 	return CORE_OK;

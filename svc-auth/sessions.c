@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "sessions.h"
@@ -124,15 +125,6 @@ static const char revoke_all_lua[] =
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n";
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	// Wall clock: rotated_ms is compared across service instances.
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool
 valid_user_id(const char *user_id)
@@ -274,7 +266,7 @@ auth_session_create(core_redis *r, const char *user_id, const char *client_ip,
 	copy_cstr(ua, sizeof(ua), user_agent);
 	snprintf(skey, sizeof(skey), "session:%s", id);
 	snprintf(ukey, sizeof(ukey), "user_sessions:%s", user_id);
-	snprintf(now, sizeof(now), "%lld", (long long) now_ms());
+	snprintf(now, sizeof(now), "%lld", (long long) core_unix_ms());
 	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
 
 	const char *multi[] = {"MULTI"};
@@ -388,7 +380,7 @@ auth_session_refresh(core_redis *r, const char *token, int64_t grace_ms,
 	hash_secret(secret, presented);
 	sodium_memzero(secret, sizeof(secret));
 	new_secret(fresh, fresh_hash);
-	int64_t t = now_ms();
+	int64_t t = core_unix_ms();
 	snprintf(skey, sizeof(skey), "session:%s", sid);
 	snprintf(now, sizeof(now), "%lld", (long long) t);
 	snprintf(grace, sizeof(grace), "%lld",

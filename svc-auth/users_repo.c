@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +9,6 @@
 	"(extract(epoch FROM created_at) * 1000000)::bigint, "         \
 	"(extract(epoch FROM updated_at) * 1000000)::bigint"
 
-static int64_t
-to_int64(const char *s)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	return errno == 0 && *end == '\0' ? (int64_t) v : 0;
-}
-
 /* Copies row 0 of a result selecting USER_COLUMNS. */
 static void
 read_user(const PGresult *r, auth_user *u)
@@ -28,8 +18,8 @@ read_user(const PGresult *r, auth_user *u)
 	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(r, 0, 2));
 	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, 0, 3));
 	snprintf(u->status, sizeof(u->status), "%s", PQgetvalue(r, 0, 4));
-	u->created_us = to_int64(PQgetvalue(r, 0, 5));
-	u->updated_us = to_int64(PQgetvalue(r, 0, 6));
+	u->created_us = core_pg_int64(r, 0, 5);
+	u->updated_us = core_pg_int64(r, 0, 6);
 }
 
 core_status

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/pg.h"
 
@@ -40,14 +41,6 @@ static const char *const defaults[][2] = {
     {"keepalives_interval", "10"},
     {"keepalives_count", "3"},
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Copies a libpq message without its trailing newline. */
 static void
@@ -169,7 +162,7 @@ ensure(core_pg *pg)
 	if (pg->bad_url) {
 		return false;
 	}
-	int64_t now = now_ms();
+	int64_t now = core_monotonic_ms();
 	if (now < pg->next_try_ms) {
 		return false;
 	}
@@ -680,4 +673,17 @@ done:
 	core_pg_close(pg);
 	free_names(names, (size_t) n);
 	return applied;
+}
+
+int64_t
+core_pg_int64(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col)) {
+		return 0;
+	}
+	const char *s = PQgetvalue(r, row, col);
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' ? (int64_t) v : 0;
 }

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/redis.h"
 
@@ -21,14 +22,6 @@ struct core_redis {
 	int64_t next_try_ms; /* no connect attempt before this time */
 	char error[256];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- URL ---------------------------------------------------------------- */
 
@@ -299,7 +292,7 @@ ensure(core_redis *r)
 		set_error(r, "malformed redis url");
 		return false;
 	}
-	int64_t now = now_ms();
+	int64_t now = core_monotonic_ms();
 	if (now < r->next_try_ms) {
 		set_error(r, "down, waiting to reconnect");
 		return false;

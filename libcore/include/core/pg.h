@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -43,6 +44,10 @@ void core_pg_close(core_pg *pg);
  * The server's message is logged with the SQLSTATE, never the parameters. */
 core_status core_pg_exec(core_pg *pg, const char *sql, int nparams,
     const char *const *params, PGresult **out);
+
+/* The value at row, col of r as an integer (a bigint column in text form);
+ * 0 for NULL or anything that is not a decimal integer. */
+int64_t core_pg_int64(const PGresult *r, int row, int col);
 
 /* SQLSTATE of the last core_pg_exec: "" after a success or when the failure
  * had none (e.g. not connected). */
