@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "core/jwt.h"
 #include "core/log.h"
 
@@ -830,14 +831,6 @@ struct core_jwks_cache {
 	int min_refetch_ms;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 core_jwks_cache *
 core_jwks_cache_new(core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms)
 {
@@ -947,7 +940,7 @@ refresh(core_jwks_cache *c, uint64_t seen)
 		pthread_mutex_unlock(&c->mu);
 		return true;
 	}
-	int64_t now = mono_ms();
+	int64_t now = core_monotonic_ms();
 	if (c->tried && now - c->last_fetch_ms < c->min_refetch_ms) {
 		pthread_mutex_unlock(&c->mu);
 		return false;

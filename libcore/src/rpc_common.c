@@ -8,6 +8,7 @@
 #include <nng/nng.h>
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/rpc.h"
 #include "rpc_internal.h"
@@ -15,9 +16,7 @@
 int64_t
 rpc_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return core_monotonic_ms();
 }
 
 void
