@@ -1033,27 +1033,38 @@ parse_seconds(const char *s, size_t n, int64_t *out)
 }
 
 core_status
-core_jwt_check_revoked(core_redis *r, const core_jwt_claims *c, bool *revoked)
+core_jwt_check_revoked_with(core_redis *r, const core_jwt_claims *c,
+    int n_extra, const int *extra_argcs,
+    const char *const *const *extra_argvs, redisReply **extra_replies,
+    bool *revoked)
 {
 	char bkey[sizeof("blacklist:") + sizeof(c->jti)];
 	char rkey[sizeof("revoked_before:") + sizeof(c->sub)];
-	redisReply *rep[2] = {NULL, NULL};
+	enum { MAX_EXTRA = 8 };
+	redisReply *rep[2 + MAX_EXTRA] = {NULL};
+	const char *const *argvs[2 + MAX_EXTRA];
+	int argcs[2 + MAX_EXTRA];
 	core_status st;
 
 	size_t jlen = strnlen(c->jti, sizeof(c->jti));
 	size_t slen = strnlen(c->sub, sizeof(c->sub));
 	if (jlen == 0 || jlen == sizeof(c->jti) || slen == 0 ||
-	    slen == sizeof(c->sub)) {
+	    slen == sizeof(c->sub) || n_extra < 0 || n_extra > MAX_EXTRA) {
 		return CORE_INVALID_ARGUMENT;
 	}
 	snprintf(bkey, sizeof(bkey), "blacklist:%s", c->jti);
 	snprintf(rkey, sizeof(rkey), "revoked_before:%s", c->sub);
 	const char *exists[] = {"EXISTS", bkey};
 	const char *get[] = {"GET", rkey};
-	const char *const *argvs[] = {exists, get};
-	const int argcs[] = {2, 2};
-	// One round trip for both: this runs on every authenticated call.
-	st = core_redis_pipeline(r, 2, argcs, argvs, NULL, rep);
+	argvs[0] = exists;
+	argvs[1] = get;
+	argcs[0] = argcs[1] = 2;
+	for (int i = 0; i < n_extra; i++) {
+		argvs[2 + i] = extra_argvs[i];
+		argcs[2 + i] = extra_argcs[i];
+	}
+	// One round trip for all: this runs on every authenticated call.
+	st = core_redis_pipeline(r, 2 + n_extra, argcs, argvs, NULL, rep);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -1081,8 +1092,19 @@ core_jwt_check_revoked(core_redis *r, const core_jwt_claims *c, bool *revoked)
 		}
 	}
 	*revoked = out;
+	for (int i = 0; i < n_extra; i++) {
+		extra_replies[i] = rep[2 + i];
+		rep[2 + i] = NULL;
+	}
 done:
-	freeReplyObject(rep[0]);
-	freeReplyObject(rep[1]);
+	for (int i = 0; i < 2 + n_extra; i++) {
+		freeReplyObject(rep[i]);
+	}
 	return st;
+}
+
+core_status
+core_jwt_check_revoked(core_redis *r, const core_jwt_claims *c, bool *revoked)
+{
+	return core_jwt_check_revoked_with(r, c, 0, NULL, NULL, NULL, revoked);
 }

@@ -7,9 +7,14 @@ svc_env_setup() {
   : "${TEST_PG_PORT:?run the tests with scripts/test.sh (TEST_PG_PORT is not set)}"
   : "${TEST_REDIS_URL:?run the tests with scripts/test.sh (TEST_REDIS_URL is not set)}"
   svc_env_db="shtest_$$_$RANDOM"
-  psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres \
-    -c "CREATE DATABASE $svc_env_db" >/dev/null
+  # One database per service, as in production: each keeps its own
+  # schema_migrations.
+  for db in "$svc_env_db" "${svc_env_db}_user"; do
+    psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres \
+      -c "CREATE DATABASE $db" >/dev/null
+  done
   export AUTH_DATABASE_URL="postgresql://postgres@127.0.0.1:$TEST_PG_PORT/$svc_env_db"
+  export USER_DATABASE_URL="postgresql://postgres@127.0.0.1:$TEST_PG_PORT/${svc_env_db}_user"
   export REDIS_URL="$TEST_REDIS_URL"
   AUTH_KEK=$(head -c 32 /dev/urandom | base64)
   export AUTH_KEK
@@ -17,6 +22,8 @@ svc_env_setup() {
 
 svc_env_cleanup() {
   [[ -n $svc_env_db ]] || return 0
-  psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres \
-    -c "DROP DATABASE IF EXISTS $svc_env_db WITH (FORCE)" >/dev/null 2>&1 || true
+  for db in "$svc_env_db" "${svc_env_db}_user"; do
+    psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres \
+      -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
 }

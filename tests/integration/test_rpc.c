@@ -907,36 +907,40 @@ test_async_call_round_trips_and_times_out(void **state)
 static void
 test_async_call_reports_lost_connection(void **state)
 {
-	fixture *f = *state;
+	(void) state;
+	/* The server is a process of its own: stopping an in-process server
+	 * under a live call can hang nng 1.5.2's close (docs/internals/rpc.md). */
+	int port = free_port();
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	pid_t pid = spawn_server(url, port);
+	core_rpc_client *c = client_to(url);
+	wait_connected(c);
 	async_result r;
-	wait_connected(f->cli);
 	/* A long call in flight when the server goes away for good. */
 	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
-	req.sleep_ms = 3000;
+	req.sleep_ms = 2000;
 	uint8_t buf[64];
 	size_t n = test__v1__echo_request__pack(&req, buf);
 	core_rpc_opts opts = {.timeout_ms = 10000};
 	memset(&r, 0, sizeof(r));
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
-	assert_int_equal(core_rpc_call_async(f->cli, ECHO, buf, n, &opts,
-	                     async_done, &r),
-	    CORE_OK);
+	assert_int_equal(
+	    core_rpc_call_async(c, ECHO, buf, n, &opts, async_done, &r), CORE_OK);
 	usleep(100000);
-	/* Closing the server with a short drain cuts the connection. */
-	core_rpc_server *srv = f->srv;
-	f->srv = NULL;
-	core_rpc_server_free(srv);
+	kill(pid, SIGKILL); /* no drain: the connection just drops */
+	waitpid(pid, NULL, 0);
 	pthread_mutex_lock(&r.mu);
 	while (r.done == 0) {
 		pthread_cond_wait(&r.cv, &r.mu);
 	}
 	pthread_mutex_unlock(&r.mu);
-	/* Drained (the call finished) or cut (UNAVAILABLE): never a hang. */
-	assert_true(r.code == CORE_OK || r.code == CORE_UNAVAILABLE);
+	assert_int_equal(r.code, CORE_UNAVAILABLE); /* at once, not at 10 s */
 	/* With no server left, new async calls fail at once. */
 	usleep(100000);
-	assert_int_equal(async_echo(f->cli, 1, 0, 1000, &r), CORE_UNAVAILABLE);
+	assert_int_equal(async_echo(c, 1, 0, 1000, &r), CORE_UNAVAILABLE);
+	core_rpc_client_free(c);
 }
 
 int
@@ -990,8 +994,7 @@ main(void)
 	        test_in_process_stop_finishes_calls_in_flight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_async_call_round_trips_and_times_out, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_async_call_reports_lost_connection, setup, teardown),
+	    cmocka_unit_test(test_async_call_reports_lost_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,4 +208,13 @@ uint64_t core_jwks_cache_fetches(core_jwks_cache *cache);
 core_status core_jwt_check_revoked(core_redis *r, const core_jwt_claims *c,
     bool *revoked) CORE_JWT_WARN_UNUSED;
 
+/* The same check with up to 8 more commands in the same round trip (the
+ * profile read of GetProfile, say). On CORE_OK their replies are written to
+ * extra_replies (the caller freeReplyObject()s each); on any other status
+ * nothing is written there. */
+core_status core_jwt_check_revoked_with(core_redis *r,
+    const core_jwt_claims *c, int n_extra, const int *extra_argcs,
+    const char *const *const *extra_argvs, redisReply **extra_replies,
+    bool *revoked) CORE_JWT_WARN_UNUSED;
+
 #endif

@@ -1,0 +1,106 @@
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "profiles_repo.h"
+
+#define PROFILE_COLUMNS                                                \
+	"user_id::text, username, display_name, bio, avatar_url, locale, " \
+	"version, (extract(epoch FROM created_at) * 1000000)::bigint, "    \
+	"(extract(epoch FROM updated_at) * 1000000)::bigint"
+
+static void
+read_profile(const PGresult *r, user_profile *p)
+{
+	snprintf(p->user_id, sizeof(p->user_id), "%s", PQgetvalue(r, 0, 0));
+	snprintf(p->username, sizeof(p->username), "%s", PQgetvalue(r, 0, 1));
+	snprintf(p->display_name, sizeof(p->display_name), "%s",
+	    PQgetvalue(r, 0, 2));
+	snprintf(p->bio, sizeof(p->bio), "%s", PQgetvalue(r, 0, 3));
+	snprintf(p->avatar_url, sizeof(p->avatar_url), "%s",
+	    PQgetvalue(r, 0, 4));
+	snprintf(p->locale, sizeof(p->locale), "%s", PQgetvalue(r, 0, 5));
+	p->version = core_pg_int64(r, 0, 6);
+	p->created_us = core_pg_int64(r, 0, 7);
+	p->updated_us = core_pg_int64(r, 0, 8);
+}
+
+/* Runs sql and reads its single row. CORE_NOT_FOUND when there is none. */
+static core_status
+one_profile(core_pg *pg, const char *sql, int n, const char *const *params,
+    user_profile *out)
+{
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg, sql, n, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return CORE_NOT_FOUND;
+	}
+	read_profile(r, out);
+	PQclear(r);
+	return CORE_OK;
+}
+
+core_status
+user_profiles_get_or_create(core_pg *pg, const char *user_id,
+    const char *username, user_profile *out)
+{
+	const char *id[] = {user_id};
+	const char *both[] = {user_id, username};
+	core_status st = one_profile(pg,
+	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
+	    1, id, out);
+	if (st != CORE_NOT_FOUND) {
+		return st;
+	}
+	/* First access: create it. Two first accesses at once are fine: the
+	 * loser inserts nothing and reads the winner's row. */
+	st = one_profile(pg,
+	    "INSERT INTO profiles (user_id, username) VALUES ($1::uuid, $2) "
+	    "ON CONFLICT (user_id) DO NOTHING RETURNING " PROFILE_COLUMNS,
+	    2, both, out);
+	if (st != CORE_NOT_FOUND) {
+		return st;
+	}
+	return one_profile(pg,
+	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
+	    1, id, out);
+}
+
+core_status
+user_profiles_update(core_pg *pg, const char *user_id,
+    const user_profile_update *u, user_profile *out)
+{
+	char version[24] = "";
+	if (u->expected_version != NULL) {
+		snprintf(version, sizeof(version), "%lld",
+		    (long long) *u->expected_version);
+	}
+	/* A NULL parameter keeps the column; the version check is in the
+	 * WHERE clause, so check and write are one atomic statement. */
+	const char *params[] = {user_id, u->display_name, u->bio,
+	    u->avatar_url, u->locale,
+	    u->expected_version != NULL ? version : NULL};
+	core_status st = one_profile(pg,
+	    "UPDATE profiles SET "
+	    "display_name = coalesce($2, display_name), "
+	    "bio = coalesce($3, bio), "
+	    "avatar_url = coalesce($4, avatar_url), "
+	    "locale = coalesce($5, locale), "
+	    "version = version + 1, updated_at = now() "
+	    "WHERE user_id = $1::uuid AND ($6::bigint IS NULL OR version = $6) "
+	    "RETURNING " PROFILE_COLUMNS,
+	    6, params, out);
+	if (st != CORE_NOT_FOUND) {
+		return st;
+	}
+	/* Nothing updated: a version mismatch, or no profile at all. */
+	const char *id[] = {user_id};
+	user_profile cur;
+	st = one_profile(pg,
+	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
+	    1, id, &cur);
+	return st == CORE_OK ? CORE_FAILED_PRECONDITION : st;
+}

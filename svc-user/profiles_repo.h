@@ -1,0 +1,41 @@
+/* SQL for the profiles table of apidb. All statements are parameterized. */
+#ifndef USER_PROFILES_REPO_H
+#define USER_PROFILES_REPO_H
+
+#include <stdint.h>
+
+#include "core/pg.h"
+
+typedef struct user_profile {
+	char user_id[37];
+	char username[64];
+	char display_name[260]; /* 64 characters of up to 4 bytes */
+	char bio[2004];         /* 500 characters of up to 4 bytes */
+	char avatar_url[2049];
+	char locale[36];
+	int64_t version;
+	int64_t created_us;
+	int64_t updated_us;
+} user_profile;
+
+/* The profile of user_id, created (empty, with username) if it does not
+ * exist yet. CORE_UNAVAILABLE when the database is down. */
+core_status user_profiles_get_or_create(core_pg *pg, const char *user_id,
+    const char *username, user_profile *out);
+
+/* Which fields an update sets (NULL: keep). */
+typedef struct user_profile_update {
+	const char *display_name;
+	const char *bio;
+	const char *avatar_url;
+	const char *locale;
+	const int64_t *expected_version; /* NULL: no check */
+} user_profile_update;
+
+/* Applies u to user_id's profile (which must exist) in one statement,
+ * bumping its version. CORE_FAILED_PRECONDITION when expected_version does
+ * not match; CORE_NOT_FOUND when there is no profile. */
+core_status user_profiles_update(core_pg *pg, const char *user_id,
+    const user_profile_update *u, user_profile *out);
+
+#endif
