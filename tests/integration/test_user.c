@@ -135,14 +135,37 @@ start(proc *p, const char *binary, const char *listen_var,
 static void
 stop(proc *p)
 {
+	if (p->pid == 0) {
+		return; /* already stopped by a test */
+	}
 	core_rpc_client_free(p->cli);
 	int status = 0;
 	kill(p->pid, SIGTERM);
 	waitpid(p->pid, &status, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	p->pid = 0;
 	char q[160];
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
 	sql(q);
+}
+
+static core_status
+health(proc *p)
+{
+	core_arena *a = core_arena_new(0);
+	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	core_status st = core_rpc_call(p->cli, "/core.v1.Health/Check",
+	    &req.base, &core__v1__health_check_response__descriptor, &out, NULL,
+	    a, &reply);
+	if (st == CORE_OK &&
+	    ((Core__V1__HealthCheckResponse *) out)->status !=
+	        CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
+		st = CORE_UNAVAILABLE;
+	}
+	core_arena_free(a);
+	return st;
 }
 
 static int
@@ -565,6 +588,102 @@ test_key_rotation_on_the_auth_side_is_picked_up(void **state)
 	core_arena_free(a);
 }
 
+static void
+test_database_down_misses_are_unavailable_and_it_recovers(void **state)
+{
+	(void) state;
+	char tok[2048];
+	user_token("pgdown", tok, sizeof(tok)); /* never read: a cache miss */
+	core_arena *a = core_arena_new(0);
+	User__V1__Profile *p = NULL;
+	char q[256];
+	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS false",
+	    USER.db);
+	sql(q);
+	snprintf(q, sizeof(q),
+	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE datname = '%s'",
+	    USER.db);
+	sql(q);
+	assert_int_equal(health(&USER), CORE_UNAVAILABLE);
+	assert_int_equal(get(tok, a, &p), CORE_UNAVAILABLE);
+	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS true",
+	    USER.db);
+	sql(q);
+	core_status st = CORE_UNAVAILABLE;
+	for (int i = 0; i < 50 && st != CORE_OK; i++) {
+		usleep(100000);
+		st = get(tok, a, &p);
+	}
+	assert_int_equal(st, CORE_OK);
+	assert_int_equal(health(&USER), CORE_OK);
+	core_arena_free(a);
+}
+
+static void
+test_redis_down_fails_closed(void **state)
+{
+	(void) state;
+	char tok[2048];
+	user_token("noredis", tok, sizeof(tok));
+	/* A second svc-user on the same database, its Redis a closed port. */
+	char url[64], listen[96], dburl[256], redis_url[96], auth_dial[96];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(listen, sizeof(listen), "USER_RPC_LISTEN=%s", url);
+	snprintf(dburl, sizeof(dburl),
+	    "USER_DATABASE_URL=postgresql://postgres@127.0.0.1:%s/%s",
+	    need("TEST_PG_PORT"), USER.db);
+	snprintf(redis_url, sizeof(redis_url), "REDIS_URL=redis://127.0.0.1:%d/0",
+	    free_port());
+	snprintf(auth_dial, sizeof(auth_dial), "AUTH_RPC_DIAL=%s", AUTH.url);
+	char *envp[] = {listen, dburl, redis_url, auth_dial, "LOG_LEVEL=error",
+	    "RPC_WORKERS=1", NULL};
+	char *argv[] = {SVC_USER_PATH, NULL};
+	proc other = {0};
+	assert_int_equal(
+	    posix_spawn(&other.pid, SVC_USER_PATH, NULL, NULL, argv, envp), 0);
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {.name = "user2",
+	    .urls = urls,
+	    .n_urls = 1,
+	    .connect_wait_ms = 3000,
+	    .default_timeout_ms = 5000};
+	assert_int_equal(core_rpc_client_new(&cfg, &other.cli), 0);
+	assert_int_equal(health(&other), CORE_UNAVAILABLE); /* NOT_SERVING */
+	core_arena *a = core_arena_new(0);
+	User__V1__GetProfileRequest req = USER__V1__GET_PROFILE_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	/* The token is valid, but whether it was revoked cannot be known. */
+	assert_int_equal(call(&other, "/user.v1.UserService/GetProfile",
+	                     &req.base, &user__v1__get_profile_response__descriptor,
+	                     &out, tok, a, &reply),
+	    CORE_UNAVAILABLE);
+	core_arena_free(a);
+	core_rpc_client_free(other.cli);
+	int status = 0;
+	kill(other.pid, SIGTERM);
+	assert_int_equal(waitpid(other.pid, &status, 0), other.pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Runs last: it stops svc-auth. */
+static void
+test_tokens_still_verify_with_cached_keys_when_auth_is_down(void **state)
+{
+	(void) state;
+	char tok[2048];
+	user_token("authdown", tok, sizeof(tok));
+	core_arena *a = core_arena_new(0);
+	User__V1__Profile *p = NULL;
+	assert_int_equal(get(tok, a, &p), CORE_OK);
+	stop(&AUTH);
+	assert_int_equal(get(tok, a, &p), CORE_OK);
+	assert_string_equal(p->username, "authdown");
+	assert_int_equal(get("garbage", a, &p), CORE_UNAUTHENTICATED);
+	core_arena_free(a);
+}
+
 int
 main(void)
 {
@@ -581,6 +700,11 @@ main(void)
 	        test_reads_after_an_update_see_it_under_concurrent_readers),
 	    cmocka_unit_test(test_revoked_and_bad_tokens_are_refused),
 	    cmocka_unit_test(test_key_rotation_on_the_auth_side_is_picked_up),
+	    cmocka_unit_test(
+	        test_database_down_misses_are_unavailable_and_it_recovers),
+	    cmocka_unit_test(test_redis_down_fails_closed),
+	    cmocka_unit_test(
+	        test_tokens_still_verify_with_cached_keys_when_auth_is_down),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
