@@ -1,7 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -14,6 +13,7 @@
 #include "auth_validate.h"
 #include "core/jwt.h"
 #include "core/log.h"
+#include "core/timestamp.h"
 #include "ratelimit.h"
 #include "sessions.h"
 #include "users_repo.h"
@@ -61,19 +61,6 @@ auth_health(void *arg)
 
 static void refresh_keys(auth_worker *w, int64_t max_age_ms);
 
-static Google__Protobuf__Timestamp *
-timestamp(core_arena *a, int64_t us)
-{
-	Google__Protobuf__Timestamp *t = core_arena_alloc(a, sizeof(*t));
-	if (t == NULL) {
-		return NULL;
-	}
-	google__protobuf__timestamp__init(t);
-	t->seconds = us / 1000000;
-	t->nanos = (int32_t) (us % 1000000) * 1000;
-	return t;
-}
-
 static Auth__V1__User *
 user_message(core_arena *a, const auth_user *u)
 {
@@ -90,8 +77,8 @@ user_message(core_arena *a, const auth_user *u)
 	m->status = strcmp(u->status, "disabled") == 0
 	    ? AUTH__V1__USER_STATUS__USER_STATUS_DISABLED
 	    : AUTH__V1__USER_STATUS__USER_STATUS_ACTIVE;
-	m->created_at = timestamp(a, u->created_us);
-	m->updated_at = timestamp(a, u->updated_us);
+	m->created_at = core_timestamp_new(a, u->created_us);
+	m->updated_at = core_timestamp_new(a, u->updated_us);
 	if (m->id == NULL || m->username == NULL || m->email == NULL ||
 	    m->created_at == NULL || m->updated_at == NULL) {
 		return NULL;
@@ -495,20 +482,6 @@ verify(core_call *c, const char *token, core_jwt_claims *claims)
 }
 
 /* The bearer token of the call's "authorization" metadata, or NULL. */
-static const char *
-bearer(core_call *c)
-{
-	const char *v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
-	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
-		return NULL;
-	}
-	v += 7;
-	while (*v == ' ') {
-		v++;
-	}
-	return *v ? v : NULL;
-}
-
 static core_status
 check_token(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -517,7 +490,7 @@ check_token(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	Auth__V1__CheckTokenResponse *resp =
 	    (Auth__V1__CheckTokenResponse *) out;
 	core_jwt_claims cl;
-	const char *token = req->token[0] ? req->token : bearer(c);
+	const char *token = req->token[0] ? req->token : core_call_bearer(c);
 	if (token == NULL) {
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
@@ -555,7 +528,7 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	const Auth__V1__LogoutRequest *req = (const Auth__V1__LogoutRequest *) in;
 	(void) out;
 	auth_worker *w = core_call_state(c);
-	const char *token = bearer(c);
+	const char *token = core_call_bearer(c);
 	core_jwt_claims cl;
 	if (token == NULL) {
 		return core_call_error(c, CORE_UNAUTHENTICATED,
@@ -618,7 +591,7 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 static core_status
 caller(core_call *c, core_jwt_claims *cl)
 {
-	const char *token = bearer(c);
+	const char *token = core_call_bearer(c);
 	if (token == NULL) {
 		return core_call_error(c, CORE_UNAUTHENTICATED,
 		    "a bearer token is required");
@@ -669,8 +642,8 @@ list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		auth__v1__session__init(m);
 		m->id = core_arena_strdup(a, ss[i].sid);
 		m->user_id = core_arena_strdup(a, ss[i].user_id);
-		m->created_at = timestamp(a, ss[i].created_ms * 1000);
-		m->last_used_at = timestamp(a, ss[i].last_used_ms * 1000);
+		m->created_at = core_timestamp_new(a, ss[i].created_ms * 1000);
+		m->last_used_at = core_timestamp_new(a, ss[i].last_used_ms * 1000);
 		m->client_ip = core_arena_strdup(a, ss[i].client_ip);
 		m->user_agent = core_arena_strdup(a, ss[i].user_agent);
 		m->current = strcmp(ss[i].sid, cl.sid) == 0;
@@ -744,9 +717,9 @@ key_message(core_arena *a, const auth_pubkey *k)
 	auth__v1__signing_key__init(m);
 	m->kid = core_arena_strdup(a, k->kid);
 	m->active = k->active;
-	m->created_at = timestamp(a, k->created_us);
+	m->created_at = core_timestamp_new(a, k->created_us);
 	if (k->retire_after_us > 0) {
-		m->retire_after = timestamp(a, k->retire_after_us);
+		m->retire_after = core_timestamp_new(a, k->retire_after_us);
 	}
 	return m->kid && m->created_at ? m : NULL;
 }

@@ -70,7 +70,6 @@ done:
 static int
 init(void **app)
 {
-	char err[512];
 	cfg.argon2_opslimit = (unsigned long long) argon2_t;
 	cfg.argon2_memlimit = (size_t) argon2_m_kib * 1024;
 	cfg.access_ttl_s = (int) access_ttl;
@@ -96,22 +95,9 @@ init(void **app)
 		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
 		return -1;
 	}
-	for (long waited = 0;; waited++) {
-		int n = core_pg_migrate(cfg.database_url, migrations_dir, err,
-		    sizeof(err));
-		if (n >= 0) {
-			core_log_info("database schema up to date (%d "
-			              "migrations applied now)",
-			    n);
-			break;
-		}
-		if (waited >= migrate_wait_s) {
-			core_log_error("migrations failed: %s", err);
-			return -1;
-		}
-		core_log_warn("migrations not applied yet (%s); retrying", err);
-		struct timespec one = {1, 0};
-		nanosleep(&one, NULL);
+	if (core_pg_migrate_wait(cfg.database_url, migrations_dir,
+	        migrate_wait_s) < 0) {
+		return -1;
 	}
 	return init_keys(app);
 }

@@ -58,22 +58,12 @@ fetch_jwks(void *arg, char **json, size_t *len)
 static int
 init(void **app)
 {
-	char err[512], buf[1024];
+	char buf[1024];
 	const char *urls[MAX_URLS];
 	cfg.cache_ttl_s = (int) cache_ttl_s;
-	for (long waited = 0;; waited++) {
-		int n = core_pg_migrate(cfg.database_url, migrations_dir, err,
-		    sizeof(err));
-		if (n >= 0) {
-			break;
-		}
-		if (waited >= migrate_wait_s) {
-			core_log_error("migrations failed: %s", err);
-			return -1;
-		}
-		core_log_warn("migrations not applied yet (%s); retrying", err);
-		struct timespec one = {1, 0};
-		nanosleep(&one, NULL);
+	if (core_pg_migrate_wait(cfg.database_url, migrations_dir,
+	        migrate_wait_s) < 0) {
+		return -1;
 	}
 	int n = core_config_split(auth_dial, buf, sizeof(buf), urls, MAX_URLS);
 	core_rpc_client_config cc = {

@@ -1,7 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <sodium.h>
 
@@ -9,6 +8,7 @@
 #include "user/v1/user.pb-c.h"
 
 #include "core/log.h"
+#include "core/timestamp.h"
 #include "profile_validate.h"
 #include "profiles_repo.h"
 #include "user_service.h"
@@ -59,20 +59,6 @@ user_health(void *arg)
 	return core_pg_ping(w->pg) && core_redis_ping(w->redis);
 }
 
-static const char *
-bearer(core_call *c)
-{
-	const char *v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
-	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
-		return NULL;
-	}
-	v += 7;
-	while (*v == ' ') {
-		v++;
-	}
-	return *v ? v : NULL;
-}
-
 static core_status
 unavailable(core_call *c, const char *what)
 {
@@ -85,7 +71,7 @@ static core_status
 authenticate(core_call *c, core_jwt_claims *cl)
 {
 	user_worker *w = core_call_state(c);
-	const char *token = bearer(c);
+	const char *token = core_call_bearer(c);
 	if (token == NULL) {
 		return core_call_error(c, CORE_UNAUTHENTICATED,
 		    "a bearer token is required");
@@ -103,18 +89,6 @@ authenticate(core_call *c, core_jwt_claims *cl)
 	return CORE_OK;
 }
 
-static Google__Protobuf__Timestamp *
-timestamp(core_arena *a, int64_t us)
-{
-	Google__Protobuf__Timestamp *t = core_arena_alloc(a, sizeof(*t));
-	if (t != NULL) {
-		google__protobuf__timestamp__init(t);
-		t->seconds = us / 1000000;
-		t->nanos = (int32_t) (us % 1000000) * 1000;
-	}
-	return t;
-}
-
 static User__V1__Profile *
 profile_message(core_arena *a, const user_profile *p)
 {
@@ -130,8 +104,8 @@ profile_message(core_arena *a, const user_profile *p)
 	m->avatar_url = core_arena_strdup(a, p->avatar_url);
 	m->locale = core_arena_strdup(a, p->locale);
 	m->version = p->version;
-	m->created_at = timestamp(a, p->created_us);
-	m->updated_at = timestamp(a, p->updated_us);
+	m->created_at = core_timestamp_new(a, p->created_us);
+	m->updated_at = core_timestamp_new(a, p->updated_us);
 	bool ok = m->user_id && m->username && m->display_name && m->bio &&
 	    m->avatar_url && m->locale && m->created_at && m->updated_at;
 	return ok ? m : NULL;

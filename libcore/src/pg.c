@@ -687,3 +687,25 @@ core_pg_int64(const PGresult *r, int row, int col)
 	long long v = strtoll(s, &end, 10);
 	return errno == 0 && end != s && *end == '\0' ? (int64_t) v : 0;
 }
+
+int
+core_pg_migrate_wait(const char *url, const char *dir, long wait_s)
+{
+	char err[512];
+	for (long waited = 0;; waited++) {
+		int n = core_pg_migrate(url, dir, err, sizeof(err));
+		if (n >= 0) {
+			core_log_info("database schema up to date (%d migrations "
+			              "applied now)",
+			    n);
+			return n;
+		}
+		if (waited >= wait_s) {
+			core_log_error("migrations failed: %s", err);
+			return -1;
+		}
+		core_log_warn("migrations not applied yet (%s); retrying", err);
+		struct timespec one = {1, 0};
+		nanosleep(&one, NULL);
+	}
+}

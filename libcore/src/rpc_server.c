@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -184,6 +185,20 @@ core_call_metadata(const core_call *c, const char *key)
 		}
 	}
 	return NULL;
+}
+
+const char *
+core_call_bearer(const core_call *c)
+{
+	const char *v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
+		return NULL;
+	}
+	v += 7;
+	while (*v == ' ') {
+		v++;
+	}
+	return *v ? v : NULL;
 }
 
 const char *

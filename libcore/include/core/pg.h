@@ -77,4 +77,9 @@ bool core_pg_ping(core_pg *pg);
 int core_pg_migrate(
     const char *url, const char *dir, char *err, size_t errlen);
 
+/* core_pg_migrate, retried once a second while it fails (the database may
+ * still be starting) for at most wait_s seconds; progress and the final
+ * error are logged. Returns the number of files applied, or -1. */
+int core_pg_migrate_wait(const char *url, const char *dir, long wait_s);
+
 #endif

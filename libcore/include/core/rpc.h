@@ -113,6 +113,9 @@ uint64_t core_rpc_server_calls(const core_rpc_server *s);
 
 /* Metadata value for key, or NULL. */
 const char *core_call_metadata(const core_call *c, const char *key);
+/* The token of an "authorization: Bearer <token>" metadata entry, or NULL
+ * when there is none (or another scheme). */
+const char *core_call_bearer(const core_call *c);
 /* Full method name ("/pkg.Service/Method"). */
 const char *core_call_method(const core_call *c);
 /* This worker's state from worker_init. */
