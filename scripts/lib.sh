@@ -106,6 +106,11 @@ ensure_packages() {
 	for p in "${MICROCORE_PACKAGES[@]}"; do
 		_pkg_installed "$p" || missing+=("$p")
 	done
+	# Node.js runs the JWT interop test (an independent library from npm).
+	# Machines of this project ship it; elsewhere Debian's packages do.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		missing+=(nodejs npm)
+	fi
 	if ((${#missing[@]} == 0)); then
 		return 0
 	fi
