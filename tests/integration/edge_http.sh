@@ -92,6 +92,54 @@ done
 check "readyz is 200 with every service up" test "$code" = 200
 check "readyz reports SERVING" grep -q '"auth":"SERVING","user":"SERVING","admin":"SERVING"' "$tmp/r2.json"
 
+# The REST routes, through the services.
+json=(-H 'Content-Type: application/json')
+code=$(curl -s -D "$tmp/reg.hdr" -o "$tmp/reg.json" -w '%{http_code}' -X POST "${json[@]}" \
+  -d '{"username":"Edgy","email":"edgy@example.com","password":"correct horse battery"}' "$base/register")
+check "register is 201" test "$code" = 201
+check "register sets Location" grep -qi '^location: /profile' "$tmp/reg.hdr"
+check "register answers the user, snake_case" grep -q '"username":"edgy"' "$tmp/reg.json"
+code=$(curl -s -o "$tmp/dup.json" -w '%{http_code}' -X POST "${json[@]}" \
+  -d '{"username":"edgy","email":"x@example.com","password":"correct horse battery"}' "$base/register")
+check "duplicate is 409" test "$code" = 409
+code=$(curl -s -o "$tmp/bad.json" -w '%{http_code}' -X POST "${json[@]}" \
+  -d '{"username":"a b","email":"no","password":"short"}' "$base/register")
+check "invalid fields are 400" test "$code" = 400
+check "400 names every field" grep -q '"field":"username".*"field":"email".*"field":"password"' "$tmp/bad.json"
+code=$(curl -s -o "$tmp/typ.json" -w '%{http_code}' -X POST "${json[@]}" -d '{"username":5}' "$base/login")
+check "wrong JSON type is 400 naming the field" grep -q '"field":"username"' "$tmp/typ.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d '{"username":"x",' "$base/login")
+check "malformed JSON is 400" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d '{"usernme":"x"}' "$base/login")
+check "unknown field is 400" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' -d 'x' "$base/login")
+check "non-JSON body is 415" test "$code" = 415
+head -c 2000000 /dev/zero | tr '\0' 'a' >"$tmp/big"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" --data-binary @"$tmp/big" "$base/login")
+check "a 2 MB body is 413" test "$code" = 413
+code=$(curl -s -o "$tmp/login.json" -w '%{http_code}' -X POST "${json[@]}" \
+  -d '{"username":"edgy","password":"correct horse battery"}' "$base/login")
+check "login is 200" test "$code" = 200
+check "expires_in is a JSON number" grep -q '"expires_in":900' "$tmp/login.json"
+token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/login.json")
+code=$(curl -s -D "$tmp/p.hdr" -o "$tmp/p.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$base/profile")
+check "profile is 200 with an ETag" grep -qi '^etag: "v1"' "$tmp/p.hdr"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${json[@]}" -H "Authorization: Bearer $token" \
+  -H 'If-Match: "v1"' -d '{"display_name":"Edgy"}' "$base/profile")
+check "PATCH with the right If-Match is 200" test "$code" = 200
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${json[@]}" -H "Authorization: Bearer $token" \
+  -H 'If-Match: "v1"' -d '{"bio":"x"}' "$base/profile")
+check "a stale If-Match is 412" test "$code" = 412
+code=$(curl -s -D "$tmp/u.hdr" -o /dev/null -w '%{http_code}' "$base/profile")
+check "no token is 401 with WWW-Authenticate" grep -qi '^www-authenticate: Bearer' "$tmp/u.hdr"
+code=$(curl -s -D "$tmp/j.hdr" -o "$tmp/jwks.json" -w '%{http_code}' "$base/.well-known/jwks.json")
+check "JWKS is served with a short max-age" grep -qi '^cache-control: public, max-age=60' "$tmp/j.hdr"
+check "JWKS lists a key" grep -q '"kty":"OKP"' "$tmp/jwks.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -H "Authorization: Bearer $token" -d '{}' "$base/logout")
+check "logout is 200" test "$code" = 200
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/profile")
+check "the token is refused after logout" test "$code" = 401
+
 # SIGTERM: every process exits 0.
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 status_all=0

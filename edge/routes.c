@@ -1,0 +1,177 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/registry.h"
+#include "core/status.h"
+#include "routes.h"
+
+/* Adding an endpoint is one row. */
+static edge_route routes[] = {
+    {"POST", "/register", "/auth.v1.AuthService/Register", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_LOCATION, 201, NULL, NULL},
+    {"POST", "/login", "/auth.v1.AuthService/Login", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_CLIENT_INFO, 200, NULL, NULL},
+    {"POST", "/refresh", "/auth.v1.AuthService/Refresh", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_CLIENT_INFO, 200, NULL, NULL},
+    {"POST", "/logout", "/auth.v1.AuthService/Logout", NULL, EDGE_AUTH,
+        ROUTE_BODY, 200, NULL, NULL},
+    {"GET", "/profile", "/user.v1.UserService/GetProfile", NULL, EDGE_USER,
+        ROUTE_ETAG, 200, NULL, NULL},
+    {"PUT", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
+        EDGE_USER, ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200, NULL,
+        NULL},
+    {"PATCH", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
+        EDGE_USER, ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200, NULL,
+        NULL},
+    {"GET", "/sessions", "/auth.v1.AuthService/ListSessions", NULL,
+        EDGE_AUTH, 0, 200, NULL, NULL},
+    {"DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
+        "session_id", EDGE_AUTH, 0, 200, NULL, NULL},
+    {"GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks", NULL,
+        EDGE_AUTH, ROUTE_JWKS, 200, NULL, NULL},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+int
+edge_routes_init(void)
+{
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		const core_service_info *svc;
+		const ProtobufCMethodDescriptor *m;
+		if (core_registry_find(routes[i].rpc, &svc, &m) != 0) {
+			core_log_error("route %s %s: unknown method %s",
+			    routes[i].method, routes[i].path, routes[i].rpc);
+			return -1;
+		}
+		routes[i].in = m->input;
+		routes[i].out = m->output;
+	}
+	return 0;
+}
+
+/* Whether path matches pattern; a trailing "{id}" matches one non-empty
+ * segment of [A-Za-z0-9_-], copied to id. */
+static bool
+path_match(const char *pattern, const char *path, char *id, size_t idlen)
+{
+	const char *brace = strstr(pattern, "{id}");
+	if (brace == NULL) {
+		return strcmp(pattern, path) == 0;
+	}
+	size_t prefix = (size_t) (brace - pattern);
+	if (strncmp(pattern, path, prefix) != 0) {
+		return false;
+	}
+	const char *seg = path + prefix;
+	size_t n = strlen(seg);
+	if (n == 0 || n >= idlen) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = seg[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_';
+		if (!ok) {
+			return false;
+		}
+	}
+	memcpy(id, seg, n + 1);
+	return true;
+}
+
+const edge_route *
+edge_route_find(const char *method, const char *path, char *id, size_t idlen,
+    bool *path_known, char *allow, size_t allowlen)
+{
+	*path_known = false;
+	allow[0] = '\0';
+	const edge_route *found = NULL;
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		if (!path_match(routes[i].path, path, id, idlen)) {
+			continue;
+		}
+		*path_known = true;
+		size_t used = strlen(allow);
+		snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
+		    routes[i].method);
+		if (found == NULL && strcmp(routes[i].method, method) == 0) {
+			found = &routes[i];
+		}
+	}
+	return found;
+}
+
+unsigned
+edge_http_status(int st)
+{
+	switch (st) {
+	case CORE_OK:
+		return 200;
+	case CORE_INVALID_ARGUMENT:
+	case CORE_OUT_OF_RANGE:
+		return 400;
+	case CORE_UNAUTHENTICATED:
+		return 401;
+	case CORE_PERMISSION_DENIED:
+		return 403;
+	case CORE_NOT_FOUND:
+		return 404;
+	case CORE_ALREADY_EXISTS:
+	case CORE_ABORTED:
+		return 409;
+	case CORE_FAILED_PRECONDITION:
+		/* Our only precondition is the profile version (If-Match). */
+		return 412;
+	case CORE_RESOURCE_EXHAUSTED:
+		return 429;
+	case CORE_CANCELLED:
+		return 499;
+	case CORE_UNIMPLEMENTED:
+		return 501;
+	case CORE_UNAVAILABLE:
+		return 503;
+	case CORE_DEADLINE_EXCEEDED:
+		return 504;
+	default:
+		return 500;
+	}
+}
+
+const char *
+edge_http_title(unsigned status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 499:
+		return "Client Closed Request";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Internal Server Error";
+	}
+}

@@ -1,0 +1,54 @@
+/* The REST API as one declarative table: each row maps METHOD /path to an
+ * RPC method, says where the request message comes from and what a success
+ * answers. Translation is generic: JSON body -> request message (libcore
+ * codec), call, response message -> JSON; RPC status -> HTTP status. */
+#ifndef EDGE_ROUTES_H
+#define EDGE_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS };
+
+/* Route flags. */
+#define ROUTE_BODY 0x1u        /* takes a JSON body (else the request is {}) */
+#define ROUTE_CLIENT_INFO 0x2u /* fill client_ip and user_agent from the
+                                  connection, never from the body */
+#define ROUTE_ETAG 0x4u        /* reply with ETag from profile.version */
+#define ROUTE_IF_MATCH 0x8u    /* If-Match -> expected_version */
+#define ROUTE_JWKS 0x10u       /* answer the JWKS document verbatim */
+#define ROUTE_LOCATION 0x20u   /* 201 with Location: /profile */
+
+typedef struct edge_route {
+	const char *method;
+	const char *path;       /* exact, or with one trailing "{id}" segment */
+	const char *rpc;        /* full method name */
+	const char *path_field; /* request field that gets {id} */
+	enum edge_target target;
+	unsigned flags;
+	unsigned success; /* HTTP status on OK */
+	/* Resolved at start from the registry. */
+	const ProtobufCMessageDescriptor *in;
+	const ProtobufCMessageDescriptor *out;
+} edge_route;
+
+/* Resolves every row's message types. Returns 0, or -1 (logged) when a row
+ * names a method that is not compiled in. */
+int edge_routes_init(void);
+
+/* Finds the route for method and path. On a match writes the {id} value
+ * (if any, at most idlen - 1 bytes, else no match) and returns the route.
+ * Otherwise returns NULL and sets *path_known when some route has this
+ * path (so the answer is 405, with the methods in allow). */
+const edge_route *edge_route_find(const char *method, const char *path,
+    char *id, size_t idlen, bool *path_known, char *allow, size_t allowlen);
+
+/* HTTP status for an RPC status (grpc-gateway's mapping). */
+unsigned edge_http_status(int rpc_status);
+
+/* The reason phrase for an HTTP status ("Not Found"). */
+const char *edge_http_title(unsigned status);
+
+#endif
