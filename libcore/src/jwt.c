@@ -817,7 +817,22 @@ typedef struct snapshot {
 	int refs; // under the cache's mutex
 } snapshot;
 
+/* Tokens already verified, so a token presented again (every request of a
+ * session) costs a hash instead of an Ed25519 verification. Direct-mapped
+ * by a keyed BLAKE2b of (token, issuer, audience); a collision just evicts.
+ * Time claims are checked again on every hit; revocation is never cached. */
+#define MEMO_SLOTS 4096
+#define MEMO_LOCKS 64
+
+typedef struct memo_slot {
+	bool used;
+	uint8_t key[16];
+	core_jwt_claims claims;
+} memo_slot;
+
 struct core_jwks_cache {
+	memo_slot *memo;
+	pthread_mutex_t memo_mu[MEMO_LOCKS];
 	pthread_mutex_t mu;
 	pthread_cond_t fetched; // broadcast when a fetch ends
 	snapshot *cur;          // NULL until the first good fetch
@@ -850,6 +865,16 @@ core_jwks_cache_new(core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms)
 	c->fetch = fetch;
 	c->arg = arg;
 	c->min_refetch_ms = min_refetch_ms < 0 ? 0 : min_refetch_ms;
+	c->memo = calloc(MEMO_SLOTS, sizeof(*c->memo));
+	if (c->memo == NULL) {
+		pthread_cond_destroy(&c->fetched);
+		pthread_mutex_destroy(&c->mu);
+		free(c);
+		return NULL;
+	}
+	for (int i = 0; i < MEMO_LOCKS; i++) {
+		pthread_mutex_init(&c->memo_mu[i], NULL);
+	}
 	return c;
 }
 
@@ -871,6 +896,10 @@ core_jwks_cache_free(core_jwks_cache *c)
 	snapshot_free(c->cur);
 	pthread_cond_destroy(&c->fetched);
 	pthread_mutex_destroy(&c->mu);
+	for (int i = 0; i < MEMO_LOCKS; i++) {
+		pthread_mutex_destroy(&c->memo_mu[i]);
+	}
+	free(c->memo);
 	free(c);
 }
 
@@ -989,17 +1018,92 @@ verify_snapshot(core_jwks_cache *c, const char *token,
 	return r;
 }
 
+static void
+memo_key(const char *token, const core_jwt_policy *pol, uint8_t key[16])
+{
+	crypto_generichash_state st;
+	static const uint8_t zero = 0;
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, (const uint8_t *) token, strlen(token));
+	crypto_generichash_update(&st, &zero, 1);
+	if (pol->issuer != NULL) {
+		crypto_generichash_update(&st, (const uint8_t *) pol->issuer,
+		    strlen(pol->issuer));
+	}
+	crypto_generichash_update(&st, &zero, 1);
+	if (pol->audience != NULL) {
+		crypto_generichash_update(&st, (const uint8_t *) pol->audience,
+		    strlen(pol->audience));
+	}
+	crypto_generichash_final(&st, key, 16);
+}
+
+/* A hit whose time claims still hold under pol. */
+static bool
+memo_get(core_jwks_cache *c, const uint8_t key[16],
+    const core_jwt_policy *pol, core_jwt_claims *out)
+{
+	size_t slot = (key[0] | (size_t) key[1] << 8) % MEMO_SLOTS;
+	pthread_mutex_t *mu = &c->memo_mu[slot % MEMO_LOCKS];
+	bool hit = false;
+	pthread_mutex_lock(mu);
+	const memo_slot *m = &c->memo[slot];
+	if (m->used && memcmp(m->key, key, 16) == 0) {
+		*out = m->claims;
+		hit = true;
+	}
+	pthread_mutex_unlock(mu);
+	if (!hit) {
+		return false;
+	}
+	int64_t now = pol->now != 0 ? pol->now : (int64_t) time(NULL);
+	int64_t leeway = policy_leeway(pol);
+	return now - leeway < out->exp &&
+	    (out->nbf == 0 || now + leeway >= out->nbf) &&
+	    (out->iat == 0 || out->iat <= now + leeway);
+}
+
+static void
+memo_put(core_jwks_cache *c, const uint8_t key[16], const core_jwt_claims *cl)
+{
+	size_t slot = (key[0] | (size_t) key[1] << 8) % MEMO_SLOTS;
+	pthread_mutex_t *mu = &c->memo_mu[slot % MEMO_LOCKS];
+	pthread_mutex_lock(mu);
+	memo_slot *m = &c->memo[slot];
+	m->used = true;
+	memcpy(m->key, key, 16);
+	m->claims = *cl;
+	pthread_mutex_unlock(mu);
+}
+
 core_jwt_result
 core_jwks_cache_verify(core_jwks_cache *c, const char *token,
     const core_jwt_policy *pol, core_jwt_claims *out, const char **reason)
 {
+	uint8_t key[16];
+	core_jwt_claims cl;
 	uint64_t gen;
-	core_jwt_result r = verify_snapshot(c, token, pol, out, reason, &gen);
-	if (r != CORE_JWT_UNKNOWN_KID || !refresh(c, gen)) {
-		return r;
+	if (strlen(token) > (pol->max_len ? pol->max_len : 4096)) {
+		*reason = "token too long";
+		return CORE_JWT_INVALID;
 	}
-	// Once only: a kid still unknown after a refetch is the token's fault.
-	return verify_snapshot(c, token, pol, out, reason, &gen);
+	memo_key(token, pol, key);
+	if (memo_get(c, key, pol, &cl)) {
+		*out = cl;
+		*reason = "";
+		return CORE_JWT_OK;
+	}
+	core_jwt_result r = verify_snapshot(c, token, pol, &cl, reason, &gen);
+	if (r == CORE_JWT_UNKNOWN_KID && refresh(c, gen)) {
+		// Once only: a kid still unknown after a refetch is the
+		// token's fault.
+		r = verify_snapshot(c, token, pol, &cl, reason, &gen);
+	}
+	if (r == CORE_JWT_OK) {
+		memo_put(c, key, &cl);
+		*out = cl;
+	}
+	return r;
 }
 
 uint64_t

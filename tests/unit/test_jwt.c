@@ -1635,6 +1635,45 @@ test_jwks_cache_fetch_failure_keeps_old_keys(void **state)
 	fetcher_fini(&f);
 }
 
+static void
+test_jwks_cache_remembers_verified_tokens_but_rechecks_time(void **state)
+{
+	(void) state;
+	char tok[TOKMAX];
+	core_jwt_claims c, out;
+	const char *why;
+	fetcher f;
+	fetcher_init(&f, 0);
+	good_claims(&c);
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, TOKMAX), 0);
+	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 0);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_string_equal(out.sub, c.sub);
+	// A remembered token is still checked against the clock.
+	core_jwt_policy later = policy;
+	later.now = c.exp + 3600;
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok, &later, &out, &why),
+	    CORE_JWT_INVALID);
+	// Another audience is another key: verified (and refused) afresh.
+	core_jwt_policy other = policy;
+	other.audience = "someone-else";
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok, &other, &out, &why),
+	    CORE_JWT_INVALID);
+	// Any change to the token misses the memo and fails verification.
+	size_t n = strlen(tok);
+	tok[n - 3] = tok[n - 3] == 'A' ? 'B' : 'A';
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok, &policy, &out, &why),
+	    CORE_JWT_INVALID);
+	core_jwks_cache_free(cache);
+	fetcher_fini(&f);
+}
+
 int
 main(void)
 {
@@ -1707,6 +1746,8 @@ main(void)
 	    cmocka_unit_test(
 	        test_jwks_cache_picks_up_rotated_key_after_interval),
 	    cmocka_unit_test(test_jwks_cache_fetch_failure_keeps_old_keys),
+	    cmocka_unit_test(
+	        test_jwks_cache_remembers_verified_tokens_but_rechecks_time),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
