@@ -254,10 +254,15 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if (revoked) {
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
+	/* One round trip when the profile exists (the usual case); the first
+	 * update of a never-read profile creates it first. */
 	user_profile p;
-	st = user_profiles_get_or_create(w->pg, cl.sub, cl.username, &p);
-	if (st == CORE_OK) {
-		st = user_profiles_update(w->pg, cl.sub, &u, &p);
+	st = user_profiles_update(w->pg, cl.sub, &u, &p);
+	if (st == CORE_NOT_FOUND) {
+		st = user_profiles_get_or_create(w->pg, cl.sub, cl.username, &p);
+		if (st == CORE_OK) {
+			st = user_profiles_update(w->pg, cl.sub, &u, &p);
+		}
 	}
 	if (st == CORE_FAILED_PRECONDITION) {
 		return core_call_error(c, CORE_FAILED_PRECONDITION,
