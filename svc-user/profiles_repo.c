@@ -8,6 +8,18 @@
 	"version, (extract(epoch FROM created_at) * 1000000)::bigint, "    \
 	"(extract(epoch FROM updated_at) * 1000000)::bigint"
 
+/* A NULL parameter keeps the column; the version check is in the WHERE
+ * clause, so check and write are one atomic statement. */
+#define UPDATE_SQL                                                     \
+	"UPDATE profiles SET "                                         \
+	"display_name = coalesce($2, display_name), "                  \
+	"bio = coalesce($3, bio), "                                    \
+	"avatar_url = coalesce($4, avatar_url), "                      \
+	"locale = coalesce($5, locale), "                              \
+	"version = version + 1, updated_at = now() "                   \
+	"WHERE user_id = $1::uuid AND ($6::bigint IS NULL OR version = $6) " \
+	"RETURNING " PROFILE_COLUMNS
+
 static void
 read_profile(const PGresult *r, user_profile *p)
 {
@@ -78,21 +90,10 @@ user_profiles_update(core_pg *pg, const char *user_id,
 		snprintf(version, sizeof(version), "%lld",
 		    (long long) *u->expected_version);
 	}
-	/* A NULL parameter keeps the column; the version check is in the
-	 * WHERE clause, so check and write are one atomic statement. */
 	const char *params[] = {user_id, u->display_name, u->bio,
 	    u->avatar_url, u->locale,
 	    u->expected_version != NULL ? version : NULL};
-	core_status st = one_profile(pg,
-	    "UPDATE profiles SET "
-	    "display_name = coalesce($2, display_name), "
-	    "bio = coalesce($3, bio), "
-	    "avatar_url = coalesce($4, avatar_url), "
-	    "locale = coalesce($5, locale), "
-	    "version = version + 1, updated_at = now() "
-	    "WHERE user_id = $1::uuid AND ($6::bigint IS NULL OR version = $6) "
-	    "RETURNING " PROFILE_COLUMNS,
-	    6, params, out);
+	core_status st = one_profile(pg, UPDATE_SQL, 6, params, out);
 	if (st != CORE_NOT_FOUND) {
 		return st;
 	}
@@ -102,5 +103,14 @@ user_profiles_update(core_pg *pg, const char *user_id,
 	st = one_profile(pg,
 	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
 	    1, id, &cur);
-	return st == CORE_OK ? CORE_FAILED_PRECONDITION : st;
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (u->expected_version == NULL) {
+		/* No version asked for, yet the row exists now: a first read
+		 * created it between the two statements. Apply it again. */
+		st = one_profile(pg, UPDATE_SQL, 6, params, out);
+		return st == CORE_NOT_FOUND ? CORE_INTERNAL : st;
+	}
+	return CORE_FAILED_PRECONDITION;
 }
