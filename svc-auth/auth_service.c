@@ -31,10 +31,8 @@ auth_worker_init(void *arg)
 	}
 	w->cfg = cfg;
 	/* Connections come up lazily if the servers are down now. */
-	w->pg = core_pg_open(cfg->database_url);
-	w->redis = core_redis_open(cfg->redis_url);
-	if (w->pg == NULL || w->redis == NULL) {
-		auth_worker_fini(w);
+	if (core_store_open(&w->db, cfg->database_url, cfg->redis_url) != 0) {
+		free(w);
 		return NULL;
 	}
 	return w;
@@ -47,8 +45,7 @@ auth_worker_fini(void *arg)
 	if (w == NULL) {
 		return;
 	}
-	core_pg_close(w->pg);
-	core_redis_close(w->redis);
+	core_store_close(&w->db);
 	free(w);
 }
 
@@ -56,7 +53,7 @@ bool
 auth_health(void *arg)
 {
 	auth_worker *w = arg;
-	return core_pg_ping(w->pg) && core_redis_ping(w->redis);
+	return core_store_ping(&w->db);
 }
 
 static void refresh_keys(auth_worker *w, int64_t max_age_ms);
@@ -138,7 +135,7 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "the server is too busy to register now; try again");
 	}
 	auth_user u;
-	core_status st = auth_users_insert(w->pg, username, email, hash, &u);
+	core_status st = auth_users_insert(w->db.pg, username, email, hash, &u);
 	sodium_memzero(hash, sizeof(hash));
 	if (st == CORE_ALREADY_EXISTS) {
 		/* Not saying which of the two is taken: see "Accounts" in
@@ -216,7 +213,7 @@ refresh_keys(auth_worker *w, int64_t max_age_ms)
 	if (age < max_age_ms || pthread_mutex_trylock(&kr->reload_mu) != 0) {
 		return;
 	}
-	core_status st = auth_keys_load(w->pg, w->cfg->kek, kr);
+	core_status st = auth_keys_load(w->db.pg, w->cfg->kek, kr);
 	if (st != CORE_OK) {
 		core_log_warn("signing keys not reloaded: %s",
 		    core_status_str(st));
@@ -338,7 +335,7 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	const int limits[] = {cfg->login_max_per_user, cfg->login_max_per_ip};
 	bool allowed = false;
 	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->redis, 2, keys, limits,
+	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
 	    cfg->login_window_s, &allowed, &retry);
 	if (st != CORE_OK) {
 		return redis_error(c, st);
@@ -351,7 +348,7 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 
 	auth_user u;
 	char hash[256];
-	st = known_shape ? auth_users_find_by_username(w->pg, username, &u,
+	st = known_shape ? auth_users_find_by_username(w->db.pg, username, &u,
 	                       hash, sizeof(hash))
 	                 : CORE_NOT_FOUND;
 	if (st != CORE_OK && st != CORE_NOT_FOUND) {
@@ -372,10 +369,10 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return core_call_error(c, CORE_PERMISSION_DENIED,
 		    "this account is disabled");
 	}
-	auth_ratelimit_reset(w->redis, user_key);
+	auth_ratelimit_reset(w->db.redis, user_key);
 
 	char refresh[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
-	st = auth_session_create(w->redis, u.id, ip, ua, cfg->refresh_ttl_s,
+	st = auth_session_create(w->db.redis, u.id, ip, ua, cfg->refresh_ttl_s,
 	    refresh, sid);
 	if (st != CORE_OK) {
 		return redis_error(c, st);
@@ -405,7 +402,7 @@ refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return core_call_field_error(c, "refresh_token",
 		    "is required");
 	}
-	core_status st = auth_session_refresh(w->redis, req->refresh_token,
+	core_status st = auth_session_refresh(w->db.redis, req->refresh_token,
 	    cfg->refresh_grace_ms, cfg->refresh_ttl_s, fresh, &s, &result);
 	if (st != CORE_OK) {
 		return redis_error(c, st);
@@ -421,10 +418,10 @@ refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	auth_user u;
-	st = auth_users_find_by_id(w->pg, s.user_id, &u);
+	st = auth_users_find_by_id(w->db.pg, s.user_id, &u);
 	if (st == CORE_NOT_FOUND || (st == CORE_OK &&
 	                                strcmp(u.status, "active") != 0)) {
-		auth_session_revoke(w->redis, s.sid, NULL, NULL);
+		auth_session_revoke(w->db.redis, s.sid, NULL, NULL);
 		sodium_memzero(fresh, sizeof(fresh));
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
@@ -468,7 +465,7 @@ verify(core_call *c, const char *token, core_jwt_claims *claims)
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	bool revoked = true;
-	core_status st = core_jwt_check_revoked(w->redis, claims, &revoked);
+	core_status st = core_jwt_check_revoked(w->db.redis, claims, &revoked);
 	if (st != CORE_OK) {
 		/* Fail closed: without Redis nobody knows. */
 		return redis_error(c, st);
@@ -562,12 +559,12 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	snprintf(ttl, sizeof(ttl), "%lld", (long long) left);
 	const char *argv[] = {"SET", key, "1", "EX", ttl};
 	redisReply *rep = NULL;
-	st = core_redis_commandargv(w->redis, 5, argv, NULL, &rep);
+	st = core_redis_commandargv(w->db.redis, 5, argv, NULL, &rep);
 	freeReplyObject(rep);
 	if (st != CORE_OK) {
 		return redis_error(c, st);
 	}
-	if ((st = auth_session_revoke(w->redis, cl.sid, cl.sub, NULL)) !=
+	if ((st = auth_session_revoke(w->db.redis, cl.sid, cl.sub, NULL)) !=
 	    CORE_OK) {
 		return redis_error(c, st);
 	}
@@ -579,7 +576,7 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		if (n > 0 && n < sizeof(sid)) {
 			memcpy(sid, req->refresh_token, n);
 			sid[n] = '\0';
-			auth_session_revoke(w->redis, sid, cl.sub, NULL);
+			auth_session_revoke(w->db.redis, sid, cl.sub, NULL);
 		}
 	}
 	core_log_kv(CORE_LOG_INFO, "logout", "user_id", cl.sub, "sid", cl.sid,
@@ -624,7 +621,7 @@ list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if (ss == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
-	if ((st = auth_session_list(w->redis, user, ss, MAX_LISTED, &n)) !=
+	if ((st = auth_session_list(w->db.redis, user, ss, MAX_LISTED, &n)) !=
 	    CORE_OK) {
 		return redis_error(c, st);
 	}
@@ -675,7 +672,7 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	/* A user ends only their own sessions; an admin any session. */
 	bool admin = strcmp(cl.role, "admin") == 0;
 	int deleted = 0;
-	st = auth_session_revoke(w->redis, req->session_id,
+	st = auth_session_revoke(w->db.redis, req->session_id,
 	    admin ? NULL : cl.sub, &deleted);
 	if (st == CORE_INVALID_ARGUMENT) {
 		return core_call_field_error(c, "session_id",
@@ -737,14 +734,14 @@ rotate_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	char kid[44] = "";
 	/* The old key verifies until every token it signed has expired. */
-	st = auth_keys_rotate(w->pg, w->cfg->kek, w->cfg->access_ttl_s + 60,
+	st = auth_keys_rotate(w->db.pg, w->cfg->kek, w->cfg->access_ttl_s + 60,
 	    kid);
 	if (st != CORE_OK) {
 		return storage_error(c, st);
 	}
 	auth_keyring *kr = w->cfg->keys;
 	pthread_mutex_lock(&kr->reload_mu);
-	st = auth_keys_load(w->pg, w->cfg->kek, kr);
+	st = auth_keys_load(w->db.pg, w->cfg->kek, kr);
 	pthread_mutex_unlock(&kr->reload_mu);
 	if (st != CORE_OK) {
 		return storage_error(c, st);

@@ -7,6 +7,7 @@
 #include "core/pg.h"
 #include "core/redis.h"
 #include "core/rpc.h"
+#include "core/store.h"
 #include "keys.h"
 
 typedef struct auth_config {
@@ -32,8 +33,7 @@ typedef struct auth_config {
 /* One per RPC worker: its own connections. */
 typedef struct auth_worker {
 	const auth_config *cfg;
-	core_pg *pg;
-	core_redis *redis;
+	core_store db; /* its own connections */
 } auth_worker;
 
 /* Handlers for auth.v1.AuthService, in descriptor order (NULL:

@@ -31,10 +31,9 @@ user_worker_init(void *arg)
 		return NULL;
 	}
 	w->cfg = arg;
-	w->pg = core_pg_open(w->cfg->database_url);
-	w->redis = core_redis_open(w->cfg->redis_url);
-	if (w->pg == NULL || w->redis == NULL) {
-		user_worker_fini(w);
+	if (core_store_open(&w->db, w->cfg->database_url,
+	        w->cfg->redis_url) != 0) {
+		free(w);
 		return NULL;
 	}
 	return w;
@@ -47,8 +46,7 @@ user_worker_fini(void *arg)
 	if (w == NULL) {
 		return;
 	}
-	core_pg_close(w->pg);
-	core_redis_close(w->redis);
+	core_store_close(&w->db);
 	free(w);
 }
 
@@ -56,7 +54,7 @@ bool
 user_health(void *arg)
 {
 	user_worker *w = arg;
-	return core_pg_ping(w->pg) && core_redis_ping(w->redis);
+	return core_store_ping(&w->db);
 }
 
 static core_status
@@ -135,7 +133,7 @@ cache_fill(user_worker *w, const User__V1__Profile *m)
 	const size_t lens[] = {4, strlen(fill_script), 1, strlen(key),
 	    strlen(min_key), n, strlen(version), strlen(ttl)};
 	redisReply *rep = NULL;
-	if (core_redis_commandargv(w->redis, 8, argv, lens, &rep) != CORE_OK) {
+	if (core_redis_commandargv(w->db.redis, 8, argv, lens, &rep) != CORE_OK) {
 		core_log_warn("profile not cached");
 	}
 	freeReplyObject(rep);
@@ -161,7 +159,7 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	const int argcs[] = {2};
 	redisReply *cached = NULL;
 	bool revoked = true;
-	st = core_jwt_check_revoked_with(w->redis, &cl, 1, argcs, argvs,
+	st = core_jwt_check_revoked_with(w->db.redis, &cl, 1, argcs, argvs,
 	    &cached, &revoked);
 	if (st != CORE_OK) {
 		/* Without Redis nobody knows if the token was revoked: fail
@@ -181,7 +179,7 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return CORE_OK; /* hit */
 	}
 	user_profile p;
-	st = user_profiles_get_or_create(w->pg, cl.sub, cl.username, &p);
+	st = user_profiles_get_or_create(w->db.pg, cl.sub, cl.username, &p);
 	if (st == CORE_UNAVAILABLE) {
 		return unavailable(c, "the profile database");
 	}
@@ -248,7 +246,7 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	/* Revocation first: a logged-out token must not write. */
 	bool revoked = true;
-	if ((st = core_jwt_check_revoked(w->redis, &cl, &revoked)) != CORE_OK) {
+	if ((st = core_jwt_check_revoked(w->db.redis, &cl, &revoked)) != CORE_OK) {
 		return unavailable(c, "the session store");
 	}
 	if (revoked) {
@@ -257,11 +255,11 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	/* One round trip when the profile exists (the usual case); the first
 	 * update of a never-read profile creates it first. */
 	user_profile p;
-	st = user_profiles_update(w->pg, cl.sub, &u, &p);
+	st = user_profiles_update(w->db.pg, cl.sub, &u, &p);
 	if (st == CORE_NOT_FOUND) {
-		st = user_profiles_get_or_create(w->pg, cl.sub, cl.username, &p);
+		st = user_profiles_get_or_create(w->db.pg, cl.sub, cl.username, &p);
 		if (st == CORE_OK) {
-			st = user_profiles_update(w->pg, cl.sub, &u, &p);
+			st = user_profiles_update(w->db.pg, cl.sub, &u, &p);
 		}
 	}
 	if (st == CORE_FAILED_PRECONDITION) {
@@ -288,7 +286,7 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	const char *const *argvs[] = {set_min, del};
 	const int argcs[] = {5, 2};
 	redisReply *reps[2] = {NULL, NULL};
-	if (core_redis_pipeline(w->redis, 2, argcs, argvs, NULL, reps) !=
+	if (core_redis_pipeline(w->db.redis, 2, argcs, argvs, NULL, reps) !=
 	    CORE_OK) {
 		core_log_error("profile cache not invalidated after update");
 	}

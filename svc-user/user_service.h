@@ -8,6 +8,7 @@
 #include "core/pg.h"
 #include "core/redis.h"
 #include "core/rpc.h"
+#include "core/store.h"
 
 typedef struct user_config {
 	const char *database_url;
@@ -20,8 +21,7 @@ typedef struct user_config {
 
 typedef struct user_worker {
 	const user_config *cfg;
-	core_pg *pg;
-	core_redis *redis;
+	core_store db; /* its own connections */
 } user_worker;
 
 #define USER_N_METHODS 2
