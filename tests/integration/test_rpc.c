@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+
+#include "test_util.h"
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
@@ -144,19 +146,6 @@ call_echo(core_rpc_client *cli, const Test__V1__EchoRequest *req,
 }
 
 /* ---- A server in its own process ----------------------------------------- */
-
-static int
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 /* Starts echo_server on url and waits until it accepts connections. */
 static pid_t

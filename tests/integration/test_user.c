@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+
+#include "test_util.h"
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 
@@ -42,30 +44,6 @@ typedef struct proc {
 static proc AUTH, USER;
 static PGconn *admin;
 static redisContext *redis;
-
-static const char *
-need(const char *name)
-{
-	const char *v = getenv(name);
-	if (v == NULL || v[0] == '\0') {
-		fail_msg("%s is not set: run the tests with scripts/test.sh",
-		    name);
-	}
-	return v;
-}
-
-static int
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	bind(fd, (struct sockaddr *) &a, sizeof(a));
-	getsockname(fd, (struct sockaddr *) &a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 static void
 sql(const char *q)
