@@ -130,6 +130,15 @@ check "PATCH with the right If-Match is 200" test "$code" = 200
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${json[@]}" -H "Authorization: Bearer $token" \
   -H 'If-Match: "v1"' -d '{"bio":"x"}' "$base/profile")
 check "a stale If-Match is 412" test "$code" = 412
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${json[@]}" -H "Authorization: Bearer $token" \
+  -H 'If-Match: nonsense' -d '{"bio":"x"}' "$base/profile")
+check "a malformed If-Match is 400" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $token" \
+  "$base/sessions/a%2Fb")
+check "a session id with odd characters is 404" test "$code" = 404
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $token" \
+  "$base/sessions/AAAAAAAAAAAAAAAAAAAAAA")
+check "someone else's or no session is 404" test "$code" = 404
 code=$(curl -s -D "$tmp/u.hdr" -o /dev/null -w '%{http_code}' "$base/profile")
 check "no token is 401 with WWW-Authenticate" grep -qi '^www-authenticate: Bearer' "$tmp/u.hdr"
 code=$(curl -s -D "$tmp/j.hdr" -o "$tmp/jwks.json" -w '%{http_code}' "$base/.well-known/jwks.json")
