@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -271,9 +272,12 @@ connect_ctx(core_redis *r)
 			goto fail;
 		}
 	}
-	/* Named after the process, so an operator's CLIENT LIST (or a test)
-	 * can tell whose connection it is. Best effort. */
-	const char *name_argv[] = {"CLIENT", "SETNAME", core_log_service()};
+	/* Named after the process ("svc-auth-1234"), so an operator's CLIENT
+	 * LIST (or a test) can tell whose connection it is. Best effort. */
+	char name[96];
+	snprintf(name, sizeof(name), "%s-%ld", core_log_service(),
+	    (long) getpid());
+	const char *name_argv[] = {"CLIENT", "SETNAME", name};
 	(void) setup_command(r, c, 3, name_argv);
 	return c;
 fail:

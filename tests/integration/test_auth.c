@@ -1099,8 +1099,9 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	core_arena_free(a);
 }
 
-/* Closes every Redis connection of svc-auth (they carry its name), as a
- * Redis restart would. Returns how many were closed. */
+/* Closes every Redis connection of the svc-auth under test (named
+ * "svc-auth-<pid>"; other tests' instances run beside it), as a Redis
+ * restart would. Returns how many were closed. */
 static int
 drop_redis_connections(void)
 {
@@ -1112,9 +1113,11 @@ drop_redis_connections(void)
 	assert_non_null(list);
 	int killed = 0;
 	char *save = NULL;
+	char mine[48];
+	snprintf(mine, sizeof(mine), " name=svc-auth-%d ", (int) E.pid);
 	for (char *line = strtok_r(list->str, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (strstr(line, " name=svc-auth ") == NULL) {
+		if (strstr(line, mine) == NULL) {
 			continue;
 		}
 		char id[32];
