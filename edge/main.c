@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -24,59 +25,126 @@
 #include "core/log.h"
 #include "core/registry.h"
 #include "core/rpc.h"
+#include "browser.h"
+#include "metrics.h"
 #include "routes.h"
+#include "static.h"
 
 #define MAX_URLS 8
 #define N_TARGETS 3
 
 static const char *const target_names[N_TARGETS] = {"auth", "user", "admin"};
 
+/* The page policy: scripts, styles and API calls from this origin only;
+ * avatars may be any https image. */
+#define PAGE_CSP                                                             \
+	"default-src 'none'; script-src 'self'; style-src 'self'; "          \
+	"img-src 'self' https: data:; connect-src 'self'; "                  \
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+#define API_CSP "default-src 'none'; frame-ancestors 'none'"
+
 typedef struct edge {
 	core_rpc_client *clients[N_TARGETS];
 	long rpc_timeout_ms;
 	size_t max_body;
+	bool cookie_secure;
+	const char *cookie_access; /* cookie names */
+	const char *cookie_refresh;
+	edge_origins cors; /* may call cross-origin, with credentials */
+	bool metrics;
 } edge;
 
-static void
-add_security_headers(struct MHD_Response *r)
+/* One HTTP request in progress (MHD's per-request pointer). */
+typedef struct request {
+	const edge_route *route;
+	char id[64];       /* {id} of the path */
+	char rid[65];      /* request id */
+	char *body;
+	size_t len;
+	bool too_large;
+	unsigned early;    /* a status decided before the body (405/415) */
+	char allow[64];
+	const char *origin;      /* the Origin header, or NULL */
+	bool origin_ok;          /* listed, or this edge's own pages */
+	bool cors;               /* listed: answer with CORS headers */
+	uint64_t start_us;
+	unsigned status;         /* what was answered (metrics) */
+	unsigned label;          /* metrics route label */
+} request;
+
+static uint64_t
+now_us(void)
 {
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Content-Security-Policy",
-	    "default-src 'none'; frame-ancestors 'none'");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static bool
+unsafe_method(const char *m)
+{
+	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
+	    strcmp(m, "OPTIONS") != 0;
+}
+
+/* Every answer leaves through here: request id, security headers, CORS,
+ * and the status for the metrics. page: an HTML page (its own CSP). */
+static enum MHD_Result
+send_response(struct MHD_Connection *conn, request *r, unsigned status,
+    struct MHD_Response *resp, bool page)
+{
+	MHD_add_response_header(resp, "X-Request-Id", r->rid);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    page ? PAGE_CSP : API_CSP);
+	if (MHD_get_response_header(resp, "Cache-Control") == NULL) {
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	}
+	if (r->cors) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+		    r->origin);
+		MHD_add_response_header(resp,
+		    "Access-Control-Allow-Credentials", "true");
+		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+		    "ETag, Location, Retry-After, WWW-Authenticate, "
+		    "X-Request-Id");
+	}
+	if (r->origin != NULL) {
+		MHD_add_response_header(resp, "Vary", "Origin");
+	}
+	r->status = status;
+	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 /* Queues body (copied) with status and content type. */
 static enum MHD_Result
-reply(struct MHD_Connection *conn, unsigned status, const char *type,
-    const char *body, const char *request_id)
+reply(struct MHD_Connection *conn, request *r, unsigned status,
+    const char *type, const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body),
-	    (void *) (uintptr_t) body, MHD_RESPMEM_MUST_COPY);
-	if (r == NULL) {
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    strlen(body), (void *) (uintptr_t) body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL) {
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "X-Request-Id", request_id);
-	add_security_headers(r);
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	MHD_add_response_header(resp, "Content-Type", type);
+	return send_response(conn, r, status, resp, false);
 }
 
 /* An RFC 9457 problem document. extra (may be NULL, consumed) is merged in.
  * 401 carries WWW-Authenticate, 429 Retry-After (retry_after_s), 405 Allow
  * (from extra's "allow"). */
 static enum MHD_Result
-problem_with(struct MHD_Connection *conn, unsigned status, const char *title,
-    const char *detail, const char *request_id, json_t *extra,
+problem_with(struct MHD_Connection *conn, request *r, unsigned status,
+    const char *title, const char *detail, json_t *extra,
     unsigned retry_after_s)
 {
 	json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type",
 	    "about:blank", "title", title, "status", (int) status, "detail",
-	    detail, "request_id", request_id);
+	    detail, "request_id", r->rid);
 	char allow[128] = "";
 	if (extra != NULL && json_is_string(json_object_get(extra, "allow"))) {
 		snprintf(allow, sizeof(allow), "%s",
@@ -92,45 +160,42 @@ problem_with(struct MHD_Connection *conn, unsigned status, const char *title,
 	if (text == NULL) {
 		return MHD_NO;
 	}
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text),
-	    text, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/problem+json");
-	MHD_add_response_header(r, "X-Request-Id", request_id);
-	add_security_headers(r);
+	MHD_add_response_header(resp, "Content-Type",
+	    "application/problem+json");
 	if (status == 401) {
-		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
 	}
 	if (retry_after_s > 0) {
 		char ra[16];
 		snprintf(ra, sizeof(ra), "%u", retry_after_s);
-		MHD_add_response_header(r, "Retry-After", ra);
+		MHD_add_response_header(resp, "Retry-After", ra);
 	}
 	if (allow[0] != '\0') {
-		MHD_add_response_header(r, "Allow", allow);
+		MHD_add_response_header(resp, "Allow", allow);
 	}
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return send_response(conn, r, status, resp, false);
 }
 
 static enum MHD_Result
-problem(struct MHD_Connection *conn, unsigned status, const char *title,
-    const char *detail, const char *request_id, json_t *extra)
+problem(struct MHD_Connection *conn, request *r, unsigned status,
+    const char *title, const char *detail, json_t *extra)
 {
-	return problem_with(conn, status, title, detail, request_id, extra, 0);
+	return problem_with(conn, r, status, title, detail, extra, 0);
 }
 
 static enum MHD_Result
-readyz(edge *e, struct MHD_Connection *conn, const char *request_id)
+readyz(edge *e, struct MHD_Connection *conn, request *r)
 {
 	json_t *down = json_array();
 	json_t *checks = json_object();
 	core_arena *a = core_arena_new(0);
-	core_md md[] = {{CORE_MD_REQUEST_ID, request_id}};
+	core_md md[] = {{CORE_MD_REQUEST_ID, r->rid}};
 	core_rpc_opts opts = {
 	    .timeout_ms = (int) e->rpc_timeout_ms, .md = md, .n_md = 1};
 
@@ -166,9 +231,8 @@ readyz(edge *e, struct MHD_Connection *conn, const char *request_id)
 		    checks);
 		char *text = json_dumps(ok, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(ok);
-		enum MHD_Result ret = text ? reply(conn, MHD_HTTP_OK,
-		                                 "application/json", text,
-		                                 request_id)
+		enum MHD_Result ret = text ? reply(conn, r, MHD_HTTP_OK,
+		                                 "application/json", text)
 		                           : MHD_NO;
 		free(text);
 		return ret;
@@ -182,35 +246,40 @@ readyz(edge *e, struct MHD_Connection *conn, const char *request_id)
 		    i ? "," : "", json_string_value(v));
 	}
 	json_t *extra = json_pack("{s:o, s:o}", "down", down, "checks", checks);
-	return problem(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
-	    detail, request_id, extra);
+	return problem(conn, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+	    "Service Unavailable", detail, extra);
 }
-
-/* One HTTP request in progress (MHD's per-request pointer). */
-typedef struct request {
-	const edge_route *route;
-	char id[64];       /* {id} of the path */
-	char rid[65];      /* request id */
-	char *body;
-	size_t len;
-	bool too_large;
-	unsigned early;    /* a status decided before the body (404/405/415) */
-	char allow[64];
-} request;
 
 static void
 request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	(void) cls;
+	edge *e = cls;
 	(void) conn;
 	(void) toe;
 	request *r = *con_cls;
 	if (r != NULL) {
+		if (r->status != 0 && e->metrics) {
+			edge_metrics_request(r->label, r->status,
+			    now_us() - r->start_us);
+		}
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
 	}
+}
+
+/* The storage of singular field name of m when it has that type, or NULL. */
+static void *
+field_ptr(const ProtobufCMessage *m, const char *name, ProtobufCType type)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+	if (f == NULL || f->type != type ||
+	    f->label == PROTOBUF_C_LABEL_REPEATED) {
+		return NULL;
+	}
+	return (char *) (uintptr_t) m + f->offset;
 }
 
 /* Sets string field name of m (if it has one) to a copy of v. */
@@ -218,15 +287,48 @@ static void
 set_string(ProtobufCMessage *m, const char *name, const char *v,
     core_arena *a)
 {
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-	if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING ||
-	    f->label == PROTOBUF_C_LABEL_REPEATED) {
-		return;
-	}
-	char *copy = core_arena_strdup(a, v);
+	char **slot = field_ptr(m, name, PROTOBUF_C_TYPE_STRING);
+	char *copy = slot != NULL ? core_arena_strdup(a, v) : NULL;
 	if (copy != NULL) {
-		*(char **) (void *) ((char *) m + f->offset) = copy;
+		*slot = copy;
+	}
+}
+
+static const char *
+get_string(const ProtobufCMessage *m, const char *name)
+{
+	char **slot = field_ptr(m, name, PROTOBUF_C_TYPE_STRING);
+	return slot != NULL && *slot != NULL ? *slot : "";
+}
+
+static long
+get_int32(const ProtobufCMessage *m, const char *name)
+{
+	int32_t *slot = field_ptr(m, name, PROTOBUF_C_TYPE_INT32);
+	return slot != NULL ? (long) *slot : 0;
+}
+
+/* Adds the token cookies of a TokenResponse (or expires them: out NULL). */
+static void
+token_cookies(edge *e, struct MHD_Response *resp, const ProtobufCMessage *out)
+{
+	const char *names[2] = {e->cookie_access, e->cookie_refresh};
+	const char *values[2] = {"", ""};
+	long ages[2] = {0, 0};
+	if (out != NULL) {
+		values[0] = get_string(out, "access_token");
+		values[1] = get_string(out, "refresh_token");
+		ages[0] = get_int32(out, "expires_in");
+		ages[1] = get_int32(out, "refresh_expires_in");
+	}
+	for (int i = 0; i < 2; i++) {
+		char c[1024];
+		if (edge_cookie_format(c, sizeof(c), names[i], values[i],
+		        ages[i], e->cookie_secure) == 0) {
+			MHD_add_response_header(resp, "Set-Cookie", c);
+		} else {
+			core_log_error("token does not fit in a cookie");
+		}
 	}
 }
 
@@ -270,22 +372,20 @@ client_ip(struct MHD_Connection *conn, char *buf, size_t len)
 
 /* Builds the RPC request from the HTTP request, calls, and answers. */
 static enum MHD_Result
-serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
+serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
+    const char *method)
 {
 	const edge_route *rt = r->route;
-	core_arena *a = core_arena_new(0);
 	core_json_error jerr;
 	ProtobufCMessage *in = NULL;
 	enum MHD_Result ret;
 	const char *text = r->body != NULL ? r->body : "{}";
 	size_t len = r->body != NULL ? r->len : 2;
+	bool from_cookie = false;
 
+	core_arena *a = core_arena_new(0);
 	if (a == NULL) {
 		return MHD_NO;
-	}
-	if (r->body == NULL && (rt->flags & ROUTE_BODY)) {
-		text = "{}";
-		len = 2;
 	}
 	if (core_json_to_pb(rt->in, text, len, NULL, core_arena_allocator(a),
 	        &in, &jerr) != 0) {
@@ -294,7 +394,7 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 		char detail[512];
 		snprintf(detail, sizeof(detail), "%s%s%s", jerr.field,
 		    jerr.field[0] ? ": " : "", jerr.message);
-		ret = problem(conn, 400, "Bad Request", detail, r->rid,
+		ret = problem(conn, r, 400, "Bad Request", detail,
 		    json_pack("{s:o}", "errors", errs));
 		core_arena_free(a);
 		return ret;
@@ -314,15 +414,24 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 		snprintf(uab, sizeof(uab), "%s", ua ? ua : "");
 		set_string(in, "user_agent", uab, a);
 	}
+	if (rt->flags & ROUTE_REFRESH_COOKIE) {
+		const char *rc = MHD_lookup_connection_value(conn,
+		    MHD_COOKIE_KIND, e->cookie_refresh);
+		if (get_string(in, "refresh_token")[0] == '\0' && rc != NULL &&
+		    rc[0] != '\0') {
+			set_string(in, "refresh_token", rc, a);
+			from_cookie = true;
+		}
+	}
 	if (rt->flags & ROUTE_IF_MATCH) {
 		const char *im = MHD_lookup_connection_value(conn,
 		    MHD_HEADER_KIND, "If-Match");
 		long long v;
 		if (im != NULL && parse_if_match(im, &v) != 0) {
 			core_arena_free(a);
-			return problem(conn, 400, "Bad Request",
+			return problem(conn, r, 400, "Bad Request",
 			    "If-Match must be an ETag of this API, e.g. \"v3\"",
-			    r->rid, NULL);
+			    NULL);
 		}
 		const ProtobufCFieldDescriptor *f =
 		    protobuf_c_message_descriptor_get_field_by_name(
@@ -334,8 +443,48 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 			    f->quantifier_offset) = f->id;
 		}
 	}
+
+	/* The end user's token: the Authorization header, else the access
+	 * cookie a browser sends. */
+	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "Authorization");
+	if (authz == NULL) {
+		const char *ac = MHD_lookup_connection_value(conn,
+		    MHD_COOKIE_KIND, e->cookie_access);
+		if (ac != NULL && ac[0] != '\0') {
+			size_t n = strlen(ac) + 8;
+			char *b = core_arena_alloc(a, n);
+			if (b != NULL) {
+				snprintf(b, n, "Bearer %s", ac);
+				authz = b;
+				from_cookie = true;
+			}
+		}
+	}
+	/* CSRF: a write the browser authenticated by itself (cookies) must
+	 * come from an allowed page and carry JSON, which no cross-site form
+	 * can send. */
+	if (from_cookie && unsafe_method(method)) {
+		if (r->origin == NULL || !r->origin_ok) {
+			core_arena_free(a);
+			return problem(conn, r, 403, "Forbidden",
+			    "a cookie-authenticated request needs the Origin "
+			    "header of an allowed page (or use an "
+			    "Authorization header)",
+			    NULL);
+		}
+		if (!edge_is_json_type(MHD_lookup_connection_value(conn,
+		        MHD_HEADER_KIND, "Content-Type"))) {
+			core_arena_free(a);
+			return problem(conn, r, 415, "Unsupported Media Type",
+			    "a cookie-authenticated request must be sent as "
+			    "application/json",
+			    NULL);
+		}
+	}
+
 	size_t n = protobuf_c_message_get_packed_size(in);
-	uint8_t *payload = core_arena_alloc(a, n);
+	uint8_t *payload = core_arena_alloc(a, n ? n : 1);
 	if (payload == NULL) {
 		core_arena_free(a);
 		return MHD_NO;
@@ -345,8 +494,6 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 	core_md md[2];
 	size_t nmd = 0;
 	md[nmd++] = (core_md) {CORE_MD_REQUEST_ID, r->rid};
-	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    "Authorization");
 	if (authz != NULL) {
 		md[nmd++] = (core_md) {CORE_MD_AUTHORIZATION, authz};
 	}
@@ -356,6 +503,9 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 	core_status st = core_rpc_call_raw(e->clients[rt->target], rt->rpc,
 	    payload, n, &opts, a, &reply);
 	if (st != CORE_OK) {
+		if (e->metrics) {
+			edge_metrics_rpc_error(rt->target, st);
+		}
 		unsigned hs = edge_http_status(st);
 		json_t *extra = json_object();
 		if (reply.n_details > 0) {
@@ -372,8 +522,8 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 			json_object_set_new(extra, "retry_after",
 			    json_integer(reply.retry_after_s));
 		}
-		ret = problem_with(conn, hs, edge_http_title(hs), reply.message,
-		    r->rid, extra, reply.retry_after_s);
+		ret = problem_with(conn, r, hs, edge_http_title(hs),
+		    reply.message, extra, reply.retry_after_s);
 		core_arena_free(a);
 		return ret;
 	}
@@ -381,53 +531,40 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 	    core_arena_allocator(a), reply.payload_len, reply.payload);
 	if (out == NULL) {
 		core_arena_free(a);
-		return problem(conn, 502, "Bad Gateway",
-		    "the service sent an unreadable answer", r->rid, NULL);
+		return problem(conn, r, 502, "Bad Gateway",
+		    "the service sent an unreadable answer", NULL);
 	}
 	char *body = NULL;
 	const char *type = "application/json";
 	char etag[40] = "";
 	if (rt->flags & ROUTE_JWKS) {
-		const ProtobufCFieldDescriptor *f =
-		    protobuf_c_message_descriptor_get_field_by_name(rt->out,
-		        "json");
-		body = strdup(*(char **) (void *) ((char *) out + f->offset));
+		body = strdup(get_string(out, "json"));
 		type = "application/jwk-set+json";
 	} else {
 		body = core_pb_to_json(out, 0, NULL);
 	}
 	if (rt->flags & ROUTE_ETAG) {
-		const ProtobufCFieldDescriptor *f =
-		    protobuf_c_message_descriptor_get_field_by_name(rt->out,
-		        "profile");
-		const ProtobufCMessage *p = f ? *(ProtobufCMessage **) (void *) (
-		                                    (char *) out + f->offset)
-		                              : NULL;
-		const ProtobufCFieldDescriptor *vf = p
-		    ? protobuf_c_message_descriptor_get_field_by_name(
-		          p->descriptor, "version")
+		ProtobufCMessage **pp = field_ptr(out, "profile",
+		    PROTOBUF_C_TYPE_MESSAGE);
+		int64_t *vp = pp != NULL && *pp != NULL
+		    ? field_ptr(*pp, "version", PROTOBUF_C_TYPE_INT64)
 		    : NULL;
-		if (vf != NULL) {
+		if (vp != NULL) {
 			snprintf(etag, sizeof(etag), "\"v%lld\"",
-			    (long long) *(const int64_t *) (const void *) (
-			        (const char *) p + vf->offset));
+			    (long long) *vp);
 		}
 	}
-	core_arena_free(a);
-	if (body == NULL) {
-		return MHD_NO;
-	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-	    strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp = body != NULL
+	    ? MHD_create_response_from_buffer(strlen(body), body,
+	          MHD_RESPMEM_MUST_FREE)
+	    : NULL;
 	if (resp == NULL) {
 		free(body);
+		core_arena_free(a);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "X-Request-Id", r->rid);
-	add_security_headers(resp);
 	if (rt->flags & ROUTE_JWKS) {
-		MHD_del_response_header(resp, "Cache-Control", "no-store");
 		MHD_add_response_header(resp, "Cache-Control",
 		    "public, max-age=60");
 	}
@@ -437,9 +574,144 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r)
 	if (rt->flags & ROUTE_LOCATION) {
 		MHD_add_response_header(resp, "Location", "/profile");
 	}
-	ret = MHD_queue_response(conn, rt->success, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	if (rt->flags & ROUTE_SET_COOKIES) {
+		token_cookies(e, resp, out);
+	}
+	if (rt->flags & ROUTE_CLEAR_COOKIES) {
+		token_cookies(e, resp, NULL);
+	}
+	core_arena_free(a);
+	return send_response(conn, r, rt->success, resp, false);
+}
+
+static enum MHD_Result
+empty(struct MHD_Connection *conn, request *r, unsigned status,
+    const char *allow)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		return MHD_NO;
+	}
+	if (allow != NULL) {
+		MHD_add_response_header(resp, "Allow", allow);
+	}
+	return send_response(conn, r, status, resp, false);
+}
+
+static enum MHD_Result
+method_not_allowed(struct MHD_Connection *conn, request *r, const char *allow)
+{
+	json_t *extra = json_pack("{s:s}", "allow", allow);
+	return problem_with(conn, r, 405, "Method Not Allowed",
+	    "this method is not allowed here", extra, 0);
+}
+
+/* A CORS preflight (or a plain OPTIONS). */
+static enum MHD_Result
+preflight(edge *e, struct MHD_Connection *conn, request *r, const char *allow)
+{
+	(void) e;
+	if (r->origin == NULL) {
+		return empty(conn, r, 204, allow);
+	}
+	if (!r->cors) {
+		return problem(conn, r, 403, "Forbidden",
+		    "this origin may not call the API cross-origin", NULL);
+	}
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Allow", allow);
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type, If-Match, X-Request-Id");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	return send_response(conn, r, 204, resp, false);
+}
+
+static enum MHD_Result
+serve_static(struct MHD_Connection *conn, request *r, const edge_file *f)
+{
+	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "If-None-Match");
+	bool fresh = inm != NULL && edge_static_etag_match(inm, f->etag);
+	struct MHD_Response *resp = fresh
+	    ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+	    : MHD_create_response_from_buffer(f->len, f->data,
+	          MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		return MHD_NO;
+	}
+	if (!fresh) {
+		MHD_add_response_header(resp, "Content-Type", f->type);
+	}
+	MHD_add_response_header(resp, "ETag", f->etag);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	return send_response(conn, r, fresh ? 304 : 200, resp, f->page);
+}
+
+static enum MHD_Result
+serve_metrics(struct MHD_Connection *conn, request *r)
+{
+	char *text = edge_metrics_render();
+	if (text == NULL) {
+		return MHD_NO;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	return send_response(conn, r, 200, resp, false);
+}
+
+/* The first call for a request: headers only. Decides what it can. */
+static request *
+request_start(edge *e, struct MHD_Connection *conn, const char *url,
+    const char *method)
+{
+	request *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return NULL;
+	}
+	r->start_us = now_us();
+	r->label = edge_metrics_extra(METRIC_UNMATCHED);
+	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "X-Request-Id");
+	if (rid != NULL && core_rpc_request_id_valid(rid)) {
+		snprintf(r->rid, sizeof(r->rid), "%s", rid);
+	} else {
+		core_rpc_new_request_id(r->rid);
+	}
+	r->origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "Origin");
+	if (r->origin != NULL) {
+		r->cors = edge_origin_listed(&e->cors, r->origin);
+		r->origin_ok = r->cors ||
+		    edge_origin_same_host(r->origin,
+		        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		            "Host"));
+	}
+	bool known = false;
+	r->route = edge_route_find(method, url, r->id, sizeof(r->id), &known,
+	    r->allow, sizeof(r->allow));
+	if (r->route != NULL) {
+		r->label = edge_metrics_route(r->route->index);
+		if ((r->route->flags & ROUTE_BODY) &&
+		    !edge_is_json_type(MHD_lookup_connection_value(conn,
+		        MHD_HEADER_KIND, "Content-Type"))) {
+			r->early = 415;
+		}
+	} else if (known) {
+		r->early = 405;
+	}
+	return r;
 }
 
 static enum MHD_Result
@@ -451,34 +723,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	(void) version;
 	request *r = *con_cls;
 
-	/* First call per request: headers only. Decide what we can now. */
 	if (r == NULL) {
-		if ((r = calloc(1, sizeof(*r))) == NULL) {
-			return MHD_NO;
-		}
-		*con_cls = r;
-		const char *rid = MHD_lookup_connection_value(conn,
-		    MHD_HEADER_KIND, "X-Request-Id");
-		if (rid != NULL && core_rpc_request_id_valid(rid)) {
-			snprintf(r->rid, sizeof(r->rid), "%s", rid);
-		} else {
-			core_rpc_new_request_id(r->rid);
-		}
-		bool known = false;
-		r->route = edge_route_find(method, url, r->id, sizeof(r->id),
-		    &known, r->allow, sizeof(r->allow));
-		if (r->route == NULL && known) {
-			r->early = 405;
-		} else if (r->route != NULL && (r->route->flags & ROUTE_BODY)) {
-			const char *ct = MHD_lookup_connection_value(conn,
-			    MHD_HEADER_KIND, "Content-Type");
-			if (ct == NULL ||
-			    strncasecmp(ct, "application/json", 16) != 0 ||
-			    (ct[16] != '\0' && ct[16] != ';')) {
-				r->early = 415;
-			}
-		}
-		return MHD_YES;
+		*con_cls = r = request_start(e, conn, url, method);
+		return r != NULL ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size != 0) {
 		/* Bodies are bounded; past the limit the rest is discarded and
@@ -506,51 +753,91 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+	bool options = strcmp(method, "OPTIONS") == 0;
+	const edge_file *file = NULL;
+	unsigned fixed = METRIC_N_EXTRA; /* a fixed resource of the edge */
+	if (strcmp(url, "/healthz") == 0) {
+		fixed = METRIC_HEALTHZ;
+	} else if (strcmp(url, "/readyz") == 0) {
+		fixed = METRIC_READYZ;
+	} else if (strcmp(url, "/metrics") == 0 && e->metrics) {
+		fixed = METRIC_METRICS;
+	} else if (r->route == NULL && r->early != 405) {
+		file = edge_static_find(url);
+		if (file != NULL) {
+			fixed = METRIC_STATIC;
+		}
+	}
+	if (options) {
+		r->label = edge_metrics_extra(METRIC_PREFLIGHT);
+		if (fixed != METRIC_N_EXTRA) {
+			return preflight(e, conn, r, "GET, HEAD");
+		}
+		if (r->early == 405) {
+			return preflight(e, conn, r, r->allow);
+		}
+		if (strcmp(url, "/") == 0) {
+			return preflight(e, conn, r, "GET, HEAD");
+		}
+		return problem(conn, r, MHD_HTTP_NOT_FOUND, "Not Found",
+		    "no such resource", NULL);
+	}
+	if (fixed != METRIC_N_EXTRA) {
+		r->label = edge_metrics_extra(fixed);
 		if (!get) {
-			struct MHD_Response *resp =
-			    MHD_create_response_from_buffer(0, NULL,
-			        MHD_RESPMEM_PERSISTENT);
-			MHD_add_response_header(resp, "Allow", "GET, HEAD");
-			add_security_headers(resp);
-			enum MHD_Result ret = MHD_queue_response(conn,
-			    MHD_HTTP_METHOD_NOT_ALLOWED, resp);
-			MHD_destroy_response(resp);
-			return ret;
+			return method_not_allowed(conn, r, "GET, HEAD");
 		}
-		if (url[1] == 'h') {
-			return reply(conn, MHD_HTTP_OK, "application/json",
-			    "{\"status\":\"ok\"}", r->rid);
+		switch (fixed) {
+		case METRIC_HEALTHZ:
+			return reply(conn, r, MHD_HTTP_OK, "application/json",
+			    "{\"status\":\"ok\"}");
+		case METRIC_READYZ:
+			return readyz(e, conn, r);
+		case METRIC_METRICS:
+			return serve_metrics(conn, r);
+		default:
+			return serve_static(conn, r, file);
 		}
-		return readyz(e, conn, r->rid);
 	}
 	if (r->early == 405) {
-		json_t *extra = json_pack("{s:s}", "allow", r->allow);
-		return problem_with(conn, 405, "Method Not Allowed",
-		    "this method is not allowed here", r->rid, extra, 0);
+		return method_not_allowed(conn, r, r->allow);
+	}
+	/* A browser page of another origin may not make writes here at all
+	 * (its own requests carry its Origin); clients without an Origin
+	 * (curl, services) are not browsers and are not affected. */
+	if (unsafe_method(method) && r->origin != NULL && !r->origin_ok) {
+		return problem(conn, r, 403, "Forbidden",
+		    "requests from this origin are not allowed", NULL);
 	}
 	if (r->early == 415) {
-		return problem(conn, 415, "Unsupported Media Type",
-		    "send the body as application/json", r->rid, NULL);
+		return problem(conn, r, 415, "Unsupported Media Type",
+		    "send the body as application/json", NULL);
 	}
 	if (r->too_large) {
-		return problem(conn, 413, "Content Too Large",
-		    "the body is larger than the limit", r->rid, NULL);
+		return problem(conn, r, 413, "Content Too Large",
+		    "the body is larger than the limit", NULL);
 	}
 	if (r->route != NULL) {
-		return serve_rpc(e, conn, r);
+		return serve_rpc(e, conn, r, method);
 	}
 	if (strcmp(url, "/") == 0 && get) {
-		/* Until the web frontend is served here, say what is. */
-		return reply(conn, MHD_HTTP_OK, "application/json",
+		/* No web frontend loaded: say what is here. */
+		return reply(conn, r, MHD_HTTP_OK, "application/json",
 		    "{\"service\":\"microcore edge\",\"endpoints\":"
-		    "[\"/healthz\",\"/readyz\",\"/register\",\"/login\","
-		    "\"/refresh\",\"/logout\",\"/profile\",\"/sessions\","
-		    "\"/.well-known/jwks.json\"]}",
-		    r->rid);
+		    "[\"/healthz\",\"/readyz\",\"/metrics\",\"/register\","
+		    "\"/login\",\"/refresh\",\"/logout\",\"/profile\","
+		    "\"/sessions\",\"/.well-known/jwks.json\"]}");
 	}
-	return problem(conn, MHD_HTTP_NOT_FOUND, "Not Found",
-	    "no such resource", r->rid, NULL);
+	return problem(conn, r, MHD_HTTP_NOT_FOUND, "Not Found",
+	    "no such resource", NULL);
+}
+
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void) cls;
+	(void) conn;
+	return edge_unescape(s);
 }
 
 static int
@@ -575,8 +862,10 @@ int
 main(void)
 {
 	const char *listen = NULL, *log_level = NULL, *dial[N_TARGETS] = {0};
+	const char *www = NULL, *cors = NULL;
 	long threads = 0, rpc_timeout = 0, conn_timeout = 0, max_conns = 0,
-	     per_ip = 0, max_body = 0;
+	     per_ip = 0, max_body = 0, max_header = 0;
+	bool cookie_secure = true, metrics = true;
 	const core_config_item items[] = {
 	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
 	        "debug, info, warn or error", &log_level},
@@ -592,8 +881,23 @@ main(void)
 	        "idle or slow connections are closed after this", &conn_timeout},
 	    {"EDGE_MAX_BODY_BYTES", "65536", CORE_CONFIG_INT, 1024, 1048576,
 	        false, "largest request body (413 past it)", &max_body},
+	    {"EDGE_MAX_HEADER_BYTES", "16384", CORE_CONFIG_INT, 4096, 1048576,
+	        false, "request line and headers at most (431 past it)",
+	        &max_header},
 	    {"EDGE_RPC_TIMEOUT_MS", "3000", CORE_CONFIG_INT, 10, 600000, false,
 	        "deadline of each RPC", &rpc_timeout},
+	    {"EDGE_WWW_DIR", EDGE_WWW_DEFAULT, CORE_CONFIG_STR, 0, 0, false,
+	        "the web frontend's files (none: API only)", &www},
+	    {"EDGE_COOKIE_SECURE", "true", CORE_CONFIG_BOOL, 0, 0, false,
+	        "token cookies are __Host- and Secure (false only for plain "
+	        "http on localhost in development)",
+	        &cookie_secure},
+	    {"EDGE_CORS_ORIGINS", "", CORE_CONFIG_STR, 0, 0, false,
+	        "origins allowed to call cross-origin with credentials "
+	        "(comma-separated)",
+	        &cors},
+	    {"EDGE_METRICS", "true", CORE_CONFIG_BOOL, 0, 0, false,
+	        "serve GET /metrics", &metrics},
 	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
 	        false, "auth service URLs", &dial[0]},
 	    {"USER_RPC_DIAL", "tcp://127.0.0.1:7102", CORE_CONFIG_STR, 0, 0,
@@ -629,8 +933,25 @@ main(void)
 	}
 	addr.sin_port = htons((uint16_t) port);
 
-	edge e = {.rpc_timeout_ms = rpc_timeout, .max_body = (size_t) max_body};
-	if (edge_routes_init() != 0) {
+	edge e = {
+	    .rpc_timeout_ms = rpc_timeout,
+	    .max_body = (size_t) max_body,
+	    .cookie_secure = cookie_secure,
+	    .cookie_access = cookie_secure ? "__Host-access" : "access",
+	    .cookie_refresh = cookie_secure ? "__Host-refresh" : "refresh",
+	    .metrics = metrics,
+	};
+	if (edge_origins_parse(&e.cors, cors, err, sizeof(err)) != 0) {
+		core_log_error("bad configuration: EDGE_CORS_ORIGINS: %s", err);
+		return 2;
+	}
+	if (edge_routes_init() != 0 ||
+	    edge_metrics_init(edge_route_count(), edge_route_name) != 0) {
+		return 1;
+	}
+	int n_files = edge_static_load(strcmp(www, "none") == 0 ? "" : www);
+	if (n_files < 0) {
+		edge_metrics_free();
 		return 1;
 	}
 	int status = 1;
@@ -662,13 +983,17 @@ main(void)
 	    (unsigned) max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned) per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned) conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t) 64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+	    (size_t) max_header, MHD_OPTION_NOTIFY_COMPLETED, request_done, &e,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		core_log_error("cannot listen on %s", listen);
 		goto done;
 	}
-	core_log_kv(CORE_LOG_INFO, "listening", "url", listen, NULL);
+	char nf[16];
+	snprintf(nf, sizeof(nf), "%d", n_files);
+	core_log_kv(CORE_LOG_INFO, "listening", "url", listen, "web_files", nf,
+	    NULL);
 	int sig = core_rpc_wait_signal();
 	core_log_info("signal %d: stopping", sig);
 	/* Stops accepting, lets handlers in progress finish, joins threads. */
@@ -678,6 +1003,8 @@ done:
 	for (int i = 0; i < N_TARGETS; i++) {
 		core_rpc_client_free(e.clients[i]);
 	}
+	edge_static_free();
+	edge_metrics_free();
 	core_log_info("stopped");
 	return status;
 }

@@ -6,30 +6,34 @@
 #include "core/status.h"
 #include "routes.h"
 
-/* Adding an endpoint is one row. */
+/* Adding an endpoint is one row:
+ * ROW(method, path, RPC method, field for {id}, service, flags, success). */
+#define ROW(m, p, rpc, field, target, flags, ok)                             \
+	{m, p, rpc, field, target, flags, ok, NULL, NULL, 0, ""}
+
 static edge_route routes[] = {
-    {"POST", "/register", "/auth.v1.AuthService/Register", NULL, EDGE_AUTH,
-        ROUTE_BODY | ROUTE_LOCATION, 201, NULL, NULL},
-    {"POST", "/login", "/auth.v1.AuthService/Login", NULL, EDGE_AUTH,
-        ROUTE_BODY | ROUTE_CLIENT_INFO, 200, NULL, NULL},
-    {"POST", "/refresh", "/auth.v1.AuthService/Refresh", NULL, EDGE_AUTH,
-        ROUTE_BODY | ROUTE_CLIENT_INFO, 200, NULL, NULL},
-    {"POST", "/logout", "/auth.v1.AuthService/Logout", NULL, EDGE_AUTH,
-        ROUTE_BODY, 200, NULL, NULL},
-    {"GET", "/profile", "/user.v1.UserService/GetProfile", NULL, EDGE_USER,
-        ROUTE_ETAG, 200, NULL, NULL},
-    {"PUT", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
-        EDGE_USER, ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200, NULL,
-        NULL},
-    {"PATCH", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
-        EDGE_USER, ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200, NULL,
-        NULL},
-    {"GET", "/sessions", "/auth.v1.AuthService/ListSessions", NULL,
-        EDGE_AUTH, 0, 200, NULL, NULL},
-    {"DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
-        "session_id", EDGE_AUTH, 0, 200, NULL, NULL},
-    {"GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks", NULL,
-        EDGE_AUTH, ROUTE_JWKS, 200, NULL, NULL},
+    ROW("POST", "/register", "/auth.v1.AuthService/Register", NULL,
+        EDGE_AUTH, ROUTE_BODY | ROUTE_LOCATION, 201),
+    ROW("POST", "/login", "/auth.v1.AuthService/Login", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_SET_COOKIES, 200),
+    ROW("POST", "/refresh", "/auth.v1.AuthService/Refresh", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_REFRESH_COOKIE |
+            ROUTE_SET_COOKIES,
+        200),
+    ROW("POST", "/logout", "/auth.v1.AuthService/Logout", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_REFRESH_COOKIE | ROUTE_CLEAR_COOKIES, 200),
+    ROW("GET", "/profile", "/user.v1.UserService/GetProfile", NULL,
+        EDGE_USER, ROUTE_ETAG, 200),
+    ROW("PUT", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
+        EDGE_USER, ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
+    ROW("PATCH", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
+        EDGE_USER, ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
+    ROW("GET", "/sessions", "/auth.v1.AuthService/ListSessions", NULL,
+        EDGE_AUTH, 0, 200),
+    ROW("DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
+        "session_id", EDGE_AUTH, 0, 200),
+    ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks",
+        NULL, EDGE_AUTH, ROUTE_JWKS, 200),
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -47,8 +51,23 @@ edge_routes_init(void)
 		}
 		routes[i].in = m->input;
 		routes[i].out = m->output;
+		routes[i].index = (unsigned) i;
+		snprintf(routes[i].name, sizeof(routes[i].name), "%s %s",
+		    routes[i].method, routes[i].path);
 	}
 	return 0;
+}
+
+unsigned
+edge_route_count(void)
+{
+	return (unsigned) N_ROUTES;
+}
+
+const char *
+edge_route_name(unsigned i)
+{
+	return i < N_ROUTES ? routes[i].name : "";
 }
 
 /* Whether path matches pattern; a trailing "{id}" matches one non-empty
@@ -87,6 +106,9 @@ edge_route_find(const char *method, const char *path, char *id, size_t idlen,
 {
 	*path_known = false;
 	allow[0] = '\0';
+	if (strcmp(method, "HEAD") == 0) {
+		method = "GET";
+	}
 	const edge_route *found = NULL;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (!path_match(routes[i].path, path, id, idlen)) {

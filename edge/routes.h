@@ -20,6 +20,10 @@ enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS 
 #define ROUTE_IF_MATCH 0x8u    /* If-Match -> expected_version */
 #define ROUTE_JWKS 0x10u       /* answer the JWKS document verbatim */
 #define ROUTE_LOCATION 0x20u   /* 201 with Location: /profile */
+#define ROUTE_SET_COOKIES 0x40u   /* success sets the token cookies */
+#define ROUTE_CLEAR_COOKIES 0x80u /* success expires the token cookies */
+#define ROUTE_REFRESH_COOKIE 0x100u /* refresh_token from the cookie when
+                                       the body has none */
 
 typedef struct edge_route {
 	const char *method;
@@ -32,6 +36,8 @@ typedef struct edge_route {
 	/* Resolved at start from the registry. */
 	const ProtobufCMessageDescriptor *in;
 	const ProtobufCMessageDescriptor *out;
+	unsigned index;  /* row number */
+	char name[48];   /* "GET /profile" */
 } edge_route;
 
 /* Resolves every row's message types. Returns 0, or -1 (logged) when a row
@@ -41,9 +47,14 @@ int edge_routes_init(void);
 /* Finds the route for method and path. On a match writes the {id} value
  * (if any, at most idlen - 1 bytes, else no match) and returns the route.
  * Otherwise returns NULL and sets *path_known when some route has this
- * path (so the answer is 405, with the methods in allow). */
+ * path (so the answer is 405, with the methods in allow). HEAD finds the
+ * GET row. */
 const edge_route *edge_route_find(const char *method, const char *path,
     char *id, size_t idlen, bool *path_known, char *allow, size_t allowlen);
+
+/* The number of rows, and row i's "METHOD /path" (metrics labels). */
+unsigned edge_route_count(void);
+const char *edge_route_name(unsigned i);
 
 /* HTTP status for an RPC status (grpc-gateway's mapping). */
 unsigned edge_http_status(int rpc_status);

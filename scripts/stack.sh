@@ -136,6 +136,9 @@ ensure_packages
 : "${USER_RPC_DIAL:=$USER_RPC_LISTEN}"
 : "${ADMIN_RPC_DIAL:=$ADMIN_RPC_LISTEN}"
 : "${EDGE_LISTEN:=127.0.0.1:8080}"
+# The local stack speaks plain http, where browsers drop __Host-/Secure
+# cookies on any host but localhost: development cookies (docs/api.md).
+: "${EDGE_COOKIE_SECURE:=false}"
 # The key-encryption key of svc-auth's signing keys: made once for this
 # checkout and kept (owner-only) beside the data it protects.
 if [[ -z "${AUTH_KEK:-}" ]]; then
@@ -148,7 +151,8 @@ if [[ -z "${AUTH_KEK:-}" ]]; then
 fi
 export AUTH_DATABASE_URL USER_DATABASE_URL ADMIN_DATABASE_URL REDIS_URL \
 	AUTH_RPC_LISTEN USER_RPC_LISTEN ADMIN_RPC_LISTEN \
-	AUTH_RPC_DIAL USER_RPC_DIAL ADMIN_RPC_DIAL EDGE_LISTEN AUTH_KEK
+	AUTH_RPC_DIAL USER_RPC_DIAL ADMIN_RPC_DIAL EDGE_LISTEN AUTH_KEK \
+	EDGE_COOKIE_SECURE
 
 edge_port="${EDGE_LISTEN##*:}"
 edge_host="${EDGE_LISTEN%:*}"

@@ -1586,10 +1586,12 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
 		/* jansson's wording is fine for clients except where it
-		 * names its own flag. */
+		 * names its own flag or speaks of decoding. */
 		syntax_error(err,
 		    strstr(jerr.text, "JSON_ALLOW_NUL") != NULL
 		        ? "\\u0000 is not allowed in strings"
+		    : strstr(jerr.text, "unable to decode byte") != NULL
+		        ? "the text is not valid UTF-8"
 		        : jerr.text,
 		    jerr.line, jerr.column, (size_t)jerr.position);
 		return -1;

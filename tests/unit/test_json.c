@@ -946,6 +946,7 @@ test_rejects_invalid_utf8_bytes_in_input(void **state)
 	err = expect_syntax_error("{\"f_string\":\"a\xff\"}");
 	assert_int_equal(err.line, 1);
 	assert_true(err.column > 0);
+	assert_non_null(strstr(err.message, "not valid UTF-8"));
 	/* Overlong encoding of '/' and a lone surrogate. */
 	expect_syntax_error("{\"f_string\":\"\xc0\xaf\"}");
 	expect_syntax_error("{\"f_string\":\"\xed\xa0\x80\"}");

@@ -1,0 +1,40 @@
+/* Prometheus metrics of the edge: requests by route and status, a latency
+ * histogram per route, RPC errors by service and code. Lock-free: relaxed
+ * atomic counters, rendered on GET /metrics. */
+#ifndef EDGE_METRICS_H
+#define EDGE_METRICS_H
+
+#include <stdint.h>
+
+/* Routes beyond the REST table's rows. */
+enum {
+	METRIC_STATIC = 0, /* the web frontend's files */
+	METRIC_HEALTHZ,
+	METRIC_READYZ,
+	METRIC_METRICS,
+	METRIC_PREFLIGHT, /* OPTIONS */
+	METRIC_UNMATCHED, /* 404 / 405: no route, so no path in the label */
+	METRIC_N_EXTRA
+};
+
+/* Sets up counters for n_routes REST routes, named by route_name(i) (a
+ * string that stays valid, "GET /profile"). Returns 0 or -1. */
+int edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned));
+
+/* The label index of REST route i, or of an extra (METRIC_*). */
+unsigned edge_metrics_route(unsigned i);
+unsigned edge_metrics_extra(unsigned which);
+
+/* One finished request. */
+void edge_metrics_request(unsigned label, unsigned status, uint64_t micros);
+
+/* One failed RPC (code is a core_status) to service (0 auth, 1 user,
+ * 2 admin). */
+void edge_metrics_rpc_error(unsigned service, int code);
+
+/* The text exposition format, malloc'd (caller frees), or NULL. */
+char *edge_metrics_render(void);
+
+void edge_metrics_free(void);
+
+#endif

@@ -1,0 +1,71 @@
+# Sourced by the shell tests that need the whole stack behind the edge:
+# svc-auth, svc-user, svc-admin and the edge on free ports, each service on
+# a database of its own (svc_env.sh). Needs the variables scripts/test.sh
+# exports. Usage:
+#   source edge_env.sh
+#   edge_env_start BUILD_DIR TMPDIR [VAR=value ...]   # extra env for the edge
+#   ... "$edge_base" is the edge's URL, "$edge_port" its port ...
+#   edge_env_stop   (also on EXIT through the trap edge_env_start sets)
+# shellcheck source=tests/integration/svc_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/svc_env.sh"
+edge_env_pids=()
+edge_env_tmp=""
+
+edge_env_free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ " ${edge_env_used:-} " == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    edge_env_used="${edge_env_used:-} $p"
+    echo "$p"
+    return
+  done
+}
+
+edge_env_stop() {
+  local p status=0
+  for p in "${edge_env_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${edge_env_pids[@]}"; do wait "$p" 2>/dev/null || status=$?; done
+  edge_env_pids=()
+  svc_env_cleanup
+  svc_env_db=""
+  return "$status"
+}
+
+edge_env_start() {
+  local build=$1 tmp=$2
+  shift 2
+  edge_env_tmp=$tmp
+  svc_env_setup
+  trap 'edge_env_stop; rm -rf "$edge_env_tmp"' EXIT
+  edge_port=$(edge_env_free_port)
+  local auth_port user_port admin_port
+  auth_port=$(edge_env_free_port)
+  user_port=$(edge_env_free_port)
+  admin_port=$(edge_env_free_port)
+  export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
+    ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port
+  AUTH_RPC_LISTEN=$AUTH_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+    "$build/svc-auth/svc-auth" 2>"$tmp/auth.log" &
+  edge_env_pids+=($!)
+  USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+    "$build/svc-user/svc-user" 2>"$tmp/user.log" &
+  edge_env_pids+=($!)
+  ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+    "$build/svc-admin/svc-admin" 2>"$tmp/admin.log" &
+  edge_env_pids+=($!)
+  env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn "$@" \
+    "$build/edge/edge" 2>"$tmp/edge.log" &
+  edge_env_pids+=($!)
+  edge_base=http://127.0.0.1:$edge_port
+  local code=000
+  for _ in $(seq 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$edge_base/readyz" || true)
+    [[ $code == 200 ]] && return 0
+    sleep 0.05
+  done
+  echo "FAIL: the stack did not become ready (readyz $code); logs in $tmp" >&2
+  cat "$tmp"/*.log >&2
+  return 1
+}

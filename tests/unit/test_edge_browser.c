@@ -1,0 +1,160 @@
+/* The edge's browser rules: origins, cookies, content types, unescaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "browser.h"
+#include "static.h"
+
+static void
+test_origin_list(void **state)
+{
+	(void) state;
+	edge_origins o;
+	char err[256];
+	assert_int_equal(edge_origins_parse(&o,
+	                     " https://app.example.com, http://localhost:5173,,",
+	                     err, sizeof(err)),
+	    0);
+	assert_int_equal(o.n, 2);
+	assert_true(edge_origin_listed(&o, "https://app.example.com"));
+	assert_true(edge_origin_listed(&o, "HTTPS://APP.example.com"));
+	assert_true(edge_origin_listed(&o, "http://localhost:5173"));
+	assert_false(edge_origin_listed(&o, "https://app.example.com.evil"));
+	assert_false(edge_origin_listed(&o, "http://app.example.com"));
+	assert_false(edge_origin_listed(&o, "null"));
+
+	assert_int_equal(edge_origins_parse(&o, "", err, sizeof(err)), 0);
+	assert_int_equal(o.n, 0);
+	assert_false(edge_origin_listed(&o, ""));
+
+	const char *bad[] = {"app.example.com", "https://app.example.com/",
+	    "https://app.example.com/x", "ftp://a", "https://", "https://:80",
+	    "*", "null", "https://a b"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(edge_origins_parse(&o, bad[i], err,
+		                     sizeof(err)),
+		    -1);
+		assert_true(strlen(err) > 0);
+	}
+	char many[2000] = "";
+	for (int i = 0; i < 17; i++) {
+		size_t n = strlen(many);
+		snprintf(many + n, sizeof(many) - n, "https://h%d.example,", i);
+	}
+	assert_int_equal(edge_origins_parse(&o, many, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at most"));
+}
+
+static void
+test_same_host(void **state)
+{
+	(void) state;
+	assert_true(edge_origin_same_host("http://127.0.0.1:8080",
+	    "127.0.0.1:8080"));
+	assert_true(edge_origin_same_host("https://Example.com", "example.com"));
+	assert_false(edge_origin_same_host("http://127.0.0.1:8081",
+	    "127.0.0.1:8080"));
+	assert_false(edge_origin_same_host("http://evil.example",
+	    "127.0.0.1:8080"));
+	assert_false(edge_origin_same_host("null", "null"));
+	assert_false(edge_origin_same_host("file://x", "x"));
+	assert_false(edge_origin_same_host("http://x", NULL));
+	assert_false(edge_origin_same_host("http://x/", "x/"));
+}
+
+static void
+test_cookie_format(void **state)
+{
+	(void) state;
+	char c[256];
+	assert_int_equal(edge_cookie_format(c, sizeof(c), "__Host-access",
+	                     "eyJ.a-b_c", 900, true),
+	    0);
+	assert_string_equal(c, "__Host-access=eyJ.a-b_c; Path=/; Max-Age=900; "
+	                       "HttpOnly; Secure; SameSite=Strict");
+	assert_int_equal(edge_cookie_format(c, sizeof(c), "access", "", 0,
+	                     false),
+	    0);
+	assert_string_equal(c,
+	    "access=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+	assert_int_equal(edge_cookie_format(c, sizeof(c), "a", "x", -5, false),
+	    0);
+	assert_non_null(strstr(c, "Max-Age=0;"));
+	/* Characters that would end or split the cookie. */
+	const char *bad[] = {"a;b", "a b", "a,b", "a\"b", "a\\b", "a\r\nX: y",
+	    "\x7f", "\xc3\xa9"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(edge_cookie_format(c, sizeof(c), "a", bad[i], 1,
+		                     true),
+		    -1);
+	}
+	char small[16];
+	assert_int_equal(edge_cookie_format(small, sizeof(small), "access",
+	                     "0123456789", 1, true),
+	    -1);
+}
+
+static void
+test_json_type(void **state)
+{
+	(void) state;
+	assert_true(edge_is_json_type("application/json"));
+	assert_true(edge_is_json_type("Application/JSON; charset=utf-8"));
+	assert_true(edge_is_json_type("application/json ;charset=utf-8"));
+	assert_false(edge_is_json_type(NULL));
+	assert_false(edge_is_json_type(""));
+	assert_false(edge_is_json_type("text/plain"));
+	assert_false(edge_is_json_type("application/jsonp"));
+	assert_false(edge_is_json_type("application/x-www-form-urlencoded"));
+	assert_false(edge_is_json_type("multipart/form-data; boundary=x"));
+}
+
+static void
+test_unescape(void **state)
+{
+	(void) state;
+	char a[] = "/a%2e%2E/%41%zz%4";
+	assert_int_equal(edge_unescape(a), strlen("/a../A%zz%4"));
+	assert_string_equal(a, "/a../A%zz%4");
+	char b[] = "/index.html%00.js";
+	edge_unescape(b);
+	assert_string_equal(b, "/index.html%00.js");
+	char c[] = "%ff%";
+	assert_int_equal(edge_unescape(c), 2);
+	assert_memory_equal(c, "\xff%", 3);
+}
+
+static void
+test_etag_match(void **state)
+{
+	(void) state;
+	const char *t = "\"0123456789abcdef\"";
+	assert_true(edge_static_etag_match(t, t));
+	assert_true(edge_static_etag_match("W/\"0123456789abcdef\"", t));
+	assert_true(edge_static_etag_match("\"x\", \"0123456789abcdef\"", t));
+	assert_true(edge_static_etag_match("*", t));
+	assert_false(edge_static_etag_match("\"0123456789abcde\"", t));
+	assert_false(edge_static_etag_match("\"0123456789abcdef0\"", t));
+	assert_false(edge_static_etag_match("", t));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_origin_list),
+	    cmocka_unit_test(test_same_host),
+	    cmocka_unit_test(test_cookie_format),
+	    cmocka_unit_test(test_json_type),
+	    cmocka_unit_test(test_unescape),
+	    cmocka_unit_test(test_etag_match),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
