@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -70,7 +71,16 @@ typedef struct request {
 	uint64_t start_us;
 	unsigned status;         /* what was answered (metrics) */
 	unsigned label;          /* metrics route label */
+	/* The RPC, while the connection is suspended waiting for it. */
+	struct MHD_Connection *conn;
+	core_arena *arena;       /* the call's memory, freed with the request */
+	bool waiting;            /* suspended; rpc_done resumes */
+	core_rpc_reply reply;    /* copied into arena by rpc_done */
 } request;
+
+/* RPCs started and not yet completed: shutdown waits for them, since
+ * their completions resume connections of the HTTP daemon. */
+static _Atomic int rpcs_in_flight;
 
 static uint64_t
 now_us(void)
@@ -263,6 +273,7 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 			edge_metrics_request(r->label, r->status,
 			    now_us() - r->start_us);
 		}
+		core_arena_free(r->arena);
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
@@ -370,7 +381,86 @@ client_ip(struct MHD_Connection *conn, char *buf, size_t len)
 	}
 }
 
-/* Builds the RPC request from the HTTP request, calls, and answers. */
+/* The query string as a JSON object of strings (the codec turns "20" into
+ * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows). */
+typedef struct query_args {
+	json_t *obj;
+	char *dup; /* a parameter given twice */
+} query_args;
+
+static enum MHD_Result
+query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	(void) kind;
+	query_args *qa = cls;
+	if (qa->obj == NULL || qa->dup != NULL) {
+		return MHD_NO;
+	}
+	if (json_object_get(qa->obj, key) != NULL) {
+		qa->dup = strdup(key);
+		return MHD_NO;
+	}
+	/* Invalid UTF-8 is refused by jansson here and named by the codec
+	 * below as an unknown or missing field; NULL means "?key" alone. */
+	json_t *v = json_string(value != NULL ? value : "");
+	if (v == NULL) {
+		v = json_string("\xef\xbf\xbd");
+	}
+	json_object_set_new(qa->obj, key, v);
+	return MHD_YES;
+}
+
+/* Completion of a request's RPC, on one of nng's threads: keeps the reply
+ * in the request's arena and resumes the connection. */
+static void
+rpc_done(void *arg, const core_rpc_reply *rep)
+{
+	request *r = arg;
+	core_arena *a = r->arena;
+	core_rpc_reply *c = &r->reply;
+	*c = (core_rpc_reply) {.code = rep->code, .message = "",
+	    .retry_after_s = rep->retry_after_s};
+	const char *msg = core_arena_strdup(a, rep->message);
+	uint8_t *payload = rep->payload_len > 0
+	    ? core_arena_alloc(a, rep->payload_len)
+	    : NULL;
+	const char **fields = rep->n_details > 0
+	    ? core_arena_alloc(a, rep->n_details * sizeof(char *))
+	    : NULL;
+	const char **descs = rep->n_details > 0
+	    ? core_arena_alloc(a, rep->n_details * sizeof(char *))
+	    : NULL;
+	if (msg == NULL || (rep->payload_len > 0 && payload == NULL) ||
+	    (rep->n_details > 0 && (fields == NULL || descs == NULL))) {
+		c->code = CORE_INTERNAL;
+		c->message = "out of memory";
+	} else {
+		c->message = msg;
+		if (payload != NULL) {
+			memcpy(payload, rep->payload, rep->payload_len);
+		}
+		c->payload = payload;
+		c->payload_len = rep->payload_len;
+		size_t k = 0;
+		for (size_t i = 0; i < rep->n_details; i++) {
+			fields[k] = core_arena_strdup(a, rep->detail_fields[i]);
+			descs[k] = core_arena_strdup(a,
+			    rep->detail_descriptions[i]);
+			if (fields[k] != NULL && descs[k] != NULL) {
+				k++;
+			}
+		}
+		c->n_details = k;
+		c->detail_fields = fields;
+		c->detail_descriptions = descs;
+	}
+	r->waiting = false;
+	MHD_resume_connection(r->conn);
+	atomic_fetch_sub(&rpcs_in_flight, 1);
+}
+
+/* Builds the RPC request from the HTTP request and starts the call. */
 static enum MHD_Result
 serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
     const char *method)
@@ -387,8 +477,33 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	if (a == NULL) {
 		return MHD_NO;
 	}
-	if (core_json_to_pb(rt->in, text, len, NULL, core_arena_allocator(a),
-	        &in, &jerr) != 0) {
+	char *query = NULL;
+	if (rt->flags & ROUTE_QUERY) {
+		query_args qa = {.obj = json_object()};
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg,
+		    &qa);
+		if (qa.dup != NULL) {
+			char detail[160];
+			snprintf(detail, sizeof(detail),
+			    "the parameter \"%.64s\" is given twice", qa.dup);
+			free(qa.dup);
+			json_decref(qa.obj);
+			core_arena_free(a);
+			return problem(conn, r, 400, "Bad Request", detail, NULL);
+		}
+		query = qa.obj != NULL ? json_dumps(qa.obj, JSON_COMPACT) : NULL;
+		json_decref(qa.obj);
+		if (query == NULL) {
+			core_arena_free(a);
+			return MHD_NO;
+		}
+		text = query;
+		len = strlen(query);
+	}
+	int jrc = core_json_to_pb(rt->in, text, len, NULL,
+	    core_arena_allocator(a), &in, &jerr);
+	free(query);
+	if (jrc != 0) {
 		json_t *errs = json_pack("[{s:s, s:s}]", "field", jerr.field,
 		    "message", jerr.message);
 		char detail[512];
@@ -491,17 +606,50 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	}
 	protobuf_c_message_pack(in, payload);
 
-	core_md md[2];
+	core_md md[3];
 	size_t nmd = 0;
+	char peer[64];
+	client_ip(conn, peer, sizeof(peer));
 	md[nmd++] = (core_md) {CORE_MD_REQUEST_ID, r->rid};
+	if (peer[0] != '\0') {
+		md[nmd++] = (core_md) {CORE_MD_CLIENT_IP, peer};
+	}
 	if (authz != NULL) {
 		md[nmd++] = (core_md) {CORE_MD_AUTHORIZATION, authz};
 	}
 	core_rpc_opts opts = {
 	    .timeout_ms = (int) e->rpc_timeout_ms, .md = md, .n_md = nmd};
-	core_rpc_reply reply;
-	core_status st = core_rpc_call_raw(e->clients[rt->target], rt->rpc,
-	    payload, n, &opts, a, &reply);
+	/* Suspended while the RPC runs, so this thread serves other
+	 * connections meanwhile; rpc_done resumes it and finish_rpc answers.
+	 * Suspending first means the completion can never race ahead of it. */
+	r->conn = conn;
+	r->arena = a;
+	r->waiting = true;
+	atomic_fetch_add(&rpcs_in_flight, 1);
+	MHD_suspend_connection(conn);
+	int rc = core_rpc_call_async(e->clients[rt->target], rt->rpc, payload,
+	    n, &opts, rpc_done, r);
+	if (rc != CORE_OK) {
+		/* Not started (most often: no connection to the service at
+		 * this moment). The blocking call waits a little for one. */
+		core_rpc_call_raw(e->clients[rt->target], rt->rpc, payload, n,
+		    &opts, a, &r->reply);
+		r->waiting = false;
+		atomic_fetch_sub(&rpcs_in_flight, 1);
+		MHD_resume_connection(conn);
+	}
+	return MHD_YES;
+}
+
+/* Answers the HTTP request from the RPC's reply (r->reply, in r->arena). */
+static enum MHD_Result
+finish_rpc(edge *e, struct MHD_Connection *conn, request *r)
+{
+	const edge_route *rt = r->route;
+	core_arena *a = r->arena;
+	core_rpc_reply reply = r->reply;
+	core_status st = reply.code;
+	enum MHD_Result ret;
 	if (st != CORE_OK) {
 		if (e->metrics) {
 			edge_metrics_rpc_error(rt->target, st);
@@ -524,13 +672,11 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 		}
 		ret = problem_with(conn, r, hs, edge_http_title(hs),
 		    reply.message, extra, reply.retry_after_s);
-		core_arena_free(a);
 		return ret;
 	}
 	ProtobufCMessage *out = protobuf_c_message_unpack(rt->out,
 	    core_arena_allocator(a), reply.payload_len, reply.payload);
 	if (out == NULL) {
-		core_arena_free(a);
 		return problem(conn, r, 502, "Bad Gateway",
 		    "the service sent an unreadable answer", NULL);
 	}
@@ -560,7 +706,6 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	    : NULL;
 	if (resp == NULL) {
 		free(body);
-		core_arena_free(a);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", type);
@@ -580,7 +725,6 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	if (rt->flags & ROUTE_CLEAR_COOKIES) {
 		token_cookies(e, resp, NULL);
 	}
-	core_arena_free(a);
 	return send_response(conn, r, rt->success, resp, false);
 }
 
@@ -703,9 +847,16 @@ request_start(edge *e, struct MHD_Connection *conn, const char *url,
 	    r->allow, sizeof(r->allow));
 	if (r->route != NULL) {
 		r->label = edge_metrics_route(r->route->index);
+		/* No body at all is {}; a body must be JSON. */
+		const char *ct = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, "Content-Type");
+		const char *cl = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, "Content-Length");
+		bool body = (cl != NULL && strcmp(cl, "0") != 0) ||
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		        "Transfer-Encoding") != NULL;
 		if ((r->route->flags & ROUTE_BODY) &&
-		    !edge_is_json_type(MHD_lookup_connection_value(conn,
-		        MHD_HEADER_KIND, "Content-Type"))) {
+		    (ct != NULL || body) && !edge_is_json_type(ct)) {
 			r->early = 415;
 		}
 	} else if (known) {
@@ -752,6 +903,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 
+	if (r->arena != NULL) {
+		/* Resumed: the RPC has completed. */
+		return finish_rpc(e, conn, r);
+	}
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	bool options = strcmp(method, "OPTIONS") == 0;
 	const edge_file *file = NULL;
@@ -871,7 +1026,7 @@ main(void)
 	        "debug, info, warn or error", &log_level},
 	    {"EDGE_LISTEN", "127.0.0.1:8080", CORE_CONFIG_STR, 0, 0, false,
 	        "HTTP listen address (IPv4 host:port)", &listen},
-	    {"EDGE_THREADS", "16", CORE_CONFIG_INT, 1, 256, false,
+	    {"EDGE_THREADS", "4", CORE_CONFIG_INT, 1, 256, false,
 	        "HTTP worker threads", &threads},
 	    {"EDGE_MAX_CONNECTIONS", "1024", CORE_CONFIG_INT, 1, 65536, false,
 	        "open connections at most", &max_conns},
@@ -976,7 +1131,7 @@ main(void)
 
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	        MHD_USE_ERROR_LOG,
+	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    (uint16_t) port, NULL, NULL, handle, &e, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *) &addr, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned) threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -996,7 +1151,16 @@ main(void)
 	    NULL);
 	int sig = core_rpc_wait_signal();
 	core_log_info("signal %d: stopping", sig);
-	/* Stops accepting, lets handlers in progress finish, joins threads. */
+	/* Stop accepting; let the RPCs in flight complete (each within its
+	 * deadline) so that no completion resumes a connection of a stopped
+	 * daemon; then let handlers finish and join the threads. */
+	MHD_quiesce_daemon(d);
+	for (long waited = 0; atomic_load(&rpcs_in_flight) > 0 &&
+	     waited < rpc_timeout + 2000;
+	     waited += 10) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	MHD_stop_daemon(d);
 	status = 0;
 done:

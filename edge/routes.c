@@ -34,6 +34,17 @@ static edge_route routes[] = {
         "session_id", EDGE_AUTH, 0, 200),
     ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks",
         NULL, EDGE_AUTH, ROUTE_JWKS, 200),
+    ROW("GET", "/admin/users", "/admin.v1.AdminService/ListUsers", NULL,
+        EDGE_ADMIN, ROUTE_QUERY, 200),
+    ROW("GET", "/admin/users/{id}", "/admin.v1.AdminService/GetUser", "id",
+        EDGE_ADMIN, 0, 200),
+    ROW("PATCH", "/admin/users/{id}", "/admin.v1.AdminService/UpdateUser",
+        "id", EDGE_ADMIN, ROUTE_BODY, 200),
+    ROW("POST", "/admin/users/{id}/revoke-sessions",
+        "/admin.v1.AdminService/RevokeSessions", "id", EDGE_ADMIN,
+        ROUTE_BODY, 200),
+    ROW("GET", "/admin/audit", "/admin.v1.AdminService/ListAudit", NULL,
+        EDGE_ADMIN, ROUTE_QUERY, 200),
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -70,8 +81,8 @@ edge_route_name(unsigned i)
 	return i < N_ROUTES ? routes[i].name : "";
 }
 
-/* Whether path matches pattern; a trailing "{id}" matches one non-empty
- * segment of [A-Za-z0-9_-], copied to id. */
+/* Whether path matches pattern; one "{id}" segment in the pattern matches
+ * one non-empty path segment of [A-Za-z0-9_-], copied to id. */
 static bool
 path_match(const char *pattern, const char *path, char *id, size_t idlen)
 {
@@ -84,19 +95,21 @@ path_match(const char *pattern, const char *path, char *id, size_t idlen)
 		return false;
 	}
 	const char *seg = path + prefix;
-	size_t n = strlen(seg);
-	if (n == 0 || n >= idlen) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char c = seg[i];
+	size_t n = 0;
+	while (seg[n] != '\0' && seg[n] != '/') {
+		char c = seg[n];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_';
 		if (!ok) {
 			return false;
 		}
+		n++;
 	}
-	memcpy(id, seg, n + 1);
+	if (n == 0 || n >= idlen || strcmp(brace + 4, seg + n) != 0) {
+		return false;
+	}
+	memcpy(id, seg, n);
+	id[n] = '\0';
 	return true;
 }
 

@@ -13,7 +13,7 @@
 enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS };
 
 /* Route flags. */
-#define ROUTE_BODY 0x1u        /* takes a JSON body (else the request is {}) */
+#define ROUTE_BODY 0x1u        /* takes a JSON body (none at all is {}) */
 #define ROUTE_CLIENT_INFO 0x2u /* fill client_ip and user_agent from the
                                   connection, never from the body */
 #define ROUTE_ETAG 0x4u        /* reply with ETag from profile.version */
@@ -24,10 +24,12 @@ enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS 
 #define ROUTE_CLEAR_COOKIES 0x80u /* success expires the token cookies */
 #define ROUTE_REFRESH_COOKIE 0x100u /* refresh_token from the cookie when
                                        the body has none */
+#define ROUTE_QUERY 0x200u    /* the query string's parameters are the
+                                 request's fields (?page_size=20) */
 
 typedef struct edge_route {
 	const char *method;
-	const char *path;       /* exact, or with one trailing "{id}" segment */
+	const char *path;       /* exact, or with one "{id}" segment */
 	const char *rpc;        /* full method name */
 	const char *path_field; /* request field that gets {id} */
 	enum edge_target target;

@@ -829,7 +829,8 @@ expect(const char *s, size_t len, size_t *i, char a, char b)
 static int
 parse_rfc3339(const char *s, size_t len, int64_t *secs, int32_t *nanos)
 {
-	unsigned y, mo, d, h, mi, se, oh = 0, om = 0, frac = 0, scale;
+	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, oh = 0, om = 0,
+	    frac = 0, scale;
 	size_t i = 0, nd = 0;
 	int64_t t, off = 0;
 

@@ -32,6 +32,8 @@
 #define CORE_MD_REQUEST_ID "request-id"
 #define CORE_MD_DEADLINE "deadline-ms"
 #define CORE_MD_AUTHORIZATION "authorization"
+/* The end user's IP address as the edge saw it (for audit records). */
+#define CORE_MD_CLIENT_IP "client-ip"
 
 /* ---- Server ------------------------------------------------------------ */
 
