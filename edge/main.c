@@ -2,10 +2,15 @@
  * REST/JSON into RPCs to the internal services.
  *
  * Serves GET /healthz (the process is up), GET /readyz (every service
- * answers core.v1.Health SERVING; 503 naming what is not), and the REST
- * routes of routes.c, each translated to one RPC. Errors are RFC 9457
- * problem+json. Handlers block on their RPC: the thread pool is sized for
- * that (EDGE_THREADS). */
+ * answers core.v1.Health SERVING; 503 naming what is not), GET /metrics,
+ * the web frontend's files (static.c), and the REST routes of routes.c,
+ * each translated to one RPC. Errors are RFC 9457 problem+json. Browser
+ * rules (cookies, CSRF, CORS) are in browser.c.
+ *
+ * A request's RPC runs asynchronously with its connection suspended; the
+ * completion (on an nng thread) resumes it and the answer is written from
+ * the HTTP thread. So EDGE_THREADS is about CPU, not about how many
+ * requests may wait at once. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
