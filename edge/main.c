@@ -564,11 +564,11 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 		}
 	}
 
-	/* The end user's token: the Authorization header, else the access
-	 * cookie a browser sends. */
+	/* The end user's token: the Authorization header, else (on routes
+	 * that take one) the access cookie a browser sends. */
 	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    "Authorization");
-	if (authz == NULL) {
+	if (authz == NULL && (rt->flags & ROUTE_AUTH)) {
 		const char *ac = MHD_lookup_connection_value(conn,
 		    MHD_COOKIE_KIND, e->cookie_access);
 		if (ac != NULL && ac[0] != '\0') {

@@ -24,6 +24,8 @@ enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS 
 #define ROUTE_CLEAR_COOKIES 0x80u /* success expires the token cookies */
 #define ROUTE_REFRESH_COOKIE 0x100u /* refresh_token from the cookie when
                                        the body has none */
+#define ROUTE_AUTH 0x400u     /* the end user's token: Authorization
+                                 header, else the access cookie */
 #define ROUTE_QUERY 0x200u    /* the query string's parameters are the
                                  request's fields (?page_size=20) */
 

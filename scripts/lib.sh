@@ -126,6 +126,24 @@ ensure_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# ensure_test_packages: what only the tests need on top of ensure_packages:
+# Debian's Chromium, which the browser test drives headless. The stack
+# command does not call it.
+ensure_test_packages() {
+	if [[ -x /usr/bin/chromium ]]; then
+		return 0
+	fi
+	if ((EUID != 0)); then
+		printf 'error: missing Debian package: chromium (the browser test needs /usr/bin/chromium)\n' >&2
+		printf 'install it with:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium\n' >&2
+		printf 'or run this script with sudo.\n' >&2
+		return 1
+	fi
+	log "installing missing packages: chromium"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+}
+
 # ---------------------------------------------------------------------------
 # Build
 

@@ -45,6 +45,7 @@ done
 
 install_cleanup_traps
 ensure_packages
+ensure_test_packages
 
 # Every build and every ctest run adds to these; a build that fails or a ctest
 # run that prints no summary counts as one failure, so the closing line can

@@ -133,6 +133,18 @@ check "the access cookie is refused after logout" test "$code" = 401
 code=$(req after2 -X POST "${json[@]}" -H "Cookie: __Host-refresh=$refresh2" -H "Origin: $self" -d '{}' "$base/refresh")
 check "the refresh cookie is refused after logout" test "$code" = 401
 
+# The access cookie only stands in for Authorization on routes that take a
+# token: a body-token refresh from a client with a cookie jar is not a
+# cookie-authenticated write.
+code=$(req login2 -X POST "${json[@]}" -d '{"username":"cookie_user","password":"correct horse battery"}' "$base/login")
+r3=$(sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' "$tmp/login2.body")
+a3=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/login2.body")
+code=$(req rfb -X POST "${json[@]}" -H "Cookie: __Host-access=$a3" -d "{\"refresh_token\":\"$r3\"}" "$base/refresh")
+check "refresh with a body token and a stray access cookie is 200" test "$code" = 200
+code=$(req lg3 -X POST "${json[@]}" -H "Cookie: __Host-access=$a3" \
+  -d '{"username":"cookie_user","password":"wrong password here"}' "$base/login")
+check "login ignores the access cookie (401 for a wrong password, not 403)" test "$code" = 401
+
 # --- CORS -------------------------------------------------------------------
 app=https://app.example.com
 code=$(req pf -X OPTIONS -H "Origin: $app" -H 'Access-Control-Request-Method: PATCH' \

@@ -1,5 +1,5 @@
-# Sourced by the shell tests that start svc-auth: gives it a database of
-# its own on the test PostgreSQL, the test Redis and a fresh KEK. Needs the
+# Sourced by the shell tests that start the services: gives each a database
+# of its own on the test PostgreSQL, the test Redis and a fresh KEK. Needs the
 # variables scripts/test.sh exports; call svc_env_cleanup on exit.
 svc_env_db=""
 
@@ -9,12 +9,13 @@ svc_env_setup() {
   svc_env_db="shtest_$$_$RANDOM"
   # One database per service, as in production: each keeps its own
   # schema_migrations.
-  for db in "$svc_env_db" "${svc_env_db}_user"; do
+  for db in "$svc_env_db" "${svc_env_db}_user" "${svc_env_db}_admin"; do
     psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres \
       -c "CREATE DATABASE $db" >/dev/null
   done
   export AUTH_DATABASE_URL="postgresql://postgres@127.0.0.1:$TEST_PG_PORT/$svc_env_db"
   export USER_DATABASE_URL="postgresql://postgres@127.0.0.1:$TEST_PG_PORT/${svc_env_db}_user"
+  export ADMIN_DATABASE_URL="postgresql://postgres@127.0.0.1:$TEST_PG_PORT/${svc_env_db}_admin"
   export REDIS_URL="$TEST_REDIS_URL"
   AUTH_KEK=$(head -c 32 /dev/urandom | base64)
   export AUTH_KEK
@@ -22,7 +23,7 @@ svc_env_setup() {
 
 svc_env_cleanup() {
   [[ -n $svc_env_db ]] || return 0
-  for db in "$svc_env_db" "${svc_env_db}_user"; do
+  for db in "$svc_env_db" "${svc_env_db}_user" "${svc_env_db}_admin"; do
     psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d postgres \
       -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   done

@@ -1,0 +1,474 @@
+// The web frontend, end to end, in headless Chromium: every step acts like
+// a person (labels, buttons, links) and checks what the page shows.
+// Usage: node browser.mjs BASE_URL OUTDIR
+// Env: E2E_NODE_MODULES (where playwright-core is installed),
+//      E2E_CHROMIUM (the browser binary, default /usr/bin/chromium).
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+
+const [base, outDir] = process.argv.slice(2);
+if (!base || !outDir) {
+  console.error('usage: node browser.mjs BASE_URL OUTDIR');
+  process.exit(2);
+}
+const nodeModules = process.env.E2E_NODE_MODULES;
+if (!nodeModules || !existsSync(join(nodeModules, 'playwright-core'))) {
+  console.error(`FAIL: playwright-core not found (E2E_NODE_MODULES=${nodeModules || ''})`);
+  process.exit(1);
+}
+const chromiumPath = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+if (!existsSync(chromiumPath)) {
+  console.error(`FAIL: ${chromiumPath} is missing: install the Debian package chromium`);
+  process.exit(1);
+}
+const require = createRequire(join(dirname(nodeModules), 'e2e.cjs'));
+const { chromium, request: apiRequest } = require('playwright-core');
+mkdirSync(outDir, { recursive: true });
+
+const TIMEOUT = 10_000;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const STATIC = new Set(['/', '/index.html', '/app.js', '/app.css', '/favicon.svg']);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const user = `e2e_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+const email = `${user}@example.com`;
+const password = 'correct horse battery staple';
+
+let passed = 0;
+let shot = 0;
+let browser;
+let page;
+const problems = []; // console errors, page errors, CSP violations, failed assets
+
+function fail(msg) {
+  throw new Error(msg);
+}
+
+async function until(desc, fn, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last && last.ok) return last.value;
+    } catch (e) {
+      last = { seen: e.message };
+    }
+    if (Date.now() > deadline) fail(`${desc} (saw: ${JSON.stringify(last && last.seen)})`);
+    await sleep(100);
+  }
+}
+
+// Waits until the first element of locator is visible and its text matches.
+function seeText(locator, expected, desc) {
+  return until(`${desc}: expected ${expected}`, async () => {
+    const el = locator.first();
+    if (!(await el.isVisible())) return { seen: '(not visible)' };
+    const text = (await el.innerText()).replace(/\s+/g, ' ').trim();
+    const ok = typeof expected === 'string' ? text.includes(expected) : expected.test(text);
+    return { ok, value: text, seen: text };
+  });
+}
+
+function atRoute(hash) {
+  return until(`the address should end in ${hash}`, async () => {
+    const h = new URL(page.url()).hash;
+    return { ok: h === hash, seen: h };
+  });
+}
+
+// Nothing sticks out sideways: the page does not scroll horizontally and
+// every element of the view stays inside its card.
+async function checkLayout(name) {
+  const bad = await page.evaluate(() => {
+    const out = [];
+    const doc = document.documentElement;
+    if (doc.scrollWidth > window.innerWidth) out.push(`page is ${doc.scrollWidth}px wide in ${window.innerWidth}px`);
+    for (const card of document.querySelectorAll('#view .card')) {
+      const edge = card.getBoundingClientRect().right + 0.5;
+      for (const el of card.querySelectorAll('*')) {
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.right > edge) {
+          out.push(`<${el.tagName.toLowerCase()} class="${el.className}"> ends at ${Math.round(r.right)}px, past its card (${Math.round(edge)}px)`);
+          break;
+        }
+      }
+    }
+    return out;
+  });
+  if (bad.length) fail(`layout of ${name}: ${bad.join('; ')}`);
+}
+
+async function screenshot(name) {
+  await checkLayout(name);
+  shot += 1;
+  const file = join(outDir, `${String(shot).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+async function step(name, fn) {
+  process.stdout.write(`- ${name} ... `);
+  await fn();
+  if (problems.length) fail(`browser reported: ${problems.join(' | ')}`);
+  passed += 1;
+  console.log('ok');
+}
+
+function noProblems() {
+  if (problems.length) fail(`browser reported: ${problems.join(' | ')}`);
+}
+
+async function main() {
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+  context.setDefaultTimeout(TIMEOUT);
+  // Reported through the console as well, with the directive that blocked.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
+    });
+  });
+  page = await context.newPage();
+
+  const responses = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    const where = (msg.location() && msg.location().url) || '';
+    // Chromium logs every 4xx answer of fetch(); the API's refusals are
+    // expected here (a wrong password, a logged-out /profile): only
+    // failures of the page's own files count.
+    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(text) && where) {
+      const path = new URL(where, base).pathname;
+      if (!STATIC.has(path)) return;
+    }
+    problems.push(`console error: ${text}${where ? ` (${where})` : ''}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => {
+    const why = (req.failure() && req.failure().errorText) || '';
+    // A reload or navigation cancels what the old document had in flight.
+    if (why === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${req.method()} ${req.url()} ${why}`);
+  });
+  page.on('response', (res) => {
+    const u = new URL(res.url());
+    responses.push({ method: res.request().method(), path: u.pathname, status: res.status() });
+    if (STATIC.has(u.pathname) && res.status() >= 400) problems.push(`${u.pathname} answered ${res.status()}`);
+  });
+
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  const heading = page.locator('#view h1');
+  const flash = page.locator('#flash');
+
+  await step('the page loads with a strict CSP and shows the login form', async () => {
+    const res = await page.goto(`${base}/`);
+    if (!res || res.status() !== 200) fail(`GET / answered ${res && res.status()}`);
+    const csp = res.headers()['content-security-policy'] || '';
+    if (!/script-src 'self'/.test(csp) || /unsafe-inline|unsafe-eval/.test(csp)) {
+      fail(`the page's Content-Security-Policy is not strict: "${csp}"`);
+    }
+    await atRoute('#/login');
+    await seeText(heading, 'Log in', 'login heading');
+    await seeText(nav.getByRole('link', { name: 'Register' }), 'Register', 'nav offers Register');
+    if (await nav.getByRole('button', { name: 'Log out' }).isVisible()) fail('nav shows Log out while logged out');
+    for (const f of ['/app.js', '/app.css']) {
+      if (!responses.some((r) => r.path === f && r.status === 200)) fail(`${f} was not loaded`);
+    }
+    await screenshot('login');
+  });
+
+  await step('register: invalid fields are shown next to their inputs', async () => {
+    await nav.getByRole('link', { name: 'Register' }).click();
+    await atRoute('#/register');
+    await seeText(heading, 'Create an account', 'register heading');
+    await page.getByLabel('Username').fill('a b');
+    await page.getByLabel('Email').fill('not-an-email');
+    await page.getByLabel('Password').fill('short');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/register'));
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const res = await answer;
+    if (res.status() !== 400) fail(`bad registration answered ${res.status()}`);
+    const problem = await res.json();
+    for (const field of ['username', 'email', 'password']) {
+      const fe = problem.errors.find((e) => e.field === field);
+      if (!fe) fail(`the API named no error for ${field}`);
+      await seeText(page.locator(`#register-${field}-error`), fe.message, `${field} error`);
+      const invalid = await page.locator(`#register-${field}`).getAttribute('aria-invalid');
+      if (invalid !== 'true') fail(`${field} input is not marked aria-invalid`);
+    }
+    await seeText(page.locator('#register .form-error'), problem.detail, 'problem detail');
+    await screenshot('register-errors');
+  });
+
+  await step(`register ${user}`, async () => {
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await atRoute('#/login');
+    await seeText(flash, `Account “${user}” created`, 'registration confirmed');
+    const prefilled = await page.getByLabel('Username').inputValue();
+    if (prefilled !== user) fail(`login form prefilled with "${prefilled}"`);
+    await screenshot('registered');
+  });
+
+  await step('a wrong password shows the problem detail', async () => {
+    await page.getByLabel('Password').fill('not the password at all');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/login'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const res = await answer;
+    if (res.status() !== 401) fail(`wrong password answered ${res.status()}`);
+    const problem = await res.json();
+    if (!problem.detail) fail('the 401 has no detail');
+    await seeText(page.locator('#login .form-error'), problem.detail, 'login error');
+    await atRoute('#/login');
+    await screenshot('login-wrong-password');
+  });
+
+  await step('log in', async () => {
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    await seeText(heading, 'Your profile', 'profile heading');
+    await seeText(page.locator('.profile-handle'), `@${user}`, 'profile handle');
+    await seeText(nav, `Signed in as ${user}`, 'nav shows the user');
+    const cookies = await context.cookies();
+    if (!cookies.length) fail('login set no cookie');
+    const readable = cookies.filter((c) => !c.httpOnly);
+    if (readable.length) fail(`cookies readable by scripts: ${readable.map((c) => c.name).join(', ')}`);
+    const stored = await page.evaluate(() => ({
+      local: localStorage.length,
+      session: sessionStorage.length,
+      cookie: document.cookie,
+    }));
+    if (stored.local || stored.session) fail('the page stored something in Web Storage');
+    if (/eyJ/.test(stored.cookie)) fail('a token is visible in document.cookie');
+    await screenshot('profile');
+  });
+
+  await step('edit the profile (display name and bio)', async () => {
+    await nav.getByRole('link', { name: 'Edit profile' }).click();
+    await atRoute('#/profile/edit');
+    await seeText(heading, 'Edit profile', 'edit heading');
+    await page.getByLabel('Display name').fill('Ada E2E Lovelace');
+    await page.getByLabel('Bio').fill('Writes the first program.\nLikes engines.');
+    // Holds the PATCH for a moment to see the form while it is in flight.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route('**/profile', async (route) => {
+      if (route.request().method() === 'PATCH') {
+        const h = route.request().headers();
+        if (!/^"v\d+"$/.test(h['if-match'] || '')) problems.push(`PATCH without If-Match (${h['if-match']})`);
+        const body = JSON.parse(route.request().postData() || '{}');
+        const keys = Object.keys(body).sort().join(',');
+        if (keys !== 'bio,display_name') problems.push(`PATCH sent ${keys}, not only the changed fields`);
+        await held;
+      }
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const saving = page.locator('#profile-edit button[type=submit]');
+    await until('the save button is disabled while saving', async () => ({ ok: await saving.isDisabled() }));
+    await seeText(saving, 'Saving', 'busy label');
+    release();
+    await atRoute('#/profile');
+    await page.unroute('**/profile');
+    await seeText(flash, 'Profile saved.', 'save confirmed');
+    await seeText(page.locator('#profile-display-name'), 'Ada E2E Lovelace', 'new display name');
+    await seeText(page.locator('#profile-bio'), 'Writes the first program. Likes engines.', 'new bio');
+    await seeText(nav, 'Signed in as Ada E2E Lovelace', 'nav shows the display name');
+    await screenshot('profile-saved');
+  });
+
+  await step('an invalid avatar URL shows the field error', async () => {
+    await page.getByRole('link', { name: 'Edit profile' }).first().click();
+    await atRoute('#/profile/edit');
+    await page.getByLabel('Avatar URL').fill('http://x');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/profile') && r.request().method() === 'PATCH');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const res = await answer;
+    if (res.status() !== 400) fail(`http avatar answered ${res.status()}`);
+    const problem = await res.json();
+    const fe = (problem.errors || []).find((e) => e.field === 'avatar_url');
+    if (!fe) fail(`no avatar_url error in ${JSON.stringify(problem)}`);
+    await seeText(page.locator('#profile-edit-avatar_url-error'), fe.message, 'avatar_url error');
+    if ((await page.getByLabel('Avatar URL').getAttribute('aria-invalid')) !== 'true') fail('avatar_url not aria-invalid');
+    await seeText(page.locator('#profile-edit .form-error'), problem.detail, 'problem detail');
+    await atRoute('#/profile/edit');
+    await screenshot('edit-invalid-avatar');
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await atRoute('#/profile');
+  });
+
+  await step('a profile changed elsewhere meanwhile is reported (412) and can be reloaded', async () => {
+    await page.getByRole('link', { name: 'Edit profile' }).first().click();
+    await atRoute('#/profile/edit');
+    await seeText(heading, 'Edit profile', 'edit heading');
+    // Another tab of the same browser saves first.
+    const status = await page.evaluate(() => fetch('/profile', {
+      method: 'PATCH',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ locale: 'en-GB' }),
+    }).then((r) => r.status));
+    if (status !== 200) fail(`the other tab's PATCH answered ${status}`);
+    await page.getByLabel('Bio').fill('A bio that loses the race.');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/profile') && r.request().method() === 'PATCH');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const res = await answer;
+    if (res.status() !== 412) fail(`the stale PATCH answered ${res.status()}`);
+    await seeText(page.locator('#profile-edit .form-error'), 'changed somewhere else', 'stale version reported');
+    await screenshot('edit-stale-version');
+    await page.getByRole('button', { name: 'Reload profile' }).click();
+    await until('the form shows the saved locale', async () => {
+      const v = await page.getByLabel('Locale').inputValue();
+      return { ok: v === 'en-GB', seen: v };
+    });
+    const bio = await page.getByLabel('Bio').inputValue();
+    if (bio !== 'Writes the first program.\nLikes engines.') fail(`bio after reload: ${JSON.stringify(bio)}`);
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await atRoute('#/profile');
+    await seeText(page.locator('.details'), 'en-GB', 'locale on the profile');
+  });
+
+  await step('after a reload the user is still logged in and sees the new values', async () => {
+    await page.reload();
+    await atRoute('#/profile');
+    await seeText(heading, 'Your profile', 'profile heading');
+    await seeText(page.locator('#profile-display-name'), 'Ada E2E Lovelace', 'display name after reload');
+    await seeText(page.locator('#profile-bio'), 'Writes the first program.', 'bio after reload');
+    await screenshot('profile-reloaded');
+  });
+
+  await step('an expired access cookie is renewed through POST /refresh', async () => {
+    const cookies = await context.cookies();
+    const access = cookies.find((c) => /access/i.test(c.name));
+    if (!access) fail(`no access cookie among ${cookies.map((c) => c.name).join(', ')}`);
+    await context.clearCookies({ name: access.name });
+    const before = responses.length;
+    await page.reload();
+    await atRoute('#/profile');
+    await seeText(page.locator('#profile-display-name'), 'Ada E2E Lovelace', 'profile after refresh');
+    const seen = responses.slice(before).filter((r) => r.path === '/profile' || r.path === '/refresh');
+    const order = seen.map((r) => `${r.method} ${r.path} ${r.status}`).join(', ');
+    if (!/GET \/profile 401, POST \/refresh 200, GET \/profile 200/.test(order)) fail(`unexpected calls: ${order}`);
+    if (!(await context.cookies()).some((c) => c.name === access.name)) fail('the refresh set no new access cookie');
+  });
+
+  await step('the profile page at phone width', async () => {
+    await page.setViewportSize(PHONE);
+    await seeText(page.locator('#profile-display-name'), 'Ada E2E Lovelace', 'profile on a phone');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) fail(`the page scrolls sideways by ${overflow}px at 390px`);
+    await screenshot('phone-profile');
+    await page.getByRole('link', { name: 'Edit profile' }).first().click();
+    await atRoute('#/profile/edit');
+    await seeText(heading, 'Edit profile', 'edit on a phone');
+    const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow2 > 0) fail(`the edit page scrolls sideways by ${overflow2}px at 390px`);
+    await screenshot('phone-edit');
+    await page.setViewportSize(DESKTOP);
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await atRoute('#/profile');
+  });
+
+  // A second device: a phone browser, as far as the edge can tell (its own
+  // cookie jar, a Safari User-Agent, the Origin a page of this edge sends).
+  const other = await apiRequest.newContext({
+    baseURL: base,
+    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 ' +
+      '(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+    extraHTTPHeaders: { Origin: base },
+  });
+  try {
+    await step('sessions: lists this browser and a second device, ends the other one', async () => {
+      const login = await other.post('/login', { data: { username: user, password } });
+      if (login.status() !== 200) fail(`second login answered ${login.status()}`);
+      const check = await other.get('/profile');
+      if (check.status() !== 200) fail(`the second device's GET /profile answered ${check.status()}`);
+      await nav.getByRole('link', { name: 'Sessions' }).click();
+      await atRoute('#/sessions');
+      await seeText(heading, 'Your sessions', 'sessions heading');
+      const items = page.locator('#session-list > li');
+      await until('two sessions listed', async () => ({ ok: (await items.count()) === 2, seen: await items.count() }));
+      await seeText(items.filter({ hasText: 'This browser' }), 'Chrome', 'this browser is marked');
+      const second = items.filter({ hasText: 'Safari on iOS' });
+      await seeText(second, 'Safari on iOS', 'the second device is listed');
+      await screenshot('sessions');
+      await second.getByRole('button', { name: /End session/ }).click();
+      await seeText(flash, 'Session ended.', 'session end confirmed');
+      await until('one session left', async () => ({ ok: (await items.count()) === 1, seen: await items.count() }));
+      await seeText(page.locator('#session-count'), 'on 1 device', 'count updated');
+      // The ended session can no longer be renewed from its cookie.
+      const r = await other.post('/refresh', { data: {} });
+      if (r.status() !== 401) fail(`the ended session's POST /refresh answered ${r.status()}`);
+      await screenshot('sessions-ended-other');
+    });
+  } finally {
+    await other.dispose();
+  }
+
+  await step('log out', async () => {
+    await nav.getByRole('button', { name: 'Log out' }).click();
+    await atRoute('#/login');
+    await seeText(flash, 'You are logged out.', 'logout confirmed');
+    await seeText(nav.getByRole('link', { name: 'Log in' }), 'Log in', 'nav offers Log in');
+    if (await nav.getByRole('link', { name: 'Sessions' }).isVisible()) fail('nav still shows Sessions');
+    await screenshot('logged-out');
+  });
+
+  await step('after logging out the profile is refused', async () => {
+    await page.goto(`${base}/#/profile`);
+    await atRoute('#/login');
+    await seeText(heading, 'Log in', 'login instead of the profile');
+    await page.reload();
+    await atRoute('#/login');
+    await seeText(heading, 'Log in', 'login after a reload');
+    const status = await page.evaluate(() =>
+      fetch('/profile', { credentials: 'same-origin', headers: { 'Content-Type': 'application/json' } }).then((r) => r.status));
+    if (status !== 401) fail(`GET /profile from the page answered ${status}`);
+    await screenshot('profile-refused');
+  });
+
+  await step("ending this browser's own session logs out", async () => {
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    await nav.getByRole('link', { name: 'Sessions' }).click();
+    await atRoute('#/sessions');
+    const items = page.locator('#session-list > li');
+    await until('one session listed', async () => ({ ok: (await items.count()) === 1, seen: await items.count() }));
+    await items.first().getByRole('button', { name: /Log out here/ }).click();
+    await atRoute('#/login');
+    await seeText(flash, 'logged out', 'own session ended');
+    const status = await page.evaluate(() => fetch('/profile', { credentials: 'same-origin' }).then((r) => r.status));
+    if (status !== 401) fail(`GET /profile after ending the own session answered ${status}`);
+  });
+
+  noProblems();
+  await browser.close();
+  console.log(`browser_e2e: ${passed} passed, 0 failed`);
+}
+
+main().catch(async (err) => {
+  console.log('FAILED');
+  console.log(`FAIL: ${err.message}`);
+  if (problems.length) console.log(`browser reported:\n  ${problems.join('\n  ')}`);
+  if (page) {
+    try {
+      const file = join(outDir, 'failure.png');
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`screenshot of the failure: ${file} (at ${page.url()})`);
+    } catch (_) {
+      /* the page is gone */
+    }
+  }
+  if (browser) await browser.close().catch(() => {});
+  console.log(`browser_e2e: ${passed} passed, 1 failed`);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The web frontend in a real browser: headless Chromium (Debian's, driven by
+# playwright-core from npm) registers, logs in, edits the profile, lists and
+# ends sessions and logs out against the whole stack: svc-auth, svc-user,
+# svc-admin and the edge serving edge/www. Screenshots of every step stay in
+# BUILD_DIR/e2e-output. Usage: browser.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tmp=$(mktemp -d)
+pids=()
+# shellcheck source=tests/integration/svc_env.sh
+source "$repo/tests/integration/svc_env.sh"
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  svc_env_cleanup
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+chromium=/usr/bin/chromium
+if [[ ! -x $chromium ]]; then
+  echo "FAIL: $chromium is missing: install the Debian package chromium (scripts/test.sh does)" >&2
+  exit 1
+fi
+command -v node >/dev/null || { echo "FAIL: node is not installed" >&2; exit 1; }
+# playwright-core (no bundled browser) is installed once per build tree,
+# like jose for jose_verify.sh; it drives the system Chromium.
+mods=$build/npm-e2e
+if [[ ! -f $mods/node_modules/playwright-core/package.json ]]; then
+  mkdir -p "$mods"
+  npm install --silent --no-audit --no-fund --prefix "$mods" playwright-core@1 >/dev/null
+fi
+
+svc_env_setup
+
+# Free ports below the kernel's ephemeral range (32768+).
+declare -A used=()
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ -z ${used[$p]:-} ]] || continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    used[$p]=1
+    echo "$p"
+    return
+  done
+}
+edge_port=$(free_port)
+auth_port=$(free_port)
+user_port=$(free_port)
+admin_port=$(free_port)
+export AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth_port AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port \
+  USER_RPC_LISTEN=tcp://127.0.0.1:$user_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
+  ADMIN_RPC_LISTEN=tcp://127.0.0.1:$admin_port ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port \
+  EDGE_LISTEN=127.0.0.1:$edge_port EDGE_WWW_DIR=$repo/edge/www EDGE_COOKIE_SECURE=0 \
+  LOG_LEVEL=warn
+
+for svc in auth user admin; do
+  "$build/svc-$svc/svc-$svc" 2>"$tmp/$svc.log" &
+  pids+=($!)
+done
+"$build/edge/edge" 2>"$tmp/edge.log" &
+pids+=($!)
+
+base=http://localhost:$edge_port
+code=000
+for _ in $(seq 300); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true)
+  [[ $code == 200 ]] && break
+  sleep 0.1
+done
+if [[ $code != 200 ]]; then
+  echo "FAIL: the stack is not ready (GET /readyz answers $code)" >&2
+  for f in "$tmp"/*.log; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done
+  exit 1
+fi
+
+out=$build/e2e-output
+rm -rf "$out"
+mkdir -p "$out"
+rc=0
+E2E_NODE_MODULES=$mods/node_modules E2E_CHROMIUM=$chromium \
+  timeout 120 node "$here/browser.mjs" "$base" "$out" || rc=$?
+if ((rc != 0)); then
+  for f in "$tmp"/*.log; do
+    [[ -s $f ]] || continue
+    echo "--- $(basename "$f")" >&2
+    tail -n 20 "$f" >&2
+  done
+  echo "browser_e2e: 0 passed, 1 failed (screenshots in $out)" >&2
+  exit 1
+fi
+echo "browser_e2e: screenshots in $out"
