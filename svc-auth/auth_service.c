@@ -9,6 +9,7 @@
 #include "auth/v1/auth.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
+#include "admin_service.h"
 #include "auth_service.h"
 #include "auth_validate.h"
 #include "core/jwt.h"
@@ -58,8 +59,8 @@ auth_health(void *arg)
 
 static void refresh_keys(auth_worker *w, int64_t max_age_ms);
 
-static Auth__V1__User *
-user_message(core_arena *a, const auth_user *u)
+Auth__V1__User *
+auth_user_message(core_arena *a, const auth_user *u)
 {
 	Auth__V1__User *m = core_arena_alloc(a, sizeof(*m));
 	if (m == NULL) {
@@ -84,8 +85,8 @@ user_message(core_arena *a, const auth_user *u)
 }
 
 /* Maps a repository failure to the caller's status. */
-static core_status
-storage_error(core_call *c, core_status st)
+core_status
+auth_storage_error(core_call *c, core_status st)
 {
 	if (st == CORE_UNAVAILABLE) {
 		return core_call_error(c, CORE_UNAVAILABLE,
@@ -144,9 +145,9 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "the username or the email is already registered");
 	}
 	if (st != CORE_OK) {
-		return storage_error(c, st);
+		return auth_storage_error(c, st);
 	}
-	resp->user = user_message(core_call_arena(c), &u);
+	resp->user = auth_user_message(core_call_arena(c), &u);
 	if (resp->user == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
@@ -194,10 +195,13 @@ get_jwks(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+/* Unix seconds from the same clock as core_unix_ms: time() may read a
+ * coarser clock that lags it by a tick, and token_iat waits with the
+ * precise one. */
 static int64_t
 now_s(void)
 {
-	return (int64_t) time(NULL);
+	return core_unix_ms() / 1000;
 }
 
 /* Reloads the shared keyring from authdb when it is older than max_age_ms:
@@ -221,8 +225,8 @@ refresh_keys(auth_worker *w, int64_t max_age_ms)
 	pthread_mutex_unlock(&kr->reload_mu);
 }
 
-static core_status
-redis_error(core_call *c, core_status st)
+core_status
+auth_redis_error(core_call *c, core_status st)
 {
 	if (st == CORE_UNAVAILABLE) {
 		return core_call_error(c, CORE_UNAVAILABLE,
@@ -232,11 +236,63 @@ redis_error(core_call *c, core_status st)
 	    core_status_str(st));
 }
 
-/* Mints an access token for u in session sid into resp (with refresh, the
- * refresh token to hand out). */
+/* Tokens revoked by revoked_before stay revoked while they can verify:
+ * their lifetime plus the verifiers' leeway, with margin. */
+#define REVOCATION_MARGIN_S 120
+/* The longest wait for a revoked_before in the future. It is at most the
+ * next second; more means the replicas' clocks disagree, and the token is
+ * then refused rather than waited for. */
+#define FLOOR_WAIT_MAX_MS 1100
+
+core_status
+auth_revoke_user_tokens(auth_worker *w, const char *user_id)
+{
+	return auth_session_revoke_tokens(w->db.redis, user_id, now_s(),
+	    w->cfg->access_ttl_s + REVOCATION_MARGIN_S);
+}
+
+/* The iat of a token about to be minted for user_id from a row read after
+ * t0 (Unix seconds). A revocation stores the second after its own, so a
+ * token of that second dies too (docs/internals/tokens.md); a token minted
+ * after it must therefore not carry an iat before that value. When t0 is
+ * at or after it, *iat = t0. Otherwise this waits until that second has
+ * begun (under a second), *iat is then, and *reread is set: the row was
+ * read before the revocation and must be read again, so that a token
+ * always carries an iat from before the row it was made from and a
+ * revocation that follows a change of the row always covers it. */
+static core_status
+token_iat(auth_worker *w, const char *user_id, int64_t t0, int64_t *iat,
+    bool *reread)
+{
+	int64_t floor_s = 0;
+	core_status st =
+	    auth_session_tokens_floor(w->db.redis, user_id, &floor_s);
+	if (st != CORE_OK) {
+		return st;
+	}
+	*reread = false;
+	*iat = t0;
+	if (t0 >= floor_s) {
+		return CORE_OK;
+	}
+	int64_t deadline = core_unix_ms() + FLOOR_WAIT_MAX_MS;
+	int64_t now;
+	while ((now = core_unix_ms()) < floor_s * 1000 && now < deadline) {
+		int64_t ms = floor_s * 1000 - now;
+		struct timespec ts = {.tv_sec = (time_t) (ms / 1000),
+		    .tv_nsec = (long) (ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL); /* an early wake-up loops */
+	}
+	*iat = now_s();
+	*reread = true;
+	return CORE_OK;
+}
+
+/* Mints an access token for u in session sid, issued at iat, into resp
+ * (with refresh, the refresh token to hand out). */
 static core_status
 issue_tokens(core_call *c, const auth_user *u, const char *sid,
-    const char *refresh, Auth__V1__TokenResponse *resp)
+    const char *refresh, int64_t iat, Auth__V1__TokenResponse *resp)
 {
 	auth_worker *w = core_call_state(c);
 	const auth_config *cfg = w->cfg;
@@ -256,7 +312,7 @@ issue_tokens(core_call *c, const auth_user *u, const char *sid,
 	        sizeof(claims.jti)) != 0) {
 		return core_call_error(c, CORE_INTERNAL, "jti encoding");
 	}
-	claims.iat = claims.nbf = now_s();
+	claims.iat = claims.nbf = iat;
 	claims.exp = claims.iat + cfg->access_ttl_s;
 
 	refresh_keys(w, 30000);
@@ -338,7 +394,7 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
 	    cfg->login_window_s, &allowed, &retry);
 	if (st != CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	if (!allowed) {
 		core_call_set_retry_after(c, (uint32_t) retry);
@@ -348,11 +404,12 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 
 	auth_user u;
 	char hash[256];
+	int64_t t0 = now_s(); /* before the row is read: see token_iat */
 	st = known_shape ? auth_users_find_by_username(w->db.pg, username, &u,
 	                       hash, sizeof(hash))
 	                 : CORE_NOT_FOUND;
 	if (st != CORE_OK && st != CORE_NOT_FOUND) {
-		return storage_error(c, st);
+		return auth_storage_error(c, st);
 	}
 	/* An unknown user costs one verification too: no timing oracle. */
 	const char *h = st == CORE_OK ? hash : cfg->dummy_hash;
@@ -371,13 +428,34 @@ login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	auth_ratelimit_reset(w->db.redis, user_key);
 
+	int64_t iat = 0;
+	bool reread = false;
+	if ((st = token_iat(w, u.id, t0, &iat, &reread)) != CORE_OK) {
+		return auth_redis_error(c, st);
+	}
+	if (reread) {
+		st = auth_users_find_by_id(w->db.pg, u.id, &u);
+		if (st == CORE_OK && strcmp(u.status, "active") != 0) {
+			return core_call_error(c, CORE_PERMISSION_DENIED,
+			    "this account is disabled");
+		}
+		if (st == CORE_NOT_FOUND) {
+			/* Deleted meanwhile: as good as a bad password. */
+			return core_call_error(
+			    c, CORE_UNAUTHENTICATED, BAD_LOGIN);
+		}
+		if (st != CORE_OK) {
+			return auth_storage_error(c, st);
+		}
+	}
+
 	char refresh[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
 	st = auth_session_create(w->db.redis, u.id, ip, ua, cfg->refresh_ttl_s,
 	    refresh, sid);
 	if (st != CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
-	st = issue_tokens(c, &u, sid, refresh, resp);
+	st = issue_tokens(c, &u, sid, refresh, iat, resp);
 	sodium_memzero(refresh, sizeof(refresh));
 	if (st == CORE_OK) {
 		core_log_kv(CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid,
@@ -405,7 +483,7 @@ refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_status st = auth_session_refresh(w->db.redis, req->refresh_token,
 	    cfg->refresh_grace_ms, cfg->refresh_ttl_s, fresh, &s, &result);
 	if (st != CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	if (result == AUTH_REFRESH_REUSED) {
 		core_log_kv(CORE_LOG_WARN,
@@ -415,6 +493,26 @@ refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "refresh token already used; the session was ended");
 	}
 	if (result != AUTH_REFRESH_OK) {
+		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
+	}
+	/* The iat is fixed before the row is read (see token_iat). The
+	 * session is looked at again after that: a revocation of every
+	 * session (AdminRevokeSessions, disabling) may have come between the
+	 * rotation and now, and it ends the sessions before it sets
+	 * revoked_before, so a token that escapes the one is caught here. A
+	 * disabled user is refused even if a session of theirs remained. */
+	int64_t iat = 0;
+	bool reread = false;
+	int alive = 0;
+	if ((st = token_iat(w, s.user_id, now_s(), &iat, &reread)) !=
+	        CORE_OK ||
+	    (st = auth_session_exists(w->db.redis, s.sid, &alive)) !=
+	        CORE_OK) {
+		sodium_memzero(fresh, sizeof(fresh));
+		return auth_redis_error(c, st);
+	}
+	if (!alive) {
+		sodium_memzero(fresh, sizeof(fresh));
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	auth_user u;
@@ -427,9 +525,9 @@ refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	if (st != CORE_OK) {
 		sodium_memzero(fresh, sizeof(fresh));
-		return storage_error(c, st);
+		return auth_storage_error(c, st);
 	}
-	st = issue_tokens(c, &u, s.sid, fresh, resp);
+	st = issue_tokens(c, &u, s.sid, fresh, iat, resp);
 	sodium_memzero(fresh, sizeof(fresh));
 	return st;
 }
@@ -468,7 +566,7 @@ verify(core_call *c, const char *token, core_jwt_claims *claims)
 	core_status st = core_jwt_check_revoked(w->db.redis, claims, &revoked);
 	if (st != CORE_OK) {
 		/* Fail closed: without Redis nobody knows. */
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	if (revoked) {
 		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
@@ -562,11 +660,11 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	st = core_redis_commandargv(w->db.redis, 5, argv, NULL, &rep);
 	freeReplyObject(rep);
 	if (st != CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	if ((st = auth_session_revoke(w->db.redis, cl.sid, cl.sub, NULL)) !=
 	    CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	if (req->refresh_token[0] != '\0') {
 		/* The refresh token's sid is before the dot. */
@@ -584,9 +682,31 @@ logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
-/* The caller's verified claims, from the bearer token in the metadata. */
-static core_status
-caller(core_call *c, core_jwt_claims *cl)
+Auth__V1__Session *
+auth_session_message(
+    core_arena *a, const auth_session *s, const char *current_sid)
+{
+	Auth__V1__Session *m = core_arena_alloc(a, sizeof(*m));
+	if (m == NULL) {
+		return NULL;
+	}
+	auth__v1__session__init(m);
+	m->id = core_arena_strdup(a, s->sid);
+	m->user_id = core_arena_strdup(a, s->user_id);
+	m->created_at = core_timestamp_new(a, s->created_ms * 1000);
+	m->last_used_at = core_timestamp_new(a, s->last_used_ms * 1000);
+	m->client_ip = core_arena_strdup(a, s->client_ip);
+	m->user_agent = core_arena_strdup(a, s->user_agent);
+	m->current = current_sid != NULL && strcmp(s->sid, current_sid) == 0;
+	if (!m->id || !m->user_id || !m->created_at || !m->last_used_at ||
+	    !m->client_ip || !m->user_agent) {
+		return NULL;
+	}
+	return m;
+}
+
+core_status
+auth_caller(core_call *c, core_jwt_claims *cl)
 {
 	const char *token = core_call_bearer(c);
 	if (token == NULL) {
@@ -605,7 +725,7 @@ list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	    (Auth__V1__ListSessionsResponse *) out;
 	auth_worker *w = core_call_state(c);
 	core_jwt_claims cl;
-	core_status st = caller(c, &cl);
+	core_status st = auth_caller(c, &cl);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -623,7 +743,7 @@ list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	if ((st = auth_session_list(w->db.redis, user, ss, MAX_LISTED, &n)) !=
 	    CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	core_arena *a = core_call_arena(c);
 	resp->sessions = core_arena_calloc(a, n ? n : 1, sizeof(*resp->sessions));
@@ -631,21 +751,8 @@ list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		Auth__V1__Session *m = core_arena_alloc(a, sizeof(*m));
+		Auth__V1__Session *m = auth_session_message(a, &ss[i], cl.sid);
 		if (m == NULL) {
-			return core_call_error(c, CORE_INTERNAL,
-			    "out of memory");
-		}
-		auth__v1__session__init(m);
-		m->id = core_arena_strdup(a, ss[i].sid);
-		m->user_id = core_arena_strdup(a, ss[i].user_id);
-		m->created_at = core_timestamp_new(a, ss[i].created_ms * 1000);
-		m->last_used_at = core_timestamp_new(a, ss[i].last_used_ms * 1000);
-		m->client_ip = core_arena_strdup(a, ss[i].client_ip);
-		m->user_agent = core_arena_strdup(a, ss[i].user_agent);
-		m->current = strcmp(ss[i].sid, cl.sid) == 0;
-		if (!m->id || !m->user_id || !m->created_at ||
-		    !m->last_used_at || !m->client_ip || !m->user_agent) {
 			return core_call_error(c, CORE_INTERNAL,
 			    "out of memory");
 		}
@@ -662,7 +769,7 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	(void) out;
 	auth_worker *w = core_call_state(c);
 	core_jwt_claims cl;
-	core_status st = caller(c, &cl);
+	core_status st = auth_caller(c, &cl);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -679,7 +786,7 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "is not a session id");
 	}
 	if (st != CORE_OK) {
-		return redis_error(c, st);
+		return auth_redis_error(c, st);
 	}
 	if (!deleted) {
 		/* The same answer for "not yours" and "no such session". */
@@ -693,7 +800,7 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 static core_status
 require_admin(core_call *c, core_jwt_claims *cl)
 {
-	core_status st = caller(c, cl);
+	core_status st = auth_caller(c, cl);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -737,14 +844,14 @@ rotate_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	st = auth_keys_rotate(w->db.pg, w->cfg->kek, w->cfg->access_ttl_s + 60,
 	    kid);
 	if (st != CORE_OK) {
-		return storage_error(c, st);
+		return auth_storage_error(c, st);
 	}
 	auth_keyring *kr = w->cfg->keys;
 	pthread_mutex_lock(&kr->reload_mu);
 	st = auth_keys_load(w->db.pg, w->cfg->kek, kr);
 	pthread_mutex_unlock(&kr->reload_mu);
 	if (st != CORE_OK) {
-		return storage_error(c, st);
+		return auth_storage_error(c, st);
 	}
 	core_log_kv(CORE_LOG_INFO, "signing keys rotated", "kid", kid, "by",
 	    cl.sub, NULL);
@@ -794,8 +901,12 @@ list_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 }
 
 /* Descriptor order: Register, Login, Refresh, Logout, GetJwks, CheckToken,
- * ListSessions, RevokeSession, RotateKeys, ListKeys. */
+ * ListSessions, RevokeSession, RotateKeys, ListKeys, then the
+ * administration methods of admin_service.c: AdminListUsers, AdminGetUser,
+ * AdminUpdateUser, AdminRevokeSessions. */
 const core_rpc_handler auth_handlers[AUTH_N_METHODS] = {
     register_user, login, refresh, logout, get_jwks, check_token,
     list_sessions, revoke_session, rotate_keys, list_keys,
+    auth_admin_list_users, auth_admin_get_user, auth_admin_update_user,
+    auth_admin_revoke_sessions,
 };

@@ -2,7 +2,10 @@
 #include <strings.h>
 
 #include "auth_validate.h"
+#include "core/jwt.h"
 #include "core/utf8.h"
+
+#define PAGE_TOKEN_VERSION 1
 
 static bool
 is_lower_alnum(char c)
@@ -185,4 +188,84 @@ auth_password_check(const char *pw, const char *username)
 		}
 	}
 	return NULL;
+}
+
+bool
+auth_uuid_valid(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		char c = s[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F');
+		if (dash ? c != '-' : !hex) {
+			return false; /* also stops at a NUL */
+		}
+	}
+	return s[36] == '\0';
+}
+
+const char *
+auth_like_prefix(const char *query, char *out, size_t outlen)
+{
+	size_t n = strlen(query), k = 0;
+	if (n > AUTH_QUERY_MAX) {
+		return "must be at most 254 bytes";
+	}
+	if (outlen < 2 * n + 2) {
+		return "too long";
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = query[i];
+		if (c == '%' || c == '_' || c == '\\') {
+			out[k++] = '\\';
+		}
+		out[k++] = to_lower(c);
+	}
+	out[k++] = '%';
+	out[k] = '\0';
+	return NULL;
+}
+
+/* Whether s is a username exactly as stored (already lower-case). */
+static bool
+stored_username(const char *s)
+{
+	char norm[AUTH_USERNAME_MAX + 1];
+	return auth_username_normalize(s, norm, sizeof(norm)) == NULL &&
+	    strcmp(norm, s) == 0;
+}
+
+int
+auth_page_token_encode(const char *username, char *out, size_t outlen)
+{
+	uint8_t raw[1 + AUTH_USERNAME_MAX];
+	size_t n = strnlen(username, AUTH_USERNAME_MAX + 1);
+	if (n < AUTH_USERNAME_MIN || n > AUTH_USERNAME_MAX) {
+		return -1;
+	}
+	raw[0] = PAGE_TOKEN_VERSION;
+	memcpy(raw + 1, username, n);
+	return core_b64url_encode(raw, n + 1, out, outlen);
+}
+
+int
+auth_page_token_decode(const char *token, char *out, size_t outlen)
+{
+	uint8_t raw[1 + AUTH_USERNAME_MAX];
+	size_t len = strnlen(token, AUTH_PAGE_TOKEN_MAX), n = 0;
+	if (len == 0 || len >= AUTH_PAGE_TOKEN_MAX ||
+	    outlen < AUTH_USERNAME_MAX + 1 ||
+	    core_b64url_decode(token, len, raw, sizeof(raw), &n) != 0 ||
+	    n < 1 + AUTH_USERNAME_MIN || raw[0] != PAGE_TOKEN_VERSION) {
+		return -1;
+	}
+	memcpy(out, raw + 1, n - 1);
+	out[n - 1] = '\0';
+	/* Also refuses an embedded NUL: the shape check sees a short name. */
+	if (strlen(out) != n - 1 || !stored_username(out)) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }

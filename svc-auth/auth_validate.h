@@ -32,4 +32,36 @@ const char *auth_password_check(const char *password, const char *username);
 /* Whether s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool auth_utf8_valid(const char *s, size_t n);
 
+/* Whether s is a UUID in its text form (8-4-4-4-12 hex digits, either
+ * case): what users.id holds. */
+bool auth_uuid_valid(const char *s);
+
+/* ---- Listing users (AdminListUsers) ------------------------------------ */
+
+#define AUTH_QUERY_MAX 254 /* bytes of a search prefix: the longest email */
+/* A LIKE pattern for a query of AUTH_QUERY_MAX bytes fits. */
+#define AUTH_LIKE_MAX (2 * AUTH_QUERY_MAX + 2)
+
+/* Writes the LIKE pattern (for ESCAPE '\') that matches every string
+ * starting with query, ASCII letters lower-cased as stored usernames and
+ * emails are: '%', '_' and '\' are escaped, so they match only themselves,
+ * and a '%' is appended. out needs AUTH_LIKE_MAX bytes. Returns NULL, or a
+ * message for the client when query is longer than AUTH_QUERY_MAX. */
+const char *auth_like_prefix(const char *query, char *out, size_t outlen);
+
+/* Page tokens are opaque to clients: base64url of a version byte (1) and
+ * the username the next page starts after. */
+#define AUTH_PAGE_TOKEN_MAX 48 /* base64url of 1 + 32 bytes, and a NUL */
+
+/* Writes the token of the page that follows username (a stored username)
+ * to out. Returns 0, or -1 when username is not 3..32 bytes or out is too
+ * small. */
+int auth_page_token_encode(const char *username, char *out, size_t outlen);
+
+/* Reads a token made by auth_page_token_encode back into its username (out
+ * needs AUTH_USERNAME_MAX + 1 bytes). Returns 0, or -1 for anything else:
+ * not strict base64url, another version, or not a stored username's
+ * shape. */
+int auth_page_token_decode(const char *token, char *out, size_t outlen);
+
 #endif

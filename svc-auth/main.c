@@ -1,5 +1,6 @@
 /* svc-auth: serves auth.v1.AuthService on authdb and Redis. Wiring only:
- * configuration, migrations, the RPC server and its handlers. */
+ * configuration, migrations, the RPC server and its handlers; and the
+ * one-off command "svc-auth promote-admin <username>". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,13 @@
 #include "core/log.h"
 #include "core/pg.h"
 #include "core/service.h"
+#include "promote_admin.h"
 
 #ifndef AUTH_DEFAULT_MIGRATIONS_DIR
 #define AUTH_DEFAULT_MIGRATIONS_DIR "svc-auth/migrations"
 #endif
+#define AUTH_DEFAULT_DATABASE_URL \
+	"postgresql://postgres@127.0.0.1:55432/authdb"
 
 static auth_config cfg;
 static auth_keyring keyring;
@@ -111,9 +115,33 @@ fini(void *app)
 	}
 }
 
-int
-main(void)
+/* The value of the environment variable name, or def when it is unset or
+ * empty (as core_config_load reads it). */
+static const char *
+env_or(const char *name, const char *def)
 {
+	const char *v = getenv(name);
+	return v != NULL && v[0] != '\0' ? v : def;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "promote-admin") == 0) {
+		const char *url =
+		    env_or("AUTH_DATABASE_URL", AUTH_DEFAULT_DATABASE_URL);
+		const char *dir =
+		    env_or("AUTH_MIGRATIONS_DIR", AUTH_DEFAULT_MIGRATIONS_DIR);
+		return auth_promote_admin_main(argc, argv, url, dir);
+	}
+	if (argc != 1) {
+		fprintf(stderr,
+		    "usage: svc-auth                           serve "
+		    "AuthService (configured by the environment)\n"
+		    "       svc-auth promote-admin <username>  make a user an "
+		    "active admin\n");
+		return 2;
+	}
 	if (AUTH_N_METHODS != auth__v1__auth_service__descriptor.n_methods) {
 		fprintf(stderr, "svc-auth: handler table out of date\n");
 		return 1;
@@ -122,10 +150,8 @@ main(void)
 	    {&auth__v1__auth_service__descriptor, auth_handlers},
 	};
 	const core_config_item config[] = {
-	    {"AUTH_DATABASE_URL",
-	        "postgresql://postgres@127.0.0.1:55432/authdb",
-	        CORE_CONFIG_STR, 0, 0, false, "authdb connection URL",
-	        &cfg.database_url},
+	    {"AUTH_DATABASE_URL", AUTH_DEFAULT_DATABASE_URL, CORE_CONFIG_STR,
+	        0, 0, false, "authdb connection URL", &cfg.database_url},
 	    {"REDIS_URL", "redis://127.0.0.1:56379/0", CORE_CONFIG_STR, 0, 0,
 	        false, "Redis URL (sessions, blacklist, rate limits)",
 	        &cfg.redis_url},

@@ -1,25 +1,39 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "auth_validate.h"
 #include "users_repo.h"
+
+/* Key for pg_advisory_xact_lock (keys.c uses the one before it): every
+ * change of a user's role or status holds it, so two admins demoting each
+ * other at the same moment are decided one after the other, the second
+ * seeing the first's result. */
+#define ACCESS_LOCK_ID "7166512089012233218"
 
 #define USER_COLUMNS                                                   \
 	"id::text, username, email, role, status, "                    \
 	"(extract(epoch FROM created_at) * 1000000)::bigint, "         \
 	"(extract(epoch FROM updated_at) * 1000000)::bigint"
 
-/* Copies row 0 of a result selecting USER_COLUMNS. */
+/* Copies row i of a result selecting USER_COLUMNS. */
+static void
+read_user_row(const PGresult *r, int i, auth_user *u)
+{
+	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(r, i, 0));
+	snprintf(u->username, sizeof(u->username), "%s", PQgetvalue(r, i, 1));
+	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(r, i, 2));
+	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, i, 3));
+	snprintf(u->status, sizeof(u->status), "%s", PQgetvalue(r, i, 4));
+	u->created_us = core_pg_int64(r, i, 5);
+	u->updated_us = core_pg_int64(r, i, 6);
+}
+
 static void
 read_user(const PGresult *r, auth_user *u)
 {
-	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(r, 0, 0));
-	snprintf(u->username, sizeof(u->username), "%s", PQgetvalue(r, 0, 1));
-	snprintf(u->email, sizeof(u->email), "%s", PQgetvalue(r, 0, 2));
-	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, 0, 3));
-	snprintf(u->status, sizeof(u->status), "%s", PQgetvalue(r, 0, 4));
-	u->created_us = core_pg_int64(r, 0, 5);
-	u->updated_us = core_pg_int64(r, 0, 6);
+	read_user_row(r, 0, u);
 }
 
 core_status
@@ -78,28 +92,203 @@ auth_users_find_by_username(core_pg *pg, const char *username,
 	    username, out, hash, hashlen);
 }
 
-static bool
-uuid_shaped(const char *s)
-{
-	for (int i = 0; i < 36; i++) {
-		char c = s[i];
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F');
-		if (dash ? c != '-' : !hex) {
-			return false;
-		}
-	}
-	return s[36] == '\0';
-}
-
 core_status
 auth_users_find_by_id(core_pg *pg, const char *id, auth_user *out)
 {
-	if (!uuid_shaped(id)) {
+	if (!auth_uuid_valid(id)) {
 		return CORE_NOT_FOUND; /* the cast would be an SQL error */
 	}
 	return one_user(pg,
 	    "SELECT " USER_COLUMNS " FROM users WHERE id = $1::uuid", id, out,
 	    NULL, 0);
+}
+
+core_status
+auth_users_list(core_pg *pg, const auth_users_filter *f, int limit,
+    auth_user *out, size_t *n)
+{
+	char lim[16];
+	if (limit < 1 || limit > AUTH_USERS_LIST_MAX) {
+		return CORE_INVALID_ARGUMENT;
+	}
+	snprintf(lim, sizeof(lim), "%d", limit);
+	const char *params[] = {f->like, f->status, f->role, f->after, lim};
+	PGresult *r = NULL;
+	/* COLLATE "C": byte order, the same for ORDER BY and ">", served by
+	 * the indexes of migration 003 (which also serve the prefix LIKE). */
+	core_status st = core_pg_exec(pg,
+	    "SELECT " USER_COLUMNS " FROM users "
+	    "WHERE ($1::text IS NULL "
+	    "       OR username COLLATE \"C\" LIKE $1 ESCAPE '\\' "
+	    "       OR email COLLATE \"C\" LIKE $1 ESCAPE '\\') "
+	    "  AND ($2::text IS NULL OR status = $2) "
+	    "  AND ($3::text IS NULL OR role = $3) "
+	    "  AND ($4::text IS NULL OR username COLLATE \"C\" > $4) "
+	    "ORDER BY username COLLATE \"C\" LIMIT $5::int",
+	    5, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	int rows = PQntuples(r);
+	if (rows > limit) {
+		PQclear(r);
+		return CORE_INTERNAL;
+	}
+	for (int i = 0; i < rows; i++) {
+		read_user_row(r, i, &out[i]);
+	}
+	*n = (size_t) rows;
+	PQclear(r);
+	return CORE_OK;
+}
+
+static core_status
+exec0(core_pg *pg, const char *sql, int nparams, const char *const *params,
+    int *rows)
+{
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg, sql, nparams, params, &r);
+	if (st == CORE_OK && rows != NULL) {
+		*rows = PQntuples(r);
+	}
+	PQclear(r);
+	return st;
+}
+
+static bool
+active_admin(const auth_user *u)
+{
+	return strcmp(u->role, "admin") == 0 &&
+	       strcmp(u->status, "active") == 0;
+}
+
+/* Refuses a change that takes away the target's active admin rights when
+ * no other active admin would remain. The active admins' rows are locked
+ * until the end of the transaction. */
+static core_status
+keep_an_admin(core_pg *pg, const auth_user *before, const auth_user *after)
+{
+	if (!active_admin(before) || active_admin(after)) {
+		return CORE_OK;
+	}
+	const char *params[] = {before->id};
+	int others = 0;
+	core_status st = exec0(pg,
+	    "SELECT id FROM users WHERE role = 'admin' AND status = 'active' "
+	    "AND id <> $1::uuid ORDER BY id FOR UPDATE",
+	    1, params, &others);
+	if (st != CORE_OK) {
+		return st;
+	}
+	return others > 0 ? CORE_OK : CORE_FAILED_PRECONDITION;
+}
+
+/* The body of the access transaction; by_sql selects USER_COLUMNS of the
+ * target FOR UPDATE with key as $1. */
+static core_status
+access_tx(core_pg *pg, const char *actor_id, const char *by_sql,
+    const char *key, const auth_access_change *ch, auth_user *before,
+    auth_user *after)
+{
+	core_status st;
+	int rows = 0;
+	if ((st = exec0(pg, "SELECT pg_advisory_xact_lock(" ACCESS_LOCK_ID ")",
+	         0, NULL, NULL)) != CORE_OK) {
+		return st;
+	}
+	if (actor_id != NULL) {
+		const char *params[] = {actor_id};
+		st = exec0(pg,
+		    "SELECT 1 FROM users WHERE id = $1::uuid AND "
+		    "role = 'admin' AND status = 'active'",
+		    1, params, &rows);
+		if (st != CORE_OK) {
+			return st;
+		}
+		if (rows != 1) {
+			return CORE_PERMISSION_DENIED;
+		}
+	}
+	if ((st = one_user(pg, by_sql, key, before, NULL, 0)) != CORE_OK) {
+		return st;
+	}
+	*after = *before;
+	if (ch->status != NULL) {
+		snprintf(
+		    after->status, sizeof(after->status), "%s", ch->status);
+	}
+	if (ch->role != NULL) {
+		snprintf(after->role, sizeof(after->role), "%s", ch->role);
+	}
+	if (strcmp(before->status, after->status) == 0 &&
+	    strcmp(before->role, after->role) == 0) {
+		return CORE_OK; /* nothing to write */
+	}
+	if ((st = keep_an_admin(pg, before, after)) != CORE_OK) {
+		return st;
+	}
+	const char *params[] = {before->id, after->status, after->role};
+	PGresult *r = NULL;
+	st = core_pg_exec(pg,
+	    "UPDATE users SET status = $2, role = $3, updated_at = now() "
+	    "WHERE id = $1::uuid RETURNING " USER_COLUMNS,
+	    3, params, &r);
+	if (st == CORE_OK) {
+		if (PQntuples(r) == 1) {
+			read_user(r, after);
+		} else {
+			/* The row is locked: it cannot have vanished. */
+			st = CORE_INTERNAL;
+		}
+	}
+	PQclear(r);
+	return st;
+}
+
+/* access_tx in its own transaction. A deadlock or serialisation failure
+ * (only possible against writers that bypass the advisory lock) is retried
+ * twice. */
+static core_status
+set_access(core_pg *pg, const char *actor_id, const char *by_sql,
+    const char *key, const auth_access_change *ch, auth_user *before,
+    auth_user *after)
+{
+	core_status st = CORE_ABORTED;
+	for (int attempt = 0; attempt < 3 && st == CORE_ABORTED; attempt++) {
+		if ((st = exec0(pg, "BEGIN", 0, NULL, NULL)) != CORE_OK) {
+			return st;
+		}
+		st = access_tx(pg, actor_id, by_sql, key, ch, before, after);
+		if (st == CORE_OK) {
+			st = exec0(pg, "COMMIT", 0, NULL, NULL);
+		} else {
+			/* A broken connection is reset anyway. */
+			(void) exec0(pg, "ROLLBACK", 0, NULL, NULL);
+		}
+	}
+	return st;
+}
+
+core_status
+auth_users_set_access(core_pg *pg, const char *actor_id, const char *id,
+    const auth_access_change *ch, auth_user *before, auth_user *after)
+{
+	if (!auth_uuid_valid(id) ||
+	    (actor_id != NULL && !auth_uuid_valid(actor_id))) {
+		return CORE_NOT_FOUND;
+	}
+	return set_access(pg, actor_id,
+	    "SELECT " USER_COLUMNS
+	    " FROM users WHERE id = $1::uuid FOR UPDATE",
+	    id, ch, before, after);
+}
+
+core_status
+auth_users_set_access_by_username(core_pg *pg, const char *username,
+    const auth_access_change *ch, auth_user *before, auth_user *after)
+{
+	return set_access(pg, NULL,
+	    "SELECT " USER_COLUMNS
+	    " FROM users WHERE username = $1 FOR UPDATE",
+	    username, ch, before, after);
 }

@@ -32,4 +32,46 @@ core_status auth_users_find_by_username(core_pg *pg, const char *username,
  * UUID). */
 core_status auth_users_find_by_id(core_pg *pg, const char *id, auth_user *out);
 
+/* Which users auth_users_list returns. NULL members match everything. */
+typedef struct auth_users_filter {
+	const char *like;   /* LIKE pattern (ESCAPE '\'): username or email */
+	const char *status; /* "active" or "disabled" */
+	const char *role;   /* "user" or "admin" */
+	const char *after;  /* only usernames after this one */
+} auth_users_filter;
+
+#define AUTH_USERS_LIST_MAX 201 /* rows one call returns at most */
+
+/* Up to limit (1..AUTH_USERS_LIST_MAX) users matching f, ordered by
+ * username byte for byte (so "after" continues a listing exactly where the
+ * previous page ended, however many users were added meanwhile), into
+ * out[0..*n). */
+core_status auth_users_list(core_pg *pg, const auth_users_filter *f,
+    int limit, auth_user *out, size_t *n);
+
+/* A change of a user's access: status and role, NULL to keep. */
+typedef struct auth_access_change {
+	const char *status; /* "active" or "disabled" */
+	const char *role;   /* "user" or "admin" */
+} auth_access_change;
+
+/* Applies ch to the user with this id, in one transaction that every
+ * change of access takes in turn (a transaction-level advisory lock), with
+ * the target row locked: when actor_id is not NULL, the actor must be an
+ * active admin at that moment; a change that would leave no active admin
+ * at all is refused. Fills before and after (equal when nothing changed:
+ * then nothing is written). Returns CORE_OK, CORE_NOT_FOUND (no such user,
+ * or id is not a UUID), CORE_PERMISSION_DENIED (the actor is not an active
+ * admin), CORE_FAILED_PRECONDITION (the last active admin), or the
+ * database's error. */
+core_status auth_users_set_access(core_pg *pg, const char *actor_id,
+    const char *id, const auth_access_change *ch, auth_user *before,
+    auth_user *after);
+
+/* The same for the user with this (normalised) username and no actor: how
+ * the first admin is made (svc-auth promote-admin). */
+core_status auth_users_set_access_by_username(core_pg *pg,
+    const char *username, const auth_access_change *ch, auth_user *before,
+    auth_user *after);
+
 #endif

@@ -93,6 +93,76 @@ test_password_rules(void **state)
 	assert_non_null(auth_password_check(pw, "ada"));
 }
 
+static void
+test_uuid_is_the_8_4_4_4_12_hex_form(void **state)
+{
+	(void) state;
+	assert_true(auth_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+	assert_true(auth_uuid_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+	assert_false(auth_uuid_valid(""));
+	assert_false(auth_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
+	assert_false(auth_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
+	assert_false(auth_uuid_valid("0f8fad5bd9cb-469f-a165-70867728950e0"));
+	assert_false(auth_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+	assert_false(auth_uuid_valid("{f8fad5b-d9cb-469f-a165-70867728950e}"));
+}
+
+static void
+test_like_prefix_escapes_metacharacters_and_lowers_case(void **state)
+{
+	(void) state;
+	char out[AUTH_LIKE_MAX];
+	assert_null(auth_like_prefix("Ada", out, sizeof(out)));
+	assert_string_equal(out, "ada%");
+	assert_null(auth_like_prefix("", out, sizeof(out)));
+	assert_string_equal(out, "%");
+	assert_null(auth_like_prefix("a_b%c\\d", out, sizeof(out)));
+	assert_string_equal(out, "a\\_b\\%c\\\\d%");
+	assert_null(auth_like_prefix("%%", out, sizeof(out)));
+	assert_string_equal(out, "\\%\\%%");
+	/* Every byte a metacharacter: the pattern still fits. */
+	char q[AUTH_QUERY_MAX + 2];
+	memset(q, '%', AUTH_QUERY_MAX);
+	q[AUTH_QUERY_MAX] = '\0';
+	assert_null(auth_like_prefix(q, out, sizeof(out)));
+	assert_int_equal(strlen(out), 2 * AUTH_QUERY_MAX + 1);
+	q[AUTH_QUERY_MAX] = 'x';
+	q[AUTH_QUERY_MAX + 1] = '\0';
+	assert_non_null(auth_like_prefix(q, out, sizeof(out)));
+	assert_non_null(auth_like_prefix("abc", out, 4));
+}
+
+static void
+test_page_token_round_trips_and_rejects_anything_else(void **state)
+{
+	(void) state;
+	char tok[AUTH_PAGE_TOKEN_MAX], name[AUTH_USERNAME_MAX + 1];
+	const char *names[] = {
+	    "ada", "a.b-c_d", "abcdefghijklmnopqrstuvwxyz012345"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(
+		    auth_page_token_encode(names[i], tok, sizeof(tok)), 0);
+		assert_int_equal(
+		    auth_page_token_decode(tok, name, sizeof(name)), 0);
+		assert_string_equal(name, names[i]);
+	}
+	assert_int_equal(auth_page_token_encode("ab", tok, sizeof(tok)), -1);
+	const char *too_long = "abcdefghijklmnopqrstuvwxyz0123456";
+	assert_int_equal(
+	    auth_page_token_encode(too_long, tok, sizeof(tok)), -1);
+	/* Version 2; "PTOK" (never stored: upper case); "ab" (too short);
+	 * a NUL inside; padding; not base64url; empty; one character. */
+	const char *bad[] = {"AnB0b2swMDUw", "AVBUT0s", "AWFi", "AXB0b2sAMDAw",
+	    "AWFkYQ==", "AWFk+2E", "", "A", "AWFkYQ.x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    auth_page_token_decode(bad[i], name, sizeof(name)), -1);
+	}
+	assert_int_equal(auth_page_token_decode("AWFkYQ", name, sizeof(name)),
+	    0);
+	assert_string_equal(name, "ada");
+}
+
 int
 main(void)
 {
@@ -102,6 +172,11 @@ main(void)
 	        test_username_rejects_metacharacters_spaces_and_non_ascii),
 	    cmocka_unit_test(test_email_is_lower_cased_and_checked),
 	    cmocka_unit_test(test_password_rules),
+	    cmocka_unit_test(test_uuid_is_the_8_4_4_4_12_hex_form),
+	    cmocka_unit_test(
+	        test_like_prefix_escapes_metacharacters_and_lowers_case),
+	    cmocka_unit_test(
+	        test_page_token_round_trips_and_rejects_anything_else),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
