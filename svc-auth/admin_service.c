@@ -28,25 +28,37 @@ enum {
 typedef core_status (*admin_body)(core_call *c, const core_jwt_claims *actor,
     const ProtobufCMessage *in, ProtobufCMessage *out);
 
-/* Verifies the bearer token, then that its user is an active admin in
- * authdb now: the role claim is not enough, it may predate a demotion. */
-static core_status
-authorize(core_call *c, core_jwt_claims *cl)
+core_status
+auth_user_is_admin(core_call *c, const char *id, bool *admin)
 {
 	auth_worker *w = core_call_state(c);
+	auth_user me;
+	*admin = false;
+	core_status st = auth_users_find_by_id(w->db.pg, id, &me);
+	if (st == CORE_NOT_FOUND) {
+		return CORE_OK;
+	}
+	if (st != CORE_OK) {
+		return auth_storage_error(c, st);
+	}
+	*admin = strcmp(me.role, "admin") == 0 &&
+	    strcmp(me.status, "active") == 0;
+	return CORE_OK;
+}
+
+core_status
+auth_require_admin(core_call *c, core_jwt_claims *cl)
+{
 	core_status st = auth_caller(c, cl);
 	if (st != CORE_OK) {
 		return st;
 	}
-	auth_user me;
-	st = auth_users_find_by_id(w->db.pg, cl->sub, &me);
-	if (st == CORE_NOT_FOUND ||
-	    (st == CORE_OK && (strcmp(me.role, "admin") != 0 ||
-	                          strcmp(me.status, "active") != 0))) {
-		return core_call_error(c, CORE_PERMISSION_DENIED, NEEDS_ADMIN);
+	bool admin;
+	if ((st = auth_user_is_admin(c, cl->sub, &admin)) != CORE_OK) {
+		return st;
 	}
-	if (st != CORE_OK) {
-		return auth_storage_error(c, st);
+	if (!admin) {
+		return core_call_error(c, CORE_PERMISSION_DENIED, NEEDS_ADMIN);
 	}
 	return CORE_OK;
 }
@@ -59,7 +71,7 @@ admin_call(core_call *c, const char *method, const char *target,
 {
 	core_jwt_claims cl;
 	memset(&cl, 0, sizeof(cl));
-	core_status st = authorize(c, &cl);
+	core_status st = auth_require_admin(c, &cl);
 	if (st == CORE_OK) {
 		st = body(c, &cl, in, out);
 	}

@@ -730,9 +730,18 @@ list_sessions(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return st;
 	}
 	const char *user = req->user_id[0] ? req->user_id : cl.sub;
-	if (strcmp(user, cl.sub) != 0 && strcmp(cl.role, "admin") != 0) {
-		return core_call_error(c, CORE_PERMISSION_DENIED,
-		    "only admins may list another user's sessions");
+	if (strcmp(user, cl.sub) != 0) {
+		/* The database's word, not the token's: a role claim may
+		 * predate a demotion. */
+		bool admin = false;
+		if (strcmp(cl.role, "admin") == 0 &&
+		    (st = auth_user_is_admin(c, cl.sub, &admin)) != CORE_OK) {
+			return st;
+		}
+		if (!admin) {
+			return core_call_error(c, CORE_PERMISSION_DENIED,
+			    "only admins may list another user's sessions");
+		}
 	}
 	enum { MAX_LISTED = 100 };
 	auth_session *ss = core_arena_calloc(core_call_arena(c), MAX_LISTED,
@@ -776,8 +785,13 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if (req->session_id[0] == '\0') {
 		return core_call_field_error(c, "session_id", "is required");
 	}
-	/* A user ends only their own sessions; an admin any session. */
-	bool admin = strcmp(cl.role, "admin") == 0;
+	/* A user ends only their own sessions; an admin (in the database
+	 * now) any session. */
+	bool admin = false;
+	if (strcmp(cl.role, "admin") == 0 &&
+	    (st = auth_user_is_admin(c, cl.sub, &admin)) != CORE_OK) {
+		return st;
+	}
 	int deleted = 0;
 	st = auth_session_revoke(w->db.redis, req->session_id,
 	    admin ? NULL : cl.sub, &deleted);
@@ -797,19 +811,6 @@ revoke_session(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
-static core_status
-require_admin(core_call *c, core_jwt_claims *cl)
-{
-	core_status st = auth_caller(c, cl);
-	if (st != CORE_OK) {
-		return st;
-	}
-	if (strcmp(cl->role, "admin") != 0) {
-		return core_call_error(c, CORE_PERMISSION_DENIED,
-		    "this needs the admin role");
-	}
-	return CORE_OK;
-}
 
 static Auth__V1__SigningKey *
 key_message(core_arena *a, const auth_pubkey *k)
@@ -835,7 +836,7 @@ rotate_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	Auth__V1__RotateKeysResponse *resp = (Auth__V1__RotateKeysResponse *) out;
 	auth_worker *w = core_call_state(c);
 	core_jwt_claims cl;
-	core_status st = require_admin(c, &cl);
+	core_status st = auth_require_admin(c, &cl);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -875,7 +876,7 @@ list_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	Auth__V1__ListKeysResponse *resp = (Auth__V1__ListKeysResponse *) out;
 	auth_worker *w = core_call_state(c);
 	core_jwt_claims cl;
-	core_status st = require_admin(c, &cl);
+	core_status st = auth_require_admin(c, &cl);
 	if (st != CORE_OK) {
 		return st;
 	}

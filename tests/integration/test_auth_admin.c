@@ -596,6 +596,33 @@ test_a_demoted_admins_token_is_refused_at_once(void **state)
 	assert_int_equal(check(at->access_token, a, NULL), CORE_OK);
 	assert_int_equal(get_user(at->access_token, boss, a, NULL, NULL),
 	    CORE_PERMISSION_DENIED);
+	/* ... for every admin-only method, not only the Admin* ones. */
+	Auth__V1__ListKeysRequest lk = AUTH__V1__LIST_KEYS_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	assert_int_equal(call("/auth.v1.AuthService/ListKeys", &lk.base,
+	                     &auth__v1__list_keys_response__descriptor, &out,
+	                     at->access_token, a, NULL),
+	    CORE_PERMISSION_DENIED);
+	Auth__V1__RotateKeysRequest rk = AUTH__V1__ROTATE_KEYS_REQUEST__INIT;
+	assert_int_equal(call("/auth.v1.AuthService/RotateKeys", &rk.base,
+	                     &auth__v1__rotate_keys_response__descriptor, &out,
+	                     at->access_token, a, NULL),
+	    CORE_PERMISSION_DENIED);
+	Auth__V1__ListSessionsRequest ls = AUTH__V1__LIST_SESSIONS_REQUEST__INIT;
+	ls.user_id = boss;
+	assert_int_equal(call("/auth.v1.AuthService/ListSessions", &ls.base,
+	                     &auth__v1__list_sessions_response__descriptor,
+	                     &out, at->access_token, a, NULL),
+	    CORE_PERMISSION_DENIED);
+	/* The real admin still can. */
+	assert_int_equal(call("/auth.v1.AuthService/ListKeys", &lk.base,
+	                     &auth__v1__list_keys_response__descriptor, &out,
+	                     bt->access_token, a, NULL),
+	    CORE_OK);
+	assert_int_equal(call("/auth.v1.AuthService/ListSessions", &ls.base,
+	                     &auth__v1__list_sessions_response__descriptor,
+	                     &out, bt->access_token, a, NULL),
+	    CORE_OK);
 	core_arena_free(a);
 }
 
