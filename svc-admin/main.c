@@ -1,25 +1,136 @@
-/* svc-admin: serves AdminService (admindb). Wiring only: configuration, the RPC
- * server and its handlers. Until the service's methods are implemented it
- * answers core.v1.Health and UNIMPLEMENTED for every declared method. */
+/* svc-admin: serves admin.v1.AdminService on admindb (the audit log) and
+ * Redis (revocation), calling svc-auth for user management. Wiring only:
+ * configuration, migrations, the JWKS cache and the svc-auth client, the
+ * RPC server and its handlers. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "admin/v1/admin.pb-c.h"
+#include "auth/v1/auth.pb-c.h"
 
+#include "admin_service.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/pg.h"
 #include "core/service.h"
 
-static const core_rpc_service services[] = {
-    {&admin__v1__admin_service__descriptor, NULL},
-};
+#ifndef ADMIN_DEFAULT_MIGRATIONS_DIR
+#define ADMIN_DEFAULT_MIGRATIONS_DIR "svc-admin/migrations"
+#endif
+
+#define MAX_URLS 8
+
+static admin_config cfg;
+static const char *migrations_dir, *auth_dial;
+static long migrate_wait_s;
+
+/* Fetches the JWKS document from svc-auth (called by the cache on a miss
+ * of a kid, at most once a second, from a worker thread). */
+static int
+fetch_jwks(void *arg, char **json, size_t *len)
+{
+	(void) arg;
+	core_arena *a = core_arena_new(0);
+	Auth__V1__GetJwksRequest req = AUTH__V1__GET_JWKS_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	core_rpc_opts opts = {.timeout_ms = 2000};
+	int rv = -1;
+	if (a != NULL &&
+	    core_rpc_call(cfg.auth, "/auth.v1.AuthService/GetJwks", &req.base,
+	        &auth__v1__get_jwks_response__descriptor, &out, &opts, a,
+	        &reply) == CORE_OK) {
+		const char *doc = ((Auth__V1__GetJwksResponse *) out)->json;
+		if ((*json = strdup(doc)) != NULL) {
+			*len = strlen(doc);
+			rv = 0;
+		}
+	} else {
+		core_log_warn("cannot fetch the JWKS from svc-auth: %s",
+		    a ? reply.message : "out of memory");
+	}
+	core_arena_free(a);
+	return rv;
+}
+
+static int
+init(void **app)
+{
+	char buf[1024];
+	const char *urls[MAX_URLS];
+	/* Migrations run as the connecting user (they create the table and
+	 * the role); the workers' sessions then drop to that role. */
+	if (core_pg_migrate_wait(
+	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
+		return -1;
+	}
+	int n = core_config_split(auth_dial, buf, sizeof(buf), urls, MAX_URLS);
+	core_rpc_client_config cc = {
+	    .name = "auth", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
+	if (n <= 0 || core_rpc_client_new(&cc, &cfg.auth) != 0) {
+		core_log_error("bad configuration: AUTH_RPC_DIAL");
+		return -1;
+	}
+	cfg.jwks = core_jwks_cache_new(fetch_jwks, NULL, 1000);
+	if (cfg.jwks == NULL) {
+		return -1;
+	}
+	*app = &cfg;
+	return 0;
+}
+
+static void
+fini(void *app)
+{
+	(void) app;
+	core_jwks_cache_free(cfg.jwks);
+	core_rpc_client_free(cfg.auth);
+}
 
 int
 main(void)
 {
+	if (ADMIN_N_METHODS !=
+	    admin__v1__admin_service__descriptor.n_methods) {
+		fprintf(stderr, "svc-admin: handler table out of date\n");
+		return 1;
+	}
+	static const core_rpc_service services[] = {
+	    {&admin__v1__admin_service__descriptor, admin_handlers},
+	};
+	const core_config_item config[] = {
+	    {"ADMIN_DATABASE_URL",
+	        "postgresql://postgres@127.0.0.1:55432/admindb",
+	        CORE_CONFIG_STR, 0, 0, false, "admindb connection URL",
+	        &cfg.database_url},
+	    {"REDIS_URL", "redis://127.0.0.1:56379/0", CORE_CONFIG_STR, 0, 0,
+	        false, "Redis URL (token revocation)", &cfg.redis_url},
+	    {"ADMIN_MIGRATIONS_DIR", ADMIN_DEFAULT_MIGRATIONS_DIR,
+	        CORE_CONFIG_STR, 0, 0, false, "directory of NNN_name.sql",
+	        &migrations_dir},
+	    {"ADMIN_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
+	        "how long start-up waits for the database", &migrate_wait_s},
+	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
+	        false, "svc-auth URLs (JWKS, user management)", &auth_dial},
+	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
+	        false, "expected iss of access tokens", &cfg.issuer},
+	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
+	        "expected aud of access tokens", &cfg.audience},
+	};
 	const core_service_def def = {
 	    .name = "svc-admin",
 	    .listen_env = "ADMIN_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7103",
 	    .services = services,
-	    .n_services = sizeof(services) / sizeof(services[0]),
+	    .n_services = 1,
+	    .config = config,
+	    .n_config = sizeof(config) / sizeof(config[0]),
+	    .init = init,
+	    .fini = fini,
+	    .worker_init = admin_worker_init,
+	    .worker_fini = admin_worker_fini,
+	    .health = admin_health,
 	};
 	return core_service_main(&def);
 }

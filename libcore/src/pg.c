@@ -25,6 +25,7 @@ struct core_pg {
 	char *keys[MAX_PARAMS + 1];
 	char *vals[MAX_PARAMS + 1];
 	bool bad_url;
+	char *session_sql;   /* run on every new connection; NULL = none */
 	PGconn *conn;        /* NULL while down */
 	int64_t next_try_ms; /* no connect attempt before this time */
 	char sqlstate[6];
@@ -152,6 +153,29 @@ log_notice(void *arg, const char *msg)
 	core_log_kv(CORE_LOG_DEBUG, "postgres notice", "notice", msg, NULL);
 }
 
+/* Runs the session SQL on a new connection. False (logged) when it fails:
+ * the connection must then not be used, since the caller relies on it. */
+static bool
+init_session(core_pg *pg, PGconn *c)
+{
+	PGresult *res = PQexec(c, pg->session_sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		PQclear(res);
+		return true;
+	}
+	const char *state =
+	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary =
+	    res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
+	set_error(pg, primary ? primary : PQerrorMessage(c));
+	core_log_kv(CORE_LOG_ERROR, "postgres session setup failed",
+	    "sqlstate", pg->sqlstate, "error", pg->error, NULL);
+	PQclear(res);
+	return false;
+}
+
 /* Connects if down and the rate limit allows. True when connected. */
 static bool
 ensure(core_pg *pg)
@@ -179,6 +203,11 @@ ensure(core_pg *pg)
 		return false;
 	}
 	PQsetNoticeProcessor(c, log_notice, NULL);
+	if (pg->session_sql != NULL && !init_session(pg, c)) {
+		PQfinish(c);
+		pg->next_try_ms = now + RECONNECT_MS;
+		return false;
+	}
 	pg->conn = c;
 	return true;
 }
@@ -211,6 +240,7 @@ core_pg_close(core_pg *pg)
 		return;
 	}
 	drop(pg);
+	free(pg->session_sql);
 	for (int i = 0; i < MAX_PARAMS; i++) {
 		free(pg->keys[i]);
 		wipe_free(pg->vals[i]);
@@ -302,6 +332,22 @@ core_pg_exec(core_pg *pg, const char *sql, int nparams,
 		return CORE_OK;
 	}
 	return fail_result(pg, sql, res);
+}
+
+int
+core_pg_set_session_sql(core_pg *pg, const char *sql)
+{
+	char *copy = NULL;
+	if (sql != NULL && (copy = strdup(sql)) == NULL) {
+		return -1;
+	}
+	free(pg->session_sql);
+	pg->session_sql = copy;
+	/* The connection open now was made without it. */
+	if (copy != NULL && pg->conn != NULL && !init_session(pg, pg->conn)) {
+		drop(pg);
+	}
+	return 0;
 }
 
 const char *

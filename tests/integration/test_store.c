@@ -324,6 +324,50 @@ test_pg_unreachable_is_unavailable_quickly(void **state)
 	core_pg_close(NULL);
 }
 
+/* The session SQL runs on the connection open when it is set and again on
+ * every reconnect; when it fails, no statement runs without it. */
+static void
+test_pg_session_sql_runs_on_every_connection(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	assert_int_equal(
+	    core_pg_set_session_sql(pg, "SET application_name = 'hooked'"), 0);
+	PGresult *res;
+	const char *q = "SELECT current_setting('application_name')";
+	assert_int_equal(core_pg_exec(pg, q, 0, NULL, &res), CORE_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "hooked");
+	PQclear(res);
+
+	long pid = query_long(pg, "SELECT pg_backend_pid()");
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%ld)", pid);
+	exec_ok(f->admin, sql);
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(*) FROM pg_stat_activity WHERE pid = %ld", pid);
+	double t0 = now_s();
+	while (query_long(f->admin, sql) != 0) {
+		assert_true(now_s() - t0 < 10);
+		usleep(10000);
+	}
+	assert_int_equal(core_pg_exec(pg, q, 0, NULL, &res), CORE_UNAVAILABLE);
+	assert_int_equal(core_pg_exec(pg, q, 0, NULL, &res), CORE_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "hooked");
+	PQclear(res);
+	assert_true(query_long(pg, "SELECT pg_backend_pid()") != pid);
+
+	/* A session that cannot be set up is not used. */
+	assert_int_equal(
+	    core_pg_set_session_sql(pg, "SET ROLE no_such_role_here"), 0);
+	assert_int_equal(core_pg_exec(pg, q, 0, NULL, &res), CORE_UNAVAILABLE);
+	assert_null(res);
+	assert_false(core_pg_ping(pg));
+	assert_int_equal(core_pg_set_session_sql(pg, NULL), 0);
+	usleep(600000); /* past the reconnect rate limit */
+	assert_true(core_pg_ping(pg));
+	core_pg_close(pg);
+}
+
 /* ---- Migrations -------------------------------------------------------- */
 
 static void
@@ -722,6 +766,7 @@ main(void)
 	    T(test_pg_statement_timeout_is_deadline_exceeded),
 	    T(test_pg_reconnects_after_backend_is_terminated),
 	    T(test_pg_unreachable_is_unavailable_quickly),
+	    T(test_pg_session_sql_runs_on_every_connection),
 	    T(test_migrations_apply_in_order_and_are_recorded),
 	    T(test_migrations_rerun_applies_nothing),
 	    T(test_migrations_apply_once_under_concurrent_starts),

@@ -49,6 +49,15 @@ core_status core_pg_exec(core_pg *pg, const char *sql, int nparams,
  * 0 for NULL or anything that is not a decimal integer. */
 int64_t core_pg_int64(const PGresult *r, int row, int col);
 
+/* Sets SQL (one or more statements, e.g. "SET ROLE app") that runs on the
+ * handle's connection before anything else: at once on the connection open
+ * now, and on every reconnect. When it fails the connection is closed and
+ * counts as down (logged; retried like a failed connect), so no statement
+ * ever runs without it. NULL removes it (the current session keeps what it
+ * already ran). sql is copied. Returns 0, or -1 when out of memory (nothing
+ * changed). */
+int core_pg_set_session_sql(core_pg *pg, const char *sql);
+
 /* SQLSTATE of the last core_pg_exec: "" after a success or when the failure
  * had none (e.g. not connected). */
 const char *core_pg_sqlstate(const core_pg *pg);

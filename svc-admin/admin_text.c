@@ -1,0 +1,49 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "admin_text.h"
+
+static bool
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
+bool
+admin_uuid_valid(const char *s)
+{
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !is_hex(s[i])) {
+			return false; /* also stops at a short string's NUL */
+		}
+	}
+	return s[36] == '\0';
+}
+
+bool
+admin_utf8_clip(const char *s, char *out, size_t cap)
+{
+	size_t n = strlen(s);
+	bool fits = n < cap;
+	if (!fits) {
+		n = cap - 1;
+		/* Back up over continuation bytes to a character's start. */
+		while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80) {
+			n--;
+		}
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return fits;
+}
+
+bool
+admin_ip_valid(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
