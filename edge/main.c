@@ -660,6 +660,12 @@ finish_rpc(edge *e, struct MHD_Connection *conn, request *r)
 			edge_metrics_rpc_error(rt->target, st);
 		}
 		unsigned hs = edge_http_status(st);
+		if (st == CORE_FAILED_PRECONDITION &&
+		    !(rt->flags & ROUTE_IF_MATCH)) {
+			/* 412 is for If-Match; other preconditions (the last
+			 * admin) are 400, as grpc-gateway maps them. */
+			hs = 400;
+		}
 		json_t *extra = json_object();
 		if (reply.n_details > 0) {
 			json_t *errs = json_array();

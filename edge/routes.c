@@ -160,7 +160,8 @@ edge_http_status(int st)
 	case CORE_ABORTED:
 		return 409;
 	case CORE_FAILED_PRECONDITION:
-		/* Our only precondition is the profile version (If-Match). */
+		/* On the If-Match routes (the profile version); the caller
+		 * answers 400 elsewhere. */
 		return 412;
 	case CORE_RESOURCE_EXHAUSTED:
 		return 429;

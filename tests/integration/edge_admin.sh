@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The admin routes through the edge against the real services: who may use
+# them, what they do, the audit trail they leave, the last-admin rule, a
+# disabled user locked out at once, and paging over many users.
+# Usage: edge_admin.sh BUILD_DIR
+set -euo pipefail
+build=$1
+here=$(dirname "${BASH_SOURCE[0]}")
+tmp=$(mktemp -d)
+# shellcheck source=tests/integration/edge_env.sh
+source "$here/edge_env.sh"
+passed=0
+failed=0
+check() { # NAME COMMAND...
+  local name=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
+}
+has() { grep -qiE -- "$2" "$1"; }
+
+edge_env_start "$build" "$tmp"
+base=$edge_base
+json=(-H 'Content-Type: application/json')
+req() { # OUT CURL_ARGS... -> status; body in $tmp/OUT
+  local out=$1
+  shift
+  curl -s -o "$tmp/$out" -w '%{http_code}' "$@" || true
+}
+field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$tmp/$1"; } # FILE KEY (last match)
+register() { req "reg_$1" -X POST "${json[@]}" \
+  -d "{\"username\":\"$1\",\"email\":\"$1@example.com\",\"password\":\"correct horse battery\"}" "$base/register" >/dev/null; }
+login() { # USER -> access token
+  req "login_$1" -X POST "${json[@]}" -d "{\"username\":\"$1\",\"password\":\"correct horse battery\"}" \
+    "$base/login" >/dev/null
+  field "login_$1" access_token
+}
+
+register boss
+register carol
+"$build/svc-auth/svc-auth" promote-admin boss >"$tmp/promote.out" 2>&1
+check "promote-admin makes the first admin" grep -q 'now an active admin' "$tmp/promote.out"
+admin=$(login boss)
+user=$(login carol)
+A=(-H "Authorization: Bearer $admin")
+U=(-H "Authorization: Bearer $user")
+carol_id=$(field reg_carol id)
+boss_id=$(field reg_boss id)
+
+# Everyone else is refused on every route, and the refusal is audited.
+for r in "GET /admin/users" "GET /admin/users/$carol_id" "PATCH /admin/users/$carol_id" \
+  "POST /admin/users/$carol_id/revoke-sessions" "GET /admin/audit"; do
+  m=${r%% *} p=${r#* }
+  body=()
+  [[ $m == GET ]] || body=("${json[@]}" -d '{}')
+  code=$(req deny -X "$m" "${U[@]}" "${body[@]}" "$base$p")
+  check "a non-admin gets 403 on $m ${p//$carol_id/{id\}}" test "$code" = 403
+  code=$(req anon -X "$m" "${body[@]}" "$base$p")
+  check "no token gets 401 on $m ${p//$carol_id/{id\}}" test "$code" = 401
+done
+
+# The admin's flows.
+code=$(req list "${A[@]}" "$base/admin/users?query=ca&page_size=5")
+check "list users is 200" test "$code" = 200
+check "the prefix finds carol" has "$tmp/list" '"username":"carol"'
+check "and only carol" test "$(grep -o '"username"' "$tmp/list" | wc -l)" = 1
+code=$(req listst "${A[@]}" "$base/admin/users?role=ROLE_ADMIN")
+check "the role filter finds the admin" has "$tmp/listst" '"username":"boss"'
+code=$(req bad1 "${A[@]}" "$base/admin/users?page_size=x")
+check "a non-numeric page_size is 400" test "$code" = 400
+code=$(req bad2 "${A[@]}" "$base/admin/users?page_size=201")
+check "page_size over 200 is 400" test "$code" = 400
+code=$(req bad3 "${A[@]}" "$base/admin/users?colour=red")
+check "an unknown parameter is 400 naming it" has "$tmp/bad3" '"field":"colour"'
+code=$(req bad4 "${A[@]}" "$base/admin/users?query=a&query=b")
+check "a repeated parameter is 400" test "$code" = 400
+code=$(req bad5 "${A[@]}" "$base/admin/users?status=ASLEEP")
+check "an unknown enum value is 400" test "$code" = 400
+code=$(req get "${A[@]}" "$base/admin/users/$carol_id")
+check "get user is 200" test "$code" = 200
+check "with the user's sessions" has "$tmp/get" '"sessions":\[\{'
+code=$(req get404 "${A[@]}" "$base/admin/users/00000000-0000-4000-8000-000000000000")
+check "an unknown user is 404" test "$code" = 404
+code=$(req get400 "${A[@]}" "$base/admin/users/not-a-uuid")
+check "an id that is not a UUID is 400" test "$code" = 400
+
+# Disabling carol locks her out at once.
+code=$(req p0 "${U[@]}" "$base/profile")
+check "carol's token works before" test "$code" = 200
+code=$(req dis -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_DISABLED"}' "$base/admin/users/$carol_id")
+check "disable is 200" test "$code" = 200
+check "and answers the disabled user" has "$tmp/dis" '"status":"USER_STATUS_DISABLED"'
+code=$(req p1 "${U[@]}" "$base/profile")
+check "carol's live token fails GET /profile on the next request" test "$code" = 401
+code=$(req l1 -X POST "${json[@]}" -d '{"username":"carol","password":"correct horse battery"}' "$base/login")
+check "carol cannot log in" test "$code" = 403
+refresh=$(field login_carol refresh_token)
+code=$(req r1 -X POST "${json[@]}" -d "{\"refresh_token\":\"$refresh\"}" "$base/refresh")
+check "nor refresh" test "$code" != 200
+code=$(req en -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_ACTIVE"}' "$base/admin/users/$carol_id")
+check "enable is 200" test "$code" = 200
+user2=$(login carol)
+check "carol can log in again" test -n "$user2"
+code=$(req rv -X POST "${A[@]}" "$base/admin/users/$carol_id/revoke-sessions")
+check "revoke-sessions without a body is 200" test "$code" = 200
+check "and counts what it ended" has "$tmp/rv" '"revoked":[1-9]'
+code=$(req p2 -H "Authorization: Bearer $user2" "$base/profile")
+check "her new token is refused after revoke-sessions" test "$code" = 401
+
+# The last active admin.
+code=$(req last -X PATCH "${json[@]}" "${A[@]}" -d '{"role":"ROLE_USER"}' "$base/admin/users/$boss_id")
+check "the last active admin cannot demote themselves (400)" test "$code" = 400
+check "and is told why" has "$tmp/last" 'last active admin'
+code=$(req last2 -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_DISABLED"}' "$base/admin/users/$boss_id")
+check "nor disable themselves" test "$code" = 400
+
+# The audit trail: every action, allowed or denied.
+code=$(req au "${A[@]}" "$base/admin/audit?page_size=200")
+check "the audit trail is 200" test "$code" = 200
+check "it has the disable, by boss, on carol" \
+  grep -qE "\"actor_username\":\"boss\",\"action\":\"users.update\",\"target\":\"$carol_id\",\"outcome\":\"ok\"" "$tmp/au"
+check "with before and after" has "$tmp/au" 'before.*active.*after|after.*disabled.*before'
+check "it has carol's denied attempts" \
+  grep -qE '"actor_username":"carol","action":"users.list"(,"target":"")?,"outcome":"denied"' "$tmp/au"
+check "it has the refused self-demotion" \
+  grep -qE "\"action\":\"users.update\",\"target\":\"$boss_id\",\"outcome\":\"failed\"" "$tmp/au"
+check "it records the client IP" has "$tmp/au" '"client_ip":"127.0.0.1"'
+code=$(req auf "${A[@]}" "$base/admin/audit?action=users.revoke_sessions")
+check "filtered by action" test "$(grep -o '"action":"[a-z_.]*"' "$tmp/auf" | sort -u)" = '"action":"users.revoke_sessions"'
+code=$(req aus "${A[@]}" "$base/admin/audit?since=2999-01-01T00:00:00Z")
+check "since in the future lists nothing" has "$tmp/aus" '^\{\}$|"entries":\[\]'
+
+# Paging over many users: each exactly once.
+psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d "${AUTH_DATABASE_URL##*/}" -c \
+  "INSERT INTO users (username, email, password_hash)
+   SELECT 'pg' || lpad(i::text, 4, '0'), 'pg' || i || '@example.com', 'x'
+   FROM generate_series(1, 250) AS i" >/dev/null
+token=""
+: >"$tmp/names"
+for _ in $(seq 20); do
+  code=$(req page "${A[@]}" "$base/admin/users?query=pg&page_size=37${token:+&page_token=$token}")
+  [[ $code == 200 ]] || break
+  grep -o '"username":"[^"]*"' "$tmp/page" >>"$tmp/names" || true
+  token=$(field page next_page_token)
+  [[ -n $token ]] || break
+done
+check "paging returns 250 names" test "$(wc -l <"$tmp/names")" = 250
+check "each exactly once" test "$(sort -u "$tmp/names" | wc -l)" = 250
+
+status=0
+edge_env_stop || status=$?
+check "every process exits 0 on SIGTERM" test "$status" = 0
+echo "edge_admin: $passed passed, $failed failed"
+[[ $failed == 0 ]]
