@@ -133,6 +133,17 @@ check "the access cookie is refused after logout" test "$code" = 401
 code=$(req after2 -X POST "${json[@]}" -H "Cookie: __Host-refresh=$refresh2" -H "Origin: $self" -d '{}' "$base/refresh")
 check "the refresh cookie is refused after logout" test "$code" = 401
 
+# Login passes the connection's IP and the User-Agent on; a body cannot
+# set them.
+code=$(req ua -X POST "${json[@]}" -A 'EdgeTest/1.0 (probe)' \
+  -d '{"username":"cookie_user","password":"correct horse battery","client_ip":"6.6.6.6","user_agent":"forged"}' \
+  "$base/login")
+a4=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/ua.body")
+code=$(req sess -H "Authorization: Bearer $a4" "$base/sessions")
+check "the session records the User-Agent" has "$tmp/sess.body" '"user_agent":"EdgeTest/1.0 \(probe\)"'
+check "and the client IP from the connection" has "$tmp/sess.body" '"client_ip":"127.0.0.1"'
+check "never the body's word" hasnt "$tmp/sess.body" '6\.6\.6\.6|forged'
+
 # The access cookie only stands in for Authorization on routes that take a
 # token: a body-token refresh from a client with a cookie jar is not a
 # cookie-authenticated write.
