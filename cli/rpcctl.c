@@ -1,554 +1,692 @@
-/* rpcctl: call any RPC of the system from a shell, JSON in and out.
+/* rpcctl: call any RPC of the system from a shell, JSON in and out; list
+ * and describe the compiled-in services; check health; rotate keys.
  *
- *   rpcctl health [--service auth|user|admin]... [--url URL]
- *   rpcctl call [--service S | --url URL] METHOD [JSON | @file | -]
+ *   rpcctl [OPTIONS] call METHOD [JSON | @FILE | -]
+ *   rpcctl [OPTIONS] health
+ *   rpcctl [OPTIONS] keys list|rotate
  *   rpcctl list [SERVICE]
- *   rpcctl describe METHOD|MESSAGE
+ *   rpcctl describe NAME
  *
- * Exit status: 0 OK, 2 usage error, 3 invalid argument, 4 unauthenticated
- * or permission denied, 5 unavailable or deadline exceeded, 1 any other
- * failure. Errors go to stderr only, so `rpcctl call ... | jq` fails
- * cleanly. See docs/rpcctl.md. */
+ * This file parses the command line (options anywhere, table-driven) and
+ * dispatches; docs/rpcctl.md is the manual. Exit statuses: rpcctl.h. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <strings.h>
 
-#include "core/v1/health.pb-c.h"
-
-#include "core/config.h"
-#include "core/json.h"
 #include "core/log.h"
-#include "core/registry.h"
-#include "core/rpc.h"
 
-enum {
-	EXIT_OK = 0,
-	EXIT_OTHER = 1,
-	EXIT_USAGE = 2,
-	EXIT_INVALID = 3,
-	EXIT_AUTH = 4,
-	EXIT_UNAVAILABLE = 5,
-};
+#include "rpcctl.h"
+#include "suggest.h"
 
-#define MAX_URLS 8
-#define MAX_META 16
-#define MAX_REQUEST_BYTES (4u << 20)
+#define MAX_POSITIONAL 3
+#define META_KEY_MAX 64
 
-typedef struct options {
-	const char *targets[8];
-	int n_targets;
-	const char *urls[MAX_URLS];
-	int n_urls;
-	core_md meta[MAX_META];
-	int n_meta;
-	const char *token;
-	long timeout_ms;
-	bool verbose;
-} options;
+/* ---- help texts --------------------------------------------------------- */
 
-static const char usage_text[] =
+static const char main_help[] =
     "usage: rpcctl [OPTIONS] COMMAND [ARGS]\n"
     "\n"
+    "Calls the services of microcore with JSON (or protobuf) in and out,\n"
+    "using the descriptors compiled into it.\n"
+    "\n"
     "Commands:\n"
-    "  health                     Health of every service (exit 0 only if all SERVING)\n"
-    "  call METHOD [JSON|@FILE|-] Call a method with a JSON request (default {})\n"
-    "  list [SERVICE]             List services and their methods\n"
-    "  describe NAME              Show a method's or message's fields\n"
+    "  call METHOD [JSON|@FILE|-]  Call a method (default request: {})\n"
+    "  health                      Health of each service (exit 0 only if all "
+    "SERVING)\n"
+    "  keys list|rotate            Signing keys of svc-auth (needs an admin "
+    "token)\n"
+    "  list [SERVICE]              Services and their methods\n"
+    "  describe NAME               A service, method, message or enum\n"
+    "  help [COMMAND]              This text, or a command's\n"
     "\n"
-    "Options:\n"
-    "  --service auth|user|admin  Target service (repeatable for health)\n"
-    "  --url URL                  Dial URL instead of the service's default (repeatable)\n"
-    "  --token TOKEN              Bearer token for the authorization metadata\n"
-    "                             (default: $RPCCTL_TOKEN)\n"
-    "  --meta KEY=VALUE           Extra metadata (repeatable)\n"
-    "  --timeout MS               Deadline of the call (default 5000)\n"
-    "  -v, --verbose              Log the client's own messages\n"
-    "  -h, --help                 This text\n"
+    "Options (anywhere on the line; 'rpcctl COMMAND --help' for details):\n"
+    "  --service auth|user|admin   Service to dial (repeatable for health)\n"
+    "  --url URL                   Dial URL instead (repeatable)\n"
+    "  --token TOKEN               Bearer token for the authorization "
+    "metadata\n"
+    "  --meta KEY=VALUE            Extra metadata (repeatable)\n"
+    "  --timeout MS                Deadline of each call (default 5000)\n"
+    "  --output json|text|binary   Response format (call, keys)\n"
+    "  --input json|binary         Request format (call)\n"
+    "  -v, --verbose               Show the URLs dialed and the client's own "
+    "log\n"
+    "  -h, --help                  Help\n"
     "\n"
-    "Service URLs default to $AUTH_RPC_DIAL, $USER_RPC_DIAL and $ADMIN_RPC_DIAL\n"
-    "(tcp://127.0.0.1:7101, 7102, 7103).\n"
+    "Environment:\n"
+    "  AUTH_RPC_DIAL, USER_RPC_DIAL, ADMIN_RPC_DIAL  URLs of each service\n"
+    "      (else AUTH_RPC_LISTEN, ... with wildcard hosts as 127.0.0.1;\n"
+    "      else tcp://127.0.0.1:7101, 7102, 7103)\n"
+    "  RPCCTL_TOKEN  default for --token\n"
     "\n"
     "Examples:\n"
     "  rpcctl health\n"
     "  rpcctl list auth\n"
-    "  rpcctl call auth.GetJwks\n"
-    "  rpcctl call /auth.v1.AuthService/Login '{\"username\":\"ada\",\"password\":\"...\"}'\n"
-    "  rpcctl call core.v1.Health/Check --service user '{}'\n"
+    "  rpcctl describe auth.Login\n"
+    "  rpcctl call auth.Login '{\"username\":\"ada\",\"password\":\"...\"}'\n"
+    "  rpcctl --token \"$ADMIN_TOKEN\" keys list\n"
     "\n"
-    "Exit status: 0 OK, 1 other error, 2 usage, 3 invalid argument,\n"
-    "4 unauthenticated/permission denied, 5 unavailable/deadline exceeded.\n";
+    "Exit status: 0 OK, 1 other error, 2 usage, 3 invalid argument (bad "
+    "JSON,\n"
+    "unknown method or field, INVALID_ARGUMENT), 4 UNAUTHENTICATED or\n"
+    "PERMISSION_DENIED, 5 UNAVAILABLE or DEADLINE_EXCEEDED. Manual: "
+    "docs/rpcctl.md\n";
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static const char call_help[] =
+    "usage: rpcctl call [OPTIONS] METHOD [JSON | @FILE | -]\n"
+    "\n"
+    "Calls METHOD with a request given as JSON -- the argument itself, the\n"
+    "contents of @FILE, or standard input for - (default {}) -- and prints\n"
+    "the response as indented JSON (proto3 JSON mapping, snake_case keys).\n"
+    "Errors go to standard error only, as STATUS: message plus one line per\n"
+    "offending field.\n"
+    "\n"
+    "METHOD is a full name (/auth.v1.AuthService/Login) or a short one\n"
+    "(auth.Login, AuthService.Login, auth.v1.AuthService.Login); 'rpcctl "
+    "list'\n"
+    "shows them all. core.v1.Health/Check is served by every service, so it\n"
+    "needs --service or --url.\n"
+    "\n"
+    "Options:\n"
+    "  --service auth|user|admin  Dial that service's URLs instead of the\n"
+    "                             method's own service\n"
+    "  --url URL                  Dial URL (repeatable)\n"
+    "  --token TOKEN              authorization: Bearer TOKEN (\"Bearer \" "
+    "added\n"
+    "                             when missing; default $RPCCTL_TOKEN)\n"
+    "  --meta KEY=VALUE           Send metadata (repeatable, at most 15)\n"
+    "  --timeout MS               Deadline of the call (default 5000)\n"
+    "  --output json|text|binary  The response as JSON (default), protobuf "
+    "text\n"
+    "                             format (as protoc --decode prints it) or "
+    "its\n"
+    "                             raw protobuf bytes\n"
+    "  --input json|binary        The request as JSON (default) or protobuf\n"
+    "                             bytes (from @FILE or -, default -)\n"
+    "\n"
+    "Examples:\n"
+    "  rpcctl call auth.GetJwks\n"
+    "  rpcctl call /auth.v1.AuthService/Login "
+    "'{\"username\":\"ada\",\"password\":\"...\"}'\n"
+    "  rpcctl call auth.Register @ada.json\n"
+    "  echo '{\"token\":\"...\"}' | rpcctl call auth.CheckToken -\n"
+    "  rpcctl --token \"$TOKEN\" call user.GetProfile\n"
+    "  rpcctl call core.v1.Health/Check --service user\n"
+    "  rpcctl call auth.GetJwks --output binary |\n"
+    "    protoc -I proto -I /usr/include --decode=auth.v1.GetJwksResponse "
+    "auth/v1/auth.proto\n"
+    "  printf 'username: \"ada\"\\npassword: \"...\"\\n' |\n"
+    "    protoc -I proto -I /usr/include --encode=auth.v1.LoginRequest "
+    "auth/v1/auth.proto |\n"
+    "    rpcctl call auth.Login --input binary -\n";
 
-static int
-usage_error(const char *fmt, ...)
+static const char health_help[] =
+    "usage: rpcctl health [--service auth|user|admin]... [--url URL]...\n"
+    "\n"
+    "Asks each service (default: auth, user and admin) for its health and\n"
+    "prints one line per service that answered (auth   SERVING). A service\n"
+    "that does not answer is reported on standard error. Exit 0 only when\n"
+    "every service asked is SERVING; 5 when one is not or cannot be "
+    "reached.\n"
+    "\n"
+    "With --url and no --service, asks whatever serves at the URL about its\n"
+    "process as a whole.\n"
+    "\n"
+    "Options: --service (repeatable), --url, --timeout, --meta, --token.\n"
+    "\n"
+    "Examples:\n"
+    "  rpcctl health\n"
+    "  rpcctl health --service auth --service user\n"
+    "  rpcctl health --url tcp://10.0.0.5:7101 --timeout 1000\n";
+
+static const char keys_help[] =
+    "usage: rpcctl [--token TOKEN] keys list|rotate [--output "
+    "json|text|binary]\n"
+    "\n"
+    "The Ed25519 signing keys of svc-auth (AuthService.ListKeys and\n"
+    "RotateKeys). Both need the access token of an admin (--token or\n"
+    "$RPCCTL_TOKEN): without one UNAUTHENTICATED, with another role\n"
+    "PERMISSION_DENIED (exit 4).\n"
+    "\n"
+    "  list    Every published key: its kid, whether it signs new tokens,\n"
+    "          when it was made, and when it leaves the JWKS\n"
+    "  rotate  Makes a new active key; the previous one stays published "
+    "until\n"
+    "          the tokens it signed have expired\n"
+    "\n"
+    "Options: --output json|text|binary (default: a table), --url, "
+    "--timeout,\n"
+    "--meta.\n"
+    "\n"
+    "Examples:\n"
+    "  export RPCCTL_TOKEN=$(rpcctl call auth.Login "
+    "'{\"username\":\"root\",\"password\":\"...\"}' |\n"
+    "      jq -r .access_token)\n"
+    "  rpcctl keys list\n"
+    "  rpcctl keys rotate\n"
+    "  rpcctl keys list --output json | jq -r '.keys[] | select(.active) | "
+    ".kid'\n";
+
+static const char list_help[] =
+    "usage: rpcctl list [--names | --short-names] [SERVICE]\n"
+    "\n"
+    "Lists the services compiled into rpcctl (or one: auth, user, admin, or\n"
+    "a full or short service name) with each method's request and response\n"
+    "types.\n"
+    "\n"
+    "  --names        Only full method names, one per line\n"
+    "  --short-names  Only short method names (auth.Login), one per line\n"
+    "\n"
+    "Examples:\n"
+    "  rpcctl list\n"
+    "  rpcctl list user\n"
+    "  rpcctl list --names | grep -i session\n";
+
+static const char describe_help[] =
+    "usage: rpcctl describe NAME\n"
+    "\n"
+    "Shows a service (auth, auth.v1.AuthService), a method (auth.Login or\n"
+    "/auth.v1.AuthService/Login: its request and response messages), a\n"
+    "message (auth.v1.User, or User when that is unique) or an enum\n"
+    "(auth.v1.Role) in .proto syntax: fields with their types, labels and\n"
+    "numbers, oneofs, maps, and the values of the enums they use.\n"
+    "Names of oneofs are not compiled in: a oneof shows as an unnamed\n"
+    "block.\n"
+    "\n"
+    "Examples:\n"
+    "  rpcctl describe auth\n"
+    "  rpcctl describe user.UpdateProfile\n"
+    "  rpcctl describe auth.v1.Session\n";
+
+static const char help_help[] =
+    "usage: rpcctl help [COMMAND]\n"
+    "\n"
+    "The overview, or the help of COMMAND (the same as rpcctl COMMAND "
+    "--help).\n";
+
+/* ---- messages ----------------------------------------------------------- */
+
+/* The command being run, once known: usage errors point at its help. */
+static const char *current_command;
+
+int
+rpcctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(stderr, "rpcctl: ");
 	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\nTry 'rpcctl --help'.\n");
+	fprintf(stderr, "\nTry 'rpcctl %s%s--help'.\n",
+	    current_command ? current_command : "",
+	    current_command ? " " : "");
 	va_end(ap);
-	return EXIT_USAGE;
+	return RPCCTL_EXIT_USAGE;
 }
 
-static int
-exit_for(core_status st)
+void
+rpcctl_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "rpcctl: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+int
+rpcctl_exit_for(core_status st)
 {
 	switch (st) {
 	case CORE_OK:
-		return EXIT_OK;
+		return RPCCTL_EXIT_OK;
 	case CORE_INVALID_ARGUMENT:
 	case CORE_OUT_OF_RANGE:
 	case CORE_FAILED_PRECONDITION:
-		return EXIT_INVALID;
+		return RPCCTL_EXIT_INVALID;
 	case CORE_UNAUTHENTICATED:
 	case CORE_PERMISSION_DENIED:
-		return EXIT_AUTH;
+		return RPCCTL_EXIT_AUTH;
 	case CORE_UNAVAILABLE:
 	case CORE_DEADLINE_EXCEEDED:
-		return EXIT_UNAVAILABLE;
+		return RPCCTL_EXIT_UNAVAILABLE;
 	default:
-		return EXIT_OTHER;
+		return RPCCTL_EXIT_OTHER;
 	}
 }
 
-/* Makes a client for target (or the --url list). */
-static core_rpc_client *
-client_for(const options *o, const core_service_info *svc)
-{
-	const char *urls[MAX_URLS];
-	char buf[1024];
-	int n = o->n_urls;
-	if (n > 0) {
-		memcpy(urls, o->urls, sizeof(urls[0]) * (size_t) n);
-	} else {
-		const char *list = getenv(svc->dial_env);
-		if (list == NULL || list[0] == '\0') {
-			list = svc->dial_default;
-		}
-		n = core_config_split(list, buf, sizeof(buf), urls,
-		    MAX_URLS);
-		if (n <= 0) {
-			fprintf(stderr, "rpcctl: %s must list 1 to %d URLs\n",
-			    svc->dial_env, MAX_URLS);
-			return NULL;
-		}
-	}
-	core_rpc_client_config cfg = {
-	    .name = svc->target ? svc->target : "rpc",
-	    .urls = urls,
-	    .n_urls = (size_t) n,
-	    .conns_per_url = 1,
-	    .connect_wait_ms = 1000,
-	    .default_timeout_ms = (int) o->timeout_ms,
-	};
-	core_rpc_client *c = NULL;
-	if (core_rpc_client_new(&cfg, &c) != 0) {
-		fprintf(stderr, "rpcctl: cannot dial %s\n", urls[0]);
-		return NULL;
-	}
-	return c;
-}
+/* ---- options ------------------------------------------------------------ */
 
-/* One call with the command line's metadata, token and timeout. */
-static core_status
-call(const options *o, core_rpc_client *c, const char *method,
-    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
-    ProtobufCMessage **out, core_arena *a, core_rpc_reply *reply)
-{
-	core_md md[MAX_META + 1];
-	char auth[8192];
-	size_t n = 0;
-	for (int i = 0; i < o->n_meta; i++) {
-		md[n++] = o->meta[i];
-	}
-	if (o->token != NULL && o->token[0] != '\0') {
-		snprintf(auth, sizeof(auth), "Bearer %s", o->token);
-		md[n++] = (core_md) {CORE_MD_AUTHORIZATION, auth};
-	}
-	core_rpc_opts opts = {
-	    .timeout_ms = (int) o->timeout_ms, .md = md, .n_md = n};
-	return core_rpc_call(c, method, in, out_desc, out, &opts, a, reply);
-}
+/* Which commands take an option. */
+enum {
+	G_ALL = 0,       /* every command */
+	G_CONN = 1 << 0, /* --service --url --token --meta --timeout */
+	G_OUTPUT = 1 << 1,
+	G_INPUT = 1 << 2,
+	G_NAMES = 1 << 3,
+};
 
-static void
-print_error(const core_rpc_reply *r)
-{
-	fprintf(stderr, "%s: %s\n", core_status_str(r->code), r->message);
-	for (size_t i = 0; i < r->n_details; i++) {
-		fprintf(stderr, "  %s: %s\n", r->detail_fields[i],
-		    r->detail_descriptions[i]);
-	}
-	if (r->retry_after_s > 0) {
-		fprintf(stderr, "  retry after %u s\n", r->retry_after_s);
-	}
-}
+typedef struct parse_state {
+	rpcctl_options o;
+	unsigned used;            /* groups of the options given */
+	const char *used_name[4]; /* one option of each group, for errors */
+	const char *token;        /* --token */
+	char meta_keys[RPCCTL_MAX_META][META_KEY_MAX];
+	char authorization[RPCCTL_MAX_TOKEN + 8];
+} parse_state;
 
-/* ---- health ------------------------------------------------------------ */
+typedef int (*option_fn)(parse_state *p, const char *value);
 
 static int
-cmd_health(const options *o)
+opt_service(parse_state *p, const char *v)
 {
-	const char *all[] = {"auth", "user", "admin"};
-	const char *const *targets = o->n_targets ? o->targets : all;
-	int n = o->n_targets ? o->n_targets : 3;
-	int rc = EXIT_OK;
-	core_arena *a = core_arena_new(0);
-
-	for (int i = 0; i < n; i++) {
-		const core_service_info *svc = core_registry_target(targets[i]);
-		if (svc == NULL) {
-			core_arena_free(a);
-			return usage_error("unknown service \"%s\"", targets[i]);
-		}
-		core_rpc_client *c = client_for(o, svc);
-		if (c == NULL) {
-			rc = EXIT_UNAVAILABLE;
-			continue;
-		}
-		Core__V1__HealthCheckRequest req =
-		    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-		ProtobufCMessage *out = NULL;
-		core_rpc_reply reply;
-		core_status st = call(o, c, "/core.v1.Health/Check", &req.base,
-		    &core__v1__health_check_response__descriptor, &out, a,
-		    &reply);
-		if (st != CORE_OK) {
-			printf("%-6s %s\n", svc->target, core_status_str(st));
-			fprintf(stderr, "rpcctl: %s: %s\n", svc->target,
-			    reply.message);
-			rc = EXIT_UNAVAILABLE;
-		} else {
-			const Core__V1__HealthCheckResponse *h =
-			    (const Core__V1__HealthCheckResponse *) out;
-			const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-			    &core__v1__health_check_response__serving_status__descriptor,
-			    (int) h->status);
-			printf("%-6s %s\n", svc->target, v ? v->name : "UNKNOWN");
-			if (h->status !=
-			    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
-				rc = EXIT_UNAVAILABLE;
-			}
-		}
-		core_rpc_client_free(c);
-		core_arena_reset(a);
+	if (p->o.n_targets == RPCCTL_MAX_TARGETS) {
+		return rpcctl_usage_error(
+		    "at most %d --service", RPCCTL_MAX_TARGETS);
 	}
-	core_arena_free(a);
-	return rc;
-}
-
-/* ---- call -------------------------------------------------------------- */
-
-/* Reads the request text: inline JSON, @file, or - for stdin. Returns a
- * malloc'd NUL-terminated buffer or NULL (message printed). */
-static char *
-read_input(const char *arg, size_t *len)
-{
-	FILE *f = NULL;
-	if (arg == NULL) {
-		arg = "{}";
-	}
-	if (strcmp(arg, "-") == 0) {
-		f = stdin;
-	} else if (arg[0] == '@') {
-		f = fopen(arg + 1, "rb");
-		if (f == NULL) {
-			fprintf(stderr, "rpcctl: cannot open %s\n", arg + 1);
-			return NULL;
-		}
-	} else {
-		*len = strlen(arg);
-		return strdup(arg);
-	}
-	char *buf = malloc(MAX_REQUEST_BYTES + 1);
-	size_t n = buf ? fread(buf, 1, MAX_REQUEST_BYTES + 1, f) : 0;
-	if (f != stdin) {
-		fclose(f);
-	}
-	if (buf == NULL || n > MAX_REQUEST_BYTES) {
-		fprintf(stderr, "rpcctl: request larger than %u bytes\n",
-		    MAX_REQUEST_BYTES);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	p->o.targets[p->o.n_targets++] = v;
+	return 0;
 }
 
 static int
-cmd_call(const options *o, const char *method, const char *input)
+opt_url(parse_state *p, const char *v)
 {
-	const core_service_info *svc = NULL;
-	const ProtobufCMethodDescriptor *m = NULL;
-	if (core_registry_find(method, &svc, &m) != 0) {
-		fprintf(stderr, "rpcctl: unknown method \"%s\" (see 'rpcctl "
-		                "list')\n",
-		    method);
-		return EXIT_USAGE;
+	if (p->o.n_urls == RPCCTL_MAX_URLS) {
+		return rpcctl_usage_error("at most %d --url", RPCCTL_MAX_URLS);
 	}
-	if (svc->target == NULL) {
-		/* Health is served by every service: which one? */
-		if (o->n_targets != 1 && o->n_urls == 0) {
-			fprintf(stderr, "rpcctl: %s is served by every service; "
-			                "name one with --service\n",
-			    svc->desc->name);
-			return EXIT_USAGE;
-		}
+	if (strstr(v, "://") == NULL) {
+		return rpcctl_usage_error("--url wants a URL such as "
+		                          "tcp://127.0.0.1:7101, got \"%s\"",
+		    v);
 	}
-	const core_service_info *target = svc;
-	if (o->n_targets == 1) {
-		target = core_registry_target(o->targets[0]);
-		if (target == NULL) {
-			return usage_error("unknown service \"%s\"",
-			    o->targets[0]);
-		}
-	}
-	size_t len = 0;
-	char *text = read_input(input, &len);
-	if (text == NULL) {
-		return EXIT_USAGE;
-	}
-	ProtobufCMessage *in = NULL;
-	core_json_error jerr;
-	core_arena *a = core_arena_new(0);
-	if (core_json_to_pb(m->input, text, len, NULL,
-	        core_arena_allocator(a), &in, &jerr) != 0) {
-		if (jerr.line > 0) {
-			fprintf(stderr,
-			    "rpcctl: invalid JSON at line %d, column %d: %s\n",
-			    jerr.line, jerr.column, jerr.message);
-		} else {
-			fprintf(stderr, "rpcctl: %s%s%s\n", jerr.field,
-			    jerr.field[0] ? ": " : "", jerr.message);
-		}
-		free(text);
-		core_arena_free(a);
-		return EXIT_INVALID;
-	}
-	free(text);
+	p->o.urls[p->o.n_urls++] = v;
+	return 0;
+}
 
-	core_rpc_client *c = client_for(o, target);
+static int
+opt_token(parse_state *p, const char *v)
+{
+	p->token = v;
+	return 0;
+}
+
+/* KEY=VALUE; the key is lower-cased, as the wire format wants. */
+static int
+opt_meta(parse_state *p, const char *v)
+{
+	const char *eq = strchr(v, '=');
+	size_t klen = eq ? (size_t) (eq - v) : 0;
+	if (klen == 0 || klen >= META_KEY_MAX) {
+		return rpcctl_usage_error(
+		    "--meta wants KEY=VALUE, got \"%s\"", v);
+	}
+	if (p->o.n_meta == RPCCTL_MAX_META) {
+		return rpcctl_usage_error(
+		    "at most %d --meta", RPCCTL_MAX_META);
+	}
+	char *key = p->meta_keys[p->o.n_meta];
+	for (size_t i = 0; i < klen; i++) {
+		unsigned char c = (unsigned char) v[i];
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
+			return rpcctl_usage_error(
+			    "--meta key \"%.*s\" may only "
+			    "hold letters, digits, - _ .",
+			    (int) klen, v);
+		}
+		key[i] = (char) tolower(c);
+	}
+	key[klen] = '\0';
+	if (strcmp(key, CORE_MD_DEADLINE) == 0) {
+		return rpcctl_usage_error("set the deadline with --timeout");
+	}
+	for (int i = 0; i < p->o.n_meta; i++) {
+		if (strcmp(p->o.meta[i].key, key) == 0) {
+			return rpcctl_usage_error(
+			    "--meta %s given twice", key);
+		}
+	}
+	p->o.meta[p->o.n_meta++] = (core_md){key, eq + 1};
+	return 0;
+}
+
+static int
+opt_timeout(parse_state *p, const char *v)
+{
+	char *end;
+	long ms = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || ms <= 0 || ms > 3600000) {
+		return rpcctl_usage_error("--timeout wants milliseconds (1 to "
+		                          "3600000), got \"%s\"",
+		    v);
+	}
+	p->o.timeout_ms = ms;
+	return 0;
+}
+
+static int
+parse_format(const char *opt, const char *v, bool text_ok, rpcctl_format *out)
+{
+	if (strcmp(v, "json") == 0) {
+		*out = RPCCTL_FORMAT_JSON;
+	} else if (strcmp(v, "binary") == 0) {
+		*out = RPCCTL_FORMAT_BINARY;
+	} else if (text_ok && strcmp(v, "text") == 0) {
+		*out = RPCCTL_FORMAT_TEXT;
+	} else {
+		return rpcctl_usage_error("%s wants %s, got \"%s\"", opt,
+		    text_ok ? "json, text or binary" : "json or binary", v);
+	}
+	return 0;
+}
+
+static int
+opt_output(parse_state *p, const char *v)
+{
+	return parse_format("--output", v, true, &p->o.output);
+}
+
+static int
+opt_input(parse_state *p, const char *v)
+{
+	return parse_format("--input", v, false, &p->o.input);
+}
+
+static int
+opt_names(parse_state *p, const char *v)
+{
+	(void) v;
+	p->o.names = RPCCTL_NAMES_FULL;
+	return 0;
+}
+
+static int
+opt_short_names(parse_state *p, const char *v)
+{
+	(void) v;
+	p->o.names = RPCCTL_NAMES_SHORT;
+	return 0;
+}
+
+static int
+opt_verbose(parse_state *p, const char *v)
+{
+	(void) v;
+	p->o.verbose = true;
+	return 0;
+}
+
+/* Handled before parsing, by wants_help(). */
+static int
+opt_help(parse_state *p, const char *v)
+{
+	(void) p;
+	(void) v;
+	return 0;
+}
+
+static const struct option_spec {
+	const char *name, *alias;
+	bool takes_value;
+	unsigned group;
+	option_fn set;
+} options[] = {
+    {"--service", NULL, true, G_CONN, opt_service},
+    {"--url", NULL, true, G_CONN, opt_url},
+    {"--token", NULL, true, G_CONN, opt_token},
+    {"--meta", NULL, true, G_CONN, opt_meta},
+    {"--timeout", NULL, true, G_CONN, opt_timeout},
+    {"--output", "-o", true, G_OUTPUT, opt_output},
+    {"--input", NULL, true, G_INPUT, opt_input},
+    {"--names", NULL, false, G_NAMES, opt_names},
+    {"--short-names", NULL, false, G_NAMES, opt_short_names},
+    {"--verbose", "-v", false, G_ALL, opt_verbose},
+    {"--help", "-h", false, G_ALL, opt_help},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* The option arg names (with "--name=value" split off into *value). */
+static const struct option_spec *
+find_option(const char *arg, const char **value)
+{
+	const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+	size_t n = eq ? (size_t) (eq - arg) : strlen(arg);
+	*value = eq ? eq + 1 : NULL;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option_spec *s = &options[i];
+		if ((strlen(s->name) == n && strncmp(s->name, arg, n) == 0) ||
+		    (s->alias != NULL && eq == NULL &&
+		        strcmp(s->alias, arg) == 0)) {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int cmd_help(
+    const rpcctl_options *o, int argc, const char *const *argv);
+
+static const struct command {
+	const char *name;
+	const char *synopsis; /* its arguments, for usage errors */
+	int min_args, max_args;
+	unsigned groups;
+	rpcctl_command_fn run;
+	const char *help;
+} commands[] = {
+    {"call", "METHOD [JSON | @FILE | -]", 1, 2, G_CONN | G_OUTPUT | G_INPUT,
+        rpcctl_cmd_call, call_help},
+    {"health", "(no arguments)", 0, 0, G_CONN, rpcctl_cmd_health, health_help},
+    {"keys", "list | rotate", 1, 1, G_CONN | G_OUTPUT, rpcctl_cmd_keys,
+        keys_help},
+    {"list", "[SERVICE]", 0, 1, G_NAMES, rpcctl_cmd_list, list_help},
+    {"describe", "NAME", 1, 1, 0, rpcctl_cmd_describe, describe_help},
+    {"help", "[COMMAND]", 0, 1, 0, cmd_help, help_help},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+unknown_command(const char *name)
+{
+	rpcctl_spelling sp[N_COMMANDS];
+	size_t ids[3];
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		sp[i] = (rpcctl_spelling){commands[i].name, i};
+	}
+	size_t n = rpcctl_suggest(name, sp, N_COMMANDS, ids, 3);
+	if (n == 0) {
+		return rpcctl_usage_error("unknown command \"%s\"", name);
+	}
+	return rpcctl_usage_error(
+	    "unknown command \"%s\"; did you mean: %s%s%s", name,
+	    commands[ids[0]].name, n > 1 ? ", " : "",
+	    n > 1 ? commands[ids[1]].name : "");
+}
+
+static int
+cmd_help(const rpcctl_options *o, int argc, const char *const *argv)
+{
+	(void) o;
+	if (argc == 0) {
+		fputs(main_help, stdout);
+		return RPCCTL_EXIT_OK;
+	}
+	const struct command *c = find_command(argv[0]);
 	if (c == NULL) {
-		core_arena_free(a);
-		return EXIT_UNAVAILABLE;
+		return unknown_command(argv[0]);
 	}
-	char full[256];
-	snprintf(full, sizeof(full), "/%s/%s", svc->desc->name, m->name);
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply reply;
-	core_status st = call(o, c, full, in, m->output, &out, a, &reply);
-	int rc = exit_for(st);
-	if (st != CORE_OK) {
-		print_error(&reply);
-	} else {
-		char *json = core_pb_to_json(out, CORE_JSON_PRETTY, NULL);
-		if (json == NULL) {
-			fprintf(stderr, "rpcctl: out of memory\n");
-			rc = EXIT_OTHER;
-		} else {
-			printf("%s\n", json);
-			free(json);
-		}
-	}
-	core_rpc_client_free(c);
-	core_arena_free(a);
-	return rc;
+	fputs(c->help, stdout);
+	return RPCCTL_EXIT_OK;
 }
 
-/* ---- list and describe ------------------------------------------------- */
-
+/* Parses every option (anywhere on the line) and collects the positional
+ * arguments. Returns 0 or an exit status. */
 static int
-cmd_list(const char *filter)
+parse_args(int argc, char **argv, parse_state *p, const char **pos, int *n_pos)
 {
-	size_t n;
-	const core_service_info *s = core_registry_services(&n);
-	int shown = 0;
-	for (size_t i = 0; i < n; i++) {
-		const ProtobufCServiceDescriptor *d = s[i].desc;
-		if (filter != NULL &&
-		    !(s[i].target && strcmp(filter, s[i].target) == 0) &&
-		    strcmp(filter, d->name) != 0 &&
-		    strcmp(filter, d->short_name) != 0) {
+	bool options_done = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (options_done || a[0] != '-' || strcmp(a, "-") == 0) {
+			if (*n_pos == MAX_POSITIONAL) {
+				return rpcctl_usage_error(
+				    "unexpected argument "
+				    "\"%s\"",
+				    a);
+			}
+			pos[(*n_pos)++] = a;
 			continue;
 		}
-		shown++;
-		printf("%s%s%s%s\n", d->name, s[i].target ? " (" : "",
-		    s[i].target ? s[i].target : "", s[i].target ? ")" : "");
-		for (unsigned k = 0; k < d->n_methods; k++) {
-			printf("  /%s/%s(%s) returns (%s)\n", d->name,
-			    d->methods[k].name, d->methods[k].input->name,
-			    d->methods[k].output->name);
+		if (strcmp(a, "--") == 0) {
+			options_done = true;
+			continue;
 		}
-	}
-	if (shown == 0) {
-		return usage_error("unknown service \"%s\"", filter);
-	}
-	return EXIT_OK;
-}
-
-static const char *
-type_name(const ProtobufCFieldDescriptor *f)
-{
-	static const char *const names[] = {
-	    [PROTOBUF_C_TYPE_INT32] = "int32",
-	    [PROTOBUF_C_TYPE_SINT32] = "sint32",
-	    [PROTOBUF_C_TYPE_SFIXED32] = "sfixed32",
-	    [PROTOBUF_C_TYPE_INT64] = "int64",
-	    [PROTOBUF_C_TYPE_SINT64] = "sint64",
-	    [PROTOBUF_C_TYPE_SFIXED64] = "sfixed64",
-	    [PROTOBUF_C_TYPE_UINT32] = "uint32",
-	    [PROTOBUF_C_TYPE_FIXED32] = "fixed32",
-	    [PROTOBUF_C_TYPE_UINT64] = "uint64",
-	    [PROTOBUF_C_TYPE_FIXED64] = "fixed64",
-	    [PROTOBUF_C_TYPE_FLOAT] = "float",
-	    [PROTOBUF_C_TYPE_DOUBLE] = "double",
-	    [PROTOBUF_C_TYPE_BOOL] = "bool",
-	    [PROTOBUF_C_TYPE_ENUM] = "enum",
-	    [PROTOBUF_C_TYPE_STRING] = "string",
-	    [PROTOBUF_C_TYPE_BYTES] = "bytes",
-	    [PROTOBUF_C_TYPE_MESSAGE] = "message",
-	};
-	if (f->type == PROTOBUF_C_TYPE_ENUM) {
-		return ((const ProtobufCEnumDescriptor *) f->descriptor)->name;
-	}
-	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-		return ((const ProtobufCMessageDescriptor *) f->descriptor)->name;
-	}
-	return names[f->type];
-}
-
-static void
-describe_message(const ProtobufCMessageDescriptor *d)
-{
-	printf("message %s {\n", d->name);
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *label =
-		    f->label == PROTOBUF_C_LABEL_REPEATED ? "repeated " : "";
-		printf("  %s%s %s = %u;", label, type_name(f), f->name, f->id);
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-			printf("  // optional (oneof)");
+		const char *value = NULL;
+		const struct option_spec *s = find_option(a, &value);
+		if (s == NULL) {
+			return rpcctl_usage_error("unknown option \"%s\"", a);
 		}
-		printf("\n");
-		if (f->type == PROTOBUF_C_TYPE_ENUM) {
-			const ProtobufCEnumDescriptor *e = f->descriptor;
-			printf("    // %s values:", e->name);
-			for (unsigned k = 0; k < e->n_values; k++) {
-				printf(" %s", e->values[k].name);
+		if (s->takes_value && value == NULL) {
+			if (i + 1 == argc) {
+				return rpcctl_usage_error(
+				    "%s needs a value", s->name);
 			}
-			printf("\n");
+			value = argv[++i];
+		} else if (!s->takes_value && value != NULL) {
+			return rpcctl_usage_error(
+			    "%s takes no value", s->name);
+		}
+		int rc = s->set(p, value);
+		if (rc != 0) {
+			return rc;
+		}
+		for (unsigned g = 0; g < 4; g++) {
+			if (s->group == (1u << g)) {
+				p->used |= s->group;
+				p->used_name[g] = s->name;
+			}
 		}
 	}
-	printf("}\n");
+	return 0;
 }
 
+/* The authorization value: --token, else --meta authorization=..., else
+ * $RPCCTL_TOKEN; "Bearer " is added to a bare token. */
 static int
-cmd_describe(const char *name)
+set_authorization(parse_state *p)
 {
-	const core_service_info *svc = NULL;
-	const ProtobufCMethodDescriptor *m = NULL;
-	if (core_registry_find(name, &svc, &m) == 0) {
-		printf("rpc /%s/%s(%s) returns (%s)\n\n", svc->desc->name,
-		    m->name, m->input->name, m->output->name);
-		describe_message(m->input);
-		printf("\n");
-		describe_message(m->output);
-		return EXIT_OK;
+	const char *token = p->token;
+	for (int i = 0; i < p->o.n_meta; i++) {
+		if (strcmp(p->o.meta[i].key, CORE_MD_AUTHORIZATION) == 0) {
+			if (token != NULL) {
+				return rpcctl_usage_error(
+				    "give either --token or "
+				    "--meta authorization=...");
+			}
+			return 0;
+		}
 	}
-	const ProtobufCMessageDescriptor *d = core_registry_message(name);
-	if (d == NULL) {
-		fprintf(stderr, "rpcctl: no method or message named \"%s\"\n",
-		    name);
-		return EXIT_USAGE;
+	if (token == NULL) {
+		token = getenv("RPCCTL_TOKEN");
 	}
-	describe_message(d);
-	return EXIT_OK;
+	if (token == NULL || token[0] == '\0') {
+		return 0;
+	}
+	bool bearer = strncasecmp(token, "Bearer ", 7) == 0;
+	if (strlen(token) > RPCCTL_MAX_TOKEN) {
+		return rpcctl_usage_error(
+		    "the token is longer than %d bytes", RPCCTL_MAX_TOKEN);
+	}
+	snprintf(p->authorization, sizeof(p->authorization), "%s%s",
+	    bearer ? "" : "Bearer ", token);
+	p->o.authorization = p->authorization;
+	return 0;
 }
 
-/* ---- main -------------------------------------------------------------- */
+/* Whether the line asks for help (-h or --help before any "--"), and for
+ * which command: the first word that is neither an option nor an
+ * option's value. */
+static bool
+wants_help(int argc, char **argv, const char **command)
+{
+	bool help = false;
+	*command = NULL;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *value = NULL;
+		const struct option_spec *s =
+		    argv[i][0] == '-' ? find_option(argv[i], &value) : NULL;
+		if (s != NULL && s->set == opt_help) {
+			help = true;
+		} else if (s != NULL && s->takes_value && value == NULL) {
+			i++; /* its value */
+		} else if (argv[i][0] != '-' && *command == NULL) {
+			*command = argv[i];
+		}
+	}
+	return help;
+}
 
 int
 main(int argc, char **argv)
 {
-	options o = {.timeout_ms = 5000, .token = getenv("RPCCTL_TOKEN")};
-	const char *pos[3];
+	static parse_state p;
+	const char *pos[MAX_POSITIONAL];
 	int n_pos = 0;
+	p.o.timeout_ms = 5000;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage_text, stdout);
-			return EXIT_OK;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			o.verbose = true;
-		} else if (strcmp(a, "--service") == 0 && next) {
-			if (o.n_targets == 8) {
-				return usage_error("too many %s", "--service");
-			}
-			o.targets[o.n_targets++] = next;
-			i++;
-		} else if (strcmp(a, "--url") == 0 && next) {
-			if (o.n_urls == MAX_URLS) {
-				return usage_error("too many %s", "--url");
-			}
-			o.urls[o.n_urls++] = next;
-			i++;
-		} else if (strcmp(a, "--token") == 0 && next) {
-			o.token = next;
-			i++;
-		} else if (strcmp(a, "--meta") == 0 && next) {
-			char *eq = strchr(next, '=');
-			if (eq == NULL || eq == next || o.n_meta == MAX_META) {
-				return usage_error("--meta wants KEY=VALUE, got "
-				                   "\"%s\"",
-				    next);
-			}
-			*eq = '\0';
-			o.meta[o.n_meta++] = (core_md) {next, eq + 1};
-			i++;
-		} else if (strcmp(a, "--timeout") == 0 && next) {
-			char *end;
-			o.timeout_ms = strtol(next, &end, 10);
-			if (*end != '\0' || o.timeout_ms <= 0 ||
-			    o.timeout_ms > 3600000) {
-				return usage_error("--timeout wants milliseconds "
-				                   "(1 to 3600000), got \"%s\"",
-				    next);
-			}
-			i++;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			return usage_error("unknown or incomplete option \"%s\"",
-			    a);
-		} else if (n_pos == 3) {
-			return usage_error("unexpected argument \"%s\"", a);
-		} else {
-			pos[n_pos++] = a;
+	/* --help wins over any mistake elsewhere on the line. */
+	const char *help_for;
+	if (wants_help(argc, argv, &help_for)) {
+		const struct command *c =
+		    help_for ? find_command(help_for) : NULL;
+		fputs(c ? c->help : main_help, stdout);
+		return RPCCTL_EXIT_OK;
+	}
+	int rc = parse_args(argc, argv, &p, pos, &n_pos);
+	if (rc != 0) {
+		return rc;
+	}
+	core_log_init(
+	    "rpcctl", p.o.verbose ? CORE_LOG_DEBUG : CORE_LOG_ERROR, false);
+	if (n_pos == 0) {
+		fputs(main_help, stderr);
+		return RPCCTL_EXIT_USAGE;
+	}
+	const struct command *c = find_command(pos[0]);
+	if (c == NULL) {
+		return unknown_command(pos[0]);
+	}
+	current_command = c->name;
+	int nargs = n_pos - 1;
+	if (nargs < c->min_args || nargs > c->max_args) {
+		return rpcctl_usage_error(
+		    "usage: rpcctl %s %s", c->name, c->synopsis);
+	}
+	unsigned extra = p.used & ~c->groups & ~(unsigned) G_CONN;
+	for (unsigned g = 0; g < 4; g++) {
+		if (extra & (1u << g)) {
+			return rpcctl_usage_error("%s does not apply to %s",
+			    p.used_name[g], c->name);
 		}
 	}
-	core_log_init("rpcctl", o.verbose ? CORE_LOG_DEBUG : CORE_LOG_ERROR,
-	    false);
-	if (n_pos == 0) {
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
+	if ((rc = set_authorization(&p)) != 0) {
+		return rc;
 	}
-	const char *cmd = pos[0];
-	if (strcmp(cmd, "health") == 0 && n_pos == 1) {
-		return cmd_health(&o);
-	}
-	if (strcmp(cmd, "call") == 0 && (n_pos == 2 || n_pos == 3)) {
-		return cmd_call(&o, pos[1], n_pos == 3 ? pos[2] : NULL);
-	}
-	if (strcmp(cmd, "list") == 0 && n_pos <= 2) {
-		return cmd_list(n_pos == 2 ? pos[1] : NULL);
-	}
-	if (strcmp(cmd, "describe") == 0 && n_pos == 2) {
-		return cmd_describe(pos[1]);
-	}
-	return usage_error("unknown command or wrong arguments: \"%s\"", cmd);
+	return c->run(&p.o, nargs, pos + 1);
 }
