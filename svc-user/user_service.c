@@ -170,6 +170,10 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		freeReplyObject(cached);
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
+	if ((resp->role = core_arena_strdup(a, cl.role)) == NULL) {
+		freeReplyObject(cached);
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
 	if (cached->type == REDIS_REPLY_STRING) {
 		resp->profile = user__v1__profile__unpack(core_arena_allocator(a),
 		    cached->len, (const uint8_t *) cached->str);

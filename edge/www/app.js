@@ -45,6 +45,7 @@
     afterLogin: null,  /* route to return to once logged in */
     renderSeq: 0,      /* bumps on each navigation; stale async renders stop */
     loginUsername: '', /* prefills the login form after registering */
+    isAdmin: false,    /* GET /profile's role, or the last admin call's answer */
   };
 
   const signedIn = () => state.profile !== null;
@@ -229,12 +230,15 @@
     $('#nav-guest').hidden = inside;
     $('#nav-user').hidden = !inside;
     $('#nav-account').hidden = !inside;
+    $('#nav-admin').hidden = !(inside && state.isAdmin);
     const name = inside ? state.profile.display_name || state.profile.username || '' : '';
     $('#nav-username').textContent = name;
     $('.nav-who').title = name ? `Signed in as ${name}` : '';
     const current = currentPath();
-    for (const a of document.querySelectorAll('.nav [data-route]')) {
-      if (a.getAttribute('data-route') === current) a.setAttribute('aria-current', 'page');
+    for (const a of document.querySelectorAll('.nav [data-route], .nav [data-route-prefix]')) {
+      const prefix = a.getAttribute('data-route-prefix');
+      const on = prefix ? current.startsWith(prefix) : a.getAttribute('data-route') === current;
+      if (on) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
   }
@@ -256,7 +260,10 @@
   function setProfile(profile, etag) {
     state.profile = profile || null;
     if (etag !== undefined) state.etag = etag;
-    if (!profile) state.etag = null;
+    if (!profile) {
+      state.etag = null;
+      state.isAdmin = false;
+    }
     updateNav();
   }
 
@@ -269,6 +276,9 @@
 
   async function loadProfile() {
     const { data, headers } = await api('GET', '/profile');
+    /* The role as the token states it: it only decides what the nav
+     * offers; the admin pages are checked by the server on every call. */
+    state.isAdmin = data.role === 'admin';
     setProfile(data.profile || {}, headers.get('ETag'));
     return state.profile;
   }
@@ -683,6 +693,630 @@
     };
   }
 
+  /* -------------------------------------------------------------- admin */
+
+  /* The role is in the HttpOnly token, so the page learns it by asking: an
+   * admin call that answers 200 means admin, 403 means not. The server
+   * checks every call anyway; this only decides what the nav offers. */
+
+  const ROLE_LABELS = { ROLE_USER: 'User', ROLE_ADMIN: 'Admin' };
+  const STATUS_LABELS = { USER_STATUS_ACTIVE: 'Active', USER_STATUS_DISABLED: 'Disabled' };
+  const AUDIT_ACTIONS = ['users.list', 'users.get', 'users.update', 'users.revoke_sessions', 'audit.list'];
+  const OUTCOME_BADGES = { ok: 'badge-ok', denied: 'badge-warn', failed: 'badge-danger' };
+  const USERS_PAGE_SIZE = 20;
+  const AUDIT_PAGE_SIZE = 25;
+  const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  function setAdmin(yes) {
+    if (state.isAdmin === yes) return;
+    state.isAdmin = yes;
+    updateNav();
+  }
+
+  /* api() for /admin/...: keeps the nav's idea of the role current. */
+  async function adminApi(method, path, opts) {
+    try {
+      const out = await api(method, path, opts);
+      if (signedIn()) setAdmin(true);
+      return out;
+    } catch (err) {
+      if (err.status === 403) setAdmin(false);
+      throw err;
+    }
+  }
+
+  /* ?a=1&b=2 from an object; empty values are left out. */
+  function queryString(params) {
+    const parts = [];
+    for (const [k, v] of Object.entries(params)) {
+      if (v === undefined || v === null || v === '') continue;
+      parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+    }
+    return parts.length ? `?${parts.join('&')}` : '';
+  }
+
+  function hashQuery() {
+    const raw = location.hash.replace(/^#/, '');
+    const i = raw.indexOf('?');
+    return new URLSearchParams(i < 0 ? '' : raw.slice(i + 1));
+  }
+
+  const userHref = (id) => `#/admin/users/${encodeURIComponent(id)}`;
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const quoted = (name) => `“${name}”`;
+
+  function roleBadge(role) {
+    const label = ROLE_LABELS[role] || role || 'Unknown';
+    return h('span', { class: `badge ${role === 'ROLE_ADMIN' ? 'badge-info' : 'badge-neutral'}`, text: label });
+  }
+
+  function statusBadge(status) {
+    const label = STATUS_LABELS[status] || status || 'Unknown';
+    return h('span', { class: `badge ${status === 'USER_STATUS_DISABLED' ? 'badge-danger' : 'badge-ok'}`, text: label });
+  }
+
+  function outcomeBadge(outcome) {
+    return h('span', { class: `badge ${OUTCOME_BADGES[outcome] || 'badge-neutral'}`, text: outcome || 'unknown' });
+  }
+
+  const preciseFmt = (() => {
+    try {
+      return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+    } catch (_) {
+      return null;
+    }
+  })();
+
+  function preciseTimeEl(value) {
+    if (!value) return h('span', { text: '—' });
+    const d = new Date(value);
+    const text = Number.isNaN(d.getTime()) ? String(value)
+      : preciseFmt ? preciseFmt.format(d) : d.toLocaleString();
+    return h('time', { datetime: value, title: String(value) }, text);
+  }
+
+  /* <input type=datetime-local> speaks local time without a zone; the API
+   * RFC 3339. */
+  function isoToLocalInput(iso) {
+    const d = new Date(iso);
+    if (!iso || Number.isNaN(d.getTime())) return '';
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
+  function localInputToIso(value) {
+    if (!value) return '';
+    const d = new Date(value);
+    return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+  }
+
+  function prettyJson(text) {
+    if (!text) return '';
+    try {
+      return JSON.stringify(JSON.parse(text), null, 2);
+    } catch (_) {
+      return String(text);
+    }
+  }
+
+  function problemAlert(box, err) {
+    box.replaceChildren(
+      h('p', { class: 'alert-title', text: problemText(err) }),
+      err && err.requestId ? h('p', { class: 'alert-meta', text: `Reference: ${err.requestId}` }) : null);
+    box.hidden = false;
+  }
+
+  /* The admin pages: a tab bar above the card. */
+  function adminPage(section, title, ...content) {
+    const tab = (href, key, label) => h('li', null,
+      h('a', { href, 'aria-current': section === key ? 'page' : null }, label));
+    return h('div', { class: 'admin' },
+      h('nav', { class: 'subnav', 'aria-label': 'Administration' },
+        h('ul', null,
+          tab('#/admin/users', 'users', 'Users'),
+          tab('#/admin/audit', 'audit', 'Audit trail'))),
+      page(title, content));
+  }
+
+  function adminRefusedView() {
+    return page('Admins only',
+      h('div', { class: 'alert alert-error', role: 'alert', id: 'admin-refused' },
+        h('p', { class: 'alert-title', text: 'This page is for administrators.' }),
+        h('p', { text: 'Your account does not have the admin role.' })),
+      h('div', { class: 'actions' },
+        h('a', { href: '#/profile', class: 'button button-primary' }, 'Go to your profile')));
+  }
+
+  /* A table that turns into one card per row on narrow screens: every cell
+   * carries its column's name in data-label for the CSS. columns:
+   * [{label, cell(item) → node}] */
+  function dataTable(id, columns, items, rowClass) {
+    return h('table', { class: 'table', id },
+      h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', text: c.label })))),
+      h('tbody', null, items.map((item) => h('tr', { class: rowClass || null },
+        columns.map((c) => h('td', { 'data-label': c.label },
+          h('div', { class: c.cls ? `cell ${c.cls}` : 'cell' }, c.cell(item))))))));
+  }
+
+  /* Filters that apply themselves: a select or a date at once, text after a
+   * pause in typing, Enter at once. controls: [{name, label, options?,
+   * type?, placeholder?, value, toInput?, fromInput?}]; values are the
+   * request's (fromInput converts what the input holds). */
+  function filterBar(id, controls, onApply) {
+    const inputs = {};
+    const errors = {};
+    let timer = null;
+    const apply = () => {
+      clearTimeout(timer);
+      timer = null;
+      onApply();
+    };
+    const fields = controls.map((c) => {
+      const fid = `${id}-${c.name}`;
+      let input;
+      if (c.options) {
+        input = h('select', { id: fid, name: c.name, class: 'input', 'aria-describedby': `${fid}-error` },
+          c.options.map(([value, label]) => h('option', { value }, label)));
+        input.addEventListener('change', apply);
+      } else {
+        input = h('input', {
+          id: fid, name: c.name, class: 'input', type: c.type || 'search', autocomplete: 'off',
+          spellcheck: 'false', autocapitalize: 'none', placeholder: c.placeholder || null,
+          maxlength: c.maxlength || null, 'aria-describedby': `${fid}-error`,
+        });
+        if (c.type === 'datetime-local') {
+          input.addEventListener('change', apply);
+        } else {
+          input.addEventListener('input', () => {
+            clearTimeout(timer);
+            timer = setTimeout(apply, 350);
+          });
+        }
+      }
+      input.value = c.toInput ? c.toInput(c.value || '') : c.value || '';
+      input.addEventListener('input', () => {
+        if (!errors[c.name].hidden) {
+          errors[c.name].hidden = true;
+          input.removeAttribute('aria-invalid');
+        }
+      });
+      inputs[c.name] = input;
+      errors[c.name] = h('p', { class: 'field-error', id: `${fid}-error`, hidden: true });
+      return h('div', { class: `field filter filter-${c.name}` },
+        h('label', { for: fid, text: c.label }), input, errors[c.name]);
+    });
+    const clear = h('button', { type: 'button', class: 'button button-quiet', id: `${id}-clear` }, 'Clear');
+    clear.addEventListener('click', () => {
+      for (const el of Object.values(inputs)) el.value = '';
+      apply();
+    });
+    const form = h('form', { id, class: 'filters', role: 'search', novalidate: true },
+      fields,
+      h('div', { class: 'filter-actions' },
+        h('button', { type: 'submit', class: 'button' }, 'Search'),
+        clear));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      apply();
+    });
+    return {
+      form,
+      values() {
+        const out = {};
+        for (const c of controls) {
+          const raw = c.options ? inputs[c.name].value : inputs[c.name].value.trim();
+          out[c.name] = c.fromInput ? c.fromInput(raw) : raw;
+        }
+        return out;
+      },
+      clearErrors() {
+        for (const [name, el] of Object.entries(inputs)) {
+          errors[name].hidden = true;
+          el.removeAttribute('aria-invalid');
+        }
+      },
+      showFieldErrors(list) {
+        for (const fe of list || []) {
+          if (!inputs[fe.field]) continue;
+          errors[fe.field].textContent = fe.message;
+          errors[fe.field].hidden = false;
+          inputs[fe.field].setAttribute('aria-invalid', 'true');
+        }
+      },
+    };
+  }
+
+  /* A filtered, paged admin list: filters and page live in the address
+   * (replaced, not pushed, so typing does not fill the history), pages load
+   * in place; a 403 or a lost session renders the route again. The
+   * address's page_size (1–200) overrides cfg.pageSize. cfg: {id, path,
+   * endpoint, key, pageSize, controls, table(items), noun: [one, many],
+   * empty} */
+  async function adminList(seq, cfg) {
+    const q = hashQuery();
+    let filters = {};
+    for (const c of cfg.controls) {
+      c.value = q.get(c.name) || '';
+      filters[c.name] = c.value;
+    }
+    const size = Number(q.get('page_size'));
+    const pageSize = Number.isInteger(size) && size >= 1 && size <= 200 ? size : cfg.pageSize;
+    let pages = [q.get('page_token') || '']; /* tokens of the pages seen; pages[index] is shown */
+    let index = 0;
+    let next = '';
+    let loadSeq = 0;
+
+    const url = (f, token) => cfg.endpoint + queryString(Object.assign({}, f, { page_size: pageSize, page_token: token }));
+
+    let firstData = null;
+    let firstErr = null;
+    try {
+      ({ data: firstData } = await adminApi('GET', url(filters, pages[0])));
+    } catch (err) {
+      if (err.status !== 400) throw err;
+      firstErr = err; /* a filter or token in the address the API refuses */
+    }
+    if (seq !== state.renderSeq) return null;
+
+    const summary = h('p', { class: 'list-summary', id: `${cfg.id}-summary`, role: 'status', tabindex: '-1' });
+    const error = h('div', { class: 'alert alert-error', role: 'alert', hidden: true, id: `${cfg.id}-error` });
+    const results = h('div', { class: 'list-results', id: `${cfg.id}-results` });
+    const firstBtn = h('button', { type: 'button', class: 'button button-quiet', id: `${cfg.id}-first` }, 'First page');
+    const prevBtn = h('button', { type: 'button', class: 'button button-quiet', id: `${cfg.id}-prev` }, 'Previous page');
+    const nextBtn = h('button', { type: 'button', class: 'button', id: `${cfg.id}-next` }, 'Next page');
+    const pager = h('div', { class: 'pager' }, firstBtn, prevBtn, nextBtn);
+
+    const bar = filterBar(`${cfg.id}-filters`, cfg.controls, () => load(bar.values(), 0, ['']));
+
+    const updatePager = (busy) => {
+      firstBtn.disabled = busy || (index === 0 && pages[0] === '');
+      prevBtn.hidden = index === 0;
+      prevBtn.disabled = busy;
+      nextBtn.disabled = busy || !next;
+    };
+
+    const show = (data) => {
+      const items = Array.isArray(data[cfg.key]) ? data[cfg.key] : [];
+      next = data.next_page_token || '';
+      error.hidden = true;
+      const where = pages[0] === '' ? `Page ${index + 1}` : 'A later page';
+      summary.textContent = items.length
+        ? `${where} · ${plural(items.length, cfg.noun[0], cfg.noun[1])}${next ? ', more on the next page' : ''}`
+        : `${where} · no ${cfg.noun[1]}`;
+      results.replaceChildren(items.length ? cfg.table(items) : h('p', { class: 'empty muted', text: cfg.empty }));
+    };
+
+    const showError = (err) => {
+      next = '';
+      problemAlert(error, err);
+      bar.showFieldErrors(err.fieldErrors);
+      summary.textContent = '';
+      results.replaceChildren();
+    };
+
+    const syncAddress = () => {
+      if (!results.isConnected || currentPath() !== cfg.path) return;
+      const qs = queryString(Object.assign({}, filters, {
+        page_size: pageSize === cfg.pageSize ? '' : pageSize,
+        page_token: pages[index],
+      }));
+      history.replaceState(history.state, '', `#${cfg.path}${qs}`);
+    };
+
+    async function load(f, newIndex, newPages, focusSummary) {
+      const my = ++loadSeq;
+      results.classList.add('is-loading');
+      results.setAttribute('aria-busy', 'true');
+      updatePager(true);
+      bar.clearErrors();
+      try {
+        const { data } = await adminApi('GET', url(f, newPages[newIndex]));
+        if (my !== loadSeq || !results.isConnected) return;
+        filters = f;
+        pages = newPages;
+        index = newIndex;
+        show(data);
+      } catch (err) {
+        if (my !== loadSeq || !results.isConnected) return;
+        if (!signedIn() || err.status === 401 || err.status === 403) {
+          render();
+          return;
+        }
+        filters = f;
+        pages = newPages;
+        index = newIndex;
+        showError(err);
+      } finally {
+        if (my === loadSeq && results.isConnected) {
+          results.classList.remove('is-loading');
+          results.removeAttribute('aria-busy');
+          updatePager(false);
+          syncAddress();
+          if (focusSummary) summary.focus();
+        }
+      }
+    }
+
+    firstBtn.addEventListener('click', () => load(filters, 0, [''], true));
+    prevBtn.addEventListener('click', () => load(filters, index - 1, pages, true));
+    nextBtn.addEventListener('click', () => load(filters, index + 1, pages.slice(0, index + 1).concat([next]), true));
+
+    if (firstErr) showError(firstErr);
+    else show(firstData);
+    updatePager(false);
+    return { form: bar.form, summary, error, results, pager };
+  }
+
+  async function viewAdminUsers(seq) {
+    const me = state.profile && state.profile.user_id;
+    const list = await adminList(seq, {
+      id: 'admin-users',
+      path: '/admin/users',
+      endpoint: '/admin/users',
+      key: 'users',
+      pageSize: USERS_PAGE_SIZE,
+      noun: ['user', 'users'],
+      empty: 'No user matches these filters.',
+      controls: [
+        { name: 'query', label: 'Search', placeholder: 'Username or email starts with…', maxlength: 254 },
+        { name: 'status', label: 'Status', options: [['', 'Any status'],
+          ['USER_STATUS_ACTIVE', 'Active'], ['USER_STATUS_DISABLED', 'Disabled']] },
+        { name: 'role', label: 'Role', options: [['', 'Any role'], ['ROLE_USER', 'User'], ['ROLE_ADMIN', 'Admin']] },
+      ],
+      table: (users) => dataTable('admin-users-table', [
+        { label: 'Username', cell: (u) => [
+          h('a', { href: userHref(u.id), class: 'mono' }, u.username || u.id),
+          u.id === me ? h('span', { class: 'badge badge-neutral badge-you', text: 'You' }) : null] },
+        { label: 'Email', cls: 'break', cell: (u) => u.email || '—' },
+        { label: 'Role', cell: (u) => roleBadge(u.role) },
+        { label: 'Status', cell: (u) => statusBadge(u.status) },
+        { label: 'Created', cell: (u) => timeEl(u.created_at) },
+      ], users),
+    });
+    if (!list) return null;
+    const view = adminPage('users', 'Users',
+      h('p', { class: 'lead', text: 'Every account, by username. Open one to disable it, change its role or end its sessions.' }),
+      list.form, list.error, list.summary, list.results, list.pager);
+    return { view, focus: $('input', list.form) };
+  }
+
+  async function viewAdminUser(seq, params) {
+    const path = `/admin/users/${encodeURIComponent(params.id)}`;
+    const { data } = await adminApi('GET', path);
+    if (seq !== state.renderSeq) return null;
+    const u = data.user || {};
+    const sessions = Array.isArray(data.sessions) ? data.sessions : [];
+    const self = Boolean(state.profile && u.id && u.id === state.profile.user_id);
+    const name = u.username || u.id || '';
+    const disabled = u.status === 'USER_STATUS_DISABLED';
+    const admin = u.role === 'ROLE_ADMIN';
+
+    const patch = (body) => () => adminApi('PATCH', path, { body });
+    const actions = [
+      disabled ? {
+        label: 'Enable', yes: 'Yes, enable', busy: 'Enabling…', cls: 'button',
+        question: self ? 'Enable your own account?' : `Enable ${quoted(name)}? They can log in again.`,
+        run: patch({ status: 'USER_STATUS_ACTIVE' }),
+        done: () => `${quoted(name)} is enabled.`,
+      } : {
+        label: 'Disable', yes: 'Yes, disable', busy: 'Disabling…', cls: 'button button-danger',
+        question: self
+          ? 'Disable your own account? You are logged out at once and cannot log in until another admin enables it.'
+          : `Disable ${quoted(name)}? They are logged out everywhere at once and cannot log in until the account is enabled again.`,
+        run: patch({ status: 'USER_STATUS_DISABLED' }),
+        done: () => `${quoted(name)} is disabled and logged out everywhere.`,
+      },
+      admin ? {
+        label: 'Make user', yes: 'Yes, make user', busy: 'Changing role…', cls: 'button button-danger',
+        question: self
+          ? 'Remove your own admin role? You lose access to these pages at once.'
+          : `Remove the admin role from ${quoted(name)}? They keep their sessions but lose access to the admin pages at once.`,
+        run: patch({ role: 'ROLE_USER' }),
+        done: () => `${quoted(name)} is no longer an admin.`,
+      } : {
+        label: 'Make admin', yes: 'Yes, make admin', busy: 'Changing role…', cls: 'button',
+        question: `Make ${quoted(name)} an admin? They can then list and change every account and read the audit trail.`,
+        run: patch({ role: 'ROLE_ADMIN' }),
+        done: () => `${quoted(name)} is now an admin.`,
+      },
+      {
+        label: 'End all sessions', yes: 'Yes, end all sessions', busy: 'Ending sessions…', cls: 'button button-danger',
+        question: `End ${sessions.length === 1 ? 'the session' : `all ${sessions.length} sessions`} of ${self ? 'your own account, this browser included' : quoted(name)}? ` +
+          `${self ? 'You are' : 'They are'} logged out everywhere; the account stays active.`,
+        run: () => adminApi('POST', `${path}/revoke-sessions`, { body: {} }),
+        done: (res) => `Ended ${plural(Number(res.data.revoked || 0), 'session', 'sessions')} of ${quoted(name)}.`,
+      },
+    ];
+
+    const error = h('div', { class: 'alert alert-error', role: 'alert', hidden: true, tabindex: '-1', id: 'admin-user-error' });
+    const question = h('p', { class: 'confirm-question', id: 'admin-confirm-question' });
+    const yesBtn = h('button', { type: 'button', class: 'button button-danger', id: 'admin-confirm-yes' });
+    const noBtn = h('button', { type: 'button', class: 'button button-quiet', id: 'admin-confirm-no' }, 'Cancel');
+    const confirm = h('div', { class: 'confirm', id: 'admin-confirm', hidden: true, tabindex: '-1',
+      role: 'group', 'aria-labelledby': 'admin-confirm-question' },
+    question, h('div', { class: 'actions' }, yesBtn, noBtn));
+    const buttons = actions.map((a) => h('button', { type: 'button', class: a.cls, 'aria-controls': 'admin-confirm' }, a.label));
+    let pending = null;
+    let busy = false;
+
+    const closeConfirm = (refocus) => {
+      confirm.hidden = true;
+      for (const b of buttons) b.removeAttribute('aria-expanded');
+      if (refocus && pending) buttons[actions.indexOf(pending)].focus();
+      pending = null;
+    };
+    actions.forEach((a, i) => {
+      buttons[i].addEventListener('click', () => {
+        if (busy) return;
+        error.hidden = true;
+        pending = a;
+        for (const b of buttons) b.removeAttribute('aria-expanded');
+        buttons[i].setAttribute('aria-expanded', 'true');
+        question.textContent = a.question;
+        yesBtn.textContent = a.yes;
+        yesBtn.className = a.cls.includes('danger') ? 'button button-danger-solid' : 'button button-primary';
+        confirm.hidden = false;
+        confirm.focus();
+      });
+    });
+    noBtn.addEventListener('click', () => closeConfirm(true));
+    confirm.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && !busy) closeConfirm(true);
+    });
+    yesBtn.addEventListener('click', async () => {
+      if (!pending || busy) return;
+      const a = pending;
+      busy = true;
+      for (const b of [...buttons, yesBtn, noBtn]) b.disabled = true;
+      yesBtn.textContent = a.busy;
+      let res;
+      try {
+        res = await a.run();
+      } catch (err) {
+        busy = false;
+        if (!signedIn()) {
+          render();
+          return;
+        }
+        for (const b of [...buttons, yesBtn, noBtn]) b.disabled = false;
+        yesBtn.textContent = a.yes;
+        closeConfirm(false);
+        problemAlert(error, err);
+        error.focus();
+        return;
+      }
+      /* The page is read again to show the account as it is now. */
+      flashLater('success', a.done(res));
+      render();
+    });
+
+    const row = (label, value) => h('div', { class: 'detail' }, h('dt', { text: label }), h('dd', null, value));
+    const sessionTable = dataTable('admin-sessions-table', [
+      { label: 'Device', cell: (s) => h('span', { title: s.user_agent || null, text: describeAgent(s.user_agent) }) },
+      { label: 'IP', cell: (s) => h('span', { class: 'mono', text: s.client_ip || 'unknown' }) },
+      { label: 'Signed in', cell: (s) => timeEl(s.created_at) },
+      { label: 'Last active', cell: (s) => timeEl(s.last_used_at || s.created_at) },
+    ], sessions);
+
+    const view = adminPage('users', name,
+      h('p', { class: 'lead' },
+        h('a', { href: '#/admin/users', class: 'back' }, '← All users'),
+        self ? h('span', { class: 'badge badge-neutral badge-you', text: 'You' }) : null),
+      error,
+      h('dl', { class: 'details', id: 'admin-user-details' },
+        row('User id', h('span', { class: 'mono', text: u.id || '—' })),
+        row('Username', h('span', { class: 'mono', text: u.username || '—' })),
+        row('Email', u.email || '—'),
+        row('Role', h('span', { id: 'admin-user-role' }, roleBadge(u.role))),
+        row('Status', h('span', { id: 'admin-user-status' }, statusBadge(u.status))),
+        row('Created', timeEl(u.created_at)),
+        row('Updated', timeEl(u.updated_at))),
+      h('h2', { class: 'section-title', text: 'Actions' }),
+      h('div', { class: 'actions admin-actions' }, buttons),
+      confirm,
+      h('h2', { class: 'section-title', id: 'admin-sessions-title' },
+        'Active sessions ', h('span', { class: 'count', text: String(sessions.length) })),
+      sessions.length ? sessionTable : h('p', { class: 'muted', text: 'No active sessions.' }),
+      h('p', { class: 'audit-link' },
+        h('a', { href: `#/admin/audit${queryString({ target: u.id })}` }, 'Audit trail of this account')));
+    return { view };
+  }
+
+  /* A short account of what an audit row's detail says. */
+  function auditSummary(detail) {
+    if (!detail || typeof detail !== 'object') return '';
+    if (detail.before && detail.after && typeof detail.before === 'object') {
+      const changes = Object.keys(detail.after)
+        .filter((k) => detail.before[k] !== detail.after[k])
+        .map((k) => `${k} ${detail.before[k]} → ${detail.after[k]}`);
+      return changes.length ? changes.join(', ') : 'no change';
+    }
+    if (detail.revoked !== undefined) return plural(Number(detail.revoked) || 0, 'session ended', 'sessions ended');
+    if (typeof detail.message === 'string') return detail.message;
+    if (detail.requested && typeof detail.requested === 'object') {
+      return Object.entries(detail.requested).map(([k, v]) => `${k} → ${v}`).join(', ');
+    }
+    return '';
+  }
+
+  function auditTable(entries) {
+    const rows = [];
+    for (const e of entries) {
+      let detail = null;
+      try {
+        detail = e.detail_json ? JSON.parse(e.detail_json) : null;
+      } catch (_) {
+        detail = null;
+      }
+      const summary = auditSummary(detail);
+      const detailId = `audit-detail-${String(e.id).replace(/[^A-Za-z0-9_-]/g, '')}`;
+      const toggle = h('button', { type: 'button', class: 'button button-quiet button-small',
+        'aria-expanded': 'false', 'aria-controls': detailId }, 'Details');
+      const target = !e.target ? h('span', { class: 'muted', text: '—' })
+        : UUID_RE.test(e.target)
+          ? h('a', { href: userHref(e.target), class: 'mono', title: e.target }, `${e.target.slice(0, 8)}…`)
+          : h('span', { class: 'mono break', text: e.target });
+      const actor = e.actor_username
+        ? (e.actor_id ? h('a', { href: userHref(e.actor_id) }, e.actor_username) : e.actor_username)
+        : h('span', { class: 'muted', text: 'no valid token' });
+      const cell = (label, ...content) => h('td', { 'data-label': label }, h('div', { class: 'cell' }, content));
+      rows.push(h('tr', { class: 'audit-row', 'data-id': e.id, 'data-action': e.action || '',
+        'data-outcome': e.outcome || '', 'data-target': e.target || '' },
+      cell('Time', preciseTimeEl(e.time)),
+      cell('Actor', actor),
+      cell('Action', h('span', { class: 'mono', text: e.action || '—' }),
+        summary ? h('span', { class: 'audit-summary muted', text: summary }) : null),
+      cell('Target', target),
+      cell('Outcome', outcomeBadge(e.outcome)),
+      h('td', { class: 'cell-toggle' }, h('div', { class: 'cell' }, toggle))));
+      const more = h('tr', { class: 'audit-detail', id: detailId, hidden: true },
+        h('td', { colspan: '6' },
+          h('dl', { class: 'audit-meta' },
+            h('div', null, h('dt', { text: 'Entry' }), h('dd', { class: 'mono', text: String(e.id || '—') })),
+            h('div', null, h('dt', { text: 'Target' }), h('dd', { class: 'mono break', text: e.target || '—' })),
+            h('div', null, h('dt', { text: 'Actor id' }), h('dd', { class: 'mono break', text: e.actor_id || '—' })),
+            h('div', null, h('dt', { text: 'Client IP' }), h('dd', { class: 'mono', text: e.client_ip || '—' })),
+            h('div', null, h('dt', { text: 'Request id' }), h('dd', { class: 'mono break', text: e.request_id || '—' }))),
+          h('pre', { class: 'json', text: prettyJson(e.detail_json) || '(no detail)' })));
+      toggle.addEventListener('click', () => {
+        const open = more.hidden;
+        more.hidden = !open;
+        toggle.setAttribute('aria-expanded', String(open));
+        toggle.textContent = open ? 'Hide' : 'Details';
+      });
+      rows.push(more);
+    }
+    return h('table', { class: 'table table-audit', id: 'admin-audit-table' },
+      h('thead', null, h('tr', null,
+        ['Time', 'Actor', 'Action', 'Target', 'Outcome'].map((t) => h('th', { scope: 'col', text: t })),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden', text: 'Details' })))),
+      h('tbody', null, rows));
+  }
+
+  async function viewAdminAudit(seq) {
+    const list = await adminList(seq, {
+      id: 'admin-audit',
+      path: '/admin/audit',
+      endpoint: '/admin/audit',
+      key: 'entries',
+      pageSize: AUDIT_PAGE_SIZE,
+      noun: ['entry', 'entries'],
+      empty: 'No entry matches these filters.',
+      controls: [
+        { name: 'actor', label: 'Actor', placeholder: 'Username or user id', maxlength: 128 },
+        { name: 'action', label: 'Action', options: [['', 'Any action']].concat(AUDIT_ACTIONS.map((a) => [a, a])) },
+        { name: 'target', label: 'Target', placeholder: 'User id', maxlength: 128 },
+        { name: 'since', label: 'Since', type: 'datetime-local', toInput: isoToLocalInput, fromInput: localInputToIso },
+      ],
+      table: auditTable,
+    });
+    if (!list) return null;
+    const view = adminPage('audit', 'Audit trail',
+      h('p', { class: 'lead', text: 'Every administration call, allowed or refused, newest first.' }),
+      list.form, list.error, list.summary, list.results, list.pager);
+    return { view };
+  }
+
   /* ------------------------------------------------------------ routing */
 
   const ROUTES = {
@@ -691,12 +1325,40 @@
     '/profile': { view: viewProfile, auth: true },
     '/profile/edit': { view: viewProfileEdit, auth: true },
     '/sessions': { view: viewSessions, auth: true },
+    '/admin/users': { view: viewAdminUsers, auth: true, admin: true },
+    '/admin/audit': { view: viewAdminAudit, auth: true, admin: true },
   };
+
+  /* Routes with a parameter: [pattern, route, (match) => params]. */
+  const PATTERNS = [
+    [/^\/admin\/users\/([^/]+)$/, { view: viewAdminUser, auth: true, admin: true }, (m) => ({ id: m[1] })],
+  ];
+
+  function matchRoute(path) {
+    if (Object.prototype.hasOwnProperty.call(ROUTES, path)) return { route: ROUTES[path], params: {} };
+    for (const [re, route, params] of PATTERNS) {
+      const m = re.exec(path);
+      if (!m) continue;
+      try {
+        return { route, params: params(m.map((part) => decodeURIComponent(part))) };
+      } catch (_) {
+        return { route: null, params: {} }; /* malformed %-escape */
+      }
+    }
+    return { route: null, params: {} };
+  }
 
   function currentPath() {
     const raw = location.hash.replace(/^#/, '');
     const path = raw.split('?')[0].replace(/\/+$/, '');
     return path || '';
+  }
+
+  /* The path and its query, to come back to after logging in. */
+  function currentTarget() {
+    const raw = location.hash.replace(/^#/, '');
+    const i = raw.indexOf('?');
+    return i < 0 ? currentPath() : currentPath() + raw.slice(i);
   }
 
   function go(path) {
@@ -711,9 +1373,9 @@
       location.replace(`#${signedIn() ? '/profile' : '/login'}`);
       return;
     }
-    const route = ROUTES[path];
+    const { route, params } = matchRoute(path);
     if (route && route.auth && !signedIn()) {
-      state.afterLogin = path;
+      state.afterLogin = currentTarget();
       if (!state.pendingFlash) flashLater('info', 'Please log in to continue.');
       location.replace('#/login');
       return;
@@ -734,21 +1396,23 @@
     }, 150);
     let out;
     try {
-      out = await (route ? route.view(seq) : viewNotFound());
+      out = await (route ? route.view(seq, params) : viewNotFound());
     } catch (err) {
       if (seq !== state.renderSeq) return;
       if (err && err.status === 401 && !signedIn()) {
         clearTimeout(slow);
-        state.afterLogin = path;
+        state.afterLogin = currentTarget();
         location.replace('#/login');
         return;
       }
-      out = { view: errorView(err, () => render()) };
+      if (err && err.status === 403 && route && route.admin) out = { view: adminRefusedView(), narrow: true };
+      else out = { view: errorView(err, () => render()) };
     } finally {
       clearTimeout(slow);
     }
     if (!out || seq !== state.renderSeq) return;
     const samePage = target.dataset.path === path;
+    $('#main').classList.toggle('main-wide', Boolean(route && route.admin && !out.narrow));
     target.replaceChildren(out.view);
     target.dataset.path = path;
     if (!samePage) window.scrollTo(0, 0);

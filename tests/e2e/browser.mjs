@@ -2,7 +2,9 @@
 // a person (labels, buttons, links) and checks what the page shows.
 // Usage: node browser.mjs BASE_URL OUTDIR
 // Env: E2E_NODE_MODULES (where playwright-core is installed),
-//      E2E_CHROMIUM (the browser binary, default /usr/bin/chromium).
+//      E2E_CHROMIUM (the browser binary, default /usr/bin/chromium),
+//      E2E_ADMIN_USER, E2E_ADMIN_PASSWORD (an active admin, registered and
+//      promoted before any login).
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -35,12 +37,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const user = `e2e_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const email = `${user}@example.com`;
 const password = 'correct horse battery staple';
+const adminUser = process.env.E2E_ADMIN_USER;
+const adminPassword = process.env.E2E_ADMIN_PASSWORD;
+if (!adminUser || !adminPassword) {
+  console.error('FAIL: E2E_ADMIN_USER and E2E_ADMIN_PASSWORD must name an admin (browser.sh makes one)');
+  process.exit(1);
+}
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 let passed = 0;
 let shot = 0;
 let browser;
-let page;
+let page; // the page the helpers below look at
 const problems = []; // console errors, page errors, CSP violations, failed assets
+const responses = []; // {method, path, status} of every page's answers
 
 function fail(msg) {
   throw new Error(msg);
@@ -121,8 +131,10 @@ function noProblems() {
   if (problems.length) fail(`browser reported: ${problems.join(' | ')}`);
 }
 
-async function main() {
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+// A browser context of its own (its own cookie jar) with one page, whose
+// console errors, page errors, CSP violations and failed files all count
+// as problems.
+async function openPage() {
   const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
   context.setDefaultTimeout(TIMEOUT);
   // Reported through the console as well, with the directive that blocked.
@@ -131,34 +143,39 @@ async function main() {
       console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
     });
   });
-  page = await context.newPage();
-
-  const responses = [];
-  page.on('console', (msg) => {
+  const p = await context.newPage();
+  p.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const text = msg.text();
     const where = (msg.location() && msg.location().url) || '';
     // Chromium logs every 4xx answer of fetch(); the API's refusals are
-    // expected here (a wrong password, a logged-out /profile): only
-    // failures of the page's own files count.
+    // expected here (a wrong password, a logged-out /profile, a normal
+    // user's /admin/users): only failures of the page's own files count.
     if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(text) && where) {
       const path = new URL(where, base).pathname;
       if (!STATIC.has(path)) return;
     }
     problems.push(`console error: ${text}${where ? ` (${where})` : ''}`);
   });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => {
+  p.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  p.on('requestfailed', (req) => {
     const why = (req.failure() && req.failure().errorText) || '';
     // A reload or navigation cancels what the old document had in flight.
     if (why === 'net::ERR_ABORTED') return;
     problems.push(`request failed: ${req.method()} ${req.url()} ${why}`);
   });
-  page.on('response', (res) => {
+  p.on('response', (res) => {
     const u = new URL(res.url());
     responses.push({ method: res.request().method(), path: u.pathname, status: res.status() });
     if (STATIC.has(u.pathname) && res.status() >= 400) problems.push(`${u.pathname} answered ${res.status()}`);
   });
+  return { context, page: p };
+}
+
+async function main() {
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  const { context, page: userPage } = await openPage();
+  page = userPage;
 
   const nav = page.getByRole('navigation', { name: 'Main' });
   const heading = page.locator('#view h1');
@@ -448,6 +465,280 @@ async function main() {
     await seeText(flash, 'logged out', 'own session ended');
     const status = await page.evaluate(() => fetch('/profile', { credentials: 'same-origin' }).then((r) => r.status));
     if (status !== 401) fail(`GET /profile after ending the own session answered ${status}`);
+  });
+
+  // ------------------------------------------------------- administration
+
+  const adminLinkOf = (n) => n.getByRole('link', { name: 'Admin', exact: true });
+
+  // The role the page was told by GET /profile (from the token), and
+  // whether it called the admin API on its own since index `from`.
+  const roleOf = () => page.evaluate(() => fetch('/profile', { credentials: 'same-origin' })
+    .then((r) => r.json()).then((j) => j.role || ''));
+  const calledAdminApi = (from) => responses.slice(from).some((r) => r.path.startsWith('/admin/'));
+
+  await step('a normal user sees no Admin link and is refused the admin pages', async () => {
+    page = userPage;
+    const before = responses.length;
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    const role = await roleOf();
+    if (role !== 'user') fail(`GET /profile gave a normal user the role "${role}"`);
+    if (calledAdminApi(before)) fail('the page called the admin API for a normal user');
+    if (await adminLinkOf(nav).isVisible()) fail('a normal user sees the Admin link');
+    if (await flash.locator('.alert-error').count()) fail('the refused probe showed an error');
+    await page.goto(`${base}/#/admin/users`);
+    await atRoute('#/admin/users');
+    await seeText(heading, 'Admins only', 'the users page is refused');
+    await seeText(page.locator('#admin-refused'), 'for administrators', 'refusal text');
+    if (await page.locator('#admin-users-table').count()) fail('a normal user sees the users table');
+    await screenshot('admin-refused');
+    await page.goto(`${base}/#/admin/audit`);
+    await atRoute('#/admin/audit');
+    await seeText(heading, 'Admins only', 'the audit page is refused');
+    if (await adminLinkOf(nav).isVisible()) fail('the Admin link appeared after a refusal');
+    const status = await page.evaluate(() => fetch('/admin/audit', { credentials: 'same-origin' }).then((r) => r.status));
+    if (status !== 403) fail(`GET /admin/audit as a normal user answered ${status}`);
+    // This browser stays signed in on the profile until the admin disables
+    // the account below.
+    await nav.getByRole('link', { name: 'Profile', exact: true }).click();
+    await atRoute('#/profile');
+    await seeText(page.locator('.profile-handle'), `@${user}`, 'profile of the normal user');
+  });
+
+  const { page: adminPage } = await openPage();
+  const aNav = adminPage.getByRole('navigation', { name: 'Main' });
+  const aHeading = adminPage.locator('#view h1');
+  const aFlash = adminPage.locator('#flash');
+  const userRows = adminPage.locator('#admin-users-table tbody tr');
+  const rowTexts = async () => (await userRows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  let userId = '';
+
+  await step(`the admin ${adminUser} logs in (another browser) and sees the Admin link`, async () => {
+    page = adminPage;
+    await page.goto(`${base}/`);
+    await atRoute('#/login');
+    const before = responses.length;
+    await page.getByLabel('Username').fill(adminUser);
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    const role = await roleOf();
+    if (role !== 'admin') fail(`GET /profile gave the admin the role "${role}"`);
+    if (calledAdminApi(before)) fail('logging in called the admin API (each call is audited)');
+    await seeText(adminLinkOf(aNav), 'Admin', 'the Admin link');
+  });
+
+  await step('the users page lists the accounts, pages through them and the search narrows them', async () => {
+    await adminLinkOf(aNav).click();
+    await atRoute('#/admin/users');
+    await seeText(aHeading, 'Users', 'users heading');
+    await until('both accounts listed', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.some((t) => t.includes(user)) && rows.some((t) => t.includes(adminUser)), seen: rows };
+    });
+    await seeText(userRows.filter({ hasText: adminUser }), 'You', 'the admin marked as the signed-in account');
+    await seeText(userRows.filter({ hasText: adminUser }), 'Admin', 'the admin role');
+    await seeText(userRows.filter({ hasText: user }), `${user}@example.com`, 'the user email');
+    await seeText(userRows.filter({ hasText: user }), 'Active', 'the user status');
+    if ((await aNav.getByRole('link', { name: 'Admin', exact: true }).getAttribute('aria-current')) !== 'page') {
+      fail('the Admin link is not marked as the current page');
+    }
+    await screenshot('admin-users');
+
+    // One account per page: Next and First page.
+    await page.goto(`${base}/#/admin/users?page_size=1`);
+    await until('one account on the page', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1, seen: rows };
+    });
+    const first = (await rowTexts())[0];
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await until('the next page shows another account', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0] !== first, seen: rows };
+    });
+    if (!/page_token=/.test(page.url())) fail(`the address keeps no page token: ${page.url()}`);
+    await seeText(page.locator('#admin-users-summary'), 'Page 2', 'page number');
+    await page.getByRole('button', { name: 'First page' }).click();
+    await until('back on the first page', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0] === first, seen: rows };
+    });
+
+    await page.goto(`${base}/#/admin/users`);
+    await until('the full list again', async () => ({ ok: (await userRows.count()) >= 2, seen: await userRows.count() }));
+    await page.getByLabel('Search').fill(user.toUpperCase());
+    await until('the search narrows the list to the user', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0].includes(user), seen: rows };
+    });
+    const hash = decodeURIComponent(new URL(page.url()).hash);
+    if (hash !== `#/admin/users?query=${user.toUpperCase()}`) fail(`the address does not keep the search: ${hash}`);
+    await page.getByLabel('Role').selectOption('ROLE_ADMIN');
+    await until('no user is both found and an admin', async () => ({
+      ok: await page.locator('#admin-users-results .empty').isVisible(),
+      seen: await rowTexts(),
+    }));
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await until('the full list again', async () => ({ ok: (await userRows.count()) >= 2, seen: await userRows.count() }));
+  });
+
+  await step(`the admin opens ${user} and disables the account (with a confirmation)`, async () => {
+    await userRows.getByRole('link', { name: user, exact: true }).click();
+    userId = await until('the address names the user', async () => {
+      const m = /^#\/admin\/users\/([^/?]+)$/.exec(new URL(page.url()).hash);
+      const id = m ? decodeURIComponent(m[1]) : '';
+      return { ok: UUID_RE.test(id), value: id, seen: page.url() };
+    });
+    await seeText(aHeading, user, 'user heading');
+    await seeText(page.locator('#admin-user-details'), userId, 'the user id');
+    await seeText(page.locator('#admin-user-status'), 'Active', 'status before');
+    await seeText(page.locator('#admin-sessions-title'), /Active sessions\s*1$/, 'the open browser of the user');
+    await seeText(page.locator('#admin-sessions-table'), 'Chrome', 'the session device');
+    await screenshot('admin-user');
+
+    // A first click only asks; Cancel does nothing.
+    const writes = () => responses.filter((r) => r.path.startsWith('/admin/') && r.method !== 'GET').length;
+    const before = writes();
+    await page.getByRole('button', { name: 'End all sessions', exact: true }).click();
+    await seeText(page.locator('#admin-confirm'), `of “${user}”?`, 'the end-sessions question');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await until('the question is gone', async () => ({ ok: await page.locator('#admin-confirm').isHidden() }));
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    await seeText(page.locator('#admin-confirm'), `Disable “${user}”?`, 'the disable question');
+    if (writes() !== before) fail('a change was sent before it was confirmed');
+    await screenshot('admin-user-confirm');
+    const answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/admin/users/${userId}`));
+    await page.getByRole('button', { name: 'Yes, disable' }).click();
+    const res = await answer;
+    if (res.status() !== 200) fail(`PATCH /admin/users/{id} answered ${res.status()}`);
+    const body = JSON.parse(res.request().postData() || '{}');
+    if (JSON.stringify(body) !== '{"status":"USER_STATUS_DISABLED"}') fail(`the PATCH sent ${JSON.stringify(body)}`);
+    await seeText(aFlash, `“${user}” is disabled`, 'disable confirmed');
+    await seeText(page.locator('#admin-user-status'), 'Disabled', 'status after');
+    await seeText(page.locator('#admin-sessions-title'), /Active sessions\s*0$/, 'no session left');
+    await seeText(page.getByRole('button', { name: 'Enable', exact: true }), 'Enable', 'Enable offered');
+    await screenshot('admin-user-disabled');
+  });
+
+  await step('the audit trail shows users.update by the admin on the user, outcome ok', async () => {
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Audit trail' }).click();
+    await atRoute('#/admin/audit');
+    await seeText(aHeading, 'Audit trail', 'audit heading');
+    const rows = page.locator('#admin-audit-table tr.audit-row');
+    await until('audit rows listed', async () => ({ ok: (await rows.count()) > 0, seen: await rows.count() }));
+    await page.getByLabel('Action').selectOption('users.update');
+    await until('only users.update rows', async () => {
+      const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
+      return { ok: actions.length > 0 && actions.every((a) => a === 'users.update'), seen: actions };
+    });
+    const hash = new URL(page.url()).hash;
+    if (hash !== '#/admin/audit?action=users.update') fail(`the address does not keep the filter: ${hash}`);
+    const row = rows.and(page.locator(`[data-target="${userId}"]`)).first();
+    await seeText(row.locator('td[data-label="Outcome"]'), /^ok$/, 'outcome');
+    await seeText(row.locator('td[data-label="Outcome"] .badge-ok'), 'ok', 'outcome badge colour');
+    await seeText(row.locator('td[data-label="Actor"]'), new RegExp(`^${adminUser}$`), 'actor');
+    await seeText(row.locator('td[data-label="Action"]'), 'status active → disabled', 'change summary');
+    const target = row.locator('td[data-label="Target"] a');
+    if ((await target.getAttribute('href')) !== `#/admin/users/${userId}`) fail('the target does not link to the user');
+    if ((await target.getAttribute('title')) !== userId) fail('the target is not the user id');
+    await row.getByRole('button', { name: 'Details' }).click();
+    const detail = page.locator(`#${await row.getByRole('button').getAttribute('aria-controls')}`);
+    await seeText(detail, userId, 'target id in the details');
+    const pre = await detail.locator('pre').innerText();
+    let parsed;
+    try {
+      parsed = JSON.parse(pre);
+    } catch (_) {
+      fail(`the detail is not JSON: ${pre}`);
+    }
+    if (!parsed.after || parsed.after.status !== 'disabled') fail(`unexpected detail: ${pre}`);
+    if (!pre.includes('\n  "')) fail(`the detail is not pretty-printed: ${pre}`);
+    await screenshot('admin-audit');
+  });
+
+  await step('the admin pages at phone width', async () => {
+    await page.setViewportSize(PHONE);
+    await seeText(aHeading, 'Audit trail', 'audit on a phone');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) fail(`the audit page scrolls sideways by ${overflow}px at 390px`);
+    await screenshot('phone-admin-audit');
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Users' }).click();
+    await atRoute('#/admin/users');
+    await until('users listed', async () => ({ ok: (await userRows.count()) >= 2, seen: await userRows.count() }));
+    const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow2 > 0) fail(`the users page scrolls sideways by ${overflow2}px at 390px`);
+    await screenshot('phone-admin-users');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step(`${user}'s open browser is locked out at once`, async () => {
+    page = userPage;
+    await atRoute('#/profile');
+    await page.reload();
+    await atRoute('#/login');
+    await seeText(heading, 'Log in', 'login instead of the profile');
+    const status = await page.evaluate(() => fetch('/profile', { credentials: 'same-origin' }).then((r) => r.status));
+    if (status !== 401) fail(`GET /profile of the disabled user answered ${status}`);
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    const answer = page.waitForResponse((r) => r.url().endsWith('/login'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const res = await answer;
+    if (res.status() !== 403) fail(`logging in to a disabled account answered ${res.status()}`);
+    const problem = await res.json();
+    if (!/disabled/.test(problem.detail || '')) fail(`unexpected detail: ${problem.detail}`);
+    await seeText(page.locator('#login .form-error'), problem.detail, 'the disabled account is reported');
+    await atRoute('#/login');
+    await screenshot('disabled-login');
+  });
+
+  await step(`the admin enables ${user} again and the user can log in`, async () => {
+    page = adminPage;
+    await page.goto(`${base}/#/admin/users/${userId}`);
+    await seeText(page.locator('#admin-user-status'), 'Disabled', 'status before');
+    await page.getByRole('button', { name: 'Enable', exact: true }).click();
+    await page.getByRole('button', { name: 'Yes, enable' }).click();
+    await seeText(aFlash, `“${user}” is enabled`, 'enable confirmed');
+    await seeText(page.locator('#admin-user-status'), 'Active', 'status after');
+    page = userPage;
+    const before = responses.length;
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    await seeText(page.locator('.profile-handle'), `@${user}`, 'the user is back');
+    if ((await roleOf()) !== 'user') fail('the enabled user is not a plain user');
+    if (calledAdminApi(before)) fail('the page called the admin API for the enabled user');
+    if (await adminLinkOf(nav).isVisible()) fail('the enabled user sees the Admin link');
+  });
+
+  await step('the last admin cannot take away their own admin role', async () => {
+    page = adminPage;
+    await page.goto(`${base}/#/admin/users?role=ROLE_ADMIN`);
+    await until('only the admin listed', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0].includes(adminUser), seen: rows };
+    });
+    if ((await page.getByLabel('Role').inputValue()) !== 'ROLE_ADMIN') fail('the role filter is not shown');
+    await userRows.getByRole('link', { name: adminUser, exact: true }).click();
+    await seeText(aHeading, adminUser, 'own account');
+    await page.getByRole('button', { name: 'Make user', exact: true }).click();
+    await seeText(page.locator('#admin-confirm'), 'Remove your own admin role?', 'the question');
+    const answer = page.waitForResponse((r) => r.request().method() === 'PATCH');
+    await page.getByRole('button', { name: 'Yes, make user' }).click();
+    const res = await answer;
+    // 400 (docs/api.md: FAILED_PRECONDITION outside the If-Match routes).
+    if (res.status() < 400 || res.status() >= 500) fail(`demoting the last admin answered ${res.status()}`);
+    const problem = await res.json();
+    if (!/last active admin/.test(problem.detail || '')) fail(`unexpected detail: ${problem.detail}`);
+    await seeText(page.locator('#admin-user-error'), problem.detail, 'the refusal is shown');
+    await seeText(page.locator('#admin-user-role'), 'Admin', 'still an admin');
+    if (!(await page.locator('#admin-confirm').isHidden())) fail('the question stayed open after the answer');
+    await screenshot('admin-last-admin');
   });
 
   noProblems();

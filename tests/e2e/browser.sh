@@ -2,8 +2,10 @@
 # The web frontend in a real browser: headless Chromium (Debian's, driven by
 # playwright-core from npm) registers, logs in, edits the profile, lists and
 # ends sessions and logs out against the whole stack: svc-auth, svc-user,
-# svc-admin and the edge serving edge/www. Screenshots of every step stay in
-# BUILD_DIR/e2e-output. Usage: browser.sh BUILD_DIR
+# svc-admin and the edge serving edge/www; then an admin (made with
+# `svc-auth promote-admin`) lists, disables and enables that user and reads
+# the audit trail. Screenshots of every step stay in BUILD_DIR/e2e-output.
+# Usage: browser.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -79,11 +81,29 @@ if [[ $code != 200 ]]; then
   exit 1
 fi
 
+# The admin: registered through the API, promoted in authdb by svc-auth
+# itself (AUTH_DATABASE_URL comes from svc_env_setup), before any login, so
+# the admin's first token already carries the role.
+admin_user="e2e_admin_$RANDOM$RANDOM"
+admin_password="admin horse battery staple $RANDOM"
+code=$(curl -s -o "$tmp/admin-register.json" -w '%{http_code}' -X POST "$base/register" \
+  -H 'Content-Type: application/json' \
+  -d "{\"username\":\"$admin_user\",\"email\":\"$admin_user@example.com\",\"password\":\"$admin_password\"}" || true)
+if [[ $code != 201 ]]; then
+  echo "FAIL: registering the admin answered $code: $(cat "$tmp/admin-register.json" 2>/dev/null)" >&2
+  exit 1
+fi
+if ! "$build/svc-auth/svc-auth" promote-admin "$admin_user" >"$tmp/promote.out" 2>&1; then
+  echo "FAIL: svc-auth promote-admin $admin_user: $(cat "$tmp/promote.out")" >&2
+  exit 1
+fi
+
 out=$build/e2e-output
 rm -rf "$out"
 mkdir -p "$out"
 rc=0
 E2E_NODE_MODULES=$mods/node_modules E2E_CHROMIUM=$chromium \
+  E2E_ADMIN_USER=$admin_user E2E_ADMIN_PASSWORD=$admin_password \
   timeout 120 node "$here/browser.mjs" "$base" "$out" || rc=$?
 if ((rc != 0)); then
   for f in "$tmp"/*.log; do
