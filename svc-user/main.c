@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/v1/auth.pb-c.h"
 #include "user/v1/user.pb-c.h"
 
+#include "core/auth_link.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/pg.h"
@@ -19,63 +19,23 @@
 #define USER_DEFAULT_MIGRATIONS_DIR "svc-user/migrations"
 #endif
 
-#define MAX_URLS 8
-
 static user_config cfg;
 static const char *migrations_dir, *auth_dial;
 static long migrate_wait_s, cache_ttl_s;
-static core_rpc_client *auth;
-
-/* Fetches the JWKS document from svc-auth (called by the cache on a miss
- * of a kid, at most once a second, from a worker thread). */
-static int
-fetch_jwks(void *arg, char **json, size_t *len)
-{
-	(void) arg;
-	core_arena *a = core_arena_new(0);
-	Auth__V1__GetJwksRequest req = AUTH__V1__GET_JWKS_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply reply;
-	core_rpc_opts opts = {.timeout_ms = 2000};
-	int rv = -1;
-	if (a != NULL &&
-	    core_rpc_call(auth, "/auth.v1.AuthService/GetJwks", &req.base,
-	        &auth__v1__get_jwks_response__descriptor, &out, &opts, a,
-	        &reply) == CORE_OK) {
-		const char *doc = ((Auth__V1__GetJwksResponse *) out)->json;
-		if ((*json = strdup(doc)) != NULL) {
-			*len = strlen(doc);
-			rv = 0;
-		}
-	} else {
-		core_log_warn("cannot fetch the JWKS from svc-auth: %s",
-		    a ? reply.message : "out of memory");
-	}
-	core_arena_free(a);
-	return rv;
-}
+static core_auth_link auth;
 
 static int
 init(void **app)
 {
-	char buf[1024];
-	const char *urls[MAX_URLS];
 	cfg.cache_ttl_s = (int) cache_ttl_s;
 	if (core_pg_migrate_wait(cfg.database_url, migrations_dir,
 	        migrate_wait_s) < 0) {
 		return -1;
 	}
-	int n = core_config_split(auth_dial, buf, sizeof(buf), urls, MAX_URLS);
-	core_rpc_client_config cc = {
-	    .name = "auth", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
-	if (n <= 0 || core_rpc_client_new(&cc, &auth) != 0) {
-		core_log_error("bad configuration: AUTH_RPC_DIAL");
+	if (core_auth_link_open(&auth, auth_dial) != 0) {
 		return -1;
 	}
-	cfg.jwks = core_jwks_cache_new(fetch_jwks, NULL, 1000);
-	if (cfg.jwks == NULL) {
-		return -1;
-	}
+	cfg.jwks = auth.jwks;
 	*app = &cfg;
 	return 0;
 }
@@ -84,8 +44,7 @@ static void
 fini(void *app)
 {
 	(void) app;
-	core_jwks_cache_free(cfg.jwks);
-	core_rpc_client_free(auth);
+	core_auth_link_close(&auth);
 }
 
 int
