@@ -15,14 +15,20 @@ MICROCORE_LIB_LOADED=1
 # anywhere, so nothing below depends on the current directory.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
+# Debian packages the build needs: what the container image's build stage
+# installs (Dockerfile), and the first part of what the scripts install.
+MICROCORE_BUILD_PACKAGES=(
+	build-essential cmake pkg-config git ca-certificates
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
+	libnng-dev libpq-dev libhiredis-dev libmicrohttpd-dev
+	libsodium-dev libcmocka-dev libjansson-dev
+)
+
 # Debian packages the build, the tests and the local stack need. iproute2
 # provides ss, which free_port and the port checks use.
 MICROCORE_PACKAGES=(
-	build-essential cmake pkg-config git ca-certificates
-	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
-	libnng-dev nng-utils libpq-dev libhiredis-dev libmicrohttpd-dev
-	libsodium-dev libcmocka-dev libjansson-dev
-	postgresql redis-server curl jq procps iproute2
+	"${MICROCORE_BUILD_PACKAGES[@]}"
+	nng-utils postgresql redis-server curl jq procps iproute2
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -98,6 +104,21 @@ _pkg_installed() {
 	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
+# _install_packages PKG...: installs the given Debian packages (apt-get
+# update first), or, without root, says how to and fails.
+_install_packages() {
+	if ((EUID != 0)); then
+		printf 'error: missing Debian packages: %s\n' "$*" >&2
+		printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends %s\n' \
+			"$*" >&2
+		printf 'or run this script with sudo.\n' >&2
+		return 1
+	fi
+	log "installing missing packages: $*"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
 # ensure_packages: installs whichever of the project's packages are missing.
 # apt-get update runs only when something is missing, so a machine that has
 # everything needs neither root nor the network.
@@ -114,34 +135,40 @@ ensure_packages() {
 	if ((${#missing[@]} == 0)); then
 		return 0
 	fi
-	if ((EUID != 0)); then
-		printf 'error: missing Debian packages: %s\n' "${missing[*]}" >&2
-		printf 'install them with:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends %s\n' \
-			"${missing[*]}" >&2
-		printf 'or run this script with sudo.\n' >&2
-		return 1
+	_install_packages "${missing[@]}"
+}
+
+# ensure_build_packages: installs whichever of the build's packages are
+# missing; all that the container image's build stage needs.
+ensure_build_packages() {
+	local missing=() p
+	for p in "${MICROCORE_BUILD_PACKAGES[@]}"; do
+		_pkg_installed "$p" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		return 0
 	fi
-	log "installing missing packages: ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	_install_packages "${missing[@]}"
 }
 
 # ensure_test_packages: what only the tests need on top of ensure_packages:
-# Debian's Chromium, which the browser test drives headless. The stack
-# command does not call it.
+# Debian's Chromium, which the browser test drives headless; Debian's
+# docker-compose, whose "config" command checks compose.yaml (no container
+# engine is needed for that); python3-yaml, with which the deployment tests
+# read compose's output and the Kubernetes manifests. The stack command does
+# not call it.
 ensure_test_packages() {
-	if [[ -x /usr/bin/chromium ]]; then
+	local missing=() p
+	if [[ ! -x /usr/bin/chromium ]]; then
+		missing+=(chromium)
+	fi
+	for p in docker-compose python3-yaml; do
+		_pkg_installed "$p" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
 		return 0
 	fi
-	if ((EUID != 0)); then
-		printf 'error: missing Debian package: chromium (the browser test needs /usr/bin/chromium)\n' >&2
-		printf 'install it with:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium\n' >&2
-		printf 'or run this script with sudo.\n' >&2
-		return 1
-	fi
-	log "installing missing packages: chromium"
-	DEBIAN_FRONTEND=noninteractive apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+	_install_packages "${missing[@]}"
 }
 
 # ---------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -44,15 +48,140 @@ parse_long(const char *s, long *out)
 	return 0;
 }
 
+/* name + "_FILE" into buf. -1 when it does not fit. */
+static int
+file_var_name(const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s_FILE", name);
+	return n < 0 || (size_t) n >= len ? -1 : 0;
+}
+
+/* Reads at most CORE_CONFIG_FILE_MAX bytes of the regular file at path into
+ * buf (which has room for one byte more, to detect a larger file). Returns
+ * the length, or -1 with a reason in err. */
+static ssize_t
+read_bounded(const char *var, const char *path, char *buf, char *err,
+    size_t errlen)
+{
+	/* O_NONBLOCK: opening a FIFO without a writer must not hang. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	size_t len = 0;
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot read %s: %s", var, path,
+		    strerror(errno));
+		return -1;
+	}
+	/* Not a FIFO or a device: reading one could block or never end. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a regular file", var,
+		    path);
+		close(fd);
+		return -1;
+	}
+	while (len <= CORE_CONFIG_FILE_MAX) {
+		ssize_t r = read(fd, buf + len, CORE_CONFIG_FILE_MAX + 1 - len);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "%s: cannot read %s: %s", var,
+			    path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (r == 0) {
+			break;
+		}
+		len += (size_t) r;
+	}
+	close(fd);
+	if (len > CORE_CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s is larger than %d bytes", var,
+		    path, CORE_CONFIG_FILE_MAX);
+		return -1;
+	}
+	return (ssize_t) len;
+}
+
+/* The value of an item from the file named by var (NAME_FILE): the file's
+ * content without trailing line ends, in guarded memory that stays for the
+ * life of the process (libsodium's: locked, left out of core dumps, read
+ * only). Returns it, or NULL with a reason in err. */
+static const char *
+read_value_file(const char *var, const char *path, char *err, size_t errlen)
+{
+	char *buf = malloc(CORE_CONFIG_FILE_MAX + 1);
+	char *value = NULL;
+	ssize_t n = -1;
+	size_t len;
+	if (buf == NULL || sodium_init() < 0) {
+		snprintf(err, errlen, "%s: out of memory", var);
+		goto done;
+	}
+	if ((n = read_bounded(var, path, buf, err, errlen)) < 0) {
+		goto done;
+	}
+	len = (size_t) n;
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s: %s contains a NUL byte", var, path);
+		goto done;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+		len--;
+	}
+	if (len == 0) {
+		snprintf(err, errlen, "%s: %s is empty", var, path);
+		goto done;
+	}
+	if ((value = sodium_malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", var);
+		goto done;
+	}
+	memcpy(value, buf, len);
+	value[len] = '\0';
+	sodium_mprotect_readonly(value);
+done:
+	if (buf != NULL) {
+		sodium_memzero(buf, CORE_CONFIG_FILE_MAX + 1);
+	}
+	free(buf);
+	return value;
+}
+
+/* The text of one item: NAME, else the file named by NAME_FILE, else the
+ * default. Returns it, or NULL with a message in err. */
+static const char *
+item_text(const core_config_item *it, char *err, size_t errlen)
+{
+	char var[128];
+	const char *v = getenv(it->name);
+	bool have_v = v != NULL && v[0] != '\0';
+	if (file_var_name(it->name, var, sizeof(var)) != 0) {
+		snprintf(err, errlen, "%s: name too long", it->name);
+		return NULL;
+	}
+	const char *path = getenv(var);
+	if (path == NULL || path[0] == '\0') {
+		return have_v ? v : it->def;
+	}
+	if (have_v) {
+		snprintf(err, errlen, "%s and %s are both set; set only one",
+		    it->name, var);
+		return NULL;
+	}
+	return read_value_file(var, path, err, errlen);
+}
+
 int
 core_config_load(const core_config_item *items, size_t n, char *err,
     size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const core_config_item *it = &items[i];
-		const char *v = getenv(it->name);
-		if (v == NULL || v[0] == '\0') {
-			v = it->def;
+		const char *v = item_text(it, err, errlen);
+		if (v == NULL) {
+			return -1;
 		}
 		switch (it->type) {
 		case CORE_CONFIG_STR:
@@ -100,6 +229,23 @@ masked(const core_config_item *it, const char *v, char *buf, size_t len)
 	snprintf(buf, len, "%s", v);
 }
 
+/* For a value read from a file, adds NAME_FILE with the file's path (never
+ * its content) to the logged configuration. */
+static void
+log_file_origin(json_t *cfg, const core_config_item *it)
+{
+	char var[128];
+	const char *v = getenv(it->name);
+	if ((v != NULL && v[0] != '\0') ||
+	    file_var_name(it->name, var, sizeof(var)) != 0) {
+		return;
+	}
+	const char *path = getenv(var);
+	if (path != NULL && path[0] != '\0') {
+		json_object_set_new(cfg, var, json_string(path));
+	}
+}
+
 void
 core_config_log(const core_config_item *items, size_t n)
 {
@@ -126,6 +272,7 @@ core_config_log(const core_config_item *items, size_t n)
 			break;
 		}
 		json_object_set_new(cfg, it->name, json_string(buf));
+		log_file_origin(cfg, it);
 	}
 	char *text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text != NULL) {

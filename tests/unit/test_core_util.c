@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -14,6 +16,7 @@
 #include "core/arena.h"
 #include "core/pbcheck.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/rpc.h"
 #include "core/status.h"
 
@@ -129,6 +132,258 @@ test_config_loads_defaults_env_and_rejects_bad_values(void **state)
 	unsetenv("CORE_TEST_STR");
 	unsetenv("CORE_TEST_INT");
 	unsetenv("CORE_TEST_BOOL");
+}
+
+/* A file in a fresh temporary directory, with len bytes of data; its path
+ * goes to path (PATH_MAX-sized). */
+static void
+write_temp_file(char *path, size_t pathlen, const char *name,
+    const void *data, size_t len)
+{
+	const char *base = getenv("TEST_TMPDIR");
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/config-XXXXXX",
+	    base != NULL && base[0] != '\0' ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+remove_temp_file(const char *path)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Loads one string item named CORE_TEST_SECRET; returns what
+ * core_config_load returned. */
+static int
+load_secret(const char **out, char *err, size_t errlen)
+{
+	core_config_item items[] = {
+	    {"CORE_TEST_SECRET", "dflt", CORE_CONFIG_STR, 0, 0, true, "", out},
+	};
+	return core_config_load(items, 1, err, errlen);
+}
+
+static void
+test_config_reads_name_file_and_trims_line_ends(void **state)
+{
+	(void) state;
+	char path[512], err[256];
+	const char *v = NULL;
+	unsetenv("CORE_TEST_SECRET");
+	write_temp_file(path, sizeof(path), "secret", "s3cret \r\n\n", 10);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), 0);
+	/* Only line ends at the end go; a trailing blank stays. */
+	assert_string_equal(v, "s3cret ");
+
+	/* An empty NAME counts as unset, as it does without a file. */
+	setenv("CORE_TEST_SECRET", "", 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), 0);
+	assert_string_equal(v, "s3cret ");
+
+	/* An empty NAME_FILE counts as unset too. */
+	setenv("CORE_TEST_SECRET_FILE", "", 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), 0);
+	assert_string_equal(v, "dflt");
+	setenv("CORE_TEST_SECRET", "from-env", 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), 0);
+	assert_string_equal(v, "from-env");
+
+	unsetenv("CORE_TEST_SECRET");
+	unsetenv("CORE_TEST_SECRET_FILE");
+	remove_temp_file(path);
+}
+
+static void
+test_config_name_file_feeds_range_checked_integers(void **state)
+{
+	(void) state;
+	char path[512], err[256];
+	long n = 0;
+	core_config_item items[] = {
+	    {"CORE_TEST_INT", "5", CORE_CONFIG_INT, 1, 10, false, "", &n},
+	};
+	unsetenv("CORE_TEST_INT");
+	write_temp_file(path, sizeof(path), "n", "7\n", 2);
+	setenv("CORE_TEST_INT_FILE", path, 1);
+	assert_int_equal(core_config_load(items, 1, err, sizeof(err)), 0);
+	assert_int_equal(n, 7);
+	remove_temp_file(path);
+
+	write_temp_file(path, sizeof(path), "n", "70\n", 3);
+	setenv("CORE_TEST_INT_FILE", path, 1);
+	assert_int_equal(core_config_load(items, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CORE_TEST_INT: expected an integer"));
+	unsetenv("CORE_TEST_INT_FILE");
+	remove_temp_file(path);
+}
+
+static void
+test_config_refuses_name_and_name_file_together(void **state)
+{
+	(void) state;
+	char path[512], err[256];
+	const char *v = NULL;
+	write_temp_file(path, sizeof(path), "secret", "a", 1);
+	setenv("CORE_TEST_SECRET", "b", 1);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), -1);
+	assert_non_null(
+	    strstr(err, "CORE_TEST_SECRET and CORE_TEST_SECRET_FILE"));
+	unsetenv("CORE_TEST_SECRET");
+	unsetenv("CORE_TEST_SECRET_FILE");
+	remove_temp_file(path);
+}
+
+static void
+test_config_refuses_unreadable_name_file(void **state)
+{
+	(void) state;
+	char path[512], err[256];
+	const char *v = NULL;
+	unsetenv("CORE_TEST_SECRET");
+	setenv("CORE_TEST_SECRET_FILE", "/nonexistent/microcore/secret", 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CORE_TEST_SECRET_FILE: cannot read "
+	                            "/nonexistent/microcore/secret"));
+
+	/* A directory (or a FIFO, a device) is not a value. */
+	write_temp_file(path, sizeof(path), "secret", "a", 1);
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	setenv("CORE_TEST_SECRET_FILE", dir, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CORE_TEST_SECRET_FILE"));
+	assert_non_null(strstr(err, "not a regular file"));
+	unsetenv("CORE_TEST_SECRET_FILE");
+	remove_temp_file(path);
+}
+
+static void
+test_config_bounds_name_file_size(void **state)
+{
+	(void) state;
+	char path[512], err[256];
+	const char *v = NULL;
+	char *big = malloc(CORE_CONFIG_FILE_MAX + 1);
+	assert_non_null(big);
+	memset(big, 'k', CORE_CONFIG_FILE_MAX + 1);
+	unsetenv("CORE_TEST_SECRET");
+
+	/* Exactly the limit is accepted. */
+	write_temp_file(path, sizeof(path), "big", big, CORE_CONFIG_FILE_MAX);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), 0);
+	assert_int_equal(strlen(v), CORE_CONFIG_FILE_MAX);
+	remove_temp_file(path);
+
+	/* One byte more is not, not even when it is a line end. */
+	big[CORE_CONFIG_FILE_MAX] = '\n';
+	write_temp_file(
+	    path, sizeof(path), "big", big, CORE_CONFIG_FILE_MAX + 1);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CORE_TEST_SECRET_FILE"));
+	assert_non_null(strstr(err, "larger than 65536 bytes"));
+	unsetenv("CORE_TEST_SECRET_FILE");
+	remove_temp_file(path);
+	free(big);
+}
+
+static void
+test_config_refuses_nul_and_empty_name_file(void **state)
+{
+	(void) state;
+	char path[512], err[256];
+	const char *v = NULL;
+	unsetenv("CORE_TEST_SECRET");
+	write_temp_file(path, sizeof(path), "nul", "ab\0cd\n", 6);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CORE_TEST_SECRET_FILE"));
+	assert_non_null(strstr(err, "NUL byte"));
+	remove_temp_file(path);
+
+	/* Nothing but line ends is a mistake, not the default. */
+	write_temp_file(path, sizeof(path), "empty", "\n\n", 2);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	assert_int_equal(load_secret(&v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CORE_TEST_SECRET_FILE"));
+	assert_non_null(strstr(err, "is empty"));
+	unsetenv("CORE_TEST_SECRET_FILE");
+	remove_temp_file(path);
+}
+
+static void
+test_config_log_names_the_file_never_the_value(void **state)
+{
+	(void) state;
+	char path[512], err[256], urlpath[512];
+	const char *secret = NULL, *url = NULL;
+	core_config_item items[] = {
+	    {"CORE_TEST_SECRET", "", CORE_CONFIG_STR, 0, 0, true, "", &secret},
+	    {"CORE_TEST_URL", "", CORE_CONFIG_STR, 0, 0, false, "", &url},
+	};
+	unsetenv("CORE_TEST_SECRET");
+	unsetenv("CORE_TEST_URL");
+	write_temp_file(path, sizeof(path), "kek", "topsecretvalue\n", 15);
+	write_temp_file(urlpath, sizeof(urlpath), "url",
+	    "postgresql://svc:hunter2pw@db:5432/authdb\n", 42);
+	setenv("CORE_TEST_SECRET_FILE", path, 1);
+	setenv("CORE_TEST_URL_FILE", urlpath, 1);
+	assert_int_equal(core_config_load(items, 2, err, sizeof(err)), 0);
+	assert_string_equal(url, "postgresql://svc:hunter2pw@db:5432/authdb");
+
+	/* Capture the log line written to stderr. */
+	char logpath[512];
+	write_temp_file(logpath, sizeof(logpath), "log", "", 0);
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *f = fopen(logpath, "w");
+	assert_non_null(f);
+	assert_true(dup2(fileno(f), 2) >= 0);
+	core_log_init("test", CORE_LOG_INFO, true);
+	core_config_log(items, 2);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) >= 0);
+	close(saved);
+	fclose(f);
+
+	char line[4096] = "";
+	f = fopen(logpath, "r");
+	assert_non_null(f);
+	size_t got = fread(line, 1, sizeof(line) - 1, f);
+	line[got] = '\0';
+	fclose(f);
+	char want[700];
+	snprintf(want, sizeof(want), "\"CORE_TEST_SECRET_FILE\":\"%s\"", path);
+	assert_non_null(strstr(line, want));
+	snprintf(want, sizeof(want), "\"CORE_TEST_URL_FILE\":\"%s\"", urlpath);
+	assert_non_null(strstr(line, want));
+	assert_non_null(strstr(line, "\"CORE_TEST_SECRET\":\"********\""));
+	assert_non_null(
+	    strstr(line, "postgresql://svc:********@db:5432/authdb"));
+	assert_null(strstr(line, "topsecretvalue"));
+	assert_null(strstr(line, "hunter2pw"));
+
+	unsetenv("CORE_TEST_SECRET_FILE");
+	unsetenv("CORE_TEST_URL_FILE");
+	remove_temp_file(path);
+	remove_temp_file(urlpath);
+	remove_temp_file(logpath);
 }
 
 static void
@@ -251,6 +506,14 @@ main(void)
 	    cmocka_unit_test(test_arena_refuses_beyond_its_cap),
 	    cmocka_unit_test(test_arena_allocator_serves_protobuf_unpack),
 	    cmocka_unit_test(test_config_loads_defaults_env_and_rejects_bad_values),
+	    cmocka_unit_test(test_config_reads_name_file_and_trims_line_ends),
+	    cmocka_unit_test(
+	        test_config_name_file_feeds_range_checked_integers),
+	    cmocka_unit_test(test_config_refuses_name_and_name_file_together),
+	    cmocka_unit_test(test_config_refuses_unreadable_name_file),
+	    cmocka_unit_test(test_config_bounds_name_file_size),
+	    cmocka_unit_test(test_config_refuses_nul_and_empty_name_file),
+	    cmocka_unit_test(test_config_log_names_the_file_never_the_value),
 	    cmocka_unit_test(test_config_split_bounds_the_list),
 	    cmocka_unit_test(test_request_ids_are_validated),
 	    cmocka_unit_test(

@@ -2,7 +2,12 @@
  *
  * A process declares one table of items; core_config_load() fills each
  * item's destination from the environment or its default, validating ranges,
- * and core_config_log() logs the effective values with secrets masked. */
+ * and core_config_log() logs the effective values with secrets masked.
+ *
+ * Every item NAME may instead be read from a file named by NAME_FILE (the
+ * Docker and Kubernetes convention for secrets): when NAME is unset or empty
+ * and NAME_FILE is set, the value is the file's content with trailing line
+ * ends removed. */
 #ifndef CORE_CONFIG_H
 #define CORE_CONFIG_H
 
@@ -10,7 +15,8 @@
 #include <stddef.h>
 
 typedef enum core_config_type {
-	CORE_CONFIG_STR, /* dst is const char ** (points into environ or def) */
+	CORE_CONFIG_STR, /* dst is const char **: into environ, def, or a file's
+	                    copy (NAME_FILE) */
 	CORE_CONFIG_INT, /* dst is long *; value in [min, max] */
 	CORE_CONFIG_BOOL, /* dst is bool *; true/false/1/0/yes/no/on/off */
 } core_config_type;
@@ -25,12 +31,21 @@ typedef struct core_config_item {
 	void *dst;
 } core_config_item;
 
+/* Largest file a NAME_FILE variable may name, in bytes. */
+#define CORE_CONFIG_FILE_MAX 65536
+
 /* Loads every item. Returns 0, or -1 with a message naming the variable in
- * err (which the caller should print before exiting with status 2). */
+ * err (which the caller should print before exiting with status 2).
+ * NAME_FILE errors: NAME and NAME_FILE both set; the file unreadable, not a
+ * regular file, larger than CORE_CONFIG_FILE_MAX, empty (after trimming) or
+ * holding a NUL byte. A value read from a file lives in locked memory left
+ * out of core dumps until the process exits. Call at start, from one
+ * thread. */
 int core_config_load(const core_config_item *items, size_t n, char *err,
     size_t errlen);
 
-/* Logs the effective configuration as one info line. */
+/* Logs the effective configuration as one info line. For a value read from
+ * a file the line also holds NAME_FILE with the file's path. */
 void core_config_log(const core_config_item *items, size_t n);
 
 /* Splits a comma- or space-separated list (e.g. a dial list of URLs) into at

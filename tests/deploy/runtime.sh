@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# The deployment files at run time, as far as a machine without a container
+# engine allows: compose.yaml's containers run as local processes of this
+# build, with the environment, secrets and health checks that
+# `docker-compose config` resolves (addresses mapped to local ports), against
+# a throwaway PostgreSQL set up by deploy/compose/make-secrets.sh and
+# postgres-init.sh (password authentication on) and a throwaway Redis.
+#
+# Proves: each service's role reaches its own database only and suffices to
+# migrate and serve; secrets are read through NAME_FILE and never logged;
+# every compose health check passes once the stack is up; register, login,
+# profile and the admin API work through the edge; svc-admin's roles cannot
+# change the audit log; the Kubernetes probes mean what they say (readiness
+# fails and liveness holds while Redis is down); SIGTERM stops every
+# process with status 0. Its own PostgreSQL cluster, because roles belong
+# to a whole cluster.
+# Usage: runtime.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd -P)
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=scripts/lib.sh
+source "$here/../../scripts/lib.sh"
+install_cleanup_traps
+python=/usr/bin/python3
+
+passed=0
+failed=0
+check() { # NAME COMMAND...
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $name" >&2
+	fi
+}
+fails() { ! "$@"; }
+kill_quietly() { kill -TERM "$1" 2>/dev/null || true; }
+
+# Under /tmp with an explicit template: the postgres user must reach it.
+work="$(mktemp -d /tmp/microcore-deploy.XXXXXX)"
+chmod 755 "$work"
+add_cleanup rm -rf "$work"
+
+# ---------------------------------------------------------------------------
+# PostgreSQL as compose's init script leaves it
+
+port="$(free_port)"
+add_cleanup pg_stop "$work/pg"
+pg_start "$work/pg" "$port" --fast >/dev/null
+PATH="$(pg_bindir):$PATH"
+# As in the postgres image: every role but the superuser with its password.
+printf '%s\n' 'host all postgres 127.0.0.1/32 trust' \
+	'host all all 127.0.0.1/32 scram-sha-256' |
+	_as_pg tee "$work/pg/pg_hba.conf" >/dev/null
+pg_psql "$port" -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+
+"$ROOT/deploy/compose/make-secrets.sh" "$work/secrets" >/dev/null
+for s in postgres_password auth_kek auth_database_url user_database_url admin_database_url; do
+	check "make-secrets made $s" test -s "$work/secrets/$s"
+done
+check "the KEK is 32 bytes of base64" \
+	test "$(base64 -d "$work/secrets/auth_kek" | wc -c)" = 32
+check "the secrets directory is private" \
+	test "$(stat -c %a "$work/secrets")" = 700
+
+run_init() { # SECRETS_DIR
+	PGHOST=127.0.0.1 PGPORT="$port" POSTGRES_USER=postgres \
+		MICROCORE_SECRETS_DIR="$1" bash "$ROOT/deploy/compose/postgres-init.sh"
+}
+password_in() { sed -E 's|^[^:]+://[^:]+:([^@]+)@.*|\1|' "$1"; }
+
+# A URL that names another role is refused before anything is created, and
+# the message does not repeat the URL.
+mkdir -p "$work/bad"
+cp "$work/secrets/"* "$work/bad/"
+sed -i 's|^postgresql://auth_svc:|postgresql://user_svc:|' "$work/bad/auth_database_url"
+check "init refuses a URL naming the wrong role" fails run_init "$work/bad" 2>"$work/bad.err"
+check "the refusal says why" grep -q 'must name the role auth_svc' "$work/bad.err"
+check "the refusal does not show the password" \
+	fails grep -qF "$(password_in "$work/bad/auth_database_url")" "$work/bad.err"
+
+# On a managed server the script runs as the provider's admin role, which
+# has CREATEROLE and CREATEDB but is no superuser.
+pg_psql "$port" -d postgres -c "CREATE ROLE cloudadmin LOGIN CREATEROLE CREATEDB PASSWORD 'cloudadmin-password'"
+check "init works as a managed server's admin role (no superuser)" \
+	env PGHOST=127.0.0.1 PGPORT="$port" PGUSER=cloudadmin PGPASSWORD=cloudadmin-password \
+	MICROCORE_SECRETS_DIR="$work/secrets" bash "$ROOT/deploy/compose/postgres-init.sh" >/dev/null 2>&1
+check "and the databases belong to the services' roles" \
+	test "$(pg_psql "$port" -d postgres -tA -c "SELECT string_agg(datname || '=' || pg_get_userbyid(datdba), ' ' ORDER BY datname)
+		FROM pg_database WHERE datname IN ('authdb', 'apidb', 'admindb')")" = \
+	"admindb=admin_svc apidb=user_svc authdb=auth_svc"
+for db in authdb apidb admindb; do
+	pg_psql "$port" -d postgres -c "DROP DATABASE $db"
+done
+pg_psql "$port" -d postgres -c "DROP ROLE auth_svc, user_svc, admin_svc, microcore_admin_app, cloudadmin"
+
+# As the postgres image runs it: as the superuser.
+check "init creates the databases and roles" run_init "$work/secrets" >/dev/null
+
+# The secrets as the processes read them: the URLs point at this server
+# instead of the host "postgres".
+mkdir -p "$work/local"
+chmod 700 "$work/local"
+cp "$work/secrets/auth_kek" "$work/local/"
+for s in auth user admin; do
+	sed "s|@postgres:5432/|@127.0.0.1:$port/|" "$work/secrets/${s}_database_url" \
+		>"$work/local/${s}_database_url"
+done
+url() { cat "$work/local/$1_database_url"; }
+other_db() { printf '%s/%s' "${1%/*}" "$2"; } # URL DB
+can_connect() { psql -X -q -tA -v ON_ERROR_STOP=1 "$1" -c 'SELECT 1' >/dev/null 2>&1; }
+sql_as() { # URL SQL...: statements in one session, stopping at the first error
+	local u=$1 s args=()
+	shift
+	for s in "$@"; do args+=(-c "$s"); done
+	psql -X -q -tA -v ON_ERROR_STOP=1 "$u" "${args[@]}" 2>>"$work/sql.err"
+}
+
+check "auth_svc reaches authdb" can_connect "$(url auth)"
+check "user_svc reaches apidb" can_connect "$(url user)"
+check "admin_svc reaches admindb" can_connect "$(url admin)"
+for db in apidb admindb postgres; do
+	check "auth_svc cannot connect to $db" fails can_connect "$(other_db "$(url auth)" $db)"
+done
+for db in authdb admindb postgres; do
+	check "user_svc cannot connect to $db" fails can_connect "$(other_db "$(url user)" $db)"
+done
+for db in authdb apidb postgres; do
+	check "admin_svc cannot connect to $db" fails can_connect "$(other_db "$(url admin)" $db)"
+done
+check "a wrong password is refused" \
+	fails can_connect "postgresql://auth_svc:not-the-password@127.0.0.1:$port/authdb"
+check "no service role is a superuser or may create roles or databases" \
+	test "$(pg_psql "$port" -d postgres -tA -c "SELECT count(*) FROM pg_roles
+		WHERE rolname IN ('auth_svc','user_svc','admin_svc')
+		AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb")" = 3
+
+# ---------------------------------------------------------------------------
+# compose.yaml's services as processes
+
+redis_port="$(free_port "$port")"
+add_cleanup redis_stop "$redis_port" "$work/redis"
+redis_start "$work/redis" "$redis_port" >/dev/null
+
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" docker-compose \
+	-f "$ROOT/compose.yaml" --project-directory "$ROOT" config >"$work/compose.yaml"
+names=(svc-auth svc-user-1 svc-user-2 svc-admin edge)
+declare -A addr=()
+taken=("$port" "$redis_port")
+for n in "${names[@]}"; do
+	p="$(free_port "${taken[@]}")"
+	taken+=("$p")
+	addr[$n]="127.0.0.1:$p"
+done
+maps=(redis="127.0.0.1:$redis_port")
+for n in "${names[@]}"; do maps+=("$n=${addr[$n]}"); done
+"$python" "$here/compose_local.py" "$work/compose.yaml" "$ROOT/deploy/k8s" \
+	"$work/svc" "$build" "$work/local" "${maps[@]}"
+
+healthy() { # NAME: runs its compose health check
+	local h
+	mapfile -d '' -t h <"$work/svc/$1.health"
+	timeout 10 "${h[@]}" >/dev/null 2>&1
+}
+probe() { # DEPLOYMENT readiness|liveness: runs that Kubernetes probe
+	local f="$work/svc/k8s-$1-$2" h
+	if [[ -f "$f.url" ]]; then
+		curl -fsS --max-time 5 -o /dev/null "$(<"$f.url")" 2>/dev/null
+	else
+		mapfile -d '' -t h <"$f.probe"
+		timeout 10 "${h[@]}" >/dev/null 2>&1
+	fi
+}
+declare -A pid=()
+start() { # NAME: starts it with compose's command and environment
+	local n=$1 e
+	mapfile -t e <"$work/svc/$n.env"
+	env -i PATH="$PATH" "${e[@]}" "$(<"$work/svc/$n.cmd")" 2>"$work/$n.log" &
+	pid[$n]=$!
+	add_cleanup kill_quietly "$!"
+}
+wait_healthy() { # NAME
+	local i
+	for ((i = 0; i < 100; i++)); do
+		healthy "$1" && return 0
+		pid_alive "${pid[$1]}" || break
+		sleep 0.2
+	done
+	tail -n 20 "$work/$1.log" >&2
+	return 1
+}
+
+# In compose's order: each waits for what it depends on to be healthy.
+for n in "${names[@]}"; do
+	start "$n"
+	check "$n passes its compose health check" wait_healthy "$n"
+done
+for n in svc-auth svc-user-1 svc-admin; do
+	var="$(grep -o '^[A-Z]*_DATABASE_URL_FILE' "$work/svc/$n.env")"
+	check "$n logs where $var points" \
+		grep -q "\"$var\":\"$work/local/" "$work/$n.log"
+	check "$n never logs its database password" \
+		fails grep -qF "$(password_in "$(sed -n "s/^$var=//p" "$work/svc/$n.env")")" "$work/$n.log"
+done
+check "svc-auth never logs the KEK" fails grep -qF "$(<"$work/local/auth_kek")" "$work/svc-auth.log"
+
+# Real calls through the edge: each service works with its own role.
+base="http://${addr[edge]}"
+json() { curl -sS --max-time 10 -H 'Content-Type: application/json' "$@"; }
+code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/register" \
+	-d '{"username":"ada","email":"ada@example.com","password":"correct horse battery"}')
+check "register through the edge (authdb as auth_svc)" test "$code" = 201
+login() {
+	json -X POST "$base/login" -d '{"username":"ada","password":"correct horse battery"}' |
+		"$python" -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))'
+}
+token="$(login)"
+check "login through the edge" test -n "$token"
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/profile")
+check "profile through the edge (apidb as user_svc, Redis)" test "$code" = 200
+# The first admin, as docs/operations.md tells it for a container: the URL
+# from the secret file, since promote-admin reads AUTH_DATABASE_URL itself.
+check "promote-admin with the URL from the secret file" \
+	env -i PATH="$PATH" AUTH_DATABASE_URL="$(<"$work/local/auth_database_url")" \
+	"$build/svc-auth/svc-auth" promote-admin ada >/dev/null
+token="$(login)"
+code=$(curl -sS --max-time 10 -o "$work/users.json" -w '%{http_code}' \
+	-H "Authorization: Bearer $token" "$base/admin/users")
+check "admin API through the edge (admindb as microcore_admin_app)" test "$code" = 200
+check "the admin call is in the audit log" \
+	test "$(sql_as "$(url admin)" "SELECT count(*) FROM audit_log WHERE action = 'users.list' AND outcome = 'ok'")" = 1
+
+# svc-admin's roles cannot change the audit log.
+app="SET ROLE microcore_admin_app"
+for stmt in "UPDATE audit_log SET outcome = 'failed'" "DELETE FROM audit_log" \
+	"TRUNCATE audit_log"; do
+	check "svc-admin's session role cannot: $stmt" fails sql_as "$(url admin)" "$app" "$stmt"
+	check "nor can admin_svc itself: $stmt" fails sql_as "$(url admin)" "$stmt"
+done
+check "the rows are still there" \
+	test "$(sql_as "$(url admin)" "$app" "SELECT count(*) FROM audit_log WHERE outcome = 'ok'")" -ge 1
+
+# The Kubernetes probes, pointed at these processes.
+for d in svc-auth svc-user svc-admin edge; do
+	check "k8s readiness of $d passes" probe "$d" readiness
+	check "k8s liveness of $d passes" probe "$d" liveness
+done
+redis_stop "$redis_port" "$work/redis" >/dev/null 2>&1
+eventually_fails() { # COMMAND...: true once COMMAND fails, within 10 s
+	local i
+	for ((i = 0; i < 50; i++)); do
+		"$@" || return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "without Redis svc-user's k8s readiness fails" eventually_fails probe svc-user readiness
+check "but its liveness holds (no restart for a dependency)" probe svc-user liveness
+check "and its compose health check fails" fails healthy svc-user-1
+check "the edge's k8s readiness fails" eventually_fails probe edge readiness
+check "its liveness holds" probe edge liveness
+
+# SIGTERM stops each process cleanly, callers first.
+stopped() { # NAME: SIGTERM, then its exit status must be 0 within 15 s
+	local p=${pid[$1]} i
+	kill -TERM "$p"
+	for ((i = 0; i < 150; i++)); do
+		pid_alive "$p" || break
+		sleep 0.1
+	done
+	pid_alive "$p" && return 1
+	wait "$p"
+}
+for n in edge svc-admin svc-user-2 svc-user-1 svc-auth; do
+	check "$n exits 0 on SIGTERM" stopped "$n"
+done
+check "a stopped service fails its k8s liveness probe" fails probe svc-user liveness
+
+# Stop the servers first, so that the summary is the last line.
+run_cleanups >/dev/null 2>&1
+printf '%d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
