@@ -375,12 +375,12 @@ pg_start() {
 	log "starting PostgreSQL on 127.0.0.1:$port"
 	# Fixed ports such as 55432 lie in Linux's ephemeral range, where an
 	# outgoing connection can hold the port for a moment; bind errors get
-	# two more tries, anything else fails at once.
+	# five more tries, anything else fails at once.
 	for ((i = 1; ; i++)); do
 		if _as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null; then
 			break
 		fi
-		if ((i < 3)) && tail -n 20 "$dir/server.log" 2>/dev/null | grep -q 'could not bind'; then
+		if ((i < 6)) && tail -n 20 "$dir/server.log" 2>/dev/null | grep -q 'could not bind'; then
 			warn "port $port was busy; retrying"
 			sleep 2
 			continue
@@ -458,9 +458,9 @@ redis_start() {
 	require_free_port "$port" "Redis"
 	log "starting Redis on 127.0.0.1:$port"
 	# As for PostgreSQL, a bind error (port briefly held by an outgoing
-	# connection) gets two more tries. The daemon forks before binding, so
+	# connection) gets five more tries. The daemon forks before binding, so
 	# a failed bind shows only in the part of the log this start wrote.
-	for ((attempt = 1; attempt <= 3; attempt++)); do
+	for ((attempt = 1; attempt <= 6; attempt++)); do
 		rm -f "$dir/redis.pid"
 		offset="$(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0)"
 		redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
@@ -476,7 +476,7 @@ redis_start() {
 			fi
 			sleep 0.25
 		done
-		if ((i < 60 && attempt < 3)); then
+		if ((i < 60 && attempt < 6)); then
 			warn "port $port was busy; retrying"
 			sleep 2
 			continue
