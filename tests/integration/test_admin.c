@@ -25,7 +25,6 @@
 
 #include "admin/v1/admin.pb-c.h"
 #include "auth/v1/auth.pb-c.h"
-#include "core/v1/health.pb-c.h"
 
 #include "core/log.h"
 #include "core/rpc.h"
@@ -91,25 +90,6 @@ count_of(PGconn *db, const char *q, const char *p1, const char *p2)
 	return strtol(value_of(db, q, p1, p2, buf, sizeof(buf)), NULL, 10);
 }
 
-static core_status
-health(proc *p)
-{
-	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest req =
-	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply reply;
-	core_status st = core_rpc_call(p->cli, "/core.v1.Health/Check",
-	    &req.base, &core__v1__health_check_response__descriptor, &out,
-	    NULL, a, &reply);
-	if (st == CORE_OK &&
-	    ((Core__V1__HealthCheckResponse *) out)->status !=
-	        CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
-		st = CORE_UNAVAILABLE;
-	}
-	core_arena_free(a);
-	return st;
-}
 
 /* Starts binary on a fresh database; db_var names its URL variable. */
 static void
@@ -155,7 +135,7 @@ start(proc *p, const char *binary, const char *listen_var, const char *db_var,
 	assert_int_equal(core_rpc_client_new(&cfg, &p->cli), 0);
 	bool up = false;
 	for (int i = 0; i < 100 && !up; i++) {
-		up = health(p) == CORE_OK;
+		up = serving(p->cli) == CORE_OK;
 		if (!up) {
 			usleep(100000);
 		}
@@ -1139,7 +1119,7 @@ test_admindb_unreachable_update_is_unavailable_and_nothing_changes(
 	PQfinish(auditdb);
 	auditdb = NULL;
 	admindb_down(true);
-	assert_int_equal(health(&ADMIN), CORE_UNAVAILABLE);
+	assert_int_equal(serving(ADMIN.cli), CORE_UNAVAILABLE);
 
 	new_rid(rid, sizeof(rid));
 	assert_int_equal(update_user(root_token, rid, id,
@@ -1172,7 +1152,7 @@ test_admindb_unreachable_update_is_unavailable_and_nothing_changes(
 	core_status st = CORE_UNAVAILABLE;
 	for (int i = 0; i < 50 && st != CORE_OK; i++) {
 		usleep(100000);
-		st = health(&ADMIN);
+		st = serving(ADMIN.cli);
 	}
 	assert_int_equal(st, CORE_OK);
 	auditdb = connect_db(ADMIN.dburl);

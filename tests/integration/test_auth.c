@@ -58,25 +58,6 @@ sql(const char *q)
 	PQclear(r);
 }
 
-static core_status
-health(void)
-{
-	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply reply;
-	core_rpc_opts opts = {.timeout_ms = 3000};
-	core_status st = core_rpc_call(E.cli, "/core.v1.Health/Check",
-	    &req.base, &core__v1__health_check_response__descriptor, &out,
-	    &opts, a, &reply);
-	if (st == CORE_OK &&
-	    ((Core__V1__HealthCheckResponse *) out)->status !=
-	        CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
-		st = CORE_UNAVAILABLE;
-	}
-	core_arena_free(a);
-	return st;
-}
 
 static int
 setup_all(void **state)
@@ -126,7 +107,7 @@ setup_all(void **state)
 	assert_int_equal(core_rpc_client_new(&cfg, &E.cli), 0);
 	core_status st = CORE_UNAVAILABLE;
 	for (int i = 0; i < 100 && st != CORE_OK; i++) {
-		st = health();
+		st = serving(E.cli);
 		if (st != CORE_OK) {
 			usleep(100000);
 		}
@@ -396,7 +377,7 @@ test_database_down_is_unavailable_and_recovers(void **state)
 	    "WHERE datname = '%s'",
 	    E.db);
 	sql(q);
-	assert_int_equal(health(), CORE_UNAVAILABLE);
+	assert_int_equal(serving(E.cli), CORE_UNAVAILABLE);
 	assert_int_equal(do_register("downtime", "down@example.com",
 	                     "correct horse battery", a, &resp, &reply),
 	    CORE_UNAVAILABLE);
@@ -408,7 +389,7 @@ test_database_down_is_unavailable_and_recovers(void **state)
 	core_status st = CORE_UNAVAILABLE;
 	for (int i = 0; i < 50 && st != CORE_OK; i++) {
 		usleep(100000); /* reconnects are rate-limited */
-		st = health();
+		st = serving(E.cli);
 	}
 	assert_int_equal(st, CORE_OK);
 	/* Each worker reconnects on its own; every call ends up served. */

@@ -25,7 +25,6 @@
 #include <libpq-fe.h>
 
 #include "auth/v1/auth.pb-c.h"
-#include "core/v1/health.pb-c.h"
 
 #include "core/jwt.h"
 #include "core/log.h"
@@ -98,26 +97,6 @@ active_admins(void)
 
 /* ---- The service ----------------------------------------------------- */
 
-static core_status
-health(void)
-{
-	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest req =
-	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply reply;
-	core_rpc_opts opts = {.timeout_ms = 3000};
-	core_status st = core_rpc_call(E.cli, "/core.v1.Health/Check",
-	    &req.base, &core__v1__health_check_response__descriptor, &out,
-	    &opts, a, &reply);
-	if (st == CORE_OK &&
-	    ((Core__V1__HealthCheckResponse *) out)->status !=
-	        CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
-		st = CORE_UNAVAILABLE;
-	}
-	core_arena_free(a);
-	return st;
-}
 
 static int
 setup_all(void **state)
@@ -172,7 +151,7 @@ setup_all(void **state)
 	assert_int_equal(core_rpc_client_new(&cfg, &E.cli), 0);
 	core_status st = CORE_UNAVAILABLE;
 	for (int i = 0; i < 150 && st != CORE_OK; i++) {
-		st = health();
+		st = serving(E.cli);
 		if (st != CORE_OK) {
 			usleep(100000);
 		}

@@ -26,7 +26,6 @@
 #include <libpq-fe.h>
 
 #include "auth/v1/auth.pb-c.h"
-#include "core/v1/health.pb-c.h"
 #include "user/v1/user.pb-c.h"
 
 #include "core/log.h"
@@ -89,24 +88,13 @@ start(proc *p, const char *binary, const char *listen_var,
 	    .connect_wait_ms = 500,
 	    .default_timeout_ms = 5000};
 	assert_int_equal(core_rpc_client_new(&cfg, &p->cli), 0);
-	core_arena *a = core_arena_new(0);
 	bool up = false;
 	for (int i = 0; i < 100 && !up; i++) {
-		Core__V1__HealthCheckRequest req =
-		    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-		ProtobufCMessage *out = NULL;
-		core_rpc_reply reply;
-		up = core_rpc_call(p->cli, "/core.v1.Health/Check", &req.base,
-		         &core__v1__health_check_response__descriptor, &out,
-		         NULL, a, &reply) == CORE_OK &&
-		    ((Core__V1__HealthCheckResponse *) out)->status ==
-		        CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-		core_arena_reset(a);
+		up = serving(p->cli) == CORE_OK;
 		if (!up) {
 			usleep(100000);
 		}
 	}
-	core_arena_free(a);
 	assert_true(up);
 }
 
@@ -127,24 +115,6 @@ stop(proc *p)
 	sql(q);
 }
 
-static core_status
-health(proc *p)
-{
-	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply reply;
-	core_status st = core_rpc_call(p->cli, "/core.v1.Health/Check",
-	    &req.base, &core__v1__health_check_response__descriptor, &out, NULL,
-	    a, &reply);
-	if (st == CORE_OK &&
-	    ((Core__V1__HealthCheckResponse *) out)->status !=
-	        CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
-		st = CORE_UNAVAILABLE;
-	}
-	core_arena_free(a);
-	return st;
-}
 
 static int
 setup_all(void **state)
@@ -583,7 +553,7 @@ test_database_down_misses_are_unavailable_and_it_recovers(void **state)
 	    "WHERE datname = '%s'",
 	    USER.db);
 	sql(q);
-	assert_int_equal(health(&USER), CORE_UNAVAILABLE);
+	assert_int_equal(serving(USER.cli), CORE_UNAVAILABLE);
 	assert_int_equal(get(tok, a, &p), CORE_UNAVAILABLE);
 	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS true",
 	    USER.db);
@@ -594,7 +564,7 @@ test_database_down_misses_are_unavailable_and_it_recovers(void **state)
 		st = get(tok, a, &p);
 	}
 	assert_int_equal(st, CORE_OK);
-	assert_int_equal(health(&USER), CORE_OK);
+	assert_int_equal(serving(USER.cli), CORE_OK);
 	core_arena_free(a);
 }
 
@@ -627,7 +597,7 @@ test_redis_down_fails_closed(void **state)
 	    .connect_wait_ms = 3000,
 	    .default_timeout_ms = 5000};
 	assert_int_equal(core_rpc_client_new(&cfg, &other.cli), 0);
-	assert_int_equal(health(&other), CORE_UNAVAILABLE); /* NOT_SERVING */
+	assert_int_equal(serving(other.cli), CORE_UNAVAILABLE); /* NOT_SERVING */
 	core_arena *a = core_arena_new(0);
 	User__V1__GetProfileRequest req = USER__V1__GET_PROFILE_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
