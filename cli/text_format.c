@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "text_format.h"
 
 #define TEXT_MAX_BYTES (256u << 20)
@@ -185,39 +186,6 @@ member_at(const ProtobufCMessage *m, unsigned offset)
 	return (const char *) m + offset;
 }
 
-static size_t
-element_size(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return 8;
-	case PROTOBUF_C_TYPE_FLOAT:
-		return sizeof(float);
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
 
 /* Whether a proto3 singular value is its type's zero (not on the wire).
  * Floating-point values compare by bits, so -0.0 counts as set, as in
@@ -236,7 +204,7 @@ is_zero(const ProtobufCFieldDescriptor *f, const void *v)
 		return *(const ProtobufCMessage *const *) v == NULL;
 	default: {
 		static const uint8_t zeros[16];
-		return memcmp(v, zeros, element_size(f->type)) == 0;
+		return memcmp(v, zeros, core_pb_type_size(f->type)) == 0;
 	}
 	}
 }
@@ -719,7 +687,7 @@ put_message(tbuf *b, const ProtobufCMessage *m, int depth, bool all_fields)
 			    depth);
 			continue;
 		}
-		size_t size = element_size(f->type);
+		size_t size = core_pb_type_size(f->type);
 		for (size_t k = 0; k < n; k++) {
 			put_field(b, f, arr + k * size, depth, false);
 		}

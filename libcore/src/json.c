@@ -90,8 +90,8 @@ is_map_field(const ProtobufCFieldDescriptor *f)
 	return n >= 5 && strcmp(d->short_name + n - 5, "Entry") == 0;
 }
 
-static size_t
-elt_size(ProtobufCType t)
+size_t
+core_pb_type_size(ProtobufCType t)
 {
 	switch (t) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -1140,7 +1140,7 @@ static int
 parse_repeated(parse_ctx *c, ProtobufCMessage *m,
     const ProtobufCFieldDescriptor *f, const json_t *v)
 {
-	size_t n, i, size = elt_size(f->type), old;
+	size_t n, i, size = core_pb_type_size(f->type), old;
 	char *arr;
 
 	if (!json_is_array(v))
@@ -1746,7 +1746,7 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
 static json_t *
 array_to_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n)
 {
-	size_t size = elt_size(f->type), i;
+	size_t size = core_pb_type_size(f->type), i;
 	json_t *a = json_array();
 
 	if (a == NULL)
