@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/registry.h"
 #include "core/rpc.h"
+#include "core/utf8.h"
 #include "browser.h"
 #include "metrics.h"
 #include "routes.h"
@@ -390,7 +391,8 @@ client_ip(struct MHD_Connection *conn, char *buf, size_t len)
  * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows). */
 typedef struct query_args {
 	json_t *obj;
-	char *dup; /* a parameter given twice */
+	char *dup;    /* a parameter given twice */
+	char *bad;    /* a parameter that is not UTF-8 text */
 } query_args;
 
 static enum MHD_Result
@@ -399,20 +401,20 @@ query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 {
 	(void) kind;
 	query_args *qa = cls;
-	if (qa->obj == NULL || qa->dup != NULL) {
+	if (qa->obj == NULL || qa->dup != NULL || qa->bad != NULL) {
 		return MHD_NO;
 	}
 	if (json_object_get(qa->obj, key) != NULL) {
 		qa->dup = strdup(key);
 		return MHD_NO;
 	}
-	/* Invalid UTF-8 is refused by jansson here and named by the codec
-	 * below as an unknown or missing field; NULL means "?key" alone. */
-	json_t *v = json_string(value != NULL ? value : "");
-	if (v == NULL) {
-		v = json_string("\xef\xbf\xbd");
+	/* jansson takes UTF-8 text only; NULL means "?key" alone. */
+	bool key_ok = core_utf8_valid(key, strlen(key));
+	json_t *v = key_ok ? json_string(value != NULL ? value : "") : NULL;
+	if (v == NULL || json_object_set_new(qa->obj, key, v) != 0) {
+		qa->bad = strdup(key_ok ? key : "(name)");
+		return MHD_NO;
 	}
-	json_object_set_new(qa->obj, key, v);
 	return MHD_YES;
 }
 
@@ -487,11 +489,15 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 		query_args qa = {.obj = json_object()};
 		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg,
 		    &qa);
-		if (qa.dup != NULL) {
+		if (qa.dup != NULL || qa.bad != NULL) {
 			char detail[160];
 			snprintf(detail, sizeof(detail),
-			    "the parameter \"%.64s\" is given twice", qa.dup);
+			    qa.dup != NULL
+			        ? "the parameter \"%.64s\" is given twice"
+			        : "the parameter \"%.64s\" is not valid UTF-8",
+			    qa.dup != NULL ? qa.dup : qa.bad);
 			free(qa.dup);
+			free(qa.bad);
 			json_decref(qa.obj);
 			core_arena_free(a);
 			return problem(conn, r, 400, "Bad Request", detail, NULL);

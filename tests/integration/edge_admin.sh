@@ -75,6 +75,15 @@ code=$(req bad4 "${A[@]}" "$base/admin/users?query=a&query=b")
 check "a repeated parameter is 400" test "$code" = 400
 code=$(req bad5 "${A[@]}" "$base/admin/users?status=ASLEEP")
 check "an unknown enum value is 400" test "$code" = 400
+code=$(req bad6 "${A[@]}" "$base/admin/users?query=%ff%fe")
+check "a parameter that is not UTF-8 is 400" test "$code" = 400
+check "and says which" has "$tmp/bad6" 'query.*not valid UTF-8'
+code=$(req bad6k "${A[@]}" "$base/admin/users?%ff=1")
+check "a parameter name that is not UTF-8 is 400" test "$code" = 400
+code=$(req bad7 "${A[@]}" "$base/admin/audit?since=yesterday")
+check "a malformed timestamp is 400 naming since" has "$tmp/bad7" '"field":"since"'
+code=$(req bad8 "${A[@]}" "$base/admin/users?page_token=%%%")
+check "a malformed page token is 400" test "$code" = 400
 code=$(req get "${A[@]}" "$base/admin/users/$carol_id")
 check "get user is 200" test "$code" = 200
 check "with the user's sessions" has "$tmp/get" '"sessions":\[\{'
