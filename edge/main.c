@@ -479,6 +479,8 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	const char *text = r->body != NULL ? r->body : "{}";
 	size_t len = r->body != NULL ? r->len : 2;
 	bool from_cookie = false;
+	char peer[64];
+	client_ip(conn, peer, sizeof(peer));
 
 	core_arena *a = core_arena_new(0);
 	if (a == NULL) {
@@ -531,9 +533,7 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	if (rt->flags & ROUTE_CLIENT_INFO) {
 		/* From the connection, never from the body: the body is the
 		 * client's word. */
-		char ip[64];
-		client_ip(conn, ip, sizeof(ip));
-		set_string(in, "client_ip", ip, a);
+		set_string(in, "client_ip", peer, a);
 		const char *ua = MHD_lookup_connection_value(conn,
 		    MHD_HEADER_KIND, "User-Agent");
 		char uab[256];
@@ -619,8 +619,6 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 
 	core_md md[3];
 	size_t nmd = 0;
-	char peer[64];
-	client_ip(conn, peer, sizeof(peer));
 	md[nmd++] = (core_md) {CORE_MD_REQUEST_ID, r->rid};
 	if (peer[0] != '\0') {
 		md[nmd++] = (core_md) {CORE_MD_CLIENT_IP, peer};
