@@ -768,9 +768,8 @@ method_not_allowed(struct MHD_Connection *conn, request *r, const char *allow)
 
 /* A CORS preflight (or a plain OPTIONS). */
 static enum MHD_Result
-preflight(edge *e, struct MHD_Connection *conn, request *r, const char *allow)
+preflight(struct MHD_Connection *conn, request *r, const char *allow)
 {
-	(void) e;
 	if (r->origin == NULL) {
 		return empty(conn, r, 204, allow);
 	}
@@ -941,13 +940,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (options) {
 		r->label = edge_metrics_extra(METRIC_PREFLIGHT);
 		if (fixed != METRIC_N_EXTRA) {
-			return preflight(e, conn, r, "GET, HEAD");
+			return preflight(conn, r, "GET, HEAD");
 		}
 		if (r->early == 405) {
-			return preflight(e, conn, r, r->allow);
+			return preflight(conn, r, r->allow);
 		}
 		if (strcmp(url, "/") == 0) {
-			return preflight(e, conn, r, "GET, HEAD");
+			return preflight(conn, r, "GET, HEAD");
 		}
 		return problem(conn, r, MHD_HTTP_NOT_FOUND, "Not Found",
 		    "no such resource", NULL);
