@@ -16,6 +16,8 @@
 #   BENCH_WRK_THREADS [2]     wrk -t
 #   BENCH_PARALLEL [4]        parallel register+login jobs
 #   BENCH_KEEP [0]            1 keeps the temporary directory (logs, wrk output)
+#   BENCH_RPC_TRANSPORT [tcp] ipc: the RPCs between the processes over Unix
+#                             domain sockets instead of loopback TCP
 # EDGE_THREADS, RPC_WORKERS, LOG_LEVEL and the services' other variables pass
 # through. Needs root (or sudo) on a fresh machine: packages, PostgreSQL.
 set -euo pipefail
@@ -134,9 +136,16 @@ export AUTH_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/authdb"
 export USER_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/apidb"
 export ADMIN_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/admindb"
 export REDIS_URL="redis://127.0.0.1:$redis_port/0"
-export AUTH_RPC_LISTEN="tcp://127.0.0.1:$auth_port"
-export USER_RPC_LISTEN="tcp://127.0.0.1:$user_port"
-export ADMIN_RPC_LISTEN="tcp://127.0.0.1:$admin_port"
+if [[ "${BENCH_RPC_TRANSPORT:-tcp}" == ipc ]]; then
+	# Unix domain sockets between the processes (one host only).
+	export AUTH_RPC_LISTEN="ipc://$work/auth.sock"
+	export USER_RPC_LISTEN="ipc://$work/user.sock"
+	export ADMIN_RPC_LISTEN="ipc://$work/admin.sock"
+else
+	export AUTH_RPC_LISTEN="tcp://127.0.0.1:$auth_port"
+	export USER_RPC_LISTEN="tcp://127.0.0.1:$user_port"
+	export ADMIN_RPC_LISTEN="tcp://127.0.0.1:$admin_port"
+fi
 export AUTH_RPC_DIAL="$AUTH_RPC_LISTEN"
 export USER_RPC_DIAL="$USER_RPC_LISTEN"
 export ADMIN_RPC_DIAL="$ADMIN_RPC_LISTEN"
