@@ -53,16 +53,6 @@ static int rid_seq;
 
 /* ---- Processes and databases -------------------------------------------- */
 
-static void
-sql_on(PGconn *db, const char *q)
-{
-	PGresult *r = PQexec(db, q);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fail_msg("%s: %s", q, PQerrorMessage(db));
-	}
-	PQclear(r);
-}
 
 /* The single value of a query with up to two text parameters, or "" for
  * no row / NULL (into buf). */
@@ -100,9 +90,9 @@ start(proc *p, const char *binary, const char *listen_var, const char *db_var,
 	snprintf(p->db, sizeof(p->db), "%s_test_%d", tag, (int) getpid());
 	snprintf(
 	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
-	sql_on(maint, q);
+	pg_ok(maint, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", p->db);
-	sql_on(maint, q);
+	pg_ok(maint, q);
 	snprintf(p->dburl, sizeof(p->dburl),
 	    "postgresql://postgres@127.0.0.1:%s/%s", need("TEST_PG_PORT"),
 	    p->db);
@@ -133,14 +123,7 @@ start(proc *p, const char *binary, const char *listen_var, const char *db_var,
 	    .connect_wait_ms = 500,
 	    .default_timeout_ms = 10000};
 	assert_int_equal(core_rpc_client_new(&cfg, &p->cli), 0);
-	bool up = false;
-	for (int i = 0; i < 100 && !up; i++) {
-		up = serving(p->cli) == CORE_OK;
-		if (!up) {
-			usleep(100000);
-		}
-	}
-	assert_true(up);
+	wait_serving(p->cli, 100);
 }
 
 static void
@@ -158,7 +141,7 @@ stop(proc *p)
 	char q[160];
 	snprintf(
 	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
-	sql_on(maint, q);
+	pg_ok(maint, q);
 }
 
 static PGconn *
@@ -830,7 +813,7 @@ test_a_demoted_admin_token_is_refused_by_the_database_check(void **state)
 	char id[40], tok[2048], rid[64];
 	make_admin("demoted", id, tok, sizeof(tok));
 	/* Behind svc-auth's back, so the token still says admin. */
-	sql_on(authdb,
+	pg_ok(authdb,
 	    "UPDATE users SET role = 'user' WHERE username = 'demoted'");
 	core_arena *a = core_arena_new(0);
 	ProtobufCMessage *out = NULL;
@@ -1040,7 +1023,7 @@ test_audit_log_refuses_update_delete_truncate_even_for_the_superuser(
 	    "true");
 	for (int replica = 0; replica < 2; replica++) {
 		/* replica: the setting that turns ordinary triggers off. */
-		sql_on(auditdb, replica
+		pg_ok(auditdb, replica
 		                    ? "SET session_replication_role = replica"
 		                    : "SET session_replication_role = origin");
 		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]);
@@ -1054,7 +1037,7 @@ test_audit_log_refuses_update_delete_truncate_even_for_the_superuser(
 			PQclear(r);
 		}
 	}
-	sql_on(auditdb, "RESET session_replication_role");
+	pg_ok(auditdb, "RESET session_replication_role");
 	assert_int_equal(
 	    count_of(auditdb, "SELECT count(*) FROM audit_log", NULL, NULL),
 	    rows);
@@ -1064,7 +1047,7 @@ static void
 test_the_app_role_may_only_read_and_append(void **state)
 {
 	(void) state;
-	sql_on(auditdb, "SET ROLE microcore_admin_app");
+	pg_ok(auditdb, "SET ROLE microcore_admin_app");
 	static const char *const refused[] = {
 	    "UPDATE audit_log SET outcome = 'ok'",
 	    "DELETE FROM audit_log",
@@ -1082,29 +1065,13 @@ test_the_app_role_may_only_read_and_append(void **state)
 		assert_string_equal(state_, "42501");
 		PQclear(r);
 	}
-	sql_on(auditdb, "SELECT count(*) FROM audit_log");
-	sql_on(auditdb, "RESET ROLE");
+	pg_ok(auditdb, "SELECT count(*) FROM audit_log");
+	pg_ok(auditdb, "RESET ROLE");
 	/* That svc-admin's own sessions run as this role, although it
 	 * connects as the superuser, is what the next-but-one test shows: a
 	 * grant taken from the role stops its writes. */
 }
 
-/* admindb refuses connections (existing ones are ended). */
-static void
-admindb_down(bool down)
-{
-	char q[256];
-	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS %s",
-	    ADMIN.db, down ? "false" : "true");
-	sql_on(maint, q);
-	if (down) {
-		snprintf(q, sizeof(q),
-		    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-		    "WHERE datname = '%s'",
-		    ADMIN.db);
-		sql_on(maint, q);
-	}
-}
 
 static void
 test_admindb_unreachable_update_is_unavailable_and_nothing_changes(
@@ -1118,7 +1085,7 @@ test_admindb_unreachable_update_is_unavailable_and_nothing_changes(
 	core_rpc_reply reply;
 	PQfinish(auditdb);
 	auditdb = NULL;
-	admindb_down(true);
+	db_reachable(maint, ADMIN.db, false);
 	assert_int_equal(serving(ADMIN.cli), CORE_UNAVAILABLE);
 
 	new_rid(rid, sizeof(rid));
@@ -1148,13 +1115,8 @@ test_admindb_unreachable_update_is_unavailable_and_nothing_changes(
 	assert_int_equal(u->n_sessions, 1);
 	assert_int_equal(login("erin", NULL, 0), CORE_OK);
 
-	admindb_down(false);
-	core_status st = CORE_UNAVAILABLE;
-	for (int i = 0; i < 50 && st != CORE_OK; i++) {
-		usleep(100000);
-		st = serving(ADMIN.cli);
-	}
-	assert_int_equal(st, CORE_OK);
+	db_reachable(maint, ADMIN.db, true);
+	wait_serving(ADMIN.cli, 50);
 	auditdb = connect_db(ADMIN.dburl);
 	assert_int_equal(audit_rows_of(rid), 0);
 	core_arena_free(a);
@@ -1169,11 +1131,11 @@ test_audit_insert_refused_means_the_action_is_not_performed(void **state)
 	core_arena *a = core_arena_new(0);
 	core_rpc_reply reply;
 	/* admindb answers, but will not take the row. */
-	sql_on(auditdb, "REVOKE INSERT ON audit_log FROM microcore_admin_app");
+	pg_ok(auditdb, "REVOKE INSERT ON audit_log FROM microcore_admin_app");
 	new_rid(rid, sizeof(rid));
 	core_status st = update_user(root_token, rid, id,
 	    AUTH__V1__USER_STATUS__USER_STATUS_DISABLED, -1, a, NULL, &reply);
-	sql_on(auditdb, "GRANT INSERT ON audit_log TO microcore_admin_app");
+	pg_ok(auditdb, "GRANT INSERT ON audit_log TO microcore_admin_app");
 	assert_int_equal(st, CORE_UNAVAILABLE);
 	assert_non_null(strstr(reply.message, "nothing was changed"));
 	assert_int_equal(audit_rows_of(rid), 0);
@@ -1217,20 +1179,20 @@ test_action_done_but_final_row_refused_is_logged_whole(void **state)
 	core_arena *a = core_arena_new(0);
 	/* Refuses only the row of a done update (it has "before"), not the
 	 * intended row written before the call. */
-	sql_on(auditdb,
+	pg_ok(auditdb,
 	    "CREATE FUNCTION refuse_done() RETURNS trigger LANGUAGE plpgsql "
 	    "AS $$ BEGIN IF NEW.detail ? 'before' THEN "
 	    "RAISE EXCEPTION 'refused for the test'; END IF; "
 	    "RETURN NEW; END $$");
-	sql_on(auditdb,
+	pg_ok(auditdb,
 	    "CREATE TRIGGER refuse_done BEFORE INSERT ON audit_log "
 	    "FOR EACH ROW EXECUTE FUNCTION refuse_done()");
 	new_rid(rid, sizeof(rid));
 	Auth__V1__User *after = NULL;
 	core_status st = update_user(root_token, rid, id,
 	    AUTH__V1__USER_STATUS__USER_STATUS_DISABLED, -1, a, &after, NULL);
-	sql_on(auditdb, "DROP TRIGGER refuse_done ON audit_log");
-	sql_on(auditdb, "DROP FUNCTION refuse_done()");
+	pg_ok(auditdb, "DROP TRIGGER refuse_done ON audit_log");
+	pg_ok(auditdb, "DROP FUNCTION refuse_done()");
 	assert_int_equal(st, CORE_OK);
 	assert_int_equal(
 	    after->status, AUTH__V1__USER_STATUS__USER_STATUS_DISABLED);
@@ -1255,7 +1217,7 @@ static void
 test_list_users_pages_through_1000_users_each_exactly_once(void **state)
 {
 	(void) state;
-	sql_on(authdb, "INSERT INTO users (username, email, password_hash) "
+	pg_ok(authdb, "INSERT INTO users (username, email, password_hash) "
 	               "SELECT 'bulk' || lpad(g::text, 4, '0'), "
 	               "'bulk' || g || '@example.com', "
 	               "'$argon2id$v=19$m=19456,t=2,p=1$x$y' "

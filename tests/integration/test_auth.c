@@ -47,16 +47,6 @@ typedef struct env {
 
 static env E;
 
-static void
-sql(const char *q)
-{
-	PGresult *r = PQexec(E.admin, q);
-	ExecStatusType s = PQresultStatus(r);
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		fail_msg("%s: %s", q, PQerrorMessage(E.admin));
-	}
-	PQclear(r);
-}
 
 
 static int
@@ -70,9 +60,9 @@ setup_all(void **state)
 	snprintf(E.db, sizeof(E.db), "auth_test_%d", (int) getpid());
 	char q[256];
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
-	sql(q);
+	pg_ok(E.admin, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", E.db);
-	sql(q);
+	pg_ok(E.admin, q);
 	snprintf(E.db_url, sizeof(E.db_url),
 	    "postgresql://postgres@127.0.0.1:%s/%s", pg_port, E.db);
 	snprintf(E.url, sizeof(E.url), "tcp://127.0.0.1:%d", free_port());
@@ -105,14 +95,7 @@ setup_all(void **state)
 	    .connect_wait_ms = 500,
 	    .default_timeout_ms = 5000};
 	assert_int_equal(core_rpc_client_new(&cfg, &E.cli), 0);
-	core_status st = CORE_UNAVAILABLE;
-	for (int i = 0; i < 100 && st != CORE_OK; i++) {
-		st = serving(E.cli);
-		if (st != CORE_OK) {
-			usleep(100000);
-		}
-	}
-	assert_int_equal(st, CORE_OK);
+	wait_serving(E.cli, 100);
 	return 0;
 }
 
@@ -130,7 +113,7 @@ teardown_all(void **state)
 	}
 	char q[256];
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
-	sql(q);
+	pg_ok(E.admin, q);
 	PQfinish(E.admin);
 	unlink(E.log_path);
 	return 0;
@@ -366,32 +349,18 @@ test_database_down_is_unavailable_and_recovers(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__RegisterResponse *resp = NULL;
 	core_rpc_reply reply;
-	char q[256];
 	/* Take this test's database away from the service: refuse new
 	 * connections and cut the existing ones. */
-	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS false",
-	    E.db);
-	sql(q);
-	snprintf(q, sizeof(q),
-	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-	    "WHERE datname = '%s'",
-	    E.db);
-	sql(q);
+	db_reachable(E.admin, E.db, false);
 	assert_int_equal(serving(E.cli), CORE_UNAVAILABLE);
 	assert_int_equal(do_register("downtime", "down@example.com",
 	                     "correct horse battery", a, &resp, &reply),
 	    CORE_UNAVAILABLE);
 	assert_null(strstr(reply.message, "postgres")); /* no internals */
 
-	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS true",
-	    E.db);
-	sql(q);
-	core_status st = CORE_UNAVAILABLE;
-	for (int i = 0; i < 50 && st != CORE_OK; i++) {
-		usleep(100000); /* reconnects are rate-limited */
-		st = serving(E.cli);
-	}
-	assert_int_equal(st, CORE_OK);
+	db_reachable(E.admin, E.db, true);
+	wait_serving(E.cli, 50); /* reconnects are rate-limited */
+	core_status st;
 	/* Each worker reconnects on its own; every call ends up served. */
 	for (int i = 0; i < 50; i++) {
 		st = do_register("afterdown", "after@example.com",

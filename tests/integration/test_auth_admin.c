@@ -50,16 +50,6 @@ static env E;
 
 /* ---- Database -------------------------------------------------------- */
 
-static void
-exec_on(PGconn *c, const char *q)
-{
-	PGresult *r = PQexec(c, q);
-	ExecStatusType s = PQresultStatus(r);
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		fail_msg("%s: %s", q, PQerrorMessage(c));
-	}
-	PQclear(r);
-}
 
 /* Runs a statement (printf-style) on the test database. */
 static void dbexec(const char *fmt, ...)
@@ -73,7 +63,7 @@ dbexec(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(q, sizeof(q), fmt, ap);
 	va_end(ap);
-	exec_on(E.db, q);
+	pg_ok(E.db, q);
 }
 
 /* The integer a one-value query answers. */
@@ -111,9 +101,9 @@ setup_all(void **state)
 	char q[256];
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 	    E.db_name);
-	exec_on(E.server, q);
+	pg_ok(E.server, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", E.db_name);
-	exec_on(E.server, q);
+	pg_ok(E.server, q);
 	snprintf(E.db_url, sizeof(E.db_url),
 	    "postgresql://postgres@127.0.0.1:%s/%s", pg_port, E.db_name);
 	snprintf(E.url, sizeof(E.url), "tcp://127.0.0.1:%d", free_port());
@@ -149,14 +139,7 @@ setup_all(void **state)
 	    .connect_wait_ms = 500,
 	    .default_timeout_ms = 10000};
 	assert_int_equal(core_rpc_client_new(&cfg, &E.cli), 0);
-	core_status st = CORE_UNAVAILABLE;
-	for (int i = 0; i < 150 && st != CORE_OK; i++) {
-		st = serving(E.cli);
-		if (st != CORE_OK) {
-			usleep(100000);
-		}
-	}
-	assert_int_equal(st, CORE_OK);
+	wait_serving(E.cli, 150);
 	/* The schema exists now: the service applied the migrations. */
 	E.db = PQconnectdb(E.db_url);
 	assert_int_equal(PQstatus(E.db), CONNECTION_OK);
@@ -178,7 +161,7 @@ teardown_all(void **state)
 	char q[256];
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 	    E.db_name);
-	exec_on(E.server, q);
+	pg_ok(E.server, q);
 	PQfinish(E.server);
 	unlink(E.log_path);
 	return 0;
@@ -878,7 +861,7 @@ insert_main(void *arg)
 		    "VALUES ('conc' || lpad((random() * 999)::int::text, 4, "
 		    "'0') || 't%d', 'conct%d@bulk.example.com', 'x')",
 		    i, i);
-		exec_on(ins->db, q);
+		pg_ok(ins->db, q);
 		ins->added_meanwhile++;
 		usleep(2000);
 	}

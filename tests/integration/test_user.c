@@ -44,16 +44,6 @@ static proc AUTH, USER;
 static PGconn *admin;
 static redisContext *redis;
 
-static void
-sql(const char *q)
-{
-	PGresult *r = PQexec(admin, q);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fail_msg("%s: %s", q, PQerrorMessage(admin));
-	}
-	PQclear(r);
-}
 
 /* Starts binary with a fresh database; env_db names its URL variable. */
 static void
@@ -63,9 +53,9 @@ start(proc *p, const char *binary, const char *listen_var,
 	char q[160];
 	snprintf(p->db, sizeof(p->db), "%s_test_%d", tag, (int) getpid());
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
-	sql(q);
+	pg_ok(admin, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", p->db);
-	sql(q);
+	pg_ok(admin, q);
 	snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", free_port());
 	char listen[96], dburl[256], redis_url[256], auth_dial[96];
 	snprintf(listen, sizeof(listen), "%s=%s", listen_var, p->url);
@@ -88,14 +78,7 @@ start(proc *p, const char *binary, const char *listen_var,
 	    .connect_wait_ms = 500,
 	    .default_timeout_ms = 5000};
 	assert_int_equal(core_rpc_client_new(&cfg, &p->cli), 0);
-	bool up = false;
-	for (int i = 0; i < 100 && !up; i++) {
-		up = serving(p->cli) == CORE_OK;
-		if (!up) {
-			usleep(100000);
-		}
-	}
-	assert_true(up);
+	wait_serving(p->cli, 100);
 }
 
 static void
@@ -112,7 +95,7 @@ stop(proc *p)
 	p->pid = 0;
 	char q[160];
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
-	sql(q);
+	pg_ok(admin, q);
 }
 
 
@@ -544,20 +527,10 @@ test_database_down_misses_are_unavailable_and_it_recovers(void **state)
 	user_token("pgdown", tok, sizeof(tok)); /* never read: a cache miss */
 	core_arena *a = core_arena_new(0);
 	User__V1__Profile *p = NULL;
-	char q[256];
-	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS false",
-	    USER.db);
-	sql(q);
-	snprintf(q, sizeof(q),
-	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-	    "WHERE datname = '%s'",
-	    USER.db);
-	sql(q);
+	db_reachable(admin, USER.db, false);
 	assert_int_equal(serving(USER.cli), CORE_UNAVAILABLE);
 	assert_int_equal(get(tok, a, &p), CORE_UNAVAILABLE);
-	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS true",
-	    USER.db);
-	sql(q);
+	db_reachable(admin, USER.db, true);
 	core_status st = CORE_UNAVAILABLE;
 	for (int i = 0; i < 50 && st != CORE_OK; i++) {
 		usleep(100000);

@@ -2,8 +2,12 @@
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -62,6 +66,50 @@ serving(core_rpc_client *cli)
 	}
 	core_arena_free(a);
 	return st;
+}
+
+/* Waits (polling every 100 ms, at most tries times) until the server
+ * behind cli answers SERVING; fails the test otherwise. */
+static inline void
+wait_serving(core_rpc_client *cli, int tries)
+{
+	core_status st = CORE_UNAVAILABLE;
+	for (int i = 0; i < tries && st != CORE_OK; i++) {
+		if ((st = serving(cli)) != CORE_OK) {
+			usleep(100000);
+		}
+	}
+	assert_int_equal(st, CORE_OK);
+}
+
+/* Runs q on an administrative connection; fails the test on an error. */
+static inline void
+pg_ok(PGconn *server, const char *q)
+{
+	PGresult *r = PQexec(server, q);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		fail_msg("%s: %s", q, PQerrorMessage(server));
+	}
+	PQclear(r);
+}
+
+/* Takes database db away from its service (new connections refused,
+ * existing ones ended), or gives it back. */
+static inline void
+db_reachable(PGconn *server, const char *db, bool reachable)
+{
+	char q[256];
+	snprintf(q, sizeof(q), "ALTER DATABASE %s ALLOW_CONNECTIONS %s", db,
+	    reachable ? "true" : "false");
+	pg_ok(server, q);
+	if (!reachable) {
+		snprintf(q, sizeof(q),
+		    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		    "WHERE datname = '%s'",
+		    db);
+		pg_ok(server, q);
+	}
 }
 
 #endif
