@@ -33,10 +33,9 @@
 #include "core/log.h"
 #include "core/pbcheck.h"
 #include "core/rpc.h"
+#include "rpc_call.h"
 #include "rpc_internal.h"
 
-#define MAX_DETAILS 16
-#define MAX_MESSAGE 512
 #define CLOSE_WAIT_MS 3000
 #define CLOSE_LINGER_MS 100
 
@@ -51,22 +50,10 @@ typedef struct slot {
 typedef struct method_entry {
 	char *name; /* "/pkg.Service/Method" */
 	const ProtobufCMethodDescriptor *desc;
-	core_rpc_handler handler;
+	const core_rpc_method *row;  /* handler and rule */
+	const core_rpc_service *svc; /* for its denied hook */
 } method_entry;
 
-struct core_call {
-	core_rpc_server *srv;
-	void *state;
-	core_arena *arena;
-	const char *method;
-	const Core__V1__Request *req;
-	int64_t deadline_ms; /* absolute, monotonic; INT64_MAX if none */
-	char message[MAX_MESSAGE];
-	size_t n_details;
-	Core__V1__ErrorDetail details[MAX_DETAILS];
-	Core__V1__ErrorDetail *detail_ptrs[MAX_DETAILS];
-	uint32_t retry_after_s;
-};
 
 struct core_rpc_server {
 	char *name;
@@ -80,6 +67,8 @@ struct core_rpc_server {
 	void (*worker_fini)(void *);
 	void *app;
 	bool (*health)(void *);
+	bool has_auth;
+	core_call_auth auth;
 
 	method_entry *methods; /* sorted by name */
 	size_t n_methods;
@@ -134,9 +123,11 @@ health_check(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
-static const core_rpc_handler health_handlers[] = {health_check};
+static const core_rpc_method health_methods[] = {
+    {"/core.v1.Health/Check", health_check, CORE_RULE_PUBLIC, 0, NULL, NULL},
+};
 static const core_rpc_service health_service = {
-    &core__v1__health__descriptor, health_handlers};
+    &core__v1__health__descriptor, health_methods, 1, NULL};
 
 /* ---- Method table ------------------------------------------------------ */
 
@@ -147,6 +138,48 @@ method_cmp(const void *a, const void *b)
 	    ((const method_entry *) b)->name);
 }
 
+/* The row of svc that names method "/<service>/<m>", or NULL; *dups counts
+ * the rows naming it. */
+static const core_rpc_method *
+row_for(const core_rpc_service *svc, const char *name, int *dups)
+{
+	const core_rpc_method *found = NULL;
+	*dups = 0;
+	for (size_t i = 0; i < svc->n_methods; i++) {
+		if (svc->methods[i].name != NULL &&
+		    strcmp(svc->methods[i].name, name) == 0) {
+			found = &svc->methods[i];
+			(*dups)++;
+		}
+	}
+	return found;
+}
+
+/* Checks one row: a handler, and a rule the server can check. */
+static int
+row_ok(const core_rpc_server *s, const core_rpc_method *row)
+{
+	const char *why = NULL;
+	if (row->handler == NULL) {
+		why = "has no handler";
+	} else if (row->rule != CORE_RULE_PUBLIC && !s->has_auth) {
+		why = "has a rule but the server checks no tokens";
+	} else if ((row->rule & CORE_RULE_REVOKED_OK) != 0 &&
+	           (row->rule & CORE_RULE_USER) == 0) {
+		why = "has CORE_RULE_REVOKED_OK without CORE_RULE_USER";
+	} else if (row->prefetch != NULL && row->rule == CORE_RULE_PUBLIC) {
+		why = "prefetches without a token rule";
+	}
+	if (why != NULL) {
+		core_log_kv(CORE_LOG_ERROR, "method table: method", "method",
+		    row->name, "problem", why, NULL);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Binds every method of svc to its row by full name. Every method must
+ * have exactly one row and every row must name a method. */
 static int
 add_service(core_rpc_server *s, const core_rpc_service *svc)
 {
@@ -159,9 +192,37 @@ add_service(core_rpc_server *s, const core_rpc_service *svc)
 			return -ENOMEM;
 		}
 		snprintf(e->name, len, "/%s/%s", d->name, d->methods[i].name);
-		e->desc = &d->methods[i];
-		e->handler = svc->handlers ? svc->handlers[i] : NULL;
 		s->n_methods++;
+		int dups;
+		e->desc = &d->methods[i];
+		e->svc = svc;
+		e->row = row_for(svc, e->name, &dups);
+		if (dups != 1) {
+			core_log_kv(CORE_LOG_ERROR, "method table: method",
+			    "method", e->name, "problem",
+			    dups ? "has more than one row" : "has no row", NULL);
+			return -EINVAL;
+		}
+		if (row_ok(s, e->row) != 0) {
+			return -EINVAL;
+		}
+	}
+	if (svc->n_methods != d->n_methods) {
+		/* Each method has one row, so some row names no method. */
+		for (size_t i = 0; i < svc->n_methods; i++) {
+			int dups;
+			char want[256];
+			const char *n = svc->methods[i].name;
+			snprintf(want, sizeof(want), "/%s/", d->name);
+			if (n == NULL || strncmp(n, want, strlen(want)) != 0 ||
+			    row_for(svc, n, &dups) == NULL) {
+				core_log_kv(CORE_LOG_ERROR,
+				    "method table: a row names no method of",
+				    "service", d->name, "row",
+				    n ? n : "(null)", NULL);
+			}
+		}
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -172,99 +233,6 @@ find_method(const core_rpc_server *s, const char *name)
 	method_entry key = {.name = (char *) (uintptr_t) name};
 	return bsearch(&key, s->methods, s->n_methods, sizeof(key),
 	    method_cmp);
-}
-
-/* ---- Call accessors ---------------------------------------------------- */
-
-const char *
-core_call_metadata(const core_call *c, const char *key)
-{
-	for (size_t i = 0; i < c->req->n_metadata; i++) {
-		if (strcmp(c->req->metadata[i]->key, key) == 0) {
-			return c->req->metadata[i]->value;
-		}
-	}
-	return NULL;
-}
-
-const char *
-core_call_bearer(const core_call *c)
-{
-	const char *v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
-	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
-		return NULL;
-	}
-	v += 7;
-	while (*v == ' ') {
-		v++;
-	}
-	return *v ? v : NULL;
-}
-
-const char *
-core_call_method(const core_call *c)
-{
-	return c->method;
-}
-
-void *
-core_call_state(const core_call *c)
-{
-	return c->state;
-}
-
-core_arena *
-core_call_arena(core_call *c)
-{
-	return c->arena;
-}
-
-int64_t
-core_call_remaining_ms(const core_call *c)
-{
-	if (c->deadline_ms == INT64_MAX) {
-		return INT64_MAX;
-	}
-	return c->deadline_ms - rpc_now_ms();
-}
-
-core_status
-core_call_error(core_call *c, core_status code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->message, sizeof(c->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-core_status
-core_call_field_error(core_call *c, const char *field, const char *fmt, ...)
-{
-	char text[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (c->n_details == 0) {
-		snprintf(c->message, sizeof(c->message), "%s: %s", field, text);
-	}
-	if (c->n_details < MAX_DETAILS) {
-		Core__V1__ErrorDetail *d = &c->details[c->n_details];
-		core__v1__error_detail__init(d);
-		d->field = core_arena_strdup(c->arena, field);
-		d->description = core_arena_strdup(c->arena, text);
-		if (d->field != NULL && d->description != NULL) {
-			c->detail_ptrs[c->n_details++] = d;
-		}
-	}
-	return CORE_INVALID_ARGUMENT;
-}
-
-void
-core_call_set_retry_after(core_call *c, uint32_t seconds)
-{
-	c->retry_after_s = seconds;
 }
 
 /* ---- Handling one call (on a worker) ----------------------------------- */
@@ -316,10 +284,6 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 		return core_call_error(c, CORE_UNIMPLEMENTED,
 		    "unknown method \"%.200s\"", c->method);
 	}
-	if (m->handler == NULL) {
-		return core_call_error(c, CORE_UNIMPLEMENTED,
-		    "method %s is not implemented", c->method);
-	}
 	char field[128];
 	const char *why = "";
 	if (core_pb_check_strings(m->desc->input, c->req->payload.data,
@@ -340,7 +304,11 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	}
 	m->desc->output->message_init(out);
 
-	core_status st = m->handler(c, in, out);
+	core_status st = rpc_call_authorize(c, m->svc, m->row, in);
+	if (st != CORE_OK) {
+		return st;
+	}
+	st = m->row->handler(c, in, out);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -406,6 +374,7 @@ handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
 	int64_t t0 = rpc_now_ms();
 	core_call c = {
 	    .srv = s,
+	    .auth = s->has_auth ? &s->auth : NULL,
 	    .state = state,
 	    .arena = arena,
 	    .method = "",
@@ -426,6 +395,7 @@ handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
 	atomic_fetch_add(&s->calls, 1);
 
 	int rv = make_reply(&c, st, &resp, msg, s->max_msg);
+	rpc_call_release(&c);
 	core_log_set_request_id(NULL);
 	core_arena_reset(arena);
 	if (rv != 0) {
@@ -565,6 +535,10 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 	s->worker_fini = cfg->worker_fini;
 	s->app = cfg->app;
 	s->health = cfg->health;
+	if (cfg->auth != NULL) {
+		s->auth = *cfg->auth;
+		s->has_auth = true;
+	}
 	s->name = strdup(cfg->name ? cfg->name : "rpc");
 	s->listen_urls = calloc(cfg->n_listen, sizeof(char *));
 	if (s->name == NULL || s->listen_urls == NULL) {
@@ -582,13 +556,16 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 		total += services[i].desc->n_methods;
 	}
 	s->methods = calloc(total, sizeof(method_entry));
-	if (s->methods == NULL || add_service(s, &health_service) != 0) {
+	if (s->methods == NULL) {
 		goto fail;
 	}
-	for (size_t i = 0; i < n_services; i++) {
-		if (add_service(s, &services[i]) != 0) {
-			goto fail;
-		}
+	int rv = add_service(s, &health_service);
+	for (size_t i = 0; rv == 0 && i < n_services; i++) {
+		rv = add_service(s, &services[i]);
+	}
+	if (rv != 0) {
+		core_rpc_server_free(s);
+		return rv;
 	}
 	qsort(s->methods, s->n_methods, sizeof(method_entry), method_cmp);
 	for (size_t i = 1; i < s->n_methods; i++) {

@@ -24,6 +24,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "core/arena.h"
+#include "core/jws.h"
 #include "core/status.h"
 
 #define CORE_RPC_DEFAULT_MAX_MSG (4u << 20) /* bytes */
@@ -46,17 +47,84 @@ typedef struct core_call core_call;
  * released after the reply is sent. It returns CORE_OK, or an error status,
  * normally through core_call_error(). A handler returning CORE_INTERNAL has
  * its message replaced by "internal error" for the client (the detail is
- * logged). */
+ * logged). The method's rule has been checked before it runs; the verified
+ * claims are core_call_claims(call). */
 typedef core_status (*core_rpc_handler)(
     core_call *call, const ProtobufCMessage *in, ProtobufCMessage *out);
 
-/* One service: its descriptor and a handler per method, in descriptor order
- * (handlers[i] serves desc->methods[i]). A NULL handler answers
- * UNIMPLEMENTED. */
+/* ---- Method rules ------------------------------------------------------ */
+
+/* What a call must prove before its handler runs; the server checks it
+ * (core/call_auth.h does the token work) and the handler sees only calls
+ * that passed. Flags combine; every flag but CORE_RULE_PUBLIC implies a
+ * valid access token in the call's "authorization: Bearer" metadata. */
+enum {
+	CORE_RULE_PUBLIC = 0,
+	/* A valid access token (signature, issuer, audience, times) that is
+	 * not revoked (blacklist, revoked_before). */
+	CORE_RULE_USER = 1u << 0,
+	/* The token's user is an admin now, by the service's own check
+	 * (core_call_auth.is_admin: svc-auth reads its database). */
+	CORE_RULE_ADMIN = 1u << 1,
+	/* The user proved who they are (password or second factor) at most
+	 * max_auth_age_s ago: the token's auth_time claim. */
+	CORE_RULE_RECENT_AUTH = 1u << 2,
+	/* With CORE_RULE_USER: a revoked (but otherwise valid) token passes
+	 * too. For methods that are idempotent on a dead token (Logout). */
+	CORE_RULE_REVOKED_OK = 1u << 3,
+};
+
+/* Default for CORE_RULE_RECENT_AUTH when a row gives no max_auth_age_s. */
+#define CORE_RECENT_AUTH_DEFAULT_S 300
+
+struct core_redis_extra; /* core/revocation.h */
+
+/* One method of a service: bound by its full name, with its rule. */
+typedef struct core_rpc_method {
+	const char *name; /* "/auth.v1.AuthService/Login" */
+	core_rpc_handler handler;
+	unsigned rule; /* CORE_RULE_* flags */
+	int max_auth_age_s; /* CORE_RULE_RECENT_AUTH; 0 = the default */
+	/* The calling services allowed (NULL-terminated identities, as the
+	 * transport authenticates them); NULL = any caller. A list refuses
+	 * every caller whose identity is unknown. */
+	const char *const *callers;
+	/* Optional: Redis reads to send in the same round trip as the
+	 * revocation check (e.g. GET profile:<sub>), added with
+	 * core_redis_extra_add; argv strings in the call's arena. Their
+	 * replies are core_call_prefetched(call, i) in the handler. Returns 0,
+	 * or -1 (the call fails with INTERNAL). */
+	int (*prefetch)(core_call *call, const core_jwt_claims *claims,
+	    struct core_redis_extra *extra);
+} core_rpc_method;
+
+/* Why the server refused a call before its handler: handed to the
+ * service's denied hook (e.g. svc-admin records refusals in its audit
+ * log). */
+typedef struct core_call_denial {
+	core_status code;   /* what the caller is answered; message set */
+	const char *reason; /* static text for logs: "no bearer token", ... */
+	/* The token's claims when its signature verified, else NULL; trusted
+	 * when it is also not revoked (the claims then name the caller). */
+	const core_jwt_claims *claims;
+	bool trusted;
+} core_call_denial;
+
+/* One service: its descriptor and one row per method, in any order. The
+ * server refuses to start when a method of desc has no row, a row names no
+ * method of desc (or one twice), or a row has no handler. */
 typedef struct core_rpc_service {
 	const ProtobufCServiceDescriptor *desc;
-	const core_rpc_handler *handlers;
+	const core_rpc_method *methods;
+	size_t n_methods;
+	/* Optional: runs when a call of this service is refused by its rule
+	 * (after the input is decoded: in may be used, e.g. for a target).
+	 * Returns the status to answer, normally d->code. */
+	core_status (*denied)(core_call *call, const ProtobufCMessage *in,
+	    const core_call_denial *d);
 } core_rpc_service;
+
+struct core_call_auth; /* core/call_auth.h */
 
 typedef struct core_rpc_server_config {
 	const char *name;              /* for logs, e.g. "svc-auth" */
@@ -75,12 +143,16 @@ typedef struct core_rpc_server_config {
 	/* Readiness for core.v1.Health/Check, run on a worker with its state
 	 * (e.g. pings its database). NULL = always SERVING. */
 	bool (*health)(void *state);
+	/* How tokens are checked for the method rules (copied). NULL = every
+	 * method must be CORE_RULE_PUBLIC. */
+	const struct core_call_auth *auth;
 } core_rpc_server_config;
 
 /* Creates a server for the given services (core.v1.Health is added by the
  * server itself). Copies what it needs from cfg; services must outlive the
- * server. Returns 0 or a negative errno-style code (-EINVAL for a bad
- * config, -ENOMEM). */
+ * server. Returns 0 or a negative errno-style code: -EINVAL (logged) for a
+ * bad config or method table (see core_rpc_service), or a rule other than
+ * public without cfg->auth; -ENOMEM. */
 int core_rpc_server_new(const core_rpc_server_config *cfg,
     const core_rpc_service *services, size_t n_services,
     core_rpc_server **out);
@@ -118,6 +190,9 @@ const char *core_call_metadata(const core_call *c, const char *key);
 /* The token of an "authorization: Bearer <token>" metadata entry, or NULL
  * when there is none (or another scheme). */
 const char *core_call_bearer(const core_call *c);
+/* The verified claims of the caller's token: set for every method whose rule
+ * is not CORE_RULE_PUBLIC, NULL otherwise. Valid during the call. */
+const core_jwt_claims *core_call_claims(const core_call *c);
 /* Full method name ("/pkg.Service/Method"). */
 const char *core_call_method(const core_call *c);
 /* This worker's state from worker_init. */

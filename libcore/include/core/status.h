@@ -32,6 +32,10 @@ typedef enum core_status {
 
 #define CORE_STATUS_MAX 16
 
+/* Marks a function whose result must be looked at (security checks,
+ * decoders): ignoring it is a compile error with -Werror. */
+#define CORE_WARN_UNUSED __attribute__((warn_unused_result))
+
 /* Name of a status ("INVALID_ARGUMENT"); "UNKNOWN" for numbers outside the
  * table. Never NULL. */
 const char *core_status_str(int status);

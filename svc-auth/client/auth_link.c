@@ -3,7 +3,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
-#include "core/auth_link.h"
+#include "auth_link.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -16,7 +16,7 @@
 static int
 fetch_jwks(void *arg, char **json, size_t *len)
 {
-	core_auth_link *l = arg;
+	auth_link *l = arg;
 	core_arena *a = core_arena_new(0);
 	Auth__V1__GetJwksRequest req = AUTH__V1__GET_JWKS_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
@@ -41,7 +41,7 @@ fetch_jwks(void *arg, char **json, size_t *len)
 }
 
 int
-core_auth_link_open(core_auth_link *l, const char *dial_list)
+auth_link_open(auth_link *l, const char *dial_list)
 {
 	char buf[1024];
 	const char *urls[MAX_URLS];
@@ -63,7 +63,7 @@ core_auth_link_open(core_auth_link *l, const char *dial_list)
 }
 
 void
-core_auth_link_close(core_auth_link *l)
+auth_link_close(auth_link *l)
 {
 	core_jwks_cache_free(l->jwks);
 	core_rpc_client_free(l->client);

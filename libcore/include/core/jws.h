@@ -1,43 +1,26 @@
-/* Access tokens: JWS compact, EdDSA (Ed25519), and the keys that verify them.
+/* Access tokens: JWS compact, EdDSA (Ed25519), and the key sets that
+ * verify them.
  *
  * A token is base64url(header) "." base64url(claims) "." base64url(sig) with
  * the header {"alg":"EdDSA","typ":"at+jwt","kid":"<RFC 7638 thumbprint>"}.
  * svc-auth signs (core_jwt_sign); the other services verify locally against
- * the JWKS it publishes (core_jwks_cache_verify), then ask Redis whether the
- * token was revoked (core_jwt_check_revoked). Verification follows RFC 8725
- * and fails closed; the order of its checks is in docs/internals/tokens.md.
+ * the JWKS it publishes (core/jwks_cache.h); revocation is a separate step
+ * (core/revocation.h). Verification follows RFC 8725 and fails closed; the
+ * order of its checks is in docs/internals/tokens.md. Nothing here touches
+ * the network or Redis.
  *
  * Private keys are libsodium's 64-byte Ed25519 secret keys (seed || pk); the
  * caller keeps them in sodium_malloc'd memory. Nothing here logs a token, a
  * claim value or a key. */
-#ifndef CORE_JWT_H
-#define CORE_JWT_H
+#ifndef CORE_JWS_H
+#define CORE_JWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/redis.h"
+#include "core/b64url.h"
 #include "core/status.h"
-
-#define CORE_JWT_WARN_UNUSED __attribute__((warn_unused_result))
-
-/* ---- base64url (RFC 4648 section 5, no padding) ----------------------- */
-
-/* Length of the base64url text for n bytes, without the NUL. */
-#define CORE_B64URL_ENCODED_LEN(n) (((size_t) (n) *4 + 2) / 3)
-
-/* Writes base64url(in[0..len)) and a NUL to out. Returns 0, or -1 when out
- * (cap bytes) is too small; out is then left empty if cap > 0. */
-int core_b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
-
-/* Decodes in[0..len) strictly: only A-Z a-z 0-9 - _, no padding, no
- * whitespace, len % 4 != 1, and the unused low bits of the last character
- * zero (so each byte string has exactly one accepted encoding). Returns 0
- * and writes *outlen bytes to out, or -1 for any of those errors or when out
- * (cap bytes) is too small (out may then be partly written). */
-int core_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap,
-    size_t *outlen) CORE_JWT_WARN_UNUSED;
 
 /* ---- Keys -------------------------------------------------------------- */
 
@@ -82,7 +65,7 @@ size_t core_jwks_count(const core_jwks *set);
  * caller's, freed with core_jwks_free), or -1 with a message for logs in err
  * (errlen bytes, may be 0) and *out untouched. */
 int core_jwks_parse(const char *json, size_t len, core_jwks **out, char *err,
-    size_t errlen) CORE_JWT_WARN_UNUSED;
+    size_t errlen) CORE_WARN_UNUSED;
 
 /* Renders the set as compact JSON, {"keys":[{"kty":"OKP","crv":"Ed25519",
  * "x":..,"kid":..,"use":"sig","alg":"EdDSA"},...]}, malloc'd and
@@ -105,6 +88,10 @@ typedef struct core_jwt_claims {
 	int64_t exp; /* Unix seconds; required */
 	int64_t iat; /* Unix seconds; 0 = absent */
 	int64_t nbf; /* Unix seconds; 0 = absent */
+	/* When the user last proved who they are (password or second
+	 * factor), Unix seconds (OpenID Connect's "auth_time"); 0 = absent.
+	 * A refresh keeps the login's value: it proves nothing new. */
+	int64_t auth_time;
 } core_jwt_claims;
 
 /* Signs payload with a given protected header (JSON text, used exactly as
@@ -122,7 +109,7 @@ int core_jws_sign(const char *header_json, const uint8_t *payload, size_t len,
  * is empty, a claim string is not NUL-terminated within its buffer or is not
  * UTF-8, kid is not 1..CORE_JWK_KID_MAX bytes, or out of memory. */
 int core_jwt_sign(const core_jwt_claims *c, const char *kid,
-    const uint8_t sk[64], char *out, size_t outlen) CORE_JWT_WARN_UNUSED;
+    const uint8_t sk[64], char *out, size_t outlen) CORE_WARN_UNUSED;
 
 /* ---- Verification ------------------------------------------------------ */
 
@@ -150,6 +137,9 @@ typedef struct core_jwt_policy {
 	size_t max_len; /* longest token accepted; 0 = the default */
 } core_jwt_policy;
 
+/* The clock skew pol allows, in seconds (its leeway_s resolved). */
+int64_t core_jwt_policy_leeway(const core_jwt_policy *pol);
+
 /* Verifies token (NUL-terminated) with the keys and policy, strictly (see
  * docs/internals/tokens.md for the order of checks). Only alg "EdDSA" (or
  * RFC 9864's "Ed25519") is accepted, and decided before any key lookup; a
@@ -160,61 +150,6 @@ typedef struct core_jwt_policy {
  * plain "unauthenticated". keys may be NULL (every kid is then unknown). */
 core_jwt_result core_jwt_verify(const core_jwks *keys, const char *token,
     const core_jwt_policy *pol, core_jwt_claims *out,
-    const char **reason) CORE_JWT_WARN_UNUSED;
-
-/* ---- JWKS cache -------------------------------------------------------- */
-
-/* The public keys of svc-auth, fetched on demand and shared by every worker
- * thread of a service. */
-typedef struct core_jwks_cache core_jwks_cache;
-
-/* Gets the current JWKS document: returns 0 with *json malloc'd (the cache
- * frees it) and *len its length, or -1 on failure. Called from a worker
- * thread that is verifying, never by two threads at once, without any lock
- * held; it should have its own timeout. */
-typedef int (*core_jwks_fetch_fn)(void *arg, char **json, size_t *len);
-
-/* A cache that starts empty and fetches the JWKS with fetch(arg) when a
- * token names a kid it does not have, at most once per min_refetch_ms.
- * Returns NULL when out of memory. */
-core_jwks_cache *core_jwks_cache_new(
-    core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms);
-
-/* Frees the cache; no verification may be running. NULL is a no-op. */
-void core_jwks_cache_free(core_jwks_cache *cache);
-
-/* core_jwt_verify with the cached keys; thread-safe. On an unknown kid (or
- * while the cache is empty) it refetches, unless a fetch started less than
- * min_refetch_ms ago, and verifies once more. Only one thread fetches at a
- * time; the others that need the keys wait for its result instead of
- * fetching too. A failed fetch (logged) or an invalid document keeps the
- * old keys, so tokens keep verifying while svc-auth is down. */
-core_jwt_result core_jwks_cache_verify(core_jwks_cache *cache,
-    const char *token, const core_jwt_policy *pol, core_jwt_claims *out,
-    const char **reason) CORE_JWT_WARN_UNUSED;
-
-/* Number of successful fetches so far (for metrics and tests). */
-uint64_t core_jwks_cache_fetches(core_jwks_cache *cache);
-
-/* ---- Revocation -------------------------------------------------------- */
-
-/* Asks Redis, in one pipelined round trip, whether a verified token was
- * revoked: EXISTS blacklist:<jti> and GET revoked_before:<sub>. It is revoked
- * when the blacklist key exists, or when iat < revoked_before (Unix seconds;
- * a malformed value counts as revoked and is logged). On CORE_OK *revoked is
- * set. Otherwise the answer is unknown and the caller must reject the token
- * (fail closed): CORE_UNAVAILABLE when Redis is down, CORE_INTERNAL for an
- * error reply, CORE_INVALID_ARGUMENT when jti or sub is empty. */
-core_status core_jwt_check_revoked(core_redis *r, const core_jwt_claims *c,
-    bool *revoked) CORE_JWT_WARN_UNUSED;
-
-/* The same check with up to 8 more commands in the same round trip (the
- * profile read of GetProfile, say). On CORE_OK their replies are written to
- * extra_replies (the caller freeReplyObject()s each); on any other status
- * nothing is written there. */
-core_status core_jwt_check_revoked_with(core_redis *r,
-    const core_jwt_claims *c, int n_extra, const int *extra_argcs,
-    const char *const *const *extra_argvs, redisReply **extra_replies,
-    bool *revoked) CORE_JWT_WARN_UNUSED;
+    const char **reason) CORE_WARN_UNUSED;
 
 #endif

@@ -1,0 +1,74 @@
+/* Revocation of access tokens: the only code that reads or writes the Redis
+ * keys blacklist:<jti> (one token, until it expires) and
+ * revoked_before:<user_id> (every token of a user issued before a second).
+ *
+ * svc-auth writes (logout, password and admin changes); every service that
+ * verifies tokens reads, on each authenticated call, in one pipelined round
+ * trip to which a caller may add its own reads (GetProfile adds
+ * GET profile:<user>). Without Redis the answer is unknown, and callers fail
+ * closed. */
+#ifndef CORE_REVOCATION_H
+#define CORE_REVOCATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/jws.h"
+#include "core/redis.h"
+#include "core/status.h"
+
+#define CORE_REDIS_EXTRA_MAX 8
+
+/* Other commands to send in the same round trip as a revocation check, and
+ * their replies. Start from {0}. */
+typedef struct core_redis_extra {
+	int n;
+	int argc[CORE_REDIS_EXTRA_MAX];
+	const char *const *argv[CORE_REDIS_EXTRA_MAX];
+	/* Written by a successful check; owned by this struct until
+	 * core_redis_extra_clear. */
+	redisReply *reply[CORE_REDIS_EXTRA_MAX];
+} core_redis_extra;
+
+/* Adds a command; argv (argc NUL-terminated strings) must stay valid until
+ * the check has run (static strings or the call's arena). Returns its
+ * index, or -1 when CORE_REDIS_EXTRA_MAX commands are already there. */
+int core_redis_extra_add(core_redis_extra *x, int argc, const char *const *argv);
+
+/* Frees the replies and empties x. */
+void core_redis_extra_clear(core_redis_extra *x);
+
+/* Asks Redis whether a verified token was revoked: EXISTS blacklist:<jti>
+ * and GET revoked_before:<sub>, plus extra's commands (x may be NULL), in
+ * one pipelined round trip. It is revoked when the blacklist key exists, or
+ * when iat < revoked_before (Unix seconds; a malformed value counts as
+ * revoked and is logged). On CORE_OK *revoked is set and x's replies are
+ * filled. Otherwise the answer is unknown and the caller must reject the
+ * token (fail closed): CORE_UNAVAILABLE when Redis is down, CORE_INTERNAL
+ * for an error reply, CORE_INVALID_ARGUMENT when jti or sub is empty; x's
+ * replies are then left NULL. */
+core_status core_revocation_check(core_redis *r, const core_jwt_claims *c,
+    core_redis_extra *x, bool *revoked) CORE_WARN_UNUSED;
+
+/* Revokes one token until it expires: SET blacklist:<jti> with a TTL of its
+ * remaining life (at least 1 s) as of now_s (Unix seconds). Idempotent. */
+core_status core_revoke_token(
+    core_redis *r, const core_jwt_claims *c, int64_t now_s) CORE_WARN_UNUSED;
+
+/* Makes every access token of user_id issued before now_s + 1 (Unix
+ * seconds) fail verification: sets revoked_before:<user_id> to now_s + 1,
+ * never lowering a value already there (so a replica with a slower clock
+ * cannot bring revoked tokens back), for ttl_s seconds (past that every
+ * token it revokes has expired). The + 1 takes in the tokens of the current
+ * second, which is why issuers wait for core_revocation_floor.
+ * CORE_INVALID_ARGUMENT for an empty or over-long user id or a bad time. */
+core_status core_revoke_user_tokens(core_redis *r, const char *user_id,
+    int64_t now_s, int ttl_s) CORE_WARN_UNUSED;
+
+/* The user's revoked_before: a token is only valid with an iat at or after
+ * *floor_s. 0 when there is none (or it is not a number, which the check
+ * treats as revoking everything anyway). */
+core_status core_revocation_floor(core_redis *r, const char *user_id,
+    int64_t *floor_s) CORE_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,244 @@
+/* The method rules of a call, checked before its handler runs
+ * (core/call_auth.h): token, revocation with the method's prefetched
+ * reads, admin, recent authentication, calling service. */
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/jwks_cache.h"
+#include "core/log.h"
+#include "rpc_call.h"
+
+#define NEED_TOKEN "a bearer token is required"
+#define BAD_TOKEN "invalid or expired token"
+#define STORE_DOWN "the session store is unavailable; try again later"
+#define NEEDS_ADMIN "this needs the admin role"
+#define NEEDS_RECENT                                                          \
+	"this needs a recent sign-in: confirm your password and try again"
+#define BAD_CALLER "this method does not accept calls from this service"
+
+/* The outcome of the token steps, for the denied hook. */
+typedef struct verdict {
+	const char *reason; /* why it was refused (logs), or NULL */
+	bool signed_ok;     /* the claims verified (signature, iss, ...) */
+	bool trusted;       /* ... and are not revoked */
+} verdict;
+
+core_jwt_result
+core_call_auth_jwks_verify(void *cache, const char *token,
+    const core_jwt_policy *pol, core_jwt_claims *out, const char **reason)
+{
+	return core_jwks_cache_verify(cache, token, pol, out, reason);
+}
+
+static core_status
+refuse(core_call *c, verdict *v, const char *reason, core_status code,
+    const char *msg)
+{
+	v->reason = reason;
+	core_log_kv(CORE_LOG_INFO, "call refused", "method", c->method,
+	    "reason", reason, NULL);
+	return core_call_error(c, code, "%s", msg);
+}
+
+/* Signature and claims. */
+static core_status
+verify_token(core_call *c, const char *token, core_jwt_claims *cl, verdict *v)
+{
+	const core_call_auth *a = c->auth;
+	if (token == NULL) {
+		return refuse(c, v, "no bearer token", CORE_UNAUTHENTICATED,
+		    NEED_TOKEN);
+	}
+	core_jwt_policy pol = {.issuer = a->issuer, .audience = a->audience};
+	const char *why = "";
+	core_jwt_result r = a->verify(a->verify_arg, token, &pol, cl, &why);
+	if (r != CORE_JWT_OK) {
+		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
+		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : why, NULL);
+		return refuse(c, v, "invalid token", CORE_UNAUTHENTICATED,
+		    BAD_TOKEN);
+	}
+	v->signed_ok = true;
+	return CORE_OK;
+}
+
+/* Revocation, in one round trip with extra's reads (may be NULL). */
+static core_status
+check_revoked(core_call *c, unsigned rule, const core_jwt_claims *cl,
+    core_redis_extra *extra, verdict *v)
+{
+	bool revoked = true;
+	core_status st = core_revocation_check(
+	    c->auth->redis(c->state), cl, extra, &revoked);
+	if (st == CORE_UNAVAILABLE) {
+		/* Fail closed: without Redis nobody knows. */
+		return refuse(c, v, "revocation unknown", CORE_UNAVAILABLE,
+		    STORE_DOWN);
+	}
+	if (st != CORE_OK) {
+		v->reason = "revocation unknown";
+		return core_call_error(c, CORE_INTERNAL, "session store: %s",
+		    core_status_str(st));
+	}
+	if (revoked && (rule & CORE_RULE_REVOKED_OK) == 0) {
+		return refuse(c, v, "revoked token", CORE_UNAUTHENTICATED,
+		    BAD_TOKEN);
+	}
+	v->trusted = !revoked;
+	return CORE_OK;
+}
+
+static core_status
+check_admin(core_call *c, const core_jwt_claims *cl, verdict *v)
+{
+	bool admin = false;
+	if (c->auth->is_admin == NULL) {
+		return refuse(c, v, "not an admin", CORE_PERMISSION_DENIED,
+		    NEEDS_ADMIN);
+	}
+	core_status st = c->auth->is_admin(c, cl, &admin);
+	if (st != CORE_OK) {
+		v->reason = "admin check failed";
+		return st;
+	}
+	if (!admin) {
+		return refuse(c, v, "not an admin", CORE_PERMISSION_DENIED,
+		    NEEDS_ADMIN);
+	}
+	return CORE_OK;
+}
+
+static core_status
+check_recent(core_call *c, const core_jwt_claims *cl, int max_age_s,
+    verdict *v)
+{
+	int64_t now = core_unix_ms() / 1000;
+	int64_t max = max_age_s > 0 ? max_age_s : CORE_RECENT_AUTH_DEFAULT_S;
+	if (cl->auth_time <= 0 || now - cl->auth_time > max) {
+		return refuse(c, v, "authentication too old",
+		    CORE_PERMISSION_DENIED, NEEDS_RECENT);
+	}
+	return CORE_OK;
+}
+
+static core_status
+check_caller(core_call *c, const char *const *callers, verdict *v)
+{
+	const char *peer = core_call_peer(c);
+	for (size_t i = 0; peer != NULL && callers[i] != NULL; i++) {
+		if (strcmp(callers[i], peer) == 0) {
+			return CORE_OK;
+		}
+	}
+	return refuse(c, v, "caller not allowed", CORE_PERMISSION_DENIED,
+	    BAD_CALLER);
+}
+
+/* Every step of rule for token, writing the claims to *cl. */
+static core_status
+check_rule(core_call *c, const char *token, unsigned rule, int max_age_s,
+    int (*prefetch)(core_call *, const core_jwt_claims *,
+        struct core_redis_extra *),
+    core_jwt_claims *cl, verdict *v)
+{
+	if (c->auth == NULL) {
+		return refuse(c, v, "no token checking", CORE_INTERNAL,
+		    "this server checks no tokens");
+	}
+	core_status st = verify_token(c, token, cl, v);
+	if (st != CORE_OK) {
+		return st;
+	}
+	core_redis_extra *x = NULL;
+	if (prefetch != NULL) {
+		x = &c->extra;
+		if (prefetch(c, cl, x) != 0) {
+			core_redis_extra_clear(x);
+			v->reason = "prefetch failed";
+			return core_call_error(c, CORE_INTERNAL,
+			    "could not prepare the call's reads");
+		}
+	}
+	if ((st = check_revoked(c, rule, cl, x, v)) != CORE_OK) {
+		return st;
+	}
+	if ((rule & CORE_RULE_ADMIN) != 0 &&
+	    (st = check_admin(c, cl, v)) != CORE_OK) {
+		return st;
+	}
+	if ((rule & CORE_RULE_RECENT_AUTH) != 0) {
+		st = check_recent(c, cl, max_age_s, v);
+	}
+	return st;
+}
+
+core_status
+rpc_call_authorize(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in)
+{
+	verdict v = {0};
+	core_status st = CORE_OK;
+	if (row->callers != NULL) {
+		st = check_caller(c, row->callers, &v);
+	}
+	if (st == CORE_OK && row->rule != CORE_RULE_PUBLIC) {
+		st = check_rule(c, core_call_bearer(c), row->rule,
+		    row->max_auth_age_s, row->prefetch, &c->claims, &v);
+		c->has_claims = st == CORE_OK;
+	}
+	if (st == CORE_OK || svc->denied == NULL) {
+		return st;
+	}
+	core_call_denial d = {
+	    .code = st,
+	    .reason = v.reason ? v.reason : core_status_str(st),
+	    .claims = v.signed_ok ? &c->claims : NULL,
+	    .trusted = v.trusted,
+	};
+	return svc->denied(c, in, &d);
+}
+
+void
+rpc_call_release(core_call *c)
+{
+	core_redis_extra_clear(&c->extra);
+}
+
+core_status
+core_call_check_token(
+    core_call *c, const char *token, unsigned rule, core_jwt_claims *out)
+{
+	verdict v = {0};
+	core_jwt_claims cl;
+	core_status st = check_rule(c, token, rule | CORE_RULE_USER, 0, NULL,
+	    &cl, &v);
+	if (st == CORE_OK) {
+		*out = cl;
+	}
+	return st;
+}
+
+core_status
+core_call_is_admin(core_call *c, bool *admin)
+{
+	*admin = false;
+	if (!c->has_claims || c->auth == NULL || c->auth->is_admin == NULL) {
+		return CORE_OK;
+	}
+	return c->auth->is_admin(c, &c->claims, admin);
+}
+
+const redisReply *
+core_call_prefetched(const core_call *c, int i)
+{
+	return i >= 0 && i < c->extra.n ? c->extra.reply[i] : NULL;
+}
+
+const char *
+core_call_peer(const core_call *c)
+{
+	(void) c;
+	/* No transport in use authenticates its peer yet. */
+	return NULL;
+}

@@ -1,0 +1,46 @@
+/* One call on a server worker: what the server and the call context share.
+ * Not part of the public API. */
+#ifndef CORE_RPC_CALL_H
+#define CORE_RPC_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/v1/core.pb-c.h"
+
+#include "core/call_auth.h"
+#include "core/rpc.h"
+
+#define RPC_MAX_DETAILS 16
+#define RPC_MAX_MESSAGE 512
+
+struct core_call {
+	core_rpc_server *srv;
+	void *state;
+	core_arena *arena;
+	const char *method;
+	const Core__V1__Request *req;
+	int64_t deadline_ms; /* absolute, monotonic; INT64_MAX if none */
+	char message[RPC_MAX_MESSAGE];
+	size_t n_details;
+	Core__V1__ErrorDetail details[RPC_MAX_DETAILS];
+	Core__V1__ErrorDetail *detail_ptrs[RPC_MAX_DETAILS];
+	uint32_t retry_after_s;
+	/* The call context: the server's token checking (NULL if none), the
+	 * verified claims (has_claims) and the prefetched Redis replies. */
+	const core_call_auth *auth;
+	bool has_claims;
+	core_jwt_claims claims;
+	core_redis_extra extra;
+};
+
+/* Checks row's rule for the call (see core/call_auth.h) before its
+ * handler runs; on a refusal runs svc's denied hook. Returns CORE_OK, or
+ * the status to answer (message set). */
+core_status rpc_call_authorize(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in);
+
+/* Frees what the call context holds (prefetched replies). */
+void rpc_call_release(core_call *c);
+
+#endif
