@@ -8,11 +8,11 @@
 
 #include "user/v1/user.pb-c.h"
 
-#include "core/auth_link.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/pg.h"
 #include "core/service.h"
+#include "auth_link.h"
 #include "user_service.h"
 
 #ifndef USER_DEFAULT_MIGRATIONS_DIR
@@ -22,7 +22,8 @@
 static user_config cfg;
 static const char *migrations_dir, *auth_dial;
 static long migrate_wait_s, cache_ttl_s;
-static core_auth_link auth;
+static auth_link auth;
+static core_call_auth call_auth;
 
 static int
 init(void **app)
@@ -32,10 +33,16 @@ init(void **app)
 	        migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (core_auth_link_open(&auth, auth_dial) != 0) {
+	if (auth_link_open(&auth, auth_dial) != 0) {
 		return -1;
 	}
-	cfg.jwks = auth.jwks;
+	call_auth = (core_call_auth){
+	    .issuer = cfg.issuer,
+	    .audience = cfg.audience,
+	    .verify = core_call_auth_jwks_verify,
+	    .verify_arg = auth.jwks,
+	    .redis = user_worker_redis,
+	};
 	*app = &cfg;
 	return 0;
 }
@@ -44,18 +51,15 @@ static void
 fini(void *app)
 {
 	(void) app;
-	core_auth_link_close(&auth);
+	auth_link_close(&auth);
 }
 
 int
 main(void)
 {
-	if (USER_N_METHODS != user__v1__user_service__descriptor.n_methods) {
-		fprintf(stderr, "svc-user: handler table out of date\n");
-		return 1;
-	}
 	static const core_rpc_service services[] = {
-	    {&user__v1__user_service__descriptor, user_handlers},
+	    {&user__v1__user_service__descriptor, user_methods, USER_N_METHODS,
+	        NULL},
 	};
 	const core_config_item config[] = {
 	    {"USER_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/apidb",
@@ -90,6 +94,7 @@ main(void)
 	    .worker_init = user_worker_init,
 	    .worker_fini = user_worker_fini,
 	    .health = user_health,
+	    .auth = &call_auth,
 	};
 	return core_service_main(&def);
 }

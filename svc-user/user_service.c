@@ -13,8 +13,6 @@
 #include "profiles_repo.h"
 #include "user_service.h"
 
-#define BAD_TOKEN "invalid or expired token"
-
 /* Caches only accept a profile at least this new: written by each update,
  * so a reader that fetched the row before the update cannot put the old
  * version back into the cache (read-your-writes under concurrency). */
@@ -62,29 +60,6 @@ unavailable(core_call *c, const char *what)
 {
 	return core_call_error(c, CORE_UNAVAILABLE,
 	    "%s is unavailable; try again later", what);
-}
-
-/* Verifies the caller's token locally (cached JWKS). */
-static core_status
-authenticate(core_call *c, core_jwt_claims *cl)
-{
-	user_worker *w = core_call_state(c);
-	const char *token = core_call_bearer(c);
-	if (token == NULL) {
-		return core_call_error(c, CORE_UNAUTHENTICATED,
-		    "a bearer token is required");
-	}
-	core_jwt_policy pol = {
-	    .issuer = w->cfg->issuer, .audience = w->cfg->audience};
-	const char *reason = "";
-	core_jwt_result r =
-	    core_jwks_cache_verify(w->cfg->jwks, token, &pol, cl, &reason);
-	if (r != CORE_JWT_OK) {
-		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
-		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : reason, NULL);
-		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
-	}
-	return CORE_OK;
 }
 
 static User__V1__Profile *
@@ -139,6 +114,21 @@ cache_fill(user_worker *w, const User__V1__Profile *m)
 	freeReplyObject(rep);
 }
 
+/* GetProfile's cache read rides with the revocation check: one round trip
+ * to Redis on a hit. */
+static int
+prefetch_profile(core_call *c, const core_jwt_claims *cl, core_redis_extra *x)
+{
+	char *key = core_arena_printf(core_call_arena(c), "profile:%s", cl->sub);
+	const char **get = core_arena_alloc(core_call_arena(c), 2 * sizeof(*get));
+	if (key == NULL || get == NULL) {
+		return -1;
+	}
+	get[0] = "GET";
+	get[1] = key;
+	return core_redis_extra_add(x, 2, get) < 0 ? -1 : 0;
+}
+
 static core_status
 get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -146,44 +136,21 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	User__V1__GetProfileResponse *resp = (User__V1__GetProfileResponse *) out;
 	user_worker *w = core_call_state(c);
 	core_arena *a = core_call_arena(c);
-	core_jwt_claims cl;
-	core_status st = authenticate(c, &cl);
-	if (st != CORE_OK) {
-		return st;
-	}
-	/* Revocation and the cached profile in one round trip. */
-	char key[96];
-	snprintf(key, sizeof(key), "profile:%s", cl.sub);
-	const char *get[] = {"GET", key};
-	const char *const *argvs[] = {get};
-	const int argcs[] = {2};
-	redisReply *cached = NULL;
-	bool revoked = true;
-	st = core_jwt_check_revoked_with(w->db.redis, &cl, 1, argcs, argvs,
-	    &cached, &revoked);
-	if (st != CORE_OK) {
-		/* Without Redis nobody knows if the token was revoked: fail
-		 * closed (docs/architecture.md). */
-		return unavailable(c, "the session store");
-	}
-	if (revoked) {
-		freeReplyObject(cached);
-		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
-	}
-	if ((resp->role = core_arena_strdup(a, cl.role)) == NULL) {
-		freeReplyObject(cached);
+	const core_jwt_claims *cl = core_call_claims(c);
+	if ((resp->role = core_arena_strdup(a, cl->role)) == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
-	if (cached->type == REDIS_REPLY_STRING) {
+	const redisReply *cached = core_call_prefetched(c, 0);
+	if (cached != NULL && cached->type == REDIS_REPLY_STRING) {
 		resp->profile = user__v1__profile__unpack(core_arena_allocator(a),
 		    cached->len, (const uint8_t *) cached->str);
 	}
-	freeReplyObject(cached);
 	if (resp->profile != NULL) {
 		return CORE_OK; /* hit */
 	}
 	user_profile p;
-	st = user_profiles_get_or_create(w->db.pg, cl.sub, cl.username, &p);
+	core_status st =
+	    user_profiles_get_or_create(w->db.pg, cl->sub, cl->username, &p);
 	if (st == CORE_UNAVAILABLE) {
 		return unavailable(c, "the profile database");
 	}
@@ -198,6 +165,68 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+/* Reads the fields an update sets into u, checking each; every bad field
+ * is reported. */
+static core_status
+read_update(core_call *c, const User__V1__UpdateProfileRequest *req,
+    user_profile_update *u)
+{
+	static const struct {
+		const char *name;
+		const char *(*check)(const char *);
+	} rules[] = {
+	    {"display_name", user_display_name_check},
+	    {"bio", user_bio_check},
+	    {"avatar_url", user_avatar_url_check},
+	    {"locale", user_locale_check},
+	};
+	const char *values[] = {
+	    req->has_display_name_case ? req->display_name : NULL,
+	    req->has_bio_case ? req->bio : NULL,
+	    req->has_avatar_url_case ? req->avatar_url : NULL,
+	    req->has_locale_case ? req->locale : NULL,
+	};
+	bool bad = false;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		const char *e;
+		if (values[i] != NULL && (e = rules[i].check(values[i])) != NULL) {
+			core_call_field_error(c, rules[i].name, "%s", e);
+			bad = true;
+		}
+	}
+	u->display_name = values[0];
+	u->bio = values[1];
+	u->avatar_url = values[2];
+	u->locale = values[3];
+	if (req->has_expected_version_case) {
+		u->expected_version = &req->expected_version;
+	}
+	return bad ? CORE_INVALID_ARGUMENT : CORE_OK;
+}
+
+/* Raises the cache's floor to this version, then drops the entry. If Redis
+ * fails here the update stands; the entry expires by TTL. */
+static void
+cache_invalidate(user_worker *w, const char *user_id, int64_t version)
+{
+	char key[96], min_key[96], ver[24], ttl[24];
+	snprintf(key, sizeof(key), "profile:%s", user_id);
+	snprintf(min_key, sizeof(min_key), "profile_min:%s", user_id);
+	snprintf(ver, sizeof(ver), "%lld", (long long) version);
+	snprintf(ttl, sizeof(ttl), "%d", w->cfg->cache_ttl_s * 2);
+	const char *set_min[] = {"SET", min_key, ver, "EX", ttl};
+	const char *del[] = {"DEL", key};
+	const char *const *argvs[] = {set_min, del};
+	const int argcs[] = {5, 2};
+	redisReply *reps[2] = {NULL, NULL};
+	if (core_redis_pipeline(w->db.redis, 2, argcs, argvs, NULL, reps) !=
+	    CORE_OK) {
+		core_log_error("profile cache not invalidated after update");
+	}
+	freeReplyObject(reps[0]);
+	freeReplyObject(reps[1]);
+}
+
 static core_status
 update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -206,64 +235,21 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	User__V1__UpdateProfileResponse *resp =
 	    (User__V1__UpdateProfileResponse *) out;
 	user_worker *w = core_call_state(c);
-	core_jwt_claims cl;
-	core_status st = authenticate(c, &cl);
+	const core_jwt_claims *cl = core_call_claims(c);
+	user_profile_update u = {0};
+	core_status st = read_update(c, req, &u);
 	if (st != CORE_OK) {
 		return st;
-	}
-	user_profile_update u = {0};
-	const char *e;
-	bool bad = false;
-	if (req->has_display_name_case) {
-		u.display_name = req->display_name;
-		if ((e = user_display_name_check(u.display_name)) != NULL) {
-			core_call_field_error(c, "display_name", "%s", e);
-			bad = true;
-		}
-	}
-	if (req->has_bio_case) {
-		u.bio = req->bio;
-		if ((e = user_bio_check(u.bio)) != NULL) {
-			core_call_field_error(c, "bio", "%s", e);
-			bad = true;
-		}
-	}
-	if (req->has_avatar_url_case) {
-		u.avatar_url = req->avatar_url;
-		if ((e = user_avatar_url_check(u.avatar_url)) != NULL) {
-			core_call_field_error(c, "avatar_url", "%s", e);
-			bad = true;
-		}
-	}
-	if (req->has_locale_case) {
-		u.locale = req->locale;
-		if ((e = user_locale_check(u.locale)) != NULL) {
-			core_call_field_error(c, "locale", "%s", e);
-			bad = true;
-		}
-	}
-	if (req->has_expected_version_case) {
-		u.expected_version = &req->expected_version;
-	}
-	if (bad) {
-		return CORE_INVALID_ARGUMENT;
-	}
-	/* Revocation first: a logged-out token must not write. */
-	bool revoked = true;
-	if ((st = core_jwt_check_revoked(w->db.redis, &cl, &revoked)) != CORE_OK) {
-		return unavailable(c, "the session store");
-	}
-	if (revoked) {
-		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	/* One round trip when the profile exists (the usual case); the first
 	 * update of a never-read profile creates it first. */
 	user_profile p;
-	st = user_profiles_update(w->db.pg, cl.sub, &u, &p);
+	st = user_profiles_update(w->db.pg, cl->sub, &u, &p);
 	if (st == CORE_NOT_FOUND) {
-		st = user_profiles_get_or_create(w->db.pg, cl.sub, cl.username, &p);
+		st = user_profiles_get_or_create(
+		    w->db.pg, cl->sub, cl->username, &p);
 		if (st == CORE_OK) {
-			st = user_profiles_update(w->db.pg, cl.sub, &u, &p);
+			st = user_profiles_update(w->db.pg, cl->sub, &u, &p);
 		}
 	}
 	if (st == CORE_FAILED_PRECONDITION) {
@@ -278,32 +264,22 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return core_call_error(c, CORE_INTERNAL, "profiles: %s",
 		    core_status_str(st));
 	}
-	/* Raise the cache's floor to this version, then drop the entry. If
-	 * Redis fails here the update stands; the entry expires by TTL. */
-	char key[96], min_key[96], version[24], ttl[24];
-	snprintf(key, sizeof(key), "profile:%s", cl.sub);
-	snprintf(min_key, sizeof(min_key), "profile_min:%s", cl.sub);
-	snprintf(version, sizeof(version), "%lld", (long long) p.version);
-	snprintf(ttl, sizeof(ttl), "%d", w->cfg->cache_ttl_s * 2);
-	const char *set_min[] = {"SET", min_key, version, "EX", ttl};
-	const char *del[] = {"DEL", key};
-	const char *const *argvs[] = {set_min, del};
-	const int argcs[] = {5, 2};
-	redisReply *reps[2] = {NULL, NULL};
-	if (core_redis_pipeline(w->db.redis, 2, argcs, argvs, NULL, reps) !=
-	    CORE_OK) {
-		core_log_error("profile cache not invalidated after update");
-	}
-	freeReplyObject(reps[0]);
-	freeReplyObject(reps[1]);
+	cache_invalidate(w, cl->sub, p.version);
 	if ((resp->profile = profile_message(core_call_arena(c), &p)) == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
 	return CORE_OK;
 }
 
-/* Descriptor order: GetProfile, UpdateProfile. */
-const core_rpc_handler user_handlers[USER_N_METHODS] = {
-    get_profile,
-    update_profile,
+const core_rpc_method user_methods[USER_N_METHODS] = {
+    {"/user.v1.UserService/GetProfile", get_profile, CORE_RULE_USER, 0, NULL,
+        prefetch_profile},
+    {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER,
+        0, NULL, NULL},
 };
+
+core_redis *
+user_worker_redis(void *state)
+{
+	return ((user_worker *) state)->db.redis;
+}

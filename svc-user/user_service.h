@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "core/jwt.h"
+#include "core/call_auth.h"
 #include "core/pg.h"
 #include "core/redis.h"
 #include "core/rpc.h"
@@ -16,7 +16,6 @@ typedef struct user_config {
 	const char *issuer;
 	const char *audience;
 	int cache_ttl_s;
-	core_jwks_cache *jwks; /* keys from AuthService.GetJwks, shared */
 } user_config;
 
 typedef struct user_worker {
@@ -24,8 +23,12 @@ typedef struct user_worker {
 	core_store db; /* its own connections */
 } user_worker;
 
+/* UserService's methods and their rules: both need a user token. */
 #define USER_N_METHODS 2
-extern const core_rpc_handler user_handlers[USER_N_METHODS];
+extern const core_rpc_method user_methods[USER_N_METHODS];
+
+/* The worker's Redis connection (for core_call_auth.redis). */
+core_redis *user_worker_redis(void *worker);
 
 void *user_worker_init(void *cfg);
 void user_worker_fini(void *worker);

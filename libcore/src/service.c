@@ -7,67 +7,81 @@
 
 #define MAX_LISTEN 8
 
-int
-core_service_main(const core_service_def *def)
+/* The common settings of every service process. */
+typedef struct service_opts {
+	const char *log_level, *log_format, *listen;
+	long workers, max_msg, drain_ms;
+} service_opts;
+
+/* Loads and logs the common settings and the service's own, and sets up
+ * logging. Returns 0, or 2 (logged) for a bad configuration. */
+static int
+configure(const core_service_def *def, service_opts *o)
 {
-	const char *log_level = NULL, *log_format = NULL, *listen = NULL;
-	long workers = 0, max_msg = 0, drain_ms = 0;
 	const core_config_item common[] = {
 	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
-	        "debug, info, warn or error", &log_level},
+	        "debug, info, warn or error", &o->log_level},
 	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
-	        "json or text", &log_format},
+	        "json or text", &o->log_format},
 	    {def->listen_env, def->listen_default, CORE_CONFIG_STR, 0, 0,
-	        false, "URLs to listen on (comma-separated)", &listen},
+	        false, "URLs to listen on (comma-separated)", &o->listen},
 	    {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1, 1024, false,
-	        "handler threads", &workers},
+	        "handler threads", &o->workers},
 	    {"RPC_MAX_MSG_BYTES", "4194304", CORE_CONFIG_INT, 1024,
-	        1L << 30, false, "largest message accepted", &max_msg},
+	        1L << 30, false, "largest message accepted", &o->max_msg},
 	    {"RPC_DRAIN_MS", "10000", CORE_CONFIG_INT, 1, 600000, false,
-	        "how long a stop waits for calls in flight", &drain_ms},
+	        "how long a stop waits for calls in flight", &o->drain_ms},
 	};
 	size_t n_common = sizeof(common) / sizeof(common[0]);
 	size_t n_all = n_common + def->n_config;
 	core_config_item *all = calloc(n_all, sizeof(*all));
 	char err[256];
-	void *app = NULL;
-	core_rpc_server *srv = NULL;
-	int status = 1;
-
 	if (all == NULL) {
-		fprintf(stderr, "%s: out of memory\n", def->name);
-		return 1;
+		core_log_error("out of memory");
+		return 2;
 	}
 	memcpy(all, common, sizeof(common));
 	if (def->n_config > 0) {
 		memcpy(all + n_common, def->config,
 		    def->n_config * sizeof(*all));
 	}
+	int rv = 2;
+	core_log_level level;
+	if (core_config_load(all, n_all, err, sizeof(err)) != 0) {
+		core_log_error("bad configuration: %s", err);
+	} else if (core_log_level_parse(o->log_level, &level) != 0 ||
+	           (strcmp(o->log_format, "text") != 0 &&
+	               strcmp(o->log_format, "json") != 0)) {
+		core_log_error("bad configuration: LOG_LEVEL must be "
+		               "debug|info|warn|error, LOG_FORMAT json|text");
+	} else {
+		core_log_init(def->name, level,
+		    strcmp(o->log_format, "text") != 0);
+		core_config_log(all, n_all);
+		rv = 0;
+	}
+	free(all);
+	return rv;
+}
+
+int
+core_service_main(const core_service_def *def)
+{
+	service_opts o = {0};
+	void *app = NULL;
+	core_rpc_server *srv = NULL;
+	int status = 1;
+
 	/* Every thread inherits this mask, so signals reach only sigwait. */
 	core_rpc_block_signals();
 	core_log_init(def->name, CORE_LOG_INFO, true);
-	if (core_config_load(all, n_all, err, sizeof(err)) != 0) {
-		core_log_error("bad configuration: %s", err);
-		free(all);
+	if (configure(def, &o) != 0) {
 		return 2;
 	}
-	core_log_level level;
-	bool json = strcmp(log_format, "text") != 0;
-	if (core_log_level_parse(log_level, &level) != 0 ||
-	    (json && strcmp(log_format, "json") != 0)) {
-		core_log_error("bad configuration: LOG_LEVEL must be "
-		               "debug|info|warn|error, LOG_FORMAT json|text");
-		free(all);
-		return 2;
-	}
-	core_log_init(def->name, level, json);
-	core_config_log(all, n_all);
-	free(all);
-
 	char buf[1024];
 	const char *urls[MAX_LISTEN];
-	int n_urls = core_config_split(listen, buf, sizeof(buf), urls,
-	    MAX_LISTEN);
+	int n_urls =
+	    core_config_split(o.listen, buf, sizeof(buf), urls, MAX_LISTEN);
 	if (n_urls <= 0) {
 		core_log_error("bad configuration: %s must list 1 to %d URLs",
 		    def->listen_env, MAX_LISTEN);
@@ -81,13 +95,14 @@ core_service_main(const core_service_def *def)
 	    .name = def->name,
 	    .listen_urls = urls,
 	    .n_listen = (size_t) n_urls,
-	    .workers = (int) workers,
-	    .max_msg_bytes = (size_t) max_msg,
-	    .drain_ms = (int) drain_ms,
+	    .workers = (int) o.workers,
+	    .max_msg_bytes = (size_t) o.max_msg,
+	    .drain_ms = (int) o.drain_ms,
 	    .worker_init = def->worker_init,
 	    .worker_fini = def->worker_fini,
 	    .app = app,
 	    .health = def->health,
+	    .auth = def->auth,
 	};
 	if (core_rpc_server_new(&cfg, def->services, def->n_services, &srv) !=
 	    0) {

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "core/call_auth.h"
 #include "core/config.h"
 #include "core/rpc.h"
 
@@ -26,6 +27,10 @@ typedef struct core_service_def {
 	void *(*worker_init)(void *app);
 	void (*worker_fini)(void *state);
 	bool (*health)(void *state);
+	/* How the method rules check tokens; read when the server is made,
+	 * after init (which may fill it in: the JWKS cache is made there).
+	 * NULL = every method is public. */
+	const core_call_auth *auth;
 } core_service_def;
 
 /* Runs the service until SIGINT/SIGTERM. Returns the process exit status:
