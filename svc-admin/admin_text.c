@@ -47,3 +47,10 @@ admin_ip_valid(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 ||
 	       inet_pton(AF_INET6, s, buf) == 1;
 }
+
+json_t *
+admin_json_str(const char *s)
+{
+	json_t *v = json_string(s != NULL ? s : "");
+	return v != NULL ? v : json_string("\xef\xbf\xbd");
+}

@@ -1,15 +1,15 @@
 /* svc-admin: serves admin.v1.AdminService on admindb (the audit log) and
  * Redis (revocation), calling svc-auth for user management. Wiring only:
- * configuration, migrations, the JWKS cache and the svc-auth client, the
- * RPC server and its handlers. */
+ * configuration, migrations, the svc-auth link (client and JWKS cache),
+ * how the server checks tokens, the RPC server and its service. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/v1/admin.pb-c.h"
-
+#include "admin_actions.h"
 #include "admin_service.h"
-#include "core/auth_link.h"
+#include "auth_link.h"
+#include "core/call_auth.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/pg.h"
@@ -20,8 +20,9 @@
 #endif
 
 static admin_config cfg;
-static core_auth_link auth;
-static const char *migrations_dir, *auth_dial;
+static auth_link auth;
+static core_call_auth call_auth;
+static const char *migrations_dir, *auth_dial, *issuer, *audience;
 static long migrate_wait_s;
 
 static int
@@ -33,11 +34,18 @@ init(void **app)
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (core_auth_link_open(&auth, auth_dial) != 0) {
+	if (auth_link_open(&auth, auth_dial) != 0) {
 		return -1;
 	}
 	cfg.auth = auth.client;
-	cfg.jwks = auth.jwks;
+	call_auth = (core_call_auth){
+	    .issuer = issuer,
+	    .audience = audience,
+	    .verify = core_call_auth_jwks_verify,
+	    .verify_arg = auth.jwks,
+	    .redis = admin_worker_redis,
+	    .is_admin = admin_role_is_admin,
+	};
 	*app = &cfg;
 	return 0;
 }
@@ -46,20 +54,12 @@ static void
 fini(void *app)
 {
 	(void) app;
-	core_auth_link_close(&auth);
+	auth_link_close(&auth);
 }
 
 int
 main(void)
 {
-	if (ADMIN_N_METHODS !=
-	    admin__v1__admin_service__descriptor.n_methods) {
-		fprintf(stderr, "svc-admin: handler table out of date\n");
-		return 1;
-	}
-	static const core_rpc_service services[] = {
-	    {&admin__v1__admin_service__descriptor, admin_handlers},
-	};
 	const core_config_item config[] = {
 	    {"ADMIN_DATABASE_URL",
 	        "postgresql://postgres@127.0.0.1:55432/admindb",
@@ -75,15 +75,15 @@ main(void)
 	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
 	        false, "svc-auth URLs (JWKS, user management)", &auth_dial},
 	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
-	        false, "expected iss of access tokens", &cfg.issuer},
+	        false, "expected iss of access tokens", &issuer},
 	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
-	        "expected aud of access tokens", &cfg.audience},
+	        "expected aud of access tokens", &audience},
 	};
 	const core_service_def def = {
 	    .name = "svc-admin",
 	    .listen_env = "ADMIN_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7103",
-	    .services = services,
+	    .services = &admin_service,
 	    .n_services = 1,
 	    .config = config,
 	    .n_config = sizeof(config) / sizeof(config[0]),
@@ -92,6 +92,7 @@ main(void)
 	    .worker_init = admin_worker_init,
 	    .worker_fini = admin_worker_fini,
 	    .health = admin_health,
+	    .auth = &call_auth,
 	};
 	return core_service_main(&def);
 }
