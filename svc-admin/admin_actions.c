@@ -199,24 +199,18 @@ admin_outcome_of(core_status st)
 /* ---- Refusals ----------------------------------------------------------- */
 
 /* Each refusal reason of core/call_auth.h a CORE_RULE_ADMIN method can
- * meet, with the reason note and message svc-admin has always written
- * (none for a caller without the role: the row's actor names them). */
+ * meet, with the reason note svc-admin has always written (none for a
+ * caller without the role: the row's actor names them). */
 static const struct {
 	const char *reason;
 	core_status code;
 	const char *note;
-	const char *message;
 } refusals[] = {
-    {"no bearer token", CORE_UNAUTHENTICATED, "no bearer token",
-        "a bearer token is required"},
-    {"invalid token", CORE_UNAUTHENTICATED, "invalid token",
-        "invalid or expired token"},
-    {"revocation unknown", CORE_UNAVAILABLE, "revocation unknown",
-        "the session store is unavailable; try again later"},
-    {"revoked token", CORE_UNAUTHENTICATED, "revoked token",
-        "invalid or expired token"},
-    {"not an admin", CORE_PERMISSION_DENIED, NULL,
-        "this needs the admin role"},
+    {"no bearer token", CORE_UNAUTHENTICATED, "no bearer token"},
+    {"invalid token", CORE_UNAUTHENTICATED, "invalid token"},
+    {"revocation unknown", CORE_UNAVAILABLE, "revocation unknown"},
+    {"revoked token", CORE_UNAUTHENTICATED, "revoked token"},
+    {"not an admin", CORE_PERMISSION_DENIED, NULL},
 };
 
 static void
@@ -232,7 +226,7 @@ admin_refusal_of(const core_call_denial *d)
 {
 	admin_refusal r = {
 	    .caller = d->trusted ? d->claims : NULL,
-	    .message = core_status_str((int) d->code),
+	    .message = d->message,
 	};
 	if (d->claims != NULL && !d->trusted) {
 		/* Signed by svc-auth, so who it names is known, but it does
@@ -245,7 +239,6 @@ admin_refusal_of(const core_call_denial *d)
 		if (refusals[i].code == d->code &&
 		    strcmp(refusals[i].reason, d->reason) == 0) {
 			note = refusals[i].note;
-			r.message = refusals[i].message;
 			break;
 		}
 	}

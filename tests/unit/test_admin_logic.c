@@ -300,17 +300,17 @@ test_refusals_without_a_trusted_token_name_no_actor(void **state)
 		core_call_denial d;
 		const char *notes, *message, *outcome;
 	} cases[] = {
-	    {{CORE_UNAUTHENTICATED, "no bearer token", NULL, false},
+	    {{.code = CORE_UNAUTHENTICATED, .reason = "no bearer token", .claims = NULL, .trusted = false, .message = "a bearer token is required"},
 	        "reason=no bearer token;", "a bearer token is required",
 	        "denied"},
-	    {{CORE_UNAUTHENTICATED, "invalid token", NULL, false},
+	    {{.code = CORE_UNAUTHENTICATED, .reason = "invalid token", .claims = NULL, .trusted = false, .message = "invalid or expired token"},
 	        "reason=invalid token;", "invalid or expired token", "denied"},
 	    /* Verified but revoked: who it names is a note. */
-	    {{CORE_UNAUTHENTICATED, "revoked token", &cl, false},
+	    {{.code = CORE_UNAUTHENTICATED, .reason = "revoked token", .claims = &cl, .trusted = false, .message = "invalid or expired token"},
 	        "token_sub=u-1;token_username=mallory;reason=revoked token;",
 	        "invalid or expired token", "denied"},
 	    /* Redis down: fail closed, and a note of who it was. */
-	    {{CORE_UNAVAILABLE, "revocation unknown", &cl, false},
+	    {{.code = CORE_UNAVAILABLE, .reason = "revocation unknown", .claims = &cl, .trusted = false, .message = "the session store is unavailable; try again later"},
 	        "token_sub=u-1;token_username=mallory;"
 	        "reason=revocation unknown;",
 	        "the session store is unavailable; try again later", "failed"},
@@ -331,8 +331,7 @@ test_a_non_admin_refusal_names_the_caller_without_notes(void **state)
 {
 	(void) state;
 	core_jwt_claims cl = claims_of("u-2", "plain", "user");
-	core_call_denial d = {
-	    CORE_PERMISSION_DENIED, "not an admin", &cl, true};
+	core_call_denial d = {.code = CORE_PERMISSION_DENIED, .reason = "not an admin", .claims = &cl, .trusted = true, .message = "this needs the admin role"};
 	admin_refusal r = admin_refusal_of(&d);
 	assert_ptr_equal(r.caller, &cl);
 	assert_int_equal(r.n_notes, 0);
@@ -347,14 +346,13 @@ test_an_unknown_refusal_is_noted_with_its_reason(void **state)
 	char buf[256];
 	core_jwt_claims cl = claims_of("u-3", "x", "admin");
 	/* A reason known for another code is not taken for it. */
-	core_call_denial d = {CORE_INTERNAL, "revocation unknown", &cl, false};
+	core_call_denial d = {.code = CORE_INTERNAL, .reason = "revocation unknown", .claims = &cl, .trusted = false, .message = "INTERNAL"};
 	admin_refusal r = admin_refusal_of(&d);
 	assert_null(r.caller);
 	assert_string_equal(notes_of(&r, buf, sizeof(buf)),
 	    "token_sub=u-3;token_username=x;reason=revocation unknown;");
 	assert_string_equal(r.message, "INTERNAL");
-	core_call_denial e = {
-	    CORE_PERMISSION_DENIED, "caller not allowed", NULL, false};
+	core_call_denial e = {.code = CORE_PERMISSION_DENIED, .reason = "caller not allowed", .claims = NULL, .trusted = false, .message = "this method does not accept calls from this service"};
 	r = admin_refusal_of(&e);
 	assert_string_equal(
 	    notes_of(&r, buf, sizeof(buf)), "reason=caller not allowed;");
