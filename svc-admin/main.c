@@ -21,8 +21,7 @@
 
 static admin_config cfg;
 static auth_link auth;
-static core_call_auth call_auth;
-static const char *migrations_dir, *auth_dial, *issuer, *audience;
+static const char *migrations_dir;
 static long migrate_wait_s;
 
 static int
@@ -34,18 +33,11 @@ init(void **app)
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (auth_link_open(&auth, auth_dial) != 0) {
+	if (auth_link_open(&auth, admin_worker_redis, admin_role_is_admin) !=
+	    0) {
 		return -1;
 	}
 	cfg.auth = auth.client;
-	call_auth = (core_call_auth){
-	    .issuer = issuer,
-	    .audience = audience,
-	    .verify = core_call_auth_jwks_verify,
-	    .verify_arg = auth.jwks,
-	    .redis = admin_worker_redis,
-	    .is_admin = admin_role_is_admin,
-	};
 	*app = &cfg;
 	return 0;
 }
@@ -60,7 +52,7 @@ fini(void *app)
 int
 main(void)
 {
-	const core_config_item config[] = {
+	core_config_item config[4 + AUTH_LINK_N_CONFIG] = {
 	    {"ADMIN_DATABASE_URL",
 	        "postgresql://postgres@127.0.0.1:55432/admindb",
 	        CORE_CONFIG_STR, 0, 0, false, "admindb connection URL",
@@ -72,13 +64,9 @@ main(void)
 	        &migrations_dir},
 	    {"ADMIN_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
 	        "how long start-up waits for the database", &migrate_wait_s},
-	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
-	        false, "svc-auth URLs (JWKS, user management)", &auth_dial},
-	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
-	        false, "expected iss of access tokens", &issuer},
-	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
-	        "expected aud of access tokens", &audience},
 	};
+	auth_link_config(
+	    &auth, "svc-auth URLs (JWKS, user management)", config + 4);
 	const core_service_def def = {
 	    .name = "svc-admin",
 	    .listen_env = "ADMIN_RPC_LISTEN",
@@ -92,7 +80,7 @@ main(void)
 	    .worker_init = admin_worker_init,
 	    .worker_fini = admin_worker_fini,
 	    .health = admin_health,
-	    .auth = &call_auth,
+	    .auth = &auth.call_auth,
 	};
 	return core_service_main(&def);
 }
