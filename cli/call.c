@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth/v1/auth.pb-c.h"
 #include "core/v1/health.pb-c.h"
 
 #include "core/config.h"
 #include "core/json.h"
+#include "core/text.h"
 
 #include "rpcctl.h"
 #include "suggest.h"
@@ -578,14 +578,13 @@ rpcctl_cmd_health(const rpcctl_options *o, int argc, const char *const *argv)
 
 /* ---- keys --------------------------------------------------------------- */
 
-/* RFC 3339 in UTC to the second, or "-" for no time. */
+/* RFC 3339 in UTC to the second, or "-" for no time (or one RFC 3339
+ * cannot write). */
 static void
 format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t size)
 {
-	struct tm tm;
-	time_t s = t ? (time_t) t->seconds : 0;
-	if (t == NULL || gmtime_r(&s, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+	if (t == NULL || core_rfc3339_format(t->seconds, 0,
+	                     CORE_RFC3339_FRAC_NONE, buf, size) != 0) {
 		snprintf(buf, size, "-");
 	}
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pbfield.h"
+
 #include "rpcctl.h"
 #include "suggest.h"
 
@@ -328,33 +330,6 @@ rpcctl_cmd_list(const rpcctl_options *o, int argc, const char *const *argv)
 /* ---- describe ----------------------------------------------------------- */
 
 static const char *
-scalar_name(ProtobufCType t)
-{
-	static const char *const names[] = {
-	    [PROTOBUF_C_TYPE_INT32] = "int32",
-	    [PROTOBUF_C_TYPE_SINT32] = "sint32",
-	    [PROTOBUF_C_TYPE_SFIXED32] = "sfixed32",
-	    [PROTOBUF_C_TYPE_INT64] = "int64",
-	    [PROTOBUF_C_TYPE_SINT64] = "sint64",
-	    [PROTOBUF_C_TYPE_SFIXED64] = "sfixed64",
-	    [PROTOBUF_C_TYPE_UINT32] = "uint32",
-	    [PROTOBUF_C_TYPE_FIXED32] = "fixed32",
-	    [PROTOBUF_C_TYPE_UINT64] = "uint64",
-	    [PROTOBUF_C_TYPE_FIXED64] = "fixed64",
-	    [PROTOBUF_C_TYPE_FLOAT] = "float",
-	    [PROTOBUF_C_TYPE_DOUBLE] = "double",
-	    [PROTOBUF_C_TYPE_BOOL] = "bool",
-	    [PROTOBUF_C_TYPE_ENUM] = "enum",
-	    [PROTOBUF_C_TYPE_STRING] = "string",
-	    [PROTOBUF_C_TYPE_BYTES] = "bytes",
-	    [PROTOBUF_C_TYPE_MESSAGE] = "message",
-	};
-	return (size_t) t < sizeof(names) / sizeof(names[0]) && names[t]
-	           ? names[t]
-	           : "?";
-}
-
-static const char *
 type_name(const ProtobufCFieldDescriptor *f)
 {
 	if (f->type == PROTOBUF_C_TYPE_ENUM) {
@@ -364,22 +339,8 @@ type_name(const ProtobufCFieldDescriptor *f)
 		return ((const ProtobufCMessageDescriptor *) f->descriptor)
 		    ->name;
 	}
-	return scalar_name(f->type);
-}
-
-/* map<K,V> is a repeated "<Name>Entry" message with key = 1, value = 2
- * (as in the JSON codec). */
-static bool
-is_map_field(const ProtobufCFieldDescriptor *f)
-{
-	const ProtobufCMessageDescriptor *d = f->descriptor;
-	if (f->label != PROTOBUF_C_LABEL_REPEATED ||
-	    f->type != PROTOBUF_C_TYPE_MESSAGE || d == NULL ||
-	    d->n_fields != 2 || d->fields[0].id != 1 || d->fields[1].id != 2) {
-		return false;
-	}
-	size_t n = strlen(d->short_name);
-	return n >= 5 && strcmp(d->short_name + n - 5, "Entry") == 0;
+	const char *name = core_pb_type_name(f->type);
+	return name != NULL ? name : "?";
 }
 
 static void
@@ -392,7 +353,7 @@ describe_field(const ProtobufCFieldDescriptor *f, const char *indent)
 	    [PROTOBUF_C_LABEL_NONE] = "",
 	};
 	printf("%s", indent);
-	if (is_map_field(f)) {
+	if (core_pb_is_map_field(f)) {
 		const ProtobufCMessageDescriptor *e = f->descriptor;
 		printf("map<%s, %s>", type_name(&e->fields[0]),
 		    type_name(&e->fields[1]));
@@ -418,7 +379,7 @@ describe_message(const ProtobufCMessageDescriptor *d, type_list *enums)
 		if (f->type == PROTOBUF_C_TYPE_ENUM) {
 			tl_add(enums, f->descriptor);
 		}
-		if (is_map_field(f)) {
+		if (core_pb_is_map_field(f)) {
 			const ProtobufCMessageDescriptor *e = f->descriptor;
 			if (e->fields[1].type == PROTOBUF_C_TYPE_ENUM) {
 				tl_add(enums, e->fields[1].descriptor);
@@ -432,10 +393,7 @@ describe_message(const ProtobufCMessageDescriptor *d, type_list *enums)
 		 * every member. */
 		bool first = true;
 		for (unsigned k = 0; k < i; k++) {
-			if ((d->fields[k].flags &
-			        PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			    d->fields[k].quantifier_offset ==
-			        f->quantifier_offset) {
+			if (core_pb_same_oneof(&d->fields[k], f)) {
 				first = false;
 			}
 		}
@@ -444,10 +402,8 @@ describe_message(const ProtobufCMessageDescriptor *d, type_list *enums)
 		}
 		printf("  oneof {\n");
 		for (unsigned k = i; k < d->n_fields; k++) {
-			const ProtobufCFieldDescriptor *g = &d->fields[k];
-			if ((g->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			    g->quantifier_offset == f->quantifier_offset) {
-				describe_field(g, "    ");
+			if (core_pb_same_oneof(&d->fields[k], f)) {
+				describe_field(&d->fields[k], "    ");
 			}
 		}
 		printf("  }\n");
