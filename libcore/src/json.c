@@ -296,46 +296,61 @@ signed_of(bool neg, uint64_t mag, int64_t *out)
 	return true;
 }
 
+/* The integer a JSON value holds (a number without a fraction, or a
+ * decimal string) as a sign and a magnitude, for get_signed() and
+ * get_unsigned() to range-check. */
 static int
-get_signed(parse_ctx *c, ProtobufCType t, const json_t *v, int64_t min,
-    int64_t max, int64_t *out)
+get_integer(parse_ctx *c, ProtobufCType t, const json_t *v, bool *neg,
+    uint64_t *mag)
 {
-	int64_t i;
+	json_int_t i;
 	double d;
-	bool neg;
-	uint64_t mag;
 	int rc;
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
 		i = json_integer_value(v);
-		break;
+		*neg = i < 0;
+		*mag = *neg ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+		return 0;
 	case JSON_REAL:
 		d = json_real_value(v);
 		if (!isfinite(d) || d != floor(d))
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		/* 2^63 is exact in a double; anything at or past it (or
-		 * below -2^63) would overflow the conversion. */
-		if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+			break;
+		/* 2^64 is exact in a double; anything at or past it (either
+		 * sign) would overflow the conversion. */
+		if (fabs(d) >= 18446744073709551616.0)
 			return fail(
 			    c, "value out of range for %s", type_name(t));
-		i = (int64_t)d;
-		break;
+		*neg = d < 0;
+		*mag = (uint64_t)fabs(d);
+		return 0;
 	case JSON_STRING:
 		rc = parse_decimal(json_string_value(v), json_string_length(v),
-		    false, &neg, &mag);
-		if (rc < 0)
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		if (rc > 0 || !signed_of(neg, mag, &i))
+		    false, neg, mag);
+		if (rc > 0)
 			return fail(
 			    c, "value out of range for %s", type_name(t));
+		if (rc == 0)
+			return 0;
 		break;
 	default:
-		return fail(c, "expected an integer for %s", type_name(t));
+		break;
 	}
-	if (i < min || i > max)
+	return fail(c, "expected an integer for %s", type_name(t));
+}
+
+static int
+get_signed(parse_ctx *c, ProtobufCType t, const json_t *v, int64_t min,
+    int64_t max, int64_t *out)
+{
+	bool neg;
+	uint64_t mag;
+	int64_t i;
+
+	if (get_integer(c, t, v, &neg, &mag) != 0)
+		return -1;
+	if (!signed_of(neg, mag, &i) || i < min || i > max)
 		return fail(c, "value out of range for %s", type_name(t));
 	*out = i;
 	return 0;
@@ -345,44 +360,14 @@ static int
 get_unsigned(parse_ctx *c, ProtobufCType t, const json_t *v, uint64_t max,
     uint64_t *out)
 {
-	uint64_t u;
-	double d;
 	bool neg;
-	int rc;
+	uint64_t mag;
 
-	switch (json_typeof(v)) {
-	case JSON_INTEGER:
-		if (json_integer_value(v) < 0)
-			return fail(
-			    c, "value out of range for %s", type_name(t));
-		u = (uint64_t)json_integer_value(v);
-		break;
-	case JSON_REAL:
-		d = json_real_value(v);
-		if (!isfinite(d) || d != floor(d))
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		if (d < 0 || d >= 18446744073709551616.0)
-			return fail(
-			    c, "value out of range for %s", type_name(t));
-		u = (uint64_t)d;
-		break;
-	case JSON_STRING:
-		rc = parse_decimal(json_string_value(v), json_string_length(v),
-		    false, &neg, &u);
-		if (rc < 0)
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		if (rc > 0 || (neg && u != 0))
-			return fail(
-			    c, "value out of range for %s", type_name(t));
-		break;
-	default:
-		return fail(c, "expected an integer for %s", type_name(t));
-	}
-	if (u > max)
+	if (get_integer(c, t, v, &neg, &mag) != 0)
+		return -1;
+	if ((neg && mag != 0) || mag > max)
 		return fail(c, "value out of range for %s", type_name(t));
-	*out = u;
+	*out = mag;
 	return 0;
 }
 
