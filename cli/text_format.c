@@ -141,11 +141,13 @@ put_escaped(tbuf *b, const uint8_t *s, size_t n)
 	put(b, "\"", 1);
 }
 
-/* SimpleDtoa / SimpleFtoa: the shorter precision unless it loses bits. */
+/* SimpleDtoa / SimpleFtoa: the shorter precision unless it loses bits. A
+ * float is passed widened (exactly) to double, with single set. */
 static void
-put_double(tbuf *b, double v)
+put_real(tbuf *b, double v, bool single)
 {
 	char tmp[64];
+	int digits = single ? FLT_DIG : DBL_DIG;
 	if (v != v) {
 		put_str(b, "nan");
 		return;
@@ -154,28 +156,10 @@ put_double(tbuf *b, double v)
 		put_str(b, v > 0 ? "inf" : "-inf");
 		return;
 	}
-	snprintf(tmp, sizeof(tmp), "%.*g", DBL_DIG, v);
-	if (strtod(tmp, NULL) != v) {
-		snprintf(tmp, sizeof(tmp), "%.*g", DBL_DIG + 2, v);
-	}
-	put_str(b, tmp);
-}
-
-static void
-put_float(tbuf *b, float v)
-{
-	char tmp[64];
-	if (v != v) {
-		put_str(b, "nan");
-		return;
-	}
-	if (v > FLT_MAX || v < -FLT_MAX) {
-		put_str(b, v > 0 ? "inf" : "-inf");
-		return;
-	}
-	snprintf(tmp, sizeof(tmp), "%.*g", FLT_DIG, (double) v);
-	if (strtof(tmp, NULL) != v) {
-		snprintf(tmp, sizeof(tmp), "%.*g", FLT_DIG + 3, (double) v);
+	snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
+	if (single ? strtof(tmp, NULL) != (float) v : strtod(tmp, NULL) != v) {
+		digits = single ? FLT_DIG + 3 : DBL_DIG + 2;
+		snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
 	}
 	put_str(b, tmp);
 }
@@ -228,10 +212,10 @@ put_value(tbuf *b, const ProtobufCFieldDescriptor *f, const void *v)
 		put_fmt(b, "%" PRIu64, *(const uint64_t *) v);
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
-		put_float(b, *(const float *) v);
+		put_real(b, *(const float *) v, true);
 		break;
 	case PROTOBUF_C_TYPE_DOUBLE:
-		put_double(b, *(const double *) v);
+		put_real(b, *(const double *) v, false);
 		break;
 	case PROTOBUF_C_TYPE_BOOL:
 		put_str(b, *(const protobuf_c_boolean *) v ? "true" : "false");
@@ -401,6 +385,17 @@ read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 	return n > 0;
 }
 
+/* The little-endian value of p[0..n), n at most 8 (fixed32, fixed64). */
+static uint64_t
+le_value(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		v |= (uint64_t) p[i] << (8 * i);
+	}
+	return v;
+}
+
 static bool read_field(const uint8_t *p, size_t len, size_t *pos, int budget,
     wire_field *f, bool *end_group);
 
@@ -447,10 +442,7 @@ read_field(const uint8_t *p, size_t len, size_t *pos, int budget,
 		if (len - *pos < n) {
 			return false;
 		}
-		f->value = 0;
-		for (size_t i = 0; i < n; i++) {
-			f->value |= (uint64_t) p[*pos + i] << (8 * i);
-		}
+		f->value = le_value(p + *pos, n);
 		*pos += n;
 		return true;
 	}
@@ -570,9 +562,7 @@ put_unknown(tbuf *b, const ProtobufCMessageUnknownField *u, int depth)
 		break;
 	case PROTOBUF_C_WIRE_TYPE_32BIT:
 	case PROTOBUF_C_WIRE_TYPE_64BIT:
-		for (size_t i = 0; i < u->len && i < 8; i++) {
-			f.value |= (uint64_t) u->data[i] << (8 * i);
-		}
+		f.value = le_value(u->data, u->len < 8 ? u->len : 8);
 		break;
 	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
 		uint64_t n;
