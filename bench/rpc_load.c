@@ -14,7 +14,7 @@
 #include "bench_common.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/registry.h"
+#include "registry.h"
 #include "core/rpc.h"
 
 typedef struct worker {
@@ -59,9 +59,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	core_log_init("rpc_load", CORE_LOG_ERROR, false);
-	const core_service_info *svc;
+	const registry_service *svc;
 	const ProtobufCMethodDescriptor *m;
-	if (core_registry_find(argv[2], &svc, &m) != 0) {
+	if (registry_find(argv[2], &svc, &m) != 0) {
 		fprintf(stderr, "unknown method %s\n", argv[2]);
 		return 2;
 	}

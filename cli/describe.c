@@ -103,21 +103,21 @@ ns_report(const name_set *s, const char *what, const char *input,
 }
 
 void
-rpcctl_short_name(const core_service_info *svc,
+rpcctl_short_name(const registry_service *svc,
     const ProtobufCMethodDescriptor *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s.%s",
 	    svc->target ? svc->target : svc->desc->short_name, m->name);
 }
 
-/* Every method, spelt in each form core_registry_find accepts, plus the
+/* Every method, spelt in each form registry_find accepts, plus the
  * bare method name; shown in the style of the input (full names for an
  * input that starts with '/'). */
 static void
 add_methods(name_set *s, bool full)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	char buf[NAME_MAX_LEN];
 	for (size_t i = 0; i < n; i++) {
 		const ProtobufCServiceDescriptor *d = svcs[i].desc;
@@ -145,7 +145,7 @@ static void
 add_services(name_set *s)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		const char *shown =
 		    svcs[i].target ? svcs[i].target : svcs[i].desc->name;
@@ -159,10 +159,10 @@ add_services(name_set *s)
 }
 
 int
-rpcctl_find_method(const char *name, const core_service_info **svc,
+rpcctl_find_method(const char *name, const registry_service **svc,
     const ProtobufCMethodDescriptor **method)
 {
-	if (core_registry_find(name, svc, method) == 0) {
+	if (registry_find(name, svc, method) == 0) {
 		return 0;
 	}
 	name_set s = {0};
@@ -173,11 +173,11 @@ rpcctl_find_method(const char *name, const core_service_info **svc,
 }
 
 /* The service named by its target, full or short name; NULL when none. */
-static const core_service_info *
+static const registry_service *
 find_service(const char *name)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		if ((svcs[i].target && strcmp(svcs[i].target, name) == 0) ||
 		    strcmp(svcs[i].desc->name, name) == 0 ||
@@ -188,16 +188,16 @@ find_service(const char *name)
 	return NULL;
 }
 
-const core_service_info *
+const registry_service *
 rpcctl_find_target(const char *name)
 {
-	const core_service_info *svc = core_registry_target(name);
+	const registry_service *svc = registry_target(name);
 	if (svc != NULL) {
 		return svc;
 	}
 	name_set s = {0};
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		if (svcs[i].target != NULL) {
 			size_t id = ns_candidate(&s, svcs[i].target);
@@ -265,7 +265,7 @@ static void
 collect_all(type_list *msgs, type_list *enums)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		const ProtobufCServiceDescriptor *d = svcs[i].desc;
 		for (unsigned k = 0; k < d->n_methods; k++) {
@@ -278,7 +278,7 @@ collect_all(type_list *msgs, type_list *enums)
 /* ---- list --------------------------------------------------------------- */
 
 static void
-list_service(const rpcctl_options *o, const core_service_info *svc)
+list_service(const rpcctl_options *o, const registry_service *svc)
 {
 	const ProtobufCServiceDescriptor *d = svc->desc;
 	char buf[NAME_MAX_LEN];
@@ -308,7 +308,7 @@ int
 rpcctl_cmd_list(const rpcctl_options *o, int argc, const char *const *argv)
 {
 	if (argc == 1) {
-		const core_service_info *svc = find_service(argv[0]);
+		const registry_service *svc = find_service(argv[0]);
 		if (svc == NULL) {
 			name_set s = {0};
 			add_services(&s);
@@ -320,7 +320,7 @@ rpcctl_cmd_list(const rpcctl_options *o, int argc, const char *const *argv)
 		return RPCCTL_EXIT_OK;
 	}
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		list_service(o, &svcs[i]);
 	}
@@ -432,7 +432,7 @@ describe_enums(const type_list *enums)
 }
 
 static void
-describe_service(const core_service_info *svc)
+describe_service(const registry_service *svc)
 {
 	const ProtobufCServiceDescriptor *d = svc->desc;
 	if (svc->target != NULL) {
@@ -452,7 +452,7 @@ describe_service(const core_service_info *svc)
 
 static void
 describe_method(
-    const core_service_info *svc, const ProtobufCMethodDescriptor *m)
+    const registry_service *svc, const ProtobufCMethodDescriptor *m)
 {
 	type_list enums = {0};
 	char shortname[NAME_MAX_LEN];
@@ -535,13 +535,13 @@ rpcctl_cmd_describe(const rpcctl_options *o, int argc, const char *const *argv)
 	if (name[0] == '.' && name[1] != '\0') {
 		name++; /* ".auth.v1.User", as protoc spells full names */
 	}
-	const core_service_info *svc = find_service(name);
+	const registry_service *svc = find_service(name);
 	if (svc != NULL) {
 		describe_service(svc);
 		return RPCCTL_EXIT_OK;
 	}
 	const ProtobufCMethodDescriptor *m = NULL;
-	if (core_registry_find(name, &svc, &m) == 0) {
+	if (registry_find(name, &svc, &m) == 0) {
 		describe_method(svc, m);
 		return RPCCTL_EXIT_OK;
 	}
