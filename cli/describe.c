@@ -467,43 +467,56 @@ describe_method(
 	free(enums.items);
 }
 
-/* The message of that full name, or else the only one of that short name
- * ("LoginRequest"); NULL when none or several. */
-static const ProtobufCMessageDescriptor *
-find_message(const type_list *msgs, const char *name)
+/* The full and short names of entry i of l, a list of message
+ * descriptors or (is_enum) of enum descriptors. */
+static void
+entry_names(const type_list *l, size_t i, bool is_enum, const char **full,
+    const char **shortname)
 {
-	const ProtobufCMessageDescriptor *found = NULL;
+	if (is_enum) {
+		const ProtobufCEnumDescriptor *e = l->items[i];
+		*full = e->name;
+		*shortname = e->short_name;
+	} else {
+		const ProtobufCMessageDescriptor *d = l->items[i];
+		*full = d->name;
+		*shortname = d->short_name;
+	}
+}
+
+/* The entry of l of that full name, or else the only one of that short
+ * name ("LoginRequest"); NULL when none or several. */
+static const void *
+find_type(const type_list *l, bool is_enum, const char *name)
+{
+	const void *found = NULL;
 	size_t n_short = 0;
-	for (size_t i = 0; i < msgs->n; i++) {
-		const ProtobufCMessageDescriptor *d = msgs->items[i];
-		if (strcmp(d->name, name) == 0) {
-			return d;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *full, *shortname;
+		entry_names(l, i, is_enum, &full, &shortname);
+		if (strcmp(full, name) == 0) {
+			return l->items[i];
 		}
-		if (strcmp(d->short_name, name) == 0) {
-			found = d;
+		if (strcmp(shortname, name) == 0) {
+			found = l->items[i];
 			n_short++;
 		}
 	}
 	return n_short == 1 ? found : NULL;
 }
 
-/* The same for enums. */
-static const ProtobufCEnumDescriptor *
-find_enum(const type_list *enums, const char *name)
+/* Each entry of l as a candidate shown by its full name, spelt by its
+ * full and short names. */
+static void
+add_type_names(name_set *s, const type_list *l, bool is_enum)
 {
-	const ProtobufCEnumDescriptor *found = NULL;
-	size_t n_short = 0;
-	for (size_t i = 0; i < enums->n; i++) {
-		const ProtobufCEnumDescriptor *e = enums->items[i];
-		if (strcmp(e->name, name) == 0) {
-			return e;
-		}
-		if (strcmp(e->short_name, name) == 0) {
-			found = e;
-			n_short++;
-		}
+	for (size_t i = 0; i < l->n; i++) {
+		const char *full, *shortname;
+		entry_names(l, i, is_enum, &full, &shortname);
+		size_t id = ns_candidate(s, full);
+		ns_spelling(s, id, full);
+		ns_spelling(s, id, shortname);
 	}
-	return n_short == 1 ? found : NULL;
 }
 
 /* Every service, method, message and enum, for "did you mean". */
@@ -512,18 +525,8 @@ add_all_names(name_set *s, const type_list *msgs, const type_list *enums)
 {
 	add_services(s);
 	add_methods(s, false);
-	for (size_t i = 0; i < msgs->n; i++) {
-		const ProtobufCMessageDescriptor *d = msgs->items[i];
-		size_t id = ns_candidate(s, d->name);
-		ns_spelling(s, id, d->name);
-		ns_spelling(s, id, d->short_name);
-	}
-	for (size_t i = 0; i < enums->n; i++) {
-		const ProtobufCEnumDescriptor *e = enums->items[i];
-		size_t id = ns_candidate(s, e->name);
-		ns_spelling(s, id, e->name);
-		ns_spelling(s, id, e->short_name);
-	}
+	add_type_names(s, msgs, false);
+	add_type_names(s, enums, true);
 }
 
 int
@@ -548,8 +551,9 @@ rpcctl_cmd_describe(const rpcctl_options *o, int argc, const char *const *argv)
 	type_list msgs = {0}, enums = {0};
 	collect_all(&msgs, &enums);
 	int rc = RPCCTL_EXIT_INVALID;
-	const ProtobufCMessageDescriptor *d = find_message(&msgs, name);
-	const ProtobufCEnumDescriptor *e = d ? NULL : find_enum(&enums, name);
+	const ProtobufCMessageDescriptor *d = find_type(&msgs, false, name);
+	const ProtobufCEnumDescriptor *e =
+	    d ? NULL : find_type(&enums, true, name);
 	if (d != NULL) {
 		type_list used = {0};
 		describe_message(d, &used);
