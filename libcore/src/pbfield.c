@@ -183,23 +183,9 @@ core_pb_oneof_case(
 static bool
 nonzero(const ProtobufCFieldDescriptor *f, const void *member)
 {
+	static const uint8_t zeros[sizeof(uint64_t)];
+
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return *(const uint32_t *) member != 0;
-	case PROTOBUF_C_TYPE_BOOL:
-		return *(const protobuf_c_boolean *) member != 0;
-	case PROTOBUF_C_TYPE_ENUM:
-		return *(const int *) member != 0;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return *(const uint64_t *) member != 0;
 	case PROTOBUF_C_TYPE_FLOAT:
 		return *(const float *) member != 0;
 	case PROTOBUF_C_TYPE_DOUBLE:
@@ -212,8 +198,9 @@ nonzero(const ProtobufCFieldDescriptor *f, const void *member)
 		return ((const ProtobufCBinaryData *) member)->len != 0;
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return *(ProtobufCMessage *const *) member != NULL;
+	default: /* integers, bool and enum, zero in every byte */
+		return memcmp(member, zeros, core_pb_type_size(f->type)) != 0;
 	}
-	return false;
 }
 
 static bool

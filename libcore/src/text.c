@@ -15,13 +15,9 @@ core_hex_value(char c)
 	if (c >= '0' && c <= '9') {
 		return c - '0';
 	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
+	/* 'A'-'F' become 'a'-'f'; no other character lands there. */
+	c = (char) (c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* ---- base64 ------------------------------------------------------------- */
@@ -68,28 +64,24 @@ core_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
 static int
 b64_digit(unsigned char ch, int *alpha)
 {
-	int a, v;
+	const char *p = memchr(b64_std, ch, 64);
+	int v, a = 0;
 
-	if (ch >= 'A' && ch <= 'Z') {
-		return ch - 'A';
-	}
-	if (ch >= 'a' && ch <= 'z') {
-		return ch - 'a' + 26;
-	}
-	if (ch >= '0' && ch <= '9') {
-		return ch - '0' + 52;
-	}
-	if (ch == '+' || ch == '/') {
-		a = 1, v = ch == '+' ? 62 : 63;
+	if (p != NULL) {
+		v = (int) (p - b64_std);
+		a = v >= 62 ? 1 : 0; /* '+' or '/' */
 	} else if (ch == '-' || ch == '_') {
-		a = 2, v = ch == '-' ? 62 : 63;
+		v = ch == '-' ? 62 : 63;
+		a = 2;
 	} else {
 		return -1;
 	}
-	if (*alpha != 0 && *alpha != a) {
+	if (a != 0 && *alpha != 0 && *alpha != a) {
 		return -1;
 	}
-	*alpha = a;
+	if (a != 0) {
+		*alpha = a;
+	}
 	return v;
 }
 
