@@ -110,10 +110,14 @@ void core_pb_field_mark_present(
 
 /* ---- By name, for singular fields ------------------------------------------
  *
- * These find the field with core_pb_field_find() and only accept a
- * singular (not repeated) field of the type named; an unknown name or a
- * field of another type leaves msg untouched and returns -1 (or NULL).
- * A oneof member reads as its zero value unless its case is set. */
+ * For filling or reading a request of a type known only by descriptor,
+ * e.g. the edge setting "user_agent" or a oneof "expected_version" from
+ * HTTP headers. These find the field with core_pb_field_find() and only
+ * accept a singular (not repeated) field of the type named; an unknown
+ * name or a field of another type leaves msg untouched and returns -1 (or
+ * NULL). A oneof member reads as its zero value unless its case is set;
+ * setting one takes the case over from another member of its oneof, whose
+ * value is then not freed (fine for messages in an arena). */
 
 /* Sets the int64, sint64 or sfixed64 field name of msg to v and marks it
  * present (its oneof case or has_ flag). Returns 0, or -1 when msg has no
