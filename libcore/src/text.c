@@ -183,6 +183,10 @@ static void
 format_frac(int32_t nanos, core_rfc3339_frac frac, char *out, size_t cap)
 {
 	out[0] = '\0';
+	if (frac == CORE_RFC3339_FRAC_MILLIS) {
+		snprintf(out, cap, ".%03" PRId32, nanos / 1000000);
+		return;
+	}
 	if (nanos == 0 || frac == CORE_RFC3339_FRAC_NONE) {
 		return;
 	}

@@ -282,6 +282,10 @@ test_rfc3339_format_writes_utc_with_the_fraction_asked_for(void **state)
 	        "0001-01-01T00:00:00Z"},
 	    {CORE_RFC3339_MAX_SECONDS, 999999999, CORE_RFC3339_FRAC_NANOS,
 	        "9999-12-31T23:59:59.999999999Z"},
+	    {1709210096, 0, CORE_RFC3339_FRAC_MILLIS,
+	        "2024-02-29T12:34:56.000Z"},
+	    {1709210096, 120000000, CORE_RFC3339_FRAC_MILLIS,
+	        "2024-02-29T12:34:56.120Z"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(core_rfc3339_format(cases[i].secs,
@@ -298,6 +302,11 @@ test_rfc3339_format_writes_utc_with_the_fraction_asked_for(void **state)
 		                        ? 0
 		                        : cases[i].nanos);
 	}
+	/* Milliseconds are cut, not rounded. */
+	assert_int_equal(core_rfc3339_format(0, 999999999,
+	                     CORE_RFC3339_FRAC_MILLIS, buf, sizeof(buf)),
+	    0);
+	assert_string_equal(buf, "1970-01-01T00:00:00.999Z");
 }
 
 static void

@@ -65,6 +65,8 @@ typedef enum core_rfc3339_frac {
 	CORE_RFC3339_FRAC_PROTOBUF, /* 0, 3, 6 or 9 digits, as protobuf's
 	                               JSON mapping prints them */
 	CORE_RFC3339_FRAC_NANOS,    /* 9 digits, none when nanos is 0 */
+	CORE_RFC3339_FRAC_MILLIS,   /* always 3 digits (milliseconds,
+	                               truncated), as the log writes them */
 } core_rfc3339_frac;
 
 /* Writes the UTC time secs + nanos/1e9 (Unix time) as RFC 3339,
