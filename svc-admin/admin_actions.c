@@ -5,6 +5,7 @@
 #include "admin/v1/admin.pb-c.h"
 
 #include "admin_actions.h"
+#include "core/text.h"
 #include "admin_text.h"
 
 /* ---- Names of enum values in details ----------------------------------- */
@@ -47,28 +48,6 @@ admin_user_state(const Auth__V1__User *u)
 	}
 	return json_pack("{s:s, s:s}", "status", status_name((int) u->status),
 	    "role", role_name((int) u->role));
-}
-
-/* RFC 3339 UTC text of a Timestamp into buf, "" when out of range. Ours
- * until libcore has one. */
-static void
-rfc3339_utc(const Google__Protobuf__Timestamp *t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t s = (time_t) t->seconds;
-	buf[0] = '\0';
-	if (gmtime_r(&s, &tm) == NULL) {
-		return;
-	}
-	char date[32];
-	if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		return;
-	}
-	if (t->nanos != 0) {
-		snprintf(buf, len, "%s.%09dZ", date, (int) t->nanos);
-	} else {
-		snprintf(buf, len, "%sZ", date);
-	}
 }
 
 /* A request string for a detail, at most ADMIN_FILTER_MAX bytes. */
@@ -144,7 +123,8 @@ describe_list_audit(const ProtobufCMessage *in, const char **target)
 	    (const Admin__V1__ListAuditRequest *) in;
 	char since[48] = "";
 	if (r->since != NULL) {
-		rfc3339_utc(r->since, since, sizeof(since));
+		(void) core_rfc3339_format(r->since->seconds, r->since->nanos,
+		    CORE_RFC3339_FRAC_NANOS, since, sizeof(since));
 	}
 	*target = "";
 	return json_pack("{s:o, s:o, s:o, s:s, s:i, s:b}", "actor",

@@ -22,6 +22,7 @@
 #include "audit_page.h"
 #include "audit_repo.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/timestamp.h"
 
 #define AUTH_METHOD(m) "/auth.v1.AuthService/" m
@@ -366,7 +367,7 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 	 * usernames are at most 32 characters), else a username, which is
 	 * stored lower-case. */
 	snprintf(actor, ADMIN_FILTER_MAX + 1, "%s", req->actor);
-	bool by_id = admin_uuid_valid(actor);
+	bool by_id = core_uuid_valid(actor);
 	for (char *p = actor; !by_id && *p != '\0'; p++) {
 		if (*p >= 'A' && *p <= 'Z') {
 			*p = (char) (*p - 'A' + 'a');

@@ -8,10 +8,6 @@
 
 #include <jansson.h>
 
-/* Whether s is a UUID in its canonical text form: 8-4-4-4-12 hex digits,
- * either case. */
-bool admin_uuid_valid(const char *s);
-
 /* Copies at most cap - 1 bytes of the UTF-8 string s into out (cap >= 1),
  * cutting only between characters, so a clipped copy is still valid UTF-8
  * when s is. Returns true when all of s fit. */

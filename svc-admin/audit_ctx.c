@@ -8,6 +8,7 @@
 #include "audit_ctx.h"
 #include "audit_repo.h"
 #include "core/log.h"
+#include "core/text.h"
 
 #define AUDIT_DOWN_WRITE                                                      \
 	"the audit log is unavailable; nothing was changed, try again later"
@@ -22,7 +23,7 @@ audit_ctx_init(audit_ctx *x, core_call *c, core_pg *pg, const char *action,
 	x->action = action;
 	(void) admin_utf8_clip(target, x->target, sizeof(x->target));
 	x->caller = caller;
-	if (caller != NULL && admin_uuid_valid(caller->sub)) {
+	if (caller != NULL && core_uuid_valid(caller->sub)) {
 		/* 36 characters and the NUL */
 		memcpy(x->actor_id, caller->sub, sizeof(x->actor_id));
 	}

@@ -17,23 +17,24 @@
 
 #include "admin_actions.h"
 #include "admin_text.h"
+#include "core/text.h"
 #include "audit_page.h"
 
 static void
 test_uuid_shape_is_exact(void **state)
 {
 	(void) state;
-	assert_true(admin_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
-	assert_true(admin_uuid_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
-	assert_false(admin_uuid_valid(""));
-	assert_false(admin_uuid_valid("carol"));
-	assert_false(admin_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
+	assert_true(core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+	assert_true(core_uuid_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+	assert_false(core_uuid_valid(""));
+	assert_false(core_uuid_valid("carol"));
+	assert_false(core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
 	assert_false(
-	    admin_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
-	assert_false(admin_uuid_valid("0f8fad5bd-9cb-469f-a165-70867728950e"));
-	assert_false(admin_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+	    core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
+	assert_false(core_uuid_valid("0f8fad5bd-9cb-469f-a165-70867728950e"));
+	assert_false(core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
 	assert_false(
-	    admin_uuid_valid("{f8fad5b-d9cb-469f-a165-70867728950e}"));
+	    core_uuid_valid("{f8fad5b-d9cb-469f-a165-70867728950e}"));
 }
 
 static void
