@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/text.h"
+#include "text_internal.h"
 
 /* ---- hex ---------------------------------------------------------------- */
 
@@ -28,34 +29,46 @@ static const char b64_std[] =
 int
 core_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
 {
-	size_t i, o = 0;
-
 	if (cap > 0) {
 		out[0] = '\0';
 	}
 	if (len > CORE_B64_ENCODE_MAX || CORE_B64_ENCODED_LEN(len) >= cap) {
 		return -1;
 	}
+	text_b64_encode(in, len, out, b64_std, true);
+	return 0;
+}
+
+void
+text_b64_encode(const uint8_t *in, size_t len, char *out,
+    const char alphabet[64], bool pad)
+{
+	size_t i, o = 0;
 	for (i = 0; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t) in[i] << 16 |
 		             (uint32_t) in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_std[v >> 18];
-		out[o++] = b64_std[(v >> 12) & 63];
-		out[o++] = b64_std[(v >> 6) & 63];
-		out[o++] = b64_std[v & 63];
+		out[o++] = alphabet[v >> 18];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[v & 63];
 	}
 	if (i < len) {
 		uint32_t v = (uint32_t) in[i] << 16;
 		if (i + 1 < len) {
 			v |= (uint32_t) in[i + 1] << 8;
 		}
-		out[o++] = b64_std[v >> 18];
-		out[o++] = b64_std[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? b64_std[(v >> 6) & 63] : '=';
-		out[o++] = '=';
+		out[o++] = alphabet[v >> 18];
+		out[o++] = alphabet[(v >> 12) & 63];
+		if (i + 1 < len) {
+			out[o++] = alphabet[(v >> 6) & 63];
+		} else if (pad) {
+			out[o++] = '=';
+		}
+		if (pad) {
+			out[o++] = '=';
+		}
 	}
 	out[o] = '\0';
-	return 0;
 }
 
 /* Value of one base64 digit of either alphabet, or -1. *alpha remembers
