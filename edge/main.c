@@ -33,6 +33,7 @@
 #include "core/rpc.h"
 #include "core/utf8.h"
 #include "browser.h"
+#include "fields.h"
 #include "metrics.h"
 #include "routes.h"
 #include "static.h"
@@ -286,43 +287,21 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
-/* The storage of singular field name of m when it has that type, or NULL. */
-static void *
-field_ptr(const ProtobufCMessage *m, const char *name, ProtobufCType type)
-{
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-	if (f == NULL || f->type != type ||
-	    f->label == PROTOBUF_C_LABEL_REPEATED) {
-		return NULL;
-	}
-	return (char *) (uintptr_t) m + f->offset;
-}
-
-/* Sets string field name of m (if it has one) to a copy of v. */
-static void
-set_string(ProtobufCMessage *m, const char *name, const char *v,
-    core_arena *a)
-{
-	char **slot = field_ptr(m, name, PROTOBUF_C_TYPE_STRING);
-	char *copy = slot != NULL ? core_arena_strdup(a, v) : NULL;
-	if (copy != NULL) {
-		*slot = copy;
-	}
-}
-
+/* A string field of a reply, "" when it has none. */
 static const char *
-get_string(const ProtobufCMessage *m, const char *name)
+string_or_empty(const ProtobufCMessage *m, const char *name)
 {
-	char **slot = field_ptr(m, name, PROTOBUF_C_TYPE_STRING);
-	return slot != NULL && *slot != NULL ? *slot : "";
+	const char *s = edge_field_get_string(m, name);
+	return s != NULL ? s : "";
 }
 
+/* An integer field of a reply, 0 when it has none. */
 static long
-get_int32(const ProtobufCMessage *m, const char *name)
+int_or_zero(const ProtobufCMessage *m, const char *name)
 {
-	int32_t *slot = field_ptr(m, name, PROTOBUF_C_TYPE_INT32);
-	return slot != NULL ? (long) *slot : 0;
+	int64_t v = 0;
+	edge_field_get_int64(m, name, &v);
+	return (long) v;
 }
 
 /* Adds the token cookies of a TokenResponse (or expires them: out NULL). */
@@ -333,10 +312,10 @@ token_cookies(edge *e, struct MHD_Response *resp, const ProtobufCMessage *out)
 	const char *values[2] = {"", ""};
 	long ages[2] = {0, 0};
 	if (out != NULL) {
-		values[0] = get_string(out, "access_token");
-		values[1] = get_string(out, "refresh_token");
-		ages[0] = get_int32(out, "expires_in");
-		ages[1] = get_int32(out, "refresh_expires_in");
+		values[0] = string_or_empty(out, "access_token");
+		values[1] = string_or_empty(out, "refresh_token");
+		ages[0] = int_or_zero(out, "expires_in");
+		ages[1] = int_or_zero(out, "refresh_expires_in");
 	}
 	for (int i = 0; i < 2; i++) {
 		char c[1024];
@@ -528,24 +507,29 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 		return ret;
 	}
 	if (rt->path_field != NULL) {
-		set_string(in, rt->path_field, r->id, a);
+		edge_field_set_string(in, rt->path_field,
+		    core_arena_strdup(a, r->id));
 	}
 	if (rt->flags & ROUTE_CLIENT_INFO) {
 		/* From the connection, never from the body: the body is the
 		 * client's word. */
-		set_string(in, "client_ip", peer, a);
+		edge_field_set_string(in, "client_ip",
+		    core_arena_strdup(a, peer));
 		const char *ua = MHD_lookup_connection_value(conn,
 		    MHD_HEADER_KIND, "User-Agent");
 		char uab[256];
 		snprintf(uab, sizeof(uab), "%s", ua ? ua : "");
-		set_string(in, "user_agent", uab, a);
+		edge_field_set_string(in, "user_agent",
+		    core_arena_strdup(a, uab));
 	}
 	if (rt->flags & ROUTE_REFRESH_COOKIE) {
 		const char *rc = MHD_lookup_connection_value(conn,
 		    MHD_COOKIE_KIND, e->cookie_refresh);
-		if (get_string(in, "refresh_token")[0] == '\0' && rc != NULL &&
-		    rc[0] != '\0') {
-			set_string(in, "refresh_token", rc, a);
+		const char *given = edge_field_get_string(in, "refresh_token");
+		if (given != NULL && given[0] == '\0' && rc != NULL &&
+		    rc[0] != '\0' &&
+		    edge_field_set_string(in, "refresh_token",
+		        core_arena_strdup(a, rc)) == 0) {
 			from_cookie = true;
 		}
 	}
@@ -559,14 +543,8 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 			    "If-Match must be an ETag of this API, e.g. \"v3\"",
 			    NULL);
 		}
-		const ProtobufCFieldDescriptor *f =
-		    protobuf_c_message_descriptor_get_field_by_name(
-		        in->descriptor, "expected_version");
-		if (im != NULL && f != NULL &&
-		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
-			*(int64_t *) (void *) ((char *) in + f->offset) = v;
-			*(uint32_t *) (void *) ((char *) in +
-			    f->quantifier_offset) = f->id;
+		if (im != NULL) {
+			edge_field_set_int64(in, "expected_version", v);
 		}
 	}
 
@@ -699,20 +677,19 @@ finish_rpc(edge *e, struct MHD_Connection *conn, request *r)
 	const char *type = "application/json";
 	char etag[40] = "";
 	if (rt->flags & ROUTE_JWKS) {
-		body = strdup(get_string(out, "json"));
+		body = strdup(string_or_empty(out, "json"));
 		type = "application/jwk-set+json";
 	} else {
 		body = core_pb_to_json(out, 0, NULL);
 	}
 	if (rt->flags & ROUTE_ETAG) {
-		ProtobufCMessage **pp = field_ptr(out, "profile",
-		    PROTOBUF_C_TYPE_MESSAGE);
-		int64_t *vp = pp != NULL && *pp != NULL
-		    ? field_ptr(*pp, "version", PROTOBUF_C_TYPE_INT64)
-		    : NULL;
-		if (vp != NULL) {
+		const ProtobufCMessage *profile =
+		    edge_field_get_message(out, "profile");
+		int64_t version;
+		if (profile != NULL &&
+		    edge_field_get_int64(profile, "version", &version) == 0) {
 			snprintf(etag, sizeof(etag), "\"v%lld\"",
-			    (long long) *vp);
+			    (long long) version);
 		}
 	}
 	struct MHD_Response *resp = body != NULL
