@@ -32,16 +32,12 @@
 #include "core/registry.h"
 #include "core/rpc.h"
 #include "core/utf8.h"
+#include "backends.h"
 #include "browser.h"
 #include "fields.h"
 #include "metrics.h"
 #include "routes.h"
 #include "static.h"
-
-#define MAX_URLS 8
-#define N_TARGETS 3
-
-static const char *const target_names[N_TARGETS] = {"auth", "user", "admin"};
 
 /* The page policy: scripts, styles and API calls from this origin only;
  * avatars may be any https image. */
@@ -52,7 +48,6 @@ static const char *const target_names[N_TARGETS] = {"auth", "user", "admin"};
 #define API_CSP "default-src 'none'; frame-ancestors 'none'"
 
 typedef struct edge {
-	core_rpc_client *clients[N_TARGETS];
 	long rpc_timeout_ms;
 	size_t max_body;
 	bool cookie_secure;
@@ -216,13 +211,14 @@ readyz(edge *e, struct MHD_Connection *conn, request *r)
 	core_rpc_opts opts = {
 	    .timeout_ms = (int) e->rpc_timeout_ms, .md = md, .n_md = 1};
 
-	for (int i = 0; i < N_TARGETS; i++) {
+	for (unsigned i = 0; i < edge_backend_count(); i++) {
+		const edge_backend *b = edge_backend_at(i);
 		Core__V1__HealthCheckRequest req =
 		    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
 		ProtobufCMessage *out = NULL;
 		core_rpc_reply rep;
 		const char *state;
-		core_status st = core_rpc_call(e->clients[i],
+		core_status st = core_rpc_call(b->client,
 		    "/core.v1.Health/Check", &req.base,
 		    &core__v1__health_check_response__descriptor, &out, &opts,
 		    a, &rep);
@@ -235,9 +231,9 @@ readyz(edge *e, struct MHD_Connection *conn, request *r)
 			        (int) ((Core__V1__HealthCheckResponse *) out)->status);
 			state = v ? v->name : "UNKNOWN";
 		}
-		json_object_set_new(checks, target_names[i], json_string(state));
+		json_object_set_new(checks, b->name, json_string(state));
 		if (strcmp(state, "SERVING") != 0) {
-			json_array_append_new(down, json_string(target_names[i]));
+			json_array_append_new(down, json_string(b->name));
 		}
 		core_arena_reset(a);
 	}
@@ -614,12 +610,12 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 	r->waiting = true;
 	atomic_fetch_add(&rpcs_in_flight, 1);
 	MHD_suspend_connection(conn);
-	int rc = core_rpc_call_async(e->clients[rt->target], rt->rpc, payload,
+	int rc = core_rpc_call_async(rt->backend->client, rt->rpc, payload,
 	    n, &opts, rpc_done, r);
 	if (rc != CORE_OK) {
 		/* Not started (most often: no connection to the service at
 		 * this moment). The blocking call waits a little for one. */
-		core_rpc_call_raw(e->clients[rt->target], rt->rpc, payload, n,
+		core_rpc_call_raw(rt->backend->client, rt->rpc, payload, n,
 		    &opts, a, &r->reply);
 		r->waiting = false;
 		atomic_fetch_sub(&rpcs_in_flight, 1);
@@ -639,7 +635,7 @@ finish_rpc(edge *e, struct MHD_Connection *conn, request *r)
 	enum MHD_Result ret;
 	if (st != CORE_OK) {
 		if (e->metrics) {
-			edge_metrics_rpc_error(rt->target, st);
+			edge_metrics_rpc_error(rt->backend->index, st);
 		}
 		unsigned hs = edge_http_status(st);
 		if (st == CORE_FAILED_PRECONDITION &&
@@ -1007,12 +1003,12 @@ parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
 int
 main(void)
 {
-	const char *listen = NULL, *log_level = NULL, *dial[N_TARGETS] = {0};
+	const char *listen = NULL, *log_level = NULL;
 	const char *www = NULL, *cors = NULL;
 	long threads = 0, rpc_timeout = 0, conn_timeout = 0, max_conns = 0,
 	     per_ip = 0, max_body = 0, max_header = 0;
 	bool cookie_secure = true, metrics = true;
-	const core_config_item items[] = {
+	const core_config_item fixed_items[] = {
 	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
 	        "debug, info, warn or error", &log_level},
 	    {"EDGE_LISTEN", "127.0.0.1:8080", CORE_CONFIG_STR, 0, 0, false,
@@ -1044,18 +1040,25 @@ main(void)
 	        &cors},
 	    {"EDGE_METRICS", "true", CORE_CONFIG_BOOL, 0, 0, false,
 	        "serve GET /metrics", &metrics},
-	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
-	        false, "auth service URLs", &dial[0]},
-	    {"USER_RPC_DIAL", "tcp://127.0.0.1:7102", CORE_CONFIG_STR, 0, 0,
-	        false, "user service URLs", &dial[1]},
-	    {"ADMIN_RPC_DIAL", "tcp://127.0.0.1:7103", CORE_CONFIG_STR, 0, 0,
-	        false, "admin service URLs", &dial[2]},
 	};
+	enum { N_FIXED = sizeof(fixed_items) / sizeof(fixed_items[0]) };
 	char err[256];
 	core_rpc_block_signals();
 	core_log_init("edge", CORE_LOG_INFO, true);
-	if (core_config_load(items, sizeof(items) / sizeof(items[0]), err,
-	        sizeof(err)) != 0) {
+	if (edge_backends_init() != 0) {
+		return 1;
+	}
+	/* Then one dial list per backend. */
+	core_config_item items[N_FIXED + EDGE_MAX_BACKENDS];
+	size_t n_items = N_FIXED;
+	memcpy(items, fixed_items, sizeof(fixed_items));
+	for (unsigned i = 0; i < edge_backend_count(); i++) {
+		edge_backend *b = edge_backend_at(i);
+		items[n_items++] = (core_config_item) {b->dial_env,
+		    b->dial_default, CORE_CONFIG_STR, 0, 0, false, b->help,
+		    &b->dial};
+	}
+	if (core_config_load(items, n_items, err, sizeof(err)) != 0) {
 		core_log_error("bad configuration: %s", err);
 		return 2;
 	}
@@ -1065,7 +1068,7 @@ main(void)
 		return 2;
 	}
 	core_log_init("edge", level, true);
-	core_config_log(items, sizeof(items) / sizeof(items[0]));
+	core_config_log(items, n_items);
 
 	char host[64];
 	unsigned port;
@@ -1092,7 +1095,8 @@ main(void)
 		return 2;
 	}
 	if (edge_routes_init() != 0 ||
-	    edge_metrics_init(edge_route_count(), edge_route_name) != 0) {
+	    edge_metrics_init(edge_route_count(), edge_route_name,
+	        edge_backend_count(), edge_backend_name) != 0) {
 		return 1;
 	}
 	int n_files = edge_static_load(strcmp(www, "none") == 0 ? "" : www);
@@ -1101,23 +1105,8 @@ main(void)
 		return 1;
 	}
 	int status = 1;
-	for (int i = 0; i < N_TARGETS; i++) {
-		char buf[1024];
-		const char *urls[MAX_URLS];
-		int n = core_config_split(dial[i], buf, sizeof(buf), urls,
-		    MAX_URLS);
-		core_rpc_client_config cfg = {
-		    .name = target_names[i],
-		    .urls = urls,
-		    .n_urls = n > 0 ? (size_t) n : 0,
-		    .default_timeout_ms = (int) rpc_timeout,
-		};
-		if (n <= 0 || core_rpc_client_new(&cfg, &e.clients[i]) != 0) {
-			core_log_error("bad configuration: cannot dial the %s "
-			               "service at \"%s\"",
-			    target_names[i], dial[i]);
-			goto done;
-		}
+	if (edge_backends_dial((int) rpc_timeout) != 0) {
+		goto done;
 	}
 
 	struct MHD_Daemon *d = MHD_start_daemon(
@@ -1155,9 +1144,7 @@ main(void)
 	MHD_stop_daemon(d);
 	status = 0;
 done:
-	for (int i = 0; i < N_TARGETS; i++) {
-		core_rpc_client_free(e.clients[i]);
-	}
+	edge_backends_close();
 	edge_static_free();
 	edge_metrics_free();
 	core_log_info("stopped");

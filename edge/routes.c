@@ -7,47 +7,46 @@
 #include "routes.h"
 
 /* Adding an endpoint is one row:
- * ROW(method, path, RPC method, field for {id}, service, flags, success). */
-#define ROW(m, p, rpc, field, target, flags, ok)                             \
-	{m, p, rpc, field, target, flags, ok, NULL, NULL, 0, ""}
+ * ROW(method, path, RPC method, field for {id}, flags, success).
+ * The service is the RPC method's. */
+#define ROW(m, p, rpc, field, flags, ok)                                     \
+	{m, p, rpc, field, flags, ok, NULL, NULL, NULL, 0, ""}
 
 static edge_route routes[] = {
     ROW("POST", "/register", "/auth.v1.AuthService/Register", NULL,
-        EDGE_AUTH, ROUTE_BODY | ROUTE_LOCATION, 201),
-    ROW("POST", "/login", "/auth.v1.AuthService/Login", NULL, EDGE_AUTH,
+        ROUTE_BODY | ROUTE_LOCATION, 201),
+    ROW("POST", "/login", "/auth.v1.AuthService/Login", NULL,
         ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_SET_COOKIES, 200),
-    ROW("POST", "/refresh", "/auth.v1.AuthService/Refresh", NULL, EDGE_AUTH,
+    ROW("POST", "/refresh", "/auth.v1.AuthService/Refresh", NULL,
         ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_REFRESH_COOKIE |
             ROUTE_SET_COOKIES,
         200),
-    ROW("POST", "/logout", "/auth.v1.AuthService/Logout", NULL, EDGE_AUTH,
+    ROW("POST", "/logout", "/auth.v1.AuthService/Logout", NULL,
         ROUTE_AUTH | ROUTE_BODY | ROUTE_REFRESH_COOKIE | ROUTE_CLEAR_COOKIES,
         200),
     ROW("GET", "/profile", "/user.v1.UserService/GetProfile", NULL,
-        EDGE_USER, ROUTE_AUTH | ROUTE_ETAG, 200),
+        ROUTE_AUTH | ROUTE_ETAG, 200),
     ROW("PUT", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
-        EDGE_USER, ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH,
-        200),
+        ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
     ROW("PATCH", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
-        EDGE_USER, ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH,
-        200),
+        ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
     ROW("GET", "/sessions", "/auth.v1.AuthService/ListSessions", NULL,
-        EDGE_AUTH, ROUTE_AUTH, 200),
+        ROUTE_AUTH, 200),
     ROW("DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
-        "session_id", EDGE_AUTH, ROUTE_AUTH, 200),
+        "session_id", ROUTE_AUTH, 200),
     ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks",
-        NULL, EDGE_AUTH, ROUTE_JWKS, 200),
+        NULL, ROUTE_JWKS, 200),
     ROW("GET", "/admin/users", "/admin.v1.AdminService/ListUsers", NULL,
-        EDGE_ADMIN, ROUTE_AUTH | ROUTE_QUERY, 200),
+        ROUTE_AUTH | ROUTE_QUERY, 200),
     ROW("GET", "/admin/users/{id}", "/admin.v1.AdminService/GetUser", "id",
-        EDGE_ADMIN, ROUTE_AUTH, 200),
+        ROUTE_AUTH, 200),
     ROW("PATCH", "/admin/users/{id}", "/admin.v1.AdminService/UpdateUser",
-        "id", EDGE_ADMIN, ROUTE_AUTH | ROUTE_BODY, 200),
+        "id", ROUTE_AUTH | ROUTE_BODY, 200),
     ROW("POST", "/admin/users/{id}/revoke-sessions",
-        "/admin.v1.AdminService/RevokeSessions", "id", EDGE_ADMIN,
+        "/admin.v1.AdminService/RevokeSessions", "id",
         ROUTE_AUTH | ROUTE_BODY, 200),
     ROW("GET", "/admin/audit", "/admin.v1.AdminService/ListAudit", NULL,
-        EDGE_ADMIN, ROUTE_AUTH | ROUTE_QUERY, 200),
+        ROUTE_AUTH | ROUTE_QUERY, 200),
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -60,6 +59,15 @@ edge_routes_init(void)
 		const ProtobufCMethodDescriptor *m;
 		if (core_registry_find(routes[i].rpc, &svc, &m) != 0) {
 			core_log_error("route %s %s: unknown method %s",
+			    routes[i].method, routes[i].path, routes[i].rpc);
+			return -1;
+		}
+		routes[i].backend = svc->target != NULL
+		    ? edge_backend_find(svc->target)
+		    : NULL;
+		if (routes[i].backend == NULL) {
+			core_log_error("route %s %s: %s is not a service of the "
+			               "edge",
 			    routes[i].method, routes[i].path, routes[i].rpc);
 			return -1;
 		}

@@ -10,7 +10,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS };
+#include "backends.h"
 
 /* Route flags. */
 #define ROUTE_BODY 0x1u        /* takes a JSON body (none at all is {}) */
@@ -34,18 +34,20 @@ typedef struct edge_route {
 	const char *path;       /* exact, or with one "{id}" segment */
 	const char *rpc;        /* full method name */
 	const char *path_field; /* request field that gets {id} */
-	enum edge_target target;
 	unsigned flags;
 	unsigned success; /* HTTP status on OK */
-	/* Resolved at start from the registry. */
+	/* Resolved at start from the registry: the RPC method's service is
+	 * the backend that answers, so a row cannot name the wrong one. */
+	const edge_backend *backend;
 	const ProtobufCMessageDescriptor *in;
 	const ProtobufCMessageDescriptor *out;
 	unsigned index;  /* row number */
 	char name[48];   /* "GET /profile" */
 } edge_route;
 
-/* Resolves every row's message types. Returns 0, or -1 (logged) when a row
- * names a method that is not compiled in. */
+/* Resolves every row's message types and backend (edge_backends_init()
+ * first). Returns 0, or -1 (logged) when a row names a method that is not
+ * compiled in or whose service is not a backend. */
 int edge_routes_init(void);
 
 /* Finds the route for method and path. On a match writes the {id} value
