@@ -26,7 +26,6 @@
 
 #include "core/v1/health.pb-c.h"
 
-#include "core/config.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/registry.h"
@@ -34,6 +33,7 @@
 #include "core/utf8.h"
 #include "backends.h"
 #include "browser.h"
+#include "config.h"
 #include "fields.h"
 #include "metrics.h"
 #include "routes.h"
@@ -46,16 +46,6 @@
 	"img-src 'self' https: data:; connect-src 'self'; "                  \
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 #define API_CSP "default-src 'none'; frame-ancestors 'none'"
-
-typedef struct edge {
-	long rpc_timeout_ms;
-	size_t max_body;
-	bool cookie_secure;
-	const char *cookie_access; /* cookie names */
-	const char *cookie_refresh;
-	edge_origins cors; /* may call cross-origin, with credentials */
-	bool metrics;
-} edge;
 
 /* One HTTP request in progress (MHD's per-request pointer). */
 typedef struct request {
@@ -202,7 +192,7 @@ problem(struct MHD_Connection *conn, request *r, unsigned status,
 }
 
 static enum MHD_Result
-readyz(edge *e, struct MHD_Connection *conn, request *r)
+readyz(const edge_config *e, struct MHD_Connection *conn, request *r)
 {
 	json_t *down = json_array();
 	json_t *checks = json_object();
@@ -267,7 +257,7 @@ static void
 request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	edge *e = cls;
+	const edge_config *e = cls;
 	(void) conn;
 	(void) toe;
 	request *r = *con_cls;
@@ -302,7 +292,7 @@ int_or_zero(const ProtobufCMessage *m, const char *name)
 
 /* Adds the token cookies of a TokenResponse (or expires them: out NULL). */
 static void
-token_cookies(edge *e, struct MHD_Response *resp, const ProtobufCMessage *out)
+token_cookies(const edge_config *e, struct MHD_Response *resp, const ProtobufCMessage *out)
 {
 	const char *names[2] = {e->cookie_access, e->cookie_refresh};
 	const char *values[2] = {"", ""};
@@ -444,7 +434,7 @@ rpc_done(void *arg, const core_rpc_reply *rep)
 
 /* Builds the RPC request from the HTTP request and starts the call. */
 static enum MHD_Result
-serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
+serve_rpc(const edge_config *e, struct MHD_Connection *conn, request *r,
     const char *method)
 {
 	const edge_route *rt = r->route;
@@ -626,7 +616,7 @@ serve_rpc(edge *e, struct MHD_Connection *conn, request *r,
 
 /* Answers the HTTP request from the RPC's reply (r->reply, in r->arena). */
 static enum MHD_Result
-finish_rpc(edge *e, struct MHD_Connection *conn, request *r)
+finish_rpc(const edge_config *e, struct MHD_Connection *conn, request *r)
 {
 	const edge_route *rt = r->route;
 	core_arena *a = r->arena;
@@ -804,7 +794,7 @@ serve_metrics(struct MHD_Connection *conn, request *r)
 
 /* The first call for a request: headers only. Decides what it can. */
 static request *
-request_start(edge *e, struct MHD_Connection *conn, const char *url,
+request_start(const edge_config *e, struct MHD_Connection *conn, const char *url,
     const char *method)
 {
 	request *r = calloc(1, sizeof(*r));
@@ -857,7 +847,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_size, void **con_cls)
 {
-	edge *e = cls;
+	const edge_config *e = cls;
 	(void) version;
 	request *r = *con_cls;
 
@@ -870,7 +860,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		 * the answer is 413. */
 		if (!r->too_large && r->early == 0 && r->route != NULL &&
 		    (r->route->flags & ROUTE_BODY)) {
-			if (r->len + *upload_size > e->max_body) {
+			if (r->len + *upload_size > (size_t) e->max_body) {
 				r->too_large = true;
 				free(r->body);
 				r->body = NULL;
@@ -982,116 +972,16 @@ unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return edge_unescape(s);
 }
 
-static int
-parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
-{
-	const char *colon = strrchr(s, ':');
-	if (colon == NULL || (size_t) (colon - s) >= hostlen) {
-		return -1;
-	}
-	char *end;
-	long p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p < 1 || p > 65535) {
-		return -1;
-	}
-	memcpy(host, s, (size_t) (colon - s));
-	host[colon - s] = '\0';
-	*port = (unsigned) p;
-	return 0;
-}
-
 int
 main(void)
 {
-	const char *listen = NULL, *log_level = NULL;
-	const char *www = NULL, *cors = NULL;
-	long threads = 0, rpc_timeout = 0, conn_timeout = 0, max_conns = 0,
-	     per_ip = 0, max_body = 0, max_header = 0;
-	bool cookie_secure = true, metrics = true;
-	const core_config_item fixed_items[] = {
-	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
-	        "debug, info, warn or error", &log_level},
-	    {"EDGE_LISTEN", "127.0.0.1:8080", CORE_CONFIG_STR, 0, 0, false,
-	        "HTTP listen address (IPv4 host:port)", &listen},
-	    {"EDGE_THREADS", "4", CORE_CONFIG_INT, 1, 256, false,
-	        "HTTP worker threads", &threads},
-	    {"EDGE_MAX_CONNECTIONS", "1024", CORE_CONFIG_INT, 1, 65536, false,
-	        "open connections at most", &max_conns},
-	    {"EDGE_MAX_CONNECTIONS_PER_IP", "64", CORE_CONFIG_INT, 1, 65536,
-	        false, "open connections per client IP", &per_ip},
-	    {"EDGE_CONNECTION_TIMEOUT_S", "15", CORE_CONFIG_INT, 1, 3600, false,
-	        "idle or slow connections are closed after this", &conn_timeout},
-	    {"EDGE_MAX_BODY_BYTES", "65536", CORE_CONFIG_INT, 1024, 1048576,
-	        false, "largest request body (413 past it)", &max_body},
-	    {"EDGE_MAX_HEADER_BYTES", "16384", CORE_CONFIG_INT, 4096, 1048576,
-	        false, "request line and headers at most (431 past it)",
-	        &max_header},
-	    {"EDGE_RPC_TIMEOUT_MS", "3000", CORE_CONFIG_INT, 10, 600000, false,
-	        "deadline of each RPC", &rpc_timeout},
-	    {"EDGE_WWW_DIR", EDGE_WWW_DEFAULT, CORE_CONFIG_STR, 0, 0, false,
-	        "the web frontend's files (none: API only)", &www},
-	    {"EDGE_COOKIE_SECURE", "true", CORE_CONFIG_BOOL, 0, 0, false,
-	        "token cookies are __Host- and Secure (false only for plain "
-	        "http on localhost in development)",
-	        &cookie_secure},
-	    {"EDGE_CORS_ORIGINS", "", CORE_CONFIG_STR, 0, 0, false,
-	        "origins allowed to call cross-origin with credentials "
-	        "(comma-separated)",
-	        &cors},
-	    {"EDGE_METRICS", "true", CORE_CONFIG_BOOL, 0, 0, false,
-	        "serve GET /metrics", &metrics},
-	};
-	enum { N_FIXED = sizeof(fixed_items) / sizeof(fixed_items[0]) };
-	char err[256];
 	core_rpc_block_signals();
 	core_log_init("edge", CORE_LOG_INFO, true);
+	edge_config cfg;
 	if (edge_backends_init() != 0) {
 		return 1;
 	}
-	/* Then one dial list per backend. */
-	core_config_item items[N_FIXED + EDGE_MAX_BACKENDS];
-	size_t n_items = N_FIXED;
-	memcpy(items, fixed_items, sizeof(fixed_items));
-	for (unsigned i = 0; i < edge_backend_count(); i++) {
-		edge_backend *b = edge_backend_at(i);
-		items[n_items++] = (core_config_item) {b->dial_env,
-		    b->dial_default, CORE_CONFIG_STR, 0, 0, false, b->help,
-		    &b->dial};
-	}
-	if (core_config_load(items, n_items, err, sizeof(err)) != 0) {
-		core_log_error("bad configuration: %s", err);
-		return 2;
-	}
-	core_log_level level;
-	if (core_log_level_parse(log_level, &level) != 0) {
-		core_log_error("bad configuration: LOG_LEVEL");
-		return 2;
-	}
-	core_log_init("edge", level, true);
-	core_config_log(items, n_items);
-
-	char host[64];
-	unsigned port;
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	if (parse_listen(listen, host, sizeof(host), &port) != 0 ||
-	    inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-		core_log_error("bad configuration: EDGE_LISTEN must be "
-		               "IPv4:port, got \"%s\"",
-		    listen);
-		return 2;
-	}
-	addr.sin_port = htons((uint16_t) port);
-
-	edge e = {
-	    .rpc_timeout_ms = rpc_timeout,
-	    .max_body = (size_t) max_body,
-	    .cookie_secure = cookie_secure,
-	    .cookie_access = cookie_secure ? "__Host-access" : "access",
-	    .cookie_refresh = cookie_secure ? "__Host-refresh" : "refresh",
-	    .metrics = metrics,
-	};
-	if (edge_origins_parse(&e.cors, cors, err, sizeof(err)) != 0) {
-		core_log_error("bad configuration: EDGE_CORS_ORIGINS: %s", err);
+	if (edge_config_load(&cfg) != 0) {
 		return 2;
 	}
 	if (edge_routes_init() != 0 ||
@@ -1099,35 +989,36 @@ main(void)
 	        edge_backend_count(), edge_backend_name) != 0) {
 		return 1;
 	}
-	int n_files = edge_static_load(strcmp(www, "none") == 0 ? "" : www);
+	int n_files = edge_static_load(cfg.www);
 	if (n_files < 0) {
 		edge_metrics_free();
 		return 1;
 	}
 	int status = 1;
-	if (edge_backends_dial((int) rpc_timeout) != 0) {
+	if (edge_backends_dial((int) cfg.rpc_timeout_ms) != 0) {
 		goto done;
 	}
 
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    (uint16_t) port, NULL, NULL, handle, &e, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *) &addr, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned) threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned) max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned) per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned) conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t) max_header, MHD_OPTION_NOTIFY_COMPLETED, request_done, &e,
+	    ntohs(cfg.addr.sin_port), NULL, NULL, handle, &cfg,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &cfg.addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg.threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg.max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) cfg.max_conns_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg.conn_timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) cfg.max_header,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, &cfg,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_END);
 	if (d == NULL) {
-		core_log_error("cannot listen on %s", listen);
+		core_log_error("cannot listen on %s", cfg.listen);
 		goto done;
 	}
 	char nf[16];
 	snprintf(nf, sizeof(nf), "%d", n_files);
-	core_log_kv(CORE_LOG_INFO, "listening", "url", listen, "web_files", nf,
+	core_log_kv(CORE_LOG_INFO, "listening", "url", cfg.listen, "web_files", nf,
 	    NULL);
 	int sig = core_rpc_wait_signal();
 	core_log_info("signal %d: stopping", sig);
@@ -1136,7 +1027,7 @@ main(void)
 	 * daemon; then let handlers finish and join the threads. */
 	MHD_quiesce_daemon(d);
 	for (long waited = 0; atomic_load(&rpcs_in_flight) > 0 &&
-	     waited < rpc_timeout + 2000;
+	     waited < cfg.rpc_timeout_ms + 2000;
 	     waited += 10) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
