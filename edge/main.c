@@ -36,6 +36,7 @@
 #include "config.h"
 #include "fields.h"
 #include "metrics.h"
+#include "request.h"
 #include "routes.h"
 #include "static.h"
 
@@ -46,29 +47,6 @@
 	"img-src 'self' https: data:; connect-src 'self'; "                  \
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 #define API_CSP "default-src 'none'; frame-ancestors 'none'"
-
-/* One HTTP request in progress (MHD's per-request pointer). */
-typedef struct request {
-	const edge_route *route;
-	char id[64];       /* {id} of the path */
-	char rid[65];      /* request id */
-	char *body;
-	size_t len;
-	bool too_large;
-	unsigned early;    /* a status decided before the body (405/415) */
-	char allow[64];
-	const char *origin;      /* the Origin header, or NULL */
-	bool origin_ok;          /* listed, or this edge's own pages */
-	bool cors;               /* listed: answer with CORS headers */
-	uint64_t start_us;
-	unsigned status;         /* what was answered (metrics) */
-	unsigned label;          /* metrics route label */
-	/* The RPC, while the connection is suspended waiting for it. */
-	struct MHD_Connection *conn;
-	core_arena *arena;       /* the call's memory, freed with the request */
-	bool waiting;            /* suspended; rpc_done resumes */
-	core_rpc_reply reply;    /* copied into arena by rpc_done */
-} request;
 
 /* RPCs started and not yet completed: shutdown waits for them, since
  * their completions resume connections of the HTTP daemon. */
@@ -92,7 +70,7 @@ unsafe_method(const char *m)
 /* Every answer leaves through here: request id, security headers, CORS,
  * and the status for the metrics. page: an HTML page (its own CSP). */
 static enum MHD_Result
-send_response(struct MHD_Connection *conn, request *r, unsigned status,
+send_response(struct MHD_Connection *conn, edge_request *r, unsigned status,
     struct MHD_Response *resp, bool page)
 {
 	MHD_add_response_header(resp, "X-Request-Id", r->rid);
@@ -117,6 +95,7 @@ send_response(struct MHD_Connection *conn, request *r, unsigned status,
 		MHD_add_response_header(resp, "Vary", "Origin");
 	}
 	r->status = status;
+	edge_request_move(r, REQ_DONE);
 	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -124,7 +103,7 @@ send_response(struct MHD_Connection *conn, request *r, unsigned status,
 
 /* Queues body (copied) with status and content type. */
 static enum MHD_Result
-reply(struct MHD_Connection *conn, request *r, unsigned status,
+reply(struct MHD_Connection *conn, edge_request *r, unsigned status,
     const char *type, const char *body)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -140,7 +119,7 @@ reply(struct MHD_Connection *conn, request *r, unsigned status,
  * 401 carries WWW-Authenticate, 429 Retry-After (retry_after_s), 405 Allow
  * (from extra's "allow"). */
 static enum MHD_Result
-problem_with(struct MHD_Connection *conn, request *r, unsigned status,
+problem_with(struct MHD_Connection *conn, edge_request *r, unsigned status,
     const char *title, const char *detail, json_t *extra,
     unsigned retry_after_s)
 {
@@ -185,14 +164,14 @@ problem_with(struct MHD_Connection *conn, request *r, unsigned status,
 }
 
 static enum MHD_Result
-problem(struct MHD_Connection *conn, request *r, unsigned status,
+problem(struct MHD_Connection *conn, edge_request *r, unsigned status,
     const char *title, const char *detail, json_t *extra)
 {
 	return problem_with(conn, r, status, title, detail, extra, 0);
 }
 
 static enum MHD_Result
-readyz(const edge_config *e, struct MHD_Connection *conn, request *r)
+readyz(const edge_config *e, struct MHD_Connection *conn, edge_request *r)
 {
 	json_t *down = json_array();
 	json_t *checks = json_object();
@@ -260,15 +239,13 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	const edge_config *e = cls;
 	(void) conn;
 	(void) toe;
-	request *r = *con_cls;
+	edge_request *r = *con_cls;
 	if (r != NULL) {
 		if (r->status != 0 && e->metrics) {
 			edge_metrics_request(r->label, r->status,
 			    now_us() - r->start_us);
 		}
-		core_arena_free(r->arena);
-		free(r->body);
-		free(r);
+		edge_request_free(r);
 		*con_cls = NULL;
 	}
 }
@@ -388,7 +365,7 @@ query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 static void
 rpc_done(void *arg, const core_rpc_reply *rep)
 {
-	request *r = arg;
+	edge_request *r = arg;
 	core_arena *a = r->arena;
 	core_rpc_reply *c = &r->reply;
 	*c = (core_rpc_reply) {.code = rep->code, .message = "",
@@ -427,15 +404,14 @@ rpc_done(void *arg, const core_rpc_reply *rep)
 		c->detail_fields = fields;
 		c->detail_descriptions = descs;
 	}
-	r->waiting = false;
+	edge_request_move(r, REQ_REPLY_READY);
 	MHD_resume_connection(r->conn);
 	atomic_fetch_sub(&rpcs_in_flight, 1);
 }
 
 /* Builds the RPC request from the HTTP request and starts the call. */
 static enum MHD_Result
-serve_rpc(const edge_config *e, struct MHD_Connection *conn, request *r,
-    const char *method)
+serve_rpc(const edge_config *e, struct MHD_Connection *conn, edge_request *r)
 {
 	const edge_route *rt = r->route;
 	core_json_error jerr;
@@ -554,7 +530,7 @@ serve_rpc(const edge_config *e, struct MHD_Connection *conn, request *r,
 	/* CSRF: a write the browser authenticated by itself (cookies) must
 	 * come from an allowed page and carry JSON, which no cross-site form
 	 * can send. */
-	if (from_cookie && unsafe_method(method)) {
+	if (from_cookie && r->unsafe) {
 		if (r->origin == NULL || !r->origin_ok) {
 			core_arena_free(a);
 			return problem(conn, r, 403, "Forbidden",
@@ -597,7 +573,7 @@ serve_rpc(const edge_config *e, struct MHD_Connection *conn, request *r,
 	 * Suspending first means the completion can never race ahead of it. */
 	r->conn = conn;
 	r->arena = a;
-	r->waiting = true;
+	edge_request_move(r, REQ_RPC_PENDING);
 	atomic_fetch_add(&rpcs_in_flight, 1);
 	MHD_suspend_connection(conn);
 	int rc = core_rpc_call_async(rt->backend->client, rt->rpc, payload,
@@ -607,7 +583,7 @@ serve_rpc(const edge_config *e, struct MHD_Connection *conn, request *r,
 		 * this moment). The blocking call waits a little for one. */
 		core_rpc_call_raw(rt->backend->client, rt->rpc, payload, n,
 		    &opts, a, &r->reply);
-		r->waiting = false;
+		edge_request_move(r, REQ_REPLY_READY);
 		atomic_fetch_sub(&rpcs_in_flight, 1);
 		MHD_resume_connection(conn);
 	}
@@ -616,7 +592,7 @@ serve_rpc(const edge_config *e, struct MHD_Connection *conn, request *r,
 
 /* Answers the HTTP request from the RPC's reply (r->reply, in r->arena). */
 static enum MHD_Result
-finish_rpc(const edge_config *e, struct MHD_Connection *conn, request *r)
+finish_rpc(const edge_config *e, struct MHD_Connection *conn, edge_request *r)
 {
 	const edge_route *rt = r->route;
 	core_arena *a = r->arena;
@@ -707,7 +683,7 @@ finish_rpc(const edge_config *e, struct MHD_Connection *conn, request *r)
 }
 
 static enum MHD_Result
-empty(struct MHD_Connection *conn, request *r, unsigned status,
+empty(struct MHD_Connection *conn, edge_request *r, unsigned status,
     const char *allow)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
@@ -722,7 +698,7 @@ empty(struct MHD_Connection *conn, request *r, unsigned status,
 }
 
 static enum MHD_Result
-method_not_allowed(struct MHD_Connection *conn, request *r, const char *allow)
+method_not_allowed(struct MHD_Connection *conn, edge_request *r, const char *allow)
 {
 	json_t *extra = json_pack("{s:s}", "allow", allow);
 	return problem_with(conn, r, 405, "Method Not Allowed",
@@ -731,7 +707,7 @@ method_not_allowed(struct MHD_Connection *conn, request *r, const char *allow)
 
 /* A CORS preflight (or a plain OPTIONS). */
 static enum MHD_Result
-preflight(struct MHD_Connection *conn, request *r, const char *allow)
+preflight(struct MHD_Connection *conn, edge_request *r, const char *allow)
 {
 	if (r->origin == NULL) {
 		return empty(conn, r, 204, allow);
@@ -754,7 +730,7 @@ preflight(struct MHD_Connection *conn, request *r, const char *allow)
 }
 
 static enum MHD_Result
-serve_static(struct MHD_Connection *conn, request *r, const edge_file *f)
+serve_static(struct MHD_Connection *conn, edge_request *r, const edge_file *f)
 {
 	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    "If-None-Match");
@@ -775,7 +751,7 @@ serve_static(struct MHD_Connection *conn, request *r, const edge_file *f)
 }
 
 static enum MHD_Result
-serve_metrics(struct MHD_Connection *conn, request *r)
+serve_metrics(struct MHD_Connection *conn, edge_request *r)
 {
 	char *text = edge_metrics_render();
 	if (text == NULL) {
@@ -793,14 +769,15 @@ serve_metrics(struct MHD_Connection *conn, request *r)
 }
 
 /* The first call for a request: headers only. Decides what it can. */
-static request *
+static edge_request *
 request_start(const edge_config *e, struct MHD_Connection *conn, const char *url,
     const char *method)
 {
-	request *r = calloc(1, sizeof(*r));
+	edge_request *r = edge_request_new();
 	if (r == NULL) {
 		return NULL;
 	}
+	r->unsafe = unsafe_method(method);
 	r->start_us = now_us();
 	r->label = edge_metrics_extra(METRIC_UNMATCHED);
 	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -842,48 +819,42 @@ request_start(const edge_config *e, struct MHD_Connection *conn, const char *url
 	return r;
 }
 
+/* A chunk of the body. Bodies are bounded; past the limit the rest is
+ * discarded and the answer is 413. Only ROUTE_BODY routes keep theirs. */
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_size, void **con_cls)
+read_body(const edge_config *e, edge_request *r, const char *data,
+    size_t *size)
 {
-	const edge_config *e = cls;
-	(void) version;
-	request *r = *con_cls;
-
-	if (r == NULL) {
-		*con_cls = r = request_start(e, conn, url, method);
-		return r != NULL ? MHD_YES : MHD_NO;
+	if (r->state == REQ_NEW) {
+		edge_request_move(r, REQ_READING_BODY);
 	}
-	if (*upload_size != 0) {
-		/* Bodies are bounded; past the limit the rest is discarded and
-		 * the answer is 413. */
-		if (!r->too_large && r->early == 0 && r->route != NULL &&
-		    (r->route->flags & ROUTE_BODY)) {
-			if (r->len + *upload_size > (size_t) e->max_body) {
-				r->too_large = true;
-				free(r->body);
-				r->body = NULL;
-				r->len = 0;
-			} else {
-				char *nb = realloc(r->body, r->len + *upload_size + 1);
-				if (nb == NULL) {
-					return MHD_NO;
-				}
-				memcpy(nb + r->len, upload_data, *upload_size);
-				r->len += *upload_size;
-				nb[r->len] = '\0';
-				r->body = nb;
+	if (!r->too_large && r->early == 0 && r->route != NULL &&
+	    (r->route->flags & ROUTE_BODY)) {
+		if (r->len + *size > (size_t) e->max_body) {
+			r->too_large = true;
+			free(r->body);
+			r->body = NULL;
+			r->len = 0;
+		} else {
+			char *nb = realloc(r->body, r->len + *size + 1);
+			if (nb == NULL) {
+				return MHD_NO;
 			}
+			memcpy(nb + r->len, data, *size);
+			r->len += *size;
+			nb[r->len] = '\0';
+			r->body = nb;
 		}
-		*upload_size = 0;
-		return MHD_YES;
 	}
+	*size = 0;
+	return MHD_YES;
+}
 
-	if (r->arena != NULL) {
-		/* Resumed: the RPC has completed. */
-		return finish_rpc(e, conn, r);
-	}
+/* The whole request is in: answer it, or start its RPC. */
+static enum MHD_Result
+dispatch(const edge_config *e, struct MHD_Connection *conn, edge_request *r,
+    const char *url, const char *method)
+{
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	bool options = strcmp(method, "OPTIONS") == 0;
 	const edge_file *file = NULL;
@@ -937,7 +908,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	/* A browser page of another origin may not make writes here at all
 	 * (its own requests carry its Origin); clients without an Origin
 	 * (curl, services) are not browsers and are not affected. */
-	if (unsafe_method(method) && r->origin != NULL && !r->origin_ok) {
+	if (r->unsafe && r->origin != NULL && !r->origin_ok) {
 		return problem(conn, r, 403, "Forbidden",
 		    "requests from this origin are not allowed", NULL);
 	}
@@ -950,7 +921,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		    "the body is larger than the limit", NULL);
 	}
 	if (r->route != NULL) {
-		return serve_rpc(e, conn, r, method);
+		return serve_rpc(e, conn, r);
 	}
 	if (strcmp(url, "/") == 0 && get) {
 		/* No web frontend loaded: say what is here. */
@@ -962,6 +933,41 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	return problem(conn, r, MHD_HTTP_NOT_FOUND, "Not Found",
 	    "no such resource", NULL);
+}
+
+/* libmicrohttpd's access handler: called for the headers, for each chunk
+ * of the body, once more when the body is complete, and once after a
+ * resume. */
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **con_cls)
+{
+	const edge_config *e = cls;
+	(void) version;
+	edge_request *r = *con_cls;
+
+	if (r == NULL) {
+		*con_cls = r = request_start(e, conn, url, method);
+		return r != NULL ? MHD_YES : MHD_NO;
+	}
+	switch (r->state) {
+	case REQ_NEW:
+	case REQ_READING_BODY:
+		if (*upload_size != 0) {
+			return read_body(e, r, upload_data, upload_size);
+		}
+		return dispatch(e, conn, r, url, method);
+	case REQ_REPLY_READY:
+		/* Resumed: the RPC has completed. */
+		return finish_rpc(e, conn, r);
+	default:
+		/* Suspended (REQ_RPC_PENDING) or answered (REQ_DONE): no
+		 * further calls come for those. */
+		core_log_error("request %s: called in %s", r->rid,
+		    edge_request_state_name(r->state));
+		return MHD_NO;
+	}
 }
 
 static size_t
