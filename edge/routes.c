@@ -3,7 +3,6 @@
 
 #include "core/log.h"
 #include "core/registry.h"
-#include "core/status.h"
 #include "routes.h"
 
 /* Adding an endpoint is one row:
@@ -147,78 +146,4 @@ edge_route_find(const char *method, const char *path, char *id, size_t idlen,
 		}
 	}
 	return found;
-}
-
-unsigned
-edge_http_status(int st)
-{
-	switch (st) {
-	case CORE_OK:
-		return 200;
-	case CORE_INVALID_ARGUMENT:
-	case CORE_OUT_OF_RANGE:
-		return 400;
-	case CORE_UNAUTHENTICATED:
-		return 401;
-	case CORE_PERMISSION_DENIED:
-		return 403;
-	case CORE_NOT_FOUND:
-		return 404;
-	case CORE_ALREADY_EXISTS:
-	case CORE_ABORTED:
-		return 409;
-	case CORE_FAILED_PRECONDITION:
-		/* On the If-Match routes (the profile version); the caller
-		 * answers 400 elsewhere. */
-		return 412;
-	case CORE_RESOURCE_EXHAUSTED:
-		return 429;
-	case CORE_CANCELLED:
-		return 499;
-	case CORE_UNIMPLEMENTED:
-		return 501;
-	case CORE_UNAVAILABLE:
-		return 503;
-	case CORE_DEADLINE_EXCEEDED:
-		return 504;
-	default:
-		return 500;
-	}
-}
-
-const char *
-edge_http_title(unsigned status)
-{
-	switch (status) {
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 412:
-		return "Precondition Failed";
-	case 413:
-		return "Content Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 429:
-		return "Too Many Requests";
-	case 499:
-		return "Client Closed Request";
-	case 501:
-		return "Not Implemented";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	default:
-		return "Internal Server Error";
-	}
 }

@@ -62,10 +62,4 @@ const edge_route *edge_route_find(const char *method, const char *path,
 unsigned edge_route_count(void);
 const char *edge_route_name(unsigned i);
 
-/* HTTP status for an RPC status (grpc-gateway's mapping). */
-unsigned edge_http_status(int rpc_status);
-
-/* The reason phrase for an HTTP status ("Not Found"). */
-const char *edge_http_title(unsigned status);
-
 #endif
