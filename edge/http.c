@@ -447,7 +447,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		break;
 	case REQ_REPLY_READY:
 		/* Resumed: the RPC has completed. */
-		ok = edge_rest_finish(cfg, r);
+		ok = edge_rest_finish(r);
 		break;
 	default:
 		/* Suspended (REQ_RPC_PENDING) or answered (REQ_DONE): no

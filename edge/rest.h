@@ -22,7 +22,7 @@ bool edge_rest_start(const edge_config *cfg, edge_request *r);
 /* Answers r (REQ_REPLY_READY) from its reply: the response message as
  * JSON with the route's success status, or the RPC's error as
  * problem+json. Returns as edge_rest_start(). */
-bool edge_rest_finish(const edge_config *cfg, edge_request *r);
+bool edge_rest_finish(edge_request *r);
 
 /* RPCs started and not yet completed (shutdown waits for none). */
 int edge_rest_in_flight(void);
