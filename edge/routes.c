@@ -91,6 +91,12 @@ edge_route_name(unsigned i)
 	return i < N_ROUTES ? routes[i].name : "";
 }
 
+const edge_route *
+edge_route_at(unsigned i)
+{
+	return &routes[i];
+}
+
 /* Whether path matches pattern; one "{id}" segment in the pattern matches
  * one non-empty path segment of [A-Za-z0-9_-], copied to id. */
 static bool

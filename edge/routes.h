@@ -12,7 +12,10 @@
 
 #include "backends.h"
 
-/* Route flags. */
+/* Route flags. What each does is its filter in filters.c (one each, with a
+ * request side and/or a response side); a route's flags run in that
+ * table's order. ROUTE_BODY and ROUTE_QUERY build the request message: a
+ * route has at most one of them (none: the message is empty). */
 #define ROUTE_BODY 0x1u        /* takes a JSON body (none at all is {}) */
 #define ROUTE_CLIENT_INFO 0x2u /* fill client_ip and user_agent from the
                                   connection, never from the body */
@@ -28,6 +31,12 @@
                                  header, else the access cookie */
 #define ROUTE_QUERY 0x200u    /* the query string's parameters are the
                                  request's fields (?page_size=20) */
+/* Every flag above; a new flag joins it (and gets its filter). */
+#define ROUTE_ALL_FLAGS                                                      \
+	(ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_ETAG | ROUTE_IF_MATCH |      \
+	    ROUTE_JWKS | ROUTE_LOCATION | ROUTE_SET_COOKIES |                \
+	    ROUTE_CLEAR_COOKIES | ROUTE_REFRESH_COOKIE | ROUTE_AUTH |        \
+	    ROUTE_QUERY)
 
 typedef struct edge_route {
 	const char *method;
@@ -61,5 +70,8 @@ const edge_route *edge_route_find(const char *method, const char *path,
 /* The number of rows, and row i's "METHOD /path" (metrics labels). */
 unsigned edge_route_count(void);
 const char *edge_route_name(unsigned i);
+
+/* Row i (i < edge_route_count()), for tests and tools. */
+const edge_route *edge_route_at(unsigned i);
 
 #endif
