@@ -147,19 +147,23 @@ test_if_match_refuses_anything_else(void **state)
 	}
 }
 
-/* An exchange whose route has only flags, answering out. */
+/* An exchange whose route has only flags, answering out, with the token
+ * cookies named as config.c names them. */
 typedef struct fixture {
 	edge_config cfg;
 	edge_route route;
 	edge_exchange x;
 } fixture;
 
+/* Runs the response sides of flags on out into fx->x.answer. */
 static void
-exchange_for(fixture *fx, unsigned flags, const ProtobufCMessage *out)
+respond(fixture *fx, unsigned flags, const ProtobufCMessage *out,
+    bool secure)
 {
 	memset(fx, 0, sizeof(*fx));
-	fx->cfg.cookie_access = "access";
-	fx->cfg.cookie_refresh = "refresh";
+	fx->cfg.cookie_secure = secure;
+	fx->cfg.cookie_access = secure ? "__Host-access" : "access";
+	fx->cfg.cookie_refresh = secure ? "__Host-refresh" : "refresh";
 	fx->route.flags = flags;
 	fx->route.success = 200;
 	fx->x.cfg = &fx->cfg;
@@ -169,6 +173,7 @@ exchange_for(fixture *fx, unsigned flags, const ProtobufCMessage *out)
 	fx->x.answer.status = 200;
 	fx->x.answer.type = "application/json";
 	assert_non_null(fx->x.arena);
+	assert_int_equal(edge_filters_response(&fx->x), 0);
 }
 
 static void
@@ -181,14 +186,26 @@ done(fixture *fx)
 /* The value of the answer's header name (the nth of that name), or
  * NULL. */
 static const char *
-header(const edge_answer *a, const char *name, int nth)
+header(const fixture *fx, const char *name, int nth)
 {
+	const edge_answer *a = &fx->x.answer;
 	for (size_t i = 0; i < a->n_headers; i++) {
 		if (strcmp(a->headers[i].name, name) == 0 && nth-- == 0) {
 			return a->headers[i].value;
 		}
 	}
 	return NULL;
+}
+
+static Auth__V1__TokenResponse
+tokens(char *access, char *refresh)
+{
+	Auth__V1__TokenResponse t = AUTH__V1__TOKEN_RESPONSE__INIT;
+	t.access_token = access;
+	t.refresh_token = refresh;
+	t.expires_in = 900;
+	t.refresh_expires_in = 86400;
+	return t;
 }
 
 static void
@@ -200,15 +217,13 @@ test_etag_is_the_profile_version(void **state)
 	User__V1__GetProfileResponse out = USER__V1__GET_PROFILE_RESPONSE__INIT;
 	out.profile = &p;
 	fixture fx;
-	exchange_for(&fx, ROUTE_ETAG, &out.base);
-	assert_int_equal(edge_filters_response(&fx.x), 0);
-	assert_string_equal(header(&fx.x.answer, "ETag", 0), "\"v7\"");
+	respond(&fx, ROUTE_ETAG, &out.base, false);
+	assert_string_equal(header(&fx, "ETag", 0), "\"v7\"");
 	assert_null(fx.x.answer.body); /* rest.c renders the message */
 	done(&fx);
 
 	out.profile = NULL; /* no profile: no ETag */
-	exchange_for(&fx, ROUTE_ETAG, &out.base);
-	assert_int_equal(edge_filters_response(&fx.x), 0);
+	respond(&fx, ROUTE_ETAG, &out.base, false);
 	assert_int_equal(fx.x.answer.n_headers, 0);
 	done(&fx);
 }
@@ -217,30 +232,23 @@ static void
 test_login_sets_and_logout_clears_the_token_cookies(void **state)
 {
 	(void) state;
-	Auth__V1__TokenResponse out = AUTH__V1__TOKEN_RESPONSE__INIT;
-	out.access_token = "at";
-	out.refresh_token = "rt";
-	out.expires_in = 900;
-	out.refresh_expires_in = 86400;
+	Auth__V1__TokenResponse out = tokens("at", "rt");
 	fixture fx;
-	exchange_for(&fx, ROUTE_SET_COOKIES, &out.base);
-	assert_int_equal(edge_filters_response(&fx.x), 0);
-	assert_string_equal(header(&fx.x.answer, "Set-Cookie", 0),
+	respond(&fx, ROUTE_SET_COOKIES, &out.base, false);
+	assert_string_equal(header(&fx, "Set-Cookie", 0),
 	    "access=at; Path=/; Max-Age=900; HttpOnly; SameSite=Strict");
-	assert_string_equal(header(&fx.x.answer, "Set-Cookie", 1),
+	assert_string_equal(header(&fx, "Set-Cookie", 1),
 	    "refresh=rt; Path=/; Max-Age=86400; HttpOnly; SameSite=Strict");
 	done(&fx);
 
 	Auth__V1__LogoutResponse bye = AUTH__V1__LOGOUT_RESPONSE__INIT;
-	exchange_for(&fx, ROUTE_CLEAR_COOKIES, &bye.base);
-	fx.cfg.cookie_secure = true;
-	fx.cfg.cookie_access = "__Host-access";
-	assert_int_equal(edge_filters_response(&fx.x), 0);
-	assert_string_equal(header(&fx.x.answer, "Set-Cookie", 0),
+	respond(&fx, ROUTE_CLEAR_COOKIES, &bye.base, true);
+	assert_string_equal(header(&fx, "Set-Cookie", 0),
 	    "__Host-access=; Path=/; Max-Age=0; HttpOnly; Secure; "
 	    "SameSite=Strict");
-	assert_non_null(strstr(header(&fx.x.answer, "Set-Cookie", 1),
-	    "refresh=; Path=/; Max-Age=0;"));
+	assert_string_equal(header(&fx, "Set-Cookie", 1),
+	    "__Host-refresh=; Path=/; Max-Age=0; HttpOnly; Secure; "
+	    "SameSite=Strict");
 	done(&fx);
 }
 
@@ -248,15 +256,11 @@ static void
 test_a_token_a_cookie_cannot_carry_is_left_out(void **state)
 {
 	(void) state;
-	Auth__V1__TokenResponse out = AUTH__V1__TOKEN_RESPONSE__INIT;
-	out.access_token = "a;b";
-	out.refresh_token = "rt";
+	Auth__V1__TokenResponse out = tokens("a;b", "rt");
 	fixture fx;
-	exchange_for(&fx, ROUTE_SET_COOKIES, &out.base);
-	assert_int_equal(edge_filters_response(&fx.x), 0);
+	respond(&fx, ROUTE_SET_COOKIES, &out.base, false);
 	assert_int_equal(fx.x.answer.n_headers, 1);
-	assert_non_null(strstr(header(&fx.x.answer, "Set-Cookie", 0),
-	    "refresh=rt;"));
+	assert_non_null(strstr(header(&fx, "Set-Cookie", 0), "refresh=rt;"));
 	done(&fx);
 }
 
@@ -267,11 +271,10 @@ test_jwks_is_answered_verbatim(void **state)
 	Auth__V1__GetJwksResponse out = AUTH__V1__GET_JWKS_RESPONSE__INIT;
 	out.json = "{\"keys\":[]}";
 	fixture fx;
-	exchange_for(&fx, ROUTE_JWKS, &out.base);
-	assert_int_equal(edge_filters_response(&fx.x), 0);
+	respond(&fx, ROUTE_JWKS, &out.base, false);
 	assert_string_equal(fx.x.answer.body, "{\"keys\":[]}");
 	assert_string_equal(fx.x.answer.type, "application/jwk-set+json");
-	assert_string_equal(header(&fx.x.answer, "Cache-Control", 0),
+	assert_string_equal(header(&fx, "Cache-Control", 0),
 	    "public, max-age=60");
 	done(&fx);
 }
@@ -280,12 +283,9 @@ static void
 test_response_sides_run_in_table_order(void **state)
 {
 	(void) state;
-	Auth__V1__TokenResponse out = AUTH__V1__TOKEN_RESPONSE__INIT;
-	out.access_token = "at";
-	out.refresh_token = "rt";
+	Auth__V1__TokenResponse out = tokens("at", "rt");
 	fixture fx;
-	exchange_for(&fx, ROUTE_SET_COOKIES | ROUTE_LOCATION, &out.base);
-	assert_int_equal(edge_filters_response(&fx.x), 0);
+	respond(&fx, ROUTE_SET_COOKIES | ROUTE_LOCATION, &out.base, false);
 	assert_int_equal(fx.x.answer.n_headers, 3);
 	assert_string_equal(fx.x.answer.headers[0].name, "Location");
 	assert_string_equal(fx.x.answer.headers[0].value, "/profile");
