@@ -3,7 +3,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/registry.h"
+#include "registry.h"
 #include "backends.h"
 
 /* URLs in one dial list at most. */
@@ -16,7 +16,7 @@ int
 edge_backends_init(void)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	n_backends = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (svcs[i].target == NULL) {

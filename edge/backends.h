@@ -1,9 +1,9 @@
-/* The services behind the edge, in one list: the targets of libcore's
- * registry (auth, user, admin, in its order), each with the variable that
- * names its URLs, their default and, once dialled, its RPC client. Routes
- * find their service here (from their RPC method), and the configuration,
- * /readyz and the metrics go through the same list, so a service is added
- * in one place: the registry. */
+/* The services behind the edge, in one list: the targets of the service
+ * registry (proto/registry.h: auth, user, admin, in its order), each with
+ * the variable that names its URLs, their default and, once dialled, its
+ * RPC client. Routes find their service here (from their RPC method), and
+ * the configuration, /readyz and the metrics go through the same list, so
+ * a service is added in one place: the registry. */
 #ifndef EDGE_BACKENDS_H
 #define EDGE_BACKENDS_H
 
