@@ -5,9 +5,9 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/pbfield.h"
 #include "core/utf8.h"
 #include "browser.h"
-#include "fields.h"
 #include "filters.h"
 
 /* Stops the request with a problem: status, detail (must outlive the
@@ -137,8 +137,8 @@ client_info_request(edge_exchange *x)
 	if (ip == NULL || agent == NULL) {
 		return exhausted(x);
 	}
-	edge_field_set_string(x->in, "client_ip", ip);
-	edge_field_set_string(x->in, "user_agent", agent);
+	core_pb_field_set_string(x->in, "client_ip", ip);
+	core_pb_field_set_string(x->in, "user_agent", agent);
 	return 0;
 }
 
@@ -174,7 +174,7 @@ cookie_credential(edge_exchange *x)
 static int
 refresh_cookie_request(edge_exchange *x)
 {
-	const char *given = edge_field_get_string(x->in, "refresh_token");
+	const char *given = core_pb_field_get_string(x->in, "refresh_token");
 	const char *rc = edge_http_cookie(x->req->conn,
 	    x->cfg->cookie_refresh);
 	if (given == NULL || given[0] != '\0' || rc == NULL || rc[0] == '\0') {
@@ -184,7 +184,7 @@ refresh_cookie_request(edge_exchange *x)
 	if (token == NULL) {
 		return exhausted(x);
 	}
-	edge_field_set_string(x->in, "refresh_token", token);
+	core_pb_field_set_string(x->in, "refresh_token", token);
 	return cookie_credential(x);
 }
 
@@ -228,7 +228,7 @@ if_match_request(edge_exchange *x)
 		return refuse(x, 400,
 		    "If-Match must be an ETag of this API, e.g. \"v3\"", NULL);
 	}
-	edge_field_set_int64(x->in, "expected_version", v);
+	core_pb_field_set_int64(x->in, "expected_version", v);
 	return 0;
 }
 
@@ -259,7 +259,7 @@ auth_request(edge_exchange *x)
 static const char *
 out_string(const edge_exchange *x, const char *name)
 {
-	const char *s = edge_field_get_string(x->out, name);
+	const char *s = core_pb_field_get_string(x->out, name);
 	return s != NULL ? s : "";
 }
 
@@ -268,7 +268,7 @@ static long
 out_int(const edge_exchange *x, const char *name)
 {
 	int64_t v = 0;
-	edge_field_get_int64(x->out, name, &v);
+	core_pb_field_get_int64(x->out, name, &v);
 	return (long) v;
 }
 
@@ -287,15 +287,29 @@ jwks_response(edge_exchange *x)
 	    "public, max-age=60");
 }
 
+/* The singular message field name of m, or NULL when m has none or it is
+ * unset. It belongs to m. */
+static const ProtobufCMessage *
+message_field(const ProtobufCMessage *m, const char *name)
+{
+	const ProtobufCFieldDescriptor *f =
+	    core_pb_field_find(m->descriptor, name);
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    f->label == PROTOBUF_C_LABEL_REPEATED ||
+	    !core_pb_field_present(m, f)) {
+		return NULL;
+	}
+	return *(const ProtobufCMessage *const *) core_pb_field_cptr(m, f);
+}
+
 /* ROUTE_ETAG: ETag "v<version>" from the response's profile.version. */
 static int
 etag_response(edge_exchange *x)
 {
-	const ProtobufCMessage *profile =
-	    edge_field_get_message(x->out, "profile");
+	const ProtobufCMessage *profile = message_field(x->out, "profile");
 	int64_t version;
 	if (profile == NULL ||
-	    edge_field_get_int64(profile, "version", &version) != 0) {
+	    core_pb_field_get_int64(profile, "version", &version) != 0) {
 		return 0;
 	}
 	char *etag = core_arena_printf(x->arena, "\"v%lld\"",

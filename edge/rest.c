@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "core/json.h"
+#include "core/pbfield.h"
 #include "backends.h"
-#include "fields.h"
 #include "filters.h"
 #include "http.h"
 #include "metrics.h"
@@ -213,7 +213,7 @@ edge_rest_start(const edge_config *cfg, edge_request *r)
 		if (id == NULL) {
 			return false;
 		}
-		edge_field_set_string(x->in, x->route->path_field, id);
+		core_pb_field_set_string(x->in, x->route->path_field, id);
 	}
 	return call(x);
 }
