@@ -19,6 +19,8 @@
 #include "request.h"
 
 struct MHD_Connection;
+
+/* The running HTTP daemon (opaque). */
 typedef struct edge_http edge_http;
 
 /* ---- The daemon ------------------------------------------------------- */
