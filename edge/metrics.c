@@ -13,7 +13,6 @@ static const uint64_t bounds_us[] = {250, 500, 1000, 2500, 5000, 10000,
 #define N_BOUNDS (sizeof(bounds_us) / sizeof(bounds_us[0]))
 #define N_STATUS 600 /* HTTP statuses 100..599 by value */
 #define N_CODES 17   /* canonical RPC codes 0..16 */
-#define N_SERVICES 3
 
 typedef struct series {
 	_Atomic uint64_t by_status[N_STATUS];
@@ -25,21 +24,31 @@ typedef struct series {
 static series *all;
 static unsigned n_rest, n_labels;
 static const char *(*rest_name)(unsigned);
-static _Atomic uint64_t rpc_errors[N_SERVICES][N_CODES];
+/* [service][code], n_svcs rows. */
+static _Atomic uint64_t (*rpc_errors)[N_CODES];
+static unsigned n_svcs;
+static const char *(*svc_name)(unsigned);
 
 static const char *const extra_names[METRIC_N_EXTRA] = {"static",
     "GET /healthz", "GET /readyz", "GET /metrics", "OPTIONS", "unmatched"};
-static const char *const service_names[N_SERVICES] = {"auth", "user",
-    "admin"};
 
 int
-edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned))
+edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned),
+    unsigned n_services, const char *(*service_name)(unsigned))
 {
 	n_rest = n_routes;
 	n_labels = n_routes + METRIC_N_EXTRA;
 	rest_name = route_name;
+	n_svcs = n_services;
+	svc_name = service_name;
 	all = calloc(n_labels, sizeof(*all));
-	return all != NULL ? 0 : -1;
+	rpc_errors = calloc(n_services > 0 ? n_services : 1,
+	    sizeof(*rpc_errors));
+	if (all == NULL || rpc_errors == NULL) {
+		edge_metrics_free();
+		return -1;
+	}
+	return 0;
 }
 
 unsigned
@@ -75,7 +84,8 @@ edge_metrics_request(unsigned label, unsigned status, uint64_t micros)
 void
 edge_metrics_rpc_error(unsigned service, int code)
 {
-	if (service < N_SERVICES && code > 0 && code < N_CODES) {
+	if (rpc_errors != NULL && service < n_svcs && code > 0 &&
+	    code < N_CODES) {
 		atomic_fetch_add_explicit(&rpc_errors[service][code], 1,
 		    memory_order_relaxed);
 	}
@@ -189,7 +199,7 @@ edge_metrics_render(void)
 	put(&b, "# HELP edge_rpc_errors_total RPCs to the internal services "
 	        "that did not return OK, by service and status code.\n"
 	        "# TYPE edge_rpc_errors_total counter\n");
-	for (unsigned s = 0; s < N_SERVICES; s++) {
+	for (unsigned s = 0; rpc_errors != NULL && s < n_svcs; s++) {
 		for (int c = 1; c < N_CODES; c++) {
 			uint64_t v = atomic_load_explicit(&rpc_errors[s][c],
 			    memory_order_relaxed);
@@ -197,7 +207,7 @@ edge_metrics_render(void)
 				put(&b,
 				    "edge_rpc_errors_total{service=\"%s\","
 				    "code=\"%s\"} %llu\n",
-				    service_names[s], core_status_str(c),
+				    svc_name(s), core_status_str(c),
 				    (unsigned long long) v);
 			}
 		}
@@ -214,4 +224,6 @@ edge_metrics_free(void)
 {
 	free(all);
 	all = NULL;
+	free(rpc_errors);
+	rpc_errors = NULL;
 }

@@ -18,8 +18,11 @@ enum {
 };
 
 /* Sets up counters for n_routes REST routes, named by route_name(i) (a
- * string that stays valid, "GET /profile"). Returns 0 or -1. */
-int edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned));
+ * string that stays valid, "GET /profile"), and for the RPC errors of
+ * n_services services named by service_name(i) ("auth"). Returns 0 or -1
+ * (out of memory). */
+int edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned),
+    unsigned n_services, const char *(*service_name)(unsigned));
 
 /* The label index of REST route i, or of an extra (METRIC_*). */
 unsigned edge_metrics_route(unsigned i);
@@ -28,8 +31,8 @@ unsigned edge_metrics_extra(unsigned which);
 /* One finished request. */
 void edge_metrics_request(unsigned label, unsigned status, uint64_t micros);
 
-/* One failed RPC (code is a core_status) to service (0 auth, 1 user,
- * 2 admin). */
+/* One failed RPC (code is a core_status) to service i (as numbered for
+ * edge_metrics_init). */
 void edge_metrics_rpc_error(unsigned service, int code);
 
 /* The text exposition format, malloc'd (caller frees), or NULL. */

@@ -10,9 +10,12 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS };
+#include "backends.h"
 
-/* Route flags. */
+/* Route flags. What each does is its filter in filters.c (one each, with a
+ * request side and/or a response side); a route's flags run in that
+ * table's order. ROUTE_BODY and ROUTE_QUERY build the request message: a
+ * route has at most one of them (none: the message is empty). */
 #define ROUTE_BODY 0x1u        /* takes a JSON body (none at all is {}) */
 #define ROUTE_CLIENT_INFO 0x2u /* fill client_ip and user_agent from the
                                   connection, never from the body */
@@ -28,24 +31,32 @@ enum edge_target { EDGE_AUTH = 0, EDGE_USER = 1, EDGE_ADMIN = 2, EDGE_N_TARGETS 
                                  header, else the access cookie */
 #define ROUTE_QUERY 0x200u    /* the query string's parameters are the
                                  request's fields (?page_size=20) */
+/* Every flag above; a new flag joins it (and gets its filter). */
+#define ROUTE_ALL_FLAGS                                                      \
+	(ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_ETAG | ROUTE_IF_MATCH |      \
+	    ROUTE_JWKS | ROUTE_LOCATION | ROUTE_SET_COOKIES |                \
+	    ROUTE_CLEAR_COOKIES | ROUTE_REFRESH_COOKIE | ROUTE_AUTH |        \
+	    ROUTE_QUERY)
 
 typedef struct edge_route {
 	const char *method;
 	const char *path;       /* exact, or with one "{id}" segment */
 	const char *rpc;        /* full method name */
 	const char *path_field; /* request field that gets {id} */
-	enum edge_target target;
 	unsigned flags;
 	unsigned success; /* HTTP status on OK */
-	/* Resolved at start from the registry. */
+	/* Resolved at start from the registry: the RPC method's service is
+	 * the backend that answers, so a row cannot name the wrong one. */
+	const edge_backend *backend;
 	const ProtobufCMessageDescriptor *in;
 	const ProtobufCMessageDescriptor *out;
 	unsigned index;  /* row number */
 	char name[48];   /* "GET /profile" */
 } edge_route;
 
-/* Resolves every row's message types. Returns 0, or -1 (logged) when a row
- * names a method that is not compiled in. */
+/* Resolves every row's message types and backend (edge_backends_init()
+ * first). Returns 0, or -1 (logged) when a row names a method that is not
+ * compiled in or whose service is not a backend. */
 int edge_routes_init(void);
 
 /* Finds the route for method and path. On a match writes the {id} value
@@ -60,10 +71,7 @@ const edge_route *edge_route_find(const char *method, const char *path,
 unsigned edge_route_count(void);
 const char *edge_route_name(unsigned i);
 
-/* HTTP status for an RPC status (grpc-gateway's mapping). */
-unsigned edge_http_status(int rpc_status);
-
-/* The reason phrase for an HTTP status ("Not Found"). */
-const char *edge_http_title(unsigned status);
+/* Row i (i < edge_route_count()), for tests and tools. */
+const edge_route *edge_route_at(unsigned i);
 
 #endif

@@ -37,6 +37,7 @@ def c_defaults(root):
                     found[name] = None  # the build defines it
                 else:
                     found[name] = macros.get(macro)
+            found.update(deploylib.REGISTRY_ROW.findall(text))
             for env, default in re.findall(
                     r'\.listen_env\s*=\s*"([A-Z0-9_]+)",\s*'
                     r'\.listen_default\s*=\s*"([^"]*)"', text):

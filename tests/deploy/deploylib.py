@@ -15,7 +15,7 @@ BINARY_SOURCES = {
                  "svc-auth/client/auth_link.c"],
     "svc-admin": ["svc-admin/main.c", "libcore/src/service.c",
                   "svc-auth/client/auth_link.c"],
-    "edge": ["edge/main.c"],
+    "edge": ["edge/config.c", "proto/registry.c"],
 }
 
 # Variables whose values are secrets: never written into a deployment file,
@@ -34,6 +34,10 @@ URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/@:]*:[^\s/@]+@")
 
 ITEM = re.compile(r'\{\s*"([A-Z][A-Z0-9_]*)"\s*,')
 LISTEN = re.compile(r'\.listen_env\s*=\s*"([A-Z][A-Z0-9_]*)"')
+# A row of the service registry: {"auth", "AUTH_RPC_DIAL", "tcp://...", ...}:
+# the edge reads one dial variable per service from it.
+REGISTRY_ROW = re.compile(
+    r'\{\s*"[a-z]+"\s*,\s*"([A-Z][A-Z0-9_]*)"\s*,\s*"([^"]*)"')
 
 
 def config_vars(root):
@@ -47,6 +51,7 @@ def config_vars(root):
                 text = f.read()
             names.update(ITEM.findall(text))
             names.update(LISTEN.findall(text))
+            names.update(n for n, _ in REGISTRY_ROW.findall(text))
         out[binary] = names
     return out
 

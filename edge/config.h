@@ -1,0 +1,37 @@
+/* The edge's configuration: one table of environment variables (12-factor,
+ * libcore's core_config), loaded once at start, before any request. The
+ * request path only reads the result. */
+#ifndef EDGE_CONFIG_H
+#define EDGE_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "browser.h"
+
+typedef struct edge_config {
+	const char *listen;        /* EDGE_LISTEN as given, "127.0.0.1:8080" */
+	struct sockaddr_in addr;   /* the same, parsed (IPv4 only) */
+	long threads;              /* HTTP worker threads */
+	long max_conns;            /* open connections at most */
+	long max_conns_per_ip;     /* open connections per client IP */
+	long conn_timeout_s;       /* idle or slow connections closed after */
+	long max_body;             /* largest request body; 413 past it */
+	long max_header;           /* request line and headers; 431 past it */
+	long rpc_timeout_ms;       /* deadline of each RPC */
+	const char *www;           /* the frontend's directory, "" for none */
+	bool cookie_secure;        /* token cookies are __Host- and Secure */
+	const char *cookie_access; /* the token cookies' names */
+	const char *cookie_refresh;
+	edge_origins cors;         /* may call cross-origin, with credentials */
+	bool metrics;              /* serve GET /metrics */
+} edge_config;
+
+/* Fills c from the environment (or the defaults), and each backend's dial
+ * list (edge_backends_init() first); sets the log level and logs the
+ * effective configuration. Returns 0, or -1 after logging what is wrong
+ * ("bad configuration: ..."): the process should exit with status 2. The
+ * strings point into the environment or the defaults and stay valid. */
+int edge_config_load(edge_config *c);
+
+#endif

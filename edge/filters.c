@@ -1,0 +1,427 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/pbfield.h"
+#include "core/utf8.h"
+#include "browser.h"
+#include "filters.h"
+
+/* Stops the request with a problem: status, detail (must outlive the
+ * answer: a literal or the arena) and extra (may be NULL; consumed). */
+static int
+refuse(edge_exchange *x, unsigned status, const char *detail, json_t *extra)
+{
+	x->refusal = status;
+	x->refusal_detail = detail;
+	x->refusal_extra = extra;
+	return -1;
+}
+
+/* Stops the request: out of memory. */
+static int
+exhausted(edge_exchange *x)
+{
+	return refuse(x, 0, NULL, NULL);
+}
+
+/* A copy of s in the exchange's arena ("" for NULL), or NULL when out of
+ * memory. */
+static char *
+keep(edge_exchange *x, const char *s)
+{
+	return core_arena_strdup(x->arena, s != NULL ? s : "");
+}
+
+/* ---- Request sides ------------------------------------------------------ */
+
+/* JSON text -> the route's request message (proto3 JSON, libcore codec). */
+static int
+build_message(edge_exchange *x, const char *text, size_t len)
+{
+	core_json_error jerr;
+	ProtobufCMessage *in = NULL;
+	if (core_json_to_pb(x->route->in, text, len, NULL,
+	        core_arena_allocator(x->arena), &in, &jerr) != 0) {
+		json_t *errs = json_pack("[{s:s, s:s}]", "field", jerr.field,
+		    "message", jerr.message);
+		return refuse(x, 400,
+		    core_arena_printf(x->arena, "%s%s%s", jerr.field,
+		        jerr.field[0] ? ": " : "", jerr.message),
+		    json_pack("{s:o}", "errors", errs));
+	}
+	x->in = in;
+	return 0;
+}
+
+/* ROUTE_BODY: the JSON body is the request message; no body at all is
+ * {}. */
+static int
+body_request(edge_exchange *x)
+{
+	const edge_request *r = x->req;
+	return r->body != NULL ? build_message(x, r->body, r->len)
+	                       : build_message(x, "{}", 2);
+}
+
+/* The query string as a JSON object of strings (the codec turns "20" into
+ * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows). */
+typedef struct query_args {
+	json_t *obj;
+	char *dup;    /* a parameter given twice */
+	char *bad;    /* a parameter that is not UTF-8 text */
+} query_args;
+
+static bool
+query_arg(void *cls, const char *key, const char *value)
+{
+	query_args *qa = cls;
+	if (qa->obj == NULL || qa->dup != NULL || qa->bad != NULL) {
+		return false;
+	}
+	if (json_object_get(qa->obj, key) != NULL) {
+		qa->dup = strdup(key);
+		return false;
+	}
+	/* jansson takes UTF-8 text only; NULL means "?key" alone. */
+	bool key_ok = core_utf8_valid(key, strlen(key));
+	json_t *v = key_ok ? json_string(value != NULL ? value : "") : NULL;
+	if (v == NULL || json_object_set_new(qa->obj, key, v) != 0) {
+		qa->bad = strdup(key_ok ? key : "(name)");
+		return false;
+	}
+	return true;
+}
+
+/* ROUTE_QUERY: the query string's parameters are the request message's
+ * fields; one given twice, or not UTF-8, is a 400 naming it. */
+static int
+query_request(edge_exchange *x)
+{
+	query_args qa = {.obj = json_object()};
+	edge_http_each_param(x->req->conn, query_arg, &qa);
+	char *text = NULL;
+	int rc;
+	if (qa.dup != NULL || qa.bad != NULL) {
+		rc = refuse(x, 400,
+		    core_arena_printf(x->arena,
+		        qa.dup != NULL
+		            ? "the parameter \"%.64s\" is given twice"
+		            : "the parameter \"%.64s\" is not valid UTF-8",
+		        qa.dup != NULL ? qa.dup : qa.bad),
+		    NULL);
+	} else if (qa.obj == NULL ||
+	    (text = json_dumps(qa.obj, JSON_COMPACT)) == NULL) {
+		rc = exhausted(x);
+	} else {
+		rc = build_message(x, text, strlen(text));
+	}
+	free(text);
+	free(qa.dup);
+	free(qa.bad);
+	json_decref(qa.obj);
+	return rc;
+}
+
+/* ROUTE_CLIENT_INFO: client_ip and user_agent from the connection, never
+ * from the body: the body is the client's word. */
+static int
+client_info_request(edge_exchange *x)
+{
+	const char *ua = edge_http_header(x->req->conn, "User-Agent");
+	char *ip = keep(x, x->peer);
+	char *agent = core_arena_strndup(x->arena, ua != NULL ? ua : "", 255);
+	if (ip == NULL || agent == NULL) {
+		return exhausted(x);
+	}
+	core_pb_field_set_string(x->in, "client_ip", ip);
+	core_pb_field_set_string(x->in, "user_agent", agent);
+	return 0;
+}
+
+/* CSRF: a write the browser authenticated by itself (a cookie stands in
+ * for a token) must come from an allowed page and carry JSON, which no
+ * cross-site form can send. Every filter that takes a cookie as a
+ * credential asks this. */
+static int
+cookie_credential(edge_exchange *x)
+{
+	const edge_request *r = x->req;
+	if (!r->unsafe) {
+		return 0;
+	}
+	if (r->origin == NULL || !r->origin_ok) {
+		return refuse(x, 403,
+		    "a cookie-authenticated request needs the Origin "
+		    "header of an allowed page (or use an "
+		    "Authorization header)",
+		    NULL);
+	}
+	if (!edge_is_json_type(edge_http_header(r->conn, "Content-Type"))) {
+		return refuse(x, 415,
+		    "a cookie-authenticated request must be sent as "
+		    "application/json",
+		    NULL);
+	}
+	return 0;
+}
+
+/* ROUTE_REFRESH_COOKIE: the refresh token from its cookie when the body
+ * has none. */
+static int
+refresh_cookie_request(edge_exchange *x)
+{
+	const char *given = core_pb_field_get_string(x->in, "refresh_token");
+	const char *rc = edge_http_cookie(x->req->conn,
+	    x->cfg->cookie_refresh);
+	if (given == NULL || given[0] != '\0' || rc == NULL || rc[0] == '\0') {
+		return 0;
+	}
+	char *token = keep(x, rc);
+	if (token == NULL) {
+		return exhausted(x);
+	}
+	core_pb_field_set_string(x->in, "refresh_token", token);
+	return cookie_credential(x);
+}
+
+int
+edge_if_match_parse(const char *v, long long *out)
+{
+	if (strncmp(v, "W/", 2) == 0) {
+		v += 2;
+	}
+	if (*v == '"') {
+		v++;
+	}
+	if (*v == 'v') {
+		v++;
+	}
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || n < 0 || !(*end == '\0' || (*end == '"' &&
+	                                                     end[1] == '\0'))) {
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* ROUTE_IF_MATCH: If-Match -> expected_version, so the update applies only
+ * to that version. */
+static int
+if_match_request(edge_exchange *x)
+{
+	/* 412 is for If-Match; other preconditions (the last admin) stay
+	 * 400, as grpc-gateway maps them. */
+	x->precondition_status = 412;
+	const char *im = edge_http_header(x->req->conn, "If-Match");
+	long long v;
+	if (im == NULL) {
+		return 0;
+	}
+	if (edge_if_match_parse(im, &v) != 0) {
+		return refuse(x, 400,
+		    "If-Match must be an ETag of this API, e.g. \"v3\"", NULL);
+	}
+	core_pb_field_set_int64(x->in, "expected_version", v);
+	return 0;
+}
+
+/* ROUTE_AUTH: the end user's token. The Authorization header (passed on
+ * whatever the route), else the access cookie a browser sends: only on
+ * routes that take a token, so a stray cookie never turns a login or a
+ * body-token refresh into a cookie-authenticated request. */
+static int
+auth_request(edge_exchange *x)
+{
+	if (x->authorization != NULL) {
+		return 0;
+	}
+	const char *ac = edge_http_cookie(x->req->conn, x->cfg->cookie_access);
+	if (ac == NULL || ac[0] == '\0') {
+		return 0;
+	}
+	x->authorization = core_arena_printf(x->arena, "Bearer %s", ac);
+	if (x->authorization == NULL) {
+		return exhausted(x);
+	}
+	return cookie_credential(x);
+}
+
+/* ---- Response sides ----------------------------------------------------- */
+
+/* A string field of the response, "" when it has none. */
+static const char *
+out_string(const edge_exchange *x, const char *name)
+{
+	const char *s = core_pb_field_get_string(x->out, name);
+	return s != NULL ? s : "";
+}
+
+/* An integer field of the response, 0 when it has none. */
+static long
+out_int(const edge_exchange *x, const char *name)
+{
+	int64_t v = 0;
+	core_pb_field_get_int64(x->out, name, &v);
+	return (long) v;
+}
+
+/* ROUTE_JWKS: the JWKS document verbatim (the response's json field), as
+ * its own media type, cacheable for a minute. */
+static int
+jwks_response(edge_exchange *x)
+{
+	free(x->answer.body);
+	x->answer.body = strdup(out_string(x, "json"));
+	x->answer.type = "application/jwk-set+json";
+	if (x->answer.body == NULL) {
+		return -1;
+	}
+	return edge_answer_header(&x->answer, "Cache-Control",
+	    "public, max-age=60");
+}
+
+/* The singular message field name of m, or NULL when m has none or it is
+ * unset. It belongs to m. */
+static const ProtobufCMessage *
+message_field(const ProtobufCMessage *m, const char *name)
+{
+	const ProtobufCFieldDescriptor *f =
+	    core_pb_field_find(m->descriptor, name);
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    f->label == PROTOBUF_C_LABEL_REPEATED ||
+	    !core_pb_field_present(m, f)) {
+		return NULL;
+	}
+	return *(const ProtobufCMessage *const *) core_pb_field_cptr(m, f);
+}
+
+/* ROUTE_ETAG: ETag "v<version>" from the response's profile.version. */
+static int
+etag_response(edge_exchange *x)
+{
+	const ProtobufCMessage *profile = message_field(x->out, "profile");
+	int64_t version;
+	if (profile == NULL ||
+	    core_pb_field_get_int64(profile, "version", &version) != 0) {
+		return 0;
+	}
+	char *etag = core_arena_printf(x->arena, "\"v%lld\"",
+	    (long long) version);
+	return etag != NULL ? edge_answer_header(&x->answer, "ETag", etag)
+	                    : -1;
+}
+
+/* ROUTE_LOCATION: what was created (an account) is read at /profile. */
+static int
+location_response(edge_exchange *x)
+{
+	return edge_answer_header(&x->answer, "Location", "/profile");
+}
+
+/* The two token cookies: set from a TokenResponse, or expired (set
+ * false). A token that a cookie cannot carry is logged and left out. */
+static int
+token_cookies(edge_exchange *x, bool set)
+{
+	const edge_config *c = x->cfg;
+	const char *names[2] = {c->cookie_access, c->cookie_refresh};
+	const char *values[2] = {"", ""};
+	long ages[2] = {0, 0};
+	if (set) {
+		values[0] = out_string(x, "access_token");
+		values[1] = out_string(x, "refresh_token");
+		ages[0] = out_int(x, "expires_in");
+		ages[1] = out_int(x, "refresh_expires_in");
+	}
+	for (int i = 0; i < 2; i++) {
+		char buf[1024];
+		if (edge_cookie_format(buf, sizeof(buf), names[i], values[i],
+		        ages[i], c->cookie_secure) != 0) {
+			core_log_error("token does not fit in a cookie");
+			continue;
+		}
+		char *cookie = keep(x, buf);
+		if (cookie == NULL ||
+		    edge_answer_header(&x->answer, "Set-Cookie", cookie) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ROUTE_SET_COOKIES: a successful login or refresh sets the cookies. */
+static int
+set_cookies_response(edge_exchange *x)
+{
+	return token_cookies(x, true);
+}
+
+/* ROUTE_CLEAR_COOKIES: a successful logout expires them. */
+static int
+clear_cookies_response(edge_exchange *x)
+{
+	return token_cookies(x, false);
+}
+
+/* ---- The table ---------------------------------------------------------- */
+
+static const edge_filter filters[] = {
+    /* The message builders first: the filters below read and write the
+     * message they build. (A route has at most one of them.) */
+    {ROUTE_BODY, "body", body_request, NULL},
+    {ROUTE_QUERY, "query", query_request, NULL},
+    {ROUTE_CLIENT_INFO, "client_info", client_info_request, NULL},
+    {ROUTE_REFRESH_COOKIE, "refresh_cookie", refresh_cookie_request, NULL},
+    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL},
+    {ROUTE_AUTH, "auth", auth_request, NULL},
+    /* The JWKS document replaces the body before headers are added. */
+    {ROUTE_JWKS, "jwks", NULL, jwks_response},
+    {ROUTE_ETAG, "etag", NULL, etag_response},
+    {ROUTE_LOCATION, "location", NULL, location_response},
+    {ROUTE_SET_COOKIES, "set_cookies", NULL, set_cookies_response},
+    {ROUTE_CLEAR_COOKIES, "clear_cookies", NULL, clear_cookies_response},
+};
+
+#define N_FILTERS (sizeof(filters) / sizeof(filters[0]))
+
+const edge_filter *
+edge_filters(size_t *n)
+{
+	*n = N_FILTERS;
+	return filters;
+}
+
+/* Runs one side (the response side, or the request side) of x's route's
+ * filters in table order; stops at the first that fails. */
+static int
+run(edge_exchange *x, bool response)
+{
+	for (size_t i = 0; i < N_FILTERS; i++) {
+		const edge_filter *f = &filters[i];
+		edge_filter_fn side = response ? f->on_response : f->on_request;
+		if ((x->route->flags & f->flag) && side != NULL &&
+		    side(x) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+edge_filters_request(edge_exchange *x)
+{
+	return run(x, false);
+}
+
+int
+edge_filters_response(edge_exchange *x)
+{
+	return run(x, true);
+}

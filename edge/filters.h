@@ -1,0 +1,77 @@
+/* What each route flag (routes.h ROUTE_*) does, as one filter per flag,
+ * after h2o's filters: a request side that works on the request message
+ * before the RPC and a response side that works on the answer after it.
+ *
+ * The table runs in its order: first the request sides of a route's flags,
+ * then (rest.c) the RPC, then the response sides. The message builders
+ * (ROUTE_BODY, ROUTE_QUERY) come first, since the others read or write the
+ * message they build. A new flag is one row here and one bit in
+ * ROUTE_ALL_FLAGS; nothing else tests flags. */
+#ifndef EDGE_FILTERS_H
+#define EDGE_FILTERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "core/arena.h"
+#include "config.h"
+#include "http.h"
+#include "request.h"
+#include "routes.h"
+
+/* One REST request's RPC, as its filters see it. Lives in the request's
+ * arena from the RPC's start to the answer. */
+typedef struct edge_exchange {
+	const edge_config *cfg;
+	edge_request *req;        /* the HTTP request (the filters read it) */
+	const edge_route *route;
+	core_arena *arena;        /* the request's: what filters allocate */
+	char peer[64];            /* the client's IPv4 address, "" if other */
+
+	/* The request side. */
+	ProtobufCMessage *in;      /* the request message, in the arena */
+	const char *authorization; /* passed on as metadata, or NULL */
+	unsigned precondition_status; /* answer to FAILED_PRECONDITION */
+
+	/* A request side that refuses sets these (status 0: out of memory,
+	 * close the connection). extra is consumed by the answer. */
+	unsigned refusal;
+	const char *refusal_detail;
+	json_t *refusal_extra;
+
+	/* The response side. */
+	const ProtobufCMessage *out; /* the response message, in the arena */
+	edge_answer answer;          /* what will be sent */
+} edge_exchange;
+
+/* A filter's side: 0 to go on, -1 to stop (a request side sets
+ * x->refusal; a response side fails only when out of memory). */
+typedef int (*edge_filter_fn)(edge_exchange *x);
+
+typedef struct edge_filter {
+	unsigned flag;              /* one ROUTE_* bit */
+	const char *name;           /* "if_match" (tests, logs) */
+	edge_filter_fn on_request;  /* NULL: nothing before the RPC */
+	edge_filter_fn on_response; /* NULL: nothing after it */
+} edge_filter;
+
+/* The table, in the order its sides run, and its length. Static. */
+const edge_filter *edge_filters(size_t *n);
+
+/* Runs the request sides of x->route's flags in table order, stopping at
+ * the first that refuses. Returns 0, or -1 (x->refusal says why). */
+int edge_filters_request(edge_exchange *x);
+
+/* Runs the response sides of x->route's flags in table order on x->out,
+ * into x->answer. Returns 0, or -1 when out of memory. */
+int edge_filters_response(edge_exchange *x);
+
+/* Parses an If-Match value: "v7", W/"v7", "7" or 7 (this API's ETags).
+ * Returns 0 and the version, or -1 for anything else (a negative number,
+ * another ETag, a list, "*"). Pure. */
+int edge_if_match_parse(const char *value, long long *version);
+
+#endif
