@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "core/clock.h"
-#include "core/jwt.h"
+#include "core/b64url.h"
 #include "core/log.h"
 #include "sessions.h"
 
@@ -125,16 +125,6 @@ static const char revoke_all_lua[] =
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n";
-
-/* KEYS[1] = revoked_before:<uid>; ARGV = seconds, ttl. Keeps the larger
- * of the stored and the new value, so that a replica with a slower clock
- * cannot bring revoked tokens back. Returns the value kept. */
-static const char revoke_tokens_lua[] =
-    "local v = tonumber(ARGV[1])\n"
-    "local cur = tonumber(redis.call('GET', KEYS[1]) or '')\n"
-    "if cur and cur > v and cur < 1e18 then v = cur end\n"
-    "redis.call('SET', KEYS[1], string.format('%d', v), 'EX', ARGV[2])\n"
-    "return v\n";
 
 static bool
 valid_user_id(const char *user_id)
@@ -463,58 +453,6 @@ auth_session_revoke_all(core_redis *r, const char *user_id, int *count)
 		st = unexpected(r, "revoke_all");
 	} else if (count != NULL) {
 		*count = (int) rep->integer;
-	}
-	freeReplyObject(rep);
-	return st;
-}
-
-core_status
-auth_session_revoke_tokens(
-    core_redis *r, const char *user_id, int64_t now_s, int ttl_s)
-{
-	char rkey[KEY_MAX], when[24], ttl[16];
-	redisReply *rep;
-
-	if (!valid_user_id(user_id) || ttl_s <= 0 || now_s <= 0) {
-		return CORE_INVALID_ARGUMENT;
-	}
-	snprintf(rkey, sizeof(rkey), "revoked_before:%s", user_id);
-	snprintf(when, sizeof(when), "%lld", (long long) now_s + 1);
-	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-	const char *argv[] = {"EVAL", revoke_tokens_lua, "1", rkey, when, ttl};
-	core_status st = core_redis_commandargv(r, 6, argv, NULL, &rep);
-	if (st != CORE_OK) {
-		return st;
-	}
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, "revoke_tokens");
-	}
-	freeReplyObject(rep);
-	return st;
-}
-
-core_status
-auth_session_tokens_floor(core_redis *r, const char *user_id, int64_t *floor_s)
-{
-	char rkey[KEY_MAX];
-	redisReply *rep;
-
-	if (!valid_user_id(user_id)) {
-		return CORE_INVALID_ARGUMENT;
-	}
-	snprintf(rkey, sizeof(rkey), "revoked_before:%s", user_id);
-	const char *argv[] = {"GET", rkey};
-	core_status st = core_redis_commandargv(r, 2, argv, NULL, &rep);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*floor_s = 0;
-	if (is_str(rep)) {
-		if (parse_i64(rep->str, floor_s) != 0 || *floor_s < 0) {
-			*floor_s = 0;
-		}
-	} else if (rep->type != REDIS_REPLY_NIL) {
-		st = unexpected(r, "tokens_floor");
 	}
 	freeReplyObject(rep);
 	return st;

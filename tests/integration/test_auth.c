@@ -27,7 +27,7 @@
 #include "auth/v1/auth.pb-c.h"
 #include "core/v1/health.pb-c.h"
 
-#include "core/jwt.h"
+#include "core/jws.h"
 #include "core/log.h"
 #include "core/rpc.h"
 

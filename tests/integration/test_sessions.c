@@ -24,7 +24,7 @@
 
 #include <sodium.h>
 
-#include "core/jwt.h"
+#include "core/b64url.h"
 #include "core/redis.h"
 #include "ratelimit.h"
 #include "sessions.h"
