@@ -137,6 +137,7 @@ claims_message(core_arena *a, const core_jwt_claims *cl)
 	m->sid = core_arena_strdup(a, cl->sid);
 	m->username = core_arena_strdup(a, cl->username);
 	m->role = core_arena_strdup(a, cl->role);
+	m->auth_time = cl->auth_time;
 	if (!m->iss || !m->sub || !m->aud || !m->jti || !m->sid ||
 	    !m->username || !m->role) {
 		return NULL;

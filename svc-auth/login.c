@@ -72,11 +72,18 @@ token_iat(auth_worker *w, const char *user_id, int64_t t0, int64_t *iat,
 	return CORE_OK;
 }
 
-/* Mints an access token for u in session sid, issued at iat, into resp
- * (with refresh, the refresh token to hand out). */
+/* When and how a token is issued: iat, and auth_time, when the user last
+ * proved who they are (Unix seconds). */
+typedef struct token_times {
+	int64_t iat;
+	int64_t auth_time;
+} token_times;
+
+/* Mints an access token for u in session sid into resp (with refresh, the
+ * refresh token to hand out). */
 static core_status
 issue_tokens(core_call *c, const auth_user *u, const char *sid,
-    const char *refresh, int64_t iat, Auth__V1__TokenResponse *resp)
+    const char *refresh, token_times t, Auth__V1__TokenResponse *resp)
 {
 	auth_worker *w = core_call_state(c);
 	const auth_config *cfg = w->cfg;
@@ -96,8 +103,9 @@ issue_tokens(core_call *c, const auth_user *u, const char *sid,
 	        sizeof(claims.jti)) != 0) {
 		return core_call_error(c, CORE_INTERNAL, "jti encoding");
 	}
-	claims.iat = claims.nbf = iat;
+	claims.iat = claims.nbf = t.iat;
 	claims.exp = claims.iat + cfg->access_ttl_s;
+	claims.auth_time = t.auth_time;
 
 	auth_keyring *kr = cfg->keys;
 	auth_keyring_refresh(kr, 30000);
@@ -273,7 +281,9 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
-	st = issue_tokens(c, &u, sid, refresh, iat, resp);
+	/* The password was just proven. */
+	token_times t = {.iat = iat, .auth_time = now_s()};
+	st = issue_tokens(c, &u, sid, refresh, t, resp);
 	sodium_memzero(refresh, sizeof(refresh));
 	if (st == CORE_OK) {
 		core_log_kv(CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid,
@@ -351,7 +361,9 @@ auth_refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	/* fresh holds the new refresh token from here on. */
 	st = refreshed_user(c, &s, &u, &iat);
 	if (st == CORE_OK) {
-		st = issue_tokens(c, &u, s.sid, fresh, iat, resp);
+		/* A refresh proves nothing new: the login's time stays. */
+		token_times t = {.iat = iat, .auth_time = s.created_ms / 1000};
+		st = issue_tokens(c, &u, s.sid, fresh, t, resp);
 	}
 	sodium_memzero(fresh, sizeof(fresh));
 	return st;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -726,6 +727,34 @@ test_refresh_accepts_the_previous_token_within_the_grace_window(void **state)
 }
 
 static void
+test_login_sets_auth_time_and_refresh_keeps_it(void **state)
+{
+	(void) state;
+	registered("authtime");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *t1 = NULL, *t2 = NULL;
+	Auth__V1__Claims *c1 = NULL, *c2 = NULL;
+	core_rpc_reply reply;
+	int64_t before = (int64_t) time(NULL);
+	assert_int_equal(
+	    login("authtime", "correct horse battery", a, &t1, &reply),
+	    CORE_OK);
+	int64_t after = (int64_t) time(NULL);
+	assert_int_equal(check(t1->access_token, a, &c1), CORE_OK);
+	/* The password was proven now (a clock tick of slack each side). */
+	assert_true(c1->auth_time >= before - 1 && c1->auth_time <= after + 1);
+
+	/* A refresh in a later second proves nothing new: the login's time
+	 * stays, the new token's iat moves on. */
+	usleep(1100000);
+	assert_int_equal(refresh(t1->refresh_token, a, &t2, &reply), CORE_OK);
+	assert_int_equal(check(t2->access_token, a, &c2), CORE_OK);
+	assert_int_equal(c2->auth_time, c1->auth_time);
+	assert_true(c2->iat > c2->auth_time);
+	core_arena_free(a);
+}
+
+static void
 test_logout_revokes_the_token_and_the_session_idempotently(void **state)
 {
 	(void) state;
@@ -1169,6 +1198,7 @@ main(void)
 	    cmocka_unit_test(test_refresh_rotates_and_reuse_ends_the_session),
 	    cmocka_unit_test(
 	        test_refresh_accepts_the_previous_token_within_the_grace_window),
+	    cmocka_unit_test(test_login_sets_auth_time_and_refresh_keeps_it),
 	    cmocka_unit_test(
 	        test_logout_revokes_the_token_and_the_session_idempotently),
 	    cmocka_unit_test(test_check_token_rejects_tampering),
