@@ -185,6 +185,8 @@ static const core_rpc_method auth_methods[] = {
     {M("ListSessions"), auth_list_sessions, CORE_RULE_USER, 0, NULL, NULL},
     {M("RevokeSession"), auth_revoke_session, CORE_RULE_USER, 0, NULL,
         NULL},
+    {M("GetCurrentSession"), auth_get_current_session, CORE_RULE_USER, 0,
+        NULL, NULL},
     {M("RotateKeys"), auth_rotate_keys, CORE_RULE_ADMIN, 0, NULL, NULL},
     {M("ListKeys"), auth_list_keys, CORE_RULE_ADMIN, 0, NULL, NULL},
     {M("AdminListUsers"), auth_admin_list_users, CORE_RULE_ADMIN, 0, NULL,

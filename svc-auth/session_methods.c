@@ -1,4 +1,5 @@
-/* ListSessions and RevokeSession; see session_methods.h and docs/rpc.md. */
+/* ListSessions, RevokeSession and GetCurrentSession; see session_methods.h
+ * and docs/rpc.md. */
 #include <string.h>
 
 #include "auth/v1/auth.pb-c.h"
@@ -84,5 +85,33 @@ auth_revoke_session(core_call *c, const ProtobufCMessage *in,
 	}
 	core_log_kv(CORE_LOG_INFO, "session revoked", "sid", req->session_id,
 	    "by", cl->sub, NULL);
+	return CORE_OK;
+}
+
+/* The session of the caller's token: its sid claim. An access token
+ * outlives its session (ended from another device, by a refresh-token
+ * reuse, by expiry) until the token expires; its session is then gone, and
+ * the caller learns it as of any session that is gone. */
+core_status
+auth_get_current_session(core_call *c, const ProtobufCMessage *in,
+    ProtobufCMessage *out)
+{
+	(void) in;
+	Auth__V1__GetCurrentSessionResponse *resp =
+	    (Auth__V1__GetCurrentSessionResponse *) out;
+	auth_worker *w = core_call_state(c);
+	const core_jwt_claims *cl = core_call_claims(c);
+	auth_session s;
+	core_status st = auth_session_get(w->db.redis, cl->sid, cl->sub, &s);
+	if (st == CORE_NOT_FOUND) {
+		return core_call_error(c, CORE_NOT_FOUND, "no such session");
+	}
+	if (st != CORE_OK) {
+		return auth_redis_error(c, st);
+	}
+	resp->session = auth_session_message(core_call_arena(c), &s, cl->sid);
+	if (resp->session == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "out of memory");
+	}
 	return CORE_OK;
 }

@@ -1,6 +1,6 @@
-/* AuthService's methods on a user's own sessions: ListSessions and
- * RevokeSession (an admin's on anyone's). The server has checked the
- * caller's token (CORE_RULE_USER) before they run. */
+/* AuthService's methods on a user's own sessions: ListSessions,
+ * RevokeSession (an admin's on anyone's) and GetCurrentSession. The server
+ * has checked the caller's token (CORE_RULE_USER) before they run. */
 #ifndef AUTH_SESSION_METHODS_H
 #define AUTH_SESSION_METHODS_H
 
@@ -10,6 +10,8 @@
 core_status auth_list_sessions(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
 core_status auth_revoke_session(
+    core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
+core_status auth_get_current_session(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
 
 #endif

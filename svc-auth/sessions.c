@@ -660,3 +660,17 @@ auth_session_list(core_redis *r, const char *user_id, auth_session *out,
 	freeReplyObject(members);
 	return st;
 }
+
+core_status
+auth_session_get(core_redis *r, const char *sid, const char *user_id,
+    auth_session *s)
+{
+	const char *stale[1];
+	size_t nlive = 0, nstale = 0;
+	if (!valid_sid_str(sid) || !valid_user_id(user_id)) {
+		return CORE_NOT_FOUND;
+	}
+	core_status st = list_chunk(r, user_id, &sid, 1, s, &nlive, stale,
+	    &nstale);
+	return st == CORE_OK && nlive == 0 ? CORE_NOT_FOUND : st;
+}

@@ -86,6 +86,12 @@ core_status auth_session_revoke_all(core_redis *r, const char *user_id,
 core_status auth_session_list(core_redis *r, const char *user_id,
     auth_session *out, size_t max, size_t *n);
 
+/* The live session sid of user_id into *s. CORE_NOT_FOUND when it has
+ * ended (expired, revoked), is another user's, or sid or user_id cannot
+ * name one. */
+core_status auth_session_get(core_redis *r, const char *sid,
+    const char *user_id, auth_session *s);
+
 /* Whether session sid exists (live). */
 core_status auth_session_exists(core_redis *r, const char *sid, int *exists);
 
