@@ -95,6 +95,22 @@ run(void *arg)
 	return NULL;
 }
 
+/* Waits until worker w has stopped: its thread t joined or, async, its
+ * last call completed. */
+static void
+wait_worker(worker *w, pthread_t t, bool async)
+{
+	if (!async) {
+		pthread_join(t, NULL);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->finished) {
+		pthread_cond_wait(&w->cv, &w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -153,15 +169,7 @@ main(int argc, char **argv)
 	static hist all;
 	uint64_t errors = 0;
 	for (int i = 0; i < callers; i++) {
-		if (async) {
-			pthread_mutex_lock(&w[i].mu);
-			while (!w[i].finished) {
-				pthread_cond_wait(&w[i].cv, &w[i].mu);
-			}
-			pthread_mutex_unlock(&w[i].mu);
-		} else {
-			pthread_join(t[i], NULL);
-		}
+		wait_worker(&w[i], t[i], async);
 		hist_merge(&all, &w[i].h);
 		errors += w[i].errors;
 	}

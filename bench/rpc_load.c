@@ -14,7 +14,7 @@
 #include "bench_common.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/registry.h"
+#include "registry.h"
 #include "core/rpc.h"
 
 typedef struct worker {
@@ -49,6 +49,52 @@ run(void *arg)
 	return NULL;
 }
 
+/* The full method name (into method) and the packed request (malloc'd,
+ * into *payload) for a method name as rpcctl takes it and a JSON request.
+ * 0, or -1 after saying why. */
+static int
+build_request(const char *name, const char *json, char *method,
+    size_t method_size, uint8_t **payload, size_t *len)
+{
+	const registry_service *svc;
+	const ProtobufCMethodDescriptor *m;
+	if (registry_find(name, &svc, &m) != 0) {
+		fprintf(stderr, "unknown method %s\n", name);
+		return -1;
+	}
+	snprintf(method, method_size, "/%s/%s", svc->desc->name, m->name);
+	ProtobufCMessage *in = NULL;
+	core_json_error err;
+	if (core_json_to_pb(m->input, json, strlen(json), NULL, NULL, &in,
+	        &err) != 0) {
+		fprintf(stderr, "bad request JSON: %s %s\n", err.field,
+		    err.message);
+		return -1;
+	}
+	*len = protobuf_c_message_get_packed_size(in);
+	*payload = malloc(*len + 1);
+	protobuf_c_message_pack(in, *payload);
+	protobuf_c_message_free_unpacked(in, NULL);
+	return 0;
+}
+
+/* Prints the rate, the latencies and the count of each non-OK status. */
+static void
+report(const char *method, int threads, double secs, const hist *all,
+    const uint64_t *errors)
+{
+	printf("%s threads=%d ok_per_s=%.0f p50_us=%.0f p99_us=%.0f", method,
+	    threads, (double) all->n / secs, hist_quantile(all, 0.5),
+	    hist_quantile(all, 0.99));
+	for (int k = 1; k <= CORE_STATUS_MAX; k++) {
+		if (errors[k] > 0) {
+			printf(" %s=%llu", core_status_str(k),
+			    (unsigned long long) errors[k]);
+		}
+	}
+	printf("\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -59,26 +105,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	core_log_init("rpc_load", CORE_LOG_ERROR, false);
-	const core_service_info *svc;
-	const ProtobufCMethodDescriptor *m;
-	if (core_registry_find(argv[2], &svc, &m) != 0) {
-		fprintf(stderr, "unknown method %s\n", argv[2]);
-		return 2;
-	}
 	char method[256];
-	snprintf(method, sizeof(method), "/%s/%s", svc->desc->name, m->name);
-	ProtobufCMessage *in = NULL;
-	core_json_error err;
-	if (core_json_to_pb(m->input, argv[3], strlen(argv[3]), NULL, NULL, &in,
-	        &err) != 0) {
-		fprintf(stderr, "bad request JSON: %s %s\n", err.field,
-		    err.message);
+	uint8_t *payload = NULL;
+	size_t len = 0;
+	if (build_request(argv[2], argv[3], method, sizeof(method), &payload,
+	        &len) != 0) {
 		return 2;
 	}
-	size_t len = protobuf_c_message_get_packed_size(in);
-	uint8_t *payload = malloc(len + 1);
-	protobuf_c_message_pack(in, payload);
-	protobuf_c_message_free_unpacked(in, NULL);
 
 	int threads = (int) strtol(argv[4], NULL, 10);
 	int seconds = (int) strtol(argv[5], NULL, 10);
@@ -129,17 +162,7 @@ main(int argc, char **argv)
 			errors[k] += w[i].errors[k];
 		}
 	}
-	double secs = (double) (now_ns() - t0) / 1e9;
-	printf("%s threads=%d ok_per_s=%.0f p50_us=%.0f p99_us=%.0f", method,
-	    threads, (double) all.n / secs, hist_quantile(&all, 0.5),
-	    hist_quantile(&all, 0.99));
-	for (int k = 1; k <= CORE_STATUS_MAX; k++) {
-		if (errors[k] > 0) {
-			printf(" %s=%llu", core_status_str(k),
-			    (unsigned long long) errors[k]);
-		}
-	}
-	printf("\n");
+	report(method, threads, (double) (now_ns() - t0) / 1e9, &all, errors);
 	core_rpc_client_free(cli);
 	free(payload);
 	free(w);

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth/v1/auth.pb-c.h"
 #include "core/v1/health.pb-c.h"
 
 #include "core/config.h"
 #include "core/json.h"
+#include "core/text.h"
 
 #include "rpcctl.h"
 #include "suggest.h"
@@ -77,7 +77,7 @@ listen_env(const char *dial_env, char *buf, size_t size)
  * $<SVC>_RPC_LISTEN (wildcards made loopback), else the default. */
 static int
 resolve_urls(
-    const rpcctl_options *o, const core_service_info *svc, dial_list *dl)
+    const rpcctl_options *o, const registry_service *svc, dial_list *dl)
 {
 	char split[RPCCTL_MAX_URLS * URL_MAX];
 	char lbuf[64];
@@ -136,7 +136,7 @@ resolve_urls(
 
 /* A client for svc (its name labels the client's own log lines). */
 static core_rpc_client *
-client_for(const rpcctl_options *o, const core_service_info *svc)
+client_for(const rpcctl_options *o, const registry_service *svc)
 {
 	dial_list dl = {.n = 0};
 	if (resolve_urls(o, svc, &dl) != 0) {
@@ -394,15 +394,15 @@ print_reply(rpcctl_format fmt, const ProtobufCMessageDescriptor *out,
 /* The target to dial for a method of svc: --service when given (one),
  * else the method's own service. NULL after printing why; *rc is the exit
  * status then. */
-static const core_service_info *
-call_target(const rpcctl_options *o, const core_service_info *svc, int *rc)
+static const registry_service *
+call_target(const rpcctl_options *o, const registry_service *svc, int *rc)
 {
 	if (o->n_targets > 1) {
 		*rc = rpcctl_usage_error("call takes one --service");
 		return NULL;
 	}
 	if (o->n_targets == 1) {
-		const core_service_info *t = rpcctl_find_target(o->targets[0]);
+		const registry_service *t = rpcctl_find_target(o->targets[0]);
 		*rc = RPCCTL_EXIT_INVALID;
 		return t;
 	}
@@ -418,8 +418,8 @@ call_target(const rpcctl_options *o, const core_service_info *svc, int *rc)
 /* Makes one call of method (of service svc) at target and prints the
  * reply: with fmt DEFAULT through print_default (NULL: JSON). */
 static int
-run_call(const rpcctl_options *o, const core_service_info *target,
-    const core_service_info *svc, const ProtobufCMethodDescriptor *m,
+run_call(const rpcctl_options *o, const registry_service *target,
+    const registry_service *svc, const ProtobufCMethodDescriptor *m,
     const uint8_t *payload, size_t len, core_arena *a,
     int (*print_default)(const ProtobufCMessage *))
 {
@@ -448,13 +448,13 @@ run_call(const rpcctl_options *o, const core_service_info *target,
 int
 rpcctl_cmd_call(const rpcctl_options *o, int argc, const char *const *argv)
 {
-	const core_service_info *svc = NULL;
+	const registry_service *svc = NULL;
 	const ProtobufCMethodDescriptor *m = NULL;
 	if (rpcctl_find_method(argv[0], &svc, &m) != 0) {
 		return RPCCTL_EXIT_INVALID;
 	}
 	int rc = RPCCTL_EXIT_OK;
-	const core_service_info *target = call_target(o, svc, &rc);
+	const registry_service *target = call_target(o, svc, &rc);
 	if (target == NULL) {
 		return rc;
 	}
@@ -479,7 +479,7 @@ rpcctl_cmd_call(const rpcctl_options *o, int argc, const char *const *argv)
 /* Checks one server: prints "<label> <STATUS>" on stdout when it answers,
  * the error on stderr when it does not. */
 static int
-health_one(const rpcctl_options *o, const core_service_info *svc,
+health_one(const rpcctl_options *o, const registry_service *svc,
     const char *label, core_arena *a)
 {
 	core_rpc_client *c = client_for(o, svc);
@@ -543,7 +543,7 @@ rpcctl_cmd_health(const rpcctl_options *o, int argc, const char *const *argv)
 	if (n == 0 && o->n_urls > 0) {
 		/* Whatever serves at --url: ask about the process. */
 		size_t ns;
-		const core_service_info *svcs = core_registry_services(&ns);
+		const registry_service *svcs = registry_services(&ns);
 		size_t k = 0;
 		while (k < ns && svcs[k].target != NULL) {
 			k++; /* core.v1.Health, the one without a target */
@@ -557,7 +557,7 @@ rpcctl_cmd_health(const rpcctl_options *o, int argc, const char *const *argv)
 		targets = all;
 		n = 3;
 	}
-	const core_service_info *svcs[RPCCTL_MAX_TARGETS];
+	const registry_service *svcs[RPCCTL_MAX_TARGETS];
 	for (int i = 0; i < n; i++) {
 		if ((svcs[i] = rpcctl_find_target(targets[i])) == NULL) {
 			core_arena_free(a);
@@ -578,14 +578,13 @@ rpcctl_cmd_health(const rpcctl_options *o, int argc, const char *const *argv)
 
 /* ---- keys --------------------------------------------------------------- */
 
-/* RFC 3339 in UTC to the second, or "-" for no time. */
+/* RFC 3339 in UTC to the second, or "-" for no time (or one RFC 3339
+ * cannot write). */
 static void
 format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t size)
 {
-	struct tm tm;
-	time_t s = t ? (time_t) t->seconds : 0;
-	if (t == NULL || gmtime_r(&s, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+	if (t == NULL || core_rfc3339_format(t->seconds, 0,
+	                     CORE_RFC3339_FRAC_NONE, buf, size) != 0) {
 		snprintf(buf, size, "-");
 	}
 }
@@ -659,9 +658,9 @@ rpcctl_cmd_keys(const rpcctl_options *o, int argc, const char *const *argv)
 		    "rotate)",
 		    argv[0]);
 	}
-	const core_service_info *svc = NULL;
+	const registry_service *svc = NULL;
 	const ProtobufCMethodDescriptor *m = NULL;
-	if (core_registry_find(subs[i].method, &svc, &m) != 0) {
+	if (registry_find(subs[i].method, &svc, &m) != 0) {
 		rpcctl_error("%s is not compiled in", subs[i].method);
 		return RPCCTL_EXIT_OTHER;
 	}

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pbfield.h"
+
 #include "rpcctl.h"
 #include "suggest.h"
 
@@ -101,21 +103,21 @@ ns_report(const name_set *s, const char *what, const char *input,
 }
 
 void
-rpcctl_short_name(const core_service_info *svc,
+rpcctl_short_name(const registry_service *svc,
     const ProtobufCMethodDescriptor *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s.%s",
 	    svc->target ? svc->target : svc->desc->short_name, m->name);
 }
 
-/* Every method, spelt in each form core_registry_find accepts, plus the
+/* Every method, spelt in each form registry_find accepts, plus the
  * bare method name; shown in the style of the input (full names for an
  * input that starts with '/'). */
 static void
 add_methods(name_set *s, bool full)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	char buf[NAME_MAX_LEN];
 	for (size_t i = 0; i < n; i++) {
 		const ProtobufCServiceDescriptor *d = svcs[i].desc;
@@ -143,7 +145,7 @@ static void
 add_services(name_set *s)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		const char *shown =
 		    svcs[i].target ? svcs[i].target : svcs[i].desc->name;
@@ -157,10 +159,10 @@ add_services(name_set *s)
 }
 
 int
-rpcctl_find_method(const char *name, const core_service_info **svc,
+rpcctl_find_method(const char *name, const registry_service **svc,
     const ProtobufCMethodDescriptor **method)
 {
-	if (core_registry_find(name, svc, method) == 0) {
+	if (registry_find(name, svc, method) == 0) {
 		return 0;
 	}
 	name_set s = {0};
@@ -171,11 +173,11 @@ rpcctl_find_method(const char *name, const core_service_info **svc,
 }
 
 /* The service named by its target, full or short name; NULL when none. */
-static const core_service_info *
+static const registry_service *
 find_service(const char *name)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		if ((svcs[i].target && strcmp(svcs[i].target, name) == 0) ||
 		    strcmp(svcs[i].desc->name, name) == 0 ||
@@ -186,16 +188,16 @@ find_service(const char *name)
 	return NULL;
 }
 
-const core_service_info *
+const registry_service *
 rpcctl_find_target(const char *name)
 {
-	const core_service_info *svc = core_registry_target(name);
+	const registry_service *svc = registry_target(name);
 	if (svc != NULL) {
 		return svc;
 	}
 	name_set s = {0};
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		if (svcs[i].target != NULL) {
 			size_t id = ns_candidate(&s, svcs[i].target);
@@ -263,7 +265,7 @@ static void
 collect_all(type_list *msgs, type_list *enums)
 {
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		const ProtobufCServiceDescriptor *d = svcs[i].desc;
 		for (unsigned k = 0; k < d->n_methods; k++) {
@@ -276,7 +278,7 @@ collect_all(type_list *msgs, type_list *enums)
 /* ---- list --------------------------------------------------------------- */
 
 static void
-list_service(const rpcctl_options *o, const core_service_info *svc)
+list_service(const rpcctl_options *o, const registry_service *svc)
 {
 	const ProtobufCServiceDescriptor *d = svc->desc;
 	char buf[NAME_MAX_LEN];
@@ -306,7 +308,7 @@ int
 rpcctl_cmd_list(const rpcctl_options *o, int argc, const char *const *argv)
 {
 	if (argc == 1) {
-		const core_service_info *svc = find_service(argv[0]);
+		const registry_service *svc = find_service(argv[0]);
 		if (svc == NULL) {
 			name_set s = {0};
 			add_services(&s);
@@ -318,7 +320,7 @@ rpcctl_cmd_list(const rpcctl_options *o, int argc, const char *const *argv)
 		return RPCCTL_EXIT_OK;
 	}
 	size_t n;
-	const core_service_info *svcs = core_registry_services(&n);
+	const registry_service *svcs = registry_services(&n);
 	for (size_t i = 0; i < n; i++) {
 		list_service(o, &svcs[i]);
 	}
@@ -326,33 +328,6 @@ rpcctl_cmd_list(const rpcctl_options *o, int argc, const char *const *argv)
 }
 
 /* ---- describe ----------------------------------------------------------- */
-
-static const char *
-scalar_name(ProtobufCType t)
-{
-	static const char *const names[] = {
-	    [PROTOBUF_C_TYPE_INT32] = "int32",
-	    [PROTOBUF_C_TYPE_SINT32] = "sint32",
-	    [PROTOBUF_C_TYPE_SFIXED32] = "sfixed32",
-	    [PROTOBUF_C_TYPE_INT64] = "int64",
-	    [PROTOBUF_C_TYPE_SINT64] = "sint64",
-	    [PROTOBUF_C_TYPE_SFIXED64] = "sfixed64",
-	    [PROTOBUF_C_TYPE_UINT32] = "uint32",
-	    [PROTOBUF_C_TYPE_FIXED32] = "fixed32",
-	    [PROTOBUF_C_TYPE_UINT64] = "uint64",
-	    [PROTOBUF_C_TYPE_FIXED64] = "fixed64",
-	    [PROTOBUF_C_TYPE_FLOAT] = "float",
-	    [PROTOBUF_C_TYPE_DOUBLE] = "double",
-	    [PROTOBUF_C_TYPE_BOOL] = "bool",
-	    [PROTOBUF_C_TYPE_ENUM] = "enum",
-	    [PROTOBUF_C_TYPE_STRING] = "string",
-	    [PROTOBUF_C_TYPE_BYTES] = "bytes",
-	    [PROTOBUF_C_TYPE_MESSAGE] = "message",
-	};
-	return (size_t) t < sizeof(names) / sizeof(names[0]) && names[t]
-	           ? names[t]
-	           : "?";
-}
 
 static const char *
 type_name(const ProtobufCFieldDescriptor *f)
@@ -364,22 +339,8 @@ type_name(const ProtobufCFieldDescriptor *f)
 		return ((const ProtobufCMessageDescriptor *) f->descriptor)
 		    ->name;
 	}
-	return scalar_name(f->type);
-}
-
-/* map<K,V> is a repeated "<Name>Entry" message with key = 1, value = 2
- * (as in the JSON codec). */
-static bool
-is_map_field(const ProtobufCFieldDescriptor *f)
-{
-	const ProtobufCMessageDescriptor *d = f->descriptor;
-	if (f->label != PROTOBUF_C_LABEL_REPEATED ||
-	    f->type != PROTOBUF_C_TYPE_MESSAGE || d == NULL ||
-	    d->n_fields != 2 || d->fields[0].id != 1 || d->fields[1].id != 2) {
-		return false;
-	}
-	size_t n = strlen(d->short_name);
-	return n >= 5 && strcmp(d->short_name + n - 5, "Entry") == 0;
+	const char *name = core_pb_type_name(f->type);
+	return name != NULL ? name : "?";
 }
 
 static void
@@ -392,7 +353,7 @@ describe_field(const ProtobufCFieldDescriptor *f, const char *indent)
 	    [PROTOBUF_C_LABEL_NONE] = "",
 	};
 	printf("%s", indent);
-	if (is_map_field(f)) {
+	if (core_pb_is_map_field(f)) {
 		const ProtobufCMessageDescriptor *e = f->descriptor;
 		printf("map<%s, %s>", type_name(&e->fields[0]),
 		    type_name(&e->fields[1]));
@@ -418,7 +379,7 @@ describe_message(const ProtobufCMessageDescriptor *d, type_list *enums)
 		if (f->type == PROTOBUF_C_TYPE_ENUM) {
 			tl_add(enums, f->descriptor);
 		}
-		if (is_map_field(f)) {
+		if (core_pb_is_map_field(f)) {
 			const ProtobufCMessageDescriptor *e = f->descriptor;
 			if (e->fields[1].type == PROTOBUF_C_TYPE_ENUM) {
 				tl_add(enums, e->fields[1].descriptor);
@@ -432,10 +393,7 @@ describe_message(const ProtobufCMessageDescriptor *d, type_list *enums)
 		 * every member. */
 		bool first = true;
 		for (unsigned k = 0; k < i; k++) {
-			if ((d->fields[k].flags &
-			        PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			    d->fields[k].quantifier_offset ==
-			        f->quantifier_offset) {
+			if (core_pb_same_oneof(&d->fields[k], f)) {
 				first = false;
 			}
 		}
@@ -444,10 +402,8 @@ describe_message(const ProtobufCMessageDescriptor *d, type_list *enums)
 		}
 		printf("  oneof {\n");
 		for (unsigned k = i; k < d->n_fields; k++) {
-			const ProtobufCFieldDescriptor *g = &d->fields[k];
-			if ((g->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			    g->quantifier_offset == f->quantifier_offset) {
-				describe_field(g, "    ");
+			if (core_pb_same_oneof(&d->fields[k], f)) {
+				describe_field(&d->fields[k], "    ");
 			}
 		}
 		printf("  }\n");
@@ -476,7 +432,7 @@ describe_enums(const type_list *enums)
 }
 
 static void
-describe_service(const core_service_info *svc)
+describe_service(const registry_service *svc)
 {
 	const ProtobufCServiceDescriptor *d = svc->desc;
 	if (svc->target != NULL) {
@@ -496,7 +452,7 @@ describe_service(const core_service_info *svc)
 
 static void
 describe_method(
-    const core_service_info *svc, const ProtobufCMethodDescriptor *m)
+    const registry_service *svc, const ProtobufCMethodDescriptor *m)
 {
 	type_list enums = {0};
 	char shortname[NAME_MAX_LEN];
@@ -511,43 +467,56 @@ describe_method(
 	free(enums.items);
 }
 
-/* The message of that full name, or else the only one of that short name
- * ("LoginRequest"); NULL when none or several. */
-static const ProtobufCMessageDescriptor *
-find_message(const type_list *msgs, const char *name)
+/* The full and short names of entry i of l, a list of message
+ * descriptors or (is_enum) of enum descriptors. */
+static void
+entry_names(const type_list *l, size_t i, bool is_enum, const char **full,
+    const char **shortname)
 {
-	const ProtobufCMessageDescriptor *found = NULL;
+	if (is_enum) {
+		const ProtobufCEnumDescriptor *e = l->items[i];
+		*full = e->name;
+		*shortname = e->short_name;
+	} else {
+		const ProtobufCMessageDescriptor *d = l->items[i];
+		*full = d->name;
+		*shortname = d->short_name;
+	}
+}
+
+/* The entry of l of that full name, or else the only one of that short
+ * name ("LoginRequest"); NULL when none or several. */
+static const void *
+find_type(const type_list *l, bool is_enum, const char *name)
+{
+	const void *found = NULL;
 	size_t n_short = 0;
-	for (size_t i = 0; i < msgs->n; i++) {
-		const ProtobufCMessageDescriptor *d = msgs->items[i];
-		if (strcmp(d->name, name) == 0) {
-			return d;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *full, *shortname;
+		entry_names(l, i, is_enum, &full, &shortname);
+		if (strcmp(full, name) == 0) {
+			return l->items[i];
 		}
-		if (strcmp(d->short_name, name) == 0) {
-			found = d;
+		if (strcmp(shortname, name) == 0) {
+			found = l->items[i];
 			n_short++;
 		}
 	}
 	return n_short == 1 ? found : NULL;
 }
 
-/* The same for enums. */
-static const ProtobufCEnumDescriptor *
-find_enum(const type_list *enums, const char *name)
+/* Each entry of l as a candidate shown by its full name, spelt by its
+ * full and short names. */
+static void
+add_type_names(name_set *s, const type_list *l, bool is_enum)
 {
-	const ProtobufCEnumDescriptor *found = NULL;
-	size_t n_short = 0;
-	for (size_t i = 0; i < enums->n; i++) {
-		const ProtobufCEnumDescriptor *e = enums->items[i];
-		if (strcmp(e->name, name) == 0) {
-			return e;
-		}
-		if (strcmp(e->short_name, name) == 0) {
-			found = e;
-			n_short++;
-		}
+	for (size_t i = 0; i < l->n; i++) {
+		const char *full, *shortname;
+		entry_names(l, i, is_enum, &full, &shortname);
+		size_t id = ns_candidate(s, full);
+		ns_spelling(s, id, full);
+		ns_spelling(s, id, shortname);
 	}
-	return n_short == 1 ? found : NULL;
 }
 
 /* Every service, method, message and enum, for "did you mean". */
@@ -556,18 +525,8 @@ add_all_names(name_set *s, const type_list *msgs, const type_list *enums)
 {
 	add_services(s);
 	add_methods(s, false);
-	for (size_t i = 0; i < msgs->n; i++) {
-		const ProtobufCMessageDescriptor *d = msgs->items[i];
-		size_t id = ns_candidate(s, d->name);
-		ns_spelling(s, id, d->name);
-		ns_spelling(s, id, d->short_name);
-	}
-	for (size_t i = 0; i < enums->n; i++) {
-		const ProtobufCEnumDescriptor *e = enums->items[i];
-		size_t id = ns_candidate(s, e->name);
-		ns_spelling(s, id, e->name);
-		ns_spelling(s, id, e->short_name);
-	}
+	add_type_names(s, msgs, false);
+	add_type_names(s, enums, true);
 }
 
 int
@@ -579,21 +538,22 @@ rpcctl_cmd_describe(const rpcctl_options *o, int argc, const char *const *argv)
 	if (name[0] == '.' && name[1] != '\0') {
 		name++; /* ".auth.v1.User", as protoc spells full names */
 	}
-	const core_service_info *svc = find_service(name);
+	const registry_service *svc = find_service(name);
 	if (svc != NULL) {
 		describe_service(svc);
 		return RPCCTL_EXIT_OK;
 	}
 	const ProtobufCMethodDescriptor *m = NULL;
-	if (core_registry_find(name, &svc, &m) == 0) {
+	if (registry_find(name, &svc, &m) == 0) {
 		describe_method(svc, m);
 		return RPCCTL_EXIT_OK;
 	}
 	type_list msgs = {0}, enums = {0};
 	collect_all(&msgs, &enums);
 	int rc = RPCCTL_EXIT_INVALID;
-	const ProtobufCMessageDescriptor *d = find_message(&msgs, name);
-	const ProtobufCEnumDescriptor *e = d ? NULL : find_enum(&enums, name);
+	const ProtobufCMessageDescriptor *d = find_type(&msgs, false, name);
+	const ProtobufCEnumDescriptor *e =
+	    d ? NULL : find_type(&enums, true, name);
 	if (d != NULL) {
 		type_list used = {0};
 		describe_message(d, &used);

@@ -8,7 +8,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "core/registry.h"
+#include "registry.h"
 #include "core/rpc.h"
 #include "core/status.h"
 
@@ -73,19 +73,19 @@ void rpcctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The exit status for an RPC status. */
 int rpcctl_exit_for(core_status st);
 
-/* Finds a method by full or short name (core_registry_find). When nothing
+/* Finds a method by full or short name (registry_find). When nothing
  * matches, prints "unknown method NAME; did you mean: a, b, c" (or "see
  * 'rpcctl list'") on stderr and returns -1. */
-int rpcctl_find_method(const char *name, const core_service_info **svc,
+int rpcctl_find_method(const char *name, const registry_service **svc,
     const ProtobufCMethodDescriptor **method);
 
 /* The service of a target name ("auth"), or NULL after printing "unknown
  * service NAME; did you mean: ..." on stderr. */
-const core_service_info *rpcctl_find_target(const char *name);
+const registry_service *rpcctl_find_target(const char *name);
 
 /* The short name of a method ("auth.Login"; "Health.Check" for the health
  * service, which has no target) into buf. */
-void rpcctl_short_name(const core_service_info *svc,
+void rpcctl_short_name(const registry_service *svc,
     const ProtobufCMethodDescriptor *m, char *buf, size_t size);
 
 /* call.c */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "core/pbfield.h"
 #include "text_format.h"
 
 #define TEXT_MAX_BYTES (256u << 20)
@@ -141,11 +141,13 @@ put_escaped(tbuf *b, const uint8_t *s, size_t n)
 	put(b, "\"", 1);
 }
 
-/* SimpleDtoa / SimpleFtoa: the shorter precision unless it loses bits. */
+/* SimpleDtoa / SimpleFtoa: the shorter precision unless it loses bits. A
+ * float is passed widened (exactly) to double, with single set. */
 static void
-put_double(tbuf *b, double v)
+put_real(tbuf *b, double v, bool single)
 {
 	char tmp[64];
+	int digits = single ? FLT_DIG : DBL_DIG;
 	if (v != v) {
 		put_str(b, "nan");
 		return;
@@ -154,87 +156,34 @@ put_double(tbuf *b, double v)
 		put_str(b, v > 0 ? "inf" : "-inf");
 		return;
 	}
-	snprintf(tmp, sizeof(tmp), "%.*g", DBL_DIG, v);
-	if (strtod(tmp, NULL) != v) {
-		snprintf(tmp, sizeof(tmp), "%.*g", DBL_DIG + 2, v);
+	snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
+	if (single ? strtof(tmp, NULL) != (float) v : strtod(tmp, NULL) != v) {
+		digits = single ? FLT_DIG + 3 : DBL_DIG + 2;
+		snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
 	}
 	put_str(b, tmp);
 }
 
-static void
-put_float(tbuf *b, float v)
-{
-	char tmp[64];
-	if (v != v) {
-		put_str(b, "nan");
-		return;
-	}
-	if (v > FLT_MAX || v < -FLT_MAX) {
-		put_str(b, v > 0 ? "inf" : "-inf");
-		return;
-	}
-	snprintf(tmp, sizeof(tmp), "%.*g", FLT_DIG, (double) v);
-	if (strtof(tmp, NULL) != v) {
-		snprintf(tmp, sizeof(tmp), "%.*g", FLT_DIG + 3, (double) v);
-	}
-	put_str(b, tmp);
-}
-
-static const void *
-member_at(const ProtobufCMessage *m, unsigned offset)
-{
-	return (const char *) m + offset;
-}
-
-
-/* Whether a proto3 singular value is its type's zero (not on the wire).
- * Floating-point values compare by bits, so -0.0 counts as set, as in
- * protobuf. */
-static bool
-is_zero(const ProtobufCFieldDescriptor *f, const void *v)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *) v;
-		return s == NULL || s[0] == '\0';
-	}
-	case PROTOBUF_C_TYPE_BYTES:
-		return ((const ProtobufCBinaryData *) v)->len == 0;
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return *(const ProtobufCMessage *const *) v == NULL;
-	default: {
-		static const uint8_t zeros[16];
-		return memcmp(v, zeros, core_pb_type_size(f->type)) == 0;
-	}
-	}
-}
-
-/* Presence by the rules protobuf_c_message_pack() applies. */
+/* Presence as protoc prints it: protobuf-c's rules (what the wire carries)
+ * but for two cases where protobuf's text printer differs: a oneof member
+ * counts whenever its case is set, and a proto3 float or double counts
+ * unless all its bits are zero (protobuf compares them by bits, so -0.0 is
+ * shown). */
 static bool
 is_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
-	const void *v = member_at(m, f->offset);
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-		return *(const uint32_t *) member_at(
-		           m, f->quantifier_offset) == f->id;
+		return core_pb_oneof_case(m, f) == f->id;
 	}
-	switch (f->label) {
-	case PROTOBUF_C_LABEL_REQUIRED:
-		return true;
-	case PROTOBUF_C_LABEL_OPTIONAL:
-		if (f->type == PROTOBUF_C_TYPE_STRING ||
-		    f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			const void *p = *(const void *const *) v;
-			return p != NULL && p != f->default_value;
-		}
-		return *(const protobuf_c_boolean *) member_at(
-		    m, f->quantifier_offset);
-	case PROTOBUF_C_LABEL_NONE:
-		return !is_zero(f, v);
-	case PROTOBUF_C_LABEL_REPEATED:
-		break;
+	if (f->label == PROTOBUF_C_LABEL_NONE &&
+	    (f->type == PROTOBUF_C_TYPE_FLOAT ||
+	        f->type == PROTOBUF_C_TYPE_DOUBLE)) {
+		static const uint8_t zeros[sizeof(double)];
+		return memcmp(core_pb_field_cptr(m, f), zeros,
+		           core_pb_type_size(f->type)) != 0;
 	}
-	return false;
+	return f->label != PROTOBUF_C_LABEL_REPEATED &&
+	       core_pb_field_present(m, f);
 }
 
 static void put_message(
@@ -263,10 +212,10 @@ put_value(tbuf *b, const ProtobufCFieldDescriptor *f, const void *v)
 		put_fmt(b, "%" PRIu64, *(const uint64_t *) v);
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
-		put_float(b, *(const float *) v);
+		put_real(b, *(const float *) v, true);
 		break;
 	case PROTOBUF_C_TYPE_DOUBLE:
-		put_double(b, *(const double *) v);
+		put_real(b, *(const double *) v, false);
 		break;
 	case PROTOBUF_C_TYPE_BOOL:
 		put_str(b, *(const protobuf_c_boolean *) v ? "true" : "false");
@@ -323,22 +272,6 @@ put_field(tbuf *b, const ProtobufCFieldDescriptor *f, const void *v, int depth,
 
 /* ---- maps --------------------------------------------------------------- */
 
-/* protobuf-c has no map type: map<K,V> is a repeated field of a generated
- * "<Name>Entry" message with key = 1 and value = 2 (the JSON codec
- * recognises it the same way). */
-static bool
-is_map_field(const ProtobufCFieldDescriptor *f)
-{
-	const ProtobufCMessageDescriptor *d = f->descriptor;
-	if (f->label != PROTOBUF_C_LABEL_REPEATED ||
-	    f->type != PROTOBUF_C_TYPE_MESSAGE || d == NULL ||
-	    d->n_fields != 2 || d->fields[0].id != 1 || d->fields[1].id != 2) {
-		return false;
-	}
-	size_t n = strlen(d->short_name);
-	return n >= 5 && strcmp(d->short_name + n - 5, "Entry") == 0;
-}
-
 typedef struct map_item {
 	const ProtobufCMessage *entry;
 	size_t index; /* position on the wire: ties keep it (a stable sort) */
@@ -374,7 +307,7 @@ cmp_items(const void *a, const void *b)
 static void
 map_key(map_item *it, const ProtobufCFieldDescriptor *kf)
 {
-	const void *k = member_at(it->entry, kf->offset);
+	const void *k = core_pb_field_cptr(it->entry, kf);
 	switch (kf->type) {
 	case PROTOBUF_C_TYPE_STRING:
 		it->s = *(const char *const *) k;
@@ -447,21 +380,20 @@ typedef struct wire_field {
 static bool
 read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 {
+	size_t n = core_pb_varint_read(p + *pos, len - *pos, out);
+	*pos += n;
+	return n > 0;
+}
+
+/* The little-endian value of p[0..n), n at most 8 (fixed32, fixed64). */
+static uint64_t
+le_value(const uint8_t *p, size_t n)
+{
 	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 70; shift += 7) {
-		if (*pos >= len) {
-			return false;
-		}
-		uint8_t c = p[(*pos)++];
-		if (shift < 64) {
-			v |= (uint64_t) (c & 0x7f) << shift;
-		}
-		if ((c & 0x80) == 0) {
-			*out = v;
-			return true;
-		}
+	for (size_t i = 0; i < n; i++) {
+		v |= (uint64_t) p[i] << (8 * i);
 	}
-	return false; /* longer than ten bytes */
+	return v;
 }
 
 static bool read_field(const uint8_t *p, size_t len, size_t *pos, int budget,
@@ -510,10 +442,7 @@ read_field(const uint8_t *p, size_t len, size_t *pos, int budget,
 		if (len - *pos < n) {
 			return false;
 		}
-		f->value = 0;
-		for (size_t i = 0; i < n; i++) {
-			f->value |= (uint64_t) p[*pos + i] << (8 * i);
-		}
+		f->value = le_value(p + *pos, n);
 		*pos += n;
 		return true;
 	}
@@ -633,9 +562,7 @@ put_unknown(tbuf *b, const ProtobufCMessageUnknownField *u, int depth)
 		break;
 	case PROTOBUF_C_WIRE_TYPE_32BIT:
 	case PROTOBUF_C_WIRE_TYPE_64BIT:
-		for (size_t i = 0; i < u->len && i < 8; i++) {
-			f.value |= (uint64_t) u->data[i] << (8 * i);
-		}
+		f.value = le_value(u->data, u->len < 8 ? u->len : 8);
 		break;
 	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
 		uint64_t n;
@@ -669,20 +596,19 @@ put_message(tbuf *b, const ProtobufCMessage *m, int depth, bool all_fields)
 	 * relies on it too), which is the order protoc prints them in. */
 	for (unsigned i = 0; i < d->n_fields && !b->failed; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const void *v = member_at(m, f->offset);
+		const void *v = core_pb_field_cptr(m, f);
 		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
 			if (all_fields || is_present(m, f)) {
 				put_field(b, f, v, depth, false);
 			}
 			continue;
 		}
-		size_t n =
-		    *(const size_t *) member_at(m, f->quantifier_offset);
+		size_t n = core_pb_repeated_count(m, f);
 		const char *arr = *(const char *const *) v;
 		if (n == 0 || arr == NULL) {
 			continue;
 		}
-		if (is_map_field(f)) {
+		if (core_pb_is_map_field(f)) {
 			put_map(b, f, (const ProtobufCMessage *const *) arr, n,
 			    depth);
 			continue;

@@ -2,6 +2,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+
 #include "browser.h"
 
 static bool
@@ -133,29 +135,14 @@ edge_is_json_type(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-static int
-hex_val(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 size_t
 edge_unescape(char *s)
 {
 	char *w = s;
 	for (const char *p = s; *p != '\0'; p++) {
 		int hi, lo;
-		if (*p == '%' && (hi = hex_val(p[1])) >= 0 &&
-		    (lo = hex_val(p[2])) >= 0 && (hi | lo) != 0) {
+		if (*p == '%' && (hi = core_hex_value(p[1])) >= 0 &&
+		    (lo = core_hex_value(p[2])) >= 0 && (hi | lo) != 0) {
 			*w++ = (char) (hi * 16 + lo);
 			p += 2;
 		} else {

@@ -29,7 +29,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/registry.h"
+#include "registry.h"
 #include "core/rpc.h"
 #include "core/utf8.h"
 #include "browser.h"

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/registry.h"
+#include "registry.h"
 #include "core/status.h"
 #include "routes.h"
 
@@ -56,9 +56,9 @@ int
 edge_routes_init(void)
 {
 	for (size_t i = 0; i < N_ROUTES; i++) {
-		const core_service_info *svc;
+		const registry_service *svc;
 		const ProtobufCMethodDescriptor *m;
-		if (core_registry_find(routes[i].rpc, &svc, &m) != 0) {
+		if (registry_find(routes[i].rpc, &svc, &m) != 0) {
 			core_log_error("route %s %s: unknown method %s",
 			    routes[i].method, routes[i].path, routes[i].rpc);
 			return -1;

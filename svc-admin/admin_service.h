@@ -1,10 +1,12 @@
-/* AdminService handlers and the per-worker state they run with. */
+/* AdminService: its methods (every one needs an admin's token, checked by
+ * the server before the handler), the hook that audits refused calls, and
+ * the per-worker state they run with. */
 #ifndef ADMIN_SERVICE_H
 #define ADMIN_SERVICE_H
 
 #include <stdbool.h>
 
-#include "core/jwt.h"
+#include "core/redis.h"
 #include "core/rpc.h"
 #include "core/store.h"
 
@@ -15,9 +17,6 @@
 typedef struct admin_config {
 	const char *database_url;
 	const char *redis_url;
-	const char *issuer;
-	const char *audience;
-	core_jwks_cache *jwks; /* keys from AuthService.GetJwks, shared */
 	core_rpc_client *auth; /* svc-auth, shared (thread-safe) */
 } admin_config;
 
@@ -26,11 +25,14 @@ typedef struct admin_worker {
 	core_store db; /* its own admindb and Redis connections */
 } admin_worker;
 
-#define ADMIN_N_METHODS 5
-extern const core_rpc_handler admin_handlers[ADMIN_N_METHODS];
+/* admin.v1.AdminService: its method table (CORE_RULE_ADMIN on each) and
+ * its denied hook, which writes the audit row of a refused call. */
+extern const core_rpc_service admin_service;
 
 void *admin_worker_init(void *cfg);
 void admin_worker_fini(void *worker);
+/* The worker's Redis connection (for core_call_auth.redis). */
+core_redis *admin_worker_redis(void *worker);
 /* SERVING only while both admindb and Redis answer: without the one no
  * call can be audited, without the other no token can be checked. */
 bool admin_health(void *worker);

@@ -4,25 +4,6 @@
 
 #include "admin_text.h"
 
-static bool
-is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	       (c >= 'A' && c <= 'F');
-}
-
-bool
-admin_uuid_valid(const char *s)
-{
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !is_hex(s[i])) {
-			return false; /* also stops at a short string's NUL */
-		}
-	}
-	return s[36] == '\0';
-}
-
 bool
 admin_utf8_clip(const char *s, char *out, size_t cap)
 {
@@ -46,4 +27,11 @@ admin_ip_valid(const char *s)
 	unsigned char buf[sizeof(struct in6_addr)];
 	return inet_pton(AF_INET, s, buf) == 1 ||
 	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
+json_t *
+admin_json_str(const char *s)
+{
+	json_t *v = json_string(s != NULL ? s : "");
+	return v != NULL ? v : json_string("\xef\xbf\xbd");
 }

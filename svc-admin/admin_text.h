@@ -6,14 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Whether s is a UUID in its canonical text form: 8-4-4-4-12 hex digits,
- * either case. */
-bool admin_uuid_valid(const char *s);
+#include <jansson.h>
 
 /* Copies at most cap - 1 bytes of the UTF-8 string s into out (cap >= 1),
  * cutting only between characters, so a clipped copy is still valid UTF-8
  * when s is. Returns true when all of s fit. */
 bool admin_utf8_clip(const char *s, char *out, size_t cap);
+
+/* A JSON string of s (NULL counts as ""). jansson refuses invalid UTF-8,
+ * which request strings cannot hold (the RPC server checks them), so its
+ * U+FFFD stand-in is only a guard. NULL only when out of memory. */
+json_t *admin_json_str(const char *s);
 
 /* Whether s is an IPv4 or IPv6 address in text form (what the edge sends
  * as client-ip metadata). */

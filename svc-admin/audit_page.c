@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "core/jwt.h"
+#include "core/b64url.h"
 
 #include "audit_page.h"
 

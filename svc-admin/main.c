@@ -1,15 +1,15 @@
 /* svc-admin: serves admin.v1.AdminService on admindb (the audit log) and
  * Redis (revocation), calling svc-auth for user management. Wiring only:
- * configuration, migrations, the JWKS cache and the svc-auth client, the
- * RPC server and its handlers. */
+ * configuration, migrations, the svc-auth link (client and JWKS cache),
+ * how the server checks tokens, the RPC server and its service. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/v1/admin.pb-c.h"
-
+#include "admin_actions.h"
 #include "admin_service.h"
-#include "core/auth_link.h"
+#include "auth_link.h"
+#include "core/call_auth.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/pg.h"
@@ -20,8 +20,8 @@
 #endif
 
 static admin_config cfg;
-static core_auth_link auth;
-static const char *migrations_dir, *auth_dial;
+static auth_link auth;
+static const char *migrations_dir;
 static long migrate_wait_s;
 
 static int
@@ -33,11 +33,11 @@ init(void **app)
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (core_auth_link_open(&auth, auth_dial) != 0) {
+	if (auth_link_open(&auth, admin_worker_redis, admin_role_is_admin) !=
+	    0) {
 		return -1;
 	}
 	cfg.auth = auth.client;
-	cfg.jwks = auth.jwks;
 	*app = &cfg;
 	return 0;
 }
@@ -46,21 +46,13 @@ static void
 fini(void *app)
 {
 	(void) app;
-	core_auth_link_close(&auth);
+	auth_link_close(&auth);
 }
 
 int
 main(void)
 {
-	if (ADMIN_N_METHODS !=
-	    admin__v1__admin_service__descriptor.n_methods) {
-		fprintf(stderr, "svc-admin: handler table out of date\n");
-		return 1;
-	}
-	static const core_rpc_service services[] = {
-	    {&admin__v1__admin_service__descriptor, admin_handlers},
-	};
-	const core_config_item config[] = {
+	core_config_item config[4 + AUTH_LINK_N_CONFIG] = {
 	    {"ADMIN_DATABASE_URL",
 	        "postgresql://postgres@127.0.0.1:55432/admindb",
 	        CORE_CONFIG_STR, 0, 0, false, "admindb connection URL",
@@ -72,18 +64,14 @@ main(void)
 	        &migrations_dir},
 	    {"ADMIN_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
 	        "how long start-up waits for the database", &migrate_wait_s},
-	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
-	        false, "svc-auth URLs (JWKS, user management)", &auth_dial},
-	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
-	        false, "expected iss of access tokens", &cfg.issuer},
-	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
-	        "expected aud of access tokens", &cfg.audience},
 	};
+	auth_link_config(
+	    &auth, "svc-auth URLs (JWKS, user management)", config + 4);
 	const core_service_def def = {
 	    .name = "svc-admin",
 	    .listen_env = "ADMIN_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7103",
-	    .services = services,
+	    .services = &admin_service,
 	    .n_services = 1,
 	    .config = config,
 	    .n_config = sizeof(config) / sizeof(config[0]),
@@ -92,6 +80,7 @@ main(void)
 	    .worker_init = admin_worker_init,
 	    .worker_fini = admin_worker_fini,
 	    .health = admin_health,
+	    .auth = &auth.call_auth,
 	};
 	return core_service_main(&def);
 }

@@ -20,10 +20,9 @@
 #endif
 
 static user_config cfg;
-static const char *migrations_dir, *auth_dial;
+static const char *migrations_dir;
 static long migrate_wait_s, cache_ttl_s;
 static auth_link auth;
-static core_call_auth call_auth;
 
 static int
 init(void **app)
@@ -33,16 +32,9 @@ init(void **app)
 	        migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (auth_link_open(&auth, auth_dial) != 0) {
+	if (auth_link_open(&auth, user_worker_redis, NULL) != 0) {
 		return -1;
 	}
-	call_auth = (core_call_auth){
-	    .issuer = cfg.issuer,
-	    .audience = cfg.audience,
-	    .verify = core_call_auth_jwks_verify,
-	    .verify_arg = auth.jwks,
-	    .redis = user_worker_redis,
-	};
 	*app = &cfg;
 	return 0;
 }
@@ -61,7 +53,7 @@ main(void)
 	    {&user__v1__user_service__descriptor, user_methods, USER_N_METHODS,
 	        NULL},
 	};
-	const core_config_item config[] = {
+	core_config_item config[5 + AUTH_LINK_N_CONFIG] = {
 	    {"USER_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/apidb",
 	        CORE_CONFIG_STR, 0, 0, false, "apidb connection URL",
 	        &cfg.database_url},
@@ -72,15 +64,10 @@ main(void)
 	        &migrations_dir},
 	    {"USER_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
 	        "how long start-up waits for the database", &migrate_wait_s},
-	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
-	        false, "svc-auth URLs (for the JWKS)", &auth_dial},
-	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
-	        false, "expected iss of access tokens", &cfg.issuer},
-	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
-	        "expected aud of access tokens", &cfg.audience},
 	    {"USER_CACHE_TTL_S", "300", CORE_CONFIG_INT, 1, 86400, false,
 	        "how long a profile stays in the Redis cache", &cache_ttl_s},
 	};
+	auth_link_config(&auth, "svc-auth URLs (for the JWKS)", config + 5);
 	const core_service_def def = {
 	    .name = "svc-user",
 	    .listen_env = "USER_RPC_LISTEN",
@@ -94,7 +81,7 @@ main(void)
 	    .worker_init = user_worker_init,
 	    .worker_fini = user_worker_fini,
 	    .health = user_health,
-	    .auth = &call_auth,
+	    .auth = &auth.call_auth,
 	};
 	return core_service_main(&def);
 }

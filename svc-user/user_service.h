@@ -13,8 +13,6 @@
 typedef struct user_config {
 	const char *database_url;
 	const char *redis_url;
-	const char *issuer;
-	const char *audience;
 	int cache_ttl_s;
 } user_config;
 

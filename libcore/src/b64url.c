@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/b64url.h"
+#include "text_internal.h"
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -16,28 +17,7 @@ core_b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap)
 	if (len > SIZE_MAX / 4 - 1 || CORE_B64URL_ENCODED_LEN(len) >= cap) {
 		return -1;
 	}
-	size_t o = 0;
-	size_t i = 0;
-	for (; i + 3 <= len; i += 3) {
-		uint32_t v = (uint32_t) in[i] << 16 |
-		             (uint32_t) in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = b64_alphabet[(v >> 6) & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	if (len - i == 1) {
-		uint32_t v = (uint32_t) in[i] << 16;
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1]
-		                                          << 8;
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = b64_alphabet[(v >> 6) & 63];
-	}
-	out[o] = '\0';
+	text_b64_encode(in, len, out, b64_alphabet, false);
 	return 0;
 }
 

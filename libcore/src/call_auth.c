@@ -71,15 +71,11 @@ check_revoked(core_call *c, unsigned rule, const core_jwt_claims *cl,
 	bool revoked = true;
 	core_status st = core_revocation_check(
 	    c->auth->redis(c->state), cl, extra, &revoked);
-	if (st == CORE_UNAVAILABLE) {
-		/* Fail closed: without Redis nobody knows. */
+	if (st != CORE_OK) {
+		/* Fail closed: without an answer nobody knows (the detail of
+		 * an unexpected reply is logged by the check). */
 		return refuse(c, v, "revocation unknown", CORE_UNAVAILABLE,
 		    STORE_DOWN);
-	}
-	if (st != CORE_OK) {
-		v->reason = "revocation unknown";
-		return core_call_error(c, CORE_INTERNAL, "session store: %s",
-		    core_status_str(st));
 	}
 	if (revoked && (rule & CORE_RULE_REVOKED_OK) == 0) {
 		return refuse(c, v, "revoked token", CORE_UNAUTHENTICATED,
@@ -193,6 +189,7 @@ rpc_call_authorize(core_call *c, const core_rpc_service *svc,
 	core_call_denial d = {
 	    .code = st,
 	    .reason = v.reason ? v.reason : core_status_str(st),
+	    .message = c->message,
 	    .claims = v.signed_ok ? &c->claims : NULL,
 	    .trusted = v.trusted,
 	};

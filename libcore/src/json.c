@@ -18,6 +18,9 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/pbfield.h"
+#include "core/text.h"
+#include "core/utf8.h"
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
@@ -26,9 +29,6 @@
 #endif
 
 #define TIMESTAMP_NAME "google.protobuf.Timestamp"
-/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the RFC 3339 range. */
-#define TS_MIN_SECONDS INT64_C(-62135596800)
-#define TS_MAX_SECONDS INT64_C(253402300799)
 /* Keys echoed in paths and messages are cut to this many bytes. */
 #define SHOWN_KEY_MAX 64
 
@@ -56,159 +56,19 @@ unconst(const json_t *v)
 	return (json_t *)(uintptr_t)v;
 }
 
-static void *
-member_at(void *msg, unsigned offset)
-{
-	return (char *)msg + offset;
-}
-
-static const void *
-cmember_at(const void *msg, unsigned offset)
-{
-	return (const char *)msg + offset;
-}
-
 static bool
 is_timestamp(const ProtobufCMessageDescriptor *d)
 {
 	return d != NULL && strcmp(d->name, TIMESTAMP_NAME) == 0;
 }
 
-/* protobuf-c has no map type: map<K,V> is a repeated field of a generated
- * "<Name>Entry" message with key = 1 and value = 2. */
-static bool
-is_map_field(const ProtobufCFieldDescriptor *f)
-{
-	const ProtobufCMessageDescriptor *d = f->descriptor;
-	size_t n;
-
-	if (f->label != PROTOBUF_C_LABEL_REPEATED ||
-	    f->type != PROTOBUF_C_TYPE_MESSAGE || d == NULL ||
-	    d->n_fields != 2 || d->fields[0].id != 1 || d->fields[1].id != 2)
-		return false;
-	n = strlen(d->short_name);
-	return n >= 5 && strcmp(d->short_name + n - 5, "Entry") == 0;
-}
-
-size_t
-core_pb_type_size(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return sizeof(int32_t);
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return sizeof(int64_t);
-	case PROTOBUF_C_TYPE_FLOAT:
-		return sizeof(float);
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
-
+/* The .proto name of a type, for error messages. */
 static const char *
 type_name(ProtobufCType t)
 {
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT32:
-		return "int32";
-	case PROTOBUF_C_TYPE_SINT32:
-		return "sint32";
-	case PROTOBUF_C_TYPE_SFIXED32:
-		return "sfixed32";
-	case PROTOBUF_C_TYPE_INT64:
-		return "int64";
-	case PROTOBUF_C_TYPE_SINT64:
-		return "sint64";
-	case PROTOBUF_C_TYPE_SFIXED64:
-		return "sfixed64";
-	case PROTOBUF_C_TYPE_UINT32:
-		return "uint32";
-	case PROTOBUF_C_TYPE_FIXED32:
-		return "fixed32";
-	case PROTOBUF_C_TYPE_UINT64:
-		return "uint64";
-	case PROTOBUF_C_TYPE_FIXED64:
-		return "fixed64";
-	case PROTOBUF_C_TYPE_FLOAT:
-		return "float";
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return "double";
-	case PROTOBUF_C_TYPE_BOOL:
-		return "bool";
-	case PROTOBUF_C_TYPE_ENUM:
-		return "enum";
-	case PROTOBUF_C_TYPE_STRING:
-		return "string";
-	case PROTOBUF_C_TYPE_BYTES:
-		return "bytes";
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return "message";
-	}
-	return "value";
-}
+	const char *name = core_pb_type_name(t);
 
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0.
- * Strict: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	uint32_t cp, min;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2, cp = s[0] & 0x1fu, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, cp = s[0] & 0x0fu, min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4, cp = s[0] & 0x07u, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-static bool
-utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k;
-
-	while (i < n) {
-		if ((k = utf8_seq(p + i, n - i)) == 0)
-			return false;
-		i += k;
-	}
-	return true;
+	return name != NULL ? name : "value";
 }
 
 /* Renders an input key for display in a path or message: at most
@@ -225,7 +85,7 @@ show_key(char *out, size_t size, const char *key, size_t n)
 	if (cap > SHOWN_KEY_MAX)
 		cap = SHOWN_KEY_MAX;
 	while (i < n) {
-		k = utf8_seq(p + i, n - i);
+		k = core_utf8_seq_len(p + i, n - i);
 		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f) {
 			if (o + 1 > cap)
 				break;
@@ -436,46 +296,61 @@ signed_of(bool neg, uint64_t mag, int64_t *out)
 	return true;
 }
 
+/* The integer a JSON value holds (a number without a fraction, or a
+ * decimal string) as a sign and a magnitude, for get_signed() and
+ * get_unsigned() to range-check. */
 static int
-get_signed(parse_ctx *c, ProtobufCType t, const json_t *v, int64_t min,
-    int64_t max, int64_t *out)
+get_integer(parse_ctx *c, ProtobufCType t, const json_t *v, bool *neg,
+    uint64_t *mag)
 {
-	int64_t i;
+	json_int_t i;
 	double d;
-	bool neg;
-	uint64_t mag;
 	int rc;
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
 		i = json_integer_value(v);
-		break;
+		*neg = i < 0;
+		*mag = *neg ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+		return 0;
 	case JSON_REAL:
 		d = json_real_value(v);
 		if (!isfinite(d) || d != floor(d))
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		/* 2^63 is exact in a double; anything at or past it (or
-		 * below -2^63) would overflow the conversion. */
-		if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+			break;
+		/* 2^64 is exact in a double; anything at or past it (either
+		 * sign) would overflow the conversion. */
+		if (fabs(d) >= 18446744073709551616.0)
 			return fail(
 			    c, "value out of range for %s", type_name(t));
-		i = (int64_t)d;
-		break;
+		*neg = d < 0;
+		*mag = (uint64_t)fabs(d);
+		return 0;
 	case JSON_STRING:
 		rc = parse_decimal(json_string_value(v), json_string_length(v),
-		    false, &neg, &mag);
-		if (rc < 0)
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		if (rc > 0 || !signed_of(neg, mag, &i))
+		    false, neg, mag);
+		if (rc > 0)
 			return fail(
 			    c, "value out of range for %s", type_name(t));
+		if (rc == 0)
+			return 0;
 		break;
 	default:
-		return fail(c, "expected an integer for %s", type_name(t));
+		break;
 	}
-	if (i < min || i > max)
+	return fail(c, "expected an integer for %s", type_name(t));
+}
+
+static int
+get_signed(parse_ctx *c, ProtobufCType t, const json_t *v, int64_t min,
+    int64_t max, int64_t *out)
+{
+	bool neg;
+	uint64_t mag;
+	int64_t i;
+
+	if (get_integer(c, t, v, &neg, &mag) != 0)
+		return -1;
+	if (!signed_of(neg, mag, &i) || i < min || i > max)
 		return fail(c, "value out of range for %s", type_name(t));
 	*out = i;
 	return 0;
@@ -485,44 +360,14 @@ static int
 get_unsigned(parse_ctx *c, ProtobufCType t, const json_t *v, uint64_t max,
     uint64_t *out)
 {
-	uint64_t u;
-	double d;
 	bool neg;
-	int rc;
+	uint64_t mag;
 
-	switch (json_typeof(v)) {
-	case JSON_INTEGER:
-		if (json_integer_value(v) < 0)
-			return fail(
-			    c, "value out of range for %s", type_name(t));
-		u = (uint64_t)json_integer_value(v);
-		break;
-	case JSON_REAL:
-		d = json_real_value(v);
-		if (!isfinite(d) || d != floor(d))
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		if (d < 0 || d >= 18446744073709551616.0)
-			return fail(
-			    c, "value out of range for %s", type_name(t));
-		u = (uint64_t)d;
-		break;
-	case JSON_STRING:
-		rc = parse_decimal(json_string_value(v), json_string_length(v),
-		    false, &neg, &u);
-		if (rc < 0)
-			return fail(
-			    c, "expected an integer for %s", type_name(t));
-		if (rc > 0 || (neg && u != 0))
-			return fail(
-			    c, "value out of range for %s", type_name(t));
-		break;
-	default:
-		return fail(c, "expected an integer for %s", type_name(t));
-	}
-	if (u > max)
+	if (get_integer(c, t, v, &neg, &mag) != 0)
+		return -1;
+	if ((neg && mag != 0) || mag > max)
 		return fail(c, "value out of range for %s", type_name(t));
-	*out = u;
+	*out = mag;
 	return 0;
 }
 
@@ -624,7 +469,7 @@ check_text(parse_ctx *c, const char *s, size_t n)
 		return fail(c, "string contains a NUL character");
 	/* jansson validates what it parses, but a caller-built json_t may
 	 * come from json_string_nocheck(). */
-	if (!utf8_valid(s, n))
+	if (!core_utf8_valid(s, n))
 		return fail(c, "string is not valid UTF-8");
 	return 0;
 }
@@ -644,51 +489,16 @@ dup_text(parse_ctx *c, const char *s, size_t n, char **out)
 	return 0;
 }
 
-static const char b64_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Value of one base64 digit of either alphabet, or -1. *alpha remembers
- * which alphabet the text uses (1 standard, 2 URL-safe) so that a mix of
- * both is refused. */
-static int
-b64_digit(unsigned char ch, int *alpha)
-{
-	int a = 0, v;
-
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '/')
-		a = 1, v = ch == '+' ? 62 : 63;
-	else if (ch == '-' || ch == '_')
-		a = 2, v = ch == '-' ? 62 : 63;
-	else
-		return -1;
-	if (*alpha != 0 && *alpha != a)
-		return -1;
-	*alpha = a;
-	return v;
-}
-
 /* Decodes standard or URL-safe base64, padded or not, into freshly
  * allocated exact-size memory (NULL for empty, as protobuf-c unpacks). */
 static int
 b64_decode(parse_ctx *c, const char *s, size_t n, ProtobufCBinaryData *bd)
 {
-	size_t pad = 0, body, len, i, o = 0;
-	uint32_t acc = 0;
-	int bits = 0, alpha = 0, d;
-	uint8_t *out = NULL;
+	size_t len;
+	uint8_t *out;
 
-	if (n > 0 && s[n - 1] == '=')
-		pad = (n > 1 && s[n - 2] == '=') ? 2 : 1;
-	body = n - pad;
-	if (body % 4 == 1 || (pad > 0 && (n % 4 != 0)))
+	if (core_b64_decoded_len(s, n, &len) != 0)
 		return fail(c, "invalid base64");
-	len = body / 4 * 3 + (body % 4 == 0 ? 0 : body % 4 - 1);
 	if (len == 0) {
 		/* Only "" gets here (a lone digit was refused above). */
 		bd->data = NULL;
@@ -697,17 +507,9 @@ b64_decode(parse_ctx *c, const char *s, size_t n, ProtobufCBinaryData *bd)
 	}
 	if ((out = pb_alloc(c, len)) == NULL)
 		return fail_oom(c);
-	for (i = 0; i < body; i++) {
-		if ((d = b64_digit((unsigned char)s[i], &alpha)) < 0) {
-			pb_free(c, out);
-			return fail(c, "invalid base64");
-		}
-		acc = ((acc << 6) | (uint32_t)d) & 0xffffffu;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
+	if (core_b64_decode(s, n, out, len, &len) != 0) {
+		pb_free(c, out);
+		return fail(c, "invalid base64");
 	}
 	bd->data = out;
 	bd->len = len;
@@ -717,165 +519,25 @@ b64_decode(parse_ctx *c, const char *s, size_t n, ProtobufCBinaryData *bd)
 static json_t *
 b64_encode(const uint8_t *p, size_t n)
 {
-	size_t olen, i, o = 0;
+	size_t cap;
 	char *buf;
 	json_t *s;
 
-	if (n > (SIZE_MAX / 4 - 1) * 3)
+	if (n > CORE_B64_ENCODE_MAX)
 		return NULL;
-	olen = (n + 2) / 3 * 4;
-	if ((buf = malloc(olen + 1)) == NULL)
+	cap = CORE_B64_ENCODED_LEN(n) + 1;
+	if ((buf = malloc(cap)) == NULL)
 		return NULL;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v =
-		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		buf[o++] = b64_std[v >> 18];
-		buf[o++] = b64_std[(v >> 12) & 63];
-		buf[o++] = b64_std[(v >> 6) & 63];
-		buf[o++] = b64_std[v & 63];
+	if (core_b64_encode(p, n, buf, cap) != 0) {
+		free(buf);
+		return NULL;
 	}
-	if (i < n) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		buf[o++] = b64_std[v >> 18];
-		buf[o++] = b64_std[(v >> 12) & 63];
-		buf[o++] = (char)(i + 1 < n ? b64_std[(v >> 6) & 63] : '=');
-		buf[o++] = '=';
-	}
-	s = json_stringn_nocheck(buf, o);
+	s = json_stringn_nocheck(buf, cap - 1);
 	free(buf);
 	return s;
 }
 
 /* --- timestamps --------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil); plain arithmetic, so no TZ or timegm() involved. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static unsigned
-days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned char days[12] = {
-	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Reads exactly n digits at s[*i]. */
-static bool
-digits(const char *s, size_t len, size_t *i, size_t n, unsigned *out)
-{
-	unsigned v = 0;
-	size_t k;
-
-	if (len - *i < n)
-		return false;
-	for (k = 0; k < n; k++) {
-		char ch = s[*i + k];
-
-		if (ch < '0' || ch > '9')
-			return false;
-		v = v * 10 + (unsigned)(ch - '0');
-	}
-	*i += n;
-	*out = v;
-	return true;
-}
-
-static bool
-expect(const char *s, size_t len, size_t *i, char a, char b)
-{
-	if (*i >= len || (s[*i] != a && s[*i] != b))
-		return false;
-	(*i)++;
-	return true;
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|(+|-)HH:MM).
- * Returns 0, -1 if malformed, 1 if outside years 0001..9999 (UTC). */
-static int
-parse_rfc3339(const char *s, size_t len, int64_t *secs, int32_t *nanos)
-{
-	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, oh = 0, om = 0,
-	    frac = 0, scale;
-	size_t i = 0, nd = 0;
-	int64_t t, off = 0;
-
-	if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-', '-') ||
-	    !digits(s, len, &i, 2, &mo) || !expect(s, len, &i, '-', '-') ||
-	    !digits(s, len, &i, 2, &d) || !expect(s, len, &i, 'T', 't') ||
-	    !digits(s, len, &i, 2, &h) || !expect(s, len, &i, ':', ':') ||
-	    !digits(s, len, &i, 2, &mi) || !expect(s, len, &i, ':', ':') ||
-	    !digits(s, len, &i, 2, &se))
-		return -1;
-	if (i < len && s[i] == '.') {
-		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-			if (++nd > 9)
-				return -1;
-			frac = frac * 10 + (unsigned)(s[i] - '0');
-		}
-		if (nd == 0)
-			return -1;
-		for (scale = (unsigned)nd; scale < 9; scale++)
-			frac *= 10;
-	}
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
-		int sign = s[i++] == '-' ? -1 : 1;
-
-		if (!digits(s, len, &i, 2, &oh) ||
-		    !expect(s, len, &i, ':', ':') ||
-		    !digits(s, len, &i, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		off = sign * (int64_t)(oh * 3600 + om * 60);
-	} else {
-		return -1;
-	}
-	if (i != len || y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59)
-		return -1;
-	t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
-	    (int64_t)mi * 60 + se - off;
-	if (t < TS_MIN_SECONDS || t > TS_MAX_SECONDS)
-		return 1;
-	*secs = t;
-	*nanos = (int32_t)frac;
-	return 0;
-}
 
 /* The seconds and nanos fields of a Timestamp, found by name rather than
  * through the generated struct, so the codec needs no generated code. */
@@ -906,17 +568,17 @@ parse_timestamp(parse_ctx *c, const ProtobufCMessageDescriptor *d,
 		return fail(c, "unsupported %s descriptor", d->name);
 	if (!json_is_string(v))
 		return fail(c, "expected an RFC 3339 timestamp string");
-	rc = parse_rfc3339(
+	rc = core_rfc3339_parse(
 	    json_string_value(v), json_string_length(v), &secs, &nanos);
-	if (rc < 0)
-		return fail(c, "invalid RFC 3339 timestamp");
-	if (rc > 0)
+	if (rc == -2)
 		return fail(c, "timestamp out of range");
+	if (rc != 0)
+		return fail(c, "invalid RFC 3339 timestamp");
 	if ((m = pb_alloc(c, d->sizeof_message)) == NULL)
 		return fail_oom(c);
 	d->message_init(m);
-	*(int64_t *)member_at(m, sf->offset) = secs;
-	*(int32_t *)member_at(m, nf->offset) = nanos;
+	*(int64_t *)core_pb_field_ptr(m, sf) = secs;
+	*(int32_t *)core_pb_field_ptr(m, nf) = nanos;
 	*out = m;
 	return 0;
 }
@@ -926,80 +588,26 @@ static json_t *
 timestamp_to_json(const ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *sf, *nf;
-	int64_t secs, days, rem, y;
-	int32_t nanos = 0;
-	unsigned mo, d;
-	char buf[48], frac[12] = "";
+	char buf[CORE_RFC3339_BUFSIZE];
 
-	if (!ts_fields(m->descriptor, &sf, &nf))
+	if (!ts_fields(m->descriptor, &sf, &nf) ||
+	    core_rfc3339_format(*(const int64_t *)core_pb_field_cptr(m, sf),
+	        *(const int32_t *)core_pb_field_cptr(m, nf),
+	        CORE_RFC3339_FRAC_PROTOBUF, buf, sizeof(buf)) != 0)
 		return NULL;
-	secs = *(const int64_t *)cmember_at(m, sf->offset);
-	nanos = *(const int32_t *)cmember_at(m, nf->offset);
-	if (secs < TS_MIN_SECONDS || secs > TS_MAX_SECONDS || nanos < 0 ||
-	    nanos > 999999999)
-		return NULL;
-	days = secs / 86400;
-	rem = secs % 86400;
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	civil_from_days(days, &y, &mo, &d);
-	/* As protobuf prints it: 0, 3, 6 or 9 fractional digits. */
-	if (nanos == 0)
-		frac[0] = '\0';
-	else if (nanos % 1000000 == 0)
-		snprintf(frac, sizeof(frac), ".%03" PRId32, nanos / 1000000);
-	else if (nanos % 1000 == 0)
-		snprintf(frac, sizeof(frac), ".%06" PRId32, nanos / 1000);
-	else
-		snprintf(frac, sizeof(frac), ".%09" PRId32, nanos);
-	snprintf(buf, sizeof(buf), "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%sZ",
-	    y, mo, d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
-	    (unsigned)(rem % 60), frac);
 	return json_string_nocheck(buf);
 }
 
 /* --- JSON -> protobuf --------------------------------------------------- */
 
-/* True if key is the lowerCamelCase JSON name protoc derives from name:
- * every '_' is dropped and the letter after it upper-cased. */
-static bool
-json_name_equals(const char *name, const char *key)
-{
-	bool up = false;
-
-	for (; *name != '\0'; name++) {
-		char ch = *name;
-
-		if (ch == '_') {
-			up = true;
-			continue;
-		}
-		if (up && ch >= 'a' && ch <= 'z')
-			ch = (char)(ch - 'a' + 'A');
-		up = false;
-		if (*key++ != ch)
-			return false;
-	}
-	return *key == '\0';
-}
-
+/* The field a JSON key names (proto or JSON name); a key with a NUL in
+ * it names no field. */
 static const ProtobufCFieldDescriptor *
 find_field(const ProtobufCMessageDescriptor *d, const char *key, size_t n)
 {
-	const ProtobufCFieldDescriptor *f;
-	unsigned i;
-
 	if (strlen(key) != n)
-		return NULL; /* a key with a NUL in it names no field */
-	if ((f = protobuf_c_message_descriptor_get_field_by_name(d, key)))
-		return f;
-	for (i = 0; i < d->n_fields; i++) {
-		if (json_name_equals(d->fields[i].name, key))
-			return &d->fields[i];
-	}
-	return NULL;
+		return NULL;
+	return core_pb_field_find(d, key);
 }
 
 static int parse_object(parse_ctx *c, const ProtobufCMessageDescriptor *d,
@@ -1131,8 +739,7 @@ attach_array(parse_ctx *c, ProtobufCMessage *m,
 	if ((arr = pb_alloc(c, n * size)) == NULL)
 		return NULL;
 	memset(arr, 0, n * size);
-	*(size_t *)member_at(m, f->quantifier_offset) = n;
-	*(void **)member_at(m, f->offset) = arr;
+	core_pb_repeated_set(m, f, arr, n);
 	return arr;
 }
 
@@ -1263,13 +870,13 @@ parse_map(parse_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 			ed->message_init(e);
 			arr[i++] = e;
 			if (parse_map_key(
-			        c, kf, key, kn, member_at(e, kf->offset)) != 0)
+			        c, kf, key, kn, core_pb_field_ptr(e, kf)) != 0)
 				return -1;
 			if (json_is_null(val))
 				return fail(c, "null is not allowed as a map "
 				               "value");
 			if (parse_value(
-			        c, vf, val, member_at(e, vf->offset)) != 0)
+			        c, vf, val, core_pb_field_ptr(e, vf)) != 0)
 				return -1;
 			path_pop(c, old);
 		}
@@ -1284,37 +891,27 @@ static int
 parse_field(parse_ctx *c, ProtobufCMessage *m,
     const ProtobufCFieldDescriptor *f, const json_t *v)
 {
-	void *dst = member_at(m, f->offset);
+	uint32_t which;
 
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-		if (is_map_field(f))
+		if (core_pb_is_map_field(f))
 			return parse_map(c, m, f, v);
 		return parse_repeated(c, m, f, v);
 	}
-	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-		uint32_t *which = member_at(m, f->quantifier_offset);
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+	    (which = core_pb_oneof_case(m, f)) != 0 && which != f->id) {
+		const ProtobufCFieldDescriptor *o =
+		    protobuf_c_message_descriptor_get_field(
+		        m->descriptor, which);
 
-		if (*which != 0 && *which != f->id) {
-			const ProtobufCFieldDescriptor *o =
-			    protobuf_c_message_descriptor_get_field(
-			        m->descriptor, *which);
-
-			return fail(c, "oneof already set by field \"%s\"",
-			    o != NULL ? o->name : "?");
-		}
-		if (parse_value(c, f, v, dst) != 0)
-			return -1;
-		/* Set only now: free_unpacked() frees the member the case
-		 * names, which must hold a complete value by then. */
-		*which = f->id;
-		return 0;
+		return fail(c, "oneof already set by field \"%s\"",
+		    o != NULL ? o->name : "?");
 	}
-	if (parse_value(c, f, v, dst) != 0)
+	if (parse_value(c, f, v, core_pb_field_ptr(m, f)) != 0)
 		return -1;
-	if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-	    f->type != PROTOBUF_C_TYPE_STRING &&
-	    f->type != PROTOBUF_C_TYPE_MESSAGE)
-		*(protobuf_c_boolean *)member_at(m, f->quantifier_offset) = 1;
+	/* Marked only now: free_unpacked() frees the member a oneof case
+	 * names, which must hold a complete value by then. */
+	core_pb_field_mark_present(m, f);
 	return 0;
 }
 
@@ -1615,12 +1212,12 @@ text_to_json(const char *s, size_t n, char **scratch)
 	size_t i = 0, o = 0, k;
 
 	*scratch = NULL;
-	if (utf8_valid(s, n))
+	if (core_utf8_valid(s, n))
 		return json_stringn_nocheck(s, n);
 	if (n > (SIZE_MAX - 1) / 3 || (buf = malloc(n * 3 + 1)) == NULL)
 		return NULL;
 	while (i < n) {
-		if ((k = utf8_seq(p + i, n - i)) == 0) {
+		if ((k = core_utf8_seq_len(p + i, n - i)) == 0) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			i++;
@@ -1781,7 +1378,7 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 
 		if (e == NULL)
 			continue;
-		k = cmember_at(e, kf->offset);
+		k = core_pb_field_cptr(e, kf);
 		/* Keys are rendered with the value rules (64-bit integers
 		 * are strings already), then used as the key text. */
 		if (kf->type == PROTOBUF_C_TYPE_BOOL)
@@ -1798,7 +1395,7 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 			kv = uint64_to_json(*(const uint32_t *)k);
 		else
 			kv = value_to_json(kf, k);
-		vv = value_to_json(vf, cmember_at(e, vf->offset));
+		vv = value_to_json(vf, core_pb_field_cptr(e, vf));
 		if (kv == NULL || vv == NULL || !json_is_string(kv)) {
 			json_decref(kv);
 			json_decref(vv);
@@ -1818,80 +1415,16 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 	return obj;
 }
 
-/* Whether a field is present, by the rules protobuf_c_message_pack()
- * applies, so that JSON carries exactly what the wire would. */
-static bool
-is_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-	const void *member = cmember_at(m, f->offset);
-	const void *q = cmember_at(m, f->quantifier_offset);
-	bool ptr_type = f->type == PROTOBUF_C_TYPE_STRING ||
-	                f->type == PROTOBUF_C_TYPE_MESSAGE;
-
-	if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		return *(const size_t *)q > 0;
-	if (f->label == PROTOBUF_C_LABEL_REQUIRED)
-		return true;
-	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-	    *(const uint32_t *)q != f->id)
-		return false;
-	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
-	    f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-		if (ptr_type) {
-			const void *p = *(const void *const *)member;
-
-			return p != NULL && p != f->default_value;
-		}
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-			return true;
-		return *(const protobuf_c_boolean *)q != 0;
-	}
-	/* LABEL_NONE: proto3 implicit presence, i.e. "not zero". */
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return *(const uint32_t *)member != 0;
-	case PROTOBUF_C_TYPE_BOOL:
-		return *(const protobuf_c_boolean *)member != 0;
-	case PROTOBUF_C_TYPE_ENUM:
-		return *(const int *)member != 0;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return *(const uint64_t *)member != 0;
-	case PROTOBUF_C_TYPE_FLOAT:
-		return *(const float *)member != 0; /* -0.0 counts as 0 */
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return *(const double *)member != 0;
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(char *const *)member;
-
-		return s != NULL && s[0] != '\0';
-	}
-	case PROTOBUF_C_TYPE_BYTES:
-		return ((const ProtobufCBinaryData *)member)->len != 0;
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return *(ProtobufCMessage *const *)member != NULL;
-	}
-	return false;
-}
-
 static json_t *
 field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
-	const void *member = cmember_at(m, f->offset);
+	const void *member = core_pb_field_cptr(m, f);
 
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-		size_t n =
-		    *(const size_t *)cmember_at(m, f->quantifier_offset);
+		size_t n = core_pb_repeated_count(m, f);
 		const void *arr = *(const void *const *)member;
 
-		if (is_map_field(f))
+		if (core_pb_is_map_field(f))
 			return map_to_json(f, arr, n);
 		return array_to_json(f, arr, n);
 	}
@@ -1912,7 +1445,9 @@ message_to_json(const ProtobufCMessage *m)
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
-		if (!is_present(m, f))
+		/* Presence by protobuf_c_message_pack()'s rules, so that
+		 * JSON carries exactly what the wire would. */
+		if (!core_pb_field_present(m, f))
 			continue;
 		if (json_object_set_new_nocheck(
 		        obj, f->name, field_to_json(m, f)) != 0) {

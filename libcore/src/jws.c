@@ -343,6 +343,39 @@ core_jwt_policy_leeway(const core_jwt_policy *pol)
 	return pol->leeway_s < 0 ? 0 : pol->leeway_s;
 }
 
+/* The three parts of a token, decoded. */
+typedef struct decoded {
+	uint8_t htext[HEADER_MAX];
+	size_t hlen, plen, siglen;
+	uint8_t *buf; /* holds payload, then sig */
+	uint8_t *payload, *sig;
+} decoded;
+
+/* Decodes the parts strictly into d (d->buf is the caller's to free).
+ * Returns NULL, or why the token is invalid. */
+static const char *
+decode_parts(const part parts[3], decoded *d)
+{
+	if (parts[0].n > CORE_B64URL_ENCODED_LEN(HEADER_MAX)) {
+		return "header too large";
+	}
+	// Payload and signature decode to less than their text: one buffer.
+	if ((d->buf = malloc(parts[1].n + parts[2].n + 2)) == NULL) {
+		return "out of memory";
+	}
+	d->payload = d->buf;
+	d->sig = d->buf + parts[1].n + 1;
+	if (core_b64url_decode(parts[0].s, parts[0].n, d->htext,
+	        sizeof(d->htext), &d->hlen) != 0 ||
+	    core_b64url_decode(parts[1].s, parts[1].n, d->payload,
+	        parts[1].n + 1, &d->plen) != 0 ||
+	    core_b64url_decode(parts[2].s, parts[2].n, d->sig, parts[2].n + 1,
+	        &d->siglen) != 0) {
+		return "a part is not strict base64url";
+	}
+	return NULL;
+}
+
 core_jwt_result
 core_jwt_verify(const core_jwks *keys, const char *token,
     const core_jwt_policy *pol, core_jwt_claims *out, const char **reason)
@@ -351,10 +384,8 @@ core_jwt_verify(const core_jwks *keys, const char *token,
 	const char *why = NULL;
 	json_t *hdr = NULL;
 	json_t *body = NULL;
-	uint8_t *buf = NULL;
 	part parts[3];
-	uint8_t htext[HEADER_MAX];
-	size_t hlen, plen, siglen;
+	decoded d = {.buf = NULL};
 	json_error_t jerr;
 	const char *kid = NULL;
 	core_jwt_claims c;
@@ -369,28 +400,11 @@ core_jwt_verify(const core_jwks *keys, const char *token,
 	if ((why = split_token(token, max_len, parts)) != NULL) {
 		goto done;
 	}
-	if (parts[0].n > CORE_B64URL_ENCODED_LEN(HEADER_MAX)) {
-		why = "header too large";
-		goto done;
-	}
-	// Payload and signature decode to less than their text: one buffer.
-	if ((buf = malloc(parts[1].n + parts[2].n + 2)) == NULL) {
-		why = "out of memory";
-		goto done;
-	}
-	uint8_t *payload = buf;
-	uint8_t *sig = buf + parts[1].n + 1;
-	if (core_b64url_decode(
-	        parts[0].s, parts[0].n, htext, sizeof(htext), &hlen) != 0 ||
-	    core_b64url_decode(
-	        parts[1].s, parts[1].n, payload, parts[1].n + 1, &plen) != 0 ||
-	    core_b64url_decode(
-	        parts[2].s, parts[2].n, sig, parts[2].n + 1, &siglen) != 0) {
-		why = "a part is not strict base64url";
+	if ((why = decode_parts(parts, &d)) != NULL) {
 		goto done;
 	}
 	hdr = json_loadb(
-	    (const char *) htext, hlen, JSON_REJECT_DUPLICATES, &jerr);
+	    (const char *) d.htext, d.hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(hdr)) {
 		why = "header is not a JSON object without duplicate members";
 		goto done;
@@ -404,18 +418,18 @@ core_jwt_verify(const core_jwks *keys, const char *token,
 		why = "unknown kid";
 		goto done;
 	}
-	if (siglen != crypto_sign_BYTES) {
+	if (d.siglen != crypto_sign_BYTES) {
 		why = "signature is not 64 bytes";
 		goto done;
 	}
 	// The signing input is the ASCII text of the first two parts.
-	if (crypto_sign_verify_detached(sig, (const uint8_t *) token,
+	if (crypto_sign_verify_detached(d.sig, (const uint8_t *) token,
 	        parts[0].n + 1 + parts[1].n, pk) != 0) {
 		why = "bad signature";
 		goto done;
 	}
 	body = json_loadb(
-	    (const char *) payload, plen, JSON_REJECT_DUPLICATES, &jerr);
+	    (const char *) d.payload, d.plen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(body)) {
 		why = "payload is not a JSON object without duplicate members";
 		goto done;
@@ -432,7 +446,7 @@ core_jwt_verify(const core_jwks *keys, const char *token,
 done:
 	json_decref(hdr);
 	json_decref(body);
-	free(buf);
+	free(d.buf);
 	if (reason != NULL) {
 		*reason = why;
 	}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/text.h"
 
 #define LINE_MAX_BYTES 8192
 #define RID_MAX 64
@@ -105,14 +106,11 @@ static void
 begin(line *l, core_log_level level, const char *msg)
 {
 	struct timespec ts;
-	struct tm tm;
-	char when[64];
+	char when[CORE_RFC3339_BUFSIZE];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	(void) core_rfc3339_format((int64_t) ts.tv_sec, (int32_t) ts.tv_nsec,
+	    CORE_RFC3339_FRAC_MILLIS, when, sizeof(when));
 	l->len = 0;
 	l->truncated = false;
 	l->field_start = 0;

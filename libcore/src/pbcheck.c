@@ -3,24 +3,10 @@
 #include <string.h>
 
 #include "core/pbcheck.h"
+#include "core/pbfield.h"
 #include "core/utf8.h"
 
 #define MAX_DEPTH 32
-
-/* Reads a varint; returns bytes used, 0 on malformed input. */
-static size_t
-varint(const uint8_t *p, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (size_t i = 0; i < len && i < 10; i++) {
-		v |= (uint64_t) (p[i] & 0x7f) << (7 * i);
-		if ((p[i] & 0x80) == 0) {
-			*out = v;
-			return i + 1;
-		}
-	}
-	return 0;
-}
 
 static void
 path_add(char *field, size_t fieldlen, const char *name)
@@ -43,7 +29,7 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 	}
 	while (at < len) {
 		uint64_t key, n;
-		size_t used = varint(p + at, len - at, &key);
+		size_t used = core_pb_varint_read(p + at, len - at, &key);
 		if (used == 0) {
 			return 0;
 		}
@@ -52,7 +38,8 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		uint32_t id = (uint32_t) (key >> 3);
 		switch (wire) {
 		case 0: /* varint */
-			if ((used = varint(p + at, len - at, &n)) == 0) {
+			used = core_pb_varint_read(p + at, len - at, &n);
+			if (used == 0) {
 				return 0;
 			}
 			at += used;
@@ -68,7 +55,7 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		default: /* groups: not in proto3 */
 			return 0;
 		}
-		if ((used = varint(p + at, len - at, &n)) == 0 ||
+		if ((used = core_pb_varint_read(p + at, len - at, &n)) == 0 ||
 		    n > len - at - used) {
 			return 0;
 		}

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/redis.h"
+#include "core/text.h"
 
 #define RECONNECT_MS 500
 #define TIMEOUT_MS 1000
@@ -26,21 +27,6 @@ struct core_redis {
 
 /* ---- URL ---------------------------------------------------------------- */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 /* Copies s[0..n) into dst (size cap), %-decoding it. -1 when it does not
  * fit, holds a bad escape, or decodes to a NUL byte. */
 static int
@@ -53,8 +39,8 @@ decode(char *dst, size_t cap, const char *s, size_t n)
 			if (i + 2 >= n) {
 				return -1;
 			}
-			int hi = hexval(s[i + 1]);
-			int lo = hexval(s[i + 2]);
+			int hi = core_hex_value(s[i + 1]);
+			int lo = core_hex_value(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				return -1;
 			}

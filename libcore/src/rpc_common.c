@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +142,29 @@ rpc_close_bounded(nng_socket sock, int ms)
 	               "pipe-close race); leaving it behind",
 	    ms);
 	return -1;
+}
+
+void
+core_rpc_block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* A peer that vanishes must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+core_rpc_wait_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	while (sigwait(&set, &sig) != 0) {
+	}
+	return sig;
 }

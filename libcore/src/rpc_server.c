@@ -35,6 +35,7 @@
 #include "core/rpc.h"
 #include "rpc_call.h"
 #include "rpc_internal.h"
+#include "rpc_methods.h"
 
 #define CLOSE_WAIT_MS 3000
 #define CLOSE_LINGER_MS 100
@@ -47,12 +48,6 @@ typedef struct slot {
 	bool receiving; /* a receive is (about to be) pending */
 } slot;
 
-typedef struct method_entry {
-	char *name; /* "/pkg.Service/Method" */
-	const ProtobufCMethodDescriptor *desc;
-	const core_rpc_method *row;  /* handler and rule */
-	const core_rpc_service *svc; /* for its denied hook */
-} method_entry;
 
 
 struct core_rpc_server {
@@ -70,8 +65,7 @@ struct core_rpc_server {
 	bool has_auth;
 	core_call_auth auth;
 
-	method_entry *methods; /* sorted by name */
-	size_t n_methods;
+	rpc_method_table methods;
 
 	nng_socket sock;
 	bool sock_open;
@@ -106,8 +100,8 @@ health_check(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		/* A named service must be one this server serves. */
 		size_t n = strlen(req->service);
 		bool known = false;
-		for (size_t i = 0; i < s->n_methods && !known; i++) {
-			const char *m = s->methods[i].name + 1;
+		for (size_t i = 0; i < s->methods.n && !known; i++) {
+			const char *m = s->methods.v[i].name + 1;
 			known = strncmp(m, req->service, n) == 0 && m[n] == '/';
 		}
 		if (!known) {
@@ -129,111 +123,6 @@ static const core_rpc_method health_methods[] = {
 static const core_rpc_service health_service = {
     &core__v1__health__descriptor, health_methods, 1, NULL};
 
-/* ---- Method table ------------------------------------------------------ */
-
-static int
-method_cmp(const void *a, const void *b)
-{
-	return strcmp(((const method_entry *) a)->name,
-	    ((const method_entry *) b)->name);
-}
-
-/* The row of svc that names method "/<service>/<m>", or NULL; *dups counts
- * the rows naming it. */
-static const core_rpc_method *
-row_for(const core_rpc_service *svc, const char *name, int *dups)
-{
-	const core_rpc_method *found = NULL;
-	*dups = 0;
-	for (size_t i = 0; i < svc->n_methods; i++) {
-		if (svc->methods[i].name != NULL &&
-		    strcmp(svc->methods[i].name, name) == 0) {
-			found = &svc->methods[i];
-			(*dups)++;
-		}
-	}
-	return found;
-}
-
-/* Checks one row: a handler, and a rule the server can check. */
-static int
-row_ok(const core_rpc_server *s, const core_rpc_method *row)
-{
-	const char *why = NULL;
-	if (row->handler == NULL) {
-		why = "has no handler";
-	} else if (row->rule != CORE_RULE_PUBLIC && !s->has_auth) {
-		why = "has a rule but the server checks no tokens";
-	} else if ((row->rule & CORE_RULE_REVOKED_OK) != 0 &&
-	           (row->rule & CORE_RULE_USER) == 0) {
-		why = "has CORE_RULE_REVOKED_OK without CORE_RULE_USER";
-	} else if (row->prefetch != NULL && row->rule == CORE_RULE_PUBLIC) {
-		why = "prefetches without a token rule";
-	}
-	if (why != NULL) {
-		core_log_kv(CORE_LOG_ERROR, "method table: method", "method",
-		    row->name, "problem", why, NULL);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Binds every method of svc to its row by full name. Every method must
- * have exactly one row and every row must name a method. */
-static int
-add_service(core_rpc_server *s, const core_rpc_service *svc)
-{
-	const ProtobufCServiceDescriptor *d = svc->desc;
-	for (unsigned i = 0; i < d->n_methods; i++) {
-		method_entry *e = &s->methods[s->n_methods];
-		size_t len = strlen(d->name) + strlen(d->methods[i].name) + 3;
-		e->name = malloc(len);
-		if (e->name == NULL) {
-			return -ENOMEM;
-		}
-		snprintf(e->name, len, "/%s/%s", d->name, d->methods[i].name);
-		s->n_methods++;
-		int dups;
-		e->desc = &d->methods[i];
-		e->svc = svc;
-		e->row = row_for(svc, e->name, &dups);
-		if (dups != 1) {
-			core_log_kv(CORE_LOG_ERROR, "method table: method",
-			    "method", e->name, "problem",
-			    dups ? "has more than one row" : "has no row", NULL);
-			return -EINVAL;
-		}
-		if (row_ok(s, e->row) != 0) {
-			return -EINVAL;
-		}
-	}
-	if (svc->n_methods != d->n_methods) {
-		/* Each method has one row, so some row names no method. */
-		for (size_t i = 0; i < svc->n_methods; i++) {
-			int dups;
-			char want[256];
-			const char *n = svc->methods[i].name;
-			snprintf(want, sizeof(want), "/%s/", d->name);
-			if (n == NULL || strncmp(n, want, strlen(want)) != 0 ||
-			    row_for(svc, n, &dups) == NULL) {
-				core_log_kv(CORE_LOG_ERROR,
-				    "method table: a row names no method of",
-				    "service", d->name, "row",
-				    n ? n : "(null)", NULL);
-			}
-		}
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static const method_entry *
-find_method(const core_rpc_server *s, const char *name)
-{
-	method_entry key = {.name = (char *) (uintptr_t) name};
-	return bsearch(&key, s->methods, s->n_methods, sizeof(key),
-	    method_cmp);
-}
 
 /* ---- Handling one call (on a worker) ----------------------------------- */
 
@@ -279,7 +168,7 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 		    "deadline exceeded before the call started");
 	}
 
-	const method_entry *m = find_method(c->srv, c->method);
+	const rpc_method *m = rpc_methods_find(&c->srv->methods, c->method);
 	if (m == NULL) {
 		return core_call_error(c, CORE_UNIMPLEMENTED,
 		    "unknown method \"%.200s\"", c->method);
@@ -551,30 +440,11 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 		}
 	}
 
-	size_t total = core__v1__health__descriptor.n_methods;
-	for (size_t i = 0; i < n_services; i++) {
-		total += services[i].desc->n_methods;
-	}
-	s->methods = calloc(total, sizeof(method_entry));
-	if (s->methods == NULL) {
-		goto fail;
-	}
-	int rv = add_service(s, &health_service);
-	for (size_t i = 0; rv == 0 && i < n_services; i++) {
-		rv = add_service(s, &services[i]);
-	}
+	int rv = rpc_methods_build(&s->methods, &health_service, services,
+	    n_services, s->has_auth);
 	if (rv != 0) {
 		core_rpc_server_free(s);
 		return rv;
-	}
-	qsort(s->methods, s->n_methods, sizeof(method_entry), method_cmp);
-	for (size_t i = 1; i < s->n_methods; i++) {
-		if (strcmp(s->methods[i - 1].name, s->methods[i].name) == 0) {
-			core_log_error("method %s registered twice",
-			    s->methods[i].name);
-			core_rpc_server_free(s);
-			return -EINVAL;
-		}
 	}
 	s->slots = calloc((size_t) s->n_workers, sizeof(slot));
 	s->threads = calloc((size_t) s->n_workers, sizeof(pthread_t));
@@ -773,10 +643,7 @@ core_rpc_server_free(core_rpc_server *s)
 	if (s->sock_open) {
 		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
 	}
-	for (size_t i = 0; i < s->n_methods; i++) {
-		free(s->methods[i].name);
-	}
-	free(s->methods);
+	rpc_methods_free(&s->methods);
 	for (size_t i = 0; s->listen_urls != NULL && i < s->n_listen; i++) {
 		free(s->listen_urls[i]);
 	}
@@ -799,29 +666,4 @@ uint64_t
 core_rpc_server_calls(const core_rpc_server *s)
 {
 	return (uint64_t) atomic_load(&s->calls);
-}
-
-void
-core_rpc_block_signals(void)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/* A peer that vanishes must not kill us with SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-int
-core_rpc_wait_signal(void)
-{
-	sigset_t set;
-	int sig = 0;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	while (sigwait(&set, &sig) != 0) {
-	}
-	return sig;
 }

@@ -2,45 +2,55 @@
 
 #include "core/utf8.h"
 
+size_t
+core_utf8_seq_len(const void *str, size_t n)
+{
+	const uint8_t *s = str;
+	uint32_t cp, min;
+	size_t len;
+
+	if (n == 0) {
+		return 0;
+	}
+	if (s[0] < 0x80) {
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2, cp = s[0] & 0x1fu, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, cp = s[0] & 0x0fu, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4, cp = s[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len) {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+		return 0;
+	}
+	return len;
+}
+
 bool
 core_utf8_valid(const void *str, size_t n)
 {
 	const uint8_t *s = str;
 	size_t i = 0;
+
 	while (i < n) {
-		uint8_t c = s[i];
-		size_t len;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
+		size_t k = s[i] < 0x80 ? 1 : core_utf8_seq_len(s + i, n - i);
+		if (k == 0) {
 			return false;
 		}
-		if (n - i < len) {
-			return false;
-		}
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80) {
-				return false;
-			}
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-		if (cp < min_cp[len] || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff)) {
-			return false;
-		}
-		i += len;
+		i += k;
 	}
 	return true;
 }

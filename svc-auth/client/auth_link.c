@@ -40,15 +40,33 @@ fetch_jwks(void *arg, char **json, size_t *len)
 	return rv;
 }
 
+void
+auth_link_config(auth_link *l, const char *dial_use,
+    core_config_item items[AUTH_LINK_N_CONFIG])
+{
+	const core_config_item v[AUTH_LINK_N_CONFIG] = {
+	    {"AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", CORE_CONFIG_STR, 0, 0,
+	        false, dial_use, &l->dial},
+	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
+	        false, "expected iss of access tokens", &l->issuer},
+	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
+	        "expected aud of access tokens", &l->audience},
+	};
+	memcpy(items, v, sizeof(v));
+}
+
 int
-auth_link_open(auth_link *l, const char *dial_list)
+auth_link_open(auth_link *l, core_redis *(*redis)(void *state),
+    core_status (*is_admin)(core_call *call, const core_jwt_claims *claims,
+        bool *admin))
 {
 	char buf[1024];
 	const char *urls[MAX_URLS];
-	memset(l, 0, sizeof(*l));
-	int n = core_config_split(dial_list, buf, sizeof(buf), urls, MAX_URLS);
+	int n = core_config_split(l->dial, buf, sizeof(buf), urls, MAX_URLS);
 	core_rpc_client_config cc = {
 	    .name = "auth", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
+	l->client = NULL;
+	l->jwks = NULL;
 	if (n <= 0 || core_rpc_client_new(&cc, &l->client) != 0) {
 		core_log_error("bad configuration: AUTH_RPC_DIAL");
 		return -1;
@@ -59,6 +77,14 @@ auth_link_open(auth_link *l, const char *dial_list)
 		l->client = NULL;
 		return -1;
 	}
+	l->call_auth = (core_call_auth){
+	    .issuer = l->issuer,
+	    .audience = l->audience,
+	    .verify = core_call_auth_jwks_verify,
+	    .verify_arg = l->jwks,
+	    .redis = redis,
+	    .is_admin = is_admin,
+	};
 	return 0;
 }
 
@@ -67,5 +93,6 @@ auth_link_close(auth_link *l)
 {
 	core_jwks_cache_free(l->jwks);
 	core_rpc_client_free(l->client);
-	memset(l, 0, sizeof(*l));
+	l->jwks = NULL;
+	l->client = NULL;
 }

@@ -7,11 +7,14 @@ import re
 import sys
 
 # Which sources declare each long-running binary's configuration table. The
-# services add libcore's common items (service.c) and their listen variable.
+# services add libcore's common items (service.c) and their listen variable;
+# svc-user and svc-admin the items of their link to svc-auth (auth_link.c).
 BINARY_SOURCES = {
     "svc-auth": ["svc-auth/main.c", "libcore/src/service.c"],
-    "svc-user": ["svc-user/main.c", "libcore/src/service.c"],
-    "svc-admin": ["svc-admin/main.c", "libcore/src/service.c"],
+    "svc-user": ["svc-user/main.c", "libcore/src/service.c",
+                 "svc-auth/client/auth_link.c"],
+    "svc-admin": ["svc-admin/main.c", "libcore/src/service.c",
+                  "svc-auth/client/auth_link.c"],
     "edge": ["edge/main.c"],
 }
 

@@ -20,8 +20,6 @@ main(int argc, char **argv)
 	}
 	core_rpc_block_signals();
 	core_log_init("echo_server", CORE_LOG_WARN, false);
-	const core_rpc_service svc = {
-	    &test__v1__echo__descriptor, test_echo_handlers};
 	const char *urls[] = {argv[1]};
 	core_rpc_server_config cfg = {
 	    .name = "echo",
@@ -32,7 +30,7 @@ main(int argc, char **argv)
 	    .max_msg_bytes = 64 * 1024,
 	};
 	core_rpc_server *s = NULL;
-	if (core_rpc_server_new(&cfg, &svc, 1, &s) != 0 ||
+	if (core_rpc_server_new(&cfg, &test_echo_service, 1, &s) != 0 ||
 	    core_rpc_server_start(s) != 0) {
 		core_rpc_server_free(s);
 		return 1;

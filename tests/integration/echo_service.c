@@ -42,4 +42,21 @@ echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
-const core_rpc_handler test_echo_handlers[2] = {echo, NULL};
+/* Types answers UNIMPLEMENTED itself: the server no longer serves a method
+ * without a handler (it refuses to start). */
+static core_status
+types(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) in;
+	(void) out;
+	return core_call_error(c, CORE_UNIMPLEMENTED,
+	    "method %s is not implemented", core_call_method(c));
+}
+
+const core_rpc_method test_echo_methods[2] = {
+    {"/test.v1.Echo/Echo", echo, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    {"/test.v1.Echo/Types", types, CORE_RULE_PUBLIC, 0, NULL, NULL},
+};
+
+const core_rpc_service test_echo_service = {
+    &test__v1__echo__descriptor, test_echo_methods, 2, NULL};

@@ -5,8 +5,9 @@
 
 #include "core/rpc.h"
 
-/* Handlers in descriptor order: Echo, then Types (NULL: UNIMPLEMENTED). */
-extern const core_rpc_handler test_echo_handlers[2];
+/* Echo, public, and Types, which answers UNIMPLEMENTED; the service. */
+extern const core_rpc_method test_echo_methods[2];
+extern const core_rpc_service test_echo_service;
 
 /* Echo calls run so far in this process. */
 extern _Atomic int test_echo_runs;

@@ -1,4 +1,4 @@
-/* Integration tests for core_jwt_check_revoked against the real Redis that
+/* Integration tests for core/revocation.h (checks and writes) against the real Redis that
  * scripts/test.sh starts (TEST_REDIS_URL). Keys are the production ones
  * (blacklist:<jti>, revoked_before:<sub>); each test makes its jti and sub
  * unique with the pid and a counter, and deletes its keys afterwards. */
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/jwt.h"
+#include "core/revocation.h"
 #include "core/redis.h"
 
 static const char *redis_url;
@@ -81,7 +81,7 @@ static bool
 revoked(fixture *f)
 {
 	bool rv = false;
-	assert_int_equal(core_jwt_check_revoked(f->r, &f->c, &rv), CORE_OK);
+	assert_int_equal(core_revocation_check(f->r, &f->c, NULL, &rv), CORE_OK);
 	return rv;
 }
 
@@ -117,7 +117,7 @@ test_blacklisted_jti_is_revoked(void **state)
 	snprintf(other.jti, sizeof(other.jti), "revtest-other-%ld-%d",
 	    (long) getpid(), fixture_seq);
 	bool rv = true;
-	assert_int_equal(core_jwt_check_revoked(f->r, &other, &rv), CORE_OK);
+	assert_int_equal(core_revocation_check(f->r, &other, NULL, &rv), CORE_OK);
 	assert_false(rv);
 }
 
@@ -165,11 +165,11 @@ test_empty_jti_or_sub_is_invalid_argument(void **state)
 	bool rv;
 	c.jti[0] = '\0';
 	assert_int_equal(
-	    core_jwt_check_revoked(f->r, &c, &rv), CORE_INVALID_ARGUMENT);
+	    core_revocation_check(f->r, &c, NULL, &rv), CORE_INVALID_ARGUMENT);
 	c = f->c;
 	c.sub[0] = '\0';
 	assert_int_equal(
-	    core_jwt_check_revoked(f->r, &c, &rv), CORE_INVALID_ARGUMENT);
+	    core_revocation_check(f->r, &c, NULL, &rv), CORE_INVALID_ARGUMENT);
 }
 
 static void
@@ -182,11 +182,97 @@ test_unreachable_redis_is_unavailable(void **state)
 	assert_non_null(down);
 	bool rv = false;
 	assert_int_equal(
-	    core_jwt_check_revoked(down, &f->c, &rv), CORE_UNAVAILABLE);
+	    core_revocation_check(down, &f->c, NULL, &rv), CORE_UNAVAILABLE);
 	// Once more, inside the reconnect back-off.
 	assert_int_equal(
-	    core_jwt_check_revoked(down, &f->c, &rv), CORE_UNAVAILABLE);
+	    core_revocation_check(down, &f->c, NULL, &rv), CORE_UNAVAILABLE);
 	core_redis_close(down);
+}
+
+static long long
+ttl_of(fixture *f, const char *key)
+{
+	redisReply *rep;
+	assert_int_equal(core_redis_command(f->r, &rep, "TTL %s", key), CORE_OK);
+	long long t = rep->integer;
+	freeReplyObject(rep);
+	return t;
+}
+
+static void
+test_revoke_token_blacklists_it_for_its_remaining_life(void **state)
+{
+	fixture *f = *state;
+	int64_t now = (int64_t) time(NULL);
+	f->c.exp = now + 100;
+	assert_int_equal(core_revoke_token(f->r, &f->c, now), CORE_OK);
+	assert_true(revoked(f));
+	long long t = ttl_of(f, f->bkey);
+	assert_true(t > 90 && t <= 100);
+	/* Idempotent; an expired token still gets a key of at least 1 s. */
+	f->c.exp = now - 5;
+	assert_int_equal(core_revoke_token(f->r, &f->c, now), CORE_OK);
+	assert_true(ttl_of(f, f->bkey) >= 0);
+	core_jwt_claims bad = f->c;
+	bad.jti[0] = '\0';
+	assert_int_equal(
+	    core_revoke_token(f->r, &bad, now), CORE_INVALID_ARGUMENT);
+}
+
+static void
+test_revoke_user_tokens_never_lowers_the_floor(void **state)
+{
+	fixture *f = *state;
+	int64_t floor_s = -1;
+	assert_int_equal(
+	    core_revocation_floor(f->r, f->c.sub, &floor_s), CORE_OK);
+	assert_int_equal(floor_s, 0);
+	/* iat = 1700000000: revoked by a floor after it. */
+	assert_int_equal(
+	    core_revoke_user_tokens(f->r, f->c.sub, 1700000100, 60), CORE_OK);
+	assert_int_equal(
+	    core_revocation_floor(f->r, f->c.sub, &floor_s), CORE_OK);
+	assert_int_equal(floor_s, 1700000101);
+	assert_true(revoked(f));
+	/* A replica with a slower clock cannot bring tokens back. */
+	assert_int_equal(
+	    core_revoke_user_tokens(f->r, f->c.sub, 1600000000, 60), CORE_OK);
+	assert_int_equal(
+	    core_revocation_floor(f->r, f->c.sub, &floor_s), CORE_OK);
+	assert_int_equal(floor_s, 1700000101);
+	assert_true(ttl_of(f, f->rkey) > 0);
+	assert_int_equal(core_revoke_user_tokens(f->r, "", 1700000100, 60),
+	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(core_revoke_user_tokens(f->r, f->c.sub, 0, 60),
+	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(core_revoke_user_tokens(f->r, f->c.sub, 1, 0),
+	    CORE_INVALID_ARGUMENT);
+}
+
+static void
+test_extra_reads_ride_in_the_same_round_trip(void **state)
+{
+	fixture *f = *state;
+	set_key(f, f->bkey, "1");
+	core_redis_extra x = {0};
+	const char *get[] = {"GET", f->bkey};
+	const char *ping[] = {"PING"};
+	assert_int_equal(core_redis_extra_add(&x, 2, get), 0);
+	assert_int_equal(core_redis_extra_add(&x, 1, ping), 1);
+	bool rv = false;
+	assert_int_equal(core_revocation_check(f->r, &f->c, &x, &rv), CORE_OK);
+	assert_true(rv);
+	assert_non_null(x.reply[0]);
+	assert_string_equal(x.reply[0]->str, "1");
+	assert_string_equal(x.reply[1]->str, "PONG");
+	core_redis_extra_clear(&x);
+	assert_int_equal(x.n, 0);
+	/* Full: the ninth is refused. */
+	for (int i = 0; i < CORE_REDIS_EXTRA_MAX; i++) {
+		assert_int_equal(core_redis_extra_add(&x, 1, ping), i);
+	}
+	assert_int_equal(core_redis_extra_add(&x, 1, ping), -1);
+	core_redis_extra_clear(&x);
 }
 
 int
@@ -215,6 +301,9 @@ main(void)
 	    T(test_malformed_revoked_before_counts_as_revoked),
 	    T(test_empty_jti_or_sub_is_invalid_argument),
 	    T(test_unreachable_redis_is_unavailable),
+	    T(test_revoke_token_blacklists_it_for_its_remaining_life),
+	    T(test_revoke_user_tokens_never_lowers_the_floor),
+	    T(test_extra_reads_ride_in_the_same_round_trip),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

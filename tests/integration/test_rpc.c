@@ -63,8 +63,6 @@ health(void *state)
 	return healthy != 0;
 }
 
-static const core_rpc_service echo_service = {
-    &test__v1__echo__descriptor, test_echo_handlers};
 
 typedef struct fixture {
 	core_rpc_server *srv;
@@ -88,7 +86,7 @@ server_on(const char *url, int workers, int drain_ms)
 	    .health = health,
 	};
 	core_rpc_server *s = NULL;
-	assert_int_equal(core_rpc_server_new(&cfg, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_new(&cfg, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), 0);
 	return s;
 }
@@ -667,25 +665,88 @@ test_bad_urls_and_busy_ports_fail_to_start(void **state)
 	core_rpc_server_config sc = {
 	    .name = "x", .listen_urls = bad, .n_listen = 1, .workers = 1};
 	core_rpc_server *s = NULL;
-	assert_int_equal(core_rpc_server_new(&sc, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), -1);
 	core_rpc_server_free(s);
 
 	const char *busy[] = {f->url};
 	sc.listen_urls = busy;
-	assert_int_equal(core_rpc_server_new(&sc, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), -1);
 	core_rpc_server_free(s);
 
 	const char *any[] = {"tcp://127.0.0.1:0"};
 	sc.listen_urls = any;
 	sc.worker_init = worker_init_fails;
-	assert_int_equal(core_rpc_server_new(&sc, &echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), -1);
 	core_rpc_server_free(s);
 
-	assert_int_equal(core_rpc_server_new(NULL, &echo_service, 1, &s),
+	assert_int_equal(core_rpc_server_new(NULL, &test_echo_service, 1, &s),
 	    -22);
+}
+
+static core_status
+noop(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) c;
+	(void) in;
+	(void) out;
+	return CORE_OK;
+}
+
+/* Tries a server with these rows for test.v1.Echo; returns what
+ * core_rpc_server_new says. */
+static int
+try_table(const core_rpc_method *rows, size_t n)
+{
+	const char *any[] = {"tcp://127.0.0.1:0"};
+	core_rpc_server_config sc = {
+	    .name = "x", .listen_urls = any, .n_listen = 1, .workers = 1};
+	core_rpc_service svc = {&test__v1__echo__descriptor, rows, n, NULL};
+	core_rpc_server *s = NULL;
+	int rv = core_rpc_server_new(&sc, &svc, 1, &s);
+	core_rpc_server_free(s);
+	return rv;
+}
+
+static void
+test_server_refuses_a_method_table_that_does_not_match(void **state)
+{
+	(void) state;
+	const core_rpc_method ok[] = {
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	    {"/test.v1.Echo/Echo", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table(ok, 2), 0); /* any order */
+	/* A method without a row. */
+	assert_int_equal(try_table(ok, 1), -22);
+	/* A row without a handler. */
+	const core_rpc_method no_handler[] = {
+	    {"/test.v1.Echo/Echo", noop, 0, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", NULL, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table(no_handler, 2), -22);
+	/* A row naming no method (a short or misspelt name). */
+	const core_rpc_method stray[] = {
+	    {"/test.v1.Echo/Echo", noop, 0, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	    {"Echo", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table(stray, 3), -22);
+	/* The same method twice. */
+	const core_rpc_method twice[] = {
+	    {"/test.v1.Echo/Echo", noop, 0, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	    {"/test.v1.Echo/Echo", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table(twice, 3), -22);
+	/* A token rule on a server that checks no tokens. */
+	const core_rpc_method ruled[] = {
+	    {"/test.v1.Echo/Echo", noop, CORE_RULE_USER, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table(ruled, 2), -22);
 }
 
 static void
@@ -947,6 +1008,8 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_health_reports_serving_and_not_serving, setup, teardown),
+	    cmocka_unit_test(
+	        test_server_refuses_a_method_table_that_does_not_match),
 	    cmocka_unit_test_setup_teardown(
 	        test_unknown_and_unimplemented_methods_answer_unimplemented,
 	        setup, teardown),

@@ -1,4 +1,4 @@
-/* Unit tests for core/jwt.h (no servers): the RFC 8037 Appendix A vectors,
+/* Unit tests for core/jws.h, core/jwks_cache.h and core/b64url.h (no servers): the RFC 8037 Appendix A vectors,
  * strict verification (RFC 8725), the JWKS format and the JWKS cache. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "core/jwt.h"
+#include "core/jwks_cache.h"
 
 #define NOW INT64_C(1700000000)
 #define ISS "https://auth.test"

@@ -67,10 +67,6 @@ int core_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
 
 /* Renders msg as a new jansson object (caller json_decref()s it). NULL only
  * when out of memory. */
-/* The size of one value of type t as protobuf-c stores it in a message
- * (a repeated field's element; a string is its char *). */
-size_t core_pb_type_size(ProtobufCType t);
-
 json_t *core_pb_to_json_value(const ProtobufCMessage *msg);
 
 /* Renders msg as JSON text, malloc'd and NUL-terminated (caller free()s it);

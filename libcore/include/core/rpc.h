@@ -102,8 +102,9 @@ typedef struct core_rpc_method {
  * service's denied hook (e.g. svc-admin records refusals in its audit
  * log). */
 typedef struct core_call_denial {
-	core_status code;   /* what the caller is answered; message set */
-	const char *reason; /* static text for logs: "no bearer token", ... */
+	core_status code;    /* what the caller is answered */
+	const char *message; /* what the caller is told (already set) */
+	const char *reason;  /* static text for logs: "no bearer token", ... */
 	/* The token's claims when its signature verified, else NULL; trusted
 	 * when it is also not revoked (the claims then name the caller). */
 	const core_jwt_claims *claims;

@@ -6,9 +6,9 @@
 #include "core/v1/health.pb-c.h"
 #include "user/v1/user.pb-c.h"
 
-#include "core/registry.h"
+#include "registry.h"
 
-static const core_service_info services[] = {
+static const registry_service services[] = {
     {"auth", "AUTH_RPC_DIAL", "tcp://127.0.0.1:7101",
         &auth__v1__auth_service__descriptor},
     {"user", "USER_RPC_DIAL", "tcp://127.0.0.1:7102",
@@ -20,15 +20,15 @@ static const core_service_info services[] = {
 
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))
 
-const core_service_info *
-core_registry_services(size_t *n)
+const registry_service *
+registry_services(size_t *n)
 {
 	*n = N_SERVICES;
 	return services;
 }
 
-const core_service_info *
-core_registry_target(const char *target)
+const registry_service *
+registry_target(const char *target)
 {
 	for (size_t i = 0; i < N_SERVICES; i++) {
 		if (services[i].target != NULL &&
@@ -42,7 +42,7 @@ core_registry_target(const char *target)
 /* Whether svc answers to prefix: its full name ("auth.v1.AuthService"),
  * its short name ("AuthService") or its target ("auth"). */
 static int
-service_matches(const core_service_info *s, const char *prefix, size_t len)
+service_matches(const registry_service *s, const char *prefix, size_t len)
 {
 	const char *full = s->desc->name;
 	const char *dot = strrchr(full, '.');
@@ -54,7 +54,7 @@ service_matches(const core_service_info *s, const char *prefix, size_t len)
 }
 
 int
-core_registry_find(const char *name, const core_service_info **svc,
+registry_find(const char *name, const registry_service **svc,
     const ProtobufCMethodDescriptor **method)
 {
 	if (name[0] == '/') {
@@ -109,7 +109,7 @@ search(const ProtobufCMessageDescriptor *d, const char *name, int depth)
 }
 
 const ProtobufCMessageDescriptor *
-core_registry_message(const char *name)
+registry_message(const char *name)
 {
 	for (size_t i = 0; i < N_SERVICES; i++) {
 		const ProtobufCServiceDescriptor *d = services[i].desc;
