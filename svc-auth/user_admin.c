@@ -9,6 +9,7 @@
 #include "auth_validate.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/pbfield.h"
 #include "core/revocation.h"
 #include "replies.h"
 #include "sessions.h"
@@ -51,19 +52,12 @@ auth_is_admin(core_call *c, const core_jwt_claims *cl, bool *admin)
 	return CORE_OK;
 }
 
-/* The user a request is about: its "id" field, "-" when it has none. */
+/* The call's method without its service: "AdminGetUser". */
 static const char *
-request_target(const ProtobufCMessage *in)
+method_name(const core_call *c)
 {
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field_by_name(
-	        in->descriptor, "id");
-	const char *id = NULL;
-	if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
-	    f->label != PROTOBUF_C_LABEL_REPEATED) {
-		memcpy(&id, (const char *) in + f->offset, sizeof(id));
-	}
-	return id != NULL ? id : "-";
+	const char *slash = strrchr(core_call_method(c), '/');
+	return slash != NULL ? slash + 1 : core_call_method(c);
 }
 
 /* Logs an administration call: who (NULL: not known), what, on whom, and
@@ -72,21 +66,20 @@ static void
 admin_log(core_call *c, const ProtobufCMessage *in, const char *actor,
     core_status st)
 {
-	const char *method = strrchr(core_call_method(c), '/');
+	/* The user the request is about: its "id" field, if it has one. */
+	const char *id = core_pb_field_get_string(in, "id");
 	char tgt[64];
-	auth_clip(tgt, sizeof(tgt), request_target(in));
-	core_log_kv(CORE_LOG_INFO, "admin call", "method",
-	    method != NULL ? method + 1 : core_call_method(c), "actor", actor,
-	    "target", tgt, "code", core_status_str(st), NULL);
+	auth_clip(tgt, sizeof(tgt), id != NULL ? id : "-");
+	core_log_kv(CORE_LOG_INFO, "admin call", "method", method_name(c),
+	    "actor", actor, "target", tgt, "code", core_status_str(st), NULL);
 }
 
 core_status
 auth_admin_denied(core_call *c, const ProtobufCMessage *in,
     const core_call_denial *d)
 {
-	const char *method = strrchr(core_call_method(c), '/');
 	/* The administration methods are the ones named Admin*. */
-	if (method != NULL && strncmp(method + 1, "Admin", 5) == 0) {
+	if (strncmp(method_name(c), "Admin", 5) == 0) {
 		admin_log(c, in, d->trusted ? d->claims->sub : NULL, d->code);
 	}
 	return d->code;
