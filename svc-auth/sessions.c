@@ -440,21 +440,31 @@ valid_sid_str(const char *sid)
 	return sid != NULL && valid_sid(sid, strnlen(sid, SID_LEN + 1));
 }
 
+/* Runs a command on session:<sid> (put at argv[key_at]) whose answer is
+ * an integer, into *n. A malformed sid names no session: *n = 0 without a
+ * Redis call. */
+static core_status
+session_int(core_redis *r, const char *sid, const char *what, int argc,
+    const char **argv, int key_at, long long *n)
+{
+	char skey[KEY_MAX];
+	*n = 0;
+	if (!valid_sid_str(sid)) {
+		return CORE_OK;
+	}
+	snprintf(skey, sizeof(skey), "session:%s", sid);
+	argv[key_at] = skey;
+	return command_int(r, what, argc, argv, n);
+}
+
 core_status
 auth_session_revoke(
     core_redis *r, const char *sid, const char *user_id, int *deleted)
 {
-	char skey[KEY_MAX];
-	long long n = 0;
-	core_status st = CORE_OK;
-
-	// A malformed sid: no such session can exist.
-	if (valid_sid_str(sid)) {
-		snprintf(skey, sizeof(skey), "session:%s", sid);
-		const char *argv[] = {"EVAL", revoke_lua, "1", skey, sid,
-		    user_id != NULL ? "1" : "0", user_id != NULL ? user_id : ""};
-		st = command_int(r, "revoke", 7, argv, &n);
-	}
+	long long n;
+	const char *argv[] = {"EVAL", revoke_lua, "1", NULL, sid,
+	    user_id != NULL ? "1" : "0", user_id != NULL ? user_id : ""};
+	core_status st = session_int(r, sid, "revoke", 7, argv, 3, &n);
 	if (st == CORE_OK && deleted != NULL) {
 		*deleted = n != 0;
 	}
@@ -482,15 +492,9 @@ auth_session_revoke_all(core_redis *r, const char *user_id, int *count)
 core_status
 auth_session_exists(core_redis *r, const char *sid, int *exists)
 {
-	char skey[KEY_MAX];
-	long long n = 0;
-	core_status st = CORE_OK;
-
-	if (valid_sid_str(sid)) {
-		snprintf(skey, sizeof(skey), "session:%s", sid);
-		const char *argv[] = {"EXISTS", skey};
-		st = command_int(r, "exists", 2, argv, &n);
-	}
+	long long n;
+	const char *argv[] = {"EXISTS", NULL};
+	core_status st = session_int(r, sid, "exists", 2, argv, 1, &n);
 	if (st == CORE_OK) {
 		*exists = n != 0;
 	}
