@@ -8,8 +8,6 @@
 
 #include <sodium.h>
 
-#include "auth/v1/auth.pb-c.h"
-
 #include "auth_service.h"
 #include "core/call_auth.h"
 #include "core/log.h"
