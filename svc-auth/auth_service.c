@@ -1,7 +1,6 @@
-/* AuthService: the method table with each method's rule, the per-worker
- * state, and the two methods that belong to no topic file: Register and
- * CheckToken. See auth_service.h and docs/rpc.md. */
-#include <stdlib.h>
+/* AuthService: the method table with each method's rule, and the two
+ * methods that belong to no topic file: Register and CheckToken. See
+ * auth_service.h and docs/rpc.md. */
 #include <string.h>
 
 #include <sodium.h>
@@ -10,6 +9,7 @@
 
 #include "auth_service.h"
 #include "auth_validate.h"
+#include "auth_worker.h"
 #include "core/call_auth.h"
 #include "core/log.h"
 #include "key_methods.h"
@@ -18,47 +18,6 @@
 #include "session_methods.h"
 #include "user_admin.h"
 #include "users_repo.h"
-
-void *
-auth_worker_init(void *arg)
-{
-	const auth_config *cfg = arg;
-	auth_worker *w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		return NULL;
-	}
-	w->cfg = cfg;
-	/* Connections come up lazily if the servers are down now. */
-	if (core_store_open(&w->db, cfg->database_url, cfg->redis_url) != 0) {
-		free(w);
-		return NULL;
-	}
-	return w;
-}
-
-void
-auth_worker_fini(void *arg)
-{
-	auth_worker *w = arg;
-	if (w == NULL) {
-		return;
-	}
-	core_store_close(&w->db);
-	free(w);
-}
-
-bool
-auth_health(void *arg)
-{
-	auth_worker *w = arg;
-	return core_store_ping(&w->db);
-}
-
-core_redis *
-auth_worker_redis(void *arg)
-{
-	return ((auth_worker *) arg)->db.redis;
-}
 
 static core_status
 register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)

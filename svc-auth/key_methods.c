@@ -3,7 +3,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
-#include "auth_service.h"
+#include "auth_worker.h"
 #include "core/log.h"
 #include "core/timestamp.h"
 #include "key_methods.h"

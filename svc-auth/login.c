@@ -7,8 +7,8 @@
 
 #include "auth/v1/auth.pb-c.h"
 
-#include "auth_service.h"
 #include "auth_validate.h"
+#include "auth_worker.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/revocation.h"

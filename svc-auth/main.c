@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "auth_service.h"
+#include "auth_worker.h"
 #include "core/call_auth.h"
 #include "core/log.h"
 #include "core/pg.h"

@@ -4,7 +4,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
-#include "auth_service.h"
+#include "auth_worker.h"
 #include "core/call_auth.h"
 #include "core/log.h"
 #include "replies.h"
