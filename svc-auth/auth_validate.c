@@ -1,8 +1,9 @@
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth_validate.h"
-#include "core/jwt.h"
+#include "core/b64url.h"
 #include "core/utf8.h"
 
 #define PAGE_TOKEN_VERSION 1
@@ -144,6 +145,15 @@ bool
 auth_utf8_valid(const char *s, size_t n)
 {
 	return core_utf8_valid(s, n);
+}
+
+void
+auth_clip(char *out, size_t len, const char *in)
+{
+	snprintf(out, len, "%s", in);
+	if (!auth_utf8_valid(out, strlen(out))) {
+		snprintf(out, len, "%s", "-");
+	}
 }
 
 /* A short list of the most used passwords of 8+ characters (from public

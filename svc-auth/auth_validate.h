@@ -32,6 +32,11 @@ const char *auth_password_check(const char *password, const char *username);
 /* Whether s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool auth_utf8_valid(const char *s, size_t n);
 
+/* Copies a string from a client into out (len bytes) for storage and
+ * logs: cut to fit, and "-" when the result is not valid UTF-8 (bad input,
+ * or a cut inside a character). */
+void auth_clip(char *out, size_t len, const char *in);
+
 /* Whether s is a UUID in its text form (8-4-4-4-12 hex digits, either
  * case): what users.id holds. */
 bool auth_uuid_valid(const char *s);

@@ -288,3 +288,53 @@ fail:
 	PQclear(r);
 	return st;
 }
+
+/* ---- Reloads and verification ------------------------------------------ */
+
+core_status
+auth_keyring_reload(auth_keyring *kr)
+{
+	pthread_mutex_lock(&kr->reload_mu);
+	core_status st = auth_keys_load(kr->pg, kr->kek, kr);
+	pthread_mutex_unlock(&kr->reload_mu);
+	return st;
+}
+
+void
+auth_keyring_refresh(auth_keyring *kr, int64_t max_age_ms)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int64_t age = core_monotonic_ms() - kr->loaded_ms;
+	pthread_rwlock_unlock(&kr->lock);
+	if (age < max_age_ms || pthread_mutex_trylock(&kr->reload_mu) != 0) {
+		return;
+	}
+	core_status st = auth_keys_load(kr->pg, kr->kek, kr);
+	pthread_mutex_unlock(&kr->reload_mu);
+	if (st != CORE_OK) {
+		core_log_warn("signing keys not reloaded: %s",
+		    core_status_str(st));
+	}
+}
+
+core_jwt_result
+auth_keyring_verify(void *arg, const char *token, const core_jwt_policy *pol,
+    core_jwt_claims *out, const char **reason)
+{
+	auth_keyring *kr = arg;
+	core_jwt_result r = CORE_JWT_UNKNOWN_KID;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt > 0) {
+			/* A key made by another replica: reload, at most once
+			 * a second. */
+			auth_keyring_refresh(kr, 1000);
+		}
+		pthread_rwlock_rdlock(&kr->lock);
+		r = core_jwt_verify(kr->jwks, token, pol, out, reason);
+		pthread_rwlock_unlock(&kr->lock);
+		if (r != CORE_JWT_UNKNOWN_KID) {
+			break;
+		}
+	}
+	return r;
+}

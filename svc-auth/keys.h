@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/jwt.h"
+#include "core/jws.h"
 #include "core/pg.h"
 
 #define AUTH_KEK_BYTES 32
@@ -38,6 +38,11 @@ typedef struct auth_keyring {
 	/* Reloads: who is doing one, and when the last one ran (ms). */
 	pthread_mutex_t reload_mu;
 	int64_t loaded_ms;
+	/* What reloads read with (auth_keyring_reload): a connection to
+	 * authdb, used only under reload_mu, and the KEK. Both the caller's,
+	 * set after auth_keyring_init and before the keyring is shared. */
+	core_pg *pg;
+	const uint8_t *kek;
 } auth_keyring;
 
 /* Initialises an empty keyring. Returns 0 or -1 (out of memory). */
@@ -61,5 +66,21 @@ core_status auth_keys_rotate(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
  * leaves the keyring as it was on any failure. */
 core_status auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
     auth_keyring *kr);
+
+/* Reloads the keyring with its own connection and KEK (auth_keys_load),
+ * after any reload under way. */
+core_status auth_keyring_reload(auth_keyring *kr);
+
+/* Reloads the keyring when its keys are older than max_age_ms (another
+ * replica may have rotated), unless a reload is under way: then the caller
+ * goes on with the keys there are. A failure is logged and leaves the keys
+ * as they were. */
+void auth_keyring_refresh(auth_keyring *kr, int64_t max_age_ms);
+
+/* Verifies a token with the keyring (arg), as core_token_verify_fn: an
+ * unknown kid (a key another replica made) reloads the keyring, at most
+ * once a second, and the token is tried again. Thread-safe. */
+core_jwt_result auth_keyring_verify(void *arg, const char *token,
+    const core_jwt_policy *pol, core_jwt_claims *out, const char **reason);
 
 #endif

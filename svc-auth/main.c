@@ -8,13 +8,15 @@
 
 #include <sodium.h>
 
-#include "auth/v1/auth.pb-c.h"
-
 #include "auth_service.h"
+#include "auth_worker.h"
+#include "core/call_auth.h"
 #include "core/log.h"
 #include "core/pg.h"
 #include "core/service.h"
+#include "keys.h"
 #include "promote_admin.h"
+#include "user_admin.h"
 
 #ifndef AUTH_DEFAULT_MIGRATIONS_DIR
 #define AUTH_DEFAULT_MIGRATIONS_DIR "svc-auth/migrations"
@@ -24,14 +26,16 @@
 
 static auth_config cfg;
 static auth_keyring keyring;
+static core_call_auth call_auth;
 static const char *migrations_dir, *kek_text;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
 static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 
-/* Makes sure a signing key exists and loads the keyring. The KEK is only
- * needed here: it is wiped as soon as the active key is unsealed. */
+/* Makes sure a signing key exists and loads the keyring, which keeps the
+ * connection and the KEK for its reloads; the KEK is read-only from then
+ * on. */
 static int
-init_keys(void **app)
+init_keys(void)
 {
 	uint8_t *kek = sodium_malloc(AUTH_KEK_BYTES);
 	core_pg *pg = core_pg_open(cfg.database_url);
@@ -56,12 +60,12 @@ init_keys(void **app)
 	}
 	core_log_kv(CORE_LOG_INFO, "signing keys loaded", "active_kid",
 	    keyring.active_kid, NULL);
-	cfg.keys = &keyring;
-	/* Kept for rotations and reloads, read-only in guarded memory. */
 	sodium_mprotect_readonly(kek);
-	cfg.kek = kek;
+	keyring.pg = pg; /* the keyring's now, closed by fini */
+	keyring.kek = kek;
+	pg = NULL;
 	kek = NULL;
-	*app = &cfg;
+	cfg.keys = &keyring;
 	rv = 0;
 done:
 	sodium_free(kek);
@@ -70,7 +74,8 @@ done:
 }
 
 /* Applies the migrations, retrying while the database is not reachable
- * (it may still be starting), for at most migrate_wait_s. */
+ * (it may still be starting), for at most migrate_wait_s; loads the keys;
+ * says how the method rules check tokens. */
 static int
 init(void **app)
 {
@@ -103,15 +108,29 @@ init(void **app)
 	        migrate_wait_s) < 0) {
 		return -1;
 	}
-	return init_keys(app);
+	if (init_keys() != 0) {
+		return -1;
+	}
+	/* Tokens are checked with the keyring, admins by authdb. */
+	call_auth = (core_call_auth){
+	    .issuer = cfg.issuer,
+	    .audience = cfg.audience,
+	    .verify = auth_keyring_verify,
+	    .verify_arg = &keyring,
+	    .redis = auth_worker_redis,
+	    .is_admin = auth_is_admin,
+	};
+	*app = &cfg;
+	return 0;
 }
 
 static void
 fini(void *app)
 {
 	if (app != NULL) {
+		core_pg_close(keyring.pg);
+		sodium_free((void *) (uintptr_t) keyring.kek);
 		auth_keyring_fini(&keyring);
-		sodium_free((void *) (uintptr_t) cfg.kek);
 	}
 }
 
@@ -142,13 +161,6 @@ main(int argc, char **argv)
 		    "active admin\n");
 		return 2;
 	}
-	if (AUTH_N_METHODS != auth__v1__auth_service__descriptor.n_methods) {
-		fprintf(stderr, "svc-auth: handler table out of date\n");
-		return 1;
-	}
-	static const core_rpc_service services[] = {
-	    {&auth__v1__auth_service__descriptor, auth_handlers},
-	};
 	const core_config_item config[] = {
 	    {"AUTH_DATABASE_URL", AUTH_DEFAULT_DATABASE_URL, CORE_CONFIG_STR,
 	        0, 0, false, "authdb connection URL", &cfg.database_url},
@@ -189,7 +201,7 @@ main(int argc, char **argv)
 	    .name = "svc-auth",
 	    .listen_env = "AUTH_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7101",
-	    .services = services,
+	    .services = &auth_rpc_service,
 	    .n_services = 1,
 	    .config = config,
 	    .n_config = sizeof(config) / sizeof(config[0]),
@@ -198,6 +210,7 @@ main(int argc, char **argv)
 	    .worker_init = auth_worker_init,
 	    .worker_fini = auth_worker_fini,
 	    .health = auth_health,
+	    .auth = &call_auth,
 	};
 	return core_service_main(&def);
 }

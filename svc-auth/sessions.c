@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "core/clock.h"
-#include "core/jwt.h"
+#include "core/b64url.h"
 #include "core/log.h"
 #include "sessions.h"
 
@@ -126,16 +126,6 @@ static const char revoke_all_lua[] =
     "redis.call('DEL', KEYS[1])\n"
     "return n\n";
 
-/* KEYS[1] = revoked_before:<uid>; ARGV = seconds, ttl. Keeps the larger
- * of the stored and the new value, so that a replica with a slower clock
- * cannot bring revoked tokens back. Returns the value kept. */
-static const char revoke_tokens_lua[] =
-    "local v = tonumber(ARGV[1])\n"
-    "local cur = tonumber(redis.call('GET', KEYS[1]) or '')\n"
-    "if cur and cur > v and cur < 1e18 then v = cur end\n"
-    "redis.call('SET', KEYS[1], string.format('%d', v), 'EX', ARGV[2])\n"
-    "return v\n";
-
 static bool
 valid_user_id(const char *user_id)
 {
@@ -204,10 +194,11 @@ new_secret(char text[SECRET_LEN + 1], char hex[HASH_HEX + 1])
 /* Copies src (NULL = "") into dst, cut to fit without splitting a UTF-8
  * sequence. */
 static void
-copy_truncated(char *dst, size_t cap, const char *src, size_t srclen)
+copy_cstr(char *dst, size_t cap, const char *src)
 {
-	size_t n = srclen < cap - 1 ? srclen : cap - 1;
-	if (n < srclen) {
+	size_t len = src != NULL ? strnlen(src, cap) : 0;
+	size_t n = len < cap - 1 ? len : cap - 1;
+	if (n < len) {
 		while (n > 0 && ((unsigned char) src[n] & 0xC0) == 0x80) {
 			n--;
 		}
@@ -216,16 +207,6 @@ copy_truncated(char *dst, size_t cap, const char *src, size_t srclen)
 		memcpy(dst, src, n);
 	}
 	dst[n] = '\0';
-}
-
-static void
-copy_cstr(char *dst, size_t cap, const char *src)
-{
-	if (src == NULL) {
-		dst[0] = '\0';
-		return;
-	}
-	copy_truncated(dst, cap, src, strnlen(src, cap));
 }
 
 static int
@@ -245,6 +226,35 @@ static bool
 is_str(const redisReply *e)
 {
 	return e != NULL && e->type == REDIS_REPLY_STRING && e->str != NULL;
+}
+
+/* The string of a reply, or NULL when it is none. */
+static const char *
+str_of(const redisReply *e)
+{
+	return is_str(e) ? e->str : NULL;
+}
+
+/* The number a reply holds, or 0 when it holds none. */
+static int64_t
+i64_of(const redisReply *e)
+{
+	int64_t v = 0;
+	return is_str(e) && parse_i64(e->str, &v) == 0 ? v : 0;
+}
+
+/* Fills s; strings are cut to fit (NULL = ""). */
+static void
+session_set(auth_session *s, const char *sid, const char *user_id,
+    int64_t created_ms, int64_t last_used_ms, const char *ip, const char *ua)
+{
+	memset(s, 0, sizeof(*s));
+	copy_cstr(s->sid, sizeof(s->sid), sid);
+	copy_cstr(s->user_id, sizeof(s->user_id), user_id);
+	s->created_ms = created_ms;
+	s->last_used_ms = last_used_ms;
+	copy_cstr(s->client_ip, sizeof(s->client_ip), ip);
+	copy_cstr(s->user_agent, sizeof(s->user_agent), ua);
 }
 
 static core_status
@@ -337,10 +347,8 @@ refresh_reply(core_redis *r, const redisReply *rep, const char *sid,
 	if (code == 2 && rep->elements == 2 && is_str(rep->element[1])) {
 		// The caller may want to audit whose session was revoked.
 		if (s != NULL) {
-			memset(s, 0, sizeof(*s));
-			copy_cstr(s->sid, sizeof(s->sid), sid);
-			copy_cstr(s->user_id, sizeof(s->user_id),
-			    rep->element[1]->str);
+			session_set(s, sid, rep->element[1]->str, 0, 0, NULL,
+			    NULL);
 		}
 		*result = AUTH_REFRESH_REUSED;
 		return CORE_OK;
@@ -353,16 +361,8 @@ refresh_reply(core_redis *r, const redisReply *rep, const char *sid,
 		return unexpected(r, "refresh");
 	}
 	if (s != NULL) {
-		memset(s, 0, sizeof(*s));
-		copy_cstr(s->sid, sizeof(s->sid), sid);
-		copy_cstr(
-		    s->user_id, sizeof(s->user_id), rep->element[1]->str);
-		s->created_ms = created;
-		s->last_used_ms = now;
-		copy_cstr(
-		    s->client_ip, sizeof(s->client_ip), rep->element[3]->str);
-		copy_cstr(s->user_agent, sizeof(s->user_agent),
-		    rep->element[4]->str);
+		session_set(s, sid, rep->element[1]->str, created, now,
+		    rep->element[3]->str, rep->element[4]->str);
 	}
 	*result = AUTH_REFRESH_OK;
 	return CORE_OK;
@@ -414,33 +414,60 @@ auth_session_refresh(core_redis *r, const char *token, int64_t grace_ms,
 	return st;
 }
 
-core_status
-auth_session_revoke(
-    core_redis *r, const char *sid, const char *user_id, int *deleted)
+/* Runs a command whose answer is an integer, into *out (may be NULL). */
+static core_status
+command_int(core_redis *r, const char *what, int argc, const char **argv,
+    long long *out)
 {
-	char skey[KEY_MAX];
 	redisReply *rep;
-
-	if (sid == NULL || !valid_sid(sid, strnlen(sid, SID_LEN + 1))) {
-		// No such session can exist.
-		if (deleted != NULL) {
-			*deleted = 0;
-		}
-		return CORE_OK;
-	}
-	snprintf(skey, sizeof(skey), "session:%s", sid);
-	const char *argv[] = {"EVAL", revoke_lua, "1", skey, sid,
-	    user_id != NULL ? "1" : "0", user_id != NULL ? user_id : ""};
-	core_status st = core_redis_commandargv(r, 7, argv, NULL, &rep);
+	core_status st = core_redis_commandargv(r, argc, argv, NULL, &rep);
 	if (st != CORE_OK) {
 		return st;
 	}
 	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, "revoke");
-	} else if (deleted != NULL) {
-		*deleted = rep->integer != 0;
+		st = unexpected(r, what);
+	} else if (out != NULL) {
+		*out = rep->integer;
 	}
 	freeReplyObject(rep);
+	return st;
+}
+
+/* Whether sid (NUL-terminated, may be NULL) could name a session. */
+static bool
+valid_sid_str(const char *sid)
+{
+	return sid != NULL && valid_sid(sid, strnlen(sid, SID_LEN + 1));
+}
+
+/* Runs a command on session:<sid> (put at argv[key_at]) whose answer is
+ * an integer, into *n. A malformed sid names no session: *n = 0 without a
+ * Redis call. */
+static core_status
+session_int(core_redis *r, const char *sid, const char *what, int argc,
+    const char **argv, int key_at, long long *n)
+{
+	char skey[KEY_MAX];
+	*n = 0;
+	if (!valid_sid_str(sid)) {
+		return CORE_OK;
+	}
+	snprintf(skey, sizeof(skey), "session:%s", sid);
+	argv[key_at] = skey;
+	return command_int(r, what, argc, argv, n);
+}
+
+core_status
+auth_session_revoke(
+    core_redis *r, const char *sid, const char *user_id, int *deleted)
+{
+	long long n;
+	const char *argv[] = {"EVAL", revoke_lua, "1", NULL, sid,
+	    user_id != NULL ? "1" : "0", user_id != NULL ? user_id : ""};
+	core_status st = session_int(r, sid, "revoke", 7, argv, 3, &n);
+	if (st == CORE_OK && deleted != NULL) {
+		*deleted = n != 0;
+	}
 	return st;
 }
 
@@ -448,100 +475,29 @@ core_status
 auth_session_revoke_all(core_redis *r, const char *user_id, int *count)
 {
 	char ukey[KEY_MAX];
-	redisReply *rep;
+	long long n = 0;
 
 	if (!valid_user_id(user_id)) {
 		return CORE_INVALID_ARGUMENT;
 	}
 	snprintf(ukey, sizeof(ukey), "user_sessions:%s", user_id);
 	const char *argv[] = {"EVAL", revoke_all_lua, "1", ukey};
-	core_status st = core_redis_commandargv(r, 4, argv, NULL, &rep);
-	if (st != CORE_OK) {
-		return st;
+	core_status st = command_int(r, "revoke_all", 4, argv, &n);
+	if (st == CORE_OK && count != NULL) {
+		*count = (int) n;
 	}
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, "revoke_all");
-	} else if (count != NULL) {
-		*count = (int) rep->integer;
-	}
-	freeReplyObject(rep);
-	return st;
-}
-
-core_status
-auth_session_revoke_tokens(
-    core_redis *r, const char *user_id, int64_t now_s, int ttl_s)
-{
-	char rkey[KEY_MAX], when[24], ttl[16];
-	redisReply *rep;
-
-	if (!valid_user_id(user_id) || ttl_s <= 0 || now_s <= 0) {
-		return CORE_INVALID_ARGUMENT;
-	}
-	snprintf(rkey, sizeof(rkey), "revoked_before:%s", user_id);
-	snprintf(when, sizeof(when), "%lld", (long long) now_s + 1);
-	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-	const char *argv[] = {"EVAL", revoke_tokens_lua, "1", rkey, when, ttl};
-	core_status st = core_redis_commandargv(r, 6, argv, NULL, &rep);
-	if (st != CORE_OK) {
-		return st;
-	}
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, "revoke_tokens");
-	}
-	freeReplyObject(rep);
-	return st;
-}
-
-core_status
-auth_session_tokens_floor(core_redis *r, const char *user_id, int64_t *floor_s)
-{
-	char rkey[KEY_MAX];
-	redisReply *rep;
-
-	if (!valid_user_id(user_id)) {
-		return CORE_INVALID_ARGUMENT;
-	}
-	snprintf(rkey, sizeof(rkey), "revoked_before:%s", user_id);
-	const char *argv[] = {"GET", rkey};
-	core_status st = core_redis_commandargv(r, 2, argv, NULL, &rep);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*floor_s = 0;
-	if (is_str(rep)) {
-		if (parse_i64(rep->str, floor_s) != 0 || *floor_s < 0) {
-			*floor_s = 0;
-		}
-	} else if (rep->type != REDIS_REPLY_NIL) {
-		st = unexpected(r, "tokens_floor");
-	}
-	freeReplyObject(rep);
 	return st;
 }
 
 core_status
 auth_session_exists(core_redis *r, const char *sid, int *exists)
 {
-	char skey[KEY_MAX];
-	redisReply *rep;
-
-	if (sid == NULL || !valid_sid(sid, strnlen(sid, SID_LEN + 1))) {
-		*exists = 0;
-		return CORE_OK;
+	long long n;
+	const char *argv[] = {"EXISTS", NULL};
+	core_status st = session_int(r, sid, "exists", 2, argv, 1, &n);
+	if (st == CORE_OK) {
+		*exists = n != 0;
 	}
-	snprintf(skey, sizeof(skey), "session:%s", sid);
-	const char *argv[] = {"EXISTS", skey};
-	core_status st = core_redis_commandargv(r, 2, argv, NULL, &rep);
-	if (st != CORE_OK) {
-		return st;
-	}
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, "exists");
-	} else {
-		*exists = rep->integer != 0;
-	}
-	freeReplyObject(rep);
 	return st;
 }
 
@@ -568,25 +524,8 @@ list_entry(
 	    strcmp(h->element[0]->str, user_id) != 0) {
 		return -1;
 	}
-	memset(s, 0, sizeof(*s));
-	copy_cstr(s->sid, sizeof(s->sid), sid);
-	copy_cstr(s->user_id, sizeof(s->user_id), user_id);
-	if (!is_str(h->element[1]) ||
-	    parse_i64(h->element[1]->str, &s->created_ms) != 0) {
-		s->created_ms = 0;
-	}
-	if (!is_str(h->element[2]) ||
-	    parse_i64(h->element[2]->str, &s->last_used_ms) != 0) {
-		s->last_used_ms = 0;
-	}
-	if (is_str(h->element[3])) {
-		copy_cstr(
-		    s->client_ip, sizeof(s->client_ip), h->element[3]->str);
-	}
-	if (is_str(h->element[4])) {
-		copy_cstr(
-		    s->user_agent, sizeof(s->user_agent), h->element[4]->str);
-	}
+	session_set(s, sid, user_id, i64_of(h->element[1]),
+	    i64_of(h->element[2]), str_of(h->element[3]), str_of(h->element[4]));
 	return 0;
 }
 
@@ -632,90 +571,110 @@ list_chunk(core_redis *r, const char *user_id, const char **sids, int n,
 	return st;
 }
 
+/* Best effort: a failed prune is retried by the next list. stale[0..1]
+ * hold "SREM" and the set's key, then n - 2 members. */
+static void
+prune(core_redis *r, const char *user_id, const char **stale, size_t n)
+{
+	redisReply *rep = NULL;
+	if (n > 2 &&
+	    core_redis_commandargv(r, (int) n, stale, NULL, &rep) != CORE_OK) {
+		core_log_kv(CORE_LOG_WARN, "sessions: pruning stale sids failed",
+		    "user_id", user_id, NULL);
+	}
+	freeReplyObject(rep);
+}
+
+/* Reads the sessions of the first total members of the user's set (ukey)
+ * and writes the newest max of them to out[0..*n); prunes the members that
+ * name no live session of the user. */
+static core_status
+list_members(core_redis *r, const char *user_id, const char *ukey,
+    const redisReply *members, size_t total, auth_session *out, size_t max,
+    size_t *n)
+{
+	// stale has room for the SREM command's two leading arguments.
+	const char **sids = calloc(total + 1, sizeof(*sids));
+	const char **stale = calloc(total + 2, sizeof(*stale));
+	auth_session *live = calloc(total + 1, sizeof(*live));
+	size_t nsids = 0, nstale = 2, nlive = 0;
+	core_status st = CORE_RESOURCE_EXHAUSTED;
+	if (sids == NULL || stale == NULL || live == NULL) {
+		goto done;
+	}
+	stale[0] = "SREM";
+	stale[1] = ukey;
+	for (size_t i = 0; i < total; i++) {
+		const redisReply *m = members->element[i];
+		if (m->type == REDIS_REPLY_STRING && valid_sid(m->str, m->len)) {
+			sids[nsids++] = m->str;
+		} else if (m->type == REDIS_REPLY_STRING) {
+			stale[nstale++] = m->str; // never one of ours
+		}
+	}
+	st = CORE_OK;
+	for (size_t i = 0; st == CORE_OK && i < nsids; i += LIST_CHUNK) {
+		size_t k = nsids - i < LIST_CHUNK ? nsids - i : LIST_CHUNK;
+		st = list_chunk(r, user_id, sids + i, (int) k, live, &nlive,
+		    stale, &nstale);
+	}
+	if (st == CORE_OK) {
+		prune(r, user_id, stale, nstale);
+		qsort(live, nlive, sizeof(*live), by_created_desc);
+		*n = nlive < max ? nlive : max;
+		if (*n > 0) {
+			memcpy(out, live, *n * sizeof(*live));
+		}
+	}
+done:
+	free(sids);
+	free(stale);
+	free(live);
+	return st;
+}
+
 core_status
 auth_session_list(core_redis *r, const char *user_id, auth_session *out,
     size_t max, size_t *n)
 {
 	char ukey[KEY_MAX];
 	redisReply *members = NULL;
-	redisReply *srem = NULL;
-	auth_session *live = NULL;
-	const char **sids = NULL;
-	const char **stale = NULL;
-	size_t nsids = 0, nlive = 0, nstale = 0;
-	core_status st;
 
 	if (!valid_user_id(user_id) || (out == NULL && max > 0)) {
 		return CORE_INVALID_ARGUMENT;
 	}
 	snprintf(ukey, sizeof(ukey), "user_sessions:%s", user_id);
 	const char *argv[] = {"SMEMBERS", ukey};
-	st = core_redis_commandargv(r, 2, argv, NULL, &members);
+	core_status st = core_redis_commandargv(r, 2, argv, NULL, &members);
 	if (st != CORE_OK) {
 		return st;
 	}
+	size_t total = members->elements;
 	if (members->type != REDIS_REPLY_ARRAY) {
 		st = unexpected(r, "list");
-		goto done;
-	}
-	size_t total = members->elements;
-	if (total > LIST_SCAN_MAX) {
+	} else if (total > LIST_SCAN_MAX) {
 		core_log_kv(CORE_LOG_WARN,
-		    "sessions: too many sessions, "
-		    "listing only some",
-		    "user_id", user_id, NULL);
+		    "sessions: too many sessions, listing only some", "user_id",
+		    user_id, NULL);
 		total = LIST_SCAN_MAX;
 	}
-	// stale has room for the SREM command's two leading arguments.
-	sids = calloc(total + 1, sizeof(*sids));
-	stale = calloc(total + 2, sizeof(*stale));
-	live = calloc(total + 1, sizeof(*live));
-	if (sids == NULL || stale == NULL || live == NULL) {
-		st = CORE_RESOURCE_EXHAUSTED;
-		goto done;
+	if (st == CORE_OK) {
+		st = list_members(r, user_id, ukey, members, total, out, max, n);
 	}
-	stale[0] = "SREM";
-	stale[1] = ukey;
-	nstale = 2;
-	for (size_t i = 0; i < total; i++) {
-		const redisReply *m = members->element[i];
-		if (m->type != REDIS_REPLY_STRING) {
-			continue;
-		}
-		if (valid_sid(m->str, m->len)) {
-			sids[nsids++] = m->str;
-		} else {
-			stale[nstale++] = m->str; // never one of ours
-		}
-	}
-	for (size_t i = 0; i < nsids; i += LIST_CHUNK) {
-		size_t k = nsids - i < LIST_CHUNK ? nsids - i : LIST_CHUNK;
-		st = list_chunk(r, user_id, sids + i, (int) k, live, &nlive,
-		    stale, &nstale);
-		if (st != CORE_OK) {
-			goto done;
-		}
-	}
-	if (nstale > 2) {
-		// Best effort: a failed prune is retried by the next list.
-		if (core_redis_commandargv(
-		        r, (int) nstale, stale, NULL, &srem) != CORE_OK) {
-			core_log_kv(CORE_LOG_WARN,
-			    "sessions: pruning stale sids failed", "user_id",
-			    user_id, NULL);
-		}
-	}
-	qsort(live, nlive, sizeof(*live), by_created_desc);
-	size_t k = nlive < max ? nlive : max;
-	if (k > 0) {
-		memcpy(out, live, k * sizeof(*live));
-	}
-	*n = k;
-done:
-	freeReplyObject(srem);
 	freeReplyObject(members);
-	free(sids);
-	free(stale);
-	free(live);
 	return st;
+}
+
+core_status
+auth_session_get(core_redis *r, const char *sid, const char *user_id,
+    auth_session *s)
+{
+	const char *stale[1];
+	size_t nlive = 0, nstale = 0;
+	if (!valid_sid_str(sid) || !valid_user_id(user_id)) {
+		return CORE_NOT_FOUND;
+	}
+	core_status st = list_chunk(r, user_id, &sid, 1, s, &nlive, stale,
+	    &nstale);
+	return st == CORE_OK && nlive == 0 ? CORE_NOT_FOUND : st;
 }

@@ -86,20 +86,11 @@ core_status auth_session_revoke_all(core_redis *r, const char *user_id,
 core_status auth_session_list(core_redis *r, const char *user_id,
     auth_session *out, size_t max, size_t *n);
 
-/* Makes every access token of user_id issued before now_s + 1 (Unix
- * seconds) fail verification: sets revoked_before:<user_id> (see
- * core_jwt_check_revoked: revoked when iat < the value) to now_s + 1, never
- * lowering a value already there, for ttl_s seconds (past that every token
- * it revokes has expired). The + 1 takes in the tokens of the current
- * second, which is why issuers wait for auth_session_tokens_floor. */
-core_status auth_session_revoke_tokens(
-    core_redis *r, const char *user_id, int64_t now_s, int ttl_s);
-
-/* The user's revoked_before: a token is only valid with an iat at or after
- * *floor_s. 0 when there is none (or it is not a number, which the verifier
- * treats as revoking everything anyway). */
-core_status auth_session_tokens_floor(
-    core_redis *r, const char *user_id, int64_t *floor_s);
+/* The live session sid of user_id into *s. CORE_NOT_FOUND when it has
+ * ended (expired, revoked), is another user's, or sid or user_id cannot
+ * name one. */
+core_status auth_session_get(core_redis *r, const char *sid,
+    const char *user_id, auth_session *s);
 
 /* Whether session sid exists (live). */
 core_status auth_session_exists(core_redis *r, const char *sid, int *exists);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -27,7 +28,7 @@
 #include "auth/v1/auth.pb-c.h"
 #include "core/v1/health.pb-c.h"
 
-#include "core/jwt.h"
+#include "core/jws.h"
 #include "core/log.h"
 #include "core/rpc.h"
 
@@ -726,6 +727,34 @@ test_refresh_accepts_the_previous_token_within_the_grace_window(void **state)
 }
 
 static void
+test_login_sets_auth_time_and_refresh_keeps_it(void **state)
+{
+	(void) state;
+	registered("authtime");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *t1 = NULL, *t2 = NULL;
+	Auth__V1__Claims *c1 = NULL, *c2 = NULL;
+	core_rpc_reply reply;
+	int64_t before = (int64_t) time(NULL);
+	assert_int_equal(
+	    login("authtime", "correct horse battery", a, &t1, &reply),
+	    CORE_OK);
+	int64_t after = (int64_t) time(NULL);
+	assert_int_equal(check(t1->access_token, a, &c1), CORE_OK);
+	/* The password was proven now (a clock tick of slack each side). */
+	assert_true(c1->auth_time >= before - 1 && c1->auth_time <= after + 1);
+
+	/* A refresh in a later second proves nothing new: the login's time
+	 * stays, the new token's iat moves on. */
+	usleep(1100000);
+	assert_int_equal(refresh(t1->refresh_token, a, &t2, &reply), CORE_OK);
+	assert_int_equal(check(t2->access_token, a, &c2), CORE_OK);
+	assert_int_equal(c2->auth_time, c1->auth_time);
+	assert_true(c2->iat > c2->auth_time);
+	core_arena_free(a);
+}
+
+static void
 test_logout_revokes_the_token_and_the_session_idempotently(void **state)
 {
 	(void) state;
@@ -892,6 +921,133 @@ test_users_list_and_end_their_own_sessions_only(void **state)
 	                     mine->sessions[0]->user_id, a, &ls),
 	    CORE_OK);
 	assert_int_equal(ls->n_sessions, 1);
+	core_arena_free(a);
+}
+
+static core_status
+current_session(const char *access, core_arena *a, Auth__V1__Session **out,
+    core_rpc_reply *reply)
+{
+	Auth__V1__GetCurrentSessionRequest req =
+	    AUTH__V1__GET_CURRENT_SESSION_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	core_status st = call("/auth.v1.AuthService/GetCurrentSession",
+	    &req.base, &auth__v1__get_current_session_response__descriptor,
+	    &resp, access, a, reply);
+	*out = st == CORE_OK
+	    ? ((Auth__V1__GetCurrentSessionResponse *) resp)->session
+	    : NULL;
+	return st;
+}
+
+static void
+test_current_session_is_the_one_of_the_callers_token(void **state)
+{
+	(void) state;
+	registered("whereami");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *phone = NULL, *laptop = NULL, *later = NULL;
+	Auth__V1__Claims *cl = NULL;
+	Auth__V1__Session *s = NULL, *again = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(
+	    login("whereami", "correct horse battery", a, &phone, &reply),
+	    CORE_OK);
+	assert_int_equal(
+	    login("whereami", "correct horse battery", a, &laptop, &reply),
+	    CORE_OK);
+	assert_int_equal(check(laptop->access_token, a, &cl), CORE_OK);
+	assert_int_equal(current_session(laptop->access_token, a, &s, &reply),
+	    CORE_OK);
+	assert_non_null(s);
+	/* The laptop's own session, as ListSessions shows it. */
+	assert_string_equal(s->id, cl->sid);
+	assert_string_equal(s->user_id, cl->sub);
+	assert_true(s->current);
+	assert_string_equal(s->client_ip, "192.0.2.10");
+	assert_string_equal(s->user_agent, "test_auth");
+	assert_non_null(s->created_at);
+	assert_non_null(s->last_used_at);
+	Auth__V1__ListSessionsResponse *ls = NULL;
+	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &ls),
+	    CORE_OK);
+	assert_int_equal(ls->n_sessions, 2);
+	assert_string_equal(ls->sessions[0]->id, s->id);
+	assert_string_not_equal(ls->sessions[1]->id, s->id);
+
+	/* A refresh keeps the session: the new token names the same one. */
+	assert_int_equal(refresh(laptop->refresh_token, a, &later, &reply),
+	    CORE_OK);
+	assert_int_equal(current_session(later->access_token, a, &again,
+	                     &reply),
+	    CORE_OK);
+	assert_string_equal(again->id, s->id);
+	assert_true(again->current);
+	core_arena_free(a);
+}
+
+static void
+test_current_session_needs_a_valid_unrevoked_token(void **state)
+{
+	(void) state;
+	registered("nocurrent");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *tok = NULL;
+	Auth__V1__Session *s = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(current_session(NULL, a, &s, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_string_equal(reply.message, "a bearer token is required");
+	assert_int_equal(current_session("not.a.token", a, &s, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    login("nocurrent", "correct horse battery", a, &tok, &reply),
+	    CORE_OK);
+	/* Logged out: the token is revoked, whatever its session. */
+	assert_int_equal(logout(tok->access_token, a), CORE_OK);
+	assert_int_equal(current_session(tok->access_token, a, &s, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_string_equal(reply.message, "invalid or expired token");
+	core_arena_free(a);
+}
+
+static void
+test_current_session_that_has_ended_is_not_found(void **state)
+{
+	(void) state;
+	registered("ended");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *phone = NULL, *laptop = NULL, *t2 = NULL,
+	                        *t = NULL;
+	Auth__V1__Session *s = NULL, *ps = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(
+	    login("ended", "correct horse battery", a, &phone, &reply), CORE_OK);
+	assert_int_equal(
+	    login("ended", "correct horse battery", a, &laptop, &reply),
+	    CORE_OK);
+
+	/* Ended from another device: the phone's access token still
+	 * verifies, but its session is gone. */
+	assert_int_equal(current_session(phone->access_token, a, &ps, &reply),
+	    CORE_OK);
+	assert_int_equal(revoke_session(laptop->access_token, ps->id, a),
+	    CORE_OK);
+	assert_int_equal(current_session(phone->access_token, a, &s, &reply),
+	    CORE_NOT_FOUND);
+	assert_string_equal(reply.message, "no such session");
+
+	/* Ended by a refresh-token reuse: every access token of the session
+	 * outlives it. */
+	assert_int_equal(refresh(laptop->refresh_token, a, &t2, &reply),
+	    CORE_OK);
+	usleep(400000); /* past the 300 ms grace window */
+	assert_int_equal(refresh(laptop->refresh_token, a, &t, &reply),
+	    CORE_UNAUTHENTICATED);
+	assert_int_equal(current_session(t2->access_token, a, &s, &reply),
+	    CORE_NOT_FOUND);
+	assert_int_equal(current_session(laptop->access_token, a, &s, &reply),
+	    CORE_NOT_FOUND);
 	core_arena_free(a);
 }
 
@@ -1169,11 +1325,16 @@ main(void)
 	    cmocka_unit_test(test_refresh_rotates_and_reuse_ends_the_session),
 	    cmocka_unit_test(
 	        test_refresh_accepts_the_previous_token_within_the_grace_window),
+	    cmocka_unit_test(test_login_sets_auth_time_and_refresh_keeps_it),
 	    cmocka_unit_test(
 	        test_logout_revokes_the_token_and_the_session_idempotently),
 	    cmocka_unit_test(test_check_token_rejects_tampering),
 	    cmocka_unit_test(test_disabled_user_cannot_log_in_or_refresh),
 	    cmocka_unit_test(test_users_list_and_end_their_own_sessions_only),
+	    cmocka_unit_test(
+	        test_current_session_is_the_one_of_the_callers_token),
+	    cmocka_unit_test(test_current_session_needs_a_valid_unrevoked_token),
+	    cmocka_unit_test(test_current_session_that_has_ended_is_not_found),
 	    cmocka_unit_test(
 	        test_redis_down_login_is_unavailable_and_health_not_serving),
 	    cmocka_unit_test(

@@ -26,7 +26,6 @@
 
 #include "auth/v1/auth.pb-c.h"
 
-#include "core/jwt.h"
 #include "core/log.h"
 #include "core/rpc.h"
 

@@ -24,7 +24,7 @@
 
 #include <sodium.h>
 
-#include "core/jwt.h"
+#include "core/b64url.h"
 #include "core/redis.h"
 #include "ratelimit.h"
 #include "sessions.h"
@@ -622,6 +622,43 @@ test_revoke_checks_the_owner(void **state)
 }
 
 static void
+test_get_finds_only_a_live_session_of_its_user(void **state)
+{
+	fixture *f = *state;
+	char token[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
+	char out[AUTH_REFRESH_TOKEN_MAX];
+	auth_session s, r;
+	auth_refresh_result res;
+	create(f, f->user, token, sid);
+	assert_int_equal(auth_session_get(f->r, sid, f->user, &s), CORE_OK);
+	assert_string_equal(s.sid, sid);
+	assert_string_equal(s.user_id, f->user);
+	assert_string_equal(s.client_ip, "192.0.2.7");
+	assert_true(s.created_ms > 0 && s.last_used_ms == s.created_ms);
+	// The refresh's answer and get agree on the session.
+	assert_int_equal(auth_session_refresh(f->r, token, LONG_GRACE_MS,
+	                     TTL_S, out, &r, &res),
+	    CORE_OK);
+	assert_int_equal(res, AUTH_REFRESH_OK);
+	assert_int_equal(auth_session_get(f->r, sid, f->user, &s), CORE_OK);
+	assert_int_equal(s.created_ms, r.created_ms);
+	assert_int_equal(s.last_used_ms, r.last_used_ms);
+	// Not another user's; not a malformed or an unknown sid.
+	assert_int_equal(
+	    auth_session_get(f->r, sid, f->user2, &s), CORE_NOT_FOUND);
+	assert_int_equal(
+	    auth_session_get(f->r, "not a sid", f->user, &s), CORE_NOT_FOUND);
+	assert_int_equal(auth_session_get(f->r, "AAAAAAAAAAAAAAAAAAAAAA",
+	                     f->user, &s),
+	    CORE_NOT_FOUND);
+	assert_int_equal(auth_session_get(f->r, sid, "", &s), CORE_NOT_FOUND);
+	// Ended.
+	assert_int_equal(auth_session_revoke(f->r, sid, NULL, NULL), CORE_OK);
+	assert_int_equal(
+	    auth_session_get(f->r, sid, f->user, &s), CORE_NOT_FOUND);
+}
+
+static void
 test_revoke_all_deletes_only_that_users_sessions(void **state)
 {
 	fixture *f = *state;
@@ -868,6 +905,8 @@ test_unreachable_redis_is_unavailable_everywhere(void **state)
 		    CORE_UNAVAILABLE);
 		assert_int_equal(
 		    auth_session_exists(down, sid, &i), CORE_UNAVAILABLE);
+		assert_int_equal(auth_session_get(down, sid, f->user, &s[0]),
+		    CORE_UNAVAILABLE);
 		assert_int_equal(auth_ratelimit_hit(
 		                     down, 1, keys, limits, 10, &allowed, &i),
 		    CORE_UNAVAILABLE);
@@ -912,6 +951,7 @@ main(void)
 	    T(test_malformed_tokens_are_invalid_without_touching_redis),
 	    T(test_unknown_sid_or_secret_is_invalid),
 	    T(test_revoke_checks_the_owner),
+	    T(test_get_finds_only_a_live_session_of_its_user),
 	    T(test_revoke_all_deletes_only_that_users_sessions),
 	    T(test_list_is_newest_first_and_prunes_stale_sids),
 	    T(test_ratelimit_refuses_after_limit_until_window_ends),

@@ -580,6 +580,8 @@ static const ProtobufCMessageDescriptor *const system_messages[] = {
     &auth__v1__list_sessions_response__descriptor,
     &auth__v1__revoke_session_request__descriptor,
     &auth__v1__revoke_session_response__descriptor,
+    &auth__v1__get_current_session_request__descriptor,
+    &auth__v1__get_current_session_response__descriptor,
     &auth__v1__rotate_keys_request__descriptor,
     &auth__v1__signing_key__descriptor,
     &auth__v1__rotate_keys_response__descriptor,

@@ -1,40 +1,46 @@
-/* AuthService's administration methods; the contract is in
- * admin_service.h and docs/rpc.md. */
+/* AuthService's user administration methods; the contract is in
+ * user_admin.h and docs/rpc.md. */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth/v1/auth.pb-c.h"
 
-#include "admin_service.h"
-#include "auth_service.h"
 #include "auth_validate.h"
-#include "core/jwt.h"
+#include "auth_worker.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/pbfield.h"
+#include "core/revocation.h"
+#include "replies.h"
 #include "sessions.h"
+#include "user_admin.h"
 #include "users_repo.h"
 
 #define NEEDS_ADMIN "this needs the admin role"
 #define NO_SUCH_USER "no such user"
 #define LAST_ADMIN "the last active admin cannot be demoted or disabled"
 
+/* Tokens revoked by revoked_before stay revoked while they can verify:
+ * their lifetime plus the verifiers' leeway, with margin. */
+#define REVOCATION_MARGIN_S 120
+
 enum {
 	PAGE_SIZE_DEFAULT = 50,
 	PAGE_SIZE_MAX = 200,
-	SESSIONS_LISTED_MAX = 100,
 };
 
-/* The body of an administration method, run once the caller is known to
- * be an active admin. */
+/* The body of an administration method, run once the server has checked
+ * that the caller (actor) is an active admin. */
 typedef core_status (*admin_body)(core_call *c, const core_jwt_claims *actor,
     const ProtobufCMessage *in, ProtobufCMessage *out);
 
 core_status
-auth_user_is_admin(core_call *c, const char *id, bool *admin)
+auth_is_admin(core_call *c, const core_jwt_claims *cl, bool *admin)
 {
 	auth_worker *w = core_call_state(c);
 	auth_user me;
 	*admin = false;
-	core_status st = auth_users_find_by_id(w->db.pg, id, &me);
+	core_status st = auth_users_find_by_id(w->db.pg, cl->sub, &me);
 	if (st == CORE_NOT_FOUND) {
 		return CORE_OK;
 	}
@@ -46,44 +52,57 @@ auth_user_is_admin(core_call *c, const char *id, bool *admin)
 	return CORE_OK;
 }
 
-core_status
-auth_require_admin(core_call *c, core_jwt_claims *cl)
+/* The call's method without its service: "AdminGetUser". */
+static const char *
+method_name(const core_call *c)
 {
-	core_status st = auth_caller(c, cl);
-	if (st != CORE_OK) {
-		return st;
-	}
-	bool admin;
-	if ((st = auth_user_is_admin(c, cl->sub, &admin)) != CORE_OK) {
-		return st;
-	}
-	if (!admin) {
-		return core_call_error(c, CORE_PERMISSION_DENIED, NEEDS_ADMIN);
-	}
-	return CORE_OK;
+	const char *slash = strrchr(core_call_method(c), '/');
+	return slash != NULL ? slash + 1 : core_call_method(c);
 }
 
-/* Authorizes, runs body, and logs the call: who, what, on whom, and how it
- * ended. target comes from the request: it is cut short for the log. */
-static core_status
-admin_call(core_call *c, const char *method, const char *target,
-    admin_body body, const ProtobufCMessage *in, ProtobufCMessage *out)
+/* Logs an administration call: who (NULL: not known), what, on whom, and
+ * how it ended. The target comes from the request: it is cut short. */
+static void
+admin_log(core_call *c, const ProtobufCMessage *in, const char *actor,
+    core_status st)
 {
-	core_jwt_claims cl;
-	memset(&cl, 0, sizeof(cl));
-	core_status st = auth_require_admin(c, &cl);
-	if (st == CORE_OK) {
-		st = body(c, &cl, in, out);
-	}
+	/* The user the request is about: its "id" field, if it has one. */
+	const char *id = core_pb_field_get_string(in, "id");
 	char tgt[64];
-	snprintf(tgt, sizeof(tgt), "%s", target);
-	if (!auth_utf8_valid(tgt, strlen(tgt))) {
-		snprintf(tgt, sizeof(tgt), "%s", "-"); /* cut inside a char */
+	auth_clip(tgt, sizeof(tgt), id != NULL ? id : "-");
+	core_log_kv(CORE_LOG_INFO, "admin call", "method", method_name(c),
+	    "actor", actor, "target", tgt, "code", core_status_str(st), NULL);
+}
+
+core_status
+auth_admin_denied(core_call *c, const ProtobufCMessage *in,
+    const core_call_denial *d)
+{
+	/* The administration methods are the ones named Admin*. */
+	if (strncmp(method_name(c), "Admin", 5) == 0) {
+		admin_log(c, in, d->trusted ? d->claims->sub : NULL, d->code);
 	}
-	core_log_kv(CORE_LOG_INFO, "admin call", "method", method, "actor",
-	    cl.sub[0] != '\0' ? cl.sub : NULL, "target", tgt, "code",
-	    core_status_str(st), NULL);
+	return d->code;
+}
+
+/* Runs body for the admin the server let through, and logs the call. */
+static core_status
+admin_call(core_call *c, admin_body body, const ProtobufCMessage *in,
+    ProtobufCMessage *out)
+{
+	const core_jwt_claims *actor = core_call_claims(c);
+	core_status st = body(c, actor, in, out);
+	admin_log(c, in, actor->sub, st);
 	return st;
+}
+
+/* Makes every access token the user holds now fail verification at once
+ * (revoked_before, kept for the token lifetime and some margin). */
+static core_status
+revoke_user_tokens(auth_worker *w, const char *user_id)
+{
+	return core_revoke_user_tokens(w->db.redis, user_id,
+	    core_unix_ms() / 1000, w->cfg->access_ttl_s + REVOCATION_MARGIN_S);
 }
 
 static const char *
@@ -243,38 +262,19 @@ get_user(core_call *c, const core_jwt_claims *actor,
 	Auth__V1__AdminGetUserResponse *resp =
 	    (Auth__V1__AdminGetUserResponse *) out;
 	auth_worker *w = core_call_state(c);
-	core_arena *a = core_call_arena(c);
 	auth_user u;
 
 	core_status st = target_user(c, req->id, &u);
 	if (st != CORE_OK) {
 		return st;
 	}
-	auth_session *ss =
-	    core_arena_calloc(a, SESSIONS_LISTED_MAX, sizeof(*ss));
-	resp->sessions =
-	    core_arena_calloc(a, SESSIONS_LISTED_MAX, sizeof(*resp->sessions));
-	resp->user = auth_user_message(a, &u);
-	size_t n = 0;
-	if (ss == NULL || resp->sessions == NULL || resp->user == NULL) {
+	if ((resp->user = auth_user_message(core_call_arena(c), &u)) == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
-	if ((st = auth_session_list(
-	         w->db.redis, u.id, ss, SESSIONS_LISTED_MAX, &n)) != CORE_OK) {
-		return auth_redis_error(c, st);
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* current: the admin's own session, when looking at
-		 * themselves. */
-		Auth__V1__Session *m = auth_session_message(a, &ss[i],
-		    strcmp(u.id, actor->sub) == 0 ? actor->sid : NULL);
-		if (m == NULL) {
-			return core_call_error(
-			    c, CORE_INTERNAL, "out of memory");
-		}
-		resp->sessions[resp->n_sessions++] = m;
-	}
-	return CORE_OK;
+	/* current: the admin's own session, when looking at themselves. */
+	return auth_sessions_reply(c, w->db.redis, u.id,
+	    strcmp(u.id, actor->sub) == 0 ? actor->sid : NULL, &resp->sessions,
+	    &resp->n_sessions);
 }
 
 /* Reads the requested change into ch, naming every bad field. */
@@ -330,7 +330,7 @@ apply_to_tokens(core_call *c, const auth_user *before, const auth_user *after,
 		    w->db.redis, after->id, sessions_revoked);
 	}
 	if (st == CORE_OK && (disabled || new_role)) {
-		st = auth_revoke_user_tokens(w, after->id);
+		st = revoke_user_tokens(w, after->id);
 	}
 	if (st == CORE_UNAVAILABLE) {
 		/* The change stands (a retry would find nothing to do):
@@ -367,7 +367,7 @@ update_user(core_call *c, const core_jwt_claims *actor,
 		break;
 	case CORE_NOT_FOUND:
 		return core_call_error(c, CORE_NOT_FOUND, NO_SUCH_USER);
-	case CORE_PERMISSION_DENIED: /* demoted since authorize() */
+	case CORE_PERMISSION_DENIED: /* demoted since the server's check */
 		return core_call_error(c, CORE_PERMISSION_DENIED, NEEDS_ADMIN);
 	case CORE_FAILED_PRECONDITION:
 		return core_call_error(
@@ -413,11 +413,11 @@ revoke_sessions(core_call *c, const core_jwt_claims *actor,
 	}
 	/* Sessions, then tokens: a refresh that rotated just before and
 	 * escapes the new revoked_before then finds its session gone (see
-	 * refresh() in auth_service.c). */
+	 * auth_refresh() in login.c). */
 	int revoked = 0;
 	if ((st = auth_session_revoke_all(w->db.redis, u.id, &revoked)) !=
 	        CORE_OK ||
-	    (st = auth_revoke_user_tokens(w, u.id)) != CORE_OK) {
+	    (st = revoke_user_tokens(w, u.id)) != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
 	resp->revoked = revoked;
@@ -428,33 +428,26 @@ core_status
 auth_admin_list_users(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	return admin_call(c, "AdminListUsers", "-", list_users, in, out);
+	return admin_call(c, list_users, in, out);
 }
 
 core_status
 auth_admin_get_user(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	const Auth__V1__AdminGetUserRequest *req =
-	    (const Auth__V1__AdminGetUserRequest *) in;
-	return admin_call(c, "AdminGetUser", req->id, get_user, in, out);
+	return admin_call(c, get_user, in, out);
 }
 
 core_status
 auth_admin_update_user(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	const Auth__V1__AdminUpdateUserRequest *req =
-	    (const Auth__V1__AdminUpdateUserRequest *) in;
-	return admin_call(c, "AdminUpdateUser", req->id, update_user, in, out);
+	return admin_call(c, update_user, in, out);
 }
 
 core_status
 auth_admin_revoke_sessions(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	const Auth__V1__AdminRevokeSessionsRequest *req =
-	    (const Auth__V1__AdminRevokeSessionsRequest *) in;
-	return admin_call(
-	    c, "AdminRevokeSessions", req->id, revoke_sessions, in, out);
+	return admin_call(c, revoke_sessions, in, out);
 }

@@ -1,0 +1,46 @@
+/* The state AuthService's handlers run with: the service's settings,
+ * shared by every worker, and one auth_worker per RPC worker thread with
+ * its own connections. */
+#ifndef AUTH_WORKER_H
+#define AUTH_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/redis.h"
+#include "core/store.h"
+#include "keys.h"
+
+typedef struct auth_config {
+	const char *database_url;
+	const char *redis_url;
+	unsigned long long argon2_opslimit;
+	size_t argon2_memlimit; /* bytes */
+	auth_keyring *keys;     /* shared by every worker */
+	const char *issuer;
+	const char *audience;
+	int access_ttl_s;
+	int refresh_ttl_s;
+	int refresh_grace_ms;
+	int login_max_per_user; /* failed attempts per window */
+	int login_max_per_ip;
+	int login_window_s;
+	/* An Argon2id hash of a random password, verified when the username
+	 * is unknown so that both failures cost the same. */
+	char dummy_hash[128];
+} auth_config;
+
+/* One per RPC worker: its own connections. */
+typedef struct auth_worker {
+	const auth_config *cfg;
+	core_store db; /* its own connections */
+} auth_worker;
+
+void *auth_worker_init(void *cfg);
+void auth_worker_fini(void *worker);
+/* SERVING only while both PostgreSQL and Redis answer. */
+bool auth_health(void *worker);
+/* The worker's Redis connection (for core_call_auth.redis). */
+core_redis *auth_worker_redis(void *worker);
+
+#endif
