@@ -20,6 +20,14 @@ echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+static core_status
+unimplemented(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) in;
+	(void) out;
+	return core_call_error(c, CORE_UNIMPLEMENTED, "not implemented");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -29,8 +37,13 @@ main(int argc, char **argv)
 	}
 	core_rpc_block_signals();
 	core_log_init("rpc_echo_server", CORE_LOG_WARN, false);
-	static const core_rpc_handler handlers[] = {echo, NULL};
-	const core_rpc_service svc = {&test__v1__echo__descriptor, handlers};
+	static const core_rpc_method methods[] = {
+	    {"/test.v1.Echo/Echo", echo, CORE_RULE_PUBLIC, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", unimplemented, CORE_RULE_PUBLIC, 0, NULL,
+	        NULL},
+	};
+	const core_rpc_service svc = {
+	    &test__v1__echo__descriptor, methods, 2, NULL};
 	const char *urls[] = {argv[1]};
 	core_rpc_server_config cfg = {
 	    .name = "echo",
