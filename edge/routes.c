@@ -31,6 +31,8 @@ static edge_route routes[] = {
         ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
     ROW("GET", "/sessions", "/auth.v1.AuthService/ListSessions", NULL,
         ROUTE_AUTH, 200),
+    ROW("GET", "/sessions/current", "/auth.v1.AuthService/GetCurrentSession",
+        NULL, ROUTE_AUTH, 200),
     ROW("DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
         "session_id", ROUTE_AUTH, 200),
     ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks",

@@ -139,6 +139,20 @@ check "a session id with odd characters is 404" test "$code" = 404
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $token" \
   "$base/sessions/AAAAAAAAAAAAAAAAAAAAAA")
 check "someone else's or no session is 404" test "$code" = 404
+code=$(curl -s -o "$tmp/cur.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$base/sessions/current")
+check "GET /sessions/current is 200" test "$code" = 200
+check "the current session is the login's" grep -q '"current":true' "$tmp/cur.json"
+check "with its client" grep -q '"user_agent":"curl/' "$tmp/cur.json"
+check "and when it was made and last used" grep -q '"created_at":"20.*"last_used_at":"20' "$tmp/cur.json"
+check "its id is in GET /sessions" grep -q "$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$tmp/cur.json")" \
+  <(curl -s -H "Authorization: Bearer $token" "$base/sessions")
+code=$(curl -s -D "$tmp/cu.hdr" -o "$tmp/cu.json" -w '%{http_code}' "$base/sessions/current")
+check "GET /sessions/current without a token is 401" test "$code" = 401
+check "as problem+json" grep -qi '^content-type: application/problem+json' "$tmp/cu.hdr"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer not.a.token" "$base/sessions/current")
+check "GET /sessions/current with a forged token is 401" test "$code" = 401
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" "$base/sessions/current")
+check "POST /sessions/current is 405" test "$code" = 405
 code=$(curl -s -D "$tmp/u.hdr" -o /dev/null -w '%{http_code}' "$base/profile")
 check "no token is 401 with WWW-Authenticate" grep -qi '^www-authenticate: Bearer' "$tmp/u.hdr"
 code=$(curl -s -D "$tmp/j.hdr" -o "$tmp/jwks.json" -w '%{http_code}' "$base/.well-known/jwks.json")
@@ -148,6 +162,23 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -H "Authoriza
 check "logout is 200" test "$code" = 200
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/profile")
 check "the token is refused after logout" test "$code" = 401
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/sessions/current")
+check "and so is its session" test "$code" = 401
+
+# A session ended elsewhere while its access token still verifies: 404.
+login() {
+  curl -s -X POST "${json[@]}" -d '{"username":"edgy","password":"correct horse battery"}' "$base/login" |
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
+}
+t1=$(login)
+t2=$(login)
+sid1=$(curl -s -H "Authorization: Bearer $t1" "$base/sessions/current" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+check "a second login has its own current session" test -n "$sid1"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $t2" "$base/sessions/$sid1")
+check "ending the first session from the second is 200" test "$code" = 200
+code=$(curl -s -o "$tmp/gone.json" -w '%{http_code}' -H "Authorization: Bearer $t1" "$base/sessions/current")
+check "the ended session's GET /sessions/current is 404" test "$code" = 404
+check "saying so" grep -q 'no such session' "$tmp/gone.json"
 
 # SIGTERM: every process exits 0.
 for p in "${pids[@]}"; do kill -TERM "$p"; done

@@ -102,7 +102,7 @@ int core_jws_sign(const char *header_json, const uint8_t *payload, size_t len,
     const uint8_t sk[64], char *out, size_t outlen);
 
 /* Makes an access token: header {"alg":"EdDSA","typ":"at+jwt","kid":kid},
- * claims as compact JSON (iss, sub, aud, exp, jti always; iat and nbf when
+ * claims as compact JSON (iss, sub, aud, exp, jti always; iat, nbf and auth_time when
  * not 0; sid, username and role when not ""). kid is normally
  * core_jwk_thumbprint of the public half of sk. Returns 0 and writes the
  * token and a NUL to out, or -1 when out is too small, iss, sub, aud or jti
