@@ -257,14 +257,6 @@ session_set(auth_session *s, const char *sid, const char *user_id,
 	copy_cstr(s->user_agent, sizeof(s->user_agent), ua);
 }
 
-static core_status
-unexpected(core_redis *r, const char *what)
-{
-	core_log_kv(CORE_LOG_ERROR, "sessions: unexpected redis reply", "op",
-	    what, "error", core_redis_error(r), NULL);
-	return CORE_INTERNAL;
-}
-
 core_status
 auth_session_create(core_redis *r, const char *user_id, const char *client_ip,
     const char *user_agent, int ttl_s, char token[AUTH_REFRESH_TOKEN_MAX],
@@ -311,12 +303,12 @@ auth_session_create(core_redis *r, const char *user_id, const char *client_ip,
 	}
 	const redisReply *ex = rep[6];
 	if (ex->type != REDIS_REPLY_ARRAY || ex->elements != 5) {
-		st = unexpected(r, "create");
+		st = core_redis_unexpected(r, "sessions.create");
 		goto done;
 	}
 	for (size_t i = 0; i < ex->elements; i++) {
 		if (ex->element[i]->type == REDIS_REPLY_ERROR) {
-			st = unexpected(r, "create");
+			st = core_redis_unexpected(r, "sessions.create");
 			goto done;
 		}
 	}
@@ -337,7 +329,7 @@ refresh_reply(core_redis *r, const redisReply *rep, const char *sid,
 {
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
-		return unexpected(r, "refresh");
+		return core_redis_unexpected(r, "sessions.refresh");
 	}
 	long long code = rep->element[0]->integer;
 	if (code == 1) {
@@ -358,7 +350,7 @@ refresh_reply(core_redis *r, const redisReply *rep, const char *sid,
 	    !is_str(rep->element[2]) || !is_str(rep->element[3]) ||
 	    !is_str(rep->element[4]) ||
 	    parse_i64(rep->element[2]->str, &created) != 0) {
-		return unexpected(r, "refresh");
+		return core_redis_unexpected(r, "sessions.refresh");
 	}
 	if (s != NULL) {
 		session_set(s, sid, rep->element[1]->str, created, now,
@@ -425,7 +417,7 @@ command_int(core_redis *r, const char *what, int argc, const char **argv,
 		return st;
 	}
 	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, what);
+		st = core_redis_unexpected(r, what);
 	} else if (out != NULL) {
 		*out = rep->integer;
 	}
@@ -482,7 +474,7 @@ auth_session_revoke_all(core_redis *r, const char *user_id, int *count)
 	}
 	snprintf(ukey, sizeof(ukey), "user_sessions:%s", user_id);
 	const char *argv[] = {"EVAL", revoke_all_lua, "1", ukey};
-	core_status st = command_int(r, "revoke_all", 4, argv, &n);
+	core_status st = command_int(r, "sessions.revoke_all", 4, argv, &n);
 	if (st == CORE_OK && count != NULL) {
 		*count = (int) n;
 	}
@@ -559,7 +551,7 @@ list_chunk(core_redis *r, const char *user_id, const char **sids, int n,
 	}
 	for (int i = 0; i < n; i++) {
 		if (rep[i]->type == REDIS_REPLY_ERROR) {
-			st = unexpected(r, "list");
+			st = core_redis_unexpected(r, "sessions.list");
 		} else if (list_entry(
 		               rep[i], user_id, sids[i], &live[*nlive]) == 0) {
 			(*nlive)++;
@@ -651,7 +643,7 @@ auth_session_list(core_redis *r, const char *user_id, auth_session *out,
 	}
 	size_t total = members->elements;
 	if (members->type != REDIS_REPLY_ARRAY) {
-		st = unexpected(r, "list");
+		st = core_redis_unexpected(r, "sessions.list");
 	} else if (total > LIST_SCAN_MAX) {
 		core_log_kv(CORE_LOG_WARN,
 		    "sessions: too many sessions, listing only some", "user_id",

@@ -438,6 +438,14 @@ core_redis_error(const core_redis *r)
 	return r->error;
 }
 
+core_status
+core_redis_unexpected(const core_redis *r, const char *op)
+{
+	core_log_kv(CORE_LOG_ERROR, "unexpected redis reply", "op", op,
+	    "error", r->error, NULL);
+	return CORE_INTERNAL;
+}
+
 bool
 core_redis_ping(core_redis *r)
 {

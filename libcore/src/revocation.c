@@ -72,14 +72,6 @@ floor_key(const char *user_id, char key[KEY_MAX])
 	return 0;
 }
 
-static core_status
-unexpected(core_redis *r, const char *what)
-{
-	core_log_kv(CORE_LOG_ERROR, "revocation: unexpected redis reply", "op",
-	    what, "error", core_redis_error(r), NULL);
-	return CORE_INTERNAL;
-}
-
 core_status
 core_revocation_check(core_redis *r, const core_jwt_claims *c,
     core_redis_extra *x, bool *revoked)
@@ -118,10 +110,7 @@ core_revocation_check(core_redis *r, const core_jwt_claims *c,
 	if (rep[0]->type != REDIS_REPLY_INTEGER ||
 	    (rep[1]->type != REDIS_REPLY_NIL &&
 	        rep[1]->type != REDIS_REPLY_STRING)) {
-		core_log_kv(CORE_LOG_ERROR,
-		    "revocation check: unexpected reply", "error",
-		    core_redis_error(r), NULL);
-		st = CORE_INTERNAL;
+		st = core_redis_unexpected(r, "revocation.check");
 		goto done;
 	}
 	bool out = rep[0]->integer != 0;
@@ -169,7 +158,7 @@ core_revoke_token(core_redis *r, const core_jwt_claims *c, int64_t now_s)
 	redisReply *rep = NULL;
 	core_status st = core_redis_commandargv(r, 5, argv, NULL, &rep);
 	if (st == CORE_OK && rep->type == REDIS_REPLY_ERROR) {
-		st = unexpected(r, "revoke_token");
+		st = core_redis_unexpected(r, "revocation.revoke_token");
 	}
 	freeReplyObject(rep);
 	return st;
@@ -193,7 +182,7 @@ core_revoke_user_tokens(
 		return st;
 	}
 	if (rep->type != REDIS_REPLY_INTEGER) {
-		st = unexpected(r, "revoke_user_tokens");
+		st = core_redis_unexpected(r, "revocation.revoke_user_tokens");
 	}
 	freeReplyObject(rep);
 	return st;
@@ -219,7 +208,7 @@ core_revocation_floor(core_redis *r, const char *user_id, int64_t *floor_s)
 			*floor_s = 0;
 		}
 	} else if (rep->type != REDIS_REPLY_NIL) {
-		st = unexpected(r, "revocation_floor");
+		st = core_redis_unexpected(r, "revocation.revocation_floor");
 	}
 	freeReplyObject(rep);
 	return st;

@@ -72,6 +72,10 @@ core_status core_redis_pipeline(core_redis *r, int n, const int *argcs,
  * telling error kinds apart (e.g. a "NOSCRIPT" prefix); "" if none. */
 const char *core_redis_error(const core_redis *r);
 
+/* Logs that op ("sessions.refresh") got a reply of the wrong shape, with
+ * core_redis_error's text, and returns CORE_INTERNAL. */
+core_status core_redis_unexpected(const core_redis *r, const char *op);
+
 /* True when PING answers PONG, reconnecting first if needed. */
 bool core_redis_ping(core_redis *r);
 
