@@ -38,6 +38,25 @@ die() {
 	exit 1
 }
 
+# usage: prints the running script's help, which is its header comment (the
+# comment lines after "#!", up to the first line that is not a comment).
+usage() {
+	awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' \
+		"${BASH_SOURCE[${#BASH_SOURCE[@]} - 1]}"
+}
+
+# show_help: the help on stdout, then exits with success (for -h, --help).
+show_help() {
+	usage
+	exit 0
+}
+
+# usage_error MESSAGE: the help on stderr, then fails with MESSAGE.
+usage_error() {
+	usage >&2
+	die "$*"
+}
+
 # ---------------------------------------------------------------------------
 # Cleanup stack
 
