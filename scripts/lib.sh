@@ -191,6 +191,32 @@ ensure_test_packages() {
 }
 
 # ---------------------------------------------------------------------------
+# Sources
+
+# c_sources: prints the C files (.c and .h) of the checkout, relative to
+# ROOT, one a line: those git tracks, or, outside a git checkout (a source
+# tarball, a container's copy), every one below ROOT but for build*/ trees
+# and hidden directories.
+c_sources() {
+	local f
+	# ROOT must be the top of the checkout: a tarball unpacked inside some
+	# other git work tree is not one.
+	if command -v git >/dev/null &&
+		[[ "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)" == "$ROOT" ]]; then
+		# A tracked file deleted in the work tree is not there to check.
+		git -C "$ROOT" ls-files -z -- '*.c' '*.h' | while IFS= read -r -d '' f; do
+			if [[ -f "$ROOT/$f" ]]; then
+				printf '%s\n' "$f"
+			fi
+		done
+		return 0
+	fi
+	(cd "$ROOT" && find . \( -name '.?*' -o -name 'build*' \) -prune -o \
+		-type f \( -name '*.c' -o -name '*.h' \) -print) |
+		sed 's|^\./||' | LC_ALL=C sort
+}
+
+# ---------------------------------------------------------------------------
 # Build
 
 # build_tree DIR [CMAKE-ARG...]: configure and build the checkout into DIR.
