@@ -382,6 +382,16 @@ core_pg_int64(const PGresult *r, int row, int col)
 	return errno == 0 && end != s && *end == '\0' ? (int64_t) v : 0;
 }
 
+core_status
+core_pg_command(core_pg *pg, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult *res = NULL;
+	core_status st = core_pg_exec(pg, sql, nparams, params, &res);
+	PQclear(res);
+	return st;
+}
+
 PGconn *
 pg_connection(core_pg *pg)
 {
