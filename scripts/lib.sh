@@ -174,14 +174,15 @@ ensure_build_packages() {
 # Debian's Chromium, which the browser test drives headless; Debian's
 # docker-compose, whose "config" command checks compose.yaml (no container
 # engine is needed for that); python3-yaml, with which the deployment tests
-# read compose's output and the Kubernetes manifests. The stack command does
-# not call it.
+# read compose's output and the Kubernetes manifests; clang-format (14 on
+# Debian 12), for the style test and scripts/format.sh. The stack command
+# does not call it.
 ensure_test_packages() {
 	local missing=() p
 	if [[ ! -x /usr/bin/chromium ]]; then
 		missing+=(chromium)
 	fi
-	for p in docker-compose python3-yaml; do
+	for p in docker-compose python3-yaml clang-format; do
 		_pkg_installed "$p" || missing+=("$p")
 	done
 	if ((${#missing[@]} == 0)); then
