@@ -5,7 +5,10 @@
 # Usage: scripts/format.sh           reformat every .c and .h file in place
 #        scripts/format.sh --check   change nothing; list the files that are
 #                                    not formatted and exit 1 if there are any
-#        scripts/format.sh FILE...   (either mode) only these files
+#        scripts/format.sh --stat    change nothing; print how many lines
+#                                    formatting would change in each file
+#                                    (most last) and in all
+#        scripts/format.sh FILE...   (any mode) only these files
 #
 # The files are what git tracks (git ls-files '*.c' '*.h'); outside a git
 # checkout, every .c and .h file below the root except build*/ trees.
@@ -16,11 +19,12 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-check=0
+mode=format
 files=()
 while (($# > 0)); do
 	case "$1" in
-	--check) check=1 ;;
+	--check) mode=check ;;
+	--stat) mode=stat ;;
 	-h | --help) show_help ;;
 	-*) usage_error "unknown option: $1" ;;
 	*) files+=("$(realpath -m --relative-to="$ROOT" "$1")") ;;
@@ -38,18 +42,30 @@ if ((${#files[@]} == 0)); then
 fi
 ((${#files[@]} > 0)) || die "no C files found under $ROOT"
 
-if ((check == 0)); then
+case "$mode" in
+format)
 	clang-format -i --style=file -- "${files[@]}"
 	exit 0
-fi
+	;;
+stat)
+	# Lines removed plus lines added, as diff counts them.
+	for f in "${files[@]}"; do
+		n="$(clang-format --style=file -- "$f" | diff -- "$f" - |
+			grep -c '^[<>]' || true)"
+		printf '%6d %s\n' "$n" "$f"
+	done | sort -n | awk '{ print; total += $1 }
+		END { printf "%6d lines in all\n", total }'
+	exit 0
+	;;
+esac
 
-# One clang-format per file so that the verdict names the file; its own
-# messages (which line, what it wants) are kept short to the first few.
+# One clang-format per file so that the verdict names the file; of its
+# messages only the first (where, and the line as it stands) is shown.
 bad=()
 for f in "${files[@]}"; do
 	if ! out="$(clang-format --dry-run -Werror --style=file -- "$f" 2>&1)"; then
 		bad+=("$f")
-		printf '%s\n' "$out" | head -n 6 >&2
+		printf '%s\n' "$out" | head -n 3 >&2
 	fi
 done
 if ((${#bad[@]} > 0)); then
