@@ -111,8 +111,8 @@ create_key(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
 static core_status
 end_transaction(core_pg *pg, core_status st)
 {
-	core_status end = core_pg_command(pg,
-	    st == CORE_OK ? "COMMIT" : "ROLLBACK", 0, NULL);
+	core_status end = core_pg_command(
+	    pg, st == CORE_OK ? "COMMIT" : "ROLLBACK", 0, NULL);
 	return st == CORE_OK ? end : st;
 }
 
@@ -126,8 +126,8 @@ begin_locked(core_pg *pg)
 	if (st != CORE_OK) {
 		return st;
 	}
-	st = core_pg_command(pg,
-	    "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")", 0, NULL);
+	st = core_pg_command(
+	    pg, "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")", 0, NULL);
 	return st == CORE_OK ? st : end_transaction(pg, st);
 }
 
@@ -167,8 +167,8 @@ auth_keys_ensure(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
 		return st;
 	}
 	PGresult *r = NULL;
-	st = core_pg_exec(pg, "SELECT 1 FROM signing_keys WHERE active", 0,
-	    NULL, &r);
+	st = core_pg_exec(
+	    pg, "SELECT 1 FROM signing_keys WHERE active", 0, NULL, &r);
 	if (st == CORE_OK && PQntuples(r) == 0) {
 		st = create_key(pg, kek);
 	}
@@ -216,8 +216,8 @@ read_pubkey(const PGresult *r, int i, auth_pubkey *k)
 	}
 	core_jwk_thumbprint(k->pk, expect);
 	if (strcmp(expect, k->kid) != 0) {
-		core_log_kv(CORE_LOG_ERROR, "signing key does not match its kid",
-		    "kid", k->kid, NULL);
+		core_log_kv(CORE_LOG_ERROR,
+		    "signing key does not match its kid", "kid", k->kid, NULL);
 		return -1;
 	}
 	k->active = PQgetvalue(r, i, 4)[0] == 't';

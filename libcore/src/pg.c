@@ -383,8 +383,8 @@ core_pg_int64(const PGresult *r, int row, int col)
 }
 
 core_status
-core_pg_command(core_pg *pg, const char *sql, int nparams,
-    const char *const *params)
+core_pg_command(
+    core_pg *pg, const char *sql, int nparams, const char *const *params)
 {
 	PGresult *res = NULL;
 	core_status st = core_pg_exec(pg, sql, nparams, params, &res);
