@@ -25,23 +25,13 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-usage() {
-	sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-}
-
 quick=0
 build=""
 while (($# > 0)); do
 	case "$1" in
 	--quick) quick=1 ;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	-*)
-		usage >&2
-		die "unknown option: $1"
-		;;
+	-h | --help) show_help ;;
+	-*) usage_error "unknown option: $1" ;;
 	*)
 		[[ -z "$build" ]] || die "only one BUILD_DIR may be given"
 		build="$1"

@@ -38,6 +38,25 @@ die() {
 	exit 1
 }
 
+# usage: prints the running script's help, which is its header comment (the
+# comment lines after "#!", up to the first line that is not a comment).
+usage() {
+	awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' \
+		"${BASH_SOURCE[${#BASH_SOURCE[@]} - 1]}"
+}
+
+# show_help: the help on stdout, then exits with success (for -h, --help).
+show_help() {
+	usage
+	exit 0
+}
+
+# usage_error MESSAGE: the help on stderr, then fails with MESSAGE.
+usage_error() {
+	usage >&2
+	die "$*"
+}
+
 # ---------------------------------------------------------------------------
 # Cleanup stack
 
@@ -155,20 +174,47 @@ ensure_build_packages() {
 # Debian's Chromium, which the browser test drives headless; Debian's
 # docker-compose, whose "config" command checks compose.yaml (no container
 # engine is needed for that); python3-yaml, with which the deployment tests
-# read compose's output and the Kubernetes manifests. The stack command does
-# not call it.
+# read compose's output and the Kubernetes manifests; clang-format (14 on
+# Debian 12), for the style test and scripts/format.sh. The stack command
+# does not call it.
 ensure_test_packages() {
 	local missing=() p
 	if [[ ! -x /usr/bin/chromium ]]; then
 		missing+=(chromium)
 	fi
-	for p in docker-compose python3-yaml; do
+	for p in docker-compose python3-yaml clang-format; do
 		_pkg_installed "$p" || missing+=("$p")
 	done
 	if ((${#missing[@]} == 0)); then
 		return 0
 	fi
 	_install_packages "${missing[@]}"
+}
+
+# ---------------------------------------------------------------------------
+# Sources
+
+# c_sources: prints the C files (.c and .h) of the checkout, relative to
+# ROOT, one a line: those git tracks, or, outside a git checkout (a source
+# tarball, a container's copy), every one below ROOT but for build*/ trees
+# and hidden directories.
+c_sources() {
+	local f
+	# ROOT must be the top of the checkout: a tarball unpacked inside some
+	# other git work tree is not one.
+	if command -v git >/dev/null &&
+		[[ "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)" == "$ROOT" ]]; then
+		# A tracked file deleted in the work tree is not there to check.
+		git -C "$ROOT" ls-files -z -- '*.c' '*.h' | while IFS= read -r -d '' f; do
+			if [[ -f "$ROOT/$f" ]]; then
+				printf '%s\n' "$f"
+			fi
+		done
+		return 0
+	fi
+	(cd "$ROOT" && find . \( -name '.?*' -o -name 'build*' \) -prune -o \
+		-type f \( -name '*.c' -o -name '*.h' \) -print) |
+		sed 's|^\./||' | LC_ALL=C sort
 }
 
 # ---------------------------------------------------------------------------

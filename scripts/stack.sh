@@ -16,10 +16,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() {
-	sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-}
-
 RUN="$ROOT/.run"
 LOGS="$RUN/logs"
 PIDS="$RUN/pids"
@@ -36,14 +32,8 @@ case "${1:-}" in
 "") ;;
 --detach | -d) mode=detach ;;
 stop) mode=stop ;;
--h | --help)
-	usage
-	exit 0
-	;;
-*)
-	usage >&2
-	die "unknown argument: $1"
-	;;
+-h | --help) show_help ;;
+*) usage_error "unknown argument: $1" ;;
 esac
 
 service_bin() {

@@ -16,10 +16,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() {
-	sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-}
-
 asan=1
 only=""
 while (($# > 0)); do
@@ -31,14 +27,8 @@ while (($# > 0)); do
 		shift
 		;;
 	--only=*) only="${1#--only=}" ;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	*)
-		usage >&2
-		die "unknown argument: $1"
-		;;
+	-h | --help) show_help ;;
+	*) usage_error "unknown argument: $1" ;;
 	esac
 	shift
 done

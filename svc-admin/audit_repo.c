@@ -21,10 +21,7 @@
 static core_status
 run(core_pg *pg, const char *sql)
 {
-	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg, sql, 0, NULL, &r);
-	PQclear(r);
-	return st;
+	return core_pg_command(pg, sql, 0, NULL);
 }
 
 core_status
@@ -67,14 +64,11 @@ admin_audit_insert(core_pg *pg, const admin_audit_record *r)
 	const char *params[] = {r->actor_id, r->actor_username, r->action,
 	    r->target, r->outcome, r->request_id, r->client_ip,
 	    r->detail_json};
-	PGresult *res = NULL;
-	core_status st = core_pg_exec(pg,
+	return core_pg_command(pg,
 	    "INSERT INTO audit_log (actor_id, actor_username, action, target, "
 	    "outcome, request_id, client_ip, detail) "
 	    "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb)",
-	    8, params, &res);
-	PQclear(res);
-	return st;
+	    8, params);
 }
 
 core_status

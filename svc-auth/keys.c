@@ -95,12 +95,10 @@ create_key(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
 	sodium_bin2hex(nonce_hex + 2, sizeof(nonce_hex) - 2, nonce,
 	    sizeof(nonce));
 	const char *params[] = {kid, pk_hex, sealed_hex, nonce_hex};
-	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg,
+	core_status st = core_pg_command(pg,
 	    "INSERT INTO signing_keys (kid, public_key, sealed_key, nonce, "
 	    "active) VALUES ($1, $2::bytea, $3::bytea, $4::bytea, true)",
-	    4, params, &r);
-	PQclear(r);
+	    4, params);
 	if (st == CORE_OK) {
 		core_log_kv(CORE_LOG_INFO, "signing key created", "kid", kid,
 		    NULL);
@@ -108,13 +106,29 @@ create_key(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
 	return st;
 }
 
+/* Ends the transaction of begin_locked: commits when st is CORE_OK, else
+ * rolls back. Returns st, or the failure of the commit. */
 static core_status
-exec(core_pg *pg, const char *sql)
+end_transaction(core_pg *pg, core_status st)
 {
-	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg, sql, 0, NULL, &r);
-	PQclear(r);
-	return st;
+	core_status end = core_pg_command(
+	    pg, st == CORE_OK ? "COMMIT" : "ROLLBACK", 0, NULL);
+	return st == CORE_OK ? end : st;
+}
+
+/* Opens a transaction that holds the keys' advisory lock, so that instances
+ * starting or rotating at once change the keys one after the other. On an
+ * error no transaction is left open. */
+static core_status
+begin_locked(core_pg *pg)
+{
+	core_status st = core_pg_command(pg, "BEGIN", 0, NULL);
+	if (st != CORE_OK) {
+		return st;
+	}
+	st = core_pg_command(
+	    pg, "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")", 0, NULL);
+	return st == CORE_OK ? st : end_transaction(pg, st);
 }
 
 core_status
@@ -124,55 +138,42 @@ auth_keys_rotate(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 	char secs[24];
 	snprintf(secs, sizeof(secs), "%d", retire_in_s);
 	const char *params[] = {secs};
-	PGresult *r = NULL;
-	core_status st = exec(pg, "BEGIN");
+	core_status st = begin_locked(pg);
 	if (st != CORE_OK) {
 		return st;
 	}
-	if ((st = exec(pg, "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")")) !=
-	        CORE_OK ||
-	    (st = core_pg_exec(pg,
+	if ((st = core_pg_command(pg,
 	         "UPDATE signing_keys SET active = false, retire_after = now() + "
 	         "make_interval(secs => $1::int) WHERE active",
-	         1, params, &r)) != CORE_OK ||
+	         1, params)) != CORE_OK ||
 	    (st = create_key(pg, kek)) != CORE_OK) {
-		goto done;
+		return end_transaction(pg, st);
 	}
-	PQclear(r);
-	r = NULL;
+	PGresult *r = NULL;
 	st = core_pg_exec(pg, "SELECT kid FROM signing_keys WHERE active", 0,
 	    NULL, &r);
 	if (st == CORE_OK && PQntuples(r) == 1) {
 		snprintf(kid, 44, "%s", PQgetvalue(r, 0, 0));
 	}
-done:
 	PQclear(r);
-	core_status end = exec(pg, st == CORE_OK ? "COMMIT" : "ROLLBACK");
-	return st == CORE_OK ? end : st;
+	return end_transaction(pg, st);
 }
 
 core_status
 auth_keys_ensure(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
 {
-	PGresult *r = NULL;
-	core_status st = exec(pg, "BEGIN");
+	core_status st = begin_locked(pg);
 	if (st != CORE_OK) {
 		return st;
 	}
-	if ((st = exec(pg, "SELECT pg_advisory_xact_lock(" KEYS_LOCK_ID ")")) !=
-	        CORE_OK ||
-	    (st = core_pg_exec(pg,
-	         "SELECT 1 FROM signing_keys WHERE active", 0, NULL, &r)) !=
-	        CORE_OK) {
-		goto done;
-	}
-	if (PQntuples(r) == 0) {
+	PGresult *r = NULL;
+	st = core_pg_exec(
+	    pg, "SELECT 1 FROM signing_keys WHERE active", 0, NULL, &r);
+	if (st == CORE_OK && PQntuples(r) == 0) {
 		st = create_key(pg, kek);
 	}
-done:
 	PQclear(r);
-	core_status end = exec(pg, st == CORE_OK ? "COMMIT" : "ROLLBACK");
-	return st == CORE_OK ? end : st;
+	return end_transaction(pg, st);
 }
 
 /* Unseals the active key into a new sodium_malloc'd buffer and checks that
@@ -199,6 +200,30 @@ unseal(const char *sealed_hex, const char *nonce_hex, const uint8_t pk[32],
 		return NULL;
 	}
 	return sk;
+}
+
+/* Fills k from row i of auth_keys_load's query and checks that its public
+ * key is well formed and is the one its kid names. -1 (logged) when not. */
+static int
+read_pubkey(const PGresult *r, int i, auth_pubkey *k)
+{
+	char expect[44];
+	snprintf(k->kid, sizeof(k->kid), "%s", PQgetvalue(r, i, 0));
+	if (bytea(PQgetvalue(r, i, 1), k->pk, sizeof(k->pk)) != 0) {
+		core_log_kv(CORE_LOG_ERROR, "bad public key in authdb", "kid",
+		    k->kid, NULL);
+		return -1;
+	}
+	core_jwk_thumbprint(k->pk, expect);
+	if (strcmp(expect, k->kid) != 0) {
+		core_log_kv(CORE_LOG_ERROR,
+		    "signing key does not match its kid", "kid", k->kid, NULL);
+		return -1;
+	}
+	k->active = PQgetvalue(r, i, 4)[0] == 't';
+	k->created_us = core_pg_int64(r, i, 5);
+	k->retire_after_us = core_pg_int64(r, i, 6);
+	return 0;
 }
 
 core_status
@@ -229,23 +254,9 @@ auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 	}
 	for (int i = 0; i < PQntuples(r) && n < CORE_JWKS_MAX_KEYS; i++) {
 		auth_pubkey *k = &keys[n];
-		snprintf(k->kid, sizeof(k->kid), "%s", PQgetvalue(r, i, 0));
-		char expect[44];
-		if (bytea(PQgetvalue(r, i, 1), k->pk, sizeof(k->pk)) != 0) {
-			core_log_kv(CORE_LOG_ERROR, "bad public key in authdb",
-			    "kid", k->kid, NULL);
+		if (read_pubkey(r, i, k) != 0) {
 			goto fail;
 		}
-		core_jwk_thumbprint(k->pk, expect);
-		if (strcmp(expect, k->kid) != 0) {
-			core_log_kv(CORE_LOG_ERROR,
-			    "signing key does not match its kid", "kid", k->kid,
-			    NULL);
-			goto fail;
-		}
-		k->active = PQgetvalue(r, i, 4)[0] == 't';
-		k->created_us = core_pg_int64(r, i, 5);
-		k->retire_after_us = core_pg_int64(r, i, 6);
 		if (k->active && sk == NULL) {
 			sk = unseal(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
 			    k->pk, kek);

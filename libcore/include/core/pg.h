@@ -45,6 +45,12 @@ void core_pg_close(core_pg *pg);
 core_status core_pg_exec(core_pg *pg, const char *sql, int nparams,
     const char *const *params, PGresult **out);
 
+/* core_pg_exec for a statement whose result is not needed (BEGIN, COMMIT,
+ * an INSERT or UPDATE whose row count does not matter): the result is
+ * cleared here. Same status, errors and logging as core_pg_exec. */
+core_status core_pg_command(
+    core_pg *pg, const char *sql, int nparams, const char *const *params);
+
 /* The value at row, col of r as an integer (a bigint column in text form);
  * 0 for NULL or anything that is not a decimal integer. */
 int64_t core_pg_int64(const PGresult *r, int row, int col);
