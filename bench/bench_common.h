@@ -58,8 +58,10 @@ hist_quantile(const hist *h, double q)
 	for (size_t i = 0; i < sizeof(h->b) / sizeof(h->b[0]); i++) {
 		seen += h->b[i];
 		if (seen > want) {
-			return i < HIST_FINE ? (double) i
-			                     : HIST_FINE + (double) (i - HIST_FINE) * 100;
+			return i < HIST_FINE
+			           ? (double) i
+			           : HIST_FINE +
+			                 (double) (i - HIST_FINE) * 100;
 		}
 	}
 	return -1;

@@ -53,8 +53,9 @@ async_next(worker *w)
 {
 	if (!atomic_load(w->stop)) {
 		w->started = now_ns();
-		if (core_rpc_call_async(w->cli, "/test.v1.Echo/Echo", w->packed,
-		        w->packed_len, NULL, async_done, w) == CORE_OK) {
+		if (core_rpc_call_async(w->cli, "/test.v1.Echo/Echo",
+		        w->packed, w->packed_len, NULL, async_done,
+		        w) == CORE_OK) {
 			return;
 		}
 		w->errors++;
@@ -79,8 +80,8 @@ run(void *arg)
 		core_rpc_reply reply;
 		int64_t t0 = now_ns();
 		core_status st = core_rpc_call(w->cli, "/test.v1.Echo/Echo",
-		    &req.base, &test__v1__echo_response__descriptor, &out, NULL,
-		    a, &reply);
+		    &req.base, &test__v1__echo_response__descriptor, &out,
+		    NULL, a, &reply);
 		int64_t t1 = now_ns();
 		if (st == CORE_OK) {
 			hist_add(&w->h, t1 - t0);
@@ -151,7 +152,7 @@ main(int argc, char **argv)
 	test__v1__echo_request__pack(&req, packed);
 	int64_t t0 = now_ns();
 	for (int i = 0; i < callers; i++) {
-		w[i] = (worker) {.cli = cli,
+		w[i] = (worker){.cli = cli,
 		    .size = size,
 		    .stop = &stop,
 		    .packed = packed,
@@ -176,11 +177,12 @@ main(int argc, char **argv)
 	free(packed);
 	free(data);
 	double secs = (double) (now_ns() - t0) / 1e9;
-	printf("rpc mode=%s callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
-	       "p999_us=%.0f errors=%llu\n",
-	    async ? "async" : "sync", callers, (double) all.n / secs, hist_quantile(&all, 0.5),
-	    hist_quantile(&all, 0.99), hist_quantile(&all, 0.999),
-	    (unsigned long long) errors);
+	printf(
+	    "rpc mode=%s callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
+	    "p999_us=%.0f errors=%llu\n",
+	    async ? "async" : "sync", callers, (double) all.n / secs,
+	    hist_quantile(&all, 0.5), hist_quantile(&all, 0.99),
+	    hist_quantile(&all, 0.999), (unsigned long long) errors);
 	core_rpc_client_free(cli);
 	free(w);
 	free(t);

@@ -36,8 +36,8 @@ run(void *arg)
 	while (!atomic_load(w->stop)) {
 		core_rpc_reply reply;
 		int64_t t0 = now_ns();
-		core_status st = core_rpc_call_raw(w->cli, w->method, w->payload,
-		    w->len, w->opts, a, &reply);
+		core_status st = core_rpc_call_raw(
+		    w->cli, w->method, w->payload, w->len, w->opts, a, &reply);
 		if (st == CORE_OK) {
 			hist_add(&w->h, now_ns() - t0);
 		} else {
@@ -65,8 +65,8 @@ build_request(const char *name, const char *json, char *method,
 	snprintf(method, method_size, "/%s/%s", svc->desc->name, m->name);
 	ProtobufCMessage *in = NULL;
 	core_json_error err;
-	if (core_json_to_pb(m->input, json, strlen(json), NULL, NULL, &in,
-	        &err) != 0) {
+	if (core_json_to_pb(
+	        m->input, json, strlen(json), NULL, NULL, &in, &err) != 0) {
 		fprintf(stderr, "bad request JSON: %s %s\n", err.field,
 		    err.message);
 		return -1;
@@ -120,7 +120,7 @@ main(int argc, char **argv)
 	core_rpc_opts opts = {.timeout_ms = 10000};
 	if (argc > 6) {
 		snprintf(auth, sizeof(auth), "Bearer %s", argv[6]);
-		md[0] = (core_md) {CORE_MD_AUTHORIZATION, auth};
+		md[0] = (core_md){CORE_MD_AUTHORIZATION, auth};
 		opts.md = md;
 		opts.n_md = 1;
 	}
@@ -143,7 +143,7 @@ main(int argc, char **argv)
 	pthread_t *t = calloc((size_t) threads, sizeof(*t));
 	int64_t t0 = now_ns();
 	for (int i = 0; i < threads; i++) {
-		w[i] = (worker) {.cli = cli,
+		w[i] = (worker){.cli = cli,
 		    .method = method,
 		    .payload = payload,
 		    .len = len,

@@ -103,7 +103,8 @@ run(void *arg)
 	while (!atomic_load(w->stop)) {
 		int64_t t0 = now_ns();
 		uint32_t rlen;
-		if (full(fd, &len, 4, 1) != 0 || full(fd, buf, w->size, 1) != 0 ||
+		if (full(fd, &len, 4, 1) != 0 ||
+		    full(fd, buf, w->size, 1) != 0 ||
 		    full(fd, &rlen, 4, 0) != 0 ||
 		    full(fd, buf, ntohl(rlen), 0) != 0) {
 			w->errors++;
@@ -136,7 +137,7 @@ main(int argc, char **argv)
 	worker *w = calloc((size_t) callers, sizeof(*w));
 	pthread_t *t = calloc((size_t) callers, sizeof(*t));
 	for (int i = 0; i < callers; i++) {
-		w[i] = (worker) {.port = port, .size = size, .stop = &stop};
+		w[i] = (worker){.port = port, .size = size, .stop = &stop};
 		pthread_create(&t[i], NULL, run, &w[i]);
 	}
 	int64_t t0 = now_ns();

@@ -28,7 +28,7 @@ edge_backends_init(void)
 			return -1;
 		}
 		edge_backend *b = &backends[n_backends];
-		*b = (edge_backend) {.index = n_backends,
+		*b = (edge_backend){.index = n_backends,
 		    .name = svcs[i].target,
 		    .dial_env = svcs[i].dial_env,
 		    .dial_default = svcs[i].dial_default};
@@ -74,8 +74,8 @@ edge_backends_dial(int default_timeout_ms)
 		edge_backend *b = &backends[i];
 		char buf[1024];
 		const char *urls[MAX_URLS];
-		int n = core_config_split(b->dial, buf, sizeof(buf), urls,
-		    MAX_URLS);
+		int n = core_config_split(
+		    b->dial, buf, sizeof(buf), urls, MAX_URLS);
 		core_rpc_client_config cfg = {
 		    .name = b->name,
 		    .urls = urls,

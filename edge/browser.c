@@ -10,8 +10,8 @@ static bool
 host_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
-	    c == '[' || c == ']';
+	       (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
+	       c == '[' || c == ']';
 }
 
 /* The authority of an http(s) origin, or NULL. */
@@ -38,8 +38,7 @@ origin_authority(const char *origin)
 }
 
 int
-edge_origins_parse(edge_origins *o, const char *csv, char *err,
-    size_t errlen)
+edge_origins_parse(edge_origins *o, const char *csv, char *err, size_t errlen)
 {
 	memset(o, 0, sizeof(*o));
 	if (strlen(csv) >= sizeof(o->buf)) {
@@ -100,13 +99,13 @@ cookie_octet(unsigned char c)
 {
 	/* RFC 6265 cookie-octet. */
 	return c == 0x21 || (c >= 0x23 && c <= 0x2B) ||
-	    (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
-	    (c >= 0x5D && c <= 0x7E);
+	       (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
+	       (c >= 0x5D && c <= 0x7E);
 }
 
 int
-edge_cookie_format(char *buf, size_t len, const char *name,
-    const char *value, long max_age, bool secure)
+edge_cookie_format(char *buf, size_t len, const char *name, const char *value,
+    long max_age, bool secure)
 {
 	for (const char *p = value; *p != '\0'; p++) {
 		if (!cookie_octet((unsigned char) *p)) {

@@ -18,8 +18,8 @@ typedef struct edge_origins {
 /* Parses a comma-separated list of origins ("https://app.example.com,
  * http://localhost:5173"): each is http or https, a host, an optional port,
  * no path, no trailing slash. Returns 0, or -1 with a message in err. */
-int edge_origins_parse(edge_origins *o, const char *csv, char *err,
-    size_t errlen);
+int edge_origins_parse(
+    edge_origins *o, const char *csv, char *err, size_t errlen);
 
 /* Whether origin is on the list (exact, case-insensitive). */
 bool edge_origin_listed(const edge_origins *o, const char *origin);

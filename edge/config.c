@@ -27,8 +27,8 @@ config_table(edge_config *c, const char **log_level, const char **cors,
 	        "open connections at most", &c->max_conns},
 	    {"EDGE_MAX_CONNECTIONS_PER_IP", "64", CORE_CONFIG_INT, 1, 65536,
 	        false, "open connections per client IP", &c->max_conns_per_ip},
-	    {"EDGE_CONNECTION_TIMEOUT_S", "15", CORE_CONFIG_INT, 1, 3600, false,
-	        "idle or slow connections are closed after this",
+	    {"EDGE_CONNECTION_TIMEOUT_S", "15", CORE_CONFIG_INT, 1, 3600,
+	        false, "idle or slow connections are closed after this",
 	        &c->conn_timeout_s},
 	    {"EDGE_MAX_BODY_BYTES", "65536", CORE_CONFIG_INT, 1024, 1048576,
 	        false, "largest request body (413 past it)", &c->max_body},
@@ -57,7 +57,7 @@ config_table(edge_config *c, const char **log_level, const char **cors,
 	/* Then one dial list per backend, named as the registry says. */
 	for (unsigned i = 0; i < edge_backend_count(); i++) {
 		edge_backend *b = edge_backend_at(i);
-		items[n++] = (core_config_item) {b->dial_env, b->dial_default,
+		items[n++] = (core_config_item){b->dial_env, b->dial_default,
 		    CORE_CONFIG_STR, 0, 0, false, b->help, &b->dial};
 	}
 	return n;
@@ -79,8 +79,8 @@ parse_listen(const char *s, struct sockaddr_in *addr)
 	}
 	memcpy(host, s, (size_t) (colon - s));
 	host[colon - s] = '\0';
-	*addr = (struct sockaddr_in) {.sin_family = AF_INET,
-	    .sin_port = htons((uint16_t) p)};
+	*addr = (struct sockaddr_in){
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t) p)};
 	return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
 }
 
@@ -115,7 +115,8 @@ edge_config_load(edge_config *c)
 	c->cookie_access = c->cookie_secure ? "__Host-access" : "access";
 	c->cookie_refresh = c->cookie_secure ? "__Host-refresh" : "refresh";
 	if (edge_origins_parse(&c->cors, cors, err, sizeof(err)) != 0) {
-		core_log_error("bad configuration: EDGE_CORS_ORIGINS: %s", err);
+		core_log_error(
+		    "bad configuration: EDGE_CORS_ORIGINS: %s", err);
 		return -1;
 	}
 	return 0;

@@ -23,8 +23,8 @@ typedef struct edge_config {
 	bool cookie_secure;        /* token cookies are __Host- and Secure */
 	const char *cookie_access; /* the token cookies' names */
 	const char *cookie_refresh;
-	edge_origins cors;         /* may call cross-origin, with credentials */
-	bool metrics;              /* serve GET /metrics */
+	edge_origins cors; /* may call cross-origin, with credentials */
+	bool metrics;      /* serve GET /metrics */
 } edge_config;
 
 /* Fills c from the environment (or the defaults), and each backend's dial

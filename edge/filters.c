@@ -71,8 +71,8 @@ body_request(edge_exchange *x)
  * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows). */
 typedef struct query_args {
 	json_t *obj;
-	char *dup;    /* a parameter given twice */
-	char *bad;    /* a parameter that is not UTF-8 text */
+	char *dup; /* a parameter given twice */
+	char *bad; /* a parameter that is not UTF-8 text */
 } query_args;
 
 static bool
@@ -114,7 +114,7 @@ query_request(edge_exchange *x)
 		        qa.dup != NULL ? qa.dup : qa.bad),
 		    NULL);
 	} else if (qa.obj == NULL ||
-	    (text = json_dumps(qa.obj, JSON_COMPACT)) == NULL) {
+	           (text = json_dumps(qa.obj, JSON_COMPACT)) == NULL) {
 		rc = exhausted(x);
 	} else {
 		rc = build_message(x, text, strlen(text));
@@ -175,8 +175,8 @@ static int
 refresh_cookie_request(edge_exchange *x)
 {
 	const char *given = core_pb_field_get_string(x->in, "refresh_token");
-	const char *rc = edge_http_cookie(x->req->conn,
-	    x->cfg->cookie_refresh);
+	const char *rc =
+	    edge_http_cookie(x->req->conn, x->cfg->cookie_refresh);
 	if (given == NULL || given[0] != '\0' || rc == NULL || rc[0] == '\0') {
 		return 0;
 	}
@@ -203,8 +203,8 @@ edge_if_match_parse(const char *v, long long *out)
 	char *end;
 	errno = 0;
 	long long n = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || n < 0 || !(*end == '\0' || (*end == '"' &&
-	                                                     end[1] == '\0'))) {
+	if (errno != 0 || end == v || n < 0 ||
+	    !(*end == '\0' || (*end == '"' && end[1] == '\0'))) {
 		return -1;
 	}
 	*out = n;
@@ -283,8 +283,8 @@ jwks_response(edge_exchange *x)
 	if (x->answer.body == NULL) {
 		return -1;
 	}
-	return edge_answer_header(&x->answer, "Cache-Control",
-	    "public, max-age=60");
+	return edge_answer_header(
+	    &x->answer, "Cache-Control", "public, max-age=60");
 }
 
 /* The singular message field name of m, or NULL when m has none or it is
@@ -312,8 +312,8 @@ etag_response(edge_exchange *x)
 	    core_pb_field_get_int64(profile, "version", &version) != 0) {
 		return 0;
 	}
-	char *etag = core_arena_printf(x->arena, "\"v%lld\"",
-	    (long long) version);
+	char *etag =
+	    core_arena_printf(x->arena, "\"v%lld\"", (long long) version);
 	return etag != NULL ? edge_answer_header(&x->answer, "ETag", etag)
 	                    : -1;
 }
@@ -348,8 +348,8 @@ token_cookies(edge_exchange *x, bool set)
 			continue;
 		}
 		char *cookie = keep(x, buf);
-		if (cookie == NULL ||
-		    edge_answer_header(&x->answer, "Set-Cookie", cookie) != 0) {
+		if (cookie == NULL || edge_answer_header(&x->answer,
+		                          "Set-Cookie", cookie) != 0) {
 			return -1;
 		}
 	}
@@ -405,7 +405,8 @@ run(edge_exchange *x, bool response)
 {
 	for (size_t i = 0; i < N_FILTERS; i++) {
 		const edge_filter *f = &filters[i];
-		edge_filter_fn side = response ? f->on_response : f->on_request;
+		edge_filter_fn side =
+		    response ? f->on_response : f->on_request;
 		if ((x->route->flags & f->flag) && side != NULL &&
 		    side(x) != 0) {
 			return -1;

@@ -26,14 +26,14 @@
  * arena from the RPC's start to the answer. */
 typedef struct edge_exchange {
 	const edge_config *cfg;
-	edge_request *req;        /* the HTTP request (the filters read it) */
+	edge_request *req; /* the HTTP request (the filters read it) */
 	const edge_route *route;
-	core_arena *arena;        /* the request's: what filters allocate */
-	char peer[64];            /* the client's IPv4 address, "" if other */
+	core_arena *arena; /* the request's: what filters allocate */
+	char peer[64];     /* the client's IPv4 address, "" if other */
 
 	/* The request side. */
-	ProtobufCMessage *in;      /* the request message, in the arena */
-	const char *authorization; /* passed on as metadata, or NULL */
+	ProtobufCMessage *in;         /* the request message, in the arena */
+	const char *authorization;    /* passed on as metadata, or NULL */
 	unsigned precondition_status; /* answer to FAILED_PRECONDITION */
 
 	/* A request side that refuses sets these (status 0: out of memory,

@@ -22,9 +22,9 @@
 
 /* The page policy: scripts, styles and API calls from this origin only;
  * avatars may be any https image. */
-#define PAGE_CSP                                                             \
-	"default-src 'none'; script-src 'self'; style-src 'self'; "          \
-	"img-src 'self' https: data:; connect-src 'self'; "                  \
+#define PAGE_CSP                                                              \
+	"default-src 'none'; script-src 'self'; style-src 'self'; "           \
+	"img-src 'self' https: data:; connect-src 'self'; "                   \
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 #define API_CSP "default-src 'none'; frame-ancestors 'none'"
 
@@ -44,7 +44,7 @@ static bool
 unsafe_method(const char *m)
 {
 	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
-	    strcmp(m, "OPTIONS") != 0;
+	       strcmp(m, "OPTIONS") != 0;
 }
 
 /* ---- Answers ------------------------------------------------------------ */
@@ -52,23 +52,23 @@ unsafe_method(const char *m)
 /* Every answer leaves through here: request id, security headers, CORS,
  * and the status for the metrics. page: an HTML page (its own CSP). */
 static bool
-send_response(edge_request *r, unsigned status, struct MHD_Response *resp,
-    bool page)
+send_response(
+    edge_request *r, unsigned status, struct MHD_Response *resp, bool page)
 {
 	MHD_add_response_header(resp, "X-Request-Id", r->rid);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	    page ? PAGE_CSP : API_CSP);
+	MHD_add_response_header(
+	    resp, "Content-Security-Policy", page ? PAGE_CSP : API_CSP);
 	if (MHD_get_response_header(resp, "Cache-Control") == NULL) {
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	}
 	if (r->cors) {
-		MHD_add_response_header(resp, "Access-Control-Allow-Origin",
-		    r->origin);
-		MHD_add_response_header(resp,
-		    "Access-Control-Allow-Credentials", "true");
+		MHD_add_response_header(
+		    resp, "Access-Control-Allow-Origin", r->origin);
+		MHD_add_response_header(
+		    resp, "Access-Control-Allow-Credentials", "true");
 		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
 		    "ETag, Location, Retry-After, WWW-Authenticate, "
 		    "X-Request-Id");
@@ -101,11 +101,11 @@ edge_http_send(edge_request *r, edge_answer *a)
 {
 	char *body = a->body;
 	a->body = NULL;
-	struct MHD_Response *resp = body != NULL
-	    ? MHD_create_response_from_buffer(strlen(body), body,
-	          MHD_RESPMEM_MUST_FREE)
-	    : MHD_create_response_from_buffer(0, NULL,
-	          MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+	    body != NULL ? MHD_create_response_from_buffer(
+	                       strlen(body), body, MHD_RESPMEM_MUST_FREE)
+	                 : MHD_create_response_from_buffer(
+	                       0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		free(body);
 		return false;
@@ -114,16 +114,15 @@ edge_http_send(edge_request *r, edge_answer *a)
 		MHD_add_response_header(resp, "Content-Type", a->type);
 	}
 	for (size_t i = 0; i < a->n_headers; i++) {
-		MHD_add_response_header(resp, a->headers[i].name,
-		    a->headers[i].value);
+		MHD_add_response_header(
+		    resp, a->headers[i].name, a->headers[i].value);
 	}
 	return send_response(r, a->status, resp, false);
 }
 
 /* Queues text (copied) with status and content type. */
 static bool
-send_text(edge_request *r, unsigned status, const char *type,
-    const char *text)
+send_text(edge_request *r, unsigned status, const char *type, const char *text)
 {
 	edge_answer a = {.status = status, .type = type, .body = strdup(text)};
 	return a.body != NULL && edge_http_send(r, &a);
@@ -142,8 +141,8 @@ problem_allow(edge_request *r, unsigned status, const char *detail,
 	}
 	edge_answer a = {.status = status,
 	    .type = "application/problem+json",
-	    .body = p ? json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER)
-	              : NULL};
+	    .body =
+	        p ? json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL};
 	json_decref(p);
 	json_decref(extra);
 	if (a.body == NULL) {
@@ -210,10 +209,11 @@ serve_static(edge_request *r, const edge_file *f)
 {
 	const char *inm = edge_http_header(r->conn, "If-None-Match");
 	bool fresh = inm != NULL && edge_static_etag_match(inm, f->etag);
-	struct MHD_Response *resp = fresh
-	    ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
-	    : MHD_create_response_from_buffer(f->len, f->data,
-	          MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+	    fresh ? MHD_create_response_from_buffer(
+	                0, NULL, MHD_RESPMEM_PERSISTENT)
+	          : MHD_create_response_from_buffer(
+	                f->len, f->data, MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		return false;
 	}
@@ -238,8 +238,8 @@ serve_metrics(edge_request *r)
  * METRIC_READYZ, METRIC_METRICS, METRIC_STATIC (with *file), or
  * METRIC_N_EXTRA for none. */
 static unsigned
-fixed_resource(const edge_config *cfg, const edge_request *r,
-    const char *url, const edge_file **file)
+fixed_resource(const edge_config *cfg, const edge_request *r, const char *url,
+    const edge_file **file)
 {
 	if (strcmp(url, "/healthz") == 0) {
 		return METRIC_HEALTHZ;
@@ -269,8 +269,8 @@ serve_fixed(const edge_config *cfg, edge_request *r, unsigned fixed,
 	}
 	switch (fixed) {
 	case METRIC_HEALTHZ:
-		return send_text(r, 200, "application/json",
-		    "{\"status\":\"ok\"}");
+		return send_text(
+		    r, 200, "application/json", "{\"status\":\"ok\"}");
 	case METRIC_READYZ:
 		return edge_ready_serve(r, cfg->rpc_timeout_ms);
 	case METRIC_METRICS:
@@ -320,9 +320,8 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 	r->origin = edge_http_header(conn, "Origin");
 	if (r->origin != NULL) {
 		r->cors = edge_origin_listed(&cfg->cors, r->origin);
-		r->origin_ok = r->cors ||
-		    edge_origin_same_host(r->origin,
-		        edge_http_header(conn, "Host"));
+		r->origin_ok = r->cors || edge_origin_same_host(r->origin,
+		                              edge_http_header(conn, "Host"));
 	}
 	bool known = false;
 	r->route = edge_route_find(method, url, r->id, sizeof(r->id), &known,
@@ -332,10 +331,11 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 		/* No body at all is {}; a body must be JSON. */
 		const char *ct = edge_http_header(conn, "Content-Type");
 		const char *cl = edge_http_header(conn, "Content-Length");
-		bool body = (cl != NULL && strcmp(cl, "0") != 0) ||
+		bool body =
+		    (cl != NULL && strcmp(cl, "0") != 0) ||
 		    edge_http_header(conn, "Transfer-Encoding") != NULL;
-		if ((r->route->flags & ROUTE_BODY) &&
-		    (ct != NULL || body) && !edge_is_json_type(ct)) {
+		if ((r->route->flags & ROUTE_BODY) && (ct != NULL || body) &&
+		    !edge_is_json_type(ct)) {
 			r->early = 415;
 		}
 	} else if (known) {
@@ -347,8 +347,8 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 /* A chunk of the body. Bodies are bounded; past the limit the rest is
  * discarded and the answer is 413. Only ROUTE_BODY routes keep theirs. */
 static bool
-read_body(const edge_config *cfg, edge_request *r, const char *data,
-    size_t *size)
+read_body(
+    const edge_config *cfg, edge_request *r, const char *data, size_t *size)
 {
 	if (r->state == REQ_NEW) {
 		edge_request_move(r, REQ_READING_BODY);
@@ -400,12 +400,12 @@ dispatch(const edge_config *cfg, edge_request *r, const char *url,
 		    "requests from this origin are not allowed", NULL, 0);
 	}
 	if (r->early == 415) {
-		return edge_http_problem(r, 415,
-		    "send the body as application/json", NULL, 0);
+		return edge_http_problem(
+		    r, 415, "send the body as application/json", NULL, 0);
 	}
 	if (r->too_large) {
-		return edge_http_problem(r, 413,
-		    "the body is larger than the limit", NULL, 0);
+		return edge_http_problem(
+		    r, 413, "the body is larger than the limit", NULL, 0);
 	}
 	if (r->route != NULL) {
 		return edge_rest_start(cfg, r);
@@ -442,8 +442,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	case REQ_NEW:
 	case REQ_READING_BODY:
 		ok = *upload_size != 0
-		    ? read_body(cfg, r, upload_data, upload_size)
-		    : dispatch(cfg, r, url, method);
+		         ? read_body(cfg, r, upload_data, upload_size)
+		         : dispatch(cfg, r, url, method);
 		break;
 	case REQ_REPLY_READY:
 		/* Resumed: the RPC has completed. */
@@ -469,8 +469,8 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	edge_request *r = *con_cls;
 	if (r != NULL) {
 		if (r->status != 0 && cfg->metrics) {
-			edge_metrics_request(r->label, r->status,
-			    now_us() - r->start_us);
+			edge_metrics_request(
+			    r->label, r->status, now_us() - r->start_us);
 		}
 		edge_request_free(r);
 		*con_cls = NULL;
@@ -502,13 +502,14 @@ edge_http_cookie(struct MHD_Connection *conn, const char *name)
 void
 edge_http_client_ip(struct MHD_Connection *conn, char *buf, size_t len)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	buf[0] = '\0';
 	if (ci != NULL && ci->client_addr != NULL &&
 	    ci->client_addr->sa_family == AF_INET) {
 		const struct sockaddr_in *in =
-		    (const struct sockaddr_in *) (const void *) ci->client_addr;
+		    (const struct sockaddr_in *) (const void *)
+		        ci->client_addr;
 		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t) len);
 	}
 }
@@ -519,8 +520,8 @@ typedef struct param_walk {
 } param_walk;
 
 static enum MHD_Result
-param_step(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+param_step(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	(void) kind;
 	const param_walk *w = cls;
@@ -528,12 +529,11 @@ param_step(void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 void
-edge_http_each_param(struct MHD_Connection *conn, edge_http_param_fn fn,
-    void *arg)
+edge_http_each_param(
+    struct MHD_Connection *conn, edge_http_param_fn fn, void *arg)
 {
 	param_walk w = {fn, arg};
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, param_step,
-	    &w);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, param_step, &w);
 }
 
 void
@@ -559,18 +559,19 @@ edge_http_start(const edge_config *cfg)
 	}
 	/* cfg is only read: libmicrohttpd's closure pointers are not const. */
 	void *cls = (void *) (uintptr_t) cfg;
-	h->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    ntohs(cfg->addr.sin_port), NULL, NULL, handle, cls,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &cfg->addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg->threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_conns,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned) cfg->max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned) cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t) cfg->max_header, MHD_OPTION_NOTIFY_COMPLETED, request_done,
-	    cls, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+	h->daemon =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	        ntohs(cfg->addr.sin_port), NULL, NULL, handle, cls,
+	        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &cfg->addr,
+	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg->threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_conns,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	        (unsigned) cfg->max_conns_per_ip,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg->conn_timeout_s,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) cfg->max_header,
+	        MHD_OPTION_NOTIFY_COMPLETED, request_done, cls,
+	        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		core_log_error("cannot listen on %s", cfg->listen);
 		free(h);

@@ -46,10 +46,10 @@ void edge_http_client_ip(struct MHD_Connection *conn, char *buf, size_t len);
 
 /* Calls fn(arg, name, value) for each query parameter in order until it
  * returns false. value is NULL for "?name" alone. */
-typedef bool (*edge_http_param_fn)(void *arg, const char *name,
-    const char *value);
-void edge_http_each_param(struct MHD_Connection *conn, edge_http_param_fn fn,
-    void *arg);
+typedef bool (*edge_http_param_fn)(
+    void *arg, const char *name, const char *value);
+void edge_http_each_param(
+    struct MHD_Connection *conn, edge_http_param_fn fn, void *arg);
 
 /* ---- Waiting for an RPC ------------------------------------------------- */
 

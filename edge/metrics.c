@@ -8,8 +8,8 @@
 #include "metrics.h"
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */
-static const uint64_t bounds_us[] = {250, 500, 1000, 2500, 5000, 10000,
-    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000};
+static const uint64_t bounds_us[] = {250, 500, 1000, 2500, 5000, 10000, 25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000};
 #define N_BOUNDS (sizeof(bounds_us) / sizeof(bounds_us[0]))
 #define N_STATUS 600 /* HTTP statuses 100..599 by value */
 #define N_CODES 17   /* canonical RPC codes 0..16 */
@@ -33,8 +33,8 @@ static const char *const extra_names[METRIC_N_EXTRA] = {"static",
     "GET /healthz", "GET /readyz", "GET /metrics", "OPTIONS", "unmatched"};
 
 int
-edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned),
-    unsigned n_services, const char *(*service_name)(unsigned))
+edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned route),
+    unsigned n_services, const char *(*service_name)(unsigned) )
 {
 	n_rest = n_routes;
 	n_labels = n_routes + METRIC_N_EXTRA;
@@ -42,8 +42,8 @@ edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned),
 	n_svcs = n_services;
 	svc_name = service_name;
 	all = calloc(n_labels, sizeof(*all));
-	rpc_errors = calloc(n_services > 0 ? n_services : 1,
-	    sizeof(*rpc_errors));
+	rpc_errors =
+	    calloc(n_services > 0 ? n_services : 1, sizeof(*rpc_errors));
 	if (all == NULL || rpc_errors == NULL) {
 		edge_metrics_free();
 		return -1;
@@ -74,8 +74,8 @@ edge_metrics_request(unsigned label, unsigned status, uint64_t micros)
 	while (b < N_BOUNDS && micros > bounds_us[b]) {
 		b++;
 	}
-	atomic_fetch_add_explicit(&s->by_status[status], 1,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &s->by_status[status], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->sum_us, micros, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
@@ -86,8 +86,8 @@ edge_metrics_rpc_error(unsigned service, int code)
 {
 	if (rpc_errors != NULL && service < n_svcs && code > 0 &&
 	    code < N_CODES) {
-		atomic_fetch_add_explicit(&rpc_errors[service][code], 1,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &rpc_errors[service][code], 1, memory_order_relaxed);
 	}
 }
 
@@ -98,8 +98,8 @@ typedef struct buf {
 	int failed;
 } buf;
 
-static void
-put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 put(buf *b, const char *fmt, ...)
@@ -164,15 +164,15 @@ edge_metrics_render(void)
 	        "request's headers to its answer, by route.\n"
 	        "# TYPE edge_http_request_duration_seconds histogram\n");
 	for (unsigned i = 0; all != NULL && i < n_labels; i++) {
-		uint64_t count = atomic_load_explicit(&all[i].count,
-		    memory_order_relaxed);
+		uint64_t count =
+		    atomic_load_explicit(&all[i].count, memory_order_relaxed);
 		if (count == 0) {
 			continue;
 		}
 		uint64_t cum = 0;
 		for (size_t k = 0; k <= N_BOUNDS; k++) {
-			cum += atomic_load_explicit(&all[i].buckets[k],
-			    memory_order_relaxed);
+			cum += atomic_load_explicit(
+			    &all[i].buckets[k], memory_order_relaxed);
 			if (k < N_BOUNDS) {
 				put(&b,
 				    "edge_http_request_duration_seconds_bucket{"
@@ -192,8 +192,9 @@ edge_metrics_render(void)
 		    "edge_http_request_duration_seconds_count{route=\"%s\"} "
 		    "%llu\n",
 		    label_name(i),
-		    (double) atomic_load_explicit(&all[i].sum_us,
-		        memory_order_relaxed) / 1e6,
+		    (double) atomic_load_explicit(
+		        &all[i].sum_us, memory_order_relaxed) /
+		        1e6,
 		    label_name(i), (unsigned long long) cum);
 	}
 	put(&b, "# HELP edge_rpc_errors_total RPCs to the internal services "
@@ -201,8 +202,8 @@ edge_metrics_render(void)
 	        "# TYPE edge_rpc_errors_total counter\n");
 	for (unsigned s = 0; rpc_errors != NULL && s < n_svcs; s++) {
 		for (int c = 1; c < N_CODES; c++) {
-			uint64_t v = atomic_load_explicit(&rpc_errors[s][c],
-			    memory_order_relaxed);
+			uint64_t v = atomic_load_explicit(
+			    &rpc_errors[s][c], memory_order_relaxed);
 			if (v != 0) {
 				put(&b,
 				    "edge_rpc_errors_total{service=\"%s\","

@@ -21,8 +21,9 @@ enum {
  * string that stays valid, "GET /profile"), and for the RPC errors of
  * n_services services named by service_name(i) ("auth"). Returns 0 or -1
  * (out of memory). */
-int edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned),
-    unsigned n_services, const char *(*service_name)(unsigned));
+int edge_metrics_init(unsigned n_routes,
+    const char *(*route_name)(unsigned route), unsigned n_services,
+    const char *(*service_name)(unsigned) );
 
 /* The label index of REST route i, or of an extra (METRIC_*). */
 unsigned edge_metrics_route(unsigned i);

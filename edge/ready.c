@@ -13,13 +13,13 @@
 /* Backend b's health: "SERVING", another serving status, or the RPC's
  * status name when the call failed. Static strings. */
 static const char *
-health(const edge_backend *b, const char *rid, long timeout_ms,
-    core_arena *a)
+health(const edge_backend *b, const char *rid, long timeout_ms, core_arena *a)
 {
 	core_md md[] = {{CORE_MD_REQUEST_ID, rid}};
-	core_rpc_opts opts = {.timeout_ms = (int) timeout_ms, .md = md,
-	    .n_md = 1};
-	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	core_rpc_opts opts = {
+	    .timeout_ms = (int) timeout_ms, .md = md, .n_md = 1};
+	Core__V1__HealthCheckRequest req =
+	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply rep;
 	core_status st = core_rpc_call(b->client, "/core.v1.Health/Check",
@@ -58,10 +58,12 @@ edge_ready_serve(edge_request *r, long timeout_ms)
 	core_arena_free(a);
 	if (json_array_size(down) == 0) {
 		json_decref(down);
-		json_t *ok = json_pack("{s:s, s:o}", "status", "ready", "checks",
-		    checks);
-		edge_answer ans = {.status = 200, .type = "application/json",
-		    .body = json_dumps(ok, JSON_COMPACT | JSON_PRESERVE_ORDER)};
+		json_t *ok = json_pack(
+		    "{s:s, s:o}", "status", "ready", "checks", checks);
+		edge_answer ans = {.status = 200,
+		    .type = "application/json",
+		    .body =
+		        json_dumps(ok, JSON_COMPACT | JSON_PRESERVE_ORDER)};
 		json_decref(ok);
 		return ans.body != NULL && edge_http_send(r, &ans);
 	}
@@ -73,6 +75,7 @@ edge_ready_serve(edge_request *r, long timeout_ms)
 		snprintf(detail + len, sizeof(detail) - len, "%s %s",
 		    i ? "," : "", json_string_value(v));
 	}
-	json_t *extra = json_pack("{s:o, s:o}", "down", down, "checks", checks);
+	json_t *extra =
+	    json_pack("{s:o, s:o}", "down", down, "checks", checks);
 	return edge_http_problem(r, 503, detail, extra, 0);
 }

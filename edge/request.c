@@ -10,7 +10,7 @@ edge_request_can_move(edge_request_state from, edge_request_state to)
 	switch (from) {
 	case REQ_NEW:
 		return to == REQ_READING_BODY || to == REQ_RPC_PENDING ||
-		    to == REQ_DONE;
+		       to == REQ_DONE;
 	case REQ_READING_BODY:
 		return to == REQ_RPC_PENDING || to == REQ_DONE;
 	case REQ_RPC_PENDING:

@@ -24,11 +24,11 @@ struct edge_exchange;
  *                 answered without an RPC (a fixed resource, a refusal)
  *
  * X(name, what it means) */
-#define EDGE_REQUEST_STATES(X)                                               \
-	X(REQ_NEW, "headers read, route looked up")                          \
-	X(REQ_READING_BODY, "body arriving (kept only for ROUTE_BODY)")      \
-	X(REQ_RPC_PENDING, "RPC started, connection suspended")              \
-	X(REQ_REPLY_READY, "reply in the arena, connection resumed")         \
+#define EDGE_REQUEST_STATES(X)                                                \
+	X(REQ_NEW, "headers read, route looked up")                           \
+	X(REQ_READING_BODY, "body arriving (kept only for ROUTE_BODY)")       \
+	X(REQ_RPC_PENDING, "RPC started, connection suspended")               \
+	X(REQ_REPLY_READY, "reply in the arena, connection resumed")          \
 	X(REQ_DONE, "an answer is queued")
 
 typedef enum edge_request_state {
@@ -47,16 +47,16 @@ typedef struct edge_request {
 	                            OPTIONS */
 	char *body;              /* malloc'd, NUL-terminated; ROUTE_BODY */
 	size_t len;
-	bool too_large;          /* past EDGE_MAX_BODY_BYTES: 413 */
-	unsigned early;          /* a status decided before the body
+	bool too_large;     /* past EDGE_MAX_BODY_BYTES: 413 */
+	unsigned early;     /* a status decided before the body
 	                            (405/415) */
-	char allow[64];          /* the path's methods, for 405 */
-	const char *origin;      /* the Origin header, or NULL */
-	bool origin_ok;          /* listed, or this edge's own pages */
-	bool cors;               /* listed: answer with CORS headers */
+	char allow[64];     /* the path's methods, for 405 */
+	const char *origin; /* the Origin header, or NULL */
+	bool origin_ok;     /* listed, or this edge's own pages */
+	bool cors;          /* listed: answer with CORS headers */
 	uint64_t start_us;
-	unsigned status;         /* what was answered (metrics) */
-	unsigned label;          /* metrics route label */
+	unsigned status; /* what was answered (metrics) */
+	unsigned label;  /* metrics route label */
 	/* The RPC (REQ_RPC_PENDING, REQ_REPLY_READY): its memory, what the
 	 * filters share, and the reply rest.c's completion copies into the
 	 * arena. */

@@ -72,18 +72,21 @@ rpc_done(void *arg, const core_rpc_reply *rep)
 	edge_request *r = arg;
 	core_arena *a = r->arena;
 	core_rpc_reply *c = &r->reply;
-	*c = (core_rpc_reply) {.code = rep->code, .message = "",
+	*c = (core_rpc_reply){.code = rep->code,
+	    .message = "",
 	    .retry_after_s = rep->retry_after_s};
 	const char *msg = core_arena_strdup(a, rep->message);
 	uint8_t *payload = rep->payload_len > 0
-	    ? core_arena_alloc(a, rep->payload_len)
-	    : NULL;
-	const char **fields = rep->n_details > 0
-	    ? core_arena_alloc(a, rep->n_details * sizeof(char *))
-	    : NULL;
-	const char **descs = rep->n_details > 0
-	    ? core_arena_alloc(a, rep->n_details * sizeof(char *))
-	    : NULL;
+	                       ? core_arena_alloc(a, rep->payload_len)
+	                       : NULL;
+	const char **fields =
+	    rep->n_details > 0
+	        ? core_arena_alloc(a, rep->n_details * sizeof(char *))
+	        : NULL;
+	const char **descs =
+	    rep->n_details > 0
+	        ? core_arena_alloc(a, rep->n_details * sizeof(char *))
+	        : NULL;
 	if (msg == NULL || (rep->payload_len > 0 && payload == NULL) ||
 	    (rep->n_details > 0 && (fields == NULL || descs == NULL))) {
 		c->code = CORE_INTERNAL;
@@ -97,9 +100,10 @@ rpc_done(void *arg, const core_rpc_reply *rep)
 		c->payload_len = rep->payload_len;
 		size_t k = 0;
 		for (size_t i = 0; i < rep->n_details; i++) {
-			fields[k] = core_arena_strdup(a, rep->detail_fields[i]);
-			descs[k] = core_arena_strdup(a,
-			    rep->detail_descriptions[i]);
+			fields[k] =
+			    core_arena_strdup(a, rep->detail_fields[i]);
+			descs[k] =
+			    core_arena_strdup(a, rep->detail_descriptions[i]);
 			if (fields[k] != NULL && descs[k] != NULL) {
 				k++;
 			}
@@ -122,17 +126,19 @@ exchange_new(const edge_config *cfg, edge_request *r)
 	const ProtobufCMessageDescriptor *d = r->route->in;
 	r->arena = core_arena_new(0);
 	edge_exchange *x = r->arena != NULL
-	    ? core_arena_calloc(r->arena, 1, sizeof(*x))
-	    : NULL;
-	ProtobufCMessage *in = x != NULL
-	    ? core_arena_alloc(r->arena, d->sizeof_message)
-	    : NULL;
+	                       ? core_arena_calloc(r->arena, 1, sizeof(*x))
+	                       : NULL;
+	ProtobufCMessage *in =
+	    x != NULL ? core_arena_alloc(r->arena, d->sizeof_message) : NULL;
 	if (in == NULL) {
 		return NULL;
 	}
 	protobuf_c_message_init(d, in);
-	*x = (edge_exchange) {.cfg = cfg, .req = r, .route = r->route,
-	    .arena = r->arena, .in = in,
+	*x = (edge_exchange){.cfg = cfg,
+	    .req = r,
+	    .route = r->route,
+	    .arena = r->arena,
+	    .in = in,
 	    /* Passed on whatever the route: the service decides. */
 	    .authorization = edge_http_header(r->conn, "Authorization"),
 	    .precondition_status =
@@ -159,15 +165,15 @@ call(edge_exchange *x)
 
 	core_md md[3];
 	size_t nmd = 0;
-	md[nmd++] = (core_md) {CORE_MD_REQUEST_ID, r->rid};
+	md[nmd++] = (core_md){CORE_MD_REQUEST_ID, r->rid};
 	if (x->peer[0] != '\0') {
-		md[nmd++] = (core_md) {CORE_MD_CLIENT_IP, x->peer};
+		md[nmd++] = (core_md){CORE_MD_CLIENT_IP, x->peer};
 	}
 	if (x->authorization != NULL) {
-		md[nmd++] = (core_md) {CORE_MD_AUTHORIZATION, x->authorization};
+		md[nmd++] = (core_md){CORE_MD_AUTHORIZATION, x->authorization};
 	}
-	core_rpc_opts opts = {.timeout_ms = (int) x->cfg->rpc_timeout_ms,
-	    .md = md, .n_md = nmd};
+	core_rpc_opts opts = {
+	    .timeout_ms = (int) x->cfg->rpc_timeout_ms, .md = md, .n_md = nmd};
 	/* Suspended while the RPC runs, so this thread serves other
 	 * connections meanwhile; rpc_done resumes it and edge_rest_finish
 	 * answers. Suspending first means the completion can never race
@@ -175,8 +181,8 @@ call(edge_exchange *x)
 	edge_request_move(r, REQ_RPC_PENDING);
 	atomic_fetch_add(&rpcs_in_flight, 1);
 	edge_http_suspend(r);
-	int rc = core_rpc_call_async(rt->backend->client, rt->rpc, payload, n,
-	    &opts, rpc_done, r);
+	int rc = core_rpc_call_async(
+	    rt->backend->client, rt->rpc, payload, n, &opts, rpc_done, r);
 	if (rc != CORE_OK) {
 		/* Not started (most often: no connection to the service at
 		 * this moment). The blocking call waits a little for one. */
@@ -203,8 +209,8 @@ edge_rest_start(const edge_config *cfg, edge_request *r)
 			json_decref(x->refusal_extra);
 			return false;
 		}
-		return edge_http_problem(r, x->refusal, x->refusal_detail,
-		    x->refusal_extra, 0);
+		return edge_http_problem(
+		    r, x->refusal, x->refusal_detail, x->refusal_extra, 0);
 	}
 	if (x->route->path_field != NULL) {
 		/* The path's {id} last: it wins over a body field of that
@@ -228,25 +234,25 @@ answer_failure(edge_exchange *x, const core_rpc_reply *reply)
 		edge_metrics_rpc_error(x->route->backend->index, st);
 	}
 	unsigned hs = st == CORE_FAILED_PRECONDITION
-	    ? x->precondition_status
-	    : edge_rest_http_status(st);
+	                  ? x->precondition_status
+	                  : edge_rest_http_status(st);
 	json_t *extra = json_object();
 	if (reply->n_details > 0) {
 		json_t *errs = json_array();
 		for (size_t i = 0; i < reply->n_details; i++) {
-			json_array_append_new(errs,
-			    json_pack("{s:s, s:s}", "field",
-			        reply->detail_fields[i], "message",
-			        reply->detail_descriptions[i]));
+			json_array_append_new(
+			    errs, json_pack("{s:s, s:s}", "field",
+			              reply->detail_fields[i], "message",
+			              reply->detail_descriptions[i]));
 		}
 		json_object_set_new(extra, "errors", errs);
 	}
 	if (reply->retry_after_s > 0) {
-		json_object_set_new(extra, "retry_after",
-		    json_integer(reply->retry_after_s));
+		json_object_set_new(
+		    extra, "retry_after", json_integer(reply->retry_after_s));
 	}
-	return edge_http_problem(x->req, hs, reply->message, extra,
-	    reply->retry_after_s);
+	return edge_http_problem(
+	    x->req, hs, reply->message, extra, reply->retry_after_s);
 }
 
 bool
@@ -261,11 +267,11 @@ edge_rest_finish(edge_request *r)
 	    core_arena_allocator(x->arena), reply->payload_len,
 	    reply->payload);
 	if (x->out == NULL) {
-		return edge_http_problem(r, 502,
-		    "the service sent an unreadable answer", NULL, 0);
+		return edge_http_problem(
+		    r, 502, "the service sent an unreadable answer", NULL, 0);
 	}
-	x->answer = (edge_answer) {.status = x->route->success,
-	    .type = "application/json"};
+	x->answer = (edge_answer){
+	    .status = x->route->success, .type = "application/json"};
 	if (edge_filters_response(x) != 0) {
 		free(x->answer.body);
 		return false;

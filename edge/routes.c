@@ -8,8 +8,10 @@
 /* Adding an endpoint is one row:
  * ROW(method, path, RPC method, field for {id}, flags, success).
  * The service is the RPC method's. */
-#define ROW(m, p, rpc, field, flags, ok)                                     \
-	{m, p, rpc, field, flags, ok, NULL, NULL, NULL, 0, ""}
+#define ROW(m, p, rpc, field, flags, ok)                                      \
+	{                                                                     \
+		m, p, rpc, field, flags, ok, NULL, NULL, NULL, 0, ""          \
+	}
 
 static edge_route routes[] = {
     ROW("POST", "/register", "/auth.v1.AuthService/Register", NULL,
@@ -35,8 +37,8 @@ static edge_route routes[] = {
         NULL, ROUTE_AUTH, 200),
     ROW("DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
         "session_id", ROUTE_AUTH, 200),
-    ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks",
-        NULL, ROUTE_JWKS, 200),
+    ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks", NULL,
+        ROUTE_JWKS, 200),
     ROW("GET", "/admin/users", "/admin.v1.AdminService/ListUsers", NULL,
         ROUTE_AUTH | ROUTE_QUERY, 200),
     ROW("GET", "/admin/users/{id}", "/admin.v1.AdminService/GetUser", "id",
@@ -44,8 +46,8 @@ static edge_route routes[] = {
     ROW("PATCH", "/admin/users/{id}", "/admin.v1.AdminService/UpdateUser",
         "id", ROUTE_AUTH | ROUTE_BODY, 200),
     ROW("POST", "/admin/users/{id}/revoke-sessions",
-        "/admin.v1.AdminService/RevokeSessions", "id",
-        ROUTE_AUTH | ROUTE_BODY, 200),
+        "/admin.v1.AdminService/RevokeSessions", "id", ROUTE_AUTH | ROUTE_BODY,
+        200),
     ROW("GET", "/admin/audit", "/admin.v1.AdminService/ListAudit", NULL,
         ROUTE_AUTH | ROUTE_QUERY, 200),
 };
@@ -64,11 +66,12 @@ edge_routes_init(void)
 			return -1;
 		}
 		routes[i].backend = svc->target != NULL
-		    ? edge_backend_find(svc->target)
-		    : NULL;
+		                        ? edge_backend_find(svc->target)
+		                        : NULL;
 		if (routes[i].backend == NULL) {
-			core_log_error("route %s %s: %s is not a service of the "
-			               "edge",
+			core_log_error(
+			    "route %s %s: %s is not a service of the "
+			    "edge",
 			    routes[i].method, routes[i].path, routes[i].rpc);
 			return -1;
 		}
@@ -117,7 +120,7 @@ path_match(const char *pattern, const char *path, char *id, size_t idlen)
 	while (seg[n] != '\0' && seg[n] != '/') {
 		char c = seg[n];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_';
+		          (c >= '0' && c <= '9') || c == '-' || c == '_';
 		if (!ok) {
 			return false;
 		}
@@ -147,8 +150,8 @@ edge_route_find(const char *method, const char *path, char *id, size_t idlen,
 		}
 		*path_known = true;
 		size_t used = strlen(allow);
-		snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
-		    routes[i].method);
+		snprintf(allow + used, allowlen - used, "%s%s",
+		    used ? ", " : "", routes[i].method);
 		if (found == NULL && strcmp(routes[i].method, method) == 0) {
 			found = &routes[i];
 		}

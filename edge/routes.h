@@ -16,26 +16,33 @@
  * request side and/or a response side); a route's flags run in that
  * table's order. ROUTE_BODY and ROUTE_QUERY build the request message: a
  * route has at most one of them (none: the message is empty). */
-#define ROUTE_BODY 0x1u        /* takes a JSON body (none at all is {}) */
-#define ROUTE_CLIENT_INFO 0x2u /* fill client_ip and user_agent from the
-                                  connection, never from the body */
-#define ROUTE_ETAG 0x4u        /* reply with ETag from profile.version */
-#define ROUTE_IF_MATCH 0x8u    /* If-Match -> expected_version */
-#define ROUTE_JWKS 0x10u       /* answer the JWKS document verbatim */
-#define ROUTE_LOCATION 0x20u   /* 201 with Location: /profile */
-#define ROUTE_SET_COOKIES 0x40u   /* success sets the token cookies */
-#define ROUTE_CLEAR_COOKIES 0x80u /* success expires the token cookies */
-#define ROUTE_REFRESH_COOKIE 0x100u /* refresh_token from the cookie when
-                                       the body has none */
-#define ROUTE_AUTH 0x400u     /* the end user's token: Authorization
-                                 header, else the access cookie */
-#define ROUTE_QUERY 0x200u    /* the query string's parameters are the
-                                 request's fields (?page_size=20) */
+/* Takes a JSON body (none at all is {}). */
+#define ROUTE_BODY 0x1u
+/* Fills client_ip and user_agent from the connection, never the body. */
+#define ROUTE_CLIENT_INFO 0x2u
+/* Replies with an ETag from profile.version. */
+#define ROUTE_ETAG 0x4u
+/* If-Match -> expected_version. */
+#define ROUTE_IF_MATCH 0x8u
+/* Answers the JWKS document verbatim. */
+#define ROUTE_JWKS 0x10u
+/* 201 with Location: /profile. */
+#define ROUTE_LOCATION 0x20u
+/* Success sets the token cookies. */
+#define ROUTE_SET_COOKIES 0x40u
+/* Success expires the token cookies. */
+#define ROUTE_CLEAR_COOKIES 0x80u
+/* refresh_token from the cookie when the body has none. */
+#define ROUTE_REFRESH_COOKIE 0x100u
+/* The query string's parameters are the request's fields (?page_size=20). */
+#define ROUTE_QUERY 0x200u
+/* The end user's token: the Authorization header, else the access cookie. */
+#define ROUTE_AUTH 0x400u
 /* Every flag above; a new flag joins it (and gets its filter). */
-#define ROUTE_ALL_FLAGS                                                      \
-	(ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_ETAG | ROUTE_IF_MATCH |      \
-	    ROUTE_JWKS | ROUTE_LOCATION | ROUTE_SET_COOKIES |                \
-	    ROUTE_CLEAR_COOKIES | ROUTE_REFRESH_COOKIE | ROUTE_AUTH |        \
+#define ROUTE_ALL_FLAGS                                                       \
+	(ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_ETAG | ROUTE_IF_MATCH |       \
+	    ROUTE_JWKS | ROUTE_LOCATION | ROUTE_SET_COOKIES |                 \
+	    ROUTE_CLEAR_COOKIES | ROUTE_REFRESH_COOKIE | ROUTE_AUTH |         \
 	    ROUTE_QUERY)
 
 typedef struct edge_route {
@@ -50,8 +57,8 @@ typedef struct edge_route {
 	const edge_backend *backend;
 	const ProtobufCMessageDescriptor *in;
 	const ProtobufCMessageDescriptor *out;
-	unsigned index;  /* row number */
-	char name[48];   /* "GET /profile" */
+	unsigned index; /* row number */
+	char name[48];  /* "GET /profile" */
 } edge_route;
 
 /* Resolves every row's message types and backend (edge_backends_init()

@@ -132,8 +132,9 @@ edge_static_load(const char *dir)
 			continue;
 		}
 		if (n_files == MAX_FILES) {
-			core_log_error("web frontend directory %s: more than %d "
-			               "files",
+			core_log_error(
+			    "web frontend directory %s: more than %d "
+			    "files",
 			    dir, MAX_FILES);
 			rc = -1;
 			break;
@@ -141,8 +142,8 @@ edge_static_load(const char *dir)
 		if (read_file(dirfd(d), de->d_name, &f) != 0) {
 			if (errno == ELOOP || errno == EFBIG) {
 				/* Symlinks and oversized files are skipped. */
-				core_log_warn("web frontend: skipping %s",
-				    de->d_name);
+				core_log_warn(
+				    "web frontend: skipping %s", de->d_name);
 				continue;
 			}
 			core_log_error("web frontend: cannot read %s/%s: %s",

@@ -8,12 +8,12 @@
 #include <stddef.h>
 
 typedef struct edge_file {
-	char name[64];      /* "index.html" */
-	const char *type;   /* Content-Type */
-	char etag[24];      /* "\"<16 hex>\"" */
+	char name[64];    /* "index.html" */
+	const char *type; /* Content-Type */
+	char etag[24];    /* "\"<16 hex>\"" */
 	unsigned char *data;
 	size_t len;
-	bool page;          /* HTML: gets the page Content-Security-Policy */
+	bool page; /* HTML: gets the page Content-Security-Policy */
 } edge_file;
 
 /* Loads every regular file of dir whose name is [A-Za-z0-9._-]+ (not

@@ -48,9 +48,10 @@ service_matches(const registry_service *s, const char *prefix, size_t len)
 	const char *dot = strrchr(full, '.');
 	const char *shortname = dot ? dot + 1 : full;
 	return (strlen(full) == len && strncmp(full, prefix, len) == 0) ||
-	    (strlen(shortname) == len && strncmp(shortname, prefix, len) == 0) ||
-	    (s->target != NULL && strlen(s->target) == len &&
-	        strncmp(s->target, prefix, len) == 0);
+	       (strlen(shortname) == len &&
+	           strncmp(shortname, prefix, len) == 0) ||
+	       (s->target != NULL && strlen(s->target) == len &&
+	           strncmp(s->target, prefix, len) == 0);
 }
 
 int

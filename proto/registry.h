@@ -10,7 +10,8 @@
 #include <protobuf-c/protobuf-c.h>
 
 typedef struct registry_service {
-	const char *target; /* "auth", "user", "admin"; NULL for core.v1.Health */
+	const char
+	    *target; /* "auth", "user", "admin"; NULL for core.v1.Health */
 	const char *dial_env;     /* "AUTH_RPC_DIAL" */
 	const char *dial_default; /* "tcp://127.0.0.1:7101" */
 	const ProtobufCServiceDescriptor *desc;

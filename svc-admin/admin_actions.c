@@ -83,8 +83,7 @@ user_id_of(const ProtobufCMessage *in)
 	if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING) {
 		return "";
 	}
-	const char *const *id =
-	    (const void *) ((const char *) in + f->offset);
+	const char *const *id = (const void *) ((const char *) in + f->offset);
 	return *id;
 }
 
@@ -145,8 +144,7 @@ static const admin_action actions[] = {
     {ADMIN_METHOD("ListUsers"), "users.list", describe_list_users},
     {ADMIN_METHOD("GetUser"), "users.get", describe_user},
     {ADMIN_METHOD("UpdateUser"), "users.update", describe_update_user},
-    {ADMIN_METHOD("RevokeSessions"), "users.revoke_sessions",
-        describe_user},
+    {ADMIN_METHOD("RevokeSessions"), "users.revoke_sessions", describe_user},
     {ADMIN_METHOD("ListAudit"), "audit.list", describe_list_audit},
 };
 

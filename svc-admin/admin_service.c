@@ -491,10 +491,9 @@ list_audit(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 static const core_rpc_method methods[] = {
     {ADMIN_METHOD("ListUsers"), list_users, CORE_RULE_ADMIN, 0, NULL, NULL},
     {ADMIN_METHOD("GetUser"), get_user, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {ADMIN_METHOD("UpdateUser"), update_user, CORE_RULE_ADMIN, 0, NULL,
+    {ADMIN_METHOD("UpdateUser"), update_user, CORE_RULE_ADMIN, 0, NULL, NULL},
+    {ADMIN_METHOD("RevokeSessions"), revoke_sessions, CORE_RULE_ADMIN, 0, NULL,
         NULL},
-    {ADMIN_METHOD("RevokeSessions"), revoke_sessions, CORE_RULE_ADMIN, 0,
-        NULL, NULL},
     {ADMIN_METHOD("ListAudit"), list_audit, CORE_RULE_ADMIN, 0, NULL, NULL},
 };
 

@@ -84,9 +84,9 @@ audit_ctx_field_fail(audit_ctx *x, const char *field, const char *text)
 		snprintf(msg, sizeof(msg), "%s: %s", field, text);
 		(void) admin_utf8_clip(msg, x->message, sizeof(x->message));
 	}
-	json_array_append_new(x->fields,
-	    json_pack("{s:o, s:o}", "field", admin_json_str(field),
-	        "description", admin_json_str(text)));
+	json_array_append_new(
+	    x->fields, json_pack("{s:o, s:o}", "field", admin_json_str(field),
+	                   "description", admin_json_str(text)));
 	x->code = CORE_INVALID_ARGUMENT;
 	return core_call_field_error(x->c, field, "%s", text);
 }

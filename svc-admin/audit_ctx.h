@@ -31,7 +31,7 @@
 
 typedef struct audit_ctx {
 	core_call *c;
-	core_pg *pg; /* the worker's admindb connection */
+	core_pg *pg;        /* the worker's admindb connection */
 	const char *action; /* "users.update" */
 	char target[129];
 	/* The caller: claims verified and not revoked, else NULL. */
@@ -85,7 +85,6 @@ core_status audit_ctx_gate_open(audit_ctx *x, json_t *intent);
 /* Closes it: replaces the intended row by what happened (st, detail, which
  * is taken) and commits. A failure here comes after the action; it is
  * logged with the whole row, and st stands. Returns st. */
-core_status audit_ctx_gate_close(
-    audit_ctx *x, core_status st, json_t *detail);
+core_status audit_ctx_gate_close(audit_ctx *x, core_status st, json_t *detail);
 
 #endif

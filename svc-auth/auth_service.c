@@ -32,8 +32,8 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	bool bad = false;
 
 	/* Every field is checked, so one answer names every problem. */
-	if ((e = auth_username_normalize(req->username, username,
-	         sizeof(username))) != NULL) {
+	if ((e = auth_username_normalize(
+	         req->username, username, sizeof(username))) != NULL) {
 		core_call_field_error(c, "username", "%s", e);
 		bad = true;
 	}
@@ -59,7 +59,8 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    "the server is too busy to register now; try again");
 	}
 	auth_user u;
-	core_status st = auth_users_insert(w->db.pg, username, email, hash, &u);
+	core_status st =
+	    auth_users_insert(w->db.pg, username, email, hash, &u);
 	sodium_memzero(hash, sizeof(hash));
 	if (st == CORE_ALREADY_EXISTS) {
 		/* Not saying which of the two is taken: see "Accounts" in
@@ -118,8 +119,8 @@ check_token(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_jwt_claims cl;
 	/* No token at all is answered as an invalid one, as it always was
 	 * (not "a bearer token is required": the request may carry it). */
-	core_status st = core_call_check_token(c, token ? token : "",
-	    CORE_RULE_USER, &cl);
+	core_status st =
+	    core_call_check_token(c, token ? token : "", CORE_RULE_USER, &cl);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -135,27 +136,25 @@ static const core_rpc_method auth_methods[] = {
     {M("Register"), register_user, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("Login"), auth_login, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("Refresh"), auth_refresh, CORE_RULE_PUBLIC, 0, NULL, NULL},
-    {M("Logout"), auth_logout, CORE_RULE_USER | CORE_RULE_REVOKED_OK, 0,
-        NULL, NULL},
+    {M("Logout"), auth_logout, CORE_RULE_USER | CORE_RULE_REVOKED_OK, 0, NULL,
+        NULL},
     {M("GetJwks"), auth_get_jwks, CORE_RULE_PUBLIC, 0, NULL, NULL},
     /* Public: it checks the token of its request itself. */
     {M("CheckToken"), check_token, CORE_RULE_PUBLIC, 0, NULL, NULL},
     /* Another user's sessions: the handlers ask core_call_is_admin. */
     {M("ListSessions"), auth_list_sessions, CORE_RULE_USER, 0, NULL, NULL},
-    {M("RevokeSession"), auth_revoke_session, CORE_RULE_USER, 0, NULL,
+    {M("RevokeSession"), auth_revoke_session, CORE_RULE_USER, 0, NULL, NULL},
+    {M("GetCurrentSession"), auth_get_current_session, CORE_RULE_USER, 0, NULL,
         NULL},
-    {M("GetCurrentSession"), auth_get_current_session, CORE_RULE_USER, 0,
-        NULL, NULL},
     {M("RotateKeys"), auth_rotate_keys, CORE_RULE_ADMIN, 0, NULL, NULL},
     {M("ListKeys"), auth_list_keys, CORE_RULE_ADMIN, 0, NULL, NULL},
     {M("AdminListUsers"), auth_admin_list_users, CORE_RULE_ADMIN, 0, NULL,
         NULL},
-    {M("AdminGetUser"), auth_admin_get_user, CORE_RULE_ADMIN, 0, NULL,
+    {M("AdminGetUser"), auth_admin_get_user, CORE_RULE_ADMIN, 0, NULL, NULL},
+    {M("AdminUpdateUser"), auth_admin_update_user, CORE_RULE_ADMIN, 0, NULL,
         NULL},
-    {M("AdminUpdateUser"), auth_admin_update_user, CORE_RULE_ADMIN, 0,
+    {M("AdminRevokeSessions"), auth_admin_revoke_sessions, CORE_RULE_ADMIN, 0,
         NULL, NULL},
-    {M("AdminRevokeSessions"), auth_admin_revoke_sessions, CORE_RULE_ADMIN,
-        0, NULL, NULL},
 };
 
 const core_rpc_service auth_rpc_service = {

@@ -47,7 +47,8 @@ auth_username_normalize(const char *in, char *out, size_t outlen)
 static bool
 is_atext(char c)
 {
-	return is_lower_alnum(c) || (c != '\0' && strchr("!#$%&'*+/=?^_{|}~-", c));
+	return is_lower_alnum(c) ||
+	       (c != '\0' && strchr("!#$%&'*+/=?^_{|}~-", c));
 }
 
 static const char *
@@ -160,13 +161,41 @@ auth_clip(char *out, size_t len, const char *in)
  * breach statistics); a full breached-password check would be a service of
  * its own. */
 static const char *const common_passwords[] = {
-    "12345678", "123456789", "1234567890", "password", "password1",
-    "password123", "qwertyuiop", "qwerty123", "11111111", "00000000",
-    "iloveyou", "sunshine", "princess", "football", "baseball",
-    "welcome1", "welcome123", "abc12345", "abcd1234", "1q2w3e4r",
-    "1qaz2wsx", "qwerty12", "letmein1", "trustno1", "superman",
-    "passw0rd", "p@ssw0rd", "changeme", "admin123", "administrator",
-    "87654321", "12341234", "asdfghjkl", "zaq12wsx", "q1w2e3r4",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "password",
+    "password1",
+    "password123",
+    "qwertyuiop",
+    "qwerty123",
+    "11111111",
+    "00000000",
+    "iloveyou",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "welcome123",
+    "abc12345",
+    "abcd1234",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "qwerty12",
+    "letmein1",
+    "trustno1",
+    "superman",
+    "passw0rd",
+    "p@ssw0rd",
+    "changeme",
+    "admin123",
+    "administrator",
+    "87654321",
+    "12341234",
+    "asdfghjkl",
+    "zaq12wsx",
+    "q1w2e3r4",
 };
 
 const char *
@@ -207,7 +236,7 @@ auth_uuid_valid(const char *s)
 		char c = s[i];
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
 		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F');
+		           (c >= 'A' && c <= 'F');
 		if (dash ? c != '-' : !hex) {
 			return false; /* also stops at a NUL */
 		}
@@ -243,7 +272,7 @@ stored_username(const char *s)
 {
 	char norm[AUTH_USERNAME_MAX + 1];
 	return auth_username_normalize(s, norm, sizeof(norm)) == NULL &&
-	    strcmp(norm, s) == 0;
+	       strcmp(norm, s) == 0;
 }
 
 int

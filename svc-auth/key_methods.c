@@ -49,8 +49,7 @@ key_message(core_arena *a, const auth_pubkey *k)
  * after a reload when they are older than a second; with json, its JWKS
  * document too, in the call's arena (NULL when that is full). */
 static size_t
-published_keys(
-    core_call *c, auth_pubkey keys[CORE_JWKS_MAX_KEYS], char **json)
+published_keys(core_call *c, auth_pubkey keys[CORE_JWKS_MAX_KEYS], char **json)
 {
 	auth_worker *w = core_call_state(c);
 	auth_keyring *kr = w->cfg->keys;
@@ -59,8 +58,8 @@ published_keys(
 	size_t n = kr->n_keys;
 	memcpy(keys, kr->keys, n * sizeof(keys[0]));
 	if (json != NULL) {
-		*json = core_arena_strdup(core_call_arena(c),
-		    kr->jwks_json ? kr->jwks_json : "");
+		*json = core_arena_strdup(
+		    core_call_arena(c), kr->jwks_json ? kr->jwks_json : "");
 	}
 	pthread_rwlock_unlock(&kr->lock);
 	return n;
@@ -80,23 +79,25 @@ auth_get_jwks(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	bool ok = resp->json != NULL && resp->keys != NULL;
 	for (; ok && resp->n_keys < n; resp->n_keys++) {
 		ok = (resp->keys[resp->n_keys] =
-		          jwk_message(a, &keys[resp->n_keys])) != NULL;
+		             jwk_message(a, &keys[resp->n_keys])) != NULL;
 	}
-	return ok ? CORE_OK : core_call_error(c, CORE_INTERNAL, "out of memory");
+	return ok ? CORE_OK
+	          : core_call_error(c, CORE_INTERNAL, "out of memory");
 }
 
 core_status
-auth_rotate_keys(core_call *c, const ProtobufCMessage *in,
-    ProtobufCMessage *out)
+auth_rotate_keys(
+    core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	(void) in;
-	Auth__V1__RotateKeysResponse *resp = (Auth__V1__RotateKeysResponse *) out;
+	Auth__V1__RotateKeysResponse *resp =
+	    (Auth__V1__RotateKeysResponse *) out;
 	auth_worker *w = core_call_state(c);
 	auth_keyring *kr = w->cfg->keys;
 	char kid[44] = "";
 	/* The old key verifies until every token it signed has expired. */
-	core_status st = auth_keys_rotate(w->db.pg, kr->kek,
-	    w->cfg->access_ttl_s + 60, kid);
+	core_status st = auth_keys_rotate(
+	    w->db.pg, kr->kek, w->cfg->access_ttl_s + 60, kid);
 	if (st != CORE_OK || (st = auth_keyring_reload(kr)) != CORE_OK) {
 		return auth_storage_error(c, st);
 	}
@@ -127,7 +128,8 @@ auth_list_keys(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	bool ok = resp->keys != NULL;
 	for (; ok && resp->n_keys < n; resp->n_keys++) {
 		ok = (resp->keys[resp->n_keys] =
-		          key_message(a, &keys[resp->n_keys])) != NULL;
+		             key_message(a, &keys[resp->n_keys])) != NULL;
 	}
-	return ok ? CORE_OK : core_call_error(c, CORE_INTERNAL, "out of memory");
+	return ok ? CORE_OK
+	          : core_call_error(c, CORE_INTERNAL, "out of memory");
 }

@@ -58,8 +58,8 @@ bytea(const char *text, uint8_t *out, size_t want)
 {
 	size_t n = 0;
 	if (strncmp(text, "\\x", 2) != 0 ||
-	    sodium_hex2bin(out, want, text + 2, strlen(text + 2), NULL, &n,
-	        NULL) != 0 ||
+	    sodium_hex2bin(
+	        out, want, text + 2, strlen(text + 2), NULL, &n, NULL) != 0 ||
 	    n != want) {
 		return -1;
 	}
@@ -86,22 +86,22 @@ create_key(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES])
 	crypto_sign_keypair(pk, sk);
 	core_jwk_thumbprint(pk, kid);
 	randombytes_buf(nonce, sizeof(nonce));
-	crypto_secretbox_easy(sealed, sk, crypto_sign_SECRETKEYBYTES, nonce,
-	    kek);
+	crypto_secretbox_easy(
+	    sealed, sk, crypto_sign_SECRETKEYBYTES, nonce, kek);
 	sodium_free(sk);
 	sodium_bin2hex(pk_hex + 2, sizeof(pk_hex) - 2, pk, sizeof(pk));
-	sodium_bin2hex(sealed_hex + 2, sizeof(sealed_hex) - 2, sealed,
-	    sizeof(sealed));
-	sodium_bin2hex(nonce_hex + 2, sizeof(nonce_hex) - 2, nonce,
-	    sizeof(nonce));
+	sodium_bin2hex(
+	    sealed_hex + 2, sizeof(sealed_hex) - 2, sealed, sizeof(sealed));
+	sodium_bin2hex(
+	    nonce_hex + 2, sizeof(nonce_hex) - 2, nonce, sizeof(nonce));
 	const char *params[] = {kid, pk_hex, sealed_hex, nonce_hex};
 	core_status st = core_pg_command(pg,
 	    "INSERT INTO signing_keys (kid, public_key, sealed_key, nonce, "
 	    "active) VALUES ($1, $2::bytea, $3::bytea, $4::bytea, true)",
 	    4, params);
 	if (st == CORE_OK) {
-		core_log_kv(CORE_LOG_INFO, "signing key created", "kid", kid,
-		    NULL);
+		core_log_kv(
+		    CORE_LOG_INFO, "signing key created", "kid", kid, NULL);
 	}
 	return st;
 }
@@ -150,8 +150,8 @@ auth_keys_rotate(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
 		return end_transaction(pg, st);
 	}
 	PGresult *r = NULL;
-	st = core_pg_exec(pg, "SELECT kid FROM signing_keys WHERE active", 0,
-	    NULL, &r);
+	st = core_pg_exec(
+	    pg, "SELECT kid FROM signing_keys WHERE active", 0, NULL, &r);
 	if (st == CORE_OK && PQntuples(r) == 1) {
 		snprintf(kid, 44, "%s", PQgetvalue(r, 0, 0));
 	}
@@ -188,8 +188,8 @@ unseal(const char *sealed_hex, const char *nonce_hex, const uint8_t pk[32],
 	uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	if (sk == NULL || bytea(sealed_hex, sealed, sizeof(sealed)) != 0 ||
 	    bytea(nonce_hex, nonce, sizeof(nonce)) != 0 ||
-	    crypto_secretbox_open_easy(sk, sealed, sizeof(sealed), nonce,
-	        kek) != 0) {
+	    crypto_secretbox_open_easy(
+	        sk, sealed, sizeof(sealed), nonce, kek) != 0) {
 		sodium_free(sk);
 		return NULL;
 	}
@@ -227,8 +227,8 @@ read_pubkey(const PGresult *r, int i, auth_pubkey *k)
 }
 
 core_status
-auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
-    auth_keyring *kr)
+auth_keys_load(
+    core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES], auth_keyring *kr)
 {
 	PGresult *r = NULL;
 	core_status st = core_pg_exec(pg,
@@ -323,8 +323,8 @@ auth_keyring_refresh(auth_keyring *kr, int64_t max_age_ms)
 	core_status st = auth_keys_load(kr->pg, kr->kek, kr);
 	pthread_mutex_unlock(&kr->reload_mu);
 	if (st != CORE_OK) {
-		core_log_warn("signing keys not reloaded: %s",
-		    core_status_str(st));
+		core_log_warn(
+		    "signing keys not reloaded: %s", core_status_str(st));
 	}
 }
 

@@ -64,8 +64,8 @@ core_status auth_keys_rotate(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
  * active private key unsealed with kek. Fails with CORE_FAILED_PRECONDITION
  * when a key cannot be unsealed (wrong KEK) or does not match its kid, and
  * leaves the keyring as it was on any failure. */
-core_status auth_keys_load(core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES],
-    auth_keyring *kr);
+core_status auth_keys_load(
+    core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES], auth_keyring *kr);
 
 /* Reloads the keyring with its own connection and KEK (auth_keys_load),
  * after any reload under way. */

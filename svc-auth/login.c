@@ -111,9 +111,9 @@ issue_tokens(core_call *c, const auth_user *u, const char *sid,
 	auth_keyring_refresh(kr, 30000);
 	pthread_rwlock_rdlock(&kr->lock);
 	int rv = kr->active_sk == NULL
-	    ? -1
-	    : core_jwt_sign(&claims, kr->active_kid, kr->active_sk, token,
-	          sizeof(token));
+	             ? -1
+	             : core_jwt_sign(&claims, kr->active_kid, kr->active_sk,
+	                   token, sizeof(token));
 	pthread_rwlock_unlock(&kr->lock);
 	if (rv != 0) {
 		return core_call_error(c, CORE_INTERNAL, "signing failed");
@@ -209,20 +209,20 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 	char hash[256];
 	*t0 = now_s();
 	core_status st = la->known_shape
-	    ? auth_users_find_by_username(w->db.pg, la->username, u, hash,
-	          sizeof(hash))
-	    : CORE_NOT_FOUND;
+	                     ? auth_users_find_by_username(w->db.pg,
+	                           la->username, u, hash, sizeof(hash))
+	                     : CORE_NOT_FOUND;
 	if (st != CORE_OK && st != CORE_NOT_FOUND) {
 		return auth_storage_error(c, st);
 	}
 	const char *h = st == CORE_OK ? hash : w->cfg->dummy_hash;
-	bool good = crypto_pwhash_str_verify(h, password, strlen(password)) ==
-	        0 &&
+	bool good =
+	    crypto_pwhash_str_verify(h, password, strlen(password)) == 0 &&
 	    st == CORE_OK;
 	sodium_memzero(hash, sizeof(hash));
 	if (!good) {
-		core_log_kv(CORE_LOG_INFO, "login failed", "client_ip", la->ip,
-		    NULL);
+		core_log_kv(
+		    CORE_LOG_INFO, "login failed", "client_ip", la->ip, NULL);
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_LOGIN);
 	}
 	if (strcmp(u->status, "active") != 0) {
@@ -259,7 +259,8 @@ login_iat(core_call *c, int64_t t0, auth_user *u, int64_t *iat)
 core_status
 auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	const Auth__V1__LoginRequest *req = (const Auth__V1__LoginRequest *) in;
+	const Auth__V1__LoginRequest *req =
+	    (const Auth__V1__LoginRequest *) in;
 	Auth__V1__TokenResponse *resp = (Auth__V1__TokenResponse *) out;
 	auth_worker *w = core_call_state(c);
 	login_attempt la;
@@ -286,8 +287,8 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	st = issue_tokens(c, &u, sid, refresh, t, resp);
 	sodium_memzero(refresh, sizeof(refresh));
 	if (st == CORE_OK) {
-		core_log_kv(CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid,
-		    NULL);
+		core_log_kv(
+		    CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid, NULL);
 	}
 	return st;
 }
@@ -300,8 +301,7 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
  * revoked_before, so a token that escapes the one is caught here. A
  * disabled user is refused even if a session of theirs remained. */
 static core_status
-refreshed_user(core_call *c, const auth_session *s, auth_user *u,
-    int64_t *iat)
+refreshed_user(core_call *c, const auth_session *s, auth_user *u, int64_t *iat)
 {
 	auth_worker *w = core_call_state(c);
 	bool reread = false;
@@ -339,8 +339,8 @@ auth_refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	int64_t iat = 0;
 
 	if (req->refresh_token[0] == '\0') {
-		return core_call_field_error(c, "refresh_token",
-		    "is required");
+		return core_call_field_error(
+		    c, "refresh_token", "is required");
 	}
 	core_status st = auth_session_refresh(w->db.redis, req->refresh_token,
 	    w->cfg->refresh_grace_ms, w->cfg->refresh_ttl_s, fresh, &s,
@@ -391,7 +391,8 @@ refresh_token_sid(const char *token, char sid[AUTH_SID_MAX])
 core_status
 auth_logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	const Auth__V1__LogoutRequest *req = (const Auth__V1__LogoutRequest *) in;
+	const Auth__V1__LogoutRequest *req =
+	    (const Auth__V1__LogoutRequest *) in;
 	(void) out;
 	auth_worker *w = core_call_state(c);
 	const core_jwt_claims *cl = core_call_claims(c);
@@ -407,7 +408,7 @@ auth_logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	    refresh_token_sid(req->refresh_token, sid)) {
 		(void) auth_session_revoke(w->db.redis, sid, cl->sub, NULL);
 	}
-	core_log_kv(CORE_LOG_INFO, "logout", "user_id", cl->sub, "sid",
-	    cl->sid, NULL);
+	core_log_kv(
+	    CORE_LOG_INFO, "logout", "user_id", cl->sub, "sid", cl->sid, NULL);
 	return CORE_OK;
 }

@@ -21,7 +21,7 @@
 #ifndef AUTH_DEFAULT_MIGRATIONS_DIR
 #define AUTH_DEFAULT_MIGRATIONS_DIR "svc-auth/migrations"
 #endif
-#define AUTH_DEFAULT_DATABASE_URL \
+#define AUTH_DEFAULT_DATABASE_URL                                             \
 	"postgresql://postgres@127.0.0.1:55432/authdb"
 
 static auth_config cfg;
@@ -55,7 +55,8 @@ init_keys(void)
 		st = auth_keys_load(pg, kek, &keyring);
 	}
 	if (st != CORE_OK || keyring.active_sk == NULL) {
-		core_log_error("signing keys not ready: %s", core_status_str(st));
+		core_log_error(
+		    "signing keys not ready: %s", core_status_str(st));
 		goto done;
 	}
 	core_log_kv(CORE_LOG_INFO, "signing keys loaded", "active_kid",
@@ -104,8 +105,8 @@ init(void **app)
 		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
 		return -1;
 	}
-	if (core_pg_migrate_wait(cfg.database_url, migrations_dir,
-	        migrate_wait_s) < 0) {
+	if (core_pg_migrate_wait(
+	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
 	if (init_keys() != 0) {
@@ -184,7 +185,8 @@ main(int argc, char **argv)
 	    {"AUTH_REFRESH_TTL_S", "2592000", CORE_CONFIG_INT, 60, 31536000,
 	        false, "refresh token (session) lifetime", &refresh_ttl},
 	    {"AUTH_REFRESH_GRACE_MS", "10000", CORE_CONFIG_INT, 0, 600000,
-	        false, "window in which the previous refresh token still works",
+	        false,
+	        "window in which the previous refresh token still works",
 	        &grace_ms},
 	    {"AUTH_LOGIN_MAX_PER_USER", "10", CORE_CONFIG_INT, 1, 100000,
 	        false, "login attempts per username per window", &max_user},

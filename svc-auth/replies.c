@@ -16,8 +16,8 @@ store_error(core_call *c, core_status st, const char *store, const char *part)
 		return core_call_error(c, CORE_UNAVAILABLE,
 		    "%s is unavailable; try again later", store);
 	}
-	return core_call_error(c, CORE_INTERNAL, "%s: %s", part,
-	    core_status_str(st));
+	return core_call_error(
+	    c, CORE_INTERNAL, "%s: %s", part, core_status_str(st));
 }
 
 core_status
@@ -46,8 +46,8 @@ auth_user_message(core_arena *a, const auth_user *u)
 	m->role = strcmp(u->role, "admin") == 0 ? AUTH__V1__ROLE__ROLE_ADMIN
 	                                        : AUTH__V1__ROLE__ROLE_USER;
 	m->status = strcmp(u->status, "disabled") == 0
-	    ? AUTH__V1__USER_STATUS__USER_STATUS_DISABLED
-	    : AUTH__V1__USER_STATUS__USER_STATUS_ACTIVE;
+	                ? AUTH__V1__USER_STATUS__USER_STATUS_DISABLED
+	                : AUTH__V1__USER_STATUS__USER_STATUS_ACTIVE;
 	m->created_at = core_timestamp_new(a, u->created_us);
 	m->updated_at = core_timestamp_new(a, u->updated_us);
 	if (m->id == NULL || m->username == NULL || m->email == NULL ||
@@ -85,24 +85,24 @@ auth_sessions_reply(core_call *c, core_redis *r, const char *user_id,
     const char *current_sid, Auth__V1__Session ***out, size_t *n)
 {
 	core_arena *a = core_call_arena(c);
-	auth_session *ss = core_arena_calloc(a, SESSIONS_LISTED_MAX,
-	    sizeof(*ss));
-	Auth__V1__Session **ms = core_arena_calloc(a, SESSIONS_LISTED_MAX,
-	    sizeof(*ms));
+	auth_session *ss =
+	    core_arena_calloc(a, SESSIONS_LISTED_MAX, sizeof(*ss));
+	Auth__V1__Session **ms =
+	    core_arena_calloc(a, SESSIONS_LISTED_MAX, sizeof(*ms));
 	size_t k = 0;
 	if (ss == NULL || ms == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
-	core_status st = auth_session_list(r, user_id, ss, SESSIONS_LISTED_MAX,
-	    &k);
+	core_status st =
+	    auth_session_list(r, user_id, ss, SESSIONS_LISTED_MAX, &k);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
 	for (size_t i = 0; i < k; i++) {
 		if ((ms[i] = auth_session_message(a, &ss[i], current_sid)) ==
 		    NULL) {
-			return core_call_error(c, CORE_INTERNAL,
-			    "out of memory");
+			return core_call_error(
+			    c, CORE_INTERNAL, "out of memory");
 		}
 	}
 	*out = ms;

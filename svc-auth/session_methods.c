@@ -26,8 +26,8 @@ caller_is_admin(core_call *c, bool *admin)
 }
 
 core_status
-auth_list_sessions(core_call *c, const ProtobufCMessage *in,
-    ProtobufCMessage *out)
+auth_list_sessions(
+    core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	const Auth__V1__ListSessionsRequest *req =
 	    (const Auth__V1__ListSessionsRequest *) in;
@@ -47,13 +47,13 @@ auth_list_sessions(core_call *c, const ProtobufCMessage *in,
 			    "only admins may list another user's sessions");
 		}
 	}
-	return auth_sessions_reply(c, w->db.redis, user, cl->sid,
-	    &resp->sessions, &resp->n_sessions);
+	return auth_sessions_reply(
+	    c, w->db.redis, user, cl->sid, &resp->sessions, &resp->n_sessions);
 }
 
 core_status
-auth_revoke_session(core_call *c, const ProtobufCMessage *in,
-    ProtobufCMessage *out)
+auth_revoke_session(
+    core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	const Auth__V1__RevokeSessionRequest *req =
 	    (const Auth__V1__RevokeSessionRequest *) in;
@@ -70,11 +70,11 @@ auth_revoke_session(core_call *c, const ProtobufCMessage *in,
 		return st;
 	}
 	int deleted = 0;
-	st = auth_session_revoke(w->db.redis, req->session_id,
-	    admin ? NULL : cl->sub, &deleted);
+	st = auth_session_revoke(
+	    w->db.redis, req->session_id, admin ? NULL : cl->sub, &deleted);
 	if (st == CORE_INVALID_ARGUMENT) {
-		return core_call_field_error(c, "session_id",
-		    "is not a session id");
+		return core_call_field_error(
+		    c, "session_id", "is not a session id");
 	}
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
@@ -93,8 +93,8 @@ auth_revoke_session(core_call *c, const ProtobufCMessage *in,
  * reuse, by expiry) until the token expires; its session is then gone, and
  * the caller learns it as of any session that is gone. */
 core_status
-auth_get_current_session(core_call *c, const ProtobufCMessage *in,
-    ProtobufCMessage *out)
+auth_get_current_session(
+    core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	(void) in;
 	Auth__V1__GetCurrentSessionResponse *resp =

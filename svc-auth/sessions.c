@@ -339,8 +339,8 @@ refresh_reply(core_redis *r, const redisReply *rep, const char *sid,
 	if (code == 2 && rep->elements == 2 && is_str(rep->element[1])) {
 		// The caller may want to audit whose session was revoked.
 		if (s != NULL) {
-			session_set(s, sid, rep->element[1]->str, 0, 0, NULL,
-			    NULL);
+			session_set(
+			    s, sid, rep->element[1]->str, 0, 0, NULL, NULL);
 		}
 		*result = AUTH_REFRESH_REUSED;
 		return CORE_OK;
@@ -517,7 +517,8 @@ list_entry(
 		return -1;
 	}
 	session_set(s, sid, user_id, i64_of(h->element[1]),
-	    i64_of(h->element[2]), str_of(h->element[3]), str_of(h->element[4]));
+	    i64_of(h->element[2]), str_of(h->element[3]),
+	    str_of(h->element[4]));
 	return 0;
 }
 
@@ -571,8 +572,9 @@ prune(core_redis *r, const char *user_id, const char **stale, size_t n)
 	redisReply *rep = NULL;
 	if (n > 2 &&
 	    core_redis_commandargv(r, (int) n, stale, NULL, &rep) != CORE_OK) {
-		core_log_kv(CORE_LOG_WARN, "sessions: pruning stale sids failed",
-		    "user_id", user_id, NULL);
+		core_log_kv(CORE_LOG_WARN,
+		    "sessions: pruning stale sids failed", "user_id", user_id,
+		    NULL);
 	}
 	freeReplyObject(rep);
 }
@@ -598,7 +600,8 @@ list_members(core_redis *r, const char *user_id, const char *ukey,
 	stale[1] = ukey;
 	for (size_t i = 0; i < total; i++) {
 		const redisReply *m = members->element[i];
-		if (m->type == REDIS_REPLY_STRING && valid_sid(m->str, m->len)) {
+		if (m->type == REDIS_REPLY_STRING &&
+		    valid_sid(m->str, m->len)) {
 			sids[nsids++] = m->str;
 		} else if (m->type == REDIS_REPLY_STRING) {
 			stale[nstale++] = m->str; // never one of ours
@@ -646,27 +649,28 @@ auth_session_list(core_redis *r, const char *user_id, auth_session *out,
 		st = core_redis_unexpected(r, "sessions.list");
 	} else if (total > LIST_SCAN_MAX) {
 		core_log_kv(CORE_LOG_WARN,
-		    "sessions: too many sessions, listing only some", "user_id",
-		    user_id, NULL);
+		    "sessions: too many sessions, listing only some",
+		    "user_id", user_id, NULL);
 		total = LIST_SCAN_MAX;
 	}
 	if (st == CORE_OK) {
-		st = list_members(r, user_id, ukey, members, total, out, max, n);
+		st = list_members(
+		    r, user_id, ukey, members, total, out, max, n);
 	}
 	freeReplyObject(members);
 	return st;
 }
 
 core_status
-auth_session_get(core_redis *r, const char *sid, const char *user_id,
-    auth_session *s)
+auth_session_get(
+    core_redis *r, const char *sid, const char *user_id, auth_session *s)
 {
 	const char *stale[1];
 	size_t nlive = 0, nstale = 0;
 	if (!valid_sid_str(sid) || !valid_user_id(user_id)) {
 		return CORE_NOT_FOUND;
 	}
-	core_status st = list_chunk(r, user_id, &sid, 1, s, &nlive, stale,
-	    &nstale);
+	core_status st =
+	    list_chunk(r, user_id, &sid, 1, s, &nlive, stale, &nstale);
 	return st == CORE_OK && nlive == 0 ? CORE_NOT_FOUND : st;
 }

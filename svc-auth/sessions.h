@@ -73,12 +73,12 @@ core_status auth_session_refresh(core_redis *r, const char *token,
 /* Deletes one session. *deleted (may be NULL) says whether it existed. When
  * user_id is not NULL the session must belong to that user (else nothing
  * happens and *deleted is 0). A malformed sid is simply not found. */
-core_status auth_session_revoke(core_redis *r, const char *sid,
-    const char *user_id, int *deleted);
+core_status auth_session_revoke(
+    core_redis *r, const char *sid, const char *user_id, int *deleted);
 
 /* Deletes every session of a user; *count (may be NULL) receives how many. */
-core_status auth_session_revoke_all(core_redis *r, const char *user_id,
-    int *count);
+core_status auth_session_revoke_all(
+    core_redis *r, const char *user_id, int *count);
 
 /* The user's live sessions (at most max, newest first by created_ms); *n
  * receives the count. Stale sids (expired sessions) are pruned from the
@@ -89,8 +89,8 @@ core_status auth_session_list(core_redis *r, const char *user_id,
 /* The live session sid of user_id into *s. CORE_NOT_FOUND when it has
  * ended (expired, revoked), is another user's, or sid or user_id cannot
  * name one. */
-core_status auth_session_get(core_redis *r, const char *sid,
-    const char *user_id, auth_session *s);
+core_status auth_session_get(
+    core_redis *r, const char *sid, const char *user_id, auth_session *s);
 
 /* Whether session sid exists (live). */
 core_status auth_session_exists(core_redis *r, const char *sid, int *exists);

@@ -47,8 +47,8 @@ auth_is_admin(core_call *c, const core_jwt_claims *cl, bool *admin)
 	if (st != CORE_OK) {
 		return auth_storage_error(c, st);
 	}
-	*admin = strcmp(me.role, "admin") == 0 &&
-	    strcmp(me.status, "active") == 0;
+	*admin =
+	    strcmp(me.role, "admin") == 0 && strcmp(me.status, "active") == 0;
 	return CORE_OK;
 }
 
@@ -75,8 +75,8 @@ admin_log(core_call *c, const ProtobufCMessage *in, const char *actor,
 }
 
 core_status
-auth_admin_denied(core_call *c, const ProtobufCMessage *in,
-    const core_call_denial *d)
+auth_admin_denied(
+    core_call *c, const ProtobufCMessage *in, const core_call_denial *d)
 {
 	/* The administration methods are the ones named Admin*. */
 	if (strncmp(method_name(c), "Admin", 5) == 0) {

@@ -24,8 +24,8 @@ core_status auth_is_admin(
 
 /* The denied hook of AuthService: logs a refused call of an administration
  * method as its handler logs the others. Returns d->code. */
-core_status auth_admin_denied(core_call *c, const ProtobufCMessage *in,
-    const core_call_denial *d);
+core_status auth_admin_denied(
+    core_call *c, const ProtobufCMessage *in, const core_call_denial *d);
 
 /* Handlers for the method table (auth_service.c); CORE_RULE_ADMIN. */
 core_status auth_admin_list_users(

@@ -12,9 +12,9 @@
  * seeing the first's result. */
 #define ACCESS_LOCK_ID "7166512089012233218"
 
-#define USER_COLUMNS                                                   \
-	"id::text, username, email, role, status, "                    \
-	"(extract(epoch FROM created_at) * 1000000)::bigint, "         \
+#define USER_COLUMNS                                                          \
+	"id::text, username, email, role, status, "                           \
+	"(extract(epoch FROM created_at) * 1000000)::bigint, "                \
 	"(extract(epoch FROM updated_at) * 1000000)::bigint"
 
 /* Copies row i of a result selecting USER_COLUMNS. */
@@ -83,8 +83,8 @@ one_user(core_pg *pg, const char *sql, const char *param, auth_user *out,
 }
 
 core_status
-auth_users_find_by_username(core_pg *pg, const char *username,
-    auth_user *out, char *hash, size_t hashlen)
+auth_users_find_by_username(core_pg *pg, const char *username, auth_user *out,
+    char *hash, size_t hashlen)
 {
 	return one_user(pg,
 	    "SELECT " USER_COLUMNS ", password_hash FROM users "

@@ -46,8 +46,8 @@ typedef struct auth_users_filter {
  * username byte for byte (so "after" continues a listing exactly where the
  * previous page ended, however many users were added meanwhile), into
  * out[0..*n). */
-core_status auth_users_list(core_pg *pg, const auth_users_filter *f,
-    int limit, auth_user *out, size_t *n);
+core_status auth_users_list(core_pg *pg, const auth_users_filter *f, int limit,
+    auth_user *out, size_t *n);
 
 /* A change of a user's access: status and role, NULL to keep. */
 typedef struct auth_access_change {

@@ -28,8 +28,8 @@ static int
 init(void **app)
 {
 	cfg.cache_ttl_s = (int) cache_ttl_s;
-	if (core_pg_migrate_wait(cfg.database_url, migrations_dir,
-	        migrate_wait_s) < 0) {
+	if (core_pg_migrate_wait(
+	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
 	if (auth_link_open(&auth, user_worker_redis, NULL) != 0) {
@@ -54,11 +54,12 @@ main(void)
 	        NULL},
 	};
 	core_config_item config[5 + AUTH_LINK_N_CONFIG] = {
-	    {"USER_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/apidb",
-	        CORE_CONFIG_STR, 0, 0, false, "apidb connection URL",
-	        &cfg.database_url},
+	    {"USER_DATABASE_URL",
+	        "postgresql://postgres@127.0.0.1:55432/apidb", CORE_CONFIG_STR,
+	        0, 0, false, "apidb connection URL", &cfg.database_url},
 	    {"REDIS_URL", "redis://127.0.0.1:56379/0", CORE_CONFIG_STR, 0, 0,
-	        false, "Redis URL (revocation, profile cache)", &cfg.redis_url},
+	        false, "Redis URL (revocation, profile cache)",
+	        &cfg.redis_url},
 	    {"USER_MIGRATIONS_DIR", USER_DEFAULT_MIGRATIONS_DIR,
 	        CORE_CONFIG_STR, 0, 0, false, "directory of NNN_name.sql",
 	        &migrations_dir},

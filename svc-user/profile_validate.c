@@ -79,8 +79,8 @@ user_avatar_url_check(const char *s)
 	}
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char) *p;
-		if (c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' ||
-		    c == '\\' || c >= 0x80) {
+		if (c <= 0x20 || c == 0x7f || c == '"' || c == '<' ||
+		    c == '>' || c == '\\' || c >= 0x80) {
 			return "must not contain spaces, quotes or "
 			       "non-ASCII characters (percent-encode them)";
 		}

@@ -3,21 +3,21 @@
 
 #include "profiles_repo.h"
 
-#define PROFILE_COLUMNS                                                \
-	"user_id::text, username, display_name, bio, avatar_url, locale, " \
-	"version, (extract(epoch FROM created_at) * 1000000)::bigint, "    \
+#define PROFILE_COLUMNS                                                       \
+	"user_id::text, username, display_name, bio, avatar_url, locale, "    \
+	"version, (extract(epoch FROM created_at) * 1000000)::bigint, "       \
 	"(extract(epoch FROM updated_at) * 1000000)::bigint"
 
 /* A NULL parameter keeps the column; the version check is in the WHERE
  * clause, so check and write are one atomic statement. */
-#define UPDATE_SQL                                                     \
-	"UPDATE profiles SET "                                         \
-	"display_name = coalesce($2, display_name), "                  \
-	"bio = coalesce($3, bio), "                                    \
-	"avatar_url = coalesce($4, avatar_url), "                      \
-	"locale = coalesce($5, locale), "                              \
-	"version = version + 1, updated_at = now() "                   \
-	"WHERE user_id = $1::uuid AND ($6::bigint IS NULL OR version = $6) " \
+#define UPDATE_SQL                                                            \
+	"UPDATE profiles SET "                                                \
+	"display_name = coalesce($2, display_name), "                         \
+	"bio = coalesce($3, bio), "                                           \
+	"avatar_url = coalesce($4, avatar_url), "                             \
+	"locale = coalesce($5, locale), "                                     \
+	"version = version + 1, updated_at = now() "                          \
+	"WHERE user_id = $1::uuid AND ($6::bigint IS NULL OR version = $6) "  \
 	"RETURNING " PROFILE_COLUMNS
 
 static void
@@ -28,8 +28,8 @@ read_profile(const PGresult *r, user_profile *p)
 	snprintf(p->display_name, sizeof(p->display_name), "%s",
 	    PQgetvalue(r, 0, 2));
 	snprintf(p->bio, sizeof(p->bio), "%s", PQgetvalue(r, 0, 3));
-	snprintf(p->avatar_url, sizeof(p->avatar_url), "%s",
-	    PQgetvalue(r, 0, 4));
+	snprintf(
+	    p->avatar_url, sizeof(p->avatar_url), "%s", PQgetvalue(r, 0, 4));
 	snprintf(p->locale, sizeof(p->locale), "%s", PQgetvalue(r, 0, 5));
 	p->version = core_pg_int64(r, 0, 6);
 	p->created_us = core_pg_int64(r, 0, 7);
@@ -56,13 +56,14 @@ one_profile(core_pg *pg, const char *sql, int n, const char *const *params,
 }
 
 core_status
-user_profiles_get_or_create(core_pg *pg, const char *user_id,
-    const char *username, user_profile *out)
+user_profiles_get_or_create(
+    core_pg *pg, const char *user_id, const char *username, user_profile *out)
 {
 	const char *id[] = {user_id};
 	const char *both[] = {user_id, username};
 	core_status st = one_profile(pg,
-	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
+	    "SELECT " PROFILE_COLUMNS
+	    " FROM profiles WHERE user_id = $1::uuid",
 	    1, id, out);
 	if (st != CORE_NOT_FOUND) {
 		return st;
@@ -77,7 +78,8 @@ user_profiles_get_or_create(core_pg *pg, const char *user_id,
 		return st;
 	}
 	return one_profile(pg,
-	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
+	    "SELECT " PROFILE_COLUMNS
+	    " FROM profiles WHERE user_id = $1::uuid",
 	    1, id, out);
 }
 
@@ -101,7 +103,8 @@ user_profiles_update(core_pg *pg, const char *user_id,
 	const char *id[] = {user_id};
 	user_profile cur;
 	st = one_profile(pg,
-	    "SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid",
+	    "SELECT " PROFILE_COLUMNS
+	    " FROM profiles WHERE user_id = $1::uuid",
 	    1, id, &cur);
 	if (st != CORE_OK) {
 		return st;

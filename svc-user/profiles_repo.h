@@ -20,8 +20,8 @@ typedef struct user_profile {
 
 /* The profile of user_id, created (empty, with username) if it does not
  * exist yet. CORE_UNAVAILABLE when the database is down. */
-core_status user_profiles_get_or_create(core_pg *pg, const char *user_id,
-    const char *username, user_profile *out);
+core_status user_profiles_get_or_create(
+    core_pg *pg, const char *user_id, const char *username, user_profile *out);
 
 /* Which fields an update sets (NULL: keep). */
 typedef struct user_profile_update {

@@ -29,8 +29,8 @@ user_worker_init(void *arg)
 		return NULL;
 	}
 	w->cfg = arg;
-	if (core_store_open(&w->db, w->cfg->database_url,
-	        w->cfg->redis_url) != 0) {
+	if (core_store_open(&w->db, w->cfg->database_url, w->cfg->redis_url) !=
+	    0) {
 		free(w);
 		return NULL;
 	}
@@ -58,8 +58,8 @@ user_health(void *arg)
 static core_status
 unavailable(core_call *c, const char *what)
 {
-	return core_call_error(c, CORE_UNAVAILABLE,
-	    "%s is unavailable; try again later", what);
+	return core_call_error(
+	    c, CORE_UNAVAILABLE, "%s is unavailable; try again later", what);
 }
 
 static User__V1__Profile *
@@ -80,7 +80,7 @@ profile_message(core_arena *a, const user_profile *p)
 	m->created_at = core_timestamp_new(a, p->created_us);
 	m->updated_at = core_timestamp_new(a, p->updated_us);
 	bool ok = m->user_id && m->username && m->display_name && m->bio &&
-	    m->avatar_url && m->locale && m->created_at && m->updated_at;
+	          m->avatar_url && m->locale && m->created_at && m->updated_at;
 	return ok ? m : NULL;
 }
 
@@ -108,7 +108,8 @@ cache_fill(user_worker *w, const User__V1__Profile *m)
 	const size_t lens[] = {4, strlen(fill_script), 1, strlen(key),
 	    strlen(min_key), n, strlen(version), strlen(ttl)};
 	redisReply *rep = NULL;
-	if (core_redis_commandargv(w->db.redis, 8, argv, lens, &rep) != CORE_OK) {
+	if (core_redis_commandargv(w->db.redis, 8, argv, lens, &rep) !=
+	    CORE_OK) {
 		core_log_warn("profile not cached");
 	}
 	freeReplyObject(rep);
@@ -119,8 +120,10 @@ cache_fill(user_worker *w, const User__V1__Profile *m)
 static int
 prefetch_profile(core_call *c, const core_jwt_claims *cl, core_redis_extra *x)
 {
-	char *key = core_arena_printf(core_call_arena(c), "profile:%s", cl->sub);
-	const char **get = core_arena_alloc(core_call_arena(c), 2 * sizeof(*get));
+	char *key =
+	    core_arena_printf(core_call_arena(c), "profile:%s", cl->sub);
+	const char **get =
+	    core_arena_alloc(core_call_arena(c), 2 * sizeof(*get));
 	if (key == NULL || get == NULL) {
 		return -1;
 	}
@@ -133,7 +136,8 @@ static core_status
 get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	(void) in;
-	User__V1__GetProfileResponse *resp = (User__V1__GetProfileResponse *) out;
+	User__V1__GetProfileResponse *resp =
+	    (User__V1__GetProfileResponse *) out;
 	user_worker *w = core_call_state(c);
 	core_arena *a = core_call_arena(c);
 	const core_jwt_claims *cl = core_call_claims(c);
@@ -142,8 +146,9 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	const redisReply *cached = core_call_prefetched(c, 0);
 	if (cached != NULL && cached->type == REDIS_REPLY_STRING) {
-		resp->profile = user__v1__profile__unpack(core_arena_allocator(a),
-		    cached->len, (const uint8_t *) cached->str);
+		resp->profile =
+		    user__v1__profile__unpack(core_arena_allocator(a),
+		        cached->len, (const uint8_t *) cached->str);
 	}
 	if (resp->profile != NULL) {
 		return CORE_OK; /* hit */
@@ -155,8 +160,8 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return unavailable(c, "the profile database");
 	}
 	if (st != CORE_OK) {
-		return core_call_error(c, CORE_INTERNAL, "profiles: %s",
-		    core_status_str(st));
+		return core_call_error(
+		    c, CORE_INTERNAL, "profiles: %s", core_status_str(st));
 	}
 	if ((resp->profile = profile_message(a, &p)) == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
@@ -189,7 +194,8 @@ read_update(core_call *c, const User__V1__UpdateProfileRequest *req,
 	bool bad = false;
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		const char *e;
-		if (values[i] != NULL && (e = rules[i].check(values[i])) != NULL) {
+		if (values[i] != NULL &&
+		    (e = rules[i].check(values[i])) != NULL) {
 			core_call_field_error(c, rules[i].name, "%s", e);
 			bad = true;
 		}
@@ -261,11 +267,12 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return unavailable(c, "the profile database");
 	}
 	if (st != CORE_OK) {
-		return core_call_error(c, CORE_INTERNAL, "profiles: %s",
-		    core_status_str(st));
+		return core_call_error(
+		    c, CORE_INTERNAL, "profiles: %s", core_status_str(st));
 	}
 	cache_invalidate(w, cl->sub, p.version);
-	if ((resp->profile = profile_message(core_call_arena(c), &p)) == NULL) {
+	if ((resp->profile = profile_message(core_call_arena(c), &p)) ==
+	    NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
 	return CORE_OK;
@@ -274,8 +281,8 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 const core_rpc_method user_methods[USER_N_METHODS] = {
     {"/user.v1.UserService/GetProfile", get_profile, CORE_RULE_USER, 0, NULL,
         prefetch_profile},
-    {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER,
-        0, NULL, NULL},
+    {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER, 0,
+        NULL, NULL},
 };
 
 core_redis *

@@ -77,4 +77,3 @@ core_b64url_decode(
 	*outlen = o;
 	return 0;
 }
-

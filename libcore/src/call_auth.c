@@ -47,8 +47,8 @@ verify_token(core_call *c, const char *token, core_jwt_claims *cl, verdict *v)
 {
 	const core_call_auth *a = c->auth;
 	if (token == NULL) {
-		return refuse(c, v, "no bearer token", CORE_UNAUTHENTICATED,
-		    NEED_TOKEN);
+		return refuse(
+		    c, v, "no bearer token", CORE_UNAUTHENTICATED, NEED_TOKEN);
 	}
 	core_jwt_policy pol = {.issuer = a->issuer, .audience = a->audience};
 	const char *why = "";
@@ -56,8 +56,8 @@ verify_token(core_call *c, const char *token, core_jwt_claims *cl, verdict *v)
 	if (r != CORE_JWT_OK) {
 		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
 		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : why, NULL);
-		return refuse(c, v, "invalid token", CORE_UNAUTHENTICATED,
-		    BAD_TOKEN);
+		return refuse(
+		    c, v, "invalid token", CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	v->signed_ok = true;
 	return CORE_OK;
@@ -74,12 +74,12 @@ check_revoked(core_call *c, unsigned rule, const core_jwt_claims *cl,
 	if (st != CORE_OK) {
 		/* Fail closed: without an answer nobody knows (the detail of
 		 * an unexpected reply is logged by the check). */
-		return refuse(c, v, "revocation unknown", CORE_UNAVAILABLE,
-		    STORE_DOWN);
+		return refuse(
+		    c, v, "revocation unknown", CORE_UNAVAILABLE, STORE_DOWN);
 	}
 	if (revoked && (rule & CORE_RULE_REVOKED_OK) == 0) {
-		return refuse(c, v, "revoked token", CORE_UNAUTHENTICATED,
-		    BAD_TOKEN);
+		return refuse(
+		    c, v, "revoked token", CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	v->trusted = !revoked;
 	return CORE_OK;
@@ -90,8 +90,8 @@ check_admin(core_call *c, const core_jwt_claims *cl, verdict *v)
 {
 	bool admin = false;
 	if (c->auth->is_admin == NULL) {
-		return refuse(c, v, "not an admin", CORE_PERMISSION_DENIED,
-		    NEEDS_ADMIN);
+		return refuse(
+		    c, v, "not an admin", CORE_PERMISSION_DENIED, NEEDS_ADMIN);
 	}
 	core_status st = c->auth->is_admin(c, cl, &admin);
 	if (st != CORE_OK) {
@@ -99,15 +99,15 @@ check_admin(core_call *c, const core_jwt_claims *cl, verdict *v)
 		return st;
 	}
 	if (!admin) {
-		return refuse(c, v, "not an admin", CORE_PERMISSION_DENIED,
-		    NEEDS_ADMIN);
+		return refuse(
+		    c, v, "not an admin", CORE_PERMISSION_DENIED, NEEDS_ADMIN);
 	}
 	return CORE_OK;
 }
 
 static core_status
-check_recent(core_call *c, const core_jwt_claims *cl, int max_age_s,
-    verdict *v)
+check_recent(
+    core_call *c, const core_jwt_claims *cl, int max_age_s, verdict *v)
 {
 	int64_t now = core_unix_ms() / 1000;
 	int64_t max = max_age_s > 0 ? max_age_s : CORE_RECENT_AUTH_DEFAULT_S;
@@ -127,15 +127,15 @@ check_caller(core_call *c, const char *const *callers, verdict *v)
 			return CORE_OK;
 		}
 	}
-	return refuse(c, v, "caller not allowed", CORE_PERMISSION_DENIED,
-	    BAD_CALLER);
+	return refuse(
+	    c, v, "caller not allowed", CORE_PERMISSION_DENIED, BAD_CALLER);
 }
 
 /* Every step of rule for token, writing the claims to *cl. */
 static core_status
 check_rule(core_call *c, const char *token, unsigned rule, int max_age_s,
-    int (*prefetch)(core_call *, const core_jwt_claims *,
-        struct core_redis_extra *),
+    int (*prefetch)(
+        core_call *, const core_jwt_claims *, struct core_redis_extra *),
     core_jwt_claims *cl, verdict *v)
 {
 	if (c->auth == NULL) {
@@ -208,8 +208,8 @@ core_call_check_token(
 {
 	verdict v = {0};
 	core_jwt_claims cl;
-	core_status st = check_rule(c, token, rule | CORE_RULE_USER, 0, NULL,
-	    &cl, &v);
+	core_status st =
+	    check_rule(c, token, rule | CORE_RULE_USER, 0, NULL, &cl, &v);
 	if (st == CORE_OK) {
 		*out = cl;
 	}

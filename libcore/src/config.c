@@ -60,8 +60,8 @@ file_var_name(const char *name, char *buf, size_t len)
  * buf (which has room for one byte more, to detect a larger file). Returns
  * the length, or -1 with a reason in err. */
 static ssize_t
-read_bounded(const char *var, const char *path, char *buf, char *err,
-    size_t errlen)
+read_bounded(
+    const char *var, const char *path, char *buf, char *err, size_t errlen)
 {
 	/* O_NONBLOCK: opening a FIFO without a writer must not hang. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -74,13 +74,14 @@ read_bounded(const char *var, const char *path, char *buf, char *err,
 	}
 	/* Not a FIFO or a device: reading one could block or never end. */
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s is not a regular file", var,
-		    path);
+		snprintf(
+		    err, errlen, "%s: %s is not a regular file", var, path);
 		close(fd);
 		return -1;
 	}
 	while (len <= CORE_CONFIG_FILE_MAX) {
-		ssize_t r = read(fd, buf + len, CORE_CONFIG_FILE_MAX + 1 - len);
+		ssize_t r =
+		    read(fd, buf + len, CORE_CONFIG_FILE_MAX + 1 - len);
 		if (r < 0 && errno == EINTR) {
 			continue;
 		}
@@ -174,8 +175,8 @@ item_text(const core_config_item *it, char *err, size_t errlen)
 }
 
 int
-core_config_load(const core_config_item *items, size_t n, char *err,
-    size_t errlen)
+core_config_load(
+    const core_config_item *items, size_t n, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const core_config_item *it = &items[i];
@@ -189,7 +190,8 @@ core_config_load(const core_config_item *items, size_t n, char *err,
 			break;
 		case CORE_CONFIG_INT: {
 			long x;
-			if (parse_long(v, &x) != 0 || x < it->min || x > it->max) {
+			if (parse_long(v, &x) != 0 || x < it->min ||
+			    x > it->max) {
 				snprintf(err, errlen,
 				    "%s: expected an integer from %ld to %ld",
 				    it->name, it->min, it->max);
@@ -223,7 +225,8 @@ masked(const core_config_item *it, const char *v, char *buf, size_t len)
 	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
 	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
 	if (at != NULL && colon != NULL && colon < at) {
-		snprintf(buf, len, "%.*s:********%s", (int) (colon - v), v, at);
+		snprintf(
+		    buf, len, "%.*s:********%s", (int) (colon - v), v, at);
 		return;
 	}
 	snprintf(buf, len, "%s", v);
@@ -263,8 +266,8 @@ core_config_log(const core_config_item *items, size_t n)
 			    sizeof(buf));
 			break;
 		case CORE_CONFIG_INT:
-			snprintf(buf, sizeof(buf), "%ld",
-			    *(const long *) it->dst);
+			snprintf(
+			    buf, sizeof(buf), "%ld", *(const long *) it->dst);
 			break;
 		case CORE_CONFIG_BOOL:
 			snprintf(buf, sizeof(buf), "%s",
@@ -283,8 +286,8 @@ core_config_log(const core_config_item *items, size_t n)
 }
 
 int
-core_config_split(const char *list, char *buf, size_t buflen,
-    const char **out, int max)
+core_config_split(
+    const char *list, char *buf, size_t buflen, const char **out, int max)
 {
 	size_t len = strlen(list);
 	if (len >= buflen) {

@@ -38,7 +38,7 @@ typedef struct parse_ctx {
 	int max_depth;
 	int depth;
 	size_t path_len;
-	char path[sizeof(((core_json_error *)0)->field)];
+	char path[sizeof(((core_json_error *) 0)->field)];
 } parse_ctx;
 
 static int parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f,
@@ -53,7 +53,7 @@ static json_t *value_to_json(
 static json_t *
 unconst(const json_t *v)
 {
-	return (json_t *)(uintptr_t)v;
+	return (json_t *) (uintptr_t) v;
 }
 
 static bool
@@ -78,7 +78,7 @@ type_name(ProtobufCType t)
 static void
 show_key(char *out, size_t size, const char *key, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)key;
+	const unsigned char *p = (const unsigned char *) key;
 	size_t o = 0, i = 0, k;
 	size_t cap = size - 4; /* room for "..." and NUL */
 
@@ -95,7 +95,7 @@ show_key(char *out, size_t size, const char *key, size_t n)
 			if (o + 2 > cap)
 				break;
 			out[o++] = '\\';
-			out[o++] = (char)p[i++];
+			out[o++] = (char) p[i++];
 		} else {
 			if (o + k > cap)
 				break;
@@ -172,7 +172,7 @@ path_put(parse_ctx *c, const char *s, size_t n)
 	} else {
 		size_t cut = room >= 3 ? room - 3 : 0;
 
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		while (cut > 0 && ((unsigned char) s[cut] & 0xc0) == 0x80)
 			cut--;
 		memcpy(c->path + c->path_len, s, cut);
 		c->path_len += cut;
@@ -201,7 +201,7 @@ path_push_index(parse_ctx *c, size_t i)
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "[%zu]", i);
 
-	path_put(c, buf, (size_t)n);
+	path_put(c, buf, (size_t) n);
 	return old;
 }
 
@@ -263,7 +263,7 @@ parse_decimal(
 
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		d = (unsigned)(s[i] - '0');
+		d = (unsigned) (s[i] - '0');
 		if (m > (UINT64_MAX - d) / 10) {
 			/* Keep checking the syntax: "99...9x" is not a number.
 			 */
@@ -284,14 +284,14 @@ static bool
 signed_of(bool neg, uint64_t mag, int64_t *out)
 {
 	if (!neg) {
-		if (mag > (uint64_t)INT64_MAX)
+		if (mag > (uint64_t) INT64_MAX)
 			return false;
-		*out = (int64_t)mag;
+		*out = (int64_t) mag;
 	} else {
-		if (mag > (uint64_t)INT64_MAX + 1)
+		if (mag > (uint64_t) INT64_MAX + 1)
 			return false;
-		*out =
-		    mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+		*out = mag == (uint64_t) INT64_MAX + 1 ? INT64_MIN
+		                                       : -(int64_t) mag;
 	}
 	return true;
 }
@@ -300,8 +300,8 @@ signed_of(bool neg, uint64_t mag, int64_t *out)
  * decimal string) as a sign and a magnitude, for get_signed() and
  * get_unsigned() to range-check. */
 static int
-get_integer(parse_ctx *c, ProtobufCType t, const json_t *v, bool *neg,
-    uint64_t *mag)
+get_integer(
+    parse_ctx *c, ProtobufCType t, const json_t *v, bool *neg, uint64_t *mag)
 {
 	json_int_t i;
 	double d;
@@ -311,7 +311,7 @@ get_integer(parse_ctx *c, ProtobufCType t, const json_t *v, bool *neg,
 	case JSON_INTEGER:
 		i = json_integer_value(v);
 		*neg = i < 0;
-		*mag = *neg ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+		*mag = *neg ? (uint64_t) 0 - (uint64_t) i : (uint64_t) i;
 		return 0;
 	case JSON_REAL:
 		d = json_real_value(v);
@@ -323,7 +323,7 @@ get_integer(parse_ctx *c, ProtobufCType t, const json_t *v, bool *neg,
 			return fail(
 			    c, "value out of range for %s", type_name(t));
 		*neg = d < 0;
-		*mag = (uint64_t)fabs(d);
+		*mag = (uint64_t) fabs(d);
 		return 0;
 	case JSON_STRING:
 		rc = parse_decimal(json_string_value(v), json_string_length(v),
@@ -420,7 +420,7 @@ get_double(parse_ctx *c, ProtobufCType t, const json_t *v, double *out)
 
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
-		d = (double)json_integer_value(v);
+		d = (double) json_integer_value(v);
 		break;
 	case JSON_REAL:
 		d = json_real_value(v);
@@ -577,8 +577,8 @@ parse_timestamp(parse_ctx *c, const ProtobufCMessageDescriptor *d,
 	if ((m = pb_alloc(c, d->sizeof_message)) == NULL)
 		return fail_oom(c);
 	d->message_init(m);
-	*(int64_t *)core_pb_field_ptr(m, sf) = secs;
-	*(int32_t *)core_pb_field_ptr(m, nf) = nanos;
+	*(int64_t *) core_pb_field_ptr(m, sf) = secs;
+	*(int32_t *) core_pb_field_ptr(m, nf) = nanos;
 	*out = m;
 	return 0;
 }
@@ -591,8 +591,8 @@ timestamp_to_json(const ProtobufCMessage *m)
 	char buf[CORE_RFC3339_BUFSIZE];
 
 	if (!ts_fields(m->descriptor, &sf, &nf) ||
-	    core_rfc3339_format(*(const int64_t *)core_pb_field_cptr(m, sf),
-	        *(const int32_t *)core_pb_field_cptr(m, nf),
+	    core_rfc3339_format(*(const int64_t *) core_pb_field_cptr(m, sf),
+	        *(const int32_t *) core_pb_field_cptr(m, nf),
 	        CORE_RFC3339_FRAC_PROTOBUF, buf, sizeof(buf)) != 0)
 		return NULL;
 	return json_string_nocheck(buf);
@@ -652,7 +652,7 @@ parse_enum(
 	/* proto3 enums are open: any int32 is a valid value. */
 	if (get_signed(c, f->type, v, INT32_MIN, INT32_MAX, &i) != 0)
 		return -1;
-	*dst = (int)i;
+	*dst = (int) i;
 	return 0;
 }
 
@@ -672,41 +672,41 @@ parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
 	case PROTOBUF_C_TYPE_SFIXED32:
 		if (get_signed(c, f->type, v, INT32_MIN, INT32_MAX, &i) != 0)
 			return -1;
-		*(int32_t *)dst = (int32_t)i;
+		*(int32_t *) dst = (int32_t) i;
 		return 0;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 		if (get_signed(c, f->type, v, INT64_MIN, INT64_MAX, &i) != 0)
 			return -1;
-		*(int64_t *)dst = i;
+		*(int64_t *) dst = i;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		if (get_unsigned(c, f->type, v, UINT32_MAX, &u) != 0)
 			return -1;
-		*(uint32_t *)dst = (uint32_t)u;
+		*(uint32_t *) dst = (uint32_t) u;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
 		if (get_unsigned(c, f->type, v, UINT64_MAX, &u) != 0)
 			return -1;
-		*(uint64_t *)dst = u;
+		*(uint64_t *) dst = u;
 		return 0;
 	case PROTOBUF_C_TYPE_FLOAT:
 		if (get_double(c, f->type, v, &d) != 0)
 			return -1;
-		*(float *)dst = (float)d;
+		*(float *) dst = (float) d;
 		return 0;
 	case PROTOBUF_C_TYPE_DOUBLE:
 		if (get_double(c, f->type, v, &d) != 0)
 			return -1;
-		*(double *)dst = d;
+		*(double *) dst = d;
 		return 0;
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(v))
 			return fail(c, "expected true or false");
-		*(protobuf_c_boolean *)dst = json_is_true(v);
+		*(protobuf_c_boolean *) dst = json_is_true(v);
 		return 0;
 	case PROTOBUF_C_TYPE_ENUM:
 		return parse_enum(c, f, v, dst);
@@ -789,9 +789,9 @@ parse_map_key(parse_ctx *c, const ProtobufCFieldDescriptor *kf,
 		return dup_text(c, key, n, dst);
 	case PROTOBUF_C_TYPE_BOOL:
 		if (n == 4 && memcmp(key, "true", 4) == 0)
-			*(protobuf_c_boolean *)dst = 1;
+			*(protobuf_c_boolean *) dst = 1;
 		else if (n == 5 && memcmp(key, "false", 5) == 0)
-			*(protobuf_c_boolean *)dst = 0;
+			*(protobuf_c_boolean *) dst = 0;
 		else
 			return fail(
 			    c, "map key must be \"true\" or \"false\"");
@@ -810,26 +810,26 @@ parse_map_key(parse_ctx *c, const ProtobufCFieldDescriptor *kf,
 		if (rc > 0 || !signed_of(neg, mag, &i) || i < INT32_MIN ||
 		    i > INT32_MAX)
 			break;
-		*(int32_t *)dst = (int32_t)i;
+		*(int32_t *) dst = (int32_t) i;
 		return 0;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 		if (rc > 0 || !signed_of(neg, mag, &i))
 			break;
-		*(int64_t *)dst = i;
+		*(int64_t *) dst = i;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		if (rc > 0 || neg || mag > UINT32_MAX)
 			break;
-		*(uint32_t *)dst = (uint32_t)mag;
+		*(uint32_t *) dst = (uint32_t) mag;
 		return 0;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
 		if (rc > 0 || neg)
 			break;
-		*(uint64_t *)dst = mag;
+		*(uint64_t *) dst = mag;
 		return 0;
 	default:
 		return fail(
@@ -964,7 +964,7 @@ fill_fields(
 			return fail(c, "unknown field \"%s\"", shown);
 		}
 		old = path_push_name(c, f->name, strlen(f->name));
-		idx = (size_t)(f - d->fields);
+		idx = (size_t) (f - d->fields);
 		/* jansson already refuses duplicate keys, but the same
 		 * field can also arrive under both of its names. */
 		if (seen[idx] & SEEN_KEY)
@@ -1138,7 +1138,7 @@ depth_error(core_json_error *err, const char *text, size_t at, int max_depth)
 		if (text[i] == '\n') {
 			line++;
 			col = 1;
-		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+		} else if (((unsigned char) text[i] & 0xc0) != 0x80) {
 			col++;
 		}
 	}
@@ -1191,7 +1191,7 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 		    : strstr(jerr.text, "unable to decode byte") != NULL
 		        ? "the text is not valid UTF-8"
 		        : jerr.text,
-		    jerr.line, jerr.column, (size_t)jerr.position);
+		    jerr.line, jerr.column, (size_t) jerr.position);
 		return -1;
 	}
 	rc = value_to_pb(desc, root, max_depth, alloc, out, err);
@@ -1207,7 +1207,7 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 static json_t *
 text_to_json(const char *s, size_t n, char **scratch)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *) s;
 	char *buf;
 	size_t i = 0, o = 0, k;
 
@@ -1305,37 +1305,37 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		return json_integer(*(const int32_t *)member);
+		return json_integer(*(const int32_t *) member);
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		return json_integer(*(const uint32_t *)member);
+		return json_integer(*(const uint32_t *) member);
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		return int64_to_json(*(const int64_t *)member);
+		return int64_to_json(*(const int64_t *) member);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return uint64_to_json(*(const uint64_t *)member);
+		return uint64_to_json(*(const uint64_t *) member);
 	case PROTOBUF_C_TYPE_FLOAT:
-		return real_to_json(*(const float *)member);
+		return real_to_json(*(const float *) member);
 	case PROTOBUF_C_TYPE_DOUBLE:
-		return real_to_json(*(const double *)member);
+		return real_to_json(*(const double *) member);
 	case PROTOBUF_C_TYPE_BOOL:
-		return json_boolean(*(const protobuf_c_boolean *)member);
+		return json_boolean(*(const protobuf_c_boolean *) member);
 	case PROTOBUF_C_TYPE_ENUM:
 		ev = protobuf_c_enum_descriptor_get_value(
-		    f->descriptor, *(const int *)member);
+		    f->descriptor, *(const int *) member);
 		if (ev == NULL)
-			return json_integer(*(const int *)member);
+			return json_integer(*(const int *) member);
 		return json_string_nocheck(ev->name);
 	case PROTOBUF_C_TYPE_STRING:
-		return string_to_json(*(char *const *)member);
+		return string_to_json(*(char *const *) member);
 	case PROTOBUF_C_TYPE_BYTES:
 		bd = member;
 		return b64_encode(bd->data, bd->len);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return submessage_to_json(
-		    f->descriptor, *(ProtobufCMessage *const *)member);
+		    f->descriptor, *(ProtobufCMessage *const *) member);
 	}
 	return NULL;
 }
@@ -1383,16 +1383,17 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 		 * are strings already), then used as the key text. */
 		if (kf->type == PROTOBUF_C_TYPE_BOOL)
 			kv = json_string_nocheck(
-			    *(const protobuf_c_boolean *)k ? "true" : "false");
+			    *(const protobuf_c_boolean *) k ? "true"
+			                                    : "false");
 		else if (kf->type == PROTOBUF_C_TYPE_STRING)
-			kv = string_to_json(*(char *const *)k);
+			kv = string_to_json(*(char *const *) k);
 		else if (kf->type == PROTOBUF_C_TYPE_INT32 ||
 		         kf->type == PROTOBUF_C_TYPE_SINT32 ||
 		         kf->type == PROTOBUF_C_TYPE_SFIXED32)
-			kv = int64_to_json(*(const int32_t *)k);
+			kv = int64_to_json(*(const int32_t *) k);
 		else if (kf->type == PROTOBUF_C_TYPE_UINT32 ||
 		         kf->type == PROTOBUF_C_TYPE_FIXED32)
-			kv = uint64_to_json(*(const uint32_t *)k);
+			kv = uint64_to_json(*(const uint32_t *) k);
 		else
 			kv = value_to_json(kf, k);
 		vv = value_to_json(vf, core_pb_field_cptr(e, vf));
@@ -1422,7 +1423,7 @@ field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 		size_t n = core_pb_repeated_count(m, f);
-		const void *arr = *(const void *const *)member;
+		const void *arr = *(const void *const *) member;
 
 		if (core_pb_is_map_field(f))
 			return map_to_json(f, arr, n);

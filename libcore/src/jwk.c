@@ -30,7 +30,6 @@ jose_sodium_ready(void)
 	return sodium_status;
 }
 
-
 typedef struct jwk {
 	char kid[CORE_JWK_KID_MAX + 1];
 	uint8_t pk[crypto_sign_PUBLICKEYBYTES];
@@ -154,7 +153,8 @@ parse_key(core_jwks *set, const json_t *k, size_t i, char *err, size_t errlen)
 		seterr(err, errlen, "keys[%zu]: kty is not \"OKP\"", i);
 		return -1;
 	}
-	if ((s = jose_str_member(k, "crv")) == NULL || strcmp(s, "Ed25519") != 0) {
+	if ((s = jose_str_member(k, "crv")) == NULL ||
+	    strcmp(s, "Ed25519") != 0) {
 		seterr(err, errlen, "keys[%zu]: crv is not \"Ed25519\"", i);
 		return -1;
 	}
@@ -285,4 +285,3 @@ done:
 	json_decref(keys);
 	return text;
 }
-

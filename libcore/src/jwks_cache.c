@@ -11,7 +11,6 @@
 #include "core/jwks_cache.h"
 #include "core/log.h"
 
-
 /* One fetched key set. Verifiers hold a reference while they use it, so a
  * refetch can replace it without waiting for them or locking them out. */
 typedef struct snapshot {
@@ -230,8 +229,8 @@ memo_key(const char *token, const core_jwt_policy *pol, uint8_t key[16])
 	crypto_generichash_update(&st, (const uint8_t *) token, strlen(token));
 	crypto_generichash_update(&st, &zero, 1);
 	if (pol->issuer != NULL) {
-		crypto_generichash_update(&st, (const uint8_t *) pol->issuer,
-		    strlen(pol->issuer));
+		crypto_generichash_update(
+		    &st, (const uint8_t *) pol->issuer, strlen(pol->issuer));
 	}
 	crypto_generichash_update(&st, &zero, 1);
 	if (pol->audience != NULL) {
@@ -243,8 +242,8 @@ memo_key(const char *token, const core_jwt_policy *pol, uint8_t key[16])
 
 /* A hit whose time claims still hold under pol. */
 static bool
-memo_get(core_jwks_cache *c, const uint8_t key[16],
-    const core_jwt_policy *pol, core_jwt_claims *out)
+memo_get(core_jwks_cache *c, const uint8_t key[16], const core_jwt_policy *pol,
+    core_jwt_claims *out)
 {
 	size_t slot = (key[0] | (size_t) key[1] << 8) % MEMO_SLOTS;
 	pthread_mutex_t *mu = &c->memo_mu[slot % MEMO_LOCKS];
@@ -262,8 +261,8 @@ memo_get(core_jwks_cache *c, const uint8_t key[16],
 	int64_t now = pol->now != 0 ? pol->now : (int64_t) time(NULL);
 	int64_t leeway = core_jwt_policy_leeway(pol);
 	return now - leeway < out->exp &&
-	    (out->nbf == 0 || now + leeway >= out->nbf) &&
-	    (out->iat == 0 || out->iat <= now + leeway);
+	       (out->nbf == 0 || now + leeway >= out->nbf) &&
+	       (out->iat == 0 || out->iat <= now + leeway);
 }
 
 static void
@@ -317,4 +316,3 @@ core_jwks_cache_fetches(core_jwks_cache *c)
 	pthread_mutex_unlock(&c->mu);
 	return n;
 }
-

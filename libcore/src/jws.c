@@ -29,7 +29,8 @@ core_jws_sign(const char *header_json, const uint8_t *payload, size_t len,
 	if (outlen > 0) {
 		out[0] = '\0';
 	}
-	if (jose_sodium_ready() != 0 || hlen > SIZE_MAX / 8 || len > SIZE_MAX / 8) {
+	if (jose_sodium_ready() != 0 || hlen > SIZE_MAX / 8 ||
+	    len > SIZE_MAX / 8) {
 		return -1;
 	}
 	size_t h64 = CORE_B64URL_ENCODED_LEN(hlen);
@@ -310,8 +311,8 @@ check_claims(const json_t *body, const core_jwt_policy *pol, int64_t now,
 	if ((why = read_int_claim(body, "exp", &c->exp, &has_exp)) != NULL ||
 	    (why = read_int_claim(body, "nbf", &c->nbf, &has_nbf)) != NULL ||
 	    (why = read_int_claim(body, "iat", &c->iat, &has_iat)) != NULL ||
-	    (why = read_int_claim(body, "auth_time", &c->auth_time,
-	         &has_auth)) != NULL) {
+	    (why = read_int_claim(
+	         body, "auth_time", &c->auth_time, &has_auth)) != NULL) {
 		return why;
 	}
 	/* The comparisons move now, never the claims: now and leeway are
@@ -436,8 +437,8 @@ core_jwt_verify(const core_jwks *keys, const char *token,
 	}
 	memset(&c, 0, sizeof(c));
 	int64_t now = pol->now != 0 ? pol->now : (int64_t) time(NULL);
-	if ((why = check_claims(body, pol, now, core_jwt_policy_leeway(pol), &c)) !=
-	    NULL) {
+	if ((why = check_claims(
+	         body, pol, now, core_jwt_policy_leeway(pol), &c)) != NULL) {
 		goto done;
 	}
 	*out = c;
@@ -452,4 +453,3 @@ done:
 	}
 	return res;
 }
-

@@ -23,7 +23,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 typedef struct line {
 	char buf[LINE_MAX_BYTES];
 	size_t len;
-	bool truncated; /* once set, nothing more is added */
+	bool truncated;     /* once set, nothing more is added */
 	size_t field_start; /* where the field being written began */
 } line;
 

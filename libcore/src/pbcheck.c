@@ -69,9 +69,10 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		}
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			const char *reason = memchr(v, 0, (size_t) n) != NULL
-			    ? "contains a NUL byte"
-			    : !core_utf8_valid(v, (size_t) n) ? "is not valid UTF-8"
-			                              : NULL;
+			                         ? "contains a NUL byte"
+			                     : !core_utf8_valid(v, (size_t) n)
+			                         ? "is not valid UTF-8"
+			                         : NULL;
 			if (reason != NULL) {
 				path_add(field, fieldlen, f->name);
 				*why = reason;
@@ -80,8 +81,8 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 			size_t mark = strlen(field);
 			path_add(field, fieldlen, f->name);
-			if (walk(f->descriptor, v, (size_t) n, depth + 1, field,
-			        fieldlen, why)) {
+			if (walk(f->descriptor, v, (size_t) n, depth + 1,
+			        field, fieldlen, why)) {
 				return 1;
 			}
 			field[mark < fieldlen ? mark : fieldlen - 1] = '\0';

@@ -164,8 +164,8 @@ core_pb_repeated_count(
 }
 
 void
-core_pb_repeated_set(ProtobufCMessage *msg,
-    const ProtobufCFieldDescriptor *f, void *elements, size_t n)
+core_pb_repeated_set(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
+    void *elements, size_t n)
 {
 	*(size_t *) ((char *) msg + f->quantifier_offset) = n;
 	*(void **) core_pb_field_ptr(msg, f) = elements;
@@ -277,8 +277,8 @@ holds_value(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
 	return !in_oneof(f) || core_pb_oneof_case(msg, f) == f->id;
 }
 
-static const ProtobufCType int64_types[] = {PROTOBUF_C_TYPE_INT64,
-    PROTOBUF_C_TYPE_SINT64, PROTOBUF_C_TYPE_SFIXED64};
+static const ProtobufCType int64_types[] = {
+    PROTOBUF_C_TYPE_INT64, PROTOBUF_C_TYPE_SINT64, PROTOBUF_C_TYPE_SFIXED64};
 static const ProtobufCType signed_types[] = {PROTOBUF_C_TYPE_INT64,
     PROTOBUF_C_TYPE_SINT64, PROTOBUF_C_TYPE_SFIXED64, PROTOBUF_C_TYPE_INT32,
     PROTOBUF_C_TYPE_SINT32, PROTOBUF_C_TYPE_SFIXED32};

@@ -370,8 +370,9 @@ core_pg_migrate_wait(const char *url, const char *dir, long wait_s)
 	for (long waited = 0;; waited++) {
 		int n = core_pg_migrate(url, dir, err, sizeof(err));
 		if (n >= 0) {
-			core_log_info("database schema up to date (%d migrations "
-			              "applied now)",
+			core_log_info(
+			    "database schema up to date (%d migrations "
+			    "applied now)",
 			    n);
 			return n;
 		}
@@ -379,7 +380,8 @@ core_pg_migrate_wait(const char *url, const char *dir, long wait_s)
 			core_log_error("migrations failed: %s", err);
 			return -1;
 		}
-		core_log_warn("migrations not applied yet (%s); retrying", err);
+		core_log_warn(
+		    "migrations not applied yet (%s); retrying", err);
 		struct timespec one = {1, 0};
 		nanosleep(&one, NULL);
 	}

@@ -261,8 +261,8 @@ connect_ctx(core_redis *r)
 	/* Named after the process ("svc-auth-1234"), so an operator's CLIENT
 	 * LIST (or a test) can tell whose connection it is. Best effort. */
 	char name[96];
-	snprintf(name, sizeof(name), "%s-%ld", core_log_service(),
-	    (long) getpid());
+	snprintf(
+	    name, sizeof(name), "%s-%ld", core_log_service(), (long) getpid());
 	const char *name_argv[] = {"CLIENT", "SETNAME", name};
 	(void) setup_command(r, c, 3, name_argv);
 	return c;

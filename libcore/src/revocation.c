@@ -139,7 +139,6 @@ done:
 	return st;
 }
 
-
 core_status
 core_revoke_token(core_redis *r, const core_jwt_claims *c, int64_t now_s)
 {

@@ -79,7 +79,8 @@ core_call_field_error(core_call *c, const char *field, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (c->n_details == 0) {
-		snprintf(c->message, sizeof(c->message), "%s: %s", field, text);
+		snprintf(
+		    c->message, sizeof(c->message), "%s: %s", field, text);
 	}
 	if (c->n_details < RPC_MAX_DETAILS) {
 		Core__V1__ErrorDetail *d = &c->details[c->n_details];

@@ -29,8 +29,8 @@
 
 typedef struct cslot {
 	nng_ctx ctx;
-	nng_aio *aio; /* sync slots: no callback; async: async_cb */
-	atomic_bool lost; /* the connection went away during the call */
+	nng_aio *aio;       /* sync slots: no callback; async: async_cb */
+	atomic_bool lost;   /* the connection went away during the call */
 	struct cslot *next; /* free list */
 	struct cslot *prev_in, *next_in; /* in-flight list */
 
@@ -54,7 +54,7 @@ struct core_rpc_client {
 	pthread_mutex_t mu;
 	pthread_cond_t pipe_cv;
 	int pipes;
-	cslot *free_slots;  /* sync */
+	cslot *free_slots; /* sync */
 	cslot *free_async; /* async */
 	cslot *inflight;
 	cslot **all; /* every slot ever made, for freeing */
@@ -77,7 +77,8 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 			/* Nothing left to answer the calls in flight. The flag
 			 * covers a call between its send and its receive,
 			 * which checks it after starting the receive. */
-			for (cslot *s = c->inflight; s != NULL; s = s->next_in) {
+			for (cslot *s = c->inflight; s != NULL;
+			     s = s->next_in) {
 				atomic_store(&s->lost, true);
 				nng_aio_cancel(s->aio);
 			}
@@ -105,8 +106,8 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 		free(c);
 		return -ENOMEM;
 	}
-	c->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes
-	                                : CORE_RPC_DEFAULT_MAX_MSG;
+	c->max_msg =
+	    cfg->max_msg_bytes ? cfg->max_msg_bytes : CORE_RPC_DEFAULT_MAX_MSG;
 	c->connect_wait_ms = cfg->connect_wait_ms ? cfg->connect_wait_ms : 300;
 	c->default_timeout_ms =
 	    cfg->default_timeout_ms ? cfg->default_timeout_ms : 5000;
@@ -114,7 +115,8 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 	pthread_cond_init(&c->pipe_cv, NULL);
 
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		core_log_error("cannot open req0 socket: %s", nng_strerror(rv));
+		core_log_error(
+		    "cannot open req0 socket: %s", nng_strerror(rv));
 		free(c->name);
 		free(c);
 		return -ENOMEM;
@@ -122,7 +124,8 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
 	/* Never resend on a timer: a resent Register or Login would run
 	 * twice. */
-	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(
+	    c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
@@ -133,12 +136,12 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 		for (int k = 0; k < conns; k++) {
 			/* Non-blocking: connect in the background and keep
 			 * retrying, so services may start in any order. */
-			rv = nng_dial(c->sock, cfg->urls[i], NULL,
-			    NNG_FLAG_NONBLOCK);
+			rv = nng_dial(
+			    c->sock, cfg->urls[i], NULL, NNG_FLAG_NONBLOCK);
 			if (rv != 0) {
-				core_log_kv(CORE_LOG_ERROR, "cannot dial", "url",
-				    cfg->urls[i], "error", nng_strerror(rv),
-				    NULL);
+				core_log_kv(CORE_LOG_ERROR, "cannot dial",
+				    "url", cfg->urls[i], "error",
+				    nng_strerror(rv), NULL);
 				core_rpc_client_free(c);
 				return -EINVAL;
 			}
@@ -256,9 +259,9 @@ inflight_remove(core_rpc_client *c, cslot *s)
 	s->prev_in = s->next_in = NULL;
 }
 
-static core_status
-fail(core_rpc_reply *reply, core_arena *arena, core_status code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static core_status fail(core_rpc_reply *reply, core_arena *arena,
+    core_status code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static core_status
 fail(core_rpc_reply *reply, core_arena *arena, core_status code,
@@ -276,8 +279,7 @@ fail(core_rpc_reply *reply, core_arena *arena, core_status code,
 /* Encodes the envelope into a new nng message. */
 static int
 build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
-    size_t len, const core_rpc_opts *opts, int64_t timeout_ms,
-    nng_msg **out)
+    size_t len, const core_rpc_opts *opts, int64_t timeout_ms, nng_msg **out)
 {
 	Core__V1__Request req = CORE__V1__REQUEST__INIT;
 	Core__V1__Request__MetadataEntry entries[MAX_MD + 2];
@@ -361,10 +363,10 @@ decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
 	reply->payload_len = r->payload.len;
 	reply->n_details = r->n_details;
 	if (r->n_details > 0) {
-		const char **f = core_arena_calloc(arena, r->n_details,
-		    sizeof(char *));
-		const char **d = core_arena_calloc(arena, r->n_details,
-		    sizeof(char *));
+		const char **f =
+		    core_arena_calloc(arena, r->n_details, sizeof(char *));
+		const char **d =
+		    core_arena_calloc(arena, r->n_details, sizeof(char *));
 		if (f == NULL || d == NULL) {
 			reply->n_details = 0;
 		} else {
@@ -419,8 +421,8 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 {
 	memset(reply, 0, sizeof(*reply));
 	int64_t timeout = opts != NULL && opts->timeout_ms > 0
-	    ? opts->timeout_ms
-	    : c->default_timeout_ms;
+	                      ? opts->timeout_ms
+	                      : c->default_timeout_ms;
 	int64_t start = rpc_now_ms();
 	int64_t deadline = start + timeout;
 	nng_msg *m = NULL;
@@ -432,19 +434,21 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 		    c->max_msg);
 	}
 	if (rv != 0) {
-		return fail(reply, arena, CORE_RESOURCE_EXHAUSTED,
-		    "out of memory");
+		return fail(
+		    reply, arena, CORE_RESOURCE_EXHAUSTED, "out of memory");
 	}
 
 	pthread_mutex_lock(&c->mu);
 	if (c->pipes == 0 && !c->closing) {
 		struct timespec until;
-		int64_t wait = c->connect_wait_ms < timeout ? c->connect_wait_ms
-		                                            : timeout;
+		int64_t wait = c->connect_wait_ms < timeout
+		                   ? c->connect_wait_ms
+		                   : timeout;
 		rpc_deadline_timespec(&until, wait);
 		int w = 0;
 		while (c->pipes == 0 && !c->closing && w != ETIMEDOUT) {
-			w = pthread_cond_timedwait(&c->pipe_cv, &c->mu, &until);
+			w = pthread_cond_timedwait(
+			    &c->pipe_cv, &c->mu, &until);
 		}
 	}
 	if (c->pipes == 0 || c->closing) {
@@ -457,8 +461,8 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 	if (s == NULL) {
 		pthread_mutex_unlock(&c->mu);
 		nng_msg_free(m);
-		return fail(reply, arena, CORE_RESOURCE_EXHAUSTED,
-		    "out of memory");
+		return fail(
+		    reply, arena, CORE_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	atomic_store(&s->lost, false);
 	inflight_add(c, s);
@@ -503,8 +507,8 @@ core_rpc_call(core_rpc_client *c, const char *method,
 		    "request too large for the call's memory");
 	}
 	protobuf_c_message_pack(in, buf);
-	core_status st = core_rpc_call_raw(c, method, buf, n, opts, arena,
-	    reply);
+	core_status st =
+	    core_rpc_call_raw(c, method, buf, n, opts, arena, reply);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -519,25 +523,25 @@ core_rpc_call(core_rpc_client *c, const char *method,
 }
 
 void
-core_rpc_opts_from_call(const core_call *call, core_rpc_opts *opts,
-    core_md md[2])
+core_rpc_opts_from_call(
+    const core_call *call, core_rpc_opts *opts, core_md md[2])
 {
 	size_t n = 0;
 	const char *v = core_call_metadata(call, CORE_MD_REQUEST_ID);
 	if (v != NULL) {
-		md[n++] = (core_md) {CORE_MD_REQUEST_ID, v};
+		md[n++] = (core_md){CORE_MD_REQUEST_ID, v};
 	}
 	v = core_call_metadata(call, CORE_MD_AUTHORIZATION);
 	if (v != NULL) {
-		md[n++] = (core_md) {CORE_MD_AUTHORIZATION, v};
+		md[n++] = (core_md){CORE_MD_AUTHORIZATION, v};
 	}
 	opts->md = md;
 	opts->n_md = n;
 	int64_t left = core_call_remaining_ms(call);
-	opts->timeout_ms = left == INT64_MAX ? 0
-	    : left < 1                       ? 1
-	    : left > INT32_MAX               ? INT32_MAX
-	                                     : (int) left;
+	opts->timeout_ms = left == INT64_MAX  ? 0
+	                   : left < 1         ? 1
+	                   : left > INT32_MAX ? INT32_MAX
+	                                      : (int) left;
 }
 
 /* ---- Asynchronous calls ------------------------------------------------- */
@@ -626,8 +630,8 @@ core_rpc_call_async(core_rpc_client *c, const char *method,
     core_rpc_done_fn done, void *arg)
 {
 	int64_t timeout = opts != NULL && opts->timeout_ms > 0
-	    ? opts->timeout_ms
-	    : c->default_timeout_ms;
+	                      ? opts->timeout_ms
+	                      : c->default_timeout_ms;
 	nng_msg *m = NULL;
 	int rv = build_request(c, method, payload, len, opts, timeout, &m);
 	if (rv == NNG_EMSGSIZE) {

@@ -65,7 +65,8 @@ core_rpc_request_id_valid(const char *s)
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+		          (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		          c == '.';
 		if (!ok || n >= 64) {
 			return false;
 		}

@@ -11,8 +11,8 @@
 static int
 method_cmp(const void *a, const void *b)
 {
-	return strcmp(((const rpc_method *) a)->name,
-	    ((const rpc_method *) b)->name);
+	return strcmp(
+	    ((const rpc_method *) a)->name, ((const rpc_method *) b)->name);
 }
 
 /* The row of svc that names method "/<service>/<m>", or NULL; *dups counts
@@ -77,7 +77,8 @@ add_service(rpc_method_table *s, const core_rpc_service *svc, bool has_auth)
 		if (dups != 1) {
 			core_log_kv(CORE_LOG_ERROR, "method table: method",
 			    "method", e->name, "problem",
-			    dups ? "has more than one row" : "has no row", NULL);
+			    dups ? "has more than one row" : "has no row",
+			    NULL);
 			return -EINVAL;
 		}
 		if (row_ok(has_auth, e->row) != 0) {
@@ -133,8 +134,8 @@ rpc_methods_build(rpc_method_table *t, const core_rpc_service *builtin,
 	qsort(t->v, t->n, sizeof(rpc_method), method_cmp);
 	for (size_t i = 1; i < t->n; i++) {
 		if (strcmp(t->v[i - 1].name, t->v[i].name) == 0) {
-			core_log_error("method %s registered twice",
-			    t->v[i].name);
+			core_log_error(
+			    "method %s registered twice", t->v[i].name);
 			return -EINVAL;
 		}
 	}

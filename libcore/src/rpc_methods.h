@@ -28,7 +28,8 @@ int rpc_methods_build(rpc_method_table *t, const core_rpc_service *builtin,
     const core_rpc_service *services, size_t n_services, bool has_auth);
 
 /* The method of that full name, or NULL. */
-const rpc_method *rpc_methods_find(const rpc_method_table *t, const char *name);
+const rpc_method *rpc_methods_find(
+    const rpc_method_table *t, const char *name);
 
 /* Frees t's entries; a zeroed table is fine. */
 void rpc_methods_free(rpc_method_table *t);

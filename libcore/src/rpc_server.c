@@ -48,8 +48,6 @@ typedef struct slot {
 	bool receiving; /* a receive is (about to be) pending */
 } slot;
 
-
-
 struct core_rpc_server {
 	char *name;
 	char **listen_urls;
@@ -69,11 +67,12 @@ struct core_rpc_server {
 
 	nng_socket sock;
 	bool sock_open;
-	int port; /* bound port of the first tcp:// listener, or -1 */
+	int port;    /* bound port of the first tcp:// listener, or -1 */
 	slot *slots; /* one per worker */
 
 	pthread_mutex_t mu;
-	pthread_cond_t state_cv; /* start waits for workers' init; stop for exits */
+	pthread_cond_t
+	    state_cv; /* start waits for workers' init; stop for exits */
 	atomic_bool stopping;
 	int workers_ready;
 	int workers_failed;
@@ -102,7 +101,8 @@ health_check(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		bool known = false;
 		for (size_t i = 0; i < s->methods.n && !known; i++) {
 			const char *m = s->methods.v[i].name + 1;
-			known = strncmp(m, req->service, n) == 0 && m[n] == '/';
+			known =
+			    strncmp(m, req->service, n) == 0 && m[n] == '/';
 		}
 		if (!known) {
 			resp->status =
@@ -111,9 +111,9 @@ health_check(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		}
 	}
 	bool ok = s->health == NULL || s->health(c->state);
-	resp->status = ok
-	    ? CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-	    : CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+	resp->status =
+	    ok ? CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+	       : CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
 	return CORE_OK;
 }
 
@@ -122,7 +122,6 @@ static const core_rpc_method health_methods[] = {
 };
 static const core_rpc_service health_service = {
     &core__v1__health__descriptor, health_methods, 1, NULL};
-
 
 /* ---- Handling one call (on a worker) ----------------------------------- */
 
@@ -179,8 +178,8 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	        c->req->payload.len, field, sizeof(field), &why) != 0) {
 		return core_call_field_error(c, field, "%s", why);
 	}
-	ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, pa,
-	    c->req->payload.len, c->req->payload.data);
+	ProtobufCMessage *in = protobuf_c_message_unpack(
+	    m->desc->input, pa, c->req->payload.len, c->req->payload.data);
 	if (in == NULL) {
 		return core_call_error(c, CORE_INVALID_ARGUMENT,
 		    "request payload is not a valid %s", m->desc->input->name);
@@ -188,8 +187,8 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	ProtobufCMessage *out =
 	    core_arena_alloc(c->arena, m->desc->output->sizeof_message);
 	if (out == NULL) {
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "out of memory");
+		return core_call_error(
+		    c, CORE_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	m->desc->output->message_init(out);
 
@@ -204,8 +203,8 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	size_t n = protobuf_c_message_get_packed_size(out);
 	uint8_t *buf = core_arena_alloc(c->arena, n);
 	if (buf == NULL) {
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "response too large");
+		return core_call_error(
+		    c, CORE_RESOURCE_EXHAUSTED, "response too large");
 	}
 	protobuf_c_message_pack(out, buf);
 	resp->payload.data = buf;
@@ -227,8 +226,8 @@ make_reply(core_call *c, core_status st, Core__V1__Response *resp,
 			/* The detail is for operators, not for the caller. */
 			core_log_kv(CORE_LOG_ERROR, "handler failed", "method",
 			    c->method, "detail", c->message, NULL);
-			snprintf(c->message, sizeof(c->message),
-			    "internal error");
+			snprintf(
+			    c->message, sizeof(c->message), "internal error");
 		} else if (c->message[0] == '\0') {
 			snprintf(c->message, sizeof(c->message), "%s",
 			    core_status_str(st));
@@ -240,8 +239,9 @@ make_reply(core_call *c, core_status st, Core__V1__Response *resp,
 	}
 	size_t n = core__v1__response__get_packed_size(resp);
 	if (n > max_msg) {
-		core_log_kv(CORE_LOG_ERROR, "response exceeds the message limit",
-		    "method", c->method, NULL);
+		core_log_kv(CORE_LOG_ERROR,
+		    "response exceeds the message limit", "method", c->method,
+		    NULL);
 		core__v1__response__init(resp);
 		resp->code = CORE__V1__CODE__RESOURCE_EXHAUSTED;
 		resp->message = "response exceeds the maximum message size";
@@ -273,13 +273,13 @@ handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
 	static const Core__V1__Request empty_req = CORE__V1__REQUEST__INIT;
 	c.req = &empty_req;
 
-	core_status st = dispatch(&c, nng_msg_body(msg), nng_msg_len(msg),
-	    recv_ms, &resp);
+	core_status st =
+	    dispatch(&c, nng_msg_body(msg), nng_msg_len(msg), recv_ms, &resp);
 	if (core_log_enabled(CORE_LOG_DEBUG)) {
 		char ms[32];
 		snprintf(ms, sizeof(ms), "%" PRId64, rpc_now_ms() - t0);
-		core_log_kv(CORE_LOG_DEBUG, "call", "method", c.method,
-		    "code", core_status_str(st), "duration_ms", ms, NULL);
+		core_log_kv(CORE_LOG_DEBUG, "call", "method", c.method, "code",
+		    core_status_str(st), "duration_ms", ms, NULL);
 	}
 	atomic_fetch_add(&s->calls, 1);
 
@@ -399,8 +399,7 @@ worker_main(void *arg)
 
 int
 core_rpc_server_new(const core_rpc_server_config *cfg,
-    const core_rpc_service *services, size_t n_services,
-    core_rpc_server **out)
+    const core_rpc_service *services, size_t n_services, core_rpc_server **out)
 {
 	if (cfg == NULL || cfg->n_listen == 0 || cfg->workers < 0 ||
 	    cfg->drain_ms < 0) {
@@ -416,8 +415,8 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->state_cv, NULL);
 	s->n_workers = cfg->workers ? cfg->workers : 8;
-	s->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes
-	                                : CORE_RPC_DEFAULT_MAX_MSG;
+	s->max_msg =
+	    cfg->max_msg_bytes ? cfg->max_msg_bytes : CORE_RPC_DEFAULT_MAX_MSG;
 	s->drain_ms = cfg->drain_ms ? cfg->drain_ms : 10000;
 	s->arena_cap = cfg->arena_cap ? cfg->arena_cap : 4 * s->max_msg;
 	s->worker_init = cfg->worker_init;
@@ -435,13 +434,14 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 	}
 	s->n_listen = cfg->n_listen;
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if ((s->listen_urls[i] = strdup(cfg->listen_urls[i])) == NULL) {
+		if ((s->listen_urls[i] = strdup(cfg->listen_urls[i])) ==
+		    NULL) {
 			goto fail;
 		}
 	}
 
-	int rv = rpc_methods_build(&s->methods, &health_service, services,
-	    n_services, s->has_auth);
+	int rv = rpc_methods_build(
+	    &s->methods, &health_service, services, n_services, s->has_auth);
 	if (rv != 0) {
 		core_rpc_server_free(s);
 		return rv;
@@ -538,7 +538,8 @@ core_rpc_server_start(core_rpc_server *s)
 
 	s->port = -1;
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
-		core_log_error("cannot open rep0 socket: %s", nng_strerror(rv));
+		core_log_error(
+		    "cannot open rep0 socket: %s", nng_strerror(rv));
 		return -1;
 	}
 	s->sock_open = true;
@@ -549,8 +550,8 @@ core_rpc_server_start(core_rpc_server *s)
 		sl->srv = s;
 		if ((rv = nng_aio_alloc(&sl->aio, NULL, NULL)) != 0 ||
 		    (rv = nng_ctx_open(&sl->ctx, s->sock)) != 0) {
-			core_log_error("cannot create context: %s",
-			    nng_strerror(rv));
+			core_log_error(
+			    "cannot create context: %s", nng_strerror(rv));
 			nng_aio_free(sl->aio);
 			sl->aio = NULL;
 			goto fail;
@@ -594,7 +595,8 @@ core_rpc_server_start(core_rpc_server *s)
 		}
 		int port;
 		if (s->port < 0 && strncmp(s->listen_urls[i], "tcp", 3) == 0 &&
-		    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+		    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) ==
+		        0) {
 			s->port = port;
 		}
 	}

@@ -27,8 +27,8 @@ configure(const core_service_def *def, service_opts *o)
 	        false, "URLs to listen on (comma-separated)", &o->listen},
 	    {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1, 1024, false,
 	        "handler threads", &o->workers},
-	    {"RPC_MAX_MSG_BYTES", "4194304", CORE_CONFIG_INT, 1024,
-	        1L << 30, false, "largest message accepted", &o->max_msg},
+	    {"RPC_MAX_MSG_BYTES", "4194304", CORE_CONFIG_INT, 1024, 1L << 30,
+	        false, "largest message accepted", &o->max_msg},
 	    {"RPC_DRAIN_MS", "10000", CORE_CONFIG_INT, 1, 600000, false,
 	        "how long a stop waits for calls in flight", &o->drain_ms},
 	};
@@ -42,8 +42,8 @@ configure(const core_service_def *def, service_opts *o)
 	}
 	memcpy(all, common, sizeof(common));
 	if (def->n_config > 0) {
-		memcpy(all + n_common, def->config,
-		    def->n_config * sizeof(*all));
+		memcpy(
+		    all + n_common, def->config, def->n_config * sizeof(*all));
 	}
 	int rv = 2;
 	core_log_level level;
@@ -55,8 +55,8 @@ configure(const core_service_def *def, service_opts *o)
 		core_log_error("bad configuration: LOG_LEVEL must be "
 		               "debug|info|warn|error, LOG_FORMAT json|text");
 	} else {
-		core_log_init(def->name, level,
-		    strcmp(o->log_format, "text") != 0);
+		core_log_init(
+		    def->name, level, strcmp(o->log_format, "text") != 0);
 		core_config_log(all, n_all);
 		rv = 0;
 	}

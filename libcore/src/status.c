@@ -5,7 +5,7 @@
 
 static const char *const names[] = {
 #define CORE_STATUS_NAME(name, num) [num] = #name,
-	CORE_STATUS_TABLE(CORE_STATUS_NAME)
+    CORE_STATUS_TABLE(CORE_STATUS_NAME)
 #undef CORE_STATUS_NAME
 };
 

@@ -213,8 +213,8 @@ format_frac(int32_t nanos, core_rfc3339_frac frac, char *out, size_t cap)
 }
 
 int
-core_rfc3339_format(int64_t secs, int32_t nanos, core_rfc3339_frac frac,
-    char *buf, size_t cap)
+core_rfc3339_format(
+    int64_t secs, int32_t nanos, core_rfc3339_frac frac, char *buf, size_t cap)
 {
 	int64_t days, rem, y;
 	unsigned mo, d;

@@ -57,8 +57,8 @@ auth_link_config(auth_link *l, const char *dial_use,
 
 int
 auth_link_open(auth_link *l, core_redis *(*redis)(void *state),
-    core_status (*is_admin)(core_call *call, const core_jwt_claims *claims,
-        bool *admin))
+    core_status (*is_admin)(
+        core_call *call, const core_jwt_claims *claims, bool *admin))
 {
 	char buf[1024];
 	const char *urls[MAX_URLS];

@@ -35,8 +35,8 @@ void auth_link_config(auth_link *l, const char *dial_use,
  * Returns 0, or -1 (logged as a configuration error naming AUTH_RPC_DIAL)
  * with nothing to free. */
 int auth_link_open(auth_link *l, core_redis *(*redis)(void *state),
-    core_status (*is_admin)(core_call *call, const core_jwt_claims *claims,
-        bool *admin));
+    core_status (*is_admin)(
+        core_call *call, const core_jwt_claims *claims, bool *admin));
 
 /* Frees the client and the cache; no call or verification may be
  * running. */

@@ -15,7 +15,8 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s URL [WORKERS] [DRAIN_MS]\n", argv[0]);
+		fprintf(
+		    stderr, "usage: %s URL [WORKERS] [DRAIN_MS]\n", argv[0]);
 		return 2;
 	}
 	core_rpc_block_signals();

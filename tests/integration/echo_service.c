@@ -28,8 +28,8 @@ echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		core_call_set_retry_after(c, 7);
 	}
 	if (req->fail_code != 0) {
-		return core_call_error(c, (core_status) req->fail_code,
-		    "secret detail %d", 42);
+		return core_call_error(
+		    c, (core_status) req->fail_code, "secret detail %d", 42);
 	}
 	resp->data = req->data; /* lives in the call's arena */
 	resp->seq = req->seq;

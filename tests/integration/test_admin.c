@@ -53,7 +53,6 @@ static int rid_seq;
 
 /* ---- Processes and databases -------------------------------------------- */
 
-
 /* The single value of a query with up to two text parameters, or "" for
  * no row / NULL (into buf). */
 static const char *
@@ -79,7 +78,6 @@ count_of(PGconn *db, const char *q, const char *p1, const char *p2)
 	char buf[32];
 	return strtol(value_of(db, q, p1, p2, buf, sizeof(buf)), NULL, 10);
 }
-
 
 /* Starts binary on a fresh database; db_var names its URL variable. */
 static void
@@ -1024,8 +1022,8 @@ test_audit_log_refuses_update_delete_truncate_even_for_the_superuser(
 	for (int replica = 0; replica < 2; replica++) {
 		/* replica: the setting that turns ordinary triggers off. */
 		pg_ok(auditdb, replica
-		                    ? "SET session_replication_role = replica"
-		                    : "SET session_replication_role = origin");
+		                   ? "SET session_replication_role = replica"
+		                   : "SET session_replication_role = origin");
 		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]);
 		     i++) {
 			PGresult *r = PQexec(auditdb, refused[i]);
@@ -1071,7 +1069,6 @@ test_the_app_role_may_only_read_and_append(void **state)
 	 * connects as the superuser, is what the next-but-one test shows: a
 	 * grant taken from the role stops its writes. */
 }
-
 
 static void
 test_admindb_unreachable_update_is_unavailable_and_nothing_changes(
@@ -1184,9 +1181,8 @@ test_action_done_but_final_row_refused_is_logged_whole(void **state)
 	    "AS $$ BEGIN IF NEW.detail ? 'before' THEN "
 	    "RAISE EXCEPTION 'refused for the test'; END IF; "
 	    "RETURN NEW; END $$");
-	pg_ok(auditdb,
-	    "CREATE TRIGGER refuse_done BEFORE INSERT ON audit_log "
-	    "FOR EACH ROW EXECUTE FUNCTION refuse_done()");
+	pg_ok(auditdb, "CREATE TRIGGER refuse_done BEFORE INSERT ON audit_log "
+	               "FOR EACH ROW EXECUTE FUNCTION refuse_done()");
 	new_rid(rid, sizeof(rid));
 	Auth__V1__User *after = NULL;
 	core_status st = update_user(root_token, rid, id,
@@ -1218,10 +1214,10 @@ test_list_users_pages_through_1000_users_each_exactly_once(void **state)
 {
 	(void) state;
 	pg_ok(authdb, "INSERT INTO users (username, email, password_hash) "
-	               "SELECT 'bulk' || lpad(g::text, 4, '0'), "
-	               "'bulk' || g || '@example.com', "
-	               "'$argon2id$v=19$m=19456,t=2,p=1$x$y' "
-	               "FROM generate_series(1, 1000) g");
+	              "SELECT 'bulk' || lpad(g::text, 4, '0'), "
+	              "'bulk' || g || '@example.com', "
+	              "'$argon2id$v=19$m=19456,t=2,p=1$x$y' "
+	              "FROM generate_series(1, 1000) g");
 	enum { N = 1000 };
 	static const int sizes[] = {37, 200, 0};
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {

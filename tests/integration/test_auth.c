@@ -48,8 +48,6 @@ typedef struct env {
 
 static env E;
 
-
-
 static int
 setup_all(void **state)
 {
@@ -60,7 +58,8 @@ setup_all(void **state)
 	assert_int_equal(PQstatus(E.admin), CONNECTION_OK);
 	snprintf(E.db, sizeof(E.db), "auth_test_%d", (int) getpid());
 	char q[256];
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
+	snprintf(
+	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
 	pg_ok(E.admin, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", E.db);
 	pg_ok(E.admin, q);
@@ -73,18 +72,18 @@ setup_all(void **state)
 	snprintf(dburl, sizeof(dburl), "AUTH_DATABASE_URL=%s", E.db_url);
 	snprintf(redis, sizeof(redis), "REDIS_URL=%s", redis_url);
 	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=debug",
-	    "RPC_WORKERS=4", "AUTH_MIGRATE_WAIT_S=10",
-	    "AUTH_KEK=" TEST_KEK, "AUTH_LOGIN_MAX_PER_USER=5",
-	    "AUTH_REFRESH_GRACE_MS=300", NULL};
+	    "RPC_WORKERS=4", "AUTH_MIGRATE_WAIT_S=10", "AUTH_KEK=" TEST_KEK,
+	    "AUTH_LOGIN_MAX_PER_USER=5", "AUTH_REFRESH_GRACE_MS=300", NULL};
 	char *argv[] = {SVC_AUTH_PATH, NULL};
 	/* Its log goes to a file, read by the last test. */
-	const char *tmp = getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
+	const char *tmp =
+	    getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
 	snprintf(E.log_path, sizeof(E.log_path), "%s/svc-auth-%d.log", tmp,
 	    (int) getpid());
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, E.log_path,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(
+	    &fa, 2, E.log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_int_equal(
 	    posix_spawn(&E.pid, SVC_AUTH_PATH, &fa, NULL, argv, envp), 0);
 	posix_spawn_file_actions_destroy(&fa);
@@ -113,7 +112,8 @@ teardown_all(void **state)
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	char q[256];
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
+	snprintf(
+	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
 	pg_ok(E.admin, q);
 	PQfinish(E.admin);
 	unlink(E.log_path);
@@ -195,8 +195,7 @@ test_register_stores_an_argon2id_hash_not_the_password(void **state)
 }
 
 static void
-test_register_duplicates_are_already_exists_without_saying_which(
-    void **state)
+test_register_duplicates_are_already_exists_without_saying_which(void **state)
 {
 	(void) state;
 	core_arena *a = core_arena_new(0);
@@ -234,8 +233,8 @@ test_register_names_every_invalid_field(void **state)
 	/* The password itself never comes back in a message. */
 	assert_null(strstr(reply.detail_descriptions[2], "short"));
 
-	assert_int_equal(do_register("", "", "", a, &resp, &reply),
-	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(
+	    do_register("", "", "", a, &resp, &reply), CORE_INVALID_ARGUMENT);
 	assert_int_equal(reply.n_details, 3);
 	assert_int_equal(do_register("mallory", "mallory@example.com",
 	                     "mallory", a, &resp, &reply),
@@ -244,9 +243,9 @@ test_register_names_every_invalid_field(void **state)
 	assert_int_equal(do_register("mallory", "mallory@example.com",
 	                     "bad\xff\xfeutf8!", a, &resp, &reply),
 	    CORE_INVALID_ARGUMENT);
-	assert_int_equal(do_register("robert'); DROP TABLE users;--",
-	                     "bobby@example.com", "correct horse battery", a,
-	                     &resp, &reply),
+	assert_int_equal(
+	    do_register("robert'); DROP TABLE users;--", "bobby@example.com",
+	        "correct horse battery", a, &resp, &reply),
 	    CORE_INVALID_ARGUMENT);
 	assert_string_equal(reply.detail_fields[0], "username");
 	core_arena_free(a);
@@ -263,16 +262,16 @@ test_register_rejects_nul_bytes_and_bad_utf8_naming_the_field(void **state)
 	    'l', 0x12, 15, 'a', 'd', 'a', '@', 'e', 'x', 'a', 'm', 'p', 'l',
 	    'e', '.', 'c', 'o', 'm', 0x1a, 9, 'l', 'o', 'n', 'g', 'e', 'n',
 	    'o', 'u', 'g'};
-	assert_int_equal(core_rpc_call_raw(E.cli,
-	                     "/auth.v1.AuthService/Register", nul, sizeof(nul),
-	                     NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call_raw(E.cli, "/auth.v1.AuthService/Register", nul,
+	        sizeof(nul), NULL, a, &reply),
 	    CORE_INVALID_ARGUMENT);
 	assert_int_equal(reply.n_details, 1);
 	assert_string_equal(reply.detail_fields[0], "username");
 	static const uint8_t utf8[] = {0x1a, 3, 'x', 0xc3, 0x28};
-	assert_int_equal(core_rpc_call_raw(E.cli,
-	                     "/auth.v1.AuthService/Register", utf8, sizeof(utf8),
-	                     NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call_raw(E.cli, "/auth.v1.AuthService/Register", utf8,
+	        sizeof(utf8), NULL, a, &reply),
 	    CORE_INVALID_ARGUMENT);
 	assert_string_equal(reply.detail_fields[0], "password");
 	core_arena_free(a);
@@ -285,9 +284,9 @@ test_register_sql_metacharacters_are_stored_as_data(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__RegisterResponse *resp = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(do_register("obrien", "o'brien+x@example.com",
-	                     "it's a '); DROP TABLE users; -- pass", a, &resp,
-	                     &reply),
+	assert_int_equal(
+	    do_register("obrien", "o'brien+x@example.com",
+	        "it's a '); DROP TABLE users; -- pass", a, &resp, &reply),
 	    CORE_OK);
 	PGresult *r = stored_user("obrien");
 	assert_int_equal(PQntuples(r), 1);
@@ -312,8 +311,8 @@ race_main(void *arg)
 	Auth__V1__RegisterResponse *resp = NULL;
 	core_rpc_reply reply;
 	pthread_barrier_wait(r->go);
-	r->st = do_register("samename", email, "correct horse battery", a,
-	    &resp, &reply);
+	r->st = do_register(
+	    "samename", email, "correct horse battery", a, &resp, &reply);
 	core_arena_free(a);
 	return NULL;
 }
@@ -329,7 +328,7 @@ test_50_concurrent_registrations_of_one_username_yield_one_success(
 	pthread_barrier_t go;
 	pthread_barrier_init(&go, NULL, N);
 	for (int i = 0; i < N; i++) {
-		r[i] = (racer) {.id = i, .go = &go};
+		r[i] = (racer){.id = i, .go = &go};
 		pthread_create(&t[i], NULL, race_main, &r[i]);
 	}
 	int ok = 0, exists = 0;
@@ -414,9 +413,8 @@ test_first_start_creates_one_signing_key_published_in_the_jwks(void **state)
 	assert_string_equal(kid, k->kid);
 	core_jwks *set = NULL;
 	char err[128];
-	assert_int_equal(
-	    core_jwks_parse(resp->json, strlen(resp->json), &set, err,
-	        sizeof(err)),
+	assert_int_equal(core_jwks_parse(resp->json, strlen(resp->json), &set,
+	                     err, sizeof(err)),
 	    0);
 	assert_int_equal(core_jwks_count(set), 1);
 	core_jwks_free(set);
@@ -444,7 +442,8 @@ second_instance(const char *kek, const char *expect_kid)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
 	snprintf(listen, sizeof(listen), "AUTH_RPC_LISTEN=%s", url);
 	snprintf(dburl, sizeof(dburl), "AUTH_DATABASE_URL=%s", E.db_url);
-	snprintf(redis, sizeof(redis), "REDIS_URL=%s", getenv("TEST_REDIS_URL"));
+	snprintf(
+	    redis, sizeof(redis), "REDIS_URL=%s", getenv("TEST_REDIS_URL"));
 	snprintf(kekenv, sizeof(kekenv), "AUTH_KEK=%s", kek);
 	char *envp[] = {listen, dburl, redis, "LOG_LEVEL=error",
 	    "RPC_WORKERS=1", kekenv, NULL};
@@ -498,9 +497,9 @@ test_restart_keeps_the_key_and_a_wrong_kek_refuses_to_start(void **state)
 
 	assert_int_equal(second_instance(TEST_KEK, kid), 0);
 	/* Another 32-byte key cannot unseal it: exit 1, no new key made. */
-	assert_int_equal(second_instance(
-	                     "b3RoZXIta2VrLTMyLWJ5dGVzLWxvbmctMTIzNDU2Nzg=",
-	                     kid),
+	assert_int_equal(
+	    second_instance(
+	        "b3RoZXIta2VrLTMyLWJ5dGVzLWxvbmctMTIzNDU2Nzg=", kid),
 	    1);
 	assert_int_equal(second_instance("not-base64!", kid), 1);
 	assert_int_equal(second_instance("", kid), 1);
@@ -516,11 +515,12 @@ call(const char *method, const ProtobufCMessage *in,
 	core_rpc_opts opts = {0};
 	if (bearer_token != NULL) {
 		snprintf(auth, sizeof(auth), "Bearer %s", bearer_token);
-		md[0] = (core_md) {CORE_MD_AUTHORIZATION, auth};
+		md[0] = (core_md){CORE_MD_AUTHORIZATION, auth};
 		opts.md = md;
 		opts.n_md = 1;
 	}
-	return core_rpc_call(E.cli, method, in, out_desc, out, &opts, a, reply);
+	return core_rpc_call(
+	    E.cli, method, in, out_desc, out, &opts, a, reply);
 }
 
 static core_status
@@ -560,11 +560,12 @@ check(const char *token, core_arena *a, Auth__V1__Claims **claims)
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 	core_status st = call("/auth.v1.AuthService/CheckToken", &req.base,
-	    &auth__v1__check_token_response__descriptor, &out, NULL, a, &reply);
+	    &auth__v1__check_token_response__descriptor, &out, NULL, a,
+	    &reply);
 	if (claims != NULL) {
 		*claims = st == CORE_OK
-		    ? ((Auth__V1__CheckTokenResponse *) out)->claims
-		    : NULL;
+		              ? ((Auth__V1__CheckTokenResponse *) out)->claims
+		              : NULL;
 	}
 	return st;
 }
@@ -601,8 +602,8 @@ test_login_tokens_verify_with_the_published_jwks(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *tok = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("LIN", "correct horse battery", a, &tok, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    login("LIN", "correct horse battery", a, &tok, &reply), CORE_OK);
 	assert_string_equal(tok->token_type, "Bearer");
 	assert_int_equal(tok->expires_in, 900);
 	assert_non_null(strchr(tok->refresh_token, '.'));
@@ -648,8 +649,8 @@ test_unknown_user_and_wrong_password_get_the_same_answer(void **state)
 	    CORE_UNAUTHENTICATED);
 	assert_int_equal(login("nosuchuser", "not the password", a, &tok, &r2),
 	    CORE_UNAUTHENTICATED);
-	assert_int_equal(login("no such user!", "not the password", a, &tok,
-	                     &r3),
+	assert_int_equal(
+	    login("no such user!", "not the password", a, &tok, &r3),
 	    CORE_UNAUTHENTICATED);
 	assert_string_equal(r1.message, r2.message);
 	assert_string_equal(r1.message, r3.message);
@@ -670,14 +671,14 @@ test_login_is_throttled_per_username_with_retry_after(void **state)
 		    CORE_UNAUTHENTICATED);
 	}
 	/* Over the limit even the right password waits. */
-	assert_int_equal(login("throttled", "correct horse battery", a, &tok,
-	                     &reply),
+	assert_int_equal(
+	    login("throttled", "correct horse battery", a, &tok, &reply),
 	    CORE_RESOURCE_EXHAUSTED);
 	assert_true(reply.retry_after_s > 0 && reply.retry_after_s <= 300);
 	/* Another account from the same address is not locked out. */
 	registered("neighbour");
-	assert_int_equal(login("neighbour", "correct horse battery", a, &tok,
-	                     &reply),
+	assert_int_equal(
+	    login("neighbour", "correct horse battery", a, &tok, &reply),
 	    CORE_OK);
 	core_arena_free(a);
 }
@@ -690,20 +691,20 @@ test_refresh_rotates_and_reuse_ends_the_session(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *t1 = NULL, *t2 = NULL, *t3 = NULL, *t = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("rotor", "correct horse battery", a, &t1, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    login("rotor", "correct horse battery", a, &t1, &reply), CORE_OK);
 	assert_int_equal(refresh(t1->refresh_token, a, &t2, &reply), CORE_OK);
 	assert_string_not_equal(t2->refresh_token, t1->refresh_token);
 	assert_int_equal(check(t2->access_token, a, NULL), CORE_OK);
 	assert_int_equal(refresh(t2->refresh_token, a, &t3, &reply), CORE_OK);
 	usleep(400000); /* past the 300 ms grace window */
 	/* An old secret again: reuse, the whole session ends. */
-	assert_int_equal(refresh(t1->refresh_token, a, &t, &reply),
-	    CORE_UNAUTHENTICATED);
-	assert_int_equal(refresh(t3->refresh_token, a, &t, &reply),
-	    CORE_UNAUTHENTICATED);
-	assert_int_equal(refresh("garbage", a, &t, &reply),
-	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    refresh(t1->refresh_token, a, &t, &reply), CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    refresh(t3->refresh_token, a, &t, &reply), CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    refresh("garbage", a, &t, &reply), CORE_UNAUTHENTICATED);
 	assert_int_equal(refresh("", a, &t, &reply), CORE_INVALID_ARGUMENT);
 	core_arena_free(a);
 }
@@ -717,7 +718,8 @@ test_refresh_accepts_the_previous_token_within_the_grace_window(void **state)
 	Auth__V1__TokenResponse *t1 = NULL, *ta = NULL, *tb = NULL;
 	core_rpc_reply reply;
 	assert_int_equal(
-	    login("twotabs", "correct horse battery", a, &t1, &reply), CORE_OK);
+	    login("twotabs", "correct horse battery", a, &t1, &reply),
+	    CORE_OK);
 	/* Two tabs refresh with the same token at the same moment. */
 	assert_int_equal(refresh(t1->refresh_token, a, &ta, &reply), CORE_OK);
 	assert_int_equal(refresh(t1->refresh_token, a, &tb, &reply), CORE_OK);
@@ -762,15 +764,15 @@ test_logout_revokes_the_token_and_the_session_idempotently(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *tok = NULL, *t = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("leaver", "correct horse battery", a, &tok,
-	                     &reply),
+	assert_int_equal(
+	    login("leaver", "correct horse battery", a, &tok, &reply),
 	    CORE_OK);
 	assert_int_equal(check(tok->access_token, a, NULL), CORE_OK);
 	assert_int_equal(logout(tok->access_token, a), CORE_OK);
-	assert_int_equal(check(tok->access_token, a, NULL),
-	    CORE_UNAUTHENTICATED);
-	assert_int_equal(refresh(tok->refresh_token, a, &t, &reply),
-	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    check(tok->access_token, a, NULL), CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    refresh(tok->refresh_token, a, &t, &reply), CORE_UNAUTHENTICATED);
 	assert_int_equal(logout(tok->access_token, a), CORE_OK);
 	assert_int_equal(logout(NULL, a), CORE_UNAUTHENTICATED);
 	assert_int_equal(logout("not.a.token", a), CORE_UNAUTHENTICATED);
@@ -785,8 +787,8 @@ test_check_token_rejects_tampering(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *tok = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("tamper", "correct horse battery", a, &tok,
-	                     &reply),
+	assert_int_equal(
+	    login("tamper", "correct horse battery", a, &tok, &reply),
 	    CORE_OK);
 	char bad[2048];
 	snprintf(bad, sizeof(bad), "%s", tok->access_token);
@@ -798,8 +800,8 @@ test_check_token_rejects_tampering(void **state)
 	bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A'; /* signature */
 	assert_int_equal(check(bad, a, NULL), CORE_UNAUTHENTICATED);
 	assert_int_equal(check("", a, NULL), CORE_UNAUTHENTICATED);
-	assert_int_equal(check("eyJhbGciOiJub25lIn0.e30.", a, NULL),
-	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    check("eyJhbGciOiJub25lIn0.e30.", a, NULL), CORE_UNAUTHENTICATED);
 	core_arena_free(a);
 }
 
@@ -811,18 +813,18 @@ test_disabled_user_cannot_log_in_or_refresh(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *tok = NULL, *t = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("shutout", "correct horse battery", a, &tok,
-	                     &reply),
+	assert_int_equal(
+	    login("shutout", "correct horse battery", a, &tok, &reply),
 	    CORE_OK);
 	PGconn *db = PQconnectdb(E.db_url);
 	PQclear(PQexec(db, "UPDATE users SET status = 'disabled' "
 	                   "WHERE username = 'shutout'"));
 	PQfinish(db);
-	assert_int_equal(login("shutout", "correct horse battery", a, &t,
-	                     &reply),
+	assert_int_equal(
+	    login("shutout", "correct horse battery", a, &t, &reply),
 	    CORE_PERMISSION_DENIED);
-	assert_int_equal(refresh(tok->refresh_token, a, &t, &reply),
-	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    refresh(tok->refresh_token, a, &t, &reply), CORE_UNAUTHENTICATED);
 	core_arena_free(a);
 }
 
@@ -830,7 +832,8 @@ static core_status
 list_sessions(const char *access, const char *user_id, core_arena *a,
     Auth__V1__ListSessionsResponse **resp)
 {
-	Auth__V1__ListSessionsRequest req = AUTH__V1__LIST_SESSIONS_REQUEST__INIT;
+	Auth__V1__ListSessionsRequest req =
+	    AUTH__V1__LIST_SESSIONS_REQUEST__INIT;
 	req.user_id = (char *) (uintptr_t) (user_id ? user_id : "");
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
@@ -864,18 +867,18 @@ test_users_list_and_end_their_own_sessions_only(void **state)
 	Auth__V1__TokenResponse *phone = NULL, *laptop = NULL, *other = NULL,
 	                        *t = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("twodevices", "correct horse battery", a, &phone,
-	                     &reply),
+	assert_int_equal(
+	    login("twodevices", "correct horse battery", a, &phone, &reply),
 	    CORE_OK);
-	assert_int_equal(login("twodevices", "correct horse battery", a,
-	                     &laptop, &reply),
+	assert_int_equal(
+	    login("twodevices", "correct horse battery", a, &laptop, &reply),
 	    CORE_OK);
-	assert_int_equal(login("stranger", "correct horse battery", a, &other,
-	                     &reply),
+	assert_int_equal(
+	    login("stranger", "correct horse battery", a, &other, &reply),
 	    CORE_OK);
 	Auth__V1__ListSessionsResponse *ls = NULL;
-	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &ls),
-	    CORE_OK);
+	assert_int_equal(
+	    list_sessions(laptop->access_token, NULL, a, &ls), CORE_OK);
 	assert_int_equal(ls->n_sessions, 2);
 	/* Newest first: the laptop's, marked current. */
 	assert_true(ls->sessions[0]->current);
@@ -889,20 +892,20 @@ test_users_list_and_end_their_own_sessions_only(void **state)
 	assert_int_equal(list_sessions(other->access_token,
 	                     ls->sessions[0]->user_id, a, &ls),
 	    CORE_PERMISSION_DENIED);
-	assert_int_equal(revoke_session(other->access_token, phone_sid, a),
-	    CORE_NOT_FOUND);
-	assert_int_equal(revoke_session(NULL, phone_sid, a),
-	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    revoke_session(other->access_token, phone_sid, a), CORE_NOT_FOUND);
+	assert_int_equal(
+	    revoke_session(NULL, phone_sid, a), CORE_UNAUTHENTICATED);
 
 	/* The laptop ends the phone's session: its refresh token dies. */
-	assert_int_equal(revoke_session(laptop->access_token, phone_sid, a),
-	    CORE_OK);
+	assert_int_equal(
+	    revoke_session(laptop->access_token, phone_sid, a), CORE_OK);
 	assert_int_equal(refresh(phone->refresh_token, a, &t, &reply),
 	    CORE_UNAUTHENTICATED);
 	assert_int_equal(revoke_session(laptop->access_token, phone_sid, a),
 	    CORE_NOT_FOUND);
-	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &ls),
-	    CORE_OK);
+	assert_int_equal(
+	    list_sessions(laptop->access_token, NULL, a, &ls), CORE_OK);
 	assert_int_equal(ls->n_sessions, 1);
 
 	/* An admin may list anyone's. */
@@ -911,12 +914,12 @@ test_users_list_and_end_their_own_sessions_only(void **state)
 	                   "WHERE username = 'stranger'"));
 	PQfinish(db);
 	Auth__V1__TokenResponse *admin = NULL;
-	assert_int_equal(login("stranger", "correct horse battery", a, &admin,
-	                     &reply),
+	assert_int_equal(
+	    login("stranger", "correct horse battery", a, &admin, &reply),
 	    CORE_OK);
 	Auth__V1__ListSessionsResponse *mine = NULL;
-	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &mine),
-	    CORE_OK);
+	assert_int_equal(
+	    list_sessions(laptop->access_token, NULL, a, &mine), CORE_OK);
 	assert_int_equal(list_sessions(admin->access_token,
 	                     mine->sessions[0]->user_id, a, &ls),
 	    CORE_OK);
@@ -935,8 +938,8 @@ current_session(const char *access, core_arena *a, Auth__V1__Session **out,
 	    &req.base, &auth__v1__get_current_session_response__descriptor,
 	    &resp, access, a, reply);
 	*out = st == CORE_OK
-	    ? ((Auth__V1__GetCurrentSessionResponse *) resp)->session
-	    : NULL;
+	           ? ((Auth__V1__GetCurrentSessionResponse *) resp)->session
+	           : NULL;
 	return st;
 }
 
@@ -957,8 +960,8 @@ test_current_session_is_the_one_of_the_callers_token(void **state)
 	    login("whereami", "correct horse battery", a, &laptop, &reply),
 	    CORE_OK);
 	assert_int_equal(check(laptop->access_token, a, &cl), CORE_OK);
-	assert_int_equal(current_session(laptop->access_token, a, &s, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    current_session(laptop->access_token, a, &s, &reply), CORE_OK);
 	assert_non_null(s);
 	/* The laptop's own session, as ListSessions shows it. */
 	assert_string_equal(s->id, cl->sid);
@@ -969,18 +972,17 @@ test_current_session_is_the_one_of_the_callers_token(void **state)
 	assert_non_null(s->created_at);
 	assert_non_null(s->last_used_at);
 	Auth__V1__ListSessionsResponse *ls = NULL;
-	assert_int_equal(list_sessions(laptop->access_token, NULL, a, &ls),
-	    CORE_OK);
+	assert_int_equal(
+	    list_sessions(laptop->access_token, NULL, a, &ls), CORE_OK);
 	assert_int_equal(ls->n_sessions, 2);
 	assert_string_equal(ls->sessions[0]->id, s->id);
 	assert_string_not_equal(ls->sessions[1]->id, s->id);
 
 	/* A refresh keeps the session: the new token names the same one. */
-	assert_int_equal(refresh(laptop->refresh_token, a, &later, &reply),
-	    CORE_OK);
-	assert_int_equal(current_session(later->access_token, a, &again,
-	                     &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    refresh(laptop->refresh_token, a, &later, &reply), CORE_OK);
+	assert_int_equal(
+	    current_session(later->access_token, a, &again, &reply), CORE_OK);
 	assert_string_equal(again->id, s->id);
 	assert_true(again->current);
 	core_arena_free(a);
@@ -995,8 +997,8 @@ test_current_session_needs_a_valid_unrevoked_token(void **state)
 	Auth__V1__TokenResponse *tok = NULL;
 	Auth__V1__Session *s = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(current_session(NULL, a, &s, &reply),
-	    CORE_UNAUTHENTICATED);
+	assert_int_equal(
+	    current_session(NULL, a, &s, &reply), CORE_UNAUTHENTICATED);
 	assert_string_equal(reply.message, "a bearer token is required");
 	assert_int_equal(current_session("not.a.token", a, &s, &reply),
 	    CORE_UNAUTHENTICATED);
@@ -1022,30 +1024,31 @@ test_current_session_that_has_ended_is_not_found(void **state)
 	Auth__V1__Session *s = NULL, *ps = NULL;
 	core_rpc_reply reply;
 	assert_int_equal(
-	    login("ended", "correct horse battery", a, &phone, &reply), CORE_OK);
+	    login("ended", "correct horse battery", a, &phone, &reply),
+	    CORE_OK);
 	assert_int_equal(
 	    login("ended", "correct horse battery", a, &laptop, &reply),
 	    CORE_OK);
 
 	/* Ended from another device: the phone's access token still
 	 * verifies, but its session is gone. */
-	assert_int_equal(current_session(phone->access_token, a, &ps, &reply),
-	    CORE_OK);
-	assert_int_equal(revoke_session(laptop->access_token, ps->id, a),
-	    CORE_OK);
+	assert_int_equal(
+	    current_session(phone->access_token, a, &ps, &reply), CORE_OK);
+	assert_int_equal(
+	    revoke_session(laptop->access_token, ps->id, a), CORE_OK);
 	assert_int_equal(current_session(phone->access_token, a, &s, &reply),
 	    CORE_NOT_FOUND);
 	assert_string_equal(reply.message, "no such session");
 
 	/* Ended by a refresh-token reuse: every access token of the session
 	 * outlives it. */
-	assert_int_equal(refresh(laptop->refresh_token, a, &t2, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    refresh(laptop->refresh_token, a, &t2, &reply), CORE_OK);
 	usleep(400000); /* past the 300 ms grace window */
 	assert_int_equal(refresh(laptop->refresh_token, a, &t, &reply),
 	    CORE_UNAUTHENTICATED);
-	assert_int_equal(current_session(t2->access_token, a, &s, &reply),
-	    CORE_NOT_FOUND);
+	assert_int_equal(
+	    current_session(t2->access_token, a, &s, &reply), CORE_NOT_FOUND);
 	assert_int_equal(current_session(laptop->access_token, a, &s, &reply),
 	    CORE_NOT_FOUND);
 	core_arena_free(a);
@@ -1078,12 +1081,13 @@ test_redis_down_login_is_unavailable_and_health_not_serving(void **state)
 	core_rpc_client *c = NULL;
 	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
 	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest hreq = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	Core__V1__HealthCheckRequest hreq =
+	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 	assert_int_equal(core_rpc_call(c, "/core.v1.Health/Check", &hreq.base,
-	                     &core__v1__health_check_response__descriptor, &out,
-	                     NULL, a, &reply),
+	                     &core__v1__health_check_response__descriptor,
+	                     &out, NULL, a, &reply),
 	    CORE_OK);
 	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
 	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
@@ -1091,9 +1095,9 @@ test_redis_down_login_is_unavailable_and_health_not_serving(void **state)
 	lreq.username = "noredis";
 	lreq.password = "correct horse battery";
 	/* Never a login without its session written. */
-	assert_int_equal(core_rpc_call(c, "/auth.v1.AuthService/Login",
-	                     &lreq.base, &auth__v1__token_response__descriptor,
-	                     &out, NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call(c, "/auth.v1.AuthService/Login", &lreq.base,
+	        &auth__v1__token_response__descriptor, &out, NULL, a, &reply),
 	    CORE_UNAVAILABLE);
 	core_arena_free(a);
 	core_rpc_client_free(c);
@@ -1116,11 +1120,11 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *user = NULL, *admin = NULL, *after = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("keyuser", "correct horse battery", a, &user,
-	                     &reply),
+	assert_int_equal(
+	    login("keyuser", "correct horse battery", a, &user, &reply),
 	    CORE_OK);
-	assert_int_equal(login("keyadmin", "correct horse battery", a, &admin,
-	                     &reply),
+	assert_int_equal(
+	    login("keyadmin", "correct horse battery", a, &admin, &reply),
 	    CORE_OK);
 	Auth__V1__GetJwksResponse *before = NULL;
 	assert_int_equal(get_jwks(E.cli, a, &before), CORE_OK);
@@ -1141,7 +1145,8 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	                     &auth__v1__rotate_keys_response__descriptor, &out,
 	                     admin->access_token, a, &reply),
 	    CORE_OK);
-	Auth__V1__RotateKeysResponse *rot = (Auth__V1__RotateKeysResponse *) out;
+	Auth__V1__RotateKeysResponse *rot =
+	    (Auth__V1__RotateKeysResponse *) out;
 	assert_non_null(rot->key);
 	assert_true(rot->key->active);
 	assert_string_not_equal(rot->key->kid, old_kid);
@@ -1168,8 +1173,8 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	/* A token from before the rotation still verifies; new ones carry
 	 * the new kid and verify too. */
 	assert_int_equal(check(user->access_token, a, NULL), CORE_OK);
-	assert_int_equal(login("keyuser", "correct horse battery", a, &after,
-	                     &reply),
+	assert_int_equal(
+	    login("keyuser", "correct horse battery", a, &after, &reply),
 	    CORE_OK);
 	assert_int_equal(check(after->access_token, a, NULL), CORE_OK);
 	core_jwks *set = NULL;
@@ -1182,9 +1187,9 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	size_t n = 0;
 	for (size_t i = 0; i < jwks->n_keys; i++) {
 		if (strcmp(jwks->keys[i]->kid, old_kid) == 0) {
-			assert_int_equal(core_b64url_decode(jwks->keys[i]->x,
-			                     strlen(jwks->keys[i]->x), pk,
-			                     sizeof(pk), &n),
+			assert_int_equal(
+			    core_b64url_decode(jwks->keys[i]->x,
+			        strlen(jwks->keys[i]->x), pk, sizeof(pk), &n),
 			    0);
 			assert_int_equal(core_jwks_add(only_old, NULL, pk), 0);
 		}
@@ -1197,8 +1202,8 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 	    core_jwt_verify(set, after->access_token, &pol, &cl, &reason),
 	    CORE_JWT_OK);
 	/* Signed with the new key: unknown to a set with only the old one. */
-	assert_int_equal(core_jwt_verify(only_old, after->access_token, &pol,
-	                     &cl, &reason),
+	assert_int_equal(
+	    core_jwt_verify(only_old, after->access_token, &pol, &cl, &reason),
 	    CORE_JWT_UNKNOWN_KID);
 	core_jwks_free(set);
 	core_jwks_free(only_old);
@@ -1211,8 +1216,8 @@ test_admin_rotates_keys_and_old_tokens_keep_verifying(void **state)
 static int
 drop_redis_connections(void)
 {
-	redisContext *r = redisConnect("127.0.0.1",
-	    (int) strtol(need("TEST_REDIS_PORT"), NULL, 10));
+	redisContext *r = redisConnect(
+	    "127.0.0.1", (int) strtol(need("TEST_REDIS_PORT"), NULL, 10));
 	assert_non_null(r);
 	assert_int_equal(r->err, 0);
 	redisReply *list = redisCommand(r, "CLIENT LIST");
@@ -1228,9 +1233,11 @@ drop_redis_connections(void)
 		}
 		char id[32];
 		if (sscanf(line, "id=%31s", id) == 1) {
-			redisReply *k = redisCommand(r, "CLIENT KILL ID %s", id);
-			killed += k != NULL && k->type == REDIS_REPLY_INTEGER &&
-			    k->integer == 1;
+			redisReply *k =
+			    redisCommand(r, "CLIENT KILL ID %s", id);
+			killed += k != NULL &&
+			          k->type == REDIS_REPLY_INTEGER &&
+			          k->integer == 1;
 			freeReplyObject(k);
 		}
 	}
@@ -1247,8 +1254,8 @@ test_service_survives_redis_dropping_its_connections(void **state)
 	core_arena *a = core_arena_new(0);
 	Auth__V1__TokenResponse *tok = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(login("redisdrop", "correct horse battery", a, &tok,
-	                     &reply),
+	assert_int_equal(
+	    login("redisdrop", "correct horse battery", a, &tok, &reply),
 	    CORE_OK);
 	assert_true(drop_redis_connections() > 0);
 	/* Each worker's next Redis call fails once (never retried: it may
@@ -1257,8 +1264,8 @@ test_service_survives_redis_dropping_its_connections(void **state)
 	 * until 8 logins in a row succeed. */
 	int unavailable = 0, ok_in_a_row = 0;
 	for (int i = 0; i < 40 && ok_in_a_row < 8; i++) {
-		core_status st = login("redisdrop", "correct horse battery", a,
-		    &tok, &reply);
+		core_status st = login(
+		    "redisdrop", "correct horse battery", a, &tok, &reply);
 		if (st == CORE_OK) {
 			ok_in_a_row++;
 			continue;
@@ -1333,7 +1340,8 @@ main(void)
 	    cmocka_unit_test(test_users_list_and_end_their_own_sessions_only),
 	    cmocka_unit_test(
 	        test_current_session_is_the_one_of_the_callers_token),
-	    cmocka_unit_test(test_current_session_needs_a_valid_unrevoked_token),
+	    cmocka_unit_test(
+	        test_current_session_needs_a_valid_unrevoked_token),
 	    cmocka_unit_test(test_current_session_that_has_ended_is_not_found),
 	    cmocka_unit_test(
 	        test_redis_down_login_is_unavailable_and_health_not_serving),

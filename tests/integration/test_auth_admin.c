@@ -49,10 +49,8 @@ static env E;
 
 /* ---- Database -------------------------------------------------------- */
 
-
 /* Runs a statement (printf-style) on the test database. */
-static void dbexec(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static void dbexec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 dbexec(const char *fmt, ...)
@@ -85,7 +83,6 @@ active_admins(void)
 }
 
 /* ---- The service ----------------------------------------------------- */
-
 
 static int
 setup_all(void **state)
@@ -569,7 +566,8 @@ test_a_demoted_admins_token_is_refused_at_once(void **state)
 	                     &auth__v1__rotate_keys_response__descriptor, &out,
 	                     at->access_token, a, NULL),
 	    CORE_PERMISSION_DENIED);
-	Auth__V1__ListSessionsRequest ls = AUTH__V1__LIST_SESSIONS_REQUEST__INIT;
+	Auth__V1__ListSessionsRequest ls =
+	    AUTH__V1__LIST_SESSIONS_REQUEST__INIT;
 	ls.user_id = boss;
 	assert_int_equal(call("/auth.v1.AuthService/ListSessions", &ls.base,
 	                     &auth__v1__list_sessions_response__descriptor,

@@ -90,12 +90,13 @@ echo_claims(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	Test__V1__EchoResponse *resp = (Test__V1__EchoResponse *) out;
 	const core_jwt_claims *cl = core_call_claims(c);
 	const char *sub = cl ? cl->sub : "(public)";
-	resp->data.data = (uint8_t *) core_arena_strdup(core_call_arena(c), sub);
+	resp->data.data =
+	    (uint8_t *) core_arena_strdup(core_call_arena(c), sub);
 	resp->data.len = strlen(sub);
 	const redisReply *r = core_call_prefetched(c, 0);
 	resp->request_id = r && r->type == REDIS_REPLY_STRING
-	    ? core_arena_strdup(core_call_arena(c), r->str)
-	    : "";
+	                       ? core_arena_strdup(core_call_arena(c), r->str)
+	                       : "";
 	return CORE_OK;
 }
 
@@ -111,9 +112,11 @@ types(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 static int
 prefetch_greeting(core_call *c, const core_jwt_claims *cl, core_redis_extra *x)
 {
-	const char **argv = core_arena_alloc(core_call_arena(c), 2 * sizeof(*argv));
+	const char **argv =
+	    core_arena_alloc(core_call_arena(c), 2 * sizeof(*argv));
 	argv[0] = "GET";
-	argv[1] = core_arena_printf(core_call_arena(c), "greeting:%s", cl->sub);
+	argv[1] =
+	    core_arena_printf(core_call_arena(c), "greeting:%s", cl->sub);
 	return core_redis_extra_add(x, 2, argv) < 0 ? -1 : 0;
 }
 
@@ -150,23 +153,32 @@ serve_with(fixture *f, unsigned rule, const char *const *callers,
 {
 	char url[64];
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
-	f->rows[0] = (core_rpc_method){ECHO, echo_claims, rule, 60, callers,
-	    prefetch};
-	f->rows[1] = (core_rpc_method){"/test.v1.Echo/Types", types, 0, 0,
-	    NULL, NULL};
+	f->rows[0] =
+	    (core_rpc_method){ECHO, echo_claims, rule, 60, callers, prefetch};
+	f->rows[1] =
+	    (core_rpc_method){"/test.v1.Echo/Types", types, 0, 0, NULL, NULL};
 	f->svc = (core_rpc_service){
 	    &test__v1__echo__descriptor, f->rows, 2, on_denied};
-	core_call_auth auth = {.issuer = ISS, .audience = AUD,
-	    .verify = verify, .verify_arg = keys, .redis = worker_redis,
+	core_call_auth auth = {.issuer = ISS,
+	    .audience = AUD,
+	    .verify = verify,
+	    .verify_arg = keys,
+	    .redis = worker_redis,
 	    .is_admin = is_admin};
 	const char *urls[] = {url};
-	core_rpc_server_config cfg = {.name = "auth-test", .listen_urls = urls,
-	    .n_listen = 1, .workers = 2, .worker_init = worker_init,
+	core_rpc_server_config cfg = {.name = "auth-test",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = 2,
+	    .worker_init = worker_init,
 	    .worker_fini = worker_fini,
-	    .app = (void *) (uintptr_t) redis_url, .auth = &auth};
+	    .app = (void *) (uintptr_t) redis_url,
+	    .auth = &auth};
 	assert_int_equal(core_rpc_server_new(&cfg, &f->svc, 1, &f->srv), 0);
 	assert_int_equal(core_rpc_server_start(f->srv), 0);
-	core_rpc_client_config cc = {.name = "echo", .urls = urls, .n_urls = 1,
+	core_rpc_client_config cc = {.name = "echo",
+	    .urls = urls,
+	    .n_urls = 1,
 	    .connect_wait_ms = 2000};
 	assert_int_equal(core_rpc_client_new(&cc, &f->cli), 0);
 	memset(&denial, 0, sizeof(denial));
@@ -194,8 +206,8 @@ setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	f->r = core_redis_open(need("TEST_REDIS_URL"));
-	snprintf(f->sub, sizeof(f->sub), "callauth-%ld-%d", (long) getpid(),
-	    ++seq);
+	snprintf(
+	    f->sub, sizeof(f->sub), "callauth-%ld-%d", (long) getpid(), ++seq);
 	*state = f;
 	return 0;
 }
@@ -330,8 +342,8 @@ test_revoked_tokens_are_refused_unless_the_rule_allows(void **state)
 	assert_string_equal(data, f->sub);
 	/* revoked_before after iat revokes every older token of the user. */
 	char *old = token(f, "user", 30, 30, NULL);
-	assert_int_equal(core_revoke_user_tokens(f->r, f->sub,
-	                     (int64_t) time(NULL) - 5, 60),
+	assert_int_equal(core_revoke_user_tokens(
+	                     f->r, f->sub, (int64_t) time(NULL) - 5, 60),
 	    CORE_OK);
 	stop(f);
 	serve(f, CORE_RULE_USER, NULL, NULL);
@@ -344,7 +356,8 @@ test_admin_rule_asks_the_service(void **state)
 	fixture *f = *state;
 	char msg[256], data[128];
 	serve(f, CORE_RULE_ADMIN, NULL, NULL);
-	assert_int_equal(call(f, token(f, "user", 0, 0, NULL), NULL, NULL, msg),
+	assert_int_equal(
+	    call(f, token(f, "user", 0, 0, NULL), NULL, NULL, msg),
 	    CORE_PERMISSION_DENIED);
 	assert_string_equal(msg, "this needs the admin role");
 	assert_string_equal(denial.reason, "not an admin");
@@ -361,8 +374,8 @@ test_recent_auth_rule_reads_auth_time(void **state)
 	/* The row allows 60 s. */
 	assert_int_equal(
 	    call(f, token(f, "user", 0, 10, NULL), NULL, NULL, NULL), CORE_OK);
-	assert_int_equal(call(f, token(f, "user", 0, 120, NULL), NULL, NULL,
-	                     NULL),
+	assert_int_equal(
+	    call(f, token(f, "user", 0, 120, NULL), NULL, NULL, NULL),
 	    CORE_PERMISSION_DENIED);
 	assert_string_equal(denial.reason, "authentication too old");
 	assert_int_equal(
@@ -404,7 +417,8 @@ test_redis_down_fails_closed(void **state)
 	char url[64];
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", free_port());
 	serve_with(f, CORE_RULE_USER, NULL, NULL, url);
-	assert_int_equal(call(f, token(f, "user", 0, 0, NULL), NULL, NULL, msg),
+	assert_int_equal(
+	    call(f, token(f, "user", 0, 0, NULL), NULL, NULL, msg),
 	    CORE_UNAVAILABLE);
 	assert_string_equal(
 	    msg, "the session store is unavailable; try again later");

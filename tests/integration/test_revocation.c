@@ -81,7 +81,8 @@ static bool
 revoked(fixture *f)
 {
 	bool rv = false;
-	assert_int_equal(core_revocation_check(f->r, &f->c, NULL, &rv), CORE_OK);
+	assert_int_equal(
+	    core_revocation_check(f->r, &f->c, NULL, &rv), CORE_OK);
 	return rv;
 }
 
@@ -117,7 +118,8 @@ test_blacklisted_jti_is_revoked(void **state)
 	snprintf(other.jti, sizeof(other.jti), "revtest-other-%ld-%d",
 	    (long) getpid(), fixture_seq);
 	bool rv = true;
-	assert_int_equal(core_revocation_check(f->r, &other, NULL, &rv), CORE_OK);
+	assert_int_equal(
+	    core_revocation_check(f->r, &other, NULL, &rv), CORE_OK);
 	assert_false(rv);
 }
 
@@ -193,7 +195,8 @@ static long long
 ttl_of(fixture *f, const char *key)
 {
 	redisReply *rep;
-	assert_int_equal(core_redis_command(f->r, &rep, "TTL %s", key), CORE_OK);
+	assert_int_equal(
+	    core_redis_command(f->r, &rep, "TTL %s", key), CORE_OK);
 	long long t = rep->integer;
 	freeReplyObject(rep);
 	return t;

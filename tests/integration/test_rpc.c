@@ -63,7 +63,6 @@ health(void *state)
 	return healthy != 0;
 }
 
-
 typedef struct fixture {
 	core_rpc_server *srv;
 	core_rpc_client *cli;
@@ -86,7 +85,8 @@ server_on(const char *url, int workers, int drain_ms)
 	    .health = health,
 	};
 	core_rpc_server *s = NULL;
-	assert_int_equal(core_rpc_server_new(&cfg, &test_echo_service, 1, &s), 0);
+	assert_int_equal(
+	    core_rpc_server_new(&cfg, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), 0);
 	return s;
 }
@@ -152,9 +152,8 @@ spawn_server(const char *url, int port)
 	char *argv[] = {(char *) ECHO_SERVER_PATH, (char *) (uintptr_t) url,
 	    "4", "5000", NULL};
 	pid_t pid;
-	assert_int_equal(posix_spawn(&pid, ECHO_SERVER_PATH, NULL, NULL, argv,
-	                     environ),
-	    0);
+	assert_int_equal(
+	    posix_spawn(&pid, ECHO_SERVER_PATH, NULL, NULL, argv, environ), 0);
 	/* Ready when it answers Health. (A bare TCP connect as a probe
 	 * would do, but nng's listener pauses accepting for about 100 ms
 	 * after a peer that hangs up during the handshake.) */
@@ -212,8 +211,8 @@ test_round_trip_carries_payload_and_metadata(void **state)
 	Test__V1__EchoResponse *resp = NULL;
 	core_rpc_reply reply;
 
-	assert_int_equal(call_echo(f->cli, &req, &opts, a, &resp, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    call_echo(f->cli, &req, &opts, a, &resp, &reply), CORE_OK);
 	assert_int_equal(resp->data.len, 5);
 	assert_memory_equal(resp->data.data, "hello", 5);
 	assert_int_equal(resp->seq, 77);
@@ -234,8 +233,8 @@ test_client_generates_a_request_id_when_none_is_given(void **state)
 	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
 	Test__V1__EchoResponse *resp = NULL;
 	core_rpc_reply reply;
-	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    call_echo(f->cli, &req, NULL, a, &resp, &reply), CORE_OK);
 	assert_int_equal(strlen(resp->request_id), 32);
 	core_arena_free(a);
 }
@@ -245,37 +244,42 @@ test_health_reports_serving_and_not_serving(void **state)
 {
 	fixture *f = *state;
 	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	Core__V1__HealthCheckRequest req =
+	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 
-	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
-	                     &req.base, &core__v1__health_check_response__descriptor,
-	                     &out, NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call(f->cli, "/core.v1.Health/Check", &req.base,
+	        &core__v1__health_check_response__descriptor, &out, NULL, a,
+	        &reply),
 	    CORE_OK);
 	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
 	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 
 	healthy = 0;
-	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
-	                     &req.base, &core__v1__health_check_response__descriptor,
-	                     &out, NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call(f->cli, "/core.v1.Health/Check", &req.base,
+	        &core__v1__health_check_response__descriptor, &out, NULL, a,
+	        &reply),
 	    CORE_OK);
 	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
 	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
 	healthy = 1;
 
 	req.service = "test.v1.Echo";
-	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
-	                     &req.base, &core__v1__health_check_response__descriptor,
-	                     &out, NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call(f->cli, "/core.v1.Health/Check", &req.base,
+	        &core__v1__health_check_response__descriptor, &out, NULL, a,
+	        &reply),
 	    CORE_OK);
 	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
 	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 	req.service = "nope.v1.Nothing";
-	assert_int_equal(core_rpc_call(f->cli, "/core.v1.Health/Check",
-	                     &req.base, &core__v1__health_check_response__descriptor,
-	                     &out, NULL, a, &reply),
+	assert_int_equal(
+	    core_rpc_call(f->cli, "/core.v1.Health/Check", &req.base,
+	        &core__v1__health_check_response__descriptor, &out, NULL, a,
+	        &reply),
 	    CORE_OK);
 	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
 	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN);
@@ -309,8 +313,8 @@ test_undecodable_payload_is_invalid_argument(void **state)
 	core_rpc_reply reply;
 	/* Field 1, wire type 2, length 100, but only 2 bytes follow. */
 	static const uint8_t bad[] = {0x0a, 100, 1, 2};
-	assert_int_equal(core_rpc_call_raw(f->cli, ECHO, bad, sizeof(bad), NULL,
-	                     a, &reply),
+	assert_int_equal(
+	    core_rpc_call_raw(f->cli, ECHO, bad, sizeof(bad), NULL, a, &reply),
 	    CORE_INVALID_ARGUMENT);
 	assert_non_null(strstr(reply.message, "test.v1.EchoRequest"));
 	core_arena_free(a);
@@ -326,13 +330,13 @@ test_handler_errors_reach_the_client_without_internal_detail(void **state)
 	core_rpc_reply reply;
 
 	req.fail_code = CORE_INTERNAL;
-	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
-	    CORE_INTERNAL);
+	assert_int_equal(
+	    call_echo(f->cli, &req, NULL, a, &resp, &reply), CORE_INTERNAL);
 	assert_string_equal(reply.message, "internal error");
 
 	req.fail_code = CORE_NOT_FOUND;
-	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
-	    CORE_NOT_FOUND);
+	assert_int_equal(
+	    call_echo(f->cli, &req, NULL, a, &resp, &reply), CORE_NOT_FOUND);
 	assert_string_equal(reply.message, "secret detail 42");
 
 	req.fail_code = CORE_RESOURCE_EXHAUSTED;
@@ -368,14 +372,14 @@ test_deadline_exceeded_when_the_handler_is_slow(void **state)
 	    CORE_DEADLINE_EXCEEDED);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	          (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	assert_true(ms < 550); /* it did not wait for the handler */
 
 	/* The client and server stay usable after an abandoned call. */
 	req.sleep_ms = 0;
 	req.seq = 5;
-	assert_int_equal(call_echo(f->cli, &req, NULL, a, &resp, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    call_echo(f->cli, &req, NULL, a, &resp, &reply), CORE_OK);
 	assert_int_equal(resp->seq, 5);
 	core_arena_free(a);
 }
@@ -391,7 +395,8 @@ test_expired_deadline_is_not_run_by_the_server(void **state)
 	nng_socket_set_ms(raw, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	assert_int_equal(nng_dial(raw, f->url, NULL, 0), 0);
 
-	Core__V1__Request__MetadataEntry e = CORE__V1__REQUEST__METADATA_ENTRY__INIT;
+	Core__V1__Request__MetadataEntry e =
+	    CORE__V1__REQUEST__METADATA_ENTRY__INIT;
 	Core__V1__Request__MetadataEntry *ep[] = {&e};
 	Core__V1__Request r = CORE__V1__REQUEST__INIT;
 	r.method = ECHO;
@@ -423,10 +428,10 @@ test_garbage_message_gets_an_error_and_server_keeps_serving(void **state)
 	assert_int_equal(nng_req0_open(&raw), 0);
 	nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 3000);
 	assert_int_equal(nng_dial(raw, f->url, NULL, 0), 0);
-	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00,
-	    0x13, 0x37};
-	assert_int_equal(nng_send(raw, (void *) (uintptr_t) garbage,
-	                     sizeof(garbage), 0),
+	static const uint8_t garbage[] = {
+	    0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x13, 0x37};
+	assert_int_equal(
+	    nng_send(raw, (void *) (uintptr_t) garbage, sizeof(garbage), 0),
 	    0);
 	void *rep = NULL;
 	size_t rlen = 0;
@@ -452,8 +457,8 @@ test_garbage_message_gets_an_error_and_server_keeps_serving(void **state)
 	Test__V1__EchoResponse *out = NULL;
 	core_rpc_reply reply;
 	req.seq = 9;
-	assert_int_equal(call_echo(f->cli, &req, NULL, a, &out, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    call_echo(f->cli, &req, NULL, a, &out, &reply), CORE_OK);
 	assert_int_equal(out->seq, 9);
 	core_arena_free(a);
 }
@@ -491,14 +496,15 @@ test_random_bytes_never_break_the_server(void **state)
 		    nng_send(raw, (void *) (uintptr_t) msg, len, 0), 0);
 		void *rep = NULL;
 		size_t rlen = 0;
-		assert_int_equal(nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
+		assert_int_equal(
+		    nng_recv(raw, &rep, &rlen, NNG_FLAG_ALLOC), 0);
 		Core__V1__Response *resp =
 		    core__v1__response__unpack(NULL, rlen, rep);
 		assert_non_null(resp);
 		assert_true(resp->code == CORE__V1__CODE__OK ||
-		    resp->code == CORE__V1__CODE__INVALID_ARGUMENT ||
-		    resp->code == CORE__V1__CODE__UNIMPLEMENTED ||
-		    resp->code == CORE__V1__CODE__DEADLINE_EXCEEDED);
+		            resp->code == CORE__V1__CODE__INVALID_ARGUMENT ||
+		            resp->code == CORE__V1__CODE__UNIMPLEMENTED ||
+		            resp->code == CORE__V1__CODE__DEADLINE_EXCEEDED);
 		core__v1__response__free_unpacked(resp, NULL);
 		nng_free(rep, rlen);
 	}
@@ -537,8 +543,8 @@ test_oversized_message_is_rejected(void **state)
 
 	req.data.len = 1000;
 	req.seq = 3;
-	assert_int_equal(call_echo(f->cli, &req, NULL, a, &out, &reply),
-	    CORE_OK);
+	assert_int_equal(
+	    call_echo(f->cli, &req, NULL, a, &out, &reply), CORE_OK);
 	assert_int_equal(out->data.len, 1000);
 	free(data);
 	core_arena_free(a);
@@ -573,8 +579,8 @@ hammer_main(void *arg)
 		Test__V1__EchoResponse *resp = NULL;
 		core_rpc_reply reply;
 		core_rpc_opts opts = {.timeout_ms = 5000};
-		core_status st = call_echo(h->cli, &req, &opts, a, &resp,
-		    &reply);
+		core_status st =
+		    call_echo(h->cli, &req, &opts, a, &resp, &reply);
 		if (st == CORE_OK) {
 			if (resp->seq != req.seq ||
 			    resp->data.len != (size_t) n ||
@@ -605,9 +611,9 @@ test_64_threads_1000_calls_each_all_replies_match(void **state)
 	pthread_t t[THREADS];
 	hammer h[THREADS];
 	for (int i = 0; i < THREADS; i++) {
-		h[i] = (hammer) {.cli = f->cli, .id = i, .calls = CALLS};
-		assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]),
-		    0);
+		h[i] = (hammer){.cli = f->cli, .id = i, .calls = CALLS};
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
 	}
 	int ok = 0;
 	for (int i = 0; i < THREADS; i++) {
@@ -627,8 +633,8 @@ test_no_server_answers_unavailable_quickly(void **state)
 	/* A port nothing listens on: bind one, note it, close it. */
 	core_rpc_server *s = server_on("tcp://127.0.0.1:0", 1, 100);
 	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
-	    core_rpc_server_port(s));
+	snprintf(
+	    url, sizeof(url), "tcp://127.0.0.1:%d", core_rpc_server_port(s));
 	core_rpc_server_free(s);
 
 	const char *urls[] = {url};
@@ -641,12 +647,11 @@ test_no_server_answers_unavailable_quickly(void **state)
 	core_rpc_opts opts = {.timeout_ms = 5000};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(
-	    core_rpc_call_raw(c, ECHO, NULL, 0, &opts, a, &reply),
+	assert_int_equal(core_rpc_call_raw(c, ECHO, NULL, 0, &opts, a, &reply),
 	    CORE_UNAVAILABLE);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	          (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	assert_true(ms < 1000);
 	assert_non_null(strstr(reply.message, "unavailable"));
 	core_arena_free(a);
@@ -665,25 +670,28 @@ test_bad_urls_and_busy_ports_fail_to_start(void **state)
 	core_rpc_server_config sc = {
 	    .name = "x", .listen_urls = bad, .n_listen = 1, .workers = 1};
 	core_rpc_server *s = NULL;
-	assert_int_equal(core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
+	assert_int_equal(
+	    core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), -1);
 	core_rpc_server_free(s);
 
 	const char *busy[] = {f->url};
 	sc.listen_urls = busy;
-	assert_int_equal(core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
+	assert_int_equal(
+	    core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), -1);
 	core_rpc_server_free(s);
 
 	const char *any[] = {"tcp://127.0.0.1:0"};
 	sc.listen_urls = any;
 	sc.worker_init = worker_init_fails;
-	assert_int_equal(core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
+	assert_int_equal(
+	    core_rpc_server_new(&sc, &test_echo_service, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), -1);
 	core_rpc_server_free(s);
 
-	assert_int_equal(core_rpc_server_new(NULL, &test_echo_service, 1, &s),
-	    -22);
+	assert_int_equal(
+	    core_rpc_server_new(NULL, &test_echo_service, 1, &s), -22);
 }
 
 static core_status
@@ -772,7 +780,7 @@ test_server_restart_client_sees_unavailable_then_recovers(void **state)
 		assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
 	}
 	for (int i = 0; i < THREADS; i++) {
-		h[i] = (hammer) {.cli = c, .id = i, .stop = &stop};
+		h[i] = (hammer){.cli = c, .id = i, .stop = &stop};
 		pthread_create(&t[i], NULL, hammer_main, &h[i]);
 	}
 	usleep(300000);
@@ -841,7 +849,7 @@ test_clean_shutdown_under_load_finishes_calls_in_flight(void **state)
 	hammer h[THREADS];
 	int nthreads = THREADS;
 	for (int i = 0; i < nthreads; i++) {
-		h[i] = (hammer) {.cli = c, .id = i, .stop = &stop};
+		h[i] = (hammer){.cli = c, .id = i, .stop = &stop};
 		pthread_create(&t[i], NULL, hammer_main, &h[i]);
 	}
 	slow_call slow = {.cli = c};
@@ -947,8 +955,8 @@ test_async_call_round_trips_and_times_out(void **state)
 	assert_int_equal(async_echo(f->cli, 42, 0, 2000, &r), CORE_OK);
 	assert_int_equal(r.seq, 42);
 	assert_int_equal(r.done, 1);
-	assert_int_equal(async_echo(f->cli, 1, 500, 50, &r),
-	    CORE_DEADLINE_EXCEEDED);
+	assert_int_equal(
+	    async_echo(f->cli, 1, 500, 50, &r), CORE_DEADLINE_EXCEEDED);
 	assert_int_equal(r.done, 1);
 	assert_int_equal(async_echo(f->cli, 43, 0, 2000, &r), CORE_OK);
 	assert_int_equal(r.seq, 43);
@@ -977,7 +985,8 @@ test_async_call_reports_lost_connection(void **state)
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
 	assert_int_equal(
-	    core_rpc_call_async(c, ECHO, buf, n, &opts, async_done, &r), CORE_OK);
+	    core_rpc_call_async(c, ECHO, buf, n, &opts, async_done, &r),
+	    CORE_OK);
 	usleep(100000);
 	kill(pid, SIGKILL); /* no drain: the connection just drops */
 	waitpid(pid, NULL, 0);
@@ -1043,7 +1052,8 @@ main(void)
 	    cmocka_unit_test(
 	        test_clean_shutdown_under_load_finishes_calls_in_flight),
 	    cmocka_unit_test_setup_teardown(
-	        test_in_process_stop_finishes_calls_in_flight, setup, teardown),
+	        test_in_process_stop_finishes_calls_in_flight, setup,
+	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_async_call_round_trips_and_times_out, setup, teardown),
 	    cmocka_unit_test(test_async_call_reports_lost_connection),

@@ -636,8 +636,8 @@ test_get_finds_only_a_live_session_of_its_user(void **state)
 	assert_string_equal(s.client_ip, "192.0.2.7");
 	assert_true(s.created_ms > 0 && s.last_used_ms == s.created_ms);
 	// The refresh's answer and get agree on the session.
-	assert_int_equal(auth_session_refresh(f->r, token, LONG_GRACE_MS,
-	                     TTL_S, out, &r, &res),
+	assert_int_equal(auth_session_refresh(
+	                     f->r, token, LONG_GRACE_MS, TTL_S, out, &r, &res),
 	    CORE_OK);
 	assert_int_equal(res, AUTH_REFRESH_OK);
 	assert_int_equal(auth_session_get(f->r, sid, f->user, &s), CORE_OK);
@@ -648,8 +648,8 @@ test_get_finds_only_a_live_session_of_its_user(void **state)
 	    auth_session_get(f->r, sid, f->user2, &s), CORE_NOT_FOUND);
 	assert_int_equal(
 	    auth_session_get(f->r, "not a sid", f->user, &s), CORE_NOT_FOUND);
-	assert_int_equal(auth_session_get(f->r, "AAAAAAAAAAAAAAAAAAAAAA",
-	                     f->user, &s),
+	assert_int_equal(
+	    auth_session_get(f->r, "AAAAAAAAAAAAAAAAAAAAAA", f->user, &s),
 	    CORE_NOT_FOUND);
 	assert_int_equal(auth_session_get(f->r, sid, "", &s), CORE_NOT_FOUND);
 	// Ended.

@@ -541,7 +541,8 @@ test_migrations_refuse_two_files_with_one_version(void **state)
 	write_file(f, "001_a.sql", "CREATE TABLE a (n int);");
 	write_file(f, "001_b.sql", "CREATE TABLE b (n int);");
 	char err[512];
-	assert_int_equal(core_pg_migrate(f->url, f->dir, err, sizeof(err)), -1);
+	assert_int_equal(
+	    core_pg_migrate(f->url, f->dir, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "001_b.sql"));
 	assert_non_null(strstr(err, "001_a.sql"));
 }

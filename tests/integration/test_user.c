@@ -44,15 +44,15 @@ static proc AUTH, USER;
 static PGconn *admin;
 static redisContext *redis;
 
-
 /* Starts binary with a fresh database; env_db names its URL variable. */
 static void
-start(proc *p, const char *binary, const char *listen_var,
-    const char *db_var, const char *tag)
+start(proc *p, const char *binary, const char *listen_var, const char *db_var,
+    const char *tag)
 {
 	char q[160];
 	snprintf(p->db, sizeof(p->db), "%s_test_%d", tag, (int) getpid());
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
+	snprintf(
+	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
 	pg_ok(admin, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", p->db);
 	pg_ok(admin, q);
@@ -69,8 +69,8 @@ start(proc *p, const char *binary, const char *listen_var,
 	    "RPC_WORKERS=4", "AUTH_KEK=" KEK, "AUTH_LOGIN_MAX_PER_IP=100000",
 	    NULL};
 	char *argv[] = {(char *) (uintptr_t) binary, NULL};
-	assert_int_equal(posix_spawn(&p->pid, binary, NULL, NULL, argv, envp),
-	    0);
+	assert_int_equal(
+	    posix_spawn(&p->pid, binary, NULL, NULL, argv, envp), 0);
 	const char *urls[] = {p->url};
 	core_rpc_client_config cfg = {.name = tag,
 	    .urls = urls,
@@ -94,10 +94,10 @@ stop(proc *p)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	p->pid = 0;
 	char q[160];
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
+	snprintf(
+	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", p->db);
 	pg_ok(admin, q);
 }
-
 
 static int
 setup_all(void **state)
@@ -105,8 +105,8 @@ setup_all(void **state)
 	(void) state;
 	admin = PQconnectdb(need("TEST_PG_URL"));
 	assert_int_equal(PQstatus(admin), CONNECTION_OK);
-	redis = redisConnect("127.0.0.1",
-	    (int) strtol(need("TEST_REDIS_PORT"), NULL, 10));
+	redis = redisConnect(
+	    "127.0.0.1", (int) strtol(need("TEST_REDIS_PORT"), NULL, 10));
 	assert_true(redis != NULL && redis->err == 0);
 	start(&AUTH, SVC_AUTH_PATH, "AUTH_RPC_LISTEN", "AUTH_DATABASE_URL",
 	    "auth");
@@ -136,7 +136,7 @@ call(proc *p, const char *method, const ProtobufCMessage *in,
 	core_rpc_opts opts = {0};
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Bearer %s", token);
-		md[0] = (core_md) {CORE_MD_AUTHORIZATION, auth};
+		md[0] = (core_md){CORE_MD_AUTHORIZATION, auth};
 		opts.md = md;
 		opts.n_md = 1;
 	}
@@ -156,17 +156,19 @@ user_token(const char *username, char *buf, size_t len)
 	reg.username = (char *) (uintptr_t) username;
 	reg.email = email;
 	reg.password = "correct horse battery";
-	core_status st = call(&AUTH, "/auth.v1.AuthService/Register", &reg.base,
-	    &auth__v1__register_response__descriptor, &out, NULL, a, &reply);
+	core_status st = call(&AUTH, "/auth.v1.AuthService/Register",
+	    &reg.base, &auth__v1__register_response__descriptor, &out, NULL, a,
+	    &reply);
 	assert_true(st == CORE_OK || st == CORE_ALREADY_EXISTS);
 	Auth__V1__LoginRequest login = AUTH__V1__LOGIN_REQUEST__INIT;
 	login.username = (char *) (uintptr_t) username;
 	login.password = "correct horse battery";
-	assert_int_equal(call(&AUTH, "/auth.v1.AuthService/Login", &login.base,
-	                     &auth__v1__token_response__descriptor, &out, NULL,
-	                     a, &reply),
+	assert_int_equal(
+	    call(&AUTH, "/auth.v1.AuthService/Login", &login.base,
+	        &auth__v1__token_response__descriptor, &out, NULL, a, &reply),
 	    CORE_OK);
-	snprintf(buf, len, "%s", ((Auth__V1__TokenResponse *) out)->access_token);
+	snprintf(
+	    buf, len, "%s", ((Auth__V1__TokenResponse *) out)->access_token);
 	core_arena_free(a);
 }
 
@@ -177,8 +179,8 @@ get(const char *token, core_arena *a, User__V1__Profile **p)
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 	core_status st = call(&USER, "/user.v1.UserService/GetProfile",
-	    &req.base, &user__v1__get_profile_response__descriptor, &out, token,
-	    a, &reply);
+	    &req.base, &user__v1__get_profile_response__descriptor, &out,
+	    token, a, &reply);
 	*p = st == CORE_OK ? ((User__V1__GetProfileResponse *) out)->profile
 	                   : NULL;
 	return st;
@@ -194,8 +196,8 @@ update(const char *token, User__V1__UpdateProfileRequest *req, core_arena *a,
 	    token, a, reply);
 	if (p != NULL) {
 		*p = st == CORE_OK
-		    ? ((User__V1__UpdateProfileResponse *) out)->profile
-		    : NULL;
+		         ? ((User__V1__UpdateProfileResponse *) out)->profile
+		         : NULL;
 	}
 	return st;
 }
@@ -230,8 +232,7 @@ test_first_get_creates_the_profile_and_caches_it(void **state)
 }
 
 static void
-test_partial_update_keeps_other_fields_and_invalidates_the_cache(
-    void **state)
+test_partial_update_keeps_other_fields_and_invalidates_the_cache(void **state)
 {
 	(void) state;
 	char tok[2048];
@@ -250,8 +251,10 @@ test_partial_update_keeps_other_fields_and_invalidates_the_cache(
 	assert_int_equal(p->version, 2);
 	assert_false(cached(p->user_id));
 
-	User__V1__UpdateProfileRequest only = USER__V1__UPDATE_PROFILE_REQUEST__INIT;
-	only.has_locale_case = USER__V1__UPDATE_PROFILE_REQUEST__HAS_LOCALE_LOCALE;
+	User__V1__UpdateProfileRequest only =
+	    USER__V1__UPDATE_PROFILE_REQUEST__INIT;
+	only.has_locale_case =
+	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_LOCALE_LOCALE;
 	only.locale = "pt-BR";
 	assert_int_equal(update(tok, &only, a, &p, &reply), CORE_OK);
 	assert_int_equal(get(tok, a, &p), CORE_OK);
@@ -281,12 +284,13 @@ test_every_field_rule_is_enforced_naming_the_field(void **state)
 	req.has_avatar_url_case =
 	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_AVATAR_URL_AVATAR_URL;
 	req.avatar_url = "javascript:alert(1)";
-	req.has_locale_case = USER__V1__UPDATE_PROFILE_REQUEST__HAS_LOCALE_LOCALE;
+	req.has_locale_case =
+	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_LOCALE_LOCALE;
 	req.locale = "en_US";
 	req.has_bio_case = USER__V1__UPDATE_PROFILE_REQUEST__HAS_BIO_BIO;
 	req.bio = "bell \x07";
-	assert_int_equal(update(tok, &req, a, NULL, &reply),
-	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(
+	    update(tok, &req, a, NULL, &reply), CORE_INVALID_ARGUMENT);
 	assert_int_equal(reply.n_details, 4);
 	assert_string_equal(reply.detail_fields[0], "display_name");
 	assert_string_equal(reply.detail_fields[1], "bio");
@@ -302,14 +306,16 @@ test_every_field_rule_is_enforced_naming_the_field(void **state)
 		u.has_avatar_url_case =
 		    USER__V1__UPDATE_PROFILE_REQUEST__HAS_AVATAR_URL_AVATAR_URL;
 		u.avatar_url = (char *) (uintptr_t) bad_urls[i];
-		assert_int_equal(update(tok, &u, a, NULL, &reply),
-		    CORE_INVALID_ARGUMENT);
+		assert_int_equal(
+		    update(tok, &u, a, NULL, &reply), CORE_INVALID_ARGUMENT);
 	}
-	User__V1__UpdateProfileRequest ok = USER__V1__UPDATE_PROFILE_REQUEST__INIT;
+	User__V1__UpdateProfileRequest ok =
+	    USER__V1__UPDATE_PROFILE_REQUEST__INIT;
 	ok.has_avatar_url_case =
 	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_AVATAR_URL_AVATAR_URL;
 	ok.avatar_url = "https://cdn.example.com/a%20b.png?size=64";
-	ok.has_locale_case = USER__V1__UPDATE_PROFILE_REQUEST__HAS_LOCALE_LOCALE;
+	ok.has_locale_case =
+	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_LOCALE_LOCALE;
 	ok.locale = "zh-Hant-TW";
 	assert_int_equal(update(tok, &ok, a, NULL, &reply), CORE_OK);
 	core_arena_free(a);
@@ -356,7 +362,8 @@ test_concurrent_updates_with_one_expected_version_one_wins(void **state)
 	pthread_barrier_t go;
 	pthread_barrier_init(&go, NULL, N);
 	for (int i = 0; i < N; i++) {
-		r[i] = (racer) {.token = tok, .expected = p->version, .go = &go};
+		r[i] =
+		    (racer){.token = tok, .expected = p->version, .go = &go};
 		pthread_create(&t[i], NULL, race_main, &r[i]);
 	}
 	int ok = 0, conflict = 0;
@@ -404,7 +411,7 @@ test_reads_after_an_update_see_it_under_concurrent_readers(void **state)
 	pthread_t t[READERS];
 	reader r[READERS];
 	for (int i = 0; i < READERS; i++) {
-		r[i] = (reader) {.token = tok, .stop = &stop};
+		r[i] = (reader){.token = tok, .stop = &stop};
 		pthread_create(&t[i], NULL, reader_main, &r[i]);
 	}
 	core_arena *a = core_arena_new(0);
@@ -414,10 +421,12 @@ test_reads_after_an_update_see_it_under_concurrent_readers(void **state)
 		snprintf(bio, sizeof(bio), "revision %d", i);
 		User__V1__UpdateProfileRequest req =
 		    USER__V1__UPDATE_PROFILE_REQUEST__INIT;
-		req.has_bio_case = USER__V1__UPDATE_PROFILE_REQUEST__HAS_BIO_BIO;
+		req.has_bio_case =
+		    USER__V1__UPDATE_PROFILE_REQUEST__HAS_BIO_BIO;
 		req.bio = bio;
 		User__V1__Profile *after = NULL, *p = NULL;
-		assert_int_equal(update(tok, &req, a, &after, &reply), CORE_OK);
+		assert_int_equal(
+		    update(tok, &req, a, &after, &reply), CORE_OK);
 		/* The readers race the cache refill; the next read must
 		 * still see this write, never an older one. */
 		assert_int_equal(get(tok, a, &p), CORE_OK);
@@ -459,9 +468,10 @@ test_revoked_and_bad_tokens_are_refused(void **state)
 	    user_id, (long long) time(NULL) + 1);
 	freeReplyObject(r);
 	assert_int_equal(get(tok, a, &p), CORE_UNAUTHENTICATED);
-	User__V1__UpdateProfileRequest req = USER__V1__UPDATE_PROFILE_REQUEST__INIT;
-	assert_int_equal(update(tok, &req, a, NULL, &reply),
-	    CORE_UNAUTHENTICATED);
+	User__V1__UpdateProfileRequest req =
+	    USER__V1__UPDATE_PROFILE_REQUEST__INIT;
+	assert_int_equal(
+	    update(tok, &req, a, NULL, &reply), CORE_UNAUTHENTICATED);
 	r = redisCommand(redis, "DEL revoked_before:%s", user_id);
 	freeReplyObject(r);
 
@@ -486,12 +496,14 @@ test_key_rotation_on_the_auth_side_is_picked_up(void **state)
 	char tok[2048];
 	user_token("rotadmin", tok, sizeof(tok));
 	char q[160];
-	snprintf(q, sizeof(q), "UPDATE users SET role = 'admin' "
-	                       "WHERE username = 'rotadmin'");
+	snprintf(q, sizeof(q),
+	    "UPDATE users SET role = 'admin' "
+	    "WHERE username = 'rotadmin'");
 	PGconn *db;
 	{
 		char url[256];
-		snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%s/%s",
+		snprintf(url, sizeof(url),
+		    "postgresql://postgres@127.0.0.1:%s/%s",
 		    need("TEST_PG_PORT"), AUTH.db);
 		db = PQconnectdb(url);
 		PQclear(PQexec(db, q));
@@ -504,9 +516,10 @@ test_key_rotation_on_the_auth_side_is_picked_up(void **state)
 	assert_int_equal(get(tok, a, &p), CORE_OK); /* old key cached */
 	Auth__V1__RotateKeysRequest rot = AUTH__V1__ROTATE_KEYS_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
-	assert_int_equal(call(&AUTH, "/auth.v1.AuthService/RotateKeys",
-	                     &rot.base, &auth__v1__rotate_keys_response__descriptor,
-	                     &out, tok, a, &reply),
+	assert_int_equal(
+	    call(&AUTH, "/auth.v1.AuthService/RotateKeys", &rot.base,
+	        &auth__v1__rotate_keys_response__descriptor, &out, tok, a,
+	        &reply),
 	    CORE_OK);
 	/* A token signed with the new key: svc-user fetches the new JWKS on
 	 * the unknown kid (refetches are at most one a second, and this run
@@ -554,8 +567,8 @@ test_redis_down_fails_closed(void **state)
 	snprintf(dburl, sizeof(dburl),
 	    "USER_DATABASE_URL=postgresql://postgres@127.0.0.1:%s/%s",
 	    need("TEST_PG_PORT"), USER.db);
-	snprintf(redis_url, sizeof(redis_url), "REDIS_URL=redis://127.0.0.1:%d/0",
-	    free_port());
+	snprintf(redis_url, sizeof(redis_url),
+	    "REDIS_URL=redis://127.0.0.1:%d/0", free_port());
 	snprintf(auth_dial, sizeof(auth_dial), "AUTH_RPC_DIAL=%s", AUTH.url);
 	char *envp[] = {listen, dburl, redis_url, auth_dial, "LOG_LEVEL=error",
 	    "RPC_WORKERS=1", NULL};
@@ -570,15 +583,17 @@ test_redis_down_fails_closed(void **state)
 	    .connect_wait_ms = 3000,
 	    .default_timeout_ms = 5000};
 	assert_int_equal(core_rpc_client_new(&cfg, &other.cli), 0);
-	assert_int_equal(serving(other.cli), CORE_UNAVAILABLE); /* NOT_SERVING */
+	assert_int_equal(
+	    serving(other.cli), CORE_UNAVAILABLE); /* NOT_SERVING */
 	core_arena *a = core_arena_new(0);
 	User__V1__GetProfileRequest req = USER__V1__GET_PROFILE_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 	/* The token is valid, but whether it was revoked cannot be known. */
-	assert_int_equal(call(&other, "/user.v1.UserService/GetProfile",
-	                     &req.base, &user__v1__get_profile_response__descriptor,
-	                     &out, tok, a, &reply),
+	assert_int_equal(
+	    call(&other, "/user.v1.UserService/GetProfile", &req.base,
+	        &user__v1__get_profile_response__descriptor, &out, tok, a,
+	        &reply),
 	    CORE_UNAVAILABLE);
 	core_arena_free(a);
 	core_rpc_client_free(other.cli);
@@ -614,7 +629,8 @@ main(void)
 	    cmocka_unit_test(test_first_get_creates_the_profile_and_caches_it),
 	    cmocka_unit_test(
 	        test_partial_update_keeps_other_fields_and_invalidates_the_cache),
-	    cmocka_unit_test(test_every_field_rule_is_enforced_naming_the_field),
+	    cmocka_unit_test(
+	        test_every_field_rule_is_enforced_naming_the_field),
 	    cmocka_unit_test(
 	        test_concurrent_updates_with_one_expected_version_one_wins),
 	    cmocka_unit_test(

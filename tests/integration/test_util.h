@@ -37,8 +37,8 @@ static inline int
 free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
@@ -52,7 +52,8 @@ static inline core_status
 serving(core_rpc_client *cli)
 {
 	core_arena *a = core_arena_new(0);
-	Core__V1__HealthCheckRequest req = CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	Core__V1__HealthCheckRequest req =
+	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 	core_rpc_opts opts = {.timeout_ms = 3000};

@@ -29,12 +29,10 @@ test_uuid_shape_is_exact(void **state)
 	assert_false(core_uuid_valid(""));
 	assert_false(core_uuid_valid("carol"));
 	assert_false(core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
-	assert_false(
-	    core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
+	assert_false(core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
 	assert_false(core_uuid_valid("0f8fad5bd-9cb-469f-a165-70867728950e"));
 	assert_false(core_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
-	assert_false(
-	    core_uuid_valid("{f8fad5b-d9cb-469f-a165-70867728950e}"));
+	assert_false(core_uuid_valid("{f8fad5b-d9cb-469f-a165-70867728950e}"));
 }
 
 static void
@@ -301,17 +299,34 @@ test_refusals_without_a_trusted_token_name_no_actor(void **state)
 		core_call_denial d;
 		const char *notes, *message, *outcome;
 	} cases[] = {
-	    {{.code = CORE_UNAUTHENTICATED, .reason = "no bearer token", .claims = NULL, .trusted = false, .message = "a bearer token is required"},
+	    {{.code = CORE_UNAUTHENTICATED,
+	         .reason = "no bearer token",
+	         .claims = NULL,
+	         .trusted = false,
+	         .message = "a bearer token is required"},
 	        "reason=no bearer token;", "a bearer token is required",
 	        "denied"},
-	    {{.code = CORE_UNAUTHENTICATED, .reason = "invalid token", .claims = NULL, .trusted = false, .message = "invalid or expired token"},
+	    {{.code = CORE_UNAUTHENTICATED,
+	         .reason = "invalid token",
+	         .claims = NULL,
+	         .trusted = false,
+	         .message = "invalid or expired token"},
 	        "reason=invalid token;", "invalid or expired token", "denied"},
 	    /* Verified but revoked: who it names is a note. */
-	    {{.code = CORE_UNAUTHENTICATED, .reason = "revoked token", .claims = &cl, .trusted = false, .message = "invalid or expired token"},
+	    {{.code = CORE_UNAUTHENTICATED,
+	         .reason = "revoked token",
+	         .claims = &cl,
+	         .trusted = false,
+	         .message = "invalid or expired token"},
 	        "token_sub=u-1;token_username=mallory;reason=revoked token;",
 	        "invalid or expired token", "denied"},
 	    /* Redis down: fail closed, and a note of who it was. */
-	    {{.code = CORE_UNAVAILABLE, .reason = "revocation unknown", .claims = &cl, .trusted = false, .message = "the session store is unavailable; try again later"},
+	    {{.code = CORE_UNAVAILABLE,
+	         .reason = "revocation unknown",
+	         .claims = &cl,
+	         .trusted = false,
+	         .message =
+	             "the session store is unavailable; try again later"},
 	        "token_sub=u-1;token_username=mallory;"
 	        "reason=revocation unknown;",
 	        "the session store is unavailable; try again later", "failed"},
@@ -319,8 +334,8 @@ test_refusals_without_a_trusted_token_name_no_actor(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		admin_refusal r = admin_refusal_of(&cases[i].d);
 		assert_null(r.caller);
-		assert_string_equal(notes_of(&r, buf, sizeof(buf)),
-		    cases[i].notes);
+		assert_string_equal(
+		    notes_of(&r, buf, sizeof(buf)), cases[i].notes);
 		assert_string_equal(r.message, cases[i].message);
 		assert_string_equal(
 		    admin_outcome_of(cases[i].d.code), cases[i].outcome);
@@ -332,7 +347,11 @@ test_a_non_admin_refusal_names_the_caller_without_notes(void **state)
 {
 	(void) state;
 	core_jwt_claims cl = claims_of("u-2", "plain", "user");
-	core_call_denial d = {.code = CORE_PERMISSION_DENIED, .reason = "not an admin", .claims = &cl, .trusted = true, .message = "this needs the admin role"};
+	core_call_denial d = {.code = CORE_PERMISSION_DENIED,
+	    .reason = "not an admin",
+	    .claims = &cl,
+	    .trusted = true,
+	    .message = "this needs the admin role"};
 	admin_refusal r = admin_refusal_of(&d);
 	assert_ptr_equal(r.caller, &cl);
 	assert_int_equal(r.n_notes, 0);
@@ -347,13 +366,21 @@ test_an_unknown_refusal_is_noted_with_its_reason(void **state)
 	char buf[256];
 	core_jwt_claims cl = claims_of("u-3", "x", "admin");
 	/* A reason known for another code is not taken for it. */
-	core_call_denial d = {.code = CORE_INTERNAL, .reason = "revocation unknown", .claims = &cl, .trusted = false, .message = "INTERNAL"};
+	core_call_denial d = {.code = CORE_INTERNAL,
+	    .reason = "revocation unknown",
+	    .claims = &cl,
+	    .trusted = false,
+	    .message = "INTERNAL"};
 	admin_refusal r = admin_refusal_of(&d);
 	assert_null(r.caller);
 	assert_string_equal(notes_of(&r, buf, sizeof(buf)),
 	    "token_sub=u-3;token_username=x;reason=revocation unknown;");
 	assert_string_equal(r.message, "INTERNAL");
-	core_call_denial e = {.code = CORE_PERMISSION_DENIED, .reason = "caller not allowed", .claims = NULL, .trusted = false, .message = "this method does not accept calls from this service"};
+	core_call_denial e = {.code = CORE_PERMISSION_DENIED,
+	    .reason = "caller not allowed",
+	    .claims = NULL,
+	    .trusted = false,
+	    .message = "this method does not accept calls from this service"};
 	r = admin_refusal_of(&e);
 	assert_string_equal(
 	    notes_of(&r, buf, sizeof(buf)), "reason=caller not allowed;");

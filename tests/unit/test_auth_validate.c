@@ -14,7 +14,8 @@ test_username_is_lower_cased_and_bounded(void **state)
 {
 	(void) state;
 	char out[AUTH_USERNAME_MAX + 1];
-	assert_null(auth_username_normalize("Ada.Lovelace_1-x", out, sizeof(out)));
+	assert_null(
+	    auth_username_normalize("Ada.Lovelace_1-x", out, sizeof(out)));
 	assert_string_equal(out, "ada.lovelace_1-x");
 	assert_null(auth_username_normalize("abc", out, sizeof(out)));
 	assert_non_null(auth_username_normalize("ab", out, sizeof(out)));
@@ -33,7 +34,8 @@ test_username_rejects_metacharacters_spaces_and_non_ascii(void **state)
 	static const char *const bad[] = {"a b", "rob'ert", "x;drop", "a\"b",
 	    "a/b", "a\\b", "a\tb", "\xc3\xa9t\xc3\xa9", "a%b", "a@b", "a\nbc"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_non_null(auth_username_normalize(bad[i], out, sizeof(out)));
+		assert_non_null(
+		    auth_username_normalize(bad[i], out, sizeof(out)));
 	}
 }
 
@@ -55,7 +57,8 @@ test_email_is_lower_cased_and_checked(void **state)
 	    "a@b.c", "a@b.123", "\"a\"@b.com", "a@[127.0.0.1]", "a@b.com ",
 	    "a\x01@b.com", "\xc3\xa9@b.com", "a@b_c.com"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_non_null(auth_email_normalize(bad[i], out, sizeof(out)));
+		assert_non_null(
+		    auth_email_normalize(bad[i], out, sizeof(out)));
 	}
 	char longest[300];
 	memset(longest, 'a', 64);
@@ -75,7 +78,8 @@ test_password_rules(void **state)
 {
 	(void) state;
 	assert_null(auth_password_check("correct horse battery", "ada"));
-	assert_null(auth_password_check("\xc3\xa9t\xc3\xa9-\xe2\x82\xac-long", "ada"));
+	assert_null(
+	    auth_password_check("\xc3\xa9t\xc3\xa9-\xe2\x82\xac-long", "ada"));
 	assert_non_null(auth_password_check("short", "ada"));
 	assert_non_null(auth_password_check("AdaLovelace", "adalovelace"));
 	assert_non_null(auth_password_check("Password1", "ada"));
@@ -158,8 +162,8 @@ test_page_token_round_trips_and_rejects_anything_else(void **state)
 		assert_int_equal(
 		    auth_page_token_decode(bad[i], name, sizeof(name)), -1);
 	}
-	assert_int_equal(auth_page_token_decode("AWFkYQ", name, sizeof(name)),
-	    0);
+	assert_int_equal(
+	    auth_page_token_decode("AWFkYQ", name, sizeof(name)), 0);
 	assert_string_equal(name, "ada");
 }
 

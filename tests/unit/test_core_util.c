@@ -112,8 +112,8 @@ test_config_loads_defaults_env_and_rejects_bad_values(void **state)
 	assert_int_equal(n, 10);
 	assert_true(b);
 
-	static const char *const bad_ints[] = {"11", "0", "5x", "", " 5",
-	    "99999999999999999999"};
+	static const char *const bad_ints[] = {
+	    "11", "0", "5x", "", " 5", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(bad_ints) / sizeof(bad_ints[0]); i++) {
 		setenv("CORE_TEST_INT", bad_ints[i], 1);
 		int rv = core_config_load(items, 3, err, sizeof(err));
@@ -137,8 +137,8 @@ test_config_loads_defaults_env_and_rejects_bad_values(void **state)
 /* A file in a fresh temporary directory, with len bytes of data; its path
  * goes to path (PATH_MAX-sized). */
 static void
-write_temp_file(char *path, size_t pathlen, const char *name,
-    const void *data, size_t len)
+write_temp_file(
+    char *path, size_t pathlen, const char *name, const void *data, size_t len)
 {
 	const char *base = getenv("TEST_TMPDIR");
 	char dir[256];
@@ -392,13 +392,13 @@ test_config_split_bounds_the_list(void **state)
 	(void) state;
 	char buf[64];
 	const char *out[3];
-	assert_int_equal(core_config_split("a, b,,c", buf, sizeof(buf), out, 3),
-	    3);
+	assert_int_equal(
+	    core_config_split("a, b,,c", buf, sizeof(buf), out, 3), 3);
 	assert_string_equal(out[0], "a");
 	assert_string_equal(out[1], "b");
 	assert_string_equal(out[2], "c");
-	assert_int_equal(core_config_split("a,b,c,d", buf, sizeof(buf), out, 3),
-	    -1);
+	assert_int_equal(
+	    core_config_split("a,b,c,d", buf, sizeof(buf), out, 3), -1);
 	assert_int_equal(core_config_split("", buf, sizeof(buf), out, 3), 0);
 	char big[100];
 	memset(big, 'x', sizeof(big) - 1);
@@ -457,41 +457,37 @@ test_string_check_finds_nul_bytes_and_bad_utf8_with_their_path(void **state)
 	buf[n++] = 7;
 	n = put_bytes(buf, n, 14, "ok \xc3\xa9", 5);
 	n = put_bytes(buf, n, 15, "\x00\xff", 2);
-	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
-	                     &why),
-	    0);
+	assert_int_equal(
+	    core_pb_check_strings(d, buf, n, field, sizeof(field), &why), 0);
 
 	n = put_bytes(buf, 0, 14, "ada\0evil", 8);
-	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
-	                     &why),
-	    -1);
+	assert_int_equal(
+	    core_pb_check_strings(d, buf, n, field, sizeof(field), &why), -1);
 	assert_string_equal(field, "f_string");
 	assert_non_null(strstr(why, "NUL"));
 
 	/* Nested: f_message { name = "\xff" }. */
 	size_t m = put_bytes(inner, 0, 1, "\xff", 1);
 	n = put_bytes(buf, 0, 17, inner, m);
-	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
-	                     &why),
-	    -1);
+	assert_int_equal(
+	    core_pb_check_strings(d, buf, n, field, sizeof(field), &why), -1);
 	assert_string_equal(field, "f_message.name");
 	assert_non_null(strstr(why, "UTF-8"));
 
 	/* The second element of a repeated string; an overlong encoding. */
 	n = put_bytes(buf, 0, 23, "fine", 4);
 	n = put_bytes(buf, n, 23, "\xc0\xaf", 2);
-	assert_int_equal(core_pb_check_strings(d, buf, n, field, sizeof(field),
-	                     &why),
-	    -1);
+	assert_int_equal(
+	    core_pb_check_strings(d, buf, n, field, sizeof(field), &why), -1);
 	assert_string_equal(field, "r_string");
 
 	/* Truncated or garbage encodings are left to the unpacker. */
 	static const uint8_t bad[] = {0x72, 0x7f, 'a'};
-	assert_int_equal(core_pb_check_strings(d, bad, sizeof(bad), field,
-	                     sizeof(field), &why),
+	assert_int_equal(core_pb_check_strings(
+	                     d, bad, sizeof(bad), field, sizeof(field), &why),
 	    0);
-	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	    0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t junk[] = {
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	assert_int_equal(core_pb_check_strings(d, junk, sizeof(junk), field,
 	                     sizeof(field), &why),
 	    0);
@@ -505,7 +501,8 @@ main(void)
 	    cmocka_unit_test(test_arena_allocations_are_aligned_and_reset),
 	    cmocka_unit_test(test_arena_refuses_beyond_its_cap),
 	    cmocka_unit_test(test_arena_allocator_serves_protobuf_unpack),
-	    cmocka_unit_test(test_config_loads_defaults_env_and_rejects_bad_values),
+	    cmocka_unit_test(
+	        test_config_loads_defaults_env_and_rejects_bad_values),
 	    cmocka_unit_test(test_config_reads_name_file_and_trims_line_ends),
 	    cmocka_unit_test(
 	        test_config_name_file_feeds_range_checked_integers),

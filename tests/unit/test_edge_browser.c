@@ -17,9 +17,10 @@ test_origin_list(void **state)
 	(void) state;
 	edge_origins o;
 	char err[256];
-	assert_int_equal(edge_origins_parse(&o,
-	                     " https://app.example.com, http://localhost:5173,,",
-	                     err, sizeof(err)),
+	assert_int_equal(
+	    edge_origins_parse(&o,
+	        " https://app.example.com, http://localhost:5173,,", err,
+	        sizeof(err)),
 	    0);
 	assert_int_equal(o.n, 2);
 	assert_true(edge_origin_listed(&o, "https://app.example.com"));
@@ -38,15 +39,15 @@ test_origin_list(void **state)
 	    "*", "null", "https://a b"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		assert_int_equal(edge_origins_parse(&o, bad[i], err,
-		                     sizeof(err)),
-		    -1);
+		assert_int_equal(
+		    edge_origins_parse(&o, bad[i], err, sizeof(err)), -1);
 		assert_true(strlen(err) > 0);
 	}
 	char many[2000] = "";
 	for (int i = 0; i < 17; i++) {
 		size_t n = strlen(many);
-		snprintf(many + n, sizeof(many) - n, "https://h%d.example,", i);
+		snprintf(
+		    many + n, sizeof(many) - n, "https://h%d.example,", i);
 	}
 	assert_int_equal(edge_origins_parse(&o, many, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "at most"));
@@ -56,13 +57,14 @@ static void
 test_same_host(void **state)
 {
 	(void) state;
-	assert_true(edge_origin_same_host("http://127.0.0.1:8080",
-	    "127.0.0.1:8080"));
-	assert_true(edge_origin_same_host("https://Example.com", "example.com"));
-	assert_false(edge_origin_same_host("http://127.0.0.1:8081",
-	    "127.0.0.1:8080"));
-	assert_false(edge_origin_same_host("http://evil.example",
-	    "127.0.0.1:8080"));
+	assert_true(
+	    edge_origin_same_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
+	assert_true(
+	    edge_origin_same_host("https://Example.com", "example.com"));
+	assert_false(
+	    edge_origin_same_host("http://127.0.0.1:8081", "127.0.0.1:8080"));
+	assert_false(
+	    edge_origin_same_host("http://evil.example", "127.0.0.1:8080"));
 	assert_false(edge_origin_same_host("null", "null"));
 	assert_false(edge_origin_same_host("file://x", "x"));
 	assert_false(edge_origin_same_host("http://x", NULL));
@@ -79,20 +81,19 @@ test_cookie_format(void **state)
 	    0);
 	assert_string_equal(c, "__Host-access=eyJ.a-b_c; Path=/; Max-Age=900; "
 	                       "HttpOnly; Secure; SameSite=Strict");
-	assert_int_equal(edge_cookie_format(c, sizeof(c), "access", "", 0,
-	                     false),
-	    0);
-	assert_string_equal(c,
-	    "access=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
-	assert_int_equal(edge_cookie_format(c, sizeof(c), "a", "x", -5, false),
-	    0);
+	assert_int_equal(
+	    edge_cookie_format(c, sizeof(c), "access", "", 0, false), 0);
+	assert_string_equal(
+	    c, "access=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+	assert_int_equal(
+	    edge_cookie_format(c, sizeof(c), "a", "x", -5, false), 0);
 	assert_non_null(strstr(c, "Max-Age=0;"));
 	/* Characters that would end or split the cookie. */
 	const char *bad[] = {"a;b", "a b", "a,b", "a\"b", "a\\b", "a\r\nX: y",
 	    "\x7f", "\xc3\xa9"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(edge_cookie_format(c, sizeof(c), "a", bad[i], 1,
-		                     true),
+		assert_int_equal(
+		    edge_cookie_format(c, sizeof(c), "a", bad[i], 1, true),
 		    -1);
 	}
 	char small[16];

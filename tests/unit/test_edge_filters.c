@@ -42,7 +42,8 @@ test_every_route_flag_has_exactly_one_filter(void **state)
 	for (size_t i = 0; i < n; i++) {
 		assert_true(single_bit(f[i].flag));
 		assert_non_null(f[i].name);
-		assert_true(f[i].on_request != NULL || f[i].on_response != NULL);
+		assert_true(
+		    f[i].on_request != NULL || f[i].on_response != NULL);
 	}
 }
 
@@ -61,8 +62,7 @@ position(unsigned flag)
 }
 
 static void
-test_message_builders_run_before_the_filters_that_use_the_message(
-    void **state)
+test_message_builders_run_before_the_filters_that_use_the_message(void **state)
 {
 	(void) state;
 	size_t n;
@@ -94,8 +94,8 @@ test_every_route_is_consistent(void **state)
 		const edge_route *rt = edge_route_at(i);
 		/* Known flags only; at most one message builder. */
 		assert_int_equal(rt->flags & ~ROUTE_ALL_FLAGS, 0);
-		assert_false((rt->flags & ROUTE_BODY) &&
-		    (rt->flags & ROUTE_QUERY));
+		assert_false(
+		    (rt->flags & ROUTE_BODY) && (rt->flags & ROUTE_QUERY));
 		assert_non_null(rt->backend);
 		assert_non_null(rt->in);
 		assert_non_null(rt->out);
@@ -124,8 +124,8 @@ test_if_match_accepts_this_apis_etags(void **state)
 		const char *in;
 		long long v;
 	} ok[] = {{"\"v7\"", 7}, {"W/\"v7\"", 7}, {"v7", 7}, {"7", 7},
-	    {"\"7\"", 7}, {"\"v0\"", 0}, {"\"v9223372036854775807\"",
-	    9223372036854775807LL}};
+	    {"\"7\"", 7}, {"\"v0\"", 0},
+	    {"\"v9223372036854775807\"", 9223372036854775807LL}};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		long long v = -1;
 		assert_int_equal(edge_if_match_parse(ok[i].in, &v), 0);
@@ -157,8 +157,7 @@ typedef struct fixture {
 
 /* Runs the response sides of flags on out into fx->x.answer. */
 static void
-respond(fixture *fx, unsigned flags, const ProtobufCMessage *out,
-    bool secure)
+respond(fixture *fx, unsigned flags, const ProtobufCMessage *out, bool secure)
 {
 	memset(fx, 0, sizeof(*fx));
 	fx->cfg.cookie_secure = secure;
@@ -214,7 +213,8 @@ test_etag_is_the_profile_version(void **state)
 	(void) state;
 	User__V1__Profile p = USER__V1__PROFILE__INIT;
 	p.version = 7;
-	User__V1__GetProfileResponse out = USER__V1__GET_PROFILE_RESPONSE__INIT;
+	User__V1__GetProfileResponse out =
+	    USER__V1__GET_PROFILE_RESPONSE__INIT;
 	out.profile = &p;
 	fixture fx;
 	respond(&fx, ROUTE_ETAG, &out.base, false);
@@ -274,8 +274,8 @@ test_jwks_is_answered_verbatim(void **state)
 	respond(&fx, ROUTE_JWKS, &out.base, false);
 	assert_string_equal(fx.x.answer.body, "{\"keys\":[]}");
 	assert_string_equal(fx.x.answer.type, "application/jwk-set+json");
-	assert_string_equal(header(&fx, "Cache-Control", 0),
-	    "public, max-age=60");
+	assert_string_equal(
+	    header(&fx, "Cache-Control", 0), "public, max-age=60");
 	done(&fx);
 }
 

@@ -16,7 +16,8 @@ test_a_request_moves_only_along_the_arrows(void **state)
 	(void) state;
 	/* allowed[from][to], as request.h draws it. */
 	static const bool allowed[REQ_N_STATES][REQ_N_STATES] = {
-	    [REQ_NEW] = {[REQ_READING_BODY] = true, [REQ_RPC_PENDING] = true,
+	    [REQ_NEW] = {[REQ_READING_BODY] = true,
+	        [REQ_RPC_PENDING] = true,
 	        [REQ_DONE] = true},
 	    [REQ_READING_BODY] = {[REQ_RPC_PENDING] = true, [REQ_DONE] = true},
 	    [REQ_RPC_PENDING] = {[REQ_REPLY_READY] = true},
@@ -24,9 +25,9 @@ test_a_request_moves_only_along_the_arrows(void **state)
 	};
 	for (int from = 0; from < REQ_N_STATES; from++) {
 		for (int to = 0; to < REQ_N_STATES; to++) {
-			assert_int_equal(edge_request_can_move(
-			                     (edge_request_state) from,
-			                     (edge_request_state) to),
+			assert_int_equal(
+			    edge_request_can_move((edge_request_state) from,
+			        (edge_request_state) to),
 			    allowed[from][to]);
 		}
 	}
@@ -37,8 +38,8 @@ test_a_finished_request_moves_nowhere(void **state)
 {
 	(void) state;
 	for (int to = 0; to < REQ_N_STATES; to++) {
-		assert_false(edge_request_can_move(REQ_DONE,
-		    (edge_request_state) to));
+		assert_false(
+		    edge_request_can_move(REQ_DONE, (edge_request_state) to));
 	}
 	/* A reply is answered, never waited for again. */
 	assert_false(edge_request_can_move(REQ_REPLY_READY, REQ_RPC_PENDING));
@@ -53,8 +54,8 @@ test_a_new_request_walks_the_rpc_path(void **state)
 	assert_non_null(r);
 	assert_int_equal(r->state, REQ_NEW);
 	assert_null(r->route);
-	edge_request_state path[] = {REQ_READING_BODY, REQ_RPC_PENDING,
-	    REQ_REPLY_READY, REQ_DONE};
+	edge_request_state path[] = {
+	    REQ_READING_BODY, REQ_RPC_PENDING, REQ_REPLY_READY, REQ_DONE};
 	for (size_t i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
 		edge_request_move(r, path[i]);
 		assert_int_equal(r->state, path[i]);
@@ -68,8 +69,8 @@ test_stages_have_names(void **state)
 {
 	(void) state;
 	assert_string_equal(edge_request_state_name(REQ_NEW), "REQ_NEW");
-	assert_string_equal(edge_request_state_name(REQ_RPC_PENDING),
-	    "REQ_RPC_PENDING");
+	assert_string_equal(
+	    edge_request_state_name(REQ_RPC_PENDING), "REQ_RPC_PENDING");
 	assert_string_equal(edge_request_state_name(REQ_DONE), "REQ_DONE");
 	assert_string_equal(edge_request_state_name(REQ_N_STATES), "?");
 }

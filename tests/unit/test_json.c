@@ -67,7 +67,7 @@ count_free(void *data, void *p)
 static int
 setup(void **state)
 {
-	(void)state;
+	(void) state;
 	memset(&count, 0, sizeof(count));
 	count.a.alloc = count_alloc;
 	count.a.free = count_free;
@@ -79,7 +79,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void)state;
+	(void) state;
 	assert_int_equal(count.live, 0);
 	return 0;
 }
@@ -121,7 +121,7 @@ parse_ok_lim(const char *text, const core_json_limits *lim)
 static Test__V1__AllTypes *
 parse_all(const char *text)
 {
-	return (Test__V1__AllTypes *)parse_ok(ALL, text);
+	return (Test__V1__AllTypes *) parse_ok(ALL, text);
 }
 
 static void
@@ -138,7 +138,7 @@ expect_error_n(const ProtobufCMessageDescriptor *d, const char *text,
     size_t len, const core_json_limits *lim, const char *field,
     const char *what)
 {
-	ProtobufCMessage *sentinel = (ProtobufCMessage *)&count;
+	ProtobufCMessage *sentinel = (ProtobufCMessage *) &count;
 	ProtobufCMessage *out = sentinel;
 	core_json_error err;
 	int rc;
@@ -357,29 +357,29 @@ fill_value(filler *fl, const ProtobufCFieldDescriptor *f, void *dst, int depth)
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		*(int32_t *)dst = i32[s % 4];
+		*(int32_t *) dst = i32[s % 4];
 		break;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		*(uint32_t *)dst = u32[s % 3];
+		*(uint32_t *) dst = u32[s % 3];
 		break;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		*(int64_t *)dst = i64[s % 4];
+		*(int64_t *) dst = i64[s % 4];
 		break;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		*(uint64_t *)dst = u64[s % 3];
+		*(uint64_t *) dst = u64[s % 3];
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
-		*(float *)dst = f32[s % 6];
+		*(float *) dst = f32[s % 6];
 		break;
 	case PROTOBUF_C_TYPE_DOUBLE:
-		*(double *)dst = f64[s % 6];
+		*(double *) dst = f64[s % 6];
 		break;
 	case PROTOBUF_C_TYPE_BOOL:
-		*(protobuf_c_boolean *)dst = 1;
+		*(protobuf_c_boolean *) dst = 1;
 		break;
 	case PROTOBUF_C_TYPE_ENUM: {
 		const ProtobufCEnumDescriptor *ed = f->descriptor;
@@ -387,13 +387,13 @@ fill_value(filler *fl, const ProtobufCFieldDescriptor *f, void *dst, int depth)
 
 		if (ed->values[k].value == 0)
 			k = (k + 1) % ed->n_values;
-		*(int *)dst = ed->values[k].value;
+		*(int *) dst = ed->values[k].value;
 		break;
 	}
 	case PROTOBUF_C_TYPE_STRING:
 		snprintf(buf, sizeof(buf),
 		    "s%u \"q\" \\ / \n\t \xc3\xa9 \xf0\x9f\x98\x80", s);
-		*(char **)dst = xstrdup(buf);
+		*(char **) dst = xstrdup(buf);
 		break;
 	case PROTOBUF_C_TYPE_BYTES: {
 		ProtobufCBinaryData *bd = dst;
@@ -403,11 +403,11 @@ fill_value(filler *fl, const ProtobufCFieldDescriptor *f, void *dst, int depth)
 		bd->data = malloc(bd->len);
 		assert_non_null(bd->data);
 		for (i = 0; i < bd->len; i++)
-			bd->data[i] = (uint8_t)(s * 37 + i * 101);
+			bd->data[i] = (uint8_t) (s * 37 + i * 101);
 		break;
 	}
 	case PROTOBUF_C_TYPE_MESSAGE:
-		*(ProtobufCMessage **)dst =
+		*(ProtobufCMessage **) dst =
 		    fill_message(fl, f->descriptor, depth + 1);
 		break;
 	}
@@ -421,26 +421,26 @@ fill_map_key(const ProtobufCFieldDescriptor *kf, void *dst, size_t i)
 	switch (kf->type) {
 	case PROTOBUF_C_TYPE_STRING:
 		snprintf(buf, sizeof(buf), "k%zu", i);
-		*(char **)dst = xstrdup(buf);
+		*(char **) dst = xstrdup(buf);
 		break;
 	case PROTOBUF_C_TYPE_BOOL:
-		*(protobuf_c_boolean *)dst = i % 2 == 0;
+		*(protobuf_c_boolean *) dst = i % 2 == 0;
 		break;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		*(int64_t *)dst = i == 0 ? INT64_MIN : (int64_t)i;
+		*(int64_t *) dst = i == 0 ? INT64_MIN : (int64_t) i;
 		break;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		*(uint64_t *)dst = i == 0 ? UINT64_MAX : i;
+		*(uint64_t *) dst = i == 0 ? UINT64_MAX : i;
 		break;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		*(uint32_t *)dst = i == 0 ? UINT32_MAX : (uint32_t)i;
+		*(uint32_t *) dst = i == 0 ? UINT32_MAX : (uint32_t) i;
 		break;
 	default:
-		*(int32_t *)dst = i == 0 ? INT32_MIN : (int32_t)i;
+		*(int32_t *) dst = i == 0 ? INT32_MIN : (int32_t) i;
 		break;
 	}
 }
@@ -480,7 +480,7 @@ fill_message(filler *fl, const ProtobufCMessageDescriptor *d, int depth)
 		static const int32_t nanos[] = {
 		    0, 5000000, 123456000, 999999999, 1};
 		Google__Protobuf__Timestamp *t =
-		    (Google__Protobuf__Timestamp *)m;
+		    (Google__Protobuf__Timestamp *) m;
 
 		t->seconds = secs[fl->seed % 5];
 		t->nanos = nanos[(fl->seed / 5) % 5];
@@ -489,8 +489,8 @@ fill_message(filler *fl, const ProtobufCMessageDescriptor *d, int depth)
 	}
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		char *member = (char *)m + f->offset;
-		char *q = (char *)m + f->quantifier_offset;
+		char *member = (char *) m + f->offset;
+		char *q = (char *) m + f->quantifier_offset;
 		size_t n, k;
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -499,18 +499,19 @@ fill_message(filler *fl, const ProtobufCMessageDescriptor *d, int depth)
 			        : 3;
 			/* A bool-keyed map has only two distinct keys. */
 			if (n > 0 && is_map(f) &&
-			    ((const ProtobufCMessageDescriptor *)f->descriptor)
+			    ((const ProtobufCMessageDescriptor *)
+			            f->descriptor)
 			            ->fields[0]
 			            .type == PROTOBUF_C_TYPE_BOOL)
 				n = 2;
-			*(size_t *)q = n;
+			*(size_t *) q = n;
 			if (n == 0)
 				continue;
-			*(void **)member = calloc(n, elt_size(f->type));
-			assert_non_null(*(void **)member);
+			*(void **) member = calloc(n, elt_size(f->type));
+			assert_non_null(*(void **) member);
 			for (k = 0; k < n; k++) {
 				char *e =
-				    *(char **)member + k * elt_size(f->type);
+				    *(char **) member + k * elt_size(f->type);
 
 				if (is_map(f)) {
 					const ProtobufCMessageDescriptor *ed =
@@ -521,14 +522,14 @@ fill_message(filler *fl, const ProtobufCMessageDescriptor *d, int depth)
 					assert_non_null(entry);
 					ed->message_init(entry);
 					fill_map_key(&ed->fields[0],
-					    (char *)entry +
+					    (char *) entry +
 					        ed->fields[0].offset,
 					    k);
 					fill_value(fl, &ed->fields[1],
-					    (char *)entry +
+					    (char *) entry +
 					        ed->fields[1].offset,
 					    depth + 1);
-					*(ProtobufCMessage **)e = entry;
+					*(ProtobufCMessage **) e = entry;
 				} else {
 					fill_value(fl, f, e, depth);
 				}
@@ -542,11 +543,11 @@ fill_message(filler *fl, const ProtobufCMessageDescriptor *d, int depth)
 
 			if (pos != fl->variant % members)
 				continue;
-			*(uint32_t *)q = f->id;
+			*(uint32_t *) q = f->id;
 		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
 		           f->type != PROTOBUF_C_TYPE_STRING &&
 		           f->type != PROTOBUF_C_TYPE_MESSAGE) {
-			*(protobuf_c_boolean *)q = 1;
+			*(protobuf_c_boolean *) q = 1;
 		}
 		fill_value(fl, f, member, depth);
 	}
@@ -641,7 +642,7 @@ test_int32_edges_round_trip_as_numbers(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_int32\":-2147483648,\"f_sint32\":2147483647,"
 	              "\"f_sfixed32\":-2147483648,\"r_int32\":[2147483647,"
 	              "-2147483648,0]}");
@@ -661,7 +662,7 @@ test_int32_edges_round_trip_as_numbers(void **state)
 static void
 test_int32_out_of_range_by_one_is_rejected(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"f_int32\":2147483648}", "f_int32",
 	    "value out of range for int32");
 	expect_error("{\"f_int32\":-2147483649}", "f_int32",
@@ -678,7 +679,7 @@ test_uint32_edges_and_out_of_range(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all(
 	    "{\"f_uint32\":4294967295,\"f_fixed32\":\"4294967295\"}");
 	assert_int_equal(m->f_uint32, UINT32_MAX);
@@ -698,7 +699,7 @@ test_int32_accepts_decimal_strings_and_integral_reals(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_int32\":\"-123\",\"f_sint32\":1e3,"
 	              "\"f_sfixed32\":5.0,\"f_uint32\":\"007\","
 	              "\"r_int32\":[-0.0,\"-0\",2.5e1]}");
@@ -721,7 +722,7 @@ test_integers_reject_fractions_and_malformed_strings(void **state)
 	char text[64];
 	size_t i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(bad); i++) {
 		snprintf(text, sizeof(text), "{\"f_int32\":%s}", bad[i]);
 		expect_error(text, "f_int32", "expected an integer");
@@ -737,7 +738,7 @@ test_int64_is_emitted_as_string(void **state)
 {
 	Test__V1__AllTypes *m = new_all();
 
-	(void)state;
+	(void) state;
 	m->f_int64 = INT64_MIN;
 	m->f_sint64 = INT64_MAX;
 	m->f_sfixed64 = -1;
@@ -756,7 +757,7 @@ test_int64_accepts_string_or_number_at_the_edges(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_int64\":-9223372036854775808,"
 	              "\"f_sint64\":\"9223372036854775807\","
 	              "\"f_sfixed64\":\"-9223372036854775808\","
@@ -765,7 +766,7 @@ test_int64_accepts_string_or_number_at_the_edges(void **state)
 	assert_true(m->f_int64 == INT64_MIN);
 	assert_true(m->f_sint64 == INT64_MAX);
 	assert_true(m->f_sfixed64 == INT64_MIN);
-	assert_true(m->f_fixed64 == (uint64_t)INT64_MAX);
+	assert_true(m->f_fixed64 == (uint64_t) INT64_MAX);
 	assert_int_equal(m->n_r_int64, 3);
 	assert_true(m->r_int64[1] == -2 && m->r_int64[2] == 3000);
 	release(m);
@@ -783,7 +784,7 @@ test_uint64_max_is_accepted_as_string(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_uint64\":\"18446744073709551615\","
 	              "\"f_fixed64\":\"0\"}");
 	assert_true(m->f_uint64 == UINT64_MAX);
@@ -807,7 +808,7 @@ test_double_special_values_are_strings_both_ways(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all(
 	    "{\"f_double\":\"NaN\",\"f_float\":\"-Infinity\","
 	    "\"r_double\":[\"Infinity\",\"-Infinity\",\"NaN\",1.5]}");
@@ -831,7 +832,7 @@ test_double_accepts_numeric_strings_strictly(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_double\":\"-2.5e3\",\"r_double\":[\"1\",\"0.25\","
 	              "\"-0\"]}");
 	assert_true(m->f_double == -2500.0);
@@ -852,7 +853,7 @@ test_negative_zero_keeps_its_sign_in_repeated_double(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"r_double\":[-0.0],\"f_double\":-0.0}");
 	assert_true(m->r_double[0] == 0.0 && signbit(m->r_double[0]));
 	/* A singular -0.0 is "zero" to protobuf-c and is not packed, so it
@@ -867,7 +868,7 @@ test_float_out_of_range_is_rejected(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_float\":3.4028234663852886e38}");
 	assert_true(m->f_float == FLT_MAX);
 	assert_round_trips(&m->base);
@@ -887,7 +888,7 @@ test_float_renders_with_round_trip_precision(void **state)
 	Test__V1__AllTypes *back;
 	char *s;
 
-	(void)state;
+	(void) state;
 	m->f_float = 0.1f;
 	s = render(m);
 	back = parse_all(s);
@@ -900,7 +901,7 @@ test_float_renders_with_round_trip_precision(void **state)
 static void
 test_huge_numbers_are_rejected(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_syntax_error("{\"f_double\":1e400}");
 	expect_syntax_error("{\"f_int64\":99999999999999999999999}");
 	expect_syntax_error("{\"f_double\":-99999999999999999999999}");
@@ -919,7 +920,7 @@ test_bool_accepts_only_true_and_false(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_bool\":true,\"r_bool\":[false,true]}");
 	assert_true(m->f_bool);
 	assert_int_equal(m->n_r_bool, 2);
@@ -936,7 +937,7 @@ test_string_round_trips_unicode_and_escapes(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_string\":\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\","
 	              "\"r_string\":[\"\",\"x\"]}");
 	assert_string_equal(m->f_string, "a\"b\\c\n\xc3\xa9\xf0\x9f\x98\x80");
@@ -952,7 +953,7 @@ test_rejects_invalid_utf8_bytes_in_input(void **state)
 {
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	err = expect_syntax_error("{\"f_string\":\"a\xff\"}");
 	assert_int_equal(err.line, 1);
 	assert_true(err.column > 0);
@@ -970,7 +971,7 @@ test_rejects_nul_escape_in_string(void **state)
 
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	err = expect_syntax_error("{\"f_string\":\"a\\u0000b\"}");
 	assert_non_null(strstr(err.message, "\\u0000 is not allowed"));
 	expect_syntax_error("{\"a\\u0000b\":1}");
@@ -985,7 +986,7 @@ test_value_to_pb_rejects_nul_and_bad_utf8_in_built_values(void **state)
 	core_json_error err;
 	json_t *v;
 
-	(void)state;
+	(void) state;
 	v = json_object();
 	json_object_set_new(v, "f_string", json_stringn("a\0b", 3));
 	assert_int_equal(
@@ -1018,7 +1019,7 @@ test_invalid_utf8_from_protobuf_is_replaced_on_output(void **state)
 {
 	Test__V1__AllTypes *m = new_all();
 
-	(void)state;
+	(void) state;
 	m->f_string = xstrdup("a\xff"
 	                      "b");
 	assert_renders(m, "{\"f_string\":\"a\xef\xbf\xbd"
@@ -1044,7 +1045,7 @@ test_bytes_are_emitted_as_padded_standard_base64(void **state)
 	char expected[64];
 	size_t i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(cases); i++) {
 		Test__V1__AllTypes *m = new_all();
 
@@ -1067,7 +1068,7 @@ test_bytes_accept_standard_and_url_safe_with_or_without_padding(void **state)
 	size_t i;
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(inputs); i++) {
 		snprintf(
 		    text, sizeof(text), "{\"f_bytes\":\"%s\"}", inputs[i]);
@@ -1096,7 +1097,7 @@ test_bytes_reject_invalid_base64(void **state)
 	char text[64];
 	size_t i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(bad); i++) {
 		snprintf(text, sizeof(text), "{\"f_bytes\":\"%s\"}", bad[i]);
 		expect_error(text, "f_bytes", "invalid base64");
@@ -1113,12 +1114,12 @@ test_enum_is_emitted_by_name_and_unknown_number_as_number(void **state)
 	Test__V1__AllTypes *m = new_all();
 	Test__V1__AllTypes *back;
 
-	(void)state;
+	(void) state;
 	m->f_enum = TEST__V1__COLOR__COLOR_BLUE;
 	m->n_r_enum = 2;
 	m->r_enum = malloc(2 * sizeof(*m->r_enum));
 	m->r_enum[0] = TEST__V1__COLOR__COLOR_UNSPECIFIED;
-	m->r_enum[1] = (Test__V1__Color)7;
+	m->r_enum[1] = (Test__V1__Color) 7;
 	assert_renders(m, "{\"f_enum\":\"COLOR_BLUE\",\"r_enum\":[\"COLOR_"
 	                  "UNSPECIFIED\",7]}");
 	assert_round_trips(&m->base);
@@ -1135,7 +1136,7 @@ test_enum_is_emitted_by_name_and_unknown_number_as_number(void **state)
 static void
 test_rejects_unknown_enum_name_naming_the_field(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"f_enum\":\"COLOR_PURPLE\"}", "f_enum",
 	    "unknown value \"COLOR_PURPLE\" for enum test.v1.Color");
 	expect_error("{\"r_enum\":[\"COLOR_RED\",\"color_red\"]}", "r_enum[1]",
@@ -1154,7 +1155,7 @@ test_nested_messages_round_trip(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_message\":{\"name\":\"a\",\"value\":1,\"child\":"
 	              "{\"name\":\"b\",\"child\":{}}}}");
 	assert_string_equal(m->f_message->name, "a");
@@ -1175,7 +1176,7 @@ test_repeated_fields_round_trip(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"r_string\":[\"a\",\"b\"],\"r_message\":[{\"name\":"
 	              "\"x\"},{}],\"r_int64\":[],\"r_double\":[0.5]}");
 	assert_int_equal(m->n_r_string, 2);
@@ -1195,7 +1196,7 @@ test_null_means_unset(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all(
 	    "{\"f_int32\":null,\"f_string\":null,\"f_message\":null,"
 	    "\"r_int32\":null,\"m_string_int32\":null,"
@@ -1214,7 +1215,7 @@ test_null_means_unset(void **state)
 static void
 test_rejects_null_inside_array_naming_the_index(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"r_int32\":[1,null]}", "r_int32[1]",
 	    "null is not allowed in an array");
 	expect_error("{\"r_message\":[null]}", "r_message[0]", "null");
@@ -1223,7 +1224,7 @@ test_rejects_null_inside_array_naming_the_index(void **state)
 static void
 test_error_path_names_index_and_nested_field(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"r_message\":[{},{},{\"name\":5}]}",
 	    "r_message[2].name", "expected a string");
 	expect_error(
@@ -1239,7 +1240,7 @@ test_default_values_are_omitted(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_int32\":0,\"f_int64\":\"0\",\"f_string\":\"\","
 	              "\"f_bytes\":\"\",\"f_enum\":\"COLOR_UNSPECIFIED\","
 	              "\"f_bool\":false,\"f_double\":0,\"r_int32\":[]}");
@@ -1254,7 +1255,7 @@ test_output_keeps_descriptor_order_and_pretty_indents(void **state)
 	char *s;
 	size_t len;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"f_timestamp\":\"2024-01-02T03:04:05Z\",\"f_bool\":"
 	              "true,\"f_int32\":1}");
 	assert_renders(m, "{\"f_int32\":1,\"f_bool\":true,"
@@ -1278,7 +1279,7 @@ test_pb_to_json_value_builds_an_object(void **state)
 	Test__V1__AllTypes *m = parse_all("{\"f_int64\":\"5\",\"f_int32\":2}");
 	json_t *v = core_pb_to_json_value(&m->base);
 
-	(void)state;
+	(void) state;
 	assert_non_null(v);
 	assert_true(json_is_object(v));
 	assert_int_equal(json_integer_value(json_object_get(v, "f_int32")), 2);
@@ -1295,7 +1296,7 @@ test_map_with_string_keys_round_trips(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"m_string_int32\":{\"a\":1,\"\":0,\"\\u00e9\":-1}}");
 	assert_int_equal(m->n_m_string_int32, 3);
 	assert_string_equal(m->m_string_int32[0]->key, "a");
@@ -1312,7 +1313,7 @@ test_map_integer_keys_are_parsed_with_range_checks(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"m_int64_string\":{\"-9223372036854775808\":\"lo\","
 	              "\"9223372036854775807\":\"hi\",\"0\":\"z\"},"
 	              "\"m_uint32_enum\":{\"4294967295\":\"COLOR_RED\","
@@ -1351,7 +1352,7 @@ test_map_bool_keys_are_true_or_false(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"m_bool_inner\":{\"true\":{\"name\":\"t\"},"
 	              "\"false\":{}}}");
 	assert_int_equal(m->n_m_bool_inner, 2);
@@ -1373,7 +1374,7 @@ test_map_rejects_duplicate_keys_and_null_values(void **state)
 {
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	err = expect_syntax_error("{\"m_string_int32\":{\"k\":1,\"k\":2}}");
 	assert_non_null(strstr(err.message, "duplicate"));
 	expect_error("{\"m_string_int32\":{\"k\":null}}",
@@ -1385,7 +1386,7 @@ test_map_rejects_duplicate_keys_and_null_values(void **state)
 static void
 test_map_error_path_names_the_key(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"m_string_int32\":{\"ok\":1,\"k\":\"x\"}}",
 	    "m_string_int32[\"k\"]", "expected an integer for int32");
 	/* Keys are echoed escaped and cut, never raw. */
@@ -1398,7 +1399,7 @@ test_map_error_path_names_the_key(void **state)
 static void
 test_oneof_member_is_emitted_even_at_its_default(void **state)
 {
-	(void)state;
+	(void) state;
 	assert_normalises("{\"o_int32\":0,\"o_string\":\"\",\"c_inner\":{}}",
 	    "{\"o_int32\":0,\"o_string\":\"\",\"c_inner\":{}}");
 	assert_normalises("{\"c_int64\":\"0\"}", "{\"c_int64\":\"0\"}");
@@ -1410,7 +1411,7 @@ test_oneof_presence_round_trips(void **state)
 {
 	Test__V1__AllTypes *m;
 
-	(void)state;
+	(void) state;
 	m = parse_all("{\"o_int32\":0,\"c_string\":\"x\"}");
 	assert_int_equal(
 	    m->has_o_int32_case, TEST__V1__ALL_TYPES__HAS_O_INT32_O_INT32);
@@ -1425,7 +1426,7 @@ test_oneof_presence_round_trips(void **state)
 static void
 test_oneof_with_two_members_is_rejected(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"c_string\":\"x\",\"c_int64\":\"5\"}", "c_int64",
 	    "oneof already set by field \"c_string\"");
 	expect_error("{\"c_inner\":{\"name\":\"a\"},\"cString\":\"x\"}",
@@ -1439,7 +1440,7 @@ test_oneof_with_two_members_is_rejected(void **state)
 static void
 test_accepts_camel_case_and_emits_snake_case(void **state)
 {
-	(void)state;
+	(void) state;
 	assert_normalises(
 	    "{\"fInt32\":1,\"fUint64\":\"2\",\"rMessage\":[{\"name\":\"a\"}],"
 	    "\"mStringInt32\":{\"k\":1},\"fTimestamp\":\"1970-01-01T00:00:"
@@ -1459,7 +1460,7 @@ test_accepts_camel_case_and_emits_snake_case(void **state)
 static void
 test_rejects_unknown_field_naming_it(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error(
 	    "{\"f_int32\":1,\"foo\":2}", "foo", "unknown field \"foo\"");
 	expect_error("{\"f_message\":{\"child\":{\"bogus\":1}}}",
@@ -1474,7 +1475,7 @@ test_rejects_duplicate_key(void **state)
 {
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	err = expect_syntax_error("{\"f_int32\":1,\n\"f_int32\":2}");
 	assert_non_null(strstr(err.message, "duplicate"));
 	assert_int_equal(err.line, 2);
@@ -1483,7 +1484,7 @@ test_rejects_duplicate_key(void **state)
 static void
 test_rejects_snake_and_camel_spelling_of_one_field(void **state)
 {
-	(void)state;
+	(void) state;
 	expect_error("{\"f_int32\":1,\"fInt32\":2}", "f_int32",
 	    "duplicate field \"f_int32\"");
 	expect_error("{\"rMessage\":[],\"r_message\":[]}", "r_message",
@@ -1502,7 +1503,7 @@ test_malformed_json_reports_line_and_column(void **state)
 {
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	err = expect_syntax_error("{\n  \"f_int32\": 1,\n  \"f_int64\": }");
 	assert_int_equal(err.line, 3);
 	assert_true(err.column > 1);
@@ -1524,7 +1525,7 @@ test_top_level_must_be_an_object(void **state)
 	ProtobufCMessage *out = NULL;
 	json_t *v;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(bad); i++) {
 		err = expect_error_n(ALL, bad[i], strlen(bad[i]), NULL, "",
 		    "expected a JSON object");
@@ -1544,15 +1545,15 @@ test_top_level_must_be_an_object(void **state)
 static char *
 nested_inner_text(int objects)
 {
-	size_t cap = (size_t)objects * 12 + 32, len = 0;
+	size_t cap = (size_t) objects * 12 + 32, len = 0;
 	char *s = malloc(cap);
 	int i;
 
 	assert_non_null(s);
-	len += (size_t)snprintf(s + len, cap - len, "{\"f_message\":");
+	len += (size_t) snprintf(s + len, cap - len, "{\"f_message\":");
 	for (i = 2; i < objects; i++)
-		len += (size_t)snprintf(s + len, cap - len, "{\"child\":");
-	len += (size_t)snprintf(s + len, cap - len, "{}");
+		len += (size_t) snprintf(s + len, cap - len, "{\"child\":");
+	len += (size_t) snprintf(s + len, cap - len, "{}");
 	for (i = 2; i < objects; i++)
 		s[len++] = '}';
 	s[len++] = '}';
@@ -1568,7 +1569,7 @@ test_nesting_up_to_max_depth_is_accepted_and_beyond_rejected(void **state)
 	char *s;
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	release(parse_ok_lim("{\"f_message\":{\"child\":{}}}", &lim));
 	release(parse_ok_lim("{\"r_message\":[{}]}", &lim));
 	release(parse_ok_lim("{\"m_bool_inner\":{\"true\":{}}}", &lim));
@@ -1605,7 +1606,7 @@ test_depth_limit_applies_to_prebuilt_values(void **state)
 	core_json_error err;
 	int i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < 4; i++) {
 		json_t *next = json_object();
 
@@ -1631,7 +1632,7 @@ test_hundred_thousand_open_brackets_do_not_crash(void **state)
 	char *s = malloc(n * 2 + 1);
 	core_json_limits big = {0, 1000000};
 
-	(void)state;
+	(void) state;
 	assert_non_null(s);
 	memset(s, '[', n);
 	s[n] = '\0';
@@ -1655,7 +1656,7 @@ test_input_larger_than_max_bytes_is_rejected_before_parsing(void **state)
 	core_json_limits lim = {13, 0};
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	release(parse_ok_n(ALL, text, 13, &lim));
 	lim.max_bytes = 12;
 	err = expect_error_n(ALL, text, 13, &lim, "", "larger than 12 bytes");
@@ -1689,7 +1690,7 @@ test_timestamp_is_emitted_as_rfc3339_with_0_3_6_or_9_digits(void **state)
 	char expected[96];
 	size_t i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(cases); i++) {
 		Test__V1__AllTypes *m = new_all();
 
@@ -1725,7 +1726,7 @@ test_timestamp_accepts_offsets_and_fractions(void **state)
 	char text[96];
 	size_t i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(cases); i++) {
 		Test__V1__AllTypes *m;
 
@@ -1774,7 +1775,7 @@ test_timestamp_rejects_invalid_dates_and_forms(void **state)
 	char text[96];
 	size_t i;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(bad); i++) {
 		snprintf(
 		    text, sizeof(text), "{\"f_timestamp\":\"%s\"}", bad[i]);
@@ -1796,7 +1797,7 @@ test_unrepresentable_timestamp_is_rendered_as_an_object(void **state)
 {
 	Test__V1__AllTypes *m = new_all();
 
-	(void)state;
+	(void) state;
 	m->f_timestamp = new_ts(INT64_C(253402300800), 0);
 	assert_renders(m, "{\"f_timestamp\":{\"seconds\":\"253402300800\"}}");
 	protobuf_c_message_free_unpacked(&m->base, NULL);
@@ -1812,11 +1813,11 @@ test_top_level_timestamp_is_a_plain_object(void **state)
 	Google__Protobuf__Timestamp *t = new_ts(5, 6);
 	ProtobufCMessage *m;
 
-	(void)state;
+	(void) state;
 	assert_renders(t, "{\"seconds\":\"5\",\"nanos\":6}");
 	m = parse_ok(&google__protobuf__timestamp__descriptor,
 	    "{\"seconds\":\"5\",\"nanos\":6}");
-	assert_true(((Google__Protobuf__Timestamp *)m)->seconds == 5);
+	assert_true(((Google__Protobuf__Timestamp *) m)->seconds == 5);
 	release(m);
 	protobuf_c_message_free_unpacked(&t->base, NULL);
 }
@@ -1840,7 +1841,7 @@ test_every_allocation_failure_is_reported_without_leaks(void **state)
 	core_json_error err;
 	long k, total;
 
-	(void)state;
+	(void) state;
 	/* Count the allocations of a successful parse, then fail each. */
 	release(parse_ok(ALL, big_doc));
 	total = count.calls;
@@ -1864,7 +1865,7 @@ test_failure_late_in_document_frees_everything_built(void **state)
 	char text[sizeof(big_doc) + 64];
 	size_t n = sizeof(big_doc) - 2; /* drop the closing brace */
 
-	(void)state;
+	(void) state;
 	memcpy(text, big_doc, n);
 	snprintf(text + n, sizeof(text) - n, ",\"r_int64\":[1,\"x\"]}");
 	expect_error(text, "r_int64[1]", "expected an integer");
@@ -1885,7 +1886,7 @@ test_default_allocator_is_used_when_none_given(void **state)
 	ProtobufCMessage *m = NULL;
 	core_json_error err;
 
-	(void)state;
+	(void) state;
 	assert_int_equal(core_json_to_pb(ALL, big_doc, strlen(big_doc), NULL,
 	                     NULL, &m, &err),
 	    0);
@@ -1934,7 +1935,7 @@ test_concurrent_conversions_agree(void **state)
 	void *res;
 	size_t i;
 
-	(void)state;
+	(void) state;
 	release(m);
 	for (i = 0; i < NELEM(t); i++)
 		assert_int_equal(
@@ -1953,7 +1954,7 @@ test_all_types_filled_by_descriptor_round_trips(void **state)
 {
 	unsigned variant;
 
-	(void)state;
+	(void) state;
 	for (variant = 0; variant < 3; variant++) {
 		filler fl = {variant * 7, variant};
 		ProtobufCMessage *m = fill_message(&fl, ALL, 0);
@@ -1969,10 +1970,10 @@ test_every_system_message_round_trips(void **state)
 	size_t i;
 	unsigned variant;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(system_messages); i++) {
 		for (variant = 0; variant < 2; variant++) {
-			filler fl = {(unsigned)i + variant, variant};
+			filler fl = {(unsigned) i + variant, variant};
 			ProtobufCMessage *m =
 			    fill_message(&fl, system_messages[i], 0);
 
@@ -1988,7 +1989,7 @@ test_system_message_list_covers_every_rpc_and_field_type(void **state)
 	size_t i, j;
 	unsigned k;
 
-	(void)state;
+	(void) state;
 	for (i = 0; i < NELEM(system_services); i++) {
 		const ProtobufCServiceDescriptor *s = system_services[i];
 

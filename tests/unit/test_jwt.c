@@ -1648,9 +1648,11 @@ test_jwks_cache_remembers_verified_tokens_but_rechecks_time(void **state)
 	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, TOKMAX), 0);
 	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 0);
 	assert_int_equal(
-	    core_jwks_cache_verify(cache, tok, &policy, &out, &why), CORE_JWT_OK);
+	    core_jwks_cache_verify(cache, tok, &policy, &out, &why),
+	    CORE_JWT_OK);
 	assert_int_equal(
-	    core_jwks_cache_verify(cache, tok, &policy, &out, &why), CORE_JWT_OK);
+	    core_jwks_cache_verify(cache, tok, &policy, &out, &why),
+	    CORE_JWT_OK);
 	assert_string_equal(out.sub, c.sub);
 	// A remembered token is still checked against the clock.
 	core_jwt_policy later = policy;

@@ -33,8 +33,8 @@ typedef struct legacy {
 	ProtobufCMessage base;
 	protobuf_c_boolean has_count;
 	int32_t count;
-	char *label;      /* optional string: presence is the pointer */
-	int64_t must;     /* required */
+	char *label;  /* optional string: presence is the pointer */
+	int64_t must; /* required */
 	size_t n_tags;
 	int32_t *tags;
 } legacy;
@@ -44,8 +44,8 @@ static const char label_default[] = "none";
 /* Fields sorted by number; the by-name index sorted by name. */
 static const ProtobufCFieldDescriptor legacy_fields[] = {
     {"count", 1, PROTOBUF_C_LABEL_OPTIONAL, PROTOBUF_C_TYPE_INT32,
-        offsetof(legacy, has_count), offsetof(legacy, count), NULL, NULL, 0,
-        0, NULL, NULL},
+        offsetof(legacy, has_count), offsetof(legacy, count), NULL, NULL, 0, 0,
+        NULL, NULL},
     {"label", 2, PROTOBUF_C_LABEL_OPTIONAL, PROTOBUF_C_TYPE_STRING, 0,
         offsetof(legacy, label), NULL, label_default, 0, 0, NULL, NULL},
     {"must", 3, PROTOBUF_C_LABEL_REQUIRED, PROTOBUF_C_TYPE_INT64, 0,
@@ -57,13 +57,12 @@ static const ProtobufCFieldDescriptor legacy_fields[] = {
 static const unsigned legacy_by_name[] = {0, 1, 2, 3};
 static const ProtobufCIntRange legacy_ranges[] = {{1, 0}, {0, 4}};
 
-static void
-legacy_init(ProtobufCMessage *m);
+static void legacy_init(ProtobufCMessage *m);
 
 static const ProtobufCMessageDescriptor legacy_desc = {
     PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, "test.Legacy", "Legacy", "Legacy",
-    "test", sizeof(legacy), 4, legacy_fields, legacy_by_name, 1,
-    legacy_ranges, legacy_init, NULL, NULL, NULL};
+    "test", sizeof(legacy), 4, legacy_fields, legacy_by_name, 1, legacy_ranges,
+    legacy_init, NULL, NULL, NULL};
 
 static void
 legacy_init(ProtobufCMessage *m)
@@ -136,19 +135,19 @@ static void
 test_field_find_takes_proto_and_json_names_only(void **state)
 {
 	(void) state;
-	assert_ptr_equal(core_pb_field_find(all_desc, "f_int32"),
-	    field("f_int32"));
+	assert_ptr_equal(
+	    core_pb_field_find(all_desc, "f_int32"), field("f_int32"));
 	assert_ptr_equal(
 	    core_pb_field_find(all_desc, "fInt32"), field("f_int32"));
 	assert_ptr_equal(core_pb_field_find(all_desc, "mStringInt32"),
 	    field("m_string_int32"));
 	assert_ptr_equal(
 	    core_pb_field_find(all_desc, "cInner"), field("c_inner"));
-	assert_ptr_equal(core_pb_field_find(&legacy_desc, "label"),
-	    &legacy_fields[1]);
+	assert_ptr_equal(
+	    core_pb_field_find(&legacy_desc, "label"), &legacy_fields[1]);
 
-	static const char *const wrong[] = {"", "F_int32", "f_Int32",
-	    "fint32", "f__int32", "FInt32", "fInt32x", "f_int3", "unknown",
+	static const char *const wrong[] = {"", "F_int32", "f_Int32", "fint32",
+	    "f__int32", "FInt32", "fInt32x", "f_int3", "unknown",
 	    "m_stringInt32x", "choice"};
 	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
 		assert_null(core_pb_field_find(all_desc, wrong[i]));
@@ -163,12 +162,12 @@ test_field_ptr_is_the_generated_member(void **state)
 	(void) state;
 	Test__V1__AllTypes m = TEST__V1__ALL_TYPES__INIT;
 	ProtobufCMessage *base = &m.base;
-	assert_ptr_equal(core_pb_field_ptr(base, field("f_double")),
-	    &m.f_double);
-	assert_ptr_equal(core_pb_field_cptr(base, field("c_inner")),
-	    &m.c_inner);
-	assert_ptr_equal(core_pb_field_cptr(base, field("r_string")),
-	    &m.r_string);
+	assert_ptr_equal(
+	    core_pb_field_ptr(base, field("f_double")), &m.f_double);
+	assert_ptr_equal(
+	    core_pb_field_cptr(base, field("c_inner")), &m.c_inner);
+	assert_ptr_equal(
+	    core_pb_field_cptr(base, field("r_string")), &m.r_string);
 
 	int64_t arr[3] = {1, 2, 3};
 	assert_int_equal(core_pb_repeated_count(base, field("r_int64")), 0);
@@ -414,8 +413,8 @@ test_varint_read_decodes_up_to_ten_bytes(void **state)
 {
 	(void) state;
 	uint64_t v = 0;
-	assert_int_equal(core_pb_varint_read((const uint8_t *) "\x00", 1, &v),
-	    1);
+	assert_int_equal(
+	    core_pb_varint_read((const uint8_t *) "\x00", 1, &v), 1);
 	assert_true(v == 0);
 	assert_int_equal(
 	    core_pb_varint_read((const uint8_t *) "\x96\x01rest", 6, &v), 2);
@@ -436,11 +435,11 @@ test_varint_read_refuses_truncated_and_overlong_input(void **state)
 {
 	(void) state;
 	uint64_t v = 77;
-	static const uint8_t eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-	    0x80, 0x80, 0x80, 0x80, 0x00};
+	static const uint8_t eleven[] = {
+	    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
 	assert_int_equal(core_pb_varint_read(eleven, sizeof(eleven), &v), 0);
-	assert_int_equal(core_pb_varint_read((const uint8_t *) "\x80", 1, &v),
-	    0);
+	assert_int_equal(
+	    core_pb_varint_read((const uint8_t *) "\x80", 1, &v), 0);
 	/* The length bounds the read even when more bytes follow. */
 	assert_int_equal(
 	    core_pb_varint_read((const uint8_t *) "\x96\x01", 1, &v), 0);

@@ -67,13 +67,13 @@ static void
 test_locale_has_the_bcp47_shape(void **state)
 {
 	(void) state;
-	static const char *const good[] = {"", "en", "pt-BR", "zh-Hant-TW",
-	    "ast", "es-419", "de-CH-1901"};
+	static const char *const good[] = {
+	    "", "en", "pt-BR", "zh-Hant-TW", "ast", "es-419", "de-CH-1901"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		assert_null(user_locale_check(good[i]));
 	}
-	static const char *const bad[] = {"e", "engl", "en_US", "en-",
-	    "-en", "en--US", "en-123456789", "en US", "1e", "en-\xc3\xa9",
+	static const char *const bad[] = {"e", "engl", "en_US", "en-", "-en",
+	    "en--US", "en-123456789", "en US", "1e", "en-\xc3\xa9",
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_non_null(user_locale_check(bad[i]));

@@ -29,8 +29,8 @@ test_hex_value_reads_both_cases_and_nothing_else(void **state)
 		n_hex += core_hex_value((char) c) >= 0;
 	}
 	assert_int_equal(n_hex, 22);
-	static const char not_hex[] = {'g', 'G', '`', '@', '/', ':', ' ',
-	    '\0', (char) 0xc1, (char) 0xe1, 'x'};
+	static const char not_hex[] = {'g', 'G', '`', '@', '/', ':', ' ', '\0',
+	    (char) 0xc1, (char) 0xe1, 'x'};
 	for (size_t i = 0; i < sizeof(not_hex); i++) {
 		assert_int_equal(core_hex_value(not_hex[i]), -1);
 	}
@@ -39,9 +39,9 @@ test_hex_value_reads_both_cases_and_nothing_else(void **state)
 /* ---- base64 ------------------------------------------------------------- */
 
 /* RFC 4648 section 10. */
-static const char *const b64_vectors[][2] = {
-    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+static const char *const b64_vectors[][2] = {{"", ""}, {"f", "Zg=="},
+    {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
 
 static void
 test_b64_encode_writes_padded_standard_base64(void **state)
@@ -80,8 +80,8 @@ test_b64_encode_refuses_a_small_buffer_and_leaves_it_empty(void **state)
 	assert_int_equal(core_b64_encode((const uint8_t *) "foo", 3, out, 5),
 	    0); /* exactly enough */
 	assert_string_equal(out, "Zm9v");
-	assert_int_equal(core_b64_encode((const uint8_t *) "f", 1, out, 0),
-	    -1);
+	assert_int_equal(
+	    core_b64_encode((const uint8_t *) "f", 1, out, 0), -1);
 	assert_int_equal(core_b64_encode((const uint8_t *) "", 0, out, 1), 0);
 	assert_int_equal(core_b64_encode((const uint8_t *) "f",
 	                     CORE_B64_ENCODE_MAX + 1, out, sizeof(out)),
@@ -218,10 +218,10 @@ test_rfc3339_parse_refuses_malformed_and_out_of_range_text(void **state)
 	static const char *const bad[] = {
 	    "",
 	    "2024-01-01",
-	    "2024-01-01T00:00:00",          /* no zone */
-	    "2024-01-01 00:00:00Z",         /* space for T */
-	    "2024-1-01T00:00:00Z",          /* one-digit month */
-	    "2024-01-01T00:00:00.Z",        /* empty fraction */
+	    "2024-01-01T00:00:00",   /* no zone */
+	    "2024-01-01 00:00:00Z",  /* space for T */
+	    "2024-1-01T00:00:00Z",   /* one-digit month */
+	    "2024-01-01T00:00:00.Z", /* empty fraction */
 	    "2024-01-01T00:00:00.1234567890Z",
 	    "2024-01-01T00:00:00Zjunk",
 	    "2024-01-01T00:00:00+0100",
@@ -250,8 +250,7 @@ test_rfc3339_parse_refuses_malformed_and_out_of_range_text(void **state)
 	assert_true(secs == 11 && nanos == 22);
 	/* The length bounds the text: no reading past it. */
 	assert_int_equal(
-	    core_rfc3339_parse("1970-01-01T00:00:00Z", 19, &secs, &nanos),
-	    -1);
+	    core_rfc3339_parse("1970-01-01T00:00:00Z", 19, &secs, &nanos), -1);
 }
 
 static void
@@ -288,9 +287,9 @@ test_rfc3339_format_writes_utc_with_the_fraction_asked_for(void **state)
 	        "2024-02-29T12:34:56.120Z"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(core_rfc3339_format(cases[i].secs,
-		                     cases[i].nanos, cases[i].frac, buf,
-		                     sizeof(buf)),
+		assert_int_equal(
+		    core_rfc3339_format(cases[i].secs, cases[i].nanos,
+		        cases[i].frac, buf, sizeof(buf)),
 		    0);
 		assert_string_equal(buf, cases[i].text);
 		/* What it writes reads back. */
@@ -327,23 +326,20 @@ test_rfc3339_format_refuses_what_rfc3339_cannot_write(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(buf, 'x', sizeof(buf));
-		assert_int_equal(core_rfc3339_format(bad[i].secs, bad[i].nanos,
-		                     CORE_RFC3339_FRAC_PROTOBUF, buf,
-		                     sizeof(buf)),
+		assert_int_equal(
+		    core_rfc3339_format(bad[i].secs, bad[i].nanos,
+		        CORE_RFC3339_FRAC_PROTOBUF, buf, sizeof(buf)),
 		    -1);
 		assert_string_equal(buf, "");
 	}
 	/* "1970-01-01T00:00:00Z" is 20 characters: 21 bytes fit it. */
-	assert_int_equal(core_rfc3339_format(0, 0, CORE_RFC3339_FRAC_NONE,
-	                     buf, 20),
-	    -1);
+	assert_int_equal(
+	    core_rfc3339_format(0, 0, CORE_RFC3339_FRAC_NONE, buf, 20), -1);
 	assert_string_equal(buf, "");
-	assert_int_equal(core_rfc3339_format(0, 0, CORE_RFC3339_FRAC_NONE,
-	                     buf, 21),
-	    0);
-	assert_int_equal(core_rfc3339_format(0, 0, CORE_RFC3339_FRAC_NONE,
-	                     buf, 0),
-	    -1);
+	assert_int_equal(
+	    core_rfc3339_format(0, 0, CORE_RFC3339_FRAC_NONE, buf, 21), 0);
+	assert_int_equal(
+	    core_rfc3339_format(0, 0, CORE_RFC3339_FRAC_NONE, buf, 0), -1);
 }
 
 /* ---- UUID --------------------------------------------------------------- */
@@ -381,32 +377,28 @@ test_utf8_seq_len_measures_well_formed_sequences_only(void **state)
 		const char *s;
 		size_t n, len;
 	} cases[] = {
-	    {"a", 1, 1},
-	    {"\x7f", 1, 1},
-	    {"\xc3\xa9", 2, 2},         /* e acute */
-	    {"\xe2\x82\xac", 3, 3},     /* euro sign */
-	    {"\xf0\x9f\x98\x80", 4, 4}, /* emoji */
-	    {"\xf4\x8f\xbf\xbf", 4, 4}, /* U+10FFFF */
+	    {"a", 1, 1}, {"\x7f", 1, 1}, {"\xc3\xa9", 2, 2}, /* e acute */
+	    {"\xe2\x82\xac", 3, 3},                          /* euro sign */
+	    {"\xf0\x9f\x98\x80", 4, 4},                      /* emoji */
+	    {"\xf4\x8f\xbf\xbf", 4, 4},                      /* U+10FFFF */
 	    {"\xc3\xa9xyz", 5, 2},      /* only the first character */
-	    {"", 0, 0},
-	    {"\x80", 1, 0},             /* a lone continuation byte */
+	    {"", 0, 0}, {"\x80", 1, 0}, /* a lone continuation byte */
 	    {"\xc0\x80", 2, 0},         /* overlong NUL */
 	    {"\xc1\xbf", 2, 0},         /* overlong */
 	    {"\xe0\x80\x80", 3, 0},     /* overlong */
 	    {"\xf0\x80\x80\x80", 4, 0}, /* overlong */
 	    {"\xed\xa0\x80", 3, 0},     /* surrogate U+D800 */
 	    {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
-	    {"\xf5\x80\x80\x80", 4, 0},
-	    {"\xff", 1, 0},
-	    {"\xe2\x82", 2, 0},         /* truncated */
-	    {"\xe2\x82\xac", 2, 0},     /* cut by n */
-	    {"\xe2\x28\xa1", 3, 0},     /* bad continuation */
+	    {"\xf5\x80\x80\x80", 4, 0}, {"\xff", 1, 0},
+	    {"\xe2\x82", 2, 0},     /* truncated */
+	    {"\xe2\x82\xac", 2, 0}, /* cut by n */
+	    {"\xe2\x28\xa1", 3, 0}, /* bad continuation */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(
 		    core_utf8_seq_len(cases[i].s, cases[i].n), cases[i].len);
-		assert_int_equal(core_utf8_valid(cases[i].s, cases[i].len),
-		    true);
+		assert_int_equal(
+		    core_utf8_valid(cases[i].s, cases[i].len), true);
 		if (cases[i].len == 0 && cases[i].n > 0) {
 			assert_false(core_utf8_valid(cases[i].s, cases[i].n));
 		}

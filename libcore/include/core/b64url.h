@@ -23,5 +23,4 @@ int core_b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 int core_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap,
     size_t *outlen) CORE_WARN_UNUSED;
 
-
 #endif

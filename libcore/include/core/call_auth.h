@@ -41,8 +41,8 @@ typedef struct core_call_auth {
 	 * Returns CORE_OK with *admin set, or the status of a failure to
 	 * find out, with the client's message set on call (UNAVAILABLE, ...).
 	 * NULL = CORE_RULE_ADMIN is refused on every call. */
-	core_status (*is_admin)(core_call *call, const core_jwt_claims *claims,
-	    bool *admin);
+	core_status (*is_admin)(
+	    core_call *call, const core_jwt_claims *claims, bool *admin);
 } core_call_auth;
 
 /* The verify function for a JWKS cache (arg: the core_jwks_cache). */

@@ -17,7 +17,7 @@
 typedef enum core_config_type {
 	CORE_CONFIG_STR, /* dst is const char **: into environ, def, or a file's
 	                    copy (NAME_FILE) */
-	CORE_CONFIG_INT, /* dst is long *; value in [min, max] */
+	CORE_CONFIG_INT,  /* dst is long *; value in [min, max] */
 	CORE_CONFIG_BOOL, /* dst is bool *; true/false/1/0/yes/no/on/off */
 } core_config_type;
 
@@ -41,8 +41,8 @@ typedef struct core_config_item {
  * holding a NUL byte. A value read from a file lives in locked memory left
  * out of core dumps until the process exits. Call at start, from one
  * thread. */
-int core_config_load(const core_config_item *items, size_t n, char *err,
-    size_t errlen);
+int core_config_load(
+    const core_config_item *items, size_t n, char *err, size_t errlen);
 
 /* Logs the effective configuration as one info line. For a value read from
  * a file the line also holds NAME_FILE with the file's path. */
@@ -51,7 +51,7 @@ void core_config_log(const core_config_item *items, size_t n);
 /* Splits a comma- or space-separated list (e.g. a dial list of URLs) into at
  * most max entries copied into the caller's buffer. Returns the count, or -1
  * if there are more than max entries or they don't fit in buf. */
-int core_config_split(const char *list, char *buf, size_t buflen,
-    const char **out, int max);
+int core_config_split(
+    const char *list, char *buf, size_t buflen, const char **out, int max);
 
 #endif

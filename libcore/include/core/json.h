@@ -33,7 +33,7 @@
 #define CORE_JSON_DEFAULT_MAX_DEPTH 32
 
 typedef struct core_json_error {
-	char field[192];   /* path of the offending field, "" for the document */
+	char field[192]; /* path of the offending field, "" for the document */
 	char message[256]; /* what is wrong, fit to show to a client */
 	int line, column;  /* position for syntax errors, else 0 */
 	size_t position;   /* byte offset for syntax errors, else 0 */
@@ -71,6 +71,7 @@ json_t *core_pb_to_json_value(const ProtobufCMessage *msg);
 
 /* Renders msg as JSON text, malloc'd and NUL-terminated (caller free()s it);
  * *len (if not NULL) receives its length. NULL only when out of memory. */
-char *core_pb_to_json(const ProtobufCMessage *msg, unsigned flags, size_t *len);
+char *core_pb_to_json(
+    const ProtobufCMessage *msg, unsigned flags, size_t *len);
 
 #endif

@@ -33,7 +33,8 @@ typedef struct core_redis_extra {
 /* Adds a command; argv (argc NUL-terminated strings) must stay valid until
  * the check has run (static strings or the call's arena). Returns its
  * index, or -1 when CORE_REDIS_EXTRA_MAX commands are already there. */
-int core_redis_extra_add(core_redis_extra *x, int argc, const char *const *argv);
+int core_redis_extra_add(
+    core_redis_extra *x, int argc, const char *const *argv);
 
 /* Frees the replies and empties x. */
 void core_redis_extra_clear(core_redis_extra *x);
@@ -68,7 +69,7 @@ core_status core_revoke_user_tokens(core_redis *r, const char *user_id,
 /* The user's revoked_before: a token is only valid with an iat at or after
  * *floor_s. 0 when there is none (or it is not a number, which the check
  * treats as revoking everything anyway). */
-core_status core_revocation_floor(core_redis *r, const char *user_id,
-    int64_t *floor_s) CORE_WARN_UNUSED;
+core_status core_revocation_floor(
+    core_redis *r, const char *user_id, int64_t *floor_s) CORE_WARN_UNUSED;
 
 #endif

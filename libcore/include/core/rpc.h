@@ -83,7 +83,7 @@ struct core_redis_extra; /* core/revocation.h */
 typedef struct core_rpc_method {
 	const char *name; /* "/auth.v1.AuthService/Login" */
 	core_rpc_handler handler;
-	unsigned rule; /* CORE_RULE_* flags */
+	unsigned rule;      /* CORE_RULE_* flags */
 	int max_auth_age_s; /* CORE_RULE_RECENT_AUTH; 0 = the default */
 	/* The calling services allowed (NULL-terminated identities, as the
 	 * transport authenticates them); NULL = any caller. A list refuses
@@ -128,13 +128,13 @@ typedef struct core_rpc_service {
 struct core_call_auth; /* core/call_auth.h */
 
 typedef struct core_rpc_server_config {
-	const char *name;              /* for logs, e.g. "svc-auth" */
+	const char *name;               /* for logs, e.g. "svc-auth" */
 	const char *const *listen_urls; /* e.g. "tcp://127.0.0.1:7101" */
 	size_t n_listen;
-	int workers;          /* handler threads (one nng context each); 0 = 8 */
+	int workers; /* handler threads (one nng context each); 0 = 8 */
 	size_t max_msg_bytes; /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
-	int drain_ms;         /* how long stop waits for in-flight calls; 0 = 10000 */
-	size_t arena_cap;     /* per-call memory cap; 0 = 4 x max_msg_bytes */
+	int drain_ms; /* how long stop waits for in-flight calls; 0 = 10000 */
+	size_t arena_cap; /* per-call memory cap; 0 = 4 x max_msg_bytes */
 	/* Per-worker state: worker_init(app) runs on each worker thread before
 	 * it serves (NULL return = the worker fails to start, the server does
 	 * not start); worker_fini(state) when it ends. Both may be NULL. */
@@ -222,20 +222,20 @@ void core_call_set_retry_after(core_call *c, uint32_t seconds);
 typedef struct core_rpc_client core_rpc_client;
 
 typedef struct core_rpc_client_config {
-	const char *name;              /* target, for logs: "auth" */
-	const char *const *urls;       /* dial list */
+	const char *name;        /* target, for logs: "auth" */
+	const char *const *urls; /* dial list */
 	size_t n_urls;
-	int conns_per_url;     /* connections dialed to each URL; 0 = 2 */
-	size_t max_msg_bytes;  /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
-	int connect_wait_ms;   /* how long a call waits for a first connection
+	int conns_per_url;      /* connections dialed to each URL; 0 = 2 */
+	size_t max_msg_bytes;   /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
+	int connect_wait_ms;    /* how long a call waits for a first connection
 	                          before UNAVAILABLE; 0 = 300 */
 	int default_timeout_ms; /* deadline when a call gives none; 0 = 5000 */
 } core_rpc_client_config;
 
 /* Creates a client and starts dialing every URL in the background
  * (reconnecting as needed). Returns 0, or -EINVAL (bad URL), -ENOMEM. */
-int core_rpc_client_new(const core_rpc_client_config *cfg,
-    core_rpc_client **out);
+int core_rpc_client_new(
+    const core_rpc_client_config *cfg, core_rpc_client **out);
 
 /* Closes the socket and frees the client. NULL is a no-op. No call may be
  * in flight or start once this begins. */
@@ -250,7 +250,7 @@ typedef struct core_md {
 } core_md;
 
 typedef struct core_rpc_opts {
-	int timeout_ms; /* 0 = the client's default */
+	int timeout_ms;    /* 0 = the client's default */
 	const core_md *md; /* metadata sent with the call */
 	size_t n_md;
 } core_rpc_opts;
@@ -304,8 +304,8 @@ core_status core_rpc_call(core_rpc_client *c, const char *method,
 /* Fills opts to propagate the current call downstream: its request id and
  * authorization, and a timeout of the remaining deadline budget. md must
  * have room for 2 entries. */
-void core_rpc_opts_from_call(const core_call *c, core_rpc_opts *opts,
-    core_md md[2]);
+void core_rpc_opts_from_call(
+    const core_call *c, core_rpc_opts *opts, core_md md[2]);
 
 /* Generates a random request id (32 hex chars) into buf (>= 33 bytes). */
 void core_rpc_new_request_id(char *buf);
