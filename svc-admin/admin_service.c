@@ -36,49 +36,21 @@
 void *
 admin_worker_init(void *arg)
 {
-	admin_worker *w = calloc(1, sizeof(*w));
+	const admin_config *cfg = arg;
+	admin_worker *w = core_store_worker_new(
+	    sizeof(*w), cfg->database_url, cfg->redis_url);
 	if (w == NULL) {
 		return NULL;
 	}
-	w->cfg = arg;
-	if (core_store_open(&w->db, w->cfg->database_url, w->cfg->redis_url) !=
-	    0) {
-		free(w);
-		return NULL;
-	}
+	w->cfg = cfg;
 	/* Each session, reconnects included, drops to the role that can only
 	 * read and append: even a superuser URL cannot UPDATE or DELETE. */
 	if (core_pg_set_session_sql(w->db.pg, "SET ROLE " ADMIN_DB_ROLE) !=
 	    0) {
-		core_store_close(&w->db);
-		free(w);
+		core_store_worker_free(w);
 		return NULL;
 	}
 	return w;
-}
-
-void
-admin_worker_fini(void *arg)
-{
-	admin_worker *w = arg;
-	if (w == NULL) {
-		return;
-	}
-	core_store_close(&w->db);
-	free(w);
-}
-
-core_redis *
-admin_worker_redis(void *arg)
-{
-	return ((admin_worker *) arg)->db.redis;
-}
-
-bool
-admin_health(void *arg)
-{
-	admin_worker *w = arg;
-	return core_store_ping(&w->db);
 }
 
 /* ---- One call ------------------------------------------------------------

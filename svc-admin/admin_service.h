@@ -21,20 +21,20 @@ typedef struct admin_config {
 } admin_config;
 
 typedef struct admin_worker {
+	/* Its own admindb and Redis connections; first (core_store_worker_*). */
+	core_store db;
 	const admin_config *cfg;
-	core_store db; /* its own admindb and Redis connections */
 } admin_worker;
 
 /* admin.v1.AdminService: its method table (CORE_RULE_ADMIN on each) and
  * its denied hook, which writes the audit row of a refused call. */
 extern const core_rpc_service admin_service;
 
+/* A worker with its own connections (cfg: the admin_config), its admindb
+ * sessions dropped to the append-only role. Freed by
+ * core_store_worker_free; its Health is core_store_worker_ping: SERVING
+ * only while both admindb and Redis answer (without the one no call can
+ * be audited, without the other no token can be checked). */
 void *admin_worker_init(void *cfg);
-void admin_worker_fini(void *worker);
-/* The worker's Redis connection (for core_call_auth.redis). */
-core_redis *admin_worker_redis(void *worker);
-/* SERVING only while both admindb and Redis answer: without the one no
- * call can be audited, without the other no token can be checked. */
-bool admin_health(void *worker);
 
 #endif

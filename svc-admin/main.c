@@ -33,8 +33,8 @@ init(void **app)
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (auth_link_open(&auth, admin_worker_redis, admin_role_is_admin) !=
-	    0) {
+	if (auth_link_open(
+	        &auth, core_store_worker_redis, admin_role_is_admin) != 0) {
 		return -1;
 	}
 	cfg.auth = auth.client;
@@ -78,8 +78,8 @@ main(void)
 	    .init = init,
 	    .fini = fini,
 	    .worker_init = admin_worker_init,
-	    .worker_fini = admin_worker_fini,
-	    .health = admin_health,
+	    .worker_fini = core_store_worker_free,
+	    .health = core_store_worker_ping,
 	    .auth = &auth.call_auth,
 	};
 	return core_service_main(&def);

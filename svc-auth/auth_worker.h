@@ -32,15 +32,13 @@ typedef struct auth_config {
 
 /* One per RPC worker: its own connections. */
 typedef struct auth_worker {
+	core_store db; /* its own connections; first (core_store_worker_*) */
 	const auth_config *cfg;
-	core_store db; /* its own connections */
 } auth_worker;
 
+/* A worker with its own connections (cfg: the auth_config). Freed by
+ * core_store_worker_free; its Health is core_store_worker_ping: SERVING
+ * only while both PostgreSQL and Redis answer. */
 void *auth_worker_init(void *cfg);
-void auth_worker_fini(void *worker);
-/* SERVING only while both PostgreSQL and Redis answer. */
-bool auth_health(void *worker);
-/* The worker's Redis connection (for core_call_auth.redis). */
-core_redis *auth_worker_redis(void *worker);
 
 #endif

@@ -118,7 +118,7 @@ init(void **app)
 	    .audience = cfg.audience,
 	    .verify = auth_keyring_verify,
 	    .verify_arg = &keyring,
-	    .redis = auth_worker_redis,
+	    .redis = core_store_worker_redis,
 	    .is_admin = auth_is_admin,
 	};
 	*app = &cfg;
@@ -210,8 +210,8 @@ main(int argc, char **argv)
 	    .init = init,
 	    .fini = fini,
 	    .worker_init = auth_worker_init,
-	    .worker_fini = auth_worker_fini,
-	    .health = auth_health,
+	    .worker_fini = core_store_worker_free,
+	    .health = core_store_worker_ping,
 	    .auth = &call_auth,
 	};
 	return core_service_main(&def);

@@ -32,7 +32,7 @@ init(void **app)
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (auth_link_open(&auth, user_worker_redis, NULL) != 0) {
+	if (auth_link_open(&auth, core_store_worker_redis, NULL) != 0) {
 		return -1;
 	}
 	*app = &cfg;
@@ -80,8 +80,8 @@ main(void)
 	    .init = init,
 	    .fini = fini,
 	    .worker_init = user_worker_init,
-	    .worker_fini = user_worker_fini,
-	    .health = user_health,
+	    .worker_fini = core_store_worker_free,
+	    .health = core_store_worker_ping,
 	    .auth = &auth.call_auth,
 	};
 	return core_service_main(&def);

@@ -24,35 +24,13 @@ static const char fill_script[] =
 void *
 user_worker_init(void *arg)
 {
-	user_worker *w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		return NULL;
-	}
-	w->cfg = arg;
-	if (core_store_open(&w->db, w->cfg->database_url, w->cfg->redis_url) !=
-	    0) {
-		free(w);
-		return NULL;
+	const user_config *cfg = arg;
+	user_worker *w = core_store_worker_new(
+	    sizeof(*w), cfg->database_url, cfg->redis_url);
+	if (w != NULL) {
+		w->cfg = cfg;
 	}
 	return w;
-}
-
-void
-user_worker_fini(void *arg)
-{
-	user_worker *w = arg;
-	if (w == NULL) {
-		return;
-	}
-	core_store_close(&w->db);
-	free(w);
-}
-
-bool
-user_health(void *arg)
-{
-	user_worker *w = arg;
-	return core_store_ping(&w->db);
 }
 
 static core_status
@@ -284,9 +262,3 @@ const core_rpc_method user_methods[USER_N_METHODS] = {
     {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER, 0,
         NULL, NULL},
 };
-
-core_redis *
-user_worker_redis(void *state)
-{
-	return ((user_worker *) state)->db.redis;
-}

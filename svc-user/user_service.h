@@ -17,20 +17,17 @@ typedef struct user_config {
 } user_config;
 
 typedef struct user_worker {
+	core_store db; /* its own connections; first (core_store_worker_*) */
 	const user_config *cfg;
-	core_store db; /* its own connections */
 } user_worker;
 
 /* UserService's methods and their rules: both need a user token. */
 #define USER_N_METHODS 2
 extern const core_rpc_method user_methods[USER_N_METHODS];
 
-/* The worker's Redis connection (for core_call_auth.redis). */
-core_redis *user_worker_redis(void *worker);
-
+/* A worker with its own connections (cfg: the user_config). Freed by
+ * core_store_worker_free; its Health is core_store_worker_ping: SERVING
+ * only while both PostgreSQL and Redis answer. */
 void *user_worker_init(void *cfg);
-void user_worker_fini(void *worker);
-/* SERVING only while both PostgreSQL and Redis answer. */
-bool user_health(void *worker);
 
 #endif
