@@ -1,6 +1,6 @@
 /* Small text codecs shared by libcore and its users: hex digits, standard
  * base64 (RFC 4648 section 4), RFC 3339 timestamps and UUID syntax. UTF-8
- * validation is in core/utf8.h; base64url for tokens in core/jwt.h.
+ * validation is in core/utf8.h; base64url for tokens in core/b64url.h.
  *
  * Pure functions on caller-provided memory: nothing allocates, no global
  * state, thread-safe, locale and TZ play no part. */
