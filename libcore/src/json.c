@@ -663,7 +663,7 @@ parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
     void *dst)
 {
 	int64_t i = 0;
-	uint64_t u;
+	uint64_t u = 0;
 	double d;
 
 	switch (f->type) {
