@@ -200,6 +200,9 @@ edge_if_match_parse(const char *v, long long *out)
 	if (*v == 'v') {
 		v++;
 	}
+	if (*v < '0' || *v > '9') {
+		return -1; /* strtoll would skip spaces and take a sign */
+	}
 	char *end;
 	errno = 0;
 	long long n = strtoll(v, &end, 10);
@@ -372,21 +375,35 @@ clear_cookies_response(edge_exchange *x)
 
 /* ---- The table ---------------------------------------------------------- */
 
+static const char *const client_info_fields[] = {
+    "client_ip", "user_agent", NULL};
+static const char *const refresh_fields[] = {"refresh_token", NULL};
+static const char *const if_match_fields[] = {"expected_version", NULL};
+static const char *const jwks_fields[] = {"json", NULL};
+static const char *const etag_fields[] = {"profile", NULL};
+static const char *const token_fields[] = {
+    "access_token", "refresh_token", "expires_in", "refresh_expires_in", NULL};
+
 static const edge_filter filters[] = {
     /* The message builders first: the filters below read and write the
      * message they build. (A route has at most one of them.) */
-    {ROUTE_BODY, "body", body_request, NULL},
-    {ROUTE_QUERY, "query", query_request, NULL},
-    {ROUTE_CLIENT_INFO, "client_info", client_info_request, NULL},
-    {ROUTE_REFRESH_COOKIE, "refresh_cookie", refresh_cookie_request, NULL},
-    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL},
-    {ROUTE_AUTH, "auth", auth_request, NULL},
+    {ROUTE_BODY, "body", body_request, NULL, NULL, NULL},
+    {ROUTE_QUERY, "query", query_request, NULL, NULL, NULL},
+    {ROUTE_CLIENT_INFO, "client_info", client_info_request, NULL,
+        client_info_fields, NULL},
+    {ROUTE_REFRESH_COOKIE, "refresh_cookie", refresh_cookie_request, NULL,
+        refresh_fields, NULL},
+    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL, if_match_fields,
+        NULL},
+    {ROUTE_AUTH, "auth", auth_request, NULL, NULL, NULL},
     /* The JWKS document replaces the body before headers are added. */
-    {ROUTE_JWKS, "jwks", NULL, jwks_response},
-    {ROUTE_ETAG, "etag", NULL, etag_response},
-    {ROUTE_LOCATION, "location", NULL, location_response},
-    {ROUTE_SET_COOKIES, "set_cookies", NULL, set_cookies_response},
-    {ROUTE_CLEAR_COOKIES, "clear_cookies", NULL, clear_cookies_response},
+    {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields},
+    {ROUTE_ETAG, "etag", NULL, etag_response, NULL, etag_fields},
+    {ROUTE_LOCATION, "location", NULL, location_response, NULL, NULL},
+    {ROUTE_SET_COOKIES, "set_cookies", NULL, set_cookies_response, NULL,
+        token_fields},
+    {ROUTE_CLEAR_COOKIES, "clear_cookies", NULL, clear_cookies_response, NULL,
+        NULL},
 };
 
 #define N_FILTERS (sizeof(filters) / sizeof(filters[0]))
@@ -396,6 +413,41 @@ edge_filters(size_t *n)
 {
 	*n = N_FILTERS;
 	return filters;
+}
+
+/* The first of names (NULL-terminated, may be NULL) that d lacks, or
+ * NULL. */
+static const char *
+missing_field(const ProtobufCMessageDescriptor *d, const char *const *names)
+{
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		if (core_pb_field_find(d, names[i]) == NULL) {
+			return names[i];
+		}
+	}
+	return NULL;
+}
+
+const char *
+edge_filters_check_route(const edge_route *route, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < N_FILTERS; i++) {
+		const edge_filter *f = &filters[i];
+		if ((route->flags & f->flag) == 0) {
+			continue;
+		}
+		const char *in = missing_field(route->in, f->in_fields);
+		const char *out = missing_field(route->out, f->out_fields);
+		if (in != NULL || out != NULL) {
+			snprintf(why, whylen,
+			    "the %s filter needs the field "
+			    "%s in %s",
+			    f->name, in != NULL ? in : out,
+			    in != NULL ? route->in->name : route->out->name);
+			return why;
+		}
+	}
+	return NULL;
 }
 
 /* Runs one side (the response side, or the request side) of x's route's

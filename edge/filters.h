@@ -56,10 +56,21 @@ typedef struct edge_filter {
 	const char *name;           /* "if_match" (tests, logs) */
 	edge_filter_fn on_request;  /* NULL: nothing before the RPC */
 	edge_filter_fn on_response; /* NULL: nothing after it */
+	/* The fields it writes in the request message and reads in the
+	 * response message (NULL-terminated; NULL: none), which a route
+	 * with its flag must have. */
+	const char *const *in_fields;
+	const char *const *out_fields;
 } edge_filter;
 
 /* The table, in the order its sides run, and its length. Static. */
 const edge_filter *edge_filters(size_t *n);
+
+/* Checks that route's messages have every field its flags' filters use.
+ * Returns NULL, or why not (static text naming the flag and the field is
+ * written to why, whylen bytes). */
+const char *edge_filters_check_route(
+    const edge_route *route, char *why, size_t whylen);
 
 /* Runs the request sides of x->route's flags in table order, stopping at
  * the first that refuses. Returns 0, or -1 (x->refusal says why). */

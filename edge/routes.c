@@ -2,7 +2,9 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/pbfield.h"
 #include "registry.h"
+#include "filters.h"
 #include "routes.h"
 
 /* Adding an endpoint is one row:
@@ -54,6 +56,28 @@ static edge_route routes[] = {
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
+/* Whether the route's messages have the fields it writes: {id}'s field (a
+ * string) and those its flags' filters use. Logged when not. */
+static int
+route_fields_check(const edge_route *rt)
+{
+	char buf[256];
+	const char *why = edge_filters_check_route(rt, buf, sizeof(buf));
+	const ProtobufCFieldDescriptor *f =
+	    rt->path_field != NULL ? core_pb_field_find(rt->in, rt->path_field)
+	                           : NULL;
+	if (why == NULL && rt->path_field != NULL &&
+	    (f == NULL || f->type != PROTOBUF_C_TYPE_STRING ||
+	        f->label == PROTOBUF_C_LABEL_REPEATED)) {
+		why = "{id} names no string field of the request";
+	}
+	if (why != NULL) {
+		core_log_error("route %s %s: %s", rt->method, rt->path, why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 edge_routes_init(void)
 {
@@ -77,6 +101,9 @@ edge_routes_init(void)
 		}
 		routes[i].in = m->input;
 		routes[i].out = m->output;
+		if (route_fields_check(&routes[i]) != 0) {
+			return -1;
+		}
 		routes[i].index = (unsigned) i;
 		snprintf(routes[i].name, sizeof(routes[i].name), "%s %s",
 		    routes[i].method, routes[i].path);

@@ -31,14 +31,29 @@ core_call_auth_jwks_verify(void *cache, const char *token,
 	return core_jwks_cache_verify(cache, token, pol, out, reason);
 }
 
+/* Refuses the call with code and msg for the client: one log line with
+ * reason (static, also handed to the denied hook) and, when there is one,
+ * detail (e.g. what was wrong with a token; for the log only). */
+static core_status
+refuse_why(core_call *c, verdict *v, const char *reason, const char *detail,
+    core_status code, const char *msg)
+{
+	v->reason = reason;
+	if (detail != NULL) {
+		core_log_kv(CORE_LOG_INFO, "call refused", "method", c->method,
+		    "reason", reason, "detail", detail, NULL);
+	} else {
+		core_log_kv(CORE_LOG_INFO, "call refused", "method", c->method,
+		    "reason", reason, NULL);
+	}
+	return core_call_error(c, code, "%s", msg);
+}
+
 static core_status
 refuse(core_call *c, verdict *v, const char *reason, core_status code,
     const char *msg)
 {
-	v->reason = reason;
-	core_log_kv(CORE_LOG_INFO, "call refused", "method", c->method,
-	    "reason", reason, NULL);
-	return core_call_error(c, code, "%s", msg);
+	return refuse_why(c, v, reason, NULL, code, msg);
 }
 
 /* Signature and claims. */
@@ -54,10 +69,10 @@ verify_token(core_call *c, const char *token, core_jwt_claims *cl, verdict *v)
 	const char *why = "";
 	core_jwt_result r = a->verify(a->verify_arg, token, &pol, cl, &why);
 	if (r != CORE_JWT_OK) {
-		core_log_kv(CORE_LOG_INFO, "token rejected", "reason",
-		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : why, NULL);
-		return refuse(
-		    c, v, "invalid token", CORE_UNAUTHENTICATED, BAD_TOKEN);
+		/* What was wrong with it goes to the log only. */
+		return refuse_why(c, v, "invalid token",
+		    r == CORE_JWT_UNKNOWN_KID ? "unknown kid" : why,
+		    CORE_UNAUTHENTICATED, BAD_TOKEN);
 	}
 	v->signed_ok = true;
 	return CORE_OK;

@@ -116,6 +116,37 @@ test_every_route_is_consistent(void **state)
 	assert_string_equal(edge_backend_name(edge_backend_count()), "");
 }
 
+/* A route whose messages lack a field its flags' filters use (or whose {id}
+ * names no string field) stops the edge at start, not a request later. */
+static void
+test_a_route_missing_a_filters_field_is_refused(void **state)
+{
+	(void) state;
+	char why[256];
+	edge_route rt = {.method = "GET",
+	    .path = "/x",
+	    .rpc = "/x/Y",
+	    .in = &auth__v1__get_jwks_request__descriptor,
+	    .out = &auth__v1__get_jwks_response__descriptor};
+	rt.flags = ROUTE_JWKS;
+	assert_null(edge_filters_check_route(&rt, why, sizeof(why)));
+	rt.flags = ROUTE_CLIENT_INFO;
+	assert_non_null(edge_filters_check_route(&rt, why, sizeof(why)));
+	assert_non_null(strstr(why, "client_ip"));
+	rt.flags = ROUTE_ETAG;
+	assert_non_null(edge_filters_check_route(&rt, why, sizeof(why)));
+	assert_non_null(strstr(why, "profile"));
+	rt.flags = ROUTE_SET_COOKIES;
+	assert_non_null(edge_filters_check_route(&rt, why, sizeof(why)));
+	/* Every real route has what its flags need. */
+	assert_int_equal(edge_backends_init(), 0);
+	assert_int_equal(edge_routes_init(), 0);
+	for (unsigned i = 0; i < edge_route_count(); i++) {
+		assert_null(edge_filters_check_route(
+		    edge_route_at(i), why, sizeof(why)));
+	}
+}
+
 static void
 test_if_match_accepts_this_apis_etags(void **state)
 {
@@ -139,7 +170,9 @@ test_if_match_refuses_anything_else(void **state)
 	(void) state;
 	const char *bad[] = {"", "*", "\"\"", "\"v\"", "nonsense", "\"v-1\"",
 	    "-1", "\"x7\"", "\"v7x\"", "\"v7\" ", "\"v7\", \"v8\"",
-	    "\"v99999999999999999999\"", "W/", "\"v7\"\""};
+	    "\"v99999999999999999999\"", "W/", "\"v7\"\"",
+	    /* strtoll would take these: a digit must come first. */
+	    "\" 7\"", "\"v 7\"", "+7", "\"v+7\"", "\"\t7\""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		long long v = 42;
 		assert_int_equal(edge_if_match_parse(bad[i], &v), -1);
@@ -320,6 +353,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_message_builders_run_before_the_filters_that_use_the_message),
 	    cmocka_unit_test(test_every_route_is_consistent),
+	    cmocka_unit_test(test_a_route_missing_a_filters_field_is_refused),
 	    cmocka_unit_test(test_if_match_accepts_this_apis_etags),
 	    cmocka_unit_test(test_if_match_refuses_anything_else),
 	    cmocka_unit_test(test_etag_is_the_profile_version),
