@@ -3,9 +3,13 @@
  * The server checks every method's rule (CORE_RULE_ADMIN: a valid,
  * unrevoked token with the admin role) before its handler runs; a handler
  * reads its caller from core_call_claims and holds no token code. Every
- * call writes one audit row (audit_ctx.h), allowed or refused: a handler
- * writes the row of what it did, admin_denied the row of a refusal, both
- * describing the call through the same row of admin_actions.h. */
+ * call by a caller holding a token svc-auth signed writes one audit row
+ * (audit_ctx.h), allowed or refused: a handler writes the row of what it
+ * did, admin_denied the row of a refusal, both describing the call through
+ * the same row of admin_actions.h. Refusals without such a token are only
+ * counted and logged (admin_denied). */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +98,47 @@ ask_auth(audit_ctx *x, const char *method, const ProtobufCMessage *in,
 	return st == CORE_OK ? CORE_OK : audit_ctx_pass_through(x, &reply);
 }
 
+/* Refusals of calls that carried no token svc-auth signed: anyone can
+ * send those, so they are counted and logged, never written to the audit
+ * table (which is never cleaned). */
+static _Atomic uint64_t anonymous_refusals;
+
+uint64_t
+admin_anonymous_refusals(void)
+{
+	return atomic_load_explicit(&anonymous_refusals, memory_order_relaxed);
+}
+
+static core_status
+refused_anonymous(core_call *c, const core_call_denial *d)
+{
+	uint64_t n = atomic_fetch_add_explicit(
+	                 &anonymous_refusals, 1, memory_order_relaxed) +
+	             1;
+	char count[24];
+	snprintf(count, sizeof(count), "%llu", (unsigned long long) n);
+	const char *ip = core_call_metadata(c, CORE_MD_CLIENT_IP);
+	if (ip == NULL || strlen(ip) > 45 || !admin_ip_valid(ip)) {
+		ip = "";
+	}
+	core_log_kv(CORE_LOG_WARN,
+	    "admin call refused without a verified token", "method",
+	    core_call_method(c), "reason", d->reason, "client_ip", ip,
+	    "anonymous_refusals", count, NULL);
+	return d->code;
+}
+
 /* A call refused before its handler (core_rpc_service.denied): its one
- * row, as svc-admin has always written it for that refusal. */
+ * row, as svc-admin has always written it for that refusal — when the
+ * call carried a token svc-auth signed (even a revoked one: it names a
+ * real account); anonymous refusals are only counted and logged. */
 static core_status
 admin_denied(
     core_call *c, const ProtobufCMessage *in, const core_call_denial *d)
 {
+	if (d->claims == NULL) {
+		return refused_anonymous(c, d);
+	}
 	admin_refusal r = admin_refusal_of(d);
 	audit_ctx x;
 	json_t *detail = begin(&x, c, in, r.caller);

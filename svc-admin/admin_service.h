@@ -5,6 +5,7 @@
 #define ADMIN_SERVICE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/redis.h"
 #include "core/rpc.h"
@@ -27,8 +28,13 @@ typedef struct admin_worker {
 } admin_worker;
 
 /* admin.v1.AdminService: its method table (CORE_RULE_ADMIN on each) and
- * its denied hook, which writes the audit row of a refused call. */
+ * its denied hook, which writes the audit row of a call refused with a
+ * token svc-auth signed, and counts and logs the others. */
 extern const core_rpc_service admin_service;
+
+/* Calls refused since start that carried no token svc-auth signed (none,
+ * malformed, bad signature, expired): logged, not audited. */
+uint64_t admin_anonymous_refusals(void);
 
 /* A worker with its own connections (cfg: the admin_config), its admindb
  * sessions dropped to the append-only role. Freed by
