@@ -357,18 +357,9 @@ read_body(
 	    (r->route->flags & ROUTE_BODY)) {
 		if (r->len + *size > (size_t) cfg->max_body) {
 			r->too_large = true;
-			free(r->body);
-			r->body = NULL;
-			r->len = 0;
-		} else {
-			char *nb = realloc(r->body, r->len + *size + 1);
-			if (nb == NULL) {
-				return false;
-			}
-			memcpy(nb + r->len, data, *size);
-			r->len += *size;
-			nb[r->len] = '\0';
-			r->body = nb;
+			edge_request_body_drop(r);
+		} else if (!edge_request_body_append(r, data, *size)) {
+			return false;
 		}
 	}
 	*size = 0;

@@ -15,7 +15,12 @@
  * This file only wires the layers together (docs/internals/edge.md):
  * config.c, backends.c, routes.c, static.c and metrics.c at start;
  * http.c serving; rest.c and filters.c per REST request. */
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+#include <sodium.h>
 
 #include "core/log.h"
 #include "core/rpc.h"
@@ -26,9 +31,21 @@
 #include "routes.h"
 #include "static.h"
 
+/* jansson's memory holds the parsed request bodies (passwords): wiped
+ * before it is freed, as the bodies and the request arenas are. */
+static void
+wiping_free(void *p)
+{
+	if (p != NULL) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
 int
 main(void)
 {
+	json_set_alloc_funcs(malloc, wiping_free);
 	core_rpc_block_signals();
 	core_log_init("edge", CORE_LOG_INFO, true);
 	edge_config cfg;

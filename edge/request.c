@@ -1,5 +1,8 @@
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
 
 #include "core/log.h"
 #include "request.h"
@@ -55,6 +58,54 @@ edge_request_new(void)
 	return r;
 }
 
+/* Wipes and frees the body's buffer (its length is left to the caller). */
+static void
+edge_request_body_drop_buffer(edge_request *r)
+{
+	if (r->body != NULL) {
+		sodium_memzero(r->body, r->cap);
+		free(r->body);
+	}
+	r->body = NULL;
+	r->cap = 0;
+}
+
+bool
+edge_request_body_append(edge_request *r, const char *data, size_t size)
+{
+	/* malloc, copy, wipe the old: realloc would free it unwiped. Grown
+	 * geometrically, so a body that arrives in many pieces is copied
+	 * O(log n) times. */
+	if (r->body == NULL || r->len + size + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 256;
+		while (cap < r->len + size + 1) {
+			cap *= 2;
+		}
+		char *nb = malloc(cap);
+		if (nb == NULL) {
+			edge_request_body_drop(r);
+			return false;
+		}
+		if (r->body != NULL) {
+			memcpy(nb, r->body, r->len);
+		}
+		edge_request_body_drop_buffer(r);
+		r->body = nb;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, size);
+	r->len += size;
+	r->body[r->len] = '\0';
+	return true;
+}
+
+void
+edge_request_body_drop(edge_request *r)
+{
+	edge_request_body_drop_buffer(r);
+	r->len = 0;
+}
+
 void
 edge_request_free(edge_request *r)
 {
@@ -62,6 +113,6 @@ edge_request_free(edge_request *r)
 		return;
 	}
 	core_arena_free(r->arena);
-	free(r->body);
+	edge_request_body_drop(r);
 	free(r);
 }

@@ -47,6 +47,7 @@ typedef struct edge_request {
 	                            OPTIONS */
 	char *body;              /* malloc'd, NUL-terminated; ROUTE_BODY */
 	size_t len;
+	size_t cap;         /* bytes allocated at body */
 	bool too_large;     /* past EDGE_MAX_BODY_BYTES: 413 */
 	unsigned early;     /* a status decided before the body
 	                            (405/415) */
@@ -80,7 +81,15 @@ const char *edge_request_state_name(edge_request_state s);
 /* A new request in REQ_NEW (all else zero), or NULL when out of memory. */
 edge_request *edge_request_new(void);
 
-/* Frees r with its body and arena. NULL is a no-op. */
+/* Appends size bytes of data to r's body (kept NUL-terminated). A buffer
+ * it outgrows is wiped before it is freed: bodies hold passwords. Returns
+ * false when out of memory (the body is then dropped). */
+bool edge_request_body_append(edge_request *r, const char *data, size_t size);
+
+/* Wipes and frees r's body; len 0. */
+void edge_request_body_drop(edge_request *r);
+
+/* Frees r with its body (wiped) and arena (wiped). NULL is a no-op. */
 void edge_request_free(edge_request *r);
 
 #endif

@@ -96,8 +96,10 @@ auth_rotate_keys(
 	auth_keyring *kr = w->cfg->keys;
 	char kid[44] = "";
 	/* The old key verifies until every token it signed has expired. */
-	core_status st = auth_keys_rotate(
-	    w->db.pg, kr->kek, w->cfg->access_ttl_s + 60, kid);
+	const uint8_t *kek = auth_keyring_kek_open(kr);
+	core_status st =
+	    auth_keys_rotate(w->db.pg, kek, w->cfg->access_ttl_s + 60, kid);
+	auth_keyring_kek_close(kr);
 	if (st != CORE_OK || (st = auth_keyring_reload(kr)) != CORE_OK) {
 		return auth_storage_error(c, st);
 	}

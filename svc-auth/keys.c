@@ -39,17 +39,49 @@ auth_keyring_init(auth_keyring *kr)
 	if (pthread_mutex_init(&kr->reload_mu, NULL) != 0) {
 		return -1;
 	}
+	if (pthread_mutex_init(&kr->kek_mu, NULL) != 0) {
+		pthread_mutex_destroy(&kr->reload_mu);
+		return -1;
+	}
 	return pthread_rwlock_init(&kr->lock, NULL) == 0 ? 0 : -1;
+}
+
+void
+auth_keyring_take_kek(auth_keyring *kr, uint8_t *kek)
+{
+	sodium_mprotect_noaccess(kek);
+	kr->kek = kek;
+}
+
+const uint8_t *
+auth_keyring_kek_open(auth_keyring *kr)
+{
+	pthread_mutex_lock(&kr->kek_mu);
+	if (kr->kek != NULL) {
+		sodium_mprotect_readonly(kr->kek);
+	}
+	return kr->kek;
+}
+
+void
+auth_keyring_kek_close(auth_keyring *kr)
+{
+	if (kr->kek != NULL) {
+		sodium_mprotect_noaccess(kr->kek);
+	}
+	pthread_mutex_unlock(&kr->kek_mu);
 }
 
 void
 auth_keyring_fini(auth_keyring *kr)
 {
 	sodium_free(kr->active_sk); /* wipes; NULL is fine */
+	sodium_free(kr->kek);
 	free(kr->jwks_json);
 	core_jwks_free(kr->jwks);
 	pthread_rwlock_destroy(&kr->lock);
 	pthread_mutex_destroy(&kr->reload_mu);
+	pthread_mutex_destroy(&kr->kek_mu);
 }
 
 /* Unescapes a bytea in hex output format ("\x0a1b...") into out. */
@@ -306,7 +338,9 @@ core_status
 auth_keyring_reload(auth_keyring *kr)
 {
 	pthread_mutex_lock(&kr->reload_mu);
-	core_status st = auth_keys_load(kr->pg, kr->kek, kr);
+	const uint8_t *kek = auth_keyring_kek_open(kr);
+	core_status st = auth_keys_load(kr->pg, kek, kr);
+	auth_keyring_kek_close(kr);
 	pthread_mutex_unlock(&kr->reload_mu);
 	return st;
 }
@@ -320,7 +354,9 @@ auth_keyring_refresh(auth_keyring *kr, int64_t max_age_ms)
 	if (age < max_age_ms || pthread_mutex_trylock(&kr->reload_mu) != 0) {
 		return;
 	}
-	core_status st = auth_keys_load(kr->pg, kr->kek, kr);
+	const uint8_t *kek = auth_keyring_kek_open(kr);
+	core_status st = auth_keys_load(kr->pg, kek, kr);
+	auth_keyring_kek_close(kr);
 	pthread_mutex_unlock(&kr->reload_mu);
 	if (st != CORE_OK) {
 		core_log_warn(

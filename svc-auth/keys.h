@@ -39,16 +39,29 @@ typedef struct auth_keyring {
 	pthread_mutex_t reload_mu;
 	int64_t loaded_ms;
 	/* What reloads read with (auth_keyring_reload): a connection to
-	 * authdb, used only under reload_mu, and the KEK. Both the caller's,
-	 * set after auth_keyring_init and before the keyring is shared. */
+	 * authdb, used only under reload_mu (the caller's, set after
+	 * auth_keyring_init and before the keyring is shared), and the KEK
+	 * (auth_keyring_take_kek). */
 	core_pg *pg;
-	const uint8_t *kek;
+	/* sodium_malloc'd, PROT_NONE except between auth_keyring_kek_open and
+	 * _close, which hold kek_mu. */
+	uint8_t *kek;
+	pthread_mutex_t kek_mu;
 } auth_keyring;
 
 /* Initialises an empty keyring. Returns 0 or -1 (out of memory). */
 int auth_keyring_init(auth_keyring *kr);
-/* Wipes and frees what the keyring holds. */
+/* Wipes and frees what the keyring holds, the KEK included. */
 void auth_keyring_fini(auth_keyring *kr);
+
+/* Hands the KEK (AUTH_KEK_BYTES of sodium_malloc'd memory) to the keyring,
+ * which makes it unreadable (PROT_NONE) until auth_keyring_kek_open. */
+void auth_keyring_take_kek(auth_keyring *kr, uint8_t *kek);
+
+/* The KEK, readable until auth_keyring_kek_close; one holder at a time.
+ * NULL when the keyring has none (the lock is held all the same). */
+const uint8_t *auth_keyring_kek_open(auth_keyring *kr);
+void auth_keyring_kek_close(auth_keyring *kr);
 
 /* Makes sure authdb has an active signing key, generating and storing one
  * (under an advisory lock, so concurrent starts create one) if not. */

@@ -32,8 +32,8 @@ static long migrate_wait_s, argon2_t, argon2_m_kib;
 static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 
 /* Makes sure a signing key exists and loads the keyring, which keeps the
- * connection and the KEK for its reloads; the KEK is read-only from then
- * on. */
+ * connection and the KEK for its reloads (unreadable between them); the
+ * KEK's text is wiped from the environment or its file's copy. */
 static int
 init_keys(void)
 {
@@ -44,7 +44,13 @@ init_keys(void)
 		core_log_error("out of memory");
 		goto done;
 	}
-	if (auth_kek_parse(kek_text, kek) != 0) {
+	int parsed = auth_kek_parse(kek_text, kek);
+	/* Its text is of no further use: out of the environment (and of
+	 * /proc/PID/environ), or the file's copy wiped. */
+	const core_config_item kek_item = {
+	    "AUTH_KEK", "", CORE_CONFIG_STR, 0, 0, true, "", &kek_text};
+	core_config_wipe(&kek_item, 1, "AUTH_KEK");
+	if (parsed != 0) {
 		core_log_error("AUTH_KEK must be 32 random bytes in base64 "
 		               "(generate one with: head -c 32 /dev/urandom | "
 		               "base64)");
@@ -61,9 +67,8 @@ init_keys(void)
 	}
 	core_log_kv(CORE_LOG_INFO, "signing keys loaded", "active_kid",
 	    keyring.active_kid, NULL);
-	sodium_mprotect_readonly(kek);
 	keyring.pg = pg; /* the keyring's now, closed by fini */
-	keyring.kek = kek;
+	auth_keyring_take_kek(&keyring, kek);
 	pg = NULL;
 	kek = NULL;
 	cfg.keys = &keyring;
@@ -130,7 +135,6 @@ fini(void *app)
 {
 	if (app != NULL) {
 		core_pg_close(keyring.pg);
-		sodium_free((void *) (uintptr_t) keyring.kek);
 		auth_keyring_fini(&keyring);
 	}
 }

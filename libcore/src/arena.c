@@ -1,9 +1,13 @@
 /* Bump allocator over a list of blocks. The first block is kept across
- * resets, so a worker that handles small calls never touches malloc. */
+ * resets, so a worker that handles small calls never touches malloc. What
+ * was handed out is wiped on reset and free: arenas hold decoded requests
+ * (passwords, tokens), which must not linger in freed or reused memory. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "core/arena.h"
 
@@ -82,6 +86,7 @@ core_arena_free(core_arena *a)
 	block *b = a->head;
 	while (b != NULL) {
 		block *next = b->next;
+		sodium_memzero(b->data, b->used);
 		free(b);
 		b = next;
 	}
@@ -96,9 +101,11 @@ core_arena_reset(core_arena *a)
 	block *b = a->head;
 	while (b->next != NULL) {
 		block *next = b->next;
+		sodium_memzero(b->data, b->used);
 		free(b);
 		b = next;
 	}
+	sodium_memzero(b->data, b->used);
 	b->used = 0;
 	a->head = b;
 	a->total = b->size;

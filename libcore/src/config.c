@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,8 +213,95 @@ core_config_load(
 	return 0;
 }
 
-/* Masks the password of a URL such as postgresql://user:pw@host/db, or the
- * whole value of a secret. */
+void
+core_config_wipe(const core_config_item *items, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		const core_config_item *it = &items[i];
+		if (it->type != CORE_CONFIG_STR ||
+		    strcmp(it->name, name) != 0) {
+			continue;
+		}
+		const char **dst = (const char **) it->dst;
+		const char *v = *dst;
+		const char *env = getenv(name);
+		if (v != NULL && v == env) {
+			/* The environment's own bytes: writable, and what
+			 * /proc/PID/environ shows. */
+			sodium_memzero((char *) (uintptr_t) v, strlen(v));
+			unsetenv(name);
+		} else if (v != NULL && v != it->def && v[0] != '\0') {
+			/* read_value_file's guarded copy. */
+			sodium_free((void *) (uintptr_t) v);
+		}
+		*dst = "";
+	}
+}
+
+/* Appends n bytes of s to buf (cap bytes, *used so far), cutting at the
+ * end; buf stays NUL-terminated. */
+static void
+put_n(char *buf, size_t cap, size_t *used, const char *s, size_t n)
+{
+	if (*used + 1 >= cap) {
+		return;
+	}
+	if (n > cap - 1 - *used) {
+		n = cap - 1 - *used;
+	}
+	memcpy(buf + *used, s, n);
+	*used += n;
+	buf[*used] = '\0';
+}
+
+/* Where the value of a "password=" starting at or after p ends: at a
+ * space, '&' or the end; a libpq value in single quotes ends at its
+ * closing quote (backslash escapes one character). */
+static const char *
+password_value_end(const char *p)
+{
+	if (*p == '\'') {
+		for (p++; *p != '\0' && *p != '\''; p++) {
+			if (*p == '\\' && p[1] != '\0') {
+				p++;
+			}
+		}
+		return *p == '\'' ? p + 1 : p;
+	}
+	while (*p != '\0' && *p != ' ' && *p != '&' && *p != '\t') {
+		p++;
+	}
+	return p;
+}
+
+void
+core_config_mask(const char *v, char *buf, size_t len)
+{
+	static const char stars[] = "********", key[] = "password=";
+	size_t used = 0;
+	if (len == 0) {
+		return;
+	}
+	buf[0] = '\0';
+	const char *scheme = strstr(v, "://");
+	const char *at = scheme ? strrchr(scheme + 3, '@') : NULL;
+	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+	const char *p = v;
+	if (at != NULL && colon != NULL && colon < at) {
+		put_n(buf, len, &used, v, (size_t) (colon + 1 - v));
+		put_n(buf, len, &used, stars, sizeof(stars) - 1);
+		p = at;
+	}
+	for (const char *k; (k = strstr(p, key)) != NULL;) {
+		k += sizeof(key) - 1;
+		put_n(buf, len, &used, p, (size_t) (k - p));
+		put_n(buf, len, &used, stars, sizeof(stars) - 1);
+		p = password_value_end(k);
+	}
+	put_n(buf, len, &used, p, strlen(p));
+}
+
+/* The whole value of a secret masked, or the passwords of any other. */
 static void
 masked(const core_config_item *it, const char *v, char *buf, size_t len)
 {
@@ -221,15 +309,7 @@ masked(const core_config_item *it, const char *v, char *buf, size_t len)
 		snprintf(buf, len, "%s", v[0] ? "********" : "");
 		return;
 	}
-	const char *scheme = strstr(v, "://");
-	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-	if (at != NULL && colon != NULL && colon < at) {
-		snprintf(
-		    buf, len, "%.*s:********%s", (int) (colon - v), v, at);
-		return;
-	}
-	snprintf(buf, len, "%s", v);
+	core_config_mask(v, buf, len);
 }
 
 /* For a value read from a file, adds NAME_FILE with the file's path (never

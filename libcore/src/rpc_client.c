@@ -489,7 +489,7 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 		    lost ? "connection lost" : nng_strerror(rv));
 	}
 	core_status st = decode_reply(rep, arena, reply);
-	nng_msg_free(rep);
+	rpc_msg_wipe_free(rep);
 	return st;
 }
 
@@ -620,7 +620,7 @@ async_cb(void *arg)
 	core_rpc_reply reply;
 	memset(&reply, 0, sizeof(reply));
 	decode_reply(rep, s->arena, &reply);
-	nng_msg_free(rep);
+	rpc_msg_wipe_free(rep);
 	async_finish(s, &reply);
 }
 

@@ -14,6 +14,13 @@
 #include "core/rpc.h"
 #include "rpc_internal.h"
 
+void
+rpc_msg_wipe_free(nng_msg *m)
+{
+	sodium_memzero(nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
+}
+
 int64_t
 rpc_now_ms(void)
 {

@@ -27,6 +27,10 @@ void rpc_deadline_timespec(struct timespec *ts, int64_t ms);
  * case, 0 when the close finished. */
 int rpc_close_bounded(nng_socket sock, int ms);
 
+/* Wipes a received message's body (a reply may hold tokens) and frees it.
+ * Messages handed to nng_sendmsg are nng's to free, unwiped. */
+void rpc_msg_wipe_free(nng_msg *m);
+
 /* Translates an nng error into a status for the caller. */
 core_status rpc_status_from_nng(int rv);
 

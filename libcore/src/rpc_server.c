@@ -275,6 +275,9 @@ handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
 
 	core_status st =
 	    dispatch(&c, nng_msg_body(msg), nng_msg_len(msg), recv_ms, &resp);
+	/* Decoded into the arena by now; the request's bytes (passwords,
+	 * tokens) must not stay in the buffer the reply reuses. */
+	sodium_memzero(nng_msg_body(msg), nng_msg_len(msg));
 	if (core_log_enabled(CORE_LOG_DEBUG)) {
 		char ms[32];
 		snprintf(ms, sizeof(ms), "%" PRId64, rpc_now_ms() - t0);

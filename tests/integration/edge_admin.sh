@@ -20,6 +20,11 @@ has() { grep -qiE -- "$2" "$1"; }
 
 edge_env_start "$build" "$tmp"
 base=$edge_base
+
+# svc-auth has wiped the KEK's text from its environment once loaded: what
+# /proc/PID/environ shows (the original bytes) no longer holds it.
+kek_gone() { ! tr '\0' '\n' <"/proc/$1/environ" | grep -qF -- "$2"; }
+check "AUTH_KEK is wiped from svc-auth's environment" kek_gone "${edge_env_pids[0]}" "$AUTH_KEK"
 json=(-H 'Content-Type: application/json')
 req() { # OUT CURL_ARGS... -> status; body in $tmp/OUT
   local out=$1

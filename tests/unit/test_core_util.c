@@ -35,6 +35,24 @@ test_status_names_match_grpc(void **state)
 	assert_int_equal(core_status_parse("NOPE", &st), -1);
 }
 
+/* The first block is kept across a reset, so what a call left there can
+ * be looked at: nothing of a password may remain. */
+static void
+test_arena_reset_wipes_what_was_handed_out(void **state)
+{
+	(void) state;
+	core_arena *a = core_arena_new(0);
+	assert_non_null(a);
+	char *pw = core_arena_strdup(a, "correct horse battery staple");
+	assert_non_null(pw);
+	core_arena_reset(a);
+	/* pw points into the kept first block: allocated, readable. */
+	for (size_t i = 0; i < sizeof("correct horse battery staple"); i++) {
+		assert_int_equal(pw[i], 0);
+	}
+	core_arena_free(a);
+}
+
 static void
 test_arena_allocations_are_aligned_and_reset(void **state)
 {
@@ -387,6 +405,46 @@ test_config_log_names_the_file_never_the_value(void **state)
 }
 
 static void
+test_config_mask_hides_whole_passwords(void **state)
+{
+	(void) state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"postgresql://svc:pw@db:5432/authdb",
+	        "postgresql://svc:********@db:5432/authdb"},
+	    /* '@', ':' and '/' inside the password: masked whole. */
+	    {"postgresql://svc:p@ss@db/authdb",
+	        "postgresql://svc:********@db/authdb"},
+	    {"redis://:a@b:c@cache:6379/0", "redis://:********@cache:6379/0"},
+	    {"postgresql://svc:a/b@c@db/x", "postgresql://svc:********@db/x"},
+	    /* Nothing to hide. */
+	    {"postgresql://svc@db:5432/x", "postgresql://svc@db:5432/x"},
+	    {"redis://cache:6379/0", "redis://cache:6379/0"},
+	    {"tcp://127.0.0.1:7001", "tcp://127.0.0.1:7001"},
+	    {"", ""},
+	    /* A password as a query parameter or libpq keyword. */
+	    {"postgresql://db/x?user=svc&password=s3cret&sslmode=require",
+	        "postgresql://db/x?user=svc&password=********&sslmode=require"},
+	    {"host=db password=s3cret dbname=x",
+	        "host=db password=******** dbname=x"},
+	    {"host=db password='a b\\' c' dbname=x",
+	        "host=db password=******** dbname=x"},
+	    {"password='unterminated", "password=********"},
+	};
+	char buf[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		core_config_mask(cases[i].in, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+	/* A short buffer is cut, never overrun, never holds the password. */
+	char small[12];
+	core_config_mask("postgresql://svc:p@ss@db/x", small, sizeof(small));
+	assert_string_equal(small, "postgresql:");
+	core_config_mask("x", small, 0);
+}
+
+static void
 test_config_split_bounds_the_list(void **state)
 {
 	(void) state;
@@ -511,6 +569,8 @@ main(void)
 	    cmocka_unit_test(test_config_bounds_name_file_size),
 	    cmocka_unit_test(test_config_refuses_nul_and_empty_name_file),
 	    cmocka_unit_test(test_config_log_names_the_file_never_the_value),
+	    cmocka_unit_test(test_config_mask_hides_whole_passwords),
+	    cmocka_unit_test(test_arena_reset_wipes_what_was_handed_out),
 	    cmocka_unit_test(test_config_split_bounds_the_list),
 	    cmocka_unit_test(test_request_ids_are_validated),
 	    cmocka_unit_test(

@@ -75,6 +75,34 @@ test_stages_have_names(void **state)
 	assert_string_equal(edge_request_state_name(REQ_N_STATES), "?");
 }
 
+/* A body arriving in many pieces is kept whole and NUL-terminated; a
+ * dropped one leaves nothing. */
+static void
+test_a_body_grows_piece_by_piece_and_drops(void **state)
+{
+	(void) state;
+	edge_request *r = edge_request_new();
+	assert_non_null(r);
+	char want[5000];
+	for (size_t i = 0; i < sizeof(want); i++) {
+		want[i] = (char) ('a' + i % 26);
+		assert_true(edge_request_body_append(r, &want[i], 1));
+	}
+	assert_int_equal(r->len, sizeof(want));
+	assert_true(r->cap > r->len);
+	assert_memory_equal(r->body, want, sizeof(want));
+	assert_int_equal(r->body[r->len], '\0');
+	assert_true(edge_request_body_append(r, "", 0));
+	assert_int_equal(r->len, sizeof(want));
+	edge_request_body_drop(r);
+	assert_null(r->body);
+	assert_int_equal(r->len, 0);
+	assert_int_equal(r->cap, 0);
+	assert_true(edge_request_body_append(r, "{}", 2));
+	assert_string_equal(r->body, "{}");
+	edge_request_free(r);
+}
+
 int
 main(void)
 {
@@ -83,6 +111,7 @@ main(void)
 	    cmocka_unit_test(test_a_finished_request_moves_nowhere),
 	    cmocka_unit_test(test_a_new_request_walks_the_rpc_path),
 	    cmocka_unit_test(test_stages_have_names),
+	    cmocka_unit_test(test_a_body_grows_piece_by_piece_and_drops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

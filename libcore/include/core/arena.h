@@ -18,10 +18,11 @@ typedef struct core_arena core_arena;
  * Returns NULL when out of memory. */
 core_arena *core_arena_new(size_t cap);
 
-/* Frees the arena and everything allocated from it. NULL is a no-op. */
+/* Frees the arena and everything allocated from it, wiped first (arenas
+ * hold passwords and tokens). NULL is a no-op. */
 void core_arena_free(core_arena *a);
 
-/* Releases every allocation; keeps the first block for reuse. */
+/* Releases every allocation, wiped; keeps the first block for reuse. */
 void core_arena_reset(core_arena *a);
 
 /* 16-byte aligned memory, not zeroed; NULL when the cap would be exceeded. */

@@ -48,6 +48,23 @@ int core_config_load(
  * a file the line also holds NAME_FILE with the file's path. */
 void core_config_log(const core_config_item *items, size_t n);
 
+/* Wipes the value of the string item called name once it has been used:
+ * its bytes in the environment are overwritten (so /proc/PID/environ no
+ * longer shows them) and the variable is unset, or the guarded copy read
+ * from NAME_FILE is wiped and freed. The item's destination becomes "".
+ * Call it after core_config_log, from the thread that loaded. */
+void core_config_wipe(
+    const core_config_item *items, size_t n, const char *name);
+
+/* Writes v into buf (len bytes) with its passwords replaced by "********":
+ * a URL's userinfo password (everything between the first ':' after the
+ * scheme and the last '@', so a password holding '@', ':' or '/' is
+ * masked whole; a URL with '@' later in its query loses more than the
+ * password, never less) and every "password=" value (a libpq keyword
+ * string or a URL query parameter). What core_config_log writes for a
+ * setting that is not a secret. */
+void core_config_mask(const char *v, char *buf, size_t len);
+
 /* Splits a comma- or space-separated list (e.g. a dial list of URLs) into at
  * most max entries copied into the caller's buffer. Returns the count, or -1
  * if there are more than max entries or they don't fit in buf. */
