@@ -88,6 +88,22 @@ jose_find_key(const core_jwks *set, const char *kid)
 	return NULL;
 }
 
+bool
+core_jwks_same(const core_jwks *a, const core_jwks *b)
+{
+	if (core_jwks_count(a) != core_jwks_count(b)) {
+		return false;
+	}
+	// Kids are unique within a set: same size and every key of a in b.
+	for (size_t i = 0; a != NULL && i < a->n; i++) {
+		const uint8_t *pk = jose_find_key(b, a->keys[i].kid);
+		if (pk == NULL || memcmp(pk, a->keys[i].pk, 32) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 int
 core_jwks_add(core_jwks *set, const char *kid, const uint8_t pk[32])
 {

@@ -22,15 +22,23 @@ typedef struct snapshot {
 /* Tokens already verified, so a token presented again (every request of a
  * session) costs a hash instead of an Ed25519 verification. Direct-mapped
  * by a keyed BLAKE2b of (token, issuer, audience); a collision just evicts.
- * Time claims are checked again on every hit; revocation is never cached. */
+ * An entry holds only for the generation of the set that verified it (0 =
+ * none), so a key dropped from the set takes its tokens with it. Time
+ * claims are checked again on every hit; revocation is never cached. */
 #define MEMO_SLOTS 4096
 #define MEMO_LOCKS 64
 
 typedef struct memo_slot {
-	bool used;
+	uint64_t gen;
 	uint8_t key[16];
 	core_jwt_claims claims;
 } memo_slot;
+
+/* Why a verification asks for a fetch. */
+typedef enum need {
+	NEED_KID,   // a kid not in the set (or no set yet)
+	NEED_FRESH, // the set is past its max age
+} need;
 
 struct core_jwks_cache {
 	memo_slot *memo;
@@ -39,8 +47,10 @@ struct core_jwks_cache {
 	pthread_cond_t fetched; // broadcast when a fetch ends
 	snapshot *cur;          // NULL until the first good fetch
 	uint64_t gen;           // of cur; 0 = none yet
+	int64_t expires_ms;     // monotonic: cur is fetched again from then
 	bool fetching;
 	bool tried;            // a fetch has started at least once
+	bool failing;          // the last fetch failed
 	int64_t last_fetch_ms; // monotonic start of the last fetch
 	uint64_t fetches;      // successful ones
 	core_jwks_fetch_fn fetch;
@@ -131,16 +141,18 @@ release(core_jwks_cache *c, snapshot *s)
 	}
 }
 
-/* Calls fetch and parses its document; NULL (logged) on any failure. */
+/* Calls fetch and parses its document; NULL (logged) on any failure.
+ * Writes the set's max age, within bounds, to *max_age_ms. */
 static core_jwks *
-fetch_set(core_jwks_cache *c)
+fetch_set(core_jwks_cache *c, int64_t *max_age_ms)
 {
 	char *json = NULL;
 	size_t len = 0;
 	core_jwks *set = NULL;
 	char err[160];
+	int age = 0;
 
-	if (c->fetch(c->arg, &json, &len) != 0 || json == NULL) {
+	if (c->fetch(c->arg, &json, &len, &age) != 0 || json == NULL) {
 		core_log_warn("jwks: fetch failed; keeping the cached keys");
 		free(json);
 		return NULL;
@@ -152,72 +164,132 @@ fetch_set(core_jwks_cache *c)
 		set = NULL;
 	}
 	free(json);
+	*max_age_ms = age <= 0 ? CORE_JWKS_DEFAULT_MAX_AGE_MS
+	              : age > CORE_JWKS_MAX_AGE_CAP_MS
+	                  ? CORE_JWKS_MAX_AGE_CAP_MS
+	                  : age;
 	return set;
 }
 
-/* Makes sure the keys are at least as new as generation seen, fetching if
- * allowed. Returns true when a newer set than seen is in place (worth a
- * retry). Only one thread fetches; the others wait and use its result,
- * and within min_refetch_ms of the last fetch nobody fetches at all, so a
- * flood of tokens with made-up kids cannot flood svc-auth. */
-static bool
-refresh(core_jwks_cache *c, uint64_t seen)
+/* Puts a fetched set in place (under the cache's mutex): a new snapshot
+ * and generation when it differs from the current one, else only a later
+ * expiry. Returns the snapshot it replaced, for the caller to free when
+ * this was its last reference (NULL otherwise), and whether the set
+ * changed in *changed. set belongs to the cache from here on. */
+static snapshot *
+install(core_jwks_cache *c, core_jwks *set, int64_t expires_ms, bool *changed)
 {
-	pthread_mutex_lock(&c->mu);
+	*changed = false;
+	if (c->cur != NULL && core_jwks_same(c->cur->set, set)) {
+		core_jwks_free(set);
+		c->fetches++;
+		c->expires_ms = expires_ms;
+		return NULL;
+	}
+	snapshot *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		core_jwks_free(set); // as if the fetch had failed
+		c->failing = true;
+		return NULL;
+	}
+	c->fetches++;
+	c->expires_ms = expires_ms;
+	s->set = set;
+	s->refs = 1; // the cache's own reference
+	s->gen = ++c->gen;
+	snapshot *old = c->cur;
+	c->cur = s;
+	*changed = true;
+	return old != NULL && --old->refs == 0 ? old : NULL;
+}
+
+/* Whether a verification that saw generation seen, for reason why, must
+ * fetch now; false when another fetch has already answered it (*retry:
+ * a different set is in place) or one is not allowed yet. Waits for a
+ * fetch under way, except a NEED_FRESH one while fetches fail. Called and
+ * returns with the cache's mutex held. */
+static bool
+must_fetch(core_jwks_cache *c, uint64_t seen, need why, bool *retry)
+{
+	*retry = false;
 	while (c->fetching) {
+		if (why == NEED_FRESH && c->failing) {
+			return false; // go on with the old set meanwhile
+		}
 		pthread_cond_wait(&c->fetched, &c->mu);
 	}
 	if (c->gen != seen) {
-		pthread_mutex_unlock(&c->mu);
-		return true;
-	}
-	int64_t now = core_monotonic_ms();
-	if (c->tried && now - c->last_fetch_ms < c->min_refetch_ms) {
-		pthread_mutex_unlock(&c->mu);
+		*retry = true;
 		return false;
 	}
+	int64_t now = core_monotonic_ms();
+	if (why == NEED_FRESH && c->cur != NULL && now < c->expires_ms) {
+		return false; // fetched meanwhile: the same set, still fresh
+	}
+	return !(c->tried && now - c->last_fetch_ms < c->min_refetch_ms);
+}
+
+/* Fetches the keys for a verification that saw generation seen, unless
+ * must_fetch says another fetch has answered or it is too soon. Returns
+ * true when a different set than seen is in place (worth a retry). Only
+ * one thread fetches; within min_refetch_ms of the last fetch nobody
+ * fetches at all, so a flood of tokens with made-up kids cannot flood
+ * svc-auth. */
+static bool
+refresh(core_jwks_cache *c, uint64_t seen, need why)
+{
+	bool retry = false;
+	pthread_mutex_lock(&c->mu);
+	if (!must_fetch(c, seen, why, &retry)) {
+		pthread_mutex_unlock(&c->mu);
+		return retry;
+	}
+	int64_t start = core_monotonic_ms();
 	c->fetching = true;
 	c->tried = true;
-	c->last_fetch_ms = now;
+	c->last_fetch_ms = start;
 	pthread_mutex_unlock(&c->mu);
 
-	// No lock is held while fetching: verifiers with known kids go on.
-	core_jwks *set = fetch_set(c);
-	snapshot *s = NULL;
-	if (set != NULL && (s = calloc(1, sizeof(*s))) == NULL) {
-		core_jwks_free(set);
-	}
+	// No lock is held while fetching: verifiers with fresh keys go on.
+	int64_t max_age = 0;
+	core_jwks *set = fetch_set(c, &max_age);
 	snapshot *old = NULL;
+	bool changed = false;
 	pthread_mutex_lock(&c->mu);
-	if (s != NULL) {
-		s->set = set;
-		s->refs = 1; // the cache's own reference
-		s->gen = ++c->gen;
-		old = c->cur;
-		c->cur = s;
-		c->fetches++;
-		if (old != NULL && --old->refs > 0) {
-			old = NULL; // its last user frees it
-		}
+	c->failing = set == NULL;
+	if (set != NULL) {
+		// From the start of the fetch: the set may be older than its
+		// arrival, never younger.
+		old = install(c, set, start + max_age, &changed);
 	}
 	c->fetching = false;
 	pthread_cond_broadcast(&c->fetched);
 	pthread_mutex_unlock(&c->mu);
 	snapshot_free(old);
-	return s != NULL;
+	return changed;
+}
+
+/* The current snapshot with a reference (NULL when there is none yet),
+ * after fetching it again when it is past its max age. */
+static snapshot *
+acquire_fresh(core_jwks_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool stale = c->cur != NULL && core_monotonic_ms() >= c->expires_ms;
+	uint64_t gen = c->gen;
+	pthread_mutex_unlock(&c->mu);
+	if (stale) {
+		(void) refresh(c, gen, NEED_FRESH);
+	}
+	return acquire(c);
 }
 
 static core_jwt_result
-verify_snapshot(core_jwks_cache *c, const char *token,
-    const core_jwt_policy *pol, core_jwt_claims *out, const char **reason,
-    uint64_t *gen)
+verify_with(const snapshot *s, const char *token, const core_jwt_policy *pol,
+    core_jwt_claims *out, const char **reason)
 {
-	snapshot *s = acquire(c);
-	*gen = s != NULL ? s->gen : 0;
-	core_jwt_result r = core_jwt_verify(
+	return core_jwt_verify(
 	    s != NULL ? s->set : NULL, token, pol, out, reason);
-	release(c, s);
-	return r;
 }
 
 static void
@@ -240,17 +312,18 @@ memo_key(const char *token, const core_jwt_policy *pol, uint8_t key[16])
 	crypto_generichash_final(&st, key, 16);
 }
 
-/* A hit whose time claims still hold under pol. */
+/* A hit verified with generation gen whose time claims still hold under
+ * pol. */
 static bool
-memo_get(core_jwks_cache *c, const uint8_t key[16], const core_jwt_policy *pol,
-    core_jwt_claims *out)
+memo_get(core_jwks_cache *c, const uint8_t key[16], uint64_t gen,
+    const core_jwt_policy *pol, core_jwt_claims *out)
 {
 	size_t slot = (key[0] | (size_t) key[1] << 8) % MEMO_SLOTS;
 	pthread_mutex_t *mu = &c->memo_mu[slot % MEMO_LOCKS];
 	bool hit = false;
 	pthread_mutex_lock(mu);
 	const memo_slot *m = &c->memo[slot];
-	if (m->used && memcmp(m->key, key, 16) == 0) {
+	if (gen != 0 && m->gen == gen && memcmp(m->key, key, 16) == 0) {
 		*out = m->claims;
 		hit = true;
 	}
@@ -266,13 +339,14 @@ memo_get(core_jwks_cache *c, const uint8_t key[16], const core_jwt_policy *pol,
 }
 
 static void
-memo_put(core_jwks_cache *c, const uint8_t key[16], const core_jwt_claims *cl)
+memo_put(core_jwks_cache *c, const uint8_t key[16], uint64_t gen,
+    const core_jwt_claims *cl)
 {
 	size_t slot = (key[0] | (size_t) key[1] << 8) % MEMO_SLOTS;
 	pthread_mutex_t *mu = &c->memo_mu[slot % MEMO_LOCKS];
 	pthread_mutex_lock(mu);
 	memo_slot *m = &c->memo[slot];
-	m->used = true;
+	m->gen = gen;
 	memcpy(m->key, key, 16);
 	m->claims = *cl;
 	pthread_mutex_unlock(mu);
@@ -284,25 +358,31 @@ core_jwks_cache_verify(core_jwks_cache *c, const char *token,
 {
 	uint8_t key[16];
 	core_jwt_claims cl;
-	uint64_t gen;
 	if (strlen(token) > (pol->max_len ? pol->max_len : 4096)) {
 		*reason = "token too long";
 		return CORE_JWT_INVALID;
 	}
 	memo_key(token, pol, key);
-	if (memo_get(c, key, pol, &cl)) {
+	snapshot *s = acquire_fresh(c);
+	uint64_t gen = s != NULL ? s->gen : 0;
+	if (memo_get(c, key, gen, pol, &cl)) {
+		release(c, s);
 		*out = cl;
 		*reason = "";
 		return CORE_JWT_OK;
 	}
-	core_jwt_result r = verify_snapshot(c, token, pol, &cl, reason, &gen);
-	if (r == CORE_JWT_UNKNOWN_KID && refresh(c, gen)) {
+	core_jwt_result r = verify_with(s, token, pol, &cl, reason);
+	release(c, s);
+	if (r == CORE_JWT_UNKNOWN_KID && refresh(c, gen, NEED_KID)) {
 		// Once only: a kid still unknown after a refetch is the
 		// token's fault.
-		r = verify_snapshot(c, token, pol, &cl, reason, &gen);
+		s = acquire(c);
+		gen = s != NULL ? s->gen : 0;
+		r = verify_with(s, token, pol, &cl, reason);
+		release(c, s);
 	}
 	if (r == CORE_JWT_OK) {
-		memo_put(c, key, &cl);
+		memo_put(c, key, gen, &cl);
 		*out = cl;
 	}
 	return r;
@@ -315,4 +395,13 @@ core_jwks_cache_fetches(core_jwks_cache *c)
 	uint64_t n = c->fetches;
 	pthread_mutex_unlock(&c->mu);
 	return n;
+}
+
+uint64_t
+core_jwks_cache_generation(core_jwks_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	uint64_t g = c->gen;
+	pthread_mutex_unlock(&c->mu);
+	return g;
 }

@@ -11,10 +11,11 @@
 #define FETCH_TIMEOUT_MS 2000
 #define MIN_REFETCH_MS 1000
 
-/* Fetches the JWKS document from svc-auth (called by the cache on a miss of
- * a kid, from a worker thread). */
+/* Fetches the JWKS document and its max age from svc-auth (called by the
+ * cache on a miss of a kid or when its keys are too old, from a worker
+ * thread). */
 static int
-fetch_jwks(void *arg, char **json, size_t *len)
+fetch_jwks(void *arg, char **json, size_t *len, int *max_age_ms)
 {
 	auth_link *l = arg;
 	core_arena *a = core_arena_new(0);
@@ -27,9 +28,15 @@ fetch_jwks(void *arg, char **json, size_t *len)
 	    core_rpc_call(l->client, "/auth.v1.AuthService/GetJwks", &req.base,
 	        &auth__v1__get_jwks_response__descriptor, &out, &opts, a,
 	        &reply) == CORE_OK) {
-		const char *doc = ((Auth__V1__GetJwksResponse *) out)->json;
-		if ((*json = strdup(doc)) != NULL) {
-			*len = strlen(doc);
+		const Auth__V1__GetJwksResponse *r =
+		    (const Auth__V1__GetJwksResponse *) out;
+		if ((*json = strdup(r->json)) != NULL) {
+			*len = strlen(r->json);
+			/* 0 (an older svc-auth) leaves the cache's default;
+			 * the cache caps it. */
+			*max_age_ms = r->max_age_s > 0 && r->max_age_s <= 86400
+			                  ? r->max_age_s * 1000
+			                  : 0;
 			rv = 0;
 		}
 	} else {

@@ -1,8 +1,9 @@
 /* The link of a token-checking service to svc-auth: an RPC client on
  * AUTH_RPC_DIAL's list, a JWKS cache fed by AuthService.GetJwks over it (so
- * access tokens are verified locally and keys are refetched when a token
- * names an unknown kid, at most once a second), and the core_call_auth
- * with which the service's RPC server checks its method rules. svc-user and
+ * access tokens are verified locally; keys are refetched when a token
+ * names an unknown kid, at most once a second, and when they are older
+ * than the max age svc-auth sent with them), and the core_call_auth with
+ * which the service's RPC server checks its method rules. svc-user and
  * svc-admin each hold one for their whole life. */
 #ifndef AUTH_LINK_H
 #define AUTH_LINK_H

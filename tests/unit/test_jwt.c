@@ -1355,6 +1355,7 @@ typedef struct fetcher {
 	pthread_mutex_t mu;
 	char *doc; // NULL = fetch fails
 	int delay_ms;
+	int max_age_ms; // what the fetch says; 0 = none
 	atomic_int calls;
 } fetcher;
 
@@ -1374,7 +1375,7 @@ now_ms(void)
 }
 
 static int
-fetch_cb(void *arg, char **json, size_t *len)
+fetch_cb(void *arg, char **json, size_t *len, int *max_age_ms)
 {
 	fetcher *f = arg;
 	atomic_fetch_add(&f->calls, 1);
@@ -1385,18 +1386,21 @@ fetch_cb(void *arg, char **json, size_t *len)
 	int rv = -1;
 	if (f->doc != NULL && (*json = strdup(f->doc)) != NULL) {
 		*len = strlen(*json);
+		*max_age_ms = f->max_age_ms;
 		rv = 0;
 	}
 	pthread_mutex_unlock(&f->mu);
 	return rv;
 }
 
-/* Serves the JWKS of pk_a, or of pk_a and pk_b. */
+/* Serves raw, or else the JWKS of pk_a (with_a), pk_b (with_b) or both. */
 static void
-fetcher_serve(fetcher *f, bool with_b, const char *raw)
+fetcher_serve_keys(fetcher *f, bool with_a, bool with_b, const char *raw)
 {
 	core_jwks *set = core_jwks_new();
-	assert_int_equal(core_jwks_add(set, NULL, pk_a), 0);
+	if (with_a) {
+		assert_int_equal(core_jwks_add(set, NULL, pk_a), 0);
+	}
 	if (with_b) {
 		assert_int_equal(core_jwks_add(set, NULL, pk_b), 0);
 	}
@@ -1406,6 +1410,13 @@ fetcher_serve(fetcher *f, bool with_b, const char *raw)
 	free(f->doc);
 	f->doc = doc;
 	pthread_mutex_unlock(&f->mu);
+}
+
+/* Serves the JWKS of pk_a, or of pk_a and pk_b. */
+static void
+fetcher_serve(fetcher *f, bool with_b, const char *raw)
+{
+	fetcher_serve_keys(f, true, with_b, raw);
 }
 
 static void
@@ -1676,6 +1687,114 @@ test_jwks_cache_remembers_verified_tokens_but_rechecks_time(void **state)
 	fetcher_fini(&f);
 }
 
+static void
+test_jwks_cache_drops_keys_no_longer_published_after_max_age(void **state)
+{
+	(void) state;
+	char tok_a[TOKMAX], tok_b[TOKMAX];
+	core_jwt_claims c;
+	const char *why;
+	fetcher f;
+	fetcher_init(&f, 0);
+	f.max_age_ms = 100;
+	fetcher_serve_keys(&f, true, true, NULL);
+	good_claims(&c);
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok_a, TOKMAX), 0);
+	assert_int_equal(core_jwt_sign(&c, kid_b, sk_b, tok_b, TOKMAX), 0);
+	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 50);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_int_equal(atomic_load(&f.calls), 1);
+	// svc-auth retires key A: once the set is past its max age, the
+	// next verification fetches it again and A is gone, remembered
+	// tokens of A included.
+	fetcher_serve_keys(&f, false, true, NULL);
+	sleep_ms(120);
+	assert_int_not_equal(
+	    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_true(atomic_load(&f.calls) >= 2);
+	assert_int_equal(core_jwks_cache_generation(cache), 2);
+	core_jwks_cache_free(cache);
+	fetcher_fini(&f);
+}
+
+static void
+test_jwks_cache_new_generation_forgets_remembered_tokens(void **state)
+{
+	(void) state;
+	char tok_a[TOKMAX], tok_b[TOKMAX];
+	core_jwt_claims c;
+	const char *why;
+	fetcher f;
+	fetcher_init(&f, 0); // key A, no max age: the default minute
+	good_claims(&c);
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok_a, TOKMAX), 0);
+	assert_int_equal(core_jwt_sign(&c, kid_b, sk_b, tok_b, TOKMAX), 0);
+	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 0);
+	for (int i = 0; i < 2; i++) { // verified, then remembered
+		assert_int_equal(
+		    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+		    CORE_JWT_OK);
+	}
+	// A new set without A arrives (fetched for B's unknown kid): the
+	// token remembered under the old set is verified again, and fails.
+	fetcher_serve_keys(&f, false, true, NULL);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_int_equal(atomic_load(&f.calls), 2);
+	assert_int_not_equal(
+	    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+	    CORE_JWT_OK);
+	core_jwks_cache_free(cache);
+	fetcher_fini(&f);
+}
+
+static void
+test_jwks_cache_same_set_again_keeps_its_generation(void **state)
+{
+	(void) state;
+	char tok_a[TOKMAX];
+	core_jwt_claims c;
+	const char *why;
+	fetcher f;
+	fetcher_init(&f, 0);
+	f.max_age_ms = 50;
+	good_token(tok_a);
+	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 10);
+	assert_int_equal(core_jwks_cache_generation(cache), 0);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_int_equal(core_jwks_cache_generation(cache), 1);
+	sleep_ms(70);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+	    CORE_JWT_OK);
+	// Fetched again, found the same: same generation (and memo).
+	assert_int_equal(atomic_load(&f.calls), 2);
+	assert_int_equal(core_jwks_cache_fetches(cache), 2);
+	assert_int_equal(core_jwks_cache_generation(cache), 1);
+	// svc-auth down when the set is due: the old keys keep working,
+	// and the callers do not queue behind the failing fetches.
+	fetcher_fail(&f);
+	sleep_ms(70);
+	worker w = {.cache = cache, .tok_a = tok_a, .iterations = 20};
+	assert_int_equal(run_workers(&w), 0);
+	assert_true(atomic_load(&f.calls) >= 3);
+	assert_int_equal(core_jwks_cache_fetches(cache), 2);
+	core_jwks_cache_free(cache);
+	fetcher_fini(&f);
+}
+
 int
 main(void)
 {
@@ -1747,6 +1866,12 @@ main(void)
 	        test_jwks_cache_refetches_at_most_once_per_interval),
 	    cmocka_unit_test(
 	        test_jwks_cache_picks_up_rotated_key_after_interval),
+	    cmocka_unit_test(
+	        test_jwks_cache_drops_keys_no_longer_published_after_max_age),
+	    cmocka_unit_test(
+	        test_jwks_cache_new_generation_forgets_remembered_tokens),
+	    cmocka_unit_test(
+	        test_jwks_cache_same_set_again_keeps_its_generation),
 	    cmocka_unit_test(test_jwks_cache_fetch_failure_keeps_old_keys),
 	    cmocka_unit_test(
 	        test_jwks_cache_remembers_verified_tokens_but_rechecks_time),

@@ -51,8 +51,12 @@ void core_jwks_free(core_jwks *set);
  * than printable ASCII or is already in the set. */
 int core_jwks_add(core_jwks *set, const char *kid, const uint8_t pk[32]);
 
-/* Number of keys in the set. */
+/* Number of keys in the set (0 for NULL). */
 size_t core_jwks_count(const core_jwks *set);
+
+/* Whether a and b hold the same keys under the same kids, in any order
+ * (NULL counts as empty). */
+bool core_jwks_same(const core_jwks *a, const core_jwks *b);
 
 /* Parses a JWKS document {"keys":[...]} of len bytes (at most
  * CORE_JWKS_MAX_DOC, at most CORE_JWKS_MAX_KEYS keys, no duplicate JSON
