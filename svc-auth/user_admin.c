@@ -20,10 +20,6 @@
 #define NO_SUCH_USER "no such user"
 #define LAST_ADMIN "the last active admin cannot be demoted or disabled"
 
-/* Tokens revoked by revoked_before stay revoked while they can verify:
- * their lifetime plus the verifiers' leeway, with margin. */
-#define REVOCATION_MARGIN_S 120
-
 enum {
 	PAGE_SIZE_DEFAULT = 50,
 	PAGE_SIZE_MAX = 200,
@@ -97,12 +93,12 @@ admin_call(core_call *c, admin_body body, const ProtobufCMessage *in,
 }
 
 /* Makes every access token the user holds now fail verification at once
- * (revoked_before, kept for the token lifetime and some margin). */
+ * (revoked_before, kept while any of them could still verify). */
 static core_status
 revoke_user_tokens(auth_worker *w, const char *user_id)
 {
-	return core_revoke_user_tokens(w->db.redis, user_id,
-	    core_unix_ms() / 1000, w->cfg->access_ttl_s + REVOCATION_MARGIN_S);
+	return core_revoke_user_tokens(
+	    w->db.redis, user_id, core_unix_ms() / 1000, w->cfg->access_ttl_s);
 }
 
 static const char *

@@ -8,6 +8,7 @@
 
 #define USER_ID_MAX 63 /* bytes, the size of core_jwt_claims.sub - 1 */
 #define KEY_MAX (sizeof("revoked_before:") + USER_ID_MAX)
+#define MAX_LIFE_S (366 * 86400) /* of an access token; keeps ttl an int */
 
 /* KEYS[1] = revoked_before:<uid>; ARGV = seconds, ttl. Keeps the larger
  * of the stored and the new value, so that a replica with a slower clock
@@ -147,9 +148,10 @@ core_revoke_token(core_redis *r, const core_jwt_claims *c, int64_t now_s)
 		return CORE_INVALID_ARGUMENT;
 	}
 	int64_t left = c->exp - now_s;
-	if (left < 1) {
-		left = 1;
+	if (left < 0) {
+		left = 0;
 	}
+	left += CORE_JWT_DEFAULT_LEEWAY_S + CORE_REVOCATION_MARGIN_S;
 	char key[sizeof("blacklist:") + sizeof(c->jti)], ttl[24];
 	snprintf(key, sizeof(key), "blacklist:%s", c->jti);
 	snprintf(ttl, sizeof(ttl), "%lld", (long long) left);
@@ -165,16 +167,18 @@ core_revoke_token(core_redis *r, const core_jwt_claims *c, int64_t now_s)
 
 core_status
 core_revoke_user_tokens(
-    core_redis *r, const char *user_id, int64_t now_s, int ttl_s)
+    core_redis *r, const char *user_id, int64_t now_s, int max_life_s)
 {
 	char key[KEY_MAX], when[24], ttl[16];
 	redisReply *rep;
 
-	if (floor_key(user_id, key) != 0 || ttl_s <= 0 || now_s <= 0) {
+	if (floor_key(user_id, key) != 0 || max_life_s <= 0 ||
+	    max_life_s > MAX_LIFE_S || now_s <= 0) {
 		return CORE_INVALID_ARGUMENT;
 	}
 	snprintf(when, sizeof(when), "%lld", (long long) now_s + 1);
-	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
+	snprintf(ttl, sizeof(ttl), "%d",
+	    max_life_s + CORE_JWT_DEFAULT_LEEWAY_S + CORE_REVOCATION_MARGIN_S);
 	const char *argv[] = {"EVAL", revoke_tokens_lua, "1", key, when, ttl};
 	core_status st = core_redis_commandargv(r, 6, argv, NULL, &rep);
 	if (st != CORE_OK) {

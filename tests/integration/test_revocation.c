@@ -203,19 +203,23 @@ ttl_of(fixture *f, const char *key)
 }
 
 static void
-test_revoke_token_blacklists_it_for_its_remaining_life(void **state)
+test_revoke_token_blacklists_it_while_verifiers_could_accept_it(void **state)
 {
 	fixture *f = *state;
 	int64_t now = (int64_t) time(NULL);
+	const long long leeway = CORE_JWT_DEFAULT_LEEWAY_S;
+	const long long margin = CORE_REVOCATION_MARGIN_S;
 	f->c.exp = now + 100;
 	assert_int_equal(core_revoke_token(f->r, &f->c, now), CORE_OK);
 	assert_true(revoked(f));
+	/* Verifiers accept it until exp + leeway: the key outlives that. */
 	long long t = ttl_of(f, f->bkey);
-	assert_true(t > 90 && t <= 100);
-	/* Idempotent; an expired token still gets a key of at least 1 s. */
+	assert_true(t > 100 + leeway && t <= 100 + leeway + margin);
+	/* Idempotent; a token 5 s past exp is still inside the leeway. */
 	f->c.exp = now - 5;
 	assert_int_equal(core_revoke_token(f->r, &f->c, now), CORE_OK);
-	assert_true(ttl_of(f, f->bkey) >= 0);
+	t = ttl_of(f, f->bkey);
+	assert_true(t > leeway - 5 && t <= leeway + margin);
 	core_jwt_claims bad = f->c;
 	bad.jti[0] = '\0';
 	assert_int_equal(
@@ -243,12 +247,20 @@ test_revoke_user_tokens_never_lowers_the_floor(void **state)
 	assert_int_equal(
 	    core_revocation_floor(f->r, f->c.sub, &floor_s), CORE_OK);
 	assert_int_equal(floor_s, 1700000101);
-	assert_true(ttl_of(f, f->rkey) > 0);
+	/* Kept while a token of the longest life (60 s here) could still
+	 * verify: its life, the leeway, a margin. */
+	long long t = ttl_of(f, f->rkey);
+	assert_true(
+	    t > 60 + CORE_JWT_DEFAULT_LEEWAY_S &&
+	    t <= 60 + CORE_JWT_DEFAULT_LEEWAY_S + CORE_REVOCATION_MARGIN_S);
 	assert_int_equal(core_revoke_user_tokens(f->r, "", 1700000100, 60),
 	    CORE_INVALID_ARGUMENT);
 	assert_int_equal(core_revoke_user_tokens(f->r, f->c.sub, 0, 60),
 	    CORE_INVALID_ARGUMENT);
 	assert_int_equal(core_revoke_user_tokens(f->r, f->c.sub, 1, 0),
+	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(
+	    core_revoke_user_tokens(f->r, f->c.sub, 1, 400 * 86400),
 	    CORE_INVALID_ARGUMENT);
 }
 
@@ -304,7 +316,7 @@ main(void)
 	    T(test_malformed_revoked_before_counts_as_revoked),
 	    T(test_empty_jti_or_sub_is_invalid_argument),
 	    T(test_unreachable_redis_is_unavailable),
-	    T(test_revoke_token_blacklists_it_for_its_remaining_life),
+	    T(test_revoke_token_blacklists_it_while_verifiers_could_accept_it),
 	    T(test_revoke_user_tokens_never_lowers_the_floor),
 	    T(test_extra_reads_ride_in_the_same_round_trip),
 	};

@@ -51,20 +51,30 @@ void core_redis_extra_clear(core_redis_extra *x);
 core_status core_revocation_check(core_redis *r, const core_jwt_claims *c,
     core_redis_extra *x, bool *revoked) CORE_WARN_UNUSED;
 
-/* Revokes one token until it expires: SET blacklist:<jti> with a TTL of its
- * remaining life (at least 1 s) as of now_s (Unix seconds). Idempotent. */
+/* Both keys must outlive what they revoke: a verifier accepts a token
+ * until exp + its leeway (CORE_JWT_DEFAULT_LEEWAY_S, which every service's
+ * method rules use), by its own clock. So each key lives that long plus
+ * this margin for clocks that disagree. */
+#define CORE_REVOCATION_MARGIN_S 90
+
+/* Revokes one token for as long as any verifier could accept it: SET
+ * blacklist:<jti> with a TTL of its remaining life as of now_s (Unix
+ * seconds; none when already expired) + the leeway + the margin.
+ * Idempotent. */
 core_status core_revoke_token(
     core_redis *r, const core_jwt_claims *c, int64_t now_s) CORE_WARN_UNUSED;
 
 /* Makes every access token of user_id issued before now_s + 1 (Unix
  * seconds) fail verification: sets revoked_before:<user_id> to now_s + 1,
  * never lowering a value already there (so a replica with a slower clock
- * cannot bring revoked tokens back), for ttl_s seconds (past that every
- * token it revokes has expired). The + 1 takes in the tokens of the current
- * second, which is why issuers wait for core_revocation_floor.
- * CORE_INVALID_ARGUMENT for an empty or over-long user id or a bad time. */
+ * cannot bring revoked tokens back), for max_life_s (the longest life of
+ * an access token) + the leeway + the margin: past that every token it
+ * revokes is refused by its time claims. The + 1 takes in the tokens of
+ * the current second, which is why issuers wait for core_revocation_floor.
+ * CORE_INVALID_ARGUMENT for an empty or over-long user id, a bad time or a
+ * max_life_s not in 1..1 year. */
 core_status core_revoke_user_tokens(core_redis *r, const char *user_id,
-    int64_t now_s, int ttl_s) CORE_WARN_UNUSED;
+    int64_t now_s, int max_life_s) CORE_WARN_UNUSED;
 
 /* The user's revoked_before: a token is only valid with an iat at or after
  * *floor_s. 0 when there is none (or it is not a number, which the check
