@@ -10,6 +10,9 @@
 #include "keys.h"
 #include "replies.h"
 
+/* Past a retiring key's last token and the leeway: slack for clocks. */
+#define RETIRE_MARGIN_S 30
+
 static Auth__V1__Jwk *
 jwk_message(core_arena *a, const auth_pubkey *k)
 {
@@ -66,15 +69,18 @@ published_keys(core_call *c, auth_pubkey keys[CORE_JWKS_MAX_KEYS], char **json)
 }
 
 /* The published keys, as Jwk messages and as the JSON document the edge
- * serves. Any caller may ask: public keys are public. */
+ * serves, with how long a verifier may keep them. Any caller may ask:
+ * public keys are public. */
 core_status
 auth_get_jwks(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	(void) in;
 	Auth__V1__GetJwksResponse *resp = (Auth__V1__GetJwksResponse *) out;
+	const auth_worker *w = core_call_state(c);
 	core_arena *a = core_call_arena(c);
 	auth_pubkey keys[CORE_JWKS_MAX_KEYS];
 	size_t n = published_keys(c, keys, &resp->json);
+	resp->max_age_s = auth_keyring_max_age(w->cfg->keys);
 	resp->keys = core_arena_calloc(a, n ? n : 1, sizeof(*resp->keys));
 	bool ok = resp->json != NULL && resp->keys != NULL;
 	for (; ok && resp->n_keys < n; resp->n_keys++) {
@@ -89,22 +95,31 @@ core_status
 auth_rotate_keys(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
-	(void) in;
+	const Auth__V1__RotateKeysRequest *req =
+	    (const Auth__V1__RotateKeysRequest *) in;
 	Auth__V1__RotateKeysResponse *resp =
 	    (Auth__V1__RotateKeysResponse *) out;
 	auth_worker *w = core_call_state(c);
 	auth_keyring *kr = w->cfg->keys;
 	char kid[44] = "";
-	/* The old key verifies until every token it signed has expired. */
+	/* The old key verifies until every token it signed has expired (and
+	 * the verifiers' leeway has passed), or not at all after a leak. The
+	 * reload drops it here at once; other replicas and verifiers within
+	 * the JWKS max age. */
+	int retire_in_s = req->retire_previous
+	                      ? 0
+	                      : w->cfg->access_ttl_s +
+	                            CORE_JWT_DEFAULT_LEEWAY_S +
+	                            RETIRE_MARGIN_S;
 	const uint8_t *kek = auth_keyring_kek_open(kr);
-	core_status st =
-	    auth_keys_rotate(w->db.pg, kek, w->cfg->access_ttl_s + 60, kid);
+	core_status st = auth_keys_rotate(w->db.pg, kek, retire_in_s, kid);
 	auth_keyring_kek_close(kr);
 	if (st != CORE_OK || (st = auth_keyring_reload(kr)) != CORE_OK) {
 		return auth_storage_error(c, st);
 	}
 	core_log_kv(CORE_LOG_INFO, "signing keys rotated", "kid", kid, "by",
-	    core_call_claims(c)->sub, NULL);
+	    core_call_claims(c)->sub, "previous",
+	    req->retire_previous ? "retired" : "retiring", NULL);
 	auth_pubkey keys[CORE_JWKS_MAX_KEYS];
 	size_t n = published_keys(c, keys, NULL);
 	for (size_t i = 0; i < n; i++) {

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,76 @@ read_pubkey(const PGresult *r, int i, auth_pubkey *k)
 	return 0;
 }
 
+/* Builds the set to verify with and its JWKS document from the keys not
+ * retired at now_us, keeping only those in keys (*n is updated), and
+ * writes the earliest retirement still ahead to *next_us (0: none). -1
+ * when out of memory, with nothing changed. */
+static int
+publish(auth_pubkey keys[CORE_JWKS_MAX_KEYS], size_t *n, int64_t now_us,
+    core_jwks **set_out, char **json_out, int64_t *next_us)
+{
+	core_jwks *set = core_jwks_new();
+	auth_pubkey kept[CORE_JWKS_MAX_KEYS];
+	size_t k = 0;
+	int64_t next = 0;
+	for (size_t i = 0; set != NULL && i < *n; i++) {
+		int64_t r = keys[i].retire_after_us;
+		if (r > 0 && r <= now_us) {
+			continue; /* retired: published no more */
+		}
+		if (core_jwks_add(set, NULL, keys[i].pk) != 0) {
+			core_jwks_free(set);
+			return -1;
+		}
+		if (r > 0 && (next == 0 || r < next)) {
+			next = r;
+		}
+		kept[k++] = keys[i];
+	}
+	char *json = set != NULL ? core_jwks_to_json(set) : NULL;
+	if (json == NULL) {
+		core_jwks_free(set);
+		return -1;
+	}
+	memcpy(keys, kept, k * sizeof(kept[0]));
+	*n = k;
+	*set_out = set;
+	*json_out = json;
+	*next_us = next;
+	return 0;
+}
+
+/* Reads the rows of auth_keys_load's query into keys (*n of them) and
+ * unseals the active private key into *sk (its kid into active_kid).
+ * CORE_FAILED_PRECONDITION (logged) for a bad row or a wrong KEK. */
+static core_status
+read_keys(const PGresult *r, const uint8_t kek[AUTH_KEK_BYTES],
+    auth_pubkey keys[CORE_JWKS_MAX_KEYS], size_t *n, uint8_t **sk,
+    char active_kid[44])
+{
+	*n = 0;
+	for (int i = 0; i < PQntuples(r) && *n < CORE_JWKS_MAX_KEYS; i++) {
+		auth_pubkey *k = &keys[*n];
+		if (read_pubkey(r, i, k) != 0) {
+			return CORE_FAILED_PRECONDITION;
+		}
+		if (k->active && *sk == NULL) {
+			*sk = unseal(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+			    k->pk, kek);
+			if (*sk == NULL) {
+				core_log_kv(CORE_LOG_ERROR,
+				    "cannot unseal the active signing key "
+				    "(wrong AUTH_KEK?)",
+				    "kid", k->kid, NULL);
+				return CORE_FAILED_PRECONDITION;
+			}
+			snprintf(active_kid, 44, "%s", k->kid);
+		}
+		(*n)++;
+	}
+	return CORE_OK;
+}
+
 core_status
 auth_keys_load(
     core_pg *pg, const uint8_t kek[AUTH_KEK_BYTES], auth_keyring *kr)
@@ -277,38 +348,19 @@ auth_keys_load(
 	size_t n = 0;
 	uint8_t *sk = NULL;
 	char active_kid[44] = "";
-	core_jwks *set = core_jwks_new();
+	core_jwks *set = NULL;
 	char *json = NULL;
-	st = CORE_FAILED_PRECONDITION;
-	if (set == NULL) {
-		st = CORE_RESOURCE_EXHAUSTED;
-		goto fail;
+	int64_t next = 0;
+	st = read_keys(r, kek, keys, &n, &sk, active_kid);
+	PQclear(r);
+	if (st != CORE_OK) {
+		sodium_free(sk);
+		return st;
 	}
-	for (int i = 0; i < PQntuples(r) && n < CORE_JWKS_MAX_KEYS; i++) {
-		auth_pubkey *k = &keys[n];
-		if (read_pubkey(r, i, k) != 0) {
-			goto fail;
-		}
-		if (k->active && sk == NULL) {
-			sk = unseal(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-			    k->pk, kek);
-			if (sk == NULL) {
-				core_log_kv(CORE_LOG_ERROR,
-				    "cannot unseal the active signing key "
-				    "(wrong AUTH_KEK?)",
-				    "kid", k->kid, NULL);
-				goto fail;
-			}
-			snprintf(active_kid, sizeof(active_kid), "%s", k->kid);
-		}
-		if (core_jwks_add(set, NULL, k->pk) != 0) {
-			goto fail;
-		}
-		n++;
-	}
-	if ((json = core_jwks_to_json(set)) == NULL) {
-		st = CORE_RESOURCE_EXHAUSTED;
-		goto fail;
+	if (publish(keys, &n, core_unix_ms() * 1000, &set, &json, &next) !=
+	    0) {
+		sodium_free(sk);
+		return CORE_RESOURCE_EXHAUSTED;
 	}
 	pthread_rwlock_wrlock(&kr->lock);
 	sodium_free(kr->active_sk);
@@ -320,16 +372,10 @@ auth_keys_load(
 	kr->jwks_json = json;
 	core_jwks_free(kr->jwks);
 	kr->jwks = set;
+	kr->next_retire_us = next;
 	kr->loaded_ms = core_monotonic_ms();
 	pthread_rwlock_unlock(&kr->lock);
-	PQclear(r);
 	return CORE_OK;
-fail:
-	sodium_free(sk);
-	free(json);
-	core_jwks_free(set);
-	PQclear(r);
-	return st;
 }
 
 /* ---- Reloads and verification ------------------------------------------ */
@@ -345,23 +391,103 @@ auth_keyring_reload(auth_keyring *kr)
 	return st;
 }
 
+/* The keyring's own max age, in ms. */
+static int64_t
+own_max_age_ms(const auth_keyring *kr)
+{
+	return (int64_t) (kr->max_age_s > 0 ? kr->max_age_s
+	                                    : AUTH_JWKS_MAX_AGE_DEFAULT_S) *
+	       1000;
+}
+
+/* Drops the keys whose retire_after has passed (auth_keyring_refresh). */
+static void
+drop_retired(auth_keyring *kr)
+{
+	int64_t now_us = core_unix_ms() * 1000;
+	pthread_rwlock_rdlock(&kr->lock);
+	bool due = kr->next_retire_us != 0 && now_us >= kr->next_retire_us;
+	pthread_rwlock_unlock(&kr->lock);
+	if (!due) {
+		return;
+	}
+	pthread_rwlock_wrlock(&kr->lock);
+	auth_pubkey keys[CORE_JWKS_MAX_KEYS];
+	size_t n = kr->n_keys;
+	core_jwks *set = NULL;
+	char *json = NULL;
+	int64_t next = 0;
+	memcpy(keys, kr->keys, n * sizeof(keys[0]));
+	if (kr->next_retire_us == 0 || now_us < kr->next_retire_us) {
+		/* Another thread was first. */
+	} else if (publish(keys, &n, now_us, &set, &json, &next) != 0) {
+		core_log_error("out of memory dropping a retired signing key");
+	} else {
+		for (size_t i = 0; i < kr->n_keys; i++) {
+			int64_t r = kr->keys[i].retire_after_us;
+			if (r > 0 && r <= now_us) {
+				core_log_kv(CORE_LOG_INFO,
+				    "signing key retired", "kid",
+				    kr->keys[i].kid, NULL);
+			}
+		}
+		memcpy(kr->keys, keys, n * sizeof(keys[0]));
+		kr->n_keys = n;
+		free(kr->jwks_json);
+		kr->jwks_json = json;
+		core_jwks_free(kr->jwks);
+		kr->jwks = set;
+		kr->next_retire_us = next;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+}
+
 void
 auth_keyring_refresh(auth_keyring *kr, int64_t max_age_ms)
 {
+	drop_retired(kr);
+	if (own_max_age_ms(kr) < max_age_ms) {
+		max_age_ms = own_max_age_ms(kr);
+	}
+	int64_t now = core_monotonic_ms();
 	pthread_rwlock_rdlock(&kr->lock);
-	int64_t age = core_monotonic_ms() - kr->loaded_ms;
+	int64_t age = now - kr->loaded_ms;
 	pthread_rwlock_unlock(&kr->lock);
 	if (age < max_age_ms || pthread_mutex_trylock(&kr->reload_mu) != 0) {
 		return;
 	}
-	const uint8_t *kek = auth_keyring_kek_open(kr);
-	core_status st = auth_keys_load(kr->pg, kek, kr);
-	auth_keyring_kek_close(kr);
+	core_status st = CORE_OK;
+	/* A failing database is tried again at the same pace, not on every
+	 * call. */
+	if (now - kr->tried_ms >= max_age_ms) {
+		kr->tried_ms = now;
+		const uint8_t *kek = auth_keyring_kek_open(kr);
+		st = auth_keys_load(kr->pg, kek, kr);
+		auth_keyring_kek_close(kr);
+	}
 	pthread_mutex_unlock(&kr->reload_mu);
 	if (st != CORE_OK) {
 		core_log_warn(
 		    "signing keys not reloaded: %s", core_status_str(st));
 	}
+}
+
+int
+auth_keyring_max_age(auth_keyring *kr)
+{
+	int64_t max = own_max_age_ms(kr) / 1000;
+	pthread_rwlock_rdlock(&kr->lock);
+	int64_t next = kr->next_retire_us;
+	pthread_rwlock_unlock(&kr->lock);
+	if (next > 0) {
+		/* Rounded up: verifiers ask again just after it retires. */
+		int64_t left =
+		    (next - core_unix_ms() * 1000 + 999999) / 1000000;
+		if (left < max) {
+			max = left < 1 ? 1 : left;
+		}
+	}
+	return (int) max;
 }
 
 core_jwt_result
@@ -371,11 +497,10 @@ auth_keyring_verify(void *arg, const char *token, const core_jwt_policy *pol,
 	auth_keyring *kr = arg;
 	core_jwt_result r = CORE_JWT_UNKNOWN_KID;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (attempt > 0) {
-			/* A key made by another replica: reload, at most once
-			 * a second. */
-			auth_keyring_refresh(kr, 1000);
-		}
+		/* First with the keyring's own max age (and never a retired
+		 * key); then, for a key made by another replica, a reload at
+		 * most once a second. */
+		auth_keyring_refresh(kr, attempt == 0 ? INT64_MAX : 1000);
 		pthread_rwlock_rdlock(&kr->lock);
 		r = core_jwt_verify(kr->jwks, token, pol, out, reason);
 		pthread_rwlock_unlock(&kr->lock);

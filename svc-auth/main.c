@@ -30,6 +30,7 @@ static core_call_auth call_auth;
 static const char *migrations_dir, *kek_text;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
 static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
+static long jwks_max_age_s;
 
 /* Makes sure a signing key exists and loads the keyring, which keeps the
  * connection and the KEK for its reloads (unreadable between them); the
@@ -67,6 +68,7 @@ init_keys(void)
 	}
 	core_log_kv(CORE_LOG_INFO, "signing keys loaded", "active_kid",
 	    keyring.active_kid, NULL);
+	keyring.max_age_s = (int) jwks_max_age_s;
 	keyring.pg = pg; /* the keyring's now, closed by fini */
 	auth_keyring_take_kek(&keyring, kek);
 	pg = NULL;
@@ -184,8 +186,12 @@ main(int argc, char **argv)
 	        false, "iss of access tokens", &cfg.issuer},
 	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
 	        "aud of access tokens", &cfg.audience},
-	    {"AUTH_ACCESS_TTL_S", "900", CORE_CONFIG_INT, 30, 86400, false,
+	    {"AUTH_ACCESS_TTL_S", "900", CORE_CONFIG_INT, 1, 86400, false,
 	        "access token lifetime", &access_ttl},
+	    {"AUTH_JWKS_MAX_AGE_S", "60", CORE_CONFIG_INT, 1, 3600, false,
+	        "how long verifiers keep the public keys (a retired key is "
+	        "refused everywhere within it)",
+	        &jwks_max_age_s},
 	    {"AUTH_REFRESH_TTL_S", "2592000", CORE_CONFIG_INT, 60, 31536000,
 	        false, "refresh token (session) lifetime", &refresh_ttl},
 	    {"AUTH_REFRESH_GRACE_MS", "10000", CORE_CONFIG_INT, 0, 600000,
