@@ -276,7 +276,8 @@ out_int(const edge_exchange *x, const char *name)
 }
 
 /* ROUTE_JWKS: the JWKS document verbatim (the response's json field), as
- * its own media type, cacheable for a minute. */
+ * its own media type, cacheable for as long as svc-auth says verifiers may
+ * keep it (max_age_s; a minute when it says nothing). */
 static int
 jwks_response(edge_exchange *x)
 {
@@ -286,8 +287,11 @@ jwks_response(edge_exchange *x)
 	if (x->answer.body == NULL) {
 		return -1;
 	}
-	return edge_answer_header(
-	    &x->answer, "Cache-Control", "public, max-age=60");
+	long age = out_int(x, "max_age_s");
+	char *cc = core_arena_printf(x->arena, "public, max-age=%ld",
+	    age > 0 && age <= 86400 ? age : 60L);
+	return cc != NULL ? edge_answer_header(&x->answer, "Cache-Control", cc)
+	                  : -1;
 }
 
 /* The singular message field name of m, or NULL when m has none or it is
@@ -379,7 +383,7 @@ static const char *const client_info_fields[] = {
     "client_ip", "user_agent", NULL};
 static const char *const refresh_fields[] = {"refresh_token", NULL};
 static const char *const if_match_fields[] = {"expected_version", NULL};
-static const char *const jwks_fields[] = {"json", NULL};
+static const char *const jwks_fields[] = {"json", "max_age_s", NULL};
 static const char *const etag_fields[] = {"profile", NULL};
 static const char *const token_fields[] = {
     "access_token", "refresh_token", "expires_in", "refresh_expires_in", NULL};

@@ -43,7 +43,7 @@ user_port=$(free_port)
 admin_port=$(free_port)
 export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
   ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port EDGE_LISTEN=127.0.0.1:$edge_port \
-  EDGE_RPC_TIMEOUT_MS=500 EDGE_WWW_DIR=none LOG_LEVEL=warn
+  EDGE_RPC_TIMEOUT_MS=500 EDGE_WWW_DIR=none LOG_LEVEL=warn AUTH_JWKS_MAX_AGE_S=45
 "$build/edge/edge" 2>"$tmp/edge.log" &
 edge_pid=$!
 pids+=("$edge_pid")
@@ -156,7 +156,7 @@ check "POST /sessions/current is 405" test "$code" = 405
 code=$(curl -s -D "$tmp/u.hdr" -o /dev/null -w '%{http_code}' "$base/profile")
 check "no token is 401 with WWW-Authenticate" grep -qi '^www-authenticate: Bearer' "$tmp/u.hdr"
 code=$(curl -s -D "$tmp/j.hdr" -o "$tmp/jwks.json" -w '%{http_code}' "$base/.well-known/jwks.json")
-check "JWKS is served with a short max-age" grep -qi '^cache-control: public, max-age=60' "$tmp/j.hdr"
+check "JWKS is cacheable for svc-auth's max age" grep -qi '^cache-control: public, max-age=45' "$tmp/j.hdr"
 check "JWKS lists a key" grep -q '"kty":"OKP"' "$tmp/jwks.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -H "Authorization: Bearer $token" -d '{}' "$base/logout")
 check "logout is 200" test "$code" = 200
