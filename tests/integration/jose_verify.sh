@@ -39,7 +39,7 @@ for _ in $(seq 100); do rpcctl health >/dev/null 2>&1 && break; sleep 0.1; done
 rpcctl call auth.Register '{"username":"josecheck","email":"jose@example.com","password":"correct horse battery"}' >/dev/null
 token=$(rpcctl call auth.Login '{"username":"josecheck","password":"correct horse battery"}' |
   sed -n 's/.*"access_token": "\([^"]*\)".*/\1/p')
-rpcctl call auth.GetJwks | sed -n 's/^  "json": "\(.*\)"$/\1/p' | sed 's/\\"/"/g' >"$tmp/jwks.json"
+rpcctl call auth.GetJwks | sed -n 's/^  "json": "\(.*\)",\{0,1\}$/\1/p' | sed 's/\\"/"/g' >"$tmp/jwks.json"
 [[ -n $token && -s $tmp/jwks.json ]] || { echo "FAIL: no token or JWKS" >&2; cat "$tmp/svc.log" >&2; exit 1; }
 
 cat >"$tmp/verify.mjs" <<'JS'
