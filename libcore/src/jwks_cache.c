@@ -1,5 +1,6 @@
 /* The JWKS cache (core/jwks_cache.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +47,11 @@ struct core_jwks_cache {
 	pthread_mutex_t mu;
 	pthread_cond_t fetched; // broadcast when a fetch ends
 	snapshot *cur;          // NULL until the first good fetch
-	uint64_t gen;           // of cur; 0 = none yet
-	int64_t expires_ms;     // monotonic: cur is fetched again from then
+	/* Written under mu; read without it on the memo's path, which needs
+	 * no snapshot. */
+	_Atomic uint64_t gen; // of cur; 0 = none yet
+	_Atomic int64_t
+	    expires_ms; // monotonic: cur is fetched again from then
 	bool fetching;
 	bool tried;            // a fetch has started at least once
 	bool failing;          // the last fetch failed
@@ -164,10 +168,10 @@ fetch_set(core_jwks_cache *c, int64_t *max_age_ms)
 		set = NULL;
 	}
 	free(json);
-	*max_age_ms = age <= 0 ? CORE_JWKS_DEFAULT_MAX_AGE_MS
-	              : age > CORE_JWKS_MAX_AGE_CAP_MS
-	                  ? CORE_JWKS_MAX_AGE_CAP_MS
-	                  : age;
+	*max_age_ms = age <= 0 ? CORE_JWKS_DEFAULT_MAX_AGE_MS : age;
+	if (*max_age_ms > CORE_JWKS_MAX_AGE_CAP_MS) {
+		*max_age_ms = CORE_JWKS_MAX_AGE_CAP_MS;
+	}
 	return set;
 }
 
@@ -269,19 +273,17 @@ refresh(core_jwks_cache *c, uint64_t seen, need why)
 	return changed;
 }
 
-/* The current snapshot with a reference (NULL when there is none yet),
- * after fetching it again when it is past its max age. */
-static snapshot *
-acquire_fresh(core_jwks_cache *c)
+/* The generation of the current set (0: none yet), after fetching the set
+ * again when it is past its max age. */
+static uint64_t
+fresh_gen(core_jwks_cache *c)
 {
-	pthread_mutex_lock(&c->mu);
-	bool stale = c->cur != NULL && core_monotonic_ms() >= c->expires_ms;
-	uint64_t gen = c->gen;
-	pthread_mutex_unlock(&c->mu);
-	if (stale) {
+	uint64_t gen = atomic_load(&c->gen);
+	if (gen != 0 && core_monotonic_ms() >= atomic_load(&c->expires_ms)) {
 		(void) refresh(c, gen, NEED_FRESH);
+		gen = atomic_load(&c->gen);
 	}
-	return acquire(c);
+	return gen;
 }
 
 static core_jwt_result
@@ -363,14 +365,13 @@ core_jwks_cache_verify(core_jwks_cache *c, const char *token,
 		return CORE_JWT_INVALID;
 	}
 	memo_key(token, pol, key);
-	snapshot *s = acquire_fresh(c);
-	uint64_t gen = s != NULL ? s->gen : 0;
-	if (memo_get(c, key, gen, pol, &cl)) {
-		release(c, s);
+	if (memo_get(c, key, fresh_gen(c), pol, &cl)) {
 		*out = cl;
 		*reason = "";
 		return CORE_JWT_OK;
 	}
+	snapshot *s = acquire(c);
+	uint64_t gen = s != NULL ? s->gen : 0;
 	core_jwt_result r = verify_with(s, token, pol, &cl, reason);
 	release(c, s);
 	if (r == CORE_JWT_UNKNOWN_KID && refresh(c, gen, NEED_KID)) {
@@ -400,8 +401,5 @@ core_jwks_cache_fetches(core_jwks_cache *c)
 uint64_t
 core_jwks_cache_generation(core_jwks_cache *c)
 {
-	pthread_mutex_lock(&c->mu);
-	uint64_t g = c->gen;
-	pthread_mutex_unlock(&c->mu);
-	return g;
+	return atomic_load(&c->gen);
 }
