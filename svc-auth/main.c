@@ -190,7 +190,7 @@ main(int argc, char **argv)
 	        "access token lifetime", &access_ttl},
 	    {"AUTH_JWKS_MAX_AGE_S", "60", CORE_CONFIG_INT, 1, 3600, false,
 	        "how long verifiers keep the public keys (a retired key is "
-	        "refused everywhere within it)",
+	        "refused everywhere within it + 1 s)",
 	        &jwks_max_age_s},
 	    {"AUTH_REFRESH_TTL_S", "2592000", CORE_CONFIG_INT, 60, 31536000,
 	        false, "refresh token (session) lifetime", &refresh_ttl},
