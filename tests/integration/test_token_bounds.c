@@ -44,8 +44,9 @@
 #define AUDIENCE "microcore"
 #define ACCESS_TTL_S 2
 #define MAX_AGE_S 1
-/* What the bound allows on top of the max age: a poll interval and the
- * refetch itself, on a loaded machine. */
+/* What the documented bound allows on top of the max age: a second (the
+ * keys a replica serves may be that old), which here also covers the poll
+ * interval and the refetch itself on a loaded machine. */
 #define SLACK_MS 1000
 
 typedef struct proc {
