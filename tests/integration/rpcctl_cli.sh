@@ -256,6 +256,12 @@ cmp -s "$tmp/out" "$tmp/protoc.txt" || fail "keys list: --output text differs fr
 run 2 keys rotat
 err_has "did you mean: rotate"
 run 2 --service user keys list
+# After a leak: a new key, and the one it replaces retired at once.
+run 0 call auth.RotateKeys '{"retire_previous": true}'
+run 0 keys list --output json
+[[ -z $(jq -r --arg k "$new_kid" '.keys[] | select(.kid == $k) | .kid' "$tmp/out") ]] ||
+  fail "RotateKeys retire_previous left the previous key published"
+[[ $(jq -r '.keys[] | select(.active) | .kid' "$tmp/out") != "$new_kid" ]] || fail "no new active key"
 unset RPCCTL_TOKEN
 
 # --- help and completion -------------------------------------------------------------
