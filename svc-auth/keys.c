@@ -322,7 +322,7 @@ read_keys(const PGresult *r, const uint8_t kek[AUTH_KEK_BYTES],
 				    "kid", k->kid, NULL);
 				return CORE_FAILED_PRECONDITION;
 			}
-			snprintf(active_kid, 44, "%s", k->kid);
+			memcpy(active_kid, k->kid, sizeof(k->kid));
 		}
 		(*n)++;
 	}
