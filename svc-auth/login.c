@@ -138,9 +138,10 @@ typedef struct login_attempt {
 	char ip[64];
 	char ua[256];
 	char user_key[96];
+	char ip_key[128];
 } login_attempt;
 
-/* Checks the request's fields and fills la (but user_key). */
+/* Checks the request's fields and fills la (but the keys). */
 static core_status
 login_args(core_call *c, const Auth__V1__LoginRequest *req, login_attempt *la)
 {
@@ -170,18 +171,20 @@ login_args(core_call *c, const Auth__V1__LoginRequest *req, login_attempt *la)
 }
 
 /* Counts the attempt per username and per IP, before the password is
- * checked and atomically, so parallel guesses cannot slip past the limit.
- * RESOURCE_EXHAUSTED with a retry-after when over it. */
+ * checked and atomically, so parallel guesses cannot slip past the limit;
+ * a success gives its hit back (login_succeeded), so what the counters
+ * hold are failures (and attempts in flight). RESOURCE_EXHAUSTED with a
+ * retry-after when over a limit. */
 static core_status
 login_throttle(core_call *c, login_attempt *la)
 {
 	auth_worker *w = core_call_state(c);
 	const auth_config *cfg = w->cfg;
-	char ip_key[128];
 	snprintf(la->user_key, sizeof(la->user_key), "ratelimit:login:user:%s",
 	    la->username);
-	snprintf(ip_key, sizeof(ip_key), "ratelimit:login:ip:%s", la->ip);
-	const char *keys[] = {la->user_key, ip_key};
+	snprintf(
+	    la->ip_key, sizeof(la->ip_key), "ratelimit:login:ip:%s", la->ip);
+	const char *keys[] = {la->user_key, la->ip_key};
 	const int limits[] = {cfg->login_max_per_user, cfg->login_max_per_ip};
 	bool allowed = false;
 	int retry = 0;
@@ -196,6 +199,18 @@ login_throttle(core_call *c, login_attempt *la)
 		    "too many login attempts; try again in %d s", retry);
 	}
 	return CORE_OK;
+}
+
+/* The password was right: the attempt was no guess. The username's
+ * failures are forgotten and the address gets its hit back, so that the
+ * users behind one address (a proxy, a NAT) are limited by their failures
+ * only, not by how many of them log in. Best effort: a counter that stays
+ * a little high only decays with its window. */
+static void
+login_succeeded(auth_worker *w, const login_attempt *la)
+{
+	(void) auth_ratelimit_reset(w->db.redis, la->user_key);
+	(void) auth_ratelimit_undo(w->db.redis, la->ip_key);
 }
 
 /* Finds the user and checks the password into *u; *t0 is when the row was
@@ -272,7 +287,7 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	    (st = login_check(c, &la, req->password, &u, &t0)) != CORE_OK) {
 		return st;
 	}
-	(void) auth_ratelimit_reset(w->db.redis, la.user_key);
+	login_succeeded(w, &la);
 	if ((st = login_iat(c, t0, &u, &iat)) != CORE_OK) {
 		return st;
 	}
