@@ -29,7 +29,7 @@ typedef struct edge_exchange {
 	edge_request *req; /* the HTTP request (the filters read it) */
 	const edge_route *route;
 	core_arena *arena; /* the request's: what filters allocate */
-	char peer[64];     /* the client's IPv4 address, "" if other */
+	char peer[64];     /* the client's address (edge_http_client_ip) */
 
 	/* The request side. */
 	ProtobufCMessage *in;         /* the request message, in the arena */

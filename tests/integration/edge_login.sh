@@ -41,17 +41,18 @@ login_body() { printf '{"username":"%s","password":"%s"%s}' "$1" "$2" "${3:-}"; 
 
 # A second edge in front of the same services that trusts this host as a
 # proxy (and 10/8 behind it), and a third that reads Forwarded.
-start_edge() { # VAR=value... -> prints the base URL
-  local port
+start_edge() { # RESULT_VAR VAR=value... -> the base URL in RESULT_VAR
+  local var=$1 port
+  shift
   port=$(edge_env_free_port)
   env EDGE_LISTEN="127.0.0.1:$port" LOG_LEVEL=warn "$@" \
-    "$build/edge/edge" 2>>"$tmp/edge2.log" &
+    "$build/edge/edge" >/dev/null 2>>"$tmp/edge2.log" &
   edge_env_pids+=($!)
   for _ in $(seq 300); do
     [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true) == 200 ]] && break
     sleep 0.05
   done
-  echo "http://127.0.0.1:$port"
+  printf -v "$var" '%s' "http://127.0.0.1:$port"
 }
 
 # --- Successful logins do not use up the address's attempts --------------
@@ -65,9 +66,64 @@ psql -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d "$svc_env_db" -c \
 ok=0
 for i in $(seq -f '%03g' 0 299); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d "$(login_body "many$i" "$pw")" "$base/login")
-  [[ $code == 200 ]] && ok=$((ok + 1)) || echo "$i $code" >&2
+  [[ $code == 200 ]] && ok=$((ok + 1))
 done
 check "300 logins of different users from one address all succeed ($ok)" test "$ok" = 300
+
+# --- Trusted proxies -----------------------------------------------------
+start_edge trusted EDGE_TRUSTED_PROXIES="127.0.0.0/8, 10.0.0.0/8, fd00::/8"
+start_edge fwd EDGE_TRUSTED_PROXIES="127.0.0.1" EDGE_CLIENT_IP_HEADER=forwarded
+session_ip() { # BASE OUT CURL_ARGS... -> the client_ip of the login's session
+  local b=$1 out=$2 user=$3
+  shift 3
+  req "$out" -X POST "${json[@]}" "$@" -d "$(login_body "$user" "$pw")" "$b/login" >/dev/null
+  local at
+  at=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/$out.body")
+  curl -s -H "Authorization: Bearer $at" "$b/sessions/current" | sed -n 's/.*"client_ip":"\([^"]*\)".*/\1/p'
+}
+ip=$(session_ip "$trusted" tp1 many002 -H 'X-Forwarded-For: 6.6.6.6, 203.0.113.50, 10.0.0.2')
+check "from a trusted proxy the rightmost untrusted hop is the client ($ip)" test "$ip" = 203.0.113.50
+ip=$(session_ip "$trusted" tp2 many003 -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Forwarded-For: 203.0.113.51')
+check "several X-Forwarded-For fields are one list ($ip)" test "$ip" = 203.0.113.51
+ip=$(session_ip "$trusted" tp3 many004 -H 'X-Forwarded-For: 203.0.113.52, <garbage>')
+check "a malformed hop falls back to the peer ($ip)" test "$ip" = 127.0.0.1
+ip=$(session_ip "$trusted" tp4 many005 -H 'X-Forwarded-For: 10.1.1.1, 10.2.2.2')
+check "trusted hops all the way: the leftmost ($ip)" test "$ip" = 10.1.1.1
+ip=$(session_ip "$fwd" tp5 many006 -H 'Forwarded: for="[2001:db8::7]:4711";proto=https' -H 'X-Forwarded-For: 9.9.9.9')
+check "Forwarded when configured, IPv6 ($ip)" test "$ip" = 2001:db8::7
+ip=$(session_ip "$fwd" tp6 many007 -H 'Forwarded: for="[2001:db8::7]:4711' -H 'X-Forwarded-For: 9.9.9.9')
+check "a Forwarded header that cannot be read falls back to the peer ($ip)" test "$ip" = 127.0.0.1
+ip=$(session_ip "$base" tp7 many008 -H 'X-Forwarded-For: 203.0.113.53' -H 'Forwarded: for=203.0.113.54')
+check "an edge that trusts no proxy ignores both headers ($ip)" test "$ip" = 127.0.0.1
+
+# The throttle follows the client the rule picks: 100 failures from
+# 203.0.113.60 behind the proxy (whatever the client forged to the left),
+# then that address is refused and its neighbour is not.
+for i in $(seq 100); do
+  curl -s -o /dev/null -X POST "${json[@]}" -H "X-Forwarded-For: 198.18.0.$i, 203.0.113.60" \
+    -d "$(login_body "many$(printf %03d $((100 + i)))" 'wrong password!')" "$trusted/login"
+done
+code=$(req tt1 -X POST "${json[@]}" -H 'X-Forwarded-For: 1.1.1.1, 203.0.113.60' -d "$(login_body many201 "$pw")" "$trusted/login")
+check "the 101st attempt from the hop behind the proxy is 429 ($code)" test "$code" = 429
+check "with Retry-After" has "$tmp/tt1.hdr" '^retry-after: [1-9]'
+code=$(req tt2 -X POST "${json[@]}" -H 'X-Forwarded-For: 203.0.113.61' -d "$(login_body many201 "$pw")" "$trusted/login")
+check "another client behind the same proxy logs in ($code)" test "$code" = 200
+
+# A forged X-Forwarded-For from an untrusted peer changes nothing: 100
+# failures, each claiming another address, use up the peer's attempts.
+for i in $(seq 100); do
+  curl -s -o /dev/null -X POST "${json[@]}" -H "X-Forwarded-For: 198.19.0.$i" \
+    -d "$(login_body "many$(printf %03d $((100 + i)))" 'wrong password!')" "$base/login"
+done
+code=$(req ut1 -X POST "${json[@]}" -H 'X-Forwarded-For: 198.19.1.1' -d "$(login_body many202 "$pw")" "$base/login")
+check "a forged X-Forwarded-For from an untrusted peer is ignored: 429 ($code)" test "$code" = 429
+
+# A bad list stops the edge at start.
+rc=0
+env EDGE_LISTEN="127.0.0.1:$(edge_env_free_port)" EDGE_TRUSTED_PROXIES="10.0.0.1/8" \
+  timeout 10 "$build/edge/edge" >/dev/null 2>"$tmp/badcfg.log" || rc=$?
+check "EDGE_TRUSTED_PROXIES with host bits set stops the edge (exit $rc)" test "$rc" = 2
+check "and says why" has "$tmp/badcfg.log" 'EDGE_TRUSTED_PROXIES.*10.0.0.1/8'
 
 status=0
 edge_env_stop || status=$?
