@@ -151,6 +151,8 @@ edge_config_load(edge_config *c)
 	}
 	c->cookie_access = c->cookie_secure ? "__Host-access" : "access";
 	c->cookie_refresh = c->cookie_secure ? "__Host-refresh" : "refresh";
+	/* __Host- would need Path=/: this one is for the login path only. */
+	c->cookie_device = c->cookie_secure ? "__Secure-device" : "device";
 	if (edge_origins_parse(&c->cors, t.cors, err, sizeof(err)) != 0) {
 		core_log_error(
 		    "bad configuration: EDGE_CORS_ORIGINS: %s", err);

@@ -24,6 +24,7 @@ typedef struct edge_config {
 	bool cookie_secure;        /* token cookies are __Host- and Secure */
 	const char *cookie_access; /* the token cookies' names */
 	const char *cookie_refresh;
+	const char *cookie_device; /* the device token's, Path=/login */
 	edge_origins cors; /* may call cross-origin, with credentials */
 	bool metrics;      /* serve GET /metrics */
 	/* Peers whose Forwarded / X-Forwarded-For is believed (proxy.h),

@@ -35,6 +35,7 @@ typedef struct edge_exchange {
 	ProtobufCMessage *in;         /* the request message, in the arena */
 	const char *authorization;    /* passed on as metadata, or NULL */
 	unsigned precondition_status; /* answer to FAILED_PRECONDITION */
+	bool cookie_only; /* "Token-Delivery: cookie": no tokens in the body */
 
 	/* A request side that refuses sets these (status 0: out of memory,
 	 * close the connection). extra is consumed by the answer. */

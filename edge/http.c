@@ -198,7 +198,8 @@ preflight(edge_request *r, const char *allow)
 	}
 	edge_answer_header(&a, "Access-Control-Allow-Methods", allow);
 	edge_answer_header(&a, "Access-Control-Allow-Headers",
-	    "Authorization, Content-Type, If-Match, X-Request-Id");
+	    "Authorization, Content-Type, If-Match, Token-Delivery, "
+	    "X-Request-Id");
 	edge_answer_header(&a, "Access-Control-Max-Age", "600");
 	return edge_http_send(r, &a);
 }

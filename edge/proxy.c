@@ -253,7 +253,8 @@ node_addr(const char *s, size_t len, edge_ip *ip)
 	memset(ip, 0, sizeof(*ip));
 	if (len > 0 && s[0] == '[') {
 		const char *close = memchr(s, ']', len);
-		size_t after = close != NULL ? len - (size_t) (close - s) - 1 : 0;
+		size_t after =
+		    close != NULL ? len - (size_t) (close - s) - 1 : 0;
 		if (close == NULL ||
 		    (after > 0 &&
 		        (close[1] != ':' || !port_ok(close + 2, after - 1))) ||
@@ -332,8 +333,8 @@ read_value(const char **pp, char *out)
 				p++;
 			}
 			unsigned char c = (unsigned char) *p;
-			if (c == '\0' || (c < 0x20 && c != '\t') || c == 0x7f ||
-			    n + 1 >= VALUE_MAX) {
+			if (c == '\0' || (c < 0x20 && c != '\t') ||
+			    c == 0x7f || n + 1 >= VALUE_MAX) {
 				return -1;
 			}
 			out[n++] = *p;
@@ -367,7 +368,8 @@ forwarded_element(const char **pp, edge_ip *hop)
 		size_t nlen = (size_t) (p - name);
 		char v[VALUE_MAX];
 		int vlen;
-		if (nlen == 0 || *p++ != '=' || (vlen = read_value(&p, v)) < 0) {
+		if (nlen == 0 || *p++ != '=' ||
+		    (vlen = read_value(&p, v)) < 0) {
 			return -1;
 		}
 		if (nlen == 3 && strncasecmp(name, "for", 3) == 0) {

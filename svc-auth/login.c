@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/revocation.h"
+#include "device.h"
 #include "login.h"
 #include "ratelimit.h"
 #include "replies.h"
@@ -139,7 +140,30 @@ typedef struct login_attempt {
 	char ua[256];
 	char user_key[96];
 	char ip_key[128];
+	/* A valid device token for this username came with it: the attempt
+	 * is counted on device_key alone. */
+	bool device;
+	char device_key[64];
 } login_attempt;
+
+/* Whether token is a valid device token for la's username; if so, la is
+ * counted on that device's key. Anything else (forged, altered, expired,
+ * another user's, none) leaves la as an attempt without one. */
+static void
+login_device(core_call *c, const char *token, login_attempt *la)
+{
+	auth_worker *w = core_call_state(c);
+	char device_id[AUTH_DEVICE_ID_MAX], user_id[37];
+	la->device = false;
+	if (token[0] == '\0' || !la->known_shape ||
+	    auth_device_token_check(w->cfg->device_key, token, la->username,
+	        now_s(), device_id, user_id) != 0) {
+		return;
+	}
+	la->device = true;
+	snprintf(la->device_key, sizeof(la->device_key),
+	    "ratelimit:login:device:%s", device_id);
+}
 
 /* Checks the request's fields and fills la (but the keys). */
 static core_status
@@ -167,6 +191,7 @@ login_args(core_call *c, const Auth__V1__LoginRequest *req, login_attempt *la)
 		/* Not a possible username: throttle on a fixed key. */
 		snprintf(la->username, sizeof(la->username), "%s", "-");
 	}
+	login_device(c, req->device_token, la);
 	return CORE_OK;
 }
 
@@ -186,9 +211,14 @@ login_throttle(core_call *c, login_attempt *la)
 	    la->ip_key, sizeof(la->ip_key), "ratelimit:login:ip:%s", la->ip);
 	const char *keys[] = {la->user_key, la->ip_key};
 	const int limits[] = {cfg->login_max_per_user, cfg->login_max_per_ip};
+	/* A known device is counted on its own: a flood of guesses at the
+	 * username (or from the address) does not lock its user out. */
+	const char *dkeys[] = {la->device_key};
+	const int dlimits[] = {cfg->login_max_per_device};
 	bool allowed = false;
 	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
+	core_status st = auth_ratelimit_hit(w->db.redis, la->device ? 1 : 2,
+	    la->device ? dkeys : keys, la->device ? dlimits : limits,
 	    cfg->login_window_s, &allowed, &retry);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
@@ -209,8 +239,31 @@ login_throttle(core_call *c, login_attempt *la)
 static void
 login_succeeded(auth_worker *w, const login_attempt *la)
 {
+	if (la->device) {
+		/* The username's failures stay: they were someone else's. */
+		(void) auth_ratelimit_reset(w->db.redis, la->device_key);
+		return;
+	}
 	(void) auth_ratelimit_reset(w->db.redis, la->user_key);
 	(void) auth_ratelimit_undo(w->db.redis, la->ip_key);
+}
+
+/* A new device token for u into resp: proof for the next login on this
+ * device. */
+static core_status
+issue_device_token(
+    core_call *c, const auth_user *u, Auth__V1__TokenResponse *resp)
+{
+	auth_worker *w = core_call_state(c);
+	char token[AUTH_DEVICE_TOKEN_MAX];
+	if (auth_device_token_issue(w->cfg->device_key, u->id, u->username,
+	        now_s(), w->cfg->device_ttl_s, token, sizeof(token)) != 0 ||
+	    (resp->device_token =
+	            core_arena_strdup(core_call_arena(c), token)) == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "device token");
+	}
+	resp->device_token_expires_in = w->cfg->device_ttl_s;
+	return CORE_OK;
 }
 
 /* Finds the user and checks the password into *u; *t0 is when the row was
@@ -301,6 +354,9 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	token_times t = {.iat = iat, .auth_time = now_s()};
 	st = issue_tokens(c, &u, sid, refresh, t, resp);
 	sodium_memzero(refresh, sizeof(refresh));
+	if (st == CORE_OK) {
+		st = issue_device_token(c, &u, resp);
+	}
 	if (st == CORE_OK) {
 		core_log_kv(
 		    CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid, NULL);

@@ -109,6 +109,76 @@ check "with Retry-After" has "$tmp/tt1.hdr" '^retry-after: [1-9]'
 code=$(req tt2 -X POST "${json[@]}" -H 'X-Forwarded-For: 203.0.113.61' -d "$(login_body many201 "$pw")" "$trusted/login")
 check "another client behind the same proxy logs in ($code)" test "$code" = 200
 
+# --- Device tokens: a flood of wrong passwords does not lock the user out -
+# (through the trusted edge, as client 192.0.2.77)
+from=(-H 'X-Forwarded-For: 192.0.2.77')
+tok() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2"; }
+code=$(req dv1 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many299 "$pw")" "$trusted/login")
+check "a login is 200" test "$code" = 200
+dtok=$(tok device_token "$tmp/dv1.body")
+check "and answers a device token (API client)" test -n "$dtok"
+check "and sets the device cookie: HttpOnly, Secure, SameSite=Strict, for /login only" \
+  has "$tmp/dv1.hdr" '^set-cookie: __Secure-device=[A-Za-z0-9_-]+; Path=/login; Max-Age=[0-9]+; HttpOnly; Secure; SameSite=Strict'
+dcookie=$(sed -n 's/^[Ss]et-[Cc]ookie: __Secure-device=\([^;]*\);.*/\1/p' "$tmp/dv1.hdr")
+req dv2 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many298 "$pw")" "$trusted/login" >/dev/null
+other=$(tok device_token "$tmp/dv2.body")
+for i in $(seq 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" "${from[@]}" \
+    -d "$(login_body many299 "wrong guess $i")" "$trusted/login")
+done
+check "100 wrong passwords: the last is throttled ($code)" test "$code" = 429
+code=$(req dv3 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many299 "$pw")" "$trusted/login")
+check "the right password without a device token is throttled ($code)" test "$code" = 429
+check "with Retry-After" has "$tmp/dv3.hdr" '^retry-after: [1-9]'
+code=$(req dv4 -X POST "${json[@]}" "${from[@]}" -H "Cookie: __Secure-device=$dcookie" \
+  -d "$(login_body many299 "$pw")" "$trusted/login")
+check "with the device cookie the real user logs in at once ($code)" test "$code" = 200
+code=$(req dv5 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many299 "$pw" ",\"device_token\":\"$dtok\"")" "$trusted/login")
+check "with the device token in the body too ($code)" test "$code" = 200
+fresh=$(tok device_token "$tmp/dv5.body")
+forged="${dtok:0:40}$([[ ${dtok:40:1} == A ]] && echo B || echo A)${dtok:41}"
+for t in "$forged" "$other" "x" "$dtok.$dtok"; do
+  code=$(req dv6 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many299 "$pw" ",\"device_token\":\"$t\"")" "$trusted/login")
+  check "a forged, another user's or malformed device token counts as none ($code)" test "$code" = 429
+done
+code=$(req dv7 -X POST "${json[@]}" "${from[@]}" -H "Cookie: __Secure-device=$other" \
+  -d "$(login_body many299 "$pw")" "$trusted/login")
+check "another user's device cookie counts as none ($code)" test "$code" = 429
+# A device has its own small limit (5 by default).
+for i in 1 2 3 4 5; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" "${from[@]}" \
+    -d "$(login_body many299 "wrong $i" ",\"device_token\":\"$dtok\"")" "$trusted/login")
+  check "a wrong password with a device token is 401 ($i: $code)" test "$code" = 401
+done
+code=$(req dv8 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many299 "$pw" ",\"device_token\":\"$dtok\"")" "$trusted/login")
+check "past the device's limit that device is throttled ($code)" test "$code" = 429
+code=$(req dv9 -X POST "${json[@]}" "${from[@]}" -d "$(login_body many299 "$pw" ",\"device_token\":\"$fresh\"")" "$trusted/login")
+check "and another device of the user is not ($code)" test "$code" = 200
+
+# --- Cookie-only tokens for browsers --------------------------------------
+code=$(req ck1 -X POST "${json[@]}" -H 'Token-Delivery: cookie' -d "$(login_body many009 "$pw")" "$base/login")
+check "a cookie-mode login is 200" test "$code" = 200
+check "cookie mode: no refresh_token in the body" hasnt "$tmp/ck1.body" 'refresh_token'
+check "cookie mode: no access_token or device_token either" hasnt "$tmp/ck1.body" '"(access_token|device_token)"'
+check "cookie mode: the rest of the answer stays" has "$tmp/ck1.body" '"expires_in":900'
+check "cookie mode: the refresh cookie is set" has "$tmp/ck1.hdr" '^set-cookie: __Host-refresh=[A-Za-z0-9_.-]+;'
+check "cookie mode: the access cookie is set" has "$tmp/ck1.hdr" '^set-cookie: __Host-access=[A-Za-z0-9_.-]+;'
+check "cookie mode: the device cookie is set" has "$tmp/ck1.hdr" '^set-cookie: __Secure-device=[A-Za-z0-9_-]+;'
+rck=$(sed -n 's/^[Ss]et-[Cc]ookie: __Host-refresh=\([^;]*\);.*/\1/p' "$tmp/ck1.hdr")
+code=$(req ck2 -X POST "${json[@]}" -H 'Token-Delivery: cookie' -H "Origin: $base" \
+  -H "Cookie: __Host-refresh=$rck" -d '{}' "$base/refresh")
+check "a cookie-mode refresh is 200 ($code)" test "$code" = 200
+check "cookie-mode refresh: no token in the body" hasnt "$tmp/ck2.body" 'refresh_token|access_token'
+check "cookie-mode refresh: new cookies" has "$tmp/ck2.hdr" '^set-cookie: __Host-refresh=[A-Za-z0-9_.-]+;'
+code=$(req ap1 -X POST "${json[@]}" -d "$(login_body many010 "$pw")" "$base/login")
+check "an API login answers the tokens in the body" has "$tmp/ap1.body" '"refresh_token":"[^"]+".*"device_token":"[^"]+"'
+check "an API login answers the access token too" has "$tmp/ap1.body" '"access_token":"[^"]+"'
+code=$(req ap2 -X POST "${json[@]}" -H 'Token-Delivery: body' -d "{\"refresh_token\":\"$(tok refresh_token "$tmp/ap1.body")\"}" "$base/refresh")
+check "an API refresh (Token-Delivery: body) answers the tokens in the body ($code)" has "$tmp/ap2.body" '"refresh_token":"[^"]+"'
+code=$(req bad1 -X POST "${json[@]}" -H 'Token-Delivery: both' -d "$(login_body many011 "$pw")" "$base/login")
+check "an unknown Token-Delivery is 400 ($code)" test "$code" = 400
+check "which says what it takes" has "$tmp/bad1.body" 'Token-Delivery must be'
+
 # A forged X-Forwarded-For from an untrusted peer changes nothing: 100
 # failures, each claiming another address, use up the peer's attempts.
 for i in $(seq 100); do

@@ -115,9 +115,9 @@ test_cidr_bad(void **state)
 	(void) state;
 	const char *bad[] = {"10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "/8",
 	    "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8x", "10.0.0.0/0008",
-	    "fd00::/129", "fd00::1/8", "2001:db8:0:1::/63", "10.0.0.0/8,", ",10.0.0.0/8",
-	    "10.0.0.0/8,,::1", "example.com", "10.0.0.0 /8", "10.0.0.0/8/8",
-	    "::ffff:10.0.0.0/95", "*", "10.0.0.0/ 8", "[::1]"};
+	    "fd00::/129", "fd00::1/8", "2001:db8:0:1::/63", "10.0.0.0/8,",
+	    ",10.0.0.0/8", "10.0.0.0/8,,::1", "example.com", "10.0.0.0 /8",
+	    "10.0.0.0/8/8", "::ffff:10.0.0.0/95", "*", "10.0.0.0/ 8", "[::1]"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		edge_proxies p;
 		char err[256] = "";
@@ -199,8 +199,8 @@ test_xff(void **state)
 	char lng[4096] = "";
 	for (int i = 0; i < 100; i++) {
 		size_t n = strlen(lng);
-		snprintf(lng + n, sizeof(lng) - n, "%s10.0.0.%d", i ? "," : "",
-		    i);
+		snprintf(
+		    lng + n, sizeof(lng) - n, "%s10.0.0.%d", i ? "," : "", i);
 	}
 	edge_hops h;
 	memset(&h, 0, sizeof(h));
@@ -216,16 +216,17 @@ static void
 test_forwarded(void **state)
 {
 	(void) state;
-	assert_string_equal(hops(true, "for=192.0.2.60;proto=http;by=203.0.113.43"),
+	assert_string_equal(
+	    hops(true, "for=192.0.2.60;proto=http;by=203.0.113.43"),
 	    "192.0.2.60");
 	assert_string_equal(
 	    hops(true, "For=\"[2001:db8:cafe::17]:4711\", for=192.0.2.43"),
 	    "2001:db8:cafe::17|192.0.2.43");
 	assert_string_equal(hops(true, "for=\"192.0.2.1:80\""), "192.0.2.1");
-	assert_string_equal(hops(true, "for=unknown, for=_hidden, by=x"),
-	    "-|-|-");
-	assert_string_equal(hops(true, "proto=https;for=192.0.2.1 ; host=a"),
-	    "192.0.2.1");
+	assert_string_equal(
+	    hops(true, "for=unknown, for=_hidden, by=x"), "-|-|-");
+	assert_string_equal(
+	    hops(true, "proto=https;for=192.0.2.1 ; host=a"), "192.0.2.1");
 	assert_string_equal(hops(true, "for=\"\\192.0.2.1\""), "192.0.2.1");
 	assert_string_equal(hops(true, " , for=192.0.2.1,,"), "192.0.2.1");
 	assert_string_equal(hops(true, "for=192.0.2.1;;"), "192.0.2.1");
@@ -275,32 +276,35 @@ test_client_rule(void **state)
 	(void) state;
 	const char *t = "10.0.0.0/8, 2001:db8:ffff::/48";
 	/* An untrusted peer's header is never believed. */
-	assert_string_equal(client(t, "198.51.100.1", "6.6.6.6"),
-	    "198.51.100.1");
+	assert_string_equal(
+	    client(t, "198.51.100.1", "6.6.6.6"), "198.51.100.1");
 	assert_string_equal(client("", "10.0.0.1", "6.6.6.6"), "10.0.0.1");
 	/* A trusted one's: the rightmost untrusted hop. */
-	assert_string_equal(client(t, "10.0.0.1", "203.0.113.5"), "203.0.113.5");
-	assert_string_equal(client(t, "10.0.0.1",
-	                        "6.6.6.6, 203.0.113.5, 10.1.1.1, 10.2.2.2"),
+	assert_string_equal(
+	    client(t, "10.0.0.1", "203.0.113.5"), "203.0.113.5");
+	assert_string_equal(
+	    client(t, "10.0.0.1", "6.6.6.6, 203.0.113.5, 10.1.1.1, 10.2.2.2"),
 	    "203.0.113.5");
-	assert_string_equal(client(t, "10.0.0.1", "6.6.6.6, 2001:db8::9, "
-	                                          "2001:db8:ffff::1"),
+	assert_string_equal(client(t, "10.0.0.1",
+	                        "6.6.6.6, 2001:db8::9, "
+	                        "2001:db8:ffff::1"),
 	    "2001:db8::9");
 	/* No header, or nothing in it: the peer. */
 	assert_string_equal(client(t, "10.0.0.1", NULL), "10.0.0.1");
 	assert_string_equal(client(t, "10.0.0.1", " , "), "10.0.0.1");
 	/* Trusted all the way: the leftmost. */
-	assert_string_equal(client(t, "10.0.0.1", "10.9.9.9, 10.8.8.8"),
-	    "10.9.9.9");
+	assert_string_equal(
+	    client(t, "10.0.0.1", "10.9.9.9, 10.8.8.8"), "10.9.9.9");
 	/* Garbage reached in the walk: the peer; left of the client, it does
 	 * not matter. */
-	assert_string_equal(client(t, "10.0.0.1", "203.0.113.5, garbage"),
+	assert_string_equal(
+	    client(t, "10.0.0.1", "203.0.113.5, garbage"), "10.0.0.1");
+	assert_string_equal(client(t, "10.0.0.1",
+	                        "203.0.113.5, 10.1.1.1, "
+	                        "unknown"),
 	    "10.0.0.1");
-	assert_string_equal(client(t, "10.0.0.1", "203.0.113.5, 10.1.1.1, "
-	                                          "unknown"),
-	    "10.0.0.1");
-	assert_string_equal(client(t, "10.0.0.1", "garbage, 203.0.113.5"),
-	    "203.0.113.5");
+	assert_string_equal(
+	    client(t, "10.0.0.1", "garbage, 203.0.113.5"), "203.0.113.5");
 	/* A client padding the left cannot push its own hop out. */
 	char lng[4096] = "";
 	for (int i = 0; i < 200; i++) {
@@ -314,8 +318,8 @@ test_client_rule(void **state)
 	lng[0] = '\0';
 	for (int i = 0; i < 100; i++) {
 		n = strlen(lng);
-		snprintf(lng + n, sizeof(lng) - n, "%s10.0.0.%d", i ? "," : "",
-		    i);
+		snprintf(
+		    lng + n, sizeof(lng) - n, "%s10.0.0.%d", i ? "," : "", i);
 	}
 	assert_string_equal(client(t, "10.0.0.1", lng), "10.0.0.1");
 	/* A bad Forwarded header: the peer. */
