@@ -41,23 +41,28 @@ test_device_token_roundtrip(void **state)
 	(void) state;
 	char t1[AUTH_DEVICE_TOKEN_MAX], t2[AUTH_DEVICE_TOKEN_MAX];
 	char d1[AUTH_DEVICE_ID_MAX], d2[AUTH_DEVICE_ID_MAX], uid[37];
-	assert_int_equal(
-	    auth_device_token_issue(key, UID, "ada", NOW, 3600, t1, sizeof(t1)),
+	assert_int_equal(auth_device_token_issue(
+	                     key, UID, "ada", NOW, 3600, t1, sizeof(t1)),
+	    0);
+	assert_int_equal(auth_device_token_issue(
+	                     key, UID, "ada", NOW, 3600, t2, sizeof(t2)),
 	    0);
 	assert_int_equal(
-	    auth_device_token_issue(key, UID, "ada", NOW, 3600, t2, sizeof(t2)),
-	    0);
-	assert_int_equal(auth_device_token_check(key, t1, "ada", NOW, d1, uid), 0);
+	    auth_device_token_check(key, t1, "ada", NOW, d1, uid), 0);
 	assert_string_equal(uid, UID);
 	assert_int_equal(strlen(d1), 22);
-	assert_int_equal(auth_device_token_check(key, t2, "ada", NOW, d2, uid), 0);
+	assert_int_equal(
+	    auth_device_token_check(key, t2, "ada", NOW, d2, uid), 0);
 	assert_string_not_equal(d1, d2); /* a device id per token */
 	/* Cookie-safe: base64url only. */
-	assert_int_equal(strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), strlen(t1));
+	assert_int_equal(
+	    strspn(t1,
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+	    strlen(t1));
 	/* A 32-byte username fits. */
 	const char *longest = "abcdefghijklmnopqrstuvwxyz012345";
-	assert_int_equal(auth_device_token_issue(key, UID, longest, NOW, 60, t1,
-	                     sizeof(t1)),
+	assert_int_equal(auth_device_token_issue(
+	                     key, UID, longest, NOW, 60, t1, sizeof(t1)),
 	    0);
 	assert_int_equal(check(t1, longest, NOW), 0);
 	assert_true(strlen(t1) < AUTH_DEVICE_TOKEN_MAX);
@@ -119,7 +124,8 @@ test_device_token_refused(void **state)
 	assert_int_equal(
 	    auth_device_token_issue(key, UID, "ada", NOW, 3600, t, sizeof(t)),
 	    0);
-	assert_int_equal(core_b64url_decode(t, strlen(t), raw, sizeof(raw), &len), 0);
+	assert_int_equal(
+	    core_b64url_decode(t, strlen(t), raw, sizeof(raw), &len), 0);
 	raw[0] = 2;
 	crypto_auth_hmacsha256(raw + len - 32, raw, len - 32, key);
 	assert_int_equal(core_b64url_encode(raw, len, t, sizeof(t)), 0);
@@ -131,19 +137,20 @@ test_device_token_bad_arguments(void **state)
 {
 	(void) state;
 	char t[AUTH_DEVICE_TOKEN_MAX];
-	assert_int_equal(auth_device_token_issue(key, "not-a-uuid", "ada", NOW,
-	                     60, t, sizeof(t)),
+	assert_int_equal(auth_device_token_issue(
+	                     key, "not-a-uuid", "ada", NOW, 60, t, sizeof(t)),
 	    -1);
 	assert_int_equal(
 	    auth_device_token_issue(key, UID, "", NOW, 60, t, sizeof(t)), -1);
-	assert_int_equal(auth_device_token_issue(key, UID,
-	                     "abcdefghijklmnopqrstuvwxyz0123456", NOW, 60, t,
-	                     sizeof(t)),
+	assert_int_equal(
+	    auth_device_token_issue(key, UID,
+	        "abcdefghijklmnopqrstuvwxyz0123456", NOW, 60, t, sizeof(t)),
 	    -1);
 	assert_int_equal(
-	    auth_device_token_issue(key, UID, "ada", NOW, 0, t, sizeof(t)), -1);
-	assert_int_equal(auth_device_token_issue(key, UID, "ada", NOW, 60, t, 20),
+	    auth_device_token_issue(key, UID, "ada", NOW, 0, t, sizeof(t)),
 	    -1);
+	assert_int_equal(
+	    auth_device_token_issue(key, UID, "ada", NOW, 60, t, 20), -1);
 	uint8_t k[AUTH_DEVICE_KEY_BYTES];
 	assert_int_equal(auth_device_key_derive(NULL, 32, k), -1);
 	assert_int_equal(auth_device_key_derive(key, 16, k), -1);
