@@ -107,6 +107,14 @@ int
 edge_cookie_format(char *buf, size_t len, const char *name, const char *value,
     long max_age, bool secure)
 {
+	return edge_cookie_format_path(
+	    buf, len, name, value, "/", max_age, secure);
+}
+
+int
+edge_cookie_format_path(char *buf, size_t len, const char *name,
+    const char *value, const char *path, long max_age, bool secure)
+{
 	for (const char *p = value; *p != '\0'; p++) {
 		if (!cookie_octet((unsigned char) *p)) {
 			return -1;
@@ -116,8 +124,8 @@ edge_cookie_format(char *buf, size_t len, const char *name, const char *value,
 		max_age = 0;
 	}
 	int n = snprintf(buf, len,
-	    "%s=%s; Path=/; Max-Age=%ld; HttpOnly;%s SameSite=Strict", name,
-	    value, max_age, secure ? " Secure;" : "");
+	    "%s=%s; Path=%s; Max-Age=%ld; HttpOnly;%s SameSite=Strict", name,
+	    value, path, max_age, secure ? " Secure;" : "");
 	return n < 0 || (size_t) n >= len ? -1 : 0;
 }
 

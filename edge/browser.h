@@ -36,6 +36,10 @@ bool edge_origin_same_host(const char *origin, const char *host);
 int edge_cookie_format(char *buf, size_t len, const char *name,
     const char *value, long max_age, bool secure);
 
+/* The same with Path=path (a literal path such as "/login"). */
+int edge_cookie_format_path(char *buf, size_t len, const char *name,
+    const char *value, const char *path, long max_age, bool secure);
+
 /* Whether a Content-Type header value is JSON (application/json, with or
  * without parameters). */
 bool edge_is_json_type(const char *content_type);

@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -8,17 +9,20 @@
 #include "config.h"
 
 /* The variables of the edge itself, before the backends' dial lists. */
-#define N_OWN 13
+#define N_OWN 15
 
 /* Writes the configuration table for c into items (room for N_OWN +
  * EDGE_MAX_BACKENDS) and returns its length. */
+typedef struct config_text {
+	const char *log_level, *cors, *proxies, *ip_header;
+} config_text;
+
 static size_t
-config_table(edge_config *c, const char **log_level, const char **cors,
-    core_config_item *items)
+config_table(edge_config *c, config_text *t, core_config_item *items)
 {
 	const core_config_item own[] = {
 	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
-	        "debug, info, warn or error", log_level},
+	        "debug, info, warn or error", &t->log_level},
 	    {"EDGE_LISTEN", "127.0.0.1:8080", CORE_CONFIG_STR, 0, 0, false,
 	        "HTTP listen address (IPv4 host:port)", &c->listen},
 	    {"EDGE_THREADS", "4", CORE_CONFIG_INT, 1, 256, false,
@@ -46,9 +50,18 @@ config_table(edge_config *c, const char **log_level, const char **cors,
 	    {"EDGE_CORS_ORIGINS", "", CORE_CONFIG_STR, 0, 0, false,
 	        "origins allowed to call cross-origin with credentials "
 	        "(comma-separated)",
-	        cors},
+	        &t->cors},
 	    {"EDGE_METRICS", "true", CORE_CONFIG_BOOL, 0, 0, false,
 	        "serve GET /metrics", &c->metrics},
+	    {"EDGE_TRUSTED_PROXIES", "", CORE_CONFIG_STR, 0, 0, false,
+	        "reverse proxies whose client-address header is believed "
+	        "(comma-separated IPv4/IPv6 CIDR ranges; empty: none)",
+	        &t->proxies},
+	    {"EDGE_CLIENT_IP_HEADER", "x-forwarded-for", CORE_CONFIG_STR, 0, 0,
+	        false,
+	        "the header the trusted proxies append the client to: "
+	        "x-forwarded-for or forwarded",
+	        &t->ip_header},
 	};
 	_Static_assert(sizeof(own) / sizeof(own[0]) == N_OWN,
 	    "N_OWN counts the variables of the edge itself");
@@ -84,19 +97,43 @@ parse_listen(const char *s, struct sockaddr_in *addr)
 	return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
 }
 
+/* The trusted proxies and their header. Returns 0, or -1 (logged). */
+static int
+client_ip_config(edge_config *c, const config_text *t)
+{
+	char err[256];
+	if (edge_proxies_parse(
+	        &c->trusted_proxies, t->proxies, err, sizeof(err)) != 0) {
+		core_log_error(
+		    "bad configuration: EDGE_TRUSTED_PROXIES: %s", err);
+		return -1;
+	}
+	if (strcasecmp(t->ip_header, "x-forwarded-for") == 0) {
+		c->client_ip_header = EDGE_IP_HEADER_XFF;
+	} else if (strcasecmp(t->ip_header, "forwarded") == 0) {
+		c->client_ip_header = EDGE_IP_HEADER_FORWARDED;
+	} else {
+		core_log_error("bad configuration: EDGE_CLIENT_IP_HEADER must "
+		               "be x-forwarded-for or forwarded, got \"%s\"",
+		    t->ip_header);
+		return -1;
+	}
+	return 0;
+}
+
 int
 edge_config_load(edge_config *c)
 {
-	const char *log_level = NULL, *cors = NULL;
+	config_text t = {NULL, NULL, NULL, NULL};
 	core_config_item items[N_OWN + EDGE_MAX_BACKENDS];
-	size_t n = config_table(c, &log_level, &cors, items);
+	size_t n = config_table(c, &t, items);
 	char err[256];
 	if (core_config_load(items, n, err, sizeof(err)) != 0) {
 		core_log_error("bad configuration: %s", err);
 		return -1;
 	}
 	core_log_level level;
-	if (core_log_level_parse(log_level, &level) != 0) {
+	if (core_log_level_parse(t.log_level, &level) != 0) {
 		core_log_error("bad configuration: LOG_LEVEL");
 		return -1;
 	}
@@ -114,10 +151,12 @@ edge_config_load(edge_config *c)
 	}
 	c->cookie_access = c->cookie_secure ? "__Host-access" : "access";
 	c->cookie_refresh = c->cookie_secure ? "__Host-refresh" : "refresh";
-	if (edge_origins_parse(&c->cors, cors, err, sizeof(err)) != 0) {
+	/* __Host- would need Path=/: this one is for the login path only. */
+	c->cookie_device = c->cookie_secure ? "__Secure-device" : "device";
+	if (edge_origins_parse(&c->cors, t.cors, err, sizeof(err)) != 0) {
 		core_log_error(
 		    "bad configuration: EDGE_CORS_ORIGINS: %s", err);
 		return -1;
 	}
-	return 0;
+	return client_ip_config(c, &t);
 }

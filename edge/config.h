@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "browser.h"
+#include "proxy.h"
 
 typedef struct edge_config {
 	const char *listen;        /* EDGE_LISTEN as given, "127.0.0.1:8080" */
@@ -23,8 +24,13 @@ typedef struct edge_config {
 	bool cookie_secure;        /* token cookies are __Host- and Secure */
 	const char *cookie_access; /* the token cookies' names */
 	const char *cookie_refresh;
+	const char *cookie_device; /* the device token's, Path=/login */
 	edge_origins cors; /* may call cross-origin, with credentials */
 	bool metrics;      /* serve GET /metrics */
+	/* Peers whose Forwarded / X-Forwarded-For is believed (proxy.h),
+	 * and which of the two headers. */
+	edge_proxies trusted_proxies;
+	edge_ip_header client_ip_header;
 } edge_config;
 
 /* Fills c from the environment (or the defaults), and each backend's dial

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -188,6 +189,44 @@ refresh_cookie_request(edge_exchange *x)
 	return cookie_credential(x);
 }
 
+/* ROUTE_DEVICE_COOKIE: the device token from its cookie when the body has
+ * none. No CSRF check: it is no credential, it only decides which counter
+ * a login attempt is throttled on. */
+static int
+device_cookie_request(edge_exchange *x)
+{
+	const char *given = core_pb_field_get_string(x->in, "device_token");
+	const char *dc = edge_http_cookie(x->req->conn, x->cfg->cookie_device);
+	if (given == NULL || given[0] != '\0' || dc == NULL || dc[0] == '\0') {
+		return 0;
+	}
+	char *token = keep(x, dc);
+	if (token == NULL) {
+		return exhausted(x);
+	}
+	core_pb_field_set_string(x->in, "device_token", token);
+	return 0;
+}
+
+/* ROUTE_SET_COOKIES: how the client wants its tokens. "Token-Delivery:
+ * cookie" (the web frontend): in HttpOnly cookies only, never in a body a
+ * page's scripts can read; "body" or none (API clients): in the body, and
+ * the cookies as well. */
+static int
+token_delivery_request(edge_exchange *x)
+{
+	const char *td = edge_http_header(x->req->conn, "Token-Delivery");
+	if (td == NULL || strcasecmp(td, "body") == 0) {
+		return 0;
+	}
+	if (strcasecmp(td, "cookie") == 0) {
+		x->cookie_only = true;
+		return 0;
+	}
+	return refuse(
+	    x, 400, "Token-Delivery must be \"cookie\" or \"body\"", NULL);
+}
+
 int
 edge_if_match_parse(const char *v, long long *out)
 {
@@ -363,11 +402,56 @@ token_cookies(edge_exchange *x, bool set)
 	return 0;
 }
 
-/* ROUTE_SET_COOKIES: a successful login or refresh sets the cookies. */
+/* The response as JSON without its tokens, as the answer's body. */
+static int
+body_without_tokens(edge_exchange *x)
+{
+	static const char *const tokens[] = {
+	    "access_token", "refresh_token", "device_token"};
+	json_t *o = core_pb_to_json_value(x->out);
+	if (o == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+		json_object_del(o, tokens[i]);
+	}
+	free(x->answer.body);
+	x->answer.body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return x->answer.body != NULL ? 0 : -1;
+}
+
+/* ROUTE_SET_COOKIES: a successful login or refresh sets the cookies; in
+ * cookie mode the body keeps no token. */
 static int
 set_cookies_response(edge_exchange *x)
 {
-	return token_cookies(x, true);
+	if (token_cookies(x, true) != 0) {
+		return -1;
+	}
+	return x->cookie_only ? body_without_tokens(x) : 0;
+}
+
+/* ROUTE_DEVICE_COOKIE: a device token in the response goes to its
+ * cookie, sent back to the login path only. */
+static int
+device_cookie_response(edge_exchange *x)
+{
+	const char *t = out_string(x, "device_token");
+	char buf[512];
+	if (t[0] == '\0') {
+		return 0;
+	}
+	if (edge_cookie_format_path(buf, sizeof(buf), x->cfg->cookie_device, t,
+	        "/login", out_int(x, "device_token_expires_in"),
+	        x->cfg->cookie_secure) != 0) {
+		core_log_error("device token does not fit in a cookie");
+		return 0;
+	}
+	char *cookie = keep(x, buf);
+	return cookie != NULL
+	           ? edge_answer_header(&x->answer, "Set-Cookie", cookie)
+	           : -1;
 }
 
 /* ROUTE_CLEAR_COOKIES: a successful logout expires them. */
@@ -387,6 +471,9 @@ static const char *const jwks_fields[] = {"json", "max_age_s", NULL};
 static const char *const etag_fields[] = {"profile", NULL};
 static const char *const token_fields[] = {
     "access_token", "refresh_token", "expires_in", "refresh_expires_in", NULL};
+static const char *const device_in_fields[] = {"device_token", NULL};
+static const char *const device_out_fields[] = {
+    "device_token", "device_token_expires_in", NULL};
 
 static const edge_filter filters[] = {
     /* The message builders first: the filters below read and write the
@@ -404,8 +491,10 @@ static const edge_filter filters[] = {
     {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields},
     {ROUTE_ETAG, "etag", NULL, etag_response, NULL, etag_fields},
     {ROUTE_LOCATION, "location", NULL, location_response, NULL, NULL},
-    {ROUTE_SET_COOKIES, "set_cookies", NULL, set_cookies_response, NULL,
-        token_fields},
+    {ROUTE_DEVICE_COOKIE, "device_cookie", device_cookie_request,
+        device_cookie_response, device_in_fields, device_out_fields},
+    {ROUTE_SET_COOKIES, "set_cookies", token_delivery_request,
+        set_cookies_response, NULL, token_fields},
     {ROUTE_CLEAR_COOKIES, "clear_cookies", NULL, clear_cookies_response, NULL,
         NULL},
 };

@@ -29,12 +29,13 @@ typedef struct edge_exchange {
 	edge_request *req; /* the HTTP request (the filters read it) */
 	const edge_route *route;
 	core_arena *arena; /* the request's: what filters allocate */
-	char peer[64];     /* the client's IPv4 address, "" if other */
+	char peer[64];     /* the client's address (edge_http_client_ip) */
 
 	/* The request side. */
 	ProtobufCMessage *in;         /* the request message, in the arena */
 	const char *authorization;    /* passed on as metadata, or NULL */
 	unsigned precondition_status; /* answer to FAILED_PRECONDITION */
+	bool cookie_only; /* "Token-Delivery: cookie": no tokens in the body */
 
 	/* A request side that refuses sets these (status 0: out of memory,
 	 * close the connection). extra is consumed by the answer. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -197,7 +198,8 @@ preflight(edge_request *r, const char *allow)
 	}
 	edge_answer_header(&a, "Access-Control-Allow-Methods", allow);
 	edge_answer_header(&a, "Access-Control-Allow-Headers",
-	    "Authorization, Content-Type, If-Match, X-Request-Id");
+	    "Authorization, Content-Type, If-Match, Token-Delivery, "
+	    "X-Request-Id");
 	edge_answer_header(&a, "Access-Control-Max-Age", "600");
 	return edge_http_send(r, &a);
 }
@@ -490,19 +492,64 @@ edge_http_cookie(struct MHD_Connection *conn, const char *name)
 	return MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, name);
 }
 
+/* Collects the hops of every field of one client-address header. */
+typedef struct hop_walk {
+	edge_ip_header which;
+	edge_hops hops;
+} hop_walk;
+
+static enum MHD_Result
+hop_step(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void) kind;
+	hop_walk *w = cls;
+	const char *name = w->which == EDGE_IP_HEADER_FORWARDED
+	                       ? "Forwarded"
+	                       : "X-Forwarded-For";
+	if (key == NULL || value == NULL || strcasecmp(key, name) != 0) {
+		return MHD_YES;
+	}
+	/* Several fields are one list, in order (RFC 9110 section 5.3). */
+	if (w->which == EDGE_IP_HEADER_FORWARDED) {
+		edge_hops_add_forwarded(&w->hops, value);
+	} else {
+		edge_hops_add_xff(&w->hops, value);
+	}
+	return MHD_YES;
+}
+
 void
-edge_http_client_ip(struct MHD_Connection *conn, char *buf, size_t len)
+edge_http_client_ip(
+    struct MHD_Connection *conn, const edge_config *cfg, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	edge_ip peer = {0};
 	buf[0] = '\0';
-	if (ci != NULL && ci->client_addr != NULL &&
-	    ci->client_addr->sa_family == AF_INET) {
+	if (sa != NULL && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in =
-		    (const struct sockaddr_in *) (const void *)
-		        ci->client_addr;
-		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t) len);
+		    (const struct sockaddr_in *) (const void *) sa;
+		peer.family = AF_INET;
+		memcpy(peer.a, &in->sin_addr, 4);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *) (const void *) sa;
+		char text[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+		(void) edge_ip_parse(text, strlen(text), &peer);
+	} else {
+		return;
 	}
+	edge_ip client = peer;
+	if (cfg->trusted_proxies.n > 0 &&
+	    edge_proxies_match(&cfg->trusted_proxies, &peer)) {
+		hop_walk w = {.which = cfg->client_ip_header};
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, hop_step, &w);
+		client = edge_client_ip(&cfg->trusted_proxies, &peer, &w.hops);
+	}
+	(void) edge_ip_format(&client, buf, len);
 }
 
 typedef struct param_walk {

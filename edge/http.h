@@ -41,8 +41,11 @@ const char *edge_http_header(struct MHD_Connection *conn, const char *name);
 /* A cookie's value, or NULL. Valid until the request ends. */
 const char *edge_http_cookie(struct MHD_Connection *conn, const char *name);
 
-/* The client's IPv4 address into buf ("" for any other family). */
-void edge_http_client_ip(struct MHD_Connection *conn, char *buf, size_t len);
+/* The client's address into buf: the TCP peer's, or, when the peer is one
+ * of cfg's trusted proxies, the rightmost untrusted hop of its
+ * client-address header (proxy.h). "" when the peer has no IP address. */
+void edge_http_client_ip(struct MHD_Connection *conn, const edge_config *cfg,
+    char *buf, size_t len);
 
 /* Calls fn(arg, name, value) for each query parameter in order until it
  * returns false. value is NULL for "?name" alone. */

@@ -144,7 +144,7 @@ exchange_new(const edge_config *cfg, edge_request *r)
 	    .precondition_status =
 	        edge_rest_http_status(CORE_FAILED_PRECONDITION)};
 	/* Read once: the metadata and ROUTE_CLIENT_INFO both use it. */
-	edge_http_client_ip(r->conn, x->peer, sizeof(x->peer));
+	edge_http_client_ip(r->conn, cfg, x->peer, sizeof(x->peer));
 	r->exchange = x;
 	return x;
 }

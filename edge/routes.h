@@ -28,7 +28,8 @@
 #define ROUTE_JWKS 0x10u
 /* 201 with Location: /profile. */
 #define ROUTE_LOCATION 0x20u
-/* Success sets the token cookies. */
+/* Success sets the token cookies; with "Token-Delivery: cookie" the body
+ * then leaves the tokens out. */
 #define ROUTE_SET_COOKIES 0x40u
 /* Success expires the token cookies. */
 #define ROUTE_CLEAR_COOKIES 0x80u
@@ -38,12 +39,15 @@
 #define ROUTE_QUERY 0x200u
 /* The end user's token: the Authorization header, else the access cookie. */
 #define ROUTE_AUTH 0x400u
+/* device_token from the device cookie when the body has none; success
+ * sets that cookie (Path=/login). */
+#define ROUTE_DEVICE_COOKIE 0x800u
 /* Every flag above; a new flag joins it (and gets its filter). */
 #define ROUTE_ALL_FLAGS                                                       \
 	(ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_ETAG | ROUTE_IF_MATCH |       \
 	    ROUTE_JWKS | ROUTE_LOCATION | ROUTE_SET_COOKIES |                 \
 	    ROUTE_CLEAR_COOKIES | ROUTE_REFRESH_COOKIE | ROUTE_AUTH |         \
-	    ROUTE_QUERY)
+	    ROUTE_QUERY | ROUTE_DEVICE_COOKIE)
 
 typedef struct edge_route {
 	const char *method;

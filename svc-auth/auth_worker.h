@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/redis.h"
 #include "core/store.h"
@@ -24,7 +25,10 @@ typedef struct auth_config {
 	int refresh_grace_ms;
 	int login_max_per_user; /* failed attempts per window */
 	int login_max_per_ip;
+	int login_max_per_device; /* with a valid device token */
 	int login_window_s;
+	int device_ttl_s;          /* life of a device token */
+	const uint8_t *device_key; /* AUTH_DEVICE_KEY_BYTES, read-only */
 	/* An Argon2id hash of a random password, verified when the username
 	 * is unknown so that both failures cost the same. */
 	char dummy_hash[128];

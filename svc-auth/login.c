@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/revocation.h"
+#include "device.h"
 #include "login.h"
 #include "ratelimit.h"
 #include "replies.h"
@@ -138,9 +139,33 @@ typedef struct login_attempt {
 	char ip[64];
 	char ua[256];
 	char user_key[96];
+	char ip_key[128];
+	/* A valid device token for this username came with it: the attempt
+	 * is counted on device_key alone. */
+	bool device;
+	char device_key[64];
 } login_attempt;
 
-/* Checks the request's fields and fills la (but user_key). */
+/* Whether token is a valid device token for la's username; if so, la is
+ * counted on that device's key. Anything else (forged, altered, expired,
+ * another user's, none) leaves la as an attempt without one. */
+static void
+login_device(core_call *c, const char *token, login_attempt *la)
+{
+	auth_worker *w = core_call_state(c);
+	char device_id[AUTH_DEVICE_ID_MAX], user_id[37];
+	la->device = false;
+	if (token[0] == '\0' || !la->known_shape ||
+	    auth_device_token_check(w->cfg->device_key, token, la->username,
+	        now_s(), device_id, user_id) != 0) {
+		return;
+	}
+	la->device = true;
+	snprintf(la->device_key, sizeof(la->device_key),
+	    "ratelimit:login:device:%s", device_id);
+}
+
+/* Checks the request's fields and fills la (but the keys). */
 static core_status
 login_args(core_call *c, const Auth__V1__LoginRequest *req, login_attempt *la)
 {
@@ -166,26 +191,34 @@ login_args(core_call *c, const Auth__V1__LoginRequest *req, login_attempt *la)
 		/* Not a possible username: throttle on a fixed key. */
 		snprintf(la->username, sizeof(la->username), "%s", "-");
 	}
+	login_device(c, req->device_token, la);
 	return CORE_OK;
 }
 
 /* Counts the attempt per username and per IP, before the password is
- * checked and atomically, so parallel guesses cannot slip past the limit.
- * RESOURCE_EXHAUSTED with a retry-after when over it. */
+ * checked and atomically, so parallel guesses cannot slip past the limit;
+ * a success gives its hit back (login_succeeded), so what the counters
+ * hold are failures (and attempts in flight). RESOURCE_EXHAUSTED with a
+ * retry-after when over a limit. */
 static core_status
 login_throttle(core_call *c, login_attempt *la)
 {
 	auth_worker *w = core_call_state(c);
 	const auth_config *cfg = w->cfg;
-	char ip_key[128];
 	snprintf(la->user_key, sizeof(la->user_key), "ratelimit:login:user:%s",
 	    la->username);
-	snprintf(ip_key, sizeof(ip_key), "ratelimit:login:ip:%s", la->ip);
-	const char *keys[] = {la->user_key, ip_key};
+	snprintf(
+	    la->ip_key, sizeof(la->ip_key), "ratelimit:login:ip:%s", la->ip);
+	const char *keys[] = {la->user_key, la->ip_key};
 	const int limits[] = {cfg->login_max_per_user, cfg->login_max_per_ip};
+	/* A known device is counted on its own: a flood of guesses at the
+	 * username (or from the address) does not lock its user out. */
+	const char *dkeys[] = {la->device_key};
+	const int dlimits[] = {cfg->login_max_per_device};
 	bool allowed = false;
 	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
+	core_status st = auth_ratelimit_hit(w->db.redis, la->device ? 1 : 2,
+	    la->device ? dkeys : keys, la->device ? dlimits : limits,
 	    cfg->login_window_s, &allowed, &retry);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
@@ -195,6 +228,41 @@ login_throttle(core_call *c, login_attempt *la)
 		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
 		    "too many login attempts; try again in %d s", retry);
 	}
+	return CORE_OK;
+}
+
+/* The password was right: the attempt was no guess. The username's
+ * failures are forgotten and the address gets its hit back, so that the
+ * users behind one address (a proxy, a NAT) are limited by their failures
+ * only, not by how many of them log in. Best effort: a counter that stays
+ * a little high only decays with its window. */
+static void
+login_succeeded(auth_worker *w, const login_attempt *la)
+{
+	if (la->device) {
+		/* The username's failures stay: they were someone else's. */
+		(void) auth_ratelimit_reset(w->db.redis, la->device_key);
+		return;
+	}
+	(void) auth_ratelimit_reset(w->db.redis, la->user_key);
+	(void) auth_ratelimit_undo(w->db.redis, la->ip_key);
+}
+
+/* A new device token for u into resp: proof for the next login on this
+ * device. */
+static core_status
+issue_device_token(
+    core_call *c, const auth_user *u, Auth__V1__TokenResponse *resp)
+{
+	auth_worker *w = core_call_state(c);
+	char token[AUTH_DEVICE_TOKEN_MAX];
+	if (auth_device_token_issue(w->cfg->device_key, u->id, u->username,
+	        now_s(), w->cfg->device_ttl_s, token, sizeof(token)) != 0 ||
+	    (resp->device_token =
+	            core_arena_strdup(core_call_arena(c), token)) == NULL) {
+		return core_call_error(c, CORE_INTERNAL, "device token");
+	}
+	resp->device_token_expires_in = w->cfg->device_ttl_s;
 	return CORE_OK;
 }
 
@@ -272,7 +340,7 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	    (st = login_check(c, &la, req->password, &u, &t0)) != CORE_OK) {
 		return st;
 	}
-	(void) auth_ratelimit_reset(w->db.redis, la.user_key);
+	login_succeeded(w, &la);
 	if ((st = login_iat(c, t0, &u, &iat)) != CORE_OK) {
 		return st;
 	}
@@ -286,6 +354,9 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	token_times t = {.iat = iat, .auth_time = now_s()};
 	st = issue_tokens(c, &u, sid, refresh, t, resp);
 	sodium_memzero(refresh, sizeof(refresh));
+	if (st == CORE_OK) {
+		st = issue_device_token(c, &u, resp);
+	}
 	if (st == CORE_OK) {
 		core_log_kv(
 		    CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid, NULL);

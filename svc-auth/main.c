@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/pg.h"
 #include "core/service.h"
+#include "device.h"
 #include "keys.h"
 #include "promote_admin.h"
 #include "user_admin.h"
@@ -31,6 +32,24 @@ static const char *migrations_dir, *kek_text;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
 static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 static long jwks_max_age_s;
+static long max_device, device_ttl;
+
+/* The device-token key, derived from the KEK (device.h), in read-only
+ * memory for the life of the process. Returns 0, or -1 (logged). */
+static int
+init_device_key(const uint8_t *kek)
+{
+	uint8_t *key = sodium_malloc(AUTH_DEVICE_KEY_BYTES);
+	if (key == NULL ||
+	    auth_device_key_derive(kek, AUTH_KEK_BYTES, key) != 0) {
+		core_log_error("cannot derive the device-token key");
+		sodium_free(key);
+		return -1;
+	}
+	sodium_mprotect_readonly(key);
+	cfg.device_key = key;
+	return 0;
+}
 
 /* Makes sure a signing key exists and loads the keyring, which keeps the
  * connection and the KEK for its reloads (unreadable between them); the
@@ -55,6 +74,9 @@ init_keys(void)
 		core_log_error("AUTH_KEK must be 32 random bytes in base64 "
 		               "(generate one with: head -c 32 /dev/urandom | "
 		               "base64)");
+		goto done;
+	}
+	if (init_device_key(kek) != 0) {
 		goto done;
 	}
 	core_status st = auth_keys_ensure(pg, kek);
@@ -95,6 +117,8 @@ init(void **app)
 	cfg.login_max_per_user = (int) max_user;
 	cfg.login_max_per_ip = (int) max_ip;
 	cfg.login_window_s = (int) window_s;
+	cfg.login_max_per_device = (int) max_device;
+	cfg.device_ttl_s = (int) device_ttl;
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
 		return -1;
@@ -138,6 +162,7 @@ fini(void *app)
 	if (app != NULL) {
 		core_pg_close(keyring.pg);
 		auth_keyring_fini(&keyring);
+		sodium_free((void *) (uintptr_t) cfg.device_key);
 	}
 }
 
@@ -201,7 +226,15 @@ main(int argc, char **argv)
 	    {"AUTH_LOGIN_MAX_PER_USER", "10", CORE_CONFIG_INT, 1, 100000,
 	        false, "login attempts per username per window", &max_user},
 	    {"AUTH_LOGIN_MAX_PER_IP", "100", CORE_CONFIG_INT, 1, 1000000,
-	        false, "login attempts per client IP per window", &max_ip},
+	        false, "failed login attempts per client IP per window",
+	        &max_ip},
+	    {"AUTH_LOGIN_MAX_PER_DEVICE", "5", CORE_CONFIG_INT, 1, 100000,
+	        false,
+	        "failed login attempts per device token per window (such "
+	        "attempts skip the username and IP counters)",
+	        &max_device},
+	    {"AUTH_DEVICE_TOKEN_TTL_S", "7776000", CORE_CONFIG_INT, 60,
+	        63072000, false, "device token lifetime", &device_ttl},
 	    {"AUTH_LOGIN_WINDOW_S", "300", CORE_CONFIG_INT, 1, 86400, false,
 	        "login throttling window", &window_s},
 	    {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,

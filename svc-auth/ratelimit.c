@@ -110,3 +110,26 @@ auth_ratelimit_reset(core_redis *r, const char *key)
 	}
 	return st;
 }
+
+/* KEYS[1] = the counter. Decrements it only while it is above zero, so a
+ * give-back can never create a key or leave it without its expiry. */
+static const char undo_lua[] =
+    "local c = tonumber(redis.call('GET', KEYS[1]))\n"
+    "if c and c > 0 then return redis.call('DECR', KEYS[1]) end\n"
+    "return 0\n";
+
+core_status
+auth_ratelimit_undo(core_redis *r, const char *key)
+{
+	redisReply *rep;
+
+	if (key == NULL || key[0] == '\0') {
+		return CORE_INVALID_ARGUMENT;
+	}
+	const char *argv[] = {"EVAL", undo_lua, "1", key};
+	core_status st = core_redis_commandargv(r, 4, argv, NULL, &rep);
+	if (st == CORE_OK) {
+		freeReplyObject(rep);
+	}
+	return st;
+}

@@ -23,4 +23,10 @@ core_status auth_ratelimit_hit(core_redis *r, int n, const char *const *keys,
  * key only: a success must not reset the per-IP count). */
 core_status auth_ratelimit_reset(core_redis *r, const char *key);
 
+/* Gives one attempt back to key: the hit of an attempt that turned out to
+ * be no guess (a successful login), so that only failures use up a
+ * window. Never below zero; a key that has expired meanwhile stays
+ * gone. */
+core_status auth_ratelimit_undo(core_redis *r, const char *key);
+
 #endif

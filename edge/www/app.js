@@ -89,7 +89,12 @@
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: Object.assign({ 'Content-Type': 'application/json', Accept: 'application/json' }, headers || {}),
+      /* Token-Delivery: cookie — /login and /refresh answer their tokens
+       * in HttpOnly cookies only, never in a body this script could read. */
+      headers: Object.assign(
+        { 'Content-Type': 'application/json', Accept: 'application/json', 'Token-Delivery': 'cookie' },
+        headers || {},
+      ),
     };
     if (UNSAFE.has(method)) init.body = JSON.stringify(body === undefined ? {} : body);
     return fetch(path, init);
