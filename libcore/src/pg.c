@@ -1,17 +1,26 @@
 /* The connection handle: connecting and reconnecting, statements and the
  * mapping of their errors. Migrations are in pg_migrate.c. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/pg.h"
 #include "pg_internal.h"
 
+/* Reconnecting: after a connect attempt that failed slowly (a timeout: the
+ * host is unreachable) calls fail at once for RECONNECT_MS; after one that
+ * was refused quickly (the server is restarting) the next attempt comes
+ * RETRY_GAP_MS later, and a call arriving sooner waits for it, so a call
+ * made once the server is back always connects. */
 #define RECONNECT_MS 500
+#define RETRY_GAP_MS 25
+#define SLOW_CONNECT_MS 750
 #define MAX_PARAMS 32 /* connection keywords, ours included */
 #define LOG_SQL_MAX 120
 
@@ -23,7 +32,9 @@ struct core_pg {
 	bool bad_url;
 	char *session_sql;   /* run on every new connection; NULL = none */
 	PGconn *conn;        /* NULL while down */
+	bool farewell;       /* the server sent a FATAL: it is closing conn */
 	int64_t next_try_ms; /* no connect attempt before this time */
+	bool wait_for_try;   /* a call before next_try_ms waits for it */
 	char sqlstate[6];
 	char error[512];
 };
@@ -138,15 +149,75 @@ drop(core_pg *pg)
 {
 	PQfinish(pg->conn);
 	pg->conn = NULL;
+	pg->farewell = false;
 }
 
 /* libpq prints notices ("relation already exists, skipping") on stderr by
- * default, outside the log format; they are routine, so debug level. */
+ * default, outside the log format; they are routine, so debug level. An
+ * error that arrives while no statement runs comes here too: a FATAL one
+ * (57P01 "terminating connection due to administrator command") means the
+ * server is closing the connection, which must then not be used. */
 static void
-log_notice(void *arg, const char *msg)
+receive_notice(void *arg, const PGresult *res)
 {
-	(void) arg;
-	core_log_kv(CORE_LOG_DEBUG, "postgres notice", "notice", msg, NULL);
+	core_pg *pg = arg;
+	const char *sev =
+	    PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (sev != NULL &&
+	    (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+		pg->farewell = true;
+	}
+	core_log_kv(CORE_LOG_DEBUG, "postgres notice", "notice",
+	    PQresultErrorMessage(res), NULL);
+}
+
+/* The check before each use of an open connection: poll(2) with a zero
+ * timeout, one system call. An idle connection has nothing to read; when
+ * it has, the server sent a farewell or closed it (a restart, an
+ * administrator's pg_terminate_backend, an idle timeout) or a notice
+ * came. *ts is the transaction status the connection had. */
+static bool
+still_open(core_pg *pg, PGTransactionStatusType *ts)
+{
+	PGconn *c = pg->conn;
+	*ts = PQtransactionStatus(c);
+	if (PQstatus(c) != CONNECTION_OK || pg->farewell) {
+		return false;
+	}
+	struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+	int n = poll(&p, 1, 0);
+	if (n == 0 || (n < 0 && errno == EINTR)) {
+		return true; // the usual case: nothing pending
+	}
+	/* PQconsumeInput only reads; PQisBusy parses what came, which hands
+	 * an error to receive_notice. */
+	if (!PQconsumeInput(c) || PQisBusy(c) ||
+	    PQstatus(c) != CONNECTION_OK || pg->farewell) {
+		return false;
+	}
+	for (PGnotify *nt; (nt = PQnotifies(c)) != NULL;) {
+		PQfreemem(nt); // nobody here LISTENs; drop strays
+	}
+	return true;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {
+	    (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+/* Delays the next connect attempt after a failed one that began at t0. */
+static void
+note_failed_connect(core_pg *pg, int64_t t0)
+{
+	int64_t now = core_monotonic_ms();
+	pg->wait_for_try = now - t0 < SLOW_CONNECT_MS;
+	pg->next_try_ms =
+	    now + (pg->wait_for_try ? RETRY_GAP_MS : RECONNECT_MS);
 }
 
 /* Runs the session SQL on a new connection. False (logged) when it fails:
@@ -172,19 +243,21 @@ init_session(core_pg *pg, PGconn *c)
 	return false;
 }
 
-/* Connects if down and the rate limit allows. True when connected. */
+/* Connects when down and the rate limit allows. */
 static bool
-ensure(core_pg *pg)
+connect_now(core_pg *pg)
 {
-	if (pg->conn != NULL) {
-		return true;
-	}
 	if (pg->bad_url) {
 		return false;
 	}
 	int64_t now = core_monotonic_ms();
 	if (now < pg->next_try_ms) {
-		return false;
+		if (!pg->wait_for_try) {
+			set_error(pg, "down, waiting to reconnect");
+			return false;
+		}
+		sleep_ms(pg->next_try_ms - now);
+		now = core_monotonic_ms();
 	}
 	PGconn *c = PQconnectdbParams(
 	    (const char *const *) pg->keys, (const char *const *) pg->vals, 0);
@@ -193,19 +266,42 @@ ensure(core_pg *pg)
 		core_log_kv(CORE_LOG_WARN, "postgres connect failed", "error",
 		    pg->error, NULL);
 		PQfinish(c);
-		/* Only a failed attempt delays the next one: a connection
-		 * that broke in use may be replaced at once. */
-		pg->next_try_ms = now + RECONNECT_MS;
+		note_failed_connect(pg, now);
 		return false;
 	}
-	PQsetNoticeProcessor(c, log_notice, NULL);
+	PQsetNoticeReceiver(c, receive_notice, pg);
 	if (pg->session_sql != NULL && !init_session(pg, c)) {
 		PQfinish(c);
-		pg->next_try_ms = now + RECONNECT_MS;
+		note_failed_connect(pg, now);
 		return false;
 	}
 	pg->conn = c;
 	return true;
+}
+
+/* Makes sure the handle has a connection fit for a statement: an open one
+ * that passes still_open, or a new one. A connection found closed while a
+ * transaction was open on it is replaced only for the next statement:
+ * this one belongs to the lost transaction and must fail. */
+static bool
+ensure(core_pg *pg)
+{
+	if (pg->conn != NULL) {
+		PGTransactionStatusType ts;
+		if (still_open(pg, &ts)) {
+			return true;
+		}
+		set_error(pg, PQerrorMessage(pg->conn));
+		core_log_kv(CORE_LOG_INFO, "postgres connection was closed",
+		    "error", pg->farewell ? "closed by the server" : pg->error,
+		    NULL);
+		drop(pg);
+		if (ts != PQTRANS_IDLE) {
+			set_error(pg, "connection lost inside a transaction");
+			return false;
+		}
+	}
+	return connect_now(pg);
 }
 
 core_pg *
@@ -310,24 +406,86 @@ fail_result(core_pg *pg, const char *sql, PGresult *res)
 	return st;
 }
 
+/* SQLSTATEs that end a session before or instead of a statement:
+ * admin_shutdown, crash_shutdown, cannot_connect_now. */
+static bool
+ends_session(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state != NULL &&
+	       (strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+	           strcmp(state, "57P03") == 0);
+}
+
+/* Sends sql and collects its results as PQexecParams would, keeping the
+ * first error (or the last result). *unrun is set when the statement
+ * surely had no effect and may run again on a new connection: the session
+ * was idle (no transaction open) and either nothing could be sent, or the
+ * first thing the server answered was one of the errors of ends_session.
+ * In the extended query protocol a statement outside a transaction block
+ * commits at Sync, after its CommandComplete; an error that comes first
+ * means its implicit transaction was rolled back or never began. */
+static PGresult *
+run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
+    bool *unrun)
+{
+	PGconn *c = pg->conn;
+	bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
+	*unrun = false;
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
+		*unrun = idle && PQstatus(c) != CONNECTION_OK;
+		return NULL;
+	}
+	PGresult *keep = NULL;
+	bool first = true;
+	for (PGresult *r; (r = PQgetResult(c)) != NULL; first = false) {
+		bool err = PQresultStatus(r) == PGRES_FATAL_ERROR;
+		if (first) {
+			*unrun = idle && err && ends_session(r);
+		}
+		if (keep == NULL ||
+		    (err && PQresultStatus(keep) != PGRES_FATAL_ERROR)) {
+			PQclear(keep);
+			keep = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	return keep;
+}
+
 core_status
 core_pg_exec(core_pg *pg, const char *sql, int nparams,
     const char *const *params, PGresult **out)
 {
 	*out = NULL;
 	pg->sqlstate[0] = '\0';
-	if (!ensure(pg)) {
-		return CORE_UNAVAILABLE;
+	for (int attempt = 0;; attempt++) {
+		if (!ensure(pg)) {
+			return CORE_UNAVAILABLE;
+		}
+		bool unrun;
+		PGresult *res = run_once(pg, sql, nparams, params, &unrun);
+		ExecStatusType est =
+		    res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (est == PGRES_COMMAND_OK || est == PGRES_TUPLES_OK) {
+			pg->error[0] = '\0';
+			*out = res; // the caller PQclear()s it
+			return CORE_OK;
+		}
+		if (!unrun || attempt > 0) {
+			return fail_result(pg, sql, res);
+		}
+		/* Once: the statement never ran, and the connection is gone. */
+		const char *state =
+		    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		core_log_kv(CORE_LOG_INFO,
+		    "postgres connection ended before the statement ran; "
+		    "running it on a new connection",
+		    "sqlstate", state ? state : "", NULL);
+		PQclear(res);
+		drop(pg);
 	}
-	PGresult *res =
-	    PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType est = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (est == PGRES_COMMAND_OK || est == PGRES_TUPLES_OK) {
-		pg->error[0] = '\0';
-		*out = res; // the caller PQclear()s it
-		return CORE_OK;
-	}
-	return fail_result(pg, sql, res);
 }
 
 int

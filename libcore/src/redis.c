@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +15,12 @@
 #include "core/redis.h"
 #include "core/text.h"
 
+/* The reconnect policy of pg.c: after a slow failed connect calls fail at
+ * once for RECONNECT_MS; after a quick refusal the next attempt comes
+ * RETRY_GAP_MS later and a call arriving sooner waits for it. */
 #define RECONNECT_MS 500
+#define RETRY_GAP_MS 25
+#define SLOW_CONNECT_MS 750
 #define TIMEOUT_MS 1000
 #define PIPELINE_MAX 1024
 
@@ -22,6 +29,7 @@ struct core_redis {
 	bool bad_url;
 	redisContext *ctx;   /* NULL while down */
 	int64_t next_try_ms; /* no connect attempt before this time */
+	bool wait_for_try;   /* a call before next_try_ms waits for it */
 	char error[256];
 };
 
@@ -271,32 +279,75 @@ fail:
 	return NULL;
 }
 
-/* Connects if down and the rate limit allows. True when connected. */
-static bool
-ensure(core_redis *r)
+static void
+sleep_ms(int64_t ms)
 {
-	if (r->ctx != NULL) {
-		return true;
+	struct timespec ts = {
+	    (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
 	}
+}
+
+/* Connects when down and the rate limit allows. */
+static bool
+connect_now(core_redis *r)
+{
 	if (r->bad_url) {
 		set_error(r, "malformed redis url");
 		return false;
 	}
 	int64_t now = core_monotonic_ms();
 	if (now < r->next_try_ms) {
-		set_error(r, "down, waiting to reconnect");
-		return false;
+		if (!r->wait_for_try) {
+			set_error(r, "down, waiting to reconnect");
+			return false;
+		}
+		sleep_ms(r->next_try_ms - now);
+		now = core_monotonic_ms();
 	}
 	if ((r->ctx = connect_ctx(r)) == NULL) {
 		char port[8];
 		snprintf(port, sizeof(port), "%d", r->url.port);
 		core_log_kv(CORE_LOG_WARN, "redis connect failed", "host",
 		    r->url.host, "port", port, "error", r->error, NULL);
-		// Only a failed attempt delays the next one.
-		r->next_try_ms = now + RECONNECT_MS;
+		int64_t end = core_monotonic_ms();
+		r->wait_for_try = end - now < SLOW_CONNECT_MS;
+		r->next_try_ms =
+		    end + (r->wait_for_try ? RETRY_GAP_MS : RECONNECT_MS);
 		return false;
 	}
 	return true;
+}
+
+/* The check before each use of an open context: poll(2) with a zero
+ * timeout, one system call. No reply is pending between commands, so
+ * anything to read means the server closed the connection (a restart, a
+ * CLIENT KILL, an idle timeout) or it is out of step: either way it is
+ * replaced before a command is sent on it. */
+static bool
+still_open(core_redis *r)
+{
+	if (r->ctx->err != 0) {
+		return false;
+	}
+	struct pollfd p = {.fd = r->ctx->fd, .events = POLLIN};
+	int n = poll(&p, 1, 0);
+	return n == 0 || (n < 0 && errno == EINTR);
+}
+
+/* Makes sure the handle has a context fit for a command. */
+static bool
+ensure(core_redis *r)
+{
+	if (r->ctx != NULL) {
+		if (still_open(r)) {
+			return true;
+		}
+		core_log_kv(
+		    CORE_LOG_INFO, "redis connection was closed", NULL);
+		drop(r);
+	}
+	return connect_now(r);
 }
 
 core_redis *
@@ -327,21 +378,100 @@ core_redis_close(core_redis *r)
 	free(r);
 }
 
-/* Maps a NULL reply (context error) or an error reply. Frees the reply on
- * error; *out gets it on success. */
+/* Writes n formatted commands and reads their n replies. On a failure the
+ * context is dropped, replies[] is all NULL, and *unsent tells whether
+ * none of the bytes left this process (the first write failed): then the
+ * server cannot have run any of the commands. */
 static core_status
-finish(core_redis *r, redisReply *rep, redisReply **out)
+exchange(core_redis *r, int n, char *const *cmds, const int *lens,
+    redisReply **replies, bool *unsent)
 {
-	if (rep == NULL) {
-		int err = r->ctx->err;
-		set_error(r, r->ctx->errstr);
-		// A context with an error cannot be used again.
-		drop(r);
-		core_log_kv(CORE_LOG_WARN, "redis command failed", "error",
-		    r->error, NULL);
-		return err == REDIS_ERR_OTHER || err == REDIS_ERR_OOM
-		           ? CORE_INTERNAL
-		           : CORE_UNAVAILABLE;
+	redisContext *c = r->ctx;
+	*unsent = true;
+	for (int i = 0; i < n; i++) {
+		if (redisAppendFormattedCommand(
+		        c, cmds[i], (size_t) lens[i]) != REDIS_OK) {
+			goto fail;
+		}
+	}
+	int done = 0;
+	while (!done) {
+		if (redisBufferWrite(c, &done) != REDIS_OK) {
+			goto fail;
+		}
+		*unsent = false;
+	}
+	for (int i = 0; i < n; i++) {
+		void *rep;
+		if (redisGetReply(c, &rep) != REDIS_OK || rep == NULL) {
+			goto fail;
+		}
+		replies[i] = rep;
+	}
+	return CORE_OK;
+fail:;
+	int err = c->err;
+	set_error(r, c->errstr[0] != '\0' ? c->errstr : "out of memory");
+	// A context with an error, or half a pipeline in its output buffer,
+	// cannot be used again.
+	drop(r);
+	for (int i = 0; i < n; i++) {
+		freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	return err == REDIS_ERR_OTHER || err == REDIS_ERR_OOM || err == 0
+	           ? CORE_INTERNAL
+	           : CORE_UNAVAILABLE;
+}
+
+/* exchange on a context that passed ensure; once more on a new context
+ * when nothing reached the server. */
+static core_status
+send_commands(core_redis *r, int n, char *const *cmds, const int *lens,
+    redisReply **replies)
+{
+	for (int i = 0; i < n; i++) {
+		replies[i] = NULL;
+	}
+	for (int attempt = 0;; attempt++) {
+		if (!ensure(r)) {
+			return CORE_UNAVAILABLE;
+		}
+		bool unsent;
+		core_status st = exchange(r, n, cmds, lens, replies, &unsent);
+		if (st == CORE_OK) {
+			r->error[0] = '\0';
+			return st;
+		}
+		if (!unsent || attempt > 0 || st != CORE_UNAVAILABLE) {
+			core_log_kv(CORE_LOG_WARN, "redis command failed",
+			    "error", r->error, NULL);
+			return st;
+		}
+		core_log_kv(CORE_LOG_INFO,
+		    "redis connection failed before the command was sent; "
+		    "sending it on a new connection",
+		    "error", r->error, NULL);
+	}
+}
+
+/* Sends one formatted command (len < 0: the format was bad) and maps an
+ * error reply. Frees cmd; *out gets the reply on success. */
+static core_status
+one_command(core_redis *r, char *cmd, int len, redisReply **out)
+{
+	*out = NULL;
+	if (len < 0) {
+		set_error(r, "bad command format");
+		core_log_kv(
+		    CORE_LOG_ERROR, "redis command not formatted", NULL);
+		return CORE_INTERNAL;
+	}
+	redisReply *rep;
+	core_status st = send_commands(r, 1, &cmd, &len, &rep);
+	redisFreeCommand(cmd);
+	if (st != CORE_OK) {
+		return st;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
 		set_error(r, rep->str);
@@ -356,7 +486,6 @@ finish(core_redis *r, redisReply *rep, redisReply **out)
 		freeReplyObject(rep);
 		return CORE_INTERNAL;
 	}
-	r->error[0] = '\0';
 	*out = rep; // the caller freeReplyObject()s it
 	return CORE_OK;
 }
@@ -364,27 +493,24 @@ finish(core_redis *r, redisReply *rep, redisReply **out)
 core_status
 core_redis_command(core_redis *r, redisReply **out, const char *fmt, ...)
 {
-	*out = NULL;
-	if (!ensure(r)) {
-		return CORE_UNAVAILABLE;
-	}
+	char *cmd = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	redisReply *rep = redisvCommand(r->ctx, fmt, ap);
+	int len = redisvFormatCommand(&cmd, fmt, ap);
 	va_end(ap);
-	return finish(r, rep, out);
+	return one_command(r, cmd, len, out);
 }
 
 core_status
 core_redis_commandargv(core_redis *r, int argc, const char **argv,
     const size_t *argvlen, redisReply **out)
 {
-	*out = NULL;
-	if (!ensure(r)) {
-		return CORE_UNAVAILABLE;
-	}
-	return finish(r, redisCommandArgv(r->ctx, argc, argv, argvlen), out);
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+	return one_command(r, cmd, len, out);
 }
+
+#define PIPELINE_STACK 16
 
 core_status
 core_redis_pipeline(core_redis *r, int n, const int *argcs,
@@ -394,42 +520,40 @@ core_redis_pipeline(core_redis *r, int n, const int *argcs,
 	if (n < 1 || n > PIPELINE_MAX) {
 		return CORE_INVALID_ARGUMENT;
 	}
+	char *stack_cmds[PIPELINE_STACK] = {NULL};
+	int stack_lens[PIPELINE_STACK];
+	char **cmds = stack_cmds;
+	int *lens = stack_lens;
+	core_status st = CORE_INTERNAL;
 	for (int i = 0; i < n; i++) {
 		replies[i] = NULL;
 	}
-	if (!ensure(r)) {
-		return CORE_UNAVAILABLE;
+	if (n > PIPELINE_STACK) {
+		cmds = calloc((size_t) n, sizeof(*cmds));
+		lens = calloc((size_t) n, sizeof(*lens));
+		if (cmds == NULL || lens == NULL) {
+			goto done;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		// hiredis takes non-const argv but only reads it.
 		const char **argv = (const char **) (uintptr_t) argvs[i];
-		const size_t *lens = argvlens ? argvlens[i] : NULL;
-		if (redisAppendCommandArgv(r->ctx, argcs[i], argv, lens) !=
-		    REDIS_OK) {
-			// Half a pipeline is in the output buffer: only a new
-			// connection gets rid of it.
-			goto fail;
+		const size_t *alen = argvlens ? argvlens[i] : NULL;
+		if ((lens[i] = redisFormatCommandArgv(
+		         &cmds[i], argcs[i], argv, alen)) < 0) {
+			goto done;
 		}
 	}
-	for (int i = 0; i < n; i++) {
-		void *rep;
-		if (redisGetReply(r->ctx, &rep) != REDIS_OK || rep == NULL) {
-			goto fail;
-		}
-		replies[i] = rep;
+	st = send_commands(r, n, cmds, lens, replies);
+done:
+	for (int i = 0; cmds != NULL && i < n; i++) {
+		redisFreeCommand(cmds[i]);
 	}
-	r->error[0] = '\0';
-	return CORE_OK;
-fail:
-	set_error(r, r->ctx->errstr);
-	drop(r);
-	core_log_kv(
-	    CORE_LOG_WARN, "redis pipeline failed", "error", r->error, NULL);
-	for (int i = 0; i < n; i++) {
-		freeReplyObject(replies[i]);
-		replies[i] = NULL;
+	if (cmds != stack_cmds) {
+		free(cmds);
+		free(lens);
 	}
-	return CORE_UNAVAILABLE;
+	return st;
 }
 
 const char *

@@ -262,21 +262,14 @@ test_pg_statement_timeout_is_deadline_exceeded(void **state)
 	core_pg_close(pg);
 }
 
-/* Implemented policy: the call that finds the connection dead returns
- * UNAVAILABLE (the statement is not retried: nobody knows whether it ran);
- * the next call reconnects at once and succeeds. */
+/* Terminates the backend pid from the admin connection and waits until it
+ * is gone, so the next call surely meets a closed connection. */
 static void
-test_pg_reconnects_after_backend_is_terminated(void **state)
+terminate_backend(fixture *f, long pid)
 {
-	fixture *f = *state;
-	core_pg *pg = core_pg_open(f->url);
-	long pid = query_long(pg, "SELECT pg_backend_pid()");
-
 	char sql[160];
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%ld)", pid);
 	exec_ok(f->admin, sql);
-	/* Wait until the backend is gone, so the next call surely meets a
-	 * closed connection rather than racing the signal. */
 	snprintf(sql, sizeof(sql),
 	    "SELECT count(*) FROM pg_stat_activity WHERE pid = %ld", pid);
 	double t0 = now_s();
@@ -284,13 +277,97 @@ test_pg_reconnects_after_backend_is_terminated(void **state)
 		assert_true(now_s() - t0 < 10);
 		usleep(10000);
 	}
+}
 
-	PGresult *res;
-	assert_int_equal(
-	    core_pg_exec(pg, "SELECT 1", 0, NULL, &res), CORE_UNAVAILABLE);
-	assert_null(res);
+/* A connection the server closed while it sat idle (a restart, an
+ * administrator) is found before use and replaced: the call succeeds. */
+static void
+test_pg_replaces_a_connection_closed_while_idle(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	long pid = query_long(pg, "SELECT pg_backend_pid()");
+	terminate_backend(f, pid);
 	long pid2 = query_long(pg, "SELECT pg_backend_pid()");
 	assert_true(pid2 != pid);
+	core_pg_close(pg);
+}
+
+typedef struct killer {
+	fixture *f;
+	char match[64]; /* a query text to find the backend by */
+} killer;
+
+/* Terminates the backend running k->match once it is seen. */
+static void *
+kill_when_running(void *arg)
+{
+	killer *k = arg;
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	    "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE query "
+	    "LIKE '%%%s%%' AND pid <> pg_backend_pid()",
+	    k->match);
+	long pid = 0;
+	double t0 = now_s();
+	while (
+	    (pid = query_long(k->f->admin, sql)) == 0 && now_s() - t0 < 10) {
+		usleep(5000);
+	}
+	if (pid != 0) {
+		char q[96];
+		snprintf(
+		    q, sizeof(q), "SELECT pg_terminate_backend(%ld)", pid);
+		exec_ok(k->f->admin, q);
+	}
+	return NULL;
+}
+
+/* A statement ended by 57P01 outside a transaction block never committed
+ * (it commits at Sync, after its CommandComplete): it runs once more on a
+ * new connection, and its row is there exactly once. */
+static void
+test_pg_statement_ended_by_admin_shutdown_runs_once_more(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	exec_ok(pg, "CREATE TABLE t (n int)");
+	long pid = query_long(pg, "SELECT pg_backend_pid()");
+	killer k = {.f = f};
+	snprintf(k.match, sizeof(k.match), "killme_%ld", pid);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, kill_when_running, &k), 0);
+	char sql[160];
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO t SELECT 1 FROM pg_sleep(0.5) /* %s */", k.match);
+	PGresult *res;
+	assert_int_equal(core_pg_exec(pg, sql, 0, NULL, &res), CORE_OK);
+	PQclear(res);
+	pthread_join(th, NULL);
+	assert_true(query_long(pg, "SELECT pg_backend_pid()") != pid);
+	assert_int_equal(query_long(pg, "SELECT count(*) FROM t"), 1);
+	core_pg_close(pg);
+}
+
+/* A connection lost inside a transaction is never swapped under it: the
+ * next statement of the transaction fails; the ROLLBACK after it runs on a
+ * new connection, and nothing of the transaction was committed. */
+static void
+test_pg_connection_lost_in_a_transaction_fails_its_next_statement(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	exec_ok(pg, "CREATE TABLE t (n int)");
+	exec_ok(pg, "BEGIN");
+	exec_ok(pg, "INSERT INTO t VALUES (1)");
+	terminate_backend(f, query_long(pg, "SELECT pg_backend_pid()"));
+	PGresult *res;
+	assert_int_equal(
+	    core_pg_exec(pg, "INSERT INTO t VALUES (2)", 0, NULL, &res),
+	    CORE_UNAVAILABLE);
+	assert_null(res);
+	exec_ok(pg, "ROLLBACK");
+	assert_int_equal(query_long(pg, "SELECT count(*) FROM t"), 0);
 	core_pg_close(pg);
 }
 
@@ -340,17 +417,7 @@ test_pg_session_sql_runs_on_every_connection(void **state)
 	PQclear(res);
 
 	long pid = query_long(pg, "SELECT pg_backend_pid()");
-	char sql[160];
-	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%ld)", pid);
-	exec_ok(f->admin, sql);
-	snprintf(sql, sizeof(sql),
-	    "SELECT count(*) FROM pg_stat_activity WHERE pid = %ld", pid);
-	double t0 = now_s();
-	while (query_long(f->admin, sql) != 0) {
-		assert_true(now_s() - t0 < 10);
-		usleep(10000);
-	}
-	assert_int_equal(core_pg_exec(pg, q, 0, NULL, &res), CORE_UNAVAILABLE);
+	terminate_backend(f, pid);
 	assert_int_equal(core_pg_exec(pg, q, 0, NULL, &res), CORE_OK);
 	assert_string_equal(PQgetvalue(res, 0, 0), "hooked");
 	PQclear(res);
@@ -673,12 +740,12 @@ test_redis_error_reply_is_internal(void **state)
 	core_redis_close(r);
 }
 
-/* Implemented policy, as for PostgreSQL: the command that finds the
- * connection closed returns UNAVAILABLE; the next one reconnects.
+/* As for PostgreSQL: a connection the server closed while idle is found
+ * before use and replaced, so the command succeeds.
  * CLIENT KILL ID, not TYPE normal: tests of other suites may run at the same
  * time against the same server, and their connections must survive. */
 static void
-test_redis_reconnects_after_client_kill(void **state)
+test_redis_replaces_a_connection_closed_while_idle(void **state)
 {
 	(void) state;
 	core_redis *r = core_redis_open(redis_url);
@@ -693,15 +760,83 @@ test_redis_reconnects_after_client_kill(void **state)
 	assert_int_equal(rep->integer, 1);
 	freeReplyObject(rep);
 
-	assert_int_equal(
-	    core_redis_command(r, &rep, "PING"), CORE_UNAVAILABLE);
-	assert_null(rep);
-	assert_true(core_redis_ping(r));
 	assert_int_equal(core_redis_command(r, &rep, "CLIENT ID"), CORE_OK);
 	assert_true(rep->integer != id);
 	freeReplyObject(rep);
+	assert_true(core_redis_ping(r));
 	core_redis_close(admin);
 	core_redis_close(r);
+}
+
+/* A fake Redis: answers +OK to the first command of each connection (the
+ * handle's CLIENT SETNAME), counts the INCRs it reads, and closes the first
+ * connection after its INCR without a reply. */
+typedef struct fake_redis {
+	int lfd;
+	int incrs;
+} fake_redis;
+
+static void *
+fake_redis_run(void *arg)
+{
+	fake_redis *fr = arg;
+	for (int conn = 0; conn < 2; conn++) {
+		struct timeval tv = {2, 0};
+		setsockopt(fr->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		int c = accept(fr->lfd, NULL, NULL);
+		if (c < 0) {
+			return NULL; // no reconnect: the command was not resent
+		}
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		char buf[512];
+		for (int cmd = 0;; cmd++) {
+			ssize_t n = read(c, buf, sizeof(buf) - 1);
+			if (n <= 0) {
+				break;
+			}
+			buf[n] = '\0';
+			if (strstr(buf, "INCR") == NULL) {
+				(void) !write(c, "+OK\r\n", 5);
+				continue;
+			}
+			fr->incrs++;
+			if (conn == 0) {
+				break; // the server "dies" after running it
+			}
+			(void) !write(c, ":1\r\n", 4);
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+/* A command whose bytes reached the server may have run: when the reply
+ * never comes it answers UNAVAILABLE and is not sent again (an INCR must
+ * not count twice). */
+static void
+test_redis_command_that_reached_the_server_is_not_resent(void **state)
+{
+	(void) state;
+	fake_redis fr = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fr.lfd, (struct sockaddr *) &a, sizeof(a)), 0);
+	socklen_t len = sizeof(a);
+	assert_int_equal(getsockname(fr.lfd, (struct sockaddr *) &a, &len), 0);
+	assert_int_equal(listen(fr.lfd, 4), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, fake_redis_run, &fr), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", ntohs(a.sin_port));
+	core_redis *r = core_redis_open(url);
+	redisReply *rep;
+	assert_int_equal(
+	    core_redis_command(r, &rep, "INCR counter"), CORE_UNAVAILABLE);
+	assert_null(rep);
+	pthread_join(th, NULL);
+	assert_int_equal(fr.incrs, 1);
+	core_redis_close(r);
+	close(fr.lfd);
 }
 
 static void
@@ -765,7 +900,9 @@ main(void)
 	    T(test_pg_constraint_and_data_errors_are_invalid_argument),
 	    T(test_pg_syntax_error_is_internal),
 	    T(test_pg_statement_timeout_is_deadline_exceeded),
-	    T(test_pg_reconnects_after_backend_is_terminated),
+	    T(test_pg_replaces_a_connection_closed_while_idle),
+	    T(test_pg_statement_ended_by_admin_shutdown_runs_once_more),
+	    T(test_pg_connection_lost_in_a_transaction_fails_its_next_statement),
 	    T(test_pg_unreachable_is_unavailable_quickly),
 	    T(test_pg_session_sql_runs_on_every_connection),
 	    T(test_migrations_apply_in_order_and_are_recorded),
@@ -779,7 +916,8 @@ main(void)
 	    T(test_redis_argv_is_binary_safe),
 	    T(test_redis_pipeline_runs_three_commands_in_one_round_trip),
 	    T(test_redis_error_reply_is_internal),
-	    T(test_redis_reconnects_after_client_kill),
+	    T(test_redis_replaces_a_connection_closed_while_idle),
+	    T(test_redis_command_that_reached_the_server_is_not_resent),
 	    T(test_redis_unreachable_is_unavailable_and_ping_false),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,11 +2,14 @@
  *
  * A handle belongs to one thread (typically an RPC worker's state) and is
  * never shared. A connection that fails, at start or later, is not fatal:
- * the handle remembers that it is down and reconnects on the next use, at
- * most one attempt per 500 ms, so a database outage costs each call one
- * fast CORE_UNAVAILABLE instead of a hang. Statements are never retried by
- * this module: after a broken connection nobody can tell whether the server
- * ran them. Design note: docs/internals/store.md. */
+ * the handle remembers that it is down and reconnects on the next use.
+ * Before each use an open connection is checked (a zero-timeout poll), so
+ * one the server closed while idle (a restart) is replaced before a
+ * statement is sent on it. A statement is run a second time, on a new
+ * connection, only when it surely never ran: no transaction was open, and
+ * it could not be sent or its first answer was SQLSTATE 57P01, 57P02 or
+ * 57P03. Any other failure of a sent statement is CORE_UNAVAILABLE: nobody
+ * can tell whether the server ran it. Design note: docs/internals/store.md. */
 #ifndef CORE_PG_H
 #define CORE_PG_H
 
@@ -35,7 +38,9 @@ void core_pg_close(core_pg *pg);
  * holds the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK), which the caller
  * PQclear()s; on any other status *out is set to NULL. Errors:
  *   CORE_UNAVAILABLE        not connected, or the connection broke (the
- *                           handle reconnects on a later call)
+ *                           handle reconnects on a later call); a
+ *                           statement that surely never ran was first
+ *                           tried once more on a new connection
  *   CORE_ALREADY_EXISTS     23505 unique_violation
  *   CORE_INVALID_ARGUMENT   23503, 23514, class 22 (data exceptions)
  *   CORE_ABORTED            40001, 40P01 (retry the transaction)
@@ -73,7 +78,7 @@ const char *core_pg_sqlstate(const core_pg *pg);
 const char *core_pg_error(const core_pg *pg);
 
 /* True when "SELECT 1" succeeds, reconnecting first if needed (within the
- * rate limit). For health checks. */
+ * rate limit): a real round trip to the server. For health checks. */
 bool core_pg_ping(core_pg *pg);
 
 /* Applies the migrations in dir to the database at url, on a connection of

@@ -2,10 +2,13 @@
  *
  * A handle belongs to one thread and is never shared. Connects with a 1 s
  * timeout, every command has a 1 s timeout, AUTH and SELECT run after each
- * connect. A broken connection marks the handle down; the next use
- * reconnects, at most one attempt per 500 ms after a failed one. Commands
- * are never retried (an INCR must not run twice). The password is never
- * logged. hiredis writes with write(2), so the process must ignore SIGPIPE
+ * connect. Before each use an open connection is checked (a zero-timeout
+ * poll): one the server closed (a restart, CLIENT KILL) is replaced before
+ * a command is sent. A command (or pipeline) is sent a second time, on a
+ * new connection, only when its first write failed with nothing written;
+ * once its bytes have left, a failure is CORE_UNAVAILABLE and it is never
+ * resent (an INCR must not run twice). The password is never logged.
+ * hiredis writes with write(2), so the process must ignore SIGPIPE
  * (core_rpc_server_start does). Design note: docs/internals/store.md. */
 #ifndef CORE_REDIS_H
 #define CORE_REDIS_H
@@ -76,7 +79,8 @@ const char *core_redis_error(const core_redis *r);
  * core_redis_error's text, and returns CORE_INTERNAL. */
 core_status core_redis_unexpected(const core_redis *r, const char *op);
 
-/* True when PING answers PONG, reconnecting first if needed. */
+/* True when PING answers PONG, reconnecting first if needed: a real round
+ * trip to the server. For health checks. */
 bool core_redis_ping(core_redis *r);
 
 #endif

@@ -21,7 +21,9 @@ int core_store_open(core_store *s, const char *pg_url, const char *redis_url);
 /* Closes both; a zeroed store is fine. */
 void core_store_close(core_store *s);
 
-/* True while both servers answer: a service's Health. */
+/* True when both servers answer a real probe now (SELECT 1, PING), each
+ * handle reconnecting first if its connection was closed: a service's
+ * Health. */
 bool core_store_ping(core_store *s);
 
 /* ---- Worker state --------------------------------------------------------
