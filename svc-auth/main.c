@@ -175,6 +175,52 @@ env_or(const char *name, const char *def)
 	return v != NULL && v[0] != '\0' ? v : def;
 }
 
+/* Everything svc-auth reads from the environment (README.md has the
+ * table). */
+static const core_config_item config[] = {
+    {"AUTH_DATABASE_URL", AUTH_DEFAULT_DATABASE_URL, CORE_CONFIG_STR, 0, 0,
+        false, "authdb connection URL", &cfg.database_url},
+    {"REDIS_URL", "redis://127.0.0.1:56379/0", CORE_CONFIG_STR, 0, 0, false,
+        "Redis URL (sessions, blacklist, rate limits)", &cfg.redis_url},
+    {"AUTH_MIGRATIONS_DIR", AUTH_DEFAULT_MIGRATIONS_DIR, CORE_CONFIG_STR, 0, 0,
+        false, "directory of NNN_name.sql", &migrations_dir},
+    {"AUTH_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
+        "how long start-up waits for the database", &migrate_wait_s},
+    {"AUTH_KEK", "", CORE_CONFIG_STR, 0, 0, true,
+        "key-encryption key for the signing keys (32 bytes, base64)",
+        &kek_text},
+    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0, false,
+        "iss of access tokens", &cfg.issuer},
+    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
+        "aud of access tokens", &cfg.audience},
+    {"AUTH_ACCESS_TTL_S", "900", CORE_CONFIG_INT, 1, 86400, false,
+        "access token lifetime", &access_ttl},
+    {"AUTH_JWKS_MAX_AGE_S", "60", CORE_CONFIG_INT, 1, 3600, false,
+        "how long verifiers keep the public keys (a retired key is "
+        "refused everywhere within it + 1 s)",
+        &jwks_max_age_s},
+    {"AUTH_REFRESH_TTL_S", "2592000", CORE_CONFIG_INT, 60, 31536000, false,
+        "refresh token (session) lifetime", &refresh_ttl},
+    {"AUTH_REFRESH_GRACE_MS", "10000", CORE_CONFIG_INT, 0, 600000, false,
+        "window in which the previous refresh token still works", &grace_ms},
+    {"AUTH_LOGIN_MAX_PER_USER", "10", CORE_CONFIG_INT, 1, 100000, false,
+        "login attempts per username per window", &max_user},
+    {"AUTH_LOGIN_MAX_PER_IP", "100", CORE_CONFIG_INT, 1, 1000000, false,
+        "failed login attempts per client IP per window", &max_ip},
+    {"AUTH_LOGIN_MAX_PER_DEVICE", "5", CORE_CONFIG_INT, 1, 100000, false,
+        "failed login attempts per device token per window (such "
+        "attempts skip the username and IP counters)",
+        &max_device},
+    {"AUTH_DEVICE_TOKEN_TTL_S", "7776000", CORE_CONFIG_INT, 60, 63072000,
+        false, "device token lifetime", &device_ttl},
+    {"AUTH_LOGIN_WINDOW_S", "300", CORE_CONFIG_INT, 1, 86400, false,
+        "login throttling window", &window_s},
+    {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,
+        "Argon2id iterations", &argon2_t},
+    {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576, false,
+        "Argon2id memory (KiB)", &argon2_m_kib},
+};
+
 int
 main(int argc, char **argv)
 {
@@ -193,55 +239,6 @@ main(int argc, char **argv)
 		    "active admin\n");
 		return 2;
 	}
-	const core_config_item config[] = {
-	    {"AUTH_DATABASE_URL", AUTH_DEFAULT_DATABASE_URL, CORE_CONFIG_STR,
-	        0, 0, false, "authdb connection URL", &cfg.database_url},
-	    {"REDIS_URL", "redis://127.0.0.1:56379/0", CORE_CONFIG_STR, 0, 0,
-	        false, "Redis URL (sessions, blacklist, rate limits)",
-	        &cfg.redis_url},
-	    {"AUTH_MIGRATIONS_DIR", AUTH_DEFAULT_MIGRATIONS_DIR,
-	        CORE_CONFIG_STR, 0, 0, false, "directory of NNN_name.sql",
-	        &migrations_dir},
-	    {"AUTH_MIGRATE_WAIT_S", "30", CORE_CONFIG_INT, 0, 3600, false,
-	        "how long start-up waits for the database", &migrate_wait_s},
-	    {"AUTH_KEK", "", CORE_CONFIG_STR, 0, 0, true,
-	        "key-encryption key for the signing keys (32 bytes, base64)",
-	        &kek_text},
-	    {"AUTH_ISSUER", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
-	        false, "iss of access tokens", &cfg.issuer},
-	    {"AUTH_AUDIENCE", "microcore", CORE_CONFIG_STR, 0, 0, false,
-	        "aud of access tokens", &cfg.audience},
-	    {"AUTH_ACCESS_TTL_S", "900", CORE_CONFIG_INT, 1, 86400, false,
-	        "access token lifetime", &access_ttl},
-	    {"AUTH_JWKS_MAX_AGE_S", "60", CORE_CONFIG_INT, 1, 3600, false,
-	        "how long verifiers keep the public keys (a retired key is "
-	        "refused everywhere within it + 1 s)",
-	        &jwks_max_age_s},
-	    {"AUTH_REFRESH_TTL_S", "2592000", CORE_CONFIG_INT, 60, 31536000,
-	        false, "refresh token (session) lifetime", &refresh_ttl},
-	    {"AUTH_REFRESH_GRACE_MS", "10000", CORE_CONFIG_INT, 0, 600000,
-	        false,
-	        "window in which the previous refresh token still works",
-	        &grace_ms},
-	    {"AUTH_LOGIN_MAX_PER_USER", "10", CORE_CONFIG_INT, 1, 100000,
-	        false, "login attempts per username per window", &max_user},
-	    {"AUTH_LOGIN_MAX_PER_IP", "100", CORE_CONFIG_INT, 1, 1000000,
-	        false, "failed login attempts per client IP per window",
-	        &max_ip},
-	    {"AUTH_LOGIN_MAX_PER_DEVICE", "5", CORE_CONFIG_INT, 1, 100000,
-	        false,
-	        "failed login attempts per device token per window (such "
-	        "attempts skip the username and IP counters)",
-	        &max_device},
-	    {"AUTH_DEVICE_TOKEN_TTL_S", "7776000", CORE_CONFIG_INT, 60,
-	        63072000, false, "device token lifetime", &device_ttl},
-	    {"AUTH_LOGIN_WINDOW_S", "300", CORE_CONFIG_INT, 1, 86400, false,
-	        "login throttling window", &window_s},
-	    {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,
-	        "Argon2id iterations", &argon2_t},
-	    {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576,
-	        false, "Argon2id memory (KiB)", &argon2_m_kib},
-	};
 	const core_service_def def = {
 	    .name = "svc-auth",
 	    .listen_env = "AUTH_RPC_LISTEN",
