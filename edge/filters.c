@@ -10,6 +10,11 @@
 #include "browser.h"
 #include "filters.h"
 
+/* The longest User-Agent passed on, in bytes. */
+#define USER_AGENT_MAX 255
+/* The longest parameter name shown in an error detail, in bytes. */
+#define SHOWN_NAME_MAX 64
+
 /* Stops the request with a problem: status, detail (must outlive the
  * answer: a literal or the arena) and extra (may be NULL; consumed). */
 static int
@@ -106,12 +111,17 @@ query_request(edge_exchange *x)
 	char *text = NULL;
 	int rc;
 	if (qa.dup != NULL || qa.bad != NULL) {
+		/* The name, cut between characters: the detail must stay
+		 * UTF-8 for the problem document to be written at all. */
+		char name[SHOWN_NAME_MAX + 1];
+		edge_utf8_clip(
+		    name, sizeof(name), qa.dup != NULL ? qa.dup : qa.bad);
 		rc = refuse(x, 400,
 		    core_arena_printf(x->arena,
 		        qa.dup != NULL
-		            ? "the parameter \"%.64s\" is given twice"
-		            : "the parameter \"%.64s\" is not valid UTF-8",
-		        qa.dup != NULL ? qa.dup : qa.bad),
+		            ? "the parameter \"%s\" is given twice"
+		            : "the parameter \"%s\" is not valid UTF-8",
+		        name),
 		    NULL);
 	} else if (qa.obj == NULL ||
 	           (text = json_dumps(qa.obj, JSON_COMPACT)) == NULL) {
@@ -127,16 +137,20 @@ query_request(edge_exchange *x)
 }
 
 /* ROUTE_CLIENT_INFO: client_ip and user_agent from the connection, never
- * from the body: the body is the client's word. */
+ * from the body: the body is the client's word. The User-Agent is any
+ * bytes a client sends: it goes on as UTF-8 (invalid bytes as U+FFFD) of
+ * at most USER_AGENT_MAX bytes, cut between characters, since the RPC
+ * core refuses a call with a string that is not UTF-8. */
 static int
 client_info_request(edge_exchange *x)
 {
 	const char *ua = edge_http_header(x->req->conn, "User-Agent");
 	char *ip = keep(x, x->peer);
-	char *agent = core_arena_strndup(x->arena, ua != NULL ? ua : "", 255);
+	char *agent = core_arena_alloc(x->arena, USER_AGENT_MAX + 1);
 	if (ip == NULL || agent == NULL) {
 		return exhausted(x);
 	}
+	edge_utf8_clip(agent, USER_AGENT_MAX + 1, ua != NULL ? ua : "");
 	core_pb_field_set_string(x->in, "client_ip", ip);
 	core_pb_field_set_string(x->in, "user_agent", agent);
 	return 0;

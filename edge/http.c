@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "core/log.h"
+#include "core/utf8.h"
 #include "browser.h"
 #include "http.h"
 #include "metrics.h"
@@ -134,6 +135,13 @@ static bool
 problem_allow(edge_request *r, unsigned status, const char *detail,
     json_t *extra, unsigned retry_after_s, const char *allow)
 {
+	/* JSON holds only UTF-8: a detail quoting something else would
+	 * leave the request unanswered. */
+	char clean[512];
+	if (!core_utf8_valid(detail, strlen(detail))) {
+		edge_utf8_clip(clean, sizeof(clean), detail);
+		detail = clean;
+	}
 	json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type",
 	    "about:blank", "title", edge_http_title(status), "status",
 	    (int) status, "detail", detail, "request_id", r->rid);
@@ -651,43 +659,4 @@ edge_http_stop(edge_http *h, long wait_ms)
 	}
 	MHD_stop_daemon(h->daemon);
 	free(h);
-}
-
-const char *
-edge_http_title(unsigned status)
-{
-	switch (status) {
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 412:
-		return "Precondition Failed";
-	case 413:
-		return "Content Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 429:
-		return "Too Many Requests";
-	case 499:
-		return "Client Closed Request";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	default:
-		return "Internal Server Error";
-	}
 }

@@ -64,6 +64,37 @@ edge_rest_http_status(int st)
 	}
 }
 
+const char *
+edge_http_title(unsigned status)
+{
+	static const struct {
+		unsigned status;
+		const char *title;
+	} titles[] = {
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {409, "Conflict"},
+	    {412, "Precondition Failed"},
+	    {413, "Content Too Large"},
+	    {415, "Unsupported Media Type"},
+	    {429, "Too Many Requests"},
+	    {499, "Client Closed Request"},
+	    {501, "Not Implemented"},
+	    {502, "Bad Gateway"},
+	    {503, "Service Unavailable"},
+	    {504, "Gateway Timeout"},
+	};
+	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+		if (titles[i].status == status) {
+			return titles[i].title;
+		}
+	}
+	return "Internal Server Error";
+}
+
 /* Completion of a request's RPC, on one of nng's threads: keeps the reply
  * in the request's arena and resumes the connection. */
 static void
