@@ -269,8 +269,7 @@ fixed_resource(const edge_config *cfg, const edge_request *r, const char *url,
 }
 
 static bool
-serve_fixed(const edge_config *cfg, edge_request *r, unsigned fixed,
-    const edge_file *file, bool get)
+serve_fixed(edge_request *r, unsigned fixed, const edge_file *file, bool get)
 {
 	r->label = edge_metrics_extra(fixed);
 	if (!get) {
@@ -281,7 +280,7 @@ serve_fixed(const edge_config *cfg, edge_request *r, unsigned fixed,
 		return send_text(
 		    r, 200, "application/json", "{\"status\":\"ok\"}");
 	case METRIC_READYZ:
-		return edge_ready_serve(r, cfg->rpc_timeout_ms);
+		return edge_ready_serve(r);
 	case METRIC_METRICS:
 		return serve_metrics(r);
 	default:
@@ -444,7 +443,7 @@ dispatch(const edge_config *cfg, edge_request *r, const char *url,
 		return serve_options(r, url, fixed);
 	}
 	if (fixed != METRIC_N_EXTRA) {
-		return serve_fixed(cfg, r, fixed, file, get);
+		return serve_fixed(r, fixed, file, get);
 	}
 	if (r->early == 405) {
 		return method_not_allowed(r, r->allow);

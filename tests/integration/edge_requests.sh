@@ -170,7 +170,7 @@ check "readyz is 200 again once it is back" ready rz2
 # Health calls time out. Many clients on /readyz at once (one curl, 48
 # connections, until it is stopped) while /healthz and a route of a live
 # service are asked: none of them waits for the stopped service.
-trap 'kill -CONT "$admin_pid" 2>/dev/null; edge_env_stop; rm -rf "$tmp"' EXIT
+trap 'kill -CONT "$admin_pid" 2>/dev/null || true; edge_env_stop; rm -rf "$tmp"' EXIT
 kill -STOP "$admin_pid"
 curl -s --parallel --parallel-max 48 -o /dev/null -w '%{http_code}\n' "$base/readyz?[1-1000000]" \
   >"$tmp/hammer.codes" 2>/dev/null &
