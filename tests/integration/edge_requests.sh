@@ -181,14 +181,14 @@ for _ in $(seq 100); do
 done
 ok=0
 for _ in $(seq 20); do
-  code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$base/healthz" || true)
+  code=$(curl -s -o /dev/null --max-time 3 -w '%{http_code}' "$base/healthz" || true)
   [[ $code == 200 ]] && ok=$((ok + 1))
 done
-code=$(req busy --max-time 2 "${auth[@]}" "$base/profile")
+code=$(req busy --max-time 3 "${auth[@]}" "$base/profile")
 kill "$hammer" 2>/dev/null || true
 wait "$hammer" 2>/dev/null || true
 kill -CONT "$admin_pid"
-check "all of 20 healthz answer within 2 s each while /readyz is hammered ($ok)" test "$ok" = 20
+check "all of 20 healthz answer within 3 s each while /readyz is hammered ($ok)" test "$ok" = 20
 check "so does a route of a live service" test "$code" = 200
 check "the hammer was answered (>= 96 readyz)" test "$(wc -l <"$tmp/hammer.codes")" -ge 96
 check "readyz is 200 once the service answers again" ready rz3
