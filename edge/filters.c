@@ -1,4 +1,4 @@
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,11 @@
 #include "core/utf8.h"
 #include "browser.h"
 #include "filters.h"
+
+/* The longest User-Agent passed on, in bytes. */
+#define USER_AGENT_MAX 255
+/* The longest parameter name shown in an error detail, in bytes. */
+#define SHOWN_NAME_MAX 64
 
 /* Stops the request with a problem: status, detail (must outlive the
  * answer: a literal or the arena) and extra (may be NULL; consumed). */
@@ -107,12 +112,17 @@ query_request(edge_exchange *x)
 	char *text = NULL;
 	int rc;
 	if (qa.dup != NULL || qa.bad != NULL) {
+		/* The name, cut between characters: the detail must stay
+		 * UTF-8 for the problem document to be written at all. */
+		char name[SHOWN_NAME_MAX + 1];
+		edge_utf8_clip(
+		    name, sizeof(name), qa.dup != NULL ? qa.dup : qa.bad);
 		rc = refuse(x, 400,
 		    core_arena_printf(x->arena,
 		        qa.dup != NULL
-		            ? "the parameter \"%.64s\" is given twice"
-		            : "the parameter \"%.64s\" is not valid UTF-8",
-		        qa.dup != NULL ? qa.dup : qa.bad),
+		            ? "the parameter \"%s\" is given twice"
+		            : "the parameter \"%s\" is not valid UTF-8",
+		        name),
 		    NULL);
 	} else if (qa.obj == NULL ||
 	           (text = json_dumps(qa.obj, JSON_COMPACT)) == NULL) {
@@ -128,16 +138,20 @@ query_request(edge_exchange *x)
 }
 
 /* ROUTE_CLIENT_INFO: client_ip and user_agent from the connection, never
- * from the body: the body is the client's word. */
+ * from the body: the body is the client's word. The User-Agent is any
+ * bytes a client sends: it goes on as UTF-8 (invalid bytes as U+FFFD) of
+ * at most USER_AGENT_MAX bytes, cut between characters, since the RPC
+ * core refuses a call with a string that is not UTF-8. */
 static int
 client_info_request(edge_exchange *x)
 {
 	const char *ua = edge_http_header(x->req->conn, "User-Agent");
 	char *ip = keep(x, x->peer);
-	char *agent = core_arena_strndup(x->arena, ua != NULL ? ua : "", 255);
+	char *agent = core_arena_alloc(x->arena, USER_AGENT_MAX + 1);
 	if (ip == NULL || agent == NULL) {
 		return exhausted(x);
 	}
+	edge_utf8_clip(agent, USER_AGENT_MAX + 1, ua != NULL ? ua : "");
 	core_pb_field_set_string(x->in, "client_ip", ip);
 	core_pb_field_set_string(x->in, "user_agent", agent);
 	return 0;
@@ -227,34 +241,110 @@ token_delivery_request(edge_exchange *x)
 	    x, 400, "Token-Delivery must be \"cookie\" or \"body\"", NULL);
 }
 
+static const char *
+skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t') {
+		p++;
+	}
+	return p;
+}
+
+/* RFC 9110 etagc: any visible character but '"', and obs-text. */
+static bool
+etagc(unsigned char c)
+{
+	return c == 0x21 || (c >= 0x23 && c <= 0x7e) || c >= 0x80;
+}
+
+/* Whether the opaque tag s[0..len) is this API's "v<n>", n in int64. */
+static bool
+api_version(const char *s, size_t len, long long *out)
+{
+	if (len < 2 || s[0] != 'v') {
+		return false;
+	}
+	long long n = 0;
+	for (size_t i = 1; i < len; i++) {
+		int d = s[i] - '0';
+		if (d < 0 || d > 9 || n > (LLONG_MAX - d) / 10) {
+			return false;
+		}
+		n = n * 10 + d;
+	}
+	*out = n;
+	return true;
+}
+
+/* One entity-tag at *pp ([W/]"etagc*"), which it moves past. Returns 1 for
+ * a strong tag of this API (the version in *n), 0 for any other tag, -1
+ * when there is none. */
+static int
+entity_tag(const char **pp, long long *n)
+{
+	const char *p = *pp;
+	bool weak = strncmp(p, "W/", 2) == 0;
+	p += weak ? 2 : 0;
+	if (*p != '"') {
+		return -1;
+	}
+	const char *tag = ++p;
+	while (etagc((unsigned char) *p)) {
+		p++;
+	}
+	if (*p != '"') {
+		return -1;
+	}
+	*pp = p + 1;
+	/* If-Match compares strongly: a weak tag never matches. */
+	return !weak && api_version(tag, (size_t) (p - tag), n) ? 1 : 0;
+}
+
 int
 edge_if_match_parse(const char *v, long long *out)
 {
-	if (strncmp(v, "W/", 2) == 0) {
-		v += 2;
+	const char *p = skip_ows(v);
+	if (*p == '*') {
+		return *skip_ows(p + 1) == '\0' ? EDGE_IF_MATCH_ANY
+		                                : EDGE_IF_MATCH_BAD;
 	}
-	if (*v == '"') {
-		v++;
+	size_t tags = 0;
+	bool found = false;
+	long long version = 0;
+	/* #entity-tag: tags separated by commas and optional spaces; empty
+	 * elements are allowed. */
+	while (*(p = skip_ows(p)) != '\0') {
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		long long n;
+		int kind = entity_tag(&p, &n);
+		if (kind < 0 || (kind == 1 && found && n != version)) {
+			return EDGE_IF_MATCH_BAD;
+		}
+		if (kind == 1) {
+			found = true;
+			version = n;
+		}
+		tags++;
+		p = skip_ows(p);
+		if (*p != ',' && *p != '\0') {
+			return EDGE_IF_MATCH_BAD;
+		}
 	}
-	if (*v == 'v') {
-		v++;
+	if (tags == 0) {
+		return EDGE_IF_MATCH_BAD;
 	}
-	if (*v < '0' || *v > '9') {
-		return -1; /* strtoll would skip spaces and take a sign */
+	if (!found) {
+		return EDGE_IF_MATCH_NONE;
 	}
-	char *end;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || n < 0 ||
-	    !(*end == '\0' || (*end == '"' && end[1] == '\0'))) {
-		return -1;
-	}
-	*out = n;
-	return 0;
+	*out = version;
+	return EDGE_IF_MATCH_VERSION;
 }
 
 /* ROUTE_IF_MATCH: If-Match -> expected_version, so the update applies only
- * to that version. */
+ * to that version (RFC 9110: strong comparison, "*" for any). */
 static int
 if_match_request(edge_exchange *x)
 {
@@ -262,13 +352,26 @@ if_match_request(edge_exchange *x)
 	 * 400, as grpc-gateway maps them. */
 	x->precondition_status = 412;
 	const char *im = edge_http_header(x->req->conn, "If-Match");
-	long long v;
+	long long v = 0;
 	if (im == NULL) {
 		return 0;
 	}
-	if (edge_if_match_parse(im, &v) != 0) {
+	switch (edge_if_match_parse(im, &v)) {
+	case EDGE_IF_MATCH_VERSION:
+		break;
+	case EDGE_IF_MATCH_ANY:
+		return 0; /* a profile always exists: no condition */
+	case EDGE_IF_MATCH_NONE:
+		/* No version is negative: the service answers
+		 * FAILED_PRECONDITION, after checking the token as for any
+		 * other update. */
+		v = -1;
+		break;
+	default:
 		return refuse(x, 400,
-		    "If-Match must be an ETag of this API, e.g. \"v3\"", NULL);
+		    "If-Match must be \"*\" or ETags of this API (e.g. "
+		    "\"v3\"), naming one version at most",
+		    NULL);
 	}
 	core_pb_field_set_int64(x->in, "expected_version", v);
 	return 0;

@@ -4,6 +4,7 @@
  * and every answer's way out. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "core/log.h"
+#include "core/utf8.h"
 #include "browser.h"
 #include "http.h"
 #include "metrics.h"
@@ -134,6 +136,13 @@ static bool
 problem_allow(edge_request *r, unsigned status, const char *detail,
     json_t *extra, unsigned retry_after_s, const char *allow)
 {
+	/* JSON holds only UTF-8: a detail quoting something else would
+	 * leave the request unanswered. */
+	char clean[512];
+	if (!core_utf8_valid(detail, strlen(detail))) {
+		edge_utf8_clip(clean, sizeof(clean), detail);
+		detail = clean;
+	}
 	json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type",
 	    "about:blank", "title", edge_http_title(status), "status",
 	    (int) status, "detail", detail, "request_id", r->rid);
@@ -262,8 +271,7 @@ fixed_resource(const edge_config *cfg, const edge_request *r, const char *url,
 }
 
 static bool
-serve_fixed(const edge_config *cfg, edge_request *r, unsigned fixed,
-    const edge_file *file, bool get)
+serve_fixed(edge_request *r, unsigned fixed, const edge_file *file, bool get)
 {
 	r->label = edge_metrics_extra(fixed);
 	if (!get) {
@@ -274,7 +282,7 @@ serve_fixed(const edge_config *cfg, edge_request *r, unsigned fixed,
 		return send_text(
 		    r, 200, "application/json", "{\"status\":\"ok\"}");
 	case METRIC_READYZ:
-		return edge_ready_serve(r, cfg->rpc_timeout_ms);
+		return edge_ready_serve(r);
 	case METRIC_METRICS:
 		return serve_metrics(r);
 	default:
@@ -325,6 +333,12 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 		r->origin_ok = r->cors || edge_origin_same_host(r->origin,
 		                              edge_http_header(conn, "Host"));
 	}
+	/* A body declared larger than the limit is refused now, before the
+	 * client sends it (libmicrohttpd has checked that it is a number). */
+	const char *declared = edge_http_header(conn, "Content-Length");
+	r->too_large =
+	    declared != NULL &&
+	    edge_body_declared_too_large(declared, (size_t) cfg->max_body);
 	bool known = false;
 	r->route = edge_route_find(method, url, r->id, sizeof(r->id), &known,
 	    r->allow, sizeof(r->allow));
@@ -346,8 +360,49 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 	return r;
 }
 
-/* A chunk of the body. Bodies are bounded; past the limit the rest is
- * discarded and the answer is 413. Only ROUTE_BODY routes keep theirs. */
+#define TOO_LARGE "the body is larger than the limit"
+
+/* 413 for a body declared too large, before it is read. */
+static bool
+too_large(edge_request *r)
+{
+	return edge_http_problem(r, 413, TOO_LARGE, NULL, 0);
+}
+
+/* 413 for a body that passes the limit as it arrives (chunked, so no size
+ * was declared). libmicrohttpd 0.9.75 takes a response only before the
+ * body or after all of it, and reading all of an unbounded body is what
+ * the limit is there to prevent; so the answer is written to the socket
+ * here and false closes the connection: libmicrohttpd writes nothing more
+ * on it. The request id is of [A-Za-z0-9._-] only. */
+static bool
+too_large_midway(edge_request *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char body[256], msg[768];
+	int bl = snprintf(body, sizeof(body),
+	    "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":413,"
+	    "\"detail\":\"" TOO_LARGE "\",\"request_id\":\"%s\"}",
+	    edge_http_title(413), r->rid);
+	int n = snprintf(msg, sizeof(msg),
+	    "HTTP/1.1 413 %s\r\nContent-Type: application/problem+json\r\n"
+	    "Content-Length: %d\r\nConnection: close\r\nX-Request-Id: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+	    "\r\n%s",
+	    edge_http_title(413), bl, r->rid, body);
+	if (ci != NULL && n > 0 && (size_t) n < sizeof(msg) &&
+	    send(ci->connect_fd, msg, (size_t) n, MSG_NOSIGNAL) != n) {
+		core_log_warn("request %s: 413 not written whole", r->rid);
+	}
+	r->status = 413;
+	edge_request_move(r, REQ_DONE);
+	return false;
+}
+
+/* A chunk of the body. Bodies are bounded, whatever the route: the chunk
+ * that passes the limit is answered 413 at once and the connection closed
+ * instead of reading the rest. Only ROUTE_BODY routes keep theirs. */
 static bool
 read_body(
     const edge_config *cfg, edge_request *r, const char *data, size_t *size)
@@ -355,16 +410,17 @@ read_body(
 	if (r->state == REQ_NEW) {
 		edge_request_move(r, REQ_READING_BODY);
 	}
-	if (!r->too_large && r->early == 0 && r->route != NULL &&
-	    (r->route->flags & ROUTE_BODY)) {
-		if (r->len + *size > (size_t) cfg->max_body) {
-			r->too_large = true;
-			edge_request_body_drop(r);
-		} else if (!edge_request_body_append(r, data, *size)) {
-			return false;
-		}
-	}
+	size_t n = *size;
 	*size = 0;
+	r->received += n;
+	if (r->received > (size_t) cfg->max_body) {
+		edge_request_body_drop(r);
+		return too_large_midway(r);
+	}
+	if (r->early == 0 && r->route != NULL &&
+	    (r->route->flags & ROUTE_BODY)) {
+		return edge_request_body_append(r, data, n);
+	}
 	return true;
 }
 
@@ -380,7 +436,7 @@ dispatch(const edge_config *cfg, edge_request *r, const char *url,
 		return serve_options(r, url, fixed);
 	}
 	if (fixed != METRIC_N_EXTRA) {
-		return serve_fixed(cfg, r, fixed, file, get);
+		return serve_fixed(r, fixed, file, get);
 	}
 	if (r->early == 405) {
 		return method_not_allowed(r, r->allow);
@@ -395,10 +451,6 @@ dispatch(const edge_config *cfg, edge_request *r, const char *url,
 	if (r->early == 415) {
 		return edge_http_problem(
 		    r, 415, "send the body as application/json", NULL, 0);
-	}
-	if (r->too_large) {
-		return edge_http_problem(
-		    r, 413, "the body is larger than the limit", NULL, 0);
 	}
 	if (r->route != NULL) {
 		return edge_rest_start(cfg, r);
@@ -429,7 +481,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 
 	if (r == NULL) {
 		*con_cls = r = request_start(cfg, conn, url, method);
-		return r != NULL ? MHD_YES : MHD_NO;
+		if (r == NULL) {
+			return MHD_NO;
+		}
+		return !r->too_large || too_large(r) ? MHD_YES : MHD_NO;
 	}
 	switch (r->state) {
 	case REQ_NEW:
@@ -441,6 +496,12 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	case REQ_REPLY_READY:
 		/* Resumed: the RPC has completed. */
 		ok = edge_rest_finish(r);
+		break;
+	case REQ_DONE:
+		/* Answered before the body was all in (413): what still
+		 * comes is dropped. */
+		*upload_size = 0;
+		ok = true;
 		break;
 	default:
 		/* Suspended (REQ_RPC_PENDING) or answered (REQ_DONE): no
@@ -635,43 +696,4 @@ edge_http_stop(edge_http *h, long wait_ms)
 	}
 	MHD_stop_daemon(h->daemon);
 	free(h);
-}
-
-const char *
-edge_http_title(unsigned status)
-{
-	switch (status) {
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 412:
-		return "Precondition Failed";
-	case 413:
-		return "Content Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 429:
-		return "Too Many Requests";
-	case 499:
-		return "Client Closed Request";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	default:
-		return "Internal Server Error";
-	}
 }

@@ -2,7 +2,8 @@
  * REST/JSON into RPCs to the internal services.
  *
  * Serves GET /healthz (the process is up), GET /readyz (every service
- * answers core.v1.Health SERVING; 503 naming what is not), GET /metrics,
+ * answers core.v1.Health SERVING, as a thread of ready.c last asked; 503
+ * naming what is not), GET /metrics,
  * the web frontend's files (static.c), and the REST routes of routes.c,
  * each translated to one RPC. Errors are RFC 9457 problem+json. Browser
  * rules (cookies, CSRF, CORS) are in browser.c.
@@ -28,6 +29,7 @@
 #include "config.h"
 #include "http.h"
 #include "metrics.h"
+#include "ready.h"
 #include "routes.h"
 #include "static.h"
 
@@ -68,6 +70,7 @@ main(void)
 	int status = 1;
 	edge_http *http = NULL;
 	if (edge_backends_dial((int) cfg.rpc_timeout_ms) != 0 ||
+	    edge_ready_start(cfg.rpc_timeout_ms) != 0 ||
 	    (http = edge_http_start(&cfg)) == NULL) {
 		goto done;
 	}
@@ -82,6 +85,7 @@ main(void)
 	edge_http_stop(http, cfg.rpc_timeout_ms + 2000);
 	status = 0;
 done:
+	edge_ready_stop();
 	edge_backends_close();
 	edge_static_free();
 	edge_metrics_free();

@@ -1,81 +1,234 @@
+/* Readiness, off the request path: a thread of its own asks every backend's
+ * core.v1.Health in rounds (the calls of a round run at once,
+ * asynchronously) and keeps each one's latest answer; GET /readyz only
+ * reads what was kept. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "core/log.h"
 #include "core/v1/health.pb-c.h"
 
 #include "backends.h"
 #include "http.h"
 #include "ready.h"
 
-/* Backend b's health: "SERVING", another serving status, or the RPC's
- * status name when the call failed. Static strings. */
-static const char *
-health(const edge_backend *b, const char *rid, long timeout_ms, core_arena *a)
+/* Before a backend's first answer. */
+#define NOT_YET "UNKNOWN"
+
+/* One backend's probe: the argument of its completion. */
+typedef struct probe {
+	unsigned index;
+} probe;
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a probe completed, or stop */
+	pthread_t thread;
+	bool running;
+	bool stop;
+	long timeout_ms;
+	unsigned pending; /* probes of this round not yet completed */
+	/* Each backend's latest state: "SERVING", another serving status,
+	 * or the call's status name. Static strings. */
+	const char *state[EDGE_MAX_BACKENDS];
+	probe probes[EDGE_MAX_BACKENDS];
+} rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void
+set_state(unsigned i, const char *state)
 {
-	core_md md[] = {{CORE_MD_REQUEST_ID, rid}};
-	core_rpc_opts opts = {
-	    .timeout_ms = (int) timeout_ms, .md = md, .n_md = 1};
-	Core__V1__HealthCheckRequest req =
-	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	core_rpc_reply rep;
-	core_status st = core_rpc_call(b->client, "/core.v1.Health/Check",
-	    &req.base, &core__v1__health_check_response__descriptor, &out,
-	    &opts, a, &rep);
-	if (st != CORE_OK) {
-		return core_status_str(st);
+	pthread_mutex_lock(&rd.mu);
+	rd.state[i] = state;
+	rd.pending--;
+	pthread_cond_broadcast(&rd.cv);
+	pthread_mutex_unlock(&rd.mu);
+}
+
+/* A Health answer's state: its serving status's name. Static. */
+static const char *
+serving_status(const core_rpc_reply *reply)
+{
+	Core__V1__HealthCheckResponse *m =
+	    core__v1__health_check_response__unpack(
+	        NULL, reply->payload_len, reply->payload);
+	if (m == NULL) {
+		return "INTERNAL";
 	}
 	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
 	    &core__v1__health_check_response__serving_status__descriptor,
-	    (int) ((Core__V1__HealthCheckResponse *) out)->status);
-	return v ? v->name : "UNKNOWN";
+	    (int) m->status);
+	core__v1__health_check_response__free_unpacked(m, NULL);
+	return v != NULL ? v->name : "UNKNOWN";
+}
+
+/* A probe's completion, on one of nng's threads (must not block). */
+static void
+probe_done(void *arg, const core_rpc_reply *reply)
+{
+	const probe *p = arg;
+	set_state(p->index, reply->code == CORE_OK
+	                        ? serving_status(reply)
+	                        : core_status_str(reply->code));
+}
+
+/* Starts a round: one Health call per backend, all at once. A call that
+ * cannot start (no connection) gives its state at once. */
+static void
+round_start(void)
+{
+	static const uint8_t empty[1];
+	char rid[40];
+	core_rpc_new_request_id(rid);
+	core_md md[] = {{CORE_MD_REQUEST_ID, rid}};
+	core_rpc_opts opts = {
+	    .timeout_ms = (int) rd.timeout_ms, .md = md, .n_md = 1};
+	unsigned n = edge_backend_count();
+	pthread_mutex_lock(&rd.mu);
+	rd.pending = n;
+	pthread_mutex_unlock(&rd.mu);
+	for (unsigned i = 0; i < n; i++) {
+		rd.probes[i].index = i;
+		/* The empty HealthCheckRequest packs to no bytes. */
+		int rc = core_rpc_call_async(edge_backend_at(i)->client,
+		    "/core.v1.Health/Check", empty, 0, &opts, probe_done,
+		    &rd.probes[i]);
+		if (rc != CORE_OK) {
+			set_state(i, core_status_str(rc));
+		}
+	}
+}
+
+static bool
+all_serving(void)
+{
+	for (unsigned i = 0; i < edge_backend_count(); i++) {
+		if (strcmp(rd.state[i], "SERVING") != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The rounds: each waits for all its probes (every call completes, within
+ * its deadline), then a pause: short while a backend is not serving, so
+ * that readiness follows it closely, longer once all are. */
+static void *
+ready_main(void *arg)
+{
+	(void) arg;
+	pthread_mutex_lock(&rd.mu);
+	while (!rd.stop) {
+		pthread_mutex_unlock(&rd.mu);
+		round_start();
+		pthread_mutex_lock(&rd.mu);
+		while (rd.pending > 0) {
+			pthread_cond_wait(&rd.cv, &rd.mu);
+		}
+		struct timespec until;
+		deadline_in(&until, all_serving() ? EDGE_READY_INTERVAL_MS
+		                                  : EDGE_READY_RETRY_MS);
+		int w = 0;
+		while (!rd.stop && w == 0) {
+			w = pthread_cond_timedwait(&rd.cv, &rd.mu, &until);
+		}
+	}
+	pthread_mutex_unlock(&rd.mu);
+	return NULL;
+}
+
+int
+edge_ready_start(long timeout_ms)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&rd.cv);
+	pthread_cond_init(&rd.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	for (unsigned i = 0; i < EDGE_MAX_BACKENDS; i++) {
+		rd.state[i] = NOT_YET;
+	}
+	rd.timeout_ms = timeout_ms;
+	rd.stop = false;
+	if (pthread_create(&rd.thread, NULL, ready_main, NULL) != 0) {
+		core_log_error("cannot start the readiness thread");
+		return -1;
+	}
+	rd.running = true;
+	return 0;
+}
+
+void
+edge_ready_stop(void)
+{
+	if (!rd.running) {
+		return;
+	}
+	pthread_mutex_lock(&rd.mu);
+	rd.stop = true;
+	pthread_cond_broadcast(&rd.cv);
+	pthread_mutex_unlock(&rd.mu);
+	pthread_join(rd.thread, NULL);
+	rd.running = false;
 }
 
 bool
-edge_ready_serve(edge_request *r, long timeout_ms)
+edge_ready_serve(edge_request *r)
 {
+	const char *state[EDGE_MAX_BACKENDS];
+	unsigned n = edge_backend_count();
+	pthread_mutex_lock(&rd.mu);
+	for (unsigned i = 0; i < n; i++) {
+		state[i] = rd.running ? rd.state[i] : NOT_YET;
+	}
+	pthread_mutex_unlock(&rd.mu);
 	json_t *down = json_array();
 	json_t *checks = json_object();
-	core_arena *a = core_arena_new(0);
-	if (down == NULL || checks == NULL || a == NULL) {
+	char detail[256] = "not ready:";
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = edge_backend_at(i)->name;
+		json_object_set_new(checks, name, json_string(state[i]));
+		if (strcmp(state[i], "SERVING") != 0) {
+			size_t len = strlen(detail);
+			snprintf(detail + len, sizeof(detail) - len, "%s %s",
+			    json_array_size(down) ? "," : "", name);
+			json_array_append_new(down, json_string(name));
+		}
+	}
+	if (down == NULL || checks == NULL) {
 		json_decref(down);
 		json_decref(checks);
-		core_arena_free(a);
 		return false;
 	}
-	for (unsigned i = 0; i < edge_backend_count(); i++) {
-		const edge_backend *b = edge_backend_at(i);
-		const char *state = health(b, r->rid, timeout_ms, a);
-		json_object_set_new(checks, b->name, json_string(state));
-		if (strcmp(state, "SERVING") != 0) {
-			json_array_append_new(down, json_string(b->name));
-		}
-		core_arena_reset(a);
+	if (json_array_size(down) > 0) {
+		return edge_http_problem(r, 503, detail,
+		    json_pack("{s:o, s:o}", "down", down, "checks", checks),
+		    0);
 	}
-	core_arena_free(a);
-	if (json_array_size(down) == 0) {
-		json_decref(down);
-		json_t *ok = json_pack(
-		    "{s:s, s:o}", "status", "ready", "checks", checks);
-		edge_answer ans = {.status = 200,
-		    .type = "application/json",
-		    .body =
-		        json_dumps(ok, JSON_COMPACT | JSON_PRESERVE_ORDER)};
-		json_decref(ok);
-		return ans.body != NULL && edge_http_send(r, &ans);
-	}
-	char detail[256] = "not ready:";
-	size_t i;
-	json_t *v;
-	json_array_foreach (down, i, v) {
-		size_t len = strlen(detail);
-		snprintf(detail + len, sizeof(detail) - len, "%s %s",
-		    i ? "," : "", json_string_value(v));
-	}
-	json_t *extra =
-	    json_pack("{s:o, s:o}", "down", down, "checks", checks);
-	return edge_http_problem(r, 503, detail, extra, 0);
+	json_decref(down);
+	json_t *ok =
+	    json_pack("{s:s, s:o}", "status", "ready", "checks", checks);
+	edge_answer ans = {.status = 200,
+	    .type = "application/json",
+	    .body = ok ? json_dumps(ok, JSON_COMPACT | JSON_PRESERVE_ORDER)
+	               : NULL};
+	json_decref(ok);
+	return ans.body != NULL && edge_http_send(r, &ans);
 }

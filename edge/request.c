@@ -48,6 +48,24 @@ edge_request_state_name(edge_request_state s)
 	return (unsigned) s < REQ_N_STATES ? names[s] : "?";
 }
 
+bool
+edge_body_declared_too_large(const char *content_length, size_t max)
+{
+	const char *s = content_length;
+	while (*s == ' ' || *s == '\t') {
+		s++;
+	}
+	size_t n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		size_t d = (size_t) (*s - '0');
+		if (n > max / 10 || (n == max / 10 && d > max % 10)) {
+			return true; /* past max, and maybe past SIZE_MAX */
+		}
+		n = n * 10 + d;
+	}
+	return false;
+}
+
 edge_request *
 edge_request_new(void)
 {

@@ -48,7 +48,8 @@ typedef struct edge_request {
 	char *body;              /* malloc'd, NUL-terminated; ROUTE_BODY */
 	size_t len;
 	size_t cap;         /* bytes allocated at body */
-	bool too_large;     /* past EDGE_MAX_BODY_BYTES: 413 */
+	size_t received;    /* body bytes read, kept or not */
+	bool too_large;     /* declared past EDGE_MAX_BODY_BYTES: 413 */
 	unsigned early;     /* a status decided before the body
 	                            (405/415) */
 	char allow[64];     /* the path's methods, for 405 */
@@ -77,6 +78,12 @@ void edge_request_move(edge_request *r, edge_request_state to);
 
 /* A stage's name ("REQ_RPC_PENDING"); "?" out of range. Never NULL. */
 const char *edge_request_state_name(edge_request_state s);
+
+/* Whether a Content-Length header value declares a body larger than max
+ * bytes: a run of digits above max (however many) is; anything else
+ * (within max, or not a number: libmicrohttpd refuses those itself) is
+ * not. Pure. */
+bool edge_body_declared_too_large(const char *content_length, size_t max);
 
 /* A new request in REQ_NEW (all else zero), or NULL when out of memory. */
 edge_request *edge_request_new(void);

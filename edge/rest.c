@@ -64,6 +64,37 @@ edge_rest_http_status(int st)
 	}
 }
 
+const char *
+edge_http_title(unsigned status)
+{
+	static const struct {
+		unsigned status;
+		const char *title;
+	} titles[] = {
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {409, "Conflict"},
+	    {412, "Precondition Failed"},
+	    {413, "Content Too Large"},
+	    {415, "Unsupported Media Type"},
+	    {429, "Too Many Requests"},
+	    {499, "Client Closed Request"},
+	    {501, "Not Implemented"},
+	    {502, "Bad Gateway"},
+	    {503, "Service Unavailable"},
+	    {504, "Gateway Timeout"},
+	};
+	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+		if (titles[i].status == status) {
+			return titles[i].title;
+		}
+	}
+	return "Internal Server Error";
+}
+
 /* Completion of a request's RPC, on one of nng's threads: keeps the reply
  * in the request's arena and resumes the connection. */
 static void
@@ -149,6 +180,29 @@ exchange_new(const edge_config *cfg, edge_request *r)
 	return x;
 }
 
+/* The reply of a call that could not start: rc from core_rpc_call_async
+ * (UNAVAILABLE: no connection; INVALID_ARGUMENT: the request is larger
+ * than an RPC may be; RESOURCE_EXHAUSTED: out of memory). */
+static void
+not_started(edge_exchange *x, int rc)
+{
+	const char *name = x->route->backend->name;
+	core_rpc_reply *c = &x->req->reply;
+	*c = (core_rpc_reply){.code = CORE_UNAVAILABLE, .retry_after_s = 1};
+	if (rc == CORE_INVALID_ARGUMENT) {
+		*c = (core_rpc_reply){.code = CORE_INVALID_ARGUMENT,
+		    .message = "the request is too large"};
+		return;
+	}
+	c->message = core_arena_printf(x->arena,
+	    rc == CORE_UNAVAILABLE ? "%s service unavailable: no connection"
+	                           : "%s service unavailable: out of memory",
+	    name);
+	if (c->message == NULL) {
+		c->message = "service unavailable";
+	}
+}
+
 /* Packs x's request message and starts the RPC, with the connection
  * suspended until the reply is in. */
 static bool
@@ -184,10 +238,10 @@ call(edge_exchange *x)
 	int rc = core_rpc_call_async(
 	    rt->backend->client, rt->rpc, payload, n, &opts, rpc_done, r);
 	if (rc != CORE_OK) {
-		/* Not started (most often: no connection to the service at
-		 * this moment). The blocking call waits a little for one. */
-		core_rpc_call_raw(rt->backend->client, rt->rpc, payload, n,
-		    &opts, x->arena, &r->reply);
+		/* Not started: most often no connection to the service at
+		 * this moment. Answered at once (503 for that), never by
+		 * waiting on this thread for a connection. */
+		not_started(x, rc);
 		edge_request_move(r, REQ_REPLY_READY);
 		atomic_fetch_sub(&rpcs_in_flight, 1);
 		edge_http_resume(r);

@@ -1,5 +1,6 @@
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "profiles_repo.h"
 
@@ -9,7 +10,8 @@
 	"(extract(epoch FROM updated_at) * 1000000)::bigint"
 
 /* A NULL parameter keeps the column; the version check is in the WHERE
- * clause, so check and write are one atomic statement. */
+ * clause, so check and write are one atomic statement. A row the update
+ * would leave as it is is not touched: its version stays. */
 #define UPDATE_SQL                                                            \
 	"UPDATE profiles SET "                                                \
 	"display_name = coalesce($2, display_name), "                         \
@@ -18,7 +20,17 @@
 	"locale = coalesce($5, locale), "                                     \
 	"version = version + 1, updated_at = now() "                          \
 	"WHERE user_id = $1::uuid AND ($6::bigint IS NULL OR version = $6) "  \
+	"AND (display_name, bio, avatar_url, locale) IS DISTINCT FROM "       \
+	"(coalesce($2, display_name), coalesce($3, bio), "                    \
+	"coalesce($4, avatar_url), coalesce($5, locale)) "                    \
 	"RETURNING " PROFILE_COLUMNS
+
+#define SELECT_SQL                                                            \
+	"SELECT " PROFILE_COLUMNS " FROM profiles WHERE user_id = $1::uuid"
+
+/* Updates racing one that finds nothing to change are tried again at most
+ * this many times. */
+#define UPDATE_ATTEMPTS 3
 
 static void
 read_profile(const PGresult *r, user_profile *p)
@@ -61,10 +73,7 @@ user_profiles_get_or_create(
 {
 	const char *id[] = {user_id};
 	const char *both[] = {user_id, username};
-	core_status st = one_profile(pg,
-	    "SELECT " PROFILE_COLUMNS
-	    " FROM profiles WHERE user_id = $1::uuid",
-	    1, id, out);
+	core_status st = one_profile(pg, SELECT_SQL, 1, id, out);
 	if (st != CORE_NOT_FOUND) {
 		return st;
 	}
@@ -77,15 +86,26 @@ user_profiles_get_or_create(
 	if (st != CORE_NOT_FOUND) {
 		return st;
 	}
-	return one_profile(pg,
-	    "SELECT " PROFILE_COLUMNS
-	    " FROM profiles WHERE user_id = $1::uuid",
-	    1, id, out);
+	return one_profile(pg, SELECT_SQL, 1, id, out);
+}
+
+/* Whether u would change p: a field it sets to another value. */
+static bool
+changes(const user_profile_update *u, const user_profile *p)
+{
+	const char *to[] = {u->display_name, u->bio, u->avatar_url, u->locale};
+	const char *is[] = {p->display_name, p->bio, p->avatar_url, p->locale};
+	for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
+		if (to[i] != NULL && strcmp(to[i], is[i]) != 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 core_status
 user_profiles_update(core_pg *pg, const char *user_id,
-    const user_profile_update *u, user_profile *out)
+    const user_profile_update *u, user_profile *out, bool *changed)
 {
 	char version[24] = "";
 	if (u->expected_version != NULL) {
@@ -95,25 +115,29 @@ user_profiles_update(core_pg *pg, const char *user_id,
 	const char *params[] = {user_id, u->display_name, u->bio,
 	    u->avatar_url, u->locale,
 	    u->expected_version != NULL ? version : NULL};
-	core_status st = one_profile(pg, UPDATE_SQL, 6, params, out);
-	if (st != CORE_NOT_FOUND) {
-		return st;
-	}
-	/* Nothing updated: a version mismatch, or no profile at all. */
 	const char *id[] = {user_id};
-	user_profile cur;
-	st = one_profile(pg,
-	    "SELECT " PROFILE_COLUMNS
-	    " FROM profiles WHERE user_id = $1::uuid",
-	    1, id, &cur);
-	if (st != CORE_OK) {
-		return st;
+	for (int attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+		core_status st = one_profile(pg, UPDATE_SQL, 6, params, out);
+		if (st != CORE_NOT_FOUND) {
+			*changed = st == CORE_OK;
+			return st;
+		}
+		/* Nothing updated: no profile, a version mismatch, or
+		 * nothing to change. */
+		if ((st = one_profile(pg, SELECT_SQL, 1, id, out)) !=
+		    CORE_OK) {
+			return st;
+		}
+		if (u->expected_version != NULL &&
+		    out->version != *u->expected_version) {
+			return CORE_FAILED_PRECONDITION;
+		}
+		if (!changes(u, out)) {
+			*changed = false;
+			return CORE_OK; /* already so: the row as it is */
+		}
+		/* Another update (or a first read creating the row) came
+		 * between the two statements: apply this one to its result. */
 	}
-	if (u->expected_version == NULL) {
-		/* No version asked for, yet the row exists now: a first read
-		 * created it between the two statements. Apply it again. */
-		st = one_profile(pg, UPDATE_SQL, 6, params, out);
-		return st == CORE_NOT_FOUND ? CORE_INTERNAL : st;
-	}
-	return CORE_FAILED_PRECONDITION;
+	return CORE_ABORTED;
 }

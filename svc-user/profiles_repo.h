@@ -2,6 +2,7 @@
 #ifndef USER_PROFILES_REPO_H
 #define USER_PROFILES_REPO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/pg.h"
@@ -33,9 +34,13 @@ typedef struct user_profile_update {
 } user_profile_update;
 
 /* Applies u to user_id's profile (which must exist) in one statement,
- * bumping its version. CORE_FAILED_PRECONDITION when expected_version does
- * not match; CORE_NOT_FOUND when there is no profile. */
+ * bumping its version, and writes the profile as it now is to *out. An
+ * update that would change nothing (no field, or every field to the value
+ * it has) leaves the row alone: CORE_OK with the current version and
+ * *changed false. CORE_FAILED_PRECONDITION when expected_version does not
+ * match (whether or not anything would change); CORE_NOT_FOUND when there
+ * is no profile; CORE_ABORTED when concurrent updates kept changing it. */
 core_status user_profiles_update(core_pg *pg, const char *user_id,
-    const user_profile_update *u, user_profile *out);
+    const user_profile_update *u, user_profile *out, bool *changed);
 
 #endif

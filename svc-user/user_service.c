@@ -228,18 +228,25 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	/* One round trip when the profile exists (the usual case); the first
 	 * update of a never-read profile creates it first. */
 	user_profile p;
-	st = user_profiles_update(w->db.pg, cl->sub, &u, &p);
+	bool changed = false;
+	st = user_profiles_update(w->db.pg, cl->sub, &u, &p, &changed);
 	if (st == CORE_NOT_FOUND) {
 		st = user_profiles_get_or_create(
 		    w->db.pg, cl->sub, cl->username, &p);
 		if (st == CORE_OK) {
-			st = user_profiles_update(w->db.pg, cl->sub, &u, &p);
+			st = user_profiles_update(
+			    w->db.pg, cl->sub, &u, &p, &changed);
 		}
 	}
 	if (st == CORE_FAILED_PRECONDITION) {
 		return core_call_error(c, CORE_FAILED_PRECONDITION,
 		    "the profile has changed (version mismatch); reload it "
 		    "and try again");
+	}
+	if (st == CORE_ABORTED) {
+		return core_call_error(c, CORE_ABORTED,
+		    "the profile is being changed by other requests; try "
+		    "again");
 	}
 	if (st == CORE_UNAVAILABLE) {
 		return unavailable(c, "the profile database");
@@ -248,7 +255,10 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return core_call_error(
 		    c, CORE_INTERNAL, "profiles: %s", core_status_str(st));
 	}
-	cache_invalidate(w, cl->sub, p.version);
+	if (changed) {
+		/* Nothing changed, nothing cached went stale. */
+		cache_invalidate(w, cl->sub, p.version);
+	}
 	if ((resp->profile = profile_message(core_call_arena(c), &p)) ==
 	    NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");

@@ -265,6 +265,61 @@ test_partial_update_keeps_other_fields_and_invalidates_the_cache(void **state)
 	core_arena_free(a);
 }
 
+/* An update that changes nothing (no field, or each field to what it is)
+ * keeps the version, so another client's If-Match on it still holds, and
+ * leaves the cached profile in place; a stale expected version is still
+ * refused, whatever the update. */
+static void
+test_an_update_that_changes_nothing_keeps_the_version_and_the_cache(
+    void **state)
+{
+	(void) state;
+	char tok[2048];
+	user_token("noop", tok, sizeof(tok));
+	core_arena *a = core_arena_new(0);
+	User__V1__Profile *p = NULL;
+	core_rpc_reply reply;
+	User__V1__UpdateProfileRequest set =
+	    USER__V1__UPDATE_PROFILE_REQUEST__INIT;
+	set.has_bio_case = USER__V1__UPDATE_PROFILE_REQUEST__HAS_BIO_BIO;
+	set.bio = "same";
+	assert_int_equal(update(tok, &set, a, &p, &reply), CORE_OK);
+	assert_int_equal(p->version, 2);
+	assert_int_equal(get(tok, a, &p), CORE_OK);
+	assert_true(cached(p->user_id));
+
+	User__V1__UpdateProfileRequest none =
+	    USER__V1__UPDATE_PROFILE_REQUEST__INIT;
+	assert_int_equal(update(tok, &none, a, &p, &reply), CORE_OK);
+	assert_int_equal(p->version, 2);
+	assert_string_equal(p->bio, "same");
+	assert_int_equal(update(tok, &set, a, &p, &reply), CORE_OK);
+	assert_int_equal(p->version, 2);
+	set.has_expected_version_case =
+	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_EXPECTED_VERSION_EXPECTED_VERSION;
+	set.expected_version = 2;
+	assert_int_equal(update(tok, &set, a, &p, &reply), CORE_OK);
+	assert_int_equal(p->version, 2);
+	assert_true(cached(p->user_id)); /* nothing to invalidate */
+
+	set.expected_version = 1;
+	assert_int_equal(
+	    update(tok, &set, a, &p, &reply), CORE_FAILED_PRECONDITION);
+	none.has_expected_version_case =
+	    USER__V1__UPDATE_PROFILE_REQUEST__HAS_EXPECTED_VERSION_EXPECTED_VERSION;
+	none.expected_version = -1; /* what the edge sends for a weak ETag */
+	assert_int_equal(
+	    update(tok, &none, a, &p, &reply), CORE_FAILED_PRECONDITION);
+
+	/* A real change still bumps it and drops the cached copy. */
+	set.bio = "changed";
+	set.expected_version = 2;
+	assert_int_equal(update(tok, &set, a, &p, &reply), CORE_OK);
+	assert_int_equal(p->version, 3);
+	assert_false(cached(p->user_id));
+	core_arena_free(a);
+}
+
 static void
 test_every_field_rule_is_enforced_naming_the_field(void **state)
 {
@@ -629,6 +684,8 @@ main(void)
 	    cmocka_unit_test(test_first_get_creates_the_profile_and_caches_it),
 	    cmocka_unit_test(
 	        test_partial_update_keeps_other_fields_and_invalidates_the_cache),
+	    cmocka_unit_test(
+	        test_an_update_that_changes_nothing_keeps_the_version_and_the_cache),
 	    cmocka_unit_test(
 	        test_every_field_rule_is_enforced_naming_the_field),
 	    cmocka_unit_test(

@@ -148,34 +148,69 @@ test_a_route_missing_a_filters_field_is_refused(void **state)
 }
 
 static void
-test_if_match_accepts_this_apis_etags(void **state)
+test_if_match_takes_one_strong_etag_of_this_api(void **state)
 {
 	(void) state;
 	const struct {
 		const char *in;
 		long long v;
-	} ok[] = {{"\"v7\"", 7}, {"W/\"v7\"", 7}, {"v7", 7}, {"7", 7},
-	    {"\"7\"", 7}, {"\"v0\"", 0},
-	    {"\"v9223372036854775807\"", 9223372036854775807LL}};
+	} ok[] = {{"\"v7\"", 7}, {"\"v0\"", 0}, {" \"v7\" ", 7},
+	    {"\"v9223372036854775807\"", 9223372036854775807LL},
+	    /* A list matches when one of its tags does: the others here can
+	     * never match (weak, or not of this API), so only v7 counts. */
+	    {"\"x\", \"v7\"", 7}, {"W/\"v3\", \"v7\"", 7},
+	    {"\"v7\",\"v7\"", 7}, {", \"v7\" ,,", 7}};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		long long v = -1;
-		assert_int_equal(edge_if_match_parse(ok[i].in, &v), 0);
+		assert_int_equal(
+		    edge_if_match_parse(ok[i].in, &v), EDGE_IF_MATCH_VERSION);
 		assert_true(v == ok[i].v);
 	}
 }
 
 static void
-test_if_match_refuses_anything_else(void **state)
+test_if_match_star_is_any_version(void **state)
 {
 	(void) state;
-	const char *bad[] = {"", "*", "\"\"", "\"v\"", "nonsense", "\"v-1\"",
-	    "-1", "\"x7\"", "\"v7x\"", "\"v7\" ", "\"v7\", \"v8\"",
-	    "\"v99999999999999999999\"", "W/", "\"v7\"\"",
-	    /* strtoll would take these: a digit must come first. */
-	    "\" 7\"", "\"v 7\"", "+7", "\"v+7\"", "\"\t7\""};
+	long long v = 42;
+	assert_int_equal(edge_if_match_parse("*", &v), EDGE_IF_MATCH_ANY);
+	assert_int_equal(edge_if_match_parse(" * ", &v), EDGE_IF_MATCH_ANY);
+	assert_true(v == 42);
+	assert_int_equal(
+	    edge_if_match_parse("*, \"v1\"", &v), EDGE_IF_MATCH_BAD);
+}
+
+static void
+test_if_match_weak_or_foreign_etags_never_match(void **state)
+{
+	(void) state;
+	/* Well-formed entity-tags that no profile version can equal under
+	 * RFC 9110's strong comparison: the request is 412, not applied. */
+	const char *never[] = {"W/\"v7\"", "\"7\"", "\"\"", "\"v\"", "\"v-1\"",
+	    "\"v+7\"", "\"x7\"", "\"v7x\"", "\"V7\"",
+	    "\"v99999999999999999999\"", "W/\"v1\", W/\"v2\"",
+	    "\"caf\xc3\xa9\""};
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		long long v = 42;
+		assert_int_equal(
+		    edge_if_match_parse(never[i], &v), EDGE_IF_MATCH_NONE);
+		assert_true(v == 42);
+	}
+}
+
+static void
+test_if_match_refuses_what_is_not_an_etag_list(void **state)
+{
+	(void) state;
+	const char *bad[] = {"", " ", ",", "3", "v7", "-1", "+7", "nonsense",
+	    "W/", "w/\"v7\"", "W/v7", "\"v7", "\"v7\"\"", "\"v7\" \"v8\"",
+	    "\"v7\"x", "\" 7\"", "\"v 7\"", "\"\t7\"", "\"v7\", 3",
+	    /* Two versions: one expected version at most. */
+	    "\"v7\", \"v8\""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		long long v = 42;
-		assert_int_equal(edge_if_match_parse(bad[i], &v), -1);
+		assert_int_equal(
+		    edge_if_match_parse(bad[i], &v), EDGE_IF_MATCH_BAD);
 		assert_true(v == 42);
 	}
 }
@@ -354,8 +389,10 @@ main(void)
 	        test_message_builders_run_before_the_filters_that_use_the_message),
 	    cmocka_unit_test(test_every_route_is_consistent),
 	    cmocka_unit_test(test_a_route_missing_a_filters_field_is_refused),
-	    cmocka_unit_test(test_if_match_accepts_this_apis_etags),
-	    cmocka_unit_test(test_if_match_refuses_anything_else),
+	    cmocka_unit_test(test_if_match_takes_one_strong_etag_of_this_api),
+	    cmocka_unit_test(test_if_match_star_is_any_version),
+	    cmocka_unit_test(test_if_match_weak_or_foreign_etags_never_match),
+	    cmocka_unit_test(test_if_match_refuses_what_is_not_an_etag_list),
 	    cmocka_unit_test(test_etag_is_the_profile_version),
 	    cmocka_unit_test(
 	        test_login_sets_and_logout_clears_the_token_cookies),

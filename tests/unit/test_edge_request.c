@@ -103,6 +103,31 @@ test_a_body_grows_piece_by_piece_and_drops(void **state)
 	edge_request_free(r);
 }
 
+static void
+test_a_body_declared_over_the_limit_is_seen_in_the_header(void **state)
+{
+	(void) state;
+	assert_false(edge_body_declared_too_large("0", 65536));
+	assert_false(edge_body_declared_too_large("65536", 65536));
+	assert_true(edge_body_declared_too_large("65537", 65536));
+	assert_true(edge_body_declared_too_large("10485760", 65536));
+	assert_true(edge_body_declared_too_large(" 10485760", 65536));
+	assert_false(edge_body_declared_too_large("000000000065536", 65536));
+	/* Past SIZE_MAX: too large, never wrapped round to a small number. */
+	assert_true(
+	    edge_body_declared_too_large("18446744073709551617", 65536));
+	assert_true(edge_body_declared_too_large(
+	    "99999999999999999999999999999999", SIZE_MAX));
+	assert_false(
+	    edge_body_declared_too_large("18446744073709551615", SIZE_MAX));
+	assert_true(edge_body_declared_too_large("10", 9));
+	assert_false(edge_body_declared_too_large("9", 9));
+	/* Not a number: libmicrohttpd refuses those before the edge sees
+	 * them; here they declare nothing. */
+	assert_false(edge_body_declared_too_large("", 65536));
+	assert_false(edge_body_declared_too_large("abc", 65536));
+}
+
 int
 main(void)
 {
@@ -112,6 +137,8 @@ main(void)
 	    cmocka_unit_test(test_a_new_request_walks_the_rpc_path),
 	    cmocka_unit_test(test_stages_have_names),
 	    cmocka_unit_test(test_a_body_grows_piece_by_piece_and_drops),
+	    cmocka_unit_test(
+	        test_a_body_declared_over_the_limit_is_seen_in_the_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
