@@ -59,7 +59,8 @@ setup_all(void **state)
 	assert_int_equal(PQstatus(E.admin), CONNECTION_OK);
 	snprintf(E.db, sizeof(E.db), "register_test_%d", (int) getpid());
 	char q[256];
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
+	snprintf(
+	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
 	pg_ok(E.admin, q);
 	snprintf(q, sizeof(q), "CREATE DATABASE %s", E.db);
 	pg_ok(E.admin, q);
@@ -116,7 +117,8 @@ teardown_all(void **state)
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	char q[256];
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
+	snprintf(
+	    q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", E.db);
 	pg_ok(E.admin, q);
 	PQfinish(E.admin);
 	unlink(E.log_path);
@@ -131,7 +133,7 @@ typedef struct call {
 	pthread_t thread;
 } call;
 
-#define CALL(u, e, ip, id)                                                   \
+#define CALL(u, e, ip, id)                                                    \
 	{                                                                     \
 		.username = (u), .email = (e), .client_ip = (ip), .rid = (id) \
 	}
@@ -146,12 +148,13 @@ run_call(void *arg)
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
 	if (k->email != NULL) {
-		Auth__V1__RegisterRequest req = AUTH__V1__REGISTER_REQUEST__INIT;
+		Auth__V1__RegisterRequest req =
+		    AUTH__V1__REGISTER_REQUEST__INIT;
 		req.username = (char *) (uintptr_t) k->username;
 		req.email = (char *) (uintptr_t) k->email;
 		req.password = PASSWORD;
-		req.client_ip = (char *) (uintptr_t) (k->client_ip ? k->client_ip
-		                                                    : "");
+		req.client_ip =
+		    (char *) (uintptr_t) (k->client_ip ? k->client_ip : "");
 		k->st = core_rpc_call(E.cli, "/auth.v1.AuthService/Register",
 		    &req.base, &auth__v1__register_response__descriptor, &out,
 		    &opts, a, &reply);
@@ -222,8 +225,10 @@ test_taken_name_is_already_exists_without_a_hash(void **state)
 {
 	(void) state;
 	call fresh = CALL("taken1", "taken1@example.com", NULL, "reg-fresh");
-	call name = CALL("TAKEN1", "other1@example.com", NULL, "reg-taken-name");
-	call mail = CALL("other1", "Taken1@Example.com", NULL, "reg-taken-mail");
+	call name =
+	    CALL("TAKEN1", "other1@example.com", NULL, "reg-taken-name");
+	call mail =
+	    CALL("other1", "Taken1@Example.com", NULL, "reg-taken-mail");
 	assert_int_equal(run(&fresh), CORE_OK);
 	/* A registration that hashes says so in the log... */
 	assert_true(logged("reg-fresh", "password hash"));
@@ -246,7 +251,8 @@ test_registrations_are_throttled_per_client_ip(void **state)
 		call k = CALL(name, mail, E.ip, "reg-ip");
 		assert_int_equal(run(&k), CORE_OK);
 	}
-	call over = CALL("throttled9", "throttled9@example.com", E.ip, "reg-over");
+	call over =
+	    CALL("throttled9", "throttled9@example.com", E.ip, "reg-over");
 	assert_int_equal(run(&over), CORE_RESOURCE_EXHAUSTED);
 	assert_in_range(over.retry_after_s, 1, 60);
 	assert_false(logged("reg-over", "password hash"));
@@ -255,15 +261,16 @@ test_registrations_are_throttled_per_client_ip(void **state)
 	assert_int_equal(run(&taken), CORE_RESOURCE_EXHAUSTED);
 	/* Another address, and a call from inside (no client_ip), pass. */
 	snprintf(other_ip, sizeof(other_ip), "%s1", E.ip);
-	call other = CALL("throttled8", "throttled8@example.com", other_ip, "reg-o");
+	call other =
+	    CALL("throttled8", "throttled8@example.com", other_ip, "reg-o");
 	assert_int_equal(run(&other), CORE_OK);
-	call inside = CALL("throttled7", "throttled7@example.com", NULL, "reg-i");
+	call inside =
+	    CALL("throttled7", "throttled7@example.com", NULL, "reg-i");
 	assert_int_equal(run(&inside), CORE_OK);
 }
 
 static void
-test_full_hash_queue_is_resource_exhausted_and_logins_come_first(
-    void **state)
+test_full_hash_queue_is_resource_exhausted_and_logins_come_first(void **state)
 {
 	(void) state;
 	call real = CALL("realuser", "realuser@example.com", NULL, "reg-real");
@@ -279,7 +286,8 @@ test_full_hash_queue_is_resource_exhausted_and_logins_come_first(
 	start(&slow);
 	wait_logged("login-slow", "password hash started");
 	/* The only place in the queue: a registration. */
-	call queued = CALL("queued1", "queued1@example.com", NULL, "reg-queued");
+	call queued =
+	    CALL("queued1", "queued1@example.com", NULL, "reg-queued");
 	start(&queued);
 	wait_logged("reg-queued", "password hash queued");
 	/* A second registration finds the queue full. */
@@ -301,17 +309,41 @@ test_full_hash_queue_is_resource_exhausted_and_logins_come_first(
 	assert_false(logged("reg-queued", "password hash"));
 }
 
+/* Two registrations of one name that both pass the check before the hash:
+ * the unique index decides, and the loser answers ALREADY_EXISTS. The
+ * other registration is an INSERT made while this one waits for a slot. */
+static void
+test_registration_that_loses_a_race_is_already_exists(void **state)
+{
+	(void) state;
+	call slow = CALL("slowhash", NULL, NULL, "login-slow-race");
+	start(&slow);
+	wait_logged("login-slow-race", "password hash started");
+	call racer = CALL("racer1", "racer1@example.com", NULL, "reg-race");
+	start(&racer);
+	wait_logged("reg-race", "password hash queued");
+	PGconn *db = PQconnectdb(E.db_url);
+	assert_int_equal(PQstatus(db), CONNECTION_OK);
+	pg_ok(db, "INSERT INTO users (username, email, password_hash) "
+	          "VALUES ('racer1', 'winner@example.com', 'x')");
+	PQfinish(db);
+	assert_int_equal(finish(&slow), CORE_UNAUTHENTICATED);
+	assert_int_equal(finish(&racer), CORE_ALREADY_EXISTS);
+	assert_true(logged("reg-race", "password hash"));
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	core_log_init("test_register", CORE_LOG_WARN, false);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(
-	        test_taken_name_is_already_exists_without_a_hash),
+	    cmocka_unit_test(test_taken_name_is_already_exists_without_a_hash),
 	    cmocka_unit_test(test_registrations_are_throttled_per_client_ip),
 	    cmocka_unit_test(
 	        test_full_hash_queue_is_resource_exhausted_and_logins_come_first),
+	    cmocka_unit_test(
+	        test_registration_that_loses_a_race_is_already_exists),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

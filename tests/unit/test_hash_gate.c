@@ -71,14 +71,16 @@ test_gate_refuses_when_slots_and_queue_are_full(void **state)
 	(void) state;
 	auth_hash_gate *g = auth_hash_gate_new(2, 0);
 	uint32_t retry = 0;
-	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
 	assert_int_equal(
 	    auth_hash_gate_enter(g, AUTH_HASH_REGISTER, -1, &retry), 0);
 	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, -1, &retry),
 	    CORE_RESOURCE_EXHAUSTED);
 	assert_true(retry >= 1);
 	auth_hash_gate_leave(g, 30000);
-	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
 	auth_hash_gate_leave(g, 30000);
 	auth_hash_gate_leave(g, 30000);
 	assert_int_equal(auth_hash_gate_expected_ms(g), 30);
@@ -96,8 +98,10 @@ test_gate_waiter_gives_up_at_its_deadline(void **state)
 	(void) state;
 	auth_hash_gate *g = auth_hash_gate_new(1, 1);
 	uint32_t retry = 0;
-	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
-	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_REGISTER, 20, &retry),
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_REGISTER, 20, &retry),
 	    CORE_DEADLINE_EXCEEDED);
 	/* No time at all: refused without queueing. */
 	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry),
@@ -120,7 +124,8 @@ test_gate_serves_logins_before_registrations(void **state)
 	entrant r2 = {.order = order, .next = &next, .mine = 2};
 	entrant l = {.order = order, .next = &next, .mine = 3};
 	uint32_t retry = 0;
-	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
 	start(&r1, g, AUTH_HASH_REGISTER);
 	wait_state(g, 1, AUTH_HASH_REGISTER, 0);
 	start(&r2, g, AUTH_HASH_REGISTER);
@@ -163,7 +168,8 @@ test_gate_login_takes_the_place_of_the_newest_registration(void **state)
 	assert_int_equal(r1.st, CORE_RESOURCE_EXHAUSTED);
 	wait_state(g, 2, AUTH_HASH_REGISTER, 2);
 	/* Full of logins: a registration, and a third login, are refused. */
-	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_REGISTER, -1, &retry),
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_REGISTER, -1, &retry),
 	    CORE_RESOURCE_EXHAUSTED);
 	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, -1, &retry),
 	    CORE_RESOURCE_EXHAUSTED);
