@@ -113,8 +113,9 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	char email[AUTH_EMAIL_MAX + 1];
 	char hash[crypto_pwhash_STRBYTES];
 
+	/* The cheap refusals first: a flood must cost next to nothing. */
 	core_status st = register_args(c, req, username, email);
-	if (st != CORE_OK ||
+	if (st != CORE_OK || (st = auth_password_admit(c)) != CORE_OK ||
 	    (st = register_throttle(c, req->client_ip)) != CORE_OK ||
 	    (st = register_unique(c, username, email)) != CORE_OK ||
 	    (st = auth_password_hash(c, req->password, hash, sizeof(hash))) !=

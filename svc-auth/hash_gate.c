@@ -240,6 +240,25 @@ auth_hash_gate_enter(auth_hash_gate *g, auth_hash_kind kind, int64_t wait_ms,
 	return st;
 }
 
+core_status
+auth_hash_gate_check(
+    auth_hash_gate *g, auth_hash_kind kind, uint32_t *retry_after_s)
+{
+	pthread_mutex_lock(&g->mu);
+	bool full = g->free_slots == 0 && g->waiting >= g->queue_max &&
+	            !(kind == AUTH_HASH_LOGIN &&
+	                g->q[AUTH_HASH_REGISTER].tail != NULL);
+	if (full) {
+		g->st.refused[kind]++;
+		*retry_after_s = retry_hint(g);
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (full) {
+		warn_full(g, kind);
+	}
+	return full ? CORE_RESOURCE_EXHAUSTED : CORE_OK;
+}
+
 void
 auth_hash_gate_leave(auth_hash_gate *g, int64_t hash_us)
 {

@@ -40,6 +40,13 @@ core_status auth_hash_gate_enter(auth_hash_gate *g, auth_hash_kind kind,
     int64_t wait_ms, uint32_t *retry_after_s)
     __attribute__((warn_unused_result));
 
+/* What auth_hash_gate_enter would answer now if it refused at once
+ * (CORE_RESOURCE_EXHAUSTED, counted and with *retry_after_s as there), or
+ * CORE_OK: a cheap early refusal before the work that precedes a hash. A
+ * later enter may still refuse. */
+core_status auth_hash_gate_check(
+    auth_hash_gate *g, auth_hash_kind kind, uint32_t *retry_after_s);
+
 /* Gives back a slot taken by auth_hash_gate_enter; hash_us is how long the
  * hash took (for the retry hint and the expected hash time). */
 void auth_hash_gate_leave(auth_hash_gate *g, int64_t hash_us);

@@ -32,6 +32,15 @@ wait_budget(core_call *c, auth_hash_gate *g)
 	return wait > 0 ? wait : 0;
 }
 
+/* A refusal of the gate, answered on c. */
+static core_status
+busy(core_call *c, uint32_t retry)
+{
+	core_call_set_retry_after(c, retry);
+	return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
+	    "the server is busy; try again in %u s", retry);
+}
+
 /* Takes a slot for c, answering a refusal on c. *t0 is when the wait
  * began (microseconds, monotonic). */
 static core_status
@@ -44,9 +53,7 @@ enter(core_call *c, auth_hash_kind kind, int64_t *t0)
 	core_status st =
 	    auth_hash_gate_enter(g, kind, wait_budget(c, g), &retry);
 	if (st == CORE_RESOURCE_EXHAUSTED) {
-		core_call_set_retry_after(c, retry);
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "the server is busy; try again in %u s", retry);
+		return busy(c, retry);
 	}
 	if (st == CORE_OK) {
 		core_log_kv(CORE_LOG_DEBUG, "password hash started", "kind",
@@ -56,6 +63,17 @@ enter(core_call *c, auth_hash_kind kind, int64_t *t0)
 	return core_call_error(c, CORE_DEADLINE_EXCEEDED,
 	    "the server is busy: no time was left for the password check "
 	    "before the deadline");
+}
+
+core_status
+auth_password_admit(core_call *c)
+{
+	auth_worker *w = core_call_state(c);
+	uint32_t retry = 0;
+	return auth_hash_gate_check(
+	           w->cfg->hash_gate, AUTH_HASH_REGISTER, &retry) == CORE_OK
+	           ? CORE_OK
+	           : busy(c, retry);
 }
 
 /* Gives the slot back and logs the hash (debug: one line per hash, which

@@ -10,6 +10,11 @@
 #include "core/rpc.h"
 #include "hash_gate.h"
 
+/* Refuses a registration at once when the gate would (RESOURCE_EXHAUSTED
+ * with a retry-after, answered on c), before any other work is done for
+ * it: under a flood, refusing must cost next to nothing. */
+core_status auth_password_admit(core_call *c);
+
 /* The Argon2id hash of password (with the configured limits) into out
  * (outlen >= crypto_pwhash_STRBYTES). A refusal of the gate is answered on
  * c and returned: RESOURCE_EXHAUSTED with a retry-after when the queue is

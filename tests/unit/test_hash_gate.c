@@ -78,7 +78,12 @@ test_gate_refuses_when_slots_and_queue_are_full(void **state)
 	assert_int_equal(auth_hash_gate_enter(g, AUTH_HASH_LOGIN, -1, &retry),
 	    CORE_RESOURCE_EXHAUSTED);
 	assert_true(retry >= 1);
+	/* The early check says the same without taking anything. */
+	assert_int_equal(auth_hash_gate_check(g, AUTH_HASH_REGISTER, &retry),
+	    CORE_RESOURCE_EXHAUSTED);
 	auth_hash_gate_leave(g, 30000);
+	assert_int_equal(
+	    auth_hash_gate_check(g, AUTH_HASH_REGISTER, &retry), CORE_OK);
 	assert_int_equal(
 	    auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
 	auth_hash_gate_leave(g, 30000);
@@ -89,6 +94,7 @@ test_gate_refuses_when_slots_and_queue_are_full(void **state)
 	assert_int_equal(s.running, 0);
 	assert_int_equal(s.hashes[AUTH_HASH_LOGIN], 2);
 	assert_int_equal(s.refused[AUTH_HASH_LOGIN], 1);
+	assert_int_equal(s.refused[AUTH_HASH_REGISTER], 1);
 	auth_hash_gate_free(g);
 }
 
