@@ -71,7 +71,8 @@ register_throttle(core_call *c, const char *client_ip)
 		return auth_redis_error(c, st);
 	}
 	if (!allowed) {
-		core_log_kv(CORE_LOG_INFO, "registration throttled",
+		/* Debug: a flood from one address would be a line each. */
+		core_log_kv(CORE_LOG_DEBUG, "registration throttled",
 		    "client_ip", ip, NULL);
 		core_call_set_retry_after(c, (uint32_t) retry);
 		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
