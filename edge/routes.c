@@ -17,7 +17,7 @@
 
 static edge_route routes[] = {
     ROW("POST", "/register", "/auth.v1.AuthService/Register", NULL,
-        ROUTE_BODY | ROUTE_LOCATION, 201),
+        ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_LOCATION, 201),
     ROW("POST", "/login", "/auth.v1.AuthService/Login", NULL,
         ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_DEVICE_COOKIE |
             ROUTE_SET_COOKIES,

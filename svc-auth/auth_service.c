@@ -14,10 +14,94 @@
 #include "core/log.h"
 #include "key_methods.h"
 #include "login.h"
+#include "passwords.h"
+#include "ratelimit.h"
 #include "replies.h"
 #include "session_methods.h"
 #include "user_admin.h"
 #include "users_repo.h"
+
+#define TAKEN "the username or the email is already registered"
+
+/* Checks every field of the request, so one answer names every problem,
+ * into the normalised username and email. */
+static core_status
+register_args(core_call *c, const Auth__V1__RegisterRequest *req,
+    char username[AUTH_USERNAME_MAX + 1], char email[AUTH_EMAIL_MAX + 1])
+{
+	const char *e;
+	bool bad = false;
+	if ((e = auth_username_normalize(
+	         req->username, username, AUTH_USERNAME_MAX + 1)) != NULL) {
+		core_call_field_error(c, "username", "%s", e);
+		bad = true;
+	}
+	if ((e = auth_email_normalize(
+	         req->email, email, AUTH_EMAIL_MAX + 1)) != NULL) {
+		core_call_field_error(c, "email", "%s", e);
+		bad = true;
+	}
+	if ((e = auth_password_check(req->password, req->username)) != NULL) {
+		core_call_field_error(c, "password", "%s", e);
+		bad = true;
+	}
+	return bad ? CORE_INVALID_ARGUMENT : CORE_OK;
+}
+
+/* Counts the registration against its client IP (the edge's client_ip;
+ * a call without one comes from inside and is bounded by the hash gate
+ * only). RESOURCE_EXHAUSTED with a retry-after when over the limit. */
+static core_status
+register_throttle(core_call *c, const char *client_ip)
+{
+	auth_worker *w = core_call_state(c);
+	char ip[64], key[96];
+	if (client_ip[0] == '\0') {
+		return CORE_OK;
+	}
+	auth_clip(ip, sizeof(ip), client_ip);
+	snprintf(key, sizeof(key), "ratelimit:register:ip:%s", ip);
+	const char *keys[] = {key};
+	const int limits[] = {w->cfg->register_max_per_ip};
+	bool allowed = false;
+	int retry = 0;
+	core_status st = auth_ratelimit_hit(w->db.redis, 1, keys, limits,
+	    w->cfg->register_window_s, &allowed, &retry);
+	if (st != CORE_OK) {
+		return auth_redis_error(c, st);
+	}
+	if (!allowed) {
+		/* Debug: a flood from one address would be a line each. */
+		core_log_kv(CORE_LOG_DEBUG, "registration throttled",
+		    "client_ip", ip, NULL);
+		core_call_set_retry_after(c, (uint32_t) retry);
+		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
+		    "too many registrations from this address; try again in "
+		    "%d s",
+		    retry);
+	}
+	return CORE_OK;
+}
+
+/* A taken username or email is refused before the password is hashed: no
+ * Argon2id work for an answer that needs none. It tells no more than the
+ * answer after a hash did (see "Accounts" in docs/architecture.md). */
+static core_status
+register_unique(core_call *c, const char *username, const char *email)
+{
+	auth_worker *w = core_call_state(c);
+	bool taken = false;
+	core_status st = auth_users_taken(w->db.pg, username, email, &taken);
+	if (st != CORE_OK) {
+		return auth_storage_error(c, st);
+	}
+	if (taken) {
+		/* Not saying which of the two is taken: see "Accounts" in
+		 * docs/architecture.md. */
+		return core_call_error(c, CORE_ALREADY_EXISTS, TAKEN);
+	}
+	return CORE_OK;
+}
 
 static core_status
 register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -28,45 +112,24 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	auth_worker *w = core_call_state(c);
 	char username[AUTH_USERNAME_MAX + 1];
 	char email[AUTH_EMAIL_MAX + 1];
-	const char *e;
-	bool bad = false;
-
-	/* Every field is checked, so one answer names every problem. */
-	if ((e = auth_username_normalize(
-	         req->username, username, sizeof(username))) != NULL) {
-		core_call_field_error(c, "username", "%s", e);
-		bad = true;
-	}
-	if ((e = auth_email_normalize(req->email, email, sizeof(email))) !=
-	    NULL) {
-		core_call_field_error(c, "email", "%s", e);
-		bad = true;
-	}
-	if ((e = auth_password_check(req->password, req->username)) != NULL) {
-		core_call_field_error(c, "password", "%s", e);
-		bad = true;
-	}
-	if (bad) {
-		return CORE_INVALID_ARGUMENT;
-	}
-
 	char hash[crypto_pwhash_STRBYTES];
-	if (crypto_pwhash_str_alg(hash, req->password, strlen(req->password),
-	        w->cfg->argon2_opslimit, w->cfg->argon2_memlimit,
-	        crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		/* Only fails when the memory for Argon2 is not there. */
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "the server is too busy to register now; try again");
+
+	/* The cheap refusals first: a flood must cost next to nothing. */
+	core_status st = register_args(c, req, username, email);
+	if (st != CORE_OK || (st = auth_password_admit(c)) != CORE_OK ||
+	    (st = register_throttle(c, req->client_ip)) != CORE_OK ||
+	    (st = register_unique(c, username, email)) != CORE_OK ||
+	    (st = auth_password_hash(c, req->password, hash, sizeof(hash))) !=
+	        CORE_OK) {
+		return st;
 	}
 	auth_user u;
-	core_status st =
-	    auth_users_insert(w->db.pg, username, email, hash, &u);
+	st = auth_users_insert(w->db.pg, username, email, hash, &u);
 	sodium_memzero(hash, sizeof(hash));
 	if (st == CORE_ALREADY_EXISTS) {
-		/* Not saying which of the two is taken: see "Accounts" in
-		 * docs/architecture.md. */
-		return core_call_error(c, CORE_ALREADY_EXISTS,
-		    "the username or the email is already registered");
+		/* Taken since register_unique looked: the unique indexes
+		 * decide the race. */
+		return core_call_error(c, CORE_ALREADY_EXISTS, TAKEN);
 	}
 	if (st != CORE_OK) {
 		return auth_storage_error(c, st);

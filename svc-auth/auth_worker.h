@@ -10,6 +10,7 @@
 
 #include "core/redis.h"
 #include "core/store.h"
+#include "hash_gate.h"
 #include "keys.h"
 
 typedef struct auth_config {
@@ -29,6 +30,10 @@ typedef struct auth_config {
 	int login_window_s;
 	int device_ttl_s;          /* life of a device token */
 	const uint8_t *device_key; /* AUTH_DEVICE_KEY_BYTES, read-only */
+	int register_max_per_ip;   /* registrations per client IP per window */
+	int register_window_s;
+	/* Bounds the Argon2id work of every worker together. */
+	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username
 	 * is unknown so that both failures cost the same. */
 	char dummy_hash[128];

@@ -14,6 +14,7 @@
 #include "core/revocation.h"
 #include "device.h"
 #include "login.h"
+#include "passwords.h"
 #include "ratelimit.h"
 #include "replies.h"
 #include "sessions.h"
@@ -284,10 +285,13 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 		return auth_storage_error(c, st);
 	}
 	const char *h = st == CORE_OK ? hash : w->cfg->dummy_hash;
-	bool good =
-	    crypto_pwhash_str_verify(h, password, strlen(password)) == 0 &&
-	    st == CORE_OK;
+	bool match = false;
+	core_status vs = auth_password_verify(c, h, password, &match);
+	bool good = vs == CORE_OK && match && st == CORE_OK;
 	sodium_memzero(hash, sizeof(hash));
+	if (vs != CORE_OK) {
+		return vs; /* the hash gate's refusal, answered on c */
+	}
 	if (!good) {
 		core_log_kv(
 		    CORE_LOG_INFO, "login failed", "client_ip", la->ip, NULL);

@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "auth_service.h"
 #include "auth_worker.h"
 #include "core/call_auth.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/pg.h"
 #include "core/service.h"
@@ -33,6 +35,7 @@ static long migrate_wait_s, argon2_t, argon2_m_kib;
 static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 static long jwks_max_age_s;
 static long max_device, device_ttl;
+static long reg_max_ip, reg_window_s, hash_slots, hash_queue;
 
 /* The device-token key, derived from the KEK (device.h), in read-only
  * memory for the life of the process. Returns 0, or -1 (logged). */
@@ -103,6 +106,61 @@ done:
 	return rv;
 }
 
+/* The RPC worker count, as the service core reads it (the same variable
+ * and default), or -1 when it is not valid (the core refuses to start). */
+static long
+rpc_workers(void)
+{
+	long n = 0;
+	char err[128];
+	const core_config_item item = {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1,
+	    1024, false, "handler threads", &n};
+	return core_config_load(&item, 1, err, sizeof(err)) == 0 ? n : -1;
+}
+
+/* The password-hash gate. Workers that hash or wait for a hash are not
+ * serving other calls (Refresh, CheckToken...), so slots plus queue are
+ * kept below RPC_WORKERS: at least one worker is always free for them. */
+static int
+init_hash_gate(void)
+{
+	long workers = rpc_workers();
+	long slots =
+	    hash_slots > 0 ? hash_slots : sysconf(_SC_NPROCESSORS_ONLN);
+	long queue = hash_queue;
+	if (workers < 1) {
+		return -1;
+	}
+	if (slots < 1) {
+		slots = 1;
+	}
+	if (workers > 1 && slots > workers - 1) {
+		core_log_warn("AUTH_HASH_CONCURRENCY %ld leaves no RPC worker "
+		              "for other calls; using %ld (raise RPC_WORKERS)",
+		    slots, workers - 1);
+		slots = workers - 1;
+	}
+	long room = workers - slots - 1 > 0 ? workers - slots - 1 : 0;
+	if (queue > room) {
+		core_log_warn("AUTH_HASH_QUEUE %ld leaves no RPC worker for "
+		              "other calls; using %ld (raise RPC_WORKERS)",
+		    queue, room);
+		queue = room;
+	}
+	cfg.hash_gate = auth_hash_gate_new((int) slots, (int) queue);
+	if (cfg.hash_gate == NULL) {
+		core_log_error("out of memory");
+		return -1;
+	}
+	char s[24], q[24], free_w[24];
+	snprintf(s, sizeof(s), "%ld", slots);
+	snprintf(q, sizeof(q), "%ld", queue);
+	snprintf(free_w, sizeof(free_w), "%ld", workers - slots - queue);
+	core_log_kv(CORE_LOG_INFO, "password hashes bounded", "concurrent", s,
+	    "queue", q, "workers_kept_free", free_w, NULL);
+	return 0;
+}
+
 /* Applies the migrations, retrying while the database is not reachable
  * (it may still be starting), for at most migrate_wait_s; loads the keys;
  * says how the method rules check tokens. */
@@ -119,6 +177,8 @@ init(void **app)
 	cfg.login_window_s = (int) window_s;
 	cfg.login_max_per_device = (int) max_device;
 	cfg.device_ttl_s = (int) device_ttl;
+	cfg.register_max_per_ip = (int) reg_max_ip;
+	cfg.register_window_s = (int) reg_window_s;
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
 		return -1;
@@ -140,7 +200,8 @@ init(void **app)
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
-	if (init_keys() != 0) {
+	/* The gate last: nothing after it can fail. */
+	if (init_keys() != 0 || init_hash_gate() != 0) {
 		return -1;
 	}
 	/* Tokens are checked with the keyring, admins by authdb. */
@@ -163,6 +224,7 @@ fini(void *app)
 		core_pg_close(keyring.pg);
 		auth_keyring_fini(&keyring);
 		sodium_free((void *) (uintptr_t) cfg.device_key);
+		auth_hash_gate_free(cfg.hash_gate);
 	}
 }
 
@@ -215,6 +277,14 @@ static const core_config_item config[] = {
         false, "device token lifetime", &device_ttl},
     {"AUTH_LOGIN_WINDOW_S", "300", CORE_CONFIG_INT, 1, 86400, false,
         "login throttling window", &window_s},
+    {"AUTH_REGISTER_MAX_PER_IP", "20", CORE_CONFIG_INT, 1, 1000000, false,
+        "registrations per client IP per window", &reg_max_ip},
+    {"AUTH_REGISTER_WINDOW_S", "3600", CORE_CONFIG_INT, 1, 86400, false,
+        "registration throttling window", &reg_window_s},
+    {"AUTH_HASH_CONCURRENCY", "0", CORE_CONFIG_INT, 0, 1024, false,
+        "Argon2id computations at once (0: online CPUs)", &hash_slots},
+    {"AUTH_HASH_QUEUE", "4", CORE_CONFIG_INT, 0, 1024, false,
+        "calls that may wait for an Argon2id slot", &hash_queue},
     {"AUTH_ARGON2_T", "2", CORE_CONFIG_INT, 1, 10, false,
         "Argon2id iterations", &argon2_t},
     {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576, false,

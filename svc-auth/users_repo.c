@@ -58,6 +58,25 @@ auth_users_insert(core_pg *pg, const char *username, const char *email,
 	return CORE_OK;
 }
 
+core_status
+auth_users_taken(
+    core_pg *pg, const char *username, const char *email, bool *taken)
+{
+	const char *params[] = {username, email};
+	PGresult *r = NULL;
+	/* Each side is served by its unique index. */
+	core_status st = core_pg_exec(pg,
+	    "SELECT 1 FROM users WHERE username = $1 "
+	    "UNION ALL SELECT 1 FROM users WHERE email = $2 LIMIT 1",
+	    2, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	*taken = PQntuples(r) > 0;
+	PQclear(r);
+	return CORE_OK;
+}
+
 /* Runs a one-parameter query selecting USER_COLUMNS (and, when hash is
  * not NULL, password_hash after them) that matches at most one row. */
 static core_status

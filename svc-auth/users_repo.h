@@ -2,6 +2,7 @@
 #ifndef AUTH_USERS_REPO_H
 #define AUTH_USERS_REPO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,11 @@ typedef struct auth_user {
  * CORE_UNAVAILABLE when the database is unreachable; CORE_INTERNAL else. */
 core_status auth_users_insert(core_pg *pg, const char *username,
     const char *email, const char *password_hash, auth_user *out);
+
+/* Whether a user has this (normalised) username or this email (*taken).
+ * Registration asks before it hashes; the insert still decides a race. */
+core_status auth_users_taken(
+    core_pg *pg, const char *username, const char *email, bool *taken);
 
 /* Finds a user by (normalised) username and copies the password hash into
  * hash (hashlen bytes). CORE_NOT_FOUND when there is none. */
