@@ -43,7 +43,7 @@ user_port=$(free_port)
 admin_port=$(free_port)
 export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
   ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port EDGE_LISTEN=127.0.0.1:$edge_port \
-  EDGE_RPC_TIMEOUT_MS=500 EDGE_WWW_DIR=none LOG_LEVEL=warn AUTH_JWKS_MAX_AGE_S=45
+  EDGE_RPC_TIMEOUT_MS=3000 EDGE_WWW_DIR=none LOG_LEVEL=warn AUTH_JWKS_MAX_AGE_S=45
 "$build/edge/edge" 2>"$tmp/edge.log" &
 edge_pid=$!
 pids+=("$edge_pid")
