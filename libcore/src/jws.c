@@ -154,9 +154,12 @@ split_token(const char *token, size_t max_len, part parts[3])
 		if ((dot == NULL) != (i == 2)) {
 			return "token does not have exactly three parts";
 		}
+		const char *stop = dot != NULL ? dot : end;
 		parts[i].s = p;
-		parts[i].n = (size_t) ((dot != NULL ? dot : end) - p);
-		p = dot + 1;
+		parts[i].n = (size_t) (stop - p);
+		// Past the dot; the last part has none, and NULL + 1 would be
+		// undefined behaviour.
+		p = dot != NULL ? dot + 1 : end;
 	}
 	return NULL;
 }

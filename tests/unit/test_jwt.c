@@ -1005,6 +1005,21 @@ test_jwt_verify_rejects_two_or_four_parts(void **state)
 	expect_invalid(tok, "");
 }
 
+/* The last part runs to the end of the token: splitting it must not step
+ * past a dot that is not there. Pointer arithmetic on NULL is undefined
+ * behaviour that only clang's UBSan reports (the test command runs the unit
+ * tests under it); every token takes this path. */
+static void
+test_jwt_verify_last_part_ends_the_token(void **state)
+{
+	(void) state;
+	char tok[TOKMAX];
+	good_token(tok);
+	expect_ok(tok);
+	expect_invalid("a.b.c", "");
+	expect_invalid("a.b.", "");
+}
+
 static void
 test_jwt_verify_rejects_oversized_token(void **state)
 {
@@ -1845,6 +1860,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_jwt_verify_rejects_non_canonical_base64url_in_each_part),
 	    cmocka_unit_test(test_jwt_verify_rejects_two_or_four_parts),
+	    cmocka_unit_test(test_jwt_verify_last_part_ends_the_token),
 	    cmocka_unit_test(test_jwt_verify_rejects_oversized_token),
 	    cmocka_unit_test(test_jwt_verify_time_claims_must_be_integers),
 	    cmocka_unit_test(
