@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
 #include "rpc_call.h"
 #include "rpc_internal.h"
 
@@ -60,6 +61,23 @@ core_call_remaining_ms(const core_call *c)
 	return c->deadline_ms - rpc_now_ms();
 }
 
+size_t
+rpc_text_fit(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i = 0, k;
+	while (i < n && (k = core_utf8_seq_len(s + i, n - i)) != 0) {
+		i += k;
+	}
+	return i;
+}
+
+/* Cuts s where rpc_text_fit says. */
+static void
+fit(char *s)
+{
+	s[rpc_text_fit(s, strlen(s))] = '\0';
+}
+
 core_status
 core_call_error(core_call *c, core_status code, const char *fmt, ...)
 {
@@ -67,6 +85,7 @@ core_call_error(core_call *c, core_status code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->message, sizeof(c->message), fmt, ap);
 	va_end(ap);
+	fit(c->message);
 	return code;
 }
 
@@ -78,14 +97,17 @@ core_call_field_error(core_call *c, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	fit(text);
 	if (c->n_details == 0) {
 		snprintf(
 		    c->message, sizeof(c->message), "%s: %s", field, text);
+		fit(c->message);
 	}
 	if (c->n_details < RPC_MAX_DETAILS) {
 		Core__V1__ErrorDetail *d = &c->details[c->n_details];
 		core__v1__error_detail__init(d);
-		d->field = core_arena_strdup(c->arena, field);
+		d->field = core_arena_strndup(
+		    c->arena, field, rpc_text_fit(field, strlen(field)));
 		d->description = core_arena_strdup(c->arena, text);
 		if (d->field != NULL && d->description != NULL) {
 			c->detail_ptrs[c->n_details++] = d;

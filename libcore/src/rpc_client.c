@@ -344,8 +344,8 @@ build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
 	return 0;
 }
 
-static core_status
-decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
+core_status
+rpc_client_decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
 {
 	Core__V1__Response *r = core__v1__response__unpack(
 	    core_arena_allocator(arena), nng_msg_len(m), nng_msg_body(m));
@@ -488,7 +488,7 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 		    "%s service unavailable: %s", c->name,
 		    lost ? "connection lost" : nng_strerror(rv));
 	}
-	core_status st = decode_reply(rep, arena, reply);
+	core_status st = rpc_client_decode_reply(rep, arena, reply);
 	rpc_msg_wipe_free(rep);
 	return st;
 }
@@ -619,7 +619,7 @@ async_cb(void *arg)
 	nng_aio_set_msg(s->aio, NULL);
 	core_rpc_reply reply;
 	memset(&reply, 0, sizeof(reply));
-	decode_reply(rep, s->arena, &reply);
+	rpc_client_decode_reply(rep, s->arena, &reply);
 	rpc_msg_wipe_free(rep);
 	async_finish(s, &reply);
 }

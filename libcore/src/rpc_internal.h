@@ -7,6 +7,8 @@
 
 #include <nng/nng.h>
 
+#include "core/arena.h"
+#include "core/rpc.h"
 #include "core/status.h"
 
 /* Monotonic clock in milliseconds. */
@@ -33,5 +35,20 @@ void rpc_msg_wipe_free(nng_msg *m);
 
 /* Translates an nng error into a status for the caller. */
 core_status rpc_status_from_nng(int rv);
+
+/* Runs one request message (consumed) through the server's dispatch on the
+ * calling thread, as a worker does after a receive: envelope, deadline,
+ * method lookup, string checks, rule, handler, reply. Returns the reply
+ * message (the caller frees it), or NULL when none could be built. The
+ * server need not be started (no transport is touched): the fuzz harness
+ * and tests call it with state as a worker's. The arena is reset. */
+nng_msg *rpc_server_handle(
+    core_rpc_server *s, nng_msg *msg, void *state, core_arena *arena);
+
+/* Decodes a core.v1.Response in m into reply (strings in arena), as the
+ * client does with every answer. Returns the reply's status; a message
+ * that is not a Response is CORE_INTERNAL. */
+core_status rpc_client_decode_reply(
+    nng_msg *m, core_arena *arena, core_rpc_reply *reply);
 
 #endif

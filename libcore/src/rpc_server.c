@@ -150,7 +150,16 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
     Core__V1__Response *resp)
 {
 	ProtobufCAllocator *pa = core_arena_allocator(c->arena);
+	char field[128];
+	const char *why = "";
 
+	/* The envelope's strings (method, metadata) are checked like the
+	 * payload's: they reach handlers, logs and error messages. */
+	if (core_pb_check_strings(&core__v1__request__descriptor, body, len,
+	        field, sizeof(field), &why) != 0) {
+		return core_call_error(c, CORE_INVALID_ARGUMENT,
+		    "malformed request: %s %s", field, why);
+	}
 	c->req = core__v1__request__unpack(pa, len, body);
 	if (c->req == NULL) {
 		return core_call_error(c, CORE_INVALID_ARGUMENT,
@@ -170,10 +179,9 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	const rpc_method *m = rpc_methods_find(&c->srv->methods, c->method);
 	if (m == NULL) {
 		return core_call_error(c, CORE_UNIMPLEMENTED,
-		    "unknown method \"%.200s\"", c->method);
+		    "unknown method \"%.*s\"",
+		    (int) rpc_text_fit(c->method, 200), c->method);
 	}
-	char field[128];
-	const char *why = "";
 	if (core_pb_check_strings(m->desc->input, c->req->payload.data,
 	        c->req->payload.len, field, sizeof(field), &why) != 0) {
 		return core_call_field_error(c, field, "%s", why);
@@ -298,6 +306,13 @@ handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
 		return NULL;
 	}
 	return msg;
+}
+
+nng_msg *
+rpc_server_handle(
+    core_rpc_server *s, nng_msg *msg, void *state, core_arena *arena)
+{
+	return handle(s, msg, rpc_now_ms(), state, arena);
 }
 
 /* Starts a receive unless the server is stopping. Returns false when the
