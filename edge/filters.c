@@ -73,18 +73,10 @@ body_request(edge_exchange *x)
 	                       : build_message(x, "{}", 2);
 }
 
-/* The query string as a JSON object of strings (the codec turns "20" into
- * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows). */
-typedef struct query_args {
-	json_t *obj;
-	char *dup; /* a parameter given twice */
-	char *bad; /* a parameter that is not UTF-8 text */
-} query_args;
-
-static bool
-query_arg(void *cls, const char *key, const char *value)
+bool
+edge_query_arg(void *cls, const char *key, const char *value)
 {
-	query_args *qa = cls;
+	edge_query_args *qa = cls;
 	if (qa->obj == NULL || qa->dup != NULL || qa->bad != NULL) {
 		return false;
 	}
@@ -107,8 +99,8 @@ query_arg(void *cls, const char *key, const char *value)
 static int
 query_request(edge_exchange *x)
 {
-	query_args qa = {.obj = json_object()};
-	edge_http_each_param(x->req->conn, query_arg, &qa);
+	edge_query_args qa = {.obj = json_object()};
+	edge_http_each_param(x->req->conn, edge_query_arg, &qa);
 	char *text = NULL;
 	int rc;
 	if (qa.dup != NULL || qa.bad != NULL) {

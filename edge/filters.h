@@ -81,6 +81,21 @@ int edge_filters_request(edge_exchange *x);
  * into x->answer. Returns 0, or -1 when out of memory. */
 int edge_filters_response(edge_exchange *x);
 
+/* The query string as a JSON object of strings (the codec turns "20" into
+ * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows),
+ * built one parameter at a time. */
+typedef struct edge_query_args {
+	json_t *obj; /* the caller's; NULL: out of memory */
+	char *dup;   /* a parameter given twice (malloc'd) */
+	char *bad;   /* a parameter that is not UTF-8 text (malloc'd) */
+} edge_query_args;
+
+/* Adds key=value (value NULL: "?key" alone) to cls, an edge_query_args,
+ * with its already unescaped key and value (libmicrohttpd's parameter
+ * walk). Returns false to stop at the first problem (dup or bad set, or
+ * obj NULL). Pure apart from the allocation. */
+bool edge_query_arg(void *cls, const char *key, const char *value);
+
 /* What an If-Match header asks (RFC 9110 section 13.1.1). */
 typedef enum edge_if_match {
 	/* Not "*" nor a list of entity-tags (3, v7, "v7 unclosed), or

@@ -1,0 +1,171 @@
+/* libFuzzer harness: the protobuf <-> JSON codec on every message type.
+ *
+ * Input: byte 0 picks the message type (every input and output of every
+ * service in the registry, the types nested in them, and test.v1.AllTypes,
+ * sorted by name), byte 1 the mode, the rest is the document:
+ *   mode even: JSON text -> message. What parses must print, and the print
+ *              must parse again and print the very same text (a fixed
+ *              point), so no accepted document is lost or changed on the
+ *              way through the edge and back.
+ *   mode odd:  protobuf binary -> message (what a service might answer) ->
+ *              JSON, which must always print; when the binary passes the
+ *              RPC string checks the print must parse again to the same
+ *              text.
+ * A failed property aborts (a finding), like a sanitizer report. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test/v1/test.pb-c.h"
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/pbcheck.h"
+#include "fuzz_util.h"
+#include "registry.h"
+
+#define MAX_TYPES 256
+
+static const ProtobufCMessageDescriptor *types[MAX_TYPES];
+static size_t n_types;
+
+static void
+add_type(const ProtobufCMessageDescriptor *d)
+{
+	for (size_t i = 0; i < n_types; i++) {
+		if (types[i] == d) {
+			return;
+		}
+	}
+	FUZZ_CHECK(n_types < MAX_TYPES);
+	types[n_types++] = d;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE) {
+			add_type(d->fields[i].descriptor);
+		}
+	}
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	const ProtobufCMessageDescriptor *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void) argc;
+	(void) argv;
+	core_log_init("fuzz", CORE_LOG_ERROR, false);
+	size_t n;
+	const registry_service *s = registry_services(&n);
+	for (size_t i = 0; i < n; i++) {
+		for (unsigned k = 0; k < s[i].desc->n_methods; k++) {
+			add_type(s[i].desc->methods[k].input);
+			add_type(s[i].desc->methods[k].output);
+		}
+	}
+	add_type(&test__v1__all_types__descriptor);
+	qsort(types, n_types, sizeof(types[0]), by_name);
+	if (getenv("FUZZ_JSON_LIST_TYPES") != NULL) {
+		/* Byte 0 of an input for each type, for writing seeds. */
+		for (size_t i = 0; i < n_types; i++) {
+			printf("%zu %s\n", i, types[i]->name);
+		}
+	}
+	return 0;
+}
+
+/* Prints m, which must succeed. */
+static char *
+print(const ProtobufCMessage *m, size_t *len)
+{
+	char *text = core_pb_to_json(m, 0, len);
+	FUZZ_CHECK(text != NULL);
+	return text;
+}
+
+/* Parses the print of a message back and prints it again: the same text. */
+static void
+check_fixed_point(const ProtobufCMessageDescriptor *d, const char *text,
+    size_t len, bool must_parse)
+{
+	ProtobufCMessage *again = NULL;
+	core_json_error err;
+	if (core_json_to_pb(d, text, len, NULL, NULL, &again, &err) != 0) {
+		if (must_parse) {
+			fprintf(stderr, "%s: print does not parse: %s: %s\n%s\n",
+			    d->name, err.field, err.message, text);
+			abort();
+		}
+		return;
+	}
+	size_t len2;
+	char *text2 = print(again, &len2);
+	if (len2 != len || memcmp(text, text2, len) != 0) {
+		fprintf(stderr, "%s: print is not a fixed point:\n%s\n%s\n",
+		    d->name, text, text2);
+		abort();
+	}
+	free(text2);
+	protobuf_c_message_free_unpacked(again, NULL);
+}
+
+static void
+from_json(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
+{
+	ProtobufCMessage *m = NULL;
+	core_json_error err;
+	memset(&err, 0, sizeof(err));
+	if (core_json_to_pb(d, (const char *) p, n, NULL, NULL, &m, &err) !=
+	    0) {
+		FUZZ_CHECK(m == NULL && err.message[0] != '\0');
+		FUZZ_CHECK(memchr(err.message, 0, sizeof(err.message)) != NULL);
+		FUZZ_CHECK(memchr(err.field, 0, sizeof(err.field)) != NULL);
+		return;
+	}
+	size_t len;
+	char *text = print(m, &len);
+	check_fixed_point(d, text, len, true);
+	free(text);
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void
+from_binary(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, p);
+	if (m == NULL) {
+		return;
+	}
+	char field[128];
+	const char *why = NULL;
+	bool strings_ok =
+	    core_pb_check_strings(d, p, n, field, sizeof(field), &why) == 0;
+	size_t len;
+	char *text = print(m, &len);
+	check_fixed_point(d, text, len, strings_ok);
+	free(text);
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2) {
+		return 0;
+	}
+	const ProtobufCMessageDescriptor *d = types[data[0] % n_types];
+	if (data[1] & 1) {
+		from_binary(d, data + 2, size - 2);
+	} else {
+		from_json(d, data + 2, size - 2);
+	}
+	return 0;
+}

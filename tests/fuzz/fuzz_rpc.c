@@ -1,0 +1,186 @@
+/* libFuzzer harness: the RPC core's side of a call, in process (no
+ * transport): the core.v1.Request envelope, the deadline and request-id
+ * metadata, the method lookup in a method table of every service in the
+ * registry, the string checks on the payload, its decoding, and the reply;
+ * and the client's decoding of a core.v1.Response.
+ *
+ * Byte 0 picks the mode, the rest is the message:
+ *   even: a Request, handled by an unstarted server whose handlers check
+ *         that every string they are given is valid UTF-8 (what the string
+ *         checks promise) and answer with an error that quotes one. The
+ *         reply must decode as a Response whose message is valid UTF-8.
+ *   odd:  a Response, decoded as the client decodes every answer.
+ * A failed property aborts (a finding). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rpc.h"
+#include "core/utf8.h"
+#include "fuzz_util.h"
+#include "registry.h"
+#include "rpc_internal.h"
+
+#define MAX_SERVICES 8
+#define MAX_METHODS 64
+
+static core_rpc_server *server;
+static core_arena *arena;
+static core_rpc_service services[MAX_SERVICES];
+static core_rpc_method rows[MAX_SERVICES][MAX_METHODS];
+
+/* Checks every string of m (nested messages too); the first non-empty one
+ * is written to *first. */
+static void
+check_strings(const ProtobufCMessage *m, const char **first)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *) m + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			continue; /* walked by core_pb_check_strings alike */
+		}
+		if (f->type == PROTOBUF_C_TYPE_STRING) {
+			const char *s = *(char *const *) (const void *) base;
+			if (s == NULL) {
+				continue;
+			}
+			FUZZ_CHECK(core_utf8_valid(s, strlen(s)));
+			if (*first == NULL && s[0] != '\0') {
+				*first = s;
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			const ProtobufCMessage *sub =
+			    *(const ProtobufCMessage *const *) (const void *)
+			        base;
+			if (sub != NULL) {
+				check_strings(sub, first);
+			}
+		}
+	}
+}
+
+static core_status
+handler(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) out;
+	const char *first = NULL;
+	check_strings(in, &first);
+	if (first == NULL) {
+		return CORE_OK;
+	}
+	return core_call_field_error(c, first, "got \"%s\"", first);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void) argc;
+	(void) argv;
+	core_log_init("fuzz", CORE_LOG_ERROR, false);
+	size_t n, k = 0;
+	const registry_service *s = registry_services(&n);
+	for (size_t i = 0; i < n; i++) {
+		const ProtobufCServiceDescriptor *d = s[i].desc;
+		if (s[i].target == NULL) {
+			continue; /* core.v1.Health: every server has it */
+		}
+		FUZZ_CHECK(k < MAX_SERVICES && d->n_methods <= MAX_METHODS);
+		for (unsigned m = 0; m < d->n_methods; m++) {
+			char name[256];
+			snprintf(name, sizeof(name), "/%s/%s", d->name,
+			    d->methods[m].name);
+			rows[k][m].name = strdup(name);
+			rows[k][m].handler = handler;
+			rows[k][m].rule = CORE_RULE_PUBLIC;
+		}
+		services[k].desc = d;
+		services[k].methods = rows[k];
+		services[k].n_methods = d->n_methods;
+		k++;
+	}
+	const char *urls[] = {"inproc://fuzz-unused"};
+	core_rpc_server_config cfg = {
+	    .name = "fuzz",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = 1,
+	    .max_msg_bytes = 64 * 1024,
+	};
+	FUZZ_CHECK(core_rpc_server_new(&cfg, services, k, &server) == 0);
+	arena = core_arena_new(256 * 1024);
+	FUZZ_CHECK(arena != NULL);
+	return 0;
+}
+
+static nng_msg *
+message(const uint8_t *p, size_t n)
+{
+	nng_msg *m;
+	FUZZ_CHECK(nng_msg_alloc(&m, n) == 0);
+	if (n > 0) {
+		memcpy(nng_msg_body(m), p, n);
+	}
+	return m;
+}
+
+static void
+check_reply(const core_rpc_reply *r)
+{
+	FUZZ_CHECK(r->message != NULL);
+	FUZZ_CHECK(core_utf8_valid(r->message, strlen(r->message)));
+	for (size_t i = 0; i < r->n_details; i++) {
+		const char *f = r->detail_fields[i];
+		const char *d = r->detail_descriptions[i];
+		FUZZ_CHECK(core_utf8_valid(f, strlen(f)));
+		FUZZ_CHECK(core_utf8_valid(d, strlen(d)));
+	}
+}
+
+static void
+mode_request(const uint8_t *p, size_t n)
+{
+	nng_msg *reply = rpc_server_handle(server, message(p, n), NULL, arena);
+	FUZZ_CHECK(reply != NULL);
+	core_rpc_reply r;
+	memset(&r, 0, sizeof(r));
+	core_status st = rpc_client_decode_reply(reply, arena, &r);
+	FUZZ_CHECK(st == r.code && st >= 0 && st <= CORE_STATUS_MAX);
+	check_reply(&r);
+	nng_msg_free(reply);
+	core_arena_reset(arena);
+}
+
+static void
+mode_response(const uint8_t *p, size_t n)
+{
+	nng_msg *m = message(p, n);
+	core_rpc_reply r;
+	memset(&r, 0, sizeof(r));
+	core_status st = rpc_client_decode_reply(m, arena, &r);
+	FUZZ_CHECK(st == r.code && st >= 0 && st <= CORE_STATUS_MAX);
+	FUZZ_CHECK(r.message != NULL);
+	nng_msg_free(m);
+	core_arena_reset(arena);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1) {
+		return 0;
+	}
+	if (data[0] & 1) {
+		mode_response(data + 1, size - 1);
+	} else {
+		mode_request(data + 1, size - 1);
+	}
+	return 0;
+}
