@@ -31,6 +31,10 @@ MICROCORE_PACKAGES=(
 	nng-utils postgresql redis-server curl jq procps iproute2
 )
 
+# Debian 12's clang and the runtime with libFuzzer and the sanitizers
+# (scripts/fuzz.sh, the test command's clang build), and clang-format.
+MICROCORE_CLANG_PACKAGES=(clang libclang-rt-14-dev clang-format)
+
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() {
@@ -175,14 +179,15 @@ ensure_build_packages() {
 # docker-compose, whose "config" command checks compose.yaml (no container
 # engine is needed for that); python3-yaml, with which the deployment tests
 # read compose's output and the Kubernetes manifests; clang-format (14 on
-# Debian 12), for the style test and scripts/format.sh. The stack command
-# does not call it.
+# Debian 12), for the style test and scripts/format.sh; clang and its
+# runtime libraries (libFuzzer, the sanitizers), for the fuzz harnesses and
+# the clang sanitizer build. The stack command does not call it.
 ensure_test_packages() {
 	local missing=() p
 	if [[ ! -x /usr/bin/chromium ]]; then
 		missing+=(chromium)
 	fi
-	for p in docker-compose python3-yaml clang-format; do
+	for p in docker-compose python3-yaml "${MICROCORE_CLANG_PACKAGES[@]}"; do
 		_pkg_installed "$p" || missing+=("$p")
 	done
 	if ((${#missing[@]} == 0)); then
@@ -228,6 +233,58 @@ build_tree() {
 	log "building $dir"
 	cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" &&
 		cmake --build "$dir" -j"$(nproc)"
+}
+
+# ---------------------------------------------------------------------------
+# Fuzzing (tests/fuzz/README.md)
+
+# The harnesses: tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/corpus/<name>/.
+FUZZ_HARNESSES=(json jwt rpc edge)
+
+# fuzz_build DIR: configures DIR with clang and CORE_FUZZ=ON and builds the
+# harnesses (and only what they need). -O1 with debug information: what
+# libFuzzer's documentation suggests for speed with readable reports.
+fuzz_build() {
+	local dir="$1" h targets=()
+	for h in "${FUZZ_HARNESSES[@]}"; do
+		targets+=("fuzz_$h")
+	done
+	log "building the fuzz harnesses in $dir"
+	CC=clang cmake -S "$ROOT" -B "$dir" -DCORE_FUZZ=ON -DCORE_WERROR=ON \
+		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" >/dev/null &&
+		cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
+}
+
+# fuzz_run DIR NAME SECONDS WORK [LIBFUZZER-ARG...]: runs harness NAME of
+# build tree DIR for SECONDS (0: until its -runs or a finding), learning
+# into WORK/NAME/corpus (the committed seeds are only read) and saving what
+# it finds to WORK/NAME/findings/. Prints one line: the name, executions,
+# executions per second, coverage and the verdict. Returns 1 on a finding
+# (a crash, a sanitizer report, a leak, a timeout, running out of memory).
+fuzz_run() {
+	local dir="$1" name="$2" secs="$3" work="$4" rc=0 out execs rate cov
+	shift 4
+	mkdir -p "$work/$name/corpus" "$work/$name/findings"
+	out="$work/$name/fuzz.log"
+	local args=(-print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+		"-artifact_prefix=$work/$name/findings/")
+	if ((secs > 0)); then
+		args+=("-max_total_time=$secs")
+	fi
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		"$dir/tests/fuzz/fuzz_$name" "${args[@]}" "$@" \
+		"$work/$name/corpus" "$ROOT/tests/fuzz/corpus/$name" >"$out" 2>&1 || rc=$?
+	execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -n1)"
+	rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out" | tail -n1)"
+	cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$out" | tail -n1 || true)"
+	if ((rc != 0)) || [[ -n "$(ls -A "$work/$name/findings")" ]]; then
+		printf 'fuzz_%s: FINDING after %s executions (exit %d); see %s and %s\n' \
+			"$name" "${execs:-?}" "$rc" "$out" "$work/$name/findings/" >&2
+		grep -E '^(SUMMARY|==[0-9]+==ERROR|.*property failed)' "$out" | head -n5 >&2 || true
+		return 1
+	fi
+	printf 'fuzz_%s: %s executions, %s/s, %s, no finding\n' \
+		"$name" "${execs:-?}" "${rate:-?}" "${cov:-cov: ?}" >&2
 }
 
 # ---------------------------------------------------------------------------

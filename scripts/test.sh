@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing, builds build/ (plain,
 # warnings as errors), build-release/ (-O3, warnings as errors, no tests:
-# the optimiser warns where -O2 does not) and build-asan/ (AddressSanitizer
-# + UBSan), starts a throwaway PostgreSQL and Redis on free ports, runs
-# ctest on build/ and build-asan/ and ends with the line "N passed, M
-# failed". Exits non-zero when anything failed, a build included.
+# the optimiser warns where -O2 does not), build-asan/ (AddressSanitizer
+# + UBSan) and build-clang/ (clang with its AddressSanitizer + UBSan,
+# warnings as errors: clang reports undefined behaviour gcc's UBSan does
+# not), builds the libFuzzer harnesses (build-fuzz/) and runs each for
+# FUZZ_SECONDS (one check each), starts a throwaway PostgreSQL and Redis on
+# free ports, runs ctest on build/ and build-asan/ and the unit tests on
+# build-clang/, and ends with the line "N passed, M failed". Exits non-zero
+# when anything failed, a build included.
 #
-# Usage: scripts/test.sh [--no-asan] [--only REGEX]
-#   --no-asan     skip the sanitizer build and its test run
+# Usage: scripts/test.sh [--no-asan] [--no-clang] [--only REGEX]
+#   --no-asan     skip the gcc sanitizer build and its test run
+#   --no-clang    skip the clang build, its unit tests and the fuzzing
 #   --only REGEX  run only the tests whose names match (ctest -R)
 #
 # Needs root (or sudo) on a fresh machine to install packages and to run
@@ -18,10 +23,15 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 asan=1
+clang=1
 only=""
+# How long each fuzz harness runs here: 4 harnesses, under a minute in all
+# (scripts/fuzz.sh runs them longer).
+FUZZ_SECONDS=12
 while (($# > 0)); do
 	case "$1" in
 	--no-asan) asan=0 ;;
+	--no-clang) clang=0 ;;
 	--only)
 		(($# >= 2)) || die "--only needs a regular expression"
 		only="$2"
@@ -73,6 +83,37 @@ if ((asan)); then
 	fi
 fi
 
+if ((clang)); then
+	# clang, ASan + UBSan, -Werror: compiles everything (clang's warnings
+	# differ from gcc's); only the unit tests run here (labelled unit: no
+	# server needed; the fuzz corpora too).
+	if CC=clang build_tree "$ROOT/build-clang" -DCORE_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=Debug -DCORE_WERROR=ON; then
+		trees+=(build-clang)
+	else
+		failed=$((failed + 1))
+		problems+=("build of build-clang/ failed")
+	fi
+	# The fuzz harnesses, a short run each, before any server starts.
+	if fuzz_build "$ROOT/build-fuzz"; then
+		fuzz_work="$(mktemp -d /tmp/microcore-fuzz.XXXXXX)"
+		for h in "${FUZZ_HARNESSES[@]}"; do
+			if fuzz_run "$ROOT/build-fuzz" "$h" "$FUZZ_SECONDS" "$fuzz_work"; then
+				passed=$((passed + 1))
+			else
+				failed=$((failed + 1))
+				problems+=("fuzz_$h found something; the input is in $fuzz_work/$h/findings/")
+			fi
+		done
+		if ((failed == 0)); then
+			rm -rf "$fuzz_work"
+		fi
+	else
+		failed=$((failed + 1))
+		problems+=("build of build-fuzz/ failed")
+	fi
+fi
+
 # run_ctest TREE [ENV=VALUE...]: runs the tree's tests with the given extra
 # environment and adds its counts to the totals.
 run_ctest() {
@@ -80,6 +121,7 @@ run_ctest() {
 	shift
 	local args=(--test-dir "$ROOT/$tree" --output-on-failure -j2 --no-tests=error)
 	[[ -n "$only" ]] && args+=(-R "$only")
+	[[ "$tree" == build-clang ]] && args+=(-L unit)
 	out="$work/ctest-$tree.log"
 	log "running tests in $tree/"
 	env "$@" ctest "${args[@]}" 2>&1 | tee "$out" || rc=$?
@@ -129,7 +171,7 @@ if ((${#trees[@]} > 0)); then
 	export TEST_TMPDIR="$work/tmp"
 
 	for tree in "${trees[@]}"; do
-		if [[ "$tree" == build-asan ]]; then
+		if [[ "$tree" == build-asan || "$tree" == build-clang ]]; then
 			# The plain run's keys must not leak into the sanitizer run.
 			redis-cli -p "$redis_port" FLUSHALL >/dev/null
 			run_ctest "$tree" \

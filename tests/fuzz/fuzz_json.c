@@ -9,8 +9,10 @@
  *              way through the edge and back.
  *   mode odd:  protobuf binary -> message (what a service might answer) ->
  *              JSON, which must always print; when the binary passes the
- *              RPC string checks the print must parse again to the same
- *              text.
+ *              RPC string checks and every nested Timestamp can be written
+ *              as RFC 3339 (the codec renders one that cannot as an object
+ *              the parser refuses: docs/internals/codec.md) the print must
+ *              parse again to the same text.
  * A failed property aborts (a finding), like a sanitizer report. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,15 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "google/protobuf/timestamp.pb-c.h"
 #include "test/v1/test.pb-c.h"
 
 #include "core/json.h"
 #include "core/log.h"
 #include "core/pbcheck.h"
+#include "core/text.h"
 #include "fuzz_util.h"
 #include "registry.h"
 
 #define MAX_TYPES 256
+
+static bool sub_ok(
+    const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m);
 
 static const ProtobufCMessageDescriptor *types[MAX_TYPES];
 static size_t n_types;
@@ -54,7 +61,6 @@ by_name(const void *a, const void *b)
 	const ProtobufCMessageDescriptor *const *x = a, *const *y = b;
 	return strcmp((*x)->name, (*y)->name);
 }
-
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -99,8 +105,9 @@ check_fixed_point(const ProtobufCMessageDescriptor *d, const char *text,
 	core_json_error err;
 	if (core_json_to_pb(d, text, len, NULL, NULL, &again, &err) != 0) {
 		if (must_parse) {
-			fprintf(stderr, "%s: print does not parse: %s: %s\n%s\n",
-			    d->name, err.field, err.message, text);
+			fprintf(stderr,
+			    "%s: print does not parse: %s: %s\n%s\n", d->name,
+			    err.field, err.message, text);
 			abort();
 		}
 		return;
@@ -125,7 +132,8 @@ from_json(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
 	if (core_json_to_pb(d, (const char *) p, n, NULL, NULL, &m, &err) !=
 	    0) {
 		FUZZ_CHECK(m == NULL && err.message[0] != '\0');
-		FUZZ_CHECK(memchr(err.message, 0, sizeof(err.message)) != NULL);
+		FUZZ_CHECK(
+		    memchr(err.message, 0, sizeof(err.message)) != NULL);
 		FUZZ_CHECK(memchr(err.field, 0, sizeof(err.field)) != NULL);
 		return;
 	}
@@ -134,6 +142,51 @@ from_json(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
 	check_fixed_point(d, text, len, true);
 	free(text);
 	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* Whether every Timestamp below the top level of m is within RFC 3339's
+ * range. */
+static bool
+timestamps_ok(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *) m + f->offset;
+		const ProtobufCMessage *const *v;
+		size_t n = 1;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+			continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *) (const void
+			        *) ((const char *) m + f->quantifier_offset);
+			v = *(const ProtobufCMessage *const *const
+			        *) (const void *) base;
+		} else {
+			v = (const ProtobufCMessage *const *) (const void *)
+			    base;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (v[k] != NULL && !sub_ok(f->descriptor, v[k])) {
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+static bool
+sub_ok(const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m)
+{
+	if (strcmp(d->name, "google.protobuf.Timestamp") != 0) {
+		return timestamps_ok(m);
+	}
+	const Google__Protobuf__Timestamp *t =
+	    (const Google__Protobuf__Timestamp *) m;
+	char buf[CORE_RFC3339_BUFSIZE];
+	return core_rfc3339_format(t->seconds, t->nanos,
+	           CORE_RFC3339_FRAC_PROTOBUF, buf, sizeof(buf)) == 0;
 }
 
 static void
@@ -145,15 +198,15 @@ from_binary(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
 	}
 	char field[128];
 	const char *why = NULL;
-	bool strings_ok =
-	    core_pb_check_strings(d, p, n, field, sizeof(field), &why) == 0;
+	bool strict =
+	    core_pb_check_strings(d, p, n, field, sizeof(field), &why) == 0 &&
+	    timestamps_ok(m);
 	size_t len;
 	char *text = print(m, &len);
-	check_fixed_point(d, text, len, strings_ok);
+	check_fixed_point(d, text, len, strict);
 	free(text);
 	protobuf_c_message_free_unpacked(m, NULL);
 }
-
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

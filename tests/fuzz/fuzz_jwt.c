@@ -126,8 +126,8 @@ mode_jwks(const uint8_t *p, size_t n)
 	char *text = core_jwks_to_json(set);
 	FUZZ_CHECK(text != NULL);
 	core_jwks *again = NULL;
-	FUZZ_CHECK(core_jwks_parse(text, strlen(text), &again, err,
-	               sizeof(err)) == 0);
+	FUZZ_CHECK(core_jwks_parse(
+	               text, strlen(text), &again, err, sizeof(err)) == 0);
 	FUZZ_CHECK(core_jwks_count(again) == core_jwks_count(set));
 	char *text2 = core_jwks_to_json(again);
 	FUZZ_CHECK(text2 != NULL && strcmp(text, text2) == 0);

@@ -12,7 +12,7 @@
 #define FUZZ_CHECK(cond)                                                      \
 	do {                                                                  \
 		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: property failed: %s\n",      \
+			fprintf(stderr, "%s:%d: property failed: %s\n",       \
 			    __FILE__, __LINE__, #cond);                       \
 			abort();                                              \
 		}                                                             \

@@ -11,7 +11,7 @@
 
 #include "fuzz_util.h"
 
-#define MAX_INPUT (1u << 20)
+#define REPLAY_MAX_INPUT (1u << 20)
 
 static int
 run_file(const char *path, uint8_t *buf)
@@ -21,7 +21,7 @@ run_file(const char *path, uint8_t *buf)
 		perror(path);
 		return -1;
 	}
-	size_t n = fread(buf, 1, MAX_INPUT, f);
+	size_t n = fread(buf, 1, REPLAY_MAX_INPUT, f);
 	fclose(f);
 	/* A copy of exactly n bytes, so ASan sees a read past the input. */
 	uint8_t *copy = malloc(n ? n : 1);
@@ -60,7 +60,7 @@ run_dir(const char *dir, uint8_t *buf, int *count)
 int
 main(int argc, char **argv)
 {
-	uint8_t *buf = malloc(MAX_INPUT);
+	uint8_t *buf = malloc(REPLAY_MAX_INPUT);
 	int count = 0, rc = 0;
 	if (buf == NULL) {
 		return 1;

@@ -87,8 +87,8 @@ call(const char *method, const char *text)
 	test__v1__all_types__init(&in);
 	in.f_string = (char *) (uintptr_t) text;
 	uint8_t payload[256];
-	assert_true(test__v1__all_types__get_packed_size(&in) <=
-	            sizeof(payload));
+	assert_true(
+	    test__v1__all_types__get_packed_size(&in) <= sizeof(payload));
 	size_t plen = test__v1__all_types__pack(&in, payload);
 
 	Core__V1__Request req;
@@ -122,8 +122,8 @@ test_dispatch_refuses_an_envelope_whose_method_is_not_utf8(void **state)
 	(void) state;
 	assert_int_equal(
 	    call("/test.v1.Ec\x98\xac/Types", "a"), CORE_INVALID_ARGUMENT);
-	assert_int_equal(call("/test.v1.Echo/Types\xc3", "a"),
-	    CORE_INVALID_ARGUMENT);
+	assert_int_equal(
+	    call("/test.v1.Echo/Types\xc3", "a"), CORE_INVALID_ARGUMENT);
 }
 
 static void
