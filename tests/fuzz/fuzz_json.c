@@ -158,6 +158,9 @@ timestamps_ok(const ProtobufCMessage *m)
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
 			continue;
 		}
+		if (!fuzz_field_present(m, f)) {
+			continue; /* another member of its oneof is set */
+		}
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			n = *(const size_t *) (const void
 			        *) ((const char *) m + f->quantifier_offset);

@@ -47,6 +47,9 @@ check_strings(const ProtobufCMessage *m, const char **first)
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			continue; /* walked by core_pb_check_strings alike */
 		}
+		if (!fuzz_field_present(m, f)) {
+			continue; /* another member of its oneof is set */
+		}
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			const char *s = *(char *const *) (const void *) base;
 			if (s == NULL) {
