@@ -176,6 +176,8 @@ def edge_seeds():
         b'\x04"v7"',
         b'\x04W/"v2"',
         b"\x047",
+        b"\x04*",
+        b'\x04"x", "v3", W/"v4"',
         b"\x05application/json; charset=utf-8",
         b"\x05text/plain",
     ]
