@@ -31,7 +31,11 @@ pg_bin=$(pg_bindir)
 auth_port=$(free_port "$pg_port" "$redis_port")
 user_port=$(free_port "$pg_port" "$redis_port" "$auth_port")
 export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port
-export REDIS_URL=redis://127.0.0.1:$redis_port/0 LOG_LEVEL=warn RPC_WORKERS=4
+# Four clients may log in at once: two hash, two wait in the hash gate's
+# queue (with fewer workers svc-auth shortens the queue and refuses the
+# fourth with RESOURCE_EXHAUSTED, which is the gate working, not a fault).
+export REDIS_URL=redis://127.0.0.1:$redis_port/0 LOG_LEVEL=warn RPC_WORKERS=8 \
+  AUTH_HASH_CONCURRENCY=2 AUTH_HASH_QUEUE=4
 export AUTH_KEK
 AUTH_KEK=$(head -c 32 /dev/urandom | base64)
 AUTH_ARGON2_M_KIB=8192 AUTH_ARGON2_T=1 AUTH_LOGIN_MAX_PER_IP=1000000 \
