@@ -3,7 +3,6 @@
 #include <strings.h>
 
 #include "core/text.h"
-#include "core/utf8.h"
 #include "browser.h"
 
 static bool
@@ -158,24 +157,4 @@ edge_unescape(char *s)
 	}
 	*w = '\0';
 	return (size_t) (w - s);
-}
-
-size_t
-edge_utf8_clip(char *dst, size_t cap, const char *src)
-{
-	static const char fffd[] = "\xef\xbf\xbd";
-	size_t n = strlen(src), at = 0, used = 0;
-	while (at < n) {
-		size_t k = core_utf8_seq_len(src + at, n - at);
-		const char *piece = k > 0 ? src + at : fffd;
-		size_t len = k > 0 ? k : sizeof(fffd) - 1;
-		if (used + len > cap - 1) {
-			break;
-		}
-		memcpy(dst + used, piece, len);
-		used += len;
-		at += k > 0 ? k : 1;
-	}
-	dst[used] = '\0';
-	return used;
 }

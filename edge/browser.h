@@ -49,13 +49,4 @@ bool edge_is_json_type(const char *content_type);
  * "/index.html%00.js" must not be "/index.html"). Returns the new length. */
 size_t edge_unescape(char *s);
 
-/* Copies the text src into dst (room for cap bytes, cap >= 1) as valid
- * UTF-8, NUL-terminated: each byte that does not begin a well-formed
- * sequence becomes U+FFFD (EF BF BD), and the copy stops before the first
- * character (or replacement) that does not fit whole, so a cut never
- * splits one. For client text passed on in a string field (the RPC core
- * refuses a call whose strings are not UTF-8) or shown in a problem
- * document. Returns the length copied. */
-size_t edge_utf8_clip(char *dst, size_t cap, const char *src);
-
 #endif

@@ -107,7 +107,7 @@ query_request(edge_exchange *x)
 		/* The name, cut between characters: the detail must stay
 		 * UTF-8 for the problem document to be written at all. */
 		char name[SHOWN_NAME_MAX + 1];
-		edge_utf8_clip(
+		core_utf8_clean(
 		    name, sizeof(name), qa.dup != NULL ? qa.dup : qa.bad);
 		rc = refuse(x, 400,
 		    core_arena_printf(x->arena,
@@ -143,7 +143,7 @@ client_info_request(edge_exchange *x)
 	if (ip == NULL || agent == NULL) {
 		return exhausted(x);
 	}
-	edge_utf8_clip(agent, USER_AGENT_MAX + 1, ua != NULL ? ua : "");
+	core_utf8_clean(agent, USER_AGENT_MAX + 1, ua != NULL ? ua : "");
 	core_pb_field_set_string(x->in, "client_ip", ip);
 	core_pb_field_set_string(x->in, "user_agent", agent);
 	return 0;

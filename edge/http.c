@@ -140,7 +140,7 @@ problem_allow(edge_request *r, unsigned status, const char *detail,
 	 * leave the request unanswered. */
 	char clean[512];
 	if (!core_utf8_valid(detail, strlen(detail))) {
-		edge_utf8_clip(clean, sizeof(clean), detail);
+		core_utf8_clean(clean, sizeof(clean), detail);
 		detail = clean;
 	}
 	json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type",

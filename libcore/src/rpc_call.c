@@ -61,21 +61,11 @@ core_call_remaining_ms(const core_call *c)
 	return c->deadline_ms - rpc_now_ms();
 }
 
-size_t
-rpc_text_fit(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max), i = 0, k;
-	while (i < n && (k = core_utf8_seq_len(s + i, n - i)) != 0) {
-		i += k;
-	}
-	return i;
-}
-
-/* Cuts s where rpc_text_fit says. */
+/* Cuts s to its longest valid UTF-8 prefix (core_utf8_prefix). */
 static void
 fit(char *s)
 {
-	s[rpc_text_fit(s, strlen(s))] = '\0';
+	s[core_utf8_prefix(s, strlen(s))] = '\0';
 }
 
 core_status
@@ -107,7 +97,7 @@ core_call_field_error(core_call *c, const char *field, const char *fmt, ...)
 		Core__V1__ErrorDetail *d = &c->details[c->n_details];
 		core__v1__error_detail__init(d);
 		d->field = core_arena_strndup(
-		    c->arena, field, rpc_text_fit(field, strlen(field)));
+		    c->arena, field, core_utf8_prefix(field, strlen(field)));
 		d->description = core_arena_strdup(c->arena, text);
 		if (d->field != NULL && d->description != NULL) {
 			c->detail_ptrs[c->n_details++] = d;

@@ -40,12 +40,6 @@ struct core_call {
 core_status rpc_call_authorize(core_call *c, const core_rpc_service *svc,
     const core_rpc_method *row, const ProtobufCMessage *in);
 
-/* The length of the longest prefix of s, at most max bytes, that is valid
- * UTF-8: where a text that goes into a reply is cut, so that a cut never
- * splits a character and bytes that are not UTF-8 never reach a caller
- * (the reply's strings are proto3 strings). */
-size_t rpc_text_fit(const char *s, size_t max);
-
 /* Frees what the call context holds (prefetched replies). */
 void rpc_call_release(core_call *c);
 

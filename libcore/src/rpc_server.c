@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/pbcheck.h"
 #include "core/rpc.h"
+#include "core/utf8.h"
 #include "rpc_call.h"
 #include "rpc_internal.h"
 #include "rpc_methods.h"
@@ -180,7 +181,7 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	if (m == NULL) {
 		return core_call_error(c, CORE_UNIMPLEMENTED,
 		    "unknown method \"%.*s\"",
-		    (int) rpc_text_fit(c->method, 200), c->method);
+		    (int) core_utf8_prefix(c->method, 200), c->method);
 	}
 	if (core_pb_check_strings(m->desc->input, c->req->payload.data,
 	        c->req->payload.len, field, sizeof(field), &why) != 0) {

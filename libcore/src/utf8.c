@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <string.h>
 
 #include "core/utf8.h"
 
@@ -53,4 +54,34 @@ core_utf8_valid(const void *str, size_t n)
 		i += k;
 	}
 	return true;
+}
+
+size_t
+core_utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i = 0, k;
+	while (i < n && (k = core_utf8_seq_len(s + i, n - i)) != 0) {
+		i += k;
+	}
+	return i;
+}
+
+size_t
+core_utf8_clean(char *dst, size_t cap, const char *src)
+{
+	static const char fffd[] = "\xef\xbf\xbd";
+	size_t n = strlen(src), at = 0, used = 0;
+	while (at < n) {
+		size_t k = core_utf8_seq_len(src + at, n - at);
+		const char *piece = k > 0 ? src + at : fffd;
+		size_t len = k > 0 ? k : sizeof(fffd) - 1;
+		if (used + len > cap - 1) {
+			break;
+		}
+		memcpy(dst + used, piece, len);
+		used += len;
+		at += k > 0 ? k : 1;
+	}
+	dst[used] = '\0';
+	return used;
 }

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "core/utf8.h"
 #include "browser.h"
 #include "static.h"
 
@@ -154,38 +155,38 @@ test_utf8_clip(void **state)
 {
 	(void) state;
 	char out[16];
-	assert_int_equal(edge_utf8_clip(out, sizeof(out), "plain"), 5);
+	assert_int_equal(core_utf8_clean(out, sizeof(out), "plain"), 5);
 	assert_string_equal(out, "plain");
 	/* "é" is two bytes: 15 bytes of room hold 7 of them, never half. */
-	assert_int_equal(edge_utf8_clip(out, sizeof(out),
+	assert_int_equal(core_utf8_clean(out, sizeof(out),
 	                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
 	                     "\xa9\xc3\xa9\xc3\xa9"),
 	    14);
 	assert_string_equal(
 	    out, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
 	/* Latin-1 "Café": the lone 0xE9 becomes U+FFFD. */
-	assert_int_equal(edge_utf8_clip(out, sizeof(out), "Caf\xe9!"), 7);
+	assert_int_equal(core_utf8_clean(out, sizeof(out), "Caf\xe9!"), 7);
 	assert_string_equal(out, "Caf\xef\xbf\xbd!");
 	/* Each invalid byte is one U+FFFD: a truncated sequence, a stray
 	 * continuation byte, an overlong form, a surrogate. */
 	char big[64];
-	edge_utf8_clip(big, sizeof(big), "\xe2\x82x\x80\xc0\xaf\xed\xa0\x80");
+	core_utf8_clean(big, sizeof(big), "\xe2\x82x\x80\xc0\xaf\xed\xa0\x80");
 	assert_string_equal(big,
 	    "\xef\xbf\xbd\xef\xbf\xbdx\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 	/* A replacement that does not fit is left out whole too. */
 	char four[5];
-	assert_int_equal(edge_utf8_clip(four, sizeof(four), "ab\xff"), 2);
+	assert_int_equal(core_utf8_clean(four, sizeof(four), "ab\xff"), 2);
 	assert_string_equal(four, "ab");
 	assert_int_equal(
-	    edge_utf8_clip(four, sizeof(four), "\xf0\x9f\x98\x80"),
+	    core_utf8_clean(four, sizeof(four), "\xf0\x9f\x98\x80"),
 	    4); /* U+1F600 fits exactly */
-	assert_int_equal(edge_utf8_clip(four, 4, "\xf0\x9f\x98\x80"), 0);
+	assert_int_equal(core_utf8_clean(four, 4, "\xf0\x9f\x98\x80"), 0);
 	assert_string_equal(four, "");
 	char one[1];
-	assert_int_equal(edge_utf8_clip(one, 1, "x"), 0);
+	assert_int_equal(core_utf8_clean(one, 1, "x"), 0);
 	assert_string_equal(one, "");
-	assert_int_equal(edge_utf8_clip(out, sizeof(out), ""), 0);
+	assert_int_equal(core_utf8_clean(out, sizeof(out), ""), 0);
 	assert_string_equal(out, "");
 }
 
