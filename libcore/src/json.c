@@ -1467,6 +1467,58 @@ core_pb_to_json_value(const ProtobufCMessage *msg)
 	return message_to_json(msg);
 }
 
+json_t *
+core_pb_to_json_value_flags(const ProtobufCMessage *msg, unsigned flags)
+{
+	(void) flags;
+	return core_pb_to_json_value(msg);
+}
+
+size_t
+core_json_enum_rest_name(const ProtobufCEnumDescriptor *d,
+    const ProtobufCEnumValue *v, char *out, size_t outlen)
+{
+	char prefix[128];
+	size_t np = 0, n;
+	const char *name = v->name;
+	static const char unspecified[] = "_UNSPECIFIED";
+	size_t nu = sizeof(unspecified) - 1;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	n = strlen(name);
+	if (v->value == 0 && n >= nu &&
+	    strcmp(name + n - nu, unspecified) == 0)
+		return 0;
+	/* UserStatus -> USER_STATUS_: an underscore before each capital
+	 * that follows a lower-case letter or digit. */
+	for (const char *p = d->short_name; *p != '\0'; p++) {
+		char ch = *p;
+		bool upper = ch >= 'A' && ch <= 'Z';
+		bool after =
+		    p > d->short_name && ((p[-1] >= 'a' && p[-1] <= 'z') ||
+		                             (p[-1] >= '0' && p[-1] <= '9'));
+		if (np + 3 > sizeof(prefix))
+			return 0;
+		if (upper && after)
+			prefix[np++] = '_';
+		prefix[np++] = (char) (ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+	}
+	prefix[np++] = '_';
+	if (n > np && strncmp(name, prefix, np) == 0) {
+		name += np;
+		n -= np;
+	}
+	if (n + 1 > outlen)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		out[i] = (char) (ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+	out[n] = '\0';
+	return n;
+}
+
 typedef struct dump_buf {
 	char *p;
 	size_t len, cap;

@@ -1564,7 +1564,7 @@ nested_inner_text(int objects)
 static void
 test_nesting_up_to_max_depth_is_accepted_and_beyond_rejected(void **state)
 {
-	core_json_limits lim = {0, 3};
+	core_json_limits lim = {0, 3, 0};
 	ProtobufCMessage *m;
 	char *s;
 	core_json_error err;
@@ -1600,7 +1600,7 @@ test_nesting_up_to_max_depth_is_accepted_and_beyond_rejected(void **state)
 static void
 test_depth_limit_applies_to_prebuilt_values(void **state)
 {
-	core_json_limits lim = {0, 4};
+	core_json_limits lim = {0, 4, 0};
 	json_t *root = json_object(), *cur = root;
 	ProtobufCMessage *out = NULL;
 	core_json_error err;
@@ -1630,7 +1630,7 @@ test_hundred_thousand_open_brackets_do_not_crash(void **state)
 {
 	size_t n = 100000;
 	char *s = malloc(n * 2 + 1);
-	core_json_limits big = {0, 1000000};
+	core_json_limits big = {0, 1000000, 0};
 
 	(void) state;
 	assert_non_null(s);
@@ -1653,7 +1653,7 @@ static void
 test_input_larger_than_max_bytes_is_rejected_before_parsing(void **state)
 {
 	const char *text = "{\"f_int32\":1}"; /* 13 bytes */
-	core_json_limits lim = {13, 0};
+	core_json_limits lim = {13, 0, 0};
 	core_json_error err;
 
 	(void) state;

@@ -44,10 +44,25 @@ typedef struct core_json_error {
 typedef struct core_json_limits {
 	size_t max_bytes; /* 0 = CORE_JSON_DEFAULT_MAX_BYTES */
 	int max_depth;    /* 0 = CORE_JSON_DEFAULT_MAX_DEPTH */
+	unsigned flags;   /* CORE_JSON_REST: read the REST style */
 } core_json_limits;
 
 /* Output flags. */
 #define CORE_JSON_PRETTY 0x1u /* indented, for humans */
+/* The REST style of the edge (docs/api.md "JSON style"), in and out; the
+ * default is the proto3 JSON mapping above (rpcctl, the RPC JSON). The
+ * REST style differs in these points only, and this codec is the one
+ * place that maps between the two:
+ *   - enums are short lower-case names (core_json_enum_rest_name():
+ *     ROLE_USER is "user"); the *_UNSPECIFIED zero value has none: it is
+ *     never written and a request leaves the member out instead;
+ *   - on output every field is present: scalars at their default ("", 0,
+ *     false), repeated as [], maps as {}, an unset message field as null;
+ *     only members of a oneof that is not set are left out;
+ *   - on input only the proto (snake_case) names are accepted;
+ *   - google.protobuf.Struct, Value and ListValue are JSON objects, any
+ *     JSON values and arrays (in both styles). */
+#define CORE_JSON_REST 0x2u
 
 /* Parses JSON text into a new message of type desc.
  *
@@ -68,6 +83,19 @@ int core_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
 /* Renders msg as a new jansson object (caller json_decref()s it). NULL only
  * when out of memory. */
 json_t *core_pb_to_json_value(const ProtobufCMessage *msg);
+
+/* The same in the style flags ask for (CORE_JSON_REST or 0). */
+json_t *core_pb_to_json_value_flags(
+    const ProtobufCMessage *msg, unsigned flags);
+
+/* The REST name of enum value v of d: the value's name without the
+ * prefix the enum's name gives it (Role: "ROLE_", UserStatus:
+ * "USER_STATUS_"), lower-cased: "user", "active". Writes it to out
+ * (outlen bytes) and returns its length; returns 0 (out "") for the zero
+ * value named *_UNSPECIFIED, which has no REST name, or when it does not
+ * fit. */
+size_t core_json_enum_rest_name(const ProtobufCEnumDescriptor *d,
+    const ProtobufCEnumValue *v, char *out, size_t outlen);
 
 /* Renders msg as JSON text, malloc'd and NUL-terminated (caller free()s it);
  * *len (if not NULL) receives its length. NULL only when out of memory. */
