@@ -150,8 +150,10 @@ ensure_packages() {
 	for p in "${MICROCORE_PACKAGES[@]}"; do
 		_pkg_installed "$p" || missing+=("$p")
 	done
-	# Node.js runs the JWT interop test (an independent library from npm).
-	# Machines of this project ship it; elsewhere Debian's packages do.
+	# Node.js runs the JWT interop test, the browser test and the OpenAPI
+	# tests (tests/api: their packages need Node.js 18.17 or later, which
+	# Debian 12's nodejs is). Machines of this project ship it; elsewhere
+	# Debian's packages do.
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 		missing+=(nodejs npm)
 	fi

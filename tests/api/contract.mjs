@@ -1,0 +1,584 @@
+// The contract test: every operation of the edge's OpenAPI document is
+// called against the running stack, for its success and for each error a
+// test can provoke, and every answer must be one the document lists for
+// that operation: its status listed, its body valid against the schema of
+// its content type (Ajv, JSON Schema 2020-12, with formats), its required
+// headers present and valid. Each request also states the status it must
+// get, so a case that stops provoking its error fails too. Ends with a
+// table of the statuses seen per operation; an operation never called fails.
+//
+// Usage: node contract.mjs BASE_URL DOCUMENT.json
+// Env: API_NODE_MODULES (ajv, ajv-formats), API_SVC_AUTH (the svc-auth
+// binary, for promote-admin), API_PIDS ("auth:PID user:PID admin:PID": the
+// services, stopped one by one at the end for the 503 answers),
+// API_REGISTER_MAX (registrations per address the stack allows),
+// API_LOGIN_MAX (login attempts per username), API_MAX_BODY (the edge's
+// EDGE_MAX_BODY_BYTES).
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+
+const [base, docPath] = process.argv.slice(2);
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const require = createRequire(join(env('API_NODE_MODULES'), 'api.cjs'));
+const Ajv2020 = require('ajv/dist/2020').default;
+const addFormats = require('ajv-formats').default;
+
+const doc = JSON.parse(readFileSync(docPath, 'utf8'));
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+const problems = [];
+const problem = (msg) => {
+  problems.push(msg);
+  console.error(`FAIL: ${msg}`);
+};
+
+// --- The document's schemas -------------------------------------------------
+
+// A JSON pointer into the document ("#/components/schemas/Problem").
+function pointer(ref) {
+  if (!ref.startsWith('#/')) throw new Error(`$ref ${ref}: only local references are expected`);
+  let at = doc;
+  for (const raw of ref.slice(2).split('/')) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (at === null || typeof at !== 'object' || !(part in at)) throw new Error(`$ref ${ref} resolves to nothing`);
+    at = at[part];
+  }
+  return at;
+}
+// A response, header or parameter object, following its $ref if any.
+function deref(obj) {
+  for (let n = 0; obj && obj.$ref && n < 16; n++) obj = pointer(obj.$ref);
+  return obj;
+}
+const escapePtr = (s) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+// The whole document is added as one schema resource, so that a schema
+// compiled from inside it (by its JSON pointer) resolves its
+// "#/components/..." references against the document. The OpenAPI Schema
+// Object's own keywords and any x- extension are annotations.
+// Strict about keywords (a misspelt one is an error), not about style.
+const ajv = new Ajv2020({ strict: false, strictSchema: true, strictNumbers: true, allErrors: true });
+addFormats(ajv);
+ajv.addVocabulary(['example', 'discriminator', 'xml', 'externalDocs']);
+const known = new Set(Object.keys(ajv.formats));
+const seenKeys = new Set();
+(function scan(node) {
+  if (Array.isArray(node)) return node.forEach(scan);
+  if (!node || typeof node !== 'object') return;
+  for (const [k, v] of Object.entries(node)) {
+    if (k.startsWith('x-')) seenKeys.add(k);
+    if (k === 'format' && typeof v === 'string' && !known.has(v)) {
+      // OpenAPI allows formats of its own; they are named and not checked.
+      console.log(`note: format "${v}" is not one Ajv checks; not checked`);
+      ajv.addFormat(v, true);
+      known.add(v);
+    }
+    scan(v);
+  }
+})(doc.components?.schemas ?? {});
+for (const k of seenKeys) ajv.addKeyword(k);
+// Only paths and components: the document's other members are no keywords.
+const DOC_ID = 'urn:microcore:openapi';
+ajv.addKeyword('paths');
+ajv.addKeyword('components');
+ajv.addSchema({ $id: DOC_ID, paths: doc.paths ?? {}, components: doc.components ?? {} });
+const validators = new Map();
+function validatorAt(ptr) {
+  if (!validators.has(ptr)) {
+    let v;
+    try {
+      v = ajv.getSchema(`${DOC_ID}#${ptr}`);
+      if (!v) throw new Error('no schema there');
+    } catch (e) {
+      problem(`the schema at ${ptr} does not compile: ${e.message}`);
+      v = null;
+    }
+    validators.set(ptr, v);
+  }
+  return validators.get(ptr);
+}
+// Every component schema compiles (an error here is the document's).
+for (const name of Object.keys(doc.components?.schemas ?? {})) {
+  validatorAt(`/components/schemas/${escapePtr(name)}`);
+}
+
+// --- Operations --------------------------------------------------------------
+
+// "METHOD /template" -> { method, template, op, ptr }
+const operations = new Map();
+for (const [template, item] of Object.entries(doc.paths ?? {})) {
+  for (const m of METHODS) {
+    if (!item[m]) continue;
+    const key = `${m.toUpperCase()} ${template}`;
+    operations.set(key, {
+      key,
+      method: m,
+      template,
+      op: item[m],
+      ptr: `/paths/${escapePtr(template)}/${m}`,
+      seen: new Map(), // status -> count
+    });
+  }
+}
+if (operations.size === 0) problem('the document has no operation');
+
+const errorText = (errors) =>
+  errors.map((e) => `${e.instancePath || '(root)'} ${e.message}${e.params && Object.keys(e.params).length ? ' ' + JSON.stringify(e.params) : ''}`).join('; ');
+
+const mediaType = (ct) => (ct || '').split(';')[0].trim().toLowerCase();
+const isJson = (mt) => mt === 'application/json' || mt.endsWith('+json');
+
+// Checks one answer against the document; returns the problems found.
+function checkAnswer(o, status, headers, text) {
+  const errs = [];
+  const responses = o.op.responses ?? {};
+  let rptr = `${o.ptr}/responses/${status}`;
+  let r = responses[String(status)];
+  if (!r) {
+    const listed = Object.keys(responses).join(', ');
+    return [`status ${status} is not listed (listed: ${listed})`];
+  }
+  if (r.$ref) {
+    rptr = r.$ref.slice(1);
+    r = deref(r);
+  }
+  const mt = mediaType(headers.get('content-type'));
+  const content = r.content ?? {};
+  if (o.method === 'head' || status === 204 || status === 304) {
+    if (text.length > 0) errs.push(`${status} has a body`);
+  } else if (Object.keys(content).length === 0) {
+    if (text.length > 0) errs.push(`${status} has a body (${mt || 'no Content-Type'}) the document does not describe`);
+  } else if (!(mt in content)) {
+    errs.push(`Content-Type "${mt}" is not listed for ${status} (listed: ${Object.keys(content).join(', ')})`);
+  } else if (content[mt].schema !== undefined) {
+    let value = text;
+    let parsed = true;
+    if (isJson(mt)) {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        errs.push(`the ${mt} body is not JSON: ${text.slice(0, 200)}`);
+        parsed = false;
+      }
+    }
+    const v = parsed && validatorAt(`${rptr}/content/${escapePtr(mt)}/schema`);
+    if (v && !v(value)) errs.push(`body ${text.slice(0, 300)} fails its schema: ${errorText(v.errors)}`);
+  }
+  for (const [name, h0] of Object.entries(r.headers ?? {})) {
+    const h = deref(h0);
+    const value = headers.get(name);
+    if (value === null) {
+      if (h.required) errs.push(`required header ${name} is missing`);
+      continue;
+    }
+    if (h.schema === undefined) continue;
+    const hptr = h0.$ref ? h0.$ref.slice(1) : `${rptr}/headers/${escapePtr(name)}`;
+    const v = validatorAt(`${hptr}/schema`);
+    const type = deref(h.schema).type;
+    const typed = type === 'integer' || type === 'number' ? Number(value) : value;
+    if (v && !v(typed)) errs.push(`header ${name}: ${JSON.stringify(value)} fails its schema: ${errorText(v.errors)}`);
+  }
+  return errs;
+}
+
+// --- Requests ---------------------------------------------------------------
+
+let cases = 0;
+// One request: OP is the operation ("PATCH /admin/users/{id}"), PATH the
+// path actually asked (defaults to OP's), EXPECT the status it must get.
+// Returns { status, headers, text, json }.
+async function call(opKey, expect, what, req = {}) {
+  cases++;
+  const [method, template] = opKey.split(' ');
+  const path = req.path ?? template;
+  const headers = { ...(req.headers ?? {}) };
+  if (req.token) headers.Authorization = `Bearer ${req.token}`;
+  if (req.cookie) headers.Cookie = req.cookie;
+  if (req.ip) headers['X-Forwarded-For'] = req.ip;
+  let body;
+  if (req.raw !== undefined) {
+    body = req.raw;
+    headers['Content-Type'] ??= 'application/json';
+  } else if (req.json !== undefined) {
+    body = JSON.stringify(req.json);
+    headers['Content-Type'] ??= 'application/json';
+  }
+  let res;
+  try {
+    res = await fetch(base + path, { method, headers, body, redirect: 'manual' });
+  } catch (e) {
+    problem(`${opKey} (${what}): the request failed: ${e.cause?.message ?? e.message}`);
+    return { status: 0, headers: new Headers(), text: '', json: undefined };
+  }
+  const text = method === 'HEAD' ? '' : await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const label = `${opKey} (${what})`;
+  if (res.status !== expect) {
+    problem(`${label}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`);
+  }
+  const o = operations.get(opKey);
+  if (!o) {
+    problem(`${label}: the document has no operation ${opKey}`);
+  } else {
+    o.seen.set(res.status, (o.seen.get(res.status) ?? 0) + 1);
+    for (const e of checkAnswer(o, res.status, res.headers, text)) problem(`${label}: ${res.status}: ${e}`);
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+// The request body schema of an operation must accept the bodies the tests
+// send for success and reject the ones sent for "unknown member".
+function checkRequestBody(opKey, body, accepted) {
+  const o = operations.get(opKey);
+  const rb = o && deref(o.op.requestBody);
+  if (!rb) {
+    if (o) problem(`${opKey}: the document lists no request body`);
+    return;
+  }
+  if (!rb.content?.['application/json']) {
+    problem(`${opKey}: the request body is not application/json`);
+    return;
+  }
+  const rptr = o.op.requestBody.$ref ? o.op.requestBody.$ref.slice(1) : `${o.ptr}/requestBody`;
+  const v = validatorAt(`${rptr}/content/application~1json/schema`);
+  if (!v) return;
+  const ok = v(body);
+  if (ok !== accepted) {
+    problem(`${opKey}: the request body schema ${accepted ? 'rejects' : 'accepts'} ${JSON.stringify(body)}` +
+      (ok ? '' : `: ${errorText(v.errors)}`));
+  }
+}
+
+// Every client its own address (the edge trusts 127.0.0.1 as a proxy), so
+// that the per-address registration limit counts only the case that
+// provokes it.
+// The addresses are random per run: the test Redis keeps its counters for
+// the window, across runs and beside other tests.
+const suffix = randomBytes(4).toString('hex');
+let ipCounter = 1;
+const ipBase = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
+const freshIp = () => `${ipBase}.${ipCounter++}`;
+const uname = (n) => `api_${n}_${suffix}`;
+const password = 'correct horse battery staple';
+const REGISTER_MAX = Number(env('API_REGISTER_MAX'));
+const LOGIN_MAX = Number(env('API_LOGIN_MAX'));
+const MAX_BODY = Number(env('API_MAX_BODY'));
+const big = () => JSON.stringify({ username: 'x'.repeat(MAX_BODY + 1) });
+const ORIGIN = { Origin: base };
+
+// The errors every route with a JSON body answers before any service is
+// asked: malformed JSON, an unknown member, wrong content type, too big.
+async function bodyErrors(opKey, auth, path, valid) {
+  await call(opKey, 400, 'malformed JSON', { ...auth, path, raw: '{"a":' });
+  const unknown = { ...valid, no_such_member: 1 };
+  checkRequestBody(opKey, unknown, false);
+  await call(opKey, 400, 'unknown member', { ...auth, path, json: unknown });
+  await call(opKey, 415, 'text/plain body', {
+    ...auth, path, raw: JSON.stringify(valid), headers: { 'Content-Type': 'text/plain' },
+  });
+  await call(opKey, 413, 'body over EDGE_MAX_BODY_BYTES', { ...auth, path, raw: big() });
+}
+// The errors of a route that needs a token: none, a garbled one.
+async function authErrors(opKey, path, req = {}) {
+  await call(opKey, 401, 'no token', { ...req, path });
+  await call(opKey, 401, 'garbled token', { ...req, path, token: 'not.a.token' });
+}
+
+async function register(name, ip, expect = 201) {
+  const json = { username: name, email: `${name}@example.com`, password };
+  if (expect === 201) checkRequestBody('POST /register', json, true);
+  return call('POST /register', expect, expect === 201 ? 'new user' : 'registration', { json, ip });
+}
+async function login(name, what = 'password', extra = {}) {
+  const json = { username: name, password };
+  checkRequestBody('POST /login', json, true);
+  const r = await call('POST /login', 200, what, { json, ip: freshIp(), ...extra });
+  return r.json ?? {};
+}
+// The value of cookie NAME among the answer's Set-Cookie lines.
+function cookieOf(headers, name) {
+  const lines = headers.getSetCookie ? headers.getSetCookie() : [headers.get('set-cookie') ?? ''];
+  for (const l of lines) {
+    const m = l.match(new RegExp(`(?:^|, )${name.replace(/[-]/g, '\\-')}=([^;]*)`));
+    if (m) return m[1];
+  }
+  return null;
+}
+
+// --- The cases ----------------------------------------------------------------
+
+async function publicRoutes() {
+  for (const op of ['GET /healthz', 'GET /openapi.json', 'GET /.well-known/jwks.json', 'GET /readyz', 'GET /metrics']) {
+    if (operations.has(op)) await call(op, 200, 'up');
+  }
+}
+
+async function registration(users, ids) {
+  for (const [k, name] of Object.entries(users)) {
+    const r = await register(name, freshIp());
+    ids[k] = r.json?.user?.id;
+    if (!ids[k]) problem(`POST /register: no user.id in ${r.text.slice(0, 200)}`);
+  }
+  // Made admin in authdb by svc-auth itself, before its first login.
+  execFileSync(env('API_SVC_AUTH'), ['promote-admin', users.admin], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await call('POST /register', 400, 'invalid username', {
+    json: { username: 'has space', email: 'space@example.com', password }, ip: freshIp(),
+  });
+  await register(users.user, freshIp(), 409);
+  await bodyErrors('POST /register', { ip: freshIp() }, undefined,
+    { username: uname('body'), email: 'body@example.com', password });
+  // The registration limit of one address: taken names count too.
+  const ip = freshIp();
+  for (let i = 0; i < REGISTER_MAX; i++) await register(uname(`lim${i}`), ip);
+  await register(uname('over'), ip, 429);
+}
+
+async function loginRoutes(users, s) {
+  s.user = await login(users.user);
+  s.user2 = await login(users.user, 'second session');
+  s.other = await login(users.other);
+  s.victim = await login(users.victim);
+  s.admin = await login(users.admin);
+  const c = await call('POST /login', 200, 'Token-Delivery: cookie', {
+    json: { username: users.other, password }, ip: freshIp(), headers: { 'Token-Delivery': 'cookie' },
+  });
+  s.cookie = { access: cookieOf(c.headers, '__Host-access'), refresh: cookieOf(c.headers, '__Host-refresh') };
+  if (!s.cookie.access || !s.cookie.refresh) problem('POST /login: no __Host-access/__Host-refresh cookies');
+  await call('POST /login', 401, 'wrong password', { json: { username: users.user, password: 'wrong wrong wrong' }, ip: freshIp() });
+  await call('POST /login', 400, 'bad Token-Delivery', {
+    json: { username: users.user, password }, ip: freshIp(), headers: { 'Token-Delivery': 'smoke' },
+  });
+  await bodyErrors('POST /login', { ip: freshIp() }, undefined, { username: users.user, password });
+  // The attempts of one username per window.
+  for (let i = 0; i < LOGIN_MAX; i++) {
+    await call('POST /login', 401, 'wrong password to throttle', {
+      json: { username: users.victim, password: 'wrong wrong wrong' }, ip: freshIp(),
+    });
+  }
+  await call('POST /login', 429, 'username throttled', { json: { username: users.victim, password }, ip: freshIp() });
+
+  let json = { refresh_token: s.user2.refresh_token };
+  checkRequestBody('POST /refresh', json, true);
+  const r = await call('POST /refresh', 200, 'refresh token in the body', { json, ip: freshIp() });
+  s.user2 = r.json ?? s.user2;
+  await call('POST /refresh', 403, 'refresh cookie without Origin', {
+    json: {}, ip: freshIp(), cookie: `__Host-refresh=${s.cookie.refresh}`,
+  });
+  const rc = await call('POST /refresh', 200, 'refresh cookie', {
+    json: {}, ip: freshIp(), cookie: `__Host-refresh=${s.cookie.refresh}`,
+    headers: { 'Token-Delivery': 'cookie', ...ORIGIN },
+  });
+  s.cookie.access = cookieOf(rc.headers, '__Host-access') ?? s.cookie.access;
+  s.cookie.refresh = cookieOf(rc.headers, '__Host-refresh') ?? s.cookie.refresh;
+  await call('POST /refresh', 401, 'unknown refresh token', { json: { refresh_token: 'x'.repeat(43) }, ip: freshIp() });
+  await bodyErrors('POST /refresh', { ip: freshIp() }, undefined, { refresh_token: s.user2.refresh_token });
+}
+
+async function profileRoutes(s) {
+  const user = { token: s.user.access_token };
+  const g = await call('GET /profile', 200, 'bearer', user);
+  await call('GET /profile', 200, 'cookie', { cookie: `__Host-access=${s.cookie.access}` });
+  await authErrors('GET /profile');
+  let etag = g.headers.get('etag');
+  for (const method of ['PUT', 'PATCH']) {
+    const op = `${method} /profile`;
+    const json = { display_name: `Name ${method}`, bio: 'bio', locale: 'en' };
+    checkRequestBody(op, json, true);
+    const u = await call(op, 200, 'If-Match current', { ...user, json, headers: { 'If-Match': etag ?? '*' } });
+    const stale = etag;
+    const u2 = await call(op, 200, 'no If-Match', { ...user, json: { bio: `${method} again` } });
+    etag = u2.headers.get('etag') ?? u.headers.get('etag') ?? etag;
+    await call(op, 412, 'stale If-Match', { ...user, json: { bio: 'late' }, headers: { 'If-Match': stale } });
+    await call(op, 400, 'If-Match not an entity-tag', { ...user, json: { bio: 'x' }, headers: { 'If-Match': 'v1' } });
+    await call(op, 400, 'wrong member type', { ...user, json: { display_name: 42 } });
+    await call(op, 403, 'cookie without Origin', { cookie: `__Host-access=${s.cookie.access}`, json: { bio: 'csrf' } });
+    await bodyErrors(op, user, undefined, { bio: 'b' });
+    await authErrors(op, undefined, { json: { bio: 'anon' } });
+  }
+}
+
+async function sessionRoutes(s) {
+  const user = { token: s.user.access_token };
+  const l = await call('GET /sessions', 200, 'bearer', user);
+  await authErrors('GET /sessions');
+  await call('GET /sessions/current', 200, 'bearer', user);
+  await authErrors('GET /sessions/current');
+  // The second session ends from the first; its access token still verifies.
+  const cur2 = await call('GET /sessions/current', 200, 'second session', { token: s.user2.access_token });
+  const id2 = cur2.json?.session?.id;
+  if (!id2 || !l.json) problem('GET /sessions/current: no session id');
+  const del = 'DELETE /sessions/{id}';
+  await call(del, 403, 'cookie without Origin', { path: `/sessions/${id2}`, cookie: `__Host-access=${s.cookie.access}` });
+  await call(del, 200, 'end the second session', { ...user, path: `/sessions/${id2}` });
+  await call('GET /sessions/current', 404, 'session ended elsewhere', { token: s.user2.access_token });
+  await call(del, 404, 'unknown id', { ...user, path: `/sessions/${id2}` });
+  await authErrors(del, `/sessions/${id2}`);
+}
+
+async function adminRoutes(s, ids) {
+  const admin = { token: s.admin.access_token };
+  const user = { token: s.user.access_token };
+  const list = 'GET /admin/users';
+  await call(list, 200, 'all', admin);
+  await call(list, 200, 'filtered', { ...admin, path: `/admin/users?query=api_&page_size=2` });
+  await call(list, 400, 'unknown query parameter', { ...admin, path: '/admin/users?colour=blue' });
+  await call(list, 403, 'not an admin', user);
+  await authErrors(list);
+
+  const one = 'GET /admin/users/{id}';
+  const path = `/admin/users/${ids.other}`;
+  const unknownPath = `/admin/users/${ids.unknown}`;
+  await call(one, 200, 'a user', { ...admin, path });
+  await call(one, 404, 'unknown id', { ...admin, path: unknownPath });
+  await call(one, 403, 'not an admin', { ...user, path });
+  await authErrors(one, path);
+
+  const upd = 'PATCH /admin/users/{id}';
+  const listed = await call(one, 200, 'the status names', { ...admin, path });
+  const names = statusNames(listed.json);
+  checkRequestBody(upd, { status: names.disabled }, true);
+  await call(upd, 200, 'disable', { ...admin, path, json: { status: names.disabled } });
+  await call(upd, 200, 'enable', { ...admin, path, json: { status: names.active } });
+  await call(upd, 400, 'the last admin demotes itself', { ...admin, path: `/admin/users/${ids.admin}`, json: { role: names.user } });
+  await call(upd, 404, 'unknown id', { ...admin, path: unknownPath, json: { status: names.active } });
+  await call(upd, 403, 'not an admin', { ...user, path, json: { status: names.active } });
+  await bodyErrors(upd, admin, path, { status: names.active });
+  await authErrors(upd, path, { json: { status: names.active } });
+
+  const rev = 'POST /admin/users/{id}/revoke-sessions';
+  const rpath = `/admin/users/${ids.other}/revoke-sessions`;
+  checkRequestBody(rev, {}, true);
+  await call(rev, 200, 'no body', { ...admin, path: rpath });
+  await call(rev, 200, 'empty object', { ...admin, path: rpath, json: {} });
+  await call(rev, 404, 'unknown id', { ...admin, path: `/admin/users/${ids.unknown}/revoke-sessions` });
+  await call(rev, 403, 'not an admin', { ...user, path: rpath });
+  await bodyErrors(rev, admin, rpath, {});
+  await authErrors(rev, rpath);
+
+  const audit = 'GET /admin/audit';
+  await call(audit, 200, 'all', admin);
+  await call(audit, 200, 'filtered', { ...admin, path: `/admin/audit?target=${ids.other}&page_size=5` });
+  await call(audit, 400, 'since not RFC 3339', { ...admin, path: '/admin/audit?since=yesterday' });
+  await call(audit, 403, 'not an admin', user);
+  await authErrors(audit);
+}
+
+// The names of a user's status and role as the document's request body of
+// PATCH /admin/users/{id} lists them (short lower-case names or the proto's
+// full ones); what the user's answer uses when the document has no enum.
+function statusNames(getUser) {
+  const o = operations.get('PATCH /admin/users/{id}');
+  const schema = deref(deref(o?.op.requestBody)?.content?.['application/json']?.schema);
+  const values = (prop) => {
+    const p = deref(schema?.properties?.[prop]);
+    return p?.enum ?? (p?.oneOf ?? p?.anyOf ?? []).map((x) => deref(x).const ?? deref(x).enum).flat();
+  };
+  const full = String(getUser?.user?.status ?? '').startsWith('USER_STATUS_');
+  const pick = (prop, want, fallback) =>
+    values(prop).find((v) => typeof v === 'string' && v.toLowerCase().endsWith(want)) ?? (full ? fallback : want);
+  return {
+    active: pick('status', 'active', 'USER_STATUS_ACTIVE'),
+    disabled: pick('status', 'disabled', 'USER_STATUS_DISABLED'),
+    user: pick('role', 'user', 'ROLE_USER'),
+  };
+}
+
+async function logoutRoutes(s) {
+  const op = 'POST /logout';
+  await call(op, 403, 'cookie without Origin', { cookie: `__Host-access=${s.cookie.access}`, json: {} });
+  await call(op, 200, 'cookie with Origin', {
+    cookie: `__Host-access=${s.cookie.access}; __Host-refresh=${s.cookie.refresh}`, json: {}, headers: ORIGIN,
+  });
+  await bodyErrors(op, { token: s.other.access_token }, undefined, {});
+  await authErrors(op, undefined, { json: {} });
+  checkRequestBody(op, { refresh_token: s.other.refresh_token }, true);
+  await call(op, 200, 'bearer', { token: s.other.access_token, json: { refresh_token: s.other.refresh_token } });
+}
+
+// The services stop one by one; each route then answers 503 naming it.
+async function serviceDown(s, ids) {
+  const pids = Object.fromEntries(env('API_PIDS').split(' ').map((p) => p.split(':')));
+  const admin = { token: s.admin.access_token };
+  const user = { token: s.user.access_token };
+  const down = {
+    admin: [
+      ['GET /admin/users', admin],
+      ['GET /admin/users/{id}', { ...admin, path: `/admin/users/${ids.other}` }],
+      ['PATCH /admin/users/{id}', { ...admin, path: `/admin/users/${ids.other}`, json: {} }],
+      ['POST /admin/users/{id}/revoke-sessions', { ...admin, path: `/admin/users/${ids.other}/revoke-sessions` }],
+      ['GET /admin/audit', admin],
+    ],
+    user: [
+      ['GET /profile', user],
+      ['PUT /profile', { ...user, json: {} }],
+      ['PATCH /profile', { ...user, json: {} }],
+    ],
+    auth: [
+      ['GET /sessions', user],
+      ['GET /sessions/current', user],
+      ['DELETE /sessions/{id}', { ...user, path: `/sessions/${ids.unknown}` }],
+      ['POST /logout', { ...user, json: {} }],
+      ['POST /register', { json: { username: uname('down'), email: 'down@example.com', password }, ip: freshIp() }],
+      ['POST /login', { json: { username: 'nobody', password }, ip: freshIp() }],
+      ['POST /refresh', { json: { refresh_token: s.user.refresh_token }, ip: freshIp() }],
+      ['GET /.well-known/jwks.json', {}],
+    ],
+  };
+  for (const svc of ['admin', 'user', 'auth']) {
+    process.kill(Number(pids[svc]), 'SIGTERM');
+    let ready;
+    for (let i = 0; i < 200; i++) {
+      ready = await fetch(`${base}/readyz`).then(async (r) => ({ status: r.status, text: await r.text() }));
+      if (ready.status === 503 && ready.text.includes(`"${svc}"`)) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    if (operations.has('GET /readyz')) await call('GET /readyz', 503, `${svc} down`);
+    for (const [op, req] of down[svc]) await call(op, 503, `${svc} service down`, req);
+  }
+}
+
+const users = { user: uname('user'), other: uname('other'), victim: uname('victim'), admin: uname('admin') };
+const s = {};
+const ids = { unknown: randomUUID() };
+try {
+  await publicRoutes();
+  await registration(users, ids);
+  await loginRoutes(users, s);
+  await profileRoutes(s);
+  await sessionRoutes(s);
+  await adminRoutes(s, ids);
+  await logoutRoutes(s);
+  await serviceDown(s, ids);
+} catch (e) {
+  problem(`the test stopped: ${e.stack}`);
+}
+
+// --- The table ------------------------------------------------------------------
+
+const rows = [...operations.values()].map((o) => {
+  const seen = [...o.seen.keys()].sort();
+  const listed = Object.keys(o.op.responses ?? {}).map(Number).filter((n) => !o.seen.has(n));
+  return [o.op.operationId ?? '(no operationId)', o.key, seen.join(' ') || '-', listed.join(' ')];
+});
+const head = ['operationId', 'operation', 'statuses seen', 'listed, not provoked'];
+const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (r) => r.map((c, i) => c.padEnd(width[i])).join('  ').trimEnd();
+console.log(line(head));
+for (const r of rows) console.log(line(r));
+for (const o of operations.values()) {
+  if (o.seen.size === 0) problem(`${o.key} (${o.op.operationId}) was never exercised`);
+  if (!o.op.operationId) problem(`${o.key} has no operationId`);
+}
+console.log(`api_contract: ${cases} requests, ${operations.size} operations, ${problems.length} problems`);
+process.exit(problems.length === 0 ? 0 : 1);
