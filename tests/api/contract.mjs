@@ -187,6 +187,27 @@ function checkAnswer(o, status, headers, text) {
   return errs;
 }
 
+// The parameters a request uses must be the operation's (or its path's):
+// its query parameters, {id}, and the request headers the edge reads. NOT
+// lists those a case sends on purpose although undocumented.
+const READ_HEADERS = ['if-match', 'token-delivery'];
+function checkParameters(o, path, headers, not) {
+  const params = [...(doc.paths[o.template].parameters ?? []), ...(o.op.parameters ?? [])].map(deref);
+  const has = (where, name) => params.some((p) => p.in === where && p.name.toLowerCase() === name.toLowerCase());
+  const errs = [];
+  const url = new URL(path, base);
+  for (const name of new Set(url.searchParams.keys())) {
+    if (!not.includes(name) && !has('query', name)) errs.push(`query parameter ${name} is not documented`);
+  }
+  for (const m of o.template.matchAll(/\{([^}]+)\}/g)) {
+    if (!has('path', m[1])) errs.push(`path parameter ${m[1]} is not documented`);
+  }
+  for (const name of Object.keys(headers)) {
+    if (READ_HEADERS.includes(name.toLowerCase()) && !has('header', name)) errs.push(`header ${name} is not documented`);
+  }
+  return errs;
+}
+
 // --- Requests ---------------------------------------------------------------
 
 let cases = 0;
@@ -231,6 +252,7 @@ async function call(opKey, expect, what, req = {}) {
   if (!o) {
     problem(`${label}: the document has no operation ${opKey}`);
   } else {
+    for (const e of checkParameters(o, path, headers, req.undocumented ?? [])) problem(`${label}: ${e}`);
     o.seen.set(res.status, (o.seen.get(res.status) ?? 0) + 1);
     for (const e of checkAnswer(o, res.status, res.headers, text)) problem(`${label}: ${res.status}: ${e}`);
   }
@@ -290,7 +312,9 @@ async function bodyErrors(opKey, auth, path, valid) {
   await call(opKey, 413, 'body over EDGE_MAX_BODY_BYTES', { ...auth, path, raw: big() });
 }
 // The errors of a route that needs a token: none, a garbled one.
+const authedOps = new Set(); // operations whose 401 without a token was seen
 async function authErrors(opKey, path, req = {}) {
+  authedOps.add(opKey);
   await call(opKey, 401, 'no token', { ...req, path });
   await call(opKey, 401, 'garbled token', { ...req, path, token: 'not.a.token' });
 }
@@ -432,7 +456,7 @@ async function adminRoutes(s, ids) {
   const list = 'GET /admin/users';
   await call(list, 200, 'all', admin);
   await call(list, 200, 'filtered', { ...admin, path: `/admin/users?query=api_&page_size=2` });
-  await call(list, 400, 'unknown query parameter', { ...admin, path: '/admin/users?colour=blue' });
+  await call(list, 400, 'unknown query parameter', { ...admin, path: '/admin/users?colour=blue', undocumented: ['colour'] });
   await call(list, 403, 'not an admin', user);
   await authErrors(list);
 
@@ -576,8 +600,19 @@ const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].leng
 const line = (r) => r.map((c, i) => c.padEnd(width[i])).join('  ').trimEnd();
 console.log(line(head));
 for (const r of rows) console.log(line(r));
+// The security schemes the tests authenticate with, as the edge reads them.
+const schemes = doc.components?.securitySchemes ?? {};
+const bearer = Object.values(schemes).map(deref).some((x) => x.type === 'http' && x.scheme?.toLowerCase() === 'bearer');
+const cookie = Object.values(schemes).map(deref).some((x) => x.type === 'apiKey' && x.in === 'cookie' && x.name === '__Host-access');
+if (!bearer) problem('no security scheme of type http, scheme bearer');
+if (!cookie) problem('no security scheme of type apiKey in the cookie __Host-access');
 for (const o of operations.values()) {
   if (o.seen.size === 0) problem(`${o.key} (${o.op.operationId}) was never exercised`);
+  // An operation that needs a token was called without one (401).
+  const security = o.op.security ?? doc.security ?? [];
+  const anonymous = security.length === 0 || security.some((req) => Object.keys(req).length === 0);
+  if (!anonymous && !o.seen.has(401)) problem(`${o.key} needs a token, but no call without one answered 401`);
+  if (anonymous && authedOps.has(o.key)) problem(`${o.key} answered 401 without a token, but the document requires none`);
   if (!o.op.operationId) problem(`${o.key} has no operationId`);
 }
 console.log(`api_contract: ${cases} requests, ${operations.size} operations, ${problems.length} problems`);
