@@ -570,28 +570,80 @@ static const char *const device_in_fields[] = {"device_token", NULL};
 static const char *const device_out_fields[] = {
     "device_token", "device_token_expires_in", NULL};
 
+/* What each filter adds to the OpenAPI description. */
+#define COOKIE_ERRORS                                                         \
+	"403 a cookie stood in for a token without the Origin of an "         \
+	"allowed page; 415 a cookie stood in for a token and the body is "    \
+	"not application/json"
+
+static const char *const refresh_params[] = {"RefreshCookie", NULL};
+static const char *const if_match_params[] = {"IfMatch", NULL};
+static const char *const device_params[] = {"DeviceCookie", NULL};
+static const char *const delivery_params[] = {"TokenDelivery", NULL};
+static const char *const cache_headers[] = {"Cache-Control", NULL};
+static const char *const etag_headers[] = {"ETag", NULL};
+static const char *const location_headers[] = {"Location", NULL};
+static const char *const cookie_headers[] = {"Set-Cookie", NULL};
+static const char *const token_members[] = {
+    "access_token", "refresh_token", "device_token", NULL};
+
+static const edge_filter_doc body_doc = {.errors =
+                                             "400 the body is not JSON, or "
+                                             "a member is unknown, of the "
+                                             "wrong type or out of range; "
+                                             "415 the body is not "
+                                             "application/json"};
+static const edge_filter_doc query_doc = {
+    .errors = "400 a parameter is unknown, given twice, not UTF-8 or of "
+              "the wrong type"};
+static const edge_filter_doc client_info_doc = {.replaces_in_fields = true};
+static const edge_filter_doc refresh_doc = {
+    .parameters = refresh_params, .unsafe_errors = COOKIE_ERRORS};
+static const edge_filter_doc if_match_doc = {.replaces_in_fields = true,
+    .parameters = if_match_params,
+    .errors = "400 If-Match is neither \"*\" nor ETags of this API; 412 "
+              "the profile changed since that ETag: read it again"};
+static const edge_filter_doc auth_doc = {.security = true,
+    .errors = "401 no token, or it is invalid, expired or revoked",
+    .unsafe_errors = COOKIE_ERRORS};
+static const char *const jwks_members[] = {"keys", NULL};
+static const edge_filter_doc jwks_doc = {.headers = cache_headers,
+    .answer_type = "application/jwk-set+json",
+    .answer_fields = jwks_members};
+static const edge_filter_doc etag_doc = {.headers = etag_headers};
+static const edge_filter_doc location_doc = {.headers = location_headers};
+static const edge_filter_doc device_doc = {
+    .parameters = device_params, .headers = cookie_headers};
+static const edge_filter_doc set_cookies_doc = {.may_omit = token_members,
+    .parameters = delivery_params,
+    .headers = cookie_headers,
+    .errors = "400 Token-Delivery is neither \"cookie\" nor \"body\""};
+static const edge_filter_doc clear_cookies_doc = {.headers = cookie_headers};
+
 static const edge_filter filters[] = {
     /* The message builders first: the filters below read and write the
      * message they build. (A route has at most one of them.) */
-    {ROUTE_BODY, "body", body_request, NULL, NULL, NULL},
-    {ROUTE_QUERY, "query", query_request, NULL, NULL, NULL},
+    {ROUTE_BODY, "body", body_request, NULL, NULL, NULL, &body_doc},
+    {ROUTE_QUERY, "query", query_request, NULL, NULL, NULL, &query_doc},
     {ROUTE_CLIENT_INFO, "client_info", client_info_request, NULL,
-        client_info_fields, NULL},
+        client_info_fields, NULL, &client_info_doc},
     {ROUTE_REFRESH_COOKIE, "refresh_cookie", refresh_cookie_request, NULL,
-        refresh_fields, NULL},
+        refresh_fields, NULL, &refresh_doc},
     {ROUTE_IF_MATCH, "if_match", if_match_request, NULL, if_match_fields,
-        NULL},
-    {ROUTE_AUTH, "auth", auth_request, NULL, NULL, NULL},
+        NULL, &if_match_doc},
+    {ROUTE_AUTH, "auth", auth_request, NULL, NULL, NULL, &auth_doc},
     /* The JWKS document replaces the body before headers are added. */
-    {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields},
-    {ROUTE_ETAG, "etag", NULL, etag_response, NULL, etag_fields},
-    {ROUTE_LOCATION, "location", NULL, location_response, NULL, NULL},
+    {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields, &jwks_doc},
+    {ROUTE_ETAG, "etag", NULL, etag_response, NULL, etag_fields, &etag_doc},
+    {ROUTE_LOCATION, "location", NULL, location_response, NULL, NULL,
+        &location_doc},
     {ROUTE_DEVICE_COOKIE, "device_cookie", device_cookie_request,
-        device_cookie_response, device_in_fields, device_out_fields},
+        device_cookie_response, device_in_fields, device_out_fields,
+        &device_doc},
     {ROUTE_SET_COOKIES, "set_cookies", token_delivery_request,
-        set_cookies_response, NULL, token_fields},
+        set_cookies_response, NULL, token_fields, &set_cookies_doc},
     {ROUTE_CLEAR_COOKIES, "clear_cookies", NULL, clear_cookies_response, NULL,
-        NULL},
+        NULL, &clear_cookies_doc},
 };
 
 #define N_FILTERS (sizeof(filters) / sizeof(filters[0]))

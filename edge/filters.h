@@ -52,6 +52,35 @@ typedef struct edge_exchange {
  * x->refusal; a response side fails only when out of memory). */
 typedef int (*edge_filter_fn)(edge_exchange *x);
 
+/* What a filter adds to the OpenAPI description of a route with its flag
+ * (openapi.c): every name here is a key of that file's components. */
+typedef struct edge_filter_doc {
+	/* Its in_fields come from the connection only, so they are not
+	 * members of the body (true); or from a header or cookie only when
+	 * the body leaves them out, so the body may still send them but
+	 * need not (false). */
+	bool replaces_in_fields;
+	/* Members of the response it may leave out (NULL-terminated;
+	 * NULL: none): not required in the document. */
+	const char *const *may_omit;
+	/* The request headers and cookies it reads: components.parameters
+	 * names (NULL-terminated; NULL: none). */
+	const char *const *parameters;
+	/* The headers it sets on success: components.headers names. */
+	const char *const *headers;
+	/* The errors its request side answers: "400 why; 412 why", or
+	 * NULL; and those it answers only to unsafe methods (POST, PUT,
+	 * PATCH, DELETE). */
+	const char *errors;
+	const char *unsafe_errors;
+	/* The route takes the end user's token (the security schemes). */
+	bool security;
+	/* The answer is not the response message as JSON but this media
+	 * type, holding only these members of it (NULL: unchanged). */
+	const char *answer_type;
+	const char *const *answer_fields;
+} edge_filter_doc;
+
 typedef struct edge_filter {
 	unsigned flag;              /* one ROUTE_* bit */
 	const char *name;           /* "if_match" (tests, logs) */
@@ -62,6 +91,7 @@ typedef struct edge_filter {
 	 * with its flag must have. */
 	const char *const *in_fields;
 	const char *const *out_fields;
+	const edge_filter_doc *doc; /* NULL: adds nothing to it */
 } edge_filter;
 
 /* The table, in the order its sides run, and its length. Static. */

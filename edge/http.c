@@ -19,6 +19,7 @@
 #include "browser.h"
 #include "http.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "ready.h"
 #include "rest.h"
 #include "static.h"
@@ -245,6 +246,29 @@ serve_metrics(edge_request *r)
 	return a.body != NULL && edge_http_send(r, &a);
 }
 
+/* The OpenAPI document built at start, revalidated by its ETag. */
+static bool
+serve_openapi(edge_request *r)
+{
+	size_t len;
+	const char *etag;
+	char *doc = edge_openapi_json(&len, &etag);
+	const char *inm = edge_http_header(r->conn, "If-None-Match");
+	bool fresh = inm != NULL && edge_static_etag_match(inm, etag);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    fresh ? 0 : len, fresh ? NULL : doc,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		return false;
+	}
+	if (!fresh) {
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+	}
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	return send_response(r, fresh ? 304 : 200, resp, false);
+}
+
 /* Which fixed resource of the edge url names: METRIC_HEALTHZ,
  * METRIC_READYZ, METRIC_METRICS, METRIC_STATIC (with *file), or
  * METRIC_N_EXTRA for none. */
@@ -260,6 +284,9 @@ fixed_resource(const edge_config *cfg, const edge_request *r, const char *url,
 	}
 	if (strcmp(url, "/metrics") == 0 && cfg->metrics) {
 		return METRIC_METRICS;
+	}
+	if (strcmp(url, "/openapi.json") == 0) {
+		return METRIC_OPENAPI;
 	}
 	if (r->route == NULL && r->early != 405) {
 		*file = edge_static_find(url);
@@ -285,6 +312,8 @@ serve_fixed(edge_request *r, unsigned fixed, const edge_file *file, bool get)
 		return edge_ready_serve(r);
 	case METRIC_METRICS:
 		return serve_metrics(r);
+	case METRIC_OPENAPI:
+		return serve_openapi(r);
 	default:
 		return serve_static(r, file);
 	}
@@ -461,7 +490,8 @@ dispatch(const edge_config *cfg, edge_request *r, const char *url,
 		    "{\"service\":\"microcore edge\",\"endpoints\":"
 		    "[\"/healthz\",\"/readyz\",\"/metrics\",\"/register\","
 		    "\"/login\",\"/refresh\",\"/logout\",\"/profile\","
-		    "\"/sessions\",\"/.well-known/jwks.json\"]}");
+		    "\"/sessions\",\"/.well-known/jwks.json\","
+		    "\"/openapi.json\"]}");
 	}
 	return not_found(r);
 }
