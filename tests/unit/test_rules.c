@@ -115,8 +115,8 @@ row_fits_its_field(const field_rule *r, const ProtobufCFieldDescriptor *f)
 		assert_true(r->min <= r->max);
 	}
 	if (r->flags & RULE_REQUIRED) {
-		assert_true(f->type == PROTOBUF_C_TYPE_STRING ||
-		            is_integer(f->type));
+		assert_true(
+		    f->type == PROTOBUF_C_TYPE_STRING || is_integer(f->type));
 	}
 	if (r->flags & RULE_NULLABLE) {
 		assert_int_equal(f->type, PROTOBUF_C_TYPE_MESSAGE);
@@ -125,9 +125,8 @@ row_fits_its_field(const field_rule *r, const ProtobufCFieldDescriptor *f)
 	if (r->min_len && r->max_len) {
 		assert_true(r->min_len <= r->max_len);
 	}
-	assert_int_equal(r->flags & ~(RULE_REQUIRED | RULE_RANGE |
-	                                 RULE_NULLABLE),
-	    0);
+	assert_int_equal(
+	    r->flags & ~(RULE_REQUIRED | RULE_RANGE | RULE_NULLABLE), 0);
 }
 
 static void
@@ -232,8 +231,8 @@ test_check_text_writes_the_promised_messages(void **state)
 	    "must be at most 64 characters");
 	s[64] = '\0';
 	assert_null(rules_check_text(&most, s, buf, sizeof(buf)));
-	assert_string_equal(rules_check_text(&least, "1234567", buf,
-	                        sizeof(buf)),
+	assert_string_equal(
+	    rules_check_text(&least, "1234567", buf, sizeof(buf)),
 	    "must be at least 8 characters");
 	/* Not required: empty passes every length rule. */
 	assert_null(rules_check_text(&least, "", buf, sizeof(buf)));
@@ -253,8 +252,8 @@ test_check_int_writes_the_promised_messages(void **state)
 	assert_null(rules_check_int(&range, 200, buf, sizeof(buf)));
 	assert_string_equal(rules_check_int(&range, 201, buf, sizeof(buf)),
 	    "must be 0 to 200");
-	assert_string_equal(rules_check_int(&range, -1, buf, sizeof(buf)),
-	    "must be 0 to 200");
+	assert_string_equal(
+	    rules_check_int(&range, -1, buf, sizeof(buf)), "must be 0 to 200");
 	assert_string_equal(
 	    rules_check_int(&req, 0, buf, sizeof(buf)), "is required");
 	assert_null(rules_check_int(&req, 7, buf, sizeof(buf)));
@@ -292,9 +291,9 @@ test_buffer_defines_equal_the_rows(void **state)
 	assert_int_equal(row(reg, "username")->min_len, AUTH_USERNAME_MIN);
 	assert_int_equal(row(reg, "username")->max_len, AUTH_USERNAME_MAX);
 	assert_int_equal(row(reg, "email")->max_len, AUTH_EMAIL_MAX);
-	assert_int_equal(row(&auth__v1__admin_list_users_request__descriptor,
-	                     "query")
-	                     ->max_len,
+	assert_int_equal(
+	    row(&auth__v1__admin_list_users_request__descriptor, "query")
+	        ->max_len,
 	    AUTH_QUERY_MAX);
 	const ProtobufCMessageDescriptor *up =
 	    &user__v1__update_profile_request__descriptor;
@@ -322,8 +321,9 @@ test_admin_list_users_rows_equal_svc_auths(void **state)
 	for (size_t i = 0; i < N(fields); i++) {
 		const field_rule *a =
 		    row(&admin__v1__list_users_request__descriptor, fields[i]);
-		const field_rule *b = row(
-		    &auth__v1__admin_list_users_request__descriptor, fields[i]);
+		const field_rule *b =
+		    row(&auth__v1__admin_list_users_request__descriptor,
+		        fields[i]);
 		assert_int_equal(a->flags, b->flags);
 		assert_int_equal(a->min_len, b->min_len);
 		assert_int_equal(a->max_len, b->max_len);
@@ -340,14 +340,17 @@ test_account_validators_enforce_the_rows(void **state)
 	char s[2048], out[AUTH_EMAIL_MAX + 1];
 	size_t max = row(reg, "username")->max_len;
 	size_t min = row(reg, "username")->min_len;
-	assert_null(auth_username_normalize(repeat(s, "a", max), out, AUTH_USERNAME_MAX + 1));
-	assert_non_null(
-	    auth_username_normalize(repeat(s, "a", max + 1), out, AUTH_USERNAME_MAX + 1));
-	assert_null(auth_username_normalize(repeat(s, "a", min), out, AUTH_USERNAME_MAX + 1));
-	assert_non_null(
-	    auth_username_normalize(repeat(s, "a", min - 1), out, AUTH_USERNAME_MAX + 1));
+	assert_null(auth_username_normalize(
+	    repeat(s, "a", max), out, AUTH_USERNAME_MAX + 1));
+	assert_non_null(auth_username_normalize(
+	    repeat(s, "a", max + 1), out, AUTH_USERNAME_MAX + 1));
+	assert_null(auth_username_normalize(
+	    repeat(s, "a", min), out, AUTH_USERNAME_MAX + 1));
+	assert_non_null(auth_username_normalize(
+	    repeat(s, "a", min - 1), out, AUTH_USERNAME_MAX + 1));
 	assert_string_equal(
-	    auth_username_normalize("", out, AUTH_USERNAME_MAX + 1), "is required");
+	    auth_username_normalize("", out, AUTH_USERNAME_MAX + 1),
+	    "is required");
 	/* Few enough characters, but not ASCII: the shape refuses it. */
 	assert_string_equal(auth_username_normalize(repeat(s, "\xc3\xa9", 20),
 	                        out, AUTH_USERNAME_MAX + 1),
@@ -373,8 +376,8 @@ test_account_validators_enforce_the_rows(void **state)
 	assert_int_equal(strlen(longer), max + 1);
 	assert_string_equal(auth_email_normalize(longer, out, sizeof(out)),
 	    "must be 3 to 254 characters");
-	assert_string_equal(auth_email_normalize("", out, sizeof(out)),
-	    "is required");
+	assert_string_equal(
+	    auth_email_normalize("", out, sizeof(out)), "is required");
 
 	/* Characters, not bytes: 8 of two bytes pass, 7 do not; 128 of
 	 * three bytes pass, 129 of one do not. */
@@ -458,15 +461,15 @@ static void
 test_patterns_agree_with_the_checks(void **state)
 {
 	(void) state;
-	const char *user = row(&auth__v1__register_request__descriptor,
-	    "username")
-	                       ->pattern;
+	const char *user =
+	    row(&auth__v1__register_request__descriptor, "username")->pattern;
 	const char *const names[] = {"ada", "Ada.L_1-x", "a b", "a@b", "a/b",
 	    "\xc3\xa9t\xc3\xa9", "abc;", "abc\n"};
 	char out[AUTH_USERNAME_MAX + 1];
 	for (size_t i = 0; i < N(names); i++) {
 		assert_int_equal(matches(user, names[i]),
-		    auth_username_normalize(names[i], out, sizeof(out)) == NULL);
+		    auth_username_normalize(names[i], out, sizeof(out)) ==
+		        NULL);
 	}
 	const char *locale =
 	    row(&user__v1__update_profile_request__descriptor, "locale")
