@@ -21,6 +21,7 @@
 #include "auth_validate.h"
 #include "profile_validate.h"
 #include "registry.h"
+#include "routes.h"
 #include "rules.h"
 
 /* A field the .proto is about to rename: its row is written under the new
@@ -30,25 +31,6 @@ static const struct {
 	const char *message, *field, *old;
 } renames[] = {
     {"admin.v1.AuditEntry", "detail", "detail_json"},
-};
-
-/* The RPC methods of the REST routes (edge/routes.c). */
-static const char *const rest_methods[] = {
-    "/auth.v1.AuthService/Register",
-    "/auth.v1.AuthService/Login",
-    "/auth.v1.AuthService/Refresh",
-    "/auth.v1.AuthService/Logout",
-    "/user.v1.UserService/GetProfile",
-    "/user.v1.UserService/UpdateProfile",
-    "/auth.v1.AuthService/ListSessions",
-    "/auth.v1.AuthService/GetCurrentSession",
-    "/auth.v1.AuthService/RevokeSession",
-    "/auth.v1.AuthService/GetJwks",
-    "/admin.v1.AdminService/ListUsers",
-    "/admin.v1.AdminService/GetUser",
-    "/admin.v1.AdminService/UpdateUser",
-    "/admin.v1.AdminService/RevokeSessions",
-    "/admin.v1.AdminService/ListAudit",
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -192,14 +174,22 @@ described(const ProtobufCMessageDescriptor *d, int depth)
 	}
 }
 
+/* Every message the REST routes take or return (edge/routes.c). */
 static void
 test_every_message_of_the_rest_api_is_described(void **state)
 {
 	(void) state;
-	for (size_t i = 0; i < N(rest_methods); i++) {
+	assert_true(edge_route_count() > 0);
+	for (unsigned i = 0; i < edge_route_count(); i++) {
+		const char *rpc = edge_route_at(i)->rpc;
 		const registry_service *svc;
 		const ProtobufCMethodDescriptor *m;
-		assert_int_equal(registry_find(rest_methods[i], &svc, &m), 0);
+		if (rpc == NULL) {
+			continue;
+		}
+		if (registry_find(rpc, &svc, &m) != 0) {
+			fail_msg("route %u: unknown method %s", i, rpc);
+		}
 		described(m->input, 0);
 		described(m->output, 0);
 	}
