@@ -48,8 +48,8 @@ bool auth_uuid_valid(const char *s);
 
 /* ---- Listing users (AdminListUsers) ------------------------------------ */
 
-#define AUTH_QUERY_MAX                                                        \
-	254 /* characters of a search prefix: the longest email */
+/* Characters of a search prefix: the longest email. */
+#define AUTH_QUERY_MAX 254
 /* A LIKE pattern for a query of AUTH_QUERY_MAX characters fits: each is at
  * most 4 bytes, or 2 when escaped. */
 #define AUTH_LIKE_MAX (4 * AUTH_QUERY_MAX + 2)

@@ -22,6 +22,7 @@
 #include "profile_validate.h"
 #include "registry.h"
 #include "routes.h"
+#include "users_repo.h"
 #include "rules.h"
 
 /* A field the .proto is about to rename: its row is written under the new
@@ -285,6 +286,12 @@ test_buffer_defines_equal_the_rows(void **state)
 	    row(&auth__v1__admin_list_users_request__descriptor, "query")
 	        ->max_len,
 	    AUTH_QUERY_MAX);
+	/* A page and the one row that tells whether another follows. */
+	assert_true(
+	    AUTH_USERS_LIST_MAX >=
+	    row(&auth__v1__admin_list_users_request__descriptor, "page_size")
+	            ->max +
+	        1);
 	const ProtobufCMessageDescriptor *up =
 	    &user__v1__update_profile_request__descriptor;
 	assert_int_equal(
