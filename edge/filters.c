@@ -63,14 +63,58 @@ build_message(edge_exchange *x, const char *text, size_t len)
 	return 0;
 }
 
+static const edge_filter *table(size_t *n);
+
+/* Refuses a body that sets a member the edge fills (from the path, or
+ * from the connection): the OpenAPI document does not list it, and the
+ * client's value would be ignored. */
+static int
+no_filled_members(edge_exchange *x)
+{
+	const edge_route *rt = x->route;
+	const char *member = NULL;
+	size_t n;
+	const edge_filter *f = table(&n);
+	if (rt->path_field != NULL &&
+	    core_pb_field_present(
+	        x->in, core_pb_field_find(rt->in, rt->path_field))) {
+		member = rt->path_field;
+	}
+	for (size_t i = 0; member == NULL && i < n; i++) {
+		if ((rt->flags & f[i].flag) == 0 || f[i].doc == NULL ||
+		    !f[i].doc->replaces_in_fields) {
+			continue;
+		}
+		for (size_t k = 0; f[i].in_fields[k] != NULL; k++) {
+			const char *name = f[i].in_fields[k];
+			if (core_pb_field_present(
+			        x->in, core_pb_field_find(rt->in, name))) {
+				member = name;
+				break;
+			}
+		}
+	}
+	if (member == NULL) {
+		return 0;
+	}
+	return refuse(x, 400,
+	    core_arena_printf(x->arena,
+	        "%s: the edge fills this member (from the path, a header or "
+	        "the connection); leave it out",
+	        member),
+	    json_pack("{s:[{s:s, s:s}]}", "errors", "field", member, "message",
+	        "leave it out: the edge fills it"));
+}
+
 /* ROUTE_BODY: the JSON body is the request message; no body at all is
- * {}. */
+ * {}. Members the edge fills are refused. */
 static int
 body_request(edge_exchange *x)
 {
 	const edge_request *r = x->req;
-	return r->body != NULL ? build_message(x, r->body, r->len)
-	                       : build_message(x, "{}", 2);
+	int rc = r->body != NULL ? build_message(x, r->body, r->len)
+	                         : build_message(x, "{}", 2);
+	return rc != 0 ? rc : no_filled_members(x);
 }
 
 bool
@@ -629,8 +673,8 @@ static const edge_filter filters[] = {
         client_info_fields, NULL, &client_info_doc},
     {ROUTE_REFRESH_COOKIE, "refresh_cookie", refresh_cookie_request, NULL,
         refresh_fields, NULL, &refresh_doc},
-    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL, if_match_fields,
-        NULL, &if_match_doc},
+    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL, if_match_fields, NULL,
+        &if_match_doc},
     {ROUTE_AUTH, "auth", auth_request, NULL, NULL, NULL, &auth_doc},
     /* The JWKS document replaces the body before headers are added. */
     {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields, &jwks_doc},
@@ -648,11 +692,17 @@ static const edge_filter filters[] = {
 
 #define N_FILTERS (sizeof(filters) / sizeof(filters[0]))
 
-const edge_filter *
-edge_filters(size_t *n)
+static const edge_filter *
+table(size_t *n)
 {
 	*n = N_FILTERS;
 	return filters;
+}
+
+const edge_filter *
+edge_filters(size_t *n)
+{
+	return table(n);
 }
 
 /* The first of names (NULL-terminated, may be NULL) that d lacks, or

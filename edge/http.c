@@ -256,13 +256,13 @@ serve_openapi(edge_request *r)
 	const char *inm = edge_http_header(r->conn, "If-None-Match");
 	bool fresh = inm != NULL && edge_static_etag_match(inm, etag);
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
-	    fresh ? 0 : len, fresh ? NULL : doc,
-	    MHD_RESPMEM_PERSISTENT);
+	    fresh ? 0 : len, fresh ? NULL : doc, MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		return false;
 	}
 	if (!fresh) {
-		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(
+		    resp, "Content-Type", "application/json");
 	}
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");

@@ -28,13 +28,25 @@ static char *served;
 static size_t served_len;
 static char served_etag[72];
 
-/* Errors every operation can answer, whatever its route. */
-static const char common_errors[] =
-    "413 the body is larger than EDGE_MAX_BODY_BYTES; 500 an internal "
-    "error (the request id finds it in the logs); 502 the service sent "
-    "an answer the edge cannot read; 503 the service, or a database it "
-    "needs, is not reachable now: try again (Retry-After when known); 504 "
-    "the service did not answer within EDGE_RPC_TIMEOUT_MS";
+/* Errors every operation can answer, whatever its route: each is a
+ * component (components.responses) that operations refer to, unless a
+ * route says more of that status. */
+static const struct {
+	unsigned status;
+	const char *name;
+	const char *what;
+} common[] = {
+    {413, "BodyTooLarge", "the body is larger than EDGE_MAX_BODY_BYTES"},
+    {500, "InternalError",
+        "an internal error: the request id finds it in the logs"},
+    {502, "BadGateway", "the service sent an answer the edge cannot read"},
+    {503, "Unavailable",
+        "the service, or a database it needs, is not reachable now: try "
+        "again (Retry-After when known)"},
+    {504, "Timeout", "the service did not answer within EDGE_RPC_TIMEOUT_MS"},
+};
+
+#define N_COMMON (sizeof(common) / sizeof(common[0]))
 
 /* And those of every unsafe method (POST, PUT, PATCH, DELETE). */
 static const char unsafe_errors[] =
@@ -105,9 +117,8 @@ errors_add(op_errors *e, const char *text)
 		/* The text runs to "; " before the next status, or to the
 		 * end. */
 		const char *end = p;
-		while (*end != '\0' &&
-		       !(end[0] == ';' && end[1] == ' ' && end[2] >= '1' &&
-		           end[2] <= '5')) {
+		while (*end != '\0' && !(end[0] == ';' && end[1] == ' ' &&
+		                           end[2] >= '1' && end[2] <= '5')) {
 			end++;
 		}
 		size_t k = 0;
@@ -119,8 +130,9 @@ errors_add(op_errors *e, const char *text)
 		}
 		if (k < e->n) {
 			size_t len = strlen(e->v[k].what);
-			snprintf(e->v[k].what + len, sizeof(e->v[k].what) - len,
-			    "%s%.*s", len > 0 ? "; " : "", (int) (end - p), p);
+			snprintf(e->v[k].what + len,
+			    sizeof(e->v[k].what) - len, "%s%.*s",
+			    len > 0 ? "; " : "", (int) (end - p), p);
 		}
 		p = *end != '\0' ? end + 2 : end;
 	}
@@ -169,8 +181,8 @@ gather(const edge_route *rt, route_docs *d)
 		if ((rt->flags & f->flag) == 0 || doc == NULL) {
 			continue;
 		}
-		names_add_all(doc->replaces_in_fields ? &d->hidden
-		                                      : &d->fallback,
+		names_add_all(
+		    doc->replaces_in_fields ? &d->hidden : &d->fallback,
 		    f->in_fields);
 		names_add_all(&d->may_omit, doc->may_omit);
 		names_add_all(&d->parameters, doc->parameters);
@@ -188,7 +200,12 @@ gather(const edge_route *rt, route_docs *d)
 	if (unsafe(rt)) {
 		errors_add(&d->errors, unsafe_errors);
 	}
-	errors_add(&d->errors, common_errors);
+	for (size_t i = 0; i < N_COMMON; i++) {
+		char e[256];
+		snprintf(
+		    e, sizeof(e), "%u %s", common[i].status, common[i].what);
+		errors_add(&d->errors, e);
+	}
 	qsort(d->errors.v, d->errors.n, sizeof(d->errors.v[0]), by_status);
 }
 
@@ -210,10 +227,10 @@ parameters(edge_schemas *s, const edge_route *rt, const route_docs *d)
 		const ProtobufCFieldDescriptor *f =
 		    core_pb_field_find(rt->in, rt->path_field);
 		const field_rule *r = rules_find(rt->in, rt->path_field);
-		json_array_append_new(list,
-		    json_pack("{s:s, s:s, s:b, s:o}", "name", "id", "in", "path",
-		        "required", 1, "schema",
-		        edge_schema_field(s, f, r, true)));
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:b, s:o}", "name", "id", "in",
+		              "path", "required", 1, "schema",
+		              edge_schema_field(s, f, r, true)));
 	}
 	for (unsigned i = 0; (rt->flags & ROUTE_QUERY) && i < rt->in->n_fields;
 	     i++) {
@@ -238,19 +255,20 @@ parameters(edge_schemas *s, const edge_route *rt, const route_docs *d)
 static json_t *
 request_body(edge_schemas *s, const edge_route *rt, const route_docs *d)
 {
-	edge_schema_view v = {.input = true,
-	    .hidden = d->hidden.v,
-	    .optional = d->fallback.v};
+	edge_schema_view v = {
+	    .input = true, .hidden = d->hidden.v, .optional = d->fallback.v};
 	bool needed = false;
 	for (unsigned i = 0; i < rt->in->n_fields; i++) {
-		const field_rule *r = rules_find(rt->in, rt->in->fields[i].name);
+		const field_rule *r =
+		    rules_find(rt->in, rt->in->fields[i].name);
 		needed = needed || (r != NULL && (r->flags & RULE_REQUIRED) &&
 		                       !listed(d->hidden.v, r->field) &&
 		                       !listed(d->fallback.v, r->field));
 	}
 	return json_pack("{s:s, s:b, s:{s:{s:o}}}", "description",
-	    "A JSON object; no body at all is the same as {}.", "required",
-	    needed, "content", "application/json", "schema",
+	    needed ? "A JSON object."
+	           : "A JSON object; no body at all is the same as {}.",
+	    "required", needed, "content", "application/json", "schema",
 	    edge_schema_ref(s, rt->in, &v));
 }
 
@@ -269,8 +287,8 @@ answer_headers(const char *const *names)
 static json_t *
 success(edge_schemas *s, const edge_route *rt, const route_docs *d)
 {
-	edge_schema_view v = {.optional = d->may_omit.v,
-	    .only = d->answer_fields};
+	edge_schema_view v = {
+	    .optional = d->may_omit.v, .only = d->answer_fields};
 	const field_rule *mr = rules_find(rt->out, NULL);
 	const char *what = mr != NULL && mr->description != NULL
 	                       ? mr->description
@@ -281,8 +299,32 @@ success(edge_schemas *s, const edge_route *rt, const route_docs *d)
 	    "schema", edge_schema_ref(s, rt->out, &v));
 }
 
+static json_t *failure_body(const op_error *e);
+
+/* The components.responses entry e is, or NULL when the route says more
+ * of its status than every route does. */
+static const char *
+common_name(const op_error *e)
+{
+	for (size_t i = 0; i < N_COMMON; i++) {
+		if (common[i].status == e->status &&
+		    strcmp(common[i].what, e->what) == 0) {
+			return common[i].name;
+		}
+	}
+	return NULL;
+}
+
 static json_t *
 failure(const op_error *e)
+{
+	const char *name = common_name(e);
+	return name != NULL ? ref("responses", name) : failure_body(e);
+}
+
+/* A problem answer of status e->status. */
+static json_t *
+failure_body(const op_error *e)
 {
 	const char *extra[3] = {NULL, NULL, NULL};
 	if (e->status == 401) {
@@ -290,7 +332,13 @@ failure(const op_error *e)
 	} else if (e->status == 429 || e->status == 503) {
 		extra[0] = "Retry-After";
 	}
-	return json_pack("{s:s, s:o, s:{s:{s:o}}}", "description", e->what,
+	/* A sentence: "The username is taken; ...". */
+	char what[sizeof(e->what)];
+	snprintf(what, sizeof(what), "%s", e->what);
+	if (what[0] >= 'a' && what[0] <= 'z') {
+		what[0] = (char) (what[0] - 'a' + 'A');
+	}
+	return json_pack("{s:s, s:o, s:{s:{s:o}}}", "description", what,
 	    "headers", answer_headers(extra), "content",
 	    "application/problem+json", "schema", ref("schemas", "Problem"));
 }
@@ -327,7 +375,8 @@ operation(edge_schemas *s, const edge_route *rt)
 	               : json_array());
 	json_object_set_new(op, "parameters", parameters(s, rt, &d));
 	if (rt->flags & ROUTE_BODY) {
-		json_object_set_new(op, "requestBody", request_body(s, rt, &d));
+		json_object_set_new(
+		    op, "requestBody", request_body(s, rt, &d));
 	}
 	json_object_set_new(op, "responses", responses(s, rt, &d));
 	return op;
@@ -460,6 +509,13 @@ document(void)
 		return NULL;
 	}
 	json_object_set_new(doc, "components", components);
+	json_t *shared = json_object();
+	json_object_set_new(components, "responses", shared);
+	for (size_t i = 0; i < N_COMMON; i++) {
+		op_error e = {.status = common[i].status};
+		snprintf(e.what, sizeof(e.what), "%s", common[i].what);
+		json_object_set_new(shared, common[i].name, failure_body(&e));
+	}
 	json_t *paths = json_object_get(doc, "paths");
 	edge_schemas s;
 	if (edge_schemas_init(&s, json_object_get(components, "schemas")) !=
@@ -491,9 +547,9 @@ char *
 edge_openapi_build(size_t *len)
 {
 	json_t *doc = document();
-	char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) |
-	                                               JSON_PRESERVE_ORDER)
-	                         : NULL;
+	char *text =
+	    doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+	                : NULL;
 	json_decref(doc);
 	if (text == NULL) {
 		core_log_error("openapi: out of memory");
@@ -521,8 +577,8 @@ edge_openapi_init(void)
 	}
 	unsigned char h[16];
 	char hex[2 * sizeof(h) + 1];
-	crypto_generichash(h, sizeof(h), (const unsigned char *) served,
-	    served_len, NULL, 0);
+	crypto_generichash(
+	    h, sizeof(h), (const unsigned char *) served, served_len, NULL, 0);
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 	snprintf(served_etag, sizeof(served_etag), "\"%s\"", hex);
 	return 0;

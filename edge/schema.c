@@ -88,8 +88,8 @@ enum_ref(edge_schemas *s, const ProtobufCEnumDescriptor *ed)
  * codec writes them, any other message by reference (the same direction,
  * every member). */
 static json_t *
-message_value(edge_schemas *s, const ProtobufCMessageDescriptor *d,
-    bool input, bool nullable)
+message_value(edge_schemas *s, const ProtobufCMessageDescriptor *d, bool input,
+    bool nullable)
 {
 	if (strcmp(d->name, "google.protobuf.Timestamp") == 0) {
 		return json_pack("{s:[s,s], s:s}", "type", "string",
@@ -141,8 +141,8 @@ scalar_value(edge_schemas *s, const ProtobufCFieldDescriptor *f, bool input,
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		return json_pack("{s:s, s:s}", "type", "integer", "format",
-		    "int32");
+		return json_pack(
+		    "{s:s, s:s}", "type", "integer", "format", "int32");
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		return json_pack("{s:s, s:i, s:I}", "type", "integer",
@@ -155,8 +155,8 @@ scalar_value(edge_schemas *s, const ProtobufCFieldDescriptor *f, bool input,
 		    "int64", "pattern", "^-?[0-9]+$");
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return json_pack("{s:s, s:s}", "type", "string", "pattern",
-		    "^[0-9]+$");
+		return json_pack(
+		    "{s:s, s:s}", "type", "string", "pattern", "^[0-9]+$");
 	case PROTOBUF_C_TYPE_FLOAT:
 	case PROTOBUF_C_TYPE_DOUBLE:
 		return json_pack("{s:s}", "type", "number");
@@ -173,8 +173,8 @@ scalar_value(edge_schemas *s, const ProtobufCFieldDescriptor *f, bool input,
 
 /* The rule's limits on a string or integer schema. */
 static void
-apply_rule(json_t *schema, const ProtobufCFieldDescriptor *f,
-    const field_rule *r)
+apply_rule(
+    json_t *schema, const ProtobufCFieldDescriptor *f, const field_rule *r)
 {
 	if (r == NULL) {
 		return;
@@ -223,7 +223,8 @@ edge_schema_field(edge_schemas *s, const ProtobufCFieldDescriptor *f,
 			single_type(item);
 			apply_rule(item, f, r);
 		}
-		schema = json_pack("{s:s, s:o}", "type", "array", "items", item);
+		schema =
+		    json_pack("{s:s, s:o}", "type", "array", "items", item);
 	} else {
 		schema = scalar_value(s, f, input, nullable);
 		if (schema != NULL) {
@@ -248,8 +249,8 @@ view_key(char *out, size_t outlen, const ProtobufCMessageDescriptor *d,
 	    out, outlen, "%s %s", d->name, v->input ? "in" : "out");
 	for (int k = 0; k < 3 && n < outlen; k++) {
 		n += (size_t) snprintf(out + n, outlen - n, "|");
-		for (size_t i = 0; lists[k] != NULL && lists[k][i] != NULL &&
-		                   n < outlen;
+		for (size_t i = 0;
+		     lists[k] != NULL && lists[k][i] != NULL && n < outlen;
 		     i++) {
 			n += (size_t) snprintf(
 			    out + n, outlen - n, "%s,", lists[k][i]);
@@ -295,7 +296,8 @@ message_schema(edge_schemas *s, const ProtobufCMessageDescriptor *d,
 		goto fail;
 	}
 	if (mr != NULL && mr->description != NULL) {
-		json_object_set_new(o, "description", json_string(mr->description));
+		json_object_set_new(
+		    o, "description", json_string(mr->description));
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
