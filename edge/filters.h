@@ -19,6 +19,7 @@
 #include "core/arena.h"
 #include "config.h"
 #include "http.h"
+#include "if_match.h"
 #include "request.h"
 #include "routes.h"
 
@@ -125,27 +126,5 @@ typedef struct edge_query_args {
  * walk). Returns false to stop at the first problem (dup or bad set, or
  * obj NULL). Pure apart from the allocation. */
 bool edge_query_arg(void *cls, const char *key, const char *value);
-
-/* What an If-Match header asks (RFC 9110 section 13.1.1). */
-typedef enum edge_if_match {
-	/* Not "*" nor a list of entity-tags (3, v7, "v7 unclosed), or
-	 * two versions of this API (the RPC takes one): 400. */
-	EDGE_IF_MATCH_BAD = -1,
-	/* One strong ETag of this API, "v<n>" (among others that cannot
-	 * match): the update applies only to version n. */
-	EDGE_IF_MATCH_VERSION = 0,
-	/* "*": any current version, i.e. no condition (a profile always
-	 * exists: it is created on first access). */
-	EDGE_IF_MATCH_ANY = 1,
-	/* Entity-tags none of which can match: weak ones (If-Match compares
-	 * strongly, so W/"v7" never matches), or not of this API ("7",
-	 * "x"): 412, the update is not applied. */
-	EDGE_IF_MATCH_NONE = 2,
-} edge_if_match;
-
-/* Parses an If-Match value: one of the edge_if_match outcomes, with the
- * version in *version for EDGE_IF_MATCH_VERSION (untouched otherwise).
- * Pure. */
-int edge_if_match_parse(const char *value, long long *version);
 
 #endif

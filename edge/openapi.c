@@ -13,9 +13,11 @@
 #include "core/log.h"
 #include "core/pbfield.h"
 #include "filters.h"
+#include "http.h"
 #include "openapi.h"
 #include "routes.h"
 #include "schema.h"
+#include "static.h"
 
 /* Members of a message one route hides or makes optional: a few. */
 #define NAMES_MAX 16
@@ -145,13 +147,6 @@ by_status(const void *a, const void *b)
 	return (int) x->status - (int) y->status;
 }
 
-static bool
-unsafe(const edge_route *rt)
-{
-	return strcmp(rt->method, "GET") != 0 &&
-	       strcmp(rt->method, "HEAD") != 0;
-}
-
 /* What the route's flags' filters add, gathered. */
 typedef struct route_docs {
 	name_list hidden;     /* request members the body may not have */
@@ -188,7 +183,7 @@ gather(const edge_route *rt, route_docs *d)
 		names_add_all(&d->parameters, doc->parameters);
 		names_add_all(&d->headers, doc->headers);
 		errors_add(&d->errors, doc->errors);
-		if (unsafe(rt)) {
+		if (edge_method_unsafe(rt->method)) {
 			errors_add(&d->errors, doc->unsafe_errors);
 		}
 		d->security = d->security || doc->security;
@@ -197,7 +192,7 @@ gather(const edge_route *rt, route_docs *d)
 			d->answer_fields = doc->answer_fields;
 		}
 	}
-	if (unsafe(rt)) {
+	if (edge_method_unsafe(rt->method)) {
 		errors_add(&d->errors, unsafe_errors);
 	}
 	for (size_t i = 0; i < N_COMMON; i++) {
@@ -584,12 +579,20 @@ edge_openapi_init(void)
 	return 0;
 }
 
-char *
-edge_openapi_json(size_t *len, const char **etag)
+bool
+edge_openapi_serve(edge_request *r)
 {
-	*len = served_len;
-	*etag = served_etag;
-	return served;
+	const char *inm = edge_http_header(r->conn, "If-None-Match");
+	bool fresh = inm != NULL && edge_static_etag_match(inm, served_etag);
+	edge_answer a = {.status = fresh ? 304 : 200,
+	    .type = fresh ? NULL : "application/json",
+	    .body = fresh ? NULL : strdup(served)};
+	if (!fresh && a.body == NULL) {
+		return false;
+	}
+	edge_answer_header(&a, "ETag", served_etag);
+	edge_answer_header(&a, "Cache-Control", "no-cache");
+	return edge_http_send(r, &a);
 }
 
 void

@@ -8,7 +8,10 @@
 #ifndef EDGE_OPENAPI_H
 #define EDGE_OPENAPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "request.h"
 
 /* The document as JSON text (indented, the same bytes on every run),
  * malloc'd; the caller frees it. edge_routes_init() must have succeeded.
@@ -19,10 +22,9 @@ char *edge_openapi_build(size_t *len);
  * -1 (logged). */
 int edge_openapi_init(void);
 
-/* The document built by edge_openapi_init() (NULL before), its length
- * and its ETag. Never written after the start: any thread may read it
- * (it is not const only for libmicrohttpd's sake). */
-char *edge_openapi_json(size_t *len, const char **etag);
+/* Answers GET /openapi.json: the document built by edge_openapi_init(),
+ * or 304 when If-None-Match names its ETag. Returns as edge_http_send(). */
+bool edge_openapi_serve(edge_request *r);
 
 /* Frees it. */
 void edge_openapi_free(void);

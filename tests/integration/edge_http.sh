@@ -56,7 +56,7 @@ check "healthz is 200" test "$code" = 200
 check "healthz body" grep -q '"status":"ok"' "$tmp/h.json"
 
 code=$(curl -s -o "$tmp/i.json" -w '%{http_code}' "$base/")
-check "index lists the endpoints" grep -q '"/readyz"' "$tmp/i.json"
+check "index points to the API description" grep -q '"openapi":"/openapi.json"' "$tmp/i.json"
 
 # Readiness names every service that is down, as problem+json.
 code=$(curl -s -D "$tmp/r.hdr" -o "$tmp/r.json" -w '%{http_code}' "$base/readyz")

@@ -85,8 +85,7 @@ refs_resolve(json_t *v, size_t *n)
 	if (json_is_object(v)) {
 		const char *key;
 		json_t *val;
-		json_object_foreach(v, key, val)
-		{
+		json_object_foreach (v, key, val) {
 			if (strcmp(key, "$ref") == 0) {
 				const char *ref = json_string_value(val);
 				assert_non_null(ref);
@@ -101,8 +100,7 @@ refs_resolve(json_t *v, size_t *n)
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *val;
-		json_array_foreach(v, i, val)
-		{
+		json_array_foreach (v, i, val) {
 			refs_resolve(val, n);
 		}
 	}
@@ -136,8 +134,8 @@ test_every_route_is_one_operation_with_a_unique_id(void **state)
 		assert_non_null(json_object_get(op, "summary"));
 		char code[8];
 		snprintf(code, sizeof(code), "%u", rt->success);
-		assert_non_null(json_object_get(
-		    json_object_get(op, "responses"), code));
+		assert_non_null(
+		    json_object_get(json_object_get(op, "responses"), code));
 		/* No "default": every status is listed. */
 		assert_null(json_object_get(
 		    json_object_get(op, "responses"), "default"));
@@ -148,9 +146,8 @@ test_every_route_is_one_operation_with_a_unique_id(void **state)
 static json_t *
 schema_of(const char *name)
 {
-	return json_object_get(json_object_get(json_object_get(doc,
-	                                           "components"),
-	                           "schemas"),
+	return json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
 	    name);
 }
 
@@ -159,8 +156,7 @@ in_array(const json_t *a, const char *s)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach (a, i, v) {
 		if (strcmp(json_string_value(v), s) == 0) {
 			return true;
 		}
@@ -255,14 +251,14 @@ test_query_routes_take_their_fields_as_parameters(void **state)
 	bool status = false;
 	size_t i;
 	json_t *p;
-	json_array_foreach(params, i, p)
-	{
-		const char *name = json_string_value(json_object_get(p, "name"));
+	json_array_foreach (params, i, p) {
+		const char *name =
+		    json_string_value(json_object_get(p, "name"));
 		if (name != NULL && strcmp(name, "status") == 0) {
 			status = true;
-			assert_string_equal(json_string_value(json_object_get(
-			                        json_object_get(p, "schema"),
-			                        "$ref")),
+			assert_string_equal(
+			    json_string_value(json_object_get(
+			        json_object_get(p, "schema"), "$ref")),
 			    "#/components/schemas/UserStatus");
 		}
 	}
@@ -291,13 +287,16 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(
 	        test_document_is_openapi_3_1_and_every_reference_resolves),
-	    cmocka_unit_test(test_every_route_is_one_operation_with_a_unique_id),
+	    cmocka_unit_test(
+	        test_every_route_is_one_operation_with_a_unique_id),
 	    cmocka_unit_test(
 	        test_register_body_lists_what_a_client_sends_with_the_rules),
 	    cmocka_unit_test(
 	        test_answers_require_every_member_but_cookie_delivered_tokens),
-	    cmocka_unit_test(test_flags_add_their_headers_parameters_and_errors),
-	    cmocka_unit_test(test_query_routes_take_their_fields_as_parameters),
+	    cmocka_unit_test(
+	        test_flags_add_their_headers_parameters_and_errors),
+	    cmocka_unit_test(
+	        test_query_routes_take_their_fields_as_parameters),
 	    cmocka_unit_test(test_the_document_is_the_same_on_every_build),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
