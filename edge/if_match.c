@@ -108,4 +108,3 @@ edge_if_match_parse(const char *v, long long *out)
 	*out = version;
 	return EDGE_IF_MATCH_VERSION;
 }
-

@@ -212,6 +212,30 @@ ref(const char *where, const char *name)
 	return json_pack("{s:s}", "$ref", buf);
 }
 
+/* A parameter that is field f (rule r) of the request message; the
+ * rule's description is the parameter's. */
+static json_t *
+parameter(const char *name, const char *in, edge_schemas *s,
+    const ProtobufCFieldDescriptor *f, const field_rule *r)
+{
+	bool required = r != NULL && (r->flags & RULE_REQUIRED);
+	json_t *schema = edge_schema_field(s, f, r, true);
+	json_t *p = json_pack("{s:s, s:s, s:b}", "name", name, "in", in,
+	    "required", required || strcmp(in, "path") == 0);
+	if (schema == NULL || p == NULL) {
+		json_decref(schema);
+		json_decref(p);
+		return NULL;
+	}
+	json_t *about = json_object_get(schema, "description");
+	if (about != NULL) {
+		json_object_set(p, "description", about);
+		json_object_del(schema, "description");
+	}
+	json_object_set_new(p, "schema", schema);
+	return p;
+}
+
 /* The parameters: {id}, the query's fields, the filters' headers and
  * cookies, X-Request-Id. */
 static json_t *
@@ -219,23 +243,16 @@ parameters(edge_schemas *s, const edge_route *rt, const route_docs *d)
 {
 	json_t *list = json_array();
 	if (rt->path_field != NULL) {
-		const ProtobufCFieldDescriptor *f =
-		    core_pb_field_find(rt->in, rt->path_field);
-		const field_rule *r = rules_find(rt->in, rt->path_field);
 		json_array_append_new(
-		    list, json_pack("{s:s, s:s, s:b, s:o}", "name", "id", "in",
-		              "path", "required", 1, "schema",
-		              edge_schema_field(s, f, r, true)));
+		    list, parameter("id", "path", s,
+		              core_pb_field_find(rt->in, rt->path_field),
+		              rules_find(rt->in, rt->path_field)));
 	}
 	for (unsigned i = 0; (rt->flags & ROUTE_QUERY) && i < rt->in->n_fields;
 	     i++) {
 		const ProtobufCFieldDescriptor *f = &rt->in->fields[i];
-		const field_rule *r = rules_find(rt->in, f->name);
-		json_t *p = json_pack("{s:s, s:s, s:b, s:o}", "name", f->name,
-		    "in", "query", "required",
-		    r != NULL && (r->flags & RULE_REQUIRED), "schema",
-		    edge_schema_field(s, f, r, true));
-		json_array_append_new(list, p);
+		json_array_append_new(list, parameter(f->name, "query", s, f,
+		                                rules_find(rt->in, f->name)));
 	}
 	for (size_t i = 0; i < d->parameters.n; i++) {
 		json_array_append_new(
