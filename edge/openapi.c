@@ -70,17 +70,6 @@ typedef struct name_list {
 	size_t n;
 } name_list;
 
-static bool
-listed(const char *const *names, const char *name)
-{
-	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
-		if (strcmp(names[i], name) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 static void
 names_add(name_list *l, const char *name)
 {
@@ -274,8 +263,8 @@ request_body(edge_schemas *s, const edge_route *rt, const route_docs *d)
 		const field_rule *r =
 		    rules_find(rt->in, rt->in->fields[i].name);
 		needed = needed || (r != NULL && (r->flags & RULE_REQUIRED) &&
-		                       !listed(d->hidden.v, r->field) &&
-		                       !listed(d->fallback.v, r->field));
+		                       !edge_names_listed(d->hidden.v, r->field) &&
+		                       !edge_names_listed(d->fallback.v, r->field));
 	}
 	return json_pack("{s:s, s:b, s:{s:{s:o}}}", "description",
 	    needed ? "A JSON object."

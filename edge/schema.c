@@ -26,8 +26,8 @@ edge_schemas_free(edge_schemas *s)
 	s->views = NULL;
 }
 
-static bool
-listed(const char *const *names, const char *name)
+bool
+edge_names_listed(const char *const *names, const char *name)
 {
 	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
 		if (strcmp(names[i], name) == 0) {
@@ -262,10 +262,10 @@ view_key(char *out, size_t outlen, const ProtobufCMessageDescriptor *d,
 static bool
 shown(const edge_schema_view *v, const ProtobufCFieldDescriptor *f)
 {
-	if (listed(v->hidden, f->name)) {
+	if (edge_names_listed(v->hidden, f->name)) {
 		return false;
 	}
-	return v->only == NULL || listed(v->only, f->name);
+	return v->only == NULL || edge_names_listed(v->only, f->name);
 }
 
 /* Whether the view requires field f (shown). */
@@ -273,7 +273,7 @@ static bool
 required(const edge_schema_view *v, const ProtobufCFieldDescriptor *f,
     const field_rule *r)
 {
-	if (listed(v->optional, f->name)) {
+	if (edge_names_listed(v->optional, f->name)) {
 		return false;
 	}
 	if (v->input) {

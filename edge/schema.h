@@ -49,4 +49,7 @@ json_t *edge_schema_ref(edge_schemas *s, const ProtobufCMessageDescriptor *d,
 json_t *edge_schema_field(edge_schemas *s, const ProtobufCFieldDescriptor *f,
     const field_rule *r, bool input);
 
+/* Whether names (NULL-terminated, may be NULL) holds name. */
+bool edge_names_listed(const char *const *names, const char *name);
+
 #endif
