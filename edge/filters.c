@@ -63,14 +63,58 @@ build_message(edge_exchange *x, const char *text, size_t len)
 	return 0;
 }
 
+static const edge_filter *table(size_t *n);
+
+/* Refuses a body that sets a member the edge fills (from the path, or
+ * from the connection): the OpenAPI document does not list it, and the
+ * client's value would be ignored. */
+static int
+no_filled_members(edge_exchange *x)
+{
+	const edge_route *rt = x->route;
+	const char *member = NULL;
+	size_t n;
+	const edge_filter *f = table(&n);
+	if (rt->path_field != NULL &&
+	    core_pb_field_present(
+	        x->in, core_pb_field_find(rt->in, rt->path_field))) {
+		member = rt->path_field;
+	}
+	for (size_t i = 0; member == NULL && i < n; i++) {
+		if ((rt->flags & f[i].flag) == 0 || f[i].doc == NULL ||
+		    !f[i].doc->replaces_in_fields) {
+			continue;
+		}
+		for (size_t k = 0; f[i].in_fields[k] != NULL; k++) {
+			const char *name = f[i].in_fields[k];
+			if (core_pb_field_present(
+			        x->in, core_pb_field_find(rt->in, name))) {
+				member = name;
+				break;
+			}
+		}
+	}
+	if (member == NULL) {
+		return 0;
+	}
+	return refuse(x, 400,
+	    core_arena_printf(x->arena,
+	        "%s: the edge fills this member (from the path, a header or "
+	        "the connection); leave it out",
+	        member),
+	    json_pack("{s:[{s:s, s:s}]}", "errors", "field", member, "message",
+	        "leave it out: the edge fills it"));
+}
+
 /* ROUTE_BODY: the JSON body is the request message; no body at all is
- * {}. */
+ * {}. Members the edge fills are refused. */
 static int
 body_request(edge_exchange *x)
 {
 	const edge_request *r = x->req;
-	return r->body != NULL ? build_message(x, r->body, r->len)
-	                       : build_message(x, "{}", 2);
+	int rc = r->body != NULL ? build_message(x, r->body, r->len)
+	                         : build_message(x, "{}", 2);
+	return rc != 0 ? rc : no_filled_members(x);
 }
 
 bool
@@ -231,108 +275,6 @@ token_delivery_request(edge_exchange *x)
 	}
 	return refuse(
 	    x, 400, "Token-Delivery must be \"cookie\" or \"body\"", NULL);
-}
-
-static const char *
-skip_ows(const char *p)
-{
-	while (*p == ' ' || *p == '\t') {
-		p++;
-	}
-	return p;
-}
-
-/* RFC 9110 etagc: any visible character but '"', and obs-text. */
-static bool
-etagc(unsigned char c)
-{
-	return c == 0x21 || (c >= 0x23 && c <= 0x7e) || c >= 0x80;
-}
-
-/* Whether the opaque tag s[0..len) is this API's "v<n>", n in int64. */
-static bool
-api_version(const char *s, size_t len, long long *out)
-{
-	if (len < 2 || s[0] != 'v') {
-		return false;
-	}
-	long long n = 0;
-	for (size_t i = 1; i < len; i++) {
-		int d = s[i] - '0';
-		if (d < 0 || d > 9 || n > (LLONG_MAX - d) / 10) {
-			return false;
-		}
-		n = n * 10 + d;
-	}
-	*out = n;
-	return true;
-}
-
-/* One entity-tag at *pp ([W/]"etagc*"), which it moves past. Returns 1 for
- * a strong tag of this API (the version in *n), 0 for any other tag, -1
- * when there is none. */
-static int
-entity_tag(const char **pp, long long *n)
-{
-	const char *p = *pp;
-	bool weak = strncmp(p, "W/", 2) == 0;
-	p += weak ? 2 : 0;
-	if (*p != '"') {
-		return -1;
-	}
-	const char *tag = ++p;
-	while (etagc((unsigned char) *p)) {
-		p++;
-	}
-	if (*p != '"') {
-		return -1;
-	}
-	*pp = p + 1;
-	/* If-Match compares strongly: a weak tag never matches. */
-	return !weak && api_version(tag, (size_t) (p - tag), n) ? 1 : 0;
-}
-
-int
-edge_if_match_parse(const char *v, long long *out)
-{
-	const char *p = skip_ows(v);
-	if (*p == '*') {
-		return *skip_ows(p + 1) == '\0' ? EDGE_IF_MATCH_ANY
-		                                : EDGE_IF_MATCH_BAD;
-	}
-	size_t tags = 0;
-	bool found = false;
-	long long version = 0;
-	/* #entity-tag: tags separated by commas and optional spaces; empty
-	 * elements are allowed. */
-	while (*(p = skip_ows(p)) != '\0') {
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		long long n;
-		int kind = entity_tag(&p, &n);
-		if (kind < 0 || (kind == 1 && found && n != version)) {
-			return EDGE_IF_MATCH_BAD;
-		}
-		if (kind == 1) {
-			found = true;
-			version = n;
-		}
-		tags++;
-		p = skip_ows(p);
-		if (*p != ',' && *p != '\0') {
-			return EDGE_IF_MATCH_BAD;
-		}
-	}
-	if (tags == 0) {
-		return EDGE_IF_MATCH_BAD;
-	}
-	if (!found) {
-		return EDGE_IF_MATCH_NONE;
-	}
-	*out = version;
-	return EDGE_IF_MATCH_VERSION;
 }
 
 /* ROUTE_IF_MATCH: If-Match -> expected_version, so the update applies only
@@ -570,37 +512,95 @@ static const char *const device_in_fields[] = {"device_token", NULL};
 static const char *const device_out_fields[] = {
     "device_token", "device_token_expires_in", NULL};
 
+/* What each filter adds to the OpenAPI description. */
+#define COOKIE_ERRORS                                                         \
+	"403 a cookie stood in for a token without the Origin of an "         \
+	"allowed page; 415 a cookie stood in for a token and the body is "    \
+	"not application/json"
+
+static const char *const refresh_params[] = {"RefreshCookie", NULL};
+static const char *const if_match_params[] = {"IfMatch", NULL};
+static const char *const device_params[] = {"DeviceCookie", NULL};
+static const char *const delivery_params[] = {"TokenDelivery", NULL};
+static const char *const cache_headers[] = {"Cache-Control", NULL};
+static const char *const etag_headers[] = {"ETag", NULL};
+static const char *const location_headers[] = {"Location", NULL};
+static const char *const cookie_headers[] = {"Set-Cookie", NULL};
+static const char *const token_members[] = {
+    "access_token", "refresh_token", "device_token", NULL};
+
+static const edge_filter_doc body_doc = {.errors =
+                                             "400 the body is not JSON, or "
+                                             "a member is unknown, of the "
+                                             "wrong type or out of range; "
+                                             "415 the body is not "
+                                             "application/json"};
+static const edge_filter_doc query_doc = {
+    .errors = "400 a parameter is unknown, given twice, not UTF-8 or of "
+              "the wrong type"};
+static const edge_filter_doc client_info_doc = {.replaces_in_fields = true};
+static const edge_filter_doc refresh_doc = {
+    .parameters = refresh_params, .unsafe_errors = COOKIE_ERRORS};
+static const edge_filter_doc if_match_doc = {.replaces_in_fields = true,
+    .parameters = if_match_params,
+    .errors = "400 If-Match is neither \"*\" nor ETags of this API; 412 "
+              "the profile changed since that ETag: read it again"};
+static const edge_filter_doc auth_doc = {.security = true,
+    .errors = "401 no token, or it is invalid, expired or revoked",
+    .unsafe_errors = COOKIE_ERRORS};
+static const char *const jwks_members[] = {"keys", NULL};
+static const edge_filter_doc jwks_doc = {.headers = cache_headers,
+    .answer_type = "application/jwk-set+json",
+    .answer_fields = jwks_members};
+static const edge_filter_doc etag_doc = {.headers = etag_headers};
+static const edge_filter_doc location_doc = {.headers = location_headers};
+static const edge_filter_doc device_doc = {
+    .parameters = device_params, .headers = cookie_headers};
+static const edge_filter_doc set_cookies_doc = {.may_omit = token_members,
+    .parameters = delivery_params,
+    .headers = cookie_headers,
+    .errors = "400 Token-Delivery is neither \"cookie\" nor \"body\""};
+static const edge_filter_doc clear_cookies_doc = {.headers = cookie_headers};
+
 static const edge_filter filters[] = {
     /* The message builders first: the filters below read and write the
      * message they build. (A route has at most one of them.) */
-    {ROUTE_BODY, "body", body_request, NULL, NULL, NULL},
-    {ROUTE_QUERY, "query", query_request, NULL, NULL, NULL},
+    {ROUTE_BODY, "body", body_request, NULL, NULL, NULL, &body_doc},
+    {ROUTE_QUERY, "query", query_request, NULL, NULL, NULL, &query_doc},
     {ROUTE_CLIENT_INFO, "client_info", client_info_request, NULL,
-        client_info_fields, NULL},
+        client_info_fields, NULL, &client_info_doc},
     {ROUTE_REFRESH_COOKIE, "refresh_cookie", refresh_cookie_request, NULL,
-        refresh_fields, NULL},
-    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL, if_match_fields,
-        NULL},
-    {ROUTE_AUTH, "auth", auth_request, NULL, NULL, NULL},
+        refresh_fields, NULL, &refresh_doc},
+    {ROUTE_IF_MATCH, "if_match", if_match_request, NULL, if_match_fields, NULL,
+        &if_match_doc},
+    {ROUTE_AUTH, "auth", auth_request, NULL, NULL, NULL, &auth_doc},
     /* The JWKS document replaces the body before headers are added. */
-    {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields},
-    {ROUTE_ETAG, "etag", NULL, etag_response, NULL, etag_fields},
-    {ROUTE_LOCATION, "location", NULL, location_response, NULL, NULL},
+    {ROUTE_JWKS, "jwks", NULL, jwks_response, NULL, jwks_fields, &jwks_doc},
+    {ROUTE_ETAG, "etag", NULL, etag_response, NULL, etag_fields, &etag_doc},
+    {ROUTE_LOCATION, "location", NULL, location_response, NULL, NULL,
+        &location_doc},
     {ROUTE_DEVICE_COOKIE, "device_cookie", device_cookie_request,
-        device_cookie_response, device_in_fields, device_out_fields},
+        device_cookie_response, device_in_fields, device_out_fields,
+        &device_doc},
     {ROUTE_SET_COOKIES, "set_cookies", token_delivery_request,
-        set_cookies_response, NULL, token_fields},
+        set_cookies_response, NULL, token_fields, &set_cookies_doc},
     {ROUTE_CLEAR_COOKIES, "clear_cookies", NULL, clear_cookies_response, NULL,
-        NULL},
+        NULL, &clear_cookies_doc},
 };
 
 #define N_FILTERS (sizeof(filters) / sizeof(filters[0]))
 
-const edge_filter *
-edge_filters(size_t *n)
+static const edge_filter *
+table(size_t *n)
 {
 	*n = N_FILTERS;
 	return filters;
+}
+
+const edge_filter *
+edge_filters(size_t *n)
+{
+	return table(n);
 }
 
 /* The first of names (NULL-terminated, may be NULL) that d lacks, or

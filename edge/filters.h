@@ -19,6 +19,7 @@
 #include "core/arena.h"
 #include "config.h"
 #include "http.h"
+#include "if_match.h"
 #include "request.h"
 #include "routes.h"
 
@@ -52,6 +53,35 @@ typedef struct edge_exchange {
  * x->refusal; a response side fails only when out of memory). */
 typedef int (*edge_filter_fn)(edge_exchange *x);
 
+/* What a filter adds to the OpenAPI description of a route with its flag
+ * (openapi.c): every name here is a key of that file's components. */
+typedef struct edge_filter_doc {
+	/* Its in_fields come from the connection only, so they are not
+	 * members of the body (true); or from a header or cookie only when
+	 * the body leaves them out, so the body may still send them but
+	 * need not (false). */
+	bool replaces_in_fields;
+	/* Members of the response it may leave out (NULL-terminated;
+	 * NULL: none): not required in the document. */
+	const char *const *may_omit;
+	/* The request headers and cookies it reads: components.parameters
+	 * names (NULL-terminated; NULL: none). */
+	const char *const *parameters;
+	/* The headers it sets on success: components.headers names. */
+	const char *const *headers;
+	/* The errors its request side answers: "400 why; 412 why", or
+	 * NULL; and those it answers only to unsafe methods (POST, PUT,
+	 * PATCH, DELETE). */
+	const char *errors;
+	const char *unsafe_errors;
+	/* The route takes the end user's token (the security schemes). */
+	bool security;
+	/* The answer is not the response message as JSON but this media
+	 * type, holding only these members of it (NULL: unchanged). */
+	const char *answer_type;
+	const char *const *answer_fields;
+} edge_filter_doc;
+
 typedef struct edge_filter {
 	unsigned flag;              /* one ROUTE_* bit */
 	const char *name;           /* "if_match" (tests, logs) */
@@ -62,6 +92,7 @@ typedef struct edge_filter {
 	 * with its flag must have. */
 	const char *const *in_fields;
 	const char *const *out_fields;
+	const edge_filter_doc *doc; /* NULL: adds nothing to it */
 } edge_filter;
 
 /* The table, in the order its sides run, and its length. Static. */
@@ -95,27 +126,5 @@ typedef struct edge_query_args {
  * walk). Returns false to stop at the first problem (dup or bad set, or
  * obj NULL). Pure apart from the allocation. */
 bool edge_query_arg(void *cls, const char *key, const char *value);
-
-/* What an If-Match header asks (RFC 9110 section 13.1.1). */
-typedef enum edge_if_match {
-	/* Not "*" nor a list of entity-tags (3, v7, "v7 unclosed), or
-	 * two versions of this API (the RPC takes one): 400. */
-	EDGE_IF_MATCH_BAD = -1,
-	/* One strong ETag of this API, "v<n>" (among others that cannot
-	 * match): the update applies only to version n. */
-	EDGE_IF_MATCH_VERSION = 0,
-	/* "*": any current version, i.e. no condition (a profile always
-	 * exists: it is created on first access). */
-	EDGE_IF_MATCH_ANY = 1,
-	/* Entity-tags none of which can match: weak ones (If-Match compares
-	 * strongly, so W/"v7" never matches), or not of this API ("7",
-	 * "x"): 412, the update is not applied. */
-	EDGE_IF_MATCH_NONE = 2,
-} edge_if_match;
-
-/* Parses an If-Match value: one of the edge_if_match outcomes, with the
- * version in *version for EDGE_IF_MATCH_VERSION (untouched otherwise).
- * Pure. */
-int edge_if_match_parse(const char *value, long long *version);
 
 #endif

@@ -1,6 +1,7 @@
 /* libmicrohttpd (thread pool + epoll) under the edge: the daemon, the
  * access handler that walks a request through its stages, the fixed
- * resources (/healthz, /metrics, the frontend's files, OPTIONS, the index)
+ * resources (/healthz, /metrics, /openapi.json, the frontend's files,
+ * OPTIONS, the index)
  * and every answer's way out. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include "browser.h"
 #include "http.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "ready.h"
 #include "rest.h"
 #include "static.h"
@@ -41,13 +43,6 @@ now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static bool
-unsafe_method(const char *m)
-{
-	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
-	       strcmp(m, "OPTIONS") != 0;
 }
 
 /* ---- Answers ------------------------------------------------------------ */
@@ -246,20 +241,22 @@ serve_metrics(edge_request *r)
 }
 
 /* Which fixed resource of the edge url names: METRIC_HEALTHZ,
- * METRIC_READYZ, METRIC_METRICS, METRIC_STATIC (with *file), or
- * METRIC_N_EXTRA for none. */
+ * METRIC_READYZ, METRIC_METRICS (when enabled), METRIC_OPENAPI,
+ * METRIC_STATIC (with *file), or METRIC_N_EXTRA for none. */
 static unsigned
 fixed_resource(const edge_config *cfg, const edge_request *r, const char *url,
     const edge_file **file)
 {
-	if (strcmp(url, "/healthz") == 0) {
-		return METRIC_HEALTHZ;
-	}
-	if (strcmp(url, "/readyz") == 0) {
-		return METRIC_READYZ;
-	}
-	if (strcmp(url, "/metrics") == 0 && cfg->metrics) {
-		return METRIC_METRICS;
+	static const struct {
+		const char *url;
+		unsigned which;
+	} fixed[] = {{"/healthz", METRIC_HEALTHZ}, {"/readyz", METRIC_READYZ},
+	    {"/metrics", METRIC_METRICS}, {"/openapi.json", METRIC_OPENAPI}};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (strcmp(url, fixed[i].url) == 0 &&
+		    (fixed[i].which != METRIC_METRICS || cfg->metrics)) {
+			return fixed[i].which;
+		}
 	}
 	if (r->route == NULL && r->early != 405) {
 		*file = edge_static_find(url);
@@ -285,6 +282,8 @@ serve_fixed(edge_request *r, unsigned fixed, const edge_file *file, bool get)
 		return edge_ready_serve(r);
 	case METRIC_METRICS:
 		return serve_metrics(r);
+	case METRIC_OPENAPI:
+		return edge_openapi_serve(r);
 	default:
 		return serve_static(r, file);
 	}
@@ -318,7 +317,7 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 		return NULL;
 	}
 	r->conn = conn;
-	r->unsafe = unsafe_method(method);
+	r->unsafe = edge_method_unsafe(method);
 	r->start_us = now_us();
 	r->label = edge_metrics_extra(METRIC_UNMATCHED);
 	const char *rid = edge_http_header(conn, "X-Request-Id");
@@ -456,12 +455,10 @@ dispatch(const edge_config *cfg, edge_request *r, const char *url,
 		return edge_rest_start(cfg, r);
 	}
 	if (strcmp(url, "/") == 0 && get) {
-		/* No web frontend loaded: say what is here. */
+		/* No web frontend loaded: where the API is described. */
 		return send_text(r, 200, "application/json",
-		    "{\"service\":\"microcore edge\",\"endpoints\":"
-		    "[\"/healthz\",\"/readyz\",\"/metrics\",\"/register\","
-		    "\"/login\",\"/refresh\",\"/logout\",\"/profile\","
-		    "\"/sessions\",\"/.well-known/jwks.json\"]}");
+		    "{\"service\":\"microcore edge\",\"openapi\":"
+		    "\"/openapi.json\",\"health\":[\"/healthz\",\"/readyz\"]}");
 	}
 	return not_found(r);
 }

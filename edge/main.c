@@ -3,7 +3,7 @@
  *
  * Serves GET /healthz (the process is up), GET /readyz (every service
  * answers core.v1.Health SERVING, as a thread of ready.c last asked; 503
- * naming what is not), GET /metrics,
+ * naming what is not), GET /metrics, GET /openapi.json (openapi.c),
  * the web frontend's files (static.c), and the REST routes of routes.c,
  * each translated to one RPC. Errors are RFC 9457 problem+json. Browser
  * rules (cookies, CSRF, CORS) are in browser.c.
@@ -19,6 +19,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -29,6 +30,7 @@
 #include "config.h"
 #include "http.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "ready.h"
 #include "routes.h"
 #include "static.h"
@@ -44,9 +46,38 @@ wiping_free(void *p)
 	}
 }
 
-int
-main(void)
+/* edge --openapi: the OpenAPI document on stdout (what GET /openapi.json
+ * serves; scripts/openapi.sh writes docs/openapi.json with it). */
+static int
+print_openapi(void)
 {
+	size_t len;
+	if (edge_backends_init() != 0 || edge_routes_init() != 0) {
+		return 1;
+	}
+	char *doc = edge_openapi_build(&len);
+	int rc = doc != NULL && fwrite(doc, 1, len, stdout) == len &&
+	                 fflush(stdout) == 0
+	             ? 0
+	             : 1;
+	free(doc);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--openapi") == 0) {
+		core_log_init("edge", CORE_LOG_WARN, true);
+		return print_openapi();
+	}
+	if (argc > 1) {
+		fprintf(stderr,
+		    "usage: edge            serve (configured by the "
+		    "environment, see README)\n"
+		    "       edge --openapi  print the OpenAPI document\n");
+		return 2;
+	}
 	json_set_alloc_funcs(malloc, wiping_free);
 	core_rpc_block_signals();
 	core_log_init("edge", CORE_LOG_INFO, true);
@@ -57,7 +88,7 @@ main(void)
 	if (edge_config_load(&cfg) != 0) {
 		return 2;
 	}
-	if (edge_routes_init() != 0 ||
+	if (edge_routes_init() != 0 || edge_openapi_init() != 0 ||
 	    edge_metrics_init(edge_route_count(), edge_route_name,
 	        edge_backend_count(), edge_backend_name) != 0) {
 		return 1;
@@ -89,6 +120,7 @@ done:
 	edge_backends_close();
 	edge_static_free();
 	edge_metrics_free();
+	edge_openapi_free();
 	core_log_info("stopped");
 	return status;
 }

@@ -30,7 +30,8 @@ static unsigned n_svcs;
 static const char *(*svc_name)(unsigned);
 
 static const char *const extra_names[METRIC_N_EXTRA] = {"static",
-    "GET /healthz", "GET /readyz", "GET /metrics", "OPTIONS", "unmatched"};
+    "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
+    "OPTIONS", "unmatched"};
 
 int
 edge_metrics_init(unsigned n_routes, const char *(*route_name)(unsigned route),

@@ -12,6 +12,7 @@ enum {
 	METRIC_HEALTHZ,
 	METRIC_READYZ,
 	METRIC_METRICS,
+	METRIC_OPENAPI,   /* the OpenAPI document */
 	METRIC_PREFLIGHT, /* OPTIONS */
 	METRIC_UNMATCHED, /* 404 / 405: no route, so no path in the label */
 	METRIC_N_EXTRA

@@ -134,3 +134,10 @@ edge_request_free(edge_request *r)
 	edge_request_body_drop(r);
 	free(r);
 }
+
+bool
+edge_method_unsafe(const char *m)
+{
+	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
+	       strcmp(m, "OPTIONS") != 0;
+}

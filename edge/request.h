@@ -99,4 +99,8 @@ void edge_request_body_drop(edge_request *r);
 /* Frees r with its body (wiped) and arena (wiped). NULL is a no-op. */
 void edge_request_free(edge_request *r);
 
+/* Whether an HTTP method is unsafe (RFC 9110 section 9.2.1): anything but
+ * GET, HEAD and OPTIONS. */
+bool edge_method_unsafe(const char *method);
+
 #endif

@@ -7,53 +7,200 @@
 #include "filters.h"
 #include "routes.h"
 
-/* Adding an endpoint is one row:
- * ROW(method, path, RPC method, field for {id}, flags, success).
- * The service is the RPC method's. */
-#define ROW(m, p, rpc, field, flags, ok)                                      \
-	{                                                                     \
-		m, p, rpc, field, flags, ok, NULL, NULL, NULL, 0, ""          \
-	}
-
+/* Adding an endpoint is one row: method and path, the RPC method (whose
+ * service answers), the request field that gets {id}, the flags, the
+ * status of a success, and what the OpenAPI document says of it (its
+ * operationId, summary, description and the errors its RPC answers
+ * here). */
 static edge_route routes[] = {
-    ROW("POST", "/register", "/auth.v1.AuthService/Register", NULL,
-        ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_LOCATION, 201),
-    ROW("POST", "/login", "/auth.v1.AuthService/Login", NULL,
-        ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_DEVICE_COOKIE |
-            ROUTE_SET_COOKIES,
-        200),
-    ROW("POST", "/refresh", "/auth.v1.AuthService/Refresh", NULL,
-        ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_REFRESH_COOKIE |
-            ROUTE_SET_COOKIES,
-        200),
-    ROW("POST", "/logout", "/auth.v1.AuthService/Logout", NULL,
-        ROUTE_AUTH | ROUTE_BODY | ROUTE_REFRESH_COOKIE | ROUTE_CLEAR_COOKIES,
-        200),
-    ROW("GET", "/profile", "/user.v1.UserService/GetProfile", NULL,
-        ROUTE_AUTH | ROUTE_ETAG, 200),
-    ROW("PUT", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
-        ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
-    ROW("PATCH", "/profile", "/user.v1.UserService/UpdateProfile", NULL,
-        ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH, 200),
-    ROW("GET", "/sessions", "/auth.v1.AuthService/ListSessions", NULL,
-        ROUTE_AUTH, 200),
-    ROW("GET", "/sessions/current", "/auth.v1.AuthService/GetCurrentSession",
-        NULL, ROUTE_AUTH, 200),
-    ROW("DELETE", "/sessions/{id}", "/auth.v1.AuthService/RevokeSession",
-        "session_id", ROUTE_AUTH, 200),
-    ROW("GET", "/.well-known/jwks.json", "/auth.v1.AuthService/GetJwks", NULL,
-        ROUTE_JWKS, 200),
-    ROW("GET", "/admin/users", "/admin.v1.AdminService/ListUsers", NULL,
-        ROUTE_AUTH | ROUTE_QUERY, 200),
-    ROW("GET", "/admin/users/{id}", "/admin.v1.AdminService/GetUser", "id",
-        ROUTE_AUTH, 200),
-    ROW("PATCH", "/admin/users/{id}", "/admin.v1.AdminService/UpdateUser",
-        "id", ROUTE_AUTH | ROUTE_BODY, 200),
-    ROW("POST", "/admin/users/{id}/revoke-sessions",
-        "/admin.v1.AdminService/RevokeSessions", "id", ROUTE_AUTH | ROUTE_BODY,
-        200),
-    ROW("GET", "/admin/audit", "/admin.v1.AdminService/ListAudit", NULL,
-        ROUTE_AUTH | ROUTE_QUERY, 200),
+    {.method = "POST",
+        .path = "/register",
+        .rpc = "/auth.v1.AuthService/Register",
+        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_LOCATION,
+        .success = 201,
+        .op = "register",
+        .summary = "Create an account",
+        .about = "Creates a user with role user. It does not log in: "
+                 "call POST /login next.",
+        .errors = "400 a member is missing or invalid (errors[] names "
+                  "it); 409 the username or the email is taken; 429 too "
+                  "many registrations from this address, or the "
+                  "password hasher is busy (Retry-After)"},
+    {.method = "POST",
+        .path = "/login",
+        .rpc = "/auth.v1.AuthService/Login",
+        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_DEVICE_COOKIE |
+                 ROUTE_SET_COOKIES,
+        .success = 200,
+        .op = "login",
+        .summary = "Log in with a username and password",
+        .about = "Answers an access token and a refresh token, in the "
+                 "body and as cookies (with Token-Delivery: cookie only "
+                 "as cookies), and a device token that exempts this "
+                 "device from the throttle of failed logins of others.",
+        .errors = "400 a member is missing or invalid; 401 the username "
+                  "or the password is wrong; 403 the account is "
+                  "disabled; 429 too many failed logins for this "
+                  "username, address or device (Retry-After)"},
+    {.method = "POST",
+        .path = "/refresh",
+        .rpc = "/auth.v1.AuthService/Refresh",
+        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_REFRESH_COOKIE |
+                 ROUTE_SET_COOKIES,
+        .success = 200,
+        .op = "refresh",
+        .summary = "New tokens for a refresh token",
+        .about = "The refresh token comes from the body or, when the body "
+                 "has none, from its cookie. Each refresh token works "
+                 "once: the answer carries its successor, and using a "
+                 "spent one ends the session.",
+        .errors = "400 no refresh token; 401 the refresh token is "
+                  "invalid, expired, spent or its session ended; 403 "
+                  "the account is disabled"},
+    {.method = "POST",
+        .path = "/logout",
+        .rpc = "/auth.v1.AuthService/Logout",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_REFRESH_COOKIE |
+                 ROUTE_CLEAR_COOKIES,
+        .success = 200,
+        .op = "logout",
+        .summary = "Log out",
+        .about = "Revokes the access token at once and ends its session; "
+                 "expires the token cookies.",
+        .errors = NULL},
+    {.method = "GET",
+        .path = "/profile",
+        .rpc = "/user.v1.UserService/GetProfile",
+        .flags = ROUTE_AUTH | ROUTE_ETAG,
+        .success = 200,
+        .op = "getProfile",
+        .summary = "The caller's profile",
+        .about = "Created on first access from the token. The ETag names "
+                 "its version, for If-Match on updates.",
+        .errors = NULL},
+    {.method = "PUT",
+        .path = "/profile",
+        .rpc = "/user.v1.UserService/UpdateProfile",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH,
+        .success = 200,
+        .op = "putProfile",
+        .summary = "Change the caller's profile",
+        .about = "Only the members sent change; the others keep their "
+                 "value (PUT and PATCH behave the same). With If-Match, "
+                 "only if the profile is still that version.",
+        .errors = "400 a member is invalid (errors[] names it); 409 "
+                  "other updates of this profile kept this one from "
+                  "applying: try again"},
+    {.method = "PATCH",
+        .path = "/profile",
+        .rpc = "/user.v1.UserService/UpdateProfile",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_ETAG | ROUTE_IF_MATCH,
+        .success = 200,
+        .op = "patchProfile",
+        .summary = "Change some of the caller's profile",
+        .about = "Only the members sent change; the others keep their "
+                 "value. With If-Match, only if the profile is still "
+                 "that version.",
+        .errors = "400 a member is invalid (errors[] names it); 409 "
+                  "other updates of this profile kept this one from "
+                  "applying: try again"},
+    {.method = "GET",
+        .path = "/sessions",
+        .rpc = "/auth.v1.AuthService/ListSessions",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "listSessions",
+        .summary = "The caller's sessions",
+        .about = "Every logged-in device or browser of the caller, newest "
+                 "first; current marks the caller's own.",
+        .errors = NULL},
+    {.method = "GET",
+        .path = "/sessions/current",
+        .rpc = "/auth.v1.AuthService/GetCurrentSession",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "getCurrentSession",
+        .summary = "The session of the caller's token",
+        .about = NULL,
+        .errors = "404 the session has ended"},
+    {.method = "DELETE",
+        .path = "/sessions/{id}",
+        .path_field = "session_id",
+        .rpc = "/auth.v1.AuthService/RevokeSession",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "revokeSession",
+        .summary = "End one of the caller's sessions",
+        .about = "Its refresh token stops working and its access tokens "
+                 "are refused from now on.",
+        .errors = "400 the id is not a session id; 404 the caller has no "
+                  "such session"},
+    {.method = "GET",
+        .path = "/.well-known/jwks.json",
+        .rpc = "/auth.v1.AuthService/GetJwks",
+        .flags = ROUTE_JWKS,
+        .success = 200,
+        .op = "getJwks",
+        .summary = "The public keys that verify access tokens",
+        .about = "A JWK set (RFC 7517) of Ed25519 keys (RFC 8037); cache "
+                 "it for as long as Cache-Control says.",
+        .errors = NULL},
+    {.method = "GET",
+        .path = "/admin/users",
+        .rpc = "/admin.v1.AdminService/ListUsers",
+        .flags = ROUTE_AUTH | ROUTE_QUERY,
+        .success = 200,
+        .op = "adminListUsers",
+        .summary = "List users (admin)",
+        .about = "Ordered by username, a page at a time: pass "
+                 "next_page_token as page_token for the next page.",
+        .errors = "400 a parameter is invalid (errors[] names it); 403 "
+                  "the caller is not an admin"},
+    {.method = "GET",
+        .path = "/admin/users/{id}",
+        .path_field = "id",
+        .rpc = "/admin.v1.AdminService/GetUser",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "adminGetUser",
+        .summary = "One user and their sessions (admin)",
+        .about = NULL,
+        .errors = "400 the id is not a user id; 403 the caller is not an "
+                  "admin; 404 no such user"},
+    {.method = "PATCH",
+        .path = "/admin/users/{id}",
+        .path_field = "id",
+        .rpc = "/admin.v1.AdminService/UpdateUser",
+        .flags = ROUTE_AUTH | ROUTE_BODY,
+        .success = 200,
+        .op = "adminUpdateUser",
+        .summary = "Change a user's status or role (admin)",
+        .about = "Disabling a user ends every session of theirs. Audited.",
+        .errors = "400 a member is invalid, or the change would leave no "
+                  "active admin; 403 the caller is not an admin; 404 no "
+                  "such user"},
+    {.method = "POST",
+        .path = "/admin/users/{id}/revoke-sessions",
+        .path_field = "id",
+        .rpc = "/admin.v1.AdminService/RevokeSessions",
+        .flags = ROUTE_AUTH | ROUTE_BODY,
+        .success = 200,
+        .op = "adminRevokeSessions",
+        .summary = "End every session of a user (admin)",
+        .about = "Audited.",
+        .errors = "400 the id is not a user id; 403 the caller is not an "
+                  "admin; 404 no such user"},
+    {.method = "GET",
+        .path = "/admin/audit",
+        .rpc = "/admin.v1.AdminService/ListAudit",
+        .flags = ROUTE_AUTH | ROUTE_QUERY,
+        .success = 200,
+        .op = "adminListAudit",
+        .summary = "The audit trail (admin)",
+        .about = "Newest first, a page at a time; filter by actor, "
+                 "target, action and time.",
+        .errors = "400 a parameter is invalid (errors[] names it); 403 "
+                  "the caller is not an admin"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

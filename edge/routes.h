@@ -56,6 +56,15 @@ typedef struct edge_route {
 	const char *path_field; /* request field that gets {id} */
 	unsigned flags;
 	unsigned success; /* HTTP status on OK */
+	/* The OpenAPI description (openapi.c): the operationId, a summary
+	 * and a description of the operation, and the errors the RPC
+	 * answers here: "409 the username is taken; 429 why". The errors of
+	 * the flags' filters and of every RPC (500, 502, 503, 504) are
+	 * added to them. */
+	const char *op;
+	const char *summary;
+	const char *about;
+	const char *errors;
 	/* Resolved at start from the registry: the RPC method's service is
 	 * the backend that answers, so a row cannot name the wrong one. */
 	const edge_backend *backend;

@@ -24,11 +24,11 @@ typedef struct field_rule {
 	/* The field's proto name, or NULL for the row that describes the
 	 * message itself. */
 	const char *field;
-	unsigned flags;   /* RULE_* */
-	size_t min_len;   /* characters (Unicode code points); 0: none */
-	size_t max_len;   /* characters; 0: no limit */
-	long long min;    /* with RULE_RANGE */
-	long long max;    /* with RULE_RANGE */
+	unsigned flags; /* RULE_* */
+	size_t min_len; /* characters (Unicode code points); 0: none */
+	size_t max_len; /* characters; 0: no limit */
+	long long min;  /* with RULE_RANGE */
+	long long max;  /* with RULE_RANGE */
 	/* An ECMA-262 regular expression the whole value matches (for the
 	 * document; the service checks the same shape in C), or NULL. */
 	const char *pattern;

@@ -21,9 +21,14 @@
 
 #define ADMIN_METHOD(m) "/admin.v1.AdminService/" m
 
-/* Bytes of a request string a row keeps (and of a ListAudit filter):
- * anyone may send a megabyte, and a refused call is recorded too. */
+/* Bytes of a request string a row keeps: anyone may send a megabyte, and
+ * a refused call is recorded too. Also the characters of a ListAudit
+ * filter, the rows of admin.v1.ListAuditRequest in proto/rules.c
+ * (tests/unit/test_rules.c holds them equal). */
 #define ADMIN_FILTER_MAX 128
+/* Bytes of a ListAudit filter of ADMIN_FILTER_MAX characters, NUL
+ * included. */
+#define ADMIN_FILTER_BYTES (4 * ADMIN_FILTER_MAX + 1)
 
 typedef struct admin_action {
 	const char *method; /* ADMIN_METHOD("UpdateUser") */

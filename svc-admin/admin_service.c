@@ -28,11 +28,12 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timestamp.h"
+#include "rules.h"
 
 #define AUTH_METHOD(m) "/auth.v1.AuthService/" m
 
+/* A page_size of 0; the range is the row's (proto/rules.c). */
 #define PAGE_DEFAULT 50
-#define PAGE_MAX 200
 
 /* ---- Worker state --------------------------------------------------------
  */
@@ -353,15 +354,19 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 		const char *name, *value;
 	} filters[] = {{"actor", req->actor}, {"target", req->target},
 	    {"action", req->action}};
+	const ProtobufCMessageDescriptor *d =
+	    &admin__v1__list_audit_request__descriptor;
+	char msg[RULES_MESSAGE_MAX];
+	const char *e;
 	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
-		if (strlen(filters[i].value) > ADMIN_FILTER_MAX) {
-			st = audit_ctx_field_fail(
-			    x, filters[i].name, "at most 128 bytes");
+		if ((e = rules_check_text(rules_find(d, filters[i].name),
+		         filters[i].value, msg, sizeof(msg))) != NULL) {
+			st = audit_ctx_field_fail(x, filters[i].name, e);
 		}
 	}
-	if (req->page_size < 0 || req->page_size > PAGE_MAX) {
-		st = audit_ctx_field_fail(
-		    x, "page_size", "must be 0 (50) to 200");
+	if ((e = rules_check_int(rules_find(d, "page_size"), req->page_size,
+	         msg, sizeof(msg))) != NULL) {
+		st = audit_ctx_field_fail(x, "page_size", e);
 	}
 	const Google__Protobuf__Timestamp *since = req->since;
 	/* 0001-01-01 to 9999-12-31, as google.protobuf.Timestamp allows. */
@@ -377,7 +382,7 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 	/* An actor is an id when it looks like one (a username cannot:
 	 * usernames are at most 32 characters), else a username, which is
 	 * stored lower-case. */
-	snprintf(actor, ADMIN_FILTER_MAX + 1, "%s", req->actor);
+	snprintf(actor, ADMIN_FILTER_BYTES, "%s", req->actor);
 	bool by_id = core_uuid_valid(actor);
 	for (char *p = actor; !by_id && *p != '\0'; p++) {
 		if (*p >= 'A' && *p <= 'Z') {
@@ -474,7 +479,7 @@ list_audit(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	json_t *detail = begin(&x, c, in, core_call_claims(c));
 	admin_audit_query q;
 	audit_page_filters pf;
-	char actor[ADMIN_FILTER_MAX + 1];
+	char actor[ADMIN_FILTER_BYTES];
 	core_status st = recheck_admin(&x);
 	if (st == CORE_OK) {
 		st = audit_query(&x, req, &q, actor, &pf);

@@ -2,9 +2,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/v1/auth.pb-c.h"
+
 #include "auth_validate.h"
 #include "core/b64url.h"
 #include "core/utf8.h"
+#include "rules.h"
 
 #define PAGE_TOKEN_VERSION 1
 
@@ -20,21 +23,33 @@ to_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
 }
 
+#define USERNAME_CHARSET "may contain only letters, digits, '_', '.' and '-'"
+
+/* The row of a RegisterRequest field: where the account rules are. */
+static const field_rule *
+register_rule(const char *field)
+{
+	return rules_find(&auth__v1__register_request__descriptor, field);
+}
+
 const char *
 auth_username_normalize(const char *in, char *out, size_t outlen)
 {
-	size_t n = strlen(in);
-	if (n < AUTH_USERNAME_MIN || n > AUTH_USERNAME_MAX) {
-		return "must be 3 to 32 characters";
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e =
+	    rules_check_text(register_rule("username"), in, msg, sizeof(msg));
+	if (e != NULL) {
+		return e;
 	}
+	size_t n = strlen(in);
 	if (outlen < n + 1) {
-		return "too long";
+		/* More bytes than characters: not ASCII. */
+		return USERNAME_CHARSET;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char c = to_lower(in[i]);
 		if (!is_lower_alnum(c) && c != '_' && c != '.' && c != '-') {
-			return "may contain only letters, digits, '_', '.' "
-			       "and '-'";
+			return USERNAME_CHARSET;
 		}
 		out[i] = c;
 	}
@@ -120,12 +135,17 @@ check_domain(const char *s, size_t n)
 const char *
 auth_email_normalize(const char *in, char *out, size_t outlen)
 {
-	size_t n = strlen(in);
-	if (n < 3 || n > AUTH_EMAIL_MAX) {
-		return "must be 3 to 254 characters";
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e =
+	    rules_check_text(register_rule("email"), in, msg, sizeof(msg));
+	if (e != NULL) {
+		return e;
 	}
+	size_t n = strlen(in);
 	if (outlen < n + 1) {
-		return "too long";
+		/* More bytes than characters: not ASCII, as neither part may
+		 * be. */
+		return "may contain only ASCII characters";
 	}
 	for (size_t i = 0; i < n; i++) {
 		out[i] = to_lower(in[i]);
@@ -135,11 +155,11 @@ auth_email_normalize(const char *in, char *out, size_t outlen)
 	if (at == NULL || strchr(at + 1, '@') != NULL) {
 		return "must contain exactly one '@'";
 	}
-	const char *err = check_local(out, (size_t) (at - out));
-	if (err == NULL) {
-		err = check_domain(at + 1, n - (size_t) (at - out) - 1);
+	e = check_local(out, (size_t) (at - out));
+	if (e == NULL) {
+		e = check_domain(at + 1, n - (size_t) (at - out) - 1);
 	}
-	return err;
+	return e;
 }
 
 bool
@@ -201,15 +221,16 @@ static const char *const common_passwords[] = {
 const char *
 auth_password_check(const char *pw, const char *username)
 {
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
 	size_t n = strlen(pw);
-	if (n < AUTH_PASSWORD_MIN) {
-		return "must be at least 8 characters";
-	}
-	if (n > AUTH_PASSWORD_MAX) {
-		return "must be at most 128 bytes";
-	}
+	/* First: the length rule counts characters, which needs UTF-8. */
 	if (!auth_utf8_valid(pw, n)) {
 		return "must be valid UTF-8";
+	}
+	const char *e =
+	    rules_check_text(register_rule("password"), pw, msg, sizeof(msg));
+	if (e != NULL) {
+		return e;
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char) pw[i];
@@ -244,19 +265,33 @@ auth_uuid_valid(const char *s)
 	return s[36] == '\0';
 }
 
+static bool
+like_special(char c)
+{
+	return c == '%' || c == '_' || c == '\\';
+}
+
 const char *
 auth_like_prefix(const char *query, char *out, size_t outlen)
 {
-	size_t n = strlen(query), k = 0;
-	if (n > AUTH_QUERY_MAX) {
-		return "must be at most 254 bytes";
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e = rules_check_text(
+	    rules_find(
+	        &auth__v1__admin_list_users_request__descriptor, "query"),
+	    query, msg, sizeof(msg));
+	if (e != NULL) {
+		return e;
 	}
-	if (outlen < 2 * n + 2) {
+	size_t n = strlen(query), need = n + 2, k = 0;
+	for (size_t i = 0; i < n; i++) {
+		need += like_special(query[i]);
+	}
+	if (outlen < need) {
 		return "too long";
 	}
 	for (size_t i = 0; i < n; i++) {
 		char c = query[i];
-		if (c == '%' || c == '_' || c == '\\') {
+		if (like_special(c)) {
 			out[k++] = '\\';
 		}
 		out[k++] = to_lower(c);

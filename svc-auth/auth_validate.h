@@ -1,4 +1,11 @@
-/* Input rules for accounts: pure functions, no I/O. */
+/* Input rules for accounts: pure functions, no I/O. The lengths and the
+ * required fields are the rows of proto/rules.c (auth.v1.RegisterRequest,
+ * auth.v1.AdminListUsersRequest), in characters; the shapes are checked
+ * here. The defines below size buffers; tests/unit/test_rules.c holds them
+ * equal to the rows.
+ *
+ * A message these functions return is static text, or this thread's copy
+ * that stays until the same function runs again on this thread. */
 #ifndef AUTH_VALIDATE_H
 #define AUTH_VALIDATE_H
 
@@ -6,10 +13,8 @@
 #include <stddef.h>
 
 #define AUTH_USERNAME_MIN 3
-#define AUTH_USERNAME_MAX 32
-#define AUTH_EMAIL_MAX 254
-#define AUTH_PASSWORD_MIN 8
-#define AUTH_PASSWORD_MAX 128
+#define AUTH_USERNAME_MAX 32 /* characters, and bytes: ASCII only */
+#define AUTH_EMAIL_MAX 254   /* characters, and bytes: ASCII only */
 
 /* Checks a username (3-32 of [A-Za-z0-9_.-]) and writes its stored form,
  * lower-cased, into out (>= AUTH_USERNAME_MAX + 1 bytes). Returns NULL when
@@ -23,7 +28,7 @@ const char *auth_username_normalize(const char *in, char *out, size_t outlen);
  * bytes). Returns NULL when valid, else a message for the client. */
 const char *auth_email_normalize(const char *in, char *out, size_t outlen);
 
-/* Checks a new password: 8-128 bytes of valid UTF-8 without control
+/* Checks a new password: 8-128 characters of valid UTF-8 without control
  * characters, not the username (ignoring case), not one of the most common
  * passwords. Returns NULL when acceptable, else a message for the client
  * (which never repeats the password). */
@@ -43,15 +48,18 @@ bool auth_uuid_valid(const char *s);
 
 /* ---- Listing users (AdminListUsers) ------------------------------------ */
 
-#define AUTH_QUERY_MAX 254 /* bytes of a search prefix: the longest email */
-/* A LIKE pattern for a query of AUTH_QUERY_MAX bytes fits. */
-#define AUTH_LIKE_MAX (2 * AUTH_QUERY_MAX + 2)
+/* Characters of a search prefix: the longest email. */
+#define AUTH_QUERY_MAX 254
+/* A LIKE pattern for a query of AUTH_QUERY_MAX characters fits: each is at
+ * most 4 bytes, or 2 when escaped. */
+#define AUTH_LIKE_MAX (4 * AUTH_QUERY_MAX + 2)
 
 /* Writes the LIKE pattern (for ESCAPE '\') that matches every string
  * starting with query, ASCII letters lower-cased as stored usernames and
  * emails are: '%', '_' and '\' are escaped, so they match only themselves,
  * and a '%' is appended. out needs AUTH_LIKE_MAX bytes. Returns NULL, or a
- * message for the client when query is longer than AUTH_QUERY_MAX. */
+ * message for the client when query is longer than AUTH_QUERY_MAX
+ * characters. */
 const char *auth_like_prefix(const char *query, char *out, size_t outlen);
 
 /* Page tokens are opaque to clients: base64url of a version byte (1) and

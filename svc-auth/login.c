@@ -17,6 +17,7 @@
 #include "passwords.h"
 #include "ratelimit.h"
 #include "replies.h"
+#include "rules.h"
 #include "sessions.h"
 #include "users_repo.h"
 
@@ -170,18 +171,22 @@ login_device(core_call *c, const char *token, login_attempt *la)
 static core_status
 login_args(core_call *c, const Auth__V1__LoginRequest *req, login_attempt *la)
 {
-	if (req->username[0] == '\0' || req->password[0] == '\0') {
-		if (req->username[0] == '\0') {
-			core_call_field_error(c, "username", "is required");
+	const char *fields[] = {"username", "password"};
+	const char *values[] = {req->username, req->password};
+	bool bad = false;
+	for (size_t i = 0; i < 2; i++) {
+		char msg[RULES_MESSAGE_MAX];
+		const char *e = rules_check_text(
+		    rules_find(
+		        &auth__v1__login_request__descriptor, fields[i]),
+		    values[i], msg, sizeof(msg));
+		if (e != NULL) {
+			core_call_field_error(c, fields[i], "%s", e);
+			bad = true;
 		}
-		if (req->password[0] == '\0') {
-			core_call_field_error(c, "password", "is required");
-		}
-		return CORE_INVALID_ARGUMENT;
 	}
-	if (strlen(req->password) > AUTH_PASSWORD_MAX) {
-		return core_call_field_error(c, "password",
-		    "must be at most %d bytes", AUTH_PASSWORD_MAX);
+	if (bad) {
+		return CORE_INVALID_ARGUMENT;
 	}
 	auth_clip(la->ip, sizeof(la->ip),
 	    req->client_ip[0] ? req->client_ip : "unknown");

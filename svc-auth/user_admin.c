@@ -12,6 +12,7 @@
 #include "core/pbfield.h"
 #include "core/revocation.h"
 #include "replies.h"
+#include "rules.h"
 #include "sessions.h"
 #include "user_admin.h"
 #include "users_repo.h"
@@ -20,10 +21,8 @@
 #define NO_SUCH_USER "no such user"
 #define LAST_ADMIN "the last active admin cannot be demoted or disabled"
 
-enum {
-	PAGE_SIZE_DEFAULT = 50,
-	PAGE_SIZE_MAX = 200,
-};
+/* A page_size of 0; the range is the row's (proto/rules.c). */
+enum { PAGE_SIZE_DEFAULT = 50 };
 
 /* The body of an administration method, run once the server has checked
  * that the caller (actor) is an active admin. */
@@ -156,10 +155,12 @@ list_filter(core_call *c, const Auth__V1__AdminListUsersRequest *req,
 		core_call_field_error(c, "role", "is not a Role");
 		bad = true;
 	}
-	if (req->page_size < 0 || req->page_size > PAGE_SIZE_MAX) {
-		core_call_field_error(c, "page_size",
-		    "must be 1 to %d (0 means %d)", PAGE_SIZE_MAX,
-		    PAGE_SIZE_DEFAULT);
+	char msg[RULES_MESSAGE_MAX];
+	if ((e = rules_check_int(
+	         rules_find(&auth__v1__admin_list_users_request__descriptor,
+	             "page_size"),
+	         req->page_size, msg, sizeof(msg))) != NULL) {
+		core_call_field_error(c, "page_size", "%s", e);
 		bad = true;
 	}
 	if (req->page_token[0] != '\0') {

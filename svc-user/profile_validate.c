@@ -2,17 +2,19 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "profile_validate.h"
+#include "user/v1/user.pb-c.h"
 
-/* Characters (code points) in valid UTF-8 text. */
-static size_t
-chars(const char *s)
+#include "profile_validate.h"
+#include "rules.h"
+
+/* The length rule of an UpdateProfileRequest field (proto/rules.c): NULL,
+ * or its message written to msg. */
+static const char *
+length_check(const char *field, const char *s, char msg[RULES_MESSAGE_MAX])
 {
-	size_t n = 0;
-	for (; *s; s++) {
-		n += ((unsigned char) *s & 0xc0) != 0x80;
-	}
-	return n;
+	return rules_check_text(
+	    rules_find(&user__v1__update_profile_request__descriptor, field),
+	    s, msg, RULES_MESSAGE_MAX);
 }
 
 static bool
@@ -38,8 +40,10 @@ has_control(const char *s, bool allow_newlines)
 const char *
 user_display_name_check(const char *s)
 {
-	if (chars(s) > USER_DISPLAY_NAME_MAX) {
-		return "must be at most 64 characters";
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e = length_check("display_name", s, msg);
+	if (e != NULL) {
+		return e;
 	}
 	if (has_control(s, false)) {
 		return "must not contain control characters";
@@ -50,8 +54,10 @@ user_display_name_check(const char *s)
 const char *
 user_bio_check(const char *s)
 {
-	if (chars(s) > USER_BIO_MAX) {
-		return "must be at most 500 characters";
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e = length_check("bio", s, msg);
+	if (e != NULL) {
+		return e;
 	}
 	if (has_control(s, true)) {
 		return "must not contain control characters";
@@ -62,12 +68,10 @@ user_bio_check(const char *s)
 const char *
 user_avatar_url_check(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0) {
-		return NULL;
-	}
-	if (n > USER_AVATAR_URL_MAX) {
-		return "must be at most 2048 bytes";
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e = length_check("avatar_url", s, msg);
+	if (s[0] == '\0' || e != NULL) {
+		return e;
 	}
 	if (strncmp(s, "https://", 8) != 0) {
 		return "must be an https:// URL";
@@ -103,14 +107,12 @@ alnum(char c)
 const char *
 user_locale_check(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0) {
-		return NULL;
+	static _Thread_local char msg[RULES_MESSAGE_MAX];
+	const char *e = length_check("locale", s, msg);
+	if (s[0] == '\0' || e != NULL) {
+		return e;
 	}
-	if (n > USER_LOCALE_MAX) {
-		return "must be at most 35 characters";
-	}
-	size_t i = 0, len = 0;
+	size_t n = strlen(s), i = 0, len = 0;
 	while (i < n && alpha(s[i])) {
 		i++;
 	}

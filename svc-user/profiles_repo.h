@@ -6,14 +6,16 @@
 #include <stdint.h>
 
 #include "core/pg.h"
+#include "profile_validate.h"
 
 typedef struct user_profile {
 	char user_id[37];
 	char username[64];
-	char display_name[260]; /* 64 characters of up to 4 bytes */
-	char bio[2004];         /* 500 characters of up to 4 bytes */
-	char avatar_url[2049];
-	char locale[36];
+	/* Characters of up to 4 bytes; the URL and the tag are ASCII. */
+	char display_name[4 * USER_DISPLAY_NAME_MAX + 4];
+	char bio[4 * USER_BIO_MAX + 4];
+	char avatar_url[USER_AVATAR_URL_MAX + 1];
+	char locale[USER_LOCALE_MAX + 1];
 	int64_t version;
 	int64_t created_us;
 	int64_t updated_us;

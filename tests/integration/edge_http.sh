@@ -56,7 +56,7 @@ check "healthz is 200" test "$code" = 200
 check "healthz body" grep -q '"status":"ok"' "$tmp/h.json"
 
 code=$(curl -s -o "$tmp/i.json" -w '%{http_code}' "$base/")
-check "index lists the endpoints" grep -q '"/readyz"' "$tmp/i.json"
+check "index points to the API description" grep -q '"openapi":"/openapi.json"' "$tmp/i.json"
 
 # Readiness names every service that is down, as problem+json.
 code=$(curl -s -D "$tmp/r.hdr" -o "$tmp/r.json" -w '%{http_code}' "$base/readyz")
@@ -112,6 +112,16 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d '{"usernam
 check "malformed JSON is 400" test "$code" = 400
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d '{"usernme":"x"}' "$base/login")
 check "unknown field is 400" test "$code" = 400
+code=$(curl -s -o "$tmp/ip.json" -w '%{http_code}' -X POST "${json[@]}" \
+  -d '{"username":"x","password":"y","client_ip":"10.9.8.7"}' "$base/login")
+check "a member the edge fills is 400 naming it" test "$code" = 400
+check "  and names it" grep -q '"field":"client_ip"' "$tmp/ip.json"
+code=$(curl -s -D "$tmp/oa.hdr" -o "$tmp/oa.json" -w '%{http_code}' "$base/openapi.json")
+check "openapi.json is 200" test "$code" = 200
+check "openapi.json is the document the binary prints" cmp -s "$tmp/oa.json" <("$build/edge/edge" --openapi)
+etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^[:space:]]*\).*/\1/p' "$tmp/oa.hdr")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$base/openapi.json")
+check "openapi.json revalidates by its ETag" test "$code" = 304
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' -d 'x' "$base/login")
 check "non-JSON body is 415" test "$code" = 415
 head -c 2000000 /dev/zero | tr '\0' 'a' >"$tmp/big"

@@ -644,6 +644,45 @@ test_login_tokens_verify_with_the_published_jwks(void **state)
 	core_arena_free(a);
 }
 
+/* n euro signs (3 bytes, 1 character each) into out. */
+static char *
+euros(char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out + 3 * i, "\xe2\x82\xac", 3);
+	}
+	out[3 * n] = '\0';
+	return out;
+}
+
+static void
+test_password_length_counts_characters_at_register_and_login(void **state)
+{
+	(void) state;
+	core_arena *a = core_arena_new(0);
+	Auth__V1__RegisterResponse *resp = NULL;
+	Auth__V1__TokenResponse *tok = NULL;
+	core_rpc_reply reply;
+	char pw[3 * 129 + 1];
+	/* 128 characters, 384 bytes: the longest password there is. */
+	assert_int_equal(do_register("euros", "euros@example.com",
+	                     euros(pw, 128), a, &resp, &reply),
+	    CORE_OK);
+	assert_int_equal(login("euros", pw, a, &tok, &reply), CORE_OK);
+	assert_int_equal(login("euros", euros(pw, 129), a, &tok, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_string_equal(reply.detail_fields[0], "password");
+	assert_string_equal(
+	    reply.detail_descriptions[0], "must be at most 128 characters");
+	/* 7 characters, 21 bytes: too short. */
+	assert_int_equal(do_register("euros7", "euros7@example.com",
+	                     euros(pw, 7), a, &resp, &reply),
+	    CORE_INVALID_ARGUMENT);
+	assert_string_equal(
+	    reply.detail_descriptions[0], "must be 8 to 128 characters");
+	core_arena_free(a);
+}
+
 static void
 test_unknown_user_and_wrong_password_get_the_same_answer(void **state)
 {
@@ -1334,6 +1373,8 @@ main(void)
 	    cmocka_unit_test(test_login_tokens_verify_with_the_published_jwks),
 	    cmocka_unit_test(
 	        test_unknown_user_and_wrong_password_get_the_same_answer),
+	    cmocka_unit_test(
+	        test_password_length_counts_characters_at_register_and_login),
 	    cmocka_unit_test(
 	        test_login_is_throttled_per_username_with_retry_after),
 	    cmocka_unit_test(test_refresh_rotates_and_reuse_ends_the_session),
