@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 
 const [base, docPath] = process.argv.slice(2);
@@ -134,6 +135,10 @@ const errorText = (errors) =>
 const mediaType = (ct) => (ct || '').split(';')[0].trim().toLowerCase();
 const isJson = (mt) => mt === 'application/json' || mt.endsWith('+json');
 
+// The answer headers that carry the API's meaning (not the security and
+// caching headers every answer has).
+const OWN_HEADERS = ['etag', 'location', 'retry-after', 'set-cookie', 'www-authenticate', 'allow', 'x-request-id'];
+
 // Checks one answer against the document; returns the problems found.
 function checkAnswer(o, status, headers, text) {
   const errs = [];
@@ -169,6 +174,12 @@ function checkAnswer(o, status, headers, text) {
     }
     const v = parsed && validatorAt(`${rptr}/content/${escapePtr(mt)}/schema`);
     if (v && !v(value)) errs.push(`body ${text.slice(0, 300)} fails its schema: ${errorText(v.errors)}`);
+  }
+  // The reverse: a header of the API's own that the answer carries must be
+  // listed for it.
+  const listed = Object.keys(r.headers ?? {}).map((k) => k.toLowerCase());
+  for (const name of OWN_HEADERS) {
+    if (headers.has(name) && !listed.includes(name)) errs.push(`header ${name} is sent but not listed for ${status}`);
   }
   for (const [name, h0] of Object.entries(r.headers ?? {})) {
     const h = deref(h0);
@@ -210,6 +221,28 @@ function checkParameters(o, path, headers, not) {
 
 // --- Requests ---------------------------------------------------------------
 
+// One HTTP/1.1 request with node:http (fetch cannot send a body with GET,
+// nor keep an early answer when the server stops reading the body).
+// Resolves to { status, headers (a Headers), text }.
+function send(method, path, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(path, base), { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const h = new Headers();
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        resolve({ status: res.statusCode, headers: h, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    // The edge may answer (413) and close before the body is all sent.
+    req.on('error', (e) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? null : reject(e)));
+    req.setTimeout(10000, () => req.destroy(new Error('no answer within 10 s')));
+    req.end(body);
+  });
+}
+
 let cases = 0;
 // One request: OP is the operation ("PATCH /admin/users/{id}"), PATH the
 // path actually asked (defaults to OP's), EXPECT the status it must get.
@@ -232,12 +265,12 @@ async function call(opKey, expect, what, req = {}) {
   }
   let res;
   try {
-    res = await fetch(base + path, { method, headers, body, redirect: 'manual' });
+    res = await send(method, path, headers, body);
   } catch (e) {
-    problem(`${opKey} (${what}): the request failed: ${e.cause?.message ?? e.message}`);
+    problem(`${opKey} (${what}): the request failed: ${e.message}`);
     return { status: 0, headers: new Headers(), text: '', json: undefined };
   }
-  const text = method === 'HEAD' ? '' : await res.text();
+  const text = res.text;
   let json;
   try {
     json = JSON.parse(text);
@@ -298,6 +331,7 @@ const LOGIN_MAX = Number(env('API_LOGIN_MAX'));
 const MAX_BODY = Number(env('API_MAX_BODY'));
 const big = () => JSON.stringify({ username: 'x'.repeat(MAX_BODY + 1) });
 const ORIGIN = { Origin: base };
+const FOREIGN = { Origin: 'https://elsewhere.example' };
 
 // The errors every route with a JSON body answers before any service is
 // asked: malformed JSON, an unknown member, wrong content type, too big.
@@ -360,6 +394,9 @@ async function registration(users, ids) {
     json: { username: 'has space', email: 'space@example.com', password }, ip: freshIp(),
   });
   await register(users.user, freshIp(), 409);
+  await call('POST /register', 403, 'foreign Origin', {
+    json: { username: uname('origin'), email: 'origin@example.com', password }, ip: freshIp(), headers: FOREIGN,
+  });
   await bodyErrors('POST /register', { ip: freshIp() }, undefined,
     { username: uname('body'), email: 'body@example.com', password });
   // The registration limit of one address: taken names count too.
@@ -379,6 +416,9 @@ async function loginRoutes(users, s) {
   });
   s.cookie = { access: cookieOf(c.headers, '__Host-access'), refresh: cookieOf(c.headers, '__Host-refresh') };
   if (!s.cookie.access || !s.cookie.refresh) problem('POST /login: no __Host-access/__Host-refresh cookies');
+  await call('POST /login', 403, 'foreign Origin', {
+    json: { username: users.user, password }, ip: freshIp(), headers: FOREIGN,
+  });
   await call('POST /login', 401, 'wrong password', { json: { username: users.user, password: 'wrong wrong wrong' }, ip: freshIp() });
   await call('POST /login', 400, 'bad Token-Delivery', {
     json: { username: users.user, password }, ip: freshIp(), headers: { 'Token-Delivery': 'smoke' },
@@ -447,6 +487,10 @@ async function sessionRoutes(s) {
   await call(del, 200, 'end the second session', { ...user, path: `/sessions/${id2}` });
   await call('GET /sessions/current', 404, 'session ended elsewhere', { token: s.user2.access_token });
   await call(del, 404, 'unknown id', { ...user, path: `/sessions/${id2}` });
+  await call(del, 415, 'cookie and a text/plain body', {
+    path: `/sessions/${id2}`, cookie: `__Host-access=${s.cookie.access}`,
+    raw: '{}', headers: { ...ORIGIN, 'Content-Type': 'text/plain' },
+  });
   await authErrors(del, `/sessions/${id2}`);
 }
 
@@ -465,6 +509,7 @@ async function adminRoutes(s, ids) {
   const unknownPath = `/admin/users/${ids.unknown}`;
   await call(one, 200, 'a user', { ...admin, path });
   await call(one, 404, 'unknown id', { ...admin, path: unknownPath });
+  await call(one, 400, 'not a user id', { ...admin, path: '/admin/users/x' });
   await call(one, 403, 'not an admin', { ...user, path });
   await authErrors(one, path);
 
@@ -476,6 +521,7 @@ async function adminRoutes(s, ids) {
   await call(upd, 200, 'enable', { ...admin, path, json: { status: names.active } });
   await call(upd, 400, 'the last admin demotes itself', { ...admin, path: `/admin/users/${ids.admin}`, json: { role: names.user } });
   await call(upd, 404, 'unknown id', { ...admin, path: unknownPath, json: { status: names.active } });
+  await call(upd, 400, 'not a user id', { ...admin, path: '/admin/users/x', json: { status: names.active } });
   await call(upd, 403, 'not an admin', { ...user, path, json: { status: names.active } });
   await bodyErrors(upd, admin, path, { status: names.active });
   await authErrors(upd, path, { json: { status: names.active } });
@@ -486,6 +532,7 @@ async function adminRoutes(s, ids) {
   await call(rev, 200, 'no body', { ...admin, path: rpath });
   await call(rev, 200, 'empty object', { ...admin, path: rpath, json: {} });
   await call(rev, 404, 'unknown id', { ...admin, path: `/admin/users/${ids.unknown}/revoke-sessions` });
+  await call(rev, 400, 'not a user id', { ...admin, path: '/admin/users/x/revoke-sessions' });
   await call(rev, 403, 'not an admin', { ...user, path: rpath });
   await bodyErrors(rev, admin, rpath, {});
   await authErrors(rev, rpath);
@@ -530,6 +577,25 @@ async function logoutRoutes(s) {
   await call(op, 200, 'bearer', { token: s.other.access_token, json: { refresh_token: s.other.refresh_token } });
 }
 
+// A service that holds its connections but answers nothing (stopped with
+// SIGSTOP): a call to it ends at the edge's deadline, 504.
+async function serviceStuck(s) {
+  const pids = Object.fromEntries(env('API_PIDS').split(' ').map((p) => p.split(':')));
+  const stuck = [
+    ['admin', 'GET /admin/users', { token: s.admin.access_token }],
+    ['user', 'GET /profile', { token: s.user.access_token }],
+    ['auth', 'GET /sessions', { token: s.user.access_token }],
+  ];
+  for (const [svc, op, req] of stuck) {
+    process.kill(Number(pids[svc]), 'SIGSTOP');
+    try {
+      await call(op, 504, `${svc} service stopped`, req);
+    } finally {
+      process.kill(Number(pids[svc]), 'SIGCONT');
+    }
+  }
+}
+
 // The services stop one by one; each route then answers 503 naming it.
 async function serviceDown(s, ids) {
   const pids = Object.fromEntries(env('API_PIDS').split(' ').map((p) => p.split(':')));
@@ -564,7 +630,7 @@ async function serviceDown(s, ids) {
     let ready;
     for (let i = 0; i < 200; i++) {
       ready = await fetch(`${base}/readyz`).then(async (r) => ({ status: r.status, text: await r.text() }));
-      if (ready.status === 503 && ready.text.includes(`"${svc}"`)) break;
+      if (ready.status === 503 && new RegExp(`"down":\\[[^\\]]*"${svc}"`).test(ready.text)) break;
       await new Promise((res) => setTimeout(res, 50));
     }
     if (operations.has('GET /readyz')) await call('GET /readyz', 503, `${svc} down`);
@@ -583,6 +649,7 @@ try {
   await sessionRoutes(s);
   await adminRoutes(s, ids);
   await logoutRoutes(s);
+  await serviceStuck(s);
   await serviceDown(s, ids);
 } catch (e) {
   problem(`the test stopped: ${e.stack}`);

@@ -37,10 +37,11 @@ AUTH_RPC_DIAL=tcp://127.0.0.1:$(edge_env_free_port) USER_RPC_DIAL=tcp://127.0.0.
 edge_pid=$!
 code=000
 for _ in $(seq 200); do
-  code=$(curl -s -o "$tmp/served.json" -w '%{http_code}' "http://127.0.0.1:$port/openapi.json" || true)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
   [[ $code == 200 ]] && break
   sleep 0.05
 done
+code=$(curl -s -o "$tmp/served.json" -w '%{http_code}' "http://127.0.0.1:$port/openapi.json" || true)
 if [[ $code != 200 ]]; then
   echo "FAIL: GET /openapi.json answered $code" >&2
   cat "$tmp/edge.log" >&2
