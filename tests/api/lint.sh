@@ -80,7 +80,7 @@ if [[ -f $repo/docs/openapi.json ]]; then
   elif ! diff -u --label docs/openapi.json --label "GET /openapi.json" \
     "$tmp/committed.canon" "$tmp/served.canon" >&2; then
     fail "docs/openapi.json differs from what the edge serves (diff above); regenerate it with:
-    $build/edge/edge --openapi > $repo/docs/openapi.json"
+    scripts/openapi.sh $build   (that is: $build/edge/edge --openapi > docs/openapi.json)"
   fi
 fi
 if [[ -s $tmp/printed.json ]]; then
