@@ -139,6 +139,16 @@ const isJson = (mt) => mt === 'application/json' || mt.endsWith('+json');
 // caching headers every answer has).
 const OWN_HEADERS = ['etag', 'location', 'retry-after', 'set-cookie', 'www-authenticate', 'allow', 'x-request-id'];
 
+// The headers docs/api.md promises whatever the document marks required:
+// X-Request-Id on every answer, WWW-Authenticate on 401, Retry-After on
+// 429 and 503.
+function promisedHeaders(status) {
+  const h = ['x-request-id'];
+  if (status === 401) h.push('www-authenticate');
+  if (status === 429 || status === 503) h.push('retry-after');
+  return h;
+}
+
 // Checks one answer against the document; returns the problems found.
 function checkAnswer(o, status, headers, text) {
   const errs = [];
@@ -287,6 +297,9 @@ async function call(opKey, expect, what, req = {}) {
   } else {
     for (const e of checkParameters(o, path, headers, req.undocumented ?? [])) problem(`${label}: ${e}`);
     o.seen.set(res.status, (o.seen.get(res.status) ?? 0) + 1);
+    for (const name of promisedHeaders(res.status)) {
+      if (!res.headers.has(name)) problem(`${label}: ${res.status} without ${name}, which docs/api.md promises`);
+    }
     for (const e of checkAnswer(o, res.status, res.headers, text)) problem(`${label}: ${res.status}: ${e}`);
   }
   return { status: res.status, headers: res.headers, text, json };
@@ -377,8 +390,12 @@ function cookieOf(headers, name) {
 // --- The cases ----------------------------------------------------------------
 
 async function publicRoutes() {
-  for (const op of ['GET /healthz', 'GET /openapi.json', 'GET /.well-known/jwks.json', 'GET /readyz', 'GET /metrics']) {
+  for (const op of ['GET /healthz', 'GET /openapi.json', 'GET /readyz', 'GET /metrics']) {
     if (operations.has(op)) await call(op, 200, 'up');
+  }
+  const j = await call('GET /.well-known/jwks.json', 200, 'the keys');
+  if (!/max-age=[0-9]+/.test(j.headers.get('cache-control') ?? '')) {
+    problem(`GET /.well-known/jwks.json: Cache-Control ${j.headers.get('cache-control')} has no max-age`);
   }
 }
 
@@ -455,6 +472,7 @@ async function profileRoutes(s) {
   await call('GET /profile', 200, 'cookie', { cookie: `__Host-access=${s.cookie.access}` });
   await authErrors('GET /profile');
   let etag = g.headers.get('etag');
+  if (!/^"v[0-9]+"$/.test(etag ?? '')) problem(`GET /profile: 200 with ETag ${etag}, not "v<version>"`);
   for (const method of ['PUT', 'PATCH']) {
     const op = `${method} /profile`;
     const json = { display_name: `Name ${method}`, bio: 'bio', locale: 'en' };
