@@ -83,6 +83,16 @@ is_value_field(const ProtobufCFieldDescriptor *f)
 	       is_named(f->descriptor, VALUE_NAME);
 }
 
+/* Whether null is an element of a list or a map value of field f: a
+ * Value's null, or in the REST style an enum's zero value, which has no
+ * name there. */
+static bool
+null_element_ok(const parse_ctx *c, const ProtobufCFieldDescriptor *f)
+{
+	return is_value_field(f) ||
+	       (c->rest && f->type == PROTOBUF_C_TYPE_ENUM);
+}
+
 /* The .proto name of a type, for error messages. */
 static const char *
 type_name(ProtobufCType t)
@@ -791,7 +801,9 @@ rest_names(const ProtobufCEnumDescriptor *ed, char *out, size_t size)
 
 /* An enum in the REST style: only its short lower-case name
  * (core_json_enum_rest_name()); the zero *_UNSPECIFIED value has none, so
- * "none" is said by leaving the member out. */
+ * "none" is said by leaving the member out, or with null where a member
+ * cannot be left out (an element of a list or a map value), as the output
+ * says it. */
 static int
 parse_enum_rest(
     parse_ctx *c, const ProtobufCEnumDescriptor *ed, const json_t *v, int *dst)
@@ -801,6 +813,10 @@ parse_enum_rest(
 	const char *s;
 	size_t n, i;
 
+	if (json_is_null(v)) {
+		*dst = 0;
+		return 0;
+	}
 	rest_names(ed, names, sizeof(names));
 	if (!json_is_string(v))
 		return fail(c, "expected one of %s", names);
@@ -965,7 +981,7 @@ parse_repeated(parse_ctx *c, ProtobufCMessage *m,
 			const json_t *e = json_array_get(v, i);
 
 			old = path_push_index(c, i);
-			if (json_is_null(e) && !is_value_field(f))
+			if (json_is_null(e) && !null_element_ok(c, f))
 				return fail(
 				    c, "null is not allowed in an array");
 			if (parse_value(c, f, e, arr + i * size) != 0)
@@ -1076,7 +1092,7 @@ parse_map(parse_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 			if (parse_map_key(
 			        c, kf, key, kn, core_pb_field_ptr(e, kf)) != 0)
 				return -1;
-			if (json_is_null(val) && !is_value_field(vf))
+			if (json_is_null(val) && !null_element_ok(c, vf))
 				return fail(c, "null is not allowed as a map "
 				               "value");
 			if (parse_value(

@@ -2108,6 +2108,24 @@ test_rest_enum_without_a_name_is_written_as_null(void **state)
 	assert_rest_member(&m, "f_enum", "null");
 	assert_renders(&m, "{\"f_enum\":42,\"r_enum\":[\"COLOR_UNSPECIFIED\","
 	                   "\"COLOR_RED\",99]}");
+	/* Where a member cannot be left out, null reads back as the zero
+	 * value it stands for; the proto3 mapping keeps refusing it. */
+	{
+		Test__V1__AllTypes *back = parse_rest(
+		    "{\"r_enum\":[null,\"red\"],\"m_uint32_enum\":{\"3\":null}}");
+
+		assert_int_equal(back->n_r_enum, 2);
+		assert_int_equal(back->r_enum[0], 0);
+		assert_int_equal(back->r_enum[1], TEST__V1__COLOR__COLOR_RED);
+		assert_int_equal(back->n_m_uint32_enum, 1);
+		assert_int_equal(back->m_uint32_enum[0]->value, 0);
+		assert_rest_member(back, "r_enum", "[null,\"red\"]");
+		release(back);
+	}
+	expect_error("{\"r_enum\":[null]}", "r_enum[0]",
+	    "null is not allowed in an array");
+	expect_rest_error("{\"r_int32\":[null]}", "r_int32[0]",
+	    "null is not allowed in an array");
 }
 
 static void

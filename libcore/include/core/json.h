@@ -61,8 +61,8 @@ typedef struct core_json_limits {
  *     ROLE_USER is "user"); the *_UNSPECIFIED zero value has none: it is
  *     never written (null stands for it, and for a number the enum does
  *     not name) and a request leaves the member out instead (given, it
- *     is refused with a message that says so); proto names and numbers
- *     are refused;
+ *     is refused with a message that says so; null, in a list or as a
+ *     map value, reads as it); proto names and numbers are refused;
  *   - on output every field is present: scalars at their default ("", 0,
  *     false), repeated as [], maps as {}, an unset message field as null;
  *     only members of a oneof that is not set are left out;
