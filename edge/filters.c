@@ -44,23 +44,38 @@ keep(edge_exchange *x, const char *s)
 
 /* ---- Request sides ------------------------------------------------------ */
 
-/* JSON text -> the route's request message (proto3 JSON, libcore codec). */
+/* JSON text -> the route's request message, in the REST style
+ * (docs/api.md "JSON style"; the libcore codec maps it). Refused with a
+ * 400 saying what is wrong: text that is not JSON says where (no member
+ * to name); anything else names the member, also in errors[]. Unknown
+ * members are refused too, naming them: a typo is caught, not ignored. */
 static int
 build_message(edge_exchange *x, const char *text, size_t len)
 {
+	static const core_json_limits rest = {.flags = CORE_JSON_REST};
 	core_json_error jerr;
 	ProtobufCMessage *in = NULL;
-	if (core_json_to_pb(x->route->in, text, len, NULL,
-	        core_arena_allocator(x->arena), &in, &jerr) != 0) {
-		json_t *errs = json_pack("[{s:s, s:s}]", "field", jerr.field,
-		    "message", jerr.message);
-		return refuse(x, 400,
-		    core_arena_printf(x->arena, "%s%s%s", jerr.field,
-		        jerr.field[0] ? ": " : "", jerr.message),
-		    json_pack("{s:o}", "errors", errs));
+	if (core_json_to_pb(x->route->in, text, len, &rest,
+	        core_arena_allocator(x->arena), &in, &jerr) == 0) {
+		x->in = in;
+		return 0;
 	}
-	x->in = in;
-	return 0;
+	if (jerr.line > 0) {
+		return refuse(x, 400,
+		    core_arena_printf(x->arena,
+		        "the body cannot be read as JSON: %s (line %d, column %d)",
+		        jerr.message, jerr.line, jerr.column),
+		    NULL);
+	}
+	if (jerr.field[0] == '\0') {
+		return refuse(
+		    x, 400, core_arena_strdup(x->arena, jerr.message), NULL);
+	}
+	json_t *errs = json_pack(
+	    "[{s:s, s:s}]", "field", jerr.field, "message", jerr.message);
+	return refuse(x, 400,
+	    core_arena_printf(x->arena, "%s: %s", jerr.field, jerr.message),
+	    json_pack("{s:o}", "errors", errs));
 }
 
 static const edge_filter *table(size_t *n);
@@ -445,7 +460,7 @@ body_without_tokens(edge_exchange *x)
 {
 	static const char *const tokens[] = {
 	    "access_token", "refresh_token", "device_token"};
-	json_t *o = core_pb_to_json_value(x->out);
+	json_t *o = core_pb_to_json_value_flags(x->out, CORE_JSON_REST);
 	if (o == NULL) {
 		return -1;
 	}

@@ -113,7 +113,7 @@ int edge_filters_request(edge_exchange *x);
 int edge_filters_response(edge_exchange *x);
 
 /* The query string as a JSON object of strings (the codec turns "20" into
- * an int32 and "USER_STATUS_ACTIVE" into an enum, as proto3 JSON allows),
+ * an int32 and "active" into an enum, in the REST style of the codec),
  * built one parameter at a time. */
 typedef struct edge_query_args {
 	json_t *obj; /* the caller's; NULL: out of memory */

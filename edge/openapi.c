@@ -258,13 +258,17 @@ request_body(edge_schemas *s, const edge_route *rt, const route_docs *d)
 {
 	edge_schema_view v = {
 	    .input = true, .hidden = d->hidden.v, .optional = d->fallback.v};
+	/* A body is needed when a member it must have is not filled
+	 * otherwise. */
 	bool needed = false;
 	for (unsigned i = 0; i < rt->in->n_fields; i++) {
-		const field_rule *r =
-		    rules_find(rt->in, rt->in->fields[i].name);
-		needed = needed || (r != NULL && (r->flags & RULE_REQUIRED) &&
-		                       !edge_names_listed(d->hidden.v, r->field) &&
-		                       !edge_names_listed(d->fallback.v, r->field));
+		const char *name = rt->in->fields[i].name;
+		const field_rule *r = rules_find(rt->in, name);
+		if (r != NULL && (r->flags & RULE_REQUIRED) &&
+		    !edge_names_listed(d->hidden.v, name) &&
+		    !edge_names_listed(d->fallback.v, name)) {
+			needed = true;
+		}
 	}
 	return json_pack("{s:s, s:b, s:{s:{s:o}}}", "description",
 	    needed ? "A JSON object."

@@ -331,8 +331,9 @@ edge_rest_finish(edge_request *r)
 		return false;
 	}
 	if (x->answer.body == NULL) {
-		/* Unless a filter said otherwise: the message as JSON. */
-		x->answer.body = core_pb_to_json(x->out, 0, NULL);
+		/* Unless a filter said otherwise: the message as JSON, in
+		 * the REST style (docs/api.md "JSON style"). */
+		x->answer.body = core_pb_to_json(x->out, CORE_JSON_REST, NULL);
 	}
 	return x->answer.body != NULL && edge_http_send(r, &x->answer);
 }

@@ -18,6 +18,7 @@
 
 #include "admin/v1/admin.pb-c.h"
 #include "auth/v1/auth.pb-c.h"
+#include "google/protobuf/struct.pb-c.h"
 
 #include "admin_actions.h"
 #include "admin_service.h"
@@ -25,6 +26,7 @@
 #include "audit_ctx.h"
 #include "audit_page.h"
 #include "audit_repo.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timestamp.h"
@@ -414,6 +416,35 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 	return CORE_OK;
 }
 
+/* The stored detail (JSON text, an object) as the entry's Struct, in the
+ * arena, so that the REST answer and rpcctl show it as an object. A row
+ * whose detail does not read as one (never written so) gets none, logged;
+ * -1 only when out of memory. */
+static int
+detail_message(
+    core_arena *a, const admin_audit_entry *e, Google__Protobuf__Struct **out)
+{
+	json_error_t jerr;
+	core_json_error err;
+	ProtobufCMessage *m = NULL;
+	json_t *v = json_loads(e->detail_json, 0, &jerr);
+	int rc = v != NULL ? core_json_value_to_pb(
+	                         &google__protobuf__struct__descriptor, v,
+	                         NULL, core_arena_allocator(a), &m, &err)
+	                   : -1;
+	json_decref(v);
+	*out = (Google__Protobuf__Struct *) m;
+	if (rc == 0) {
+		return 0;
+	}
+	if (v != NULL && strcmp(err.message, "out of memory") == 0) {
+		return -1;
+	}
+	core_log_warn("audit row %lld: detail is not a JSON object: %s",
+	    (long long) e->id, v != NULL ? err.message : jerr.text);
+	return 0;
+}
+
 static Admin__V1__AuditEntry *
 entry_message(core_arena *a, const admin_audit_entry *e)
 {
@@ -432,8 +463,8 @@ entry_message(core_arena *a, const admin_audit_entry *e)
 	m->outcome = e->outcome;
 	m->request_id = e->request_id;
 	m->client_ip = e->client_ip;
-	m->detail_json = e->detail_json;
-	return m->time != NULL ? m : NULL;
+	return m->time != NULL && detail_message(a, e, &m->detail) == 0 ? m
+	                                                                : NULL;
 }
 /* Puts the page of rows (n read, one more than limit when a next page
  * exists) into resp, with the token that continues it under pf. */

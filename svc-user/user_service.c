@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "auth/v1/auth.pb-c.h"
 #include "user/v1/user.pb-c.h"
 
 #include "core/log.h"
@@ -110,6 +111,21 @@ prefetch_profile(core_call *c, const core_jwt_claims *cl, core_redis_extra *x)
 	return core_redis_extra_add(x, 2, get) < 0 ? -1 : 0;
 }
 
+/* The token's role claim ("user", "admin": the REST names of auth.v1.Role
+ * values, which svc-auth writes) as the enum; ROLE_UNSPECIFIED for a claim
+ * that names none. */
+static Auth__V1__Role
+role_of_claim(const char *claim)
+{
+	if (strcmp(claim, "admin") == 0) {
+		return AUTH__V1__ROLE__ROLE_ADMIN;
+	}
+	if (strcmp(claim, "user") == 0) {
+		return AUTH__V1__ROLE__ROLE_USER;
+	}
+	return AUTH__V1__ROLE__ROLE_UNSPECIFIED;
+}
+
 static core_status
 get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -119,9 +135,7 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	user_worker *w = core_call_state(c);
 	core_arena *a = core_call_arena(c);
 	const core_jwt_claims *cl = core_call_claims(c);
-	if ((resp->role = core_arena_strdup(a, cl->role)) == NULL) {
-		return core_call_error(c, CORE_INTERNAL, "out of memory");
-	}
+	resp->role = role_of_claim(cl->role);
 	const redisReply *cached = core_call_prefetched(c, 0);
 	if (cached != NULL && cached->type == REDIS_REPLY_STRING) {
 		resp->profile =

@@ -704,8 +704,10 @@
    * admin call that answers 200 means admin, 403 means not. The server
    * checks every call anyway; this only decides what the nav offers. */
 
-  const ROLE_LABELS = { ROLE_USER: 'User', ROLE_ADMIN: 'Admin' };
-  const STATUS_LABELS = { USER_STATUS_ACTIVE: 'Active', USER_STATUS_DISABLED: 'Disabled' };
+  /* Enums are short lower-case names in the API (docs/api.md, "JSON
+   * style"); null when a service did not say. */
+  const ROLE_LABELS = { user: 'User', admin: 'Admin' };
+  const STATUS_LABELS = { active: 'Active', disabled: 'Disabled' };
   const AUDIT_ACTIONS = ['users.list', 'users.get', 'users.update', 'users.revoke_sessions', 'audit.list'];
   const OUTCOME_BADGES = { ok: 'badge-ok', denied: 'badge-warn', failed: 'badge-danger' };
   const USERS_PAGE_SIZE = 20;
@@ -752,12 +754,12 @@
 
   function roleBadge(role) {
     const label = ROLE_LABELS[role] || role || 'Unknown';
-    return h('span', { class: `badge ${role === 'ROLE_ADMIN' ? 'badge-info' : 'badge-neutral'}`, text: label });
+    return h('span', { class: `badge ${role === 'admin' ? 'badge-info' : 'badge-neutral'}`, text: label });
   }
 
   function statusBadge(status) {
     const label = STATUS_LABELS[status] || status || 'Unknown';
-    return h('span', { class: `badge ${status === 'USER_STATUS_DISABLED' ? 'badge-danger' : 'badge-ok'}`, text: label });
+    return h('span', { class: `badge ${status === 'disabled' ? 'badge-danger' : 'badge-ok'}`, text: label });
   }
 
   function outcomeBadge(outcome) {
@@ -795,13 +797,9 @@
     return Number.isNaN(d.getTime()) ? '' : d.toISOString();
   }
 
-  function prettyJson(text) {
-    if (!text) return '';
-    try {
-      return JSON.stringify(JSON.parse(text), null, 2);
-    } catch (_) {
-      return String(text);
-    }
+  function prettyJson(value) {
+    if (value === undefined || value === null) return '';
+    return JSON.stringify(value, null, 2);
   }
 
   function problemAlert(box, err) {
@@ -1065,8 +1063,8 @@
       controls: [
         { name: 'query', label: 'Search', placeholder: 'Username or email starts with…', maxlength: 254 },
         { name: 'status', label: 'Status', options: [['', 'Any status'],
-          ['USER_STATUS_ACTIVE', 'Active'], ['USER_STATUS_DISABLED', 'Disabled']] },
-        { name: 'role', label: 'Role', options: [['', 'Any role'], ['ROLE_USER', 'User'], ['ROLE_ADMIN', 'Admin']] },
+          ['active', 'Active'], ['disabled', 'Disabled']] },
+        { name: 'role', label: 'Role', options: [['', 'Any role'], ['user', 'User'], ['admin', 'Admin']] },
       ],
       table: (users) => dataTable('admin-users-table', [
         { label: 'Username', cell: (u) => [
@@ -1093,22 +1091,22 @@
     const sessions = Array.isArray(data.sessions) ? data.sessions : [];
     const self = Boolean(state.profile && u.id && u.id === state.profile.user_id);
     const name = u.username || u.id || '';
-    const disabled = u.status === 'USER_STATUS_DISABLED';
-    const admin = u.role === 'ROLE_ADMIN';
+    const disabled = u.status === 'disabled';
+    const admin = u.role === 'admin';
 
     const patch = (body) => () => adminApi('PATCH', path, { body });
     const actions = [
       disabled ? {
         label: 'Enable', yes: 'Yes, enable', busy: 'Enabling…', cls: 'button',
         question: self ? 'Enable your own account?' : `Enable ${quoted(name)}? They can log in again.`,
-        run: patch({ status: 'USER_STATUS_ACTIVE' }),
+        run: patch({ status: 'active' }),
         done: () => `${quoted(name)} is enabled.`,
       } : {
         label: 'Disable', yes: 'Yes, disable', busy: 'Disabling…', cls: 'button button-danger',
         question: self
           ? 'Disable your own account? You are logged out at once and cannot log in until another admin enables it.'
           : `Disable ${quoted(name)}? They are logged out everywhere at once and cannot log in until the account is enabled again.`,
-        run: patch({ status: 'USER_STATUS_DISABLED' }),
+        run: patch({ status: 'disabled' }),
         done: () => `${quoted(name)} is disabled and logged out everywhere.`,
       },
       admin ? {
@@ -1116,12 +1114,12 @@
         question: self
           ? 'Remove your own admin role? You lose access to these pages at once.'
           : `Remove the admin role from ${quoted(name)}? They keep their sessions but lose access to the admin pages at once.`,
-        run: patch({ role: 'ROLE_USER' }),
+        run: patch({ role: 'user' }),
         done: () => `${quoted(name)} is no longer an admin.`,
       } : {
         label: 'Make admin', yes: 'Yes, make admin', busy: 'Changing role…', cls: 'button',
         question: `Make ${quoted(name)} an admin? They can then list and change every account and read the audit trail.`,
-        run: patch({ role: 'ROLE_ADMIN' }),
+        run: patch({ role: 'admin' }),
         done: () => `${quoted(name)} is now an admin.`,
       },
       {
@@ -1247,12 +1245,8 @@
   function auditTable(entries) {
     const rows = [];
     for (const e of entries) {
-      let detail = null;
-      try {
-        detail = e.detail_json ? JSON.parse(e.detail_json) : null;
-      } catch (_) {
-        detail = null;
-      }
+      /* The detail is an object (a google.protobuf.Struct), or null. */
+      const detail = e.detail && typeof e.detail === 'object' ? e.detail : null;
       const summary = auditSummary(detail);
       const detailId = `audit-detail-${String(e.id).replace(/[^A-Za-z0-9_-]/g, '')}`;
       const toggle = h('button', { type: 'button', class: 'button button-quiet button-small',
@@ -1282,7 +1276,7 @@
             h('div', null, h('dt', { text: 'Actor id' }), h('dd', { class: 'mono break', text: e.actor_id || '—' })),
             h('div', null, h('dt', { text: 'Client IP' }), h('dd', { class: 'mono', text: e.client_ip || '—' })),
             h('div', null, h('dt', { text: 'Request id' }), h('dd', { class: 'mono break', text: e.request_id || '—' }))),
-          h('pre', { class: 'json', text: prettyJson(e.detail_json) || '(no detail)' })));
+          h('pre', { class: 'json', text: prettyJson(detail) || '(no detail)' })));
       toggle.addEventListener('click', () => {
         const open = more.hidden;
         more.hidden = !open;

@@ -29,6 +29,11 @@
 #endif
 
 #define TIMESTAMP_NAME "google.protobuf.Timestamp"
+#define STRUCT_NAME "google.protobuf.Struct"
+#define VALUE_NAME "google.protobuf.Value"
+#define LIST_VALUE_NAME "google.protobuf.ListValue"
+/* The longest REST enum name (core_json_enum_rest_name()) handled. */
+#define REST_NAME_MAX 64
 /* Keys echoed in paths and messages are cut to this many bytes. */
 #define SHOWN_KEY_MAX 64
 
@@ -37,6 +42,7 @@ typedef struct parse_ctx {
 	core_json_error *err;
 	int max_depth;
 	int depth;
+	bool rest; /* CORE_JSON_REST: the REST style */
 	size_t path_len;
 	char path[sizeof(((core_json_error *) 0)->field)];
 } parse_ctx;
@@ -44,7 +50,7 @@ typedef struct parse_ctx {
 static int parse_value(parse_ctx *c, const ProtobufCFieldDescriptor *f,
     const json_t *v, void *dst);
 static json_t *value_to_json(
-    const ProtobufCFieldDescriptor *f, const void *member);
+    const ProtobufCFieldDescriptor *f, const void *member, unsigned flags);
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -57,9 +63,34 @@ unconst(const json_t *v)
 }
 
 static bool
+is_named(const ProtobufCMessageDescriptor *d, const char *name)
+{
+	return d != NULL && strcmp(d->name, name) == 0;
+}
+
+static bool
 is_timestamp(const ProtobufCMessageDescriptor *d)
 {
-	return d != NULL && strcmp(d->name, TIMESTAMP_NAME) == 0;
+	return is_named(d, TIMESTAMP_NAME);
+}
+
+/* Whether f holds a google.protobuf.Value, the one message type whose
+ * JSON null is a value (null_value) rather than "not set". */
+static bool
+is_value_field(const ProtobufCFieldDescriptor *f)
+{
+	return f->type == PROTOBUF_C_TYPE_MESSAGE &&
+	       is_named(f->descriptor, VALUE_NAME);
+}
+
+/* Whether null is an element of a list or a map value of field f: a
+ * Value's null, or in the REST style an enum's zero value, which has no
+ * name there. */
+static bool
+null_element_ok(const parse_ctx *c, const ProtobufCFieldDescriptor *f)
+{
+	return is_value_field(f) ||
+	       (c->rest && f->type == PROTOBUF_C_TYPE_ENUM);
 }
 
 /* The .proto name of a type, for error messages. */
@@ -600,27 +631,214 @@ timestamp_to_json(const ProtobufCMessage *m)
 
 /* --- JSON -> protobuf --------------------------------------------------- */
 
-/* The field a JSON key names (proto or JSON name); a key with a NUL in
- * it names no field. */
+/* The field a JSON key names: its proto name, or in the proto3 style its
+ * JSON name too; a key with a NUL in it names no field. */
 static const ProtobufCFieldDescriptor *
-find_field(const ProtobufCMessageDescriptor *d, const char *key, size_t n)
+find_field(const parse_ctx *c, const ProtobufCMessageDescriptor *d,
+    const char *key, size_t n)
 {
 	if (strlen(key) != n)
 		return NULL;
+	if (c->rest)
+		return protobuf_c_message_descriptor_get_field_by_name(d, key);
 	return core_pb_field_find(d, key);
 }
 
 static int parse_object(parse_ctx *c, const ProtobufCMessageDescriptor *d,
     const json_t *obj, ProtobufCMessage **out);
+static int parse_map(parse_ctx *c, ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, const json_t *v);
+static int parse_repeated(parse_ctx *c, ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, const json_t *v);
 
-/* A message-typed value: an object, or a string for a Timestamp. */
+/* The field called name of a well-known type's descriptor d, if it has
+ * type t (and is repeated when repeated is true); NULL when d is not the
+ * shape the codec knows. */
+static const ProtobufCFieldDescriptor *
+wkt_field(const ProtobufCMessageDescriptor *d, const char *name,
+    ProtobufCType t, bool repeated)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(d, name);
+
+	if (f == NULL || f->type != t ||
+	    (f->label == PROTOBUF_C_LABEL_REPEATED) != repeated)
+		return NULL;
+	return f;
+}
+
+/* A Struct or ListValue: its one field (the map "fields", the repeated
+ * "values") holds the JSON object or array v. */
+static int
+parse_container(parse_ctx *c, const ProtobufCMessageDescriptor *d,
+    const json_t *v, ProtobufCMessage **out)
+{
+	bool is_struct = is_named(d, STRUCT_NAME);
+	const ProtobufCFieldDescriptor *f = wkt_field(
+	    d, is_struct ? "fields" : "values", PROTOBUF_C_TYPE_MESSAGE, true);
+	ProtobufCMessage *m;
+	int rc;
+
+	if (f == NULL || (is_struct && !core_pb_is_map_field(f)))
+		return fail(c, "unsupported %s descriptor", d->name);
+	if (is_struct ? !json_is_object(v) : !json_is_array(v))
+		return fail(
+		    c, is_struct ? "expected an object" : "expected an array");
+	if ((m = pb_alloc(c, d->sizeof_message)) == NULL)
+		return fail_oom(c);
+	d->message_init(m);
+	rc = is_struct ? parse_map(c, m, f, v) : parse_repeated(c, m, f, v);
+	if (rc != 0) {
+		protobuf_c_message_free_unpacked(m, c->alloc);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+/* A google.protobuf.Value: any JSON value, held by the member of its oneof
+ * "kind" that fits the value's JSON type. */
+static int
+parse_json_value(parse_ctx *c, const ProtobufCMessageDescriptor *d,
+    const json_t *v, ProtobufCMessage **out)
+{
+	const ProtobufCFieldDescriptor *f = NULL;
+	ProtobufCMessage *m;
+	double num;
+	int rc = 0;
+
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		f = wkt_field(d, "null_value", PROTOBUF_C_TYPE_ENUM, false);
+		break;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		f = wkt_field(
+		    d, "number_value", PROTOBUF_C_TYPE_DOUBLE, false);
+		break;
+	case JSON_STRING:
+		f = wkt_field(
+		    d, "string_value", PROTOBUF_C_TYPE_STRING, false);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		f = wkt_field(d, "bool_value", PROTOBUF_C_TYPE_BOOL, false);
+		break;
+	case JSON_OBJECT:
+		f = wkt_field(
+		    d, "struct_value", PROTOBUF_C_TYPE_MESSAGE, false);
+		break;
+	case JSON_ARRAY:
+		f = wkt_field(d, "list_value", PROTOBUF_C_TYPE_MESSAGE, false);
+		break;
+	}
+	if (f == NULL || !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+		return fail(c, "unsupported %s descriptor", d->name);
+	if ((m = pb_alloc(c, d->sizeof_message)) == NULL)
+		return fail_oom(c);
+	d->message_init(m);
+	if (json_is_null(v)) {
+		*(int *) core_pb_field_ptr(m, f) = 0; /* NULL_VALUE */
+	} else if (json_is_number(v)) {
+		/* JSON has no NaN or infinity, and a Value's number must
+		 * stay JSON (jansson refuses such literals in text; this
+		 * catches a caller-built value). */
+		num = json_number_value(v);
+		if (!isfinite(num))
+			rc = fail(c, "a number must be finite");
+		else
+			*(double *) core_pb_field_ptr(m, f) = num;
+	} else {
+		rc = parse_value(c, f, v, core_pb_field_ptr(m, f));
+	}
+	if (rc != 0) {
+		protobuf_c_message_free_unpacked(m, c->alloc);
+		return -1;
+	}
+	core_pb_field_mark_present(m, f);
+	*out = m;
+	return 0;
+}
+
+/* A message-typed value: an object; a string for a Timestamp; for Struct,
+ * ListValue and Value the JSON object, array or value they stand for. */
 static int
 parse_submessage(parse_ctx *c, const ProtobufCMessageDescriptor *d,
     const json_t *v, ProtobufCMessage **out)
 {
 	if (is_timestamp(d))
 		return parse_timestamp(c, d, v, out);
+	if (is_named(d, STRUCT_NAME) || is_named(d, LIST_VALUE_NAME))
+		return parse_container(c, d, v, out);
+	if (is_named(d, VALUE_NAME))
+		return parse_json_value(c, d, v, out);
 	return parse_object(c, d, v, out);
+}
+
+/* The REST names of ed's values, quoted and comma-separated, into out
+ * (cut with "..." when they do not fit). */
+static void
+rest_names(const ProtobufCEnumDescriptor *ed, char *out, size_t size)
+{
+	char name[REST_NAME_MAX + 1];
+	size_t o = 0, i, k;
+
+	out[0] = '\0';
+	for (i = 0; i < ed->n_values; i++) {
+		if (core_json_enum_rest_name(
+		        ed, &ed->values[i], name, sizeof(name)) == 0)
+			continue;
+		k = strlen(name) + (o > 0 ? 4 : 2);
+		if (o + k + 4 > size) {
+			snprintf(
+			    out + o, size - o, "%s", o > 0 ? ", ..." : "...");
+			return;
+		}
+		o += (size_t) snprintf(
+		    out + o, size - o, "%s\"%s\"", o > 0 ? ", " : "", name);
+	}
+}
+
+/* An enum in the REST style: only its short lower-case name
+ * (core_json_enum_rest_name()); the zero *_UNSPECIFIED value has none, so
+ * "none" is said by leaving the member out, or with null where a member
+ * cannot be left out (an element of a list or a map value), as the output
+ * says it. */
+static int
+parse_enum_rest(
+    parse_ctx *c, const ProtobufCEnumDescriptor *ed, const json_t *v, int *dst)
+{
+	char name[REST_NAME_MAX + 1], names[128];
+	char shown[SHOWN_KEY_MAX + 4];
+	const char *s;
+	size_t n, i;
+
+	if (json_is_null(v)) {
+		*dst = 0;
+		return 0;
+	}
+	rest_names(ed, names, sizeof(names));
+	if (!json_is_string(v))
+		return fail(c, "expected one of %s", names);
+	s = json_string_value(v);
+	n = json_string_length(v);
+	for (i = 0; i < ed->n_values; i++) {
+		size_t k = core_json_enum_rest_name(
+		    ed, &ed->values[i], name, sizeof(name));
+
+		if (k > 0 && k == n && memcmp(name, s, n) == 0) {
+			*dst = ed->values[i].value;
+			return 0;
+		}
+	}
+	show_key(shown, sizeof(shown), s, n);
+	if (n == 0 || (n == 11 && memcmp(s, "unspecified", 11) == 0))
+		return fail(c,
+		    "\"%s\" is no value of %s: leave the member out to give "
+		    "none, or give one of %s",
+		    shown, ed->short_name, names);
+	return fail(c, "unknown value \"%s\" for %s: expected one of %s",
+	    shown, ed->short_name, names);
 }
 
 static int
@@ -632,6 +850,8 @@ parse_enum(
 	char shown[SHOWN_KEY_MAX + 4];
 	int64_t i = 0;
 
+	if (c->rest)
+		return parse_enum_rest(c, ed, v, dst);
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
@@ -761,7 +981,7 @@ parse_repeated(parse_ctx *c, ProtobufCMessage *m,
 			const json_t *e = json_array_get(v, i);
 
 			old = path_push_index(c, i);
-			if (json_is_null(e))
+			if (json_is_null(e) && !null_element_ok(c, f))
 				return fail(
 				    c, "null is not allowed in an array");
 			if (parse_value(c, f, e, arr + i * size) != 0)
@@ -872,7 +1092,7 @@ parse_map(parse_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 			if (parse_map_key(
 			        c, kf, key, kn, core_pb_field_ptr(e, kf)) != 0)
 				return -1;
-			if (json_is_null(val))
+			if (json_is_null(val) && !null_element_ok(c, vf))
 				return fail(c, "null is not allowed as a map "
 				               "value");
 			if (parse_value(
@@ -955,12 +1175,22 @@ fill_fields(
 		const char *key = json_object_iter_key(it);
 		size_t kn = json_object_iter_key_len(it);
 		const json_t *val = json_object_iter_value(it);
-		const ProtobufCFieldDescriptor *f = find_field(d, key, kn);
+		const ProtobufCFieldDescriptor *f = find_field(c, d, key, kn);
+		const ProtobufCFieldDescriptor *alt;
 		size_t old, idx;
 
 		if (f == NULL) {
 			show_key(shown, sizeof(shown), key, kn);
 			path_push_name(c, shown, strlen(shown));
+			/* The REST style takes proto names only; say which
+			 * one a JSON name stands for. */
+			alt = c->rest && strlen(key) == kn
+			          ? core_pb_field_find(d, key)
+			          : NULL;
+			if (alt != NULL)
+				return fail(c,
+				    "unknown field \"%s\" (the name is \"%s\")",
+				    shown, alt->name);
 			return fail(c, "unknown field \"%s\"", shown);
 		}
 		old = path_push_name(c, f->name, strlen(f->name));
@@ -970,7 +1200,11 @@ fill_fields(
 		if (seen[idx] & SEEN_KEY)
 			return fail(c, "duplicate field \"%s\"", f->name);
 		seen[idx] |= SEEN_KEY;
-		if (!json_is_null(val)) {
+		/* null is "not set", except for a Value, whose null is
+		 * the value null. */
+		if (!json_is_null(val) ||
+		    (f->label != PROTOBUF_C_LABEL_REPEATED &&
+		        is_value_field(f))) {
 			if (parse_field(c, m, f, val) != 0)
 				return -1;
 			seen[idx] |= SEEN_VALUE;
@@ -1025,11 +1259,16 @@ fail:
 }
 
 static int
-resolve_limits(const core_json_limits *limits, size_t *max_bytes, int *depth)
+resolve_limits(const core_json_limits *limits, size_t *max_bytes, int *depth,
+    unsigned *flags)
 {
 	*max_bytes = CORE_JSON_DEFAULT_MAX_BYTES;
 	*depth = CORE_JSON_DEFAULT_MAX_DEPTH;
+	*flags = 0;
 	if (limits != NULL) {
+		if (limits->flags & ~CORE_JSON_REST)
+			return -1;
+		*flags = limits->flags;
 		if (limits->max_bytes != 0)
 			*max_bytes = limits->max_bytes;
 		if (limits->max_depth < 0)
@@ -1042,8 +1281,8 @@ resolve_limits(const core_json_limits *limits, size_t *max_bytes, int *depth)
 
 static int
 value_to_pb(const ProtobufCMessageDescriptor *desc, const json_t *value,
-    int max_depth, ProtobufCAllocator *alloc, ProtobufCMessage **out,
-    core_json_error *err)
+    int max_depth, unsigned flags, ProtobufCAllocator *alloc,
+    ProtobufCMessage **out, core_json_error *err)
 {
 	parse_ctx c;
 
@@ -1051,10 +1290,14 @@ value_to_pb(const ProtobufCMessageDescriptor *desc, const json_t *value,
 	c.alloc = alloc;
 	c.err = err;
 	c.max_depth = max_depth;
+	c.rest = (flags & CORE_JSON_REST) != 0;
 	if (desc == NULL)
 		return fail(&c, "no message type given");
 	if (value == NULL || !json_is_object(value))
 		return fail(&c, "expected a JSON object");
+	/* A Struct at the top is the object itself. */
+	if (is_named(desc, STRUCT_NAME))
+		return parse_container(&c, desc, value, out);
 	return parse_object(&c, desc, value, out);
 }
 
@@ -1066,15 +1309,16 @@ core_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
 	core_json_error scratch;
 	size_t max_bytes;
 	int max_depth;
+	unsigned flags;
 
 	if (err == NULL)
 		err = &scratch;
-	if (resolve_limits(limits, &max_bytes, &max_depth) != 0) {
+	if (resolve_limits(limits, &max_bytes, &max_depth, &flags) != 0) {
 		memset(err, 0, sizeof(*err));
 		snprintf(err->message, sizeof(err->message), "invalid limits");
 		return -1;
 	}
-	return value_to_pb(desc, value, max_depth, alloc, out, err);
+	return value_to_pb(desc, value, max_depth, flags, alloc, out, err);
 }
 
 /* Finds where text first nests deeper than max_depth, before jansson
@@ -1156,11 +1400,12 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 	json_t *root;
 	size_t max_bytes, at;
 	int max_depth, rc;
+	unsigned flags;
 	char msg[sizeof(err->message)];
 
 	if (err == NULL)
 		err = &scratch;
-	if (resolve_limits(limits, &max_bytes, &max_depth) != 0) {
+	if (resolve_limits(limits, &max_bytes, &max_depth, &flags) != 0) {
 		syntax_error(err, "invalid limits", 0, 0, 0);
 		return -1;
 	}
@@ -1194,7 +1439,7 @@ core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
 		    jerr.line, jerr.column, (size_t) jerr.position);
 		return -1;
 	}
-	rc = value_to_pb(desc, root, max_depth, alloc, out, err);
+	rc = value_to_pb(desc, root, max_depth, flags, alloc, out, err);
 	json_decref(root);
 	return rc;
 }
@@ -1275,11 +1520,72 @@ uint64_to_json(uint64_t v)
 	return json_string_nocheck(buf);
 }
 
-static json_t *message_to_json(const ProtobufCMessage *m);
+static json_t *message_to_json(const ProtobufCMessage *m, unsigned flags);
+static json_t *array_to_json(const ProtobufCFieldDescriptor *f,
+    const char *arr, size_t n, unsigned flags);
+static json_t *map_to_json(const ProtobufCFieldDescriptor *f,
+    ProtobufCMessage *const *entries, size_t n, unsigned flags);
+
+/* The repeated field called name of a Struct or ListValue m (its map
+ * "fields", its "values"), as the JSON object or array it stands for;
+ * NULL when m is not the shape the codec knows. */
+static json_t *
+container_to_json(const ProtobufCMessage *m, const char *name, unsigned flags)
+{
+	const ProtobufCFieldDescriptor *f =
+	    wkt_field(m->descriptor, name, PROTOBUF_C_TYPE_MESSAGE, true);
+	const void *arr;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = core_pb_repeated_count(m, f);
+	arr = *(const void *const *) core_pb_field_cptr(m, f);
+	if (strcmp(name, "fields") == 0)
+		return core_pb_is_map_field(f) ? map_to_json(f, arr, n, flags)
+		                               : NULL;
+	return array_to_json(f, arr, n, flags);
+}
+
+/* A Value's number: integral ones as integers (a count stays 3, not
+ * 3.0); NaN and infinities, which JSON cannot hold, as null. */
+static json_t *
+json_number_to_json(double d)
+{
+	if (!isfinite(d))
+		return json_null();
+	if (d == floor(d) && fabs(d) < 9007199254740992.0) /* 2^53 */
+		return json_integer((json_int_t) d);
+	return json_real(d);
+}
+
+/* A google.protobuf.Value: the JSON value its set "kind" member holds;
+ * null for null_value and for a Value with no kind set. */
+static json_t *
+json_value_to_json(const ProtobufCMessage *m, unsigned flags)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	unsigned i;
+
+	for (i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const void *member = core_pb_field_cptr(m, f);
+
+		if (f->label == PROTOBUF_C_LABEL_REPEATED ||
+		    !core_pb_field_present(m, f))
+			continue;
+		if (f->type == PROTOBUF_C_TYPE_ENUM)
+			return json_null();
+		if (f->type == PROTOBUF_C_TYPE_DOUBLE)
+			return json_number_to_json(*(const double *) member);
+		return value_to_json(f, member, flags);
+	}
+	return json_null();
+}
 
 static json_t *
-submessage_to_json(
-    const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m)
+submessage_to_json(const ProtobufCMessageDescriptor *d,
+    const ProtobufCMessage *m, unsigned flags)
 {
 	json_t *v;
 
@@ -1288,15 +1594,44 @@ submessage_to_json(
 	if (m == NULL) {
 		if (is_timestamp(d))
 			return json_string_nocheck("1970-01-01T00:00:00Z");
+		if (is_named(d, VALUE_NAME))
+			return json_null();
+		if (is_named(d, LIST_VALUE_NAME))
+			return json_array();
 		return json_object();
 	}
 	if (is_timestamp(d) && (v = timestamp_to_json(m)) != NULL)
 		return v;
-	return message_to_json(m);
+	if (is_named(d, STRUCT_NAME) &&
+	    (v = container_to_json(m, "fields", flags)) != NULL)
+		return v;
+	if (is_named(d, LIST_VALUE_NAME) &&
+	    (v = container_to_json(m, "values", flags)) != NULL)
+		return v;
+	if (is_named(d, VALUE_NAME))
+		return json_value_to_json(m, flags);
+	return message_to_json(m, flags);
+}
+
+/* An enum value in the REST style: its short name; null for the zero
+ * *_UNSPECIFIED value and numbers the enum does not name, which have no
+ * REST name. */
+static json_t *
+enum_rest_to_json(const ProtobufCEnumDescriptor *ed, int value)
+{
+	const ProtobufCEnumValue *ev =
+	    protobuf_c_enum_descriptor_get_value(ed, value);
+	char name[REST_NAME_MAX + 1];
+
+	if (ev == NULL ||
+	    core_json_enum_rest_name(ed, ev, name, sizeof(name)) == 0)
+		return json_null();
+	return json_string(name);
 }
 
 static json_t *
-value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
+value_to_json(
+    const ProtobufCFieldDescriptor *f, const void *member, unsigned flags)
 {
 	const ProtobufCEnumValue *ev;
 	const ProtobufCBinaryData *bd;
@@ -1323,6 +1658,9 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
 	case PROTOBUF_C_TYPE_BOOL:
 		return json_boolean(*(const protobuf_c_boolean *) member);
 	case PROTOBUF_C_TYPE_ENUM:
+		if (flags & CORE_JSON_REST)
+			return enum_rest_to_json(
+			    f->descriptor, *(const int *) member);
 		ev = protobuf_c_enum_descriptor_get_value(
 		    f->descriptor, *(const int *) member);
 		if (ev == NULL)
@@ -1335,13 +1673,14 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *member)
 		return b64_encode(bd->data, bd->len);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return submessage_to_json(
-		    f->descriptor, *(ProtobufCMessage *const *) member);
+		    f->descriptor, *(ProtobufCMessage *const *) member, flags);
 	}
 	return NULL;
 }
 
 static json_t *
-array_to_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n)
+array_to_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n,
+    unsigned flags)
 {
 	size_t size = core_pb_type_size(f->type), i;
 	json_t *a = json_array();
@@ -1350,7 +1689,7 @@ array_to_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if (json_array_append_new(
-		        a, value_to_json(f, arr + i * size))) {
+		        a, value_to_json(f, arr + i * size, flags))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -1360,7 +1699,7 @@ array_to_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n)
 
 static json_t *
 map_to_json(const ProtobufCFieldDescriptor *f,
-    ProtobufCMessage *const *entries, size_t n)
+    ProtobufCMessage *const *entries, size_t n, unsigned flags)
 {
 	const ProtobufCMessageDescriptor *ed = f->descriptor;
 	const ProtobufCFieldDescriptor *kf = &ed->fields[0];
@@ -1395,8 +1734,8 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 		         kf->type == PROTOBUF_C_TYPE_FIXED32)
 			kv = uint64_to_json(*(const uint32_t *) k);
 		else
-			kv = value_to_json(kf, k);
-		vv = value_to_json(vf, core_pb_field_cptr(e, vf));
+			kv = value_to_json(kf, k, flags);
+		vv = value_to_json(vf, core_pb_field_cptr(e, vf), flags);
 		if (kv == NULL || vv == NULL || !json_is_string(kv)) {
 			json_decref(kv);
 			json_decref(vv);
@@ -1417,7 +1756,8 @@ map_to_json(const ProtobufCFieldDescriptor *f,
 }
 
 static json_t *
-field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    unsigned flags)
 {
 	const void *member = core_pb_field_cptr(m, f);
 
@@ -1426,14 +1766,26 @@ field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 		const void *arr = *(const void *const *) member;
 
 		if (core_pb_is_map_field(f))
-			return map_to_json(f, arr, n);
-		return array_to_json(f, arr, n);
+			return map_to_json(f, arr, n, flags);
+		return array_to_json(f, arr, n, flags);
 	}
-	return value_to_json(f, member);
+	return value_to_json(f, member, flags);
+}
+
+/* An absent field in the REST style, where every member is written: an
+ * unset message as null; anything else as its default ("", 0, false, [],
+ * {}), which its storage holds. */
+static json_t *
+absent_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	if (f->label != PROTOBUF_C_LABEL_REPEATED &&
+	    f->type == PROTOBUF_C_TYPE_MESSAGE)
+		return json_null();
+	return field_to_json(m, f, CORE_JSON_REST);
 }
 
 static json_t *
-message_to_json(const ProtobufCMessage *m)
+message_to_json(const ProtobufCMessage *m, unsigned flags)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 	json_t *obj = json_object();
@@ -1445,13 +1797,20 @@ message_to_json(const ProtobufCMessage *m)
 	 * keys are inserted and therefore dumped. */
 	for (i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		json_t *v;
 
 		/* Presence by protobuf_c_message_pack()'s rules, so that
-		 * JSON carries exactly what the wire would. */
-		if (!core_pb_field_present(m, f))
+		 * JSON carries exactly what the wire would. The REST style
+		 * writes absent fields too, except the members of a oneof
+		 * that is not set (or set to a sibling). */
+		if (core_pb_field_present(m, f))
+			v = field_to_json(m, f, flags);
+		else if ((flags & CORE_JSON_REST) &&
+		         !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+			v = absent_to_json(m, f);
+		else
 			continue;
-		if (json_object_set_new_nocheck(
-		        obj, f->name, field_to_json(m, f)) != 0) {
+		if (json_object_set_new_nocheck(obj, f->name, v) != 0) {
 			json_decref(obj);
 			return NULL;
 		}
@@ -1462,16 +1821,18 @@ message_to_json(const ProtobufCMessage *m)
 json_t *
 core_pb_to_json_value(const ProtobufCMessage *msg)
 {
-	if (msg == NULL)
-		return NULL;
-	return message_to_json(msg);
+	return core_pb_to_json_value_flags(msg, 0);
 }
 
 json_t *
 core_pb_to_json_value_flags(const ProtobufCMessage *msg, unsigned flags)
 {
-	(void) flags;
-	return core_pb_to_json_value(msg);
+	if (msg == NULL)
+		return NULL;
+	/* A Struct at the top is the object itself. */
+	if (is_named(msg->descriptor, STRUCT_NAME))
+		return submessage_to_json(msg->descriptor, msg, flags);
+	return message_to_json(msg, flags);
 }
 
 size_t
@@ -1557,7 +1918,8 @@ core_pb_to_json(const ProtobufCMessage *msg, unsigned flags, size_t *len)
 	size_t jflags = JSON_PRESERVE_ORDER;
 
 	jflags |= (flags & CORE_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT;
-	if ((v = core_pb_to_json_value(msg)) == NULL)
+	if ((v = core_pb_to_json_value_flags(msg, flags & CORE_JSON_REST)) ==
+	    NULL)
 		goto fail;
 	/* Dumped through our own buffer rather than json_dumps(): the
 	 * contract says free(), and jansson's allocator may be replaced. */

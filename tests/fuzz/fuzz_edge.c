@@ -121,11 +121,13 @@ unescape_param(char *s)
 static void
 decode_query(json_t *obj)
 {
+	/* In the REST style, as the edge reads query strings. */
+	static const core_json_limits rest = {.flags = CORE_JSON_REST};
 	for (size_t i = 0; i < n_query; i++) {
 		ProtobufCMessage *m = NULL;
 		core_json_error err;
 		if (core_json_value_to_pb(
-		        query_in[i], obj, NULL, NULL, &m, &err) == 0) {
+		        query_in[i], obj, &rest, NULL, &m, &err) == 0) {
 			protobuf_c_message_free_unpacked(m, NULL);
 		} else {
 			FUZZ_CHECK(

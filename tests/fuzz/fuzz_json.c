@@ -13,6 +13,8 @@
  *              as RFC 3339 (the codec renders one that cannot as an object
  *              the parser refuses: docs/internals/codec.md) the print must
  *              parse again to the same text.
+ * Both modes check the fixed point in the proto3 mapping and in the REST
+ * style (CORE_JSON_REST), the latter after one pass (check_both_styles).
  * A failed property aborts (a finding), like a sanitizer report. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,40 +89,73 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Prints m, which must succeed. */
+/* Prints m in the style flags says, which must succeed. */
 static char *
-print(const ProtobufCMessage *m, size_t *len)
+print(const ProtobufCMessage *m, unsigned flags, size_t *len)
 {
-	char *text = core_pb_to_json(m, 0, len);
+	char *text = core_pb_to_json(m, flags, len);
 	FUZZ_CHECK(text != NULL);
 	return text;
 }
 
-/* Parses the print of a message back and prints it again: the same text. */
-static void
-check_fixed_point(const ProtobufCMessageDescriptor *d, const char *text,
-    size_t len, bool must_parse)
+/* Parses text, a print in the style flags says, and prints the message
+ * again: that text (*len2 its length; the caller frees it), or NULL when
+ * it does not parse, which aborts if must_parse. */
+static char *
+reprint(const ProtobufCMessageDescriptor *d, const char *text, size_t len,
+    bool must_parse, unsigned flags, size_t *len2)
 {
 	ProtobufCMessage *again = NULL;
 	core_json_error err;
-	if (core_json_to_pb(d, text, len, NULL, NULL, &again, &err) != 0) {
+	core_json_limits lim = {.flags = flags};
+	if (core_json_to_pb(d, text, len, &lim, NULL, &again, &err) != 0) {
 		if (must_parse) {
 			fprintf(stderr,
 			    "%s: print does not parse: %s: %s\n%s\n", d->name,
 			    err.field, err.message, text);
 			abort();
 		}
-		return;
+		return NULL;
 	}
+	char *text2 = print(again, flags, len2);
+	protobuf_c_message_free_unpacked(again, NULL);
+	return text2;
+}
+
+/* Parses the print of a message back and prints it again: the same text. */
+static void
+check_fixed_point(const ProtobufCMessageDescriptor *d, const char *text,
+    size_t len, bool must_parse, unsigned flags)
+{
 	size_t len2;
-	char *text2 = print(again, &len2);
-	if (len2 != len || memcmp(text, text2, len) != 0) {
+	char *text2 = reprint(d, text, len, must_parse, flags, &len2);
+	if (text2 != NULL && (len2 != len || memcmp(text, text2, len) != 0)) {
 		fprintf(stderr, "%s: print is not a fixed point:\n%s\n%s\n",
 		    d->name, text, text2);
 		abort();
 	}
 	free(text2);
-	protobuf_c_message_free_unpacked(again, NULL);
+}
+
+/* Both styles of m. The REST style reaches its fixed point after one
+ * pass: a number an enum does not name prints as null, which reads back
+ * as the enum's zero value, and that has a name unless it is
+ * *_UNSPECIFIED (core.v1's ServingStatus UNKNOWN: "unknown"). */
+static void
+check_both_styles(
+    const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m, bool must)
+{
+	size_t len, len2;
+	char *text = print(m, 0, &len);
+	check_fixed_point(d, text, len, must, 0);
+	free(text);
+	text = print(m, CORE_JSON_REST, &len);
+	char *text2 = reprint(d, text, len, must, CORE_JSON_REST, &len2);
+	if (text2 != NULL) {
+		check_fixed_point(d, text2, len2, true, CORE_JSON_REST);
+	}
+	free(text2);
+	free(text);
 }
 
 static void
@@ -137,10 +172,7 @@ from_json(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
 		FUZZ_CHECK(memchr(err.field, 0, sizeof(err.field)) != NULL);
 		return;
 	}
-	size_t len;
-	char *text = print(m, &len);
-	check_fixed_point(d, text, len, true);
-	free(text);
+	check_both_styles(d, m, true);
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
@@ -204,10 +236,7 @@ from_binary(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
 	bool strict =
 	    core_pb_check_strings(d, p, n, field, sizeof(field), &why) == 0 &&
 	    timestamps_ok(m);
-	size_t len;
-	char *text = print(m, &len);
-	check_fixed_point(d, text, len, strict);
-	free(text);
+	check_both_styles(d, m, strict);
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 

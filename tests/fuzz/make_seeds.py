@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # list (FUZZ_JSON_LIST_TYPES=1 build-fuzz/tests/fuzz/fuzz_json -runs=0
 # prints it). A new message type shifts the places: the seeds then still
 # are valid inputs, of a neighbouring type, and the fuzzer finds its way.
-N_TYPES = 59
+N_TYPES = 63
 JSON_DOCS = {
     31: {"username": "ada", "password": "correct horse battery staple"},
     35: {"username": "ada", "email": "ada@example.com",
@@ -25,13 +25,13 @@ JSON_DOCS = {
     34: {"refreshToken": "c2lk.c2VjcmV0"},
     5: {"page_size": 20, "page_token": "abc", "status": "USER_STATUS_ACTIVE"},
     3: {"page_size": "5", "user_id": "0b6f6c52-8c3e-4b8e-9f6e-1d2f3a4b5c6d"},
-    57: {"display_name": "Ada L\u00f6velace \U0001F600", "bio": "",
+    61: {"display_name": "Ada L\u00f6velace \U0001F600", "bio": "",
          "avatar_url": "https://example.com/a.png", "locale": "en-GB",
          "expected_version": "7"},
-    56: {"user_id": "u1", "version": "3",
+    60: {"user_id": "u1", "version": "3",
          "created_at": "2026-12-02T19:00:00.123Z",
          "updated_at": "1970-01-01T00:00:00+01:00"},
-    48: {"f_int32": -5, "f_int64": "-9223372036854775808",
+    52: {"f_int32": -5, "f_int64": "-9223372036854775808",
          "f_uint32": 4294967295, "f_uint64": "18446744073709551615",
          "f_sint32": -1, "f_sint64": "1", "f_fixed32": 7, "f_fixed64": "8",
          "f_sfixed32": -9, "f_sfixed64": "-10", "f_float": "NaN",
@@ -45,7 +45,15 @@ JSON_DOCS = {
          "m_int64_string": {"-1": "v"}, "m_bool_inner": {"true": {}},
          "m_uint32_enum": {"4": "COLOR_RED"}, "o_int32": 0,
          "oString": "", "cInner": {"name": "c"},
-         "f_timestamp": "9999-12-31T23:59:59.999999999Z"},
+         "f_timestamp": "9999-12-31T23:59:59.999999999Z",
+         "f_struct": {"a": [1, None, {"b": "c"}], "d": True, "e": 0.5},
+         "f_value": "NaN", "f_list": [[], {}], "r_value": [None, -1]},
+    # google.protobuf.Struct at the top, and an audit entry's detail.
+    48: {"before": {"status": "active", "role": "user"},
+         "after": {"status": "disabled"}, "sessions_revoked": 2,
+         "deep": [[[{"x": None}]]]},
+    0: {"id": "42", "time": "2026-02-02T17:41:00.250Z", "action": "users.update",
+        "detail": {"revoked": 3, "fields": ["a"], "message": "x"}},
 }
 
 

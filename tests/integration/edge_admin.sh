@@ -68,8 +68,14 @@ code=$(req list "${A[@]}" "$base/admin/users?query=ca&page_size=5")
 check "list users is 200" test "$code" = 200
 check "the prefix finds carol" has "$tmp/list" '"username":"carol"'
 check "and only carol" test "$(grep -o '"username"' "$tmp/list" | wc -l)" = 1
-code=$(req listst "${A[@]}" "$base/admin/users?role=ROLE_ADMIN")
-check "the role filter finds the admin" has "$tmp/listst" '"username":"boss"'
+code=$(req listst "${A[@]}" "$base/admin/users?status=active&role=admin")
+check "the status and role filters find the admin" has "$tmp/listst" '"username":"boss"'
+check "and only the admin" test "$(grep -o '"username"' "$tmp/listst" | wc -l)" = 1
+check "whose role and status are REST names" has "$tmp/listst" '"role":"admin","status":"active"'
+code=$(req listpn "${A[@]}" "$base/admin/users?role=ROLE_ADMIN")
+check "a proto enum name is 400 naming the parameter" has "$tmp/listpn" '"field":"role","message":"unknown value \\"ROLE_ADMIN\\" for Role: expected one of \\"user\\", \\"admin\\""'
+code=$(req listun "${A[@]}" "$base/admin/users?status=unspecified")
+check "the zero value is 400 saying to leave it out" has "$tmp/listun" 'leave the member out'
 code=$(req bad1 "${A[@]}" "$base/admin/users?page_size=x")
 check "a non-numeric page_size is 400" test "$code" = 400
 code=$(req bad2 "${A[@]}" "$base/admin/users?page_size=201")
@@ -100,9 +106,9 @@ check "an id that is not a UUID is 400" test "$code" = 400
 # Disabling carol locks her out at once.
 code=$(req p0 "${U[@]}" "$base/profile")
 check "carol's token works before" test "$code" = 200
-code=$(req dis -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_DISABLED"}' "$base/admin/users/$carol_id")
+code=$(req dis -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"disabled"}' "$base/admin/users/$carol_id")
 check "disable is 200" test "$code" = 200
-check "and answers the disabled user" has "$tmp/dis" '"status":"USER_STATUS_DISABLED"'
+check "and answers the disabled user" has "$tmp/dis" '"status":"disabled"'
 code=$(req p1 "${U[@]}" "$base/profile")
 check "carol's live token fails GET /profile on the next request" test "$code" = 401
 code=$(req l1 -X POST "${json[@]}" -d '{"username":"carol","password":"correct horse battery"}' "$base/login")
@@ -110,7 +116,7 @@ check "carol cannot log in" test "$code" = 403
 refresh=$(field login_carol refresh_token)
 code=$(req r1 -X POST "${json[@]}" -d "{\"refresh_token\":\"$refresh\"}" "$base/refresh")
 check "nor refresh" test "$code" != 200
-code=$(req en -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_ACTIVE"}' "$base/admin/users/$carol_id")
+code=$(req en -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"active"}' "$base/admin/users/$carol_id")
 check "enable is 200" test "$code" = 200
 user2=$(login carol)
 check "carol can log in again" test -n "$user2"
@@ -121,11 +127,16 @@ code=$(req p2 -H "Authorization: Bearer $user2" "$base/profile")
 check "her new token is refused after revoke-sessions" test "$code" = 401
 
 # The last active admin.
-code=$(req last -X PATCH "${json[@]}" "${A[@]}" -d '{"role":"ROLE_USER"}' "$base/admin/users/$boss_id")
+code=$(req last -X PATCH "${json[@]}" "${A[@]}" -d '{"role":"user"}' "$base/admin/users/$boss_id")
 check "the last active admin cannot demote themselves (400)" test "$code" = 400
 check "and is told why" has "$tmp/last" 'last active admin'
-code=$(req last2 -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_DISABLED"}' "$base/admin/users/$boss_id")
+code=$(req last2 -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"disabled"}' "$base/admin/users/$boss_id")
 check "nor disable themselves" test "$code" = 400
+
+code=$(req typo -X PATCH "${json[@]}" "${A[@]}" -d '{"stauts":"disabled"}' "$base/admin/users/$carol_id")
+check "an unknown body member is 400 naming it" has "$tmp/typo" '"field":"stauts","message":"unknown field'
+code=$(req pn -X PATCH "${json[@]}" "${A[@]}" -d '{"status":"USER_STATUS_DISABLED"}' "$base/admin/users/$carol_id")
+check "a proto enum name in a body is 400" test "$code" = 400
 
 # The audit trail: every action, allowed or denied.
 code=$(req au "${A[@]}" "$base/admin/audit?page_size=200")
@@ -133,6 +144,8 @@ check "the audit trail is 200" test "$code" = 200
 check "it has the disable, by boss, on carol" \
   grep -qE "\"actor_username\":\"boss\",\"action\":\"users.update\",\"target\":\"$carol_id\",\"outcome\":\"ok\"" "$tmp/au"
 check "with before and after" has "$tmp/au" 'before.*active.*after|after.*disabled.*before'
+check "the detail is an object, not JSON in a string" has "$tmp/au" '"detail":\{"'
+check "and no entry carries detail_json" bash -c '! grep -q detail_json "$1"' _ "$tmp/au"
 check "it has carol's denied attempts" \
   grep -qE '"actor_username":"carol","action":"users.list"(,"target":"")?,"outcome":"denied"' "$tmp/au"
 check "it has the refused self-demotion" \

@@ -108,10 +108,20 @@ check "invalid fields are 400" test "$code" = 400
 check "400 names every field" grep -q '"field":"username".*"field":"email".*"field":"password"' "$tmp/bad.json"
 code=$(curl -s -o "$tmp/typ.json" -w '%{http_code}' -X POST "${json[@]}" -d '{"username":5}' "$base/login")
 check "wrong JSON type is 400 naming the field" grep -q '"field":"username"' "$tmp/typ.json"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d '{"username":"x",' "$base/login")
+code=$(curl -s -o "$tmp/mal.json" -w '%{http_code}' -X POST "${json[@]}" -d '{"username":"x",' "$base/login")
 check "malformed JSON is 400" test "$code" = 400
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${json[@]}" -d '{"usernme":"x"}' "$base/login")
+check "its detail says where" grep -q '"detail":"the body cannot be read as JSON: .*(line 1, column [0-9]*)"' "$tmp/mal.json"
+check "and names no member" bash -c '! grep -q "\"errors\"" "$1"' _ "$tmp/mal.json"
+code=$(curl -s -o "$tmp/arr.json" -w '%{http_code}' -X POST "${json[@]}" -d '[1]' "$base/login")
+check "a body that is not an object is 400 naming no member" \
+  bash -c '[[ $0 == 400 ]] && grep -q "expected a JSON object" "$1" && ! grep -q "\"errors\"" "$1"' "$code" "$tmp/arr.json"
+code=$(curl -s -o "$tmp/unk.json" -w '%{http_code}' -X POST "${json[@]}" -d '{"usernme":"x"}' "$base/login")
 check "unknown field is 400" test "$code" = 400
+check "naming it" grep -q '"errors":\[{"field":"usernme","message":"unknown field' "$tmp/unk.json"
+code=$(curl -s -o "$tmp/camel.json" -w '%{http_code}' -X POST "${json[@]}" \
+  -d '{"username":"x","password":"y","deviceToken":"z"}' "$base/login")
+check "a lowerCamelCase member is 400 naming it and its name" \
+  grep -q '"field":"deviceToken","message":"unknown field \\"deviceToken\\" (the name is \\"device_token\\")"' "$tmp/camel.json"
 code=$(curl -s -o "$tmp/ip.json" -w '%{http_code}' -X POST "${json[@]}" \
   -d '{"username":"x","password":"y","client_ip":"10.9.8.7"}' "$base/login")
 check "a member the edge fills is 400 naming it" test "$code" = 400
@@ -134,6 +144,8 @@ check "expires_in is a JSON number" grep -q '"expires_in":900' "$tmp/login.json"
 token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/login.json")
 code=$(curl -s -D "$tmp/p.hdr" -o "$tmp/p.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$base/profile")
 check "profile is 200 with an ETag" grep -qi '^etag: "v1"' "$tmp/p.hdr"
+check "the profile says the role by its REST name" grep -q '"role":"user"' "$tmp/p.json"
+check "and has every member, empty ones too" grep -q '"bio":"",' "$tmp/p.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${json[@]}" -H "Authorization: Bearer $token" \
   -H 'If-Match: "v1"' -d '{"display_name":"Edgy"}' "$base/profile")
 check "PATCH with the right If-Match is 200" test "$code" = 200

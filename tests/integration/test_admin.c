@@ -26,6 +26,7 @@
 #include "admin/v1/admin.pb-c.h"
 #include "auth/v1/auth.pb-c.h"
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/rpc.h"
 
@@ -943,10 +944,16 @@ test_list_audit_filters_and_pages_newest_first(void **state)
 	assert_string_equal(resp->entries[0]->action, "users.get");
 	assert_string_equal(resp->entries[0]->target, dan);
 	assert_true(resp->entries[0]->time != NULL);
-	json_error_t jerr;
-	json_t *d = json_loads(resp->entries[0]->detail_json, 0, &jerr);
-	assert_non_null(d);
+	/* The detail is the stored object, as a Struct (not JSON text). */
+	assert_non_null(resp->entries[0]->detail);
+	json_t *d = core_pb_to_json_value(&resp->entries[0]->detail->base);
+	row stored;
+	audit_row(resp->entries[0]->request_id, &stored);
+	assert_true(json_is_object(d));
+	assert_true(json_object_size(d) > 0);
+	assert_true(json_equal(d, stored.detail));
 	json_decref(d);
+	json_decref(stored.detail);
 
 	/* actor by username (any case) or by id. */
 	Admin__V1__ListAuditRequest by = ADMIN__V1__LIST_AUDIT_REQUEST__INIT;

@@ -361,6 +361,160 @@ test_response_sides_run_in_table_order(void **state)
 	done(&fx);
 }
 
+/* Runs the request side of ROUTE_BODY with body for a request message of
+ * type in, as a REST client sent it. */
+static int
+request_body(fixture *fx, edge_request *r,
+    const ProtobufCMessageDescriptor *in, const char *body)
+{
+	memset(fx, 0, sizeof(*fx));
+	memset(r, 0, sizeof(*r));
+	r->body = (char *) (uintptr_t) body;
+	r->len = strlen(body);
+	fx->route.flags = ROUTE_BODY;
+	fx->route.in = in;
+	fx->x.cfg = &fx->cfg;
+	fx->x.route = &fx->route;
+	fx->x.req = r;
+	fx->x.arena = core_arena_new(0);
+	assert_non_null(fx->x.arena);
+	return edge_filters_request(&fx->x);
+}
+
+/* The field and message of the refusal's one errors[] entry. */
+static void
+assert_one_error(const fixture *fx, const char *field, const char *message)
+{
+	json_t *errs = json_object_get(fx->x.refusal_extra, "errors");
+	assert_int_equal(json_array_size(errs), 1);
+	json_t *e = json_array_get(errs, 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(e, "field")), field);
+	const char *m = json_string_value(json_object_get(e, "message"));
+	assert_non_null(m);
+	if (strstr(m, message) == NULL) {
+		print_error("\"%s\" lacks \"%s\"\n", m, message);
+	}
+	assert_non_null(strstr(m, message));
+}
+
+static void
+done_request(fixture *fx)
+{
+	json_decref(fx->x.refusal_extra);
+	core_arena_free(fx->x.arena);
+}
+
+static void
+test_body_that_is_not_json_says_where_and_names_no_member(void **state)
+{
+	(void) state;
+	fixture fx;
+	edge_request r;
+	assert_int_equal(
+	    request_body(&fx, &r, &auth__v1__login_request__descriptor,
+	        "{\"username\":\n  \"x\",}"),
+	    -1);
+	assert_int_equal(fx.x.refusal, 400);
+	assert_non_null(
+	    strstr(fx.x.refusal_detail, "the body cannot be read as JSON: "));
+	assert_non_null(strstr(fx.x.refusal_detail, "(line 2, column "));
+	assert_null(fx.x.refusal_extra); /* no errors[] with a field "" */
+	done_request(&fx);
+
+	assert_int_equal(
+	    request_body(&fx, &r, &auth__v1__login_request__descriptor, "[1]"),
+	    -1);
+	assert_int_equal(fx.x.refusal, 400);
+	assert_string_equal(fx.x.refusal_detail, "expected a JSON object");
+	assert_null(fx.x.refusal_extra);
+	done_request(&fx);
+}
+
+static void
+test_body_errors_name_the_member(void **state)
+{
+	(void) state;
+	fixture fx;
+	edge_request r;
+	/* An unknown member is a typo to report, not to ignore. */
+	assert_int_equal(
+	    request_body(&fx, &r, &auth__v1__login_request__descriptor,
+	        "{\"username\":\"a\",\"passwrd\":\"b\"}"),
+	    -1);
+	assert_int_equal(fx.x.refusal, 400);
+	assert_string_equal(
+	    fx.x.refusal_detail, "passwrd: unknown field \"passwrd\"");
+	assert_one_error(&fx, "passwrd", "unknown field \"passwrd\"");
+	done_request(&fx);
+	/* lowerCamelCase is the RPC JSON's, not the REST API's. */
+	assert_int_equal(
+	    request_body(&fx, &r, &auth__v1__login_request__descriptor,
+	        "{\"deviceToken\":\"t\"}"),
+	    -1);
+	assert_one_error(&fx, "deviceToken", "(the name is \"device_token\")");
+	done_request(&fx);
+	/* Enums by their REST names only. */
+	assert_int_equal(request_body(&fx, &r,
+	                     &auth__v1__admin_update_user_request__descriptor,
+	                     "{\"status\":\"USER_STATUS_DISABLED\"}"),
+	    -1);
+	assert_one_error(&fx, "status",
+	    "unknown value \"USER_STATUS_DISABLED\" for UserStatus: expected "
+	    "one of \"active\", \"disabled\"");
+	done_request(&fx);
+}
+
+static void
+test_body_is_read_in_the_rest_style(void **state)
+{
+	(void) state;
+	fixture fx;
+	edge_request r;
+	assert_int_equal(request_body(&fx, &r,
+	                     &auth__v1__admin_update_user_request__descriptor,
+	                     "{\"id\":\"x\",\"status\":\"disabled\","
+	                     "\"role\":\"admin\"}"),
+	    0);
+	const Auth__V1__AdminUpdateUserRequest *in =
+	    (const Auth__V1__AdminUpdateUserRequest *) fx.x.in;
+	assert_int_equal(
+	    in->status, AUTH__V1__USER_STATUS__USER_STATUS_DISABLED);
+	assert_int_equal(in->role, AUTH__V1__ROLE__ROLE_ADMIN);
+	done_request(&fx);
+}
+
+static void
+test_cookie_mode_body_has_every_member_but_the_tokens(void **state)
+{
+	(void) state;
+	Auth__V1__TokenResponse out = tokens("at", "rt");
+	fixture fx;
+	memset(&fx, 0, sizeof(fx));
+	fx.cfg.cookie_access = "access";
+	fx.cfg.cookie_refresh = "refresh";
+	fx.route.flags = ROUTE_SET_COOKIES;
+	fx.x.cfg = &fx.cfg;
+	fx.x.route = &fx.route;
+	fx.x.arena = core_arena_new(0);
+	fx.x.out = &out.base;
+	fx.x.cookie_only = true;
+	assert_int_equal(edge_filters_response(&fx.x), 0);
+	json_error_t jerr;
+	json_t *body = json_loads(fx.x.answer.body, 0, &jerr);
+	assert_non_null(body);
+	assert_null(json_object_get(body, "access_token"));
+	assert_null(json_object_get(body, "refresh_token"));
+	assert_null(json_object_get(body, "device_token"));
+	/* The REST style: members at their default are there too. */
+	assert_int_equal(
+	    json_integer_value(json_object_get(body, "expires_in")), 900);
+	assert_non_null(json_object_get(body, "device_token_expires_in"));
+	assert_non_null(json_object_get(body, "token_type"));
+	json_decref(body);
+	done(&fx);
+}
+
 static void
 test_rpc_status_maps_to_http_status(void **state)
 {
@@ -400,6 +554,12 @@ main(void)
 	    cmocka_unit_test(test_jwks_is_answered_verbatim),
 	    cmocka_unit_test(test_response_sides_run_in_table_order),
 	    cmocka_unit_test(test_rpc_status_maps_to_http_status),
+	    cmocka_unit_test(
+	        test_body_that_is_not_json_says_where_and_names_no_member),
+	    cmocka_unit_test(test_body_errors_name_the_member),
+	    cmocka_unit_test(test_body_is_read_in_the_rest_style),
+	    cmocka_unit_test(
+	        test_cookie_mode_body_has_every_member_but_the_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "auth/v1/auth.pb-c.h"
 #include "core/v1/core.pb-c.h"
 #include "core/v1/health.pb-c.h"
+#include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "test/v1/test.pb-c.h"
 #include "user/v1/user.pb-c.h"
@@ -612,6 +613,10 @@ static const ProtobufCMessageDescriptor *const system_messages[] = {
     &admin__v1__audit_entry__descriptor,
     &admin__v1__list_audit_request__descriptor,
     &admin__v1__list_audit_response__descriptor,
+    &google__protobuf__struct__descriptor,
+    &google__protobuf__struct__fields_entry__descriptor,
+    &google__protobuf__value__descriptor,
+    &google__protobuf__list_value__descriptor,
 };
 
 static const ProtobufCServiceDescriptor *const system_services[] = {
@@ -1947,6 +1952,511 @@ test_concurrent_conversions_agree(void **state)
 	free(expected);
 }
 
+/* --- the REST style (CORE_JSON_REST) ------------------------------------ */
+
+static const core_json_limits rest_lim = {.flags = CORE_JSON_REST};
+
+static Test__V1__AllTypes *
+parse_rest(const char *text)
+{
+	return (Test__V1__AllTypes *) parse_ok_lim(text, &rest_lim);
+}
+
+static void
+expect_rest_error(const char *text, const char *field, const char *what)
+{
+	expect_error_n(ALL, text, strlen(text), &rest_lim, field, what);
+}
+
+/* Compact REST JSON of m; the caller frees it. */
+static char *
+render_rest(const void *m)
+{
+	size_t len = 0;
+	char *s = core_pb_to_json(m, CORE_JSON_REST, &len);
+
+	assert_non_null(s);
+	assert_int_equal(len, strlen(s));
+	return s;
+}
+
+static void
+assert_renders_rest(const void *m, const char *expected)
+{
+	char *s = render_rest(m);
+
+	if (strcmp(s, expected) != 0)
+		print_error(
+		    "REST rendering\n  %s\nwanted\n  %s\n", s, expected);
+	assert_string_equal(s, expected);
+	free(s);
+}
+
+/* The value of key in the REST rendering of m, as compact JSON text. */
+static char *
+rest_member(const void *m, const char *key)
+{
+	json_t *o = core_pb_to_json_value_flags(m, CORE_JSON_REST);
+	json_t *v;
+	char *s;
+
+	assert_non_null(o);
+	v = json_object_get(o, key);
+	assert_non_null(v);
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_non_null(s);
+	json_decref(o);
+	return s;
+}
+
+static void
+assert_rest_member(const void *m, const char *key, const char *expected)
+{
+	char *s = rest_member(m, key);
+
+	assert_string_equal(s, expected);
+	free(s);
+}
+
+static void
+test_rest_enums_are_short_lower_case_names_both_ways(void **state)
+{
+	Test__V1__AllTypes *m;
+
+	(void) state;
+	m = parse_rest("{\"f_enum\":\"red\",\"r_enum\":[\"green\",\"blue\"],"
+	               "\"m_uint32_enum\":{\"7\":\"blue\"}}");
+	assert_int_equal(m->f_enum, TEST__V1__COLOR__COLOR_RED);
+	assert_int_equal(m->n_r_enum, 2);
+	assert_int_equal(m->r_enum[0], TEST__V1__COLOR__COLOR_GREEN);
+	assert_int_equal(m->r_enum[1], TEST__V1__COLOR__COLOR_BLUE);
+	assert_rest_member(m, "f_enum", "\"red\"");
+	assert_rest_member(m, "r_enum", "[\"green\",\"blue\"]");
+	assert_rest_member(m, "m_uint32_enum", "{\"7\":\"blue\"}");
+	/* The proto3 mapping keeps the proto names. */
+	assert_renders(m,
+	    "{\"f_enum\":\"COLOR_RED\",\"r_enum\":[\"COLOR_GREEN\","
+	    "\"COLOR_BLUE\"],\"m_uint32_enum\":{\"7\":"
+	    "\"COLOR_BLUE\"}}");
+	release(m);
+	/* Roles and statuses of the system. */
+	{
+		Admin__V1__ListUsersRequest *r =
+		    (Admin__V1__ListUsersRequest *) parse_ok_n(
+		        &admin__v1__list_users_request__descriptor,
+		        "{\"status\":\"disabled\",\"role\":\"admin\"}",
+		        strlen("{\"status\":\"disabled\",\"role\":\"admin\"}"),
+		        &rest_lim);
+
+		assert_int_equal(
+		    r->status, AUTH__V1__USER_STATUS__USER_STATUS_DISABLED);
+		assert_int_equal(r->role, AUTH__V1__ROLE__ROLE_ADMIN);
+		release(r);
+	}
+}
+
+static void
+test_rest_enum_input_refuses_proto_names_numbers_and_unknown_names(
+    void **state)
+{
+	Test__V1__AllTypes *m;
+
+	(void) state;
+	/* The names are listed in the order of their numbers. */
+	expect_rest_error("{\"f_enum\":\"COLOR_RED\"}", "f_enum",
+	    "unknown value \"COLOR_RED\" for Color: expected one of \"blue\", "
+	    "\"red\", \"green\"");
+	expect_rest_error(
+	    "{\"f_enum\":\"RED\"}", "f_enum", "unknown value \"RED\"");
+	expect_rest_error(
+	    "{\"f_enum\":\"purple\"}", "f_enum", "unknown value \"purple\"");
+	expect_rest_error("{\"f_enum\":1}", "f_enum",
+	    "expected one of \"blue\", \"red\", \"green\"");
+	expect_rest_error("{\"r_enum\":[\"red\",\"Red\"]}", "r_enum[1]",
+	    "unknown value \"Red\"");
+	/* The zero value has no name: "none" is said by leaving it out. */
+	expect_rest_error(
+	    "{\"f_enum\":\"unspecified\"}", "f_enum", "leave the member out");
+	expect_rest_error(
+	    "{\"f_enum\":\"\"}", "f_enum", "leave the member out");
+	expect_rest_error("{\"f_enum\":\"COLOR_UNSPECIFIED\"}", "f_enum",
+	    "unknown value \"COLOR_UNSPECIFIED\"");
+	m = parse_rest("{\"f_enum\":null}");
+	assert_int_equal(m->f_enum, 0);
+	release(m);
+	/* The proto3 mapping takes proto names and numbers, not REST
+	 * names. */
+	m = parse_all("{\"f_enum\":\"COLOR_GREEN\",\"r_enum\":[1]}");
+	assert_int_equal(m->f_enum, TEST__V1__COLOR__COLOR_GREEN);
+	release(m);
+	expect_error("{\"f_enum\":\"green\"}", "f_enum", "unknown value");
+}
+
+static void
+test_rest_enum_without_a_name_is_written_as_null(void **state)
+{
+	Test__V1__AllTypes m = TEST__V1__ALL_TYPES__INIT;
+	int vals[] = {0, TEST__V1__COLOR__COLOR_RED, 99};
+
+	(void) state;
+	m.r_enum = (Test__V1__Color *) vals;
+	m.n_r_enum = 3;
+	/* The zero value and a number the enum does not name. */
+	assert_rest_member(&m, "f_enum", "null");
+	assert_rest_member(&m, "r_enum", "[null,\"red\",null]");
+	m.f_enum = 42;
+	assert_rest_member(&m, "f_enum", "null");
+	assert_renders(&m, "{\"f_enum\":42,\"r_enum\":[\"COLOR_UNSPECIFIED\","
+	                   "\"COLOR_RED\",99]}");
+	/* Where a member cannot be left out, null reads back as the zero
+	 * value it stands for; the proto3 mapping keeps refusing it. */
+	{
+		Test__V1__AllTypes *back = parse_rest(
+		    "{\"r_enum\":[null,\"red\"],\"m_uint32_enum\":{\"3\":null}}");
+
+		assert_int_equal(back->n_r_enum, 2);
+		assert_int_equal(back->r_enum[0], 0);
+		assert_int_equal(back->r_enum[1], TEST__V1__COLOR__COLOR_RED);
+		assert_int_equal(back->n_m_uint32_enum, 1);
+		assert_int_equal(back->m_uint32_enum[0]->value, 0);
+		assert_rest_member(back, "r_enum", "[null,\"red\"]");
+		release(back);
+	}
+	expect_error("{\"r_enum\":[null]}", "r_enum[0]",
+	    "null is not allowed in an array");
+	expect_rest_error("{\"r_int32\":[null]}", "r_int32[0]",
+	    "null is not allowed in an array");
+}
+
+static void
+test_rest_output_writes_every_member(void **state)
+{
+	Test__V1__AllTypes m = TEST__V1__ALL_TYPES__INIT;
+	Test__V1__Inner in = TEST__V1__INNER__INIT;
+
+	(void) state;
+	/* Scalars at their default, [] and {}, null for an unset message
+	 * field; the members of a oneof that is not set are left out. */
+	assert_renders_rest(&m,
+	    "{\"f_int32\":0,\"f_int64\":\"0\",\"f_uint32\":0,\"f_uint64\":\"0\","
+	    "\"f_sint32\":0,\"f_sint64\":\"0\",\"f_fixed32\":0,\"f_fixed64\":"
+	    "\"0\",\"f_sfixed32\":0,\"f_sfixed64\":\"0\",\"f_float\":0.0,"
+	    "\"f_double\":0.0,\"f_bool\":false,\"f_string\":\"\",\"f_bytes\":"
+	    "\"\",\"f_enum\":null,\"f_message\":null,\"r_int32\":[],\"r_int64\":"
+	    "[],\"r_string\":[],\"r_bytes\":[],\"r_enum\":[],\"r_message\":[],"
+	    "\"r_double\":[],\"r_bool\":[],\"m_string_int32\":{},"
+	    "\"m_int64_string\":{},\"m_bool_inner\":{},\"m_uint32_enum\":{},"
+	    "\"f_timestamp\":null,\"f_struct\":null,\"f_value\":null,"
+	    "\"f_list\":null,\"r_value\":[]}");
+	/* The proto3 mapping leaves all of them out. */
+	assert_renders(&m, "{}");
+	/* A set oneof member is written, also at its default; a nested
+	 * message is written whole. */
+	m.has_o_int32_case = TEST__V1__ALL_TYPES__HAS_O_INT32_O_INT32;
+	m.choice_case = TEST__V1__ALL_TYPES__CHOICE_C_INNER;
+	m.c_inner = &in;
+	assert_rest_member(&m, "o_int32", "0");
+	assert_rest_member(
+	    &m, "c_inner", "{\"name\":\"\",\"value\":0,\"child\":null}");
+	{
+		json_t *o =
+		    core_pb_to_json_value_flags(&m.base, CORE_JSON_REST);
+
+		assert_null(json_object_get(o, "o_string"));
+		assert_null(json_object_get(o, "c_string"));
+		assert_null(json_object_get(o, "c_int64"));
+		json_decref(o);
+	}
+	/* And the REST text reads back as the same message. */
+	{
+		char *s = render_rest(&m);
+		Test__V1__AllTypes *back = parse_rest(s);
+		char *again = render_rest(back);
+
+		assert_string_equal(s, again);
+		free(s);
+		free(again);
+		release(back);
+	}
+}
+
+static void
+test_rest_input_takes_only_proto_names(void **state)
+{
+	Test__V1__AllTypes *m;
+
+	(void) state;
+	expect_rest_error("{\"fInt32\":1}", "fInt32",
+	    "unknown field \"fInt32\" (the name is \"f_int32\")");
+	expect_rest_error("{\"f_message\":{\"child\":{\"Name\":\"x\"}}}",
+	    "f_message.child.Name", "unknown field \"Name\"");
+	expect_rest_error(
+	    "{\"f_int32\":1,\"typo\":2}", "typo", "unknown field \"typo\"");
+	m = parse_rest("{\"f_int32\":1,\"f_message\":{\"name\":\"x\"}}");
+	assert_int_equal(m->f_int32, 1);
+	release(m);
+	/* The proto3 mapping takes both spellings. */
+	m = parse_all("{\"fInt32\":1}");
+	assert_int_equal(m->f_int32, 1);
+	release(m);
+}
+
+/* A Struct, a Value and a ListValue are the JSON they stand for, in both
+ * styles. */
+static const char struct_doc[] =
+    "{\"f_struct\":{\"n\":1,\"x\":2.5,\"s\":\"t\",\"b\":true,\"z\":null,"
+    "\"l\":[1,\"a\",[],{}],\"o\":{\"deep\":{\"er\":[null]}}},"
+    "\"f_value\":\"NaN\",\"f_list\":[false,{\"k\":\"v\"}],"
+    "\"r_value\":[null,0,{}]}";
+
+static void
+test_struct_value_and_list_value_are_plain_json_in_both_styles(void **state)
+{
+	Test__V1__AllTypes *m;
+	Google__Protobuf__Value *v;
+	json_t *want, *got;
+	json_error_t jerr;
+	unsigned style;
+
+	(void) state;
+	want = json_loads(struct_doc, 0, &jerr);
+	assert_non_null(want);
+	for (style = 0; style < 2; style++) {
+		core_json_limits lim = {0, 0, style ? CORE_JSON_REST : 0};
+		char *s;
+
+		m = (Test__V1__AllTypes *) parse_ok_lim(struct_doc, &lim);
+		assert_non_null(m->f_struct);
+		assert_int_equal(m->f_struct->n_fields, 7);
+		assert_string_equal(m->f_struct->fields[0]->key, "n");
+		v = m->f_struct->fields[0]->value;
+		assert_int_equal(
+		    v->kind_case, GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE);
+		assert_true(v->number_value == 1.0);
+		v = m->f_struct->fields[4]->value;
+		assert_int_equal(
+		    v->kind_case, GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE);
+		/* "NaN" in a Value is a string, not a number. */
+		assert_int_equal(m->f_value->kind_case,
+		    GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE);
+		assert_int_equal(m->f_list->n_values, 2);
+		assert_int_equal(m->n_r_value, 3);
+		assert_int_equal(m->r_value[0]->kind_case,
+		    GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE);
+
+		s = core_pb_to_json(
+		    &m->base, style ? CORE_JSON_REST : 0, NULL);
+		assert_non_null(s);
+		got = json_loads(s, 0, &jerr);
+		assert_non_null(got);
+		assert_true(json_equal(json_object_get(got, "f_struct"),
+		    json_object_get(want, "f_struct")));
+		assert_true(json_equal(json_object_get(got, "f_value"),
+		    json_object_get(want, "f_value")));
+		assert_true(json_equal(json_object_get(got, "f_list"),
+		    json_object_get(want, "f_list")));
+		assert_true(json_equal(json_object_get(got, "r_value"),
+		    json_object_get(want, "r_value")));
+		/* Integral numbers stay integers: 1, not 1.0. */
+		assert_non_null(strstr(s, "\"n\":1,\"x\":2.5,"));
+		json_decref(got);
+		free(s);
+		release(m);
+	}
+	json_decref(want);
+
+	/* A Value set to null is a value, in both styles. */
+	m = parse_all("{\"f_value\":null}");
+	assert_non_null(m->f_value);
+	assert_renders(m, "{\"f_value\":null}");
+	release(m);
+	/* Wrong shapes. */
+	expect_error("{\"f_struct\":[1]}", "f_struct", "expected an object");
+	expect_error("{\"f_list\":{}}", "f_list", "expected an array");
+	expect_rest_error(
+	    "{\"f_struct\":\"{}\"}", "f_struct", "expected an object");
+}
+
+static void
+test_struct_at_the_top_is_the_object_itself(void **state)
+{
+	json_error_t jerr;
+	json_t *in =
+	    json_loads("{\"before\":{\"role\":\"user\"},\"revoked\":3,"
+	               "\"list\":[1.5,null]}",
+	        0, &jerr);
+	ProtobufCMessage *m = NULL;
+	core_json_error err;
+	json_t *out;
+
+	(void) state;
+	assert_non_null(in);
+	assert_int_equal(
+	    core_json_value_to_pb(&google__protobuf__struct__descriptor, in,
+	        NULL, &count.a, &m, &err),
+	    0);
+	out = core_pb_to_json_value(m);
+	assert_true(json_equal(in, out));
+	json_decref(out);
+	out = core_pb_to_json_value_flags(m, CORE_JSON_REST);
+	assert_true(json_equal(in, out));
+	json_decref(out);
+	release(m);
+	json_decref(in);
+}
+
+static void
+test_struct_nesting_is_bounded_by_max_depth(void **state)
+{
+	core_json_limits lim = {0, 4, 0};
+	core_json_limits rlim = {0, 4, CORE_JSON_REST};
+	json_t *root = json_object(), *cur, *next;
+	ProtobufCMessage *out = NULL;
+	core_json_error err;
+	char *s;
+	int i;
+
+	(void) state;
+	/* Top object, f_struct, two more levels: 4. */
+	release(parse_ok_lim("{\"f_struct\":{\"a\":{\"b\":[]}}}", &lim));
+	release(parse_ok_lim("{\"f_value\":[[[]]]}", &rlim));
+	expect_error_lim("{\"f_struct\":{\"a\":{\"b\":[{}]}}}", &lim,
+	    "nesting deeper than 4");
+	expect_error_n(ALL, "{\"f_list\":[[[[1]]]]}", 19, &rlim, "",
+	    "nesting deeper than 4");
+	/* A prebuilt tree is checked while it is converted. */
+	cur = json_object();
+	json_object_set_new(root, "f_struct", cur);
+	for (i = 0; i < 5; i++) {
+		next = json_object();
+		json_object_set_new(cur, "k", next);
+		cur = next;
+	}
+	assert_int_equal(
+	    core_json_value_to_pb(ALL, root, &lim, &count.a, &out, &err), -1);
+	assert_string_equal(err.field, "f_struct[\"k\"][\"k\"][\"k\"]");
+	assert_non_null(strstr(err.message, "nesting deeper than 4"));
+	assert_null(out);
+	json_decref(root);
+	/* The default bound holds for a Struct too. */
+	s = malloc(40 * 6 + 64);
+	assert_non_null(s);
+	strcpy(s, "{\"f_struct\":");
+	for (i = 0; i < 40; i++)
+		strcat(s, "{\"a\":");
+	strcat(s, "1");
+	for (i = 0; i < 40; i++)
+		strcat(s, "}");
+	strcat(s, "}");
+	expect_error_n(ALL, s, strlen(s), NULL, "", "nesting deeper than 32");
+	free(s);
+}
+
+static void
+test_value_refuses_nan_and_infinity(void **state)
+{
+	Test__V1__AllTypes m = TEST__V1__ALL_TYPES__INIT;
+	Google__Protobuf__Value v = GOOGLE__PROTOBUF__VALUE__INIT;
+
+	(void) state;
+	/* JSON has no such literals, nor numbers past a double. */
+	expect_syntax_error("{\"f_value\":NaN}");
+	expect_syntax_error("{\"f_struct\":{\"x\":Infinity}}");
+	expect_syntax_error("{\"f_list\":[-Infinity]}");
+	expect_syntax_error("{\"f_value\":1e999}");
+	expect_error_n(ALL, "{\"f_value\":-1e400}", 18, &rest_lim, "", "");
+	/* A Value the service built with one is written as null: JSON
+	 * cannot hold it. */
+	v.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
+	v.number_value = NAN;
+	m.f_value = &v;
+	assert_renders(&m, "{\"f_value\":null}");
+	v.number_value = -INFINITY;
+	assert_rest_member(&m, "f_value", "null");
+	v.number_value = -0.5;
+	assert_rest_member(&m, "f_value", "-0.5");
+}
+
+static void
+test_struct_allocation_failures_are_reported_without_leaks(void **state)
+{
+	ProtobufCMessage *out;
+	core_json_error err;
+	long k, total;
+
+	(void) state;
+	release(parse_ok_lim(struct_doc, &rest_lim));
+	total = count.calls;
+	assert_true(total > 20);
+	for (k = 0; k < total; k++) {
+		count.calls = 0;
+		count.fail_at = k;
+		out = NULL;
+		assert_int_equal(
+		    core_json_to_pb(ALL, struct_doc, strlen(struct_doc),
+		        &rest_lim, &count.a, &out, &err),
+		    -1);
+		assert_null(out);
+		assert_string_equal(err.message, "out of memory");
+		assert_int_equal(count.live, 0);
+	}
+}
+
+static void
+test_rest_round_trips_filled_messages(void **state)
+{
+	size_t i;
+	unsigned variant;
+
+	(void) state;
+	for (i = 0; i < NELEM(system_messages); i++) {
+		for (variant = 0; variant < 2; variant++) {
+			filler fl = {(unsigned) i + variant, variant};
+			ProtobufCMessage *m =
+			    fill_message(&fl, system_messages[i], 0);
+			char *s = render_rest(m);
+			ProtobufCMessage *back;
+			char *again;
+			size_t la, lb;
+			uint8_t *a, *b;
+
+			/* A top-level Value is no object. */
+			if (system_messages[i] ==
+			    &google__protobuf__value__descriptor) {
+				free(s);
+				protobuf_c_message_free_unpacked(m, NULL);
+				continue;
+			}
+			back =
+			    parse_ok_n(m->descriptor, s, strlen(s), &rest_lim);
+			again = render_rest(back);
+			a = pack(m, &la);
+			b = pack(back, &lb);
+			if (la != lb || memcmp(a, b, la) != 0)
+				print_error("%s does not round-trip via %s\n",
+				    m->descriptor->name, s);
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, b, la);
+			assert_string_equal(s, again);
+			free(a);
+			free(b);
+			free(s);
+			free(again);
+			release(back);
+			protobuf_c_message_free_unpacked(m, NULL);
+		}
+	}
+}
+
+static void
+test_invalid_rest_flags_are_refused(void **state)
+{
+	core_json_limits lim = {0, 0, 0x80};
+
+	(void) state;
+	expect_error_n(ALL, "{}", 2, &lim, "", "invalid limits");
+}
+
 /* --- round trips of whole messages -------------------------------------- */
 
 static void
@@ -2080,6 +2590,18 @@ main(void)
 	    T(test_all_types_filled_by_descriptor_round_trips),
 	    T(test_every_system_message_round_trips),
 	    T(test_system_message_list_covers_every_rpc_and_field_type),
+	    T(test_rest_enums_are_short_lower_case_names_both_ways),
+	    T(test_rest_enum_input_refuses_proto_names_numbers_and_unknown_names),
+	    T(test_rest_enum_without_a_name_is_written_as_null),
+	    T(test_rest_output_writes_every_member),
+	    T(test_rest_input_takes_only_proto_names),
+	    T(test_struct_value_and_list_value_are_plain_json_in_both_styles),
+	    T(test_struct_at_the_top_is_the_object_itself),
+	    T(test_struct_nesting_is_bounded_by_max_depth),
+	    T(test_value_refuses_nan_and_infinity),
+	    T(test_struct_allocation_failures_are_reported_without_leaks),
+	    T(test_rest_round_trips_filled_messages),
+	    T(test_invalid_rest_flags_are_refused),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

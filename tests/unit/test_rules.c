@@ -25,46 +25,7 @@
 #include "users_repo.h"
 #include "rules.h"
 
-/* A field the .proto is about to rename: its row is written under the new
- * name, and either name satisfies the checks below until the rename has
- * landed. */
-static const struct {
-	const char *message, *field, *old;
-} renames[] = {
-    {"admin.v1.AuditEntry", "detail", "detail_json"},
-};
-
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-
-/* The field of d a row names, through a pending rename. */
-static const ProtobufCFieldDescriptor *
-row_field(const ProtobufCMessageDescriptor *d, const char *field)
-{
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field_by_name(d, field);
-	for (size_t i = 0; f == NULL && i < N(renames); i++) {
-		if (strcmp(d->name, renames[i].message) == 0 &&
-		    strcmp(field, renames[i].field) == 0) {
-			f = protobuf_c_message_descriptor_get_field_by_name(
-			    d, renames[i].old);
-		}
-	}
-	return f;
-}
-
-/* The row of field f of d, through a pending rename. */
-static const field_rule *
-field_row(const ProtobufCMessageDescriptor *d, const char *field)
-{
-	const field_rule *r = rules_find(d, field);
-	for (size_t i = 0; r == NULL && i < N(renames); i++) {
-		if (strcmp(d->name, renames[i].message) == 0 &&
-		    strcmp(field, renames[i].old) == 0) {
-			r = rules_find(d, renames[i].field);
-		}
-	}
-	return r;
-}
 
 static bool
 is_integer(ProtobufCType t)
@@ -141,7 +102,9 @@ test_every_row_fits_the_message_it_names(void **state)
 			    i == 0 || strcmp(rows[i - 1].message, r->message));
 			continue;
 		}
-		const ProtobufCFieldDescriptor *f = row_field(d, r->field);
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(
+		        d, r->field);
 		if (f == NULL) {
 			fail_msg("row %zu: %s has no field %s", i, r->message,
 			    r->field);
@@ -166,7 +129,7 @@ described(const ProtobufCMessageDescriptor *d, int depth)
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if (field_row(d, f->name) == NULL) {
+		if (rules_find(d, f->name) == NULL) {
 			fail_msg("no row for %s.%s", d->name, f->name);
 		}
 		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {

@@ -10,6 +10,9 @@
  *     URL-safe, padded or not, on input);
  *   - enums are emitted by name and accepted by name or number;
  *   - google.protobuf.Timestamp is an RFC 3339 string ("...Z" on output);
+ *   - google.protobuf.Struct, Value and ListValue are a JSON object, any
+ *     JSON value (null is the Value null, not "not set") and an array; a
+ *     Value's number is finite (NaN or an infinity is written as null);
  *   - maps are JSON objects whose keys are strings;
  *   - null means "field not set".
  * Input keys may be snake_case (the proto name) or lowerCamelCase (the JSON
@@ -44,7 +47,8 @@ typedef struct core_json_error {
 typedef struct core_json_limits {
 	size_t max_bytes; /* 0 = CORE_JSON_DEFAULT_MAX_BYTES */
 	int max_depth;    /* 0 = CORE_JSON_DEFAULT_MAX_DEPTH */
-	unsigned flags;   /* CORE_JSON_REST: read the REST style */
+	unsigned flags;   /* CORE_JSON_REST: read the REST style; any other
+	                     bit: "invalid limits" */
 } core_json_limits;
 
 /* Output flags. */
@@ -55,11 +59,15 @@ typedef struct core_json_limits {
  * place that maps between the two:
  *   - enums are short lower-case names (core_json_enum_rest_name():
  *     ROLE_USER is "user"); the *_UNSPECIFIED zero value has none: it is
- *     never written and a request leaves the member out instead;
+ *     never written (null stands for it, and for a number the enum does
+ *     not name) and a request leaves the member out instead (given, it
+ *     is refused with a message that says so; null, in a list or as a
+ *     map value, reads as it); proto names and numbers are refused;
  *   - on output every field is present: scalars at their default ("", 0,
  *     false), repeated as [], maps as {}, an unset message field as null;
  *     only members of a oneof that is not set are left out;
- *   - on input only the proto (snake_case) names are accepted;
+ *   - on input only the proto (snake_case) names are accepted (a
+ *     lowerCamelCase key is an unknown field);
  *   - google.protobuf.Struct, Value and ListValue are JSON objects, any
  *     JSON values and arrays (in both styles). */
 #define CORE_JSON_REST 0x2u
@@ -75,13 +83,16 @@ int core_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
     size_t len, const core_json_limits *limits, ProtobufCAllocator *alloc,
     ProtobufCMessage **out, core_json_error *err);
 
-/* The same from an already parsed jansson value (which must be an object). */
+/* The same from an already parsed jansson value (which must be an object).
+ * With desc google.protobuf.Struct the object is the Struct itself (how a
+ * service turns stored JSON into a Struct field). */
 int core_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
     const json_t *value, const core_json_limits *limits,
     ProtobufCAllocator *alloc, ProtobufCMessage **out, core_json_error *err);
 
-/* Renders msg as a new jansson object (caller json_decref()s it). NULL only
- * when out of memory. */
+/* Renders msg as a new jansson object (caller json_decref()s it); a
+ * google.protobuf.Struct as the object it stands for. NULL only when out
+ * of memory. */
 json_t *core_pb_to_json_value(const ProtobufCMessage *msg);
 
 /* The same in the style flags ask for (CORE_JSON_REST or 0). */
