@@ -234,7 +234,9 @@ function checkParameters(o, path, headers, not) {
 // One HTTP/1.1 request with node:http (fetch cannot send a body with GET,
 // nor keep an early answer when the server stops reading the body).
 // Resolves to { status, headers (a Headers), text }.
-function send(method, path, headers, body) {
+function send(method, path, headers0, body) {
+  // Node sends a GET's or a DELETE's body unframed unless told its length.
+  const headers = body === undefined ? headers0 : { ...headers0, 'Content-Length': Buffer.byteLength(body) };
   return new Promise((resolve, reject) => {
     const req = http.request(new URL(path, base), { method, headers, agent: false }, (res) => {
       const chunks = [];
@@ -595,6 +597,16 @@ async function logoutRoutes(s) {
   await call(op, 200, 'bearer', { token: s.other.access_token, json: { refresh_token: s.other.refresh_token } });
 }
 
+// A body over the limit is refused on every route, one that takes no
+// body too (from its Content-Length, before anything else).
+async function bodiesEverywhere(s, ids) {
+  for (const o of operations.values()) {
+    if (o.seen.has(413) || !o.op.responses?.['413']) continue;
+    const path = o.template.replace('{id}', o.template.startsWith('/admin') ? ids.other : 'x');
+    await call(o.key, 413, 'body over EDGE_MAX_BODY_BYTES', { token: s.admin.access_token, path, raw: big() });
+  }
+}
+
 // A service that holds its connections but answers nothing (stopped with
 // SIGSTOP): a call to it ends at the edge's deadline, 504.
 async function serviceStuck(s) {
@@ -667,6 +679,7 @@ try {
   await sessionRoutes(s);
   await adminRoutes(s, ids);
   await logoutRoutes(s);
+  await bodiesEverywhere(s, ids);
   await serviceStuck(s);
   await serviceDown(s, ids);
 } catch (e) {
