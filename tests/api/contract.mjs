@@ -3,8 +3,9 @@
 // test can provoke, and every answer must be one the document lists for
 // that operation: its status listed, its body valid against the schema of
 // its content type (Ajv, JSON Schema 2020-12, with formats), its required
-// headers present and valid. Each request also states the status it must
-// get, so a case that stops provoking its error fails too. Ends with a
+// headers present and valid, the API's own headers it carries listed, the
+// parameters it used documented. Each request also states the status it
+// must get, so a case that stops provoking its error fails too. Ends with a
 // table of the statuses seen per operation; an operation never called fails.
 //
 // Usage: node contract.mjs BASE_URL DOCUMENT.json
