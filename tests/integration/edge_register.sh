@@ -29,11 +29,14 @@ register() { # N [EXTRA JSON]: POST /register of user N; prints the status
 }
 
 check "first registration is 201" test "$(register 1)" = 201
-# The body cannot name another address: the edge's own replaces it.
-check "second registration is 201" test "$(register 2 ',"client_ip":"203.0.113.9"')" = 201
+# The body cannot name another address: a body that tries is refused and
+# counts nothing; the edge's own address is what is throttled.
+check "a body naming an address is 400" test "$(register 2 ',"client_ip":"203.0.113.9"')" = 400
+check "  naming the member" grep -q '"field":"client_ip"' "$tmp/b2"
+check "second registration is 201" test "$(register 2)" = 201
 check "the count is kept for the peer's address" \
   test "$(redis-cli -u "$TEST_REDIS_URL" GET ratelimit:register:ip:127.0.0.1)" = 2
-code=$(register 3 ',"client_ip":"203.0.113.10"')
+code=$(register 3)
 check "third registration is 429" test "$code" = 429
 check "429 has Retry-After" grep -qiE '^retry-after: [1-9][0-9]*' "$tmp/h3"
 check "429 is problem+json with retry_after" grep -q '"retry_after":[1-9]' "$tmp/b3"

@@ -134,9 +134,13 @@ code=$(req after2 -X POST "${json[@]}" -H "Cookie: __Host-refresh=$refresh2" -H 
 check "the refresh cookie is refused after logout" test "$code" = 401
 
 # Login passes the connection's IP and the User-Agent on; a body cannot
-# set them.
-code=$(req ua -X POST "${json[@]}" -A 'EdgeTest/1.0 (probe)' \
+# set them (it is refused when it tries).
+code=$(req forged -X POST "${json[@]}" -A 'EdgeTest/1.0 (probe)' \
   -d '{"username":"cookie_user","password":"correct horse battery","client_ip":"6.6.6.6","user_agent":"forged"}' \
+  "$base/login")
+check "a body naming the client is 400" test "$code" = 400
+code=$(req ua -X POST "${json[@]}" -A 'EdgeTest/1.0 (probe)' \
+  -d '{"username":"cookie_user","password":"correct horse battery"}' \
   "$base/login")
 a4=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/ua.body")
 code=$(req sess -H "Authorization: Bearer $a4" "$base/sessions")
