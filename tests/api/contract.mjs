@@ -213,7 +213,7 @@ function checkAnswer(o, status, headers, text) {
 // The parameters a request uses must be the operation's (or its path's):
 // its query parameters, {id}, and the request headers the edge reads. NOT
 // lists those a case sends on purpose although undocumented.
-const READ_HEADERS = ['if-match', 'token-delivery'];
+const READ_HEADERS = ['if-match', 'token-delivery', 'x-request-id'];
 function checkParameters(o, path, headers, not, expect) {
   // Each parameter with the pointer of its schema in the document.
   const params = [];
@@ -497,6 +497,9 @@ async function profileRoutes(s) {
   const user = { token: s.user.access_token };
   const g = await call('GET /profile', 200, 'bearer', user);
   await call('GET /profile', 200, 'cookie', { cookie: `__Host-access=${s.cookie.access}` });
+  const rid = `api-test.${suffix}`;
+  const echo = await call('GET /profile', 200, 'the client\'s X-Request-Id', { ...user, headers: { 'X-Request-Id': rid } });
+  if (echo.headers.get('x-request-id') !== rid) problem(`GET /profile: X-Request-Id ${rid} answered as ${echo.headers.get('x-request-id')}`);
   await authErrors('GET /profile');
   let etag = g.headers.get('etag');
   if (!/^"v[0-9]+"$/.test(etag ?? '')) problem(`GET /profile: 200 with ETag ${etag}, not "v<version>"`);
