@@ -216,6 +216,14 @@ parameter(const char *name, const char *in, edge_schemas *s,
 		json_decref(p);
 		return NULL;
 	}
+	if (strcmp(in, "path") == 0 &&
+	    json_object_get(schema, "pattern") == NULL &&
+	    json_object_get(schema, "format") == NULL) {
+		/* What the route matcher takes for {id} (routes.c); anything
+		 * else is 404 there. */
+		json_object_set_new(
+		    schema, "pattern", json_string("^[A-Za-z0-9_-]{1,63}$"));
+	}
 	json_t *about = json_object_get(schema, "description");
 	if (about != NULL) {
 		json_object_set(p, "description", about);
@@ -441,24 +449,24 @@ static const char fixed_components[] =
     "when EDGE_COOKIE_SECURE=false).\", \"schema\": {\"type\": "
     "\"string\"}}},"
     "\"headers\": {"
-    " \"X-Request-Id\": {\"description\": \"The request's id: the one "
+    " \"X-Request-Id\": {\"required\": true, \"description\": \"The request's id: the one "
     "sent when valid, else a new one.\", \"schema\": {\"type\": "
     "\"string\"}},"
-    " \"ETag\": {\"description\": \"The profile's version as a strong "
+    " \"ETag\": {\"required\": true, \"description\": \"The profile's version as a strong "
     "ETag, \\\"v<version>\\\": send it in If-Match.\", \"schema\": "
     "{\"type\": \"string\"}},"
-    " \"Location\": {\"description\": \"Where what was created is "
+    " \"Location\": {\"required\": true, \"description\": \"Where what was created is "
     "read.\", \"schema\": {\"type\": \"string\"}},"
-    " \"Set-Cookie\": {\"description\": \"The token cookies "
+    " \"Set-Cookie\": {\"required\": true, \"description\": \"The token cookies "
     "__Host-access and __Host-refresh (HttpOnly, Secure, "
     "SameSite=Strict; access and refresh, not Secure, when "
     "EDGE_COOKIE_SECURE=false) and the device cookie on Path=/login.\", "
     "\"schema\": {\"type\": \"string\"}},"
-    " \"Cache-Control\": {\"description\": \"How long the key set may be "
+    " \"Cache-Control\": {\"required\": true, \"description\": \"How long the key set may be "
     "kept (max-age, seconds).\", \"schema\": {\"type\": \"string\"}},"
     " \"Retry-After\": {\"description\": \"Seconds to wait before trying "
     "again.\", \"schema\": {\"type\": \"integer\"}},"
-    " \"WWW-Authenticate\": {\"description\": \"Bearer.\", \"schema\": "
+    " \"WWW-Authenticate\": {\"required\": true, \"description\": \"Bearer.\", \"schema\": "
     "{\"type\": \"string\"}}},"
     "\"securitySchemes\": {"
     " \"bearer\": {\"type\": \"http\", \"scheme\": \"bearer\", "

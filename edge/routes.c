@@ -133,8 +133,7 @@ static edge_route routes[] = {
         .summary = "End one of the caller's sessions",
         .about = "Its refresh token stops working and its access tokens "
                  "are refused from now on.",
-        .errors = "400 the id is not a session id; 404 the caller has no "
-                  "such session"},
+        .errors = "404 the caller has no such session"},
     {.method = "GET",
         .path = "/.well-known/jwks.json",
         .rpc = "/auth.v1.AuthService/GetJwks",
