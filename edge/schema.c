@@ -122,9 +122,10 @@ single_type(json_t *schema)
 	if (json_is_array(t) && json_array_size(t) == 2 &&
 	    strcmp(json_string_value(json_array_get(t, 0)),
 	        json_string_value(json_array_get(t, 1))) == 0) {
+		/* Replacing t releases it (and its first element keeps
+		 * the reference taken here). */
 		json_object_set_new(
 		    schema, "type", json_incref(json_array_get(t, 0)));
-		json_decref(t);
 	}
 }
 
