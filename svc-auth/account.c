@@ -70,8 +70,8 @@ password_throttle(core_call *c, const auth_user *u, const char *client_ip,
 /* Checks the caller's current password (throttled as a login): the
  * caller's row into *u. */
 static core_status
-check_password(core_call *c, const Auth__V1__DeleteAccountRequest *req,
-    auth_user *u)
+check_password(
+    core_call *c, const Auth__V1__DeleteAccountRequest *req, auth_user *u)
 {
 	auth_worker *w = core_call_state(c);
 	const core_jwt_claims *cl = core_call_claims(c);
@@ -144,7 +144,8 @@ delete_profile(core_call *c, char *user_id)
 	core_md md[2];
 	core_rpc_opts opts;
 	core_rpc_opts_from_call(c, &opts, md);
-	User__V1__DeleteProfileRequest req = USER__V1__DELETE_PROFILE_REQUEST__INIT;
+	User__V1__DeleteProfileRequest req =
+	    USER__V1__DELETE_PROFILE_REQUEST__INIT;
 	req.user_id = user_id;
 	ProtobufCMessage *out = NULL;
 	core_rpc_reply reply;
@@ -153,8 +154,9 @@ delete_profile(core_call *c, char *user_id)
 	    &user__v1__delete_profile_response__descriptor, &out, &opts,
 	    core_call_arena(c), &reply);
 	if (st != CORE_OK) {
-		core_log_kv(CORE_LOG_WARN, "account deletion: profile not deleted",
-		    "user_id", user_id, "code", core_status_str(st), "message",
+		core_log_kv(CORE_LOG_WARN,
+		    "account deletion: profile not deleted", "user_id",
+		    user_id, "code", core_status_str(st), "message",
 		    reply.message, NULL);
 		return core_call_error(c, CORE_UNAVAILABLE, PROFILE_DOWN);
 	}
@@ -172,7 +174,8 @@ delete_everything(core_call *c, const char *actor_id, const char *user_id,
 	auth_worker *w = core_call_state(c);
 	char id[37];
 	snprintf(id, sizeof(id), "%s", user_id);
-	core_status st = auth_session_revoke_all(w->db.redis, user_id, sessions);
+	core_status st =
+	    auth_session_revoke_all(w->db.redis, user_id, sessions);
 	if (st == CORE_OK) {
 		st = core_revoke_user_tokens(w->db.redis, user_id,
 		    core_unix_ms() / 1000, w->cfg->access_ttl_s);
@@ -187,7 +190,8 @@ delete_everything(core_call *c, const char *actor_id, const char *user_id,
 	switch (st) {
 	case CORE_OK:
 		core_log_kv(CORE_LOG_INFO, "account deleted", "user_id",
-		    user_id, "by", actor_id != NULL ? actor_id : user_id, NULL);
+		    user_id, "by", actor_id != NULL ? actor_id : user_id,
+		    NULL);
 		return CORE_OK;
 	case CORE_NOT_FOUND:
 		return core_call_error(c, CORE_NOT_FOUND, NO_SUCH_USER);
