@@ -6,7 +6,8 @@
 # every session and every token are gone (read from the databases and
 # Redis directly), the audit row keeps the id and no personal data, and the
 # same username registered again is a new account that no old token
-# reaches. Usage: edge_delete.sh BUILD_DIR
+# reaches; with svc-user down nothing is half deleted and the same request
+# finishes the job later. Usage: edge_delete.sh BUILD_DIR
 set -euo pipefail
 build=$1
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -174,6 +175,34 @@ check "saying why" has "$tmp/d5" 'last active admin'
 check "the last admin cannot delete their own account either" test "$(delete_account d6 "$ab" "$pw")" = 400
 check "the admin is still there" test "$(sql "$AUTH_DATABASE_URL" "SELECT count(*) FROM users WHERE id = '$boss_id'")" = 1
 check "and signed in" test "$(bearer pb2 "$ab" /profile)" = 200
+
+# ---- svc-user down: nothing half deleted, and a retry finishes -------------
+gus=gus$$x$RANDOM
+register "$gus" >/dev/null
+gus_id=$(field "reg_$gus" id)
+login "$gus" lg >/dev/null
+ag=$(field lg access_token)
+bearer pg "$ag" /profile >/dev/null
+kill -TERM "${edge_env_pids[1]}"
+wait "${edge_env_pids[1]}" 2>/dev/null || true
+check "with svc-user down the deletion is 503" test "$(delete_account gd "$ag" "$pw")" = 503
+check "saying the account is signed out but not deleted" has "$tmp/gd" 'signed out everywhere but not deleted'
+check "the user row stays" test "$(sql "$AUTH_DATABASE_URL" "SELECT count(*) FROM users WHERE id = '$gus_id'")" = 1
+check "the profile row stays" test "$(sql "$USER_DATABASE_URL" "SELECT count(*) FROM profiles WHERE user_id = '$gus_id'")" = 1
+check "the account is signed out: its token is refused" test "$(bearer gs "$ag" /sessions)" = 401
+check "the failure is audited" \
+  test "$(sql "$ADMIN_DATABASE_URL" "SELECT outcome FROM audit_log WHERE action = 'account.delete' AND actor_id = '$gus_id'")" = failed
+USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+  "$build/svc-user/svc-user" 2>>"$tmp/user.log" &
+edge_env_pids[1]=$!
+for _ in $(seq 100); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]] && break
+  sleep 0.05
+done
+check "svc-user back, the user logs in again" test "$(login "$gus" lg2)" = 200
+check "and the same request deletes the account" test "$(delete_account gd2 "$(field lg2 access_token)" "$pw")" = 200
+check "row gone" test "$(sql "$AUTH_DATABASE_URL" "SELECT count(*) FROM users WHERE id = '$gus_id'")" = 0
+check "profile gone" test "$(sql "$USER_DATABASE_URL" "SELECT count(*) FROM profiles WHERE user_id = '$gus_id'")" = 0
 
 echo "edge_delete: $passed passed, $failed failed"
 ((failed == 0))
