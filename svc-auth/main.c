@@ -161,9 +161,6 @@ init_hash_gate(void)
 	return 0;
 }
 
-/* Applies the migrations, retrying while the database is not reachable
- * (it may still be starting), for at most migrate_wait_s; loads the keys;
- * says how the method rules check tokens. */
 /* The client to svc-user (account deletion deletes the profile). */
 static int
 init_user_rpc(void)
@@ -180,6 +177,9 @@ init_user_rpc(void)
 	return 0;
 }
 
+/* Applies the migrations, retrying while the database is not reachable
+ * (it may still be starting), for at most migrate_wait_s; loads the keys;
+ * says how the method rules check tokens. */
 static int
 init(void **app)
 {
