@@ -35,6 +35,9 @@ enum {
 #define USER_AGENT_DESC                                                       \
 	"Set by the edge from the User-Agent header, at most 255 bytes; a "   \
 	"value sent by the client is replaced."
+#define CURRENT_PASSWORD_DESC                                                 \
+	"The account's current password. A wrong one counts as a failed "     \
+	"login for the username and the address."
 #define PAGE_SIZE_DESC "Entries per page, 1 to 200; 0 or absent: 50."
 #define USER_STATUS_FILTER_DESC "Only users with this status; absent: any."
 #define ROLE_FILTER_DESC "Only users with this role; absent: any."
@@ -323,6 +326,15 @@ static const field_rule rows[] = {
         .field = "page_token",
         .description = PAGE_TOKEN_DESC},
 
+    /* admin.v1.DeleteAccount hands its password to this method. */
+    {.message = "auth.v1.DeleteAccountRequest",
+        .description = "The caller's password, to delete their account."},
+    {.message = "auth.v1.DeleteAccountRequest",
+        .field = "current_password",
+        .flags = RULE_REQUIRED,
+        .max_len = PASSWORD_MAX,
+        .description = CURRENT_PASSWORD_DESC},
+
     /* ---- user.v1 ------------------------------------------------------ */
     {.message = "user.v1.Profile",
         .description = "The caller's public profile."},
@@ -572,6 +584,26 @@ static const field_rule rows[] = {
     {.message = "admin.v1.ListAuditResponse",
         .field = "next_page_token",
         .description = NEXT_PAGE_TOKEN_DESC},
+
+    {.message = "admin.v1.DeleteUserRequest",
+        .description = "The user to delete."},
+    {.message = "admin.v1.DeleteUserRequest",
+        .field = "id",
+        .flags = RULE_REQUIRED,
+        .format = "uuid",
+        .description = "The user's id."},
+    {.message = "admin.v1.DeleteUserResponse",
+        .description = "The user is deleted."},
+
+    {.message = "admin.v1.DeleteAccountRequest",
+        .description = "Deleting an account needs its password."},
+    {.message = "admin.v1.DeleteAccountRequest",
+        .field = "current_password",
+        .flags = RULE_REQUIRED,
+        .max_len = PASSWORD_MAX,
+        .description = CURRENT_PASSWORD_DESC},
+    {.message = "admin.v1.DeleteAccountResponse",
+        .description = "The account is deleted."},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
