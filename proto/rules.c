@@ -79,6 +79,10 @@ static const field_rule rows[] = {
         .field = "updated_at",
         .description = "When the account (its role or status) last "
                        "changed."},
+    {.message = "auth.v1.User",
+        .field = "email_verified",
+        .description = "Whether the user proved the email address (the "
+                       "link of the verification mail)."},
 
     {.message = "auth.v1.RegisterRequest",
         .description = "A new account: the username and email must not be "
@@ -289,6 +293,21 @@ static const field_rule rows[] = {
     {.message = "auth.v1.RevokeSessionResponse",
         .description = "The session has ended."},
 
+    {.message = "auth.v1.VerifyEmailRequest",
+        .description = "The token of a verification mail's link (after "
+                       "#token=)."},
+    {.message = "auth.v1.VerifyEmailRequest",
+        .field = "token",
+        .description = "The one-time token. A wrong, used, expired or "
+                       "other token is answered alike, without saying "
+                       "which."},
+    {.message = "auth.v1.VerifyEmailResponse",
+        .description = "No fields: the caller's address is verified."},
+    {.message = "auth.v1.ResendVerificationRequest",
+        .description = "No fields: the mail goes to the caller's address."},
+    {.message = "auth.v1.ResendVerificationResponse",
+        .description = "No fields: a new verification mail is on its way; "
+                       "the links of earlier ones no longer work."},
     {.message = "auth.v1.GetCurrentSessionRequest",
         .description = "No fields: the session is the caller's token's."},
     {.message = "auth.v1.GetCurrentSessionResponse",

@@ -32,6 +32,13 @@ typedef struct auth_config {
 	const uint8_t *device_key; /* AUTH_DEVICE_KEY_BYTES, read-only */
 	int register_max_per_ip;   /* registrations per client IP per window */
 	int register_window_s;
+	/* Email verification: the token's life, whether login needs a
+	 * verified address, the resend throttle, where links point. */
+	int verify_ttl_s;
+	bool require_verified_email;
+	int verify_resend_max; /* resends per user per window */
+	int verify_resend_window_s;
+	const char *public_base_url;
 	/* Bounds the Argon2id work of every worker together. */
 	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username
