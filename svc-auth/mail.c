@@ -11,11 +11,13 @@
 
 static const char *const kind_names[AUTH_MAIL_KINDS] = {"verify_email"};
 
-typedef struct template {
+typedef struct template
+{
 	char subject[200];
 	char *text;
 	char *html;
-} template;
+}
+template;
 
 static template templates[AUTH_MAIL_KINDS];
 
@@ -30,12 +32,13 @@ read_file(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	char *buf = malloc(AUTH_MAIL_TEMPLATE_MAX + 1);
-	size_t n = buf == NULL ? 0 : fread(buf, 1, AUTH_MAIL_TEMPLATE_MAX + 1, f);
+	size_t n =
+	    buf == NULL ? 0 : fread(buf, 1, AUTH_MAIL_TEMPLATE_MAX + 1, f);
 	fclose(f);
 	if (buf == NULL || n > AUTH_MAIL_TEMPLATE_MAX || memchr(buf, 0, n)) {
 		snprintf(err, errlen,
-		    "mail template %s is larger than %d bytes or not text", path,
-		    AUTH_MAIL_TEMPLATE_MAX);
+		    "mail template %s is larger than %d bytes or not text",
+		    path, AUTH_MAIL_TEMPLATE_MAX);
 		free(buf);
 		return NULL;
 	}
@@ -112,7 +115,8 @@ auth_token_hash(const char *text, char hash_hex[65])
 	}
 	for (size_t i = 0; i < n; i++) {
 		char ch = text[i];
-		bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		bool ok = (ch >= 'A' && ch <= 'Z') ||
+		          (ch >= 'a' && ch <= 'z') ||
 		          (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
 		if (!ok) {
 			return -1;
@@ -242,7 +246,8 @@ auth_mail_render(auth_mail_kind kind, const char *username,
 	snprintf(h, sizeof(h), "%d", hours);
 	const char *names[] = {"username", "link", "hours"};
 	const char *values[] = {username, link, h};
-	snprintf(m->subject, sizeof(m->subject), "%s", templates[kind].subject);
+	snprintf(
+	    m->subject, sizeof(m->subject), "%s", templates[kind].subject);
 	m->text = expand(templates[kind].text, names, values, 3, false);
 	m->html = expand(templates[kind].html, names, values, 3, true);
 	sodium_memzero(link, sizeof(link));

@@ -87,8 +87,8 @@ add_crlf(FILE *f, const char *s)
 
 /* Builds the message for row into p (heap). Returns 0 or -1. */
 static int
-build(const auth_mail_sender_config *cfg, const auth_outbox_row *row,
-    payload *p)
+build(
+    const auth_mail_sender_config *cfg, const auth_outbox_row *row, payload *p)
 {
 	char date[64], boundary[40], mid[80];
 	time_t now = time(NULL);
@@ -169,7 +169,8 @@ deliver(const auth_mail_sender_config *cfg, const auth_outbox_row *row,
 	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+		snprintf(err, errlen, "%s",
+		    ebuf[0] ? ebuf : curl_easy_strerror(rc));
 	}
 done:
 	if (p.buf != NULL) {
@@ -224,13 +225,13 @@ send_one(const auth_mail_sender_config *cfg, core_pg *pg)
 	if (rc == CURLE_OK) {
 		atomic_fetch_add(&n_sent, 1);
 		st = auth_outbox_sent(pg, row.id);
-		log_counts(CORE_LOG_INFO, "mail sent", row.id, row.attempts,
-		    NULL);
+		log_counts(
+		    CORE_LOG_INFO, "mail sent", row.id, row.attempts, NULL);
 	} else {
 		bool dead = row.attempts >= cfg->max_attempts;
 		atomic_fetch_add(dead ? &n_dead : &n_failed, 1);
-		st = auth_outbox_failed(pg, row.id,
-		    backoff_s(cfg, row.attempts), dead, err);
+		st = auth_outbox_failed(
+		    pg, row.id, backoff_s(cfg, row.attempts), dead, err);
 		log_counts(dead ? CORE_LOG_ERROR : CORE_LOG_WARN,
 		    dead ? "mail dead: no more attempts"
 		         : "mail not sent; will retry",
@@ -299,7 +300,8 @@ auth_mail_sender_start(const auth_mail_sender_config *cfg)
 		return -1;
 	}
 	stopping = false;
-	if (pthread_create(&thread, NULL, run, (void *) (uintptr_t) cfg) != 0) {
+	if (pthread_create(&thread, NULL, run, (void *) (uintptr_t) cfg) !=
+	    0) {
 		core_log_error("mail sender: cannot start its thread");
 		curl_global_cleanup();
 		return -1;

@@ -32,8 +32,8 @@ auth_tokens_verify_email(
 }
 
 core_status
-auth_tokens_resend_verification(core_pg *pg, const auth_user *u,
-    const auth_users_mail *mail, bool *done)
+auth_tokens_resend_verification(
+    core_pg *pg, const auth_user *u, const auth_users_mail *mail, bool *done)
 {
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);

@@ -14,15 +14,15 @@
  * verified. *ok says whether it did; a wrong, used, expired or
  * other-purpose token is *ok = false with CORE_OK. Concurrent uses of one
  * token: the row lock of the delete lets exactly one of them see it. */
-core_status auth_tokens_verify_email(core_pg *pg, const char *hash_hex,
-    bool *ok, char user_id[37]);
+core_status auth_tokens_verify_email(
+    core_pg *pg, const char *hash_hex, bool *ok, char user_id[37]);
 
 /* A new verify_email token for u (replacing any earlier one of u: the
  * previous link stops working) and its mail, in one statement, only while
  * u's email is still u->email and unverified. *done says whether it was
  * written. */
-core_status auth_tokens_resend_verification(core_pg *pg, const auth_user *u,
-    const auth_users_mail *mail, bool *done);
+core_status auth_tokens_resend_verification(
+    core_pg *pg, const auth_user *u, const auth_users_mail *mail, bool *done);
 
 /* A claimed outbox row: what the sender delivers. Strings are the
  * result's (valid until auth_outbox_row_free). */

@@ -50,7 +50,8 @@ auth_verify_email(
 	if (auth_token_hash(req->token, hash) != 0) {
 		return core_call_error(c, CORE_INVALID_ARGUMENT, BAD_TOKEN);
 	}
-	core_status st = auth_tokens_verify_email(w->db.pg, hash, &ok, user_id);
+	core_status st =
+	    auth_tokens_verify_email(w->db.pg, hash, &ok, user_id);
 	if (st != CORE_OK) {
 		return auth_storage_error(c, st);
 	}
@@ -129,7 +130,7 @@ auth_resend_verification(
 		return core_call_error(c, CORE_FAILED_PRECONDITION,
 		    "the email address is already verified");
 	}
-	core_log_kv(CORE_LOG_INFO, "verification mail queued", "user_id", u.id,
-	    NULL);
+	core_log_kv(
+	    CORE_LOG_INFO, "verification mail queued", "user_id", u.id, NULL);
 	return CORE_OK;
 }

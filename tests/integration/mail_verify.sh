@@ -184,6 +184,49 @@ check "  the mail goes out once the sink is back" test -n "$f"
 check "  exactly once" test "$(grep -l '^To: <dee@example.com>' "$maildir"/*.eml | wc -l)" = 1
 tokens+=("$(token_in "$f")")
 
+# A second replica beside the first, sharing the outbox: its login needs a
+# verified address, and its sender gives up after one attempt.
+auth2_port=$(edge_env_free_port)
+AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth2_port AUTH_REQUIRE_VERIFIED_EMAIL=true \
+  AUTH_MAIL_MAX_ATTEMPTS=1 LOG_LEVEL=debug "$build/svc-auth/svc-auth" 2>"$tmp/auth2.log" &
+auth2_pid=$!
+rpc2() { AUTH_RPC_DIAL=tcp://127.0.0.1:$auth2_port "$build/cli/rpcctl" --timeout 5000 call "$@"; }
+for _ in $(seq 100); do
+  AUTH_RPC_DIAL=tcp://127.0.0.1:$auth2_port "$build/cli/rpcctl" --timeout 500 health \
+    --service auth >/dev/null 2>&1 && break
+  sleep 0.1
+done
+login2() { rpc2 auth.Login "{\"username\":\"$1\",\"password\":\"correct horse battery\"}"; }
+code=0
+login2 bob >/dev/null 2>"$tmp/login2.err" || code=$?
+check "with AUTH_REQUIRE_VERIFIED_EMAIL an unverified user cannot log in" test "$code" != 0
+check "  PERMISSION_DENIED saying why" grep -q 'PERMISSION_DENIED.*not verified' "$tmp/login2.err"
+login2_quiet() { login2 "$@" >/dev/null; }
+check "  a verified user can" login2_quiet ada
+
+# Dead letters: with SMTP down the second replica's sender gives up; the
+# row is re-queued as docs/operations.md says and goes out once.
+sink_stop
+check "register eve with the sink stopped is 201" test "$(register eve)" = 201
+for _ in $(seq 200); do
+  [[ $(psql_auth "SELECT state FROM outbox WHERE recipient = 'eve@example.com'") == dead ]] && break
+  sleep 0.1
+done
+check "  the mail goes dead after the attempts a replica allows" \
+  test "$(psql_auth "SELECT state FROM outbox WHERE recipient = 'eve@example.com'")" = dead
+check "  the dead letter is logged" grep -q 'mail dead: no more attempts' "$tmp/auth2.log"
+sink_start
+sleep 1
+check "  a dead mail is not sent" test -z "$(grep -l '^To: <eve@example.com>' "$maildir"/*.eml)"
+psql_auth "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = now() WHERE state = 'dead'" >/dev/null
+f=$(mail_for eve@example.com 10) || f=""
+check "  re-queued, it goes out" test -n "$f"
+sleep 1
+check "  exactly once, with two senders" test "$(grep -l '^To: <eve@example.com>' "$maildir"/*.eml | wc -l)" = 1
+tokens+=("$(token_in "$f")")
+kill -TERM "$auth2_pid"
+check "the second replica stops cleanly" wait "$auth2_pid"
+
 # No token in any log line.
 leak=0
 for t in "${tokens[@]}"; do
