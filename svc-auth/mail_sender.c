@@ -10,12 +10,16 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "mail_sender.h"
 #include "outbox_repo.h"
 
 /* Longest wait before a retry. */
 #define RETRY_MAX_S 3600
+/* How often the sender looks at the outbox's states to log them (only
+ * when they changed). */
+#define REPORT_EVERY_MS 60000
 
 static pthread_t thread;
 static bool started;
@@ -246,6 +250,24 @@ send_one(const auth_mail_sender_config *cfg, core_pg *pg)
 	return true;
 }
 
+/* Logs the rows of the outbox per state when they changed since last. */
+static void
+report(core_pg *pg, int64_t last[AUTH_OUTBOX_N_STATES])
+{
+	int64_t n[AUTH_OUTBOX_N_STATES];
+	if (auth_outbox_counts(pg, n) != CORE_OK ||
+	    memcmp(n, last, sizeof(n)) == 0) {
+		return;
+	}
+	memcpy(last, n, sizeof(n));
+	char v[AUTH_OUTBOX_N_STATES][24];
+	for (int k = 0; k < AUTH_OUTBOX_N_STATES; k++) {
+		snprintf(v[k], sizeof(v[k]), "%lld", (long long) n[k]);
+	}
+	core_log_kv(CORE_LOG_INFO, "outbox", "queued", v[0], "sending", v[1],
+	    "sent", v[2], "dead", v[3], NULL);
+}
+
 /* Waits ms or until stopped. Returns true when stopped. */
 static bool
 wait_stop(int ms)
@@ -276,12 +298,18 @@ run(void *arg)
 		core_log_error("mail sender: out of memory");
 		return NULL;
 	}
+	int64_t last[AUTH_OUTBOX_N_STATES] = {-1, -1, -1, -1};
+	int64_t next_report = 0;
 	for (;;) {
 		/* Drain what is due, then sleep. */
 		while (send_one(cfg, pg)) {
 			if (wait_stop(0)) {
 				goto done;
 			}
+		}
+		if (core_unix_ms() >= next_report) {
+			report(pg, last);
+			next_report = core_unix_ms() + REPORT_EVERY_MS;
 		}
 		if (wait_stop(cfg->poll_ms)) {
 			break;

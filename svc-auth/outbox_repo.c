@@ -138,3 +138,25 @@ auth_outbox_failed(
 	    "WHERE id = $1::bigint",
 	    4, params);
 }
+
+core_status
+auth_outbox_counts(core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES])
+{
+	static const char *const states[] = AUTH_OUTBOX_STATES;
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "SELECT state, count(*) FROM outbox GROUP BY state", 0, NULL, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	memset(counts, 0, sizeof(int64_t) * AUTH_OUTBOX_N_STATES);
+	for (int i = 0; i < PQntuples(r); i++) {
+		for (int k = 0; k < AUTH_OUTBOX_N_STATES; k++) {
+			if (strcmp(PQgetvalue(r, i, 0), states[k]) == 0) {
+				counts[k] = core_pg_int64(r, i, 1);
+			}
+		}
+	}
+	PQclear(r);
+	return CORE_OK;
+}

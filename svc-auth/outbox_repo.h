@@ -50,4 +50,13 @@ core_status auth_outbox_sent(core_pg *pg, int64_t id);
 core_status auth_outbox_failed(
     core_pg *pg, int64_t id, int retry_s, bool dead, const char *error);
 
+/* The outbox's rows per state, in the order of AUTH_OUTBOX_STATES. */
+#define AUTH_OUTBOX_STATES                                                    \
+	{                                                                     \
+		"queued", "sending", "sent", "dead"                           \
+	}
+#define AUTH_OUTBOX_N_STATES 4
+core_status auth_outbox_counts(
+    core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES]);
+
 #endif

@@ -235,6 +235,7 @@ for t in "${tokens[@]}"; do
 done
 check "no token in any log" test "$leak" = 0
 check "the sender logged its counters" grep -q '"sent_total"' "$tmp/auth.log"
+check "the sender logged the outbox's states" grep -q '"msg":"outbox","queued"' "$tmp/auth.log"
 
 sink_stop
 edge_env_stop || { echo "FAIL: a process did not stop cleanly" >&2; failed=$((failed + 1)); }
