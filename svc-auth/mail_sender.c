@@ -31,6 +31,34 @@ static bool stopping;
  * line the sender writes). */
 static atomic_long n_sent, n_failed, n_dead;
 
+/* Whether the host of an smtp:// URL (h: after the scheme) is loopback:
+ * an IPv4 literal 127.x.y.z, localhost or [::1], then the end, a port or a
+ * path. */
+static bool
+loopback_host(const char *h)
+{
+	size_t n = strcspn(h, ":/?#");
+	if (h[0] == '[') {
+		return strncmp(h, "[::1]", 5) == 0 &&
+		       strchr(":/", h[5]) != NULL;
+	}
+	if (n == 9 && strncmp(h, "localhost", 9) == 0) {
+		return true;
+	}
+	if (n < 7 || strncmp(h, "127.", 4) != 0) {
+		return false;
+	}
+	int dots = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] == '.') {
+			dots++;
+		} else if (h[i] < '0' || h[i] > '9') {
+			return false;
+		}
+	}
+	return dots == 3;
+}
+
 const char *
 auth_mail_sender_check(const auth_mail_sender_config *cfg)
 {
@@ -39,23 +67,14 @@ auth_mail_sender_check(const auth_mail_sender_config *cfg)
 	if (!tls && strncmp(u, "smtp://", 7) != 0) {
 		return "AUTH_SMTP_URL must start with smtp:// or smtps://";
 	}
-	if (tls || cfg->starttls) {
-		return NULL;
-	}
 	/* Plain SMTP only to this machine: credentials and tokens never
 	 * cross a network in the clear. */
-	const char *h = u + 7;
-	const char *loopback[] = {"127.", "localhost:", "[::1]:"};
-	for (size_t i = 0; i < 3; i++) {
-		if (strncmp(h, loopback[i], strlen(loopback[i])) == 0) {
-			return NULL;
-		}
-	}
-	if (strcmp(h, "localhost") == 0) {
+	if (tls || cfg->starttls || loopback_host(u + 7)) {
 		return NULL;
 	}
 	return "AUTH_SMTP_URL: plain smtp:// without AUTH_SMTP_STARTTLS is "
-	       "allowed only to a loopback address (127.x, localhost, [::1])";
+	       "allowed only to a loopback address (127.x.y.z, localhost, "
+	       "[::1])";
 }
 
 /* The message as it goes over SMTP: headers and a multipart/alternative

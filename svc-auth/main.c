@@ -46,9 +46,8 @@ static long smtp_timeout_s, mail_max_attempts, mail_retry_base_s, mail_poll_ms;
 static const char *mail_templates_dir;
 static auth_mail_sender_config mail_cfg;
 
-/* Loads the mail templates and, when AUTH_SMTP_URL is set, starts the
- * outbox's sender (without one, mail waits in the outbox for a replica
- * that has one). */
+/* Loads the mail templates and checks the SMTP settings: before anything
+ * slow, so a mistake stops the start at once. */
 static int
 init_mail(void)
 {
@@ -58,16 +57,27 @@ init_mail(void)
 		core_log_error("%s (AUTH_MAIL_TEMPLATES_DIR)", err);
 		return -1;
 	}
+	const char *why = mail_cfg.smtp_url[0] == '\0'
+	                      ? NULL
+	                      : auth_mail_sender_check(&mail_cfg);
+	if (why != NULL) {
+		core_log_error("%s", why);
+		auth_mail_templates_free();
+		return -1;
+	}
+	return 0;
+}
+
+/* When AUTH_SMTP_URL is set, starts the outbox's sender (without one, mail
+ * waits in the outbox for a replica that has one). */
+static int
+start_mail_sender(void)
+{
 	if (mail_cfg.smtp_url[0] == '\0') {
 		core_log_warn(
 		    "AUTH_SMTP_URL is not set: this process sends no "
 		    "mail; it waits in the outbox");
 		return 0;
-	}
-	const char *why = auth_mail_sender_check(&mail_cfg);
-	if (why != NULL) {
-		core_log_error("%s", why);
-		return -1;
 	}
 	mail_cfg.database_url = cfg.database_url;
 	mail_cfg.timeout_s = (int) smtp_timeout_s;
@@ -239,12 +249,16 @@ init(void **app)
 		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
 		return -1;
 	}
+	if (init_mail() != 0) {
+		return -1;
+	}
 	if (core_pg_migrate_wait(
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
 	/* The gate last: nothing after it can fail. */
-	if (init_keys() != 0 || init_mail() != 0 || init_hash_gate() != 0) {
+	if (init_keys() != 0 || start_mail_sender() != 0 ||
+	    init_hash_gate() != 0) {
 		return -1;
 	}
 	/* Tokens are checked with the keyring, admins by authdb. */

@@ -227,6 +227,15 @@ tokens+=("$(token_in "$f")")
 kill -TERM "$auth2_pid"
 check "the second replica stops cleanly" wait "$auth2_pid"
 
+# Plain SMTP only to loopback: anything else stops the start, saying why.
+for url in smtp://mail.example.com:25 smtp://127.evil.example:25 ftp://127.0.0.1:25; do
+  code=0
+  AUTH_SMTP_URL=$url AUTH_RPC_LISTEN=tcp://127.0.0.1:$(edge_env_free_port) \
+    timeout 10 "$build/svc-auth/svc-auth" 2>"$tmp/badurl.err" || code=$?
+  check "svc-auth refuses AUTH_SMTP_URL=$url" test "$code" = 1
+  check "  saying why" grep -q 'AUTH_SMTP_URL' "$tmp/badurl.err"
+done
+
 # No token in any log line.
 leak=0
 for t in "${tokens[@]}"; do
