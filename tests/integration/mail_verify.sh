@@ -204,6 +204,23 @@ check "  PERMISSION_DENIED saying why" grep -q 'PERMISSION_DENIED.*not verified'
 login2_quiet() { login2 "$@" >/dev/null; }
 check "  a verified user can" login2_quiet ada
 
+# Two senders, one outbox: 60 mails queued at once, each delivered once.
+t0=$(date +%s%N)
+psql_auth "INSERT INTO outbox (recipient, subject, body_text, body_html)
+  SELECT 'bulk' || i || '@example.com', 'bulk ' || i, 'text ' || i, '<p>' || i || '</p>'
+  FROM generate_series(1, 60) AS i" >/dev/null
+for _ in $(seq 300); do
+  [[ $(psql_auth "SELECT count(*) FROM outbox WHERE recipient LIKE 'bulk%' AND state = 'sent'") == 60 ]] && break
+  sleep 0.1
+done
+echo "60 mails through two senders in $((($(date +%s%N) - t0) / 1000000)) ms" \
+  "($(grep -c '"msg":"mail sent"' "$tmp/auth2.log") by the second replica)"
+check "60 queued mails are all sent" \
+  test "$(psql_auth "SELECT count(*) FROM outbox WHERE recipient LIKE 'bulk%' AND state = 'sent'")" = 60
+check "  each exactly once" \
+  test "$(grep -h '^To: <bulk' "$maildir"/*.eml | sort | uniq | wc -l):$(grep -h '^To: <bulk' "$maildir"/*.eml | wc -l)" = 60:60
+check "  by both senders" test "$(grep -c '"msg":"mail sent"' "$tmp/auth2.log")" -gt 0
+
 # Dead letters: with SMTP down the second replica's sender gives up; the
 # row is re-queued as docs/operations.md says and goes out once.
 sink_stop
