@@ -23,8 +23,8 @@ setup(void **state)
 	(void) state;
 	char err[256];
 	assert_true(sodium_init() >= 0);
-	return auth_mail_templates_load(AUTH_MAIL_TEMPLATES_DIR, err,
-	    sizeof(err));
+	return auth_mail_templates_load(
+	    AUTH_MAIL_TEMPLATES_DIR, err, sizeof(err));
 }
 
 static int
@@ -40,9 +40,9 @@ test_verify_mail_has_the_subject_and_the_link_with_the_token(void **state)
 {
 	(void) state;
 	auth_mail_msg m;
-	assert_int_equal(auth_mail_render(AUTH_MAIL_VERIFY_EMAIL, "ada",
-	                     "https://app.example/", "/verify-email", TOKEN, 24,
-	                     &m),
+	assert_int_equal(
+	    auth_mail_render(AUTH_MAIL_VERIFY_EMAIL, "ada",
+	        "https://app.example/", "/verify-email", TOKEN, 24, &m),
 	    0);
 	assert_string_equal(m.subject, "Confirm your email address");
 	assert_non_null(strstr(m.text, "Hello ada,"));
@@ -139,8 +139,8 @@ test_loading_a_missing_template_dir_fails_naming_the_file(void **state)
 	assert_int_equal(auth_mail_render(AUTH_MAIL_VERIFY_EMAIL, "ada",
 	                     "https://x", "/v", TOKEN, 1, &m),
 	    -1);
-	assert_int_equal(auth_mail_templates_load(AUTH_MAIL_TEMPLATES_DIR,
-	                     err, sizeof(err)),
+	assert_int_equal(auth_mail_templates_load(
+	                     AUTH_MAIL_TEMPLATES_DIR, err, sizeof(err)),
 	    0);
 }
 
@@ -160,8 +160,8 @@ test_a_template_without_a_subject_line_is_refused(void **state)
 	assert_non_null(strstr(err, "subject"));
 	unlink(path);
 	rmdir(dir);
-	assert_int_equal(auth_mail_templates_load(AUTH_MAIL_TEMPLATES_DIR,
-	                     err, sizeof(err)),
+	assert_int_equal(auth_mail_templates_load(
+	                     AUTH_MAIL_TEMPLATES_DIR, err, sizeof(err)),
 	    0);
 }
 
