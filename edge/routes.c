@@ -40,8 +40,10 @@ static edge_route routes[] = {
                  "device from the throttle of failed logins of others.",
         .errors = "400 a member is missing or invalid; 401 the username "
                   "or the password is wrong; 403 the account is "
-                  "disabled; 429 too many failed logins for this "
-                  "username, address or device (Retry-After)"},
+                  "disabled, or (AUTH_REQUIRE_VERIFIED_EMAIL) its email "
+                  "address is not verified yet; 429 too many failed "
+                  "logins for this username, address or device "
+                  "(Retry-After)"},
     {.method = "POST",
         .path = "/refresh",
         .rpc = "/auth.v1.AuthService/Refresh",
