@@ -25,6 +25,12 @@
 /* Errors one operation lists: their statuses and what each means. */
 #define ERRORS_MAX 16
 
+/* Set when a table says more than this file can hold or read (a row's
+ * error list that does not parse, too many names): the document is then
+ * refused, so a broken row stops the edge at start and fails its unit
+ * test instead of leaving something out. Start-up only. */
+static bool broken;
+
 /* The document served (edge_openapi_init). */
 static char *served;
 static size_t served_len;
@@ -78,10 +84,13 @@ names_add(name_list *l, const char *name)
 			return;
 		}
 	}
-	if (l->n < NAMES_MAX) {
-		l->v[l->n++] = name;
-		l->v[l->n] = NULL;
+	if (l->n == NAMES_MAX) {
+		core_log_error("openapi: more than %d names", NAMES_MAX);
+		broken = true;
+		return;
 	}
+	l->v[l->n++] = name;
+	l->v[l->n] = NULL;
 }
 
 static void
@@ -100,8 +109,10 @@ errors_add(op_errors *e, const char *text)
 	while (p != NULL && *p != '\0') {
 		unsigned status = 0;
 		int used = 0;
-		if (sscanf(p, "%3u %n", &status, &used) != 1 || used == 0) {
+		if (sscanf(p, "%3u %n", &status, &used) != 1 || used == 0 ||
+		    status < 400 || status > 599) {
 			core_log_error("openapi: bad error list: %s", text);
+			broken = true;
 			return;
 		}
 		p += used;
@@ -116,15 +127,18 @@ errors_add(op_errors *e, const char *text)
 		while (k < e->n && e->v[k].status != status) {
 			k++;
 		}
-		if (k == e->n && e->n < ERRORS_MAX) {
+		if (k == e->n && e->n == ERRORS_MAX) {
+			core_log_error(
+			    "openapi: more than %d errors", ERRORS_MAX);
+			broken = true;
+			return;
+		}
+		if (k == e->n) {
 			e->v[e->n++] = (op_error){.status = status};
 		}
-		if (k < e->n) {
-			size_t len = strlen(e->v[k].what);
-			snprintf(e->v[k].what + len,
-			    sizeof(e->v[k].what) - len, "%s%.*s",
-			    len > 0 ? "; " : "", (int) (end - p), p);
-		}
+		size_t len = strlen(e->v[k].what);
+		snprintf(e->v[k].what + len, sizeof(e->v[k].what) - len,
+		    "%s%.*s", len > 0 ? "; " : "", (int) (end - p), p);
 		p = *end != '\0' ? end + 2 : end;
 	}
 }
@@ -559,7 +573,12 @@ document(void)
 char *
 edge_openapi_build(size_t *len)
 {
+	broken = false;
 	json_t *doc = document();
+	if (broken) {
+		json_decref(doc);
+		return NULL;
+	}
 	char *text =
 	    doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 	                : NULL;

@@ -160,6 +160,24 @@ static edge_route routes[] = {
         .about = "Its refresh token stops working and its access tokens "
                  "are refused from now on.",
         .errors = "404 the caller has no such session"},
+    {.method = "POST",
+        .path = "/account/delete",
+        .rpc = "/admin.v1.AdminService/DeleteAccount",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_CLEAR_COOKIES,
+        .success = 200,
+        .op = "deleteAccount",
+        .summary = "Delete the caller's account",
+        .about = "Needs the current password. The profile, every session "
+                 "and the user go; every access and refresh token of the "
+                 "account is refused from now on; the token cookies "
+                 "expire. The username and email may be registered "
+                 "again (a new account, with a new id). The audit log "
+                 "keeps the user id and the time only.",
+        .errors = "400 current_password is missing or too long, or the "
+                  "caller is the last active admin; 401 the password is "
+                  "wrong (counted as a failed login); 429 too many "
+                  "failed logins for this username or address, or the "
+                  "password hasher is busy (Retry-After)"},
     {.method = "GET",
         .path = "/.well-known/jwks.json",
         .rpc = "/auth.v1.AuthService/GetJwks",
@@ -215,6 +233,20 @@ static edge_route routes[] = {
         .about = "Audited.",
         .errors = "400 the id is not a user id; 403 the caller is not an "
                   "admin; 404 no such user"},
+    {.method = "DELETE",
+        .path = "/admin/users/{id}",
+        .path_field = "id",
+        .rpc = "/admin.v1.AdminService/DeleteUser",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "adminDeleteUser",
+        .summary = "Delete a user (admin)",
+        .about = "As the user's own deletion, without their password: "
+                 "profile, sessions and user go, their tokens stop "
+                 "working at once. Audited.",
+        .errors = "400 the id is not a user id, or the user is the last "
+                  "active admin; 403 the caller is not an admin; 404 no "
+                  "such user"},
     {.method = "GET",
         .path = "/admin/audit",
         .rpc = "/admin.v1.AdminService/ListAudit",

@@ -35,6 +35,9 @@ enum {
 #define USER_AGENT_DESC                                                       \
 	"Set by the edge from the User-Agent header, at most 255 bytes; a "   \
 	"value sent by the client is replaced."
+#define CURRENT_PASSWORD_DESC                                                 \
+	"The account's current password. A wrong one counts as a failed "     \
+	"login for the username and the address."
 #define PAGE_SIZE_DESC "Entries per page, 1 to 200; 0 or absent: 50."
 #define USER_STATUS_FILTER_DESC "Only users with this status; absent: any."
 #define ROLE_FILTER_DESC "Only users with this role; absent: any."
@@ -342,6 +345,15 @@ static const field_rule rows[] = {
         .field = "page_token",
         .description = PAGE_TOKEN_DESC},
 
+    /* admin.v1.DeleteAccount hands its password to this method. */
+    {.message = "auth.v1.DeleteAccountRequest",
+        .description = "The caller's password, to delete their account."},
+    {.message = "auth.v1.DeleteAccountRequest",
+        .field = "current_password",
+        .flags = RULE_REQUIRED,
+        .max_len = PASSWORD_MAX,
+        .description = CURRENT_PASSWORD_DESC},
+
     /* ---- user.v1 ------------------------------------------------------ */
     {.message = "user.v1.Profile",
         .description = "The caller's public profile."},
@@ -591,6 +603,26 @@ static const field_rule rows[] = {
     {.message = "admin.v1.ListAuditResponse",
         .field = "next_page_token",
         .description = NEXT_PAGE_TOKEN_DESC},
+
+    {.message = "admin.v1.DeleteUserRequest",
+        .description = "The user to delete."},
+    {.message = "admin.v1.DeleteUserRequest",
+        .field = "id",
+        .flags = RULE_REQUIRED,
+        .format = "uuid",
+        .description = "The user's id."},
+    {.message = "admin.v1.DeleteUserResponse",
+        .description = "The user is deleted."},
+
+    {.message = "admin.v1.DeleteAccountRequest",
+        .description = "Deleting an account needs its password."},
+    {.message = "admin.v1.DeleteAccountRequest",
+        .field = "current_password",
+        .flags = RULE_REQUIRED,
+        .max_len = PASSWORD_MAX,
+        .description = CURRENT_PASSWORD_DESC},
+    {.message = "admin.v1.DeleteAccountResponse",
+        .description = "The account is deleted."},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
@@ -615,62 +647,6 @@ rules_find(const ProtobufCMessageDescriptor *d, const char *field)
 		        : r->field != NULL && strcmp(r->field, field) == 0) {
 			return r;
 		}
-	}
-	return NULL;
-}
-
-/* Characters (code points) of UTF-8 text s. */
-static size_t
-chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s != '\0'; s++) {
-		n += ((unsigned char) *s & 0xc0) != 0x80;
-	}
-	return n;
-}
-
-const char *
-rules_check_text(const field_rule *r, const char *s, char *buf, size_t buflen)
-{
-	if (r == NULL) {
-		return NULL;
-	}
-	size_t n = chars(s);
-	if (n == 0 && (r->flags & RULE_REQUIRED)) {
-		snprintf(buf, buflen, "is required");
-		return buf;
-	}
-	if (n == 0 || ((r->min_len == 0 || n >= r->min_len) &&
-	                  (r->max_len == 0 || n <= r->max_len))) {
-		return NULL;
-	}
-	if (r->min_len > 0 && r->max_len > 0) {
-		snprintf(buf, buflen, "must be %zu to %zu characters",
-		    r->min_len, r->max_len);
-	} else if (r->max_len > 0) {
-		snprintf(
-		    buf, buflen, "must be at most %zu characters", r->max_len);
-	} else {
-		snprintf(buf, buflen, "must be at least %zu characters",
-		    r->min_len);
-	}
-	return buf;
-}
-
-const char *
-rules_check_int(const field_rule *r, long long v, char *buf, size_t buflen)
-{
-	if (r == NULL) {
-		return NULL;
-	}
-	if (v == 0 && (r->flags & RULE_REQUIRED)) {
-		snprintf(buf, buflen, "is required");
-		return buf;
-	}
-	if ((r->flags & RULE_RANGE) && (v < r->min || v > r->max)) {
-		snprintf(buf, buflen, "must be %lld to %lld", r->min, r->max);
-		return buf;
 	}
 	return NULL;
 }

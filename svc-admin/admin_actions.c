@@ -146,6 +146,9 @@ static const admin_action actions[] = {
     {ADMIN_METHOD("UpdateUser"), "users.update", describe_update_user},
     {ADMIN_METHOD("RevokeSessions"), "users.revoke_sessions", describe_user},
     {ADMIN_METHOD("ListAudit"), "audit.list", describe_list_audit},
+    {ADMIN_METHOD("DeleteUser"), "users.delete", describe_user},
+    /* Nothing of the request (the password) goes into the row. */
+    {ADMIN_METHOD("DeleteAccount"), "account.delete", describe_nothing},
 };
 
 const admin_action *

@@ -145,8 +145,17 @@ admin_denied(
 	admin_refusal r = admin_refusal_of(d);
 	audit_ctx x;
 	json_t *detail = begin(&x, c, in, r.caller);
+	/* A deletion's rows outlive the account: they name it by id only. */
+	bool by_id_only = strcmp(x.action, "account.delete") == 0;
 	for (size_t i = 0; i < r.n_notes; i++) {
+		if (by_id_only && strcmp(r.notes[i].key, "token_sub") != 0 &&
+		    strcmp(r.notes[i].key, "reason") != 0) {
+			continue;
+		}
 		audit_ctx_note(&x, r.notes[i].key, r.notes[i].value);
+	}
+	if (by_id_only) {
+		x.client_ip[0] = '\0';
 	}
 	return audit_ctx_finish(
 	    &x, audit_ctx_fail(&x, d->code, "%s", r.message), detail);
@@ -326,6 +335,79 @@ revoke_sessions(
 	json_object_set_new(detail, "revoked", json_integer(resp->revoked));
 	core_log_kv(CORE_LOG_INFO, "sessions revoked by an admin", "target",
 	    x.target, "actor_id", x.actor_id, NULL);
+	return audit_ctx_gate_close(&x, CORE_OK, detail);
+}
+
+static core_status
+delete_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) out;
+	const Admin__V1__DeleteUserRequest *req =
+	    (const Admin__V1__DeleteUserRequest *) in;
+	audit_ctx x;
+	json_t *detail = begin(&x, c, in, core_call_claims(c));
+	core_status st = audit_ctx_gate_open(&x, detail);
+	if (st != CORE_OK) {
+		return st;
+	}
+	Auth__V1__AdminDeleteUserRequest dr =
+	    AUTH__V1__ADMIN_DELETE_USER_REQUEST__INIT;
+	dr.id = req->id;
+	ProtobufCMessage *o = NULL;
+	st = ask_auth(&x, AUTH_METHOD("AdminDeleteUser"), &dr.base,
+	    &auth__v1__admin_delete_user_response__descriptor, &o);
+	if (st != CORE_OK) {
+		return audit_ctx_gate_close(&x, st, detail);
+	}
+	Auth__V1__AdminDeleteUserResponse *d =
+	    (Auth__V1__AdminDeleteUserResponse *) o;
+	/* The state it had, never its username or email: the row outlives
+	 * the account. */
+	json_decref(detail);
+	detail = json_pack("{s:o, s:i}", "before", admin_user_state(d->user),
+	    "sessions_revoked", (int) d->sessions_revoked);
+	core_log_kv(CORE_LOG_INFO, "user deleted by an admin", "target",
+	    x.target, "actor_id", x.actor_id, NULL);
+	return audit_ctx_gate_close(&x, CORE_OK, detail);
+}
+
+/* A user deletes their own account. The row names them by id only: no
+ * username (the actor's is left out) and no address, since it outlives
+ * the account; the password goes to svc-auth and nowhere else. */
+static core_status
+delete_account(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	(void) out;
+	const Admin__V1__DeleteAccountRequest *req =
+	    (const Admin__V1__DeleteAccountRequest *) in;
+	core_jwt_claims anonymous = *core_call_claims(c);
+	anonymous.username[0] = '\0';
+	audit_ctx x;
+	json_t *detail = begin(&x, c, in, &anonymous);
+	snprintf(x.target, sizeof(x.target), "%s", anonymous.sub);
+	/* Given to svc-auth, which throttles wrong passwords on it. */
+	char ip[sizeof(x.client_ip)];
+	snprintf(ip, sizeof(ip), "%s", x.client_ip);
+	x.client_ip[0] = '\0';
+	core_status st = audit_ctx_gate_open(&x, detail);
+	if (st != CORE_OK) {
+		return st;
+	}
+	Auth__V1__DeleteAccountRequest dr =
+	    AUTH__V1__DELETE_ACCOUNT_REQUEST__INIT;
+	dr.current_password = req->current_password;
+	dr.client_ip = ip;
+	ProtobufCMessage *o = NULL;
+	st = ask_auth(&x, AUTH_METHOD("DeleteAccount"), &dr.base,
+	    &auth__v1__delete_account_response__descriptor, &o);
+	if (st != CORE_OK) {
+		return audit_ctx_gate_close(&x, st, detail);
+	}
+	json_object_set_new(detail, "sessions_revoked",
+	    json_integer(
+	        ((Auth__V1__DeleteAccountResponse *) o)->sessions_revoked));
+	core_log_kv(CORE_LOG_INFO, "account deleted by its user", "target",
+	    x.target, NULL);
 	return audit_ctx_gate_close(&x, CORE_OK, detail);
 }
 
@@ -542,6 +624,10 @@ static const core_rpc_method methods[] = {
     {ADMIN_METHOD("RevokeSessions"), revoke_sessions, CORE_RULE_ADMIN, 0, NULL,
         NULL},
     {ADMIN_METHOD("ListAudit"), list_audit, CORE_RULE_ADMIN, 0, NULL, NULL},
+    {ADMIN_METHOD("DeleteUser"), delete_user, CORE_RULE_ADMIN, 0, NULL, NULL},
+    /* Any user, on their own account: svc-auth checks the password. */
+    {ADMIN_METHOD("DeleteAccount"), delete_account, CORE_RULE_USER, 0, NULL,
+        NULL},
 };
 
 const core_rpc_service admin_service = {

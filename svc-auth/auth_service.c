@@ -7,6 +7,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
+#include "account.h"
 #include "auth_service.h"
 #include "auth_validate.h"
 #include "auth_worker.h"
@@ -229,6 +230,10 @@ static const core_rpc_method auth_methods[] = {
         NULL},
     {M("AdminRevokeSessions"), auth_admin_revoke_sessions, CORE_RULE_ADMIN, 0,
         NULL, NULL},
+    /* The password is checked by the handler, throttled as a login. */
+    {M("DeleteAccount"), auth_delete_account, CORE_RULE_USER, 0, NULL, NULL},
+    {M("AdminDeleteUser"), auth_admin_delete_user, CORE_RULE_ADMIN, 0, NULL,
+        NULL},
     /* Public: the token of the request is the proof. */
     {M("VerifyEmail"), auth_verify_email, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("ResendVerification"), auth_resend_verification, CORE_RULE_USER, 0,

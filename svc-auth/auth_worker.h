@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/redis.h"
+#include "core/rpc.h"
 #include "core/store.h"
 #include "hash_gate.h"
 #include "keys.h"
@@ -32,6 +33,9 @@ typedef struct auth_config {
 	const uint8_t *device_key; /* AUTH_DEVICE_KEY_BYTES, read-only */
 	int register_max_per_ip;   /* registrations per client IP per window */
 	int register_window_s;
+	/* svc-user (USER_RPC_DIAL): a deleted account's profile goes with
+	 * it (account.c). */
+	core_rpc_client *user_rpc;
 	/* Email verification: the token's life, whether login needs a
 	 * verified address, the resend throttle, where links point. */
 	int verify_ttl_s;

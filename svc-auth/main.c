@@ -35,7 +35,7 @@
 static auth_config cfg;
 static auth_keyring keyring;
 static core_call_auth call_auth;
-static const char *migrations_dir, *kek_text;
+static const char *migrations_dir, *kek_text, *user_dial;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
 static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 static long jwks_max_age_s;
@@ -211,6 +211,22 @@ init_hash_gate(void)
 	return 0;
 }
 
+/* The client to svc-user (account deletion deletes the profile). */
+static int
+init_user_rpc(void)
+{
+	char buf[1024];
+	const char *urls[8];
+	int n = core_config_split(user_dial, buf, sizeof(buf), urls, 8);
+	core_rpc_client_config cc = {
+	    .name = "user", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
+	if (n <= 0 || core_rpc_client_new(&cc, &cfg.user_rpc) != 0) {
+		core_log_error("bad configuration: USER_RPC_DIAL");
+		return -1;
+	}
+	return 0;
+}
+
 /* Applies the migrations, retrying while the database is not reachable
  * (it may still be starting), for at most migrate_wait_s; loads the keys;
  * says how the method rules check tokens. */
@@ -257,8 +273,8 @@ init(void **app)
 		return -1;
 	}
 	/* The gate last: nothing after it can fail. */
-	if (init_keys() != 0 || start_mail_sender() != 0 ||
-	    init_hash_gate() != 0) {
+	if (init_user_rpc() != 0 || init_keys() != 0 ||
+	    start_mail_sender() != 0 || init_hash_gate() != 0) {
 		return -1;
 	}
 	/* Tokens are checked with the keyring, admins by authdb. */
@@ -282,6 +298,7 @@ fini(void *app)
 		auth_keyring_fini(&keyring);
 		sodium_free((void *) (uintptr_t) cfg.device_key);
 		auth_hash_gate_free(cfg.hash_gate);
+		core_rpc_client_free(cfg.user_rpc);
 	}
 	auth_mail_sender_stop();
 	auth_mail_templates_free();
@@ -348,6 +365,8 @@ static const core_config_item config[] = {
         "Argon2id iterations", &argon2_t},
     {"AUTH_ARGON2_M_KIB", "19456", CORE_CONFIG_INT, 8192, 1048576, false,
         "Argon2id memory (KiB)", &argon2_m_kib},
+    {"USER_RPC_DIAL", "tcp://127.0.0.1:7102", CORE_CONFIG_STR, 0, 0, false,
+        "svc-user URLs (a deleted account's profile)", &user_dial},
     {"AUTH_PUBLIC_BASE_URL", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
         false, "where the links in mail point (the frontend's origin)",
         &cfg.public_base_url},

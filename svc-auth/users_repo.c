@@ -324,3 +324,92 @@ auth_users_set_access_by_username(core_pg *pg, const char *username,
 	    " FROM users WHERE username = $1 FOR UPDATE",
 	    username, ch, before, after);
 }
+
+/* The body of the deletion transaction: the same lock and checks as a
+ * change of access that disables the user (a deleted admin is no admin
+ * any more), then the row goes. */
+static core_status
+delete_tx(core_pg *pg, const char *actor_id, const char *id, auth_user *before)
+{
+	core_status st;
+	int rows = 0;
+	if ((st = exec0(pg, "SELECT pg_advisory_xact_lock(" ACCESS_LOCK_ID ")",
+	         0, NULL, NULL)) != CORE_OK) {
+		return st;
+	}
+	if (actor_id != NULL) {
+		const char *params[] = {actor_id};
+		st = exec0(pg,
+		    "SELECT 1 FROM users WHERE id = $1::uuid AND "
+		    "role = 'admin' AND status = 'active'",
+		    1, params, &rows);
+		if (st != CORE_OK) {
+			return st;
+		}
+		if (rows != 1) {
+			return CORE_PERMISSION_DENIED;
+		}
+	}
+	if ((st = one_user(pg,
+	         "SELECT " USER_COLUMNS
+	         " FROM users WHERE id = $1::uuid FOR UPDATE",
+	         id, before, NULL, 0)) != CORE_OK) {
+		return st;
+	}
+	auth_user gone = *before;
+	snprintf(gone.status, sizeof(gone.status), "%s", "disabled");
+	if ((st = keep_an_admin(pg, before, &gone)) != CORE_OK) {
+		return st;
+	}
+	const char *params[] = {id};
+	return exec0(
+	    pg, "DELETE FROM users WHERE id = $1::uuid", 1, params, &rows);
+}
+
+core_status
+auth_users_delete(
+    core_pg *pg, const char *actor_id, const char *id, auth_user *before)
+{
+	if (!auth_uuid_valid(id) ||
+	    (actor_id != NULL && !auth_uuid_valid(actor_id))) {
+		return CORE_NOT_FOUND;
+	}
+	core_status st = CORE_ABORTED;
+	for (int attempt = 0; attempt < 3 && st == CORE_ABORTED; attempt++) {
+		if ((st = exec0(pg, "BEGIN", 0, NULL, NULL)) != CORE_OK) {
+			return st;
+		}
+		st = delete_tx(pg, actor_id, id, before);
+		if (st == CORE_OK) {
+			st = exec0(pg, "COMMIT", 0, NULL, NULL);
+		} else {
+			(void) exec0(pg, "ROLLBACK", 0, NULL, NULL);
+		}
+	}
+	return st;
+}
+
+core_status
+auth_users_is_last_admin(core_pg *pg, const char *id, bool *last)
+{
+	if (!auth_uuid_valid(id)) {
+		return CORE_NOT_FOUND;
+	}
+	const char *params[] = {id};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "SELECT role = 'admin' AND status = 'active' AND NOT EXISTS "
+	    "(SELECT 1 FROM users o WHERE o.role = 'admin' AND "
+	    "o.status = 'active' AND o.id <> u.id) "
+	    "FROM users u WHERE u.id = $1::uuid",
+	    1, params, &r);
+	if (st == CORE_OK) {
+		if (PQntuples(r) == 1) {
+			*last = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		} else {
+			st = CORE_NOT_FOUND;
+		}
+	}
+	PQclear(r);
+	return st;
+}

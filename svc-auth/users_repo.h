@@ -94,4 +94,19 @@ core_status auth_users_set_access_by_username(core_pg *pg,
     const char *username, const auth_access_change *ch, auth_user *before,
     auth_user *after);
 
+/* Deletes the user with this id, in the transaction every change of
+ * access takes in turn, with the same checks as disabling them: when
+ * actor_id is not NULL the actor must be an active admin at that moment,
+ * and the last active admin is not deleted. Fills before with the row as
+ * it was. Returns CORE_OK, CORE_NOT_FOUND (no such user, or id is not a
+ * UUID), CORE_PERMISSION_DENIED, CORE_FAILED_PRECONDITION (the last
+ * active admin), or the database's error. */
+core_status auth_users_delete(
+    core_pg *pg, const char *actor_id, const char *id, auth_user *before);
+
+/* Whether the user with this id is the only active admin (*last): what
+ * auth_users_delete would refuse, asked before a deletion undoes anything.
+ * CORE_NOT_FOUND when there is no such user. */
+core_status auth_users_is_last_admin(core_pg *pg, const char *id, bool *last);
+
 #endif

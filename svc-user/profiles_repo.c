@@ -141,3 +141,18 @@ user_profiles_update(core_pg *pg, const char *user_id,
 	}
 	return CORE_ABORTED;
 }
+
+core_status
+user_profiles_delete(core_pg *pg, const char *user_id, bool *deleted)
+{
+	const char *params[] = {user_id};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "DELETE FROM profiles WHERE user_id = $1::uuid RETURNING 1", 1,
+	    params, &r);
+	if (st == CORE_OK) {
+		*deleted = PQntuples(r) > 0;
+	}
+	PQclear(r);
+	return st;
+}

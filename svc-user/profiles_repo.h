@@ -45,4 +45,9 @@ typedef struct user_profile_update {
 core_status user_profiles_update(core_pg *pg, const char *user_id,
     const user_profile_update *u, user_profile *out, bool *changed);
 
+/* Deletes user_id's profile (a UUID); *deleted says whether there was
+ * one. CORE_UNAVAILABLE when the database is down. */
+core_status user_profiles_delete(
+    core_pg *pg, const char *user_id, bool *deleted);
+
 #endif

@@ -8,7 +8,9 @@
 #include "auth/v1/auth.pb-c.h"
 #include "user/v1/user.pb-c.h"
 
+#include "core/call_auth.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/timestamp.h"
 #include "profile_validate.h"
 #include "profiles_repo.h"
@@ -280,9 +282,97 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+/* Whether the caller may delete user_id's profile: their own with any
+ * token of theirs that verifies (svc-auth calls this after the deletion
+ * has revoked it), another user's only with a token that is not revoked
+ * and carries the admin role (a change of role revokes the tokens that
+ * carry the old one, so an unrevoked token's role is the user's role). */
+static core_status
+may_delete(core_call *c, const char *user_id)
+{
+	const core_jwt_claims *cl = core_call_claims(c);
+	if (strcmp(user_id, cl->sub) == 0) {
+		return CORE_OK;
+	}
+	const char *token = core_call_bearer(c);
+	core_jwt_claims now;
+	core_status st = core_call_check_token(
+	    c, token != NULL ? token : "", CORE_RULE_USER, &now);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (strcmp(now.role, "admin") != 0) {
+		return core_call_error(
+		    c, CORE_PERMISSION_DENIED, "this needs the admin role");
+	}
+	return CORE_OK;
+}
+
+/* Drops the cached profile and raises the cache's floor past any version,
+ * so that a reader that fetched the row before the deletion cannot put it
+ * back into the cache. */
+static core_status
+cache_forget(user_worker *w, const char *user_id)
+{
+	char key[96], min_key[96], ttl[24];
+	snprintf(key, sizeof(key), "profile:%s", user_id);
+	snprintf(min_key, sizeof(min_key), "profile_min:%s", user_id);
+	snprintf(ttl, sizeof(ttl), "%d", w->cfg->cache_ttl_s * 2);
+	const char *set_min[] = {
+	    "SET", min_key, "9223372036854775807", "EX", ttl};
+	const char *del[] = {"DEL", key};
+	const char *const *argvs[] = {set_min, del};
+	const int argcs[] = {5, 2};
+	redisReply *reps[2] = {NULL, NULL};
+	core_status st =
+	    core_redis_pipeline(w->db.redis, 2, argcs, argvs, NULL, reps);
+	freeReplyObject(reps[0]);
+	freeReplyObject(reps[1]);
+	return st;
+}
+
+static core_status
+delete_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const User__V1__DeleteProfileRequest *req =
+	    (const User__V1__DeleteProfileRequest *) in;
+	User__V1__DeleteProfileResponse *resp =
+	    (User__V1__DeleteProfileResponse *) out;
+	user_worker *w = core_call_state(c);
+	const char *id =
+	    req->user_id[0] != '\0' ? req->user_id : core_call_claims(c)->sub;
+	if (!core_uuid_valid(id)) {
+		return core_call_field_error(
+		    c, "user_id", "must be a user id (a UUID)");
+	}
+	core_status st = may_delete(c, id);
+	if (st != CORE_OK) {
+		return st;
+	}
+	bool deleted = false;
+	st = user_profiles_delete(w->db.pg, id, &deleted);
+	if (st == CORE_UNAVAILABLE) {
+		return unavailable(c, "the profile database");
+	}
+	if (st != CORE_OK) {
+		return core_call_error(
+		    c, CORE_INTERNAL, "profiles: %s", core_status_str(st));
+	}
+	/* The row is gone; a cache entry left behind would show it again. */
+	if (cache_forget(w, id) != CORE_OK) {
+		return unavailable(c, "the profile cache");
+	}
+	resp->deleted = deleted;
+	core_log_kv(CORE_LOG_INFO, "profile deleted", "user_id", id, "by",
+	    core_call_claims(c)->sub, NULL);
+	return CORE_OK;
+}
+
 const core_rpc_method user_methods[USER_N_METHODS] = {
     {"/user.v1.UserService/GetProfile", get_profile, CORE_RULE_USER, 0, NULL,
         prefetch_profile},
     {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER, 0,
         NULL, NULL},
+    {"/user.v1.UserService/DeleteProfile", delete_profile,
+        CORE_RULE_USER | CORE_RULE_REVOKED_OK, 0, NULL, NULL},
 };

@@ -21,8 +21,9 @@ typedef struct user_worker {
 	const user_config *cfg;
 } user_worker;
 
-/* UserService's methods and their rules: both need a user token. */
-#define USER_N_METHODS 2
+/* UserService's methods and their rules: each needs a user token
+ * (DeleteProfile of one's own profile also a revoked one). */
+#define USER_N_METHODS 3
 extern const core_rpc_method user_methods[USER_N_METHODS];
 
 /* A worker with its own connections (cfg: the user_config). Freed by

@@ -68,7 +68,11 @@
 
   const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
   /* Calls for which a 401 means "wrong credentials", not "token expired". */
-  const NO_REFRESH = new Set(['/login', '/register', '/refresh']);
+  /* A 401 from these means a wrong password or token, not an expired
+   * session: no refresh, and the session is not ended for it. (The
+   * account deletion page reads the profile first, which refreshes a
+   * session whose access token has expired.) */
+  const NO_REFRESH = new Set(['/login', '/register', '/refresh', '/account/delete']);
 
   async function readBody(res) {
     const type = res.headers.get('Content-Type') || '';
@@ -549,8 +553,53 @@
       profileDetails(p),
       h('div', { class: 'actions' },
         h('a', { href: '#/profile/edit', class: 'button button-primary' }, 'Edit profile'),
-        h('a', { href: '#/sessions', class: 'button button-quiet' }, 'Manage sessions')));
+        h('a', { href: '#/sessions', class: 'button button-quiet' }, 'Manage sessions'),
+        h('a', { href: '#/account/delete', class: 'button button-danger', id: 'delete-account-link' }, 'Delete account')));
     return { view };
+  }
+
+  async function viewDeleteAccount(seq) {
+    await loadProfile();
+    if (seq !== state.renderSeq) return null;
+    const name = state.profile.username;
+    const ctl = buildForm({
+      id: 'delete-account',
+      submit: 'Delete my account',
+      fields: [
+        { name: 'current_password', label: 'Your password', type: 'password', autocomplete: 'current-password',
+          required: true, hint: 'To be sure it is you.' },
+      ],
+      secondary: h('a', { href: '#/profile', class: 'button button-quiet' }, 'Cancel'),
+      async onSubmit(f) {
+        const v = f.values();
+        if (!v.current_password) {
+          throw Object.assign(new Error('Enter your password to delete your account.'),
+            { fieldErrors: [{ field: 'current_password', message: 'is required' }] });
+        }
+        f.setBusy(true, 'Deleting…');
+        try {
+          await api('POST', '/account/delete', { body: { current_password: v.current_password } });
+        } catch (err) {
+          if (err.status === 401) {
+            throw Object.assign(new Error('That password is not right.'),
+              { fieldErrors: [{ field: 'current_password', message: 'is wrong' }], requestId: err.requestId });
+          }
+          throw err;
+        }
+        setProfile(null);
+        state.afterLogin = null;
+        flashLater('success', `The account “${name}” is deleted. Goodbye.`);
+        go('/login');
+      },
+    });
+    ctl.form.querySelector('button[type="submit"]').className = 'button button-danger-solid';
+    const view = page('Delete your account',
+      h('div', { class: 'alert alert-error' },
+        h('p', { class: 'alert-title', text: `This deletes “${name}” for good.` }),
+        h('p', { text: 'Your profile and every session go at once, and you are logged out on every device. ' +
+          'This cannot be undone. Your username can then be registered again, by anyone.' })),
+      ctl.form);
+    return { view, focus: ctl.inputs.current_password };
   }
 
   const EDITABLE = ['display_name', 'bio', 'avatar_url', 'locale'];
@@ -708,7 +757,8 @@
    * style"); null when a service did not say. */
   const ROLE_LABELS = { user: 'User', admin: 'Admin' };
   const STATUS_LABELS = { active: 'Active', disabled: 'Disabled' };
-  const AUDIT_ACTIONS = ['users.list', 'users.get', 'users.update', 'users.revoke_sessions', 'audit.list'];
+  const AUDIT_ACTIONS = ['users.list', 'users.get', 'users.update', 'users.revoke_sessions', 'users.delete',
+    'account.delete', 'audit.list'];
   const OUTCOME_BADGES = { ok: 'badge-ok', denied: 'badge-warn', failed: 'badge-danger' };
   const USERS_PAGE_SIZE = 20;
   const AUDIT_PAGE_SIZE = 25;
@@ -1129,6 +1179,16 @@
         run: () => adminApi('POST', `${path}/revoke-sessions`, { body: {} }),
         done: (res) => `Ended ${plural(Number(res.data.revoked || 0), 'session', 'sessions')} of ${quoted(name)}.`,
       },
+      {
+        label: 'Delete account', yes: 'Yes, delete for good', busy: 'Deleting…', cls: 'button button-danger',
+        question: self
+          ? 'Delete your own account? Your profile and sessions go, you are logged out at once, and this cannot be undone.'
+          : `Delete ${quoted(name)}? Their profile and sessions go and they are logged out everywhere at once. This cannot be undone.`,
+        run: () => adminApi('DELETE', path),
+        done: () => `${quoted(name)} is deleted.`,
+        /* The page shows an account that no longer exists. */
+        next: self ? '/login' : '/admin/users',
+      },
     ];
 
     const error = h('div', { class: 'alert alert-error', role: 'alert', hidden: true, tabindex: '-1', id: 'admin-user-error' });
@@ -1190,7 +1250,9 @@
       }
       /* The page is read again to show the account as it is now. */
       flashLater('success', a.done(res));
-      render();
+      if (a.next === '/login') setProfile(null);
+      if (a.next) go(a.next);
+      else render();
     });
 
     const row = (label, value) => h('div', { class: 'detail' }, h('dt', { text: label }), h('dd', null, value));
@@ -1235,6 +1297,9 @@
       return changes.length ? changes.join(', ') : 'no change';
     }
     if (detail.revoked !== undefined) return plural(Number(detail.revoked) || 0, 'session ended', 'sessions ended');
+    if (detail.sessions_revoked !== undefined) {
+      return `deleted, ${plural(Number(detail.sessions_revoked) || 0, 'session ended', 'sessions ended')}`;
+    }
     if (typeof detail.message === 'string') return detail.message;
     if (detail.requested && typeof detail.requested === 'object') {
       return Object.entries(detail.requested).map(([k, v]) => `${k} → ${v}`).join(', ');
@@ -1324,6 +1389,7 @@
     '/profile': { view: viewProfile, auth: true },
     '/profile/edit': { view: viewProfileEdit, auth: true },
     '/sessions': { view: viewSessions, auth: true },
+    '/account/delete': { view: viewDeleteAccount, auth: true },
     '/admin/users': { view: viewAdminUsers, auth: true, admin: true },
     '/admin/audit': { view: viewAdminAudit, auth: true, admin: true },
   };

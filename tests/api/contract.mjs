@@ -639,6 +639,36 @@ async function logoutRoutes(s) {
   await call(op, 200, 'bearer', { token: s.other.access_token, json: { refresh_token: s.other.refresh_token } });
 }
 
+// Deleting accounts: a user their own (with the password), an admin
+// anyone's but the last admin's.
+async function deletionRoutes(s, users, ids) {
+  const gone = await login(users.gone, 'to delete the account');
+  const me = { token: gone.access_token };
+  const del = 'POST /account/delete';
+  const json = { current_password: password };
+  checkRequestBody(del, json, true);
+  await call(del, 400, 'no password', { ...me, json: {} });
+  await call(del, 401, 'wrong password', { ...me, json: { current_password: 'wrong wrong wrong' }, ip: freshIp() });
+  await call(del, 429, 'username throttled', { token: s.victim.access_token, json, ip: freshIp() });
+  await call(del, 403, 'cookie without Origin', { cookie: `__Host-access=${gone.access_token}`, json });
+  await call(del, 400, 'the last admin', { token: s.admin.access_token, json, ip: freshIp() });
+  await bodyErrors(del, me, undefined, json);
+  await authErrors(del, undefined, { json });
+  await call(del, 200, 'the right password', { ...me, json, ip: freshIp() });
+  await call(del, 401, 'a token of the deleted account', { ...me, json, ip: freshIp() });
+
+  const admin = { token: s.admin.access_token };
+  const adel = 'DELETE /admin/users/{id}';
+  const path = `/admin/users/${ids.fired}`;
+  await call(adel, 403, 'not an admin', { token: s.user.access_token, path });
+  await call(adel, 404, 'unknown id', { ...admin, path: `/admin/users/${ids.unknown}` });
+  await call(adel, 400, 'not a user id', { ...admin, path: '/admin/users/x' });
+  await call(adel, 400, 'the last admin', { ...admin, path: `/admin/users/${ids.admin}` });
+  await authErrors(adel, path);
+  await call(adel, 200, 'a user', { ...admin, path });
+  await call(adel, 404, 'deleted already', { ...admin, path });
+}
+
 // A body over the limit is refused on every route, one that takes no
 // body too (from its Content-Length, before anything else).
 async function bodiesEverywhere(s, ids) {
@@ -680,6 +710,8 @@ async function serviceDown(s, ids) {
       ['PATCH /admin/users/{id}', { ...admin, path: `/admin/users/${ids.other}`, json: {} }],
       ['POST /admin/users/{id}/revoke-sessions', { ...admin, path: `/admin/users/${ids.other}/revoke-sessions` }],
       ['GET /admin/audit', admin],
+      ['DELETE /admin/users/{id}', { ...admin, path: `/admin/users/${ids.unknown}` }],
+      ['POST /account/delete', { ...user, json: { current_password: 'wrong wrong wrong' } }],
     ],
     user: [
       ['GET /profile', user],
@@ -712,7 +744,10 @@ async function serviceDown(s, ids) {
   }
 }
 
-const users = { user: uname('user'), other: uname('other'), victim: uname('victim'), admin: uname('admin') };
+const users = {
+  user: uname('user'), other: uname('other'), victim: uname('victim'), admin: uname('admin'),
+  gone: uname('gone'), fired: uname('fired'),
+};
 const s = {};
 const ids = { unknown: randomUUID() };
 try {
@@ -724,6 +759,7 @@ try {
   await emailRoutes(s);
   await adminRoutes(s, ids);
   await logoutRoutes(s);
+  await deletionRoutes(s, users, ids);
   await bodiesEverywhere(s, ids);
   await serviceStuck(s);
   await serviceDown(s, ids);

@@ -745,6 +745,68 @@ async function main() {
     await screenshot('admin-last-admin');
   });
 
+  await step(`the admin deletes another account (with a confirmation); the audit keeps its id`, async () => {
+    page = adminPage;
+    const other = `${user}_x`;
+    const reg = await page.evaluate(async (body) => {
+      const r = await fetch('/register', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      return { status: r.status, json: await r.json() };
+    }, { username: other, email: `${other}@example.com`, password });
+    if (reg.status !== 201) fail(`registering ${other} answered ${reg.status}`);
+    const otherId = reg.json.user.id;
+    await page.goto(`${base}/#/admin/users/${otherId}`);
+    await seeText(aHeading, other, 'the other user');
+    await page.getByRole('button', { name: 'Delete account', exact: true }).click();
+    await seeText(page.locator('#admin-confirm'), `Delete “${other}”?`, 'the delete question');
+    await screenshot('admin-delete-confirm');
+    const answer = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().endsWith(`/admin/users/${otherId}`));
+    await page.getByRole('button', { name: 'Yes, delete for good' }).click();
+    const res = await answer;
+    if (res.status() !== 200) fail(`DELETE /admin/users/{id} answered ${res.status()}`);
+    await atRoute('#/admin/users');
+    await seeText(aFlash, `“${other}” is deleted`, 'delete confirmed');
+    const gone = await page.evaluate((id) => fetch(`/admin/users/${id}`, { credentials: 'same-origin' })
+      .then((r) => r.status), otherId);
+    if (gone !== 404) fail(`GET /admin/users/{id} of the deleted user answered ${gone}`);
+    await page.goto(`${base}/#/admin/audit?action=users.delete`);
+    const row = page.locator(`#admin-audit-table tr.audit-row[data-target="${otherId}"]`).first();
+    await seeText(row.locator('td[data-label="Outcome"]'), /^ok$/, 'the deletion is audited');
+    await screenshot('admin-user-deleted');
+  });
+
+  await step(`${user} deletes their own account with their password`, async () => {
+    page = userPage;
+    await atRoute('#/profile');
+    await page.getByRole('link', { name: 'Delete account' }).click();
+    await atRoute('#/account/delete');
+    await seeText(heading, 'Delete your account', 'delete heading');
+    await seeText(page.locator('#view .alert-error'), `This deletes “${user}” for good.`, 'the warning');
+    await page.getByLabel('Your password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    await seeText(page.locator('#delete-account .form-error'), 'That password is not right.', 'a wrong password');
+    await atRoute('#/account/delete');
+    await screenshot('delete-account-wrong-password');
+    await page.getByLabel('Your password').fill(password);
+    await screenshot('delete-account');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/account/delete'));
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    const res = await answer;
+    if (res.status() !== 200) fail(`POST /account/delete answered ${res.status()}`);
+    await atRoute('#/login');
+    await seeText(flash, `The account “${user}” is deleted.`, 'deletion confirmed');
+    await screenshot('account-deleted');
+    const status = await page.evaluate(() => fetch('/profile', { credentials: 'same-origin' }).then((r) => r.status));
+    if (status !== 401) fail(`GET /profile after the deletion answered ${status}`);
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    const login = page.waitForResponse((r) => r.url().endsWith('/login'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    if ((await login).status() !== 401) fail('the deleted account could still log in');
+    await atRoute('#/login');
+  });
+
   noProblems();
   await browser.close();
   console.log(`browser_e2e: ${passed} passed, 0 failed`);

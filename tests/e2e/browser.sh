@@ -3,8 +3,9 @@
 # playwright-core from npm) registers, logs in, edits the profile, lists and
 # ends sessions and logs out against the whole stack: svc-auth, svc-user,
 # svc-admin and the edge serving edge/www; then an admin (made with
-# `svc-auth promote-admin`) lists, disables and enables that user and reads
-# the audit trail. Screenshots of every step stay in BUILD_DIR/e2e-output.
+# `svc-auth promote-admin`) lists, disables and enables that user, reads
+# the audit trail and deletes another account; last, the user deletes their
+# own account. Screenshots of every step stay in BUILD_DIR/e2e-output.
 # Usage: browser.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)

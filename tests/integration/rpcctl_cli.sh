@@ -113,7 +113,7 @@ run 0 list --names
 grep -qx '/user.v1.UserService/GetProfile' "$tmp/out" || fail "list --names lacks GetProfile"
 [[ $(wc -l <"$tmp/out") -eq $n_methods ]] || fail "list --names: not one method per line"
 run 0 list --short-names user
-[[ $(cat "$tmp/out") == $'user.GetProfile\nuser.UpdateProfile' ]] || fail "list --short-names user"
+[[ $(cat "$tmp/out") == $'user.GetProfile\nuser.UpdateProfile\nuser.DeleteProfile' ]] || fail "list --short-names user"
 run 3 list usr
 err_has 'unknown service "usr"; did you mean: user'
 

@@ -141,6 +141,8 @@ test_every_admin_service_method_has_its_action_row(void **state)
 	    {"UpdateUser", "users.update"},
 	    {"RevokeSessions", "users.revoke_sessions"},
 	    {"ListAudit", "audit.list"},
+	    {"DeleteUser", "users.delete"},
+	    {"DeleteAccount", "account.delete"},
 	};
 	const ProtobufCServiceDescriptor *sd =
 	    &admin__v1__admin_service__descriptor;

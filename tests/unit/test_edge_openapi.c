@@ -265,6 +265,32 @@ test_query_routes_take_their_fields_as_parameters(void **state)
 	assert_true(status);
 }
 
+/* Every status a row's errors name ("409 why; 429 why") is a response of
+ * its operation. */
+static void
+test_each_rows_errors_are_its_responses(void **state)
+{
+	(void) state;
+	for (unsigned i = 0; i < edge_route_count(); i++) {
+		const edge_route *rt = edge_route_at(i);
+		json_t *resp = json_object_get(op_of(rt), "responses");
+		const char *p = rt->errors;
+		while (p != NULL && *p != '\0') {
+			char code[4] = {p[0], p[1], p[2], '\0'};
+			if (json_object_get(resp, code) == NULL) {
+				fail_msg(
+				    "%s: %s is not listed", rt->name, code);
+			}
+			p = strstr(p, "; ");
+			p = p != NULL ? p + 2 : NULL;
+			while (p != NULL && !(p[0] >= '4' && p[0] <= '5')) {
+				p = strstr(p, "; ");
+				p = p != NULL ? p + 2 : NULL;
+			}
+		}
+	}
+}
+
 static void
 test_the_document_is_the_same_on_every_build(void **state)
 {
@@ -297,6 +323,7 @@ main(void)
 	        test_flags_add_their_headers_parameters_and_errors),
 	    cmocka_unit_test(
 	        test_query_routes_take_their_fields_as_parameters),
+	    cmocka_unit_test(test_each_rows_errors_are_its_responses),
 	    cmocka_unit_test(test_the_document_is_the_same_on_every_build),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
