@@ -362,6 +362,14 @@ delete_tx(core_pg *pg, const char *actor_id, const char *id, auth_user *before)
 		return st;
 	}
 	const char *params[] = {id};
+	/* The account's mail goes with it, sent or not: its address is
+	 * personal data, and a link in a queued mail is of no use now. */
+	if ((st = exec0(pg,
+	         "DELETE FROM outbox WHERE recipient = "
+	         "(SELECT email FROM users WHERE id = $1::uuid)",
+	         1, params, &rows)) != CORE_OK) {
+		return st;
+	}
 	return exec0(
 	    pg, "DELETE FROM users WHERE id = $1::uuid", 1, params, &rows);
 }

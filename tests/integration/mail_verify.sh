@@ -244,6 +244,19 @@ tokens+=("$(token_in "$f")")
 kill -TERM "$auth2_pid"
 check "the second replica stops cleanly" wait "$auth2_pid"
 
+# A deleted account's mail goes with it: queued while SMTP is down, it is
+# never sent.
+sink_stop
+check "register fay with the sink stopped is 201" test "$(register fay)" = 201
+ft=$(login fay)
+check "  fay deletes her account (200)" \
+  test "$(post /account/delete '{"current_password":"correct horse battery"}' "$ft")" = 200
+check "  her mail left the outbox" \
+  test "$(psql_auth "SELECT count(*) FROM outbox WHERE recipient = 'fay@example.com'")" = 0
+sink_start
+sleep 1.5
+check "  and never reaches the sink" test -z "$(grep -l '^To: <fay@example.com>' "$maildir"/*.eml)"
+
 # Plain SMTP only to loopback: anything else stops the start, saying why.
 for url in smtp://mail.example.com:25 smtp://127.evil.example:25 ftp://127.0.0.1:25; do
   code=0
