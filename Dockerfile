@@ -30,7 +30,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libprotobuf-c1 libnng1 libpq5 libhiredis0.14 libmicrohttpd12 \
-      libsodium23 libjansson4 ca-certificates \
+      libsodium23 libjansson4 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 microcore \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
@@ -40,6 +40,7 @@ COPY --from=build /src/build/svc-auth/svc-auth /src/build/svc-user/svc-user \
      /src/build/svc-admin/svc-admin /src/build/edge/edge /src/build/cli/rpcctl \
      /usr/local/bin/
 COPY --from=build /src/svc-auth/migrations /usr/share/microcore/svc-auth/migrations
+COPY --from=build /src/svc-auth/mail /usr/share/microcore/svc-auth/mail
 COPY --from=build /src/svc-user/migrations /usr/share/microcore/svc-user/migrations
 COPY --from=build /src/svc-admin/migrations /usr/share/microcore/svc-admin/migrations
 COPY --from=build /src/edge/www /usr/share/microcore/www
@@ -52,6 +53,7 @@ RUN for b in svc-auth svc-user svc-admin edge rpcctl; do \
 # The defaults compiled into the binaries point into the build tree; these
 # point at the copies above.
 ENV AUTH_MIGRATIONS_DIR=/usr/share/microcore/svc-auth/migrations \
+    AUTH_MAIL_TEMPLATES_DIR=/usr/share/microcore/svc-auth/mail \
     USER_MIGRATIONS_DIR=/usr/share/microcore/svc-user/migrations \
     ADMIN_MIGRATIONS_DIR=/usr/share/microcore/svc-admin/migrations \
     EDGE_WWW_DIR=/usr/share/microcore/www

@@ -40,8 +40,10 @@ static edge_route routes[] = {
                  "device from the throttle of failed logins of others.",
         .errors = "400 a member is missing or invalid; 401 the username "
                   "or the password is wrong; 403 the account is "
-                  "disabled; 429 too many failed logins for this "
-                  "username, address or device (Retry-After)"},
+                  "disabled, or (AUTH_REQUIRE_VERIFIED_EMAIL) its email "
+                  "address is not verified yet; 429 too many failed "
+                  "logins for this username, address or device "
+                  "(Retry-After)"},
     {.method = "POST",
         .path = "/refresh",
         .rpc = "/auth.v1.AuthService/Refresh",
@@ -104,6 +106,30 @@ static edge_route routes[] = {
         .errors = "400 a member is invalid (errors[] names it); 409 "
                   "other updates of this profile kept this one from "
                   "applying: try again"},
+    {.method = "POST",
+        .path = "/email/verify",
+        .rpc = "/auth.v1.AuthService/VerifyEmail",
+        .flags = ROUTE_BODY,
+        .success = 200,
+        .op = "verifyEmail",
+        .summary = "Prove the email address with the token of its mail",
+        .about = "The token comes from the link of the verification mail "
+                 "(its fragment, #token=...). It works once and for at "
+                 "most 24 hours; a newer mail voids it. New access tokens "
+                 "carry email_verified.",
+        .errors = "400 the token is invalid, used or expired (the same "
+                  "answer for each)"},
+    {.method = "POST",
+        .path = "/email/verify/resend",
+        .rpc = "/auth.v1.AuthService/ResendVerification",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "resendVerification",
+        .summary = "Send the verification mail again",
+        .about = "A new link goes to the caller's address; the links of "
+                 "earlier mails stop working.",
+        .errors = "400 the address is already verified; 429 too many "
+                  "verification mails for this user (Retry-After)"},
     {.method = "GET",
         .path = "/sessions",
         .rpc = "/auth.v1.AuthService/ListSessions",

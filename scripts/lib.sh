@@ -21,14 +21,16 @@ MICROCORE_BUILD_PACKAGES=(
 	build-essential cmake pkg-config git ca-certificates
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
 	libnng-dev libpq-dev libhiredis-dev libmicrohttpd-dev
-	libsodium-dev libcmocka-dev libjansson-dev
+	libsodium-dev libcmocka-dev libjansson-dev libcurl4-openssl-dev
 )
 
 # Debian packages the build, the tests and the local stack need. iproute2
-# provides ss, which free_port and the port checks use.
+# provides ss, which free_port and the port checks use; python3-aiosmtpd
+# runs the local SMTP sink (scripts/mail-sink.py).
 MICROCORE_PACKAGES=(
 	"${MICROCORE_BUILD_PACKAGES[@]}"
 	nng-utils postgresql redis-server curl jq procps iproute2
+	python3-aiosmtpd
 )
 
 # Debian 12's clang and the runtime with libFuzzer and the sanitizers

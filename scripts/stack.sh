@@ -21,6 +21,7 @@ LOGS="$RUN/logs"
 PIDS="$RUN/pids"
 STATE="$RUN/stack.env"
 REDIS_DIR="$RUN/redis"
+MAIL_DIR="$RUN/mail"
 SERVICES=(svc-auth svc-user svc-admin edge)
 
 # How long the services get to become healthy, and to exit after SIGTERM.
@@ -150,6 +151,9 @@ case "$edge_host" in
 "" | 0.0.0.0 | "*") edge_host=127.0.0.1 ;;
 esac
 edge_url="http://$edge_host:$edge_port/"
+# Links in mail point at the edge, which serves the frontend.
+: "${AUTH_PUBLIC_BASE_URL:=http://$edge_host:$edge_port}"
+export AUTH_PUBLIC_BASE_URL
 
 # Checked before building: a port in use almost always means a stack is
 # already running, and finding out should not take a build.
@@ -204,6 +208,22 @@ add_cleanup rm -f "$STATE"
 
 add_cleanup stop_services
 : >"$PIDS"
+# svc-auth's mail goes to a local SMTP sink that writes each mail as a file
+# under .run/mail/, unless AUTH_SMTP_URL names a server of the user's.
+if [[ -z "${AUTH_SMTP_URL:-}" ]]; then
+	mail_port="${DEV_MAIL_PORT:-$(free_port "$pg_port" "$redis_port" "$edge_port")}"
+	require_free_port "$mail_port" "the SMTP sink; set DEV_MAIL_PORT to use another" "$already"
+	mkdir -p "$MAIL_DIR"
+	printf '=== %s: starting mail-sink\n' "$(date '+%F %T')" >>"$LOGS/mail-sink.log"
+	setsid "$ROOT/scripts/mail-sink.py" --port "$mail_port" --dir "$MAIL_DIR" \
+		</dev/null >>"$LOGS/mail-sink.log" 2>&1 &
+	printf 'mail-sink.py %s\n' "$!" >>"$PIDS"
+	disown "$!"
+	export AUTH_SMTP_URL="smtp://127.0.0.1:$mail_port"
+	mail_where="$MAIL_DIR/ (SMTP sink on 127.0.0.1:$mail_port)"
+else
+	mail_where="$AUTH_SMTP_URL"
+fi
 declare -A service_pid=()
 for name in "${SERVICES[@]}"; do
 	printf '=== %s: starting %s\n' "$(date '+%F %T')" "$name" >>"$LOGS/$name.log"
@@ -269,6 +289,7 @@ printf '  microcore is up: %s\n' "$edge_url"
 printf '  logs:            %s/<service>.log\n' "$LOGS"
 printf '  PostgreSQL:      postgresql://postgres@127.0.0.1:%s/ (data: %s)\n' "$pg_port" "$pg_data"
 printf '  Redis:           redis://127.0.0.1:%s/0 (data: %s)\n' "$redis_port" "$REDIS_DIR"
+printf '  mail:            %s\n' "$mail_where"
 printf '\n'
 
 if [[ "$mode" == detach ]]; then

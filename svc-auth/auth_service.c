@@ -21,6 +21,7 @@
 #include "session_methods.h"
 #include "user_admin.h"
 #include "users_repo.h"
+#include "verify_email.h"
 
 #define TAKEN "the username or the email is already registered"
 
@@ -125,8 +126,18 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return st;
 	}
 	auth_user u;
-	st = auth_users_insert(w->db.pg, username, email, hash, &u);
+	auth_one_time_token t;
+	auth_mail_msg m;
+	auth_users_mail mail;
+	if ((st = auth_verify_mail_new(c, username, &t, &m, &mail)) !=
+	    CORE_OK) {
+		sodium_memzero(hash, sizeof(hash));
+		return st;
+	}
+	st = auth_users_insert(w->db.pg, username, email, hash, &mail, &u);
 	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(&t, sizeof(t));
+	auth_mail_msg_free(&m);
 	if (st == CORE_ALREADY_EXISTS) {
 		/* Taken since register_unique looked: the unique indexes
 		 * decide the race. */
@@ -223,6 +234,10 @@ static const core_rpc_method auth_methods[] = {
     {M("DeleteAccount"), auth_delete_account, CORE_RULE_USER, 0, NULL, NULL},
     {M("AdminDeleteUser"), auth_admin_delete_user, CORE_RULE_ADMIN, 0, NULL,
         NULL},
+    /* Public: the token of the request is the proof. */
+    {M("VerifyEmail"), auth_verify_email, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    {M("ResendVerification"), auth_resend_verification, CORE_RULE_USER, 0,
+        NULL, NULL},
 };
 
 const core_rpc_service auth_rpc_service = {

@@ -36,6 +36,13 @@ typedef struct auth_config {
 	/* svc-user (USER_RPC_DIAL): a deleted account's profile goes with
 	 * it (account.c). */
 	core_rpc_client *user_rpc;
+	/* Email verification: the token's life, whether login needs a
+	 * verified address, the resend throttle, where links point. */
+	int verify_ttl_s;
+	bool require_verified_email;
+	int verify_resend_max; /* resends per user per window */
+	int verify_resend_window_s;
+	const char *public_base_url;
 	/* Bounds the Argon2id work of every worker together. */
 	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username

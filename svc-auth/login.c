@@ -24,6 +24,9 @@
 #define BAD_LOGIN "invalid username or password"
 #define BAD_REFRESH "invalid or expired token"
 #define DISABLED "this account is disabled"
+#define UNVERIFIED                                                            \
+	"this account's email address is not verified yet: open the link in " \
+	"the verification mail, or ask for a new one"
 
 /* The longest wait for a revoked_before in the future. It is at most the
  * next second; more means the replicas' clocks disagree, and the token is
@@ -101,6 +104,7 @@ issue_tokens(core_call *c, const auth_user *u, const char *sid,
 	snprintf(claims.sid, sizeof(claims.sid), "%s", sid);
 	snprintf(claims.username, sizeof(claims.username), "%s", u->username);
 	snprintf(claims.role, sizeof(claims.role), "%s", u->role);
+	claims.email_verified = u->email_verified;
 	randombytes_buf(jti_raw, sizeof(jti_raw));
 	if (core_b64url_encode(jti_raw, sizeof(jti_raw), claims.jti,
 	        sizeof(claims.jti)) != 0) {
@@ -304,6 +308,9 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 	}
 	if (strcmp(u->status, "active") != 0) {
 		return core_call_error(c, CORE_PERMISSION_DENIED, DISABLED);
+	}
+	if (w->cfg->require_verified_email && !u->email_verified) {
+		return core_call_error(c, CORE_PERMISSION_DENIED, UNVERIFIED);
 	}
 	return CORE_OK;
 }

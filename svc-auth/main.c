@@ -18,11 +18,16 @@
 #include "core/service.h"
 #include "device.h"
 #include "keys.h"
+#include "mail.h"
+#include "mail_sender.h"
 #include "promote_admin.h"
 #include "user_admin.h"
 
 #ifndef AUTH_DEFAULT_MIGRATIONS_DIR
 #define AUTH_DEFAULT_MIGRATIONS_DIR "svc-auth/migrations"
+#endif
+#ifndef AUTH_DEFAULT_MAIL_TEMPLATES_DIR
+#define AUTH_DEFAULT_MAIL_TEMPLATES_DIR "svc-auth/mail"
 #endif
 #define AUTH_DEFAULT_DATABASE_URL                                             \
 	"postgresql://postgres@127.0.0.1:55432/authdb"
@@ -36,6 +41,51 @@ static long access_ttl, refresh_ttl, grace_ms, max_user, max_ip, window_s;
 static long jwks_max_age_s;
 static long max_device, device_ttl;
 static long reg_max_ip, reg_window_s, hash_slots, hash_queue;
+static long verify_ttl, resend_max, resend_window_s;
+static long smtp_timeout_s, mail_max_attempts, mail_retry_base_s, mail_poll_ms;
+static const char *mail_templates_dir;
+static auth_mail_sender_config mail_cfg;
+
+/* Loads the mail templates and checks the SMTP settings: before anything
+ * slow, so a mistake stops the start at once. */
+static int
+init_mail(void)
+{
+	char err[512];
+	if (auth_mail_templates_load(mail_templates_dir, err, sizeof(err)) !=
+	    0) {
+		core_log_error("%s (AUTH_MAIL_TEMPLATES_DIR)", err);
+		return -1;
+	}
+	const char *why = mail_cfg.smtp_url[0] == '\0'
+	                      ? NULL
+	                      : auth_mail_sender_check(&mail_cfg);
+	if (why != NULL) {
+		core_log_error("%s", why);
+		auth_mail_templates_free();
+		return -1;
+	}
+	return 0;
+}
+
+/* When AUTH_SMTP_URL is set, starts the outbox's sender (without one, mail
+ * waits in the outbox for a replica that has one). */
+static int
+start_mail_sender(void)
+{
+	if (mail_cfg.smtp_url[0] == '\0') {
+		core_log_warn(
+		    "AUTH_SMTP_URL is not set: this process sends no "
+		    "mail; it waits in the outbox");
+		return 0;
+	}
+	mail_cfg.database_url = cfg.database_url;
+	mail_cfg.timeout_s = (int) smtp_timeout_s;
+	mail_cfg.max_attempts = (int) mail_max_attempts;
+	mail_cfg.retry_base_s = (int) mail_retry_base_s;
+	mail_cfg.poll_ms = (int) mail_poll_ms;
+	return auth_mail_sender_start(&mail_cfg);
+}
 
 /* The device-token key, derived from the KEK (device.h), in read-only
  * memory for the life of the process. Returns 0, or -1 (logged). */
@@ -195,6 +245,9 @@ init(void **app)
 	cfg.device_ttl_s = (int) device_ttl;
 	cfg.register_max_per_ip = (int) reg_max_ip;
 	cfg.register_window_s = (int) reg_window_s;
+	cfg.verify_ttl_s = (int) verify_ttl;
+	cfg.verify_resend_max = (int) resend_max;
+	cfg.verify_resend_window_s = (int) resend_window_s;
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
 		return -1;
@@ -212,13 +265,16 @@ init(void **app)
 		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
 		return -1;
 	}
+	if (init_mail() != 0) {
+		return -1;
+	}
 	if (core_pg_migrate_wait(
 	        cfg.database_url, migrations_dir, migrate_wait_s) < 0) {
 		return -1;
 	}
 	/* The gate last: nothing after it can fail. */
 	if (init_user_rpc() != 0 || init_keys() != 0 ||
-	    init_hash_gate() != 0) {
+	    start_mail_sender() != 0 || init_hash_gate() != 0) {
 		return -1;
 	}
 	/* Tokens are checked with the keyring, admins by authdb. */
@@ -244,6 +300,8 @@ fini(void *app)
 		auth_hash_gate_free(cfg.hash_gate);
 		core_rpc_client_free(cfg.user_rpc);
 	}
+	auth_mail_sender_stop();
+	auth_mail_templates_free();
 }
 
 /* The value of the environment variable name, or def when it is unset or
@@ -309,6 +367,43 @@ static const core_config_item config[] = {
         "Argon2id memory (KiB)", &argon2_m_kib},
     {"USER_RPC_DIAL", "tcp://127.0.0.1:7102", CORE_CONFIG_STR, 0, 0, false,
         "svc-user URLs (a deleted account's profile)", &user_dial},
+    {"AUTH_PUBLIC_BASE_URL", "http://127.0.0.1:8080", CORE_CONFIG_STR, 0, 0,
+        false, "where the links in mail point (the frontend's origin)",
+        &cfg.public_base_url},
+    {"AUTH_MAIL_TEMPLATES_DIR", AUTH_DEFAULT_MAIL_TEMPLATES_DIR,
+        CORE_CONFIG_STR, 0, 0, false, "directory of the mail templates",
+        &mail_templates_dir},
+    {"AUTH_MAIL_FROM", "no-reply@localhost", CORE_CONFIG_STR, 0, 0, false,
+        "sender address of the mail", &mail_cfg.from},
+    {"AUTH_SMTP_URL", "", CORE_CONFIG_STR, 0, 0, false,
+        "SMTP server: smtp://host:port or smtps://host:port (empty: this "
+        "process sends no mail)",
+        &mail_cfg.smtp_url},
+    {"AUTH_SMTP_STARTTLS", "false", CORE_CONFIG_BOOL, 0, 0, false,
+        "require STARTTLS on an smtp:// URL (plain SMTP only to loopback)",
+        &mail_cfg.starttls},
+    {"AUTH_SMTP_USER", "", CORE_CONFIG_STR, 0, 0, false,
+        "SMTP user name (empty: no authentication)", &mail_cfg.user},
+    {"AUTH_SMTP_PASSWORD", "", CORE_CONFIG_STR, 0, 0, true, "SMTP password",
+        &mail_cfg.password},
+    {"AUTH_SMTP_TIMEOUT_S", "30", CORE_CONFIG_INT, 1, 600, false,
+        "longest delivery of one mail", &smtp_timeout_s},
+    {"AUTH_MAIL_MAX_ATTEMPTS", "8", CORE_CONFIG_INT, 1, 100, false,
+        "delivery attempts before a mail is dead", &mail_max_attempts},
+    {"AUTH_MAIL_RETRY_BASE_S", "30", CORE_CONFIG_INT, 1, 3600, false,
+        "first retry delay (doubles each attempt, at most 1 h)",
+        &mail_retry_base_s},
+    {"AUTH_MAIL_POLL_MS", "1000", CORE_CONFIG_INT, 50, 60000, false,
+        "how often an idle sender looks into the outbox", &mail_poll_ms},
+    {"AUTH_VERIFY_TOKEN_TTL_S", "86400", CORE_CONFIG_INT, 60, 86400, false,
+        "life of an email verification link", &verify_ttl},
+    {"AUTH_REQUIRE_VERIFIED_EMAIL", "false", CORE_CONFIG_BOOL, 0, 0, false,
+        "refuse login (403) until the email address is verified",
+        &cfg.require_verified_email},
+    {"AUTH_VERIFY_RESEND_MAX", "3", CORE_CONFIG_INT, 1, 1000, false,
+        "verification mails a user may ask for per window", &resend_max},
+    {"AUTH_VERIFY_RESEND_WINDOW_S", "3600", CORE_CONFIG_INT, 1, 86400, false,
+        "verification resend throttling window", &resend_window_s},
 };
 
 int

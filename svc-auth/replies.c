@@ -50,6 +50,7 @@ auth_user_message(core_arena *a, const auth_user *u)
 	                : AUTH__V1__USER_STATUS__USER_STATUS_ACTIVE;
 	m->created_at = core_timestamp_new(a, u->created_us);
 	m->updated_at = core_timestamp_new(a, u->updated_us);
+	m->email_verified = u->email_verified;
 	if (m->id == NULL || m->username == NULL || m->email == NULL ||
 	    m->created_at == NULL || m->updated_at == NULL) {
 		return NULL;

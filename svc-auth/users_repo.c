@@ -15,7 +15,7 @@
 #define USER_COLUMNS                                                          \
 	"id::text, username, email, role, status, "                           \
 	"(extract(epoch FROM created_at) * 1000000)::bigint, "                \
-	"(extract(epoch FROM updated_at) * 1000000)::bigint"
+	"(extract(epoch FROM updated_at) * 1000000)::bigint, email_verified"
 
 /* Copies row i of a result selecting USER_COLUMNS. */
 static void
@@ -28,6 +28,7 @@ read_user_row(const PGresult *r, int i, auth_user *u)
 	snprintf(u->status, sizeof(u->status), "%s", PQgetvalue(r, i, 4));
 	u->created_us = core_pg_int64(r, i, 5);
 	u->updated_us = core_pg_int64(r, i, 6);
+	u->email_verified = PQgetvalue(r, i, 7)[0] == 't';
 }
 
 static void
@@ -38,14 +39,26 @@ read_user(const PGresult *r, auth_user *u)
 
 core_status
 auth_users_insert(core_pg *pg, const char *username, const char *email,
-    const char *password_hash, auth_user *out)
+    const char *password_hash, const auth_users_mail *mail, auth_user *out)
 {
-	const char *params[] = {username, email, password_hash};
+	char ttl[24];
+	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
+	const char *params[] = {username, email, password_hash,
+	    mail->token_hash_hex, ttl, mail->subject, mail->text, mail->html};
 	PGresult *r = NULL;
+	/* One statement, so one transaction: the user, its verification
+	 * token and the mail exist together or not at all. */
 	core_status st = core_pg_exec(pg,
-	    "INSERT INTO users (username, email, password_hash) "
-	    "VALUES ($1, $2, $3) RETURNING " USER_COLUMNS,
-	    3, params, &r);
+	    "WITH u AS (INSERT INTO users (username, email, password_hash) "
+	    "VALUES ($1, $2, $3) RETURNING " USER_COLUMNS "), "
+	    "t AS (INSERT INTO one_time_tokens "
+	    "(token_hash, user_id, purpose, expires_at) "
+	    "SELECT decode($4, 'hex'), u.id::uuid, 'verify_email', "
+	    "now() + make_interval(secs => $5::int) FROM u), "
+	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
+	    "body_html) SELECT $2, $6, $7, $8 FROM u) "
+	    "SELECT * FROM u",
+	    8, params, &r);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -95,7 +108,7 @@ one_user(core_pg *pg, const char *sql, const char *param, auth_user *out,
 	}
 	read_user(r, out);
 	if (hash != NULL) {
-		snprintf(hash, hashlen, "%s", PQgetvalue(r, 0, 7));
+		snprintf(hash, hashlen, "%s", PQgetvalue(r, 0, 8));
 	}
 	PQclear(r);
 	return CORE_OK;
@@ -349,6 +362,14 @@ delete_tx(core_pg *pg, const char *actor_id, const char *id, auth_user *before)
 		return st;
 	}
 	const char *params[] = {id};
+	/* The account's mail goes with it, sent or not: its address is
+	 * personal data, and a link in a queued mail is of no use now. */
+	if ((st = exec0(pg,
+	         "DELETE FROM outbox WHERE recipient = "
+	         "(SELECT email FROM users WHERE id = $1::uuid)",
+	         1, params, &rows)) != CORE_OK) {
+		return st;
+	}
 	return exec0(
 	    pg, "DELETE FROM users WHERE id = $1::uuid", 1, params, &rows);
 }

@@ -16,13 +16,27 @@ typedef struct auth_user {
 	char status[10];
 	int64_t created_us; /* Unix time, microseconds */
 	int64_t updated_us;
+	bool email_verified;
 } auth_user;
 
-/* Inserts a new active user with role "user". Returns CORE_OK and fills
+/* The verification mail written with a new user: the token's hash (hex),
+ * its life, and the rendered message (its recipient is the user's
+ * email). */
+typedef struct auth_users_mail {
+	const char *token_hash_hex;
+	int token_ttl_s;
+	const char *subject;
+	const char *text;
+	const char *html;
+} auth_users_mail;
+
+/* Inserts a new active user with role "user", in the same transaction
+ * its email verification token and mail (into the outbox). Returns CORE_OK and fills
  * out; CORE_ALREADY_EXISTS when the username or the email is taken;
  * CORE_UNAVAILABLE when the database is unreachable; CORE_INTERNAL else. */
 core_status auth_users_insert(core_pg *pg, const char *username,
-    const char *email, const char *password_hash, auth_user *out);
+    const char *email, const char *password_hash, const auth_users_mail *mail,
+    auth_user *out);
 
 /* Whether a user has this (normalised) username or this email (*taken).
  * Registration asks before it hashes; the insert still decides a race. */

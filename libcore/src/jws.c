@@ -114,7 +114,9 @@ core_jwt_sign(const core_jwt_claims *c, const char *kid, const uint8_t sk[64],
 	    add_str(body, "sid", c->sid, sizeof(c->sid), false) != 0 ||
 	    add_str(body, "username", c->username, sizeof(c->username),
 	        false) != 0 ||
-	    add_str(body, "role", c->role, sizeof(c->role), false) != 0) {
+	    add_str(body, "role", c->role, sizeof(c->role), false) != 0 ||
+	    (c->email_verified && json_object_set_new(body, "email_verified",
+	                              json_true()) != 0)) {
 		goto done;
 	}
 	htext = json_dumps(hdr, JSON_COMPACT);
@@ -335,6 +337,11 @@ check_claims(const json_t *body, const core_jwt_policy *pol, int64_t now,
 	if (has_auth && !(c->auth_time <= now + leeway)) {
 		return "authenticated in the future (auth_time)";
 	}
+	const json_t *ev = json_object_get(body, "email_verified");
+	if (ev != NULL && !json_is_boolean(ev)) {
+		return "email_verified is not a boolean";
+	}
+	c->email_verified = ev != NULL && json_is_true(ev);
 	return read_str_claims(body, c);
 }
 

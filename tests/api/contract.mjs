@@ -542,6 +542,20 @@ async function sessionRoutes(s) {
   await authErrors(del, `/sessions/${id2}`);
 }
 
+// Email verification. The token comes by mail, which this test does not
+// read (tests/integration/mail_verify.sh does): every wrong token gets one
+// 400; resending is throttled per user (AUTH_VERIFY_RESEND_MAX, 3).
+async function emailRoutes(s) {
+  const op = 'POST /email/verify';
+  await call(op, 400, 'unknown token', { json: { token: 'A'.repeat(43) } });
+  await call(op, 400, 'not a token', { json: { token: 'x' } });
+  const re = 'POST /email/verify/resend';
+  const user = { token: s.user2.access_token };
+  for (let i = 0; i < 3; i++) await call(re, 200, 'a new mail', user);
+  await call(re, 429, 'over AUTH_VERIFY_RESEND_MAX', user);
+  await authErrors(re);
+}
+
 async function adminRoutes(s, ids) {
   const admin = { token: s.admin.access_token };
   const user = { token: s.user.access_token };
@@ -713,6 +727,8 @@ async function serviceDown(s, ids) {
       ['POST /login', { json: { username: 'nobody', password }, ip: freshIp() }],
       ['POST /refresh', { json: { refresh_token: s.user.refresh_token }, ip: freshIp() }],
       ['GET /.well-known/jwks.json', {}],
+      ['POST /email/verify', { json: { token: 'A'.repeat(43) } }],
+      ['POST /email/verify/resend', user],
     ],
   };
   for (const svc of ['admin', 'user', 'auth']) {
@@ -740,6 +756,7 @@ try {
   await loginRoutes(users, s);
   await profileRoutes(s);
   await sessionRoutes(s);
+  await emailRoutes(s);
   await adminRoutes(s, ids);
   await logoutRoutes(s);
   await deletionRoutes(s, users, ids);

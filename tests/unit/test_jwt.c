@@ -783,6 +783,35 @@ test_jwt_verify_rejects_nbf_in_the_future(void **state)
 	expect_ok(tok);
 }
 
+/* email_verified: in the token only when true, read back as it was; a
+ * value that is not a boolean makes the token invalid. */
+static void
+test_jwt_email_verified_round_trips_and_must_be_boolean(void **state)
+{
+	(void) state;
+	char tok[TOKMAX], payload[512];
+	core_jwt_claims c, out;
+	const char *why;
+	good_claims(&c);
+	c.email_verified = true;
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, sizeof(tok)), 0);
+	assert_int_equal(verify_with(tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_true(out.email_verified);
+	c.email_verified = false;
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, sizeof(tok)), 0);
+	memset(&out, 0x55, sizeof(out));
+	assert_int_equal(verify_with(tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_false(out.email_verified);
+	payload_json(payload, sizeof(payload), "1900000000",
+	    "\"email_verified\":\"yes\",");
+	payload_token(payload, tok);
+	expect_invalid(tok, "email_verified is not a boolean");
+	payload_json(payload, sizeof(payload), "1900000000",
+	    "\"email_verified\":false,");
+	payload_token(payload, tok);
+	expect_ok(tok);
+}
+
 static void
 test_jwt_verify_rejects_iat_in_the_future(void **state)
 {
@@ -1850,6 +1879,8 @@ main(void)
 	        test_jwt_verify_accepts_just_expired_within_leeway),
 	    cmocka_unit_test(test_jwt_verify_rejects_nbf_in_the_future),
 	    cmocka_unit_test(test_jwt_verify_rejects_iat_in_the_future),
+	    cmocka_unit_test(
+	        test_jwt_email_verified_round_trips_and_must_be_boolean),
 	    cmocka_unit_test(test_jwt_verify_rejects_wrong_or_missing_iss),
 	    cmocka_unit_test(test_jwt_verify_rejects_wrong_aud),
 	    cmocka_unit_test(

@@ -96,6 +96,9 @@ typedef struct core_jwt_claims {
 	 * factor), Unix seconds (OpenID Connect's "auth_time"); 0 = absent.
 	 * A refresh keeps the login's value: it proves nothing new. */
 	int64_t auth_time;
+	/* Whether the user's email address was proven when the token was
+	 * made (OpenID Connect's "email_verified"); false when absent. */
+	bool email_verified;
 } core_jwt_claims;
 
 /* Signs payload with a given protected header (JSON text, used exactly as
@@ -107,7 +110,7 @@ int core_jws_sign(const char *header_json, const uint8_t *payload, size_t len,
 
 /* Makes an access token: header {"alg":"EdDSA","typ":"at+jwt","kid":kid},
  * claims as compact JSON (iss, sub, aud, exp, jti always; iat, nbf and auth_time when
- * not 0; sid, username and role when not ""). kid is normally
+ * not 0; sid, username and role when not ""; email_verified when true). kid is normally
  * core_jwk_thumbprint of the public half of sk. Returns 0 and writes the
  * token and a NUL to out, or -1 when out is too small, iss, sub, aud or jti
  * is empty, a claim string is not NUL-terminated within its buffer or is not

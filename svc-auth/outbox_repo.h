@@ -1,0 +1,62 @@
+/* SQL for the outbox and the one-time tokens of authdb (migration
+ * 004_mail.sql). All statements are parameterized. */
+#ifndef AUTH_OUTBOX_REPO_H
+#define AUTH_OUTBOX_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/pg.h"
+#include "users_repo.h"
+
+/* Uses the verify_email token whose SHA-256 is hash_hex: deletes it (it
+ * works once) and, when it had not expired, marks its user's email
+ * verified. *ok says whether it did; a wrong, used, expired or
+ * other-purpose token is *ok = false with CORE_OK. Concurrent uses of one
+ * token: the row lock of the delete lets exactly one of them see it. */
+core_status auth_tokens_verify_email(
+    core_pg *pg, const char *hash_hex, bool *ok, char user_id[37]);
+
+/* A new verify_email token for u (replacing any earlier one of u: the
+ * previous link stops working) and its mail, in one statement, only while
+ * u's email is still u->email and unverified. *done says whether it was
+ * written. */
+core_status auth_tokens_resend_verification(
+    core_pg *pg, const auth_user *u, const auth_users_mail *mail, bool *done);
+
+/* A claimed outbox row: what the sender delivers. Strings are the
+ * result's (valid until auth_outbox_row_free). */
+typedef struct auth_outbox_row {
+	int64_t id;
+	int attempts; /* counting this one */
+	const char *recipient, *subject, *text, *html;
+	PGresult *r;
+} auth_outbox_row;
+
+/* Claims one due row (queued and due, or sending with an expired lease:
+ * its sender died), skipping rows another sender holds locked (FOR UPDATE
+ * SKIP LOCKED), setting it to sending with a lease of lease_s and one more
+ * attempt. *found = false when there is none. */
+core_status auth_outbox_claim(
+    core_pg *pg, int lease_s, auth_outbox_row *row, bool *found);
+
+void auth_outbox_row_free(auth_outbox_row *row);
+
+/* Marks the row sent (and clears its bodies: they may hold a token). */
+core_status auth_outbox_sent(core_pg *pg, int64_t id);
+
+/* A failed attempt: queued again after retry_s, or dead when dead is
+ * true; error (no secret in it) is kept in last_error. */
+core_status auth_outbox_failed(
+    core_pg *pg, int64_t id, int retry_s, bool dead, const char *error);
+
+/* The outbox's rows per state, in the order of AUTH_OUTBOX_STATES. */
+#define AUTH_OUTBOX_STATES                                                    \
+	{                                                                     \
+		"queued", "sending", "sent", "dead"                           \
+	}
+#define AUTH_OUTBOX_N_STATES 4
+core_status auth_outbox_counts(
+    core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES]);
+
+#endif
