@@ -16,7 +16,7 @@
 // API_LOGIN_MAX (login attempts per username), API_MAX_BODY (the edge's
 // EDGE_MAX_BODY_BYTES).
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -679,6 +679,27 @@ async function bodiesEverywhere(s, ids) {
   }
 }
 
+// Waits until every thread of pid has stopped (state T in /proc): kill()
+// returns once SIGSTOP is queued, and on a loaded machine a thread can
+// take a while to reach it (one in uninterruptible sleep stops only when
+// it leaves it), so a call made at once could still be answered.
+async function stopped(pid) {
+  const state = (tid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return 'T'; // the thread has ended
+    }
+  };
+  for (let i = 0; i < 200; i++) {
+    const tids = readdirSync(`/proc/${pid}/task`);
+    if (tids.every((t) => 'Tt'.includes(state(t)))) return;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`process ${pid} did not stop within 2 s of SIGSTOP`);
+}
+
 // A service that holds its connections but answers nothing (stopped with
 // SIGSTOP): a call to it ends at the edge's deadline, 504.
 async function serviceStuck(s) {
@@ -691,6 +712,7 @@ async function serviceStuck(s) {
   for (const [svc, op, req] of stuck) {
     process.kill(Number(pids[svc]), 'SIGSTOP');
     try {
+      await stopped(Number(pids[svc]));
       await call(op, 504, `${svc} service stopped`, req);
     } finally {
       process.kill(Number(pids[svc]), 'SIGCONT');
