@@ -113,10 +113,11 @@ static edge_route routes[] = {
         .success = 200,
         .op = "verifyEmail",
         .summary = "Prove the email address with the token of its mail",
-        .about = "The token comes from the link of the verification mail "
-                 "(its fragment, #token=...). It works once and for at "
-                 "most 24 hours; a newer mail voids it. New access tokens "
-                 "carry email_verified.",
+        .about =
+            "The token comes from the link of the verification mail "
+            "(in its fragment, #/verify-email?token=...). It works once and for at "
+            "most 24 hours; a newer mail voids it. New access tokens "
+            "carry email_verified.",
         .errors = "400 the token is invalid, used or expired (the same "
                   "answer for each)"},
     {.method = "POST",

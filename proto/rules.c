@@ -297,8 +297,8 @@ static const field_rule rows[] = {
         .description = "The session has ended."},
 
     {.message = "auth.v1.VerifyEmailRequest",
-        .description = "The token of a verification mail's link (after "
-                       "#token=)."},
+        .description = "The token of a verification mail's link (its "
+                       "token= parameter)."},
     {.message = "auth.v1.VerifyEmailRequest",
         .field = "token",
         .description = "The one-time token. A wrong, used, expired or "

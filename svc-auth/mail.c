@@ -236,7 +236,10 @@ auth_mail_render(auth_mail_kind kind, const char *username,
 	while (bl > 0 && base_url[bl - 1] == '/') {
 		bl--;
 	}
-	int w = snprintf(link, sizeof(link), "%.*s%s#token=%s", (int) bl,
+	/* The frontend routes by the fragment (#/profile), so the page is
+	 * #<path> and the token a parameter of it: browsers never send a
+	 * fragment, so the token reaches no server log. */
+	int w = snprintf(link, sizeof(link), "%.*s/#%s?token=%s", (int) bl,
 	    base_url, path, token);
 	memset(m, 0, sizeof(*m));
 	if (w < 0 || (size_t) w >= sizeof(link) || kind < 0 ||

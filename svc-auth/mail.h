@@ -48,7 +48,7 @@ void auth_token_new(auth_one_time_token *t);
  * alphabet): the caller answers it as any other wrong token. */
 int auth_token_hash(const char *text, char hash_hex[65]);
 
-/* Renders kind for username with link (base_url + path + "#token=" +
+/* Renders kind for username with link (base_url + "/#" + path + "?token=" +
  * token) and hours (the token's life) into m. Placeholders: {{username}},
  * {{link}}, {{hours}}; in the HTML body their values are HTML-escaped.
  * Returns 0, or -1 (out of memory or a body over AUTH_MAIL_BODY_MAX). */

@@ -7,7 +7,8 @@
 #include "mail.h"
 #include "users_repo.h"
 
-/* The path of the frontend page a verification link opens. */
+/* The frontend page a verification link opens: <base>/#/verify-email
+ * ?token=... (the web frontend routes by the fragment). */
 #define AUTH_VERIFY_EMAIL_PATH "/verify-email"
 
 /* A new verification token for username into t and its mail into m (freed

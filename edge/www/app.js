@@ -42,6 +42,7 @@
     profile: null,     /* the signed-in user's profile, null when signed out */
     etag: null,        /* ETag of the last profile read or write */
     pendingFlash: null, /* {kind, text} shown by the next view */
+    verifyToken: null, /* the verification link's token, once off the URL */
     afterLogin: null,  /* route to return to once logged in */
     renderSeq: 0,      /* bumps on each navigation; stale async renders stop */
     loginUsername: '', /* prefills the login form after registering */
@@ -72,7 +73,7 @@
    * session: no refresh, and the session is not ended for it. (The
    * account deletion page reads the profile first, which refreshes a
    * session whose access token has expired.) */
-  const NO_REFRESH = new Set(['/login', '/register', '/refresh', '/account/delete']);
+  const NO_REFRESH = new Set(['/login', '/register', '/refresh', '/account/delete', '/email/verify']);
 
   async function readBody(res) {
     const type = res.headers.get('Content-Type') || '';
@@ -737,6 +738,37 @@
       : `You are signed in on ${n} devices or browsers.`;
   }
 
+  /* The link of the verification mail, #/verify-email?token=...: the
+   * token leaves the address bar and the history before it is sent, and
+   * the answer says whether the address is now verified. */
+  async function viewVerifyEmail() {
+    const given = hashQuery().get('token');
+    if (given !== null) {
+      state.verifyToken = given;
+      history.replaceState(null, '', '#/verify-email');
+    }
+    const token = state.verifyToken || '';
+    const next = h('div', { class: 'actions' },
+      h('a', { href: signedIn() ? '#/profile' : '#/login', class: 'button button-primary' },
+        signedIn() ? 'Go to your profile' : 'Go to log in'));
+    if (!token) {
+      return { view: page('Verify your email address',
+        h('p', { class: 'lead', text: 'This link is incomplete. Open the link of the mail again, whole.' }), next) };
+    }
+    try {
+      await api('POST', '/email/verify', { body: { token } });
+    } catch (err) {
+      if (err.status !== 400) throw err;
+      state.verifyToken = null;
+      return { view: page('This link does not work',
+        h('p', { class: 'lead', text: 'It may have been used already, have expired, or have been replaced by a newer mail.' }),
+        next) };
+    }
+    state.verifyToken = null;
+    return { view: page('Email address verified',
+      h('p', { class: 'lead', text: 'Thank you: your email address is verified.' }), next) };
+  }
+
   function viewNotFound() {
     return {
       view: page('Page not found',
@@ -1390,6 +1422,7 @@
     '/profile/edit': { view: viewProfileEdit, auth: true },
     '/sessions': { view: viewSessions, auth: true },
     '/account/delete': { view: viewDeleteAccount, auth: true },
+    '/verify-email': { view: viewVerifyEmail },
     '/admin/users': { view: viewAdminUsers, auth: true, admin: true },
     '/admin/audit': { view: viewAdminAudit, auth: true, admin: true },
   };

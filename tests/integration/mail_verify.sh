@@ -82,7 +82,7 @@ mail_for() { # ADDRESS [SECONDS]: waits for a mail to ADDRESS, prints its file
   return 1
 }
 token_in() { # FILE: the token of the link in the plain-text part
-  grep -o 'https://app.example.test/verify-email#token=[A-Za-z0-9_-]\{43\}' "$1" |
+  grep -o 'https://app.example.test/#/verify-email?token=[A-Za-z0-9_-]\{43\}' "$1" |
     head -n1 | sed 's/.*#token=//' || true
 }
 tokens=()
@@ -97,7 +97,7 @@ tokens+=("$tok")
 check "  its link carries a 43-character token in the fragment" test "${#tok}" = 43
 check "  it has a plain-text and an HTML part" \
   grep -q 'multipart/alternative' "$f"
-check "  the HTML part links the same URL" grep -q "href=\"https://app.example.test/verify-email#token=$tok\"" "$f"
+check "  the HTML part links the same URL" grep -q "href=\"https://app.example.test/#/verify-email?token=$tok\"" "$f"
 check "  the outbox row is sent and its bodies cleared" \
   test "$(psql_auth "SELECT state || ':' || length(body_text) FROM outbox WHERE recipient = 'ada@example.com'")" = sent:0
 check "  authdb keeps only the token's hash" \

@@ -47,10 +47,10 @@ test_verify_mail_has_the_subject_and_the_link_with_the_token(void **state)
 	assert_string_equal(m.subject, "Confirm your email address");
 	assert_non_null(strstr(m.text, "Hello ada,"));
 	assert_non_null(strstr(
-	    m.text, "https://app.example/verify-email#token=" TOKEN "\n"));
+	    m.text, "https://app.example/#/verify-email?token=" TOKEN "\n"));
 	assert_non_null(strstr(m.text, "for 24 hours"));
 	assert_non_null(strstr(m.html,
-	    "href=\"https://app.example/verify-email#token=" TOKEN "\""));
+	    "href=\"https://app.example/#/verify-email?token=" TOKEN "\""));
 	assert_null(strstr(m.text, "{{"));
 	assert_null(strstr(m.html, "{{"));
 	auth_mail_msg_free(&m);
@@ -66,7 +66,7 @@ test_values_are_html_escaped_in_the_html_body_only(void **state)
 	    0);
 	assert_non_null(strstr(m.text, "Hello a<b>&'\","));
 	assert_non_null(strstr(m.html, "Hello a&lt;b&gt;&amp;&#39;&quot;,"));
-	assert_non_null(strstr(m.html, "?a=&lt;b&gt;&amp;c/v#token="));
+	assert_non_null(strstr(m.html, "?a=&lt;b&gt;&amp;c/#/v?token="));
 	assert_null(strstr(m.html, "<b>"));
 	auth_mail_msg_free(&m);
 }
