@@ -83,7 +83,7 @@ mail_for() { # ADDRESS [SECONDS]: waits for a mail to ADDRESS, prints its file
 }
 token_in() { # FILE: the token of the link in the plain-text part
   grep -o 'https://app.example.test/#/verify-email?token=[A-Za-z0-9_-]\{43\}' "$1" |
-    head -n1 | sed 's/.*#token=//' || true
+    head -n1 | sed 's/.*?token=//' || true
 }
 tokens=()
 
