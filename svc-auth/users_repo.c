@@ -215,12 +215,11 @@ keep_an_admin(core_pg *pg, const auth_user *before, const auth_user *after)
 	return others > 0 ? CORE_OK : CORE_FAILED_PRECONDITION;
 }
 
-/* The body of the access transaction; by_sql selects USER_COLUMNS of the
- * target FOR UPDATE with key as $1. */
+/* The first steps of a transaction that changes who may act (access_tx,
+ * delete_tx): the access lock, then, when actor_id is given, that the
+ * actor is an active admin now (PERMISSION_DENIED otherwise). */
 static core_status
-access_tx(core_pg *pg, const char *actor_id, const char *by_sql,
-    const char *key, const auth_access_change *ch, auth_user *before,
-    auth_user *after)
+lock_and_check_actor(core_pg *pg, const char *actor_id)
 {
 	core_status st;
 	int rows = 0;
@@ -228,18 +227,30 @@ access_tx(core_pg *pg, const char *actor_id, const char *by_sql,
 	         0, NULL, NULL)) != CORE_OK) {
 		return st;
 	}
-	if (actor_id != NULL) {
-		const char *params[] = {actor_id};
-		st = exec0(pg,
-		    "SELECT 1 FROM users WHERE id = $1::uuid AND "
-		    "role = 'admin' AND status = 'active'",
-		    1, params, &rows);
-		if (st != CORE_OK) {
-			return st;
-		}
-		if (rows != 1) {
-			return CORE_PERMISSION_DENIED;
-		}
+	if (actor_id == NULL) {
+		return CORE_OK;
+	}
+	const char *params[] = {actor_id};
+	st = exec0(pg,
+	    "SELECT 1 FROM users WHERE id = $1::uuid AND "
+	    "role = 'admin' AND status = 'active'",
+	    1, params, &rows);
+	if (st != CORE_OK) {
+		return st;
+	}
+	return rows == 1 ? CORE_OK : CORE_PERMISSION_DENIED;
+}
+
+/* The body of the access transaction; by_sql selects USER_COLUMNS of the
+ * target FOR UPDATE with key as $1. */
+static core_status
+access_tx(core_pg *pg, const char *actor_id, const char *by_sql,
+    const char *key, const auth_access_change *ch, auth_user *before,
+    auth_user *after)
+{
+	core_status st = lock_and_check_actor(pg, actor_id);
+	if (st != CORE_OK) {
+		return st;
 	}
 	if ((st = one_user(pg, by_sql, key, before, NULL, 0)) != CORE_OK) {
 		return st;
@@ -331,24 +342,9 @@ auth_users_set_access_by_username(core_pg *pg, const char *username,
 static core_status
 delete_tx(core_pg *pg, const char *actor_id, const char *id, auth_user *before)
 {
-	core_status st;
-	int rows = 0;
-	if ((st = exec0(pg, "SELECT pg_advisory_xact_lock(" ACCESS_LOCK_ID ")",
-	         0, NULL, NULL)) != CORE_OK) {
+	core_status st = lock_and_check_actor(pg, actor_id);
+	if (st != CORE_OK) {
 		return st;
-	}
-	if (actor_id != NULL) {
-		const char *params[] = {actor_id};
-		st = exec0(pg,
-		    "SELECT 1 FROM users WHERE id = $1::uuid AND "
-		    "role = 'admin' AND status = 'active'",
-		    1, params, &rows);
-		if (st != CORE_OK) {
-			return st;
-		}
-		if (rows != 1) {
-			return CORE_PERMISSION_DENIED;
-		}
 	}
 	if ((st = one_user(pg,
 	         "SELECT " USER_COLUMNS
@@ -362,6 +358,7 @@ delete_tx(core_pg *pg, const char *actor_id, const char *id, auth_user *before)
 		return st;
 	}
 	const char *params[] = {id};
+	int rows = 0;
 	/* The account's mail goes with it, sent or not: its address is
 	 * personal data, and a link in a queued mail is of no use now. */
 	if ((st = exec0(pg,
