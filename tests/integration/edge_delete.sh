@@ -195,10 +195,16 @@ check "the failure is audited" \
 USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
   "$build/svc-user/svc-user" 2>>"$tmp/user.log" &
 edge_env_pids[1]=$!
-for _ in $(seq 100); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]] && break
+# Up to 30 s: a sanitizer build on a loaded machine takes seconds to start.
+back=""
+for _ in $(seq 600); do
+  if [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]]; then
+    back=1
+    break
+  fi
   sleep 0.05
 done
+check "svc-user is back (readyz 200)" test -n "$back"
 check "svc-user back, the user logs in again" test "$(login "$gus" lg2)" = 200
 check "and the same request deletes the account" test "$(delete_account gd2 "$(field lg2 access_token)" "$pw")" = 200
 check "row gone" test "$(sql "$AUTH_DATABASE_URL" "SELECT count(*) FROM users WHERE id = '$gus_id'")" = 0
