@@ -218,13 +218,8 @@ init_user_rpc(void)
 	char buf[1024];
 	const char *urls[8];
 	int n = core_config_split(user_dial, buf, sizeof(buf), urls, 8);
-	/* A call waits for a connection longer than the dialer's longest
-	 * pause between attempts (1 s, rpc_client.c), so a deletion made
-	 * just after svc-user came back finds it instead of failing. */
-	core_rpc_client_config cc = {.name = "user",
-	    .urls = urls,
-	    .n_urls = n > 0 ? (size_t) n : 0,
-	    .connect_wait_ms = 1500};
+	core_rpc_client_config cc = {
+	    .name = "user", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
 	if (n <= 0 || core_rpc_client_new(&cc, &cfg.user_rpc) != 0) {
 		core_log_error("bad configuration: USER_RPC_DIAL");
 		return -1;

@@ -25,6 +25,13 @@
 #include "core/rpc.h"
 #include "rpc_internal.h"
 
+/* The longest pause of the dialers between attempts to reach a service
+ * that is down, and how long a call waits for a connection by default:
+ * longer than that pause, so a call made just after the service came back
+ * finds the connection the next attempt makes, instead of failing. */
+#define RECONNECT_MAX_MS 1000
+#define CONNECT_WAIT_DEFAULT_MS (RECONNECT_MAX_MS + 500)
+
 #define MAX_MD 16
 
 typedef struct cslot {
@@ -108,7 +115,8 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 	}
 	c->max_msg =
 	    cfg->max_msg_bytes ? cfg->max_msg_bytes : CORE_RPC_DEFAULT_MAX_MSG;
-	c->connect_wait_ms = cfg->connect_wait_ms ? cfg->connect_wait_ms : 300;
+	c->connect_wait_ms = cfg->connect_wait_ms ? cfg->connect_wait_ms
+	                                          : CONNECT_WAIT_DEFAULT_MS;
 	c->default_timeout_ms =
 	    cfg->default_timeout_ms ? cfg->default_timeout_ms : 5000;
 	pthread_mutex_init(&c->mu, NULL);
@@ -127,7 +135,7 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 	nng_socket_set_ms(
 	    c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 

@@ -2353,16 +2353,18 @@ test_struct_nesting_is_bounded_by_max_depth(void **state)
 	assert_null(out);
 	json_decref(root);
 	/* The default bound holds for a Struct too. */
-	s = malloc(40 * 6 + 64);
+	size_t cap = 40 * 6 + 64, n = 0;
+	s = malloc(cap);
 	assert_non_null(s);
-	strcpy(s, "{\"f_struct\":");
+	n += (size_t) snprintf(s + n, cap - n, "{\"f_struct\":");
 	for (i = 0; i < 40; i++)
-		strcat(s, "{\"a\":");
-	strcat(s, "1");
+		n += (size_t) snprintf(s + n, cap - n, "{\"a\":");
+	n += (size_t) snprintf(s + n, cap - n, "1");
 	for (i = 0; i < 40; i++)
-		strcat(s, "}");
-	strcat(s, "}");
-	expect_error_n(ALL, s, strlen(s), NULL, "", "nesting deeper than 32");
+		n += (size_t) snprintf(s + n, cap - n, "}");
+	n += (size_t) snprintf(s + n, cap - n, "}");
+	assert_true(n < cap);
+	expect_error_n(ALL, s, n, NULL, "", "nesting deeper than 32");
 	free(s);
 }
 

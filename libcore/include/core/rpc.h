@@ -228,7 +228,8 @@ typedef struct core_rpc_client_config {
 	int conns_per_url;      /* connections dialed to each URL; 0 = 2 */
 	size_t max_msg_bytes;   /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
 	int connect_wait_ms;    /* how long a call waits for a first connection
-	                          before UNAVAILABLE; 0 = 300 */
+	                          before UNAVAILABLE; 0 = 1500 (longer than
+	                          the dialer's longest pause, 1 s) */
 	int default_timeout_ms; /* deadline when a call gives none; 0 = 5000 */
 } core_rpc_client_config;
 
