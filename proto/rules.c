@@ -407,6 +407,12 @@ static const field_rule rows[] = {
             "The caller's role (\"user\" or \"admin\") as "
             "their access token states it, so a frontend can decide what to offer; every "
             "admin method checks the role itself."},
+    {.message = "user.v1.GetProfileResponse",
+        .field = "email_verified",
+        .description =
+            "Whether the caller's email address was proven, as their access "
+            "token states it: a token made before the address was verified "
+            "says false until it is refreshed."},
 
     {.message = "user.v1.UpdateProfileRequest",
         .description = "The fields to change; absent fields keep their "

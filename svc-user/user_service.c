@@ -138,6 +138,7 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_arena *a = core_call_arena(c);
 	const core_jwt_claims *cl = core_call_claims(c);
 	resp->role = role_of_claim(cl->role);
+	resp->email_verified = cl->email_verified;
 	const redisReply *cached = core_call_prefetched(c, 0);
 	if (cached != NULL && cached->type == REDIS_REPLY_STRING) {
 		resp->profile =

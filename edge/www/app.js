@@ -289,6 +289,7 @@
     /* The role as the token states it: it only decides what the nav
      * offers; the admin pages are checked by the server on every call. */
     state.isAdmin = data.role === 'admin';
+    state.emailVerified = data.email_verified === true;
     setProfile(data.profile || {}, headers.get('ETag'));
     return state.profile;
   }
@@ -551,12 +552,46 @@
           h('p', { class: 'profile-handle muted', text: `@${p.username}` }))),
       h('div', { class: 'bio', id: 'profile-bio' },
         p.bio ? h('p', { class: 'prewrap', text: p.bio }) : h('p', { class: 'muted', text: 'No bio yet.' })),
+      state.emailVerified ? null : unverifiedNotice(),
       profileDetails(p),
       h('div', { class: 'actions' },
         h('a', { href: '#/profile/edit', class: 'button button-primary' }, 'Edit profile'),
         h('a', { href: '#/sessions', class: 'button button-quiet' }, 'Manage sessions'),
         h('a', { href: '#/account/delete', class: 'button button-danger', id: 'delete-account-link' }, 'Delete account')));
     return { view };
+  }
+
+  /* Shown on the profile while the token says the address is not proven:
+   * the mail may be lost, so the link can be sent again (the server
+   * throttles it and says when to try again). */
+  function unverifiedNotice() {
+    const status = h('p', { id: 'verify-resend-status', role: 'status' });
+    const again = h('button', { type: 'button', class: 'button button-quiet', id: 'verify-resend' },
+      'Send the link again');
+    again.addEventListener('click', async () => {
+      again.disabled = true;
+      status.className = '';
+      status.textContent = 'Sending…';
+      try {
+        await api('POST', '/email/verify/resend');
+        status.textContent = 'A new link is on its way. Earlier links no longer work.';
+      } catch (err) {
+        if (err.status === 400) {
+          /* Verified meanwhile (another tab, the link): a fresh token says so. */
+          status.textContent = 'Your address is already verified.';
+          await refreshSession();
+        } else {
+          status.className = 'field-error';
+          status.textContent = problemText(err);
+        }
+      } finally {
+        again.disabled = false;
+      }
+    });
+    return h('div', { class: 'alert alert-info', id: 'email-unverified' },
+      h('p', { class: 'alert-title', text: 'Your email address is not verified yet.' }),
+      h('p', { text: 'Open the link in the mail we sent when you registered. No mail?' }),
+      h('div', { class: 'actions' }, again), status);
   }
 
   async function viewDeleteAccount(seq) {
@@ -765,6 +800,8 @@
         next) };
     }
     state.verifyToken = null;
+    /* The access token still says "not verified": a new one says it is. */
+    if (signedIn()) await refreshSession();
     return { view: page('Email address verified',
       h('p', { class: 'lead', text: 'Thank you: your email address is verified.' }), next) };
   }

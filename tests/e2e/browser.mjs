@@ -4,9 +4,10 @@
 // Env: E2E_NODE_MODULES (where playwright-core is installed),
 //      E2E_CHROMIUM (the browser binary, default /usr/bin/chromium),
 //      E2E_ADMIN_USER, E2E_ADMIN_PASSWORD (an active admin, registered and
-//      promoted before any login).
+//      promoted before any login), E2E_MAIL_DIR (where the SMTP sink writes
+//      each mail as a file).
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 
 const [base, outDir] = process.argv.slice(2);
@@ -41,6 +42,11 @@ const adminUser = process.env.E2E_ADMIN_USER;
 const adminPassword = process.env.E2E_ADMIN_PASSWORD;
 if (!adminUser || !adminPassword) {
   console.error('FAIL: E2E_ADMIN_USER and E2E_ADMIN_PASSWORD must name an admin (browser.sh makes one)');
+  process.exit(1);
+}
+const mailDir = process.env.E2E_MAIL_DIR;
+if (!mailDir) {
+  console.error('FAIL: E2E_MAIL_DIR must name the mail sink\'s directory (browser.sh starts one)');
   process.exit(1);
 }
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -79,6 +85,28 @@ function seeText(locator, expected, desc) {
     const text = (await el.innerText()).replace(/\s+/g, ' ').trim();
     const ok = typeof expected === 'string' ? text.includes(expected) : expected.test(text);
     return { ok, value: text, seen: text };
+  });
+}
+
+/* The mails to `to` in the sink, oldest first, as raw text. */
+function mailsTo(to) {
+  if (!existsSync(mailDir)) return [];
+  return readdirSync(mailDir)
+    .filter((f) => f.endsWith('.eml'))
+    .sort()
+    .map((f) => readFileSync(join(mailDir, f), 'utf8'))
+    .filter((m) => m.includes(`To: <${to}>`));
+}
+
+/* Waits for mail number `nth` (1-based) to `to` and returns the link of
+ * its plain-text part that opens `route` (e.g. "/verify-email"). */
+async function mailLink(to, nth, route) {
+  const re = new RegExp(`https?://[^\\s"<>]*#${route}\\?token=[A-Za-z0-9_-]{43}`);
+  return until(`mail ${nth} to ${to} with a ${route} link`, async () => {
+    const mails = mailsTo(to);
+    if (mails.length < nth) return { ok: false, seen: `${mails.length} mails` };
+    const m = re.exec(mails[nth - 1]);
+    return { ok: Boolean(m), value: m && m[0], seen: 'no link in the mail' };
   });
 }
 
@@ -265,6 +293,24 @@ async function main() {
     if (stored.local || stored.session) fail('the page stored something in Web Storage');
     if (/eyJ/.test(stored.cookie)) fail('a token is visible in document.cookie');
     await screenshot('profile');
+  });
+
+  await step('the profile says the address is unverified; a new link is sent and verifies it', async () => {
+    const notice = page.locator('#email-unverified');
+    await seeText(notice, 'not verified', 'unverified notice');
+    await mailLink(email, 1, '/verify-email');
+    await screenshot('email-unverified');
+    await page.getByRole('button', { name: 'Send the link again' }).click();
+    await seeText(page.locator('#verify-resend-status'), 'on its way', 'resend confirmed');
+    const link = await mailLink(email, 2, '/verify-email');
+    await page.goto(link);
+    await seeText(heading, 'Email address verified', 'verification page');
+    if (page.url().includes('token=')) fail('the token stayed in the address bar');
+    await screenshot('email-verified');
+    await page.getByRole('link', { name: 'Go to your profile' }).click();
+    await atRoute('#/profile');
+    await seeText(heading, 'Your profile', 'profile heading');
+    if (await notice.count()) fail('the unverified notice is still shown after the verification');
   });
 
   await step('edit the profile (display name and bio)', async () => {

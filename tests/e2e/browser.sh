@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The web frontend in a real browser: headless Chromium (Debian's, driven by
-# playwright-core from npm) registers, logs in, edits the profile, lists and
+# playwright-core from npm) registers, logs in, verifies the email address
+# from the mail the local SMTP sink received, edits the profile, lists and
 # ends sessions and logs out against the whole stack: svc-auth, svc-user,
 # svc-admin and the edge serving edge/www; then an admin (made with
 # `svc-auth promote-admin`) lists, disables and enables that user, reads
@@ -53,6 +54,7 @@ free_port() {
   done
 }
 edge_port=$(free_port)
+mail_port=$(free_port)
 auth_port=$(free_port)
 user_port=$(free_port)
 admin_port=$(free_port)
@@ -61,6 +63,17 @@ export AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth_port AUTH_RPC_DIAL=tcp://127.0.0.1:
   ADMIN_RPC_LISTEN=tcp://127.0.0.1:$admin_port ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port \
   EDGE_LISTEN=127.0.0.1:$edge_port EDGE_WWW_DIR=$repo/edge/www EDGE_COOKIE_SECURE=0 \
   LOG_LEVEL=warn
+# Mail goes to the local SMTP sink, one file per mail, which the browser
+# test reads as a user reads their mailbox; links point at this edge.
+maildir=$tmp/mail
+"$repo/scripts/mail-sink.py" --port "$mail_port" --dir "$maildir" >"$tmp/mail-sink.log" 2>&1 &
+pids+=($!)
+export AUTH_SMTP_URL=smtp://127.0.0.1:$mail_port AUTH_PUBLIC_BASE_URL=http://localhost:$edge_port \
+  AUTH_MAIL_POLL_MS=100 AUTH_MAIL_RETRY_BASE_S=1
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$mail_port") 2>/dev/null && break
+  sleep 0.05
+done
 
 for svc in auth user admin; do
   "$build/svc-$svc/svc-$svc" 2>"$tmp/$svc.log" &
@@ -104,7 +117,7 @@ rm -rf "$out"
 mkdir -p "$out"
 rc=0
 E2E_NODE_MODULES=$mods/node_modules E2E_CHROMIUM=$chromium \
-  E2E_ADMIN_USER=$admin_user E2E_ADMIN_PASSWORD=$admin_password \
+  E2E_MAIL_DIR=$maildir E2E_ADMIN_USER=$admin_user E2E_ADMIN_PASSWORD=$admin_password \
   timeout 120 node "$here/browser.mjs" "$base" "$out" || rc=$?
 if ((rc != 0)); then
   for f in "$tmp"/*.log; do

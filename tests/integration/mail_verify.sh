@@ -106,10 +106,14 @@ check "  and never the token itself" \
   test "$(psql_auth "SELECT count(*) FROM one_time_tokens WHERE encode(token_hash, 'escape') LIKE '%$tok%'")" = 0
 at=$(login ada)
 check "ada's first access token is not email_verified" test "$(claim "$at" email_verified)" = null
+curl -s -o "$tmp/profile" -H "Authorization: Bearer $at" "$edge_base/profile"
+check "  GET /profile says email_verified false" test "$(jq .email_verified "$tmp/profile")" = false
 
 check "POST /email/verify with the token is 200" test "$(post /email/verify "{\"token\":\"$tok\"}")" = 200
 at2=$(login ada)
 check "  a new access token is email_verified" test "$(claim "$at2" email_verified)" = true
+curl -s -o "$tmp/profile" -H "Authorization: Bearer $at2" "$edge_base/profile"
+check "  GET /profile with it says email_verified true" test "$(jq .email_verified "$tmp/profile")" = true
 "$build/svc-auth/svc-auth" promote-admin ada >/dev/null 2>&1
 at3=$(login ada)
 id=$(claim "$at3" sub | tr -d '"')
