@@ -68,11 +68,12 @@ one_profile(core_pg *pg, const char *sql, int n, const char *const *params,
 }
 
 core_status
-user_profiles_get_or_create(
-    core_pg *pg, const char *user_id, const char *username, user_profile *out)
+user_profiles_get_or_create(core_pg *pg, const char *user_id,
+    const char *username, user_profile *out, bool *created)
 {
 	const char *id[] = {user_id};
 	const char *both[] = {user_id, username};
+	*created = false;
 	core_status st = one_profile(pg, SELECT_SQL, 1, id, out);
 	if (st != CORE_NOT_FOUND) {
 		return st;
@@ -84,9 +85,21 @@ user_profiles_get_or_create(
 	    "ON CONFLICT (user_id) DO NOTHING RETURNING " PROFILE_COLUMNS,
 	    2, both, out);
 	if (st != CORE_NOT_FOUND) {
+		*created = st == CORE_OK;
 		return st;
 	}
 	return one_profile(pg, SELECT_SQL, 1, id, out);
+}
+
+core_status
+user_profiles_uncreate(core_pg *pg, const char *user_id, int64_t version)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%lld", (long long) version);
+	const char *params[] = {user_id, v};
+	return core_pg_command(pg,
+	    "DELETE FROM profiles WHERE user_id = $1::uuid AND version = $2",
+	    2, params);
 }
 
 /* Whether u would change p: a field it sets to another value. */

@@ -22,9 +22,15 @@ typedef struct user_profile {
 } user_profile;
 
 /* The profile of user_id, created (empty, with username) if it does not
- * exist yet. CORE_UNAVAILABLE when the database is down. */
-core_status user_profiles_get_or_create(
-    core_pg *pg, const char *user_id, const char *username, user_profile *out);
+ * exist yet; *created says whether this call made it. CORE_UNAVAILABLE
+ * when the database is down. */
+core_status user_profiles_get_or_create(core_pg *pg, const char *user_id,
+    const char *username, user_profile *out, bool *created);
+
+/* Takes back a profile this worker has just made: deletes user_id's row
+ * only while it is still at version (nothing changed it since). */
+core_status user_profiles_uncreate(
+    core_pg *pg, const char *user_id, int64_t version);
 
 /* Which fields an update sets (NULL: keep). */
 typedef struct user_profile_update {

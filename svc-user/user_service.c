@@ -10,6 +10,7 @@
 
 #include "core/call_auth.h"
 #include "core/log.h"
+#include "core/revocation.h"
 #include "core/text.h"
 #include "core/timestamp.h"
 #include "profile_validate.h"
@@ -128,6 +129,49 @@ role_of_claim(const char *claim)
 	return AUTH__V1__ROLE__ROLE_UNSPECIFIED;
 }
 
+/* The caller's profile, made on first access. A profile made now is
+ * taken back unless the caller's token is still unrevoked: the token was
+ * checked before the deletion of the account began (which revokes every
+ * token first, then deletes the profile), so a first access racing the
+ * deletion would otherwise leave a profile of a user who no longer
+ * exists. If this insert came after the profile's deletion, the
+ * revocation that preceded it is visible now; if it came before, the
+ * deletion removes it. Errors are answered here. */
+static core_status
+profile_of_caller(core_call *c, user_profile *p)
+{
+	user_worker *w = core_call_state(c);
+	const core_jwt_claims *cl = core_call_claims(c);
+	bool created = false;
+	core_status st = user_profiles_get_or_create(
+	    w->db.pg, cl->sub, cl->username, p, &created);
+	if (st == CORE_UNAVAILABLE) {
+		return unavailable(c, "the profile database");
+	}
+	if (st != CORE_OK) {
+		return core_call_error(
+		    c, CORE_INTERNAL, "profiles: %s", core_status_str(st));
+	}
+	if (!created) {
+		return CORE_OK;
+	}
+	bool revoked = true;
+	st = core_revocation_check(w->db.redis, cl, NULL, &revoked);
+	if (st == CORE_OK && !revoked) {
+		return CORE_OK;
+	}
+	if (user_profiles_uncreate(w->db.pg, cl->sub, p->version) != CORE_OK) {
+		core_log_kv(CORE_LOG_WARN,
+		    "a profile made for a revoked token was not taken back",
+		    "user_id", cl->sub, NULL);
+	}
+	if (st != CORE_OK) {
+		return unavailable(c, "the revocation store");
+	}
+	return core_call_error(
+	    c, CORE_UNAUTHENTICATED, "the token is revoked");
+}
+
 static core_status
 get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -149,14 +193,9 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return CORE_OK; /* hit */
 	}
 	user_profile p;
-	core_status st =
-	    user_profiles_get_or_create(w->db.pg, cl->sub, cl->username, &p);
-	if (st == CORE_UNAVAILABLE) {
-		return unavailable(c, "the profile database");
-	}
+	core_status st = profile_of_caller(c, &p);
 	if (st != CORE_OK) {
-		return core_call_error(
-		    c, CORE_INTERNAL, "profiles: %s", core_status_str(st));
+		return st;
 	}
 	if ((resp->profile = profile_message(a, &p)) == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
@@ -248,12 +287,10 @@ update_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	bool changed = false;
 	st = user_profiles_update(w->db.pg, cl->sub, &u, &p, &changed);
 	if (st == CORE_NOT_FOUND) {
-		st = user_profiles_get_or_create(
-		    w->db.pg, cl->sub, cl->username, &p);
-		if (st == CORE_OK) {
-			st = user_profiles_update(
-			    w->db.pg, cl->sub, &u, &p, &changed);
+		if ((st = profile_of_caller(c, &p)) != CORE_OK) {
+			return st;
 		}
+		st = user_profiles_update(w->db.pg, cl->sub, &u, &p, &changed);
 	}
 	if (st == CORE_FAILED_PRECONDITION) {
 		return core_call_error(c, CORE_FAILED_PRECONDITION,

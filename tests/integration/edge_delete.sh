@@ -210,5 +210,40 @@ check "and the same request deletes the account" test "$(delete_account gd2 "$(f
 check "row gone" test "$(sql "$AUTH_DATABASE_URL" "SELECT count(*) FROM users WHERE id = '$gus_id'")" = 0
 check "profile gone" test "$(sql "$USER_DATABASE_URL" "SELECT count(*) FROM profiles WHERE user_id = '$gus_id'")" = 0
 
+# ---- A first read racing the deletion leaves no profile --------------------
+# The read's token is checked before the deletion starts; its insert of the
+# new profile is held (an uncommitted insert of the same row in another
+# session makes it wait) until the deletion has finished, then let go.
+hal=hal$$x$RANDOM
+check "hal registers" test "$(register "$hal")" = 201
+hal_id=$(field "reg_$hal" id)
+login "$hal" lh >/dev/null
+ah=$(field lh access_token)
+mkfifo "$tmp/hold"
+psql -X -q -h 127.0.0.1 -p "$TEST_PG_PORT" -U postgres -d "${USER_DATABASE_URL##*/}" \
+  <"$tmp/hold" >"$tmp/hold.out" 2>&1 &
+hold_pid=$!
+exec 7>"$tmp/hold"
+echo "BEGIN; INSERT INTO profiles (user_id, username) VALUES ('$hal_id', 'held');" >&7
+waiting() { # SQL_CONDITION -> true once a backend of apidb matches it
+  local i
+  for i in $(seq 200); do
+    [[ $(sql "$USER_DATABASE_URL" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND $1") -ge 1 ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+check "the holding insert is in" waiting "state = 'idle in transaction'"
+bearer hr "$ah" /profile >"$tmp/hr.status" &
+read_pid=$!
+check "the first read waits on its insert" waiting "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO profiles%'"
+check "hal deletes his account meanwhile" test "$(delete_account hd "$ah" "$pw")" = 200
+echo "ROLLBACK;" >&7
+exec 7>&-
+wait "$hold_pid" || true
+wait "$read_pid" || true
+check "the racing read is refused (401)" test "$(cat "$tmp/hr.status")" = 401
+check "and no profile of hal is left" test "$(sql "$USER_DATABASE_URL" "SELECT count(*) FROM profiles WHERE user_id = '$hal_id'")" = 0
+
 echo "edge_delete: $passed passed, $failed failed"
 ((failed == 0))
