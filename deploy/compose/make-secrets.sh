@@ -7,6 +7,9 @@
 #   auth_database_url    postgresql://auth_svc:<password>@postgres:5432/authdb
 #   user_database_url    postgresql://user_svc:<password>@postgres:5432/apidb
 #   admin_database_url   postgresql://admin_svc:<password>@postgres:5432/admindb
+#   auth_smtp_password   empty: the SMTP relay's password is the relay's to
+#                        give; write it here when svc-auth logs in to one
+#                        (AUTH_SMTP_USER, AUTH_SMTP_PASSWORD_FILE)
 #
 # A file that exists already is kept: running it again fills in what is
 # missing and never changes a secret in use. The directory is private to its
@@ -25,14 +28,19 @@ hex() {
 	od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'
 }
 
-# put NAME VALUE: writes the secret NAME unless it exists.
+# put NAME VALUE: writes the secret NAME unless it exists (an empty VALUE
+# makes an empty file, for the operator to fill).
 put() {
 	local file="$dir/$1"
-	if [[ -s "$file" ]]; then
+	if [[ -s "$file" || (-z "$2" && -e "$file") ]]; then
 		printf 'kept    %s\n' "$file"
 		return 0
 	fi
-	(umask 022 && printf '%s\n' "$2" >"$file.tmp")
+	if [[ -z "$2" ]]; then
+		(umask 022 && : >"$file.tmp")
+	else
+		(umask 022 && printf '%s\n' "$2" >"$file.tmp")
+	fi
 	mv "$file.tmp" "$file"
 	printf 'created %s\n' "$file"
 }
@@ -42,3 +50,4 @@ put auth_kek "$(head -c 32 /dev/urandom | base64)"
 put auth_database_url "postgresql://auth_svc:$(hex 24)@postgres:5432/authdb"
 put user_database_url "postgresql://user_svc:$(hex 24)@postgres:5432/apidb"
 put admin_database_url "postgresql://admin_svc:$(hex 24)@postgres:5432/admindb"
+put auth_smtp_password ""

@@ -9,13 +9,18 @@ the image with real configuration variables only, as a non-root image user
 on a read-only file system; secrets reach them as compose secrets through
 NAME_FILE, and no secret value is written in the compose file; the edge dials
 every replica of each service it calls; PostgreSQL and Redis keep their data
-in named volumes, Redis with its append-only file.
+in named volumes, Redis with its append-only file. svc-auth's mail settings
+come from the operator's .env (each one reaches svc-auth as written; left
+out, svc-auth's default applies, no mail leaves and the links point at the
+edge's public URL), its SMTP password from a compose secret, and svc-auth
+alone has a way out to an SMTP server.
 """
 
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -32,13 +37,15 @@ DIALS = {
 SERVICE_OF = {v[0]: (k, v[1], v[2]) for k, v in DIALS.items()}
 
 
-def run_compose(root, compose, *args):
+def run_compose(root, compose, *args, env_file=None):
     # A clean environment: variables of the caller's shell must not change
-    # what is checked. HOME for docker-compose's own files.
+    # what is checked. HOME for docker-compose's own files. env_file stands
+    # for the operator's .env.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "HOME": os.environ.get("HOME", "/tmp")}
+    opts = ["--env-file", env_file] if env_file else []
     return subprocess.run(
-        ["docker-compose", "-f", compose, *args], cwd=root, env=env,
+        ["docker-compose", *opts, "-f", compose, *args], cwd=root, env=env,
         capture_output=True, text=True, timeout=120)
 
 
@@ -122,7 +129,8 @@ def check_ours(c, name, svc, conf, binaries_vars, images):
                 f"{name}: {k} is set directly; use {k}_FILE")
         c.check(not deploylib.URL_WITH_PASSWORD.search(v),
                 f"{name}: {k} holds a password")
-        if k.endswith("_FILE"):
+        if k.endswith("_FILE") and v != "":
+            # Empty: unset, the binary's default applies.
             secret = v.rsplit("/", 1)[-1]
             c.check(v == f"/run/secrets/{secret}",
                     f"{name}: {k} is not a file under /run/secrets")
@@ -182,6 +190,112 @@ def check_dials(c, ours):
     for var in DIALS:
         c.check(bool(edge) and all(var in e for e in edge),
                 f"the edge does not set {var}")
+
+
+# An operator's .env for the mail settings: each value distinct, so that
+# each can be found where it must arrive.
+OPERATOR_MAIL = {
+    "AUTH_SMTP_URL": "smtp://smtp.example.test:587",
+    "AUTH_SMTP_STARTTLS": "true",
+    "AUTH_SMTP_USER": "microcore-mailer",
+    "AUTH_SMTP_PASSWORD_FILE": "/run/secrets/auth_smtp_password",
+    "AUTH_MAIL_FROM": "no-reply@example.test",
+    "AUTH_PUBLIC_BASE_URL": "https://id.example.test",
+    "AUTH_REQUIRE_VERIFIED_EMAIL": "true",
+}
+
+
+def image_env(root):
+    """The variables the Dockerfile's final stage sets (ENV)."""
+    names, stage = set(), set()
+    with open(os.path.join(root, "Dockerfile"), encoding="utf-8") as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    for line in text.splitlines():
+        word = line.strip().split(" ", 1)
+        if word[0].upper() == "FROM":
+            stage = set()
+        elif word[0].upper() == "ENV" and len(word) > 1:
+            stage |= set(re.findall(r"([A-Z][A-Z0-9_]*)=", word[1]))
+        names = stage
+    return names
+
+
+def check_mail(c, root, compose, conf, ours, binaries_vars):
+    """svc-auth's mail settings, by default and from an operator's .env."""
+    services = conf.get("services") or {}
+    auth = [n for n, (b, _) in ours.items() if b == "svc-auth"]
+    if not c.check(len(auth) == 1, f"one svc-auth expected: {auth}"):
+        return
+    name = auth[0]
+    env = ours[name][1]
+    wanted = deploylib.MAIL_SETTINGS + \
+        deploylib.mail_tunables(binaries_vars["svc-auth"])
+    for var in wanted:
+        c.check(var in env, f"{name}: the mail setting {var} is not taken "
+                            "from the operator's environment")
+    # By default: no relay (mail waits in the outbox, nothing is sent to a
+    # made-up server), links to the edge's public URL, the same as the
+    # tokens' issuer.
+    c.check(env.get("AUTH_SMTP_URL", "") == "",
+            f"{name}: AUTH_SMTP_URL defaults to {env.get('AUTH_SMTP_URL')!r}, "
+            "expected empty (mail waits in the outbox)")
+    c.check(env.get("AUTH_SMTP_PASSWORD_FILE", "") == "",
+            f"{name}: AUTH_SMTP_PASSWORD_FILE is set by default; the secret "
+            "is empty until the operator fills it")
+    edge = [e for n, (b, e) in ours.items() if b == "edge"]
+    published = [str(p.get("published")) for n, (b, _) in ours.items()
+                 if b == "edge" for p in services[n].get("ports") or []]
+    c.check(env.get("AUTH_PUBLIC_BASE_URL") == env.get("AUTH_ISSUER") and
+            published and env.get("AUTH_PUBLIC_BASE_URL") ==
+            f"http://localhost:{published[0]}",
+            f"{name}: AUTH_PUBLIC_BASE_URL {env.get('AUTH_PUBLIC_BASE_URL')!r}"
+            f" is not the edge's URL and AUTH_ISSUER "
+            f"{env.get('AUTH_ISSUER')!r}")
+    c.check(bool(edge), "no edge")
+    # An empty value in compose still replaces the image's ENV.
+    for n, (b, e) in ours.items():
+        for var in sorted(image_env(root) & set(e)):
+            c.check(False, f"{n}: {var} replaces the image's value")
+
+    # The password: a declared secret that svc-auth mounts, stored where
+    # the others are.
+    c.check("auth_smtp_password" in secrets_of(services[name]),
+            f"{name}: does not mount the secret auth_smtp_password")
+    c.check("auth_smtp_password" in (conf.get("secrets") or {}),
+            "the secret auth_smtp_password is not declared")
+    others = [n for n, svc in services.items() if n != name and
+              "auth_smtp_password" in secrets_of(svc)]
+    c.check(not others, f"auth_smtp_password is mounted by {others} too")
+
+    # A way out for svc-auth only: a network that is not internal, with no
+    # other member (PostgreSQL and Redis stay unreachable from outside).
+    nets = conf.get("networks") or {}
+    out = [n for n in services[name].get("networks") or {}
+           if not (nets.get(n) or {}).get("internal")]
+    c.check(bool(out), f"{name}: no network with a way out to an SMTP "
+                       "server (its networks are all internal)")
+    for net in out:
+        members = sorted(n for n, svc in services.items()
+                         if net in (svc.get("networks") or {}))
+        c.check(members == [name], f"{name}'s way out, the network {net}, "
+                                   f"is shared with {members}")
+
+    # An operator's .env: each value reaches svc-auth as written.
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as f:
+        f.writelines(f"{k}={v}\n" for k, v in OPERATOR_MAIL.items())
+        f.flush()
+        r = run_compose(root, compose, "config", env_file=f.name)
+    if not c.check(r.returncode == 0, f"docker-compose config with an "
+                                      f".env failed: {r.stderr.strip()}"):
+        return
+    got = env_of(yaml.safe_load(r.stdout)["services"][name])
+    for k, v in OPERATOR_MAIL.items():
+        c.check(got.get(k) == v, f"{name}: {k} from .env arrives as "
+                                 f"{got.get(k)!r}, not {v!r}")
+    why = deploylib.smtp_url_problem(got.get("AUTH_SMTP_URL", ""),
+                                     got.get("AUTH_SMTP_STARTTLS", ""))
+    c.check(why is None, f"{name}: svc-auth would refuse the example "
+                         f"AUTH_SMTP_URL: {why}")
 
 
 def git_ignores(root, rel):
@@ -247,6 +361,7 @@ def main():
     c.check(len(images) == 1,
             f"our services do not all run the one image: {sorted(images)}")
     check_dials(c, ours)
+    check_mail(c, root, compose, conf, ours, binaries_vars)
     binaries = {b for b, _ in ours.values()}
     c.check(binaries == BINARIES, f"binaries run: {sorted(binaries)}")
 

@@ -17,7 +17,10 @@ Service: a selector matching exactly one Deployment, ports whose targetPort
 is a port of that Deployment's container. PodDisruptionBudget: a selector
 matching a Deployment, and minAvailable or maxUnavailable. Every component
 has its Deployment, Service and PodDisruptionBudget; kustomization.yaml
-lists every manifest but the Secret template.
+lists every manifest but the Secret template. svc-auth gets every mail
+setting (the SMTP relay, with its password from the Secret; the sender;
+where the links point, the same public URL as the issuer), with values
+svc-auth accepts.
 """
 
 import glob
@@ -151,6 +154,8 @@ def check_container(c, where, ctr, pod_sc, vars_of, objs, volumes):
             c.check(cm is not None and r.get("key") in (cm.get("data") or {}),
                     f"{where}: {name} refers to a missing ConfigMap key "
                     f"{r.get('name')}/{r.get('key')}")
+            # The value the container gets, for the checks below.
+            env[name] = ((cm or {}).get("data") or {}).get(r.get("key"))
 
     # NAME_FILE: a path inside a mounted Secret volume that has the key.
     mounts = {m.get("mountPath"): m.get("name")
@@ -174,6 +179,31 @@ def check_container(c, where, ctr, pod_sc, vars_of, objs, volumes):
                 f"{where}: {name} needs key {key!r} of Secret "
                 f"{secret.get('secretName')!r}, not in its template")
     return binary, env
+
+
+def check_mail(c, env_of):
+    """svc-auth's mail settings: all there, and values it would accept."""
+    if not c.check("svc-auth" in env_of, "no svc-auth Deployment"):
+        return
+    env = env_of["svc-auth"]
+    where = "Deployment svc-auth"
+    for var in deploylib.MAIL_SETTINGS:
+        c.check(var in env, f"{where}: the mail setting {var} is not set")
+    c.check(env.get("AUTH_PUBLIC_BASE_URL") == env.get("AUTH_ISSUER"),
+            f"{where}: the links in mail point at "
+            f"{env.get('AUTH_PUBLIC_BASE_URL')!r}, not the edge's public URL "
+            f"{env.get('AUTH_ISSUER')!r} (the issuer)")
+    why = deploylib.smtp_url_problem(str(env.get("AUTH_SMTP_URL") or ""),
+                                     str(env.get("AUTH_SMTP_STARTTLS") or ""))
+    c.check(why is None, f"{where}: svc-auth would refuse AUTH_SMTP_URL "
+                         f"{env.get('AUTH_SMTP_URL')!r}: {why}")
+    for var in ("AUTH_SMTP_STARTTLS", "AUTH_REQUIRE_VERIFIED_EMAIL"):
+        c.check(env.get(var, "false") in ("true", "false"),
+                f"{where}: {var} is not true or false")
+    c.check(re.fullmatch(r"[^\s<>@]+@[^\s<>@]+",
+                         str(env.get("AUTH_MAIL_FROM") or "")) is not None,
+            f"{where}: AUTH_MAIL_FROM {env.get('AUTH_MAIL_FROM')!r} is not a "
+            "bare address")
 
 
 def main():
@@ -280,6 +310,8 @@ def main():
                 c.check(get.get("path") == path and
                         (p == port or ports.get(p) == port),
                         f"{where}: {kind} is not GET {path} on {port}")
+
+    check_mail(c, env_of)
 
     services = {n: d for (k, n), d in objs.items() if k == "Service"}
     service_ports = {}

@@ -27,7 +27,22 @@ SECRET_VARS = {
     "USER_DATABASE_URL",
     "ADMIN_DATABASE_URL",
     "POSTGRES_PASSWORD",
+    "AUTH_SMTP_PASSWORD",
 }
+
+# svc-auth's mail settings that every deployment hands to svc-auth, from
+# its operator's configuration: the SMTP relay, the sender address, where
+# the links point, and whether login waits for a verified address. The
+# password only as a file.
+MAIL_SETTINGS = [
+    "AUTH_SMTP_URL",
+    "AUTH_SMTP_STARTTLS",
+    "AUTH_SMTP_USER",
+    "AUTH_SMTP_PASSWORD_FILE",
+    "AUTH_MAIL_FROM",
+    "AUTH_PUBLIC_BASE_URL",
+    "AUTH_REQUIRE_VERIFIED_EMAIL",
+]
 
 # A URL with a password in it: scheme://[user]:password@...
 URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/@:]*:[^\s/@]+@")
@@ -54,6 +69,33 @@ def config_vars(root):
             names.update(n for n, _ in REGISTRY_ROW.findall(text))
         out[binary] = names
     return out
+
+
+def mail_tunables(names):
+    """svc-auth's other mail variables (names: its configuration table):
+    the delivery's timeouts and retries and the verification links' limits,
+    which keep their defaults unless the operator sets them. Not the
+    templates' directory, which the image sets."""
+    return sorted(n for n in names
+                  if n.startswith(("AUTH_SMTP_", "AUTH_MAIL_", "AUTH_VERIFY_"))
+                  and n not in MAIL_SETTINGS and n not in SECRET_VARS
+                  and n != "AUTH_MAIL_TEMPLATES_DIR")
+
+
+def smtp_url_problem(url, starttls):
+    """Why svc-auth would refuse this AUTH_SMTP_URL at start (the rule of
+    svc-auth/mail_sender.c), or None. Empty: no mail is sent."""
+    if url == "":
+        return None
+    m = re.match(r"^(smtps?)://(\[[^]]*\]|[^/:]*)", url)
+    if not m:
+        return "not smtp:// or smtps://"
+    host = m.group(2)
+    loopback = host in ("localhost", "[::1]") or host.startswith("127.")
+    if m.group(1) == "smtp" and starttls != "true" and not loopback:
+        return "plain smtp:// to a host that is not loopback, without " \
+               "AUTH_SMTP_STARTTLS=true"
+    return None
 
 
 def allowed_env(names):
