@@ -9,7 +9,12 @@
 # Proves: each service's role reaches its own database only and suffices to
 # migrate and serve; secrets are read through NAME_FILE and never logged;
 # every compose health check passes once the stack is up; register, login,
-# profile and the admin API work through the edge; svc-admin's roles cannot
+# profile and the admin API work through the edge; svc-auth's mail settings
+# from an operator's .env reach it: a registration's verification mail goes
+# out to an SMTP relay that wants a login (tests/deploy/smtp_relay.py),
+# with the password of the secret auth_smtp_password, from AUTH_MAIL_FROM,
+# its link at AUTH_PUBLIC_BASE_URL verifies the address through the edge,
+# and neither the password nor the link is logged; svc-admin's roles cannot
 # change the audit log; the Kubernetes probes mean what they say (readiness
 # fails and liveness holds while Redis is down); SIGTERM stops every
 # process with status 0. Its own PostgreSQL cluster, because roles belong
@@ -60,6 +65,8 @@ pg_psql "$port" -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
 for s in postgres_password auth_kek auth_database_url user_database_url admin_database_url; do
 	check "make-secrets made $s" test -s "$work/secrets/$s"
 done
+check "make-secrets made auth_smtp_password, empty for the operator to fill" \
+	test -f "$work/secrets/auth_smtp_password" -a ! -s "$work/secrets/auth_smtp_password"
 check "the KEK is 32 bytes of base64" \
 	test "$(base64 -d "$work/secrets/auth_kek" | wc -c)" = 32
 check "the secrets directory is private" \
@@ -104,6 +111,11 @@ check "init creates the databases and roles" run_init "$work/secrets" >/dev/null
 mkdir -p "$work/local"
 chmod 700 "$work/local"
 cp "$work/secrets/auth_kek" "$work/local/"
+# The operator writes the SMTP relay's password into its secret.
+smtp_user=microcore-mailer
+smtp_password="relay-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$smtp_password" >"$work/secrets/auth_smtp_password"
+cp "$work/secrets/auth_smtp_password" "$work/local/"
 for s in auth user admin; do
 	sed "s|@postgres:5432/|@127.0.0.1:$port/|" "$work/secrets/${s}_database_url" \
 		>"$work/local/${s}_database_url"
@@ -144,11 +156,46 @@ redis_port="$(free_port "$port")"
 add_cleanup redis_stop "$redis_port" "$work/redis"
 redis_start "$work/redis" "$redis_port" >/dev/null
 
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" docker-compose \
+# The SMTP relay: it takes mail only from a client that logs in with the
+# secret's password. svc-auth reaches it on loopback, as it would a relay
+# beside it in its network namespace (a container's 127.0.0.1).
+smtp_port="$(free_port "$port" "$redis_port")"
+"$python" "$here/smtp_relay.py" --port "$smtp_port" --dir "$work/mail" \
+	--user "$smtp_user" --password-file "$work/secrets/auth_smtp_password" \
+	>"$work/relay.log" 2>&1 &
+add_cleanup kill_quietly "$!"
+relay_up() { (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null; }
+for ((i = 0; i < 100; i++)); do
+	relay_up && break
+	sleep 0.1
+done
+check "the SMTP relay is up" relay_up
+printf 'Subject: test\r\n\r\ntest\r\n' >"$work/test.eml"
+relay_send() { # [USER:PASSWORD]: curl sends a mail to the relay
+	curl -sS --max-time 5 "smtp://127.0.0.1:$smtp_port" ${1:+--user "$1"} \
+		--mail-from test@example.test --mail-rcpt test@example.test \
+		-T "$work/test.eml" >/dev/null 2>&1
+}
+check "the relay refuses mail without a login" fails relay_send
+check "and with a wrong password" fails relay_send "$smtp_user:not-the-password"
+check "and takes it with the secret's" relay_send "$smtp_user:$smtp_password"
+rm -f "$work/mail/"*.eml
+relay_seen=$(wc -l <"$work/relay.log") # what svc-auth does comes after
+
+# What an operator's .env beside compose.yaml says about mail.
+cat >"$work/operator.env" <<ENV
+AUTH_SMTP_URL=smtp://127.0.0.1:$smtp_port
+AUTH_SMTP_USER=$smtp_user
+AUTH_SMTP_PASSWORD_FILE=/run/secrets/auth_smtp_password
+AUTH_MAIL_FROM=no-reply@deploy.example.test
+AUTH_PUBLIC_BASE_URL=https://deploy.example.test
+AUTH_MAIL_POLL_MS=200
+ENV
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" docker-compose --env-file "$work/operator.env" \
 	-f "$ROOT/compose.yaml" --project-directory "$ROOT" config >"$work/compose.yaml"
 names=(svc-auth svc-user-1 svc-user-2 svc-admin edge)
 declare -A addr=()
-taken=("$port" "$redis_port")
+taken=("$port" "$redis_port" "$smtp_port")
 for n in "${names[@]}"; do
 	p="$(free_port "${taken[@]}")"
 	taken+=("$p")
@@ -205,6 +252,8 @@ for n in svc-auth svc-user-1 svc-admin; do
 		fails grep -qF "$(password_in "$(sed -n "s/^$var=//p" "$work/svc/$n.env")")" "$work/$n.log"
 done
 check "svc-auth never logs the KEK" fails grep -qF "$(<"$work/local/auth_kek")" "$work/svc-auth.log"
+check "svc-auth logs where AUTH_SMTP_PASSWORD_FILE points" \
+	grep -q "\"AUTH_SMTP_PASSWORD_FILE\":\"$work/local/auth_smtp_password\"" "$work/svc-auth.log"
 
 # Real calls through the edge: each service works with its own role.
 base="http://${addr[edge]}"
@@ -212,6 +261,32 @@ json() { curl -sS --max-time 10 -H 'Content-Type: application/json' "$@"; }
 code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/register" \
 	-d '{"username":"ada","email":"ada@example.com","password":"correct horse battery"}')
 check "register through the edge (authdb as auth_svc)" test "$code" = 201
+
+# Its verification mail, through the relay.
+mail_for() { # ADDRESS: waits up to 15 s for a mail to ADDRESS, prints its file
+	local f i
+	for ((i = 0; i < 150; i++)); do
+		f=$(grep -l "^To: <$1>" "$work/mail/"*.eml 2>/dev/null | tail -n1 || true)
+		[[ -n $f ]] && {
+			echo "$f"
+			return 0
+		}
+		sleep 0.1
+	done
+	return 1
+}
+mail="$(mail_for ada@example.com)" || mail=/dev/null
+check "ada's verification mail reaches the SMTP relay" test "$mail" != /dev/null
+check "  svc-auth logged in as AUTH_SMTP_USER with the secret's password" \
+	grep -qx "auth ok $smtp_user" <(tail -n +$((relay_seen + 1)) "$work/relay.log")
+check "  the mail is from AUTH_MAIL_FROM" grep -q '^From: <no-reply@deploy.example.test>' "$mail"
+link="$(grep -o 'https://deploy.example.test/#/verify-email?token=[A-Za-z0-9_-]\{43\}' "$mail" | head -n1 || true)"
+check "  its link is at AUTH_PUBLIC_BASE_URL" test -n "$link"
+mail_token="${link##*token=}"
+code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/email/verify" -d "{\"token\":\"$mail_token\"}")
+check "  and verifies ada's address through the edge" test "$code" = 200
+check "svc-auth never logs the SMTP password" fails grep -qF "$smtp_password" "$work/svc-auth.log"
+check "nor the link's token" fails grep -qF "${mail_token:-no token}" "$work/svc-auth.log"
 login() {
 	json -X POST "$base/login" -d '{"username":"ada","password":"correct horse battery"}' |
 		"$python" -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))'
