@@ -2,7 +2,9 @@
 binary's configuration table declares is a row of docs/operations.md's
 "Configuration reference", with the code's default and the binary among
 those that use it, and no row names a variable nothing reads. The README's
-configuration table, where it has a row, states the same default.
+configuration table, where it has a row, states the same default. The
+compose section's tables name every variable compose.yaml takes from the
+operator's environment (.env), with compose's default, and no other.
 
 Usage: check_config_docs.py CHECKOUT
 """
@@ -72,6 +74,41 @@ def section(text, title):
         text[start:]
 
 
+# ${NAME}, ${NAME:-default}, ${NAME-default} in compose.yaml.
+INTERPOLATION = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::?-([^}]*))?\}")
+
+
+def compose_vars(root):
+    """{name: default} of what compose.yaml interpolates (comments
+    aside)."""
+    with open(os.path.join(root, "compose.yaml"), encoding="utf-8") as f:
+        code = "\n".join(line.split("#", 1)[0] for line in f)
+    return {n: d or "" for n, d in INTERPOLATION.findall(code)}
+
+
+def check_compose_table(c, ops, root, code):
+    title = "## Running on a container host (compose)"
+    if not c.check(title in ops, f"docs/operations.md has no {title}"):
+        return
+    rows = {n: cell for n, cell, _ in table_rows(section(ops, title))}
+    for name, default in sorted(compose_vars(root).items()):
+        if not c.check(name in rows, f"compose section: {name}, taken from "
+                                     ".env by compose.yaml, is missing"):
+            continue
+        c.check(doc_default(rows[name]) == default,
+                f"compose section: {name} default {rows[name]!r}, "
+                f"compose.yaml says {default!r}")
+        # "empty (svc-auth's `30`)": what the empty value leaves.
+        m = re.search(r"svc-auth's `([^`]*)`", rows[name])
+        if m:
+            c.check(m.group(1) == code["svc-auth"].get(name),
+                    f"compose section: {name}: svc-auth's default is "
+                    f"{code['svc-auth'].get(name)!r}, not {m.group(1)!r}")
+    for name in rows:
+        c.check(name in compose_vars(root),
+                f"compose section: compose.yaml does not read {name}")
+
+
 def main():
     root = os.path.abspath(sys.argv[1])
     c = deploylib.Checks("config-docs")
@@ -110,6 +147,8 @@ def main():
     for name in documented:
         c.check(name in everything,
                 f"reference: {name} is read by no binary's table")
+
+    check_compose_table(c, ops, root, code)
 
     with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
         readme = f.read()
