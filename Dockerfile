@@ -26,7 +26,8 @@ RUN bash -c 'source scripts/lib.sh && build_tree /src/build'
 FROM debian:bookworm-slim AS runtime
 # Runtime libraries of the five binaries (libc6 is in the base image), and
 # the CA bundle for TLS to managed PostgreSQL or Redis
-# (sslrootcert=/etc/ssl/certs/ca-certificates.crt).
+# (sslrootcert=/etc/ssl/certs/ca-certificates.crt) and to svc-auth's SMTP
+# relay (smtps://, STARTTLS; libcurl's default bundle).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libprotobuf-c1 libnng1 libpq5 libhiredis0.14 libmicrohttpd12 \

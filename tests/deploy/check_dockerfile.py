@@ -9,7 +9,9 @@ compiler, build tool or -dev package, holds the five binaries, the
 migrations and the web frontend where its ENV says, and runs as a numeric
 non-root user. The final stage's packages cover every shared library the
 binaries built in BUILD_DIR load (readelf + dpkg -S, as ldd would show),
-and no secret is set in the image. .dockerignore sends the builder an
+and no secret is set in the image. The mail templates are where
+AUTH_MAIL_TEMPLATES_DIR says, and the CA bundle is there for TLS to the
+SMTP relay. .dockerignore sends the builder an
 allow-list that leaves out local state and compose's secrets.
 """
 
@@ -153,6 +155,11 @@ def main():
     for ins, arg in final:
         if ins == "RUN":
             installed |= apt_packages(arg)
+    # smtps:// and STARTTLS to the SMTP relay, and TLS to a managed
+    # PostgreSQL, verify the server against the system's CA bundle.
+    c.check("ca-certificates" in installed,
+            "final stage lacks ca-certificates (TLS to the SMTP relay and "
+            "managed databases)")
     bad = sorted(p for p in installed
                  if p in FORBIDDEN or p.endswith("-dev"))
     c.check(not bad, f"final stage installs build tools: {bad}")
@@ -188,7 +195,8 @@ def main():
     for var, src in (("AUTH_MIGRATIONS_DIR", "svc-auth/migrations"),
                      ("USER_MIGRATIONS_DIR", "svc-user/migrations"),
                      ("ADMIN_MIGRATIONS_DIR", "svc-admin/migrations"),
-                     ("EDGE_WWW_DIR", "edge/www")):
+                     ("EDGE_WWW_DIR", "edge/www"),
+                     ("AUTH_MAIL_TEMPLATES_DIR", "svc-auth/mail")):
         copied = dests.get(f"/src/{src}")
         c.check(copied is not None and env.get(var) == copied,
                 f"{var}={env.get(var)!r} is not where {src} is copied "
