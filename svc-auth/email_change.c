@@ -32,8 +32,8 @@ static core_status
 change_args(core_call *c, const Auth__V1__ChangeEmailRequest *req,
     char email[AUTH_EMAIL_MAX + 1])
 {
-	const char *e = auth_email_normalize(
-	    req->new_email, email, AUTH_EMAIL_MAX + 1);
+	const char *e =
+	    auth_email_normalize(req->new_email, email, AUTH_EMAIL_MAX + 1);
 	if (e == NULL) {
 		return CORE_OK;
 	}
@@ -119,7 +119,8 @@ change_write(core_call *c, const auth_user *u, const char *email, bool taken)
 	}
 	if (!done) {
 		/* Deleted or disabled since the password was checked. */
-		return core_call_error(c, CORE_UNAUTHENTICATED, "no such user");
+		return core_call_error(
+		    c, CORE_UNAUTHENTICATED, "no such user");
 	}
 	return CORE_OK;
 }
@@ -136,11 +137,10 @@ auth_change_email(
 	auth_user u;
 	bool name_taken = false, taken = false;
 	core_status st = change_args(c, req, email);
-	if (st != CORE_OK ||
-	    (st = auth_account_check_password(c,
-	         &auth__v1__change_email_request__descriptor,
-	         req->current_password, req->client_ip, "email change", &u)) !=
-	        CORE_OK) {
+	if (st != CORE_OK || (st = auth_account_check_password(c,
+	                          &auth__v1__change_email_request__descriptor,
+	                          req->current_password, req->client_ip,
+	                          "email change", &u)) != CORE_OK) {
 		return st;
 	}
 	if (strcmp(u.email, email) == 0) {
@@ -157,8 +157,8 @@ auth_change_email(
 		return st;
 	}
 	/* The same line either way: the log is no oracle either. */
-	core_log_kv(CORE_LOG_INFO, "email change requested", "user_id", u.id,
-	    NULL);
+	core_log_kv(
+	    CORE_LOG_INFO, "email change requested", "user_id", u.id, NULL);
 	return CORE_OK;
 }
 
@@ -185,8 +185,8 @@ auth_confirm_email_change(
 	}
 	switch (outcome) {
 	case AUTH_EMAIL_CONFIRM_CHANGED:
-		core_log_kv(CORE_LOG_INFO, "email changed", "user_id",
-		    user_id, NULL);
+		core_log_kv(
+		    CORE_LOG_INFO, "email changed", "user_id", user_id, NULL);
 		return CORE_OK;
 	case AUTH_EMAIL_CONFIRM_TAKEN:
 		return core_call_error(c, CORE_ALREADY_EXISTS, NOW_TAKEN);

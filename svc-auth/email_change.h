@@ -29,7 +29,7 @@ core_status auth_confirm_email_change(
  * as a new user would be (a random id, now), so that the answer has the
  * shape and content of a success. Returns CORE_OK, or an error answered
  * on c. */
-core_status auth_register_taken_email(core_call *c, const char *username,
-    const char *email, auth_user *u);
+core_status auth_register_taken_email(
+    core_call *c, const char *username, const char *email, auth_user *u);
 
 #endif
