@@ -211,20 +211,55 @@ random_uuid(char out[37])
 	    b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* Whether another "someone tried to register" mail may go to email: at
+ * most the verification resend limit per window and address, so that
+ * registrations from many client addresses cannot flood one mailbox. The
+ * key holds the address's SHA-256, not the address. Over the limit the
+ * answer stays the same; only the mail is left out. */
+static core_status
+register_mail_allowed(core_call *c, const char *email, bool *allowed)
+{
+	auth_worker *w = core_call_state(c);
+	uint8_t h[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1], key[128];
+	crypto_hash_sha256(h, (const uint8_t *) email, strlen(email));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(key, sizeof(key), "ratelimit:register-taken:email:%s", hex);
+	const char *keys[] = {key};
+	const int limits[] = {w->cfg->verify_resend_max};
+	int retry = 0;
+	core_status st = auth_ratelimit_hit(w->db.redis, 1, keys, limits,
+	    w->cfg->verify_resend_window_s, allowed, &retry);
+	return st == CORE_OK ? CORE_OK : auth_redis_error(c, st);
+}
+
 core_status
 auth_register_taken_email(
     core_call *c, const char *username, const char *email, auth_user *u)
 {
 	auth_worker *w = core_call_state(c);
-	auth_mail_msg m;
-	if (auth_mail_render_notice(AUTH_MAIL_REGISTER_TAKEN, username, email,
-	        w->cfg->public_base_url, &m) != 0) {
-		return core_call_error(c, CORE_INTERNAL, "mail rendering");
-	}
-	core_status st = auth_outbox_queue(w->db.pg, email, &m);
-	auth_mail_msg_free(&m);
+	bool allowed = false;
+	core_status st = register_mail_allowed(c, email, &allowed);
 	if (st != CORE_OK) {
-		return auth_storage_error(c, st);
+		return st;
+	}
+	if (allowed) {
+		auth_mail_msg m;
+		if (auth_mail_render_notice(AUTH_MAIL_REGISTER_TAKEN, username,
+		        email, w->cfg->public_base_url, &m) != 0) {
+			return core_call_error(
+			    c, CORE_INTERNAL, "mail rendering");
+		}
+		st = auth_outbox_queue(w->db.pg, email, &m);
+		auth_mail_msg_free(&m);
+		if (st != CORE_OK) {
+			return auth_storage_error(c, st);
+		}
+	} else {
+		core_log_kv(CORE_LOG_DEBUG,
+		    "registration with a registered email: mail left out "
+		    "(too many for the address)",
+		    NULL);
 	}
 	/* The user a registration would have answered: the database's
 	 * defaults, a random id, the time with its microseconds. */

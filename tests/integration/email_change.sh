@@ -142,6 +142,15 @@ check "  saying someone tried to register" grep -q '^Subject: Someone tried to r
 check "  pointing at login and password reset" grep -q 'https://app.example.test/#/login' "$f"
 check "  with no link token in it" test -z "$(grep -o 'token=' "$f" || true)"
 check "  the fresh address got its verification mail" test -n "$(mail_n zed@example.com 1)"
+# The owner's mailbox is not flooded: past the per-address limit
+# (AUTH_VERIFY_RESEND_MAX per window) the answer stays 201, the mail is
+# left out.
+key="ratelimit:register-taken:email:$(printf %s ada@example.com | sha256sum | cut -d' ' -f1)"
+check "  the address's count is kept under its hash" test "$(redis-cli -u "$TEST_REDIS_URL" GET "$key")" = 1
+redis-cli -u "$TEST_REDIS_URL" SET "$key" 50 EX 3600 >/dev/null
+check "a taken address over its mail limit is still 201" test "$(register ada4 ada@example.com)" = 201
+sleep 1
+check "  and no third mail reaches ada" test "$(mails_to ada@example.com)" = 2
 check "a taken username is still 409" test "$(register ada other@example.com reg-name)" = 409
 check "  saying the username is taken" grep -q 'username is already registered' "$tmp/body"
 check "  refused before any hash" test -z "$(grep '"request_id":"reg-name"' "$tmp/auth.log" | grep '"msg":"password hash"' || true)"
