@@ -20,12 +20,15 @@ static edge_route routes[] = {
         .success = 201,
         .op = "register",
         .summary = "Create an account",
-        .about = "Creates a user with role user. It does not log in: "
-                 "call POST /login next.",
+        .about = "Creates a user with role user and sends a verification "
+                 "mail. It does not log in: call POST /login next. An "
+                 "email that already has an account is answered exactly "
+                 "as a new one (a random id); no account is made and the "
+                 "address's owner gets a mail saying someone tried.",
         .errors = "400 a member is missing or invalid (errors[] names "
-                  "it); 409 the username or the email is taken; 429 too "
-                  "many registrations from this address, or the "
-                  "password hasher is busy (Retry-After)"},
+                  "it); 409 the username is taken; 429 too many "
+                  "registrations from this address, or the password "
+                  "hasher is busy (Retry-After)"},
     {.method = "POST",
         .path = "/login",
         .rpc = "/auth.v1.AuthService/Login",
@@ -259,6 +262,44 @@ static edge_route routes[] = {
                  "target, action and time.",
         .errors = "400 a parameter is invalid (errors[] names it); 403 "
                   "the caller is not an admin"},
+    {.method = "POST",
+        .path = "/email",
+        .rpc = "/auth.v1.AuthService/ChangeEmail",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_CLIENT_INFO,
+        .success = 200,
+        .op = "changeEmail",
+        .summary = "Move the caller's account to another email address",
+        .about = "Needs the current password. A confirmation link goes "
+                 "to the new address (#/confirm-email?token=..., valid "
+                 "AUTH_EMAIL_CHANGE_TTL_S, 1 hour by default) and a "
+                 "notice to the current one; the address changes only "
+                 "when the link is used. When the new address has an "
+                 "account the answer is the same, and the mail there "
+                 "says so instead of carrying a link. A new request "
+                 "voids the link of the previous one.",
+        .errors = "400 a member is missing or invalid, or new_email is "
+                  "the current address (errors[] names it); 401 the "
+                  "password is wrong (counted as a failed login); 429 "
+                  "too many failed logins for this username or address, "
+                  "too many email changes, or the password hasher is "
+                  "busy (Retry-After)"},
+    {.method = "POST",
+        .path = "/email/confirm",
+        .rpc = "/auth.v1.AuthService/ConfirmEmailChange",
+        .flags = ROUTE_BODY,
+        .success = 200,
+        .op = "confirmEmailChange",
+        .summary = "Use an email change's link: the account gets the new "
+                   "address",
+        .about = "The token comes from the link of the mail sent to the "
+                 "new address. It works once; the new address is then "
+                 "verified, and the account's other mailed links (to the "
+                 "old address) stop working. Access tokens issued before "
+                 "keep their email_verified claim until a refresh.",
+        .errors = "400 the token is invalid, used, voided or expired (the "
+                  "same answer for each); 409 another account registered "
+                  "the address after the change was asked for (nothing "
+                  "changes; the link is spent)"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -13,6 +13,7 @@
 #include "auth_worker.h"
 #include "core/call_auth.h"
 #include "core/log.h"
+#include "email_change.h"
 #include "key_methods.h"
 #include "login.h"
 #include "passwords.h"
@@ -23,7 +24,7 @@
 #include "users_repo.h"
 #include "verify_email.h"
 
-#define TAKEN "the username or the email is already registered"
+#define TAKEN "the username is already registered"
 
 /* Checks every field of the request, so one answer names every problem,
  * into the normalised username and email. */
@@ -85,24 +86,52 @@ register_throttle(core_call *c, const char *client_ip)
 	return CORE_OK;
 }
 
-/* A taken username or email is refused before the password is hashed: no
- * Argon2id work for an answer that needs none. It tells no more than the
- * answer after a hash did (see "Accounts" in docs/architecture.md). */
+/* A taken username is refused before the password is hashed: no Argon2id
+ * work for an answer that needs none (usernames are public: the login
+ * form shows them). A taken email is not refused, nor answered any
+ * faster: *email_taken tells register_user to hash all the same and write
+ * the mail to the address's owner instead of a user (no enumeration; see
+ * "Accounts" in docs/architecture.md). */
 static core_status
-register_unique(core_call *c, const char *username, const char *email)
+register_unique(
+    core_call *c, const char *username, const char *email, bool *email_taken)
 {
 	auth_worker *w = core_call_state(c);
-	bool taken = false;
-	core_status st = auth_users_taken(w->db.pg, username, email, &taken);
+	bool name_taken = false;
+	core_status st = auth_users_taken(
+	    w->db.pg, username, email, &name_taken, email_taken);
 	if (st != CORE_OK) {
 		return auth_storage_error(c, st);
 	}
-	if (taken) {
-		/* Not saying which of the two is taken: see "Accounts" in
-		 * docs/architecture.md. */
+	if (name_taken) {
 		return core_call_error(c, CORE_ALREADY_EXISTS, TAKEN);
 	}
 	return CORE_OK;
+}
+
+/* The new user, its verification token and mail: CORE_OK with *u, or
+ * CORE_ALREADY_EXISTS when the username or the email was taken since
+ * register_unique looked (the unique indexes decide the race), or an
+ * error answered on c. */
+static core_status
+register_insert(core_call *c, const char *username, const char *email,
+    const char *hash, auth_user *u)
+{
+	auth_worker *w = core_call_state(c);
+	auth_one_time_token t;
+	auth_mail_msg m;
+	auth_users_mail mail;
+	core_status st = auth_verify_mail_new(c, username, &t, &m, &mail);
+	if (st != CORE_OK) {
+		return st;
+	}
+	st = auth_users_insert(w->db.pg, username, email, hash, &mail, u);
+	sodium_memzero(&t, sizeof(t));
+	auth_mail_msg_free(&m);
+	if (st != CORE_OK && st != CORE_ALREADY_EXISTS) {
+		return auth_storage_error(c, st);
+	}
+	return st;
 }
 
 static core_status
@@ -111,46 +140,54 @@ register_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	const Auth__V1__RegisterRequest *req =
 	    (const Auth__V1__RegisterRequest *) in;
 	Auth__V1__RegisterResponse *resp = (Auth__V1__RegisterResponse *) out;
-	auth_worker *w = core_call_state(c);
 	char username[AUTH_USERNAME_MAX + 1];
 	char email[AUTH_EMAIL_MAX + 1];
 	char hash[crypto_pwhash_STRBYTES];
+	bool email_taken = false;
 
 	/* The cheap refusals first: a flood must cost next to nothing. */
 	core_status st = register_args(c, req, username, email);
 	if (st != CORE_OK || (st = auth_password_admit(c)) != CORE_OK ||
 	    (st = register_throttle(c, req->client_ip)) != CORE_OK ||
-	    (st = register_unique(c, username, email)) != CORE_OK ||
+	    (st = register_unique(c, username, email, &email_taken)) !=
+	        CORE_OK ||
 	    (st = auth_password_hash(c, req->password, hash, sizeof(hash))) !=
 	        CORE_OK) {
 		return st;
 	}
 	auth_user u;
-	auth_one_time_token t;
-	auth_mail_msg m;
-	auth_users_mail mail;
-	if ((st = auth_verify_mail_new(c, username, &t, &m, &mail)) !=
-	    CORE_OK) {
-		sodium_memzero(hash, sizeof(hash));
+	if (!email_taken) {
+		st = register_insert(c, username, email, hash, &u);
+		if (st == CORE_ALREADY_EXISTS) {
+			/* Lost a race: which of the two was taken decides
+			 * the answer, as above. */
+			st = register_unique(c, username, email, &email_taken);
+			if (st == CORE_OK && !email_taken) {
+				st = core_call_error(
+				    c, CORE_ALREADY_EXISTS, TAKEN);
+			}
+		}
+	}
+	sodium_memzero(hash, sizeof(hash));
+	if (st != CORE_OK) {
 		return st;
 	}
-	st = auth_users_insert(w->db.pg, username, email, hash, &mail, &u);
-	sodium_memzero(hash, sizeof(hash));
-	sodium_memzero(&t, sizeof(t));
-	auth_mail_msg_free(&m);
-	if (st == CORE_ALREADY_EXISTS) {
-		/* Taken since register_unique looked: the unique indexes
-		 * decide the race. */
-		return core_call_error(c, CORE_ALREADY_EXISTS, TAKEN);
-	}
-	if (st != CORE_OK) {
-		return auth_storage_error(c, st);
+	if (email_taken) {
+		if ((st = auth_register_taken_email(c, username, email, &u)) !=
+		    CORE_OK) {
+			return st;
+		}
+		core_log_kv(CORE_LOG_INFO,
+		    "registration with a registered email: its owner is told",
+		    NULL);
+	} else {
+		core_log_kv(
+		    CORE_LOG_INFO, "user registered", "user_id", u.id, NULL);
 	}
 	resp->user = auth_user_message(core_call_arena(c), &u);
 	if (resp->user == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
-	core_log_kv(CORE_LOG_INFO, "user registered", "user_id", u.id, NULL);
 	return CORE_OK;
 }
 
@@ -237,6 +274,11 @@ static const core_rpc_method auth_methods[] = {
     /* Public: the token of the request is the proof. */
     {M("VerifyEmail"), auth_verify_email, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("ResendVerification"), auth_resend_verification, CORE_RULE_USER, 0,
+        NULL, NULL},
+    /* The password is checked by the handler, throttled as a login. */
+    {M("ChangeEmail"), auth_change_email, CORE_RULE_USER, 0, NULL, NULL},
+    /* Public: the token of the request is the proof. */
+    {M("ConfirmEmailChange"), auth_confirm_email_change, CORE_RULE_PUBLIC, 0,
         NULL, NULL},
 };
 

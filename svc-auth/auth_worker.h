@@ -43,6 +43,8 @@ typedef struct auth_config {
 	int verify_resend_max; /* resends per user per window */
 	int verify_resend_window_s;
 	const char *public_base_url;
+	/* Email change: the life of a confirmation link. */
+	int email_change_ttl_s;
 	/* Bounds the Argon2id work of every worker together. */
 	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username

@@ -9,7 +9,9 @@
 #include "core/b64url.h"
 #include "mail.h"
 
-static const char *const kind_names[AUTH_MAIL_KINDS] = {"verify_email"};
+static const char *const kind_names[AUTH_MAIL_KINDS] = {"verify_email",
+    "change_email", "change_email_notice", "change_email_taken",
+    "register_taken"};
 
 typedef struct template
 {
@@ -225,6 +227,27 @@ expand(const char *tpl, const char *const names[], const char *const values[],
 	return b.p;
 }
 
+/* Fills m from kind's templates with names[i] -> values[i]. */
+static int
+render(auth_mail_kind kind, const char *const names[],
+    const char *const values[], size_t n, auth_mail_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (kind < 0 || kind >= AUTH_MAIL_KINDS ||
+	    templates[kind].text == NULL) {
+		return -1;
+	}
+	snprintf(
+	    m->subject, sizeof(m->subject), "%s", templates[kind].subject);
+	m->text = expand(templates[kind].text, names, values, n, false);
+	m->html = expand(templates[kind].html, names, values, n, true);
+	if (m->text == NULL || m->html == NULL) {
+		auth_mail_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
 int
 auth_mail_render(auth_mail_kind kind, const char *username,
     const char *base_url, const char *path, const char *token, int hours,
@@ -242,23 +265,34 @@ auth_mail_render(auth_mail_kind kind, const char *username,
 	int w = snprintf(link, sizeof(link), "%.*s/#%s?token=%s", (int) bl,
 	    base_url, path, token);
 	memset(m, 0, sizeof(*m));
-	if (w < 0 || (size_t) w >= sizeof(link) || kind < 0 ||
-	    kind >= AUTH_MAIL_KINDS || templates[kind].text == NULL) {
+	if (w < 0 || (size_t) w >= sizeof(link)) {
 		return -1;
 	}
 	snprintf(h, sizeof(h), "%d", hours);
 	const char *names[] = {"username", "link", "hours"};
 	const char *values[] = {username, link, h};
-	snprintf(
-	    m->subject, sizeof(m->subject), "%s", templates[kind].subject);
-	m->text = expand(templates[kind].text, names, values, 3, false);
-	m->html = expand(templates[kind].html, names, values, 3, true);
+	int rc = render(kind, names, values, 3, m);
 	sodium_memzero(link, sizeof(link));
-	if (m->text == NULL || m->html == NULL) {
-		auth_mail_msg_free(m);
+	return rc;
+}
+
+int
+auth_mail_render_notice(auth_mail_kind kind, const char *username,
+    const char *address, const char *base_url, auth_mail_msg *m)
+{
+	char base[1024];
+	size_t bl = strlen(base_url);
+	while (bl > 0 && base_url[bl - 1] == '/') {
+		bl--;
+	}
+	memset(m, 0, sizeof(*m));
+	if (bl >= sizeof(base)) {
 		return -1;
 	}
-	return 0;
+	snprintf(base, sizeof(base), "%.*s", (int) bl, base_url);
+	const char *names[] = {"username", "address", "base"};
+	const char *values[] = {username, address, base};
+	return render(kind, names, values, 3, m);
 }
 
 void

@@ -9,6 +9,11 @@
 /* What a mail is about: one template pair each (NAME.txt, NAME.html). */
 typedef enum auth_mail_kind {
 	AUTH_MAIL_VERIFY_EMAIL, /* verify_email */
+	/* Email change and registration with a taken address. */
+	AUTH_MAIL_CHANGE_EMAIL, /* change_email: the link, to the new address */
+	AUTH_MAIL_CHANGE_EMAIL_NOTICE, /* change_email_notice: to the old one */
+	AUTH_MAIL_CHANGE_EMAIL_TAKEN,  /* change_email_taken: to a taken one */
+	AUTH_MAIL_REGISTER_TAKEN,      /* register_taken: to the owner */
 	AUTH_MAIL_KINDS
 } auth_mail_kind;
 
@@ -55,6 +60,14 @@ int auth_token_hash(const char *text, char hash_hex[65]);
 int auth_mail_render(auth_mail_kind kind, const char *username,
     const char *base_url, const char *path, const char *token, int hours,
     auth_mail_msg *m);
+
+/* Renders kind, a mail without a link of its own, into m. Placeholders:
+ * {{username}}, {{address}} (an email address the mail speaks of) and
+ * {{base}} (base_url without a trailing slash: the frontend, for a link
+ * such as {{base}}/#/login); HTML-escaped in the HTML body. Returns 0, or
+ * -1 as auth_mail_render. */
+int auth_mail_render_notice(auth_mail_kind kind, const char *username,
+    const char *address, const char *base_url, auth_mail_msg *m);
 
 /* Frees m's bodies (wiped: they hold a token). NULL members are fine. */
 void auth_mail_msg_free(auth_mail_msg *m);

@@ -42,6 +42,7 @@ static long jwks_max_age_s;
 static long max_device, device_ttl;
 static long reg_max_ip, reg_window_s, hash_slots, hash_queue;
 static long verify_ttl, resend_max, resend_window_s;
+static long email_change_ttl;
 static long smtp_timeout_s, mail_max_attempts, mail_retry_base_s, mail_poll_ms;
 static const char *mail_templates_dir;
 static auth_mail_sender_config mail_cfg;
@@ -246,6 +247,7 @@ init(void **app)
 	cfg.register_max_per_ip = (int) reg_max_ip;
 	cfg.register_window_s = (int) reg_window_s;
 	cfg.verify_ttl_s = (int) verify_ttl;
+	cfg.email_change_ttl_s = (int) email_change_ttl;
 	cfg.verify_resend_max = (int) resend_max;
 	cfg.verify_resend_window_s = (int) resend_window_s;
 	if (sodium_init() < 0) {
@@ -404,6 +406,8 @@ static const core_config_item config[] = {
         "verification mails a user may ask for per window", &resend_max},
     {"AUTH_VERIFY_RESEND_WINDOW_S", "3600", CORE_CONFIG_INT, 1, 86400, false,
         "verification resend throttling window", &resend_window_s},
+    {"AUTH_EMAIL_CHANGE_TTL_S", "3600", CORE_CONFIG_INT, 60, 86400, false,
+        "life of an email change's confirmation link", &email_change_ttl},
 };
 
 int

@@ -160,3 +160,92 @@ auth_outbox_counts(core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES])
 	PQclear(r);
 	return CORE_OK;
 }
+
+core_status
+auth_outbox_queue(core_pg *pg, const char *recipient, const auth_mail_msg *m)
+{
+	const char *params[] = {recipient, m->subject, m->text, m->html};
+	return core_pg_command(pg,
+	    "INSERT INTO outbox (recipient, subject, body_text, body_html) "
+	    "VALUES ($1, $2, $3, $4)",
+	    4, params);
+}
+
+core_status
+auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
+{
+	char ttl[24];
+	snprintf(ttl, sizeof(ttl), "%d", ch->token_ttl_s);
+	const char *params[] = {ch->user_id, ch->new_email, ch->token_hash_hex,
+	    ttl, ch->to_new->subject, ch->to_new->text, ch->to_new->html,
+	    ch->to_old->subject, ch->to_old->text, ch->to_old->html};
+	PGresult *r = NULL;
+	*done = false;
+	/* One statement, so one transaction: the token (or the voiding of
+	 * the previous one) and both mails exist together or not at all. */
+	core_status st = core_pg_exec(pg,
+	    "WITH u AS (SELECT id, email FROM users WHERE id = $1::uuid "
+	    "AND status = 'active' FOR UPDATE), "
+	    "d AS (DELETE FROM one_time_tokens WHERE $3::text IS NULL "
+	    "AND purpose = 'change_email' AND user_id IN (SELECT id FROM u)), "
+	    "t AS (INSERT INTO one_time_tokens "
+	    "(token_hash, user_id, purpose, new_email, expires_at) "
+	    "SELECT decode($3, 'hex'), u.id, 'change_email', $2, "
+	    "now() + make_interval(secs => $4::int) FROM u "
+	    "WHERE $3::text IS NOT NULL "
+	    "ON CONFLICT (user_id, purpose) DO UPDATE SET "
+	    "token_hash = EXCLUDED.token_hash, "
+	    "new_email = EXCLUDED.new_email, "
+	    "expires_at = EXCLUDED.expires_at, created_at = now()), "
+	    "n AS (INSERT INTO outbox (recipient, subject, body_text, "
+	    "body_html) SELECT $2, $5, $6, $7 FROM u), "
+	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
+	    "body_html) SELECT u.email, $8, $9, $10 FROM u) "
+	    "SELECT 1 FROM u",
+	    10, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	*done = PQntuples(r) == 1;
+	PQclear(r);
+	return CORE_OK;
+}
+
+core_status
+auth_tokens_confirm_email_change(core_pg *pg, const char *hash_hex,
+    auth_email_confirm *outcome, char user_id[37])
+{
+	const char *params[] = {hash_hex};
+	PGresult *r = NULL;
+	*outcome = AUTH_EMAIL_CONFIRM_BAD_TOKEN;
+	/* The use deletes the token whatever follows; the account moves only
+	 * while no other account has the address (the unique index decides
+	 * a race with a registration: the statement then fails whole with
+	 * ALREADY_EXISTS). The account's other one-time tokens went to, or
+	 * were meant for, the old address: they go too. */
+	core_status st = core_pg_exec(pg,
+	    "WITH t AS (DELETE FROM one_time_tokens "
+	    "WHERE token_hash = decode($1, 'hex') AND purpose = "
+	    "'change_email' RETURNING user_id, new_email, "
+	    "expires_at > now() AS live), "
+	    "u AS (UPDATE users SET email = t.new_email, "
+	    "email_verified = true, updated_at = now() FROM t "
+	    "WHERE users.id = t.user_id AND t.live AND NOT EXISTS "
+	    "(SELECT 1 FROM users o WHERE o.email = t.new_email "
+	    "AND o.id <> t.user_id) RETURNING users.id), "
+	    "x AS (DELETE FROM one_time_tokens o USING u "
+	    "WHERE o.user_id = u.id AND o.token_hash <> decode($1, 'hex')) "
+	    "SELECT (SELECT live FROM t), (SELECT id::text FROM u)",
+	    1, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1)) {
+		*outcome = AUTH_EMAIL_CONFIRM_CHANGED;
+		snprintf(user_id, 37, "%s", PQgetvalue(r, 0, 1));
+	} else if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't') {
+		*outcome = AUTH_EMAIL_CONFIRM_TAKEN;
+	}
+	PQclear(r);
+	return CORE_OK;
+}

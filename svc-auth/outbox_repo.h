@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/pg.h"
+#include "mail.h"
 #include "users_repo.h"
 
 /* Uses the verify_email token whose SHA-256 is hash_hex: deletes it (it
@@ -58,5 +59,52 @@ core_status auth_outbox_failed(
 #define AUTH_OUTBOX_N_STATES 4
 core_status auth_outbox_counts(
     core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES]);
+
+/* Queues m to recipient, alone: a mail that goes with no other change
+ * (registration with a taken address). */
+core_status auth_outbox_queue(
+    core_pg *pg, const char *recipient, const auth_mail_msg *m);
+
+/* An email change asked for: the user, the (normalised) new address, the
+ * token's hash (hex) and life, the mail to the new address and the notice
+ * to the old one. token_hash_hex NULL: the new address has an account, no
+ * token is made (to_new says so instead). */
+typedef struct auth_email_change {
+	const char *user_id;
+	const char *new_email;
+	const char *token_hash_hex;
+	int token_ttl_s;
+	const auth_mail_msg *to_new;
+	const auth_mail_msg *to_old;
+} auth_email_change;
+
+/* In one statement, while the user is active: the change_email token with
+ * its new address (replacing the user's previous one: its link stops
+ * working), or, without a token, the voiding of the previous one (so that
+ * a taken address leaves the same traces as a free one); the mail to the
+ * new address, and the notice to the user's address as stored now. *done
+ * says whether it was written (false: the user is gone or disabled). */
+core_status auth_tokens_change_email(
+    core_pg *pg, const auth_email_change *ch, bool *done);
+
+/* What the use of an email change token did. */
+typedef enum auth_email_confirm {
+	/* Wrong, used, voided, expired or another purpose's. */
+	AUTH_EMAIL_CONFIRM_BAD_TOKEN,
+	/* The account has the new address now, verified. */
+	AUTH_EMAIL_CONFIRM_CHANGED,
+	/* A valid token, spent, but another account has the address now. */
+	AUTH_EMAIL_CONFIRM_TAKEN,
+} auth_email_confirm;
+
+/* Uses the change_email token whose SHA-256 is hash_hex: deletes it (it
+ * works once: concurrent uses wait on its row lock, one sees it) and,
+ * when it had not expired and no other account has its address, gives
+ * the user that address, verified, and deletes the user's other one-time
+ * tokens (they belong to the old address). user_id is written on
+ * CHANGED. CORE_ALREADY_EXISTS when a registration took the address in
+ * the same moment (nothing is changed, the token stays). */
+core_status auth_tokens_confirm_email_change(core_pg *pg, const char *hash_hex,
+    auth_email_confirm *outcome, char user_id[37]);
 
 #endif

@@ -72,20 +72,25 @@ auth_users_insert(core_pg *pg, const char *username, const char *email,
 }
 
 core_status
-auth_users_taken(
-    core_pg *pg, const char *username, const char *email, bool *taken)
+auth_users_taken(core_pg *pg, const char *username, const char *email,
+    bool *name_taken, bool *email_taken)
 {
 	const char *params[] = {username, email};
 	PGresult *r = NULL;
 	/* Each side is served by its unique index. */
 	core_status st = core_pg_exec(pg,
-	    "SELECT 1 FROM users WHERE username = $1 "
-	    "UNION ALL SELECT 1 FROM users WHERE email = $2 LIMIT 1",
+	    "SELECT EXISTS (SELECT 1 FROM users WHERE username = $1), "
+	    "EXISTS (SELECT 1 FROM users WHERE email = $2)",
 	    2, params, &r);
 	if (st != CORE_OK) {
 		return st;
 	}
-	*taken = PQntuples(r) > 0;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return CORE_INTERNAL;
+	}
+	*name_taken = PQgetvalue(r, 0, 0)[0] == 't';
+	*email_taken = PQgetvalue(r, 0, 1)[0] == 't';
 	PQclear(r);
 	return CORE_OK;
 }

@@ -38,10 +38,11 @@ core_status auth_users_insert(core_pg *pg, const char *username,
     const char *email, const char *password_hash, const auth_users_mail *mail,
     auth_user *out);
 
-/* Whether a user has this (normalised) username or this email (*taken).
- * Registration asks before it hashes; the insert still decides a race. */
-core_status auth_users_taken(
-    core_pg *pg, const char *username, const char *email, bool *taken);
+/* Whether a user has this (normalised) username (*name_taken) and whether
+ * one has this email (*email_taken). Registration asks before it hashes;
+ * the insert still decides a race. */
+core_status auth_users_taken(core_pg *pg, const char *username,
+    const char *email, bool *name_taken, bool *email_taken);
 
 /* Finds a user by (normalised) username and copies the password hash into
  * hash (hashlen bytes). CORE_NOT_FOUND when there is none. */

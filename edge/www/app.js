@@ -43,6 +43,7 @@
     etag: null,        /* ETag of the last profile read or write */
     pendingFlash: null, /* {kind, text} shown by the next view */
     verifyToken: null, /* the verification link's token, once off the URL */
+    confirmEmailToken: null, /* the email change link's token, likewise */
     afterLogin: null,  /* route to return to once logged in */
     renderSeq: 0,      /* bumps on each navigation; stale async renders stop */
     loginUsername: '', /* prefills the login form after registering */
@@ -74,6 +75,11 @@
    * account deletion page reads the profile first, which refreshes a
    * session whose access token has expired.) */
   const NO_REFRESH = new Set(['/login', '/register', '/refresh', '/account/delete', '/email/verify']);
+  /* The email change: a 401 is a wrong password (its page reads the
+   * profile first, as the deletion page does); the link's token is no
+   * session. */
+  NO_REFRESH.add('/email');
+  NO_REFRESH.add('/email/confirm');
 
   async function readBody(res) {
     const type = res.headers.get('Content-Type') || '';
@@ -511,12 +517,27 @@
       async onSubmit(f) {
         const v = f.values();
         f.setBusy(true, 'Creating account…');
-        const { data } = await api('POST', '/register', {
-          body: { username: v.username.trim(), email: v.email.trim(), password: v.password },
-        });
+        const email = v.email.trim();
+        let data;
+        try {
+          ({ data } = await api('POST', '/register', {
+            body: { username: v.username.trim(), email, password: v.password },
+          }));
+        } catch (err) {
+          /* Only a username is ever "taken": an email address that has
+           * an account is answered as a new one, and its mail says so. */
+          if (err.status === 409) {
+            throw Object.assign(new Error('That username is taken. Choose another one.'),
+              { fieldErrors: [{ field: 'username', message: 'is taken' }], requestId: err.requestId });
+          }
+          throw err;
+        }
         const name = (data.user && data.user.username) || v.username.trim();
         state.loginUsername = name;
-        flashLater('success', `Account “${name}” created. You can log in now.`);
+        /* The same words whether or not the address had an account: the
+         * mail tells its owner which it was. */
+        flashLater('success', `Account “${name}” created. Check your mail at ${email} and follow ` +
+          'what it says, then log in.');
         go('/login');
       },
     });
@@ -557,6 +578,7 @@
       h('div', { class: 'actions' },
         h('a', { href: '#/profile/edit', class: 'button button-primary' }, 'Edit profile'),
         h('a', { href: '#/sessions', class: 'button button-quiet' }, 'Manage sessions'),
+        h('a', { href: '#/account/email', class: 'button button-quiet', id: 'change-email-link' }, 'Change email'),
         h('a', { href: '#/account/delete', class: 'button button-danger', id: 'delete-account-link' }, 'Delete account')));
     return { view };
   }
@@ -804,6 +826,102 @@
     if (signedIn()) await refreshSession();
     return { view: page('Email address verified',
       h('p', { class: 'lead', text: 'Thank you: your email address is verified.' }), next) };
+  }
+
+  /* The email change (#/account/email): the new address and the current
+   * password. The address changes only when the link mailed to the new
+   * address is opened, and the answer is the same whether or not that
+   * address has an account: so the page says "check your new mailbox". */
+  async function viewChangeEmail(seq) {
+    await loadProfile();
+    if (seq !== state.renderSeq) return null;
+    const back = () => h('a', { href: '#/profile', class: 'button button-quiet' }, 'Back to your profile');
+    const ctl = buildForm({
+      id: 'change-email',
+      submit: 'Send the confirmation link',
+      fields: [
+        { name: 'new_email', label: 'New email address', type: 'email', autocomplete: 'email', required: true,
+          inputmode: 'email', spellcheck: false, autocapitalize: 'none', maxlength: 254,
+          hint: 'A link to confirm it goes there. Your account keeps its address until you open it.' },
+        { name: 'current_password', label: 'Your password', type: 'password', autocomplete: 'current-password',
+          required: true, hint: 'To be sure it is you.' },
+      ],
+      secondary: h('a', { href: '#/profile', class: 'button button-quiet' }, 'Cancel'),
+      async onSubmit(f) {
+        const v = f.values();
+        const address = v.new_email.trim();
+        const missing = [];
+        if (!address) missing.push({ field: 'new_email', message: 'is required' });
+        if (!v.current_password) missing.push({ field: 'current_password', message: 'is required' });
+        if (missing.length) {
+          throw Object.assign(new Error('Enter the new address and your password.'), { fieldErrors: missing });
+        }
+        f.setBusy(true, 'Sending…');
+        try {
+          await api('POST', '/email', { body: { new_email: address, current_password: v.current_password } });
+        } catch (err) {
+          if (err.status === 401) {
+            throw Object.assign(new Error('That password is not right.'),
+              { fieldErrors: [{ field: 'current_password', message: 'is wrong' }], requestId: err.requestId });
+          }
+          throw err;
+        }
+        const sent = h('div', { id: 'change-email-sent' },
+          h('div', { class: 'alert alert-success', role: 'status', tabindex: '-1' },
+            h('p', { class: 'alert-title', text: 'Check your new mailbox' }),
+            h('p', { text: `We sent a link to ${address}. Open it to move your account to that address; ` +
+              'until then your account keeps its current one. The link works once and for a limited time; ' +
+              'asking again replaces it. Your current address got a notice.' })),
+          h('div', { class: 'actions' }, back()));
+        f.form.replaceWith(sent);
+        $('.alert', sent).focus();
+      },
+    });
+    const view = page('Change your email address',
+      h('p', { class: 'lead', text: 'Mail about your account will go to the new address once you confirm it.' }),
+      ctl.form);
+    return { view, focus: ctl.inputs.new_email };
+  }
+
+  /* The link of an email change's mail, #/confirm-email?token=...: as the
+   * verification link, the token leaves the address bar and the history
+   * before it is sent; the answer says whether the account moved. */
+  async function viewConfirmEmail() {
+    const given = hashQuery().get('token');
+    if (given !== null) {
+      state.confirmEmailToken = given;
+      history.replaceState(null, '', '#/confirm-email');
+    }
+    const token = state.confirmEmailToken || '';
+    const next = h('div', { class: 'actions' },
+      h('a', { href: signedIn() ? '#/profile' : '#/login', class: 'button button-primary' },
+        signedIn() ? 'Go to your profile' : 'Go to log in'));
+    if (!token) {
+      return { view: page('Confirm your new email address',
+        h('p', { class: 'lead', text: 'This link is incomplete. Open the link of the mail again, whole.' }), next) };
+    }
+    try {
+      await api('POST', '/email/confirm', { body: { token } });
+    } catch (err) {
+      /* Kept for "Try again" only when the server did not answer it. */
+      if (err.status === 409 || err.status === 400) state.confirmEmailToken = null;
+      if (err.status === 409) {
+        return { view: page('That address is taken now',
+          h('p', { class: 'lead', id: 'confirm-email-taken',
+            text: 'Another account registered this address after you asked for the change, so your account ' +
+              'keeps its current address.' }), next) };
+      }
+      if (err.status !== 400) throw err;
+      return { view: page('This link does not work',
+        h('p', { class: 'lead', id: 'confirm-email-bad',
+          text: 'It may have been used already, have expired, or have been replaced by a newer request.' }),
+        next) };
+    }
+    state.confirmEmailToken = null;
+    return { view: page('Email address changed',
+      h('p', { class: 'lead', id: 'confirm-email-done',
+        text: 'Your account now uses this address, and it is verified. Mail about your account goes here from now on.' }),
+      next) };
   }
 
   function viewNotFound() {
@@ -1460,6 +1578,8 @@
     '/sessions': { view: viewSessions, auth: true },
     '/account/delete': { view: viewDeleteAccount, auth: true },
     '/verify-email': { view: viewVerifyEmail },
+    '/account/email': { view: viewChangeEmail, auth: true },
+    '/confirm-email': { view: viewConfirmEmail },
     '/admin/users': { view: viewAdminUsers, auth: true, admin: true },
     '/admin/audit': { view: viewAdminAudit, auth: true, admin: true },
   };

@@ -194,25 +194,39 @@ test_register_stores_an_argon2id_hash_not_the_password(void **state)
 	core_arena_free(a);
 }
 
+/* A taken username is ALREADY_EXISTS; a taken email is answered as a new
+ * one (a user of the same shape with a random id) and makes no account. */
 static void
-test_register_duplicates_are_already_exists_without_saying_which(void **state)
+test_register_taken_name_is_already_exists_taken_email_looks_new(void **state)
 {
 	(void) state;
 	core_arena *a = core_arena_new(0);
-	Auth__V1__RegisterResponse *resp = NULL;
+	Auth__V1__RegisterResponse *first = NULL, *resp = NULL;
 	core_rpc_reply r1, r2;
 	assert_int_equal(do_register("grace", "grace@example.com",
-	                     "correct horse battery", a, &resp, &r1),
+	                     "correct horse battery", a, &first, &r1),
 	    CORE_OK);
-	/* The same username in other case; the same email in other case. */
+	/* The same username in other case. */
 	assert_int_equal(do_register("GRACE", "other@example.com",
 	                     "correct horse battery", a, &resp, &r1),
 	    CORE_ALREADY_EXISTS);
+	assert_string_equal(r1.message, "the username is already registered");
+	/* The same email in other case. */
 	assert_int_equal(do_register("grace2", "Grace@Example.com",
 	                     "correct horse battery", a, &resp, &r2),
-	    CORE_ALREADY_EXISTS);
-	/* One answer for both: it does not reveal which one exists. */
-	assert_string_equal(r1.message, r2.message);
+	    CORE_OK);
+	assert_non_null(resp->user);
+	assert_string_equal(resp->user->username, "grace2");
+	assert_string_equal(resp->user->email, "grace@example.com");
+	assert_int_equal(resp->user->role, first->user->role);
+	assert_int_equal(resp->user->status, first->user->status);
+	assert_false(resp->user->email_verified);
+	assert_non_null(resp->user->created_at);
+	assert_int_equal(strlen(resp->user->id), 36);
+	assert_string_not_equal(resp->user->id, first->user->id);
+	PGresult *row = stored_user("grace2");
+	assert_int_equal(PQntuples(row), 0);
+	PQclear(row);
 	core_arena_free(a);
 }
 
@@ -1358,7 +1372,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_register_stores_an_argon2id_hash_not_the_password),
 	    cmocka_unit_test(
-	        test_register_duplicates_are_already_exists_without_saying_which),
+	        test_register_taken_name_is_already_exists_taken_email_looks_new),
 	    cmocka_unit_test(test_register_names_every_invalid_field),
 	    cmocka_unit_test(
 	        test_register_rejects_nul_bytes_and_bad_utf8_naming_the_field),

@@ -165,6 +165,51 @@ test_a_template_without_a_subject_line_is_refused(void **state)
 	    0);
 }
 
+/* Each mail of an email change and of a registration with a taken
+ * address: its subject, the address it speaks of, links to the frontend
+ * (the base without its trailing slash) and no placeholder left. */
+static void
+test_email_change_and_taken_address_mails_render(void **state)
+{
+	(void) state;
+	static const struct {
+		auth_mail_kind kind;
+		const char *subject;
+	} cases[] = {
+	    {AUTH_MAIL_CHANGE_EMAIL_NOTICE,
+	        "A change of your email address was requested"},
+	    {AUTH_MAIL_CHANGE_EMAIL_TAKEN,
+	        "This address already has an account"},
+	    {AUTH_MAIL_REGISTER_TAKEN,
+	        "Someone tried to register with your address"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		auth_mail_msg m;
+		assert_int_equal(
+		    auth_mail_render_notice(cases[i].kind, "ada",
+		        "new<x>@example.com", "https://app.example//", &m),
+		    0);
+		assert_string_equal(m.subject, cases[i].subject);
+		assert_non_null(strstr(m.text, "new<x>@example.com"));
+		assert_non_null(strstr(m.html, "new&lt;x&gt;@example.com"));
+		assert_non_null(strstr(m.text, "https://app.example/#/login"));
+		assert_null(strstr(m.text, "{{"));
+		assert_null(strstr(m.html, "{{"));
+		assert_null(strstr(m.text, "token="));
+		auth_mail_msg_free(&m);
+	}
+	auth_mail_msg m;
+	assert_int_equal(
+	    auth_mail_render(AUTH_MAIL_CHANGE_EMAIL, "ada",
+	        "https://app.example", "/confirm-email", TOKEN, 1, &m),
+	    0);
+	assert_string_equal(m.subject, "Confirm your new email address");
+	assert_non_null(strstr(
+	    m.text, "https://app.example/#/confirm-email?token=" TOKEN "\n"));
+	assert_non_null(strstr(m.text, "for 1 hours"));
+	auth_mail_msg_free(&m);
+}
+
 int
 main(void)
 {
@@ -180,6 +225,7 @@ main(void)
 	        test_loading_a_missing_template_dir_fails_naming_the_file),
 	    cmocka_unit_test(
 	        test_a_template_without_a_subject_line_is_refused),
+	    cmocka_unit_test(test_email_change_and_taken_address_mails_render),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
