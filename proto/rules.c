@@ -354,6 +354,9 @@ static const field_rule rows[] = {
         .max_len = PASSWORD_MAX,
         .description = CURRENT_PASSWORD_DESC},
 
+/* Passwords (svc-auth/password.c): rows of their own file. */
+#include "rules_password.inc"
+
     /* ---- user.v1 ------------------------------------------------------ */
     {.message = "user.v1.Profile",
         .description = "The caller's public profile."},

@@ -9,6 +9,9 @@
 /* What a mail is about: one template pair each (NAME.txt, NAME.html). */
 typedef enum auth_mail_kind {
 	AUTH_MAIL_VERIFY_EMAIL, /* verify_email */
+	/* Passwords (password.c). */
+	AUTH_MAIL_RESET_PASSWORD,   /* reset_password */
+	AUTH_MAIL_PASSWORD_CHANGED, /* password_changed */
 	AUTH_MAIL_KINDS
 } auth_mail_kind;
 
@@ -58,5 +61,14 @@ int auth_mail_render(auth_mail_kind kind, const char *username,
 
 /* Frees m's bodies (wiped: they hold a token). NULL members are fine. */
 void auth_mail_msg_free(auth_mail_msg *m);
+
+/* Renders kind for username like auth_mail_render, with the token's life
+ * in minutes: placeholders {{username}}, {{link}} and {{minutes}}. The
+ * link is base_url + "/#" + path, + "?token=" + token when token is not
+ * NULL (a notice links a page, not a token). Returns 0 or -1 as
+ * auth_mail_render. */
+int auth_mail_render_minutes(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *path, const char *token, int minutes,
+    auth_mail_msg *m);
 
 #endif
