@@ -58,11 +58,12 @@ forgot_throttle(core_call *c, const char *email, const char *client_ip)
 	const auth_config *cfg = w->cfg;
 	char ip[64], email_key[300], ip_key[128];
 	auth_clip(ip, sizeof(ip), client_ip[0] ? client_ip : "unknown");
-	snprintf(email_key, sizeof(email_key), "ratelimit:forgot:email:%s",
-	    email);
+	snprintf(
+	    email_key, sizeof(email_key), "ratelimit:forgot:email:%s", email);
 	snprintf(ip_key, sizeof(ip_key), "ratelimit:forgot:ip:%s", ip);
 	const char *keys[] = {email_key, ip_key};
-	const int limits[] = {cfg->forgot_max_per_email, cfg->forgot_max_per_ip};
+	const int limits[] = {
+	    cfg->forgot_max_per_email, cfg->forgot_max_per_ip};
 	bool allowed = false;
 	int retry = 0;
 	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
@@ -333,10 +334,13 @@ auth_change_password(
 	if ((st = notice_new(c, u.username, &m, &notice)) == CORE_OK) {
 		st = auth_password_set(w->db.pg, u.id, hash, &notice, &done);
 		auth_mail_msg_free(&m);
-		st = st != CORE_OK ? auth_storage_error(c, st)
-		     : !done       ? core_call_error(
-		                   c, CORE_PERMISSION_DENIED, DISABLED)
-		                   : CORE_OK;
+		if (st != CORE_OK) {
+			st = auth_storage_error(c, st);
+		} else if (!done) {
+			/* Disabled (or deleted) since the password check. */
+			st = core_call_error(
+			    c, CORE_PERMISSION_DENIED, DISABLED);
+		}
 	}
 	sodium_memzero(hash, sizeof(hash));
 	int sessions = 0;

@@ -46,8 +46,7 @@ auth_reset_find_by_email(
 
 /* Runs sql (n params) whose result has a row when it did its work. */
 static core_status
-did(core_pg *pg, const char *sql, int n, const char *const *params,
-    bool *done)
+did(core_pg *pg, const char *sql, int n, const char *const *params, bool *done)
 {
 	PGresult *r = NULL;
 	*done = false;
@@ -121,8 +120,8 @@ auth_reset_token_use(core_pg *pg, const char *hash_hex, const char *user_id,
 }
 
 core_status
-auth_password_set(core_pg *pg, const char *user_id,
-    const char *password_hash, const auth_users_mail *notice, bool *done)
+auth_password_set(core_pg *pg, const char *user_id, const char *password_hash,
+    const auth_users_mail *notice, bool *done)
 {
 	const char *params[] = {user_id, password_hash, notice->subject,
 	    notice->text, notice->html};
