@@ -258,7 +258,7 @@ check "20 parallel uses: exactly one 200" test "$(cat "$tmp"/par* | grep -c '^20
 # the password hasher's queue (bounded by the RPC workers) was full.
 check "  and 19 refusals (400 or 429)" test "$(cat "$tmp"/par* | grep -cE '^(400|429)$')" = 19
 check "  at least one of them a spent token (400)" grep -qx 400 "$tmp"/par*
-winner=$(grep -l '^200$' "$tmp"/par* | sed 's/.*par//')
+winner=$(grep -l '^200$' "$tmp"/par* | sed 's/.*par//' || true)
 check "  the winner's password is bob's" test "$(login bob "parallel horse $winner")" = 200
 
 # ---- Expiry: a second replica with AUTH_RESET_TTL_S=1 writes the link.
@@ -273,7 +273,7 @@ for _ in $(seq 100); do
 done
 check "register cyd is 201" test "$(register cyd)" = 201
 AUTH_RPC_DIAL=tcp://127.0.0.1:$auth2_port "$build/cli/rpcctl" call auth.ForgotPassword \
-  '{"email":"cyd@example.com","client_ip":"198.51.100.60"}' >/dev/null
+  '{"email":"cyd@example.com","client_ip":"198.51.100.60"}' >/dev/null || true
 f=$(mail_n cyd@example.com 2) || f=""
 ct=$(reset_token_in "$f")
 tokens+=("$ct")
