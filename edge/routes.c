@@ -300,6 +300,57 @@ static edge_route routes[] = {
                   "same answer for each); 409 another account registered "
                   "the address after the change was asked for (nothing "
                   "changes; the link is spent)"},
+    /* Passwords. */
+    {.method = "POST",
+        .path = "/password/forgot",
+        .rpc = "/auth.v1.AuthService/ForgotPassword",
+        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO,
+        .success = 202,
+        .op = "forgotPassword",
+        .summary = "Ask for a password reset link by mail",
+        .about = "Answered alike, in status, body and time, whether an "
+                 "account has the address or not; only an active "
+                 "account's address gets a mail, whose link "
+                 "(#/reset-password?token=...) works once, for at most "
+                 "30 minutes, and is voided by a newer one.",
+        .errors = "400 email is missing or not an address (errors[] "
+                  "names it); 429 too many requests for this address or "
+                  "from this client address (Retry-After)"},
+    {.method = "POST",
+        .path = "/password/reset",
+        .rpc = "/auth.v1.AuthService/ResetPassword",
+        .flags = ROUTE_BODY,
+        .success = 200,
+        .op = "resetPassword",
+        .summary = "Set a new password with the token of a reset mail",
+        .about = "Every session of the account ends and its access "
+                 "tokens are refused from now on; a notice goes to the "
+                 "account's address. It does not log in: call POST "
+                 "/login next.",
+        .errors = "400 the token is invalid, used, voided or expired "
+                  "(the same answer for each), or new_password breaks a "
+                  "rule (errors[] names it); 429 the password hasher is "
+                  "busy (Retry-After)"},
+    {.method = "POST",
+        .path = "/password",
+        .rpc = "/auth.v1.AuthService/ChangePassword",
+        .flags =
+            ROUTE_AUTH | ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_SET_COOKIES,
+        .success = 200,
+        .op = "changePassword",
+        .summary = "Change the caller's password",
+        .about = "Needs the current password. Every session ends and "
+                 "every access token issued before is refused from now "
+                 "on; the caller goes on in a new session whose tokens "
+                 "are the answer (as a login's: in the body and as "
+                 "cookies, with Token-Delivery: cookie only as cookies). "
+                 "A notice goes to the account's address.",
+        .errors = "400 a member is missing or invalid, or new_password "
+                  "breaks a rule or is the current one (errors[] names "
+                  "it); 401 the current password is wrong (counted as a "
+                  "failed login); 403 the account is disabled; 429 too "
+                  "many failed logins for this username or address, or "
+                  "the password hasher is busy (Retry-After)"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -356,49 +356,10 @@ static const field_rule rows[] = {
         .max_len = PASSWORD_MAX,
         .description = CURRENT_PASSWORD_DESC},
 
-    /* Email change. */
-    {.message = "auth.v1.ChangeEmailRequest",
-        .description = "Move the caller's account to another address: a "
-                       "link goes there, a notice to the current one; "
-                       "the address changes when the link is used. The "
-                       "answer is the same whether the new address has an "
-                       "account or not."},
-    {.message = "auth.v1.ChangeEmailRequest",
-        .field = "new_email",
-        .flags = RULE_REQUIRED,
-        .min_len = EMAIL_MIN,
-        .max_len = EMAIL_MAX,
-        .format = "email",
-        .description = "The new address (ASCII, no quoted parts or IP "
-                       "literals); stored lower-cased. Not the current "
-                       "one."},
-    {.message = "auth.v1.ChangeEmailRequest",
-        .field = "current_password",
-        .flags = RULE_REQUIRED,
-        .max_len = PASSWORD_MAX,
-        .description = CURRENT_PASSWORD_DESC},
-    {.message = "auth.v1.ChangeEmailRequest",
-        .field = "client_ip",
-        .description = CLIENT_IP_DESC},
-    {.message = "auth.v1.ChangeEmailRequest",
-        .field = "user_agent",
-        .description = USER_AGENT_DESC},
-    {.message = "auth.v1.ChangeEmailResponse",
-        .description = "No fields: the mails are on their way; the "
-                       "account keeps its address until the link is "
-                       "used."},
-    {.message = "auth.v1.ConfirmEmailChangeRequest",
-        .description = "The token of an email change's link (its token= "
-                       "parameter)."},
-    {.message = "auth.v1.ConfirmEmailChangeRequest",
-        .field = "token",
-        .description = "The one-time token. A wrong, used, expired, voided "
-                       "or other token is answered alike, without saying "
-                       "which."},
-    {.message = "auth.v1.ConfirmEmailChangeResponse",
-        .description = "No fields: the account has the new address, "
-                       "verified. Access tokens issued before still say "
-                       "the old email_verified until a refresh."},
+/* Email change (svc-auth/email_change.c): rows of their own file. */
+#include "rules_email.inc"
+/* Passwords (svc-auth/password.c): rows of their own file. */
+#include "rules_password.inc"
 
     /* ---- user.v1 ------------------------------------------------------ */
     {.message = "user.v1.Profile",

@@ -68,15 +68,14 @@ password_throttle(core_call *c, const auth_user *u, const char *client_ip,
 }
 
 core_status
-auth_account_check_password(core_call *c, const ProtobufCMessageDescriptor *d,
-    const char *current_password, const char *client_ip, const char *what,
-    auth_user *u)
+auth_current_password_check(core_call *c, const ProtobufCMessageDescriptor *d,
+    const char *password, const char *client_ip, auth_user *u)
 {
 	auth_worker *w = core_call_state(c);
 	const core_jwt_claims *cl = core_call_claims(c);
 	char msg[RULES_MESSAGE_MAX];
-	const char *e = rules_check_text(rules_find(d, "current_password"),
-	    current_password, msg, sizeof(msg));
+	const char *e = rules_check_text(
+	    rules_find(d, "current_password"), password, msg, sizeof(msg));
 	if (e != NULL) {
 		return core_call_field_error(c, "current_password", "%s", e);
 	}
@@ -96,16 +95,15 @@ auth_account_check_password(core_call *c, const ProtobufCMessageDescriptor *d,
 	password_attempt pa;
 	bool match = false;
 	if ((st = password_throttle(c, u, client_ip, &pa)) != CORE_OK ||
-	    (st = auth_password_verify(c, hash, current_password, &match)) !=
+	    (st = auth_password_verify(c, hash, password, &match)) !=
 	        CORE_OK) {
 		sodium_memzero(hash, sizeof(hash));
 		return st;
 	}
 	sodium_memzero(hash, sizeof(hash));
 	if (!match) {
-		char line[96];
-		snprintf(line, sizeof(line), "%s: wrong password", what);
-		core_log_kv(CORE_LOG_INFO, line, "user_id", u->id, NULL);
+		core_log_kv(CORE_LOG_INFO, "wrong current password", "user_id",
+		    u->id, "method", core_call_method(c), NULL);
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_PASSWORD);
 	}
 	/* No guess: as after a successful login. */
@@ -213,9 +211,9 @@ auth_delete_account(
 	    (Auth__V1__DeleteAccountResponse *) out;
 	auth_user u, before;
 	int sessions = 0;
-	core_status st = auth_account_check_password(c,
+	core_status st = auth_current_password_check(c,
 	    &auth__v1__delete_account_request__descriptor,
-	    req->current_password, req->client_ip, "account deletion", &u);
+	    req->current_password, req->client_ip, &u);
 	if (st != CORE_OK || (st = refuse_last_admin(c, u.id)) != CORE_OK ||
 	    (st = delete_everything(c, NULL, u.id, &before, &sessions)) !=
 	        CORE_OK) {

@@ -19,17 +19,15 @@ core_status auth_delete_account(
 core_status auth_admin_delete_user(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
 
-/* The recent re-authentication of a sensitive change: checks the caller's
- * current password (its rule is the current_password row of d in
- * proto/rules.c), counted on the failed-login counters of the username
- * and of client_ip as a failed login is, so that guessing through such a
- * method is no cheaper than through Login; a match clears the username's
- * count. Fills u with the caller's row. Answers on c: INVALID_ARGUMENT
- * (naming current_password), UNAUTHENTICATED (wrong, or the user is gone;
- * logged as "<what>: wrong password"), RESOURCE_EXHAUSTED (throttled,
- * with a retry-after) or the storage's error. */
-core_status auth_account_check_password(core_call *c,
-    const ProtobufCMessageDescriptor *d, const char *current_password,
-    const char *client_ip, const char *what, auth_user *u);
+/* The re-authentication of a sensitive change: checks the caller's current
+ * password (the request's current_password, of message type d whose rule
+ * row bounds it), counted on the failed-login counters of the caller's
+ * username and of client_ip as a login is, and fills *u with the caller's
+ * row. A failure is answered on c and returned: INVALID_ARGUMENT naming
+ * current_password, UNAUTHENTICATED for a wrong one, RESOURCE_EXHAUSTED
+ * with a retry-after when throttled, or the store's error. */
+core_status auth_current_password_check(core_call *c,
+    const ProtobufCMessageDescriptor *d, const char *password,
+    const char *client_ip, auth_user *u);
 
 #endif

@@ -16,6 +16,7 @@
 #include "email_change.h"
 #include "key_methods.h"
 #include "login.h"
+#include "password.h"
 #include "passwords.h"
 #include "ratelimit.h"
 #include "replies.h"
@@ -280,6 +281,13 @@ static const core_rpc_method auth_methods[] = {
     /* Public: the token of the request is the proof. */
     {M("ConfirmEmailChange"), auth_confirm_email_change, CORE_RULE_PUBLIC, 0,
         NULL, NULL},
+    /* Passwords. Public: the address is throttled, the reset token is the
+     * proof. ChangePassword checks the current password itself (the
+     * re-authentication), throttled as a login. */
+    {M("ForgotPassword"), auth_forgot_password, CORE_RULE_PUBLIC, 0, NULL,
+        NULL},
+    {M("ResetPassword"), auth_reset_password, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    {M("ChangePassword"), auth_change_password, CORE_RULE_USER, 0, NULL, NULL},
 };
 
 const core_rpc_service auth_rpc_service = {

@@ -45,6 +45,14 @@ typedef struct auth_config {
 	const char *public_base_url;
 	/* Email change: the life of a confirmation link. */
 	int email_change_ttl_s;
+	/* Passwords (password.c): the reset token's life, the forgot
+	 * throttle per address and per client IP, and the least time a
+	 * forgot request takes (known and unknown addresses alike). */
+	int reset_ttl_s;
+	int forgot_max_per_email;
+	int forgot_max_per_ip;
+	int forgot_window_s;
+	int forgot_min_ms;
 	/* Bounds the Argon2id work of every worker together. */
 	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username

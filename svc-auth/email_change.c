@@ -137,10 +137,10 @@ auth_change_email(
 	auth_user u;
 	bool name_taken = false, taken = false;
 	core_status st = change_args(c, req, email);
-	if (st != CORE_OK || (st = auth_account_check_password(c,
-	                          &auth__v1__change_email_request__descriptor,
-	                          req->current_password, req->client_ip,
-	                          "email change", &u)) != CORE_OK) {
+	if (st != CORE_OK ||
+	    (st = auth_current_password_check(c,
+	         &auth__v1__change_email_request__descriptor,
+	         req->current_password, req->client_ip, &u)) != CORE_OK) {
 		return st;
 	}
 	if (strcmp(u.email, email) == 0) {

@@ -499,3 +499,34 @@ auth_logout(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	    CORE_LOG_INFO, "logout", "user_id", cl->sub, "sid", cl->sid, NULL);
 	return CORE_OK;
 }
+
+core_status
+auth_session_start(core_call *c, auth_user *u, int64_t t0,
+    const char *client_ip, const char *user_agent,
+    Auth__V1__TokenResponse *resp)
+{
+	auth_worker *w = core_call_state(c);
+	char ip[64], ua[256];
+	int64_t iat = 0;
+	auth_clip(ip, sizeof(ip), client_ip[0] ? client_ip : "unknown");
+	auth_clip(ua, sizeof(ua), user_agent);
+	core_status st = login_iat(c, t0, u, &iat);
+	if (st != CORE_OK) {
+		return st;
+	}
+	char refresh[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
+	st = auth_session_create(
+	    w->db.redis, u->id, ip, ua, w->cfg->refresh_ttl_s, refresh, sid);
+	if (st != CORE_OK) {
+		return auth_redis_error(c, st);
+	}
+	/* The caller has just proven the password. */
+	token_times t = {.iat = iat, .auth_time = now_s()};
+	st = issue_tokens(c, u, sid, refresh, t, resp);
+	sodium_memzero(refresh, sizeof(refresh));
+	if (st == CORE_OK) {
+		core_log_kv(CORE_LOG_INFO, "session started", "user_id", u->id,
+		    "sid", sid, NULL);
+	}
+	return st;
+}

@@ -5,7 +5,12 @@
 #ifndef AUTH_LOGIN_H
 #define AUTH_LOGIN_H
 
+#include <stdint.h>
+
+#include "auth/v1/auth.pb-c.h"
+
 #include "core/rpc.h"
+#include "users_repo.h"
 
 /* Handlers for the method table (auth_service.c). */
 core_status auth_login(
@@ -14,5 +19,16 @@ core_status auth_refresh(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
 core_status auth_logout(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
+
+/* A new session for u, whose password the caller has just proven, and its
+ * tokens into resp, as Login answers them (without a device token): for a
+ * method that proves the password itself (ChangePassword). t0 is when u
+ * was read (Unix seconds); a revocation after it makes this wait for the
+ * next second and read u again (see token_iat in login.c). client_ip and
+ * user_agent (clipped) describe the session. Failures are answered on c
+ * and returned. */
+core_status auth_session_start(core_call *c, auth_user *u, int64_t t0,
+    const char *client_ip, const char *user_agent,
+    Auth__V1__TokenResponse *resp);
 
 #endif

@@ -11,7 +11,7 @@
 
 static const char *const kind_names[AUTH_MAIL_KINDS] = {"verify_email",
     "change_email", "change_email_notice", "change_email_taken",
-    "register_taken"};
+    "register_taken", "reset_password", "password_changed"};
 
 typedef struct template
 {
@@ -307,4 +307,38 @@ auth_mail_msg_free(auth_mail_msg *m)
 	free(m->text);
 	free(m->html);
 	m->text = m->html = NULL;
+}
+
+int
+auth_mail_render_minutes(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *path, const char *token, int minutes,
+    auth_mail_msg *m)
+{
+	char link[2048], mins[16];
+	size_t bl = strlen(base_url);
+	while (bl > 0 && base_url[bl - 1] == '/') {
+		bl--;
+	}
+	/* As in auth_mail_render: the token goes in the fragment. */
+	int w = snprintf(link, sizeof(link), "%.*s/#%s%s%s", (int) bl,
+	    base_url, path, token != NULL ? "?token=" : "",
+	    token != NULL ? token : "");
+	memset(m, 0, sizeof(*m));
+	if (w < 0 || (size_t) w >= sizeof(link) || kind < 0 ||
+	    kind >= AUTH_MAIL_KINDS || templates[kind].text == NULL) {
+		return -1;
+	}
+	snprintf(mins, sizeof(mins), "%d", minutes);
+	const char *names[] = {"username", "link", "minutes"};
+	const char *values[] = {username, link, mins};
+	snprintf(
+	    m->subject, sizeof(m->subject), "%s", templates[kind].subject);
+	m->text = expand(templates[kind].text, names, values, 3, false);
+	m->html = expand(templates[kind].html, names, values, 3, true);
+	sodium_memzero(link, sizeof(link));
+	if (m->text == NULL || m->html == NULL) {
+		auth_mail_msg_free(m);
+		return -1;
+	}
+	return 0;
 }

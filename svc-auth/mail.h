@@ -14,6 +14,9 @@ typedef enum auth_mail_kind {
 	AUTH_MAIL_CHANGE_EMAIL_NOTICE, /* change_email_notice: to the old one */
 	AUTH_MAIL_CHANGE_EMAIL_TAKEN,  /* change_email_taken: to a taken one */
 	AUTH_MAIL_REGISTER_TAKEN,      /* register_taken: to the owner */
+	/* Passwords (password.c). */
+	AUTH_MAIL_RESET_PASSWORD,   /* reset_password */
+	AUTH_MAIL_PASSWORD_CHANGED, /* password_changed */
 	AUTH_MAIL_KINDS
 } auth_mail_kind;
 
@@ -71,5 +74,14 @@ int auth_mail_render_notice(auth_mail_kind kind, const char *username,
 
 /* Frees m's bodies (wiped: they hold a token). NULL members are fine. */
 void auth_mail_msg_free(auth_mail_msg *m);
+
+/* Renders kind for username like auth_mail_render, with the token's life
+ * in minutes: placeholders {{username}}, {{link}} and {{minutes}}. The
+ * link is base_url + "/#" + path, + "?token=" + token when token is not
+ * NULL (a notice links a page, not a token). Returns 0 or -1 as
+ * auth_mail_render. */
+int auth_mail_render_minutes(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *path, const char *token, int minutes,
+    auth_mail_msg *m);
 
 #endif

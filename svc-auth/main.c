@@ -43,6 +43,8 @@ static long max_device, device_ttl;
 static long reg_max_ip, reg_window_s, hash_slots, hash_queue;
 static long verify_ttl, resend_max, resend_window_s;
 static long email_change_ttl;
+static long reset_ttl, forgot_max_email, forgot_max_ip, forgot_window_s;
+static long forgot_min_ms;
 static long smtp_timeout_s, mail_max_attempts, mail_retry_base_s, mail_poll_ms;
 static const char *mail_templates_dir;
 static auth_mail_sender_config mail_cfg;
@@ -250,6 +252,11 @@ init(void **app)
 	cfg.email_change_ttl_s = (int) email_change_ttl;
 	cfg.verify_resend_max = (int) resend_max;
 	cfg.verify_resend_window_s = (int) resend_window_s;
+	cfg.reset_ttl_s = (int) reset_ttl;
+	cfg.forgot_max_per_email = (int) forgot_max_email;
+	cfg.forgot_max_per_ip = (int) forgot_max_ip;
+	cfg.forgot_window_s = (int) forgot_window_s;
+	cfg.forgot_min_ms = (int) forgot_min_ms;
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
 		return -1;
@@ -408,6 +415,18 @@ static const core_config_item config[] = {
         "verification resend throttling window", &resend_window_s},
     {"AUTH_EMAIL_CHANGE_TTL_S", "3600", CORE_CONFIG_INT, 60, 86400, false,
         "life of an email change's confirmation link", &email_change_ttl},
+    {"AUTH_RESET_TTL_S", "1800", CORE_CONFIG_INT, 1, 1800, false,
+        "life of a password reset link", &reset_ttl},
+    {"AUTH_FORGOT_MAX_PER_EMAIL", "3", CORE_CONFIG_INT, 1, 1000, false,
+        "password reset requests per address per window", &forgot_max_email},
+    {"AUTH_FORGOT_MAX_PER_IP", "20", CORE_CONFIG_INT, 1, 1000000, false,
+        "password reset requests per client IP per window", &forgot_max_ip},
+    {"AUTH_FORGOT_WINDOW_S", "3600", CORE_CONFIG_INT, 1, 86400, false,
+        "password reset request throttling window", &forgot_window_s},
+    {"AUTH_FORGOT_MIN_MS", "200", CORE_CONFIG_INT, 0, 5000, false,
+        "least time a password reset request takes, so that a known and "
+        "an unknown address answer alike",
+        &forgot_min_ms},
 };
 
 int

@@ -69,7 +69,6 @@
   }
 
   const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-  /* Calls for which a 401 means "wrong credentials", not "token expired". */
   /* A 401 from these means a wrong password or token, not an expired
    * session: no refresh, and the session is not ended for it. (The
    * account deletion page reads the profile first, which refreshes a
@@ -80,6 +79,9 @@
    * session. */
   NO_REFRESH.add('/email');
   NO_REFRESH.add('/email/confirm');
+  /* The password pages: a 401 of POST /password is a wrong current
+   * password (the page reads the profile first, as the deletion page). */
+  for (const p of ['/password', '/password/forgot', '/password/reset']) NO_REFRESH.add(p);
 
   async function readBody(res) {
     const type = res.headers.get('Content-Type') || '';
@@ -496,7 +498,9 @@
     });
     const view = page('Log in',
       h('p', { class: 'lead', text: 'Welcome back. Log in to see your profile.' }),
-      ctl.form);
+      ctl.form,
+      h('p', { class: 'hint' },
+        h('a', { href: '#/forgot-password', id: 'forgot-password-link' }, 'Forgot password?')));
     return { view, focus: ctl.inputs[state.loginUsername ? 'password' : 'username'] };
   }
 
@@ -579,6 +583,8 @@
         h('a', { href: '#/profile/edit', class: 'button button-primary' }, 'Edit profile'),
         h('a', { href: '#/sessions', class: 'button button-quiet' }, 'Manage sessions'),
         h('a', { href: '#/account/email', class: 'button button-quiet', id: 'change-email-link' }, 'Change email'),
+        h('a', { href: '#/password/change', class: 'button button-quiet', id: 'change-password-link' },
+          'Change password'),
         h('a', { href: '#/account/delete', class: 'button button-danger', id: 'delete-account-link' }, 'Delete account')));
     return { view };
   }
@@ -922,6 +928,161 @@
       h('p', { class: 'lead', id: 'confirm-email-done',
         text: 'Your account now uses this address, and it is verified. Mail about your account goes here from now on.' }),
       next) };
+  }
+
+  /* ---------------------------------------------------------- passwords */
+
+  const PASSWORD_RULES = 'At least 8 characters; not your username or a common password.';
+  /* The reset link's token, once off the address bar. */
+  let resetToken = null;
+
+  /* The new password and its repetition: a field error on the second when
+   * they differ. */
+  function newPasswordFields() {
+    return [
+      { name: 'new_password', label: 'New password', type: 'password', autocomplete: 'new-password',
+        required: true, maxlength: 128, hint: PASSWORD_RULES },
+      { name: 'new_password_confirm', label: 'New password, again', type: 'password',
+        autocomplete: 'new-password', required: true, maxlength: 128, hint: 'Type it once more.' },
+    ];
+  }
+
+  function checkNewPassword(v) {
+    const bad = [];
+    if (!v.new_password) bad.push({ field: 'new_password', message: 'is required' });
+    else if (v.new_password !== v.new_password_confirm) {
+      bad.push({ field: 'new_password_confirm', message: 'does not match the new password' });
+    }
+    if (bad.length) throw Object.assign(new Error('Check the new password.'), { fieldErrors: bad });
+  }
+
+  /* #/forgot-password: an address, then "check your mail" — the same
+   * answer whether an account has the address or not. */
+  function viewForgotPassword() {
+    const ctl = buildForm({
+      id: 'forgot-password',
+      submit: 'Send me a link',
+      fields: [
+        { name: 'email', label: 'Email', type: 'email', autocomplete: 'email', required: true,
+          inputmode: 'email', spellcheck: false, hint: 'The address of your account.' },
+      ],
+      secondary: h('a', { href: '#/login', class: 'button button-quiet' }, 'Back to log in'),
+      async onSubmit(f) {
+        const v = f.values();
+        if (!v.email.trim()) {
+          throw Object.assign(new Error('Enter the address of your account.'),
+            { fieldErrors: [{ field: 'email', message: 'is required' }] });
+        }
+        f.setBusy(true, 'Sending…');
+        await api('POST', '/password/forgot', { body: { email: v.email.trim() } });
+        const sent = page('Check your mail',
+          h('p', { class: 'lead', id: 'forgot-password-sent',
+            text: `If an account has the address ${v.email.trim()}, a link to set a new password is on its way. ` +
+              'It works once, for 30 minutes.' }),
+          h('p', { class: 'muted', text: 'No mail? Look in the spam folder, or ask again in a few minutes.' }),
+          h('div', { class: 'actions' }, h('a', { href: '#/login', class: 'button button-primary' }, 'Back to log in')));
+        dom.view().replaceChildren(sent);
+        const heading = $('h1', sent);
+        if (heading) heading.focus();
+      },
+    });
+    const view = page('Forgot your password?',
+      h('p', { class: 'lead', text: 'Enter the email address of your account: we send a link to set a new password.' }),
+      ctl.form);
+    return { view, focus: ctl.inputs.email };
+  }
+
+  /* #/reset-password?token=...: the link of the reset mail. The token
+   * leaves the address bar and the history at once, as on the
+   * verification page. */
+  function viewResetPassword() {
+    const given = hashQuery().get('token');
+    if (given !== null) {
+      resetToken = given;
+      history.replaceState(null, '', '#/reset-password');
+    }
+    const again = h('div', { class: 'actions' },
+      h('a', { href: '#/forgot-password', class: 'button button-primary' }, 'Ask for a new link'));
+    if (!resetToken) {
+      return { view: page('Set a new password',
+        h('p', { class: 'lead', text: 'This link is incomplete. Open the link of the mail again, whole.' }), again) };
+    }
+    const ctl = buildForm({
+      id: 'reset-password',
+      submit: 'Set new password',
+      fields: newPasswordFields(),
+      async onSubmit(f) {
+        const v = f.values();
+        checkNewPassword(v);
+        f.setBusy(true, 'Setting…');
+        try {
+          await api('POST', '/password/reset', { body: { token: resetToken, new_password: v.new_password } });
+        } catch (err) {
+          if (err.status === 400 && err.fieldErrors.length === 0) {
+            resetToken = null;
+            dom.view().replaceChildren(page('This link does not work',
+              h('p', { class: 'lead', id: 'reset-password-bad-link',
+                text: 'It may have been used already, have expired, or have been replaced by a newer mail.' }),
+              again));
+            return;
+          }
+          throw err;
+        }
+        resetToken = null;
+        /* Every session ended, this browser's too. */
+        setProfile(null);
+        flashLater('success', 'Your new password is set, and every session was signed out. Log in with it.');
+        go('/login');
+      },
+    });
+    const view = page('Set a new password',
+      h('p', { class: 'lead', text: 'Choose the new password of your account. Every device signed in to it is signed out.' }),
+      ctl.form);
+    return { view, focus: ctl.inputs.new_password };
+  }
+
+  /* #/password/change: the current password proves it is the user; the
+   * answer's new tokens arrive as cookies, so this browser stays signed
+   * in while every other session ends. */
+  async function viewChangePassword(seq) {
+    await loadProfile();
+    if (seq !== state.renderSeq) return null;
+    const ctl = buildForm({
+      id: 'change-password',
+      submit: 'Change password',
+      fields: [
+        { name: 'current_password', label: 'Current password', type: 'password', autocomplete: 'current-password',
+          required: true, maxlength: 128, hint: 'To be sure it is you.' },
+        ...newPasswordFields(),
+      ],
+      secondary: h('a', { href: '#/profile', class: 'button button-quiet' }, 'Cancel'),
+      async onSubmit(f) {
+        const v = f.values();
+        if (!v.current_password) {
+          throw Object.assign(new Error('Enter your current password.'),
+            { fieldErrors: [{ field: 'current_password', message: 'is required' }] });
+        }
+        checkNewPassword(v);
+        f.setBusy(true, 'Changing…');
+        try {
+          await api('POST', '/password', {
+            body: { current_password: v.current_password, new_password: v.new_password },
+          });
+        } catch (err) {
+          if (err.status === 401) {
+            throw Object.assign(new Error('That password is not right.'),
+              { fieldErrors: [{ field: 'current_password', message: 'is wrong' }], requestId: err.requestId });
+          }
+          throw err;
+        }
+        flashLater('success', 'Password changed. Every other device was signed out.');
+        go('/profile');
+      },
+    });
+    const view = page('Change your password',
+      h('p', { class: 'lead', text: 'Every other device signed in to your account is signed out; this one stays.' }),
+      ctl.form);
+    return { view, focus: ctl.inputs.current_password };
   }
 
   function viewNotFound() {
@@ -1583,6 +1744,13 @@
     '/admin/users': { view: viewAdminUsers, auth: true, admin: true },
     '/admin/audit': { view: viewAdminAudit, auth: true, admin: true },
   };
+
+  /* The password pages. */
+  Object.assign(ROUTES, {
+    '/forgot-password': { view: viewForgotPassword },
+    '/reset-password': { view: viewResetPassword },
+    '/password/change': { view: viewChangePassword, auth: true },
+  });
 
   /* Routes with a parameter: [pattern, route, (match) => params]. */
   const PATTERNS = [

@@ -586,6 +586,51 @@ async function emailChangeRoutes(s, users) {
   await bodyErrors(confirm, {}, undefined, { token: 'A'.repeat(43) });
 }
 
+// Passwords. The reset token comes by mail, which this test does not read
+// (tests/integration/password_flows.sh does): a wrong token gets the one
+// 400; forgot is throttled per address (AUTH_FORGOT_MAX_PER_EMAIL, 3);
+// a wrong current password counts as a failed login.
+async function passwordRoutes(s, users) {
+  const fo = 'POST /password/forgot';
+  const fj = { email: `${users.pw}@example.com` };
+  checkRequestBody(fo, fj, true);
+  await call(fo, 202, 'a known address', { json: fj, ip: freshIp() });
+  await call(fo, 202, 'an unknown address', { json: { email: `nobody_${suffix}@example.com` }, ip: freshIp() });
+  await call(fo, 400, 'not an address', { json: { email: 'x' }, ip: freshIp() });
+  for (let i = 0; i < 2; i++) await call(fo, 202, 'the address again', { json: fj, ip: freshIp() });
+  await call(fo, 429, 'over AUTH_FORGOT_MAX_PER_EMAIL', { json: fj, ip: freshIp() });
+  await bodyErrors(fo, { ip: freshIp() }, undefined, fj);
+
+  const re = 'POST /password/reset';
+  const rj = { token: 'A'.repeat(43), new_password: 'a new horse battery' };
+  checkRequestBody(re, rj, true);
+  await call(re, 400, 'unknown token', { json: rj });
+  await call(re, 400, 'short new_password', { json: { ...rj, new_password: 'short' } });
+  await bodyErrors(re, {}, undefined, rj);
+
+  const ch = 'POST /password';
+  const me = await login(users.pw, 'to change the password');
+  const cj = { current_password: password, new_password: 'a new horse battery' };
+  checkRequestBody(ch, cj, true);
+  const mine = { token: me.access_token };
+  await call(ch, 400, 'no new_password', { ...mine, json: { current_password: password }, ip: freshIp() });
+  await call(ch, 401, 'wrong current password', {
+    ...mine, json: { ...cj, current_password: 'wrong wrong wrong' }, ip: freshIp(),
+  });
+  await call(ch, 429, 'username throttled', { token: s.victim.access_token, json: cj, ip: freshIp() });
+  await call(ch, 403, 'cookie without Origin', { cookie: `__Host-access=${me.access_token}`, json: cj });
+  await call(ch, 400, 'Token-Delivery neither cookie nor body', {
+    ...mine, json: cj, ip: freshIp(), headers: { 'Token-Delivery': 'smoke' },
+  });
+  await bodyErrors(ch, mine, undefined, cj);
+  await authErrors(ch, undefined, { json: cj });
+  const r = await call(ch, 200, 'the right password', { ...mine, json: cj, ip: freshIp() });
+  if (!r.json?.access_token || !cookieOf(r.headers, '__Host-access')) {
+    problem(`${ch}: 200 without a new access token in the body and its cookie`);
+  }
+  await call(ch, 401, 'a token from before the change', { ...mine, json: cj, ip: freshIp() });
+}
+
 async function adminRoutes(s, ids) {
   const admin = { token: s.admin.access_token };
   const user = { token: s.user.access_token };
@@ -783,6 +828,9 @@ async function serviceDown(s, ids) {
       ['POST /email/verify/resend', user],
       ['POST /email', { ...user, json: { new_email: 'down@example.com', current_password: password } }],
       ['POST /email/confirm', { json: { token: 'A'.repeat(43) } }],
+      ['POST /password/forgot', { json: { email: 'down@example.com' }, ip: freshIp() }],
+      ['POST /password/reset', { json: { token: 'A'.repeat(43), new_password: 'a new horse battery' } }],
+      ['POST /password', { ...user, json: { current_password: password, new_password: 'a new horse battery' } }],
     ],
   };
   for (const svc of ['admin', 'user', 'auth']) {
@@ -800,7 +848,7 @@ async function serviceDown(s, ids) {
 
 const users = {
   user: uname('user'), other: uname('other'), victim: uname('victim'), admin: uname('admin'),
-  gone: uname('gone'), fired: uname('fired'),
+  gone: uname('gone'), fired: uname('fired'), pw: uname('pw'),
 };
 const s = {};
 const ids = { unknown: randomUUID() };
@@ -812,6 +860,7 @@ try {
   await sessionRoutes(s);
   await emailRoutes(s);
   await emailChangeRoutes(s, users);
+  await passwordRoutes(s, users);
   await adminRoutes(s, ids);
   await logoutRoutes(s);
   await deletionRoutes(s, users, ids);

@@ -210,6 +210,69 @@ test_email_change_and_taken_address_mails_render(void **state)
 	auth_mail_msg_free(&m);
 }
 
+/* ---- Passwords: the reset link and the notice (auth_mail_render_minutes). */
+
+static void
+test_reset_mail_links_the_reset_page_with_the_token_and_its_minutes(
+    void **state)
+{
+	(void) state;
+	auth_mail_msg m;
+	assert_int_equal(
+	    auth_mail_render_minutes(AUTH_MAIL_RESET_PASSWORD, "ada",
+	        "https://app.example//", "/reset-password", TOKEN, 30, &m),
+	    0);
+	assert_string_equal(m.subject, "Reset your password");
+	assert_non_null(strstr(m.text, "Hello ada,"));
+	assert_non_null(strstr(
+	    m.text, "https://app.example/#/reset-password?token=" TOKEN "\n"));
+	assert_non_null(strstr(m.text, "for 30 minutes"));
+	assert_non_null(strstr(m.html,
+	    "href=\"https://app.example/#/reset-password?token=" TOKEN "\""));
+	assert_null(strstr(m.text, "{{"));
+	assert_null(strstr(m.html, "{{"));
+	auth_mail_msg_free(&m);
+}
+
+static void
+test_notice_links_a_page_without_a_token_and_says_what_to_do(void **state)
+{
+	(void) state;
+	auth_mail_msg m;
+	assert_int_equal(
+	    auth_mail_render_minutes(AUTH_MAIL_PASSWORD_CHANGED, "a<b>",
+	        "https://app.example", "/forgot-password", NULL, 0, &m),
+	    0);
+	assert_string_equal(m.subject, "Your password was changed");
+	assert_non_null(
+	    strstr(m.text, "https://app.example/#/forgot-password\n"));
+	assert_null(strstr(m.text, "token="));
+	assert_null(strstr(m.html, "token="));
+	assert_non_null(strstr(m.text, "If it was not you"));
+	assert_non_null(strstr(m.html, "Hello a&lt;b&gt;,"));
+	assert_null(strstr(m.text, "{{"));
+	assert_null(strstr(m.html, "{{"));
+	auth_mail_msg_free(&m);
+}
+
+static void
+test_minutes_render_refuses_an_unknown_kind_and_a_huge_link(void **state)
+{
+	(void) state;
+	auth_mail_msg m;
+	char base[2100];
+	memset(base, 'a', sizeof(base) - 1);
+	base[sizeof(base) - 1] = '\0';
+	assert_int_equal(auth_mail_render_minutes(AUTH_MAIL_KINDS, "ada",
+	                     "https://x", "/p", TOKEN, 1, &m),
+	    -1);
+	assert_int_equal(auth_mail_render_minutes(AUTH_MAIL_RESET_PASSWORD,
+	                     "ada", base, "/p", TOKEN, 1, &m),
+	    -1);
+	assert_null(m.text);
+	assert_null(m.html);
+}
+
 int
 main(void)
 {
@@ -226,6 +289,12 @@ main(void)
 	    cmocka_unit_test(
 	        test_a_template_without_a_subject_line_is_refused),
 	    cmocka_unit_test(test_email_change_and_taken_address_mails_render),
+	    cmocka_unit_test(
+	        test_reset_mail_links_the_reset_page_with_the_token_and_its_minutes),
+	    cmocka_unit_test(
+	        test_notice_links_a_page_without_a_token_and_says_what_to_do),
+	    cmocka_unit_test(
+	        test_minutes_render_refuses_an_unknown_kind_and_a_huge_link),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
