@@ -540,7 +540,7 @@
         state.loginUsername = name;
         /* The same words whether or not the address had an account: the
          * mail tells its owner which it was. */
-        flashLater('success', `Account “${name}” created. Check your mail at ${email} and follow ` +
+        flashLater('success', `Almost done, ${name}: check your mail at ${email} and follow ` +
           'what it says, then log in.');
         go('/login');
       },

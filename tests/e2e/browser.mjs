@@ -37,7 +37,7 @@ const STATIC = new Set(['/', '/index.html', '/app.js', '/app.css', '/favicon.svg
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const user = `e2e_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const email = `${user}@example.com`;
-const password = 'correct horse battery staple';
+let password = 'correct horse battery staple';
 const adminUser = process.env.E2E_ADMIN_USER;
 const adminPassword = process.env.E2E_ADMIN_PASSWORD;
 if (!adminUser || !adminPassword) {
@@ -255,7 +255,7 @@ async function main() {
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Create account' }).click();
     await atRoute('#/login');
-    await seeText(flash, `Account “${user}” created`, 'registration confirmed');
+    await seeText(flash, `Almost done, ${user}: check your mail at ${email}`, 'registration confirmed');
     const prefilled = await page.getByLabel('Username').inputValue();
     if (prefilled !== user) fail(`login form prefilled with "${prefilled}"`);
     await screenshot('registered');
@@ -820,6 +820,105 @@ async function main() {
     const row = page.locator(`#admin-audit-table tr.audit-row[data-target="${otherId}"]`).first();
     await seeText(row.locator('td[data-label="Outcome"]'), /^ok$/, 'the deletion is audited');
     await screenshot('admin-user-deleted');
+  });
+
+  await step(`${user} changes their password; this browser stays signed in and a notice arrives`, async () => {
+    page = userPage;
+    await page.goto(`${base}/#/profile`);
+    await seeText(heading, 'Your profile', 'profile heading');
+    const mailsBefore = mailsTo(email).length;
+    await page.getByRole('link', { name: 'Change password' }).click();
+    await atRoute('#/password/change');
+    await seeText(heading, 'Change your password', 'change-password heading');
+    const next = 'a brand new horse battery';
+    await page.getByLabel('Current password').fill('not the password at all');
+    await page.locator('#change-password-new_password').fill(next);
+    await page.locator('#change-password-new_password_confirm').fill(next);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await seeText(page.locator('#change-password .form-error'), 'That password is not right.', 'a wrong current password');
+    await page.getByLabel('Current password').fill(password);
+    await page.locator('#change-password-new_password_confirm').fill(`${next}!`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await seeText(page.locator('#change-password-new_password_confirm-error'), 'does not match', 'a mismatch');
+    await page.locator('#change-password-new_password_confirm').fill(next);
+    await screenshot('change-password');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/password') && r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    const res = await answer;
+    if (res.status() !== 200) fail(`POST /password answered ${res.status()}`);
+    await atRoute('#/profile');
+    await seeText(flash, 'Password changed', 'the change is confirmed');
+    await seeText(page.locator('.profile-handle'), `@${user}`, 'still signed in');
+    password = next;
+    await until('the notice mail', async () => {
+      const mails = mailsTo(email).slice(mailsBefore);
+      return { ok: mails.some((m) => m.includes('Subject: Your password was changed')), seen: `${mails.length} new mails` };
+    });
+    await screenshot('password-changed');
+  });
+
+  await step('forgot password: the mail\'s link sets a new one, and the user logs in with it', async () => {
+    page = userPage;
+    await nav.getByRole('button', { name: 'Log out' }).click();
+    await atRoute('#/login');
+    const mailsBefore = mailsTo(email).length;
+    await page.getByRole('link', { name: 'Forgot password?' }).click();
+    await atRoute('#/forgot-password');
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Send me a link' }).click();
+    await seeText(page.locator('#forgot-password-sent'), 'a link to set a new password is on its way', 'check your mail');
+    await screenshot('forgot-password-sent');
+    const link = await mailLink(email, mailsBefore + 1, '/reset-password');
+    await page.goto(link);
+    await seeText(heading, 'Set a new password', 'reset heading');
+    if (page.url().includes('token=')) fail('the reset token stayed in the address bar');
+    const next = 'a recovered horse battery';
+    await page.locator('#reset-password-new_password').fill(next);
+    await page.locator('#reset-password-new_password_confirm').fill(next);
+    await screenshot('reset-password');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/password/reset'));
+    await page.getByRole('button', { name: 'Set new password' }).click();
+    if ((await answer).status() !== 200) fail('POST /password/reset did not answer 200');
+    await atRoute('#/login');
+    await seeText(flash, 'Your new password is set', 'the reset is confirmed');
+    password = next;
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    await seeText(page.locator('.profile-handle'), `@${user}`, 'logged in with the new password');
+    await page.goto(link);
+    await page.locator('#reset-password-new_password').fill('yet another horse battery');
+    await page.locator('#reset-password-new_password_confirm').fill('yet another horse battery');
+    await page.getByRole('button', { name: 'Set new password' }).click();
+    await seeText(page.locator('#reset-password-bad-link'), 'used already', 'the used link is refused');
+    await screenshot('reset-link-used');
+  });
+
+  await step(`${user} moves the account to a new email address with the link sent there`, async () => {
+    page = userPage;
+    await page.goto(`${base}/#/profile`);
+    await seeText(heading, 'Your profile', 'profile heading');
+    const moved = `moved_${email}`;
+    const oldBefore = mailsTo(email).length;
+    await page.getByRole('link', { name: 'Change email' }).click();
+    await atRoute('#/account/email');
+    await page.getByLabel('New email address').fill(moved);
+    await page.getByLabel('Your password').fill(password);
+    await page.getByRole('button', { name: 'Send the confirmation link' }).click();
+    await seeText(page.locator('#change-email-sent'), 'Check your new mailbox', 'check the new mailbox');
+    await screenshot('change-email-sent');
+    const link = await mailLink(moved, 1, '/confirm-email');
+    await until('the notice to the old address', async () => {
+      const mails = mailsTo(email).slice(oldBefore);
+      return { ok: mails.length >= 1, seen: `${mails.length} new mails` };
+    });
+    await page.goto(link);
+    await seeText(page.locator('#confirm-email-done'), 'now uses this address', 'the address changed');
+    if (page.url().includes('token=')) fail('the confirmation token stayed in the address bar');
+    await screenshot('email-changed');
+    await page.getByRole('link', { name: 'Go to your profile' }).click();
+    await atRoute('#/profile');
   });
 
   await step(`${user} deletes their own account with their password`, async () => {
