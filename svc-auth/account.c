@@ -52,19 +52,8 @@ password_throttle(core_call *c, const auth_user *u, const char *client_ip,
 	snprintf(pa->ip_key, sizeof(pa->ip_key), "ratelimit:login:ip:%s", ip);
 	const char *keys[] = {pa->user_key, pa->ip_key};
 	const int limits[] = {cfg->login_max_per_user, cfg->login_max_per_ip};
-	bool allowed = false;
-	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
-	    cfg->login_window_s, &allowed, &retry);
-	if (st != CORE_OK) {
-		return auth_redis_error(c, st);
-	}
-	if (!allowed) {
-		core_call_set_retry_after(c, (uint32_t) retry);
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "too many login attempts; try again in %d s", retry);
-	}
-	return CORE_OK;
+	return auth_throttle(
+	    c, 2, keys, limits, cfg->login_window_s, "login attempts");
 }
 
 core_status

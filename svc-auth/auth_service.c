@@ -67,24 +67,14 @@ register_throttle(core_call *c, const char *client_ip)
 	snprintf(key, sizeof(key), "ratelimit:register:ip:%s", ip);
 	const char *keys[] = {key};
 	const int limits[] = {w->cfg->register_max_per_ip};
-	bool allowed = false;
-	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->db.redis, 1, keys, limits,
-	    w->cfg->register_window_s, &allowed, &retry);
-	if (st != CORE_OK) {
-		return auth_redis_error(c, st);
-	}
-	if (!allowed) {
+	core_status st = auth_throttle(c, 1, keys, limits,
+	    w->cfg->register_window_s, "registrations from this address");
+	if (st == CORE_RESOURCE_EXHAUSTED) {
 		/* Debug: a flood from one address would be a line each. */
 		core_log_kv(CORE_LOG_DEBUG, "registration throttled",
 		    "client_ip", ip, NULL);
-		core_call_set_retry_after(c, (uint32_t) retry);
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "too many registrations from this address; try again in "
-		    "%d s",
-		    retry);
 	}
-	return CORE_OK;
+	return st;
 }
 
 /* A taken username is refused before the password is hashed: no Argon2id

@@ -60,19 +60,8 @@ change_throttle(core_call *c, const char *user_id)
 	snprintf(key, sizeof(key), "ratelimit:email-change:user:%s", user_id);
 	const char *keys[] = {key};
 	const int limits[] = {w->cfg->verify_resend_max};
-	bool allowed = false;
-	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->db.redis, 1, keys, limits,
-	    w->cfg->verify_resend_window_s, &allowed, &retry);
-	if (st != CORE_OK) {
-		return auth_redis_error(c, st);
-	}
-	if (!allowed) {
-		core_call_set_retry_after(c, (uint32_t) retry);
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "too many email changes; try again in %d s", retry);
-	}
-	return CORE_OK;
+	return auth_throttle(c, 1, keys, limits,
+	    w->cfg->verify_resend_window_s, "email changes");
 }
 
 /* The mails of a change of u to email: the link (or, when the address has

@@ -64,22 +64,13 @@ forgot_throttle(core_call *c, const char *email, const char *client_ip)
 	const char *keys[] = {email_key, ip_key};
 	const int limits[] = {
 	    cfg->forgot_max_per_email, cfg->forgot_max_per_ip};
-	bool allowed = false;
-	int retry = 0;
-	core_status st = auth_ratelimit_hit(w->db.redis, 2, keys, limits,
-	    cfg->forgot_window_s, &allowed, &retry);
-	if (st != CORE_OK) {
-		return auth_redis_error(c, st);
-	}
-	if (!allowed) {
+	core_status st = auth_throttle(c, 2, keys, limits,
+	    cfg->forgot_window_s, "password reset requests");
+	if (st == CORE_RESOURCE_EXHAUSTED) {
 		core_log_kv(CORE_LOG_DEBUG, "password reset request throttled",
 		    "client_ip", ip, NULL);
-		core_call_set_retry_after(c, (uint32_t) retry);
-		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
-		    "too many password reset requests; try again in %d s",
-		    retry);
 	}
-	return CORE_OK;
+	return st;
 }
 
 /* Writes a reset token and its mail for the active account of email, if

@@ -1,7 +1,9 @@
 /* What AuthService's handlers answer with; see replies.h. */
 #include <string.h>
 
+#include "auth_worker.h"
 #include "core/timestamp.h"
+#include "ratelimit.h"
 #include "replies.h"
 
 /* Sessions one answer lists at most. */
@@ -108,5 +110,25 @@ auth_sessions_reply(core_call *c, core_redis *r, const char *user_id,
 	}
 	*out = ms;
 	*n = k;
+	return CORE_OK;
+}
+
+core_status
+auth_throttle(core_call *c, int n, const char *const *keys, const int *limits,
+    int window_s, const char *what)
+{
+	auth_worker *w = core_call_state(c);
+	bool allowed = false;
+	int retry = 0;
+	core_status st = auth_ratelimit_hit(
+	    w->db.redis, n, keys, limits, window_s, &allowed, &retry);
+	if (st != CORE_OK) {
+		return auth_redis_error(c, st);
+	}
+	if (!allowed) {
+		core_call_set_retry_after(c, (uint32_t) retry);
+		return core_call_error(c, CORE_RESOURCE_EXHAUSTED,
+		    "too many %s; try again in %d s", what, retry);
+	}
 	return CORE_OK;
 }

@@ -19,6 +19,14 @@
 core_status auth_storage_error(core_call *c, core_status st);
 core_status auth_redis_error(core_call *c, core_status st);
 
+/* Counts one hit on each of the n keys (Redis, auth_ratelimit_hit), each
+ * allowing limits[i] per window_s, and answers on c: CORE_OK when every
+ * key is under its limit; RESOURCE_EXHAUSTED "too many <what>; try again
+ * in N s" with a retry-after when one is over; a Redis failure as
+ * auth_redis_error answers it. */
+core_status auth_throttle(core_call *c, int n, const char *const *keys,
+    const int *limits, int window_s, const char *what);
+
 /* A User / Session message in the arena; NULL when it is full. A session
  * is marked current when its id is current_sid (may be NULL). */
 Auth__V1__User *auth_user_message(core_arena *a, const auth_user *u);

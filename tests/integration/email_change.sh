@@ -12,43 +12,21 @@
 # Usage: email_change.sh BUILD_DIR
 set -euo pipefail
 build=$1
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 tmp=$(mktemp -d)
-maildir=$tmp/mail
-sink_pid=""
 # shellcheck source=tests/integration/edge_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/edge_env.sh"
-sink_port=$(edge_env_free_port)
+# shellcheck source=tests/integration/mail_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mail_env.sh"
 
-sink_start() {
-  "$root/scripts/mail-sink.py" --port "$sink_port" --dir "$maildir" \
-    >"$tmp/sink.out" 2>&1 &
-  sink_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$sink_port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "FAIL: the mail sink did not start" >&2
-  cat "$tmp/sink.out" >&2
-  return 1
-}
-sink_stop() {
-  [[ -n $sink_pid ]] || return 0
-  kill -TERM "$sink_pid" 2>/dev/null || true
-  wait "$sink_pid" 2>/dev/null || true
-  sink_pid=""
-}
 
 pw="correct horse battery"
-export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
-  AUTH_MAIL_POLL_MS=100 AUTH_SMTP_TIMEOUT_S=5 \
-  AUTH_PUBLIC_BASE_URL=https://app.example.test AUTH_VERIFY_RESEND_MAX=50
+export AUTH_VERIFY_RESEND_MAX=50
 # Every line svc-auth may write, so the token check sees them all.
 export SVC_LOG_LEVEL=debug
 # A Redis database of its own: the counters start at zero.
 export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/13"
 redis-cli -u "$TEST_REDIS_URL" FLUSHDB >/dev/null
-sink_start
+mail_env_setup "$tmp"
 edge_env_start "$build" "$tmp"
 trap 'sink_stop; edge_env_stop; rm -rf "$tmp"' EXIT
 psql_auth() { psql -qtA "$AUTH_DATABASE_URL" -c "$1"; }
@@ -82,22 +60,6 @@ claim() { # TOKEN NAME: a claim of an access token
   p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
   while ((${#p} % 4)); do p+="="; done
   base64 -d <<<"$p" | jq -c ".$2"
-}
-mails_to() { # ADDRESS: how many mails the sink holds for it
-  grep -l "^To: <$1>" "$maildir"/*.eml 2>/dev/null | wc -l
-}
-mail_n() { # ADDRESS N [SECONDS]: waits for the Nth mail to ADDRESS, prints its file
-  local f
-  for _ in $(seq $((${3:-10} * 20))); do
-    f=$(grep -l "^To: <$1>" "$maildir"/*.eml 2>/dev/null | sed -n "${2}p" || true)
-    [[ -n $f ]] && { echo "$f"; return 0; }
-    sleep 0.05
-  done
-  return 1
-}
-link_token() { # FILE PAGE: the token of the link to #/PAGE in the plain-text part
-  grep -o "https://app.example.test/#/$2?token=[A-Za-z0-9_-]\{43\}" "$1" |
-    head -n1 | sed 's/.*?token=//' || true
 }
 # The answer with what must differ taken out: the request id and date.
 answer() { # FILE-PREFIX: saves status line, headers and body of the last post

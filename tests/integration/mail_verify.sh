@@ -9,41 +9,19 @@
 # Usage: mail_verify.sh BUILD_DIR
 set -euo pipefail
 build=$1
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 tmp=$(mktemp -d)
-maildir=$tmp/mail
-sink_pid=""
 # shellcheck source=tests/integration/edge_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/edge_env.sh"
-sink_port=$(edge_env_free_port)
+# shellcheck source=tests/integration/mail_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mail_env.sh"
 
-sink_start() {
-  "$root/scripts/mail-sink.py" --port "$sink_port" --dir "$maildir" \
-    >"$tmp/sink.out" 2>&1 &
-  sink_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$sink_port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "FAIL: the mail sink did not start" >&2
-  cat "$tmp/sink.out" >&2
-  return 1
-}
-sink_stop() {
-  [[ -n $sink_pid ]] || return 0
-  kill -TERM "$sink_pid" 2>/dev/null || true
-  wait "$sink_pid" 2>/dev/null || true
-  sink_pid=""
-}
 
-export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
-  AUTH_MAIL_POLL_MS=100 AUTH_SMTP_TIMEOUT_S=5 \
-  AUTH_PUBLIC_BASE_URL=https://app.example.test AUTH_VERIFY_RESEND_MAX=3
+export AUTH_VERIFY_RESEND_MAX=3
 # Every line svc-auth may write, so the token check sees them all.
 export SVC_LOG_LEVEL=debug
 # A Redis database of its own: the resend counters start at zero.
 export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/12"
-sink_start
+mail_env_setup "$tmp"
 edge_env_start "$build" "$tmp"
 trap 'sink_stop; edge_env_stop; rm -rf "$tmp"' EXIT
 psql_auth() { psql -qtA "$AUTH_DATABASE_URL" -c "$1"; }
@@ -81,10 +59,7 @@ mail_for() { # ADDRESS [SECONDS]: waits for a mail to ADDRESS, prints its file
   done
   return 1
 }
-token_in() { # FILE: the token of the link in the plain-text part
-  grep -o 'https://app.example.test/#/verify-email?token=[A-Za-z0-9_-]\{43\}' "$1" |
-    head -n1 | sed 's/.*?token=//' || true
-}
+token_in() { link_token "$1" verify-email; } # FILE
 tokens=()
 
 # Registration writes the mail; the sender delivers it to the sink.

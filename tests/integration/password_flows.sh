@@ -10,33 +10,13 @@
 # Usage: password_flows.sh BUILD_DIR
 set -euo pipefail
 build=$1
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 tmp=$(mktemp -d)
-maildir=$tmp/mail
-sink_pid=""
 auth2_pid=""
 # shellcheck source=tests/integration/edge_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/edge_env.sh"
-sink_port=$(edge_env_free_port)
+# shellcheck source=tests/integration/mail_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mail_env.sh"
 
-sink_start() {
-  "$root/scripts/mail-sink.py" --port "$sink_port" --dir "$maildir" \
-    >>"$tmp/sink.out" 2>&1 &
-  sink_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$sink_port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "FAIL: the mail sink did not start" >&2
-  cat "$tmp/sink.out" >&2
-  return 1
-}
-sink_stop() {
-  [[ -n $sink_pid ]] || return 0
-  kill -TERM "$sink_pid" 2>/dev/null || true
-  wait "$sink_pid" 2>/dev/null || true
-  sink_pid=""
-}
 auth2_stop() {
   [[ -n $auth2_pid ]] || return 0
   kill -TERM "$auth2_pid" 2>/dev/null || true
@@ -45,17 +25,14 @@ auth2_stop() {
 }
 
 # Small limits the test can reach.
-export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
-  AUTH_MAIL_POLL_MS=100 AUTH_SMTP_TIMEOUT_S=5 \
-  AUTH_PUBLIC_BASE_URL=https://app.example.test \
-  AUTH_FORGOT_MAX_PER_EMAIL=3 AUTH_FORGOT_MAX_PER_IP=5 AUTH_FORGOT_MIN_MS=200 \
+export AUTH_FORGOT_MAX_PER_EMAIL=3 AUTH_FORGOT_MAX_PER_IP=5 AUTH_FORGOT_MIN_MS=200 \
   AUTH_LOGIN_MAX_PER_USER=4
 # Every line svc-auth may write, so the secret checks see them all.
 export SVC_LOG_LEVEL=debug
 # A Redis database of its own: the counters start at zero.
 export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/11"
 redis-cli -u "$TEST_REDIS_URL" FLUSHDB >/dev/null
-sink_start
+mail_env_setup "$tmp"
 # The edge believes X-Forwarded-For from loopback: each part of the test
 # speaks from a client address of its own.
 edge_env_start "$build" "$tmp" EDGE_TRUSTED_PROXIES=127.0.0.1
@@ -92,23 +69,7 @@ refresh() { # REFRESH_TOKEN: prints the status
 problem() { # FILE: the problem without what differs per request
   jq -S 'del(.instance, .request_id)' "$tmp/body" >"$1"
 }
-mails_to() { # ADDRESS: how many mails the sink has for it
-  grep -l "^To: <$1>" "$maildir"/*.eml 2>/dev/null | wc -l
-}
-mail_n() { # ADDRESS N [SECONDS]: waits for the Nth mail to ADDRESS, prints its file
-  for _ in $(seq $((${3:-10} * 20))); do
-    if (($(mails_to "$1") >= $2)); then
-      grep -l "^To: <$1>" "$maildir"/*.eml | xargs ls -tr | sed -n "${2}p"
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
-reset_token_in() { # FILE: the token of the reset link in the plain-text part
-  grep -o 'https://app.example.test/#/reset-password?token=[A-Za-z0-9_-]\{43\}' "$1" |
-    head -n1 | sed 's/.*?token=//' || true
-}
+reset_token_in() { link_token "$1" reset-password; } # FILE
 tokens=()
 secrets=("$PW")
 
