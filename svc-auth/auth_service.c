@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "key_methods.h"
 #include "login.h"
+#include "mfa.h"
 #include "passwords.h"
 #include "ratelimit.h"
 #include "replies.h"
@@ -238,6 +239,17 @@ static const core_rpc_method auth_methods[] = {
     {M("VerifyEmail"), auth_verify_email, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("ResendVerification"), auth_resend_verification, CORE_RULE_USER, 0,
         NULL, NULL},
+    /* Two-factor login (mfa.c). EnrollTotp checks the current password,
+     * DisableTotp and RegenerateRecoveryCodes a second factor, LoginMfa
+     * its ticket: each handler checks its proof itself. */
+    {M("EnrollTotp"), auth_enroll_totp, CORE_RULE_USER, 0, NULL, NULL},
+    {M("ConfirmTotp"), auth_confirm_totp, CORE_RULE_USER, 0, NULL, NULL},
+    {M("LoginMfa"), auth_login_mfa, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    {M("DisableTotp"), auth_disable_totp, CORE_RULE_USER, 0, NULL, NULL},
+    {M("RegenerateRecoveryCodes"), auth_regenerate_recovery_codes,
+        CORE_RULE_USER, 0, NULL, NULL},
+    {M("GetMfaStatus"), auth_get_mfa_status, CORE_RULE_USER, 0, NULL, NULL},
+    {M("AdminResetMfa"), auth_admin_reset_mfa, CORE_RULE_ADMIN, 0, NULL, NULL},
 };
 
 const core_rpc_service auth_rpc_service = {

@@ -9,7 +9,10 @@
 #include "core/b64url.h"
 #include "mail.h"
 
-static const char *const kind_names[AUTH_MAIL_KINDS] = {"verify_email"};
+static const char *const kind_names[AUTH_MAIL_KINDS] = {
+    "verify_email",
+    "mfa_changed",
+};
 
 typedef struct template
 {
@@ -254,6 +257,35 @@ auth_mail_render(auth_mail_kind kind, const char *username,
 	m->text = expand(templates[kind].text, names, values, 3, false);
 	m->html = expand(templates[kind].html, names, values, 3, true);
 	sodium_memzero(link, sizeof(link));
+	if (m->text == NULL || m->html == NULL) {
+		auth_mail_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+int
+auth_mail_render_notice(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *change, auth_mail_msg *m)
+{
+	char link[2048];
+	size_t bl = strlen(base_url);
+	while (bl > 0 && base_url[bl - 1] == '/') {
+		bl--;
+	}
+	int w =
+	    snprintf(link, sizeof(link), "%.*s/#/profile", (int) bl, base_url);
+	memset(m, 0, sizeof(*m));
+	if (w < 0 || (size_t) w >= sizeof(link) || kind < 0 ||
+	    kind >= AUTH_MAIL_KINDS || templates[kind].text == NULL) {
+		return -1;
+	}
+	const char *names[] = {"username", "change", "link"};
+	const char *values[] = {username, change, link};
+	snprintf(
+	    m->subject, sizeof(m->subject), "%s", templates[kind].subject);
+	m->text = expand(templates[kind].text, names, values, 3, false);
+	m->html = expand(templates[kind].html, names, values, 3, true);
 	if (m->text == NULL || m->html == NULL) {
 		auth_mail_msg_free(m);
 		return -1;

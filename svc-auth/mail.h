@@ -9,6 +9,7 @@
 /* What a mail is about: one template pair each (NAME.txt, NAME.html). */
 typedef enum auth_mail_kind {
 	AUTH_MAIL_VERIFY_EMAIL, /* verify_email */
+	AUTH_MAIL_MFA_CHANGED,  /* mfa_changed: a notice, no token */
 	AUTH_MAIL_KINDS
 } auth_mail_kind;
 
@@ -55,6 +56,14 @@ int auth_token_hash(const char *text, char hash_hex[65]);
 int auth_mail_render(auth_mail_kind kind, const char *username,
     const char *base_url, const char *path, const char *token, int hours,
     auth_mail_msg *m);
+
+/* Renders a notice (a mail that carries no token) of kind for username
+ * into m. Placeholders: {{username}}, {{change}} (what happened, one
+ * sentence) and {{link}} (base_url + "/#/profile"); HTML-escaped in the
+ * HTML body. Returns 0, or -1 (out of memory or a body over
+ * AUTH_MAIL_BODY_MAX). */
+int auth_mail_render_notice(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *change, auth_mail_msg *m);
 
 /* Frees m's bodies (wiped: they hold a token). NULL members are fine. */
 void auth_mail_msg_free(auth_mail_msg *m);
