@@ -170,4 +170,5 @@ const field_rule rules_mfa_rows[] = {
                        "enrolment was only pending)."},
 };
 
-const size_t rules_mfa_n_rows = sizeof(rules_mfa_rows) / sizeof(rules_mfa_rows[0]);
+const size_t rules_mfa_n_rows =
+    sizeof(rules_mfa_rows) / sizeof(rules_mfa_rows[0]);

@@ -97,8 +97,8 @@ auth_mfa_enroll(core_pg *pg, const char *user_id,
     const uint8_t sealed[AUTH_TOTP_SEALED_BYTES])
 {
 	char sealed_text[2 * AUTH_TOTP_SEALED_BYTES + 3];
-	bytea_text(sealed, AUTH_TOTP_SEALED_BYTES, sealed_text,
-	    sizeof(sealed_text));
+	bytea_text(
+	    sealed, AUTH_TOTP_SEALED_BYTES, sealed_text, sizeof(sealed_text));
 	const char *params[] = {user_id, sealed_text};
 	PGresult *r = NULL;
 	core_status st = core_pg_exec(pg,
@@ -116,9 +116,9 @@ auth_mfa_enroll(core_pg *pg, const char *user_id,
 }
 
 core_status
-auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step,
-    int max_age_s, char hashes[AUTH_RECOVERY_CODES][65],
-    const auth_mfa_mail *mail, bool *done)
+auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
+    char hashes[AUTH_RECOVERY_CODES][65], const auth_mfa_mail *mail,
+    bool *done)
 {
 	char step_text[24], age[24], arr[AUTH_RECOVERY_CODES * 66 + 2];
 	snprintf(step_text, sizeof(step_text), "%lld", (long long) step);
@@ -231,7 +231,8 @@ core_status
 auth_mfa_remove(core_pg *pg, const char *user_id, const auth_mfa_mail *mail,
     bool *was_enabled)
 {
-	const char *params[] = {user_id, mail->subject, mail->text, mail->html};
+	const char *params[] = {
+	    user_id, mail->subject, mail->text, mail->html};
 	PGresult *r = NULL;
 	*was_enabled = false;
 	core_status st = core_pg_exec(pg,

@@ -28,7 +28,8 @@ auth_totp_secret_new(uint8_t secret[AUTH_TOTP_SECRET_BYTES])
 }
 
 void
-auth_totp_secret_b32(const uint8_t secret[AUTH_TOTP_SECRET_BYTES], char out[33])
+auth_totp_secret_b32(
+    const uint8_t secret[AUTH_TOTP_SECRET_BYTES], char out[33])
 {
 	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 	/* 20 bytes are exactly 32 groups of 5 bits: no padding. */
@@ -69,15 +70,15 @@ auth_totp_code_at(const uint8_t secret[AUTH_TOTP_SECRET_BYTES], int64_t step,
 	}
 	/* liboath counts steps from a time: the start of this one. */
 	time_t t = (time_t) (step * AUTH_TOTP_STEP_S);
-	int rc = oath_totp_generate2((const char *) secret,
-	    AUTH_TOTP_SECRET_BYTES, t, AUTH_TOTP_STEP_S, 0, AUTH_TOTP_DIGITS,
-	    0, out);
+	int rc =
+	    oath_totp_generate2((const char *) secret, AUTH_TOTP_SECRET_BYTES,
+	        t, AUTH_TOTP_STEP_S, 0, AUTH_TOTP_DIGITS, 0, out);
 	return rc == OATH_OK ? 0 : -1;
 }
 
 int
-auth_totp_match(const uint8_t secret[AUTH_TOTP_SECRET_BYTES],
-    const char *code, int64_t now, int window, int64_t *step)
+auth_totp_match(const uint8_t secret[AUTH_TOTP_SECRET_BYTES], const char *code,
+    int64_t now, int window, int64_t *step)
 {
 	if (!auth_totp_code_shape(code) || now < 0 || window < 0) {
 		return -1;
@@ -226,7 +227,8 @@ auth_totp_qr_svg(const char *text)
 				continue;
 			}
 			int run = 1;
-			while (x + run < w && (qr->data[y * w + x + run] & 1u)) {
+			while (
+			    x + run < w && (qr->data[y * w + x + run] & 1u)) {
 				run++;
 			}
 			o += (size_t) snprintf(svg + o, cap - o,

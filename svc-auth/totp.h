@@ -11,7 +11,7 @@
 
 #include "keys.h"
 
-#define AUTH_TOTP_SECRET_BYTES 20 /* 160 bits, RFC 4226's recommendation */
+#define AUTH_TOTP_SECRET_BYTES 20   /* 160 bits, RFC 4226's recommendation */
 #define AUTH_TOTP_SECRET_B32_LEN 32 /* base32 of 20 bytes, no padding */
 #define AUTH_TOTP_STEP_S 30
 #define AUTH_TOTP_DIGITS 6

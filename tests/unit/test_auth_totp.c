@@ -17,7 +17,8 @@
 #include "totp.h"
 
 /* RFC 6238 appendix B's SHA-1 secret: the ASCII of "1234567890" twice. */
-static const uint8_t rfc_secret[AUTH_TOTP_SECRET_BYTES] = "12345678901234567890";
+static const uint8_t rfc_secret[AUTH_TOTP_SECRET_BYTES] =
+    "12345678901234567890";
 
 static int
 setup(void **state)
@@ -64,7 +65,8 @@ test_match_accepts_one_step_either_side_and_no_more(void **state)
 	for (int64_t d = -3; d <= 3; d++) {
 		char code[AUTH_TOTP_DIGITS + 1];
 		int64_t step = -1;
-		assert_int_equal(auth_totp_code_at(rfc_secret, cur + d, code), 0);
+		assert_int_equal(
+		    auth_totp_code_at(rfc_secret, cur + d, code), 0);
 		int rv = auth_totp_match(
 		    rfc_secret, code, now, AUTH_TOTP_WINDOW, &step);
 		if (d >= -1 && d <= 1) {
@@ -126,15 +128,16 @@ test_uri_is_the_key_uri_format_with_encoded_label(void **state)
 {
 	(void) state;
 	char uri[512];
-	assert_int_equal(auth_totp_uri("My App", "ada.l",
-	                     "GEZDGNBVGY3DOOJQGEZDGNBVGY3DOOJQ", uri,
-	                     sizeof(uri)),
+	assert_int_equal(
+	    auth_totp_uri("My App", "ada.l",
+	        "GEZDGNBVGY3DOOJQGEZDGNBVGY3DOOJQ", uri, sizeof(uri)),
 	    0);
 	assert_string_equal(uri,
 	    "otpauth://totp/My%20App:ada.l?secret="
 	    "GEZDGNBVGY3DOOJQGEZDGNBVGY3DOOJQ&issuer=My%20App&algorithm=SHA1&"
 	    "digits=6&period=30");
-	assert_int_equal(auth_totp_uri("a:b&c", "x", "S", uri, sizeof(uri)), 0);
+	assert_int_equal(
+	    auth_totp_uri("a:b&c", "x", "S", uri, sizeof(uri)), 0);
 	assert_string_equal(uri,
 	    "otpauth://totp/a%3Ab%26c:x?secret=S&issuer=a%3Ab%26c&algorithm="
 	    "SHA1&digits=6&period=30");
@@ -177,13 +180,14 @@ svg_modules(const char *svg, int size, unsigned char *m)
 	d += 4;
 	while (*d == 'M') {
 		int x, y, run, back, n = 0;
-		assert_int_equal(sscanf(d, "M%d,%dh%dv1h-%dz%n", &x, &y, &run,
-		                     &back, &n),
+		assert_int_equal(
+		    sscanf(d, "M%d,%dh%dv1h-%dz%n", &x, &y, &run, &back, &n),
 		    4);
 		assert_int_equal(run, back);
 		assert_true(x >= 0 && y >= 0 && x + run <= size && y < size);
 		for (int i = 0; i < run; i++) {
-			assert_int_equal(m[y * size + x + i], 0); /* no overlap */
+			assert_int_equal(
+			    m[y * size + x + i], 0); /* no overlap */
 			m[y * size + x + i] = 1;
 		}
 		d += n;
@@ -215,7 +219,8 @@ test_qr_svg_draws_exactly_the_modules_of_the_qr_code(void **state)
 	for (int y = 0; y < size; y++) {
 		for (int x = 0; x < size; x++) {
 			bool in = x >= 4 && y >= 4 && x < w + 4 && y < w + 4;
-			int want = in ? (qr->data[(y - 4) * w + (x - 4)] & 1) : 0;
+			int want =
+			    in ? (qr->data[(y - 4) * w + (x - 4)] & 1) : 0;
 			if (m[y * size + x] != want) {
 				fail_msg("module %d,%d is %d, not %d", x, y,
 				    m[y * size + x], want);
@@ -275,14 +280,15 @@ test_recovery_code_hash_normalises_and_binds_the_user(void **state)
 	crypto_hash_sha256(raw, (const uint8_t *) in, strlen(in));
 	sodium_bin2hex(want, sizeof(want), raw, sizeof(raw));
 	const char *same[] = {"ab1de-0ghjk", "ab1de0ghjk", "AB1DE-0GHJK",
-	    " ab1de 0ghjk ", "abIde-OghJK", "abLde-oghjk", "a-b-1-d-e-0-g-h-j-k"};
+	    " ab1de 0ghjk ", "abIde-OghJK", "abLde-oghjk",
+	    "a-b-1-d-e-0-g-h-j-k"};
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
 		assert_int_equal(auth_recovery_code_hash(uid, same[i], h), 0);
 		assert_string_equal(h, want);
 	}
-	assert_int_equal(auth_recovery_code_hash(
-	                     "1b7c8a52-4c4e-4a55-9a0e-5a4a3c2b1d00",
-	                     "ab1de-0ghjk", h),
+	assert_int_equal(
+	    auth_recovery_code_hash(
+	        "1b7c8a52-4c4e-4a55-9a0e-5a4a3c2b1d00", "ab1de-0ghjk", h),
 	    0);
 	assert_string_not_equal(h, want);
 	const char *bad[] = {"", "ab1de-0ghj", "ab1de-0ghjkk", "ab1de-0ghju",
@@ -302,7 +308,8 @@ main(void)
 	        test_match_accepts_one_step_either_side_and_no_more),
 	    cmocka_unit_test(test_match_refuses_what_is_not_six_digits),
 	    cmocka_unit_test(test_secret_is_rfc4648_base32),
-	    cmocka_unit_test(test_uri_is_the_key_uri_format_with_encoded_label),
+	    cmocka_unit_test(
+	        test_uri_is_the_key_uri_format_with_encoded_label),
 	    cmocka_unit_test(test_sealed_secret_opens_with_its_kek_only),
 	    cmocka_unit_test(
 	        test_qr_svg_draws_exactly_the_modules_of_the_qr_code),
