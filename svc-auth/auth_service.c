@@ -174,8 +174,20 @@ claims_message(core_arena *a, const core_jwt_claims *cl)
 	m->username = core_arena_strdup(a, cl->username);
 	m->role = core_arena_strdup(a, cl->role);
 	m->auth_time = cl->auth_time;
+	static const struct {
+		unsigned bit;
+		char *name;
+	} amr[] = {{CORE_AMR_PWD, "pwd"}, {CORE_AMR_OTP, "otp"}};
+	m->amr = core_arena_alloc(
+	    a, sizeof(amr) / sizeof(amr[0]) * sizeof(*m->amr));
+	for (size_t i = 0; m->amr != NULL && i < sizeof(amr) / sizeof(amr[0]);
+	     i++) {
+		if ((cl->amr & amr[i].bit) != 0) {
+			m->amr[m->n_amr++] = amr[i].name;
+		}
+	}
 	if (!m->iss || !m->sub || !m->aud || !m->jti || !m->sid ||
-	    !m->username || !m->role) {
+	    !m->username || !m->role || !m->amr) {
 		return NULL;
 	}
 	return m;

@@ -36,6 +36,8 @@ export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
   AUTH_PUBLIC_BASE_URL=https://app.example.test \
   AUTH_MFA_TICKET_TTL_S=$ttl AUTH_MFA_MAX_PER_USER=25 AUTH_MFA_MAX_PER_IP=30 \
   AUTH_TOTP_ISSUER="Micro Core"
+# Every line svc-auth may write, so the secret check sees them all.
+export SVC_LOG_LEVEL=debug
 # A Redis database of its own, emptied: the throttle counters start at zero.
 export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/14"
 redis-cli -u "$TEST_REDIS_URL" FLUSHDB >/dev/null
@@ -171,6 +173,8 @@ check "POST /login/mfa with the ticket and a current code is 200" \
 at=$(jq -r .access_token "$tmp/body")
 rt=$(jq -r .refresh_token "$tmp/body")
 check "  an access token with amr [pwd, otp]" test "$(claim "$at" amr)" = '["pwd","otp"]'
+check "  CheckToken (rpcctl) says amr [pwd, otp] too" \
+  test "$("$build/cli/rpcctl" call auth.CheckToken "{\"token\":\"$at\"}" | jq -c .claims.amr)" = '["pwd","otp"]'
 check "  and auth_time now" test $(($(date +%s) - $(claim "$at" auth_time))) -le 5
 check "  the token cookies are set" test "$(grep -ci '^set-cookie' "$tmp/head")" -ge 2
 check "  a refresh keeps amr [pwd, otp]" \
@@ -329,6 +333,8 @@ check "  bob's refusal is audited too" \
 
 # No secret, code or ticket in any log line.
 check "the logs hold no TOTP secret" bash -c "! grep -q '$ada_secret' '$tmp'/*.log"
+check "  no recovery code" bash -c "! grep -qFf '$tmp/ada.codes2' '$tmp'/*.log"
+check "  and no ticket" bash -c "! grep -qFf <(cat '$tmp'/t.*) '$tmp'/*.log"
 
 echo "mfa_totp: $passed passed, $failed failed"
 ((failed == 0))
