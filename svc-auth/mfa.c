@@ -40,8 +40,9 @@
 #define SAID_RESET                                                            \
 	"An administrator turned two-factor sign-in off for your account. "   \
 	"Turn it on again from your profile."
+
 /* A new set of recovery codes: the texts (in the call's arena, for the
- * answer) into *codes and their hashes for u. */
+ * answer) into *codes and their hashes for user_id. */
 static core_status
 new_codes(core_call *c, const char *user_id, char ***codes,
     char hashes[AUTH_RECOVERY_CODES][65])
@@ -64,8 +65,7 @@ new_codes(core_call *c, const char *user_id, char ***codes,
 	return CORE_OK;
 }
 
-/* ---- The password of an enrolment --------------------------------------
- */
+/* ---- The password of an enrolment -------------------------------------- */
 
 /* Checks the caller's current password, counted as a login on the
  * username's and the address's counters (as DeleteAccount does). */
@@ -122,8 +122,7 @@ check_password(
 	return CORE_OK;
 }
 
-/* ---- Enrolment ------------------------------------------------------------
- */
+/* ---- Enrolment --------------------------------------------------------- */
 
 /* The answer of an enrolment: the secret, its URI and QR code. */
 static core_status
@@ -289,8 +288,7 @@ auth_confirm_totp(
 	return CORE_OK;
 }
 
-/* ---- Changes of a user with two-factor login on ------------------------
- */
+/* ---- Changes of a user with two-factor login on ------------------------ */
 
 core_status
 auth_disable_totp(

@@ -87,7 +87,7 @@ auth_mfa_succeeded(auth_worker *w, const auth_mfa_keys *k)
 	(void) auth_ratelimit_undo(w->db.redis, k->ip_key);
 }
 
-/* ---- Secrets ------------------------------------------------------------- */
+/* ---- Secrets ----------------------------------------------------------- */
 
 /* Opens a sealed secret with the KEK. */
 core_status
@@ -188,8 +188,7 @@ auth_mfa_check_factor(core_call *c, const char *user_id, const char *code,
 	return CORE_OK;
 }
 
-/* ---- Notices and codes ---------------------------------------------------
- */
+/* ---- Notices and codes ------------------------------------------------- */
 
 /* The notice of change for u into m (and the view the repo takes). */
 core_status
