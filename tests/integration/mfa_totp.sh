@@ -30,12 +30,12 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-ttl=4
+ttl=8
 export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
   AUTH_MAIL_POLL_MS=100 AUTH_SMTP_TIMEOUT_S=5 \
   AUTH_PUBLIC_BASE_URL=https://app.example.test \
   AUTH_MFA_TICKET_TTL_S=$ttl AUTH_MFA_MAX_PER_USER=25 AUTH_MFA_MAX_PER_IP=30 \
-  AUTH_TOTP_ISSUER="Micro Core"
+  AUTH_TOTP_ISSUER="Micro Core" AUTH_ARGON2_T=1 AUTH_ARGON2_M_KIB=8192
 # Every line svc-auth may write, so the secret check sees them all.
 export SVC_LOG_LEVEL=debug
 # A Redis database of its own, emptied: the throttle counters start at zero.
@@ -153,7 +153,7 @@ check "enrolling again while on is 400" \
   test "$(req POST /mfa/totp "{\"current_password\":\"$pw\"}" "$at")" = 400
 
 # ---- Login ---------------------------------------------------------------
-early_in_step # the ticket lives 4 s: no wait between it and its code
+early_in_step # the ticket lives 8 s: no wait between it and its code
 check "login with the password is 200" test "$(login ada)" = 200
 check "  mfa_required" test "$(jq .mfa_required "$tmp/body")" = true
 check "  with a ticket of 43 characters" test "$(jq -r '.mfa_ticket | length' "$tmp/body")" = 43
@@ -240,6 +240,8 @@ check "  and the recovery code stays unused" \
 # exactly one gets in.
 ip=192.0.2.4
 for i in $(seq 20); do ticket_of ada >"$tmp/t.$i"; done
+check "  (the 20 tickets are live)" \
+  test "$(redis-cli -u "$TEST_REDIS_URL" --scan --pattern 'mfa_ticket:*' | wc -l)" = 20
 rc=$(sed -n 3p "$tmp/ada.codes")
 for i in $(seq 20); do
   curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
