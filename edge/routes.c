@@ -263,7 +263,8 @@ static edge_route routes[] = {
     {.method = "POST",
         .path = "/login/mfa",
         .rpc = "/auth.v1.AuthService/LoginMfa",
-        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_SET_COOKIES,
+        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_DEVICE_COOKIE |
+                 ROUTE_SET_COOKIES,
         .success = 200,
         .op = "loginMfa",
         .summary = "Complete a login with its second factor",
@@ -272,7 +273,9 @@ static edge_route routes[] = {
                  "mfa_ticket instead of tokens. This call takes the "
                  "ticket and either a current code of the authenticator "
                  "app or an unused recovery code, and answers as a "
-                 "login does (tokens in the body and as cookies). The "
+                 "login does (tokens in the body and as cookies, and a "
+                 "device token that exempts this device from the "
+                 "throttle of wrong codes sent by others). The "
                  "ticket works once, for at most 5 minutes, only from "
                  "the client it was issued to, and not after a "
                  "password change. A code works once.",
@@ -280,8 +283,8 @@ static edge_route routes[] = {
                   "and recovery_code is given; 401 the ticket is "
                   "invalid, expired, used or another client's, or the "
                   "code is wrong or used; 403 the account is disabled; "
-                  "429 too many wrong codes for this user or address "
-                  "(Retry-After)"},
+                  "429 too many wrong codes for this user, address or "
+                  "device (Retry-After)"},
     {.method = "GET",
         .path = "/mfa",
         .rpc = "/auth.v1.AuthService/GetMfaStatus",

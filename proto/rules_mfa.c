@@ -97,6 +97,13 @@ const field_rule rules_mfa_rows[] = {
     {.message = "auth.v1.LoginMfaRequest",
         .field = "user_agent",
         .description = USER_AGENT_DESC},
+    {.message = "auth.v1.LoginMfaRequest",
+        .field = "device_token",
+        .description = "Optional: the device_token an earlier login of "
+                       "this user returned on this device (browsers: the "
+                       "edge takes it from its cookie). With it, wrong "
+                       "codes sent by others for this user do not lock "
+                       "this device out."},
 
     {.message = "auth.v1.DisableTotpRequest",
         .description = "Proof of the second factor: exactly one of code "

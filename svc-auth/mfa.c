@@ -237,7 +237,7 @@ auth_confirm_totp(
 	}
 	core_status st = auth_mfa_caller(c, &u);
 	if (st != CORE_OK ||
-	    (st = auth_mfa_throttle(c, u.id, ip, &k)) != CORE_OK) {
+	    (st = auth_mfa_throttle(c, u.id, ip, NULL, &k)) != CORE_OK) {
 		return st;
 	}
 	st = auth_mfa_totp_get(w->db.pg, u.id, &t);
@@ -305,8 +305,8 @@ auth_disable_totp(
 	auth_mfa_client(req->client_ip, req->user_agent, ip, ua);
 	core_status st = auth_mfa_caller(c, &u);
 	if (st != CORE_OK ||
-	    (st = auth_mfa_check_factor(
-	         c, u.id, req->code, req->recovery_code, ip)) != CORE_OK ||
+	    (st = auth_mfa_check_factor(c, u.id, req->code, req->recovery_code,
+	         ip, NULL)) != CORE_OK ||
 	    (st = auth_mfa_notice(c, &u, SAID_DISABLED, &m, &mail)) !=
 	        CORE_OK) {
 		return st;
@@ -340,8 +340,8 @@ auth_regenerate_recovery_codes(
 	auth_mfa_client(req->client_ip, req->user_agent, ip, ua);
 	core_status st = auth_mfa_caller(c, &u);
 	if (st != CORE_OK ||
-	    (st = auth_mfa_check_factor(
-	         c, u.id, req->code, req->recovery_code, ip)) != CORE_OK ||
+	    (st = auth_mfa_check_factor(c, u.id, req->code, req->recovery_code,
+	         ip, NULL)) != CORE_OK ||
 	    (st = new_codes(c, u.id, &codes, hashes)) != CORE_OK ||
 	    (st = auth_mfa_notice(c, &u, SAID_CODES, &m, &mail)) != CORE_OK) {
 		return st;

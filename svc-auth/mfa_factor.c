@@ -51,20 +51,29 @@ auth_mfa_client(
  * checked, atomically); RESOURCE_EXHAUSTED with a retry-after when over a
  * limit. */
 core_status
-auth_mfa_throttle(
-    core_call *c, const char *user_id, const char *ip, auth_mfa_keys *k)
+auth_mfa_throttle(core_call *c, const char *user_id, const char *ip,
+    const char *device_id, auth_mfa_keys *k)
 {
 	auth_worker *w = core_call_state(c);
 	const auth_config *cfg = w->cfg;
 	snprintf(k->user_key, sizeof(k->user_key), "ratelimit:mfa:user:%s",
 	    user_id);
 	snprintf(k->ip_key, sizeof(k->ip_key), "ratelimit:mfa:ip:%s", ip);
+	k->device = device_id != NULL;
+	snprintf(k->device_key, sizeof(k->device_key),
+	    "ratelimit:mfa:device:%s", k->device ? device_id : "");
 	const char *keys[] = {k->user_key, k->ip_key};
 	const int limits[] = {cfg->mfa_max_per_user, cfg->mfa_max_per_ip};
+	/* A known device is counted on its own, as a login is: wrong codes
+	 * sent by someone who has the password (from elsewhere) do not lock
+	 * the user's own device out. */
+	const char *dkeys[] = {k->device_key};
+	const int dlimits[] = {cfg->mfa_max_per_user};
 	bool allowed = false;
 	int retry = 0;
-	core_status st = auth_ratelimit_hit(
-	    w->db.redis, 2, keys, limits, cfg->mfa_window_s, &allowed, &retry);
+	core_status st = auth_ratelimit_hit(w->db.redis, k->device ? 1 : 2,
+	    k->device ? dkeys : keys, k->device ? dlimits : limits,
+	    cfg->mfa_window_s, &allowed, &retry);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
@@ -83,6 +92,11 @@ auth_mfa_throttle(
 void
 auth_mfa_succeeded(auth_worker *w, const auth_mfa_keys *k)
 {
+	if (k->device) {
+		/* The user's count stays: it was someone else's. */
+		(void) auth_ratelimit_reset(w->db.redis, k->device_key);
+		return;
+	}
 	(void) auth_ratelimit_reset(w->db.redis, k->user_key);
 	(void) auth_ratelimit_undo(w->db.redis, k->ip_key);
 }
@@ -137,7 +151,7 @@ check_code(core_call *c, const char *user_id, const auth_mfa_totp *t,
  * wrong one is UNAUTHENTICATED. */
 core_status
 auth_mfa_check_factor(core_call *c, const char *user_id, const char *code,
-    const char *recovery, const char *ip)
+    const char *recovery, const char *ip, const char *device_id)
 {
 	auth_worker *w = core_call_state(c);
 	if ((code[0] == '\0') == (recovery[0] == '\0')) {
@@ -150,7 +164,7 @@ auth_mfa_check_factor(core_call *c, const char *user_id, const char *code,
 		    c, CORE_UNAUTHENTICATED, AUTH_MFA_BAD_CODE);
 	}
 	auth_mfa_keys k;
-	core_status st = auth_mfa_throttle(c, user_id, ip, &k);
+	core_status st = auth_mfa_throttle(c, user_id, ip, device_id, &k);
 	if (st != CORE_OK) {
 		return st;
 	}

@@ -37,16 +37,20 @@ void auth_mfa_client(
 typedef struct auth_mfa_keys {
 	char user_key[96];
 	char ip_key[128];
+	bool device; /* counted on device_key alone */
+	char device_key[64];
 } auth_mfa_keys;
 
 /* Counts an attempt at a second factor of user_id from ip, before it is
- * checked and atomically, into k's keys; RESOURCE_EXHAUSTED with a
- * retry-after (answered on c) when over a limit. */
-core_status auth_mfa_throttle(
-    core_call *c, const char *user_id, const char *ip, auth_mfa_keys *k);
+ * checked and atomically, into k's keys: on the user's and the address's
+ * counters, or, with device_id (a valid device token's; NULL: none), on
+ * that device's alone. RESOURCE_EXHAUSTED with a retry-after (answered on
+ * c) when over a limit. */
+core_status auth_mfa_throttle(core_call *c, const char *user_id,
+    const char *ip, const char *device_id, auth_mfa_keys *k);
 
-/* The factor was right: the user's count is forgotten, the address gets
- * its hit back. Best effort. */
+/* The factor was right: the user's count is forgotten and the address
+ * gets its hit back (or the device's count is forgotten). Best effort. */
 void auth_mfa_succeeded(auth_worker *w, const auth_mfa_keys *k);
 
 /* Opens a sealed secret with the KEK; INTERNAL (answered, logged) when it
@@ -58,11 +62,12 @@ core_status auth_mfa_unseal(core_call *c,
 /* Checks the second factor of user_id: exactly one of code (a current
  * TOTP code, of a step after the last one used, which it becomes) and
  * recovery (an unused recovery code, used up by this). Throttled per user
- * and address (ip). INVALID_ARGUMENT (not exactly one), FAILED_PRECONDITION
+ * and address (ip), or per device (device_id, as auth_mfa_throttle). INVALID_ARGUMENT (not exactly one), FAILED_PRECONDITION
  * (two-factor login is off), UNAUTHENTICATED (wrong), RESOURCE_EXHAUSTED,
  * or a storage error; answered on c. */
 core_status auth_mfa_check_factor(core_call *c, const char *user_id,
-    const char *code, const char *recovery, const char *ip);
+    const char *code, const char *recovery, const char *ip,
+    const char *device_id);
 
 /* The notice of change (one sentence) for u into m, and the view of it
  * the repo takes. */

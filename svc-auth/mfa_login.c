@@ -13,6 +13,7 @@
 #include "auth_worker.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "device.h"
 #include "login.h"
 #include "mfa.h"
 #include "mfa_factor.h"
@@ -176,6 +177,21 @@ ticket_user(core_call *c, const mfa_ticket *t, auth_user *u, int64_t *t0)
 	return CORE_OK;
 }
 
+/* Whether token is a valid device token of u (a login of u on this device
+ * succeeded before); its device id into device_id. Anything else counts as
+ * no token. */
+static bool
+known_device(core_call *c, const char *token, const auth_user *u,
+    char device_id[AUTH_DEVICE_ID_MAX])
+{
+	auth_worker *w = core_call_state(c);
+	char user_id[37];
+	return token[0] != '\0' &&
+	       auth_device_token_check(w->cfg->device_key, token, u->username,
+	           auth_mfa_now_s(), device_id, user_id) == 0 &&
+	       strcmp(user_id, u->id) == 0;
+}
+
 core_status
 auth_login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -197,9 +213,14 @@ auth_login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	/* The ticket first: a stale one must not use up a code. */
 	core_status st = ticket_get(c, req->mfa_ticket, ip, ua, &t);
-	if (st != CORE_OK || (st = ticket_user(c, &t, &u, &t0)) != CORE_OK ||
-	    (st = auth_mfa_check_factor(c, t.user_id, req->code,
-	         req->recovery_code, ip)) != CORE_OK) {
+	if (st != CORE_OK || (st = ticket_user(c, &t, &u, &t0)) != CORE_OK) {
+		return st;
+	}
+	char device_id[AUTH_DEVICE_ID_MAX];
+	bool device = known_device(c, req->device_token, &u, device_id);
+	if ((st = auth_mfa_check_factor(c, t.user_id, req->code,
+	         req->recovery_code, ip, device ? device_id : NULL)) !=
+	    CORE_OK) {
 		return st;
 	}
 	/* The ticket works once: of two completions at once, the one that

@@ -257,7 +257,9 @@ check "  and 19 401s" test "$(cat "$tmp"/par.* | grep -c '^401$')" = 19
 # ---- Throttle of wrong codes -----------------------------------------------
 register cyd
 ip=192.0.2.5
-enable cyd "$(token_of cyd)"
+at=$(token_of cyd)
+cyd_device=$(jq -r .device_token "$tmp/body")
+enable cyd "$at"
 for i in $(seq 25); do
   mfa "$(ticket_of cyd)" 000000
   echo
@@ -266,6 +268,11 @@ check "25 wrong codes for cyd are 401 (the per-user limit)" test "$(grep -c '^40
 check "the 26th is 429" test "$(mfa "$(ticket_of cyd)" 000000)" = 429
 check "  with Retry-After" grep -qi '^retry-after: [1-9]' "$tmp/head"
 check "  even with the right code" test "$(mfa "$(ticket_of cyd)" "$(code "$secret")")" = 429
+check "  but from cyd's own device (its device token) a code of the next step is 200" \
+  test "$(req POST /login/mfa "{\"mfa_ticket\":\"$(ticket_of cyd)\",\"code\":\"$(code "$secret" 1)\",\"device_token\":\"$cyd_device\"}")" = 200
+check "    with a new device cookie" grep -qi '^set-cookie: __Secure-device=' "$tmp/head"
+check "  and the device's wrong codes are its own: another device is still 429" \
+  test "$(mfa "$(ticket_of cyd)" 000000)" = 429
 check "  and a wrong password is a 401 of its own counter" \
   test "$(req POST /login '{"username":"cyd","password":"wrong password!"}')" = 401
 # Per address: 30 wrong codes from one address across users.
