@@ -37,7 +37,10 @@ static edge_route routes[] = {
         .about = "Answers an access token and a refresh token, in the "
                  "body and as cookies (with Token-Delivery: cookie only "
                  "as cookies), and a device token that exempts this "
-                 "device from the throttle of failed logins of others.",
+                 "device from the throttle of failed logins of others. "
+                 "For a user with two-factor login on: mfa_required and "
+                 "an mfa_ticket instead, and no token or cookie (see POST "
+                 "/login/mfa).",
         .errors = "400 a member is missing or invalid; 401 the username "
                   "or the password is wrong; 403 the account is "
                   "disabled, or (AUTH_REQUIRE_VERIFIED_EMAIL) its email "
