@@ -636,7 +636,6 @@ static const field_rule rows[] = {
         .description = CURRENT_PASSWORD_DESC},
     {.message = "admin.v1.DeleteAccountResponse",
         .description = "The account is deleted."},
-
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
