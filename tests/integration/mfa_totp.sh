@@ -3,13 +3,13 @@
 # enrolment (password, secret, otpauth URI, QR code) and its confirmation;
 # login answers a ticket instead of tokens, POST /login/mfa completes it;
 # the window of accepted steps (-1..+1, not +-2), replay (also of one code
-# at two svc-auth replicas at once), recovery codes
-# (one used by 20 callers at once works once), tickets expired, reused,
-# from another client or after a password change; the throttle of wrong
-# codes per user and per address (429 with Retry-After); new recovery
-# codes (a known device counted on its own); disabling; an admin's reset
-# (audited); amr in the access tokens;
-# a notice mail for every change. Codes are made with oathtool.
+# at two svc-auth replicas at once), recovery codes (one used by 20
+# callers at once works once), tickets expired, reused, from another
+# client or after a password change; the throttle of wrong codes per user
+# and per address (429 with Retry-After; a known device counted on its
+# own); new recovery codes; disabling; an admin's reset (audited); amr in
+# the access tokens; a notice mail for every change; no secret in the
+# logs. Codes are made with oathtool.
 # Usage: mfa_totp.sh BUILD_DIR
 set -euo pipefail
 build=$1
