@@ -31,7 +31,8 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libprotobuf-c1 libnng1 libpq5 libhiredis0.14 libmicrohttpd12 \
-      libsodium23 libjansson4 libcurl4 ca-certificates \
+      libsodium23 libjansson4 libcurl4 liboath0 libqrencode4 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 microcore \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \

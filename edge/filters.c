@@ -478,6 +478,11 @@ body_without_tokens(edge_exchange *x)
 static int
 set_cookies_response(edge_exchange *x)
 {
+	/* A login waiting for its second factor (mfa_required) has no token
+	 * yet: no cookie is set, and none is expired. */
+	if (out_string(x, "access_token")[0] == '\0') {
+		return 0;
+	}
 	if (token_cookies(x, true) != 0) {
 		return -1;
 	}

@@ -40,7 +40,10 @@ static edge_route routes[] = {
         .about = "Answers an access token and a refresh token, in the "
                  "body and as cookies (with Token-Delivery: cookie only "
                  "as cookies), and a device token that exempts this "
-                 "device from the throttle of failed logins of others.",
+                 "device from the throttle of failed logins of others. "
+                 "For a user with two-factor login on: mfa_required and "
+                 "an mfa_ticket instead, and no token or cookie (see POST "
+                 "/login/mfa).",
         .errors = "400 a member is missing or invalid; 401 the username "
                   "or the password is wrong; 403 the account is "
                   "disabled, or (AUTH_REQUIRE_VERIFIED_EMAIL) its email "
@@ -351,6 +354,117 @@ static edge_route routes[] = {
                   "failed login); 403 the account is disabled; 429 too "
                   "many failed logins for this username or address, or "
                   "the password hasher is busy (Retry-After)"},
+    /* ---- Two-factor login ---- */
+    {.method = "POST",
+        .path = "/login/mfa",
+        .rpc = "/auth.v1.AuthService/LoginMfa",
+        .flags = ROUTE_BODY | ROUTE_CLIENT_INFO | ROUTE_DEVICE_COOKIE |
+                 ROUTE_SET_COOKIES,
+        .success = 200,
+        .op = "loginMfa",
+        .summary = "Complete a login with its second factor",
+        .about = "For a user with two-factor login on, POST /login with "
+                 "the right password answers mfa_required and an "
+                 "mfa_ticket instead of tokens. This call takes the "
+                 "ticket and either a current code of the authenticator "
+                 "app or an unused recovery code, and answers as a "
+                 "login does (tokens in the body and as cookies, and a "
+                 "device token that exempts this device from the "
+                 "throttle of wrong codes sent by others). The "
+                 "ticket works once, for at most 5 minutes, only from "
+                 "the client it was issued to, and not after a "
+                 "password change. A code works once.",
+        .errors = "400 the ticket is missing, or not exactly one of code "
+                  "and recovery_code is given; 401 the ticket is "
+                  "invalid, expired, used or another client's, or the "
+                  "code is wrong or used; 403 the account is disabled; "
+                  "429 too many wrong codes for this user, address or "
+                  "device (Retry-After)"},
+    {.method = "GET",
+        .path = "/mfa",
+        .rpc = "/auth.v1.AuthService/GetMfaStatus",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "getMfaStatus",
+        .summary = "Whether the caller's two-factor login is on",
+        .about = "And how many unused recovery codes are left.",
+        .errors = NULL},
+    {.method = "POST",
+        .path = "/mfa/totp",
+        .rpc = "/auth.v1.AuthService/EnrollTotp",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_CLIENT_INFO,
+        .success = 200,
+        .op = "enrollTotp",
+        .summary = "Start turning two-factor login on",
+        .about = "Needs the current password. Answers a new TOTP secret, "
+                 "its otpauth:// URI and the URI as a QR code (SVG) for "
+                 "an authenticator app. Nothing changes for logins until "
+                 "POST /mfa/totp/confirm proves the app has the secret, "
+                 "within 10 minutes; a new enrolment replaces a pending "
+                 "one.",
+        .errors = "400 current_password is missing or too long, or "
+                  "two-factor login is on already; 401 the password is "
+                  "wrong (counted as a failed login); 429 too many failed "
+                  "logins for this username or address, or the password "
+                  "hasher is busy (Retry-After)"},
+    {.method = "POST",
+        .path = "/mfa/totp/confirm",
+        .rpc = "/auth.v1.AuthService/ConfirmTotp",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_CLIENT_INFO,
+        .success = 200,
+        .op = "confirmTotp",
+        .summary = "Turn two-factor login on with a first code",
+        .about = "A current code of the app proves it has the secret of "
+                 "the pending enrolment. Answers ten recovery codes, "
+                 "shown this once: each works once in place of a code. "
+                 "A notice goes to the account's address.",
+        .errors = "400 the code is missing, or no enrolment is pending "
+                  "(or it expired); 401 the code is wrong; 429 too many "
+                  "wrong codes (Retry-After)"},
+    {.method = "DELETE",
+        .path = "/mfa/totp",
+        .rpc = "/auth.v1.AuthService/DisableTotp",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_CLIENT_INFO,
+        .success = 200,
+        .op = "disableTotp",
+        .summary = "Turn two-factor login off",
+        .about = "Proven by a current code or an unused recovery code "
+                 "(which is then used up). The secret and the recovery "
+                 "codes are deleted; a notice goes to the account's "
+                 "address.",
+        .errors = "400 not exactly one of code and recovery_code is "
+                  "given, or two-factor login is not on; 401 the code is "
+                  "wrong or used; 429 too many wrong codes "
+                  "(Retry-After)"},
+    {.method = "POST",
+        .path = "/mfa/recovery-codes",
+        .rpc = "/auth.v1.AuthService/RegenerateRecoveryCodes",
+        .flags = ROUTE_AUTH | ROUTE_BODY | ROUTE_CLIENT_INFO,
+        .success = 200,
+        .op = "regenerateRecoveryCodes",
+        .summary = "New recovery codes",
+        .about = "Proven by a current code or an unused recovery code. "
+                 "Answers ten new codes, shown this once; the earlier "
+                 "ones stop working. A notice goes to the account's "
+                 "address.",
+        .errors = "400 not exactly one of code and recovery_code is "
+                  "given, or two-factor login is not on; 401 the code is "
+                  "wrong or used; 429 too many wrong codes "
+                  "(Retry-After)"},
+    {.method = "DELETE",
+        .path = "/admin/users/{id}/mfa",
+        .path_field = "id",
+        .rpc = "/admin.v1.AdminService/ResetMfa",
+        .flags = ROUTE_AUTH,
+        .success = 200,
+        .op = "adminResetMfa",
+        .summary = "Turn a user's two-factor login off (admin)",
+        .about = "For a user who lost their authenticator and their "
+                 "recovery codes: their secret and codes are deleted, "
+                 "and they are told by mail. was_enabled says whether it "
+                 "was on. Audited.",
+        .errors = "400 the id is not a user id; 403 the caller is not an "
+                  "admin; 404 no such user"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

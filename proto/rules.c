@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "rules_shared.h"
 
 /* The limits several rows share: a value that crosses services (svc-admin
  * hands ListUsers to svc-auth's AdminListUsers) is one number. */
@@ -11,7 +12,7 @@ enum {
 	EMAIL_MIN = 3,
 	EMAIL_MAX = 254, /* RFC 5321's path limit */
 	PASSWORD_MIN = 8,
-	PASSWORD_MAX = 128,
+	PASSWORD_MAX = RULES_PASSWORD_MAX,
 	QUERY_MAX = 254, /* the longest email */
 	PAGE_SIZE_MAX = 200,
 	AUDIT_FILTER_MAX = 128,
@@ -29,15 +30,6 @@ enum {
  * printable ASCII but '"', '<', '>' and '\' (user_avatar_url_check). */
 #define AVATAR_URL_PATTERN "^https://[!$-.0-9;=A-\\[\\]-~][!#-;=?-\\[\\]-~]*$"
 
-#define CLIENT_IP_DESC                                                        \
-	"Set by the edge from the connection (the client's address); a "      \
-	"value sent by the client is replaced."
-#define USER_AGENT_DESC                                                       \
-	"Set by the edge from the User-Agent header, at most 255 bytes; a "   \
-	"value sent by the client is replaced."
-#define CURRENT_PASSWORD_DESC                                                 \
-	"The account's current password. A wrong one counts as a failed "     \
-	"login for the username and the address."
 #define PAGE_SIZE_DESC "Entries per page, 1 to 200; 0 or absent: 50."
 #define USER_STATUS_FILTER_DESC "Only users with this status; absent: any."
 #define ROLE_FILTER_DESC "Only users with this role; absent: any."
@@ -167,7 +159,7 @@ static const field_rule rows[] = {
                        "tokens. Using it a second time ends the session."},
     {.message = "auth.v1.TokenResponse",
         .field = "token_type",
-        .description = "Always \"Bearer\"."},
+        .description = "\"Bearer\" (empty while mfa_required)."},
     {.message = "auth.v1.TokenResponse",
         .field = "expires_in",
         .description = "Seconds until access_token expires."},
@@ -182,6 +174,21 @@ static const field_rule rows[] = {
     {.message = "auth.v1.TokenResponse",
         .field = "device_token_expires_in",
         .description = "Login only: seconds until device_token "
+                       "expires."},
+    {.message = "auth.v1.TokenResponse",
+        .field = "mfa_required",
+        .description = "Login only: true when the password was right and "
+                       "the account has two-factor login on. No token "
+                       "is issued yet: complete the login at POST "
+                       "/login/mfa with mfa_ticket and a code."},
+    {.message = "auth.v1.TokenResponse",
+        .field = "mfa_ticket",
+        .description = "With mfa_required: the ticket for POST /login/mfa. "
+                       "It works once, from this client only, until "
+                       "mfa_ticket_expires_in."},
+    {.message = "auth.v1.TokenResponse",
+        .field = "mfa_ticket_expires_in",
+        .description = "With mfa_required: seconds until mfa_ticket "
                        "expires."},
 
     {.message = "auth.v1.RefreshRequest",
@@ -640,25 +647,52 @@ static const field_rule rows[] = {
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
 
+/* The tables: this file's, then those of features that keep their rows
+ * apart (rules_mfa.c). */
+static const field_rule *
+table(size_t i, size_t *n)
+{
+	switch (i) {
+	case 0:
+		*n = N_ROWS;
+		return rows;
+	case 1:
+		*n = rules_mfa_n_rows;
+		return rules_mfa_rows;
+	default:
+		*n = 0;
+		return NULL;
+	}
+}
+
 const field_rule *
 rules_all(size_t *n)
 {
-	*n = N_ROWS;
-	return rows;
+	return table(0, n);
+}
+
+const field_rule *
+rules_table(size_t i, size_t *n)
+{
+	return table(i, n);
 }
 
 const field_rule *
 rules_find(const ProtobufCMessageDescriptor *d, const char *field)
 {
-	for (size_t i = 0; i < N_ROWS; i++) {
-		const field_rule *r = &rows[i];
-		if (strcmp(r->message, d->name) != 0) {
-			continue;
-		}
-		if (field == NULL
-		        ? r->field == NULL
-		        : r->field != NULL && strcmp(r->field, field) == 0) {
-			return r;
+	size_t n = 0;
+	const field_rule *t;
+	for (size_t k = 0; (t = table(k, &n)) != NULL; k++) {
+		for (size_t i = 0; i < n; i++) {
+			const field_rule *r = &t[i];
+			if (strcmp(r->message, d->name) != 0) {
+				continue;
+			}
+			if (field == NULL ? r->field == NULL
+			                  : r->field != NULL &&
+			                        strcmp(r->field, field) == 0) {
+				return r;
+			}
 		}
 	}
 	return NULL;

@@ -42,8 +42,17 @@ typedef struct field_rule {
 const field_rule *rules_find(
     const ProtobufCMessageDescriptor *d, const char *field);
 
-/* Every row (and their number). */
+/* Every row of rules.c (and their number). */
 const field_rule *rules_all(size_t *n);
+
+/* Table i of rows (0: rules.c's, as rules_all; then the tables features
+ * keep apart) and its number of rows; NULL past the last table. Each
+ * table keeps the order rules.c's does. */
+const field_rule *rules_table(size_t i, size_t *n);
+
+/* Two-factor login's table (rules_mfa.c). */
+extern const field_rule rules_mfa_rows[];
+extern const size_t rules_mfa_n_rows;
 
 /* The longest message the checks below write. */
 #define RULES_MESSAGE_MAX 96

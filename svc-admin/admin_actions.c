@@ -149,6 +149,7 @@ static const admin_action actions[] = {
     {ADMIN_METHOD("DeleteUser"), "users.delete", describe_user},
     /* Nothing of the request (the password) goes into the row. */
     {ADMIN_METHOD("DeleteAccount"), "account.delete", describe_nothing},
+    {ADMIN_METHOD("ResetMfa"), "users.reset_mfa", describe_user},
 };
 
 const admin_action *

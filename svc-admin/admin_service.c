@@ -338,6 +338,39 @@ revoke_sessions(
 	return audit_ctx_gate_close(&x, CORE_OK, detail);
 }
 
+/* Turns a user's two-factor login off (they lost their authenticator
+ * and their recovery codes); svc-auth mails them. */
+static core_status
+reset_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Admin__V1__ResetMfaRequest *req =
+	    (const Admin__V1__ResetMfaRequest *) in;
+	Admin__V1__ResetMfaResponse *resp =
+	    (Admin__V1__ResetMfaResponse *) out;
+	audit_ctx x;
+	json_t *detail = begin(&x, c, in, core_call_claims(c));
+	core_status st = audit_ctx_gate_open(&x, detail);
+	if (st != CORE_OK) {
+		return st;
+	}
+	Auth__V1__AdminResetMfaRequest rr =
+	    AUTH__V1__ADMIN_RESET_MFA_REQUEST__INIT;
+	rr.id = req->id;
+	ProtobufCMessage *o = NULL;
+	st = ask_auth(&x, AUTH_METHOD("AdminResetMfa"), &rr.base,
+	    &auth__v1__admin_reset_mfa_response__descriptor, &o);
+	if (st != CORE_OK) {
+		return audit_ctx_gate_close(&x, st, detail);
+	}
+	resp->was_enabled =
+	    ((Auth__V1__AdminResetMfaResponse *) o)->was_enabled;
+	json_object_set_new(
+	    detail, "was_enabled", json_boolean(resp->was_enabled));
+	core_log_kv(CORE_LOG_INFO, "two-factor login reset by an admin",
+	    "target", x.target, "actor_id", x.actor_id, NULL);
+	return audit_ctx_gate_close(&x, CORE_OK, detail);
+}
+
 static core_status
 delete_user(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -628,6 +661,7 @@ static const core_rpc_method methods[] = {
     /* Any user, on their own account: svc-auth checks the password. */
     {ADMIN_METHOD("DeleteAccount"), delete_account, CORE_RULE_USER, 0, NULL,
         NULL},
+    {ADMIN_METHOD("ResetMfa"), reset_mfa, CORE_RULE_ADMIN, 0, NULL, NULL},
 };
 
 const core_rpc_service admin_service = {

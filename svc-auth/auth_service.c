@@ -17,6 +17,7 @@
 #include "key_methods.h"
 #include "login.h"
 #include "password.h"
+#include "mfa.h"
 #include "passwords.h"
 #include "ratelimit.h"
 #include "replies.h"
@@ -201,8 +202,20 @@ claims_message(core_arena *a, const core_jwt_claims *cl)
 	m->username = core_arena_strdup(a, cl->username);
 	m->role = core_arena_strdup(a, cl->role);
 	m->auth_time = cl->auth_time;
+	static const struct {
+		unsigned bit;
+		char *name;
+	} amr[] = {{CORE_AMR_PWD, "pwd"}, {CORE_AMR_OTP, "otp"}};
+	m->amr = core_arena_alloc(
+	    a, sizeof(amr) / sizeof(amr[0]) * sizeof(*m->amr));
+	for (size_t i = 0; m->amr != NULL && i < sizeof(amr) / sizeof(amr[0]);
+	     i++) {
+		if ((cl->amr & amr[i].bit) != 0) {
+			m->amr[m->n_amr++] = amr[i].name;
+		}
+	}
 	if (!m->iss || !m->sub || !m->aud || !m->jti || !m->sid ||
-	    !m->username || !m->role) {
+	    !m->username || !m->role || !m->amr) {
 		return NULL;
 	}
 	return m;
@@ -278,6 +291,17 @@ static const core_rpc_method auth_methods[] = {
         NULL},
     {M("ResetPassword"), auth_reset_password, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("ChangePassword"), auth_change_password, CORE_RULE_USER, 0, NULL, NULL},
+    /* Two-factor login (mfa.c). EnrollTotp checks the current password,
+     * DisableTotp and RegenerateRecoveryCodes a second factor, LoginMfa
+     * its ticket: each handler checks its proof itself. */
+    {M("EnrollTotp"), auth_enroll_totp, CORE_RULE_USER, 0, NULL, NULL},
+    {M("ConfirmTotp"), auth_confirm_totp, CORE_RULE_USER, 0, NULL, NULL},
+    {M("LoginMfa"), auth_login_mfa, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    {M("DisableTotp"), auth_disable_totp, CORE_RULE_USER, 0, NULL, NULL},
+    {M("RegenerateRecoveryCodes"), auth_regenerate_recovery_codes,
+        CORE_RULE_USER, 0, NULL, NULL},
+    {M("GetMfaStatus"), auth_get_mfa_status, CORE_RULE_USER, 0, NULL, NULL},
+    {M("AdminResetMfa"), auth_admin_reset_mfa, CORE_RULE_ADMIN, 0, NULL, NULL},
 };
 
 const core_rpc_service auth_rpc_service = {

@@ -53,6 +53,13 @@ typedef struct auth_config {
 	int forgot_max_per_ip;
 	int forgot_window_s;
 	int forgot_min_ms;
+	/* Two-factor login (mfa.c): the life of the ticket a password
+	 * earns, the throttle of wrong codes, the issuer apps show. */
+	int mfa_ticket_ttl_s;
+	int mfa_max_per_user; /* wrong codes per window */
+	int mfa_max_per_ip;
+	int mfa_window_s;
+	const char *totp_issuer;
 	/* Bounds the Argon2id work of every worker together. */
 	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username

@@ -14,6 +14,7 @@
 #include "core/revocation.h"
 #include "device.h"
 #include "login.h"
+#include "mfa.h"
 #include "passwords.h"
 #include "ratelimit.h"
 #include "replies.h"
@@ -83,6 +84,7 @@ token_iat(auth_worker *w, const char *user_id, int64_t t0, int64_t *iat,
 typedef struct token_times {
 	int64_t iat;
 	int64_t auth_time;
+	unsigned amr; /* CORE_AMR_* bits: how that proof was made */
 } token_times;
 
 /* Mints an access token for u in session sid into resp (with refresh, the
@@ -113,6 +115,7 @@ issue_tokens(core_call *c, const auth_user *u, const char *sid,
 	claims.iat = claims.nbf = t.iat;
 	claims.exp = claims.iat + cfg->access_ttl_s;
 	claims.auth_time = t.auth_time;
+	claims.amr = t.amr;
 
 	auth_keyring *kr = cfg->keys;
 	auth_keyring_refresh(kr, 30000);
@@ -349,7 +352,7 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	auth_worker *w = core_call_state(c);
 	login_attempt la;
 	auth_user u;
-	int64_t t0 = 0, iat = 0;
+	int64_t t0 = 0;
 
 	core_status st = login_args(c, req, &la);
 	if (st != CORE_OK || (st = login_throttle(c, &la)) != CORE_OK ||
@@ -357,25 +360,45 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		return st;
 	}
 	login_succeeded(w, &la);
-	if ((st = login_iat(c, t0, &u, &iat)) != CORE_OK) {
+	/* With two-factor login on, a ticket instead of tokens (mfa.c). */
+	bool ticket = false;
+	if ((st = auth_mfa_login_ticket(c, &u, la.ip, la.ua, resp, &ticket)) !=
+	        CORE_OK ||
+	    ticket) {
+		return st;
+	}
+	return auth_login_complete(
+	    c, &u, t0, la.ip, la.ua, CORE_AMR_PWD, resp);
+}
+
+core_status
+auth_login_complete(core_call *c, auth_user *u, int64_t t0,
+    const char *client_ip, const char *user_agent, unsigned amr,
+    Auth__V1__TokenResponse *resp)
+{
+	auth_worker *w = core_call_state(c);
+	int64_t iat = 0;
+	core_status st = login_iat(c, t0, u, &iat);
+	if (st != CORE_OK) {
 		return st;
 	}
 	char refresh[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
-	st = auth_session_create(w->db.redis, u.id, la.ip, la.ua,
-	    w->cfg->refresh_ttl_s, refresh, sid);
+	st = auth_session_create_amr(w->db.redis, u->id, client_ip, user_agent,
+	    amr, w->cfg->refresh_ttl_s, refresh, sid);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
-	/* The password was just proven. */
-	token_times t = {.iat = iat, .auth_time = now_s()};
-	st = issue_tokens(c, &u, sid, refresh, t, resp);
+	/* The password (and the second factor) was just proven. */
+	token_times t = {.iat = iat, .auth_time = now_s(), .amr = amr};
+	st = issue_tokens(c, u, sid, refresh, t, resp);
 	sodium_memzero(refresh, sizeof(refresh));
 	if (st == CORE_OK) {
-		st = issue_device_token(c, &u, resp);
+		st = issue_device_token(c, u, resp);
 	}
 	if (st == CORE_OK) {
-		core_log_kv(
-		    CORE_LOG_INFO, "login", "user_id", u.id, "sid", sid, NULL);
+		core_log_kv(CORE_LOG_INFO, "login", "user_id", u->id, "sid",
+		    sid, "amr", (amr & CORE_AMR_OTP) ? "pwd otp" : "pwd",
+		    NULL);
 	}
 	return st;
 }
@@ -449,7 +472,9 @@ auth_refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	st = refreshed_user(c, &s, &u, &iat);
 	if (st == CORE_OK) {
 		/* A refresh proves nothing new: the login's time stays. */
-		token_times t = {.iat = iat, .auth_time = s.created_ms / 1000};
+		token_times t = {.iat = iat,
+		    .auth_time = s.created_ms / 1000,
+		    .amr = s.amr};
 		st = issue_tokens(c, &u, s.sid, fresh, t, resp);
 	}
 	sodium_memzero(fresh, sizeof(fresh));

@@ -31,4 +31,13 @@ core_status auth_session_start(core_call *c, auth_user *u, int64_t t0,
     const char *client_ip, const char *user_agent,
     Auth__V1__TokenResponse *resp);
 
+/* Ends a login whose proofs are done (amr: CORE_AMR_* bits): a session
+ * for u from client_ip and user_agent, and its tokens and a device token
+ * into resp. t0 is when u was read (Unix seconds; u is read again when a
+ * revocation came after it). Errors are answered on c. Login and LoginMfa
+ * (mfa.c) end with it. */
+core_status auth_login_complete(core_call *c, auth_user *u, int64_t t0,
+    const char *client_ip, const char *user_agent, unsigned amr,
+    Auth__V1__TokenResponse *resp);
+
 #endif

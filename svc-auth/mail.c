@@ -11,7 +11,7 @@
 
 static const char *const kind_names[AUTH_MAIL_KINDS] = {"verify_email",
     "change_email", "change_email_notice", "change_email_taken",
-    "register_taken", "reset_password", "password_changed"};
+    "register_taken", "reset_password", "password_changed", "mfa_changed"};
 
 typedef struct template
 {
@@ -292,6 +292,26 @@ auth_mail_render_notice(auth_mail_kind kind, const char *username,
 	snprintf(base, sizeof(base), "%.*s", (int) bl, base_url);
 	const char *names[] = {"username", "address", "base"};
 	const char *values[] = {username, address, base};
+	return render(kind, names, values, 3, m);
+}
+
+int
+auth_mail_render_change(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *change, auth_mail_msg *m)
+{
+	char link[2048];
+	size_t bl = strlen(base_url);
+	while (bl > 0 && base_url[bl - 1] == '/') {
+		bl--;
+	}
+	int w =
+	    snprintf(link, sizeof(link), "%.*s/#/profile", (int) bl, base_url);
+	if (w < 0 || (size_t) w >= sizeof(link)) {
+		memset(m, 0, sizeof(*m));
+		return -1;
+	}
+	const char *names[] = {"username", "change", "link"};
+	const char *values[] = {username, change, link};
 	return render(kind, names, values, 3, m);
 }
 

@@ -17,6 +17,8 @@ typedef enum auth_mail_kind {
 	/* Passwords (password.c). */
 	AUTH_MAIL_RESET_PASSWORD,   /* reset_password */
 	AUTH_MAIL_PASSWORD_CHANGED, /* password_changed */
+	/* Two-factor login (mfa.c). */
+	AUTH_MAIL_MFA_CHANGED, /* mfa_changed: a notice, no token */
 	AUTH_MAIL_KINDS
 } auth_mail_kind;
 
@@ -71,6 +73,14 @@ int auth_mail_render(auth_mail_kind kind, const char *username,
  * -1 as auth_mail_render. */
 int auth_mail_render_notice(auth_mail_kind kind, const char *username,
     const char *address, const char *base_url, auth_mail_msg *m);
+
+/* Renders a notice (a mail that carries no token) of kind for username
+ * into m. Placeholders: {{username}}, {{change}} (what happened, one
+ * sentence) and {{link}} (base_url + "/#/profile"); HTML-escaped in the
+ * HTML body. Returns 0, or -1 (out of memory or a body over
+ * AUTH_MAIL_BODY_MAX). */
+int auth_mail_render_change(auth_mail_kind kind, const char *username,
+    const char *base_url, const char *change, auth_mail_msg *m);
 
 /* Frees m's bodies (wiped: they hold a token). NULL members are fine. */
 void auth_mail_msg_free(auth_mail_msg *m);

@@ -21,6 +21,7 @@
 #include "mail.h"
 #include "mail_sender.h"
 #include "promote_admin.h"
+#include "totp.h"
 #include "user_admin.h"
 
 #ifndef AUTH_DEFAULT_MIGRATIONS_DIR
@@ -47,6 +48,7 @@ static long reset_ttl, forgot_max_email, forgot_max_ip, forgot_window_s;
 static long forgot_min_ms;
 static long smtp_timeout_s, mail_max_attempts, mail_retry_base_s, mail_poll_ms;
 static const char *mail_templates_dir;
+static long mfa_ticket_ttl, mfa_max_user, mfa_max_ip, mfa_window_s;
 static auth_mail_sender_config mail_cfg;
 
 /* Loads the mail templates and checks the SMTP settings: before anything
@@ -257,6 +259,10 @@ init(void **app)
 	cfg.forgot_max_per_ip = (int) forgot_max_ip;
 	cfg.forgot_window_s = (int) forgot_window_s;
 	cfg.forgot_min_ms = (int) forgot_min_ms;
+	cfg.mfa_ticket_ttl_s = (int) mfa_ticket_ttl;
+	cfg.mfa_max_per_user = (int) mfa_max_user;
+	cfg.mfa_max_per_ip = (int) mfa_max_ip;
+	cfg.mfa_window_s = (int) mfa_window_s;
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
 		return -1;
@@ -272,6 +278,10 @@ init(void **app)
 	        crypto_pwhash_ALG_ARGON2ID13) != 0) {
 		core_log_error("cannot compute an Argon2id hash with "
 		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
+		return -1;
+	}
+	if (auth_totp_init() != 0) {
+		core_log_error("liboath failed to initialise");
 		return -1;
 	}
 	if (init_mail() != 0) {
@@ -427,6 +437,18 @@ static const core_config_item config[] = {
         "least time a password reset request takes, so that a known and "
         "an unknown address answer alike",
         &forgot_min_ms},
+    {"AUTH_MFA_TICKET_TTL_S", "300", CORE_CONFIG_INT, 1, 300, false,
+        "life of the ticket between a password and its second factor",
+        &mfa_ticket_ttl},
+    {"AUTH_MFA_MAX_PER_USER", "5", CORE_CONFIG_INT, 1, 100000, false,
+        "wrong second-factor codes per user per window", &mfa_max_user},
+    {"AUTH_MFA_MAX_PER_IP", "20", CORE_CONFIG_INT, 1, 1000000, false,
+        "wrong second-factor codes per client IP per window", &mfa_max_ip},
+    {"AUTH_MFA_WINDOW_S", "300", CORE_CONFIG_INT, 1, 86400, false,
+        "second-factor throttling window", &mfa_window_s},
+    {"AUTH_TOTP_ISSUER", "microcore", CORE_CONFIG_STR, 0, 0, false,
+        "issuer name authenticator apps show for the account",
+        &cfg.totp_issuer},
 };
 
 int

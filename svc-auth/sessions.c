@@ -34,7 +34,8 @@
 #define LIST_CHUNK 128
 
 /* The refresh: KEYS[1] = session:<sid>; ARGV = presented hash, new hash,
- * now_ms, grace_ms, ttl_s, sid. Returns {0, user_id, created_ms, ip, ua}
+ * now_ms, grace_ms, ttl_s, sid. Returns {0, user_id, created_ms, ip, ua,
+ * amr}
  * (rotated), {1} (invalid) or {2, user_id} (reuse: session deleted).
  *
  * Fields: cur is the current secret's hash; cur2 a second current one,
@@ -57,7 +58,7 @@
 static const char refresh_lua[] =
     "local h = redis.call('HMGET', KEYS[1], 'user_id', 'cur', 'cur2',\n"
     "    'prev', 'rotated_ms', 'prev_used', 'created_ms', 'ip', 'ua',\n"
-    "    'old')\n"
+    "    'old', 'amr')\n"
     "local uid = h[1]\n"
     "if not uid then return {1} end\n"
     "local p, new, now, ttl, sid = ARGV[1], ARGV[2], ARGV[3], ARGV[5],\n"
@@ -76,7 +77,7 @@ static const char refresh_lua[] =
     "  redis.call('SADD', ukey, sid)\n"
     "  redis.call('EXPIRE', ukey, ttl, 'NX')\n"
     "  redis.call('EXPIRE', ukey, ttl, 'GT')\n"
-    "  return {0, uid, h[7] or '0', h[8] or '', h[9] or ''}\n"
+    "  return {0, uid, h[7] or '0', h[8] or '', h[9] or '', h[11] or ''}\n"
     "end\n"
     "local function revoke()\n"
     "  redis.call('DEL', KEYS[1])\n"
@@ -262,9 +263,19 @@ auth_session_create(core_redis *r, const char *user_id, const char *client_ip,
     const char *user_agent, int ttl_s, char token[AUTH_REFRESH_TOKEN_MAX],
     char sid[AUTH_SID_MAX])
 {
+	return auth_session_create_amr(r, user_id, client_ip, user_agent,
+	    CORE_AMR_PWD, ttl_s, token, sid);
+}
+
+core_status
+auth_session_create_amr(core_redis *r, const char *user_id,
+    const char *client_ip, const char *user_agent, unsigned amr, int ttl_s,
+    char token[AUTH_REFRESH_TOKEN_MAX], char sid[AUTH_SID_MAX])
+{
 	uint8_t raw[SID_BYTES];
 	char id[AUTH_SID_MAX], secret[SECRET_LEN + 1], hash[HASH_HEX + 1];
 	char skey[KEY_MAX], ukey[KEY_MAX], now[24], ttl[16], ip[64], ua[256];
+	char amr_text[16];
 	redisReply *rep[7] = {NULL};
 
 	if (!valid_user_id(user_id) || ttl_s <= 0) {
@@ -280,11 +291,13 @@ auth_session_create(core_redis *r, const char *user_id, const char *client_ip,
 	snprintf(ukey, sizeof(ukey), "user_sessions:%s", user_id);
 	snprintf(now, sizeof(now), "%lld", (long long) core_unix_ms());
 	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
+	snprintf(amr_text, sizeof(amr_text), "%u", amr);
 
 	const char *multi[] = {"MULTI"};
 	const char *hset[] = {"HSET", skey, "user_id", user_id, "cur", hash,
 	    "cur2", "", "prev", "", "old", "", "rotated_ms", now, "prev_used",
-	    "0", "created_ms", now, "last_used_ms", now, "ip", ip, "ua", ua};
+	    "0", "created_ms", now, "last_used_ms", now, "ip", ip, "ua", ua,
+	    "amr", amr_text};
 	const char *expire[] = {"EXPIRE", skey, ttl};
 	const char *sadd[] = {"SADD", ukey, id};
 	// The set lives at least as long as its longest-lived session: NX
@@ -294,7 +307,7 @@ auth_session_create(core_redis *r, const char *user_id, const char *client_ip,
 	const char *exec[] = {"EXEC"};
 	const char *const *argvs[] = {
 	    multi, hset, expire, sadd, expire_nx, expire_gt, exec};
-	const int argcs[] = {1, 24, 3, 3, 4, 4, 1};
+	const int argcs[] = {1, 26, 3, 3, 4, 4, 1};
 
 	// MULTI/EXEC: a connection lost before EXEC stores nothing.
 	core_status st = core_redis_pipeline(r, 7, argcs, argvs, NULL, rep);
@@ -345,16 +358,22 @@ refresh_reply(core_redis *r, const redisReply *rep, const char *sid,
 		*result = AUTH_REFRESH_REUSED;
 		return CORE_OK;
 	}
-	int64_t created;
-	if (code != 0 || rep->elements != 5 || !is_str(rep->element[1]) ||
+	int64_t created, amr = 0;
+	if (code != 0 || rep->elements != 6 || !is_str(rep->element[1]) ||
 	    !is_str(rep->element[2]) || !is_str(rep->element[3]) ||
-	    !is_str(rep->element[4]) ||
+	    !is_str(rep->element[4]) || !is_str(rep->element[5]) ||
 	    parse_i64(rep->element[2]->str, &created) != 0) {
 		return core_redis_unexpected(r, "sessions.refresh");
 	}
 	if (s != NULL) {
 		session_set(s, sid, rep->element[1]->str, created, now,
 		    rep->element[3]->str, rep->element[4]->str);
+		/* A session from before amr was kept was a password's. */
+		s->amr = rep->element[5]->str[0] != '\0' &&
+		                 parse_i64(rep->element[5]->str, &amr) == 0 &&
+		                 amr > 0
+		             ? (unsigned) amr
+		             : CORE_AMR_PWD;
 	}
 	*result = AUTH_REFRESH_OK;
 	return CORE_OK;

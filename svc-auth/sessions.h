@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jws.h"
 #include "core/redis.h"
 #include "core/status.h"
 
@@ -37,6 +38,10 @@ typedef struct auth_session {
 	int64_t last_used_ms;
 	char client_ip[64];
 	char user_agent[256];
+	/* How the login of the session was proven (CORE_AMR_* bits): filled
+	 * by auth_session_refresh only, so that a refreshed token keeps
+	 * its login's amr. */
+	unsigned amr;
 } auth_session;
 
 /* Creates a session for user_id and writes its refresh token (NUL
@@ -47,6 +52,13 @@ typedef struct auth_session {
  * was stored: the writes are one MULTI/EXEC). */
 core_status auth_session_create(core_redis *r, const char *user_id,
     const char *client_ip, const char *user_agent, int ttl_s,
+    char token[AUTH_REFRESH_TOKEN_MAX], char sid[AUTH_SID_MAX]);
+
+/* auth_session_create for a login proven by amr (CORE_AMR_* bits), which
+ * the session keeps for the tokens its refreshes mint; auth_session_create
+ * is this with CORE_AMR_PWD. */
+core_status auth_session_create_amr(core_redis *r, const char *user_id,
+    const char *client_ip, const char *user_agent, unsigned amr, int ttl_s,
     char token[AUTH_REFRESH_TOKEN_MAX], char sid[AUTH_SID_MAX]);
 
 typedef enum auth_refresh_result {

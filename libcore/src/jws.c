@@ -82,6 +82,55 @@ add_int(json_t *obj, const char *name, int64_t v, bool required)
 	return json_object_set_new(obj, name, json_integer((json_int_t) v));
 }
 
+/* The names of the CORE_AMR_* bits, in bit order. */
+static const char *const amr_names[] = {"pwd", "otp"};
+#define N_AMR (sizeof(amr_names) / sizeof(amr_names[0]))
+
+/* "amr" as an array of the names of amr's bits, unless amr is 0. */
+static int
+add_amr(json_t *obj, unsigned amr)
+{
+	if (amr == 0) {
+		return 0;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < N_AMR; i++) {
+		if ((amr & (1u << i)) != 0 &&
+		    json_array_append_new(a, json_string(amr_names[i])) != 0) {
+			json_decref(a);
+			return -1;
+		}
+	}
+	return a != NULL ? json_object_set_new(obj, "amr", a) : -1;
+}
+
+/* Reads "amr" (absent: 0): an array of at most CORE_AMR_MAX_MEMBERS
+ * strings, of which the known names set their bits. */
+static const char *
+read_amr(const json_t *body, unsigned *amr)
+{
+	const json_t *a = json_object_get(body, "amr");
+	*amr = 0;
+	if (a == NULL) {
+		return NULL;
+	}
+	if (!json_is_array(a) || json_array_size(a) > CORE_AMR_MAX_MEMBERS) {
+		return "amr is not an array of at most 8 strings";
+	}
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const json_t *v = json_array_get(a, i);
+		if (!json_is_string(v)) {
+			return "amr is not an array of at most 8 strings";
+		}
+		for (size_t k = 0; k < N_AMR; k++) {
+			if (strcmp(json_string_value(v), amr_names[k]) == 0) {
+				*amr |= 1u << k;
+			}
+		}
+	}
+	return NULL;
+}
+
 int
 core_jwt_sign(const core_jwt_claims *c, const char *kid, const uint8_t sk[64],
     char *out, size_t outlen)
@@ -116,7 +165,8 @@ core_jwt_sign(const core_jwt_claims *c, const char *kid, const uint8_t sk[64],
 	        false) != 0 ||
 	    add_str(body, "role", c->role, sizeof(c->role), false) != 0 ||
 	    (c->email_verified && json_object_set_new(body, "email_verified",
-	                              json_true()) != 0)) {
+	                              json_true()) != 0) ||
+	    add_amr(body, c->amr) != 0) {
 		goto done;
 	}
 	htext = json_dumps(hdr, JSON_COMPACT);
@@ -342,6 +392,9 @@ check_claims(const json_t *body, const core_jwt_policy *pol, int64_t now,
 		return "email_verified is not a boolean";
 	}
 	c->email_verified = ev != NULL && json_is_true(ev);
+	if ((why = read_amr(body, &c->amr)) != NULL) {
+		return why;
+	}
 	return read_str_claims(body, c);
 }
 

@@ -631,6 +631,81 @@ async function passwordRoutes(s, users) {
   await call(ch, 401, 'a token from before the change', { ...mine, json: cj, ip: freshIp() });
 }
 
+// Two-factor login: enrolment, confirmation with a code (oathtool makes
+// it), a login answering a ticket, its completion, new recovery codes,
+// disabling and an admin's reset. Each code is of a later step than the
+// one before it (a step works once).
+const totp = (secret, steps = 0) => execFileSync('oathtool',
+  ['--totp', '-b', '-N', `@${Math.floor(Date.now() / 1000) + 30 * steps}`, secret], { encoding: 'utf8' }).trim();
+async function mfaRoutes(s, users, ids) {
+  const me = { token: (await login(users.mfa, 'before two-factor login')).access_token };
+  await call('GET /mfa', 200, 'off', me);
+  await authErrors('GET /mfa');
+  const enroll = 'POST /mfa/totp';
+  const confirm = 'POST /mfa/totp/confirm';
+  await call(confirm, 400, 'nothing pending', { ...me, json: { code: '123456' } });
+  const ej = { current_password: password };
+  checkRequestBody(enroll, ej, true);
+  await call(enroll, 400, 'no password', { ...me, json: {} });
+  await call(enroll, 401, 'wrong password', { ...me, json: { current_password: 'wrong wrong wrong' }, ip: freshIp() });
+  await bodyErrors(enroll, me, undefined, ej);
+  await authErrors(enroll, undefined, { json: ej });
+  const e = await call(enroll, 200, 'the password', { ...me, json: ej, ip: freshIp() });
+  const secret = e.json?.secret ?? 'A'.repeat(32);
+  const wrong = (c) => String((Number(c) + 500000) % 1000000).padStart(6, '0');
+  await call(confirm, 401, 'wrong code', { ...me, json: { code: wrong(totp(secret)) } });
+  await bodyErrors(confirm, me, undefined, { code: '123456' });
+  await authErrors(confirm, undefined, { json: { code: '123456' } });
+  checkRequestBody(confirm, { code: totp(secret, -1) }, true);
+  const c = await call(confirm, 200, 'a current code', { ...me, json: { code: totp(secret, -1) } });
+  const codes = c.json?.recovery_codes ?? [];
+  if (codes.length !== 10) problem(`${confirm}: ${codes.length} recovery codes, not 10`);
+  await call(enroll, 400, 'on already', { ...me, json: ej, ip: freshIp() });
+
+  const ip = freshIp();
+  const l = await call('POST /login', 200, 'two-factor login on', { json: { username: users.mfa, password }, ip });
+  if (l.json?.mfa_required !== true || l.json?.access_token) problem('POST /login: no mfa_required without tokens');
+  const lm = 'POST /login/mfa';
+  const ticket = l.json?.mfa_ticket ?? '';
+  await call(lm, 400, 'neither code nor recovery code', { json: { mfa_ticket: ticket }, ip });
+  await call(lm, 401, 'unknown ticket', { json: { mfa_ticket: 'A'.repeat(43), code: '123456' }, ip });
+  await call(lm, 401, 'wrong code', { json: { mfa_ticket: ticket, code: wrong(totp(secret)) }, ip });
+  await bodyErrors(lm, { ip }, undefined, { mfa_ticket: ticket, code: '123456' });
+  const lj = { mfa_ticket: ticket, code: totp(secret) };
+  checkRequestBody(lm, lj, true);
+  const done = await call(lm, 200, 'ticket and code', { json: lj, ip });
+  const mine = { token: done.json?.access_token };
+
+  const regen = 'POST /mfa/recovery-codes';
+  await call(regen, 400, 'neither code nor recovery code', { ...mine, json: {} });
+  await call(regen, 401, 'wrong code', { ...mine, json: { code: wrong(totp(secret, 1)) } });
+  await bodyErrors(regen, mine, undefined, { code: '123456' });
+  await authErrors(regen, undefined, { json: { code: '123456' } });
+  checkRequestBody(regen, { recovery_code: codes[0] }, true);
+  const r = await call(regen, 200, 'a recovery code', { ...mine, json: { recovery_code: codes[0] } });
+  const fresh = r.json?.recovery_codes ?? [];
+  await call(regen, 401, 'a replaced recovery code', { ...mine, json: { recovery_code: codes[1] } });
+
+  const dis = 'DELETE /mfa/totp';
+  await call(dis, 401, 'wrong code', { ...mine, json: { code: wrong(totp(secret, 1)) } });
+  await bodyErrors(dis, mine, undefined, { code: '123456' });
+  await authErrors(dis, undefined, { json: { code: '123456' } });
+  checkRequestBody(dis, { code: totp(secret, 1) }, true);
+  await call(dis, 200, 'a code of the next step', { ...mine, json: { code: totp(secret, 1) } });
+  await call(dis, 400, 'off already', { ...mine, json: { recovery_code: fresh[0] ?? 'x' } });
+
+  // An admin resets a user's second factor.
+  const admin = { token: s.admin.access_token };
+  const reset = 'DELETE /admin/users/{id}/mfa';
+  const path = `/admin/users/${ids.mfa}/mfa`;
+  await call(reset, 403, 'not an admin', { token: s.user.access_token, path });
+  await call(reset, 404, 'unknown id', { ...admin, path: `/admin/users/${ids.unknown}/mfa` });
+  await call(reset, 400, 'not a user id', { ...admin, path: '/admin/users/x/mfa' });
+  await authErrors(reset, path);
+  const a = await call(reset, 200, 'a user', { ...admin, path });
+  if (a.json?.was_enabled !== false) problem(`${reset}: was_enabled ${a.json?.was_enabled} for a user who turned it off`);
+}
+
 async function adminRoutes(s, ids) {
   const admin = { token: s.admin.access_token };
   const user = { token: s.user.access_token };
@@ -809,6 +884,7 @@ async function serviceDown(s, ids) {
       ['GET /admin/audit', admin],
       ['DELETE /admin/users/{id}', { ...admin, path: `/admin/users/${ids.unknown}` }],
       ['POST /account/delete', { ...user, json: { current_password: 'wrong wrong wrong' } }],
+      ['DELETE /admin/users/{id}/mfa', { ...admin, path: `/admin/users/${ids.other}/mfa` }],
     ],
     user: [
       ['GET /profile', user],
@@ -831,6 +907,12 @@ async function serviceDown(s, ids) {
       ['POST /password/forgot', { json: { email: 'down@example.com' }, ip: freshIp() }],
       ['POST /password/reset', { json: { token: 'A'.repeat(43), new_password: 'a new horse battery' } }],
       ['POST /password', { ...user, json: { current_password: password, new_password: 'a new horse battery' } }],
+      ['GET /mfa', user],
+      ['POST /mfa/totp', { ...user, json: { current_password: password } }],
+      ['POST /mfa/totp/confirm', { ...user, json: { code: '123456' } }],
+      ['POST /login/mfa', { json: { mfa_ticket: 'A'.repeat(43), code: '123456' }, ip: freshIp() }],
+      ['POST /mfa/recovery-codes', { ...user, json: { code: '123456' } }],
+      ['DELETE /mfa/totp', { ...user, json: { code: '123456' } }],
     ],
   };
   for (const svc of ['admin', 'user', 'auth']) {
@@ -848,7 +930,7 @@ async function serviceDown(s, ids) {
 
 const users = {
   user: uname('user'), other: uname('other'), victim: uname('victim'), admin: uname('admin'),
-  gone: uname('gone'), fired: uname('fired'), pw: uname('pw'),
+  gone: uname('gone'), fired: uname('fired'), pw: uname('pw'), mfa: uname('mfa'),
 };
 const s = {};
 const ids = { unknown: randomUUID() };
@@ -861,6 +943,7 @@ try {
   await emailRoutes(s);
   await emailChangeRoutes(s, users);
   await passwordRoutes(s, users);
+  await mfaRoutes(s, users, ids);
   await adminRoutes(s, ids);
   await logoutRoutes(s);
   await deletionRoutes(s, users, ids);

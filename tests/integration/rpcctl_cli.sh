@@ -277,7 +277,7 @@ run 0 --help
 out_has "Exit status"
 words=$(bash -c 'source "$1/cli/rpcctl.bash-completion"
   COMP_WORDS=("$2" call auth.Lo); COMP_CWORD=2; _rpcctl; echo "${COMPREPLY[*]}"' _ "$src" "$rpcctl")
-[[ $words == "auth.Login auth.Logout" ]] || fail "completion of auth.Lo gave: $words"
+[[ $words == "auth.Login auth.Logout auth.LoginMfa" ]] || fail "completion of auth.Lo gave: $words"
 passed=$((passed + 1))
 
 echo "rpcctl_cli: $passed passed, 0 failed"

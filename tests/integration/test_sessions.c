@@ -316,6 +316,43 @@ test_refresh_rotates_and_renews(void **state)
 	assert_string_equal(prev, h1);
 }
 
+/* A session keeps how its login was proven (amr) for its refreshes; a
+ * session stored without it (before amr was kept) was a password's. */
+static void
+test_refresh_keeps_the_amr_of_the_login(void **state)
+{
+	fixture *f = *state;
+	char t0[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
+	char t1[AUTH_REFRESH_TOKEN_MAX], t2[AUTH_REFRESH_TOKEN_MAX];
+	auth_session s;
+	auth_refresh_result res;
+	assert_int_equal(
+	    auth_session_create_amr(f->r, f->user, "192.0.2.7", "ua",
+	        CORE_AMR_PWD | CORE_AMR_OTP, TTL_S, t0, sid),
+	    CORE_OK);
+	assert_int_equal(
+	    auth_session_refresh(f->r, t0, LONG_GRACE_MS, TTL_S, t1, &s, &res),
+	    CORE_OK);
+	assert_int_equal(res, AUTH_REFRESH_OK);
+	assert_int_equal(s.amr, CORE_AMR_PWD | CORE_AMR_OTP);
+	assert_int_equal(
+	    auth_session_refresh(f->r, t1, LONG_GRACE_MS, TTL_S, t2, &s, &res),
+	    CORE_OK);
+	assert_int_equal(s.amr, CORE_AMR_PWD | CORE_AMR_OTP);
+
+	create(f, f->user, t0, sid);
+	assert_int_equal(
+	    auth_session_refresh(f->r, t0, LONG_GRACE_MS, TTL_S, t1, &s, &res),
+	    CORE_OK);
+	assert_int_equal(s.amr, CORE_AMR_PWD);
+	assert_int_equal(int_command(f, "HDEL session:%s %s", sid, "amr"), 1);
+	assert_int_equal(
+	    auth_session_refresh(f->r, t1, LONG_GRACE_MS, TTL_S, t2, &s, &res),
+	    CORE_OK);
+	assert_int_equal(res, AUTH_REFRESH_OK);
+	assert_int_equal(s.amr, CORE_AMR_PWD);
+}
+
 static void
 test_previous_token_after_grace_window_is_reuse_and_revokes(void **state)
 {
@@ -942,6 +979,7 @@ main(void)
 	    T(test_create_returns_well_formed_token_and_stores_no_secret),
 	    T(test_create_rejects_bad_arguments),
 	    T(test_refresh_rotates_and_renews),
+	    T(test_refresh_keeps_the_amr_of_the_login),
 	    T(test_previous_token_after_grace_window_is_reuse_and_revokes),
 	    T(test_reuse_reports_the_user),
 	    T(test_older_secret_is_reuse),

@@ -143,6 +143,7 @@ test_every_admin_service_method_has_its_action_row(void **state)
 	    {"ListAudit", "audit.list"},
 	    {"DeleteUser", "users.delete"},
 	    {"DeleteAccount", "account.delete"},
+	    {"ResetMfa", "users.reset_mfa"},
 	};
 	const ProtobufCServiceDescriptor *sd =
 	    &admin__v1__admin_service__descriptor;

@@ -71,6 +71,33 @@ test_values_are_html_escaped_in_the_html_body_only(void **state)
 	auth_mail_msg_free(&m);
 }
 
+/* A notice carries no token: the change in its words and a link to the
+ * profile page; values are escaped in the HTML body. */
+static void
+test_mfa_notice_says_the_change_and_links_the_profile(void **state)
+{
+	(void) state;
+	auth_mail_msg m;
+	assert_int_equal(auth_mail_render_change(AUTH_MAIL_MFA_CHANGED, "a<b",
+	                     "https://app.example//", "It was <off>.", &m),
+	    0);
+	assert_string_equal(m.subject, "Your two-factor sign-in changed");
+	assert_non_null(strstr(m.text, "Hello a<b,"));
+	assert_non_null(strstr(m.text, "It was <off>.\n"));
+	assert_non_null(strstr(m.text, "https://app.example/#/profile\n"));
+	assert_non_null(strstr(m.html, "Hello a&lt;b,"));
+	assert_non_null(strstr(m.html, "It was &lt;off&gt;."));
+	assert_non_null(
+	    strstr(m.html, "href=\"https://app.example/#/profile\""));
+	assert_null(strstr(m.text, "{{"));
+	assert_null(strstr(m.html, "{{"));
+	assert_null(strstr(m.text, "token="));
+	auth_mail_msg_free(&m);
+	assert_int_equal(auth_mail_render_change(AUTH_MAIL_KINDS, "a",
+	                     "https://app.example", "x", &m),
+	    -1);
+}
+
 static void
 test_a_link_longer_than_its_buffer_is_refused(void **state)
 {
@@ -281,6 +308,8 @@ main(void)
 	        test_verify_mail_has_the_subject_and_the_link_with_the_token),
 	    cmocka_unit_test(
 	        test_values_are_html_escaped_in_the_html_body_only),
+	    cmocka_unit_test(
+	        test_mfa_notice_says_the_change_and_links_the_profile),
 	    cmocka_unit_test(test_a_link_longer_than_its_buffer_is_refused),
 	    cmocka_unit_test(test_tokens_are_43_base64url_chars_and_differ),
 	    cmocka_unit_test(test_hash_refuses_what_cannot_be_a_token),

@@ -812,6 +812,48 @@ test_jwt_email_verified_round_trips_and_must_be_boolean(void **state)
 	expect_ok(tok);
 }
 
+/* amr (RFC 8176): in the token only when set, as the names of its bits;
+ * read back as it was; unknown names are ignored; anything but an array
+ * of at most 8 strings makes the token invalid. */
+static void
+test_jwt_amr_round_trips_and_must_be_a_short_string_array(void **state)
+{
+	(void) state;
+	char tok[TOKMAX], payload[512];
+	core_jwt_claims c, out;
+	const char *why;
+	good_claims(&c);
+	c.amr = CORE_AMR_PWD | CORE_AMR_OTP;
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, sizeof(tok)), 0);
+	assert_int_equal(verify_with(tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_int_equal(out.amr, CORE_AMR_PWD | CORE_AMR_OTP);
+	c.amr = CORE_AMR_PWD;
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, sizeof(tok)), 0);
+	assert_int_equal(verify_with(tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_int_equal(out.amr, CORE_AMR_PWD);
+	c.amr = 0;
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok, sizeof(tok)), 0);
+	memset(&out, 0x55, sizeof(out));
+	assert_int_equal(verify_with(tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_int_equal(out.amr, 0);
+	payload_json(payload, sizeof(payload), "1900000000",
+	    "\"amr\":[\"otp\",\"hwk\",\"pwd\"],");
+	payload_token(payload, tok);
+	assert_int_equal(verify_with(tok, &policy, &out, &why), CORE_JWT_OK);
+	assert_int_equal(out.amr, CORE_AMR_PWD | CORE_AMR_OTP);
+	payload_json(
+	    payload, sizeof(payload), "1900000000", "\"amr\":\"pwd\",");
+	payload_token(payload, tok);
+	expect_invalid(tok, "amr is not an array of at most 8 strings");
+	payload_json(payload, sizeof(payload), "1900000000", "\"amr\":[1],");
+	payload_token(payload, tok);
+	expect_invalid(tok, "amr is not an array of at most 8 strings");
+	payload_json(payload, sizeof(payload), "1900000000",
+	    "\"amr\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"],");
+	payload_token(payload, tok);
+	expect_invalid(tok, "amr is not an array of at most 8 strings");
+}
+
 static void
 test_jwt_verify_rejects_iat_in_the_future(void **state)
 {
@@ -1881,6 +1923,8 @@ main(void)
 	    cmocka_unit_test(test_jwt_verify_rejects_iat_in_the_future),
 	    cmocka_unit_test(
 	        test_jwt_email_verified_round_trips_and_must_be_boolean),
+	    cmocka_unit_test(
+	        test_jwt_amr_round_trips_and_must_be_a_short_string_array),
 	    cmocka_unit_test(test_jwt_verify_rejects_wrong_or_missing_iss),
 	    cmocka_unit_test(test_jwt_verify_rejects_wrong_aud),
 	    cmocka_unit_test(

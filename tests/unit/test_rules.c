@@ -73,12 +73,10 @@ row_fits_its_field(const field_rule *r, const ProtobufCFieldDescriptor *f)
 	    r->flags & ~(RULE_REQUIRED | RULE_RANGE | RULE_NULLABLE), 0);
 }
 
+/* Every row of one table (rules_table) fits the message it names. */
 static void
-test_every_row_fits_the_message_it_names(void **state)
+table_fits(const field_rule *rows, size_t n)
 {
-	(void) state;
-	size_t n = 0;
-	const field_rule *rows = rules_all(&n);
 	assert_true(n > 0);
 	for (size_t i = 0; i < n; i++) {
 		const field_rule *r = &rows[i];
@@ -110,9 +108,26 @@ test_every_row_fits_the_message_it_names(void **state)
 			    r->field);
 		}
 		/* Rows of a message stay together, after its own. */
+		assert_true(i > 0);
 		assert_string_equal(rows[i - 1].message, r->message);
 		row_fits_its_field(r, f);
 	}
+}
+
+/* In every table: rules.c's (rules_all) and those features keep apart. */
+static void
+test_every_row_fits_the_message_it_names(void **state)
+{
+	(void) state;
+	size_t n = 0, n0 = 0, tables = 0;
+	const field_rule *t;
+	assert_ptr_equal(rules_all(&n0), rules_table(0, &n));
+	assert_int_equal(n, n0);
+	for (size_t k = 0; (t = rules_table(k, &n)) != NULL; k++) {
+		table_fits(t, n);
+		tables++;
+	}
+	assert_true(tables >= 2);
 }
 
 /* Asserts that d and every message it holds (but the well-known types)

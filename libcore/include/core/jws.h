@@ -99,7 +99,17 @@ typedef struct core_jwt_claims {
 	/* Whether the user's email address was proven when the token was
 	 * made (OpenID Connect's "email_verified"); false when absent. */
 	bool email_verified;
+	/* How the user proved who they are (RFC 8176 "amr"): CORE_AMR_*
+	 * bits; 0 when absent. A refresh keeps the login's value. */
+	unsigned amr;
 } core_jwt_claims;
+
+/* The "amr" values a token can carry (RFC 8176 section 2); other values
+ * in a token verified are ignored. */
+#define CORE_AMR_PWD 0x1u /* "pwd": a password */
+#define CORE_AMR_OTP 0x2u /* "otp": a one-time code (TOTP, recovery) */
+/* An "amr" with more members than this makes a token invalid. */
+#define CORE_AMR_MAX_MEMBERS 8
 
 /* Signs payload with a given protected header (JSON text, used exactly as
  * given) and writes the compact JWS and a NUL to out. Low level: it is how
@@ -110,7 +120,8 @@ int core_jws_sign(const char *header_json, const uint8_t *payload, size_t len,
 
 /* Makes an access token: header {"alg":"EdDSA","typ":"at+jwt","kid":kid},
  * claims as compact JSON (iss, sub, aud, exp, jti always; iat, nbf and auth_time when
- * not 0; sid, username and role when not ""; email_verified when true). kid is normally
+ * not 0; sid, username and role when not ""; email_verified when true;
+ * amr, as an array of the names of its bits, when not 0). kid is normally
  * core_jwk_thumbprint of the public half of sk. Returns 0 and writes the
  * token and a NUL to out, or -1 when out is too small, iss, sub, aud or jti
  * is empty, a claim string is not NUL-terminated within its buffer or is not
