@@ -539,14 +539,17 @@ auth_session_start(core_call *c, auth_user *u, int64_t t0,
 	if (st != CORE_OK) {
 		return st;
 	}
+	/* The caller has just proven the password, and keeps what else the
+	 * session it comes from had proven (a second factor). */
+	const core_jwt_claims *cl = core_call_claims(c);
+	unsigned amr = CORE_AMR_PWD | (cl != NULL ? cl->amr : 0u);
 	char refresh[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
-	st = auth_session_create(
-	    w->db.redis, u->id, ip, ua, w->cfg->refresh_ttl_s, refresh, sid);
+	st = auth_session_create_amr(w->db.redis, u->id, ip, ua, amr,
+	    w->cfg->refresh_ttl_s, refresh, sid);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
-	/* The caller has just proven the password. */
-	token_times t = {.iat = iat, .auth_time = now_s()};
+	token_times t = {.iat = iat, .auth_time = now_s(), .amr = amr};
 	st = issue_tokens(c, u, sid, refresh, t, resp);
 	sodium_memzero(refresh, sizeof(refresh));
 	if (st == CORE_OK) {

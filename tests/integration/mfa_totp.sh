@@ -189,6 +189,10 @@ check "  and left the recovery code unused" \
   test "$(psql_auth "SELECT count(*) FROM mfa_recovery_codes WHERE used_at IS NOT NULL")" = 0
 register bob
 check "a user without two-factor login gets amr [pwd]" test "$(claim "$(token_of bob)" amr)" = '["pwd"]'
+register gil
+check "gil (no second factor) changes his password (200)" test "$(req POST /password \
+  "{\"current_password\":\"$pw\",\"new_password\":\"a changed horse battery\"}" "$(token_of gil)")" = 200
+check "  its new tokens say amr [pwd]" test "$(claim "$(jq -r .access_token "$tmp/body")" amr)" = '["pwd"]'
 
 # The window: with the last used step put back, the steps -2 and +2 are
 # refused, -1, 0 and +1 accepted, each once and in order.
@@ -222,10 +226,19 @@ check "  nothing was used: the recovery codes are all unused" \
 check "the ticket from its own client, with a recovery code, is 200" \
   test "$(mfa "$t" "" "$(sed -n 1p "$tmp/ada.codes" | tr '[:lower:]' '[:upper:]' | tr -d -)")" = 200
 check "  amr [pwd, otp]" test "$(claim "$(jq -r .access_token "$tmp/body")" amr)" = '["pwd","otp"]'
+at=$(jq -r .access_token "$tmp/body")
 check "  the recovery code is used" \
   test "$(psql_auth "SELECT count(*) FROM mfa_recovery_codes WHERE used_at IS NOT NULL")" = 1
 check "  the used recovery code again is 401" \
   test "$(mfa "$(ticket_of ada)" "" "$(sed -n 1p "$tmp/ada.codes")")" = 401
+# A password change keeps what the caller's session had proven: its new
+# session's tokens say [pwd, otp] (and it is changed back for what follows).
+check "ada changes her password with that token (200)" test "$(req POST /password \
+  "{\"current_password\":\"$pw\",\"new_password\":\"a changed horse battery\"}" "$at")" = 200
+at=$(jq -r .access_token "$tmp/body")
+check "  its new tokens keep amr [pwd, otp]" test "$(claim "$at" amr)" = '["pwd","otp"]'
+check "  and back (200)" test "$(req POST /password \
+  "{\"current_password\":\"a changed horse battery\",\"new_password\":\"$pw\"}" "$at")" = 200
 t=$(ticket_of ada)
 hash=$(psql_auth "SELECT password_hash FROM users WHERE username = 'ada'")
 psql_auth "UPDATE users SET password_hash = password_hash || 'x' WHERE username = 'ada'" >/dev/null
