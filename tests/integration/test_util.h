@@ -2,6 +2,7 @@
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,23 @@ db_reachable(PGconn *server, const char *db, bool reachable)
 		    db);
 		pg_ok(server, q);
 	}
+}
+
+/* Whether text holds a JWS in compact form: a JOSE header and a payload,
+ * each base64url of a JSON object ("eyJ..."), joined by a dot. Only that
+ * shape: a random id that happens to contain "eyJ" (a session id is 22
+ * random base64url characters) is not a token. */
+static inline bool
+has_jws(const char *text)
+{
+	regex_t re;
+	if (regcomp(&re, "eyJ[A-Za-z0-9_-]+\\.eyJ[A-Za-z0-9_-]*",
+	        REG_EXTENDED | REG_NOSUB) != 0) {
+		return true; /* cannot tell: fail the check */
+	}
+	bool found = regexec(&re, text, 0, NULL, 0) == 0;
+	regfree(&re);
+	return found;
 }
 
 #endif
