@@ -1310,6 +1310,29 @@
         throw err;
       }
     };
+    const statusView = (isOn, n) => (isOn
+      ? h('div', { class: 'mfa-status', id: 'mfa-status' },
+        h('p', null, h('span', { class: 'badge badge-ok', text: 'On' }), ' Two-factor login is on: logging in needs ' +
+          'your password and a code from your authenticator app.'),
+        h('p', { id: 'mfa-codes-left', class: n <= 3 ? 'field-error' : 'muted',
+          text: `${plural(n, 'recovery code', 'recovery codes')} left.${n <= 3 ? ' Make new ones soon.' : ''}` }))
+      : h('div', { class: 'mfa-status', id: 'mfa-status' },
+        h('p', null, h('span', { class: 'badge badge-neutral', text: 'Off' }), ' Two-factor login is off: your ' +
+          'password alone logs you in.'),
+        h('p', { class: 'muted', text: 'Turn it on and a login also needs a code from an authenticator app on ' +
+          'your phone, so a stolen password is not enough.' })));
+    let status = statusView(on, left);
+    const footer = h('div', { class: 'actions' },
+      h('a', { href: '#/profile', class: 'button button-quiet' }, 'Back to your profile'));
+    /* The codes are on screen once: the page says what is true now and
+     * moves on only with "I saved them". */
+    const showCodes = (codes, title, doneText) => {
+      const next = statusView(true, codes.length);
+      status.replaceWith(next);
+      status = next;
+      footer.hidden = true;
+      show(recoveryCodesView(codes, title, doneText));
+    };
     const show = (...nodes) => {
       body.replaceChildren(...nodes);
       const target = $('input', body) || $('h2', body);
@@ -1372,7 +1395,7 @@
             throw err;
           }
           const codes = Array.isArray(res.data.recovery_codes) ? res.data.recovery_codes : [];
-          show(recoveryCodesView(codes, 'Two-factor login is on', 'Two-factor login is on.'));
+          showCodes(codes, 'Two-factor login is on', 'Two-factor login is on.');
         },
       });
       return [
@@ -1400,7 +1423,7 @@
         async run(proofIn, mode) {
           const res = await proofCall('POST', '/mfa/recovery-codes', proofIn, mode);
           const codes = Array.isArray(res.data.recovery_codes) ? res.data.recovery_codes : [];
-          show(recoveryCodesView(codes, 'Your new recovery codes', 'You have ten new recovery codes.'));
+          showCodes(codes, 'Your new recovery codes', 'You have ten new recovery codes.');
         },
       });
       return [h('h2', { class: 'section-title', text: 'New recovery codes' }),
@@ -1435,17 +1458,6 @@
       b.addEventListener('click', () => show(...step()));
       return b;
     };
-    const status = on
-      ? h('div', { class: 'mfa-status', id: 'mfa-status' },
-        h('p', null, h('span', { class: 'badge badge-ok', text: 'On' }), ' Two-factor login is on: logging in needs ' +
-          'your password and a code from your authenticator app.'),
-        h('p', { id: 'mfa-codes-left', class: left <= 3 ? 'field-error' : 'muted',
-          text: `${plural(left, 'recovery code', 'recovery codes')} left.${left <= 3 ? ' Make new ones soon.' : ''}` }))
-      : h('div', { class: 'mfa-status', id: 'mfa-status' },
-        h('p', null, h('span', { class: 'badge badge-neutral', text: 'Off' }), ' Two-factor login is off: your ' +
-          'password alone logs you in.'),
-        h('p', { class: 'muted', text: 'Turn it on and a login also needs a code from an authenticator app on ' +
-          'your phone, so a stolen password is not enough.' }));
     body.append(h('div', { class: 'actions' }, on
       ? [button('mfa-new-codes', 'button', 'New recovery codes', regenerateStep),
         button('mfa-disable-start', 'button button-danger', 'Turn off two-factor login', disableStep)]
@@ -1453,8 +1465,7 @@
     const view = page('Security',
       h('p', { class: 'lead', text: 'Two-factor login protects your account with a second proof besides ' +
         'your password.' }),
-      status, body,
-      h('div', { class: 'actions' }, h('a', { href: '#/profile', class: 'button button-quiet' }, 'Back to your profile')));
+      status, body, footer);
     return { view };
   }
 
