@@ -1140,6 +1140,16 @@
       : fieldError('code', 'is not right', 'That code is not right. Enter the code your app shows now.', err.requestId);
   }
 
+  /* A 429 of a proof: the throttle's wait, in words. */
+  function tooManyCodes(err) {
+    const s = err.retryAfter;
+    const wait = !s ? 'a few minutes' : s < 120 ? `${s} s` : `${Math.ceil(s / 60)} minutes`;
+    return new ApiError(429, Object.assign({}, err.problem, {
+      detail: `Too many wrong codes: try again in ${wait}.`,
+      retry_after: 0, /* said above already */
+    }));
+  }
+
   /* A form asking for the second factor, with a link that switches between
    * the app's code and a recovery code (the form is built again on a
    * switch). opts: {id, submit, busy, danger, secondary() → node,
@@ -1156,7 +1166,12 @@
         async onSubmit(f) {
           const body = proofBody(mode, f.values());
           f.setBusy(true, opts.busy);
-          await opts.run(body, mode);
+          try {
+            await opts.run(body, mode);
+          } catch (err) {
+            if (err.status === 429) throw tooManyCodes(err);
+            throw err;
+          }
         },
       });
       if (opts.danger) ctl.form.querySelector('button[type="submit"]').className = 'button button-danger-solid';

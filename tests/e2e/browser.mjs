@@ -1110,9 +1110,26 @@ async function main() {
     await seeText(mfaStatus, 'Two-factor login is off', 'off after');
   });
 
-  await step(`the admin resets ${user}'s two-factor login (with a confirmation); the audit shows it`, async () => {
+  await step(`${user} turns it on again; wrong codes at the login are throttled and the page says when to retry`, async () => {
     page = userPage;
     await enrolTotp(false);
+    await passwordStep();
+    const field = page.getByLabel('Code from your authenticator app');
+    let status = 0;
+    for (let i = 0; i < 12 && status !== 429; i++) {
+      await field.fill(wrongCode(secret));
+      const answer = page.waitForResponse((r) => r.url().endsWith('/login/mfa'));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      status = (await answer).status();
+      if (status !== 401 && status !== 429) fail(`a wrong code answered ${status}`);
+    }
+    if (status !== 429) fail('12 wrong codes were not throttled');
+    await seeText(page.locator('#login-mfa .form-error'), /Too many wrong codes: try again in \d+ (s|minutes)\./, 'the retry time');
+    await seeText(heading, 'Two-factor login', 'still the second step');
+    await screenshot('login-mfa-throttled');
+  });
+
+  await step(`the admin resets ${user}'s two-factor login (with a confirmation); the audit shows it`, async () => {
     page = adminPage;
     await page.goto(`${base}/#/admin/users/${userId}`);
     await seeText(aHeading, user, 'the user');
@@ -1132,8 +1149,14 @@ async function main() {
     await seeText(row.locator('td[data-label="Action"]'), 'two-factor login turned off', 'the audit summary');
     await seeText(row.locator('td[data-label="Outcome"]'), /^ok$/, 'the reset is audited');
     await screenshot('admin-audit-reset-mfa');
+    // The throttled user logs in with the password alone now.
     page = userPage;
-    await page.reload();
+    await page.getByRole('button', { name: 'Back' }).click();
+    await seeText(heading, 'Log in', 'back at the password step');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    await page.getByRole('link', { name: 'Two-factor login' }).click();
     await atRoute('#/security');
     await seeText(mfaStatus, 'Two-factor login is off', 'off for the user');
     await page.goto(`${base}/#/profile`);
