@@ -468,7 +468,17 @@
       h('div', { class: 'actions' }, btn));
   }
 
+  /* Logged in (cookies set): the profile, then where the user was going. */
+  async function loginDone() {
+    await loadProfile();
+    state.loginUsername = '';
+    const next = state.afterLogin || '/profile';
+    state.afterLogin = null;
+    go(next);
+  }
+
   function viewLogin() {
+    mfaLogin = null; /* a second step left half-way starts over */
     const ctl = buildForm({
       id: 'login',
       submit: 'Log in',
@@ -488,12 +498,14 @@
         }
         f.setBusy(true, 'Logging in…');
         /* The tokens in the answer are ignored: the edge sets cookies. */
-        await api('POST', '/login', { body: { username: v.username.trim(), password: v.password } });
-        await loadProfile();
-        state.loginUsername = '';
-        const next = state.afterLogin || '/profile';
-        state.afterLogin = null;
-        go(next);
+        const { data } = await api('POST', '/login', { body: { username: v.username.trim(), password: v.password } });
+        if (data && data.mfa_required === true) {
+          /* The password was right; the second factor finishes the login. */
+          showLoginMfa({ ticket: String(data.mfa_ticket || ''), username: v.username.trim(),
+            expiresIn: Number(data.mfa_ticket_expires_in) || 0 }, 'code');
+          return;
+        }
+        await loginDone();
       },
     });
     const view = page('Log in',
@@ -585,6 +597,7 @@
         h('a', { href: '#/account/email', class: 'button button-quiet', id: 'change-email-link' }, 'Change email'),
         h('a', { href: '#/password/change', class: 'button button-quiet', id: 'change-password-link' },
           'Change password'),
+        h('a', { href: '#/security', class: 'button button-quiet', id: 'security-link' }, 'Two-factor login'),
         h('a', { href: '#/account/delete', class: 'button button-danger', id: 'delete-account-link' }, 'Delete account')));
     return { view };
   }
@@ -1085,6 +1098,394 @@
     return { view, focus: ctl.inputs.current_password };
   }
 
+  /* --------------------------------------------------- two-factor login */
+
+  /* The second step of a login, {ticket, username, expiresIn}: kept in
+   * this script's memory only (never in storage or the address), and
+   * dropped whenever the login page is shown again. */
+  let mfaLogin = null;
+
+  function fieldError(field, message, text, requestId) {
+    return Object.assign(new Error(text), { fieldErrors: [{ field, message }], requestId });
+  }
+
+  /* The field of a second-factor proof: the app's code, or a recovery code. */
+  function proofField(mode) {
+    if (mode === 'recovery') {
+      return { name: 'recovery_code', label: 'Recovery code', autocomplete: 'off', required: true, maxlength: 32,
+        spellcheck: false, autocapitalize: 'none', placeholder: 'xxxxx-xxxxx',
+        hint: 'One of the codes you saved when you turned on two-factor login. Each works once.' };
+    }
+    return { name: 'code', label: 'Code from your authenticator app', autocomplete: 'one-time-code', required: true,
+      inputmode: 'numeric', maxlength: 7, spellcheck: false, placeholder: '123456',
+      hint: 'The 6 digits your app shows now.' };
+  }
+
+  /* The request body of a proof form, or a field error before any call. */
+  function proofBody(mode, v) {
+    if (mode === 'recovery') {
+      const rc = v.recovery_code.trim();
+      if (!rc) throw fieldError('recovery_code', 'is required', 'Enter one of your recovery codes.');
+      return { recovery_code: rc };
+    }
+    const code = v.code.replace(/\s+/g, '');
+    if (!/^\d{6}$/.test(code)) throw fieldError('code', 'is 6 digits', 'Enter the 6 digits your app shows.');
+    return { code };
+  }
+
+  /* A 401 of a proof: the code is wrong (or used), said next to its field. */
+  function wrongProof(mode, err) {
+    return mode === 'recovery'
+      ? fieldError('recovery_code', 'is wrong or was used already', 'That recovery code does not work.', err.requestId)
+      : fieldError('code', 'is not right', 'That code is not right. Enter the code your app shows now.', err.requestId);
+  }
+
+  /* A 429 of a proof: the throttle's wait, in words. */
+  function tooManyCodes(err) {
+    const s = err.retryAfter;
+    const wait = !s ? 'a few minutes' : s < 120 ? `${s} s` : `${Math.ceil(s / 60)} minutes`;
+    return new ApiError(429, Object.assign({}, err.problem, {
+      detail: `Too many wrong codes: try again in ${wait}.`,
+      retry_after: 0, /* said above already */
+    }));
+  }
+
+  /* A form asking for the second factor, with a link that switches between
+   * the app's code and a recovery code (the form is built again on a
+   * switch). opts: {id, submit, busy, danger, secondary() → node,
+   * run(body, mode)}; returns {box, focus()}. */
+  function proofForm(opts) {
+    const box = h('div', { class: 'proof' });
+    let input = null;
+    const build = (mode) => {
+      const ctl = buildForm({
+        id: opts.id,
+        submit: opts.submit,
+        fields: [proofField(mode)],
+        secondary: opts.secondary ? opts.secondary() : null,
+        async onSubmit(f) {
+          const body = proofBody(mode, f.values());
+          f.setBusy(true, opts.busy);
+          try {
+            await opts.run(body, mode);
+          } catch (err) {
+            if (err.status === 429) throw tooManyCodes(err);
+            throw err;
+          }
+        },
+      });
+      if (opts.danger) ctl.form.querySelector('button[type="submit"]').className = 'button button-danger-solid';
+      const toggle = h('button', { type: 'button', class: 'link-button', id: `${opts.id}-switch` },
+        mode === 'recovery' ? 'Use a code from the app instead' : 'Use a recovery code instead');
+      toggle.addEventListener('click', () => {
+        build(mode === 'recovery' ? 'code' : 'recovery');
+        input.focus();
+      });
+      input = ctl.inputs[mode === 'recovery' ? 'recovery_code' : 'code'];
+      box.replaceChildren(ctl.form, h('p', { class: 'proof-switch' }, toggle));
+    };
+    build('code');
+    return { box, focus: () => input.focus() };
+  }
+
+  /* Back to the password step: the ticket is gone (expired, used, or the
+   * password changed meanwhile). */
+  function loginStartOver(username, text) {
+    mfaLogin = null;
+    state.loginUsername = username;
+    flashLater('error', text);
+    if (currentPath() === '/login') render();
+    else go('/login');
+  }
+
+  /* The second step of the login page, in place of the password form. */
+  function showLoginMfa(login) {
+    mfaLogin = login;
+    const back = () => {
+      const b = h('button', { type: 'button', class: 'button button-quiet', id: 'login-mfa-back' }, 'Back');
+      b.addEventListener('click', () => {
+        mfaLogin = null;
+        state.loginUsername = login.username;
+        render();
+      });
+      return b;
+    };
+    const proof = proofForm({
+      id: 'login-mfa',
+      submit: 'Verify',
+      busy: 'Verifying…',
+      secondary: back,
+      async run(body, mode) {
+        if (mfaLogin !== login) return; /* started over meanwhile */
+        try {
+          await api('POST', '/login/mfa', { body: Object.assign({ mfa_ticket: login.ticket }, body) });
+        } catch (err) {
+          /* A wrong code keeps the ticket; a dead ticket names itself. */
+          if (err.status === 401 && /ticket/i.test(err.message)) {
+            loginStartOver(login.username, 'This login took too long or was finished elsewhere. ' +
+              'Log in again with your password.');
+            return;
+          }
+          if (err.status === 401) throw wrongProof(mode, err);
+          throw err;
+        }
+        mfaLogin = null;
+        await loginDone();
+      },
+    });
+    const minutes = Math.max(1, Math.round(login.expiresIn / 60));
+    const view = page('Two-factor login',
+      h('p', { class: 'lead', id: 'login-mfa-lead',
+        text: `Your password is right, ${login.username}. Now enter the code from your authenticator app.` }),
+      proof.box,
+      h('p', { class: 'hint', text: `This step works for ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}; ` +
+        'after that, log in with your password again.' }));
+    showFlash(null);
+    dom.view().replaceChildren(view);
+    proof.focus();
+  }
+
+  /* The QR code of an enrolment: the server's SVG document, shown as an
+   * image. An SVG in an <img> runs no script and loads nothing, and the
+   * page's img-src allows data: URLs. */
+  function qrImage(svg) {
+    if (typeof svg !== 'string' || !svg.includes('<svg') || svg.length > 200000) return null;
+    return h('img', { class: 'mfa-qr', id: 'mfa-qr', width: '200', height: '200',
+      src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`,
+      alt: 'QR code of the key, for your authenticator app' });
+  }
+
+  /* The base32 key in groups of four, for typing it in by hand. */
+  const groupSecret = (s) => String(s || '').replace(/(.{4})(?=.)/g, '$1 ');
+
+  /* Ten codes shown once: a list, a copy button and a download link. */
+  function recoveryCodesView(codes, title, doneText) {
+    const list = codes.map((c) => String(c));
+    const text = `${APP_NAME} recovery codes\n\n${list.join('\n')}\n\nEach code works once, in place of a code from your app.\n`;
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    const copied = h('span', { class: 'muted', id: 'recovery-codes-copied', role: 'status' });
+    const copy = h('button', { type: 'button', class: 'button', id: 'recovery-codes-copy' }, 'Copy');
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(list.join('\n'));
+        copied.textContent = 'Copied.';
+      } catch (_) {
+        /* No clipboard (an insecure origin, a refusal): select them instead. */
+        const range = document.createRange();
+        range.selectNodeContents($('#recovery-codes'));
+        const sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        copied.textContent = 'Selected: copy them with your keyboard or menu.';
+      }
+    });
+    const done = h('button', { type: 'button', class: 'button button-primary', id: 'recovery-codes-done' },
+      'I saved them');
+    done.addEventListener('click', () => {
+      URL.revokeObjectURL(url);
+      flashLater('success', doneText);
+      render();
+    });
+    return h('div', { id: 'recovery-codes-box' },
+      h('h2', { class: 'section-title', text: title }),
+      h('div', { class: 'alert alert-warn', role: 'alert' },
+        h('p', { class: 'alert-title', text: 'Save these codes now: they are not shown again.' }),
+        h('p', { text: 'If you lose your phone, each code logs you in once in place of a code from the app. ' +
+          'Keep them somewhere safe, apart from your phone.' })),
+      h('ol', { class: 'recovery-codes mono', id: 'recovery-codes' }, list.map((c) => h('li', { text: c }))),
+      h('div', { class: 'actions' },
+        copy,
+        h('a', { class: 'button', id: 'recovery-codes-download', href: url,
+          download: `${APP_NAME}-recovery-codes.txt` }, 'Download'),
+        done, copied));
+  }
+
+  /* #/security: whether two-factor login is on, turning it on (password →
+   * QR code and key → first code → recovery codes), new recovery codes,
+   * turning it off. Changes need the password or the second factor, not
+   * only the session. */
+  async function viewSecurity(seq) {
+    const { data } = await api('GET', '/mfa');
+    if (seq !== state.renderSeq) return null;
+    const on = data.totp_enabled === true;
+    const left = Number(data.recovery_codes_left) || 0;
+    const body = h('div', { id: 'security-body' });
+    const cancel = () => {
+      const b = h('button', { type: 'button', class: 'button button-quiet' }, 'Cancel');
+      b.addEventListener('click', () => render());
+      return b;
+    };
+    /* A fresh session first: a 401 of the change is then a wrong proof. */
+    const proofCall = async (method, path, proofBodyIn, mode) => {
+      await api('GET', '/mfa');
+      try {
+        return await api(method, path, { body: proofBodyIn });
+      } catch (err) {
+        if (err.status === 401) throw wrongProof(mode, err);
+        throw err;
+      }
+    };
+    const statusView = (isOn, n) => (isOn
+      ? h('div', { class: 'mfa-status', id: 'mfa-status' },
+        h('p', null, h('span', { class: 'badge badge-ok', text: 'On' }), ' Two-factor login is on: logging in needs ' +
+          'your password and a code from your authenticator app.'),
+        h('p', { id: 'mfa-codes-left', class: n <= 3 ? 'field-error' : 'muted',
+          text: `${plural(n, 'recovery code', 'recovery codes')} left.${n <= 3 ? ' Make new ones soon.' : ''}` }))
+      : h('div', { class: 'mfa-status', id: 'mfa-status' },
+        h('p', null, h('span', { class: 'badge badge-neutral', text: 'Off' }), ' Two-factor login is off: your ' +
+          'password alone logs you in.'),
+        h('p', { class: 'muted', text: 'Turn it on and a login also needs a code from an authenticator app on ' +
+          'your phone, so a stolen password is not enough.' })));
+    let status = statusView(on, left);
+    const footer = h('div', { class: 'actions' },
+      h('a', { href: '#/profile', class: 'button button-quiet' }, 'Back to your profile'));
+    /* The codes are on screen once: the page says what is true now and
+     * moves on only with "I saved them". */
+    const showCodes = (codes, title, doneText) => {
+      const next = statusView(true, codes.length);
+      status.replaceWith(next);
+      status = next;
+      footer.hidden = true;
+      show(recoveryCodesView(codes, title, doneText));
+    };
+    const show = (...nodes) => {
+      body.replaceChildren(...nodes);
+      const target = $('input', body) || $('h2', body);
+      if (target) {
+        if (target.tagName === 'H2') target.tabIndex = -1;
+        target.focus();
+      }
+    };
+
+    const enrolStep = () => {
+      const ctl = buildForm({
+        id: 'mfa-enroll',
+        submit: 'Continue',
+        fields: [{ name: 'current_password', label: 'Your password', type: 'password',
+          autocomplete: 'current-password', required: true, maxlength: 128, hint: 'To be sure it is you.' }],
+        secondary: cancel(),
+        async onSubmit(f) {
+          const v = f.values();
+          if (!v.current_password) {
+            throw fieldError('current_password', 'is required', 'Enter your password.');
+          }
+          f.setBusy(true, 'Checking…');
+          let res;
+          try {
+            res = await api('POST', '/mfa/totp', { body: { current_password: v.current_password } });
+          } catch (err) {
+            if (err.status === 401) {
+              throw fieldError('current_password', 'is wrong', 'That password is not right.', err.requestId);
+            }
+            throw err;
+          }
+          show(...setupStep(res.data));
+        },
+      });
+      return [h('h2', { class: 'section-title', text: 'Turn on two-factor login' }), ctl.form];
+    };
+
+    const setupStep = (d) => {
+      const qr = qrImage(d.qr_svg);
+      const uri = typeof d.otpauth_uri === 'string' && d.otpauth_uri.startsWith('otpauth://') ? d.otpauth_uri : '';
+      const minutes = Math.max(1, Math.round((Number(d.expires_in) || 600) / 60));
+      const ctl = buildForm({
+        id: 'mfa-confirm',
+        submit: 'Turn on',
+        fields: [proofField('code')],
+        secondary: cancel(),
+        async onSubmit(f) {
+          const proof = proofBody('code', f.values());
+          f.setBusy(true, 'Turning on…');
+          let res;
+          try {
+            res = await proofCall('POST', '/mfa/totp/confirm', proof, 'code');
+          } catch (err) {
+            if (err.status === 400 && !err.fieldErrors.length) {
+              throw new ApiError(400, Object.assign({}, err.problem, {
+                detail: 'This setup is no longer pending (it lasts ' +
+                  `${minutes} minutes). Cancel and start again.`,
+              }));
+            }
+            throw err;
+          }
+          const codes = Array.isArray(res.data.recovery_codes) ? res.data.recovery_codes : [];
+          showCodes(codes, 'Two-factor login is on', 'Two-factor login is on.');
+        },
+      });
+      return [
+        h('h2', { class: 'section-title', text: 'Set up your authenticator app' }),
+        h('ol', { class: 'mfa-steps' },
+          h('li', null,
+            h('p', { text: 'Scan this QR code with your authenticator app (any app for TOTP codes).' }),
+            qr || h('p', { class: 'muted', text: 'The QR code cannot be shown: type the key below instead.' })),
+          h('li', null,
+            h('p', { text: 'Or type this key in the app:' }),
+            h('p', null, h('code', { class: 'mfa-secret', id: 'mfa-secret', text: groupSecret(d.secret) })),
+            uri ? h('p', { class: 'hint' }, h('a', { href: uri, id: 'mfa-otpauth' }, 'Open in an authenticator app on this device')) : null),
+          h('li', null,
+            h('p', { text: `Enter the code the app shows, within ${minutes} minutes.` }),
+            ctl.form)),
+      ];
+    };
+
+    const regenerateStep = () => {
+      const proof = proofForm({
+        id: 'mfa-regenerate',
+        submit: 'Make new codes',
+        busy: 'Making codes…',
+        secondary: cancel,
+        async run(proofIn, mode) {
+          const res = await proofCall('POST', '/mfa/recovery-codes', proofIn, mode);
+          const codes = Array.isArray(res.data.recovery_codes) ? res.data.recovery_codes : [];
+          showCodes(codes, 'Your new recovery codes', 'You have ten new recovery codes.');
+        },
+      });
+      return [h('h2', { class: 'section-title', text: 'New recovery codes' }),
+        h('p', { text: 'Your current recovery codes stop working. Enter a code from your app, or one of your ' +
+          'recovery codes, to be sure it is you.' }),
+        proof.box];
+    };
+
+    const disableStep = () => {
+      const proof = proofForm({
+        id: 'mfa-disable',
+        submit: 'Yes, turn it off',
+        busy: 'Turning off…',
+        danger: true,
+        secondary: cancel,
+        async run(proofIn, mode) {
+          await proofCall('DELETE', '/mfa/totp', proofIn, mode);
+          flashLater('success', 'Two-factor login is off. Your password alone logs you in.');
+          render();
+        },
+      });
+      return [h('h2', { class: 'section-title', text: 'Turn off two-factor login?' }),
+        h('div', { class: 'alert alert-error', id: 'mfa-disable-warning' },
+          h('p', { class: 'alert-title', text: 'Your password alone then logs you in.' }),
+          h('p', { text: 'Your key and your recovery codes are deleted. Enter a code from your app, or one of ' +
+            'your recovery codes, to turn it off.' })),
+        proof.box];
+    };
+
+    const button = (id, cls, label, step) => {
+      const b = h('button', { type: 'button', class: cls, id }, label);
+      b.addEventListener('click', () => show(...step()));
+      return b;
+    };
+    body.append(h('div', { class: 'actions' }, on
+      ? [button('mfa-new-codes', 'button', 'New recovery codes', regenerateStep),
+        button('mfa-disable-start', 'button button-danger', 'Turn off two-factor login', disableStep)]
+      : button('mfa-enable', 'button button-primary', 'Turn on two-factor login', enrolStep)));
+    const view = page('Security',
+      h('p', { class: 'lead', text: 'Two-factor login protects your account with a second proof besides ' +
+        'your password.' }),
+      status, body, footer);
+    return { view };
+  }
+
+  for (const p of ['/login/mfa', '/mfa/totp', '/mfa/totp/confirm', '/mfa/recovery-codes']) NO_REFRESH.add(p);
+
   function viewNotFound() {
     return {
       view: page('Page not found',
@@ -1106,7 +1507,7 @@
   const ROLE_LABELS = { user: 'User', admin: 'Admin' };
   const STATUS_LABELS = { active: 'Active', disabled: 'Disabled' };
   const AUDIT_ACTIONS = ['users.list', 'users.get', 'users.update', 'users.revoke_sessions', 'users.delete',
-    'account.delete', 'audit.list'];
+    'account.delete', 'audit.list', 'users.reset_mfa'];
   const OUTCOME_BADGES = { ok: 'badge-ok', denied: 'badge-warn', failed: 'badge-danger' };
   const USERS_PAGE_SIZE = 20;
   const AUDIT_PAGE_SIZE = 25;
@@ -1528,6 +1929,17 @@
         done: (res) => `Ended ${plural(Number(res.data.revoked || 0), 'session', 'sessions')} of ${quoted(name)}.`,
       },
       {
+        label: 'Reset two-factor login', yes: 'Yes, reset it', busy: 'Resetting…', cls: 'button button-danger',
+        question: `Turn off two-factor login of ${self ? 'your own account' : quoted(name)}? ` +
+          `${self ? 'Your' : 'Their'} password alone then logs in, until ${self ? 'you turn' : 'they turn'} it on again; ` +
+          `${self ? 'you are' : 'they are'} told by mail. Do this only for someone who lost both their app and their recovery codes, ` +
+          'once you are sure who they are.',
+        run: () => adminApi('DELETE', `${path}/mfa`),
+        done: (res) => (res.data.was_enabled
+          ? `Two-factor login of ${quoted(name)} is reset: off until they turn it on again.`
+          : `${quoted(name)} did not have two-factor login on; nothing changed.`),
+      },
+      {
         label: 'Delete account', yes: 'Yes, delete for good', busy: 'Deleting…', cls: 'button button-danger',
         question: self
           ? 'Delete your own account? Your profile and sessions go, you are logged out at once, and this cannot be undone.'
@@ -1644,6 +2056,9 @@
         .map((k) => `${k} ${detail.before[k]} → ${detail.after[k]}`);
       return changes.length ? changes.join(', ') : 'no change';
     }
+    if (detail.was_enabled !== undefined) {
+      return detail.was_enabled ? 'two-factor login turned off' : 'two-factor login was off already';
+    }
     if (detail.revoked !== undefined) return plural(Number(detail.revoked) || 0, 'session ended', 'sessions ended');
     if (detail.sessions_revoked !== undefined) {
       return `deleted, ${plural(Number(detail.sessions_revoked) || 0, 'session ended', 'sessions ended')}`;
@@ -1751,6 +2166,9 @@
     '/reset-password': { view: viewResetPassword },
     '/password/change': { view: viewChangePassword, auth: true },
   });
+
+  /* Two-factor login. */
+  ROUTES['/security'] = { view: viewSecurity, auth: true };
 
   /* Routes with a parameter: [pattern, route, (match) => params]. */
   const PATTERNS = [

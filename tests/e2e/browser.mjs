@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 const [base, outDir] = process.argv.slice(2);
 if (!base || !outDir) {
@@ -108,6 +109,36 @@ async function mailLink(to, nth, route) {
     const m = re.exec(mails[nth - 1]);
     return { ok: Boolean(m), value: m && m[0], seen: 'no link in the mail' };
   });
+}
+
+/* TOTP codes (RFC 6238, 30 s steps) made by oathtool, as an authenticator
+ * app would. The server takes a code of the step before, the current one
+ * or the one after, each step once and only after the last one it took:
+ * so each code here is of the first step after the last one used (with the
+ * same key) that is the current or the next one, waiting for the clock
+ * when it must. */
+const TOTP_STEP_S = 30;
+const lastStepOf = new Map();
+const totpAt = (key, s) => execFileSync('oathtool', ['--totp', '-b', '-N', `@${s * TOTP_STEP_S}`, key],
+  { encoding: 'utf8' }).trim();
+
+async function totpCode(key) {
+  for (;;) {
+    const now = Math.floor(Date.now() / 1000 / TOTP_STEP_S);
+    const s = Math.max((lastStepOf.get(key) || 0) + 1, now);
+    if (s <= now + 1) {
+      lastStepOf.set(key, s);
+      return totpAt(key, s);
+    }
+    await sleep(250);
+  }
+}
+
+/* Six digits that are no code of the steps the server would take now. */
+function wrongCode(key) {
+  const now = Math.floor(Date.now() / 1000 / TOTP_STEP_S);
+  const near = [now - 1, now, now + 1, now + 2].map((s) => totpAt(key, s));
+  return ['000000', '111111', '222222'].find((c) => !near.includes(c));
 }
 
 function atRoute(hash) {
@@ -918,6 +949,217 @@ async function main() {
     if (page.url().includes('token=')) fail('the confirmation token stayed in the address bar');
     await screenshot('email-changed');
     await page.getByRole('link', { name: 'Go to your profile' }).click();
+    await atRoute('#/profile');
+  });
+
+  // ----------------------------------------------------- two-factor login
+
+  let secret = '';
+  let recovery = [];
+  const mfaLeft = userPage.locator('#mfa-codes-left');
+  const mfaStatus = userPage.locator('#mfa-status');
+
+  // Turns two-factor login on from the profile: the password, then the key
+  // read from the page and a code of it, then the ten recovery codes.
+  async function enrolTotp(shots) {
+    await page.goto(`${base}/#/profile`);
+    await page.getByRole('link', { name: 'Two-factor login' }).click();
+    await atRoute('#/security');
+    await seeText(heading, 'Security', 'security heading');
+    await seeText(mfaStatus, 'Two-factor login is off', 'off before');
+    if (shots) await screenshot('security-off');
+    await page.getByRole('button', { name: 'Turn on two-factor login' }).click();
+    await page.getByLabel('Your password').fill(password);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const grouped = await seeText(page.locator('#mfa-secret'), /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/, 'the key in groups');
+    secret = grouped.replace(/\s+/g, '');
+    const qr = page.locator('#mfa-qr');
+    await until('the QR code is drawn', async () => ({
+      ok: await qr.evaluate((img) => img.complete && img.naturalWidth > 0), seen: await qr.getAttribute('alt'),
+    }));
+    if (!(await qr.getAttribute('src')).startsWith('data:image/svg+xml')) fail('the QR code is not a data: image');
+    const field = page.getByLabel('Code from your authenticator app');
+    if ((await field.getAttribute('inputmode')) !== 'numeric') fail('the code field is not numeric');
+    if ((await field.getAttribute('autocomplete')) !== 'one-time-code') fail('the code field is no one-time-code');
+    if (shots) await screenshot('security-setup');
+    await field.fill(await totpCode(secret));
+    await page.getByRole('button', { name: 'Turn on', exact: true }).click();
+    const items = page.locator('#recovery-codes li');
+    await until('ten recovery codes', async () => ({ ok: (await items.count()) === 10, seen: await items.count() }));
+    recovery = (await items.allInnerTexts()).map((t) => t.trim());
+    if (!recovery.every((c) => /^[a-z0-9]{5}-[a-z0-9]{5}$/i.test(c))) fail(`odd recovery codes: ${recovery}`);
+    await seeText(page.locator('#recovery-codes-box'), 'Save these codes now', 'the warning');
+    if (shots) {
+      const download = page.waitForEvent('download');
+      await page.getByRole('link', { name: 'Download' }).click();
+      const file = await (await download).path();
+      const text = readFileSync(file, 'utf8');
+      if (!recovery.every((c) => text.includes(c))) fail('the download lacks codes');
+      await screenshot('security-recovery-codes');
+      await page.setViewportSize(PHONE);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) fail(`the security page scrolls sideways by ${overflow}px at 390px`);
+      await screenshot('phone-security-recovery-codes');
+      await page.setViewportSize(DESKTOP);
+    }
+    await page.getByRole('button', { name: 'I saved them' }).click();
+    await seeText(flash, 'Two-factor login is on.', 'turned on');
+    await seeText(mfaStatus, 'Two-factor login is on', 'on after');
+    await seeText(mfaLeft, '10 recovery codes left', 'ten left');
+  }
+
+  // Logs out, then logs in with the password: the second step is asked for.
+  async function passwordStep() {
+    await nav.getByRole('button', { name: 'Log out' }).click();
+    await atRoute('#/login');
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    const answer = page.waitForResponse((r) => r.url().endsWith('/login'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const body = await (await answer).json();
+    if (body.mfa_required !== true || !body.mfa_ticket) fail(`POST /login answered ${JSON.stringify(body)}`);
+    if (body.access_token) fail('POST /login answered a token before the second factor');
+    await seeText(heading, 'Two-factor login', 'the second step');
+    await atRoute('#/login');
+    return body.mfa_ticket;
+  }
+
+  await step(`${user} turns on two-factor login: password, QR code and key, first code, recovery codes`, async () => {
+    page = userPage;
+    await enrolTotp(true);
+    await screenshot('security-on');
+  });
+
+  await step('log in with the password and a code from the app; a wrong code is shown at its field', async () => {
+    page = userPage;
+    const ticket = await passwordStep();
+    const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href);
+    if (stored.includes(ticket)) fail('the ticket was stored or put in the address');
+    const field = page.getByLabel('Code from your authenticator app');
+    if ((await field.getAttribute('autocomplete')) !== 'one-time-code') fail('the code field is no one-time-code');
+    await screenshot('login-mfa');
+    await field.fill(wrongCode(secret));
+    const answer = page.waitForResponse((r) => r.url().endsWith('/login/mfa'));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    if ((await answer).status() !== 401) fail('a wrong code was not refused');
+    await seeText(page.locator('#login-mfa-code-error'), 'is not right', 'the error at the field');
+    await seeText(heading, 'Two-factor login', 'still the second step');
+    await screenshot('login-mfa-wrong-code');
+    await field.fill(await totpCode(secret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await atRoute('#/profile');
+    await seeText(page.locator('.profile-handle'), `@${user}`, 'logged in with two factors');
+  });
+
+  await step('a login step used elsewhere sends the user back to the password; a recovery code logs in', async () => {
+    page = userPage;
+    const ticket = await passwordStep();
+    // The same browser finishes this ticket by itself first (as another
+    // tab would): the page's ticket is then used.
+    const status = await page.evaluate(([t, rc]) => fetch('/login/mfa', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ mfa_ticket: t, recovery_code: rc }),
+    }).then((r) => r.status), [ticket, recovery[0]]);
+    if (status !== 200) fail(`finishing the ticket by hand answered ${status}`);
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill(recovery[1]);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await seeText(flash, 'Log in again with your password', 'the used ticket is explained');
+    await seeText(heading, 'Log in', 'back at the password step');
+    if ((await page.getByLabel('Username').inputValue()) !== user) fail('the username is not kept');
+    await screenshot('login-mfa-ticket-used');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await seeText(heading, 'Two-factor login', 'the second step again');
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    // Refused with the used ticket, so not used up.
+    await page.getByLabel('Recovery code').fill(recovery[1]);
+    await screenshot('login-mfa-recovery-code');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await atRoute('#/profile');
+    await page.getByRole('link', { name: 'Two-factor login' }).click();
+    await atRoute('#/security');
+    await seeText(mfaLeft, '8 recovery codes left', 'two codes used');
+  });
+
+  await step('new recovery codes with a recovery code; then turned off with one of the new codes', async () => {
+    page = userPage;
+    await page.getByRole('button', { name: 'New recovery codes' }).click();
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill(recovery[2]);
+    await page.getByRole('button', { name: 'Make new codes' }).click();
+    const items = page.locator('#recovery-codes li');
+    await until('ten new codes', async () => ({ ok: (await items.count()) === 10, seen: await items.count() }));
+    const fresh = (await items.allInnerTexts()).map((t) => t.trim());
+    if (fresh.some((c) => recovery.includes(c))) fail('an old code is among the new ones');
+    await screenshot('security-new-recovery-codes');
+    await page.getByRole('button', { name: 'I saved them' }).click();
+    await seeText(mfaLeft, '10 recovery codes left', 'a full new set');
+    await page.getByRole('button', { name: 'Turn off two-factor login' }).click();
+    await seeText(page.locator('#mfa-disable-warning'), 'password alone', 'the question');
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill(recovery[3]);
+    await page.getByRole('button', { name: 'Yes, turn it off' }).click();
+    await seeText(page.locator('#mfa-disable-recovery_code-error'), 'wrong or was used', 'an old code refused');
+    await page.getByLabel('Recovery code').fill(fresh[0]);
+    await screenshot('security-turn-off');
+    await page.getByRole('button', { name: 'Yes, turn it off' }).click();
+    await seeText(flash, 'Two-factor login is off', 'turned off');
+    await seeText(mfaStatus, 'Two-factor login is off', 'off after');
+  });
+
+  await step(`${user} turns it on again; wrong codes at the login are throttled and the page says when to retry`, async () => {
+    page = userPage;
+    await enrolTotp(false);
+    await passwordStep();
+    const field = page.getByLabel('Code from your authenticator app');
+    let status = 0;
+    for (let i = 0; i < 12 && status !== 429; i++) {
+      await field.fill(wrongCode(secret));
+      const answer = page.waitForResponse((r) => r.url().endsWith('/login/mfa'));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      status = (await answer).status();
+      if (status !== 401 && status !== 429) fail(`a wrong code answered ${status}`);
+    }
+    if (status !== 429) fail('12 wrong codes were not throttled');
+    await seeText(page.locator('#login-mfa .form-error'), /Too many wrong codes: try again in \d+ (s|minutes)\./, 'the retry time');
+    await seeText(heading, 'Two-factor login', 'still the second step');
+    await screenshot('login-mfa-throttled');
+  });
+
+  await step(`the admin resets ${user}'s two-factor login (with a confirmation); the audit shows it`, async () => {
+    page = adminPage;
+    await page.goto(`${base}/#/admin/users/${userId}`);
+    await seeText(aHeading, user, 'the user');
+    const writes = responses.filter((r) => r.method === 'DELETE').length;
+    await page.getByRole('button', { name: 'Reset two-factor login' }).click();
+    await seeText(page.locator('#admin-confirm'), `Turn off two-factor login of “${user}”?`, 'the question');
+    if (responses.filter((r) => r.method === 'DELETE').length !== writes) fail('reset before the confirmation');
+    await screenshot('admin-reset-mfa-confirm');
+    const answer = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().endsWith(`/admin/users/${userId}/mfa`));
+    await page.getByRole('button', { name: 'Yes, reset it' }).click();
+    const res = await answer;
+    if (res.status() !== 200) fail(`DELETE /admin/users/{id}/mfa answered ${res.status()}`);
+    await seeText(aFlash, `Two-factor login of “${user}” is reset`, 'reset confirmed');
+    await page.goto(`${base}/#/admin/audit`);
+    await page.getByLabel('Action').selectOption('users.reset_mfa');
+    const row = page.locator(`#admin-audit-table tr.audit-row[data-target="${userId}"]`).first();
+    await seeText(row.locator('td[data-label="Action"]'), 'two-factor login turned off', 'the audit summary');
+    await seeText(row.locator('td[data-label="Outcome"]'), /^ok$/, 'the reset is audited');
+    await screenshot('admin-audit-reset-mfa');
+    // The throttled user logs in with the password alone now.
+    page = userPage;
+    await page.getByRole('button', { name: 'Back' }).click();
+    await seeText(heading, 'Log in', 'back at the password step');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await atRoute('#/profile');
+    await page.getByRole('link', { name: 'Two-factor login' }).click();
+    await atRoute('#/security');
+    await seeText(mfaStatus, 'Two-factor login is off', 'off for the user');
+    await page.goto(`${base}/#/profile`);
     await atRoute('#/profile');
   });
 

@@ -5,7 +5,10 @@
 # ends sessions and logs out against the whole stack: svc-auth, svc-user,
 # svc-admin and the edge serving edge/www; then an admin (made with
 # `svc-auth promote-admin`) lists, disables and enables that user, reads
-# the audit trail and deletes another account; last, the user deletes their
+# the audit trail and deletes another account; the user changes and resets
+# the password and the email address, turns on two-factor login (codes from
+# oathtool), logs in with a code and with a recovery code, makes new codes
+# and turns it off, and the admin resets it; last, the user deletes their
 # own account. Screenshots of every step stay in BUILD_DIR/e2e-output.
 # Usage: browser.sh BUILD_DIR
 set -euo pipefail
@@ -118,7 +121,7 @@ mkdir -p "$out"
 rc=0
 E2E_NODE_MODULES=$mods/node_modules E2E_CHROMIUM=$chromium \
   E2E_MAIL_DIR=$maildir E2E_ADMIN_USER=$admin_user E2E_ADMIN_PASSWORD=$admin_password \
-  timeout 120 node "$here/browser.mjs" "$base" "$out" || rc=$?
+  timeout 180 node "$here/browser.mjs" "$base" "$out" || rc=$?
 if ((rc != 0)); then
   for f in "$tmp"/*.log; do
     [[ -s $f ]] || continue
