@@ -100,18 +100,16 @@ auth_mfa_enroll(core_pg *pg, const char *user_id,
 	bytea_text(
 	    sealed, AUTH_TOTP_SEALED_BYTES, sealed_text, sizeof(sealed_text));
 	const char *params[] = {user_id, sealed_text};
-	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg,
+	bool written = false;
+	core_status st = core_pg_exec_found(pg,
 	    "INSERT INTO user_totp (user_id, secret_sealed) "
 	    "VALUES ($1::uuid, $2::bytea) ON CONFLICT (user_id) DO UPDATE "
 	    "SET secret_sealed = EXCLUDED.secret_sealed, last_step = 0, "
 	    "created_at = now() WHERE NOT user_totp.enabled RETURNING 1",
-	    2, params, &r);
+	    2, params, &written);
 	if (st != CORE_OK) {
 		return st;
 	}
-	bool written = PQntuples(r) == 1;
-	PQclear(r);
 	return written ? CORE_OK : CORE_FAILED_PRECONDITION;
 }
 
@@ -126,12 +124,10 @@ auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
 	hash_array(hashes, arr);
 	const char *params[] = {user_id, step_text, age, arr, mail->subject,
 	    mail->text, mail->html};
-	PGresult *r = NULL;
-	*done = false;
 	/* The old codes (of an earlier time two-factor login was on) go;
 	 * their hashes differ from the new ones, so the delete and the
 	 * insert of one statement do not meet. */
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "WITH t AS (UPDATE user_totp SET enabled = true, enabled_at = "
 	    "now(), last_step = $2::bigint WHERE user_id = $1::uuid AND NOT "
 	    "enabled AND created_at > now() - make_interval(secs => "
@@ -145,13 +141,7 @@ auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
 	    "body_html) SELECT u.email, $5, $6, $7 FROM users u JOIN t ON "
 	    "u.id = t.user_id) "
 	    "SELECT 1 FROM t",
-	    7, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*done = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
+	    7, params, done);
 }
 
 core_status
@@ -160,18 +150,10 @@ auth_mfa_use_step(core_pg *pg, const char *user_id, int64_t step, bool *ok)
 	char step_text[24];
 	snprintf(step_text, sizeof(step_text), "%lld", (long long) step);
 	const char *params[] = {user_id, step_text};
-	PGresult *r = NULL;
-	*ok = false;
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "UPDATE user_totp SET last_step = $2::bigint WHERE user_id = "
 	    "$1::uuid AND enabled AND last_step < $2::bigint RETURNING 1",
-	    2, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*ok = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
+	    2, params, ok);
 }
 
 core_status
@@ -179,20 +161,12 @@ auth_mfa_use_recovery(
     core_pg *pg, const char *user_id, const char *hash_hex, bool *ok)
 {
 	const char *params[] = {user_id, hash_hex};
-	PGresult *r = NULL;
-	*ok = false;
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "UPDATE mfa_recovery_codes SET used_at = now() WHERE user_id = "
 	    "$1::uuid AND code_hash = decode($2, 'hex') AND used_at IS NULL "
 	    "AND EXISTS (SELECT 1 FROM user_totp WHERE user_id = $1::uuid "
 	    "AND enabled) RETURNING 1",
-	    2, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*ok = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
+	    2, params, ok);
 }
 
 core_status
@@ -204,9 +178,7 @@ auth_mfa_replace_codes(core_pg *pg, const char *user_id,
 	hash_array(hashes, arr);
 	const char *params[] = {
 	    user_id, arr, mail->subject, mail->text, mail->html};
-	PGresult *r = NULL;
-	*done = false;
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "WITH t AS (SELECT user_id FROM user_totp WHERE user_id = "
 	    "$1::uuid AND enabled FOR UPDATE), "
 	    "d AS (DELETE FROM mfa_recovery_codes WHERE user_id IN "
@@ -218,13 +190,7 @@ auth_mfa_replace_codes(core_pg *pg, const char *user_id,
 	    "body_html) SELECT u.email, $3, $4, $5 FROM users u JOIN t ON "
 	    "u.id = t.user_id) "
 	    "SELECT 1 FROM t",
-	    5, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*done = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
+	    5, params, done);
 }
 
 core_status

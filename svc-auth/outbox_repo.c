@@ -39,9 +39,7 @@ auth_tokens_resend_verification(
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {u->id, u->email, mail->token_hash_hex, ttl,
 	    mail->subject, mail->text, mail->html};
-	PGresult *r = NULL;
-	*done = false;
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id FROM users WHERE id = $1::uuid AND "
 	    "email = $2 AND NOT email_verified AND status = 'active' "
 	    "FOR UPDATE), "
@@ -55,13 +53,7 @@ auth_tokens_resend_verification(
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
 	    "body_html) SELECT $2, $5, $6, $7 FROM u) "
 	    "SELECT 1 FROM u",
-	    7, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*done = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
+	    7, params, done);
 }
 
 core_status
@@ -179,11 +171,9 @@ auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
 	const char *params[] = {ch->user_id, ch->new_email, ch->token_hash_hex,
 	    ttl, ch->to_new->subject, ch->to_new->text, ch->to_new->html,
 	    ch->to_old->subject, ch->to_old->text, ch->to_old->html};
-	PGresult *r = NULL;
-	*done = false;
 	/* One statement, so one transaction: the token (or the voiding of
 	 * the previous one) and both mails exist together or not at all. */
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id, email FROM users WHERE id = $1::uuid "
 	    "AND status = 'active' FOR UPDATE), "
 	    "d AS (DELETE FROM one_time_tokens WHERE $3::text IS NULL "
@@ -202,13 +192,7 @@ auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
 	    "body_html) SELECT u.email, $8, $9, $10 FROM u) "
 	    "SELECT 1 FROM u",
-	    10, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*done = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
+	    10, params, done);
 }
 
 core_status

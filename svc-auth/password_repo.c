@@ -44,21 +44,6 @@ auth_reset_find_by_email(
 	    1, params, u, found);
 }
 
-/* Runs sql (n params) whose result has a row when it did its work. */
-static core_status
-did(core_pg *pg, const char *sql, int n, const char *const *params, bool *done)
-{
-	PGresult *r = NULL;
-	*done = false;
-	core_status st = core_pg_exec(pg, sql, n, params, &r);
-	if (st != CORE_OK) {
-		return st;
-	}
-	*done = PQntuples(r) == 1;
-	PQclear(r);
-	return CORE_OK;
-}
-
 core_status
 auth_reset_token_write(core_pg *pg, const auth_reset_user *u,
     const auth_users_mail *mail, bool *done)
@@ -67,7 +52,7 @@ auth_reset_token_write(core_pg *pg, const auth_reset_user *u,
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {u->id, u->email, mail->token_hash_hex, ttl,
 	    mail->subject, mail->text, mail->html};
-	return did(pg,
+	return core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id FROM users WHERE id = $1::uuid AND "
 	    "email = $2 AND status = 'active' FOR UPDATE), "
 	    "t AS (INSERT INTO one_time_tokens "
@@ -105,7 +90,7 @@ auth_reset_token_use(core_pg *pg, const char *hash_hex, const char *user_id,
 	    notice->subject, notice->text, notice->html};
 	/* The token is deleted even when it has expired meanwhile: spent
 	 * either way. */
-	return did(pg,
+	return core_pg_exec_found(pg,
 	    "WITH t AS (DELETE FROM one_time_tokens "
 	    "WHERE token_hash = decode($1, 'hex') AND "
 	    "purpose = 'reset_password' AND user_id = $2::uuid "
@@ -127,7 +112,7 @@ auth_password_set(core_pg *pg, const char *user_id, const char *password_hash,
 	    notice->text, notice->html};
 	/* A reset link asked for before the change would set the password
 	 * back to the asker's choice: it goes. */
-	return did(pg,
+	return core_pg_exec_found(pg,
 	    "WITH u AS (UPDATE users SET password_hash = $2, "
 	    "updated_at = now() WHERE id = $1::uuid AND status = 'active' "
 	    "RETURNING id, email), "

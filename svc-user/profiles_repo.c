@@ -159,13 +159,7 @@ core_status
 user_profiles_delete(core_pg *pg, const char *user_id, bool *deleted)
 {
 	const char *params[] = {user_id};
-	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg,
+	return core_pg_exec_found(pg,
 	    "DELETE FROM profiles WHERE user_id = $1::uuid RETURNING 1", 1,
-	    params, &r);
-	if (st == CORE_OK) {
-		*deleted = PQntuples(r) > 0;
-	}
-	PQclear(r);
-	return st;
+	    params, deleted);
 }

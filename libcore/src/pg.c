@@ -550,6 +550,20 @@ core_pg_command(
 	return st;
 }
 
+core_status
+core_pg_exec_found(core_pg *pg, const char *sql, int nparams,
+    const char *const *params, bool *found)
+{
+	PGresult *res = NULL;
+	*found = false;
+	core_status st = core_pg_exec(pg, sql, nparams, params, &res);
+	if (st == CORE_OK) {
+		*found = PQntuples(res) > 0;
+	}
+	PQclear(res);
+	return st;
+}
+
 PGconn *
 pg_connection(core_pg *pg)
 {

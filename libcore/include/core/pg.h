@@ -56,6 +56,13 @@ core_status core_pg_exec(core_pg *pg, const char *sql, int nparams,
 core_status core_pg_command(
     core_pg *pg, const char *sql, int nparams, const char *const *params);
 
+/* core_pg_exec for a statement whose only answer is whether it returned a
+ * row (an UPDATE ... RETURNING 1 that may match nothing, a SELECT 1 ...):
+ * *found says so (false on any error). Same status, errors and logging as
+ * core_pg_exec. */
+core_status core_pg_exec_found(core_pg *pg, const char *sql, int nparams,
+    const char *const *params, bool *found);
+
 /* The value at row, col of r as an integer (a bigint column in text form);
  * 0 for NULL or anything that is not a decimal integer. */
 int64_t core_pg_int64(const PGresult *r, int row, int col);
