@@ -13,30 +13,19 @@
 # Usage: mfa_totp.sh BUILD_DIR
 set -euo pipefail
 build=$1
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 command -v oathtool >/dev/null || {
   echo "FAIL: oathtool is not installed (scripts/lib.sh lists it)" >&2
   exit 1
 }
 tmp=$(mktemp -d)
-maildir=$tmp/mail
-sink_pid=""
 # shellcheck source=tests/integration/edge_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/edge_env.sh"
-sink_port=$(edge_env_free_port)
-
-"$root/scripts/mail-sink.py" --port "$sink_port" --dir "$maildir" >"$tmp/sink.out" 2>&1 &
-sink_pid=$!
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$sink_port") 2>/dev/null && break
-  sleep 0.05
-done
+# shellcheck source=tests/integration/mail_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mail_env.sh"
+mail_env_setup "$tmp"
 
 ttl=8
-export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
-  AUTH_MAIL_POLL_MS=100 AUTH_SMTP_TIMEOUT_S=5 \
-  AUTH_PUBLIC_BASE_URL=https://app.example.test \
-  AUTH_MFA_TICKET_TTL_S=$ttl AUTH_MFA_MAX_PER_USER=25 AUTH_MFA_MAX_PER_IP=30 \
+export AUTH_MFA_TICKET_TTL_S=$ttl AUTH_MFA_MAX_PER_USER=25 AUTH_MFA_MAX_PER_IP=30 \
   AUTH_TOTP_ISSUER="Micro Core" AUTH_ARGON2_T=1 AUTH_ARGON2_M_KIB=8192
 # Every line svc-auth may write, so the secret check sees them all.
 export SVC_LOG_LEVEL=debug
@@ -47,7 +36,7 @@ redis-cli -u "$TEST_REDIS_URL" FLUSHDB >/dev/null
 # the test comes from an address of its own, so the per-address counters
 # of one part do not reach another.
 edge_env_start "$build" "$tmp" EDGE_TRUSTED_PROXIES=127.0.0.1/32
-trap 'kill -TERM "$sink_pid" 2>/dev/null || true; edge_env_stop; rm -rf "$tmp"' EXIT
+trap 'sink_stop; edge_env_stop; rm -rf "$tmp"' EXIT
 psql_auth() { psql -qtA "$AUTH_DATABASE_URL" -c "$1"; }
 
 passed=0
@@ -98,7 +87,7 @@ claim() { # TOKEN NAME: a claim of an access token
 early_in_step() { # waits until at least 10 s of the current step are left
   while (($(date +%s) % 30 > 20)); do sleep 1; done
 }
-mails_to() { # ADDRESS TEXT: how many mails to ADDRESS say TEXT (waits up to 10 s for one)
+mails_saying() { # ADDRESS TEXT: how many mails to ADDRESS say TEXT (waits up to 10 s for one)
   local n=0
   for _ in $(seq 200); do
     n=$(grep -l "^To: <$1>" "$maildir"/*.eml 2>/dev/null | xargs -r grep -l "$2" | wc -l)
@@ -148,7 +137,7 @@ check "  ten recovery codes xxxxx-xxxxx" \
 jq -r '.recovery_codes[]' "$tmp/body" >"$tmp/ada.codes"
 check "  stored as hashes only" \
   test "$(psql_auth "SELECT count(*) FROM mfa_recovery_codes WHERE length(code_hash) = 32")" = 10
-check "  a notice mail: turned on" test "$(mails_to ada@example.com 'was turned on')" = 1
+check "  a notice mail: turned on" test "$(mails_saying ada@example.com 'was turned on')" = 1
 check "GET /mfa says on, 10 codes left" test "$(req GET /mfa '' "$at")" = 200
 check "  totp_enabled true" test "$(jq -c '[.totp_enabled, .recovery_codes_left]' "$tmp/body")" = '[true,10]'
 check "enrolling again while on is 400" \
@@ -353,7 +342,7 @@ check "new recovery codes with a current code are 200" \
   test "$(req POST /mfa/recovery-codes "{\"code\":\"$(code "$secret")\"}" "$at")" = 200
 jq -r '.recovery_codes[]' "$tmp/body" >"$tmp/ada.codes2"
 check "  ten new codes" test "$(wc -l <"$tmp/ada.codes2")" = 10
-check "  a notice mail: new recovery codes" test "$(mails_to ada@example.com 'New recovery codes')" = 1
+check "  a notice mail: new recovery codes" test "$(mails_saying ada@example.com 'New recovery codes')" = 1
 check "  an old unused code no longer works (401)" \
   test "$(mfa "$(ticket_of ada)" "" "$(sed -n 5p "$tmp/ada.codes")")" = 401
 check "  a new one does (200)" test "$(mfa "$(ticket_of ada)" "" "$(sed -n 1p "$tmp/ada.codes2")")" = 200
@@ -361,7 +350,7 @@ at=$(jq -r .access_token "$tmp/body")
 check "disabling with a wrong code is 401" test "$(req DELETE /mfa/totp '{"code":"000000"}' "$at")" = 401
 check "disabling with a recovery code is 200" \
   test "$(req DELETE /mfa/totp "{\"recovery_code\":\"$(sed -n 2p "$tmp/ada.codes2")\"}" "$at")" = 200
-check "  a notice mail: turned off" test "$(mails_to ada@example.com 'was turned off')" = 1
+check "  a notice mail: turned off" test "$(mails_saying ada@example.com 'was turned off')" = 1
 check "  the secret and the codes are gone" \
   test "$(psql_auth "SELECT (SELECT count(*) FROM user_totp u JOIN users ON users.id = u.user_id WHERE username = 'ada') + (SELECT count(*) FROM mfa_recovery_codes r JOIN users ON users.id = r.user_id WHERE username = 'ada')")" = 0
 check "  login gives tokens again, amr [pwd]" test "$(claim "$(token_of ada)" amr)" = '["pwd"]'
@@ -377,7 +366,7 @@ check "a user cannot reset another's second factor (403)" \
   test "$(req DELETE "/admin/users/$cy_id/mfa" '' "$(token_of bob)")" = 403
 check "an admin resets cyd's (200)" test "$(req DELETE "/admin/users/$cy_id/mfa" '' "$admin")" = 200
 check "  it was on" test "$(jq .was_enabled "$tmp/body")" = true
-check "  a notice mail: an administrator" test "$(mails_to cyd@example.com 'An administrator turned')" = 1
+check "  a notice mail: an administrator" test "$(mails_saying cyd@example.com 'An administrator turned')" = 1
 check "  cyd logs in with the password alone" test "$(token_of cyd)" != null
 check "  again: it was off" test "$(req DELETE "/admin/users/$cy_id/mfa" '' "$admin")" = 200
 check "    was_enabled false" test "$(jq .was_enabled "$tmp/body")" = false
