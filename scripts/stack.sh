@@ -266,8 +266,10 @@ while ((SECONDS < deadline)); do
 	check_alive || die "a service died while starting; stopping the stack"
 	# A short deadline per try (the default is 5 s) leaves room for retries
 	# within the budget; timeout guards against a client that hangs.
+	# /readyz, not /healthz: the edge itself must have reached every
+	# service, or its first requests would answer 503 "no connection".
 	if timeout 10 "$rpcctl" --timeout 2000 health >"$RUN/health.out" 2>&1 &&
-		curl -fsS --max-time 2 -o /dev/null "${edge_url}healthz" 2>>"$RUN/health.out"; then
+		curl -fsS --max-time 2 -o /dev/null "${edge_url}readyz" 2>>"$RUN/health.out"; then
 		healthy=1
 		break
 	fi
