@@ -251,6 +251,10 @@ repeat(char *out, const char *c, size_t n)
 	return out;
 }
 
+/* Appends t to the string in buf (an array: its size bounds it). */
+#define APPEND(buf, t)                                                        \
+	snprintf((buf) + strlen(buf), sizeof(buf) - strlen(buf), "%s", (t))
+
 static void
 test_buffer_defines_equal_the_rows(void **state)
 {
@@ -334,14 +338,14 @@ test_account_validators_enforce_the_rows(void **state)
 	/* An email of exactly max characters: 64 + '@' + labels. */
 	max = row(reg, "email")->max_len;
 	repeat(s, "a", 64);
-	strcat(s, "@");
+	APPEND(s, "@");
 	while (strlen(s) + 4 <= max - 4) {
-		strcat(s, "bbb.");
+		APPEND(s, "bbb.");
 	}
 	while (strlen(s) < max - 4) {
-		strcat(s, "c");
+		APPEND(s, "c");
 	}
-	strcat(s, ".com");
+	APPEND(s, ".com");
 	assert_int_equal(strlen(s), max);
 	assert_null(auth_email_normalize(s, out, sizeof(out)));
 	/* One more character, before the top-level label. */
@@ -394,7 +398,7 @@ test_profile_validators_enforce_the_rows(void **state)
 	assert_non_null(user_bio_check(repeat(s, "a", max + 1)));
 
 	max = row(up, "avatar_url")->max_len;
-	strcpy(s, "https://example.com/");
+	snprintf(s, sizeof(s), "%s", "https://example.com/");
 	size_t n = strlen(s);
 	memset(s + n, 'p', max - n);
 	s[max] = '\0';
@@ -406,16 +410,16 @@ test_profile_validators_enforce_the_rows(void **state)
 
 	/* "en" and subtags of 8, then one of 5: exactly max. */
 	max = row(up, "locale")->max_len;
-	strcpy(s, "en");
+	snprintf(s, sizeof(s), "%s", "en");
 	while (strlen(s) + 9 <= max) {
-		strcat(s, "-abcdefgh");
+		APPEND(s, "-abcdefgh");
 	}
-	strcat(s, "-");
+	APPEND(s, "-");
 	while (strlen(s) < max) {
-		strcat(s, "x");
+		APPEND(s, "x");
 	}
 	assert_null(user_locale_check(s));
-	strcat(s, "x");
+	APPEND(s, "x");
 	assert_non_null(user_locale_check(s));
 }
 
