@@ -63,8 +63,16 @@
       this.problem = p;
       this.requestId = p.request_id || (headers && headers.get('X-Request-Id')) || '';
       this.fieldErrors = Array.isArray(p.errors) ? p.errors.filter((e) => e && e.field) : [];
+      /* No answer, an unreadable one or a server failure: the user can
+       * only try again; what the server said stays under "Details". */
+      this.unavailable = status === 0 || status >= 500 || p.unreadable === true;
+      this.apiDetail = p.unreadable ? '' : p.detail || p.title || '';
       const ra = Number(p.retry_after || (headers && headers.get('Retry-After')) || 0);
       this.retryAfter = Number.isFinite(ra) && ra > 0 ? ra : 0;
+      if (this.unavailable && status !== 0) {
+        this.message = p.unreadable ? NOT_ANSWERING
+          : `The service is not available right now. Try again ${this.retryAfter ? `in ${this.retryAfter} s` : 'in a moment'}.`;
+      }
     }
   }
 
@@ -83,6 +91,8 @@
    * password (the page reads the profile first, as the deletion page). */
   for (const p of ['/password', '/password/forgot', '/password/reset']) NO_REFRESH.add(p);
 
+  const NOT_ANSWERING = 'The server is not answering properly. Try again in a moment.';
+
   async function readBody(res) {
     const type = res.headers.get('Content-Type') || '';
     const text = await res.text().catch(() => '');
@@ -91,10 +101,11 @@
       try {
         return JSON.parse(text);
       } catch (_) {
-        return { detail: 'The server sent an unreadable answer.' };
+        return { detail: NOT_ANSWERING, unreadable: true };
       }
     }
-    return { detail: text.slice(0, 300) };
+    /* A proxy's HTML error page or the like: its text is never shown. */
+    return { detail: NOT_ANSWERING, unreadable: true };
   }
 
   function send(method, path, body, headers) {
@@ -167,6 +178,118 @@
       text += ` Try again in ${err.retryAfter} s.`;
     }
     return text;
+  }
+
+  /* ------------------------------------------------------ user's words */
+
+  /* The words a person reads for a field's problem: one table keyed by the
+   * field and the rule the API's message names (or the form's own check
+   * found). The API's messages ("must be 3 to 32 characters") stay behind
+   * "Details". {min}, {max} and {n} (characters typed) fill in. */
+  const FIELD_WORDS = {
+    username: { what: 'your username', required: 'Enter a username.',
+      short: 'Your username is too short: it needs {min} to {max} characters.',
+      long: 'Your username is too long: it can have at most {max} characters.',
+      invalid: 'Your username can only use letters, digits, “_”, “.” and “-” (no spaces).',
+      taken: 'That username is taken. Choose another one.' },
+    email: { what: 'your email address', required: 'Enter your email address.',
+      invalid: 'Enter an email address like name@example.com.' },
+    new_email: { what: 'the new email address', required: 'Enter the new email address.',
+      invalid: 'Enter an email address like name@example.com.',
+      same: 'That is already your email address.' },
+    password: { what: 'your password', required: 'Enter a password.',
+      short: 'Your password is too short: it needs at least {min} characters.',
+      long: 'Your password is too long: it can have at most {max} characters.',
+      common: 'That password is too common. Choose one that is harder to guess.',
+      username: 'Your password must not be your username.' },
+    new_password: { what: 'the new password', required: 'Enter a new password.',
+      short: 'The new password is too short: it needs at least {min} characters.',
+      long: 'The new password is too long: it can have at most {max} characters.',
+      common: 'That password is too common. Choose one that is harder to guess.',
+      username: 'The new password must not be your username.',
+      same: 'The new password must differ from the current one.' },
+    new_password_confirm: { what: 'the new password again', required: 'Type the new password again.',
+      mismatch: 'The two passwords are not the same. Type the new password again.' },
+    current_password: { what: 'your password', required: 'Enter your password.',
+      wrong: 'That password is not right. Try again.' },
+    display_name: { what: 'your display name',
+      long: 'Your display name is too long: it can have at most {max} characters.' },
+    bio: { what: 'your bio', long: 'Your bio is too long: it can have at most {max} characters.' },
+    avatar_url: { what: 'the avatar URL',
+      invalid: 'The avatar URL must be a secure web address starting with https://, like https://example.com/me.png.',
+      long: 'The avatar URL is too long: it can have at most {max} characters.' },
+    locale: { what: 'the locale',
+      invalid: 'Enter a language code like en, de or pt-BR.',
+      long: 'The locale is too long: it can have at most {max} characters.' },
+    code: { what: 'the code', required: 'Enter the 6-digit code from your authenticator app.',
+      wrong: 'That code is not right. Enter the newest code from your app.',
+      invalid: 'Enter the 6-digit code from your authenticator app.' },
+    recovery_code: { what: 'the recovery code', required: 'Enter one of your recovery codes.',
+      wrong: 'That recovery code is not right or was used already.',
+      invalid: 'Enter one of your recovery codes as it was shown.' },
+  };
+  /* Any field the table does not name: the same rules in general words. */
+  const RULE_WORDS = {
+    required: 'Fill in {what}.',
+    short: 'That is too short: {what} needs at least {min} characters.',
+    long: 'That is too long: {what} can have at most {max} characters.',
+    invalid: 'Check {what}: it is not in the expected form.',
+    taken: 'That is taken. Choose another one.',
+    wrong: 'That is not right. Try again.',
+    mismatch: 'The two entries are not the same.',
+    same: 'That is the same as before. Enter a different one.',
+    common: 'That is too common. Choose something harder to guess.',
+    username: 'That must not be your username.',
+  };
+
+  /* The rule an API (or form) message names, with its numbers. */
+  function ruleOf(message, value) {
+    const m = String(message || '');
+    const n = Array.from(String(value || '')).length;
+    let r = /^must be (\d+) to (\d+) characters$/.exec(m);
+    let min = 0;
+    let max = 0;
+    if (r) [min, max] = [Number(r[1]), Number(r[2])];
+    else if ((r = /^must be at least (\d+) characters$/.exec(m))) min = Number(r[1]);
+    else if ((r = /^must be at most (\d+) characters$/.exec(m))) max = Number(r[1]);
+    let rule = 'invalid';
+    if (/^is required$/.test(m) || (value !== undefined && String(value).trim() === '')) rule = 'required';
+    else if (r) rule = max && n > max ? 'long' : 'short';
+    else if (/taken|already (in use|registered)/.test(m)) rule = 'taken';
+    else if (/^is (wrong|not right)|incorrect/.test(m)) rule = 'wrong';
+    else if (/does not match/.test(m)) rule = 'mismatch';
+    else if (/must differ|already the account's/.test(m)) rule = 'same';
+    else if (/common password/.test(m)) rule = 'common';
+    else if (/must not be the username/.test(m)) rule = 'username';
+    return { rule, min, max, n };
+  }
+
+  /* fe: {field, message} of a problem; value: what the field holds. */
+  function fieldWords(fe, value) {
+    const { rule, min, max, n } = ruleOf(fe.message, value);
+    const own = FIELD_WORDS[fe.field] || {};
+    const what = own.what || String(fe.field || 'this field').replace(/_/g, ' ');
+    let text = own[rule] || RULE_WORDS[rule];
+    /* A length rule the field has no words for, or one without its
+     * bound: said generally, still without the API's phrasing. */
+    if ((rule === 'short' && !min) || (rule === 'long' && !max)) text = RULE_WORDS.invalid;
+    text = text.replace(/\{(\w+)\}/g, (_, k) => String({ what, min, max, n }[k]));
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  /* "Details" for support: the status, the API's own words and the request
+   * id, folded away; null when there is nothing beyond the message. */
+  function problemDetails(err) {
+    if (!err || !(err.requestId || err.status)) return null;
+    const lines = [];
+    if (err.status) lines.push(h('p', { text: `HTTP status ${err.status}` }));
+    if (err.apiDetail && err.apiDetail !== err.message) lines.push(h('p', { text: err.apiDetail }));
+    for (const fe of err.fieldErrors || []) lines.push(h('p', { text: `${fe.field}: ${fe.message}` }));
+    if (err.requestId) {
+      lines.push(h('p', null, 'Request id: ', h('code', { class: 'request-id', text: err.requestId })));
+    }
+    if (!lines.length) return null;
+    return h('details', { class: 'problem-details' }, h('summary', { text: 'Details' }), lines);
   }
 
   const dateFmt = (() => {
@@ -385,29 +508,41 @@
           e.textContent = '';
         }
       },
-      /* Shows an ApiError (or any Error): the problem's detail on top, each
-       * field error under its input; focus goes to the first bad input. */
+      /* Shows an ApiError (or any Error): each field's problem in the
+       * user's words under its input and again in the summary on top; a
+       * problem of no field as the summary; what the API said behind
+       * "Details"; a Retry when the server could not answer. Focus goes
+       * to the first bad input. */
       showError(err) {
         ctl.clearErrors();
         let first = null;
-        const unplaced = [];
+        const said = [];
         for (const fe of (err && err.fieldErrors) || []) {
           const el = inputs[fe.field];
-          if (!el) {
-            unplaced.push(fe);
-            continue;
-          }
+          const words = fieldWords(fe, el ? el.value : undefined);
+          if (!said.includes(words)) said.push(words);
+          if (!el) continue;
           const e = $(`#${el.id}-error`, form);
-          e.textContent = e.textContent ? `${e.textContent}; ${fe.message}` : fe.message;
+          if (!e.textContent.includes(words)) e.textContent = e.textContent ? `${e.textContent} ${words}` : words;
           e.hidden = false;
           el.setAttribute('aria-invalid', 'true');
           if (!first) first = el;
         }
-        const parts = [h('p', { class: 'alert-title', text: problemText(err) })];
-        if (unplaced.length) {
-          parts.push(h('ul', null, unplaced.map((fe) => h('li', { text: `${fe.field}: ${fe.message}` }))));
+        const parts = [];
+        if (said.length) {
+          parts.push(h('p', { class: 'alert-title',
+            text: said.length === 1 ? 'Please fix this:' : `Please fix these ${said.length} things:` }));
+          parts.push(h('ul', { class: 'error-list' }, said.map((w) => h('li', { text: w }))));
+        } else {
+          parts.push(h('p', { class: 'alert-title', text: problemText(err) }));
         }
-        if (err && err.requestId) parts.push(h('p', { class: 'alert-meta', text: `Reference: ${err.requestId}` }));
+        if (err && err.unavailable) {
+          const retry = h('button', { type: 'button', class: 'button', 'data-retry': '' }, 'Retry');
+          retry.addEventListener('click', () => form.requestSubmit());
+          parts.push(h('div', { class: 'actions' }, retry));
+        }
+        const details = problemDetails(err);
+        if (details) parts.push(details);
         formError.replaceChildren(...parts);
         formError.hidden = false;
         (first || formError).focus({ preventScroll: false });
@@ -458,13 +593,13 @@
 
   function errorView(err, retry) {
     document.title = `Error · ${APP_NAME}`;
-    const btn = h('button', { type: 'button', class: 'button' }, 'Try again');
+    const btn = h('button', { type: 'button', class: 'button' }, 'Retry');
     btn.addEventListener('click', retry);
     return h('section', { class: 'card' },
       h('h1', { class: 'card-title', tabindex: '-1', text: 'Something went wrong' }),
       h('div', { class: 'alert alert-error', role: 'alert' },
         h('p', { class: 'alert-title', text: problemText(err) }),
-        err && err.requestId ? h('p', { class: 'alert-meta', text: `Reference: ${err.requestId}` }) : null),
+        problemDetails(err)),
       h('div', { class: 'actions' }, btn));
   }
 
@@ -516,13 +651,21 @@
     return { view, focus: ctl.inputs[state.loginUsername ? 'password' : 'username'] };
   }
 
+  /* Usernames are kept in small letters: said when the typed one had
+   * capitals, so the login does not surprise. */
+  function lowercasedNote(typed, saved) {
+    return typed !== saved && typed.toLowerCase() === saved
+      ? ` Your username is “${saved}”: usernames are kept in small letters.` : '';
+  }
+
   function viewRegister() {
     const ctl = buildForm({
       id: 'register',
       submit: 'Create account',
       fields: [
         { name: 'username', label: 'Username', autocomplete: 'username', required: true,
-          hint: '3 to 32 characters: letters, digits, “_”, “.” and “-”.', maxlength: 32,
+          hint: '3 to 32 characters: letters, digits, “_”, “.” and “-”. Capital letters are saved as small ones.',
+          maxlength: 32,
           autocapitalize: 'none', spellcheck: false },
         { name: 'email', label: 'Email', type: 'email', autocomplete: 'email', required: true,
           inputmode: 'email', spellcheck: false },
@@ -544,7 +687,8 @@
            * an account is answered as a new one, and its mail says so. */
           if (err.status === 409) {
             throw Object.assign(new Error('That username is taken. Choose another one.'),
-              { fieldErrors: [{ field: 'username', message: 'is taken' }], requestId: err.requestId });
+              { fieldErrors: [{ field: 'username', message: 'is taken' }], requestId: err.requestId,
+                status: err.status, apiDetail: err.apiDetail });
           }
           throw err;
         }
@@ -553,7 +697,7 @@
         /* The same words whether or not the address had an account: the
          * mail tells its owner which it was. */
         flashLater('success', `Almost done, ${name}: check your mail at ${email} and follow ` +
-          'what it says, then log in.');
+          `what it says, then log in.${lowercasedNote(v.username.trim(), name)}`);
         go('/login');
       },
     });
@@ -1604,7 +1748,7 @@
   function problemAlert(box, err) {
     box.replaceChildren(
       h('p', { class: 'alert-title', text: problemText(err) }),
-      err && err.requestId ? h('p', { class: 'alert-meta', text: `Reference: ${err.requestId}` }) : null);
+      problemDetails(err));
     box.hidden = false;
   }
 
@@ -2285,16 +2429,89 @@
     go('/login');
   }
 
+  /* ------------------------------------------------------------- start */
+
+  /* Until GET /profile answers nobody knows whether the user is signed in
+   * (the cookies are HttpOnly): the nav shows neither menu (html without
+   * .ready, app.css) and the view a neutral skeleton, never the guest's. */
+  function startingView() {
+    return h('section', { class: 'card skeleton', id: 'starting', 'aria-busy': 'true' },
+      h('p', { class: 'visually-hidden', role: 'status', text: 'Loading…' }),
+      h('div', { class: 'skeleton-line skeleton-title' }),
+      h('div', { class: 'skeleton-line' }),
+      h('div', { class: 'skeleton-line' }),
+      h('div', { class: 'skeleton-line skeleton-short' }));
+  }
+
+  /* The service could not say who the user is (no answer, an unreadable
+   * one or a 5xx): not the login form, which would tell a signed-in user
+   * they are out. Resolves when the user asks again or after `delay` s. */
+  function unavailableWait(err, delay, focus) {
+    return new Promise((resolve) => {
+      let left = delay;
+      const count = h('p', { id: 'unavailable-countdown', class: 'muted' });
+      const tick = () => {
+        count.textContent = `Trying again by itself in ${left} s.`;
+      };
+      let timer = null;
+      const done = () => {
+        clearInterval(timer);
+        resolve();
+      };
+      timer = setInterval(() => {
+        left -= 1;
+        if (left <= 0) done();
+        else tick();
+      }, 1000);
+      tick();
+      const btn = h('button', { type: 'button', class: 'button button-primary', id: 'unavailable-retry' }, 'Retry');
+      btn.addEventListener('click', done);
+      document.title = `Service unavailable · ${APP_NAME}`;
+      const view = h('section', { class: 'card', id: 'unavailable' },
+        h('h1', { class: 'card-title', tabindex: '-1', text: 'The service is unavailable' }),
+        h('div', { class: 'alert alert-error', role: 'alert' },
+          h('p', { class: 'alert-title', text: err.status === 0
+            ? 'Could not reach the server. Check your connection; we keep trying.'
+            : 'The service is not answering right now. It is probably starting or busy; we keep trying.' }),
+          problemDetails(err)),
+        count,
+        h('div', { class: 'actions' }, btn));
+      dom.view().replaceChildren(view);
+      dom.view().setAttribute('aria-busy', 'false');
+      if (focus) btn.focus();
+    });
+  }
+
+  let started = false;
+
   async function boot() {
     $('#logout').addEventListener('click', logout);
-    window.addEventListener('hashchange', () => render());
-    try {
-      await loadProfile();
-    } catch (err) {
-      setProfile(null);
-      state.pendingFlash = null;
-      if (err.status !== 401) flashLater('error', `Could not load your session: ${problemText(err)}`);
+    window.addEventListener('hashchange', () => {
+      if (started) render();
+    });
+    /* Shown at once only if the answer is slow, so a quick start does not
+     * flash a skeleton. */
+    const slow = setTimeout(() => dom.view().replaceChildren(startingView()), 150);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await loadProfile();
+        break;
+      } catch (err) {
+        if (err.unavailable) {
+          clearTimeout(slow);
+          /* Backoff: 2, 4, 8, 16, then every 30 s. */
+          await unavailableWait(err, Math.min(30, 2 ** attempt), attempt === 1);
+          dom.view().replaceChildren(startingView());
+          continue;
+        }
+        setProfile(null);
+        state.pendingFlash = null;
+        if (err.status !== 401) flashLater('error', `Could not load your session: ${problemText(err)}`);
+        break;
+      }
     }
+    clearTimeout(slow);
+    started = true;
     document.documentElement.classList.add('ready');
     render();
   }

@@ -269,14 +269,22 @@ async function main() {
     const res = await answer;
     if (res.status() !== 400) fail(`bad registration answered ${res.status()}`);
     const problem = await res.json();
+    // Each field says its problem in plain words, never the API's phrasing.
+    const words = {
+      username: 'Your username can only use letters, digits, “_”, “.” and “-” (no spaces).',
+      email: 'Enter an email address like name@example.com.',
+      password: 'Your password is too short: it needs at least 8 characters.',
+    };
     for (const field of ['username', 'email', 'password']) {
       const fe = problem.errors.find((e) => e.field === field);
       if (!fe) fail(`the API named no error for ${field}`);
-      await seeText(page.locator(`#register-${field}-error`), fe.message, `${field} error`);
+      const text = await seeText(page.locator(`#register-${field}-error`), words[field], `${field} error`);
+      if (text.includes(fe.message)) fail(`${field} error shows the API's words: ${text}`);
       const invalid = await page.locator(`#register-${field}`).getAttribute('aria-invalid');
       if (invalid !== 'true') fail(`${field} input is not marked aria-invalid`);
     }
-    await seeText(page.locator('#register .form-error'), problem.detail, 'problem detail');
+    await seeText(page.locator('#register .form-error'), 'Please fix these 3 things:', 'the summary');
+    await seeText(page.locator('#register .form-error li').nth(2), words.password, 'the summary lists the words');
     await screenshot('register-errors');
   });
 
@@ -389,13 +397,185 @@ async function main() {
     const problem = await res.json();
     const fe = (problem.errors || []).find((e) => e.field === 'avatar_url');
     if (!fe) fail(`no avatar_url error in ${JSON.stringify(problem)}`);
-    await seeText(page.locator('#profile-edit-avatar_url-error'), fe.message, 'avatar_url error');
+    const avatarWords = 'The avatar URL must be a secure web address starting with https://, like https://example.com/me.png.';
+    await seeText(page.locator('#profile-edit-avatar_url-error'), avatarWords, 'avatar_url error');
     if ((await page.getByLabel('Avatar URL').getAttribute('aria-invalid')) !== 'true') fail('avatar_url not aria-invalid');
-    await seeText(page.locator('#profile-edit .form-error'), problem.detail, 'problem detail');
+    const summary = await seeText(page.locator('#profile-edit .form-error'), `Please fix this: ${avatarWords}`, 'the summary');
+    if (summary.includes(`avatar_url: ${fe.message}`)) fail(`the summary shows the API's words: ${summary}`);
     await atRoute('#/profile/edit');
     await screenshot('edit-invalid-avatar');
     await page.getByRole('link', { name: 'Cancel' }).click();
     await atRoute('#/profile');
+  });
+
+  /* ------------------------------------------ messages and failure states */
+  // Every message in plain words (register, profile edit), and a designed
+  // state for each failure simulated at the network layer: a proxy's 502
+  // HTML page, no network, a slow GET /profile at start, a 503 at start.
+  // Screenshots of each at desktop and phone size.
+  const NOT_ANSWERING = 'The server is not answering properly. Try again in a moment.';
+  // The simulated failures are logged by Chromium as failed loads: those
+  // (and only those) are expected here.
+  const forgive = (re) => {
+    for (let i = problems.length - 1; i >= 0; i--) if (re.test(problems[i])) problems.splice(i, 1);
+  };
+  const bothSizes = async (name) => {
+    await screenshot(`${name}-desktop`);
+    await page.setViewportSize(PHONE);
+    await screenshot(`${name}-phone`);
+    await page.setViewportSize(DESKTOP);
+  };
+  const fieldError = (form, field) => page.locator(`#${form}-${field}-error`);
+
+  await step('register: required, too short, invalid and taken are said plainly at their fields', async () => {
+    const signedInPage = page;
+    const guest = await openPage();
+    page = guest.page;
+    try {
+      await page.goto(`${base}/#/register`);
+      await seeText(page.locator('#view h1'), 'Create an account', 'register heading');
+      await seeText(page.locator('#register-username-hint'), 'Capital letters are saved as small ones.',
+        'the hint says usernames are lower-cased');
+      const submit = async (u, e, pw, status) => {
+        await page.getByLabel('Username').fill(u);
+        await page.getByLabel('Email').fill(e);
+        await page.getByLabel('Password').fill(pw);
+        const answer = page.waitForResponse((r) => r.url().endsWith('/register'));
+        await page.getByRole('button', { name: 'Create account' }).click();
+        const res = await answer;
+        if (res.status() !== status) fail(`registering ${JSON.stringify([u, e])} answered ${res.status()}, not ${status}`);
+      };
+      await submit('', '', '', 400);
+      await seeText(fieldError('register', 'username'), 'Enter a username.', 'empty username');
+      const emailText = await seeText(fieldError('register', 'email'), 'Enter your email address.', 'empty email');
+      if (/characters/.test(emailText)) fail(`an empty email speaks of a length: ${emailText}`);
+      await seeText(fieldError('register', 'password'), 'Enter a password.', 'empty password');
+      await seeText(page.locator('#register .form-error'), 'Please fix these 3 things:', 'the summary counts them');
+      await bothSizes('register-empty');
+
+      const good = 'a long enough password 1';
+      await submit('ab', `ab-${Date.now()}@example.com`, good, 400);
+      await seeText(fieldError('register', 'username'), 'Your username is too short: it needs 3 to 32 characters.', 'short username');
+      if (await fieldError('register', 'email').isVisible()) fail('a good email shows an error');
+
+      await submit(`ok_${Date.now()}`, 'ada@', good, 400);
+      await seeText(fieldError('register', 'email'), 'Enter an email address like name@example.com.', 'bad email');
+
+      await submit(adminUser, `taken-${Date.now()}@example.com`, good, 409);
+      await seeText(fieldError('register', 'username'), 'That username is taken. Choose another one.', 'taken username');
+      if ((await page.getByLabel('Username').getAttribute('aria-invalid')) !== 'true') fail('a taken username is not marked');
+      if (!(await page.getByLabel('Username').evaluate((el) => el === document.activeElement))) {
+        fail('focus is not on the taken username');
+      }
+      // The API's words and the request id stay for support, folded away.
+      const details = page.locator('#register .form-error details');
+      if (await details.getAttribute('open') !== null) fail('the details are open by default');
+      if (await page.locator('#register .form-error').getByText(/Reference:/).count()) fail('a "Reference:" line is shown');
+      await details.locator('summary').click();
+      await seeText(details, /HTTP status 409 .*Request id: \S{8,}/, 'the details for support');
+      await bothSizes('register-taken');
+    } finally {
+      await guest.context.close();
+      page = signedInPage;
+    }
+  });
+
+  await step("a proxy's 502 HTML page and a lost network show plain words and a Retry, never the page", async () => {
+    let tries = 0;
+    const patch = (r) => r.request().method() === 'PATCH';
+    await page.route('**/profile', async (route) => {
+      if (!patch(route)) return route.fallback();
+      tries += 1;
+      return route.fulfill({ status: 502, contentType: 'text/html',
+        body: '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>' });
+    });
+    try {
+      await page.getByRole('link', { name: 'Edit profile' }).first().click();
+      await atRoute('#/profile/edit');
+      await page.getByLabel('Bio').fill('This never reaches the server.');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      const box = page.locator('#profile-edit .form-error');
+      const text = await seeText(box, NOT_ANSWERING, 'the 502 in plain words');
+      if (/Bad Gateway|nginx|<|>/.test(text)) fail(`the proxy's page shows through: ${text}`);
+      await bothSizes('proxy-502');
+      await box.getByRole('button', { name: 'Retry' }).click();
+      await until('Retry sends the form again', async () => ({ ok: tries === 2, seen: tries }));
+      await seeText(box, NOT_ANSWERING, 'the 502 again');
+      await page.unroute('**/profile');
+      await page.route('**/profile', (route) => (patch(route) ? route.abort('internetdisconnected') : route.fallback()));
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await seeText(box, 'Could not reach the server. Check your connection and try again.', 'no network');
+      if (!(await box.getByRole('button', { name: 'Retry' }).isVisible())) fail('no Retry for a lost network');
+      await bothSizes('network-error');
+    } finally {
+      await page.unroute('**/profile');
+    }
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await atRoute('#/profile');
+    forgive(/status of 502|ERR_INTERNET_DISCONNECTED/);
+  });
+
+  await step('a slow GET /profile at start (10 s) shows a neutral skeleton, never the guest menu', async () => {
+    const DELAY_MS = 10_000;
+    let held = 0;
+    await page.route('**/profile', async (route) => {
+      if (route.request().method() !== 'GET') return route.fallback();
+      held += 1;
+      await sleep(DELAY_MS);
+      return route.fallback();
+    });
+    const t0 = Date.now();
+    try {
+      await page.reload();
+      await until('GET /profile is held', async () => ({ ok: held > 0, seen: held }));
+      await until('a skeleton while /profile is slow',
+        async () => ({ ok: await page.locator('#starting .skeleton-line').first().isVisible(), seen: await page.locator('#view').innerHTML() }),
+        3000);
+      if ((await page.locator('#starting [role=status]').textContent()) !== 'Loading…') fail('the skeleton says nothing to a screen reader');
+      await sleep(300);
+      for (const name of ['Log in', 'Register']) {
+        if (await nav.getByRole('link', { name }).isVisible()) fail(`the guest menu (${name}) shows while /profile is slow`);
+      }
+      if (await page.locator('#login').count()) fail('the login form shows while /profile is slow');
+      await bothSizes('slow-start');
+      await until('the profile once /profile answers', async () => {
+        const text = (await heading.isVisible()) ? await heading.innerText() : '(not visible)';
+        return { ok: text === 'Your profile', seen: text };
+      }, DELAY_MS + TIMEOUT);
+    } finally {
+      await page.unroute('**/profile');
+    }
+    if (Date.now() - t0 < DELAY_MS) fail(`the profile showed after ${Date.now() - t0} ms, before /profile answered`);
+    await seeText(nav, 'Signed in as Ada E2E Lovelace', 'the user menu');
+  });
+
+  await step('a 503 at start shows "unavailable" with a Retry and retries by itself, not the login form', async () => {
+    let tries = 0;
+    await page.route('**/profile', (route) => {
+      if (route.request().method() !== 'GET') return route.fallback();
+      tries += 1;
+      return route.fulfill({ status: 503, contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503,
+          detail: 'no connection', request_id: 'e2e-simulated-503' }) });
+    });
+    try {
+      await page.reload();
+      await seeText(heading, 'The service is unavailable', 'the unavailable state');
+      await seeText(page.locator('#unavailable-countdown'), /Trying again by itself in \d+ s\./, 'the countdown');
+      if (await page.locator('#login').count()) fail('a 503 at start shows the login form');
+      if (await nav.getByRole('link', { name: 'Log in' }).isVisible()) fail('a 503 at start shows the guest menu');
+      if (!(await page.locator('#unavailable-retry').evaluate((el) => el === document.activeElement))) {
+        fail('focus is not on Retry');
+      }
+      await bothSizes('start-503');
+      await until('it retries by itself', async () => ({ ok: tries >= 2, seen: tries }), 6000);
+      await seeText(heading, 'The service is unavailable', 'still unavailable after the retry');
+    } finally {
+      await page.unroute('**/profile');
+    }
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await seeText(heading, 'Your profile', 'the profile once the service is back');
+    forgive(/status of 503/);
   });
 
   await step('a profile changed elsewhere meanwhile is reported (412) and can be reloaded', async () => {
@@ -870,7 +1050,8 @@ async function main() {
     await page.getByLabel('Current password').fill(password);
     await page.locator('#change-password-new_password_confirm').fill(`${next}!`);
     await page.getByRole('button', { name: 'Change password' }).click();
-    await seeText(page.locator('#change-password-new_password_confirm-error'), 'does not match', 'a mismatch');
+    await seeText(page.locator('#change-password-new_password_confirm-error'),
+      'The two passwords are not the same. Type the new password again.', 'a mismatch');
     await page.locator('#change-password-new_password_confirm').fill(next);
     await screenshot('change-password');
     const answer = page.waitForResponse((r) => r.url().endsWith('/password') && r.request().method() === 'POST');
@@ -1042,7 +1223,8 @@ async function main() {
     const answer = page.waitForResponse((r) => r.url().endsWith('/login/mfa'));
     await page.getByRole('button', { name: 'Verify' }).click();
     if ((await answer).status() !== 401) fail('a wrong code was not refused');
-    await seeText(page.locator('#login-mfa-code-error'), 'is not right', 'the error at the field');
+    await seeText(page.locator('#login-mfa-code-error'), 'That code is not right. Enter the newest code from your app.',
+      'the error at the field');
     await seeText(heading, 'Two-factor login', 'still the second step');
     await screenshot('login-mfa-wrong-code');
     await field.fill(await totpCode(secret));
@@ -1102,7 +1284,8 @@ async function main() {
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await page.getByLabel('Recovery code').fill(recovery[3]);
     await page.getByRole('button', { name: 'Yes, turn it off' }).click();
-    await seeText(page.locator('#mfa-disable-recovery_code-error'), 'wrong or was used', 'an old code refused');
+    await seeText(page.locator('#mfa-disable-recovery_code-error'), 'That recovery code is not right or was used already.',
+      'an old code refused');
     await page.getByLabel('Recovery code').fill(fresh[0]);
     await screenshot('security-turn-off');
     await page.getByRole('button', { name: 'Yes, turn it off' }).click();
