@@ -474,6 +474,13 @@ async function main() {
       await details.locator('summary').click();
       await seeText(details, /HTTP status 409 .*Request id: \S{8,}/, 'the details for support');
       await bothSizes('register-taken');
+
+      // Capitals are kept as small letters, and the confirmation says so.
+      const mixed = `Up_${Date.now().toString(36)}`;
+      await submit(mixed, `${mixed.toLowerCase()}@example.com`, good, 201);
+      await atRoute('#/login');
+      await seeText(page.locator('#flash'), `Your username is “${mixed.toLowerCase()}”: usernames are kept in small letters.`,
+        'the lower-casing is said');
     } finally {
       await guest.context.close();
       page = signedInPage;
