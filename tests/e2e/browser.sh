@@ -9,7 +9,10 @@
 # the password and the email address, turns on two-factor login (codes from
 # oathtool), logs in with a code and with a recovery code, makes new codes
 # and turns it off, and the admin resets it; last, the user deletes their
-# own account. Screenshots of every step stay in BUILD_DIR/e2e-output.
+# own account. Every message is checked by its plain words, and failures are
+# simulated in the browser's network layer (a proxy's 502 HTML page, a lost
+# network, a 10 s slow GET /profile and a 503 at start). Screenshots of every
+# step stay in BUILD_DIR/e2e-output.
 # Usage: browser.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
