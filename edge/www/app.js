@@ -198,11 +198,15 @@
     }
   }
 
+  /* Letters only: the first letter of the first and last word of the
+   * display name (an emoji or a digit is no initial), else the username's
+   * first letter. */
   function initials(profile) {
-    const name = (profile.display_name || profile.username || '?').trim();
-    const parts = name.split(/\s+/).filter(Boolean);
-    const chars = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : [name];
-    return chars.map((p) => Array.from(p)[0] || '').join('').toUpperCase() || '?';
+    const firstLetter = (word) => (word.match(/\p{L}/u) || [''])[0];
+    const words = String(profile.display_name || '').split(/\s+/).map(firstLetter).filter(Boolean);
+    const chars = words.length > 1 ? [words[0], words[words.length - 1]] : words;
+    const fromName = chars.join('');
+    return (fromName || firstLetter(String(profile.username || ''))).toUpperCase() || '?';
   }
 
   function avatar(profile, size) {
@@ -304,8 +308,13 @@
 
   /* ------------------------------------------------------------- forms */
 
+  /* Characters as the API counts them (proto/rules.c): code points. */
+  const codePoints = (text) => Array.from(text).length;
+
   /* fields: [{name, label, type, autocomplete, hint, value, required,
-   * maxlength, multiline, inputmode, placeholder, spellcheck}] */
+   * maxlength, multiline, inputmode, placeholder, spellcheck, counter,
+   * count}]: count(value) is what the counter shows, code points of the
+   * value by default. */
   function buildForm({ id, fields, submit, secondary, onSubmit }) {
     const formError = h('div', { class: 'alert alert-error form-error', role: 'alert', hidden: true });
     const inputs = {};
@@ -319,7 +328,9 @@
         class: 'input',
         autocomplete: f.autocomplete || 'off',
         required: f.required || false,
-        maxlength: f.maxlength || null,
+        /* A counted field has no maxlength: the browser's counts UTF-16
+         * code units, so it would stop an emoji-rich text the server takes. */
+        maxlength: (!f.counter && f.maxlength) || null,
         inputmode: f.inputmode || null,
         placeholder: f.placeholder || null,
         spellcheck: f.spellcheck === undefined ? null : String(f.spellcheck),
@@ -340,7 +351,9 @@
         : null;
       if (counter) {
         const update = () => {
-          counter.textContent = `${Array.from(input.value).length}/${f.maxlength}`;
+          const n = (f.count || codePoints)(input.value);
+          counter.textContent = `${n}/${f.maxlength}`;
+          counter.classList.toggle('counter-over', n > f.maxlength);
         };
         input.addEventListener('input', update);
         update();
@@ -573,8 +586,7 @@
         ? h('span', { class: 'break', text: p.avatar_url })
         : h('span', { class: 'muted', text: 'Not set' })),
       row('Member since', timeEl(p.created_at)),
-      row('Last updated', timeEl(p.updated_at)),
-      row('Version', h('span', { class: 'mono', text: String(p.version || '') })));
+      row('Last updated', timeEl(p.updated_at)));
   }
 
   async function viewProfile(seq) {
@@ -692,7 +704,9 @@
       submit: 'Save changes',
       fields: [
         { name: 'display_name', label: 'Display name', autocomplete: 'nickname', value: original.display_name,
-          maxlength: 64, counter: true, hint: 'Shown instead of your username.' },
+          maxlength: 64, counter: true, hint: 'Shown instead of your username.',
+          /* Sent trimmed (onSubmit), so its outer spaces do not count. */
+          count: (text) => codePoints(text.trim()) },
         { name: 'bio', label: 'Bio', multiline: true, rows: 5, value: original.bio, maxlength: 500, counter: true },
         { name: 'avatar_url', label: 'Avatar URL', type: 'url', inputmode: 'url', value: original.avatar_url,
           placeholder: 'https://…', hint: 'An https:// link to an image. Leave empty for none.', spellcheck: false },
@@ -809,9 +823,10 @@
   }
 
   function sessionCountText(n) {
+    /* Each login is a session: two logins from one browser are two. */
     return n === 1
-      ? 'You are signed in on 1 device or browser.'
-      : `You are signed in on ${n} devices or browsers.`;
+      ? 'You have 1 active session: a login on a device or browser.'
+      : `You have ${n} active sessions: each is a login on a device or browser.`;
   }
 
   /* The link of the verification mail, #/verify-email?token=...: the

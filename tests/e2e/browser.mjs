@@ -492,11 +492,12 @@ async function main() {
       await seeText(items.filter({ hasText: 'This browser' }), 'Chrome', 'this browser is marked');
       const second = items.filter({ hasText: 'Safari on iOS' });
       await seeText(second, 'Safari on iOS', 'the second device is listed');
+      await seeText(page.locator('#session-count'), 'You have 2 active sessions', 'sessions counted as sessions');
       await screenshot('sessions');
       await second.getByRole('button', { name: /End session/ }).click();
       await seeText(flash, 'Session ended.', 'session end confirmed');
       await until('one session left', async () => ({ ok: (await items.count()) === 1, seen: await items.count() }));
-      await seeText(page.locator('#session-count'), 'on 1 device', 'count updated');
+      await seeText(page.locator('#session-count'), 'You have 1 active session', 'count updated');
       // The ended session can no longer be renewed from its cookie.
       const r = await other.post('/refresh', { data: {} });
       if (r.status() !== 401) fail(`the ended session's POST /refresh answered ${r.status()}`);
