@@ -562,18 +562,40 @@
           throw err;
         }
         const name = (data.user && data.user.username) || v.username.trim();
-        state.loginUsername = name;
-        /* The same words whether or not the address had an account: the
-         * mail tells its owner which it was. */
-        flashLater('success', `Almost done, ${name}: check your mail at ${email} and follow ` +
-          'what it says, then log in.');
-        go('/login');
+        f.setBusy(true, 'Signing in…');
+        await registerSignIn(name, v.password, email);
       },
     });
     const view = page('Create an account',
       h('p', { class: 'lead', text: 'One account for every microcore service.' }),
       ctl.form);
     return { view, focus: ctl.inputs.username };
+  }
+
+  /* After POST /register 201: the same credentials log in, as the login
+   * page does, and the profile (with its unverified notice) opens. An
+   * address that already had an account is answered 201 as well but no
+   * account was made, so that login fails: then the login page says the
+   * same as before this sign-in existed, and the mail tells the address's
+   * owner what happened. (That the login worked or not is the one
+   * difference left: docs/api.md, POST /register.) A new account has no
+   * two-factor login, so mfa_required cannot come. */
+  async function registerSignIn(name, password, email) {
+    try {
+      await api('POST', '/login', { body: { username: name, password } });
+      await loadProfile();
+    } catch (_) {
+      state.loginUsername = name;
+      flashLater('success', `Almost done, ${name}: check your mail at ${email} and follow ` +
+        'what it says, then log in.');
+      go('/login');
+      return;
+    }
+    state.loginUsername = '';
+    state.afterLogin = null;
+    flashLater('success', `Welcome, ${name}: your account is ready. We sent a link to ${email}: ` +
+      'open it to verify your address.');
+    go('/profile');
   }
 
   function profileDetails(p) {

@@ -285,14 +285,17 @@ async function main() {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await atRoute('#/login');
-    await seeText(flash, `Almost done, ${user}: check your mail at ${email}`, 'registration confirmed');
-    const prefilled = await page.getByLabel('Username').inputValue();
-    if (prefilled !== user) fail(`login form prefilled with "${prefilled}"`);
+    // Registering signs the new user in (see "conflicts and registration").
+    await atRoute('#/profile');
+    await seeText(flash, `Welcome, ${user}`, 'registration confirmed');
+    await seeText(nav, `Signed in as ${user}`, 'nav shows the new user');
     await screenshot('registered');
+    await nav.getByRole('button', { name: 'Log out' }).click();
+    await atRoute('#/login');
   });
 
   await step('a wrong password shows the problem detail', async () => {
+    await page.getByLabel('Username').fill(user);
     await page.getByLabel('Password').fill('not the password at all');
     const answer = page.waitForResponse((r) => r.url().endsWith('/login'));
     await page.getByRole('button', { name: 'Log in' }).click();
