@@ -754,10 +754,10 @@
           setProfile(data.profile || state.profile, rh.get('ETag'));
         } catch (err) {
           if (err.status === 412) {
-            throw new ApiError(412, Object.assign({}, err.problem, {
-              detail: 'Your profile was changed somewhere else since this page loaded. ' +
-                'Reload to get the latest version, then make your changes again.',
-            }));
+            const latest = await loadProfile(); /* and its ETag, for the next save */
+            if (!conflictBox.isConnected) return;
+            profileConflict(ctl, conflictBox, original, latest);
+            return;
           }
           throw err;
         }
@@ -765,6 +765,7 @@
         go('/profile');
       },
     });
+    const conflictBox = h('div', { class: 'alert alert-warn conflict', id: 'profile-conflict', hidden: true });
     const reload = h('button', { type: 'button', class: 'button button-quiet', id: 'profile-reload' }, 'Reload profile');
     reload.addEventListener('click', () => render());
     const view = page('Edit profile',
@@ -773,9 +774,70 @@
         h('div', { class: 'profile-names' },
           h('p', { class: 'profile-name', text: p.display_name || p.username }),
           h('p', { class: 'profile-handle muted', text: `@${p.username}` }))),
+      conflictBox,
       ctl.form,
       h('p', { class: 'hint reload-hint' }, 'Changed your profile in another tab? ', reload));
     return { view, focus: ctl.inputs.display_name };
+  }
+
+  const PROFILE_LABELS = { display_name: 'Display name', bio: 'Bio', avatar_url: 'Avatar URL', locale: 'Locale' };
+
+  /* A save answered 412: the profile was saved elsewhere since the form
+   * was loaded from `base`. Field by field against base: changed only
+   * there, the form takes the saved value; changed only here, the user's
+   * text stays; changed on both sides to different values, both are shown
+   * and the user picks one per field (what they typed until they choose
+   * otherwise). base then becomes
+   * the saved version, so the next "Save changes" sends what differs from
+   * it with its ETag. Nothing the user typed is dropped without a choice. */
+  function profileConflict(ctl, box, base, latest) {
+    const setInput = (input, value) => {
+      input.value = value;
+      input.dispatchEvent(new Event('input')); /* the counter follows */
+    };
+    const shown = (text) => (text === '' ? h('em', { class: 'muted', text: '(empty)' }) : text);
+    const rows = [];
+    const taken = [];
+    for (const k of EDITABLE) {
+      const input = ctl.inputs[k];
+      const typed = input.value;
+      const mine = k === 'bio' ? typed : typed.trim();
+      const theirs = latest[k] || '';
+      const was = base[k];
+      base[k] = theirs;
+      if (theirs === was || mine === theirs) continue;
+      if (mine === was) {
+        setInput(input, theirs);
+        taken.push(PROFILE_LABELS[k]);
+        continue;
+      }
+      const name = `conflict-${k}`;
+      const option = (which, label, value, restore, checked) => {
+        const radio = h('input', { type: 'radio', name, id: `${name}-${which}`, value: which, checked });
+        radio.addEventListener('change', () => setInput(input, restore));
+        return h('div', { class: 'conflict-option' },
+          radio,
+          h('label', { for: radio.id }, h('span', { class: 'conflict-which', text: label }),
+            h('span', { class: 'conflict-text prewrap break' }, shown(value))));
+      };
+      rows.push(h('fieldset', { class: 'conflict-field', id: `${name}` },
+        h('legend', { text: PROFILE_LABELS[k] }),
+        option('mine', 'Mine (typed here)', mine, typed, true),
+        option('theirs', 'Theirs (saved elsewhere)', theirs, theirs, false)));
+    }
+    const title = h('h2', { class: 'alert-title', tabindex: '-1',
+      text: 'Your profile was saved somewhere else while you were editing.' });
+    box.replaceChildren(...[
+      title,
+      h('p', { text: rows.length
+        ? 'Nothing you typed is lost. Where both changed the same field, choose which text to keep ' +
+          '(or edit the field below), then save again.'
+        : 'Nothing you typed is lost, and the other changes are in the form as well. Save again to keep both.' }),
+      taken.length ? h('p', { id: 'conflict-taken', text: `Taken from there: ${taken.join(', ')}.` }) : null,
+      ...rows,
+    ].filter(Boolean));
+    box.hidden = false;
+    title.focus();
   }
 
   async function viewSessions(seq) {
