@@ -321,11 +321,15 @@
     }
   }
 
+  /* Letters only: the first letter of the first and last word of the
+   * display name (an emoji or a digit is no initial), else the username's
+   * first letter. */
   function initials(profile) {
-    const name = (profile.display_name || profile.username || '?').trim();
-    const parts = name.split(/\s+/).filter(Boolean);
-    const chars = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : [name];
-    return chars.map((p) => Array.from(p)[0] || '').join('').toUpperCase() || '?';
+    const firstLetter = (word) => (word.match(/\p{L}/u) || [''])[0];
+    const words = String(profile.display_name || '').split(/\s+/).map(firstLetter).filter(Boolean);
+    const chars = words.length > 1 ? [words[0], words[words.length - 1]] : words;
+    const fromName = chars.join('');
+    return (fromName || firstLetter(String(profile.username || ''))).toUpperCase() || '?';
   }
 
   function avatar(profile, size) {
@@ -427,8 +431,13 @@
 
   /* ------------------------------------------------------------- forms */
 
+  /* Characters as the API counts them (proto/rules.c): code points. */
+  const codePoints = (text) => Array.from(text).length;
+
   /* fields: [{name, label, type, autocomplete, hint, value, required,
-   * maxlength, multiline, inputmode, placeholder, spellcheck}] */
+   * maxlength, multiline, inputmode, placeholder, spellcheck, counter,
+   * count}]: count(value) is what the counter shows, code points of the
+   * value by default. */
   function buildForm({ id, fields, submit, secondary, onSubmit }) {
     const formError = h('div', { class: 'alert alert-error form-error', role: 'alert', hidden: true });
     const inputs = {};
@@ -442,7 +451,9 @@
         class: 'input',
         autocomplete: f.autocomplete || 'off',
         required: f.required || false,
-        maxlength: f.maxlength || null,
+        /* A counted field has no maxlength: the browser's counts UTF-16
+         * code units, so it would stop an emoji-rich text the server takes. */
+        maxlength: (!f.counter && f.maxlength) || null,
         inputmode: f.inputmode || null,
         placeholder: f.placeholder || null,
         spellcheck: f.spellcheck === undefined ? null : String(f.spellcheck),
@@ -463,7 +474,9 @@
         : null;
       if (counter) {
         const update = () => {
-          counter.textContent = `${Array.from(input.value).length}/${f.maxlength}`;
+          const n = (f.count || codePoints)(input.value);
+          counter.textContent = `${n}/${f.maxlength}`;
+          counter.classList.toggle('counter-over', n > f.maxlength);
         };
         input.addEventListener('input', update);
         update();
@@ -693,18 +706,40 @@
           throw err;
         }
         const name = (data.user && data.user.username) || v.username.trim();
-        state.loginUsername = name;
-        /* The same words whether or not the address had an account: the
-         * mail tells its owner which it was. */
-        flashLater('success', `Almost done, ${name}: check your mail at ${email} and follow ` +
-          `what it says, then log in.${lowercasedNote(v.username.trim(), name)}`);
-        go('/login');
+        f.setBusy(true, 'Signing in…');
+        await registerSignIn(name, v.password, email, lowercasedNote(v.username.trim(), name));
       },
     });
     const view = page('Create an account',
       h('p', { class: 'lead', text: 'One account for every microcore service.' }),
       ctl.form);
     return { view, focus: ctl.inputs.username };
+  }
+
+  /* After POST /register 201: the same credentials log in, as the login
+   * page does, and the profile (with its unverified notice) opens. An
+   * address that already had an account is answered 201 as well but no
+   * account was made, so that login fails: then the login page says the
+   * same as before this sign-in existed, and the mail tells the address's
+   * owner what happened. (That the login worked or not is the one
+   * difference left: docs/api.md, POST /register.) A new account has no
+   * two-factor login, so mfa_required cannot come. */
+  async function registerSignIn(name, password, email, note) {
+    try {
+      await api('POST', '/login', { body: { username: name, password } });
+      await loadProfile();
+    } catch (_) {
+      state.loginUsername = name;
+      flashLater('success', `Almost done, ${name}: check your mail at ${email} and follow ` +
+        `what it says, then log in.${note}`);
+      go('/login');
+      return;
+    }
+    state.loginUsername = '';
+    state.afterLogin = null;
+    flashLater('success', `Welcome, ${name}: your account is ready. We sent a link to ${email}: ` +
+      `open it to verify your address.${note}`);
+    go('/profile');
   }
 
   function profileDetails(p) {
@@ -717,8 +752,7 @@
         ? h('span', { class: 'break', text: p.avatar_url })
         : h('span', { class: 'muted', text: 'Not set' })),
       row('Member since', timeEl(p.created_at)),
-      row('Last updated', timeEl(p.updated_at)),
-      row('Version', h('span', { class: 'mono', text: String(p.version || '') })));
+      row('Last updated', timeEl(p.updated_at)));
   }
 
   async function viewProfile(seq) {
@@ -836,7 +870,9 @@
       submit: 'Save changes',
       fields: [
         { name: 'display_name', label: 'Display name', autocomplete: 'nickname', value: original.display_name,
-          maxlength: 64, counter: true, hint: 'Shown instead of your username.' },
+          maxlength: 64, counter: true, hint: 'Shown instead of your username.',
+          /* Sent trimmed (onSubmit), so its outer spaces do not count. */
+          count: (text) => codePoints(text.trim()) },
         { name: 'bio', label: 'Bio', multiline: true, rows: 5, value: original.bio, maxlength: 500, counter: true },
         { name: 'avatar_url', label: 'Avatar URL', type: 'url', inputmode: 'url', value: original.avatar_url,
           placeholder: 'https://…', hint: 'An https:// link to an image. Leave empty for none.', spellcheck: false },
@@ -862,10 +898,10 @@
           setProfile(data.profile || state.profile, rh.get('ETag'));
         } catch (err) {
           if (err.status === 412) {
-            throw new ApiError(412, Object.assign({}, err.problem, {
-              detail: 'Your profile was changed somewhere else since this page loaded. ' +
-                'Reload to get the latest version, then make your changes again.',
-            }));
+            const latest = await loadProfile(); /* and its ETag, for the next save */
+            if (!conflictBox.isConnected) return;
+            profileConflict(ctl, conflictBox, original, latest);
+            return;
           }
           throw err;
         }
@@ -873,6 +909,7 @@
         go('/profile');
       },
     });
+    const conflictBox = h('div', { class: 'alert alert-warn conflict', id: 'profile-conflict', hidden: true });
     const reload = h('button', { type: 'button', class: 'button button-quiet', id: 'profile-reload' }, 'Reload profile');
     reload.addEventListener('click', () => render());
     const view = page('Edit profile',
@@ -881,9 +918,70 @@
         h('div', { class: 'profile-names' },
           h('p', { class: 'profile-name', text: p.display_name || p.username }),
           h('p', { class: 'profile-handle muted', text: `@${p.username}` }))),
+      conflictBox,
       ctl.form,
       h('p', { class: 'hint reload-hint' }, 'Changed your profile in another tab? ', reload));
     return { view, focus: ctl.inputs.display_name };
+  }
+
+  const PROFILE_LABELS = { display_name: 'Display name', bio: 'Bio', avatar_url: 'Avatar URL', locale: 'Locale' };
+
+  /* A save answered 412: the profile was saved elsewhere since the form
+   * was loaded from `base`. Field by field against base: changed only
+   * there, the form takes the saved value; changed only here, the user's
+   * text stays; changed on both sides to different values, both are shown
+   * and the user picks one per field (what they typed until they choose
+   * otherwise). base then becomes
+   * the saved version, so the next "Save changes" sends what differs from
+   * it with its ETag. Nothing the user typed is dropped without a choice. */
+  function profileConflict(ctl, box, base, latest) {
+    const setInput = (input, value) => {
+      input.value = value;
+      input.dispatchEvent(new Event('input')); /* the counter follows */
+    };
+    const shown = (text) => (text === '' ? h('em', { class: 'muted', text: '(empty)' }) : text);
+    const rows = [];
+    const taken = [];
+    for (const k of EDITABLE) {
+      const input = ctl.inputs[k];
+      const typed = input.value;
+      const mine = k === 'bio' ? typed : typed.trim();
+      const theirs = latest[k] || '';
+      const was = base[k];
+      base[k] = theirs;
+      if (theirs === was || mine === theirs) continue;
+      if (mine === was) {
+        setInput(input, theirs);
+        taken.push(PROFILE_LABELS[k]);
+        continue;
+      }
+      const name = `conflict-${k}`;
+      const option = (which, label, value, restore, checked) => {
+        const radio = h('input', { type: 'radio', name, id: `${name}-${which}`, value: which, checked });
+        radio.addEventListener('change', () => setInput(input, restore));
+        return h('div', { class: 'conflict-option' },
+          radio,
+          h('label', { for: radio.id }, h('span', { class: 'conflict-which', text: label }),
+            h('span', { class: 'conflict-text prewrap break' }, shown(value))));
+      };
+      rows.push(h('fieldset', { class: 'conflict-field', id: `${name}` },
+        h('legend', { text: PROFILE_LABELS[k] }),
+        option('mine', 'Mine (typed here)', mine, typed, true),
+        option('theirs', 'Theirs (saved elsewhere)', theirs, theirs, false)));
+    }
+    const title = h('h2', { class: 'alert-title', tabindex: '-1',
+      text: 'Your profile was saved somewhere else while you were editing.' });
+    box.replaceChildren(...[
+      title,
+      h('p', { text: rows.length
+        ? 'Nothing you typed is lost. Where both changed the same field, choose which text to keep ' +
+          '(or edit the field below), then save again.'
+        : 'Nothing you typed is lost, and the other changes are in the form as well. Save again to keep both.' }),
+      taken.length ? h('p', { id: 'conflict-taken', text: `Taken from there: ${taken.join(', ')}.` }) : null,
+      ...rows,
+    ].filter(Boolean));
+    box.hidden = false;
+    title.focus();
   }
 
   async function viewSessions(seq) {
@@ -953,9 +1051,10 @@
   }
 
   function sessionCountText(n) {
+    /* Each login is a session: two logins from one browser are two. */
     return n === 1
-      ? 'You are signed in on 1 device or browser.'
-      : `You are signed in on ${n} devices or browsers.`;
+      ? 'You have 1 active session: a login on a device or browser.'
+      : `You have ${n} active sessions: each is a login on a device or browser.`;
   }
 
   /* The link of the verification mail, #/verify-email?token=...: the

@@ -293,14 +293,17 @@ async function main() {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await atRoute('#/login');
-    await seeText(flash, `Almost done, ${user}: check your mail at ${email}`, 'registration confirmed');
-    const prefilled = await page.getByLabel('Username').inputValue();
-    if (prefilled !== user) fail(`login form prefilled with "${prefilled}"`);
+    // Registering signs the new user in (see "conflicts and registration").
+    await atRoute('#/profile');
+    await seeText(flash, `Welcome, ${user}`, 'registration confirmed');
+    await seeText(nav, `Signed in as ${user}`, 'nav shows the new user');
     await screenshot('registered');
+    await nav.getByRole('button', { name: 'Log out' }).click();
+    await atRoute('#/login');
   });
 
   await step('a wrong password shows the problem detail', async () => {
+    await page.getByLabel('Username').fill(user);
     await page.getByLabel('Password').fill('not the password at all');
     const answer = page.waitForResponse((r) => r.url().endsWith('/login'));
     await page.getByRole('button', { name: 'Log in' }).click();
@@ -602,15 +605,19 @@ async function main() {
     await page.getByRole('button', { name: 'Save changes' }).click();
     const res = await answer;
     if (res.status() !== 412) fail(`the stale PATCH answered ${res.status()}`);
-    await seeText(page.locator('#profile-edit .form-error'), 'changed somewhere else', 'stale version reported');
+    // The other tab's locale is taken in, this tab's bio is kept.
+    await seeText(page.locator('#profile-conflict'), 'saved somewhere else', 'stale version reported');
+    await seeText(page.locator('#conflict-taken'), 'Locale', 'the locale is taken from the other tab');
+    if ((await page.getByLabel('Bio').inputValue()) !== 'A bio that loses the race.') fail('the typed bio was lost');
     await screenshot('edit-stale-version');
+    // "Reload profile" still drops this tab's edits, for who wants that.
     await page.getByRole('button', { name: 'Reload profile' }).click();
-    await until('the form shows the saved locale', async () => {
-      const v = await page.getByLabel('Locale').inputValue();
-      return { ok: v === 'en-GB', seen: v };
+    await until('the form shows the saved bio again', async () => {
+      const v = await page.getByLabel('Bio').inputValue();
+      return { ok: v === 'Writes the first program.\nLikes engines.', seen: v };
     });
-    const bio = await page.getByLabel('Bio').inputValue();
-    if (bio !== 'Writes the first program.\nLikes engines.') fail(`bio after reload: ${JSON.stringify(bio)}`);
+    const locale = await page.getByLabel('Locale').inputValue();
+    if (locale !== 'en-GB') fail(`locale after reload: ${JSON.stringify(locale)}`);
     await page.getByRole('link', { name: 'Cancel' }).click();
     await atRoute('#/profile');
     await seeText(page.locator('.details'), 'en-GB', 'locale on the profile');
@@ -679,11 +686,12 @@ async function main() {
       await seeText(items.filter({ hasText: 'This browser' }), 'Chrome', 'this browser is marked');
       const second = items.filter({ hasText: 'Safari on iOS' });
       await seeText(second, 'Safari on iOS', 'the second device is listed');
+      await seeText(page.locator('#session-count'), 'You have 2 active sessions', 'sessions counted as sessions');
       await screenshot('sessions');
       await second.getByRole('button', { name: /End session/ }).click();
       await seeText(flash, 'Session ended.', 'session end confirmed');
       await until('one session left', async () => ({ ok: (await items.count()) === 1, seen: await items.count() }));
-      await seeText(page.locator('#session-count'), 'on 1 device', 'count updated');
+      await seeText(page.locator('#session-count'), 'You have 1 active session', 'count updated');
       // The ended session can no longer be renewed from its cookie.
       const r = await other.post('/refresh', { data: {} });
       if (r.status() !== 401) fail(`the ended session's POST /refresh answered ${r.status()}`);
@@ -691,6 +699,167 @@ async function main() {
     });
   } finally {
     await other.dispose();
+  }
+
+  // ---- conflicts and registration: registering signs the new user in (an
+  // address that has an account still lands on the login page); a 412 keeps
+  // both tabs' edits and is resolved field by field; avatar initials are
+  // letters; the counter counts what the API counts. A user and two
+  // browsers of its own, so the steps above and below see nothing of it.
+  {
+    const mainPage = page;
+    const crUser = `cr_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const crEmail = `${crUser}@example.com`;
+    const crPassword = 'conflicts and registration';
+    const tabA = await openPage();
+    const tabB = await openPage();
+    const both = async (name) => {
+      await screenshot(`${name}-desktop`);
+      await page.setViewportSize(PHONE);
+      await screenshot(`${name}-phone`);
+      await page.setViewportSize(DESKTOP);
+    };
+    const register = async (name, address) => {
+      await page.goto(`${base}/#/register`);
+      await atRoute('#/register');
+      await page.getByLabel('Username').fill(name);
+      await page.getByLabel('Email').fill(address);
+      await page.getByLabel('Password').fill(crPassword);
+      const answer = page.waitForResponse((r) => r.url().endsWith('/register'));
+      await page.getByRole('button', { name: 'Create account' }).click();
+      if ((await answer).status() !== 201) fail(`registering ${name} did not answer 201`);
+    };
+    const save = async () => {
+      const answer = page.waitForResponse((r) => r.url().endsWith('/profile') && r.request().method() === 'PATCH');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      return answer;
+    };
+    // The avatar URL below is answered here, not on the internet.
+    for (const t of [tabA, tabB]) {
+      await t.context.route('https://example.com/**', (r) => r.fulfill({ status: 200, contentType: 'image/svg+xml',
+        body: '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="#2f5bd3"/></svg>' }));
+    }
+    try {
+      page = tabA.page;
+      await step('registering signs the new user in; the profile asks to verify the address', async () => {
+        await register(crUser, crEmail);
+        await atRoute('#/profile');
+        await seeText(page.locator('#flash'), `Welcome, ${crUser}`, 'welcome flash');
+        await seeText(page.locator('#flash'), `We sent a link to ${crEmail}`, 'the flash asks to verify');
+        await seeText(page.locator('#email-unverified'), 'not verified', 'unverified notice');
+        await seeText(page.getByRole('navigation', { name: 'Main' }), `Signed in as ${crUser}`, 'signed in');
+        const details = await page.locator('.details').innerText();
+        if (/Version/.test(details)) fail('the profile shows the version to its user');
+        await both('cr-registered');
+      });
+
+      page = tabB.page;
+      await step('registering with an address that has an account lands on the login page, as before', async () => {
+        const other = `${crUser}_b`;
+        await register(other, crEmail);
+        await atRoute('#/login');
+        await seeText(page.locator('#flash'), `Almost done, ${other}: check your mail at ${crEmail}`, 'neutral message');
+        if ((await page.getByLabel('Username').inputValue()) !== other) fail('the login form is not prefilled');
+        if (await page.getByRole('button', { name: 'Log out' }).isVisible()) fail('signed in without an account');
+        await both('cr-registered-address-taken');
+        // The second browser of the same user, for the conflict below.
+        await page.getByLabel('Username').fill(crUser);
+        await page.getByLabel('Password').fill(crPassword);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await atRoute('#/profile');
+      });
+
+      page = tabA.page;
+      await step('the counter counts code points of what is sent, as the server does', async () => {
+        await page.goto(`${base}/#/profile/edit`);
+        await atRoute('#/profile/edit');
+        const counter = page.locator('#profile-edit .field', { has: page.locator('#profile-edit-display_name') })
+          .locator('.counter');
+        // 64 emoji are 128 UTF-16 units but 64 characters; the outer spaces are trimmed.
+        await page.locator('#profile-edit-display_name').fill(`  ${'😀'.repeat(64)}  `);
+        await seeText(counter, '64/64', 'counter at the limit');
+        await page.locator('#profile-edit-display_name').fill('😀'.repeat(65));
+        await seeText(counter, '65/64', 'counter past the limit');
+        if (!(await counter.evaluate((el) => el.classList.contains('counter-over')))) fail('65/64 is not marked');
+        await both('cr-counter-over');
+        if ((await save()).status() !== 400) fail('65 characters were taken');
+        await page.locator('#profile-edit-display_name').fill(`  ${'😀'.repeat(64)}  `);
+        const res = await save();
+        if (res.status() !== 200) fail(`64 characters answered ${res.status()}`);
+        const sent = JSON.parse(res.request().postData() || '{}').display_name;
+        if (Array.from(sent).length !== 64) fail(`sent ${Array.from(sent).length} characters`);
+        await atRoute('#/profile');
+      });
+
+      await step('avatar initials are letters: an emoji-prefixed name, an emoji-only one', async () => {
+        const initials = page.locator('.profile-head .avatar-initials');
+        await seeText(initials, crUser[0].toUpperCase(), 'emoji-only name: the username\'s letter');
+        await page.goto(`${base}/#/profile/edit`);
+        await page.locator('#profile-edit-display_name').fill('🚀 ada 9 lovelace');
+        if ((await save()).status() !== 200) fail('saving the name failed');
+        await atRoute('#/profile');
+        await seeText(initials, 'AL', 'initials of an emoji-prefixed name');
+        await both('cr-initials');
+      });
+
+      await step('a 412 keeps both tabs\' edits; the user resolves it field by field', async () => {
+        for (const t of [tabA, tabB]) {
+          page = t.page;
+          await page.goto(`${base}/#/profile/edit`);
+          await atRoute('#/profile/edit');
+          await until('the form shows the saved name', async () => {
+            const v = await page.locator('#profile-edit-display_name').inputValue();
+            return { ok: v === '🚀 ada 9 lovelace', seen: v };
+          });
+        }
+        page = tabB.page; // saves first
+        await page.locator('#profile-edit-display_name').fill('Ada from B');
+        await page.locator('#profile-edit-bio').fill('Bio written in B.');
+        await page.locator('#profile-edit-locale').fill('de');
+        if ((await save()).status() !== 200) fail('tab B could not save');
+        await atRoute('#/profile');
+
+        page = tabA.page; // same fields, one more, and one left alone
+        await page.locator('#profile-edit-display_name').fill('Ada from A');
+        await page.locator('#profile-edit-bio').fill('Bio written in A,\nover two lines.');
+        await page.locator('#profile-edit-avatar_url').fill('https://example.com/a.png');
+        const stale = await save();
+        if (stale.status() !== 412) fail(`the stale save answered ${stale.status()}`);
+        const box = page.locator('#profile-conflict');
+        await seeText(box, 'saved somewhere else', 'conflict reported');
+        await seeText(box.locator('#conflict-display_name'), 'Ada from A', 'mine shown');
+        await seeText(box.locator('#conflict-display_name'), 'Ada from B', 'theirs shown beside it');
+        await seeText(box.locator('#conflict-bio'), 'Bio written in B.', 'their bio shown');
+        await seeText(box.locator('#conflict-taken'), 'Locale', 'the untouched locale is taken from B');
+        if (await box.locator('#conflict-avatar_url').count()) fail('a field only A changed is asked about');
+        if (!(await page.locator('#conflict-bio-mine').isChecked())) fail('"Mine" is not the default');
+        const focused = await page.evaluate(() => document.activeElement && document.activeElement.closest('#profile-conflict') !== null);
+        if (!focused) fail('focus did not move to the conflict');
+        await both('cr-conflict');
+        // Their name, my bio (the default), their locale, my avatar.
+        await page.locator('label[for="conflict-display_name-theirs"]').click();
+        const name = await page.locator('#profile-edit-display_name').inputValue();
+        if (name !== 'Ada from B') fail(`"Theirs" put ${JSON.stringify(name)} in the form`);
+        if ((await page.locator('#profile-edit-locale').inputValue()) !== 'de') fail('the form lost B\'s locale');
+        const res = await save();
+        if (res.status() !== 200) fail(`the resolved save answered ${res.status()}`);
+        const ifMatch = res.request().headers()['if-match'];
+        if (ifMatch === stale.request().headers()['if-match']) fail('the resolved save sent the stale ETag');
+        await atRoute('#/profile');
+        const saved = await page.evaluate(() => fetch('/profile', { credentials: 'same-origin' }).then((r) => r.json()));
+        const p = saved.profile || {};
+        const want = { display_name: 'Ada from B', bio: 'Bio written in A,\nover two lines.', locale: 'de',
+          avatar_url: 'https://example.com/a.png' };
+        for (const [k, v] of Object.entries(want)) {
+          if (p[k] !== v) fail(`saved ${k} is ${JSON.stringify(p[k])}, not ${JSON.stringify(v)}`);
+        }
+        await seeText(page.locator('#profile-display-name'), 'Ada from B', 'the merged profile');
+      });
+    } finally {
+      page = mainPage;
+      await tabA.context.close();
+      await tabB.context.close();
+    }
   }
 
   await step('log out', async () => {
