@@ -481,7 +481,8 @@ async function main() {
       // Capitals are kept as small letters, and the confirmation says so.
       const mixed = `Up_${Date.now().toString(36)}`;
       await submit(mixed, `${mixed.toLowerCase()}@example.com`, good, 201);
-      await atRoute('#/login');
+      // A registration signs the new user in (conflicts and registration).
+      await atRoute('#/profile');
       await seeText(page.locator('#flash'), `Your username is “${mixed.toLowerCase()}”: usernames are kept in small letters.`,
         'the lower-casing is said');
     } finally {
