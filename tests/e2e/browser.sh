@@ -34,11 +34,12 @@ if [[ ! -x $chromium ]]; then
 fi
 command -v node >/dev/null || { echo "FAIL: node is not installed" >&2; exit 1; }
 # playwright-core (no bundled browser) is installed once per build tree,
-# like jose for jose_verify.sh; it drives the system Chromium.
+# like jose for jose_verify.sh; it drives the system Chromium. axe-core
+# (pinned: its rules change between versions) checks every page.
 mods=$build/npm-e2e
-if [[ ! -f $mods/node_modules/playwright-core/package.json ]]; then
+if [[ ! -f $mods/node_modules/playwright-core/package.json || ! -f $mods/node_modules/axe-core/axe.min.js ]]; then
   mkdir -p "$mods"
-  npm install --silent --no-audit --no-fund --prefix "$mods" playwright-core@1 >/dev/null
+  npm install --silent --no-audit --no-fund --prefix "$mods" playwright-core@1 axe-core@4.10.2 >/dev/null
 fi
 
 svc_env_setup
