@@ -315,6 +315,42 @@ async function focusRingContrast(p, desc) {
   if (seen.outside < 3) fail(`${desc}: focus ring ${seen.color} on ${seen.tag} has contrast ${seen.outside.toFixed(2)}:1 against its background, below 3:1`);
 }
 
+// The same ring color and the input border color against the other
+// backgrounds a control can sit on: the page, a card, each kind of alert
+// (made for the measurement and removed).
+async function ringAndBorderOnAllBackgrounds(p) {
+  const bad = await p.evaluate((js) => {
+    if (!window.__ratio) (0, eval)(js);
+    const el = document.activeElement;
+    const ring = window.__rgb(getComputedStyle(el).outlineColor);
+    const probe = document.createElement('input');
+    probe.className = 'input';
+    const out = [];
+    const grounds = [['page', document.body], ['card', document.querySelector('#view .card')]];
+    const made = ['error', 'success', 'info', 'warn'].map((k) => {
+      const a = document.createElement('div');
+      a.className = `alert alert-${k}`;
+      document.querySelector('#view').append(a);
+      grounds.push([`alert-${k}`, a]);
+      return a;
+    });
+    document.querySelector('#view').append(probe);
+    const border = window.__rgb(getComputedStyle(probe).borderTopColor);
+    for (const [name, g] of grounds) {
+      if (!g) continue;
+      const bg = window.__behind(g);
+      const r = window.__ratio(ring, bg);
+      const b = window.__ratio(border, bg);
+      if (r < 3) out.push(`focus ring on ${name}: ${r.toFixed(2)}:1`);
+      if (b < 3) out.push(`input border on ${name}: ${b.toFixed(2)}:1`);
+    }
+    for (const a of made) a.remove();
+    probe.remove();
+    return out;
+  }, CONTRAST_JS);
+  if (bad.length) fail(`non-text contrast below 3:1: ${bad.join('; ')}`);
+}
+
 // Every visible input's border against the background inside and outside it.
 async function inputBorderContrast(p, desc) {
   const bad = await p.evaluate((js) => {
@@ -361,6 +397,7 @@ async function accessibility() {
       const f = await focusedIs(guest);
       if (f.tag !== 'input') fail(`Tab after main focused <${f.tag}> "${f.text}", not the first input`);
       await focusRingContrast(guest, 'focused login input');
+      await ringAndBorderOnAllBackgrounds(guest);
       await inputBorderContrast(guest, 'login form');
       await screenshot('a11y-focus-ring');
       // A button's ring, reached by keyboard.
