@@ -367,6 +367,37 @@ async function inputBorderContrast(p, desc) {
   if (bad.length) fail(`${desc}: input borders below 3:1: ${bad.join('; ')}`);
 }
 
+// Tab from the top through the whole page: every stop is a visible
+// control with a focus ring of at least 2px, and the walk ends back at
+// the top (no trap).
+async function keyboardWalk(p, desc) {
+  const seen = [];
+  for (let i = 0; i < 200; i += 1) {
+    await p.keyboard.press('Tab');
+    const f = await p.evaluate(() => {
+      const el = document.activeElement;
+      const cs = getComputedStyle(el);
+      const r = el.getBoundingClientRect();
+      return { tag: el.tagName.toLowerCase(), id: el.id, text: (el.textContent || '').trim().slice(0, 30),
+        ring: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2, size: r.width * r.height,
+        // Headless Chromium matches neither :focus nor :focus-visible on a
+        // date-time input whose inner field has the focus (a real window
+        // does): its ring is not measurable here.
+        dateTime: el.tagName === 'INPUT' && /^(date|time|datetime-local)$/.test(el.type) && !el.matches(':focus'),
+        outline: `${cs.outlineStyle} ${cs.outlineWidth} ${cs.outlineColor}` };
+    });
+    if (f.id === 'skip-link' && i > 0) return seen;
+    if (f.tag === 'body') {
+      if (i > 0) return seen;
+      fail(`${desc}: Tab from the top focused nothing`);
+    }
+    if (!f.ring && !f.dateTime) fail(`${desc}: <${f.tag} id="${f.id}"> "${f.text}" shows no focus ring (outline ${f.outline})`);
+    if (!f.size) fail(`${desc}: <${f.tag} id="${f.id}"> "${f.text}" is focused but not visible`);
+    seen.push(f.tag);
+  }
+  fail(`${desc}: 200 Tab presses never came back to the top`);
+}
+
 const focusedIs = (p) => p.evaluate(() => {
   const el = document.activeElement;
   return { tag: el.tagName.toLowerCase(), id: el.id, text: (el.textContent || '').trim().slice(0, 40), label: el.getAttribute('aria-label') || '' };
@@ -420,6 +451,7 @@ async function accessibility() {
         for (const hash of guestPages) {
           await a11yShow(guest, hash);
           for (const v of await axeViolations(guest)) found.push(`${hash} at ${size.width}px: ${v}`);
+          if (size === DESKTOP) await keyboardWalk(guest, `${hash} by keyboard`);
         }
       }
       await guest.setViewportSize(DESKTOP);
@@ -480,6 +512,7 @@ async function accessibility() {
           await a11yShow(guest, hash);
           for (const v of await axeViolations(guest)) found.push(`${hash} at ${size.width}px: ${v}`);
           await inputBorderContrast(guest, hash);
+          if (size === DESKTOP) await keyboardWalk(guest, `${hash} by keyboard`);
         }
       }
       await guest.setViewportSize(DESKTOP);
