@@ -9,7 +9,10 @@
 # the password and the email address, turns on two-factor login (codes from
 # oathtool), logs in with a code and with a recovery code, makes new codes
 # and turns it off, and the admin resets it; last, the user deletes their
-# own account. Screenshots of every step stay in BUILD_DIR/e2e-output.
+# own account. Then every page is checked for WCAG 2.2 AA: axe-core at
+# desktop and phone sizes, the keyboard alone (skip link, login, focus after
+# actions), the contrast of the focus ring and input borders.
+# Screenshots of every step stay in BUILD_DIR/e2e-output.
 # Usage: browser.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
