@@ -388,6 +388,14 @@
     }
   }
 
+  /* Where the focus goes when the element that had it disappears: the
+   * view's heading (focusable with tabindex -1), so it never falls to <body>. */
+  function focusHeading() {
+    const heading = $('#view h1');
+    if (heading) heading.focus({ preventScroll: true });
+    else $('#main').focus({ preventScroll: true });
+  }
+
   function flashLater(kind, text) {
     state.pendingFlash = { kind, text };
   }
@@ -398,7 +406,10 @@
     if (!text) return;
     const close = h('button', { type: 'button', class: 'flash-close', 'aria-label': 'Dismiss message' }, '×');
     const box = h('div', { class: `alert alert-${kind} flash` }, h('p', { text }), close);
-    close.addEventListener('click', () => box.remove());
+    close.addEventListener('click', () => {
+      box.remove();
+      focusHeading();
+    });
     area.append(box);
   }
 
@@ -994,6 +1005,7 @@
     const list = h('ul', { class: 'sessions', id: 'session-list' });
 
     const endSession = async (s, btn, item) => {
+      let after = null;
       status.hidden = true;
       for (const b of list.querySelectorAll('button')) b.disabled = true;
       btn.textContent = 'Ending…';
@@ -1006,10 +1018,15 @@
           go('/login');
           return;
         }
+        /* The focus goes to the next session's button, else the previous
+         * one's, else the count: never to <body> with the removed item. */
+        const near = item.nextElementSibling || item.previousElementSibling;
         item.remove();
         showFlash('success', 'Session ended.');
         const left = list.querySelectorAll('li').length;
         $('#session-count').textContent = sessionCountText(left);
+        after = near ? $('button', near) : null;
+        if (!after) focusHeading();
       } catch (err) {
         if (!signedIn()) return render();
         status.replaceChildren(h('p', { class: 'alert-title', text: problemText(err) }));
@@ -1022,6 +1039,7 @@
             b.textContent = b.dataset.label;
           }
         }
+        if (after) after.focus(); /* once enabled: a disabled button takes no focus */
       }
     };
 
@@ -2503,6 +2521,11 @@
     target.setAttribute('aria-busy', 'false');
     updateNav();
     const heading = $('h1', target);
+    /* The first view of a page load leaves the focus at the top, so that
+     * Tab reaches "Skip to content" first; later views take the focus. */
+    const firstView = !state.viewShown;
+    state.viewShown = true;
+    if (firstView) return;
     if (out.focus && !matchMedia('(hover: none)').matches) out.focus.focus();
     else if (heading) heading.focus({ preventScroll: true });
   }
@@ -2583,7 +2606,17 @@
 
   let started = false;
 
+  /* "Skip to content": the address's hash is the router's, so the link
+   * moves the focus to <main> itself instead of navigating to #main. */
+  function skipToContent(event) {
+    event.preventDefault();
+    const main = $('#main');
+    main.focus();
+    main.scrollIntoView();
+  }
+
   async function boot() {
+    $('#skip-link').addEventListener('click', skipToContent);
     $('#logout').addEventListener('click', logout);
     window.addEventListener('hashchange', () => {
       if (started) render();

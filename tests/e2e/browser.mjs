@@ -231,6 +231,299 @@ async function openPage() {
   return { context, page: p };
 }
 
+// ------------------------------------------------------------ accessibility
+// WCAG 2.2 AA: axe-core on every page at both sizes, a keyboard-only walk
+// with focus assertions, and the non-text contrast of the focus ring and of
+// input borders computed from the rendered styles. Its own browser contexts
+// (CSP bypassed only so that axe can be injected), signed in as the admin.
+const axePath = join(nodeModules, 'axe-core', 'axe.min.js');
+
+async function a11yPage() {
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', bypassCSP: true });
+  context.setDefaultTimeout(TIMEOUT);
+  const p = await context.newPage();
+  p.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  return { context, page: p };
+}
+
+// The view of hash is shown (its h1 is there and the view no longer busy),
+// in a new page load: a change of the hash alone would not load the page.
+async function a11yShow(p, hash) {
+  await p.goto('about:blank');
+  await p.goto(`${base}/${hash}`);
+  await until(`${hash} is shown`, async () => {
+    const seen = await p.evaluate(() => ({
+      busy: document.querySelector('#view').getAttribute('aria-busy'),
+      h1: (document.querySelector('#view h1') || {}).textContent || '',
+    }));
+    return { ok: seen.busy === 'false' && seen.h1 !== '', seen };
+  });
+}
+
+async function axeViolations(p) {
+  if (!(await p.evaluate(() => typeof window.axe === 'object'))) await p.addScriptTag({ path: axePath });
+  return p.evaluate(async () => {
+    const r = await window.axe.run(document);
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+  });
+}
+
+// In the page: the WCAG contrast ratio of two CSS colors, and the opaque
+// color behind an element (its ancestors' backgrounds, blended).
+const CONTRAST_JS = `
+  window.__rgb = (s) => {
+    const m = /^rgba?\\(([\\d.]+),? ([\\d.]+),? ([\\d.]+)(?:,? \\/?\\s*([\\d.]+))?\\)$/.exec(s);
+    if (!m) throw new Error('unparsed color ' + s);
+    return [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
+  };
+  window.__behind = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = window.__rgb(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] === 1) break;
+    }
+    let out = [255, 255, 255];
+    for (const c of layers.reverse()) out = out.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+    return out;
+  };
+  window.__ratio = (a, b) => {
+    const lum = (c) => {
+      const [r, g, bl] = c.slice(0, 3).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+    };
+    const [x, y] = [lum(a), lum(b)].sort((m, n) => n - m);
+    return (x + 0.05) / (y + 0.05);
+  };`;
+
+// The focused element's outline against what is behind it (outside the
+// element: the parent's background) and against the element's own.
+async function focusRingContrast(p, desc) {
+  const seen = await p.evaluate((js) => {
+    if (!window.__ratio) (0, eval)(js);
+    const el = document.activeElement;
+    const cs = getComputedStyle(el);
+    if (cs.outlineStyle === 'none' || parseFloat(cs.outlineWidth) < 2) return { none: `${el.tagName} ${cs.outlineStyle} ${cs.outlineWidth}` };
+    const ring = window.__rgb(cs.outlineColor);
+    return {
+      tag: el.tagName,
+      outside: window.__ratio(ring, window.__behind(el.parentElement)),
+      color: cs.outlineColor,
+    };
+  }, CONTRAST_JS);
+  if (seen.none) fail(`${desc}: the focused element shows no focus ring (${seen.none})`);
+  if (seen.outside < 3) fail(`${desc}: focus ring ${seen.color} on ${seen.tag} has contrast ${seen.outside.toFixed(2)}:1 against its background, below 3:1`);
+}
+
+// The same ring color and the input border color against the other
+// backgrounds a control can sit on: the page, a card, each kind of alert
+// (made for the measurement and removed).
+async function ringAndBorderOnAllBackgrounds(p) {
+  const bad = await p.evaluate((js) => {
+    if (!window.__ratio) (0, eval)(js);
+    const el = document.activeElement;
+    const ring = window.__rgb(getComputedStyle(el).outlineColor);
+    const probe = document.createElement('input');
+    probe.className = 'input';
+    const out = [];
+    const grounds = [['page', document.body], ['card', document.querySelector('#view .card')]];
+    const made = ['error', 'success', 'info', 'warn'].map((k) => {
+      const a = document.createElement('div');
+      a.className = `alert alert-${k}`;
+      document.querySelector('#view').append(a);
+      grounds.push([`alert-${k}`, a]);
+      return a;
+    });
+    document.querySelector('#view').append(probe);
+    const border = window.__rgb(getComputedStyle(probe).borderTopColor);
+    for (const [name, g] of grounds) {
+      if (!g) continue;
+      const bg = window.__behind(g);
+      const r = window.__ratio(ring, bg);
+      const b = window.__ratio(border, bg);
+      if (r < 3) out.push(`focus ring on ${name}: ${r.toFixed(2)}:1`);
+      if (b < 3) out.push(`input border on ${name}: ${b.toFixed(2)}:1`);
+    }
+    for (const a of made) a.remove();
+    probe.remove();
+    return out;
+  }, CONTRAST_JS);
+  if (bad.length) fail(`non-text contrast below 3:1: ${bad.join('; ')}`);
+}
+
+// Every visible input's border against the background inside and outside it.
+async function inputBorderContrast(p, desc) {
+  const bad = await p.evaluate((js) => {
+    if (!window.__ratio) (0, eval)(js);
+    const out = [];
+    for (const el of document.querySelectorAll('#view .input')) {
+      if (!el.getClientRects().length || el.getAttribute('aria-invalid') === 'true') continue;
+      const border = window.__rgb(getComputedStyle(el).borderTopColor);
+      const ratio = Math.min(window.__ratio(border, window.__behind(el)), window.__ratio(border, window.__behind(el.parentElement)));
+      if (ratio < 3) out.push(`#${el.id} border ${getComputedStyle(el).borderTopColor} ${ratio.toFixed(2)}:1`);
+    }
+    return out;
+  }, CONTRAST_JS);
+  if (bad.length) fail(`${desc}: input borders below 3:1: ${bad.join('; ')}`);
+}
+
+// Tab from the top through the whole page: every stop is a visible
+// control with a focus ring of at least 2px, and the walk ends back at
+// the top (no trap).
+async function keyboardWalk(p, desc) {
+  const seen = [];
+  for (let i = 0; i < 200; i += 1) {
+    await p.keyboard.press('Tab');
+    const f = await p.evaluate(() => {
+      const el = document.activeElement;
+      const cs = getComputedStyle(el);
+      const r = el.getBoundingClientRect();
+      return { tag: el.tagName.toLowerCase(), id: el.id, text: (el.textContent || '').trim().slice(0, 30),
+        ring: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2, size: r.width * r.height,
+        // Headless Chromium matches neither :focus nor :focus-visible on a
+        // date-time input whose inner field has the focus (a real window
+        // does): its ring is not measurable here.
+        dateTime: el.tagName === 'INPUT' && /^(date|time|datetime-local)$/.test(el.type) && !el.matches(':focus'),
+        outline: `${cs.outlineStyle} ${cs.outlineWidth} ${cs.outlineColor}` };
+    });
+    if (f.id === 'skip-link' && i > 0) return seen;
+    if (f.tag === 'body') {
+      if (i > 0) return seen;
+      fail(`${desc}: Tab from the top focused nothing`);
+    }
+    if (!f.ring && !f.dateTime) fail(`${desc}: <${f.tag} id="${f.id}"> "${f.text}" shows no focus ring (outline ${f.outline})`);
+    if (!f.size) fail(`${desc}: <${f.tag} id="${f.id}"> "${f.text}" is focused but not visible`);
+    seen.push(f.tag);
+  }
+  fail(`${desc}: 200 Tab presses never came back to the top`);
+}
+
+const focusedIs = (p) => p.evaluate(() => {
+  const el = document.activeElement;
+  return { tag: el.tagName.toLowerCase(), id: el.id, text: (el.textContent || '').trim().slice(0, 40), label: el.getAttribute('aria-label') || '' };
+});
+
+async function accessibility() {
+  const guestPages = ['#/login', '#/register', '#/forgot-password', '#/reset-password?token=a11y-check'];
+  const { context: guestContext, page: guest } = await a11yPage();
+  const saved = page;
+  page = guest;
+  try {
+    await step('accessibility: Tab reaches the skip link first, which moves the focus to main', async () => {
+      await a11yShow(guest, '#/login');
+      await guest.keyboard.press('Tab');
+      let f = await focusedIs(guest);
+      if (f.id !== 'skip-link') fail(`the first Tab stop is <${f.tag} id="${f.id}"> "${f.text}", not the skip link`);
+      const box = await guest.locator('#skip-link').boundingBox();
+      if (!box || box.y < 0 || box.y > 100) fail(`the focused skip link is not visible at the top (box ${JSON.stringify(box)})`);
+      await screenshot('a11y-skip-link');
+      await guest.keyboard.press('Enter');
+      f = await focusedIs(guest);
+      if (f.id !== 'main') fail(`Enter on the skip link focused <${f.tag} id="${f.id}">, not main`);
+      if (new URL(guest.url()).hash !== '#/login') fail(`the skip link changed the address to ${guest.url()}`);
+    });
+
+    await step('accessibility: the focus ring and input borders keep 3:1 against their backgrounds', async () => {
+      await guest.keyboard.press('Tab');
+      const f = await focusedIs(guest);
+      if (f.tag !== 'input') fail(`Tab after main focused <${f.tag}> "${f.text}", not the first input`);
+      await focusRingContrast(guest, 'focused login input');
+      await ringAndBorderOnAllBackgrounds(guest);
+      await inputBorderContrast(guest, 'login form');
+      await screenshot('a11y-focus-ring');
+      // A button's ring, reached by keyboard.
+      for (let i = 0; i < 6 && (await focusedIs(guest)).tag !== 'button'; i += 1) await guest.keyboard.press('Tab');
+      if ((await focusedIs(guest)).tag !== 'button') fail('Tab never reached the login button');
+      await focusRingContrast(guest, 'focused login button');
+    });
+
+    await step('accessibility: reduced motion turns transitions off', async () => {
+      await guest.emulateMedia({ reducedMotion: 'reduce' });
+      const d = await guest.evaluate(() => getComputedStyle(document.querySelector('#view .button')).transitionDuration);
+      if (d.split(',').some((x) => parseFloat(x) !== 0)) fail(`a button still has a ${d} transition with reduced motion`);
+      await guest.emulateMedia({ reducedMotion: null });
+    });
+
+    await step('accessibility: axe-core finds no violation on the guest pages at both sizes', async () => {
+      const found = [];
+      for (const size of [DESKTOP, PHONE]) {
+        await guest.setViewportSize(size);
+        for (const hash of guestPages) {
+          await a11yShow(guest, hash);
+          for (const v of await axeViolations(guest)) found.push(`${hash} at ${size.width}px: ${v}`);
+          if (size === DESKTOP) await keyboardWalk(guest, `${hash} by keyboard`);
+        }
+      }
+      await guest.setViewportSize(DESKTOP);
+      if (found.length) fail(`axe-core violations:\n  ${found.join('\n  ')}`);
+    });
+
+    await step('accessibility: keyboard-only login (Tab through the form, Enter submits)', async () => {
+      await a11yShow(guest, '#/login');
+      await guest.keyboard.press('Tab'); // skip link
+      await guest.keyboard.press('Enter'); // main
+      await guest.keyboard.press('Tab');
+      if ((await focusedIs(guest)).tag !== 'input') fail('Tab from main does not reach the username input');
+      await guest.keyboard.type(adminUser);
+      await guest.keyboard.press('Tab');
+      const f = await focusedIs(guest);
+      if (f.tag !== 'input') fail(`Tab from the username focused <${f.tag}> "${f.text}", not the password`);
+      await guest.keyboard.type(adminPassword);
+      await guest.keyboard.press('Enter');
+      await atRoute('#/profile');
+      await until('the focus is in the profile view', async () => {
+        const g = await focusedIs(guest);
+        return { ok: g.tag === 'h1' || g.tag === 'input', seen: g };
+      });
+    });
+
+    await step('accessibility: after "End session" the focus stays on a sensible element', async () => {
+      const other = await apiRequest.newContext({ baseURL: base, extraHTTPHeaders: { Origin: base } });
+      try {
+        const login = await other.post('/login', { data: { username: adminUser, password: adminPassword } });
+        if (login.status() !== 200) fail(`second admin login answered ${login.status()}`);
+        await a11yShow(guest, '#/sessions');
+        const end = guest.getByRole('button', { name: /^End session/ }).first();
+        await end.focus();
+        await guest.keyboard.press('Enter');
+        await seeText(guest.locator('#flash'), 'Session ended.', 'session end confirmed');
+        const f = await focusedIs(guest);
+        if (f.tag === 'body' || f.tag === 'html') fail('after "End session" the focus fell to <body>');
+        if (!/Log out here|End session/.test(f.label) && f.tag !== 'h1') fail(`after "End session" the focus is on <${f.tag}> "${f.text}"`);
+        await screenshot('a11y-session-ended-focus');
+        await guest.getByRole('button', { name: 'Dismiss message' }).click();
+        const g = await focusedIs(guest);
+        if (g.tag !== 'h1') fail(`after dismissing the message the focus is on <${g.tag}> "${g.text}", not the heading`);
+      } finally {
+        await other.dispose();
+      }
+    });
+
+    await step('accessibility: axe-core finds no violation on the signed-in and admin pages at both sizes', async () => {
+      const me = await guest.evaluate(() => fetch('/profile', { credentials: 'same-origin' }).then((r) => r.json()));
+      const id = me.profile && me.profile.user_id;
+      if (!id) fail(`GET /profile has no profile.user_id: ${JSON.stringify(me)}`);
+      const pages = ['#/profile', '#/profile/edit', '#/sessions', '#/security', '#/password/change', '#/account/email',
+        '#/account/delete', '#/admin/users', `#/admin/users/${id}`, '#/admin/audit'];
+      const found = [];
+      for (const size of [DESKTOP, PHONE]) {
+        await guest.setViewportSize(size);
+        for (const hash of pages) {
+          await a11yShow(guest, hash);
+          for (const v of await axeViolations(guest)) found.push(`${hash} at ${size.width}px: ${v}`);
+          await inputBorderContrast(guest, hash);
+          if (size === DESKTOP) await keyboardWalk(guest, `${hash} by keyboard`);
+        }
+      }
+      await guest.setViewportSize(DESKTOP);
+      if (found.length) fail(`axe-core violations:\n  ${found.join('\n  ')}`);
+    });
+  } finally {
+    page = saved;
+    await guestContext.close();
+  }
+}
+
 async function main() {
   browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
   const { context, page: userPage } = await openPage();
@@ -1553,6 +1846,8 @@ async function main() {
     if ((await login).status() !== 401) fail('the deleted account could still log in');
     await atRoute('#/login');
   });
+
+  await accessibility();
 
   noProblems();
   await browser.close();

@@ -11,8 +11,11 @@
 # and turns it off, and the admin resets it; last, the user deletes their
 # own account. Every message is checked by its plain words, and failures are
 # simulated in the browser's network layer (a proxy's 502 HTML page, a lost
-# network, a 10 s slow GET /profile and a 503 at start). Screenshots of every
-# step stay in BUILD_DIR/e2e-output.
+# network, a 10 s slow GET /profile and a 503 at start). Then every page is
+# checked for WCAG 2.2 AA: axe-core at desktop and phone sizes, the keyboard
+# alone (skip link, login, focus after actions), the contrast of the focus
+# ring and input borders. Screenshots of every step stay in
+# BUILD_DIR/e2e-output.
 # Usage: browser.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -37,11 +40,12 @@ if [[ ! -x $chromium ]]; then
 fi
 command -v node >/dev/null || { echo "FAIL: node is not installed" >&2; exit 1; }
 # playwright-core (no bundled browser) is installed once per build tree,
-# like jose for jose_verify.sh; it drives the system Chromium.
+# like jose for jose_verify.sh; it drives the system Chromium. axe-core
+# (pinned: its rules change between versions) checks every page.
 mods=$build/npm-e2e
-if [[ ! -f $mods/node_modules/playwright-core/package.json ]]; then
+if [[ ! -f $mods/node_modules/playwright-core/package.json || ! -f $mods/node_modules/axe-core/axe.min.js ]]; then
   mkdir -p "$mods"
-  npm install --silent --no-audit --no-fund --prefix "$mods" playwright-core@1 >/dev/null
+  npm install --silent --no-audit --no-fund --prefix "$mods" playwright-core@1 axe-core@4.10.2 >/dev/null
 fi
 
 svc_env_setup
