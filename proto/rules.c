@@ -583,46 +583,7 @@ static const field_rule rows[] = {
         .field = "detail",
         .description = "What the action changed, as an object."},
 
-    {.message = "admin.v1.ListAuditRequest",
-        .description = "A page of the audit log, newest first; the "
-                       "filters combine with AND."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "actor",
-        .max_len = AUDIT_FILTER_MAX,
-        .description = "Only calls by this user: a user id, or a "
-                       "username (ignoring case)."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "target",
-        .max_len = AUDIT_FILTER_MAX,
-        .description = "Only calls that acted on this user id "
-                       "(exact)."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "action",
-        .max_len = AUDIT_FILTER_MAX,
-        .description = "Only calls of this action, e.g. "
-                       "\"users.update\" (exact)."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "since",
-        .description = "Only calls at or after this time."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "page_size",
-        .flags = RULE_RANGE,
-        .min = 0,
-        .max = PAGE_SIZE_MAX,
-        .description = PAGE_SIZE_DESC},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "page_token",
-        .description = "Opaque: the next_page_token of the previous page, "
-                       "sent with the same filters; absent for the first "
-                       "page."},
-    {.message = "admin.v1.ListAuditResponse",
-        .description = "One page of the audit log."},
-    {.message = "admin.v1.ListAuditResponse",
-        .field = "entries",
-        .description = "The entries of this page, newest first."},
-    {.message = "admin.v1.ListAuditResponse",
-        .field = "next_page_token",
-        .description = NEXT_PAGE_TOKEN_DESC},
+#include "rules_audit.inc"
 
     {.message = "admin.v1.DeleteUserRequest",
         .description = "The user to delete."},

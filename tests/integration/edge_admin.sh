@@ -153,6 +153,28 @@ check "it has the refused self-demotion" \
 check "it records the client IP" has "$tmp/au" '"client_ip":"127.0.0.1"'
 code=$(req auf "${A[@]}" "$base/admin/audit?action=users.revoke_sessions")
 check "filtered by action" test "$(grep -o '"action":"[a-z_.]*"' "$tmp/auf" | sort -u)" = '"action":"users.revoke_sessions"'
+# The entries' actions (an audit.list detail names a filtered action too).
+actions() { grep -oE '"actor_username":"[^"]*","action":"[a-z_.]*"' "$tmp/$1" | sed 's/.*,//' | sort -u | tr '\n' ' '; }
+code=$(req auc "${A[@]}" "$base/admin/audit?kind=changes&page_size=200")
+check "kind=changes is 200" test "$code" = 200
+check "and lists no reads" bash -c '! grep -qE "\"action\":\"(users\.list|users\.get|audit\.list)\"" "$1"' _ "$tmp/auc"
+check "but the changes, refused ones too" test "$(actions auc)" = \
+  '"action":"users.revoke_sessions" "action":"users.update" '
+code=$(req aur "${A[@]}" "$base/admin/audit?kind=reads&page_size=200")
+check "kind=reads lists only the reads, denied ones too" test "$(actions aur)" = \
+  '"action":"audit.list" "action":"users.get" "action":"users.list" '
+check "carol's denied list among them" \
+  grep -qE '"actor_username":"carol","action":"users.list"(,"target":"")?,"outcome":"denied"' "$tmp/aur"
+code=$(req aua "${A[@]}" "$base/admin/audit?kind=all&page_size=200")
+check "kind=all lists both" test "$(actions aua | wc -w)" = 5
+code=$(req auk "${A[@]}" "$base/admin/audit?kind=writes")
+check "an unknown kind is 400 naming kind" has "$tmp/auk" '"field":"kind","message":"must be changes, reads or all"'
+code=$(req aup "${A[@]}" "$base/admin/audit?kind=changes&page_size=1")
+token=$(field aup next_page_token)
+code=$(req aupr "${A[@]}" "$base/admin/audit?kind=reads&page_size=1&page_token=$token")
+check "a page token of kind=changes is refused for kind=reads" has "$tmp/aupr" '"field":"page_token"'
+code=$(req aupc "${A[@]}" "$base/admin/audit?kind=changes&page_size=1&page_token=$token")
+check "and continues kind=changes" test "$(actions aupc)" = '"action":"users.update" '
 code=$(req aus "${A[@]}" "$base/admin/audit?since=2999-01-01T00:00:00Z")
 check "since in the future lists nothing" has "$tmp/aus" '^\{\}$|"entries":\[\]'
 
