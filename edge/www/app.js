@@ -1548,6 +1548,19 @@
   }
 
   const userHref = (id) => `#/admin/users/${encodeURIComponent(id)}`;
+
+  /* An email address that wraps only at its seams on a narrow screen:
+   * before the @ and before each dot (and after a hyphen, as any text),
+   * never inside a word unless one part alone is wider than the screen. */
+  function emailText(email) {
+    if (!email) return '—';
+    const parts = [];
+    email.split(/(?=[.@])/).forEach((piece, i) => {
+      if (i) parts.push(document.createElement('wbr'));
+      parts.push(piece);
+    });
+    return h('span', { class: 'email', title: email }, parts);
+  }
   const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
   const quoted = (name) => `“${name}”`;
 
@@ -1689,7 +1702,10 @@
     });
     const clear = h('button', { type: 'button', class: 'button button-quiet', id: `${id}-clear` }, 'Clear');
     clear.addEventListener('click', () => {
-      for (const el of Object.values(inputs)) el.value = '';
+      for (const el of Object.values(inputs)) {
+        el.value = '';
+        if (el.selectedIndex < 0) el.selectedIndex = 0; /* a select without an empty choice */
+      }
       apply();
     });
     const form = h('form', { id, class: 'filters', role: 'search', novalidate: true },
@@ -1728,9 +1744,10 @@
     };
   }
 
-  /* A filtered, paged admin list: filters and page live in the address
-   * (replaced, not pushed, so typing does not fill the history), pages load
-   * in place; a 403 or a lost session renders the route again. The
+  /* A filtered, paged admin list: filters and page live in the address,
+   * each search and page a history entry of its own (pushed, so Back
+   * returns to the previous one: the hashchange renders it again), pages
+   * load in place; a 403 or a lost session renders the route again. The
    * address's page_size (1–200) overrides cfg.pageSize. cfg: {id, path,
    * endpoint, key, pageSize, controls, table(items), noun: [one, many],
    * empty} */
@@ -1738,7 +1755,7 @@
     const q = hashQuery();
     let filters = {};
     for (const c of cfg.controls) {
-      c.value = q.get(c.name) || '';
+      c.value = q.get(c.name) || c.fallback || '';
       filters[c.name] = c.value;
     }
     const size = Number(q.get('page_size'));
@@ -1802,7 +1819,7 @@
         page_size: pageSize === cfg.pageSize ? '' : pageSize,
         page_token: pages[index],
       }));
-      history.replaceState(history.state, '', `#${cfg.path}${qs}`);
+      if (location.hash !== `#${cfg.path}${qs}`) history.pushState(null, '', `#${cfg.path}${qs}`);
     };
 
     async function load(f, newIndex, newPages, focusSummary) {
@@ -1869,7 +1886,7 @@
         { label: 'Username', cell: (u) => [
           h('a', { href: userHref(u.id), class: 'mono' }, u.username || u.id),
           u.id === me ? h('span', { class: 'badge badge-neutral badge-you', text: 'You' }) : null] },
-        { label: 'Email', cls: 'break', cell: (u) => u.email || '—' },
+        { label: 'Email', cell: (u) => emailText(u.email) },
         { label: 'Role', cell: (u) => roleBadge(u.role) },
         { label: 'Status', cell: (u) => statusBadge(u.status) },
         { label: 'Created', cell: (u) => timeEl(u.created_at) },
@@ -2031,7 +2048,7 @@
       h('dl', { class: 'details', id: 'admin-user-details' },
         row('User id', h('span', { class: 'mono', text: u.id || '—' })),
         row('Username', h('span', { class: 'mono', text: u.username || '—' })),
-        row('Email', u.email || '—'),
+        row('Email', emailText(u.email)),
         row('Role', h('span', { id: 'admin-user-role' }, roleBadge(u.role))),
         row('Status', h('span', { id: 'admin-user-status' }, statusBadge(u.status))),
         row('Created', timeEl(u.created_at)),
@@ -2133,13 +2150,16 @@
         { name: 'actor', label: 'Actor', placeholder: 'Username or user id', maxlength: 128 },
         { name: 'action', label: 'Action', options: [['', 'Any action']].concat(AUDIT_ACTIONS.map((a) => [a, a])) },
         { name: 'target', label: 'Target', placeholder: 'User id', maxlength: 128 },
+        /* Every page view is a read: changes first, the reads on request. */
+        { name: 'kind', label: 'Show', fallback: 'changes', options: [['changes', 'Changes'],
+          ['all', 'Changes and reads'], ['reads', 'Reads only']] },
         { name: 'since', label: 'Since', type: 'datetime-local', toInput: isoToLocalInput, fromInput: localInputToIso },
       ],
       table: auditTable,
     });
     if (!list) return null;
     const view = adminPage('audit', 'Audit trail',
-      h('p', { class: 'lead', text: 'Every administration call, allowed or refused, newest first.' }),
+      h('p', { class: 'lead', text: 'Every administration call, allowed or refused, newest first. Reads (listing and opening accounts, this page) are shown on request.' }),
       list.form, list.error, list.summary, list.results, list.pager);
     return { view };
   }
