@@ -34,7 +34,7 @@ enum {
 #define USER_STATUS_FILTER_DESC "Only users with this status; absent: any."
 #define ROLE_FILTER_DESC "Only users with this role; absent: any."
 #define QUERY_DESC                                                            \
-	"Only users whose username or email starts with this text (ignoring " \
+	"Only users whose username or email contains this text (ignoring "    \
 	"case; '%' and '_' match only themselves)."
 #define PAGE_TOKEN_DESC                                                       \
 	"Opaque: the next_page_token of the previous page, to continue "      \
@@ -494,6 +494,10 @@ static const field_rule rows[] = {
     {.message = "admin.v1.ListUsersResponse",
         .field = "next_page_token",
         .description = NEXT_PAGE_TOKEN_DESC},
+    {.message = "admin.v1.ListUsersResponse",
+        .field = "total",
+        .description = "How many users match the filters, all pages "
+                       "together (the same on every page)."},
 
     {.message = "admin.v1.GetUserRequest", .description = "The user to show."},
     {.message = "admin.v1.GetUserRequest",

@@ -192,6 +192,7 @@ list_users(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	resp->n_users = lr->n_users;
 	resp->users = lr->users;
 	resp->next_page_token = lr->next_page_token;
+	resp->total = lr->total;
 	json_object_set_new(
 	    detail, "returned", json_integer((json_int_t) lr->n_users));
 	return audit_ctx_finish(&x, CORE_OK, detail);

@@ -68,6 +68,14 @@ code=$(req list "${A[@]}" "$base/admin/users?query=ca&page_size=5")
 check "list users is 200" test "$code" = 200
 check "the prefix finds carol" has "$tmp/list" '"username":"carol"'
 check "and only carol" test "$(grep -o '"username"' "$tmp/list" | wc -l)" = 1
+code=$(req listmid "${A[@]}" "$base/admin/users?query=ARO")
+check "a middle part of the username finds carol, ignoring case" has "$tmp/listmid" '"username":"carol"'
+check "with the total of matches" has "$tmp/listmid" '"total":1([,}])'
+code=$(req listdom "${A[@]}" "$base/admin/users?query=example.c&page_size=1")
+check "a part of the email finds both, one per page" test "$(grep -o '"username"' "$tmp/listdom" | wc -l)" = 1
+check "the total counts every page" has "$tmp/listdom" '"total":2([,}])'
+code=$(req listpct "${A[@]}" "$base/admin/users?query=c%25l")
+check "a % in the query matches only itself" bash -c '! grep -q "\"username\"" "$1"' _ "$tmp/listpct"
 code=$(req listst "${A[@]}" "$base/admin/users?status=active&role=admin")
 check "the status and role filters find the admin" has "$tmp/listst" '"username":"boss"'
 check "and only the admin" test "$(grep -o '"username"' "$tmp/listst" | wc -l)" = 1
@@ -194,6 +202,8 @@ for _ in $(seq 20); do
 done
 check "paging returns 250 names" test "$(wc -l <"$tmp/names")" = 250
 check "each exactly once" test "$(sort -u "$tmp/names" | wc -l)" = 250
+code=$(req pgt "${A[@]}" "$base/admin/users?query=g01&page_size=5")
+check "the total of a substring counts all pages" has "$tmp/pgt" '"total":100([,}])'
 
 status=0
 edge_env_stop || status=$?
