@@ -1750,7 +1750,7 @@
    * load in place; a 403 or a lost session renders the route again. The
    * address's page_size (1–200) overrides cfg.pageSize. cfg: {id, path,
    * endpoint, key, pageSize, controls, table(items), noun: [one, many],
-   * empty} */
+   * empty, total?(data, filters) → the summary's first words} */
   async function adminList(seq, cfg) {
     const q = hashQuery();
     let filters = {};
@@ -1799,9 +1799,10 @@
       next = data.next_page_token || '';
       error.hidden = true;
       const where = pages[0] === '' ? `Page ${index + 1}` : 'A later page';
-      summary.textContent = items.length
+      const total = cfg.total ? `${cfg.total(data, filters)} · ` : '';
+      summary.textContent = total + (items.length
         ? `${where} · ${plural(items.length, cfg.noun[0], cfg.noun[1])}${next ? ', more on the next page' : ''}`
-        : `${where} · no ${cfg.noun[1]}`;
+        : `${where} · no ${cfg.noun[1]}`);
       results.replaceChildren(items.length ? cfg.table(items) : h('p', { class: 'empty muted', text: cfg.empty }));
     };
 
@@ -1876,8 +1877,13 @@
       pageSize: USERS_PAGE_SIZE,
       noun: ['user', 'users'],
       empty: 'No user matches these filters.',
+      /* All pages together: "12 users" unfiltered, "3 matches" filtered. */
+      total: (data, f) => {
+        const n = Number(data.total) || 0;
+        return Object.values(f).some((v) => v) ? plural(n, 'match', 'matches') : plural(n, 'user', 'users');
+      },
       controls: [
-        { name: 'query', label: 'Search', placeholder: 'Username or email starts with…', maxlength: 254 },
+        { name: 'query', label: 'Search', placeholder: 'Part of a username or email', maxlength: 254 },
         { name: 'status', label: 'Status', options: [['', 'Any status'],
           ['active', 'Active'], ['disabled', 'Disabled']] },
         { name: 'role', label: 'Role', options: [['', 'Any role'], ['user', 'User'], ['admin', 'Admin']] },

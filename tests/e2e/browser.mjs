@@ -884,6 +884,19 @@ async function main() {
     await screenshot('phone-admin-users-long-email');
     await page.setViewportSize(DESKTOP);
   });
+  await step('admin pages: a middle part of a name finds its users, with the total', async () => {
+    const summary = page.locator('#admin-users-summary');
+    await page.goto(`${base}/#/admin/users`);
+    await seeText(summary, /^\d+ users · Page 1/, 'the number of users');
+    const middle = user.slice(5, -2).toUpperCase(); // neither its start nor its end
+    await page.getByLabel('Search').fill(middle);
+    await until('the users whose name holds the part', async () => {
+      const rows = await userRows.evaluateAll((trs) => trs.map((tr) => tr.innerText));
+      return { ok: rows.length === 2 && rows.every((t) => t.includes(user)), seen: rows };
+    });
+    await seeText(summary, /^2 matches · Page 1/, 'the number of matches');
+    await screenshot('admin-users-substring');
+  });
   // ----------------------------------------------------- end of admin pages
 
   await step(`${user}'s open browser is locked out at once`, async () => {
