@@ -586,6 +586,13 @@ static const field_rule rows[] = {
     {.message = "admin.v1.AuditEntry",
         .field = "detail",
         .description = "What the action changed, as an object."},
+    {.message = "admin.v1.AuditEntry",
+        .field = "target_username",
+        .description = "The target's username now, looked up as the "
+                       "page is read; absent for a deleted account."},
+    {.message = "admin.v1.AuditEntry",
+        .field = "target_deleted",
+        .description = "The target account no longer exists."},
 
 #include "rules_audit.inc"
 

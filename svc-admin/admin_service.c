@@ -24,6 +24,7 @@
 #include "admin_service.h"
 #include "admin_text.h"
 #include "audit_ctx.h"
+#include "audit_names.h"
 #include "audit_page.h"
 #include "audit_repo.h"
 #include "core/json.h"
@@ -657,6 +658,7 @@ list_audit(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		st = audit_ctx_fail(&x, CORE_INTERNAL, "audit_log: %s",
 		    core_status_str((int) st));
 	} else if ((st = put_page(&x, resp, rows, n, limit, &pf)) == CORE_OK) {
+		audit_name_targets(x.c, core_call_state(c), resp);
 		json_object_set_new(detail, "returned",
 		    json_integer((json_int_t) resp->n_entries));
 	}

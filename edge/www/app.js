@@ -2102,10 +2102,15 @@
       const detailId = `audit-detail-${String(e.id).replace(/[^A-Za-z0-9_-]/g, '')}`;
       const toggle = h('button', { type: 'button', class: 'button button-quiet button-small',
         'aria-expanded': 'false', 'aria-controls': detailId }, 'Details');
+      /* A user by the name they have now; the log keeps only ids, so a
+       * deleted account is shown as such, by the start of its id. */
       const target = !e.target ? h('span', { class: 'muted', text: '—' })
-        : UUID_RE.test(e.target)
-          ? h('a', { href: userHref(e.target), class: 'mono', title: e.target }, `${e.target.slice(0, 8)}…`)
-          : h('span', { class: 'mono break', text: e.target });
+        : e.target_deleted
+          ? h('span', { class: 'muted', title: e.target }, 'deleted account ', h('span', { class: 'mono', text: `${e.target.slice(0, 8)}…` }))
+          : UUID_RE.test(e.target)
+            ? h('a', { href: userHref(e.target), class: e.target_username ? 'target-name' : 'mono', title: e.target },
+              e.target_username || `${e.target.slice(0, 8)}…`)
+            : h('span', { class: 'mono break', text: e.target });
       const actor = e.actor_username
         ? (e.actor_id ? h('a', { href: userHref(e.actor_id) }, e.actor_username) : e.actor_username)
         : h('span', { class: 'muted', text: 'no valid token' });

@@ -884,6 +884,12 @@ async function main() {
     await screenshot('phone-admin-users-long-email');
     await page.setViewportSize(DESKTOP);
   });
+  await step('admin pages: the audit names targets by username', async () => {
+    await page.goto(`${base}/#/admin/audit?action=users.update`);
+    const row = auditRows.and(page.locator(`[data-target="${userId}"]`)).first();
+    await seeText(row.locator('td[data-label="Target"] a'), new RegExp(`^${user}$`), 'the target by username');
+  });
+
   await step('admin pages: a middle part of a name finds its users, with the total', async () => {
     const summary = page.locator('#admin-users-summary');
     await page.goto(`${base}/#/admin/users`);

@@ -159,6 +159,14 @@ check "it has carol's denied attempts" \
 check "it has the refused self-demotion" \
   grep -qE "\"action\":\"users.update\",\"target\":\"$boss_id\",\"outcome\":\"failed\"" "$tmp/au"
 check "it records the client IP" has "$tmp/au" '"client_ip":"127.0.0.1"'
+target_named() { # ID KEY VALUE: every entry on target ID has KEY = VALUE
+  python3 -c 'import json,sys
+e=[x for x in json.load(open(sys.argv[1]))["entries"] if x.get("target")==sys.argv[2]]
+sys.exit(not e or any(json.dumps(x.get(sys.argv[3])) != sys.argv[4] for x in e))' "$tmp/au" "$@"
+}
+check "it names an existing target by its username" target_named "$carol_id" target_username '"carol"'
+check "and a target that is no user as deleted" \
+  target_named 00000000-0000-4000-8000-000000000000 target_deleted true
 code=$(req auf "${A[@]}" "$base/admin/audit?action=users.revoke_sessions")
 check "filtered by action" test "$(grep -o '"action":"[a-z_.]*"' "$tmp/auf" | sort -u)" = '"action":"users.revoke_sessions"'
 # The entries' actions (an audit.list detail names a filtered action too).
