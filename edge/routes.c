@@ -262,7 +262,7 @@ static edge_route routes[] = {
         .op = "adminListAudit",
         .summary = "The audit trail (admin)",
         .about = "Newest first, a page at a time; filter by actor, "
-                 "target, action and time.",
+                 "target, action, kind (changes or reads) and time.",
         .errors = "400 a parameter is invalid (errors[] names it); 403 "
                   "the caller is not an admin"},
     {.method = "POST",

@@ -34,7 +34,7 @@ enum {
 #define USER_STATUS_FILTER_DESC "Only users with this status; absent: any."
 #define ROLE_FILTER_DESC "Only users with this role; absent: any."
 #define QUERY_DESC                                                            \
-	"Only users whose username or email starts with this text (ignoring " \
+	"Only users whose username or email contains this text (ignoring "    \
 	"case; '%' and '_' match only themselves)."
 #define PAGE_TOKEN_DESC                                                       \
 	"Opaque: the next_page_token of the previous page, to continue "      \
@@ -494,6 +494,10 @@ static const field_rule rows[] = {
     {.message = "admin.v1.ListUsersResponse",
         .field = "next_page_token",
         .description = NEXT_PAGE_TOKEN_DESC},
+    {.message = "admin.v1.ListUsersResponse",
+        .field = "total",
+        .description = "How many users match the filters, all pages "
+                       "together (the same on every page)."},
 
     {.message = "admin.v1.GetUserRequest", .description = "The user to show."},
     {.message = "admin.v1.GetUserRequest",
@@ -582,47 +586,15 @@ static const field_rule rows[] = {
     {.message = "admin.v1.AuditEntry",
         .field = "detail",
         .description = "What the action changed, as an object."},
+    {.message = "admin.v1.AuditEntry",
+        .field = "target_username",
+        .description = "The target's username now, looked up as the "
+                       "page is read; absent for a deleted account."},
+    {.message = "admin.v1.AuditEntry",
+        .field = "target_deleted",
+        .description = "The target account no longer exists."},
 
-    {.message = "admin.v1.ListAuditRequest",
-        .description = "A page of the audit log, newest first; the "
-                       "filters combine with AND."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "actor",
-        .max_len = AUDIT_FILTER_MAX,
-        .description = "Only calls by this user: a user id, or a "
-                       "username (ignoring case)."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "target",
-        .max_len = AUDIT_FILTER_MAX,
-        .description = "Only calls that acted on this user id "
-                       "(exact)."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "action",
-        .max_len = AUDIT_FILTER_MAX,
-        .description = "Only calls of this action, e.g. "
-                       "\"users.update\" (exact)."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "since",
-        .description = "Only calls at or after this time."},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "page_size",
-        .flags = RULE_RANGE,
-        .min = 0,
-        .max = PAGE_SIZE_MAX,
-        .description = PAGE_SIZE_DESC},
-    {.message = "admin.v1.ListAuditRequest",
-        .field = "page_token",
-        .description = "Opaque: the next_page_token of the previous page, "
-                       "sent with the same filters; absent for the first "
-                       "page."},
-    {.message = "admin.v1.ListAuditResponse",
-        .description = "One page of the audit log."},
-    {.message = "admin.v1.ListAuditResponse",
-        .field = "entries",
-        .description = "The entries of this page, newest first."},
-    {.message = "admin.v1.ListAuditResponse",
-        .field = "next_page_token",
-        .description = NEXT_PAGE_TOKEN_DESC},
+#include "rules_audit.inc"
 
     {.message = "admin.v1.DeleteUserRequest",
         .description = "The user to delete."},

@@ -126,10 +126,11 @@ describe_list_audit(const ProtobufCMessage *in, const char **target)
 		    CORE_RFC3339_FRAC_NANOS, since, sizeof(since));
 	}
 	*target = "";
-	return json_pack("{s:o, s:o, s:o, s:s, s:i, s:b}", "actor",
+	return json_pack("{s:o, s:o, s:o, s:o, s:s, s:i, s:b}", "actor",
 	    jclip(r->actor), "target", jclip(r->target), "action",
-	    jclip(r->action), "since", since, "page_size", (int) r->page_size,
-	    "continued", r->page_token[0] != '\0');
+	    jclip(r->action), "kind", jclip(r->kind), "since", since,
+	    "page_size", (int) r->page_size, "continued",
+	    r->page_token[0] != '\0');
 }
 
 static json_t *
@@ -141,27 +142,47 @@ describe_nothing(const ProtobufCMessage *in, const char **target)
 }
 
 static const admin_action actions[] = {
-    {ADMIN_METHOD("ListUsers"), "users.list", describe_list_users},
-    {ADMIN_METHOD("GetUser"), "users.get", describe_user},
-    {ADMIN_METHOD("UpdateUser"), "users.update", describe_update_user},
-    {ADMIN_METHOD("RevokeSessions"), "users.revoke_sessions", describe_user},
-    {ADMIN_METHOD("ListAudit"), "audit.list", describe_list_audit},
-    {ADMIN_METHOD("DeleteUser"), "users.delete", describe_user},
+    {ADMIN_METHOD("ListUsers"), "users.list", describe_list_users, true},
+    {ADMIN_METHOD("GetUser"), "users.get", describe_user, true},
+    {ADMIN_METHOD("UpdateUser"), "users.update", describe_update_user, false},
+    {ADMIN_METHOD("RevokeSessions"), "users.revoke_sessions", describe_user,
+        false},
+    {ADMIN_METHOD("ListAudit"), "audit.list", describe_list_audit, true},
+    {ADMIN_METHOD("DeleteUser"), "users.delete", describe_user, false},
     /* Nothing of the request (the password) goes into the row. */
-    {ADMIN_METHOD("DeleteAccount"), "account.delete", describe_nothing},
-    {ADMIN_METHOD("ResetMfa"), "users.reset_mfa", describe_user},
+    {ADMIN_METHOD("DeleteAccount"), "account.delete", describe_nothing, false},
+    {ADMIN_METHOD("ResetMfa"), "users.reset_mfa", describe_user, false},
 };
 
 const admin_action *
 admin_action_of(const char *method)
 {
-	static const admin_action unknown = {"", "unknown", describe_nothing};
+	static const admin_action unknown = {
+	    "", "unknown", describe_nothing, false};
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strcmp(actions[i].method, method) == 0) {
 			return &actions[i];
 		}
 	}
 	return &unknown;
+}
+
+void
+admin_action_reads(char *out)
+{
+	/* Action names are lower-case words with dots and underscores:
+	 * nothing to quote in the literal. */
+	size_t used = 0;
+	out[used++] = '{';
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (!actions[i].read) {
+			continue;
+		}
+		int w = snprintf(out + used, ADMIN_READS_BYTES - used, "%s%s",
+		    used > 1 ? "," : "", actions[i].action);
+		used += (size_t) w;
+	}
+	snprintf(out + used, ADMIN_READS_BYTES - used, "}");
 }
 
 const char *

@@ -37,7 +37,17 @@ typedef struct admin_action {
 	 * string of in, or "") and returns its detail, a new JSON object
 	 * (NULL only when out of memory). */
 	json_t *(*describe)(const ProtobufCMessage *in, const char **target);
+	/* Only looks: ListAudit's kind "reads" lists these, "changes" the
+	 * others (refused and failed calls of any action included). */
+	bool read;
 } admin_action;
+
+/* Bytes of admin_action_reads' answer, NUL included. */
+#define ADMIN_READS_BYTES 128
+
+/* The actions of the rows marked read, as a PostgreSQL text[] literal
+ * ("{users.list,users.get,audit.list}") in out (ADMIN_READS_BYTES). */
+void admin_action_reads(char *out);
 
 /* The row of method (a full name). Never NULL: a method without a row
  * (none, see the unit test) is action "unknown" with no target or

@@ -24,6 +24,7 @@
 #include "admin_service.h"
 #include "admin_text.h"
 #include "audit_ctx.h"
+#include "audit_names.h"
 #include "audit_page.h"
 #include "audit_repo.h"
 #include "core/json.h"
@@ -192,6 +193,7 @@ list_users(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	resp->n_users = lr->n_users;
 	resp->users = lr->users;
 	resp->next_page_token = lr->next_page_token;
+	resp->total = lr->total;
 	json_object_set_new(
 	    detail, "returned", json_integer((json_int_t) lr->n_users));
 	return audit_ctx_finish(&x, CORE_OK, detail);
@@ -464,7 +466,7 @@ recheck_admin(audit_ctx *x)
  * for the same filters. */
 static core_status
 audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
-    admin_audit_query *q, char *actor, audit_page_filters *pf)
+    admin_audit_query *q, char *actor, audit_page_filters *pf, char *reads)
 {
 	core_status st = CORE_OK;
 	const struct {
@@ -493,6 +495,13 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 	        since->nanos > 999999999)) {
 		st = audit_ctx_field_fail(x, "since", "not a valid timestamp");
 	}
+	bool changes = strcmp(req->kind, "changes") == 0;
+	bool only_reads = strcmp(req->kind, "reads") == 0;
+	if (!changes && !only_reads && req->kind[0] != '\0' &&
+	    strcmp(req->kind, "all") != 0) {
+		st = audit_ctx_field_fail(
+		    x, "kind", "must be changes, reads or all");
+	}
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -511,6 +520,8 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 	    .actor_username = actor[0] && !by_id ? actor : NULL,
 	    .target = req->target[0] ? req->target : NULL,
 	    .action = req->action[0] ? req->action : NULL,
+	    .reads = changes || only_reads ? reads : NULL,
+	    .only_reads = only_reads,
 	    .has_since = since != NULL,
 	    /* Rounded up: time >= since at microsecond precision. */
 	    .since_us = since != NULL ? since->seconds * 1000000 +
@@ -521,6 +532,7 @@ audit_query(audit_ctx *x, const Admin__V1__ListAuditRequest *req,
 	*pf = (audit_page_filters){.actor = actor,
 	    .target = req->target,
 	    .action = req->action,
+	    .kind = strcmp(req->kind, "all") == 0 ? "" : req->kind,
 	    .has_since = q->has_since,
 	    .since_us = q->since_us};
 	if (req->page_token[0] != '\0' &&
@@ -626,9 +638,11 @@ list_audit(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	admin_audit_query q;
 	audit_page_filters pf;
 	char actor[ADMIN_FILTER_BYTES];
+	char reads[ADMIN_READS_BYTES];
+	admin_action_reads(reads);
 	core_status st = recheck_admin(&x);
 	if (st == CORE_OK) {
-		st = audit_query(&x, req, &q, actor, &pf);
+		st = audit_query(&x, req, &q, actor, &pf, reads);
 	}
 	if (st != CORE_OK) {
 		return audit_ctx_finish(&x, st, detail);
@@ -644,6 +658,7 @@ list_audit(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		st = audit_ctx_fail(&x, CORE_INTERNAL, "audit_log: %s",
 		    core_status_str((int) st));
 	} else if ((st = put_page(&x, resp, rows, n, limit, &pf)) == CORE_OK) {
+		audit_name_targets(x.c, core_call_state(c), resp);
 		json_object_set_new(detail, "returned",
 		    json_integer((json_int_t) resp->n_entries));
 	}

@@ -24,9 +24,9 @@ fnv1a(uint64_t h, const void *data, size_t n)
 static uint64_t
 fingerprint(const audit_page_filters *f)
 {
-	const char *parts[] = {f->actor, f->target, f->action};
+	const char *parts[] = {f->actor, f->target, f->action, f->kind};
 	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		const char *s = parts[i] != NULL ? parts[i] : "";
 		h = fnv1a(h, s, strlen(s) + 1);
 	}

@@ -19,6 +19,7 @@ typedef struct audit_page_filters {
 	const char *actor;
 	const char *target;
 	const char *action;
+	const char *kind; /* "changes", "reads", or "" / "all" */
 	bool has_since;
 	int64_t since_us;
 } audit_page_filters;

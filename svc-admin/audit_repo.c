@@ -16,6 +16,8 @@
 	"AND ($5::bigint IS NULL OR time >= 'epoch'::timestamptz + "          \
 	"$5::bigint * interval '1 microsecond') "                             \
 	"AND ($6::bigint IS NULL OR id < $6::bigint) "                        \
+	"AND ($8::text[] IS NULL OR "                                         \
+	"(action = ANY($8::text[])) = $9::boolean) "                          \
 	"ORDER BY id DESC LIMIT $7::int"
 
 static core_status
@@ -81,9 +83,10 @@ admin_audit_list(core_pg *pg, const admin_audit_query *q, core_arena *a,
 	snprintf(limit, sizeof(limit), "%d", q->limit);
 	const char *params[] = {q->actor_id, q->actor_username, q->target,
 	    q->action, q->has_since ? since : NULL,
-	    q->before_id > 0 ? before : NULL, limit};
+	    q->before_id > 0 ? before : NULL, limit, q->reads,
+	    q->only_reads ? "true" : "false"};
 	PGresult *r = NULL;
-	core_status st = core_pg_exec(pg, LIST_SQL, 7, params, &r);
+	core_status st = core_pg_exec(pg, LIST_SQL, 9, params, &r);
 	if (st != CORE_OK) {
 		return st;
 	}

@@ -44,6 +44,10 @@ typedef struct admin_audit_query {
 	const char *actor_username; /* exact actor_username */
 	const char *target;
 	const char *action;
+	/* Only the actions of this list ("{users.list,users.get}", a
+	 * PostgreSQL text[] literal), or (reads false) only the others. */
+	const char *reads;
+	bool only_reads;
 	bool has_since;
 	int64_t since_us;  /* time >= since, Unix microseconds */
 	int64_t before_id; /* only ids below this; 0 = from the newest */

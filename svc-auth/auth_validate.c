@@ -272,7 +272,7 @@ like_special(char c)
 }
 
 const char *
-auth_like_prefix(const char *query, char *out, size_t outlen)
+auth_like_substring(const char *query, char *out, size_t outlen)
 {
 	static _Thread_local char msg[RULES_MESSAGE_MAX];
 	const char *e = rules_check_text(
@@ -282,13 +282,14 @@ auth_like_prefix(const char *query, char *out, size_t outlen)
 	if (e != NULL) {
 		return e;
 	}
-	size_t n = strlen(query), need = n + 2, k = 0;
+	size_t n = strlen(query), need = n + 3, k = 0;
 	for (size_t i = 0; i < n; i++) {
 		need += like_special(query[i]);
 	}
 	if (outlen < need) {
 		return "too long";
 	}
+	out[k++] = '%';
 	for (size_t i = 0; i < n; i++) {
 		char c = query[i];
 		if (like_special(c)) {

@@ -52,15 +52,15 @@ bool auth_uuid_valid(const char *s);
 #define AUTH_QUERY_MAX 254
 /* A LIKE pattern for a query of AUTH_QUERY_MAX characters fits: each is at
  * most 4 bytes, or 2 when escaped. */
-#define AUTH_LIKE_MAX (4 * AUTH_QUERY_MAX + 2)
+#define AUTH_LIKE_MAX (4 * AUTH_QUERY_MAX + 3)
 
 /* Writes the LIKE pattern (for ESCAPE '\') that matches every string
- * starting with query, ASCII letters lower-cased as stored usernames and
+ * containing query, ASCII letters lower-cased as stored usernames and
  * emails are: '%', '_' and '\' are escaped, so they match only themselves,
- * and a '%' is appended. out needs AUTH_LIKE_MAX bytes. Returns NULL, or a
+ * between a leading and a trailing '%'. out needs AUTH_LIKE_MAX bytes. Returns NULL, or a
  * message for the client when query is longer than AUTH_QUERY_MAX
  * characters. */
-const char *auth_like_prefix(const char *query, char *out, size_t outlen);
+const char *auth_like_substring(const char *query, char *out, size_t outlen);
 
 /* Page tokens are opaque to clients: base64url of a version byte (1) and
  * the username the next page starts after. */

@@ -137,8 +137,8 @@ list_filter(core_call *c, const Auth__V1__AdminListUsersRequest *req,
 	const char *e;
 	memset(f, 0, sizeof(*f));
 	if (req->query[0] != '\0') {
-		if ((e = auth_like_prefix(req->query, like, AUTH_LIKE_MAX)) !=
-		    NULL) {
+		if ((e = auth_like_substring(
+		         req->query, like, AUTH_LIKE_MAX)) != NULL) {
 			core_call_field_error(c, "query", "%s", e);
 			bad = true;
 		} else {
@@ -207,10 +207,13 @@ list_users(core_call *c, const core_jwt_claims *actor,
 	if (users == NULL || resp->users == NULL) {
 		return core_call_error(c, CORE_INTERNAL, "out of memory");
 	}
+	int64_t total = 0;
 	if ((st = auth_users_list(w->db.pg, &f, size + 1, users, &n)) !=
-	    CORE_OK) {
+	        CORE_OK ||
+	    (st = auth_users_count(w->db.pg, &f, &total)) != CORE_OK) {
 		return auth_storage_error(c, st);
 	}
+	resp->total = total > INT32_MAX ? INT32_MAX : (int32_t) total;
 	size_t shown = n > (size_t) size ? (size_t) size : n;
 	for (size_t i = 0; i < shown; i++) {
 		if ((resp->users[i] = auth_user_message(a, &users[i])) ==

@@ -140,6 +140,30 @@ auth_users_find_by_id(core_pg *pg, const char *id, auth_user *out)
 	    NULL, 0);
 }
 
+/* The filters of auth_users_filter but "after": $1 like, $2 status, $3
+ * role. */
+#define USERS_WHERE                                                           \
+	"WHERE ($1::text IS NULL "                                            \
+	"       OR username COLLATE \"C\" LIKE $1 ESCAPE '\\' "               \
+	"       OR email COLLATE \"C\" LIKE $1 ESCAPE '\\') "                 \
+	"  AND ($2::text IS NULL OR status = $2) "                            \
+	"  AND ($3::text IS NULL OR role = $3) "
+
+core_status
+auth_users_count(core_pg *pg, const auth_users_filter *f, int64_t *total)
+{
+	const char *params[] = {f->like, f->status, f->role};
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(
+	    pg, "SELECT count(*) FROM users " USERS_WHERE, 3, params, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	*total = core_pg_int64(r, 0, 0);
+	PQclear(r);
+	return CORE_OK;
+}
+
 core_status
 auth_users_list(core_pg *pg, const auth_users_filter *f, int limit,
     auth_user *out, size_t *n)
@@ -152,14 +176,9 @@ auth_users_list(core_pg *pg, const auth_users_filter *f, int limit,
 	const char *params[] = {f->like, f->status, f->role, f->after, lim};
 	PGresult *r = NULL;
 	/* COLLATE "C": byte order, the same for ORDER BY and ">", served by
-	 * the indexes of migration 003 (which also serve the prefix LIKE). */
+	 * the indexes of migration 003. */
 	core_status st = core_pg_exec(pg,
-	    "SELECT " USER_COLUMNS " FROM users "
-	    "WHERE ($1::text IS NULL "
-	    "       OR username COLLATE \"C\" LIKE $1 ESCAPE '\\' "
-	    "       OR email COLLATE \"C\" LIKE $1 ESCAPE '\\') "
-	    "  AND ($2::text IS NULL OR status = $2) "
-	    "  AND ($3::text IS NULL OR role = $3) "
+	    "SELECT " USER_COLUMNS " FROM users " USERS_WHERE
 	    "  AND ($4::text IS NULL OR username COLLATE \"C\" > $4) "
 	    "ORDER BY username COLLATE \"C\" LIMIT $5::int",
 	    5, params, &r);

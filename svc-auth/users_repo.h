@@ -70,6 +70,12 @@ typedef struct auth_users_filter {
 core_status auth_users_list(core_pg *pg, const auth_users_filter *f, int limit,
     auth_user *out, size_t *n);
 
+/* How many users match f, "after" left out. A substring LIKE cannot use an
+ * index: a sequential scan, fine at the thousands of accounts this serves
+ * (docs/operations.md). */
+core_status auth_users_count(
+    core_pg *pg, const auth_users_filter *f, int64_t *total);
+
 /* A change of a user's access: status and role, NULL to keep. */
 typedef struct auth_access_change {
 	const char *status; /* "active" or "disabled" */

@@ -1809,6 +1809,19 @@
   }
 
   const userHref = (id) => `#/admin/users/${encodeURIComponent(id)}`;
+
+  /* An email address that wraps only at its seams on a narrow screen:
+   * before the @ and before each dot (and after a hyphen, as any text),
+   * never inside a word unless one part alone is wider than the screen. */
+  function emailText(email) {
+    if (!email) return '—';
+    const parts = [];
+    email.split(/(?=[.@])/).forEach((piece, i) => {
+      if (i) parts.push(document.createElement('wbr'));
+      parts.push(piece);
+    });
+    return h('span', { class: 'email', title: email }, parts);
+  }
   const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
   const quoted = (name) => `“${name}”`;
 
@@ -1950,7 +1963,10 @@
     });
     const clear = h('button', { type: 'button', class: 'button button-quiet', id: `${id}-clear` }, 'Clear');
     clear.addEventListener('click', () => {
-      for (const el of Object.values(inputs)) el.value = '';
+      for (const el of Object.values(inputs)) {
+        el.value = '';
+        if (el.selectedIndex < 0) el.selectedIndex = 0; /* a select without an empty choice */
+      }
       apply();
     });
     const form = h('form', { id, class: 'filters', role: 'search', novalidate: true },
@@ -1989,17 +2005,18 @@
     };
   }
 
-  /* A filtered, paged admin list: filters and page live in the address
-   * (replaced, not pushed, so typing does not fill the history), pages load
-   * in place; a 403 or a lost session renders the route again. The
+  /* A filtered, paged admin list: filters and page live in the address,
+   * each search and page a history entry of its own (pushed, so Back
+   * returns to the previous one: the hashchange renders it again), pages
+   * load in place; a 403 or a lost session renders the route again. The
    * address's page_size (1–200) overrides cfg.pageSize. cfg: {id, path,
    * endpoint, key, pageSize, controls, table(items), noun: [one, many],
-   * empty} */
+   * empty, total?(data, filters) → the summary's first words} */
   async function adminList(seq, cfg) {
     const q = hashQuery();
     let filters = {};
     for (const c of cfg.controls) {
-      c.value = q.get(c.name) || '';
+      c.value = q.get(c.name) || c.fallback || '';
       filters[c.name] = c.value;
     }
     const size = Number(q.get('page_size'));
@@ -2043,9 +2060,10 @@
       next = data.next_page_token || '';
       error.hidden = true;
       const where = pages[0] === '' ? `Page ${index + 1}` : 'A later page';
-      summary.textContent = items.length
+      const total = cfg.total ? `${cfg.total(data, filters)} · ` : '';
+      summary.textContent = total + (items.length
         ? `${where} · ${plural(items.length, cfg.noun[0], cfg.noun[1])}${next ? ', more on the next page' : ''}`
-        : `${where} · no ${cfg.noun[1]}`;
+        : `${where} · no ${cfg.noun[1]}`);
       results.replaceChildren(items.length ? cfg.table(items) : h('p', { class: 'empty muted', text: cfg.empty }));
     };
 
@@ -2063,7 +2081,7 @@
         page_size: pageSize === cfg.pageSize ? '' : pageSize,
         page_token: pages[index],
       }));
-      history.replaceState(history.state, '', `#${cfg.path}${qs}`);
+      if (location.hash !== `#${cfg.path}${qs}`) history.pushState(null, '', `#${cfg.path}${qs}`);
     };
 
     async function load(f, newIndex, newPages, focusSummary) {
@@ -2120,8 +2138,13 @@
       pageSize: USERS_PAGE_SIZE,
       noun: ['user', 'users'],
       empty: 'No user matches these filters.',
+      /* All pages together: "12 users" unfiltered, "3 matches" filtered. */
+      total: (data, f) => {
+        const n = Number(data.total) || 0;
+        return Object.values(f).some((v) => v) ? plural(n, 'match', 'matches') : plural(n, 'user', 'users');
+      },
       controls: [
-        { name: 'query', label: 'Search', placeholder: 'Username or email starts with…', maxlength: 254 },
+        { name: 'query', label: 'Search', placeholder: 'Part of a username or email', maxlength: 254 },
         { name: 'status', label: 'Status', options: [['', 'Any status'],
           ['active', 'Active'], ['disabled', 'Disabled']] },
         { name: 'role', label: 'Role', options: [['', 'Any role'], ['user', 'User'], ['admin', 'Admin']] },
@@ -2130,7 +2153,7 @@
         { label: 'Username', cell: (u) => [
           h('a', { href: userHref(u.id), class: 'mono' }, u.username || u.id),
           u.id === me ? h('span', { class: 'badge badge-neutral badge-you', text: 'You' }) : null] },
-        { label: 'Email', cls: 'break', cell: (u) => u.email || '—' },
+        { label: 'Email', cell: (u) => emailText(u.email) },
         { label: 'Role', cell: (u) => roleBadge(u.role) },
         { label: 'Status', cell: (u) => statusBadge(u.status) },
         { label: 'Created', cell: (u) => timeEl(u.created_at) },
@@ -2292,7 +2315,7 @@
       h('dl', { class: 'details', id: 'admin-user-details' },
         row('User id', h('span', { class: 'mono', text: u.id || '—' })),
         row('Username', h('span', { class: 'mono', text: u.username || '—' })),
-        row('Email', u.email || '—'),
+        row('Email', emailText(u.email)),
         row('Role', h('span', { id: 'admin-user-role' }, roleBadge(u.role))),
         row('Status', h('span', { id: 'admin-user-status' }, statusBadge(u.status))),
         row('Created', timeEl(u.created_at)),
@@ -2340,10 +2363,15 @@
       const detailId = `audit-detail-${String(e.id).replace(/[^A-Za-z0-9_-]/g, '')}`;
       const toggle = h('button', { type: 'button', class: 'button button-quiet button-small',
         'aria-expanded': 'false', 'aria-controls': detailId }, 'Details');
+      /* A user by the name they have now; the log keeps only ids, so a
+       * deleted account is shown as such, by the start of its id. */
       const target = !e.target ? h('span', { class: 'muted', text: '—' })
-        : UUID_RE.test(e.target)
-          ? h('a', { href: userHref(e.target), class: 'mono', title: e.target }, `${e.target.slice(0, 8)}…`)
-          : h('span', { class: 'mono break', text: e.target });
+        : e.target_deleted
+          ? h('span', { class: 'muted', title: e.target }, 'deleted account ', h('span', { class: 'mono', text: `${e.target.slice(0, 8)}…` }))
+          : UUID_RE.test(e.target)
+            ? h('a', { href: userHref(e.target), class: e.target_username ? 'target-name' : 'mono', title: e.target },
+              e.target_username || `${e.target.slice(0, 8)}…`)
+            : h('span', { class: 'mono break', text: e.target });
       const actor = e.actor_username
         ? (e.actor_id ? h('a', { href: userHref(e.actor_id) }, e.actor_username) : e.actor_username)
         : h('span', { class: 'muted', text: 'no valid token' });
@@ -2394,13 +2422,16 @@
         { name: 'actor', label: 'Actor', placeholder: 'Username or user id', maxlength: 128 },
         { name: 'action', label: 'Action', options: [['', 'Any action']].concat(AUDIT_ACTIONS.map((a) => [a, a])) },
         { name: 'target', label: 'Target', placeholder: 'User id', maxlength: 128 },
+        /* Every page view is a read: changes first, the reads on request. */
+        { name: 'kind', label: 'Show', fallback: 'changes', options: [['changes', 'Changes'],
+          ['all', 'Changes and reads'], ['reads', 'Reads only']] },
         { name: 'since', label: 'Since', type: 'datetime-local', toInput: isoToLocalInput, fromInput: localInputToIso },
       ],
       table: auditTable,
     });
     if (!list) return null;
     const view = adminPage('audit', 'Audit trail',
-      h('p', { class: 'lead', text: 'Every administration call, allowed or refused, newest first.' }),
+      h('p', { class: 'lead', text: 'Every administration call, allowed or refused, newest first. Reads (listing and opening accounts, this page) are shown on request.' }),
       list.form, list.error, list.summary, list.results, list.pager);
     return { view };
   }

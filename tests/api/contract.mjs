@@ -753,6 +753,8 @@ async function adminRoutes(s, ids) {
   await call(audit, 200, 'all', admin);
   await call(audit, 200, 'filtered', { ...admin, path: `/admin/audit?target=${ids.other}&page_size=5` });
   await call(audit, 400, 'since not RFC 3339', { ...admin, path: '/admin/audit?since=yesterday' });
+  await call(audit, 200, 'changes only', { ...admin, path: '/admin/audit?kind=changes' });
+  await call(audit, 400, 'unknown kind', { ...admin, path: '/admin/audit?kind=writes' });
   await call(audit, 403, 'not an admin', user);
   await authErrors(audit);
 }

@@ -1360,10 +1360,12 @@ async function main() {
     await page.getByLabel('Action').selectOption('users.update');
     await until('only users.update rows', async () => {
       const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
-      return { ok: actions.length > 0 && actions.every((a) => a === 'users.update'), seen: actions };
+      // The address changes when the filtered page is in (the default, changes only, may already be all updates).
+      const filtered = new URL(page.url()).hash.includes('action=');
+      return { ok: filtered && actions.length > 0 && actions.every((a) => a === 'users.update'), seen: actions };
     });
     const hash = new URL(page.url()).hash;
-    if (hash !== '#/admin/audit?action=users.update') fail(`the address does not keep the filter: ${hash}`);
+    if (hash !== '#/admin/audit?action=users.update&kind=changes') fail(`the address does not keep the filter: ${hash}`);
     const row = rows.and(page.locator(`[data-target="${userId}"]`)).first();
     await seeText(row.locator('td[data-label="Outcome"]'), /^ok$/, 'outcome');
     await seeText(row.locator('td[data-label="Outcome"] .badge-ok'), 'ok', 'outcome badge colour');
@@ -1405,6 +1407,153 @@ async function main() {
     await screenshot('phone-admin-users');
     await page.setViewportSize(DESKTOP);
   });
+
+  // --------------------------------------------------------- admin pages
+  // The audit shows changes unless asked for reads; each search and page is
+  // a history entry of its own; an address wraps only between its parts on
+  // a phone.
+  const READS = ['users.list', 'users.get', 'audit.list'];
+  const auditRows = adminPage.locator('#admin-audit-table tr.audit-row');
+  const auditActions = () => auditRows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
+
+  await step('admin pages: the audit trail shows changes, the reads only on request', async () => {
+    page = adminPage;
+    await page.goto(`${base}/#/admin/audit`);
+    await atRoute('#/admin/audit');
+    await until('changes listed', async () => ({ ok: (await auditRows.count()) > 0, seen: await auditRows.count() }));
+    const shown = await auditActions();
+    if (shown.some((a) => READS.includes(a))) fail(`the default audit view lists reads: ${shown.join(', ')}`);
+    if (!shown.includes('users.update')) fail(`the default audit view misses the changes: ${shown.join(', ')}`);
+    if ((await page.getByLabel('Show').inputValue()) !== 'changes') fail('the Show filter does not say Changes');
+    await screenshot('admin-audit-changes');
+    await page.getByLabel('Show').selectOption('all');
+    await until('the reads listed too', async () => {
+      const a = await auditActions();
+      return { ok: a.includes('users.list') && a.includes('audit.list'), seen: a };
+    });
+    if (!new URL(page.url()).hash.includes('kind=all')) fail(`the address does not keep the kind: ${page.url()}`);
+    await page.getByLabel('Show').selectOption('reads');
+    await until('only the reads', async () => {
+      const a = await auditActions();
+      return { ok: a.length > 0 && a.every((x) => READS.includes(x)), seen: a };
+    });
+    await screenshot('admin-audit-reads');
+  });
+
+  await step('admin pages: Back returns to the previous search and page', async () => {
+    const rowTexts = () => userRows.evaluateAll((trs) => trs.map((tr) => tr.innerText));
+    const search = page.getByLabel('Search');
+    await page.goto(`${base}/#/admin/users`);
+    await until('the full list', async () => ({ ok: (await userRows.count()) >= 2, seen: await userRows.count() }));
+    await search.fill(user);
+    await until('the search for the user', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0].includes(user) && /query=/.test(page.url()), seen: rows };
+    });
+    await search.fill(adminUser);
+    await until('the search for the admin', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.some((t) => t.includes(adminUser)) && !rows.some((t) => t.includes(user)), seen: rows };
+    });
+    await page.goBack();
+    await until('Back shows the previous search again', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0].includes(user) && (await search.inputValue()) === user, seen: rows };
+    });
+    await page.goBack();
+    await until('Back again shows the whole list', async () => ({
+      ok: (await userRows.count()) >= 2 && (await search.inputValue()) === '', seen: await rowTexts(),
+    }));
+    await page.goForward();
+    await until('Forward shows the search again', async () => ({ ok: (await search.inputValue()) === user, seen: await rowTexts() }));
+
+    await page.goto(`${base}/#/admin/users?page_size=1`);
+    await until('one account on the page, no search', async () => ({
+      ok: (await userRows.count()) === 1 && (await search.inputValue()) === '', seen: await rowTexts(),
+    }));
+    const first = (await rowTexts())[0];
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await until('page 2', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0] !== first, seen: rows };
+    });
+    await page.goBack();
+    await until('Back shows page 1 again', async () => {
+      const rows = await rowTexts();
+      return { ok: rows.length === 1 && rows[0] === first && !/page_token=/.test(page.url()), seen: rows };
+    });
+  });
+
+  await step('admin pages: a long address wraps only between its parts on a phone', async () => {
+    const long = `${user}_m`;
+    const email = `${user}.firstname.lastname@mail.department.example-organisation.com`;
+    const reg = await page.evaluate(async (body) => {
+      const r = await fetch('/register', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      return { status: r.status, json: await r.json() };
+    }, { username: long, email, password });
+    if (reg.status !== 201) fail(`registering ${long} answered ${reg.status}`);
+    // Each word of the address on one line (a text piece between its <wbr>
+    // seams, cut after a hyphen as any text may be): no word cut in two.
+    const cutWords = (sel) => page.evaluate(([s, addr]) => {
+      const out = [];
+      let lines = 0;
+      for (const el of document.querySelectorAll(s)) {
+        if (el.textContent !== addr) continue;
+        const all = document.createRange();
+        all.selectNodeContents(el);
+        lines = Math.max(lines, new Set([...all.getClientRects()].map((r) => Math.round(r.top))).size);
+        const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          let at = 0;
+          for (const word of n.textContent.split(/(?<=-)/)) {
+            const r = document.createRange();
+            r.setStart(n, at);
+            r.setEnd(n, at + word.length);
+            at += word.length;
+            if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) out.push(word);
+          }
+        }
+      }
+      return { out, lines };
+    }, [sel, email]);
+    await page.setViewportSize(PHONE);
+    await page.goto(`${base}/#/admin/users/${reg.json.user.id}`);
+    await seeText(aHeading, long, 'the long-address user');
+    const d = await cutWords('#admin-user-details dd');
+    if (d.lines < 2) fail(`the address did not need to wrap at 390px (${d.lines} line): the check proves nothing`);
+    if (d.out.length) fail(`the address is cut inside a word on a phone: ${d.out.join(' | ')}`);
+    await screenshot('phone-admin-user-long-email');
+    await page.goto(`${base}/#/admin/users?query=${long}`);
+    await until('the long-address user listed', async () => ({ ok: (await userRows.count()) === 1, seen: await userRows.count() }));
+    const t = await cutWords('#admin-users-table td .cell');
+    if (t.out.length) fail(`the address is cut inside a word in the list on a phone: ${t.out.join(' | ')}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) fail(`the users page scrolls sideways by ${overflow}px at 390px`);
+    await screenshot('phone-admin-users-long-email');
+    await page.setViewportSize(DESKTOP);
+  });
+  await step('admin pages: the audit names targets by username', async () => {
+    await page.goto(`${base}/#/admin/audit?action=users.update`);
+    const row = auditRows.and(page.locator(`[data-target="${userId}"]`)).first();
+    await seeText(row.locator('td[data-label="Target"] a'), new RegExp(`^${user}$`), 'the target by username');
+  });
+
+  await step('admin pages: a middle part of a name finds its users, with the total', async () => {
+    const summary = page.locator('#admin-users-summary');
+    await page.goto(`${base}/#/admin/users`);
+    await seeText(summary, /^\d+ users · Page 1/, 'the number of users');
+    const middle = user.slice(5, -2).toUpperCase(); // neither its start nor its end
+    await page.getByLabel('Search').fill(middle);
+    await until('the users whose name holds the part', async () => {
+      const rows = await userRows.evaluateAll((trs) => trs.map((tr) => tr.innerText));
+      return { ok: rows.length === 2 && rows.every((t) => t.includes(user)), seen: rows };
+    });
+    await seeText(summary, /^2 matches · Page 1/, 'the number of matches');
+    await screenshot('admin-users-substring');
+  });
+  // ----------------------------------------------------- end of admin pages
 
   await step(`${user}'s open browser is locked out at once`, async () => {
     page = userPage;

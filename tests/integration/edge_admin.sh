@@ -68,6 +68,14 @@ code=$(req list "${A[@]}" "$base/admin/users?query=ca&page_size=5")
 check "list users is 200" test "$code" = 200
 check "the prefix finds carol" has "$tmp/list" '"username":"carol"'
 check "and only carol" test "$(grep -o '"username"' "$tmp/list" | wc -l)" = 1
+code=$(req listmid "${A[@]}" "$base/admin/users?query=ARO")
+check "a middle part of the username finds carol, ignoring case" has "$tmp/listmid" '"username":"carol"'
+check "with the total of matches" has "$tmp/listmid" '"total":1([,}])'
+code=$(req listdom "${A[@]}" "$base/admin/users?query=example.c&page_size=1")
+check "a part of the email finds both, one per page" test "$(grep -o '"username"' "$tmp/listdom" | wc -l)" = 1
+check "the total counts every page" has "$tmp/listdom" '"total":2([,}])'
+code=$(req listpct "${A[@]}" "$base/admin/users?query=c%25l")
+check "a % in the query matches only itself" bash -c '! grep -q "\"username\"" "$1"' _ "$tmp/listpct"
 code=$(req listst "${A[@]}" "$base/admin/users?status=active&role=admin")
 check "the status and role filters find the admin" has "$tmp/listst" '"username":"boss"'
 check "and only the admin" test "$(grep -o '"username"' "$tmp/listst" | wc -l)" = 1
@@ -151,8 +159,38 @@ check "it has carol's denied attempts" \
 check "it has the refused self-demotion" \
   grep -qE "\"action\":\"users.update\",\"target\":\"$boss_id\",\"outcome\":\"failed\"" "$tmp/au"
 check "it records the client IP" has "$tmp/au" '"client_ip":"127.0.0.1"'
+target_named() { # ID KEY VALUE: every entry on target ID has KEY = VALUE
+  python3 -c 'import json,sys
+e=[x for x in json.load(open(sys.argv[1]))["entries"] if x.get("target")==sys.argv[2]]
+sys.exit(not e or any(json.dumps(x.get(sys.argv[3])) != sys.argv[4] for x in e))' "$tmp/au" "$@"
+}
+check "it names an existing target by its username" target_named "$carol_id" target_username '"carol"'
+check "and a target that is no user as deleted" \
+  target_named 00000000-0000-4000-8000-000000000000 target_deleted true
 code=$(req auf "${A[@]}" "$base/admin/audit?action=users.revoke_sessions")
 check "filtered by action" test "$(grep -o '"action":"[a-z_.]*"' "$tmp/auf" | sort -u)" = '"action":"users.revoke_sessions"'
+# The entries' actions (an audit.list detail names a filtered action too).
+actions() { grep -oE '"actor_username":"[^"]*","action":"[a-z_.]*"' "$tmp/$1" | sed 's/.*,//' | sort -u | tr '\n' ' '; }
+code=$(req auc "${A[@]}" "$base/admin/audit?kind=changes&page_size=200")
+check "kind=changes is 200" test "$code" = 200
+check "and lists no reads" bash -c '! grep -qE "\"action\":\"(users\.list|users\.get|audit\.list)\"" "$1"' _ "$tmp/auc"
+check "but the changes, refused ones too" test "$(actions auc)" = \
+  '"action":"users.revoke_sessions" "action":"users.update" '
+code=$(req aur "${A[@]}" "$base/admin/audit?kind=reads&page_size=200")
+check "kind=reads lists only the reads, denied ones too" test "$(actions aur)" = \
+  '"action":"audit.list" "action":"users.get" "action":"users.list" '
+check "carol's denied list among them" \
+  grep -qE '"actor_username":"carol","action":"users.list"(,"target":"")?,"outcome":"denied"' "$tmp/aur"
+code=$(req aua "${A[@]}" "$base/admin/audit?kind=all&page_size=200")
+check "kind=all lists both" test "$(actions aua | wc -w)" = 5
+code=$(req auk "${A[@]}" "$base/admin/audit?kind=writes")
+check "an unknown kind is 400 naming kind" has "$tmp/auk" '"field":"kind","message":"must be changes, reads or all"'
+code=$(req aup "${A[@]}" "$base/admin/audit?kind=changes&page_size=1")
+token=$(field aup next_page_token)
+code=$(req aupr "${A[@]}" "$base/admin/audit?kind=reads&page_size=1&page_token=$token")
+check "a page token of kind=changes is refused for kind=reads" has "$tmp/aupr" '"field":"page_token"'
+code=$(req aupc "${A[@]}" "$base/admin/audit?kind=changes&page_size=1&page_token=$token")
+check "and continues kind=changes" test "$(actions aupc)" = '"action":"users.update" '
 code=$(req aus "${A[@]}" "$base/admin/audit?since=2999-01-01T00:00:00Z")
 check "since in the future lists nothing" has "$tmp/aus" '^\{\}$|"entries":\[\]'
 
@@ -172,6 +210,8 @@ for _ in $(seq 20); do
 done
 check "paging returns 250 names" test "$(wc -l <"$tmp/names")" = 250
 check "each exactly once" test "$(sort -u "$tmp/names" | wc -l)" = 250
+code=$(req pgt "${A[@]}" "$base/admin/users?query=g01&page_size=5")
+check "the total of a substring counts all pages" has "$tmp/pgt" '"total":100([,}])'
 
 status=0
 edge_env_stop || status=$?

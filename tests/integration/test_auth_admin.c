@@ -597,7 +597,7 @@ expect_usernames(const Auth__V1__AdminListUsersResponse *resp,
 }
 
 static void
-test_list_users_filters_by_prefix_status_and_role(void **state)
+test_list_users_filters_by_substring_status_and_role(void **state)
 {
 	(void) state;
 	char aid[37], lfa2[37], lfb1[37];
@@ -618,20 +618,31 @@ test_list_users_filters_by_prefix_status_and_role(void **state)
 	    CORE_OK);
 
 	Auth__V1__AdminListUsersResponse *resp = NULL;
-	/* A prefix of username or email, in any case. */
+	/* A part of username or email, in any case, with the total. */
 	assert_int_equal(
 	    list_users(t, "LFA", 0, 0, 0, NULL, a, &resp, NULL), CORE_OK);
 	const char *lfa[] = {"lfa1", "lfa2", "zfilter"};
 	expect_usernames(resp, lfa, 3);
+	assert_int_equal(resp->total, 3);
 	assert_string_equal(resp->next_page_token, "");
 	assert_string_equal(resp->users[2]->email, "lfa-mail@example.com");
 	assert_int_equal(resp->users[0]->status, ACTIVE);
 	assert_int_equal(resp->users[0]->role, ROLE_USER);
 	assert_non_null(resp->users[0]->created_at);
-	/* A prefix, not a substring. */
+	/* Any part, not only the start; the total counts every page. */
 	assert_int_equal(
 	    list_users(t, "fa1", 0, 0, 0, NULL, a, &resp, NULL), CORE_OK);
-	assert_int_equal(resp->n_users, 0);
+	const char *fa1[] = {"lfa1"};
+	expect_usernames(resp, fa1, 1);
+	assert_int_equal(resp->total, 1);
+	assert_int_equal(
+	    list_users(t, "A-MAIL@", 0, 0, 0, NULL, a, &resp, NULL), CORE_OK);
+	const char *mail[] = {"zfilter"};
+	expect_usernames(resp, mail, 1);
+	assert_int_equal(
+	    list_users(t, "lfa", 0, 0, 1, NULL, a, &resp, NULL), CORE_OK);
+	assert_int_equal(resp->n_users, 1);
+	assert_int_equal(resp->total, 3);
 
 	assert_int_equal(
 	    update_user(t, lfa2, DISABLED, UNSET, a, NULL, NULL), CORE_OK);
@@ -713,19 +724,25 @@ test_list_users_like_metacharacters_are_literal(void **state)
 	    list_users(t, "PC%", 0, 0, 0, NULL, a, &resp, NULL), CORE_OK);
 	const char *percent[] = {"mcpct"};
 	expect_usernames(resp, percent, 1);
-	const char *nothing[] = {"%", "%%", "\\", "pc\\", "pc\\%", "mc\\_"};
+	const char *nothing[] = {"%%", "\\", "pc\\", "pc\\%", "mc\\_"};
 	for (size_t i = 0; i < sizeof(nothing) / sizeof(nothing[0]); i++) {
 		assert_int_equal(
 		    list_users(t, nothing[i], 0, 0, 0, NULL, a, &resp, NULL),
 		    CORE_OK);
 		assert_int_equal(resp->n_users, 0);
 	}
-	/* '_' alone: only names that start with it (none were made). */
-	assert_int_equal(
-	    list_users(t, "_", 0, 0, 200, NULL, a, &resp, NULL), CORE_OK);
-	for (size_t i = 0; i < resp->n_users; i++) {
-		assert_true(resp->users[i]->username[0] == '_' ||
-		            resp->users[i]->email[0] == '_');
+	/* '_' and '%' alone: only names that hold them. */
+	const char *one[] = {"_", "%"};
+	for (size_t k = 0; k < 2; k++) {
+		assert_int_equal(
+		    list_users(t, one[k], 0, 0, 200, NULL, a, &resp, NULL),
+		    CORE_OK);
+		assert_true(resp->n_users > 0);
+		for (size_t i = 0; i < resp->n_users; i++) {
+			assert_true(
+			    strchr(resp->users[i]->username, one[k][0]) ||
+			    strchr(resp->users[i]->email, one[k][0]));
+		}
 	}
 	core_arena_free(a);
 }
@@ -1338,7 +1355,7 @@ main(void)
 	        test_admin_methods_need_an_active_admin_and_a_valid_token),
 	    cmocka_unit_test(test_a_demoted_admins_token_is_refused_at_once),
 	    cmocka_unit_test(
-	        test_list_users_filters_by_prefix_status_and_role),
+	        test_list_users_filters_by_substring_status_and_role),
 	    cmocka_unit_test(test_list_users_like_metacharacters_are_literal),
 	    cmocka_unit_test(
 	        test_list_users_pages_through_1000_users_each_exactly_once),

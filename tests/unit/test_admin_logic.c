@@ -96,6 +96,7 @@ test_page_token_round_trips_for_its_filters_only(void **state)
 	    {.actor = "root", .target = "x"},
 	    {.actor = "roo", .target = "t"},
 	    {.actor = "root", .action = "users.get"},
+	    {.actor = "root", .kind = "changes"},
 	    {.actor = "root", .has_since = true, .since_us = 0},
 	};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
@@ -405,6 +406,19 @@ test_is_admin_is_the_role_claim(void **state)
 	assert_false(admin);
 }
 
+static void
+test_the_reads_are_the_three_looking_actions(void **state)
+{
+	(void) state;
+	char reads[ADMIN_READS_BYTES];
+	admin_action_reads(reads);
+	assert_string_equal(reads, "{users.list,users.get,audit.list}");
+	assert_true(admin_action_of(ADMIN_METHOD("ListAudit"))->read);
+	assert_false(admin_action_of(ADMIN_METHOD("UpdateUser"))->read);
+	assert_false(admin_action_of(ADMIN_METHOD("DeleteAccount"))->read);
+	assert_false(admin_action_of("/no.Such/Method")->read);
+}
+
 int
 main(void)
 {
@@ -429,6 +443,7 @@ main(void)
 	        test_a_non_admin_refusal_names_the_caller_without_notes),
 	    cmocka_unit_test(test_an_unknown_refusal_is_noted_with_its_reason),
 	    cmocka_unit_test(test_is_admin_is_the_role_claim),
+	    cmocka_unit_test(test_the_reads_are_the_three_looking_actions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

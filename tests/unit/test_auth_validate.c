@@ -112,28 +112,28 @@ test_uuid_is_the_8_4_4_4_12_hex_form(void **state)
 }
 
 static void
-test_like_prefix_escapes_metacharacters_and_lowers_case(void **state)
+test_like_substring_escapes_metacharacters_and_lowers_case(void **state)
 {
 	(void) state;
 	char out[AUTH_LIKE_MAX];
-	assert_null(auth_like_prefix("Ada", out, sizeof(out)));
-	assert_string_equal(out, "ada%");
-	assert_null(auth_like_prefix("", out, sizeof(out)));
-	assert_string_equal(out, "%");
-	assert_null(auth_like_prefix("a_b%c\\d", out, sizeof(out)));
-	assert_string_equal(out, "a\\_b\\%c\\\\d%");
-	assert_null(auth_like_prefix("%%", out, sizeof(out)));
-	assert_string_equal(out, "\\%\\%%");
+	assert_null(auth_like_substring("Ada", out, sizeof(out)));
+	assert_string_equal(out, "%ada%");
+	assert_null(auth_like_substring("", out, sizeof(out)));
+	assert_string_equal(out, "%%");
+	assert_null(auth_like_substring("a_b%c\\d", out, sizeof(out)));
+	assert_string_equal(out, "%a\\_b\\%c\\\\d%");
+	assert_null(auth_like_substring("%%", out, sizeof(out)));
+	assert_string_equal(out, "%\\%\\%%");
 	/* Every byte a metacharacter: the pattern still fits. */
 	char q[AUTH_QUERY_MAX + 2];
 	memset(q, '%', AUTH_QUERY_MAX);
 	q[AUTH_QUERY_MAX] = '\0';
-	assert_null(auth_like_prefix(q, out, sizeof(out)));
-	assert_int_equal(strlen(out), 2 * AUTH_QUERY_MAX + 1);
+	assert_null(auth_like_substring(q, out, sizeof(out)));
+	assert_int_equal(strlen(out), 2 * AUTH_QUERY_MAX + 2);
 	q[AUTH_QUERY_MAX] = 'x';
 	q[AUTH_QUERY_MAX + 1] = '\0';
-	assert_non_null(auth_like_prefix(q, out, sizeof(out)));
-	assert_non_null(auth_like_prefix("abc", out, 4));
+	assert_non_null(auth_like_substring(q, out, sizeof(out)));
+	assert_non_null(auth_like_substring("abc", out, 5));
 }
 
 static void
@@ -178,7 +178,7 @@ main(void)
 	    cmocka_unit_test(test_password_rules),
 	    cmocka_unit_test(test_uuid_is_the_8_4_4_4_12_hex_form),
 	    cmocka_unit_test(
-	        test_like_prefix_escapes_metacharacters_and_lowers_case),
+	        test_like_substring_escapes_metacharacters_and_lowers_case),
 	    cmocka_unit_test(
 	        test_page_token_round_trips_and_rejects_anything_else),
 	};

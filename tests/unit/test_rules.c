@@ -374,11 +374,12 @@ test_account_validators_enforce_the_rows(void **state)
 	char like[AUTH_LIKE_MAX];
 	max = row(&auth__v1__admin_list_users_request__descriptor, "query")
 	          ->max_len;
-	assert_null(auth_like_prefix(
+	assert_null(auth_like_substring(
 	    repeat(s, "\xf0\x9f\x98\x80", max), like, sizeof(like)));
-	assert_null(auth_like_prefix(repeat(s, "%", max), like, sizeof(like)));
+	assert_null(
+	    auth_like_substring(repeat(s, "%", max), like, sizeof(like)));
 	assert_string_equal(
-	    auth_like_prefix(repeat(s, "a", max + 1), like, sizeof(like)),
+	    auth_like_substring(repeat(s, "a", max + 1), like, sizeof(like)),
 	    "must be at most 254 characters");
 }
 
