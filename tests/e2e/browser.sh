@@ -128,7 +128,7 @@ mkdir -p "$out"
 rc=0
 E2E_NODE_MODULES=$mods/node_modules E2E_CHROMIUM=$chromium \
   E2E_MAIL_DIR=$maildir E2E_ADMIN_USER=$admin_user E2E_ADMIN_PASSWORD=$admin_password \
-  timeout 240 node "$here/browser.mjs" "$base" "$out" || rc=$?
+  timeout 480 node "$here/browser.mjs" "$base" "$out" || rc=$?
 if ((rc != 0)); then
   for f in "$tmp"/*.log; do
     [[ -s $f ]] || continue
