@@ -260,6 +260,11 @@ async function a11yShow(p, hash) {
   });
 }
 
+/* A screenshot's name for the page at hash: "#/admin/users/id" -> "admin-users-id". */
+function pageName(hash) {
+  return hash.replace(/^#\//, '').replace(/[^a-z0-9]+/gi, '-');
+}
+
 async function axeViolations(p) {
   if (!(await p.evaluate(() => typeof window.axe === 'object'))) await p.addScriptTag({ path: axePath });
   return p.evaluate(async () => {
@@ -451,6 +456,7 @@ async function accessibility() {
         for (const hash of guestPages) {
           await a11yShow(guest, hash);
           for (const v of await axeViolations(guest)) found.push(`${hash} at ${size.width}px: ${v}`);
+          await screenshot(`page-${size.width}-${pageName(hash)}`);
           if (size === DESKTOP) await keyboardWalk(guest, `${hash} by keyboard`);
         }
       }
@@ -511,6 +517,7 @@ async function accessibility() {
         for (const hash of pages) {
           await a11yShow(guest, hash);
           for (const v of await axeViolations(guest)) found.push(`${hash} at ${size.width}px: ${v}`);
+          await screenshot(`page-${size.width}-${pageName(hash.replace(id, 'id'))}`);
           await inputBorderContrast(guest, hash);
           if (size === DESKTOP) await keyboardWalk(guest, `${hash} by keyboard`);
         }
