@@ -10,7 +10,9 @@
 #   - a C file is at most 700 lines, except the codec (libcore/src/json.c);
 #   - edge/main.c, which only wires the edge together, stays under 300;
 #   - none of curl's banned functions: sprintf vsprintf strcpy strcat
-#     strncpy strtok atoi gets (use snprintf, memcpy with a length, strtol).
+#     strncpy strtok atoi gets (use snprintf, memcpy with a length, strtol);
+#   - and, beside the C rules: every block of the frontend's stylesheets
+#     (edge/www/*.css) is closed (an unclosed @media swallows what follows).
 #
 # The files are what git tracks (git ls-files '*.c' '*.h'); outside a git
 # checkout, every .c and .h file below the root except build*/ trees.
@@ -151,10 +153,37 @@ banned_calls() {
 	' "$@"
 }
 
+# unbalanced_css FILE...: a stylesheet whose blocks do not all close (an
+# unclosed @media block swallows every rule after it, silently: the CSS
+# stays valid). Braces inside comments and strings are not counted.
+unbalanced_css() {
+	awk '
+	FNR == 1 { if (prev != "" && depth != 0) report(prev); depth = 0; prev = FILENAME; incomment = 0 }
+	{
+		line = $0
+		out = ""
+		for (i = 1; i <= length(line); i++) {
+			two = substr(line, i, 2)
+			if (incomment) {
+				if (two == "*/") { incomment = 0; i++ }
+				continue
+			}
+			if (two == "/*") { incomment = 1; i++; continue }
+			c = substr(line, i, 1)
+			if (c == "{") depth++
+			else if (c == "}") { depth--; if (depth < 0) { printf "%s:%d: a } that closes nothing\n", FILENAME, FNR; depth = 0 } }
+		}
+	}
+	function report(f) { printf "%s: %d block(s) not closed at the end\n", f, depth }
+	END { if (prev != "" && depth != 0) report(prev) }
+	' "$@"
+}
+
 report="$(
 	long_functions "${checked[@]}"
 	long_files "${checked[@]}"
 	banned_calls "${checked[@]}"
+	unbalanced_css "$ROOT"/edge/www/*.css
 )"
 if [[ -n "$report" ]]; then
 	printf '%s\n' "$report"
