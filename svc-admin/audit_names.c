@@ -48,4 +48,3 @@ audit_name_targets(
 		}
 	}
 }
-
