@@ -21,6 +21,15 @@ lists every manifest but the Secret template. svc-auth gets every mail
 setting (the SMTP relay, with its password from the Secret; the sender;
 where the links point, the same public URL as the issuer), with values
 svc-auth accepts.
+Mutual TLS: every RPC listen and dial URL is tls+tcp://; each Deployment
+reads its certificate, key and CA (RPC_TLS_*_FILE) from the Secret of a
+cert-manager Certificate whose commonName is its own identity, issued by
+the CA Issuer of a CA Certificate; every identity (the operators' too) has
+its Certificate (ECDSA, server and client auth, renewed before it ends).
+NetworkPolicy: each component's pods are selected by one policy, which
+admits to each RPC port exactly the components that dial it (read from
+their dial variables) and the operators' pods, and the edge's HTTP port
+from anywhere.
 """
 
 import glob
@@ -39,6 +48,9 @@ API = {
     "PodDisruptionBudget": "policy/v1",
     "Secret": "v1",
     "ConfigMap": "v1",
+    "Issuer": "cert-manager.io/v1",
+    "Certificate": "cert-manager.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
 }
 BINARIES = {"svc-auth", "svc-user", "svc-admin", "edge"}
 RPC = {  # binary: (listen variable, rpcctl service name)
@@ -83,11 +95,21 @@ def check_rpc_probe(c, where, probe, short, port, kind):
     text = " ".join(cmd)
     c.check(bool(cmd) and cmd[0] == "rpcctl" and "health" in cmd and
             f"--service {short}" in text and
-            f"--url tcp://127.0.0.1:{port}" in text,
+            f"--url tls+tcp://127.0.0.1:{port}" in text,
             f"{where}: {kind} is not rpcctl health of {short} at "
-            f"tcp://127.0.0.1:{port}: {text}")
+            f"tls+tcp://127.0.0.1:{port}: {text}")
     c.check(int(probe.get("timeoutSeconds", 1)) >= 2,
             f"{where}: {kind} times out before rpcctl's 2 s deadline")
+
+
+def cert_secret_keys(objs, secret_name):
+    """The keys of the Secret a cert-manager Certificate writes, when one
+    of the manifests' Certificates writes secret_name; else None."""
+    for (k, _), d in objs.items():
+        if k == "Certificate" and \
+                (d.get("spec") or {}).get("secretName") == secret_name:
+            return {"tls.crt", "tls.key", "ca.crt"}
+    return None
 
 
 def check_container(c, where, ctr, pod_sc, vars_of, objs, volumes):
@@ -174,7 +196,8 @@ def check_container(c, where, ctr, pod_sc, vars_of, objs, volumes):
         key = items.get(f) if items is not None else f
         tmpl = objs.get(("Secret", secret.get("secretName")))
         keys = set((tmpl or {}).get("stringData") or {}) | \
-            set((tmpl or {}).get("data") or {})
+            set((tmpl or {}).get("data") or {}) | \
+            (cert_secret_keys(objs, secret.get("secretName")) or set())
         c.check(key is not None and key in keys,
                 f"{where}: {name} needs key {key!r} of Secret "
                 f"{secret.get('secretName')!r}, not in its template")
@@ -204,6 +227,176 @@ def check_mail(c, env_of):
                          str(env.get("AUTH_MAIL_FROM") or "")) is not None,
             f"{where}: AUTH_MAIL_FROM {env.get('AUTH_MAIL_FROM')!r} is not a "
             "bare address")
+
+
+def certificate_of_secret(objs, secret_name):
+    for (k, n), d in objs.items():
+        if k == "Certificate" and \
+                (d.get("spec") or {}).get("secretName") == secret_name:
+            return n, d
+    return None, None
+
+
+def check_certificates(c, objs, files_of, deployments, env_of):
+    """The CA, a Certificate per identity, and each Deployment's TLS
+    variables pointing at the files of its own identity's Certificate."""
+    certs = {n: d for (k, n), d in objs.items() if k == "Certificate"}
+    issuers = {n: d for (k, n), d in objs.items() if k == "Issuer"}
+    # The CA Issuers: spec.ca naming the Secret of a CA Certificate.
+    ca_issuers = set()
+    for name, d in issuers.items():
+        ca = (d.get("spec") or {}).get("ca")
+        if ca is None:
+            continue
+        _, cert = certificate_of_secret(objs, ca.get("secretName"))
+        if c.check(cert is not None and
+                   (cert.get("spec") or {}).get("isCA") is True,
+                   f"Issuer {name}: its CA Secret {ca.get('secretName')!r} "
+                   "is not made by a Certificate with isCA"):
+            ca_issuers.add(name)
+    c.check(len(ca_issuers) == 1, f"one CA Issuer expected: "
+                                  f"{sorted(ca_issuers)}")
+    by_identity = {}
+    for name, d in certs.items():
+        spec = d.get("spec") or {}
+        ref = spec.get("issuerRef") or {}
+        c.check(ref.get("kind", "Issuer") in ("Issuer", "ClusterIssuer") and
+                ref.get("name") in issuers,
+                f"Certificate {name}: issuerRef {ref} is not an Issuer of "
+                "the manifests")
+        if spec.get("isCA"):
+            continue
+        cn = spec.get("commonName")
+        where = f"{files_of[('Certificate', name)]}: Certificate {name}"
+        c.check(cn in deploylib.IDENTITIES,
+                f"{where}: commonName {cn!r} is not an identity "
+                f"{deploylib.IDENTITIES}")
+        c.check(cn not in by_identity, f"{where}: a second certificate "
+                                       f"for {cn}")
+        by_identity[cn] = name
+        c.check(ref.get("name") in ca_issuers,
+                f"{where}: not issued by the CA Issuer")
+        c.check(cn in (spec.get("dnsNames") or []),
+                f"{where}: dnsNames lack {cn!r} (clients check the server's "
+                "identity as its DNS name)")
+        usages = set(spec.get("usages") or [])
+        c.check({"server auth", "client auth"} <= usages,
+                f"{where}: usages need server auth and client auth")
+        key = spec.get("privateKey") or {}
+        c.check(key.get("algorithm") == "ECDSA" and key.get("size") == 256,
+                f"{where}: the key is not ECDSA P-256")
+        try:
+            dur = int(str(spec.get("duration", "")).rstrip("h"))
+            renew = int(str(spec.get("renewBefore", "")).rstrip("h"))
+            c.check(0 < renew < dur, f"{where}: renewBefore is not within "
+                                     "the duration")
+        except ValueError:
+            c.check(False, f"{where}: duration and renewBefore in hours "
+                           "expected")
+    for ident in deploylib.IDENTITIES:
+        c.check(ident in by_identity, f"no Certificate for the identity "
+                                      f"{ident}")
+
+    for name, d in deployments.items():
+        env = env_of.get(name)
+        if env is None:
+            continue
+        where = f"{files_of[('Deployment', name)]}: Deployment {name}"
+        pod = d["spec"]["template"]["spec"]
+        ctr = pod["containers"][0]
+        volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+        mounts = {m.get("mountPath"): m.get("name")
+                  for m in ctr.get("volumeMounts") or []}
+        want = {"RPC_TLS_CERT": "tls.crt", "RPC_TLS_KEY": "tls.key",
+                "RPC_TLS_CA": "ca.crt"}
+        secrets = set()
+        for var, key in want.items():
+            c.check(var not in env, f"{where}: {var} is set inline; use "
+                                    f"{var}_FILE (re-read when renewed)")
+            path = str(env.get(var + "_FILE") or "")
+            d_, _, f = path.rpartition("/")
+            vol = volumes.get(mounts.get(d_)) or {}
+            sname = (vol.get("secret") or {}).get("secretName")
+            items = {i.get("path"): i.get("key")
+                     for i in (vol.get("secret") or {}).get("items") or []}
+            c.check(bool(path) and items.get(f, f) == key,
+                    f"{where}: {var}_FILE ({path!r}) is not the {key} of a "
+                    "mounted certificate Secret")
+            secrets.add(sname)
+        if not c.check(len(secrets) == 1,
+                       f"{where}: its TLS files come from {secrets}, not "
+                       "one Secret"):
+            continue
+        cname, cert = certificate_of_secret(objs, secrets.pop())
+        cn = ((cert or {}).get("spec") or {}).get("commonName")
+        c.check(cn == name, f"{where}: presents the certificate {cname} of "
+                            f"{cn!r}, not its own identity {name!r}")
+
+
+def rule_sources(rule):
+    """The app.kubernetes.io/name of each podSelector in a rule's from
+    list; None for a rule from anywhere (no from)."""
+    if not rule.get("from"):
+        return None
+    out = set()
+    for peer in rule["from"]:
+        labels = ((peer.get("podSelector") or {}).get("matchLabels") or {})
+        out.add(labels.get("app.kubernetes.io/name", "?") if
+                "namespaceSelector" not in peer and "ipBlock" not in peer
+                else "?")
+    return out
+
+
+def check_policies(c, objs, files_of, deployments, env_of, ports_of,
+                   binary_of):
+    """Who may reach which port: the callers the dial lists name, and the
+    operators."""
+    policies = {n: d for (k, n), d in objs.items() if k == "NetworkPolicy"}
+    callers = {}  # deployment name -> the deployments that dial it
+    for name, env in env_of.items():
+        for var, target in DIALS.items():
+            if var in env:
+                callers.setdefault(target, set()).add(name)
+    for name, d in deployments.items():
+        labels = d["spec"]["template"]["metadata"].get("labels") or {}
+        mine = [p for p, pd in policies.items()
+                if matches(((pd.get("spec") or {}).get("podSelector") or {})
+                           .get("matchLabels") or {}, labels)]
+        if not c.check(len(mine) == 1, f"Deployment {name}: selected by "
+                                       f"the policies {mine}, not one"):
+            continue
+        pol = policies[mine[0]]
+        where = f"{files_of[('NetworkPolicy', mine[0])]}: NetworkPolicy " \
+                f"{mine[0]}"
+        spec = pol.get("spec") or {}
+        c.check("Ingress" in (spec.get("policyTypes") or []),
+                f"{where}: policyTypes lacks Ingress")
+        ports = ports_of.get(name, {})
+        admitted = {}  # container port -> set of sources, None = anyone
+        for rule in spec.get("ingress") or []:
+            src = rule_sources(rule)
+            for p in rule.get("ports") or []:
+                num = ports.get(p.get("port"), p.get("port"))
+                c.check(num in ports.values() and
+                        p.get("protocol", "TCP") == "TCP",
+                        f"{where}: port {p.get('port')!r} is not a TCP port "
+                        f"of {name}")
+                if src is None or admitted.get(num, set()) is None:
+                    admitted[num] = None
+                else:
+                    admitted[num] = admitted.get(num, set()) | src
+            c.check(bool(rule.get("ports")), f"{where}: a rule for every "
+                                             "port")
+        for pname, num in ports.items():
+            if binary_of.get(name) == "edge":
+                c.check(admitted.get(num, set()) is None,
+                        f"{where}: the edge's port {num} is not open to "
+                        "its clients")
+                continue
+            want = callers.get(name, set()) | {"ops"}
+            got = admitted.get(num, set())
+            c.check(got == want, f"{where}: port {num} admits {got}, "
+                                 f"expected its callers {sorted(want)}")
 
 
 def main():
@@ -283,8 +476,8 @@ def main():
         if binary in RPC:
             var, short = RPC[binary]
             port = deploylib.listen_port(env.get(var))
-            c.check(str(env.get(var, "")).startswith("tcp://0.0.0.0:"),
-                    f"{where}: {var} must be tcp://0.0.0.0:PORT")
+            c.check(str(env.get(var, "")).startswith("tls+tcp://0.0.0.0:"),
+                    f"{where}: {var} must be tls+tcp://0.0.0.0:PORT")
             c.check(port in ports.values(),
                     f"{where}: {var} port {port} is not a containerPort")
             for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
@@ -357,7 +550,7 @@ def main():
             if var not in env:
                 continue
             for url in re.split(r"[ ,]+", str(env[var]).strip()):
-                m = re.match(r"^tcp://([a-z0-9.-]+):(\d+)$", url)
+                m = re.match(r"^tls\+tcp://([a-z0-9.-]+):(\d+)$", url)
                 host = m.group(1).split(".")[0] if m else None
                 ok = (m is not None and host in services and
                       int(m.group(2)) in service_ports.get(host, set()) and
@@ -365,8 +558,13 @@ def main():
                 c.check(ok, f"Deployment {name}: {var} URL {url} is not the "
                             f"Service of {target} at its port")
 
+    check_certificates(c, objs, files_of, deployments, env_of)
+    check_policies(c, objs, files_of, deployments, env_of, ports_of,
+                   binary_of)
+
     for comp in sorted(BINARIES):
-        for kind in ("Deployment", "Service", "PodDisruptionBudget"):
+        for kind in ("Deployment", "Service", "PodDisruptionBudget",
+                     "NetworkPolicy"):
             c.check((kind, comp) in objs, f"{comp}: no {kind}")
     secrets = [n for (k, n) in objs if k == "Secret"]
     c.check(bool(secrets), "no Secret template")

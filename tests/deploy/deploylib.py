@@ -28,6 +28,7 @@ SECRET_VARS = {
     "ADMIN_DATABASE_URL",
     "POSTGRES_PASSWORD",
     "AUTH_SMTP_PASSWORD",
+    "RPC_TLS_KEY",
 }
 
 # svc-auth's mail settings that every deployment hands to svc-auth, from
@@ -103,9 +104,19 @@ def allowed_env(names):
 
 
 def listen_port(url):
-    """The port of tcp://host:port, or None."""
-    m = re.match(r"^tcp://[^/]*:(\d+)$", url or "")
+    """The port of tls+tcp://host:port (or plain tcp://host:port), or
+    None."""
+    m = re.match(r"^(?:tls\+)?tcp://[^/]*:(\d+)$", url or "")
     return int(m.group(1)) if m else None
+
+
+# The identities of the RPC transport's certificates (their commonName):
+# one per binary, and the operators' (rpcctl).
+IDENTITIES = ["edge", "svc-auth", "svc-user", "svc-admin", "ops"]
+
+# The variables of a process's own credentials for mutual TLS, each given
+# as a file (NAME_FILE) so that a renewed certificate is re-read.
+TLS_VARS = ["RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA"]
 
 
 class Checks:
