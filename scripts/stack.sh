@@ -10,6 +10,11 @@
 # Ports: PostgreSQL 55432 (DEV_PG_PORT), Redis 56379 (DEV_REDIS_PORT); the
 # services read AUTH_DATABASE_URL, REDIS_URL, *_RPC_LISTEN, *_RPC_DIAL,
 # EDGE_LISTEN and friends, and any of them already exported is kept.
+# Every RPC connection is mutual TLS (tls+tcp://) with the certificates of
+# the private CA in .run/pki (scripts/certs.sh init: made on the first start,
+# renewed when due); rpcctl run in the checkout speaks as "ops" with them.
+# STACK_PLAIN_TCP=1 runs plain tcp:// instead, for experiments only: anyone
+# who reaches a port may then call every method.
 # Needs root (or sudo) to install packages and to run PostgreSQL as postgres.
 set -euo pipefail
 
@@ -22,6 +27,7 @@ PIDS="$RUN/pids"
 STATE="$RUN/stack.env"
 REDIS_DIR="$RUN/redis"
 MAIL_DIR="$RUN/mail"
+PKI="$RUN/pki"
 SERVICES=(svc-auth svc-user svc-admin edge)
 
 # How long the services get to become healthy, and to exit after SIGTERM.
@@ -115,14 +121,21 @@ fi
 install_cleanup_traps
 ensure_packages
 
+# The RPC transport: mutual TLS unless STACK_PLAIN_TCP=1.
+case "${STACK_PLAIN_TCP:-0}" in
+0 | "") rpc_scheme=tls+tcp ;;
+1) rpc_scheme=tcp ;;
+*) usage_error "STACK_PLAIN_TCP must be 0 or 1" ;;
+esac
+
 # The services' configuration; values the user exported win.
 : "${AUTH_DATABASE_URL:=postgresql://postgres@127.0.0.1:$pg_port/authdb}"
 : "${USER_DATABASE_URL:=postgresql://postgres@127.0.0.1:$pg_port/apidb}"
 : "${ADMIN_DATABASE_URL:=postgresql://postgres@127.0.0.1:$pg_port/admindb}"
 : "${REDIS_URL:=redis://127.0.0.1:$redis_port/0}"
-: "${AUTH_RPC_LISTEN:=tcp://127.0.0.1:7101}"
-: "${USER_RPC_LISTEN:=tcp://127.0.0.1:7102}"
-: "${ADMIN_RPC_LISTEN:=tcp://127.0.0.1:7103}"
+: "${AUTH_RPC_LISTEN:=$rpc_scheme://127.0.0.1:7101}"
+: "${USER_RPC_LISTEN:=$rpc_scheme://127.0.0.1:7102}"
+: "${ADMIN_RPC_LISTEN:=$rpc_scheme://127.0.0.1:7103}"
 : "${AUTH_RPC_DIAL:=$AUTH_RPC_LISTEN}"
 : "${USER_RPC_DIAL:=$USER_RPC_LISTEN}"
 : "${ADMIN_RPC_DIAL:=$ADMIN_RPC_LISTEN}"
@@ -159,8 +172,8 @@ export AUTH_PUBLIC_BASE_URL
 # already running, and finding out should not take a build.
 already="probably a stack is already running; stop it with: scripts/stack.sh stop"
 for url in "$AUTH_RPC_LISTEN" "$USER_RPC_LISTEN" "$ADMIN_RPC_LISTEN"; do
-	if [[ "$url" =~ ^tcp://.*:([0-9]+)$ ]]; then
-		require_free_port "${BASH_REMATCH[1]}" "$url" "$already"
+	if [[ "$url" =~ ^(tls\+)?tcp://.*:([0-9]+)$ ]]; then
+		require_free_port "${BASH_REMATCH[2]}" "$url" "$already"
 	fi
 done
 require_free_port "$edge_port" "edge, $EDGE_LISTEN" "$already"
@@ -185,6 +198,20 @@ rpcctl="$ROOT/build/cli/rpcctl"
 # restrictive umask would otherwise make it private.
 mkdir -p "$RUN" "$LOGS"
 chmod 755 "$RUN"
+
+# The private CA and a certificate per identity (edge, svc-auth, svc-user,
+# svc-admin, ops), made once and renewed when they end within 30 days; the
+# revocation list is rewritten weekly. Each service presents its own
+# (RPC_TLS_CERT_FILE/KEY_FILE, set per process below); all share the CA
+# and the CRL, and re-read the files when they change.
+if [[ "$rpc_scheme" == tls+tcp ]]; then
+	"$ROOT/scripts/certs.sh" init "$PKI" | sed 's/^/    /' >&2
+	export RPC_TLS_CA_FILE="$PKI/ca.crt" RPC_TLS_CRL_FILE="$PKI/crl.pem"
+	# rpcctl's health checks below, as the operators' identity.
+	export RPCCTL_CERT="$PKI/ops.crt" RPCCTL_KEY="$PKI/ops.key" RPCCTL_CACERT="$PKI/ca.crt"
+else
+	warn "STACK_PLAIN_TCP=1: the RPC ports speak plain tcp://, without certificates: any local process can call every method (admin ones too), read tokens on the wire and forge client-ip"
+fi
 
 pg_data="$(pg_usable_dir "$RUN/pg" stack-pg)"
 if [[ "$pg_data" != "$RUN/pg" ]]; then
@@ -230,8 +257,13 @@ for name in "${SERVICES[@]}"; do
 	# setsid: the services get their own session, so Ctrl-C in this
 	# terminal reaches only this script, which stops them in order, and a
 	# detached stack survives the terminal closing. setsid execs in place
-	# (a background job is no group leader), so $! is the service itself.
-	setsid "$(service_bin "$name")" </dev/null >>"$LOGS/$name.log" 2>&1 &
+	# (a background job is no group leader), and so does env, so $! is the
+	# service itself.
+	tls_env=()
+	if [[ "$rpc_scheme" == tls+tcp ]]; then
+		tls_env=(RPC_TLS_CERT_FILE="$PKI/$name.crt" RPC_TLS_KEY_FILE="$PKI/$name.key")
+	fi
+	env "${tls_env[@]}" setsid "$(service_bin "$name")" </dev/null >>"$LOGS/$name.log" 2>&1 &
 	service_pid[$name]=$!
 	printf '%s %s\n' "$name" "$!" >>"$PIDS"
 	# Not a job: bash would otherwise print "Killed ..." noise when a
@@ -292,6 +324,11 @@ printf '  logs:            %s/<service>.log\n' "$LOGS"
 printf '  PostgreSQL:      postgresql://postgres@127.0.0.1:%s/ (data: %s)\n' "$pg_port" "$pg_data"
 printf '  Redis:           redis://127.0.0.1:%s/0 (data: %s)\n' "$redis_port" "$REDIS_DIR"
 printf '  mail:            %s\n' "$mail_where"
+if [[ "$rpc_scheme" == tls+tcp ]]; then
+	printf '  RPC:             mutual TLS, certificates in %s (rpcctl here speaks as ops)\n' "$PKI"
+else
+	printf '  RPC:             plain tcp:// (STACK_PLAIN_TCP=1): no certificates, no caller checks\n'
+fi
 printf '\n'
 
 if [[ "$mode" == detach ]]; then

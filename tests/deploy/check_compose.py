@@ -13,7 +13,10 @@ in named volumes, Redis with its append-only file. svc-auth's mail settings
 come from the operator's .env (each one reaches svc-auth as written; left
 out, svc-auth's default applies, no mail leaves and the links point at the
 edge's public URL), its SMTP password from a compose secret, and svc-auth
-alone has a way out to an SMTP server.
+alone has a way out to an SMTP server. Every RPC URL is tls+tcp://, and each
+of our containers presents the certificate and key of its own identity
+(compose secrets NAME_tls_crt/_key, mounted by that identity's containers
+only) and checks its peers against the CA (rpc_ca).
 """
 
 import os
@@ -144,10 +147,11 @@ def check_ours(c, name, svc, conf, binaries_vars, images):
         _, listen_var, short = SERVICE_OF[binary]
         port = deploylib.listen_port(env.get(listen_var, ""))
         c.check(port is not None and
-                env.get(listen_var, "").startswith("tcp://0.0.0.0:"),
-                f"{name}: {listen_var} must listen on tcp://0.0.0.0:PORT")
+                env.get(listen_var, "").startswith("tls+tcp://0.0.0.0:"),
+                f"{name}: {listen_var} must listen on tls+tcp://0.0.0.0:PORT")
         c.check(re.search(rf"\brpcctl\b.*--service {short} --url "
-                          rf"tcp://127\.0\.0\.1:{port}\b.*\bhealth\b", test)
+                          rf"tls\+tcp://127\.0\.0\.1:{port}\b.*\bhealth\b",
+                          test)
                 is not None,
                 f"{name}: health check is not rpcctl health of {short} at "
                 f"port {port}: {test}")
@@ -180,7 +184,8 @@ def check_dials(c, ours):
             urls = sorted(u.strip() for u in re.split(r"[ ,]+", env[var])
                           if u.strip())
             want = sorted(
-                f"tcp://{tname}:{deploylib.listen_port(tenv[listen_var])}"
+                f"tls+tcp://{tname}:"
+                f"{deploylib.listen_port(tenv[listen_var])}"
                 for tname, tenv in by_binary.get(target, []))
             c.check(urls == want, f"{name}: {var} is {urls}, expected every "
                                   f"{target} replica {want}")
@@ -298,6 +303,33 @@ def check_mail(c, root, compose, conf, ours, binaries_vars):
                          f"AUTH_SMTP_URL: {why}")
 
 
+def tls_secret(identity, what):
+    """The compose secret of an identity's certificate or key."""
+    return f"{identity.replace('-', '_')}_tls_{what}"
+
+
+def check_tls(c, services, ours):
+    """Each of our containers: its own identity's certificate and key, the
+    CA; no container holds another identity's key."""
+    for name, (binary, env) in ours.items():
+        want = {"RPC_TLS_CERT_FILE": tls_secret(binary, "crt"),
+                "RPC_TLS_KEY_FILE": tls_secret(binary, "key"),
+                "RPC_TLS_CA_FILE": "rpc_ca"}
+        for var, secret in want.items():
+            c.check(env.get(var) == f"/run/secrets/{secret}",
+                    f"{name}: {var} is {env.get(var)!r}, expected "
+                    f"/run/secrets/{secret} (its own identity, {binary})")
+        for var in deploylib.TLS_VARS:
+            c.check(var not in env, f"{name}: {var} is set inline; use "
+                                    f"{var}_FILE (re-read when renewed)")
+    for name, svc in services.items():
+        binary = ours.get(name, (None, None))[0]
+        for ident in deploylib.IDENTITIES:
+            if ident != binary:
+                c.check(tls_secret(ident, "key") not in secrets_of(svc),
+                        f"{name}: mounts the key of {ident}")
+
+
 def git_ignores(root, rel):
     """True when git would ignore rel; outside a git work tree (a source
     tarball), when .gitignore names its directory."""
@@ -361,6 +393,7 @@ def main():
     c.check(len(images) == 1,
             f"our services do not all run the one image: {sorted(images)}")
     check_dials(c, ours)
+    check_tls(c, services, ours)
     check_mail(c, root, compose, conf, ours, binaries_vars)
     binaries = {b for b, _ in ours.values()}
     c.check(binaries == BINARIES, f"binaries run: {sorted(binaries)}")

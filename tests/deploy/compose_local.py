@@ -11,8 +11,10 @@ Usage: compose_local.py CONFIG_YAML K8S_DIR OUT_DIR BUILD_DIR SECRETS_DIR
 NAME is a compose service (or "redis"); its container address and listen
 port become HOST:PORT. Writes, for each of our services, OUT_DIR/NAME.cmd
 (the binary's path), NAME.env (KEY=VALUE lines) and NAME.health (the health
-check's argv, NUL-separated); and for each Deployment,
-OUT_DIR/k8s-NAME-{readiness,liveness} with .probe (an exec probe's argv) or
+check's argv, NUL-separated, to be run in NAME.env as a container's health
+check runs in its environment); and for each Deployment,
+OUT_DIR/k8s-NAME-{readiness,liveness} with .probe (an exec probe's argv, to
+be run in the environment of the compose service of the same binary) or
 .url (an HTTP probe's URL).
 """
 
@@ -53,7 +55,8 @@ def main():
         for k, v in (svc.get("environment") or {}).items():
             v = "" if v is None else str(v)
             if k == LISTEN[binary]:
-                v = f"tcp://{addr}" if v.startswith("tcp://") else addr
+                # tls+tcp://0.0.0.0:7101 -> tls+tcp://HOST:PORT
+                v = f"{v.split('://', 1)[0]}://{addr}" if "://" in v else addr
             elif v.startswith("/run/secrets/"):
                 v = os.path.join(secrets, v[len("/run/secrets/"):])
             else:

@@ -16,8 +16,11 @@
 # its link at AUTH_PUBLIC_BASE_URL verifies the address through the edge,
 # and neither the password nor the link is logged; svc-admin's roles cannot
 # change the audit log; the Kubernetes probes mean what they say (readiness
-# fails and liveness holds while Redis is down); SIGTERM stops every
-# process with status 0. Its own PostgreSQL cluster, because roles belong
+# fails and liveness holds while Redis is down); every RPC connection is
+# mutual TLS with the certificates make-secrets.sh issues, a client without
+# a certificate is refused, and a certificate make-secrets.sh renews reaches
+# the running service through the very file compose mounts; SIGTERM stops
+# every process with status 0. Its own PostgreSQL cluster, because roles belong
 # to a whole cluster.
 # Usage: runtime.sh BUILD_DIR
 set -euo pipefail
@@ -71,6 +74,19 @@ check "the KEK is 32 bytes of base64" \
 	test "$(base64 -d "$work/secrets/auth_kek" | wc -c)" = 32
 check "the secrets directory is private" \
 	test "$(stat -c %a "$work/secrets")" = 700
+for s in rpc_ca rpc_crl edge_tls_crt edge_tls_key svc_auth_tls_crt svc_auth_tls_key \
+	svc_user_tls_crt svc_user_tls_key svc_admin_tls_crt svc_admin_tls_key; do
+	check "make-secrets made $s" test -s "$work/secrets/$s"
+done
+subject_of() { openssl x509 -noout -subject -nameopt RFC2253 -in "$1"; }
+check "svc_user_tls_crt names the identity svc-user" \
+	test "$(subject_of "$work/secrets/svc_user_tls_crt")" = "subject=CN=svc-user"
+check "and is signed by rpc_ca" \
+	openssl verify -CAfile "$work/secrets/rpc_ca" "$work/secrets/svc_user_tls_crt"
+check "the CA's key stays in pki/, private" \
+	test "$(stat -c %a "$work/secrets/pki/ca.key")" = 600
+check "and is no compose secret" \
+	fails grep -qF "$(sed -n 2p "$work/secrets/pki/ca.key")" "$work/secrets/"*_tls_key
 
 run_init() { # SECRETS_DIR
 	PGHOST=127.0.0.1 PGPORT="$port" POSTGRES_USER=postgres \
@@ -111,6 +127,12 @@ check "init creates the databases and roles" run_init "$work/secrets" >/dev/null
 mkdir -p "$work/local"
 chmod 700 "$work/local"
 cp "$work/secrets/auth_kek" "$work/local/"
+# The certificates as they are: symbolic links, so that a renewal by
+# make-secrets.sh reaches the processes as it reaches a container's bind
+# mount.
+for f in "$work/secrets/"rpc_* "$work/secrets/"*_tls_*; do
+	ln -s "$f" "$work/local/"
+done
 # The operator writes the SMTP relay's password into its secret.
 smtp_user=microcore-mailer
 smtp_password="relay-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
@@ -206,18 +228,23 @@ for n in "${names[@]}"; do maps+=("$n=${addr[$n]}"); done
 "$python" "$here/compose_local.py" "$work/compose.yaml" "$ROOT/deploy/k8s" \
 	"$work/svc" "$build" "$work/local" "${maps[@]}"
 
+# A health check or an exec probe runs in its container's environment
+# (rpcctl there presents the container's own certificate).
 healthy() { # NAME: runs its compose health check
-	local h
+	local h e
 	mapfile -d '' -t h <"$work/svc/$1.health"
-	timeout 10 "${h[@]}" >/dev/null 2>&1
+	mapfile -t e <"$work/svc/$1.env"
+	env -i PATH="$PATH" "${e[@]}" timeout 10 "${h[@]}" >/dev/null 2>&1
 }
 probe() { # DEPLOYMENT readiness|liveness: runs that Kubernetes probe
-	local f="$work/svc/k8s-$1-$2" h
+	local f="$work/svc/k8s-$1-$2" h e local=$1
+	[[ -f "$work/svc/$local.env" ]] || local=$1-1
 	if [[ -f "$f.url" ]]; then
 		curl -fsS --max-time 5 -o /dev/null "$(<"$f.url")" 2>/dev/null
 	else
 		mapfile -d '' -t h <"$f.probe"
-		timeout 10 "${h[@]}" >/dev/null 2>&1
+		mapfile -t e <"$work/svc/$local.env"
+		env -i PATH="$PATH" "${e[@]}" timeout 10 "${h[@]}" >/dev/null 2>&1
 	fi
 }
 declare -A pid=()
@@ -254,6 +281,60 @@ done
 check "svc-auth never logs the KEK" fails grep -qF "$(<"$work/local/auth_kek")" "$work/svc-auth.log"
 check "svc-auth logs where AUTH_SMTP_PASSWORD_FILE points" \
 	grep -q "\"AUTH_SMTP_PASSWORD_FILE\":\"$work/local/auth_smtp_password\"" "$work/svc-auth.log"
+
+# Mutual TLS: a client without a certificate of the CA is refused; the
+# edge's certificate is accepted (Health takes any identity).
+rpcctl="$build/cli/rpcctl"
+tls_health() { # [RPCCTL OPTIONS...]: health of svc-user-1 with these credentials
+	env -i PATH="$PATH" HOME="$work" timeout 10 "$rpcctl" --service user \
+		--url "tls+tcp://${addr[svc-user-1]}" --timeout 2000 "$@" health >/dev/null 2>&1
+}
+handshake() { # [CERT KEY]: a TLS handshake with svc-user-1 (openssl)
+	openssl s_client -connect "${addr[svc-user-1]}" -servername svc-user \
+		-CAfile "$work/secrets/rpc_ca" -verify_return_error \
+		${1:+-cert "$1" -key "$2"} </dev/null >/dev/null 2>&1
+}
+check "a TLS client without a certificate is refused" fails handshake
+check "  one with the edge's certificate is not" \
+	handshake "$work/secrets/edge_tls_crt" "$work/secrets/edge_tls_key"
+check "a client with the edge's certificate is served" \
+	tls_health --cacert "$work/secrets/rpc_ca" \
+	--cert "$work/secrets/edge_tls_crt" --key "$work/secrets/edge_tls_key"
+check "plain tcp:// to a TLS port gets nothing" \
+	fails env -i PATH="$PATH" HOME="$work" timeout 10 "$rpcctl" --service user \
+	--url "tcp://${addr[svc-user-1]}" --timeout 2000 health
+
+# Renewal: make-secrets.sh renews a certificate in the file compose
+# mounts, and the running svc-user presents it to its next caller.
+presented_serial() { # the serial of the certificate svc-user-1 presents
+	openssl s_client -connect "${addr[svc-user-1]}" -servername svc-user \
+		-CAfile "$work/secrets/rpc_ca" -cert "$work/secrets/edge_tls_crt" \
+		-key "$work/secrets/edge_tls_key" </dev/null 2>/dev/null |
+		openssl x509 -noout -serial 2>/dev/null
+}
+file_serial() { openssl x509 -noout -serial -in "$work/secrets/svc_user_tls_crt"; }
+old_serial="$(file_serial)"
+old_inode="$(stat -c %i "$work/secrets/svc_user_tls_crt")"
+check "svc-user presents the certificate of its secret" test "$(presented_serial)" = "$old_serial"
+# Due for renewal: 20 days left (make-secrets.sh renews within 30).
+"$ROOT/scripts/certs.sh" issue "$work/secrets/pki" svc-user --days 20 >/dev/null
+"$ROOT/deploy/compose/make-secrets.sh" "$work/secrets" >"$work/renew.out"
+check "make-secrets.sh renews the certificate that is due" \
+	grep -qx "renewed $work/secrets/svc_user_tls_crt" "$work/renew.out"
+check "  and keeps the others" grep -qx "kept    $work/secrets/edge_tls_crt" "$work/renew.out"
+check "  in the same file (a bind mount stays on its file)" \
+	test "$(stat -c %i "$work/secrets/svc_user_tls_crt")" = "$old_inode"
+new_serial="$(file_serial)"
+renewed() { # true once svc-user-1 presents the renewed certificate (15 s)
+	local i
+	for ((i = 0; i < 30; i++)); do
+		[[ "$(presented_serial)" == "$new_serial" ]] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+check "the running svc-user presents the renewed certificate" renewed
+check "  and passes its health check with it" healthy svc-user-1
 
 # Real calls through the edge: each service works with its own role.
 base="http://${addr[edge]}"
