@@ -8,7 +8,8 @@
  *   rpcctl describe NAME
  *
  * This file parses the command line (options anywhere, table-driven) and
- * dispatches; docs/rpcctl.md is the manual. Exit statuses: rpcctl.h. */
+ * dispatches; help.c holds the help texts, docs/rpcctl.md is the manual.
+ * Exit statuses: rpcctl.h. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,193 +19,12 @@
 
 #include "core/log.h"
 
+#include "help.h"
 #include "rpcctl.h"
 #include "suggest.h"
 
 #define MAX_POSITIONAL 3
 #define META_KEY_MAX 64
-
-/* ---- help texts --------------------------------------------------------- */
-
-static const char main_help[] =
-    "usage: rpcctl [OPTIONS] COMMAND [ARGS]\n"
-    "\n"
-    "Calls the services of microcore with JSON (or protobuf) in and out,\n"
-    "using the descriptors compiled into it.\n"
-    "\n"
-    "Commands:\n"
-    "  call METHOD [JSON|@FILE|-]  Call a method (default request: {})\n"
-    "  health                      Health of each service (exit 0 only if all "
-    "SERVING)\n"
-    "  keys list|rotate            Signing keys of svc-auth (needs an admin "
-    "token)\n"
-    "  list [SERVICE]              Services and their methods\n"
-    "  describe NAME               A service, method, message or enum\n"
-    "  help [COMMAND]              This text, or a command's\n"
-    "\n"
-    "Options (anywhere on the line; 'rpcctl COMMAND --help' for details):\n"
-    "  --service auth|user|admin   Service to dial (repeatable for health)\n"
-    "  --url URL                   Dial URL instead (repeatable)\n"
-    "  --token TOKEN               Bearer token for the authorization "
-    "metadata\n"
-    "  --meta KEY=VALUE            Extra metadata (repeatable)\n"
-    "  --timeout MS                Deadline of each call (default 5000)\n"
-    "  --output json|text|binary   Response format (call, keys)\n"
-    "  --input json|binary         Request format (call)\n"
-    "  -v, --verbose               Show the URLs dialed and the client's own "
-    "log\n"
-    "  -h, --help                  Help\n"
-    "\n"
-    "Environment:\n"
-    "  AUTH_RPC_DIAL, USER_RPC_DIAL, ADMIN_RPC_DIAL  URLs of each service\n"
-    "      (else AUTH_RPC_LISTEN, ... with wildcard hosts as 127.0.0.1;\n"
-    "      else tcp://127.0.0.1:7101, 7102, 7103)\n"
-    "  RPCCTL_TOKEN  default for --token\n"
-    "\n"
-    "Examples:\n"
-    "  rpcctl health\n"
-    "  rpcctl list auth\n"
-    "  rpcctl describe auth.Login\n"
-    "  rpcctl call auth.Login '{\"username\":\"ada\",\"password\":\"...\"}'\n"
-    "  rpcctl --token \"$ADMIN_TOKEN\" keys list\n"
-    "\n"
-    "Exit status: 0 OK, 1 other error, 2 usage, 3 invalid argument (bad "
-    "JSON,\n"
-    "unknown method or field, INVALID_ARGUMENT), 4 UNAUTHENTICATED or\n"
-    "PERMISSION_DENIED, 5 UNAVAILABLE or DEADLINE_EXCEEDED. Manual: "
-    "docs/rpcctl.md\n";
-
-static const char call_help[] =
-    "usage: rpcctl call [OPTIONS] METHOD [JSON | @FILE | -]\n"
-    "\n"
-    "Calls METHOD with a request given as JSON -- the argument itself, the\n"
-    "contents of @FILE, or standard input for - (default {}) -- and prints\n"
-    "the response as indented JSON (proto3 JSON mapping, snake_case keys).\n"
-    "Errors go to standard error only, as STATUS: message plus one line per\n"
-    "offending field.\n"
-    "\n"
-    "METHOD is a full name (/auth.v1.AuthService/Login) or a short one\n"
-    "(auth.Login, AuthService.Login, auth.v1.AuthService.Login); 'rpcctl "
-    "list'\n"
-    "shows them all. core.v1.Health/Check is served by every service, so it\n"
-    "needs --service or --url.\n"
-    "\n"
-    "Options:\n"
-    "  --service auth|user|admin  Dial that service's URLs instead of the\n"
-    "                             method's own service\n"
-    "  --url URL                  Dial URL (repeatable)\n"
-    "  --token TOKEN              authorization: Bearer TOKEN (\"Bearer \" "
-    "added\n"
-    "                             when missing; default $RPCCTL_TOKEN)\n"
-    "  --meta KEY=VALUE           Send metadata (repeatable, at most 15)\n"
-    "  --timeout MS               Deadline of the call (default 5000)\n"
-    "  --output json|text|binary  The response as JSON (default), protobuf "
-    "text\n"
-    "                             format (as protoc --decode prints it) or "
-    "its\n"
-    "                             raw protobuf bytes\n"
-    "  --input json|binary        The request as JSON (default) or protobuf\n"
-    "                             bytes (from @FILE or -, default -)\n"
-    "\n"
-    "Examples:\n"
-    "  rpcctl call auth.GetJwks\n"
-    "  rpcctl call /auth.v1.AuthService/Login "
-    "'{\"username\":\"ada\",\"password\":\"...\"}'\n"
-    "  rpcctl call auth.Register @ada.json\n"
-    "  echo '{\"token\":\"...\"}' | rpcctl call auth.CheckToken -\n"
-    "  rpcctl --token \"$TOKEN\" call user.GetProfile\n"
-    "  rpcctl call core.v1.Health/Check --service user\n"
-    "  rpcctl call auth.GetJwks --output binary |\n"
-    "    protoc -I proto -I /usr/include --decode=auth.v1.GetJwksResponse "
-    "auth/v1/auth.proto\n"
-    "  printf 'username: \"ada\"\\npassword: \"...\"\\n' |\n"
-    "    protoc -I proto -I /usr/include --encode=auth.v1.LoginRequest "
-    "auth/v1/auth.proto |\n"
-    "    rpcctl call auth.Login --input binary -\n";
-
-static const char health_help[] =
-    "usage: rpcctl health [--service auth|user|admin]... [--url URL]...\n"
-    "\n"
-    "Asks each service (default: auth, user and admin) for its health and\n"
-    "prints one line per service that answered (auth   SERVING). A service\n"
-    "that does not answer is reported on standard error. Exit 0 only when\n"
-    "every service asked is SERVING; 5 when one is not or cannot be "
-    "reached.\n"
-    "\n"
-    "With --url and no --service, asks whatever serves at the URL about its\n"
-    "process as a whole.\n"
-    "\n"
-    "Options: --service (repeatable), --url, --timeout, --meta, --token.\n"
-    "\n"
-    "Examples:\n"
-    "  rpcctl health\n"
-    "  rpcctl health --service auth --service user\n"
-    "  rpcctl health --url tcp://10.0.0.5:7101 --timeout 1000\n";
-
-static const char keys_help[] =
-    "usage: rpcctl [--token TOKEN] keys list|rotate [--output "
-    "json|text|binary]\n"
-    "\n"
-    "The Ed25519 signing keys of svc-auth (AuthService.ListKeys and\n"
-    "RotateKeys). Both need the access token of an admin (--token or\n"
-    "$RPCCTL_TOKEN): without one UNAUTHENTICATED, with another role\n"
-    "PERMISSION_DENIED (exit 4).\n"
-    "\n"
-    "  list    Every published key: its kid, whether it signs new tokens,\n"
-    "          when it was made, and when it leaves the JWKS\n"
-    "  rotate  Makes a new active key; the previous one stays published "
-    "until\n"
-    "          the tokens it signed have expired\n"
-    "\n"
-    "Options: --output json|text|binary (default: a table), --url, "
-    "--timeout,\n"
-    "--meta.\n"
-    "\n"
-    "Examples:\n"
-    "  export RPCCTL_TOKEN=$(rpcctl call auth.Login "
-    "'{\"username\":\"root\",\"password\":\"...\"}' |\n"
-    "      jq -r .access_token)\n"
-    "  rpcctl keys list\n"
-    "  rpcctl keys rotate\n"
-    "  rpcctl keys list --output json | jq -r '.keys[] | select(.active) | "
-    ".kid'\n";
-
-static const char list_help[] =
-    "usage: rpcctl list [--names | --short-names] [SERVICE]\n"
-    "\n"
-    "Lists the services compiled into rpcctl (or one: auth, user, admin, or\n"
-    "a full or short service name) with each method's request and response\n"
-    "types.\n"
-    "\n"
-    "  --names        Only full method names, one per line\n"
-    "  --short-names  Only short method names (auth.Login), one per line\n"
-    "\n"
-    "Examples:\n"
-    "  rpcctl list\n"
-    "  rpcctl list user\n"
-    "  rpcctl list --names | grep -i session\n";
-
-static const char describe_help[] =
-    "usage: rpcctl describe NAME\n"
-    "\n"
-    "Shows a service (auth, auth.v1.AuthService), a method (auth.Login or\n"
-    "/auth.v1.AuthService/Login: its request and response messages), a\n"
-    "message (auth.v1.User, or User when that is unique) or an enum\n"
-    "(auth.v1.Role) in .proto syntax: fields with their types, labels and\n"
-    "numbers, oneofs, maps, and the values of the enums they use.\n"
-    "Names of oneofs are not compiled in: a oneof shows as an unnamed\n"
-    "block.\n"
-    "\n"
-    "Examples:\n"
-    "  rpcctl describe auth\n"
-    "  rpcctl describe user.UpdateProfile\n"
-    "  rpcctl describe auth.v1.Session\n";
-
-static const char help_help[] =
-    "usage: rpcctl help [COMMAND]\n"
-    "\n"
-    "The overview, or the help of COMMAND (the same as rpcctl COMMAND "
-    "--help).\n";
 
 /* ---- messages ----------------------------------------------------------- */
 
@@ -479,13 +299,14 @@ static const struct command {
 	const char *help;
 } commands[] = {
     {"call", "METHOD [JSON | @FILE | -]", 1, 2, G_CONN | G_OUTPUT | G_INPUT,
-        rpcctl_cmd_call, call_help},
-    {"health", "(no arguments)", 0, 0, G_CONN, rpcctl_cmd_health, health_help},
+        rpcctl_cmd_call, rpcctl_call_help},
+    {"health", "(no arguments)", 0, 0, G_CONN, rpcctl_cmd_health,
+        rpcctl_health_help},
     {"keys", "list | rotate", 1, 1, G_CONN | G_OUTPUT, rpcctl_cmd_keys,
-        keys_help},
-    {"list", "[SERVICE]", 0, 1, G_NAMES, rpcctl_cmd_list, list_help},
-    {"describe", "NAME", 1, 1, 0, rpcctl_cmd_describe, describe_help},
-    {"help", "[COMMAND]", 0, 1, 0, cmd_help, help_help},
+        rpcctl_keys_help},
+    {"list", "[SERVICE]", 0, 1, G_NAMES, rpcctl_cmd_list, rpcctl_list_help},
+    {"describe", "NAME", 1, 1, 0, rpcctl_cmd_describe, rpcctl_describe_help},
+    {"help", "[COMMAND]", 0, 1, 0, cmd_help, rpcctl_help_help},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -524,7 +345,7 @@ cmd_help(const rpcctl_options *o, int argc, const char *const *argv)
 {
 	(void) o;
 	if (argc == 0) {
-		fputs(main_help, stdout);
+		fputs(rpcctl_main_help, stdout);
 		return RPCCTL_EXIT_OK;
 	}
 	const struct command *c = find_command(argv[0]);
@@ -655,7 +476,7 @@ main(int argc, char **argv)
 	if (wants_help(argc, argv, &help_for)) {
 		const struct command *c =
 		    help_for ? find_command(help_for) : NULL;
-		fputs(c ? c->help : main_help, stdout);
+		fputs(c ? c->help : rpcctl_main_help, stdout);
 		return RPCCTL_EXIT_OK;
 	}
 	int rc = parse_args(argc, argv, &p, pos, &n_pos);
@@ -665,7 +486,7 @@ main(int argc, char **argv)
 	core_log_init(
 	    "rpcctl", p.o.verbose ? CORE_LOG_DEBUG : CORE_LOG_ERROR, false);
 	if (n_pos == 0) {
-		fputs(main_help, stderr);
+		fputs(rpcctl_main_help, stderr);
 		return RPCCTL_EXIT_USAGE;
 	}
 	const struct command *c = find_command(pos[0]);
