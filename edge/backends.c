@@ -31,7 +31,8 @@ edge_backends_init(void)
 		*b = (edge_backend){.index = n_backends,
 		    .name = svcs[i].target,
 		    .dial_env = svcs[i].dial_env,
-		    .dial_default = svcs[i].dial_default};
+		    .dial_default = svcs[i].dial_default,
+		    .identity = svcs[i].identity};
 		snprintf(b->help, sizeof(b->help), "%s service URLs", b->name);
 		n_backends++;
 	}

@@ -17,6 +17,7 @@ typedef struct edge_backend {
 	const char *name;         /* "auth": logs, metrics, /readyz */
 	const char *dial_env;     /* "AUTH_RPC_DIAL" */
 	const char *dial_default; /* "tcp://127.0.0.1:7101" */
+	const char *identity;     /* "svc-auth": its certificate must say so */
 	char help[48];            /* "auth service URLs" (config listing) */
 	const char *dial;         /* the URLs configured; set by config.c */
 	core_rpc_client *client;  /* set by edge_backends_dial() */

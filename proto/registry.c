@@ -8,14 +8,17 @@
 
 #include "registry.h"
 
+/* The default URLs are plain tcp:// on loopback, which needs no
+ * certificate (and warns); the stack command, compose and Kubernetes set
+ * tls+tcp:// URLs. A service's identity is its binary's name. */
 static const registry_service services[] = {
-    {"auth", "AUTH_RPC_DIAL", "tcp://127.0.0.1:7101",
+    {"auth", "AUTH_RPC_DIAL", "tcp://127.0.0.1:7101", "svc-auth",
         &auth__v1__auth_service__descriptor},
-    {"user", "USER_RPC_DIAL", "tcp://127.0.0.1:7102",
+    {"user", "USER_RPC_DIAL", "tcp://127.0.0.1:7102", "svc-user",
         &user__v1__user_service__descriptor},
-    {"admin", "ADMIN_RPC_DIAL", "tcp://127.0.0.1:7103",
+    {"admin", "ADMIN_RPC_DIAL", "tcp://127.0.0.1:7103", "svc-admin",
         &admin__v1__admin_service__descriptor},
-    {NULL, NULL, NULL, &core__v1__health__descriptor},
+    {NULL, NULL, NULL, NULL, &core__v1__health__descriptor},
 };
 
 #define N_SERVICES (sizeof(services) / sizeof(services[0]))

@@ -1,7 +1,7 @@
 /* Every RPC service compiled into this build, for tools that reach methods
  * by name (the ops CLI, the edge): the one place that names the services,
- * their dial variables and default URLs, so that libcore knows none. The
- * table is static and read-only: thread-safe. */
+ * their dial variables, default URLs and identities, so that libcore knows
+ * none. The table is static and read-only: thread-safe. */
 #ifndef REGISTRY_H
 #define REGISTRY_H
 
@@ -14,6 +14,10 @@ typedef struct registry_service {
 	    *target; /* "auth", "user", "admin"; NULL for core.v1.Health */
 	const char *dial_env;     /* "AUTH_RPC_DIAL" */
 	const char *dial_default; /* "tcp://127.0.0.1:7101" */
+	/* The identity its certificate names over tls+tcp:// ("svc-auth"):
+	 * what a client dialing it requires (core_rpc_client_config's
+	 * peer_identity), whatever address the URL holds. */
+	const char *identity;
 	const ProtobufCServiceDescriptor *desc;
 } registry_service;
 
