@@ -4,7 +4,9 @@
 # decoded with `protoc --decode`, exactly as docs/rpc.md describes; over
 # plain tcp:// and over mutual TLS (tls+tcp://, nngcat's --cert/--key/
 # --cacert with certificates from scripts/certs.sh), where a client without
-# a certificate, with one of another CA or with an expired one is refused.
+# a certificate, with one of another CA or with an expired one is refused,
+# and the login throttle counts a non-edge caller's own address whatever
+# client_ip it sends.
 # Usage: interop_nngcat.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -89,7 +91,12 @@ for _ in $(seq 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null || break
 done
 tls_url="tls+tcp://localhost:$tls_port"
-AUTH_RPC_LISTEN="tls+tcp://127.0.0.1:$tls_port" LOG_LEVEL=warn \
+# A Redis database of its own: the login counters this part fills for
+# 127.0.0.1 must not throttle tests running beside it (or a rerun).
+: "${TEST_REDIS_PORT:?run the tests with scripts/test.sh}"
+redis-cli -p "$TEST_REDIS_PORT" -n 12 FLUSHDB >/dev/null
+REDIS_URL="redis://127.0.0.1:$TEST_REDIS_PORT/12" AUTH_LOGIN_MAX_PER_IP=3 \
+  AUTH_RPC_LISTEN="tls+tcp://127.0.0.1:$tls_port" LOG_LEVEL=warn \
   RPC_TLS_CERT_FILE="$tmp/pki/svc-auth.crt" RPC_TLS_KEY_FILE="$tmp/pki/svc-auth.key" \
   RPC_TLS_CA_FILE="$tmp/pki/ca.crt" RPC_TLS_CRL_FILE="$tmp/pki/crl.pem" \
   "$build/svc-auth/svc-auth" 2>"$tmp/tls.log" &
@@ -132,4 +139,37 @@ refused expired "with an expired certificate"
 grep -q 'No client certification received' "$tmp/tls.log" || { echo "FAIL: no log of the missing certificate" >&2; exit 1; }
 grep -q 'not correctly signed by the trusted CA' "$tmp/tls.log" || { echo "FAIL: no log of the foreign CA" >&2; exit 1; }
 grep -q 'certificate validity has expired' "$tmp/tls.log" || { echo "FAIL: no log of the expired certificate" >&2; exit 1; }
-echo "interop: 2 passed, 0 failed"
+
+# Client facts: logins of users that do not exist, each claiming another
+# client_ip. From the edge each address is counted on its own (the limit is
+# 3 an address: none is throttled); from any other identity the server
+# replaces client_ip with the caller's own address, so all count on
+# 127.0.0.1 and the fourth is throttled.
+# login_code IDENTITY N: the status of login N of IDENTITY.
+login_code() {
+  local who=$1 n=$2 esc
+  printf 'username: "ghost-%s-%s"\npassword: "not the password"\nclient_ip: "198.51.100.%s"\nuser_agent: "forged"\n' \
+    "$who" "$n" "$n" |
+    protoc "${proto[@]}" --encode=auth.v1.LoginRequest auth/v1/auth.proto >"$tmp/login.bin"
+  esc=$(od -An -v -to1 "$tmp/login.bin" | tr -s ' \n' ' ' | sed 's/ *$//; s/^ *//; s/ /\\/g; s/^/\\/')
+  printf 'method: "/auth.v1.AuthService/Login"\npayload: "%s"\n' "$esc" |
+    protoc "${proto[@]}" --encode=core.v1.Request core/v1/core.proto >"$tmp/login-req.bin"
+  timeout 10 nngcat --req0 --dial "$tls_url" --cert "$tmp/pki/$who.crt" --key "$tmp/pki/$who.key" \
+    --cacert "$tmp/pki/ca.crt" --file "$tmp/login-req.bin" --raw --count 1 --interval 1 \
+    >"$tmp/login-rep.bin" 2>/dev/null || true
+  protoc "${proto[@]}" --decode=core.v1.Response core/v1/core.proto <"$tmp/login-rep.bin" |
+    sed -n 's/^code: //p'
+}
+for n in 1 2 3 4 5; do
+  code=$(login_code edge "$n")
+  [[ $code == UNAUTHENTICATED ]] || { echo "FAIL: edge login $n: '$code', expected UNAUTHENTICATED" >&2; exit 1; }
+done
+echo "client facts: the edge's client_ip is believed (5 addresses, none throttled)"
+for n in 1 2 3; do
+  code=$(login_code svc-user "$n")
+  [[ $code == UNAUTHENTICATED ]] || { echo "FAIL: svc-user login $n: '$code', expected UNAUTHENTICATED" >&2; exit 1; }
+done
+code=$(login_code svc-user 4)
+[[ $code == RESOURCE_EXHAUSTED ]] || { echo "FAIL: svc-user login 4: '$code', expected RESOURCE_EXHAUSTED" >&2; exit 1; }
+echo "client facts: svc-user's client_ip is replaced (its 4th login throttled on 127.0.0.1)"
+echo "interop: 3 passed, 0 failed"
