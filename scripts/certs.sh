@@ -16,7 +16,9 @@
 #           --days N; --not-before/--not-after take YYYYMMDDHHMMSSZ, e.g. to
 #           make an expired certificate for a test).
 #   revoke  revokes NAME's current certificate and rewrites DIR/crl.pem.
-#   crl     rewrites DIR/crl.pem (valid 30 days; run it before it lapses).
+#   crl     rewrites DIR/crl.pem (valid 90 days: mbed TLS refuses every
+#           handshake once the CRL in use has lapsed, so renew it, e.g. with
+#           init, which rewrites it when it is over a week old).
 #
 # NAME is lower-case letters, digits and dashes. Certificates are ECDSA
 # P-256 with subjectAltName DNS:NAME and DNS:localhost (tools such as nngcat
@@ -60,7 +62,7 @@ certificate = $dir/ca.crt
 private_key = $dir/ca.key
 default_md = sha256
 default_days = 90
-default_crl_days = 30
+default_crl_days = 90
 policy = policy_cn
 unique_subject = no
 copy_extensions = none
