@@ -20,8 +20,8 @@ void
 rpc_warn_plain(const char *what, const char *url)
 {
 	if (tls_url_plain_tcp(url)) {
-		core_log_kv(CORE_LOG_WARN, what, "url", url, "risk",
-		    plain_risk, NULL);
+		core_log_kv(
+		    CORE_LOG_WARN, what, "url", url, "risk", plain_risk, NULL);
 	}
 }
 
@@ -51,7 +51,8 @@ rpc_listen(nng_socket sock, const char *url, const core_tls *tls, int *port)
 	}
 	/* The TLS configuration first: it registers libcore's engine before
 	 * the listener makes its default configuration. */
-	if (tls_url(url) && (rv = tls_nng_config(tls, true, NULL, &cfg)) != 0) {
+	if (tls_url(url) &&
+	    (rv = tls_nng_config(tls, true, NULL, &cfg)) != 0) {
 		step = "TLS configuration";
 		goto fail;
 	}

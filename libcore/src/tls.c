@@ -60,7 +60,8 @@ tls_cert_cn(const mbedtls_x509_crt *crt, char *buf)
 {
 	for (const mbedtls_x509_name *n = &crt->subject; n != NULL;
 	     n = n->next) {
-		if (n->oid.p == NULL || MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0) {
+		if (n->oid.p == NULL ||
+		    MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0) {
 			continue;
 		}
 		if (n->val.len == 0 || n->val.len > CORE_TLS_IDENTITY_MAX) {
@@ -68,8 +69,9 @@ tls_cert_cn(const mbedtls_x509_crt *crt, char *buf)
 		}
 		for (size_t i = 0; i < n->val.len; i++) {
 			unsigned char c = n->val.p[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			        c == '-' || c == '.')) {
+			if (!((c >= 'a' && c <= 'z') ||
+			        (c >= '0' && c <= '9') || c == '-' ||
+			        c == '.')) {
 				return -1;
 			}
 		}
@@ -212,7 +214,8 @@ parse_input(const core_tls *t, tls_creds *c, int i, char *err, size_t errlen)
 		/* A positive value: that many certificates of a bundle did
 		 * not parse. */
 		snprintf(err, errlen, "%s %s: %s", file_what[i],
-		    input_name(t, i), rv > 0 ? "holds an unparsable certificate" : why);
+		    input_name(t, i),
+		    rv > 0 ? "holds an unparsable certificate" : why);
 		return -1;
 	}
 	return 0;
@@ -235,17 +238,19 @@ check_creds(const core_tls *t, tls_creds *c, char *err, size_t errlen)
 		return -1;
 	}
 	uint32_t flags = 0;
-	if (mbedtls_x509_crt_verify(&c->own, &c->ca, c->has_crl ? &c->crl : NULL,
-	        NULL, &flags, NULL, NULL) != 0) {
+	if (mbedtls_x509_crt_verify(&c->own, &c->ca,
+	        c->has_crl ? &c->crl : NULL, NULL, &flags, NULL, NULL) != 0) {
 		char why[200];
 		mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags);
 		why[strcspn(why, "\n")] = '\0';
-		snprintf(err, errlen, "certificate %s does not verify against %s: %s",
+		snprintf(err, errlen,
+		    "certificate %s does not verify against %s: %s",
 		    input_name(t, F_CERT), input_name(t, F_CA), why);
 		return -1;
 	}
 	if (t->identity[0] != '\0' && strcmp(t->identity, c->identity) != 0) {
-		snprintf(err, errlen, "certificate %s names \"%s\", not \"%s\"",
+		snprintf(err, errlen,
+		    "certificate %s names \"%s\", not \"%s\"",
 		    input_name(t, F_CERT), c->identity, t->identity);
 		return -1;
 	}
@@ -324,7 +329,8 @@ core_tls_new(
 	    src->cert_pem, src->key_pem, src->ca_pem, src->crl_pem};
 	for (int i = 0; i < N_FILES; i++) {
 		if (files[i] != NULL && pems[i] != NULL) {
-			snprintf(err, errlen, "%s given both as a file and inline",
+			snprintf(err, errlen,
+			    "%s given both as a file and inline",
 			    file_what[i]);
 			return -1;
 		}

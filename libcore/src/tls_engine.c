@@ -43,7 +43,7 @@ struct nng_tls_engine_conn {
 	void *tls; /* nng's connection, for the send/recv callbacks */
 	tls_creds *creds;
 	mbedtls_ssl_context ctx;
-	bool done;   /* handshake finished and the peer verified */
+	bool done;  /* handshake finished and the peer verified */
 	int failed; /* the handshake's error, once it failed (logged) */
 	char peer[CORE_TLS_IDENTITY_MAX + 1];
 };
@@ -165,8 +165,9 @@ log_handshake_failure(nng_tls_engine_conn *ec, int rv)
 	} else {
 		mbedtls_strerror(rv, why, sizeof(why));
 	}
-	const char *side =
-	    ec->ctx.conf->endpoint == MBEDTLS_SSL_IS_SERVER ? "server" : "client";
+	const char *side = ec->ctx.conf->endpoint == MBEDTLS_SSL_IS_SERVER
+	                       ? "server"
+	                       : "client";
 	core_log_kv(CORE_LOG_WARN, "TLS handshake failed", "side", side,
 	    "own_identity", ec->creds->identity, "reason", why, NULL);
 }
@@ -408,5 +409,6 @@ bool
 tls_url_plain_tcp(const char *url)
 {
 	return strncmp(url, "tcp://", 6) == 0 ||
-	       strncmp(url, "tcp4://", 7) == 0 || strncmp(url, "tcp6://", 7) == 0;
+	       strncmp(url, "tcp4://", 7) == 0 ||
+	       strncmp(url, "tcp6://", 7) == 0;
 }

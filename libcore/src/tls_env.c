@@ -52,8 +52,9 @@ core_tls_from_env(core_tls **out, char *err, size_t errlen)
 		p[i].value = env(p[i].name);
 		p[i].file = env(fname);
 		if (p[i].value != NULL && p[i].file != NULL) {
-			snprintf(err, errlen, "%s and %s are both set; give one",
-			    p[i].name, fname);
+			snprintf(err, errlen,
+			    "%s and %s are both set; give one", p[i].name,
+			    fname);
 			return -1;
 		}
 		any = any || p[i].value != NULL || p[i].file != NULL;

@@ -125,8 +125,8 @@ listed(void)
 }
 
 static core_rpc_server *
-server(const char *scheme, core_tls *t, const core_rpc_service *svc,
-    char *url, size_t len)
+server(const char *scheme, core_tls *t, const core_rpc_service *svc, char *url,
+    size_t len)
 {
 	char listen[64];
 	snprintf(listen, sizeof(listen), "%s://127.0.0.1:0", scheme);
@@ -143,7 +143,8 @@ server(const char *scheme, core_tls *t, const core_rpc_service *svc,
 	core_rpc_server *s = NULL;
 	assert_int_equal(core_rpc_server_new(&cfg, svc, 1, &s), 0);
 	assert_int_equal(core_rpc_server_start(s), 0);
-	snprintf(url, len, "%s://127.0.0.1:%d", scheme, core_rpc_server_port(s));
+	snprintf(
+	    url, len, "%s://127.0.0.1:%d", scheme, core_rpc_server_port(s));
 	return s;
 }
 
@@ -234,8 +235,8 @@ test_tls_call_carries_the_verified_identity(void **state)
 	core_tls *srv_t = creds("pki", "svc-auth", "pki/ca.crt", false);
 	core_tls *ops = creds("pki", "ops", "pki/ca.crt", false);
 	assert_string_equal(core_tls_identity(ops), "ops");
-	core_rpc_server *s = server("tls+tcp", srv_t, &test_echo_service, url,
-	    sizeof(url));
+	core_rpc_server *s =
+	    server("tls+tcp", srv_t, &test_echo_service, url, sizeof(url));
 	assert_int_equal(call_as(url, ops, "svc-auth", peer), CORE_OK);
 	assert_string_equal(peer, "ops");
 	core_rpc_server_free(s);
@@ -251,8 +252,8 @@ test_tls_refuses_a_client_of_another_ca(void **state)
 	core_tls *srv_t = creds("pki", "svc-auth", "pki/ca.crt", false);
 	/* It trusts the server; the server does not trust its CA. */
 	core_tls *stranger = creds("other", "ops", "both.crt", false);
-	core_rpc_server *s = server("tls+tcp", srv_t, &test_echo_service, url,
-	    sizeof(url));
+	core_rpc_server *s =
+	    server("tls+tcp", srv_t, &test_echo_service, url, sizeof(url));
 	assert_int_equal(
 	    call_as(url, stranger, "svc-auth", NULL), CORE_UNAVAILABLE);
 	core_rpc_server_free(s);
@@ -268,8 +269,8 @@ test_tls_refuses_a_revoked_client(void **state)
 	core_tls *srv_t = creds("pki", "svc-auth", "pki/ca.crt", true);
 	core_tls *revoked = creds("pki", "revoked", "pki/ca.crt", false);
 	core_tls *ops = creds("pki", "ops", "pki/ca.crt", false);
-	core_rpc_server *s = server("tls+tcp", srv_t, &test_echo_service, url,
-	    sizeof(url));
+	core_rpc_server *s =
+	    server("tls+tcp", srv_t, &test_echo_service, url, sizeof(url));
 	assert_int_equal(
 	    call_as(url, revoked, "svc-auth", NULL), CORE_UNAVAILABLE);
 	assert_int_equal(call_as(url, ops, "svc-auth", NULL), CORE_OK);
@@ -286,9 +287,10 @@ test_tls_client_refuses_a_server_of_another_identity(void **state)
 	char url[64];
 	core_tls *srv_t = creds("pki", "svc-user", "pki/ca.crt", false);
 	core_tls *ops = creds("pki", "ops", "pki/ca.crt", false);
-	core_rpc_server *s = server("tls+tcp", srv_t, &test_echo_service, url,
-	    sizeof(url));
-	assert_int_equal(call_as(url, ops, "svc-auth", NULL), CORE_UNAVAILABLE);
+	core_rpc_server *s =
+	    server("tls+tcp", srv_t, &test_echo_service, url, sizeof(url));
+	assert_int_equal(
+	    call_as(url, ops, "svc-auth", NULL), CORE_UNAVAILABLE);
 	assert_int_equal(call_as(url, ops, "svc-user", NULL), CORE_OK);
 	core_rpc_server_free(s);
 	core_tls_free(ops);
@@ -371,7 +373,8 @@ test_tls_caller_list_refuses_other_identities(void **state)
 	core_tls *srv_t = creds("pki", "svc-auth", "pki/ca.crt", false);
 	core_tls *user = creds("pki", "svc-user", "pki/ca.crt", false);
 	core_tls *ops = creds("pki", "ops", "pki/ca.crt", false);
-	core_rpc_server *s = server("tls+tcp", srv_t, listed(), url, sizeof(url));
+	core_rpc_server *s =
+	    server("tls+tcp", srv_t, listed(), url, sizeof(url));
 
 	refusal r = {url, user, CORE_OK};
 	char *log = capture_log(call_refused, &r);
@@ -466,8 +469,8 @@ spawn_echo_server(const char *url, const char *reload_s, const char *key)
 	env[n] = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(
-	    &fa, 2, path("rot/server.log"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, path("rot/server.log"),
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	char *argv[] = {(char *) ECHO_SERVER_PATH, (char *) (uintptr_t) url,
 	    "4", "5000", NULL};
 	pid_t pid;
@@ -578,7 +581,8 @@ rotate_under_load(bool by_signal)
 	install("pki");
 	char url[64];
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", free_port());
-	pid_t pid = spawn_echo_server(url, by_signal ? "0" : "1", "rot/srv.key");
+	pid_t pid =
+	    spawn_echo_server(url, by_signal ? "0" : "1", "rot/srv.key");
 	core_tls *both = creds("pki", "ops", "both.crt", false);
 	core_tls *old_only = creds("pki", "ops", "pki/ca.crt", false);
 	core_tls *new_only = creds("other", "ops", "other/ca.crt", false);
@@ -590,7 +594,8 @@ rotate_under_load(bool by_signal)
 	}
 	assert_true(up);
 	/* Before: only the old CA's clients reach it. */
-	assert_int_equal(call_as(url, new_only, "svc-auth", NULL), CORE_UNAVAILABLE);
+	assert_int_equal(
+	    call_as(url, new_only, "svc-auth", NULL), CORE_UNAVAILABLE);
 
 	pthread_t th[4];
 	for (int i = 0; i < 3; i++) {
@@ -614,7 +619,8 @@ rotate_under_load(bool by_signal)
 
 	/* New handshakes use the new certificate. */
 	assert_int_equal(call_as(url, new_only, "svc-auth", NULL), CORE_OK);
-	assert_int_equal(call_as(url, old_only, "svc-auth", NULL), CORE_UNAVAILABLE);
+	assert_int_equal(
+	    call_as(url, old_only, "svc-auth", NULL), CORE_UNAVAILABLE);
 
 	/* A bad file keeps the credentials in use, and says so. */
 	int failures = log_count("TLS credentials not reloaded");
@@ -676,12 +682,14 @@ main(void)
 	    cmocka_unit_test(test_tls_call_carries_the_verified_identity),
 	    cmocka_unit_test(test_tls_refuses_a_client_of_another_ca),
 	    cmocka_unit_test(test_tls_refuses_a_revoked_client),
-	    cmocka_unit_test(test_tls_client_refuses_a_server_of_another_identity),
+	    cmocka_unit_test(
+	        test_tls_client_refuses_a_server_of_another_identity),
 	    cmocka_unit_test(test_tls_url_without_credentials_is_an_error),
 	    cmocka_unit_test(test_tls_bad_credentials_are_refused_at_load),
 	    cmocka_unit_test(test_tls_caller_list_refuses_other_identities),
 	    cmocka_unit_test(test_plain_tcp_is_trusted_as_before),
-	    cmocka_unit_test(test_tls_client_facts_believed_only_from_the_edge),
+	    cmocka_unit_test(
+	        test_tls_client_facts_believed_only_from_the_edge),
 	    cmocka_unit_test(test_tls_rotation_on_sighup_fails_no_call),
 	    cmocka_unit_test(test_tls_rotation_on_file_change_fails_no_call),
 	    cmocka_unit_test(test_tls_mismatched_key_at_start_exits_2),
