@@ -45,7 +45,8 @@ struct core_tls {
 	bool change_failed; /* the last changed files did not load */
 };
 
-static core_tls *default_tls;
+/* Set at start, read by every server and client made later. */
+static _Atomic(core_tls *) default_tls;
 
 int
 tls_rng(void *unused, unsigned char *buf, size_t len)
@@ -437,9 +438,8 @@ core_tls_free(core_tls *t)
 	if (t == NULL) {
 		return;
 	}
-	if (default_tls == t) {
-		default_tls = NULL;
-	}
+	core_tls *expected = t;
+	atomic_compare_exchange_strong(&default_tls, &expected, NULL);
 	tls_creds_release(t->cur);
 	for (int i = 0; i < N_FILES; i++) {
 		free(t->file[i]);
@@ -455,11 +455,11 @@ core_tls_free(core_tls *t)
 void
 core_tls_set_default(core_tls *t)
 {
-	default_tls = t;
+	atomic_store(&default_tls, t);
 }
 
 core_tls *
 core_tls_default(void)
 {
-	return default_tls;
+	return atomic_load(&default_tls);
 }
