@@ -172,4 +172,20 @@ done
 code=$(login_code svc-user 4)
 [[ $code == RESOURCE_EXHAUSTED ]] || { echo "FAIL: svc-user login 4: '$code', expected RESOURCE_EXHAUSTED" >&2; exit 1; }
 echo "client facts: svc-user's client_ip is replaced (its 4th login throttled on 127.0.0.1)"
-echo "interop: 3 passed, 0 failed"
+
+# Bad TLS settings stop a service at start with status 2 and say why.
+start_status() { # EXPECTED_TEXT ENV... : runs svc-auth with ENV, checks
+  local want=$1 rc=0
+  shift
+  env "$@" AUTH_RPC_LISTEN="tls+tcp://127.0.0.1:$tls_port" timeout 20 \
+    "$build/svc-auth/svc-auth" 2>"$tmp/bad.log" || rc=$?
+  ((rc == 2)) || { echo "FAIL: exit $rc, expected 2 ($want)" >&2; cat "$tmp/bad.log" >&2; exit 1; }
+  grep -qF -- "$want" "$tmp/bad.log" || { echo "FAIL: no '$want' in the log" >&2; cat "$tmp/bad.log" >&2; exit 1; }
+  echo "refused at start: $want"
+}
+start_status "no TLS credentials" RPC_TLS_CERT_FILE= RPC_TLS_KEY_FILE= RPC_TLS_CA_FILE=
+start_status "does not match" RPC_TLS_CERT_FILE="$tmp/pki/svc-auth.crt" \
+  RPC_TLS_KEY_FILE="$tmp/pki/edge.key" RPC_TLS_CA_FILE="$tmp/pki/ca.crt"
+start_status "does not verify" RPC_TLS_CERT_FILE="$tmp/other/svc-auth.crt" \
+  RPC_TLS_KEY_FILE="$tmp/other/svc-auth.key" RPC_TLS_CA_FILE="$tmp/pki/ca.crt"
+echo "interop: 4 passed, 0 failed"
