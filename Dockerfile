@@ -32,6 +32,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libprotobuf-c1 libnng1 libpq5 libhiredis0.14 libmicrohttpd12 \
       libsodium23 libjansson4 libcurl4 liboath0 libqrencode4 \
+      libmbedtls14 libmbedx509-1 libmbedcrypto7 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 microcore \

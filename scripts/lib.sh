@@ -23,16 +23,19 @@ MICROCORE_BUILD_PACKAGES=(
 	libnng-dev libpq-dev libhiredis-dev libmicrohttpd-dev
 	libsodium-dev libcmocka-dev libjansson-dev libcurl4-openssl-dev
 	liboath-dev libqrencode-dev
+	libmbedtls-dev
 )
 
 # Debian packages the build, the tests and the local stack need. iproute2
 # provides ss, which free_port and the port checks use; python3-aiosmtpd
 # runs the local SMTP sink (scripts/mail-sink.py); oathtool makes the TOTP
-# codes of the two-factor tests.
+# codes of the two-factor tests. openssl runs the RPC transport's CA
+# (scripts/certs.sh).
 MICROCORE_PACKAGES=(
 	"${MICROCORE_BUILD_PACKAGES[@]}"
 	nng-utils postgresql redis-server curl jq procps iproute2
 	python3-aiosmtpd oathtool
+	openssl
 )
 
 # Debian 12's clang and the runtime with libFuzzer and the sanitizers

@@ -6,10 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #include "core/v1/core.pb-c.h"
 
 #include "core/call_auth.h"
 #include "core/rpc.h"
+#include "core/tls.h"
 
 #define RPC_MAX_DETAILS 16
 #define RPC_MAX_MESSAGE 512
@@ -32,7 +35,25 @@ struct core_call {
 	bool has_claims;
 	core_jwt_claims claims;
 	core_redis_extra extra;
+	/* What the transport says about the caller (rpc_peer.c): whether the
+	 * call came over tls+tcp://, the verified identity (has_peer), and
+	 * the connection's remote address ("" when unknown). */
+	bool tls;
+	bool has_peer;
+	char peer[CORE_TLS_IDENTITY_MAX + 1];
+	char remote_ip[48];
 };
+
+/* Fills the transport fields of c from the pipe msg arrived on (none for
+ * a message that came through no pipe). */
+void rpc_peer_from_msg(core_call *c, nng_msg *msg);
+
+/* Replaces the client facts of a call that may not assert them (a TLS
+ * caller other than the edge): metadata client-ip and the input's
+ * top-level string fields client_ip := the remote address, user_agent :=
+ * "". Returns CORE_OK, or RESOURCE_EXHAUSTED (out of call memory). */
+core_status rpc_peer_facts(core_call *c, Core__V1__Request *req,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage *in);
 
 /* Checks row's rule for the call (see core/call_auth.h) before its
  * handler runs; on a refusal runs svc's denied hook. Returns CORE_OK, or

@@ -141,15 +141,10 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 
 	int conns = cfg->conns_per_url ? cfg->conns_per_url : 2;
 	for (size_t i = 0; i < cfg->n_urls; i++) {
+		rpc_warn_plain("dialing plain tcp://", cfg->urls[i]);
 		for (int k = 0; k < conns; k++) {
-			/* Non-blocking: connect in the background and keep
-			 * retrying, so services may start in any order. */
-			rv = nng_dial(
-			    c->sock, cfg->urls[i], NULL, NNG_FLAG_NONBLOCK);
-			if (rv != 0) {
-				core_log_kv(CORE_LOG_ERROR, "cannot dial",
-				    "url", cfg->urls[i], "error",
-				    nng_strerror(rv), NULL);
+			if (rpc_dial(c->sock, cfg->urls[i], cfg->tls,
+			        cfg->peer_identity) != 0) {
 				core_rpc_client_free(c);
 				return -EINVAL;
 			}

@@ -159,6 +159,8 @@ core_rpc_block_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	/* SIGHUP reloads the TLS credentials (core_tls_wait_signal). */
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* A peer that vanishes must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);

@@ -33,6 +33,22 @@ int rpc_close_bounded(nng_socket sock, int ms);
  * Messages handed to nng_sendmsg are nng's to free, unwiped. */
 void rpc_msg_wipe_free(nng_msg *m);
 
+/* Listens on url (tls+tcp:// with tls, or the default credentials when
+ * NULL; a warning for plain tcp://). Sets *port to the bound TCP port when
+ * it is still -1. Returns 0, or -1 (logged). */
+int rpc_listen(
+    nng_socket sock, const char *url, const struct core_tls *tls, int *port);
+
+/* Starts dialing url in the background (tls+tcp:// with tls or the
+ * default, the server's certificate must name peer_identity when it is
+ * not NULL). Returns 0, or -1 (logged). */
+int rpc_dial(nng_socket sock, const char *url, const struct core_tls *tls,
+    const char *peer_identity);
+
+/* Logs the risk of a plain tcp:// url (what: "dialing plain tcp://");
+ * nothing for other URLs. */
+void rpc_warn_plain(const char *what, const char *url);
+
 /* Translates an nng error into a status for the caller. */
 core_status rpc_status_from_nng(int rv);
 

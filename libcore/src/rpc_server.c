@@ -63,6 +63,7 @@ struct core_rpc_server {
 	bool (*health)(void *);
 	bool has_auth;
 	core_call_auth auth;
+	const struct core_tls *tls; /* NULL: the default at start */
 
 	rpc_method_table methods;
 
@@ -161,8 +162,9 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 		return core_call_error(c, CORE_INVALID_ARGUMENT,
 		    "malformed request: %s %s", field, why);
 	}
-	c->req = core__v1__request__unpack(pa, len, body);
-	if (c->req == NULL) {
+	Core__V1__Request *req = core__v1__request__unpack(pa, len, body);
+	c->req = req;
+	if (req == NULL) {
 		return core_call_error(c, CORE_INVALID_ARGUMENT,
 		    "malformed request: not a core.v1.Request message");
 	}
@@ -201,7 +203,10 @@ dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
 	}
 	m->desc->output->message_init(out);
 
-	core_status st = rpc_call_authorize(c, m->svc, m->row, in);
+	core_status st = rpc_peer_facts(c, req, m->desc->input, in);
+	if (st == CORE_OK) {
+		st = rpc_call_authorize(c, m->svc, m->row, in);
+	}
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -281,6 +286,7 @@ handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
 	Core__V1__Response resp = CORE__V1__RESPONSE__INIT;
 	static const Core__V1__Request empty_req = CORE__V1__REQUEST__INIT;
 	c.req = &empty_req;
+	rpc_peer_from_msg(&c, msg);
 
 	core_status st =
 	    dispatch(&c, nng_msg_body(msg), nng_msg_len(msg), recv_ms, &resp);
@@ -442,6 +448,7 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 	s->worker_fini = cfg->worker_fini;
 	s->app = cfg->app;
 	s->health = cfg->health;
+	s->tls = cfg->tls;
 	if (cfg->auth != NULL) {
 		s->auth = *cfg->auth;
 		s->has_auth = true;
@@ -604,19 +611,9 @@ core_rpc_server_start(core_rpc_server *s)
 		goto fail;
 	}
 	for (size_t i = 0; i < s->n_listen; i++) {
-		nng_listener l;
-		if ((rv = nng_listen(s->sock, s->listen_urls[i], &l, 0)) !=
+		if (rpc_listen(s->sock, s->listen_urls[i], s->tls, &s->port) !=
 		    0) {
-			core_log_kv(CORE_LOG_ERROR, "cannot listen", "url",
-			    s->listen_urls[i], "error", nng_strerror(rv),
-			    NULL);
 			goto fail;
-		}
-		int port;
-		if (s->port < 0 && strncmp(s->listen_urls[i], "tcp", 3) == 0 &&
-		    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) ==
-		        0) {
-			s->port = port;
 		}
 	}
 	s->started = true;

@@ -4,13 +4,14 @@
 
 #include "core/log.h"
 #include "core/service.h"
+#include "core/tls.h"
 
 #define MAX_LISTEN 8
 
 /* The common settings of every service process. */
 typedef struct service_opts {
 	const char *log_level, *log_format, *listen;
-	long workers, max_msg, drain_ms;
+	long workers, max_msg, drain_ms, tls_reload_s;
 } service_opts;
 
 /* Loads and logs the common settings and the service's own, and sets up
@@ -31,6 +32,9 @@ configure(const core_service_def *def, service_opts *o)
 	        false, "largest message accepted", &o->max_msg},
 	    {"RPC_DRAIN_MS", "10000", CORE_CONFIG_INT, 1, 600000, false,
 	        "how long a stop waits for calls in flight", &o->drain_ms},
+	    {"RPC_TLS_RELOAD_S", "10", CORE_CONFIG_INT, 0, 86400, false,
+	        "seconds between checks of the TLS files (0: SIGHUP only)",
+	        &o->tls_reload_s},
 	};
 	size_t n_common = sizeof(common) / sizeof(common[0]);
 	size_t n_all = n_common + def->n_config;
@@ -87,8 +91,29 @@ core_service_main(const core_service_def *def)
 		    def->listen_env, MAX_LISTEN);
 		return 2;
 	}
+	/* The credentials of tls+tcp:// (RPC_TLS_*), before init: a client
+	 * the service makes there uses them too. */
+	core_tls *tls = NULL;
+	char err[512];
+	if (core_tls_from_env(&tls, err, sizeof(err)) != 0) {
+		core_log_error("bad configuration: %s", err);
+		return 2;
+	}
+	for (int i = 0; i < n_urls && tls == NULL; i++) {
+		if (strncmp(urls[i], "tls+", 4) == 0) {
+			core_log_error(
+			    "bad configuration: %s has %s but no TLS "
+			    "credentials: set RPC_TLS_CERT_FILE, "
+			    "RPC_TLS_KEY_FILE and RPC_TLS_CA_FILE",
+			    def->listen_env, urls[i]);
+			return 2;
+		}
+	}
+	core_tls_set_default(tls);
 	if (def->init != NULL && def->init(&app) != 0) {
 		core_log_error("initialisation failed");
+		core_tls_set_default(NULL);
+		core_tls_free(tls);
 		return 1;
 	}
 	core_rpc_server_config cfg = {
@@ -113,7 +138,7 @@ core_service_main(const core_service_def *def)
 		goto done;
 	}
 	core_log_info("ready");
-	int sig = core_rpc_wait_signal();
+	int sig = core_tls_wait_signal(tls, o.tls_reload_s);
 	core_log_info("signal %d: draining calls in flight", sig);
 	core_rpc_server_stop(srv);
 	status = 0;
@@ -122,5 +147,7 @@ done:
 	if (def->fini != NULL) {
 		def->fini(app);
 	}
+	core_tls_set_default(NULL);
+	core_tls_free(tls);
 	return status;
 }

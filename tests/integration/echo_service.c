@@ -3,6 +3,7 @@
 
 #include "test/v1/test.pb-c.h"
 
+#include "core/call_auth.h"
 #include "echo_service.h"
 
 _Atomic int test_echo_runs;
@@ -37,6 +38,14 @@ echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	resp->request_id = v ? core_arena_strdup(core_call_arena(c), v) : "";
 	v = core_call_metadata(c, CORE_MD_AUTHORIZATION);
 	resp->authorization = v ? (char *) (uintptr_t) v : "";
+	resp->client_ip = req->client_ip;
+	resp->user_agent = req->user_agent;
+	v = core_call_metadata(c, CORE_MD_CLIENT_IP);
+	resp->client_ip_metadata = v ? (char *) (uintptr_t) v : "";
+	v = core_call_client_ip(c);
+	resp->believed_client_ip = v ? (char *) (uintptr_t) v : "";
+	v = core_call_peer(c);
+	resp->peer = v ? (char *) (uintptr_t) v : "";
 	int64_t left = core_call_remaining_ms(c);
 	resp->deadline_remaining_ms = left == INT64_MAX ? -1 : left;
 	return CORE_OK;

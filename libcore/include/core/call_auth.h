@@ -67,8 +67,21 @@ core_status core_call_is_admin(core_call *c, bool *admin) CORE_WARN_UNUSED;
  * owned by the call (freed after the handler); NULL when there is none. */
 const redisReply *core_call_prefetched(const core_call *c, int i);
 
-/* The identity of the calling service as the transport authenticated it,
- * or NULL when it is not known (plain tcp://, ipc://, inproc://). */
+/* The identity of the calling service as the transport authenticated it
+ * (the commonName of its verified certificate over tls+tcp://: "edge",
+ * "svc-admin", ...), or NULL when it is not known (plain tcp://, ipc://,
+ * inproc://). */
 const char *core_call_peer(const core_call *c);
+
+/* Whether the call came over tls+tcp:// (then a method's callers list
+ * applies; plain transports are trusted, docs/rpc.md). */
+bool core_call_tls(const core_call *c);
+
+/* The end user's IP address as far as this server may believe it: the
+ * client-ip metadata from the edge (or from a plain transport), else the
+ * address of the connection the call came on; NULL when neither is known.
+ * A TLS caller other than the edge cannot set it (its client-ip is
+ * replaced by its own address before the rule and the handler run). */
+const char *core_call_client_ip(const core_call *c);
 
 #endif

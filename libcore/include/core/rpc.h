@@ -35,6 +35,9 @@
 #define CORE_MD_AUTHORIZATION "authorization"
 /* The end user's IP address as the edge saw it (for audit records). */
 #define CORE_MD_CLIENT_IP "client-ip"
+/* The identity whose client facts (client-ip, client_ip, user_agent) a
+ * server believes over tls+tcp:// (docs/rpc.md). */
+#define CORE_EDGE_IDENTITY "edge"
 
 /* ---- Server ------------------------------------------------------------ */
 
@@ -86,8 +89,10 @@ typedef struct core_rpc_method {
 	unsigned rule;      /* CORE_RULE_* flags */
 	int max_auth_age_s; /* CORE_RULE_RECENT_AUTH; 0 = the default */
 	/* The calling services allowed (NULL-terminated identities, as the
-	 * transport authenticates them); NULL = any caller. A list refuses
-	 * every caller whose identity is unknown. */
+	 * transport authenticates them); NULL = any caller. Over tls+tcp://
+	 * a caller not listed gets PERMISSION_DENIED (logged with its
+	 * identity and the method); plain transports authenticate nobody
+	 * and are not checked (docs/rpc.md). */
 	const char *const *callers;
 	/* Optional: Redis reads to send in the same round trip as the
 	 * revocation check (e.g. GET profile:<sub>), added with
@@ -147,6 +152,11 @@ typedef struct core_rpc_server_config {
 	/* How tokens are checked for the method rules (copied). NULL = every
 	 * method must be CORE_RULE_PUBLIC. */
 	const struct core_call_auth *auth;
+	/* Credentials of tls+tcp:// listeners (not owned; NULL = the default,
+	 * core_tls_default(), read at start). Such a listener requires a
+	 * client certificate of our CA and passes the caller's identity to
+	 * the method rules (core_call_peer). */
+	const struct core_tls *tls;
 } core_rpc_server_config;
 
 /* Creates a server for the given services (core.v1.Health is added by the
@@ -159,7 +169,9 @@ int core_rpc_server_new(const core_rpc_server_config *cfg,
     core_rpc_server **out);
 
 /* Starts the workers and listens on every URL. Returns 0, or -1 (logged:
- * address in use, bad URL, worker_init failure). */
+ * address in use, bad URL, a tls+tcp:// URL without credentials,
+ * worker_init failure). Every plain tcp:// listener logs a warning naming
+ * the risk. */
 int core_rpc_server_start(core_rpc_server *s);
 
 /* Stops receiving, lets in-flight calls finish (up to drain_ms), then closes
@@ -169,16 +181,18 @@ void core_rpc_server_stop(core_rpc_server *s);
 /* Frees a stopped (or never started) server. NULL is a no-op. */
 void core_rpc_server_free(core_rpc_server *s);
 
-/* Blocks SIGINT/SIGTERM in the calling thread (call this in main before
- * creating any thread, so every thread inherits the mask). */
+/* Blocks SIGINT/SIGTERM and SIGHUP in the calling thread (call this in
+ * main before creating any thread, so every thread inherits the mask).
+ * SIGHUP is for core_tls_wait_signal (reload the TLS credentials); a
+ * process that only calls core_rpc_wait_signal leaves it pending. */
 void core_rpc_block_signals(void);
 
 /* Waits for SIGINT or SIGTERM (blocked by core_rpc_block_signals) and
  * returns the signal number. */
 int core_rpc_wait_signal(void);
 
-/* The TCP port the first tcp:// listener is bound to (useful with port 0),
- * or -1 if there is none. Valid after start. */
+/* The TCP port the first tcp:// or tls+tcp:// listener is bound to
+ * (useful with port 0), or -1 if there is none. Valid after start. */
 int core_rpc_server_port(const core_rpc_server *s);
 
 /* Calls answered since start (for tests and metrics). */
@@ -231,10 +245,19 @@ typedef struct core_rpc_client_config {
 	                          before UNAVAILABLE; 0 = 1500 (longer than
 	                          the dialer's longest pause, 1 s) */
 	int default_timeout_ms; /* deadline when a call gives none; 0 = 5000 */
+	/* tls+tcp:// URLs: this process's credentials (NULL = the default,
+	 * core_tls_default(); a tls URL with neither is an error), and the
+	 * identity the server's certificate must name ("svc-auth"; NULL =
+	 * any certificate of our CA). The URL's host is not checked against
+	 * the certificate, so URLs may use IP addresses. */
+	const struct core_tls *tls;
+	const char *peer_identity;
 } core_rpc_client_config;
 
 /* Creates a client and starts dialing every URL in the background
- * (reconnecting as needed). Returns 0, or -EINVAL (bad URL), -ENOMEM. */
+ * (reconnecting as needed). A plain tcp:// URL logs a warning. Returns 0,
+ * or -EINVAL (bad URL, a tls+tcp:// URL without credentials; logged),
+ * -ENOMEM. */
 int core_rpc_client_new(
     const core_rpc_client_config *cfg, core_rpc_client **out);
 

@@ -33,8 +33,12 @@ typedef struct core_service_def {
 	const core_call_auth *auth;
 } core_service_def;
 
-/* Runs the service until SIGINT/SIGTERM. Returns the process exit status:
- * 0 after a clean stop, 1 if it could not start, 2 for bad configuration. */
+/* Runs the service until SIGINT/SIGTERM. Loads the TLS credentials of
+ * tls+tcp:// from RPC_TLS_* (core_tls_from_env) and makes them the
+ * default of every server and client of the process; reloads them on
+ * SIGHUP and when a file changes (checked every RPC_TLS_RELOAD_S). Returns
+ * the process exit status: 0 after a clean stop, 1 if it could not start,
+ * 2 for bad configuration (a bad certificate or key included). */
 int core_service_main(const core_service_def *def);
 
 #endif

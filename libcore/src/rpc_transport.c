@@ -1,0 +1,135 @@
+/* Listening and dialing for the RPC server and client: tls+tcp:// URLs get
+ * libcore's TLS configuration, plain tcp:// ones a warning. */
+#include <stdio.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "core/log.h"
+#include "rpc_internal.h"
+#include "tls_internal.h"
+
+static const char plain_risk[] =
+    "plain tcp:// carries no authentication or encryption: anyone who "
+    "reaches the port can call every method (admin ones too), read tokens "
+    "on the wire and forge client-ip; use tls+tcp:// outside local "
+    "experiments";
+
+void
+rpc_warn_plain(const char *what, const char *url)
+{
+	if (tls_url_plain_tcp(url)) {
+		core_log_kv(
+		    CORE_LOG_WARN, what, "url", url, "risk", plain_risk, NULL);
+	}
+}
+
+static const core_tls *
+creds_for(const char *url, const core_tls *tls, const char *role)
+{
+	const core_tls *t = tls != NULL ? tls : core_tls_default();
+	if (t == NULL) {
+		core_log_kv(CORE_LOG_ERROR,
+		    "tls+tcp:// needs TLS credentials: set RPC_TLS_CERT_FILE, "
+		    "RPC_TLS_KEY_FILE and RPC_TLS_CA_FILE",
+		    role, url, NULL);
+	}
+	return t;
+}
+
+int
+rpc_listen(nng_socket sock, const char *url, const core_tls *tls, int *port)
+{
+	nng_listener l;
+	nng_tls_config *cfg = NULL;
+	int rv;
+	const char *step = "listen";
+
+	if (tls_url(url) && (tls = creds_for(url, tls, "url")) == NULL) {
+		return -1;
+	}
+	/* The TLS configuration first: it registers libcore's engine before
+	 * the listener makes its default configuration. */
+	if (tls_url(url) &&
+	    (rv = tls_nng_config(tls, true, NULL, &cfg)) != 0) {
+		step = "TLS configuration";
+		goto fail;
+	}
+	if ((rv = nng_listener_create(&l, sock, url)) != 0) {
+		goto fail;
+	}
+	if (cfg != NULL) {
+		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) !=
+		    0) {
+			step = "TLS configuration";
+			nng_listener_close(l);
+			goto fail;
+		}
+		/* The listener holds its own reference now. */
+		nng_tls_config_free(cfg);
+		cfg = NULL;
+	}
+	if ((rv = nng_listener_start(l, 0)) != 0) {
+		nng_listener_close(l);
+		goto fail;
+	}
+	int p;
+	if (*port < 0 && (tls_url_plain_tcp(url) || tls_url(url)) &&
+	    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &p) == 0) {
+		*port = p;
+	}
+	rpc_warn_plain("listening on plain tcp://", url);
+	return 0;
+fail:
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg);
+	}
+	core_log_kv(CORE_LOG_ERROR, "cannot listen", "url", url, "step", step,
+	    "error", nng_strerror(rv), NULL);
+	return -1;
+}
+
+int
+rpc_dial(nng_socket sock, const char *url, const core_tls *tls,
+    const char *peer_identity)
+{
+	nng_dialer d;
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	if (tls_url(url) && (tls = creds_for(url, tls, "url")) == NULL) {
+		return -1;
+	}
+	/* The TLS configuration first: it registers libcore's engine before
+	 * the dialer makes its default configuration. */
+	if (tls_url(url) &&
+	    (rv = tls_nng_config(tls, false, peer_identity, &cfg)) != 0) {
+		goto fail;
+	}
+	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
+		goto fail;
+	}
+	if (cfg != NULL &&
+	    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0) {
+		nng_dialer_close(d);
+		goto fail;
+	}
+	/* Non-blocking: connect in the background and keep retrying, so
+	 * services may start in any order. */
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_dialer_close(d);
+		goto fail;
+	}
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg); /* the dialer holds its own */
+	}
+	return 0;
+fail:
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg);
+	}
+	core_log_kv(CORE_LOG_ERROR, "cannot dial", "url", url, "error",
+	    nng_strerror(rv), NULL);
+	return -1;
+}
