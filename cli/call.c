@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/text.h"
 
+#include "creds.h"
 #include "rpcctl.h"
 #include "suggest.h"
 #include "text_format.h"
@@ -149,6 +150,16 @@ client_for(const rpcctl_options *o, const registry_service *svc)
 			    dl.urls[i], dl.source);
 		}
 	}
+	core_tls *tls = NULL;
+	for (int i = 0; i < dl.n; i++) {
+		if (strncmp(dl.urls[i], "tls+", 4) == 0 &&
+		    rpcctl_creds(o, dl.urls[i], &tls) != 0) {
+			return NULL;
+		}
+	}
+	/* The server must prove it is the service meant (svc-auth for
+	 * auth.*), whatever the URL's host; Health at a bare --url takes any
+	 * certificate of the CA. */
 	core_rpc_client_config cfg = {
 	    .name = svc->target ? svc->target : svc->desc->name,
 	    .urls = dl.urls,
@@ -156,6 +167,8 @@ client_for(const rpcctl_options *o, const registry_service *svc)
 	    .conns_per_url = 1,
 	    .connect_wait_ms = CONNECT_WAIT_MS,
 	    .default_timeout_ms = (int) o->timeout_ms,
+	    .tls = tls,
+	    .peer_identity = svc->identity,
 	};
 	core_rpc_client *c = NULL;
 	if (core_rpc_client_new(&cfg, &c) != 0) {

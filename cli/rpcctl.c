@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 
+#include "creds.h"
 #include "help.h"
 #include "rpcctl.h"
 #include "suggest.h"
@@ -82,7 +83,7 @@ rpcctl_exit_for(core_status st)
 /* Which commands take an option. */
 enum {
 	G_ALL = 0,       /* every command */
-	G_CONN = 1 << 0, /* --service --url --token --meta --timeout */
+	G_CONN = 1 << 0, /* --service --url --token --meta --timeout, TLS */
 	G_OUTPUT = 1 << 1,
 	G_INPUT = 1 << 2,
 	G_NAMES = 1 << 3,
@@ -129,6 +130,35 @@ static int
 opt_token(parse_state *p, const char *v)
 {
 	p->token = v;
+	return 0;
+}
+
+/* The TLS files (creds.c reads them, and says what is wrong with them). */
+static int
+opt_cert(parse_state *p, const char *v)
+{
+	p->o.cert = v;
+	return 0;
+}
+
+static int
+opt_key(parse_state *p, const char *v)
+{
+	p->o.key = v;
+	return 0;
+}
+
+static int
+opt_cacert(parse_state *p, const char *v)
+{
+	p->o.cacert = v;
+	return 0;
+}
+
+static int
+opt_crl(parse_state *p, const char *v)
+{
+	p->o.crl = v;
 	return 0;
 }
 
@@ -257,6 +287,10 @@ static const struct option_spec {
     {"--token", NULL, true, G_CONN, opt_token},
     {"--meta", NULL, true, G_CONN, opt_meta},
     {"--timeout", NULL, true, G_CONN, opt_timeout},
+    {"--cert", NULL, true, G_CONN, opt_cert},
+    {"--key", NULL, true, G_CONN, opt_key},
+    {"--cacert", NULL, true, G_CONN, opt_cacert},
+    {"--crl", NULL, true, G_CONN, opt_crl},
     {"--output", "-o", true, G_OUTPUT, opt_output},
     {"--input", NULL, true, G_INPUT, opt_input},
     {"--names", NULL, false, G_NAMES, opt_names},
@@ -440,6 +474,19 @@ set_authorization(parse_state *p)
 	return 0;
 }
 
+/* --cert, --key and --cacert name one identity's files: all three or none
+ * (--crl only with them). */
+static int
+check_tls_options(const rpcctl_options *o)
+{
+	int n = (o->cert != NULL) + (o->key != NULL) + (o->cacert != NULL);
+	if ((n != 0 && n != 3) || (o->crl != NULL && n == 0)) {
+		return rpcctl_usage_error("--cert, --key and --cacert go "
+		                          "together: give all three");
+	}
+	return 0;
+}
+
 /* Whether the line asks for help (-h or --help before any "--"), and for
  * which command: the first word that is neither an option nor an
  * option's value. */
@@ -506,8 +553,11 @@ main(int argc, char **argv)
 			    p.used_name[g], c->name);
 		}
 	}
-	if ((rc = set_authorization(&p)) != 0) {
+	if ((rc = set_authorization(&p)) != 0 ||
+	    (rc = check_tls_options(&p.o)) != 0) {
 		return rc;
 	}
-	return c->run(&p.o, nargs, pos + 1);
+	rc = c->run(&p.o, nargs, pos + 1);
+	rpcctl_creds_free(); /* after the command freed its clients */
+	return rc;
 }

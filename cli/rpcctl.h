@@ -51,6 +51,8 @@ typedef struct rpcctl_options {
 	int n_meta;
 	/* The authorization value to send ("Bearer ..."), or NULL. */
 	const char *authorization;
+	/* --cert, --key, --cacert, --crl: files for tls+tcp:// (creds.h). */
+	const char *cert, *key, *cacert, *crl;
 	long timeout_ms;
 	rpcctl_format output, input;
 	rpcctl_names names;
