@@ -82,6 +82,9 @@ edge_backends_dial(int default_timeout_ms)
 		    .urls = urls,
 		    .n_urls = n > 0 ? (size_t) n : 0,
 		    .default_timeout_ms = default_timeout_ms,
+		    /* Over tls+tcp:// the server must prove it is this
+		     * service, whatever the URL's host. */
+		    .peer_identity = b->identity,
 		};
 		if (n <= 0 || core_rpc_client_new(&cfg, &b->client) != 0) {
 			core_log_error("bad configuration: cannot dial the %s "

@@ -9,7 +9,7 @@
 #include "config.h"
 
 /* The variables of the edge itself, before the backends' dial lists. */
-#define N_OWN 15
+#define N_OWN 16
 
 /* Writes the configuration table for c into items (room for N_OWN +
  * EDGE_MAX_BACKENDS) and returns its length. */
@@ -41,6 +41,11 @@ config_table(edge_config *c, config_text *t, core_config_item *items)
 	        &c->max_header},
 	    {"EDGE_RPC_TIMEOUT_MS", "3000", CORE_CONFIG_INT, 10, 600000, false,
 	        "deadline of each RPC", &c->rpc_timeout_ms},
+	    /* The credentials themselves are RPC_TLS_* (core/tls.h), read
+	     * by main as the services read them. */
+	    {"RPC_TLS_RELOAD_S", "10", CORE_CONFIG_INT, 0, 86400, false,
+	        "seconds between checks of the TLS files (0: SIGHUP only)",
+	        &c->tls_reload_s},
 	    {"EDGE_WWW_DIR", EDGE_WWW_DEFAULT, CORE_CONFIG_STR, 0, 0, false,
 	        "the web frontend's files (none: API only)", &c->www},
 	    {"EDGE_COOKIE_SECURE", "true", CORE_CONFIG_BOOL, 0, 0, false,

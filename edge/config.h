@@ -20,6 +20,7 @@ typedef struct edge_config {
 	long max_body;             /* largest request body; 413 past it */
 	long max_header;           /* request line and headers; 431 past it */
 	long rpc_timeout_ms;       /* deadline of each RPC */
+	long tls_reload_s;         /* RPC_TLS_* files checked this often */
 	const char *www;           /* the frontend's directory, "" for none */
 	bool cookie_secure;        /* token cookies are __Host- and Secure */
 	const char *cookie_access; /* the token cookies' names */

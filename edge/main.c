@@ -26,6 +26,7 @@
 
 #include "core/log.h"
 #include "core/rpc.h"
+#include "core/tls.h"
 #include "backends.h"
 #include "config.h"
 #include "http.h"
@@ -100,6 +101,16 @@ main(int argc, char **argv)
 	}
 	int status = 1;
 	edge_http *http = NULL;
+	/* The edge's certificate for tls+tcp:// (RPC_TLS_*), as every service
+	 * loads its own: the default of every backend client. */
+	core_tls *tls = NULL;
+	char err[512];
+	if (core_tls_from_env(&tls, err, sizeof(err)) != 0) {
+		core_log_error("bad configuration: %s", err);
+		status = 2;
+		goto done;
+	}
+	core_tls_set_default(tls);
 	if (edge_backends_dial((int) cfg.rpc_timeout_ms) != 0 ||
 	    edge_ready_start(cfg.rpc_timeout_ms) != 0 ||
 	    (http = edge_http_start(&cfg)) == NULL) {
@@ -109,7 +120,8 @@ main(int argc, char **argv)
 	snprintf(nf, sizeof(nf), "%d", n_files);
 	core_log_kv(CORE_LOG_INFO, "listening", "url", cfg.listen, "web_files",
 	    nf, NULL);
-	int sig = core_rpc_wait_signal();
+	/* Also reloads the certificate on SIGHUP and when its files change. */
+	int sig = core_tls_wait_signal(tls, cfg.tls_reload_s);
 	core_log_info("signal %d: stopping", sig);
 	/* Each RPC in flight ends within its deadline; a little more for the
 	 * completions themselves. */
@@ -118,6 +130,8 @@ main(int argc, char **argv)
 done:
 	edge_ready_stop();
 	edge_backends_close();
+	core_tls_set_default(NULL);
+	core_tls_free(tls);
 	edge_static_free();
 	edge_metrics_free();
 	edge_openapi_free();

@@ -223,8 +223,11 @@ init_user_rpc(void)
 	char buf[1024];
 	const char *urls[8];
 	int n = core_config_split(user_dial, buf, sizeof(buf), urls, 8);
-	core_rpc_client_config cc = {
-	    .name = "user", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
+	/* Over tls+tcp:// only a server that proves it is svc-user. */
+	core_rpc_client_config cc = {.name = "user",
+	    .urls = urls,
+	    .n_urls = n > 0 ? (size_t) n : 0,
+	    .peer_identity = "svc-user"};
 	if (n <= 0 || core_rpc_client_new(&cc, &cfg.user_rpc) != 0) {
 		core_log_error("bad configuration: USER_RPC_DIAL");
 		return -1;

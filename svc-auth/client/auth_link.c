@@ -70,8 +70,12 @@ auth_link_open(auth_link *l, core_redis *(*redis)(void *state),
 	char buf[1024];
 	const char *urls[MAX_URLS];
 	int n = core_config_split(l->dial, buf, sizeof(buf), urls, MAX_URLS);
-	core_rpc_client_config cc = {
-	    .name = "auth", .urls = urls, .n_urls = n > 0 ? (size_t) n : 0};
+	/* Over tls+tcp:// the keys come only from a server that proves it is
+	 * svc-auth (the process's own credentials are the default). */
+	core_rpc_client_config cc = {.name = "auth",
+	    .urls = urls,
+	    .n_urls = n > 0 ? (size_t) n : 0,
+	    .peer_identity = "svc-auth"};
 	l->client = NULL;
 	l->jwks = NULL;
 	if (n <= 0 || core_rpc_client_new(&cc, &l->client) != 0) {
