@@ -665,18 +665,26 @@ list_audit(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return audit_ctx_finish(&x, st, detail);
 }
 
+/* svc-admin is reached from the edge's /admin routes and the operators'
+ * rpcctl only; no service calls it. Its methods act on every account with
+ * an admin's token: a taken-over svc-auth or svc-user holding a stolen one
+ * is refused here before anything is done. */
+static const char *const callers[] = {"edge", "ops", NULL};
+
 static const core_rpc_method methods[] = {
-    {ADMIN_METHOD("ListUsers"), list_users, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {ADMIN_METHOD("GetUser"), get_user, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {ADMIN_METHOD("UpdateUser"), update_user, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {ADMIN_METHOD("RevokeSessions"), revoke_sessions, CORE_RULE_ADMIN, 0, NULL,
+    {ADMIN_METHOD("ListUsers"), list_users, CORE_RULE_ADMIN, 0, callers, NULL},
+    {ADMIN_METHOD("GetUser"), get_user, CORE_RULE_ADMIN, 0, callers, NULL},
+    {ADMIN_METHOD("UpdateUser"), update_user, CORE_RULE_ADMIN, 0, callers,
         NULL},
-    {ADMIN_METHOD("ListAudit"), list_audit, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {ADMIN_METHOD("DeleteUser"), delete_user, CORE_RULE_ADMIN, 0, NULL, NULL},
+    {ADMIN_METHOD("RevokeSessions"), revoke_sessions, CORE_RULE_ADMIN, 0,
+        callers, NULL},
+    {ADMIN_METHOD("ListAudit"), list_audit, CORE_RULE_ADMIN, 0, callers, NULL},
+    {ADMIN_METHOD("DeleteUser"), delete_user, CORE_RULE_ADMIN, 0, callers,
+        NULL},
     /* Any user, on their own account: svc-auth checks the password. */
-    {ADMIN_METHOD("DeleteAccount"), delete_account, CORE_RULE_USER, 0, NULL,
+    {ADMIN_METHOD("DeleteAccount"), delete_account, CORE_RULE_USER, 0, callers,
         NULL},
-    {ADMIN_METHOD("ResetMfa"), reset_mfa, CORE_RULE_ADMIN, 0, NULL, NULL},
+    {ADMIN_METHOD("ResetMfa"), reset_mfa, CORE_RULE_ADMIN, 0, callers, NULL},
 };
 
 const core_rpc_service admin_service = {

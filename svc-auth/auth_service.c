@@ -248,6 +248,13 @@ check_token(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 
 #define M(name) "/auth.v1.AuthService/" name
 
+/* Who may call the administration and the signing keys over TLS: svc-admin,
+ * which audits every admin action before it asks, and the operators'
+ * rpcctl. The edge and svc-user never call these; if one of them is taken
+ * over, a stolen admin token still gets PERMISSION_DENIED here. (Plain
+ * transports carry no identity and are not checked: docs/rpc.md.) */
+static const char *const admin_callers[] = {"svc-admin", "ops", NULL};
+
 static const core_rpc_method auth_methods[] = {
     {M("Register"), register_user, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("Login"), auth_login, CORE_RULE_PUBLIC, 0, NULL, NULL},
@@ -262,19 +269,21 @@ static const core_rpc_method auth_methods[] = {
     {M("RevokeSession"), auth_revoke_session, CORE_RULE_USER, 0, NULL, NULL},
     {M("GetCurrentSession"), auth_get_current_session, CORE_RULE_USER, 0, NULL,
         NULL},
-    {M("RotateKeys"), auth_rotate_keys, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {M("ListKeys"), auth_list_keys, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {M("AdminListUsers"), auth_admin_list_users, CORE_RULE_ADMIN, 0, NULL,
+    {M("RotateKeys"), auth_rotate_keys, CORE_RULE_ADMIN, 0, admin_callers,
         NULL},
-    {M("AdminGetUser"), auth_admin_get_user, CORE_RULE_ADMIN, 0, NULL, NULL},
-    {M("AdminUpdateUser"), auth_admin_update_user, CORE_RULE_ADMIN, 0, NULL,
+    {M("ListKeys"), auth_list_keys, CORE_RULE_ADMIN, 0, admin_callers, NULL},
+    {M("AdminListUsers"), auth_admin_list_users, CORE_RULE_ADMIN, 0,
+        admin_callers, NULL},
+    {M("AdminGetUser"), auth_admin_get_user, CORE_RULE_ADMIN, 0, admin_callers,
         NULL},
+    {M("AdminUpdateUser"), auth_admin_update_user, CORE_RULE_ADMIN, 0,
+        admin_callers, NULL},
     {M("AdminRevokeSessions"), auth_admin_revoke_sessions, CORE_RULE_ADMIN, 0,
-        NULL, NULL},
+        admin_callers, NULL},
     /* The password is checked by the handler, throttled as a login. */
     {M("DeleteAccount"), auth_delete_account, CORE_RULE_USER, 0, NULL, NULL},
-    {M("AdminDeleteUser"), auth_admin_delete_user, CORE_RULE_ADMIN, 0, NULL,
-        NULL},
+    {M("AdminDeleteUser"), auth_admin_delete_user, CORE_RULE_ADMIN, 0,
+        admin_callers, NULL},
     /* Public: the token of the request is the proof. */
     {M("VerifyEmail"), auth_verify_email, CORE_RULE_PUBLIC, 0, NULL, NULL},
     {M("ResendVerification"), auth_resend_verification, CORE_RULE_USER, 0,
@@ -301,7 +310,8 @@ static const core_rpc_method auth_methods[] = {
     {M("RegenerateRecoveryCodes"), auth_regenerate_recovery_codes,
         CORE_RULE_USER, 0, NULL, NULL},
     {M("GetMfaStatus"), auth_get_mfa_status, CORE_RULE_USER, 0, NULL, NULL},
-    {M("AdminResetMfa"), auth_admin_reset_mfa, CORE_RULE_ADMIN, 0, NULL, NULL},
+    {M("AdminResetMfa"), auth_admin_reset_mfa, CORE_RULE_ADMIN, 0,
+        admin_callers, NULL},
 };
 
 const core_rpc_service auth_rpc_service = {

@@ -406,11 +406,17 @@ delete_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	return CORE_OK;
 }
 
+/* DeleteProfile takes a revoked token (the user's own, revoked by the
+ * account deletion that calls it), so it is for svc-auth, which makes that
+ * call, and the operators only: from anyone else a logged-out user's token
+ * would still delete their profile. No route of the edge reaches it. */
+static const char *const delete_callers[] = {"svc-auth", "ops", NULL};
+
 const core_rpc_method user_methods[USER_N_METHODS] = {
     {"/user.v1.UserService/GetProfile", get_profile, CORE_RULE_USER, 0, NULL,
         prefetch_profile},
     {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER, 0,
         NULL, NULL},
     {"/user.v1.UserService/DeleteProfile", delete_profile,
-        CORE_RULE_USER | CORE_RULE_REVOKED_OK, 0, NULL, NULL},
+        CORE_RULE_USER | CORE_RULE_REVOKED_OK, 0, delete_callers, NULL},
 };
