@@ -35,6 +35,8 @@ def c_defaults(root):
                     r'|([A-Z_][A-Z0-9_]*))', text):
                 if not macro:
                     found[name] = lit
+                elif macro == "NULL":
+                    found[name] = ""  # read as it is, no default
                 elif re.search(rf"#ifndef\s+{macro}\b", text):
                     found[name] = None  # the build defines it
                 else:

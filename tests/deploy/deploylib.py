@@ -9,13 +9,16 @@ import sys
 # Which sources declare each long-running binary's configuration table. The
 # services add libcore's common items (service.c) and their listen variable;
 # svc-user and svc-admin the items of their link to svc-auth (auth_link.c).
+# Every binary reads the RPC transport's TLS credentials (tls_env.c's
+# table of RPC_TLS_* names, no default).
 BINARY_SOURCES = {
-    "svc-auth": ["svc-auth/main.c", "libcore/src/service.c"],
+    "svc-auth": ["svc-auth/main.c", "libcore/src/service.c",
+                 "libcore/src/tls_env.c"],
     "svc-user": ["svc-user/main.c", "libcore/src/service.c",
-                 "svc-auth/client/auth_link.c"],
+                 "svc-auth/client/auth_link.c", "libcore/src/tls_env.c"],
     "svc-admin": ["svc-admin/main.c", "libcore/src/service.c",
-                  "svc-auth/client/auth_link.c"],
-    "edge": ["edge/config.c", "proto/registry.c"],
+                  "svc-auth/client/auth_link.c", "libcore/src/tls_env.c"],
+    "edge": ["edge/config.c", "proto/registry.c", "libcore/src/tls_env.c"],
 }
 
 # Variables whose values are secrets: never written into a deployment file,
