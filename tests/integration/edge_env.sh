@@ -1,15 +1,36 @@
 # Sourced by the shell tests that need the whole stack behind the edge:
 # svc-auth, svc-user, svc-admin and the edge on free ports, each service on
-# a database of its own (svc_env.sh). Needs the variables scripts/test.sh
-# exports. Usage:
+# a database of its own (svc_env.sh), every call between them over mutual
+# TLS (tls+tcp://) with a CA and certificates scripts/certs.sh makes in
+# TMPDIR/pki, as the stack command runs them (EDGE_ENV_PLAIN=1: plain
+# tcp://). Needs the variables scripts/test.sh exports. Usage:
 #   source edge_env.sh
 #   edge_env_start BUILD_DIR TMPDIR [VAR=value ...]   # extra env for the edge
-#   ... "$edge_base" is the edge's URL, "$edge_port" its port ...
+#   ... "$edge_base" is the edge's URL, "$edge_port" its port, "$edge_env_pki"
+#   the certificates' directory; rpcctl speaks as "ops" (RPCCTL_*) ...
+#   edge_env_as NAME COMMAND... &   # COMMAND with NAME's certificate
 #   edge_env_stop   (also on EXIT through the trap edge_env_start sets)
 # shellcheck source=tests/integration/svc_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/svc_env.sh"
 edge_env_pids=()
 edge_env_tmp=""
+edge_env_pki=""
+edge_env_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+
+# edge_env_as NAME COMMAND...: execs COMMAND with the certificate of the
+# identity NAME (edge, svc-auth, svc-user, svc-admin, ops) in RPC_TLS_*, as
+# the process of that name gets it. It replaces the shell it runs in: start
+# it in the background (&, then $! is COMMAND) or in a subshell.
+edge_env_as() {
+  local name=$1
+  shift
+  if [[ -z $edge_env_pki ]]; then
+    exec "$@"
+  fi
+  exec env RPC_TLS_CERT_FILE="$edge_env_pki/$name.crt" \
+    RPC_TLS_KEY_FILE="$edge_env_pki/$name.key" RPC_TLS_CA_FILE="$edge_env_pki/ca.crt" \
+    RPC_TLS_CRL_FILE="$edge_env_pki/crl.pem" "$@"
+}
 
 edge_env_free_port() {
   local p
@@ -44,18 +65,28 @@ edge_env_start() {
   auth_port=$(edge_env_free_port)
   user_port=$(edge_env_free_port)
   admin_port=$(edge_env_free_port)
-  export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
-    ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port
+  local scheme=tls+tcp
+  edge_env_pki=""
+  if [[ ${EDGE_ENV_PLAIN:-0} == 1 ]]; then
+    scheme=tcp
+  else
+    edge_env_pki=$tmp/pki
+    "$edge_env_root/scripts/certs.sh" init "$edge_env_pki" >/dev/null
+    export RPCCTL_CERT=$edge_env_pki/ops.crt RPCCTL_KEY=$edge_env_pki/ops.key \
+      RPCCTL_CACERT=$edge_env_pki/ca.crt
+  fi
+  export AUTH_RPC_DIAL=$scheme://127.0.0.1:$auth_port USER_RPC_DIAL=$scheme://127.0.0.1:$user_port \
+    ADMIN_RPC_DIAL=$scheme://127.0.0.1:$admin_port
   AUTH_RPC_LISTEN=$AUTH_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
-    "$build/svc-auth/svc-auth" 2>"$tmp/auth.log" &
+    edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth.log" &
   edge_env_pids+=($!)
   USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
-    "$build/svc-user/svc-user" 2>"$tmp/user.log" &
+    edge_env_as svc-user "$build/svc-user/svc-user" 2>"$tmp/user.log" &
   edge_env_pids+=($!)
   ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
-    "$build/svc-admin/svc-admin" 2>"$tmp/admin.log" &
+    edge_env_as svc-admin "$build/svc-admin/svc-admin" 2>"$tmp/admin.log" &
   edge_env_pids+=($!)
-  env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn "$@" \
+  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn "$@" \
     "$build/edge/edge" 2>"$tmp/edge.log" &
   edge_env_pids+=($!)
   edge_base=http://127.0.0.1:$edge_port

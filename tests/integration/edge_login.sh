@@ -66,7 +66,7 @@ start_edge() { # RESULT_VAR VAR=value... -> the base URL in RESULT_VAR
   local var=$1 port
   shift
   port=$(edge_env_free_port)
-  env EDGE_LISTEN="127.0.0.1:$port" LOG_LEVEL=warn "$@" \
+  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$port" LOG_LEVEL=warn "$@" \
     "$build/edge/edge" >/dev/null 2>>"$tmp/edge2.log" &
   edge_env_pids+=($!)
   for _ in $(seq 300); do
