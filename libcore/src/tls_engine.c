@@ -65,11 +65,14 @@ nng_err(int rv)
 	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
 	case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
 		return NNG_EPEERAUTH;
-	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
-	case MBEDTLS_ERR_SSL_CONN_EOF:
-		return NNG_ECLOSED;
 	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
 		return NNG_ENOMEM;
+	/* The peer went away. Never NNG_ECLOSED, which tells nng that our own
+	 * object was closed: a peer that hangs up after the handshake, before
+	 * the SP header, fails the listener's accept with it, and nng's
+	 * listener then stops accepting for good (core/listener.c). */
+	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+	case MBEDTLS_ERR_SSL_CONN_EOF:
 	case MBEDTLS_ERR_NET_SEND_FAILED:
 	case MBEDTLS_ERR_NET_RECV_FAILED:
 		return NNG_ECONNRESET;
