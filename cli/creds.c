@@ -83,6 +83,15 @@ load(const rpcctl_options *o, core_tls **out)
 	return 0;
 }
 
+bool
+rpcctl_creds_configured(const rpcctl_options *o)
+{
+	return o->cert != NULL || env("RPCCTL_CERT") != NULL ||
+	       env("RPC_TLS_CERT") != NULL ||
+	       env("RPC_TLS_CERT_FILE") != NULL ||
+	       access(STACK_PKI "ops.crt", R_OK) == 0;
+}
+
 int
 rpcctl_creds(const rpcctl_options *o, const char *url, core_tls **out)
 {

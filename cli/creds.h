@@ -14,6 +14,10 @@
  * status after printing why: an incomplete or unreadable set, or none. */
 int rpcctl_creds(const rpcctl_options *o, const char *url, core_tls **out);
 
+/* Whether rpcctl has credentials from any of those sources (without
+ * loading them): then its default URLs are tls+tcp://. */
+bool rpcctl_creds_configured(const rpcctl_options *o);
+
 /* Frees them, after every client that used them. */
 void rpcctl_creds_free(void);
 

@@ -75,6 +75,13 @@ void rpcctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The exit status for an RPC status. */
 int rpcctl_exit_for(core_status st);
 
+/* A client for svc (its name labels the client's own log lines): dialing
+ * --url, else $<SVC>_RPC_DIAL, else $<SVC>_RPC_LISTEN (wildcards made
+ * loopback), else the registry's default, over tls+tcp:// when rpcctl has a
+ * certificate (creds.h). NULL after printing why. */
+core_rpc_client *rpcctl_client_for(
+    const rpcctl_options *o, const registry_service *svc);
+
 /* Finds a method by full or short name (registry_find). When nothing
  * matches, prints "unknown method NAME; did you mean: a, b, c" (or "see
  * 'rpcctl list'") on stderr and returns -1. */
