@@ -73,11 +73,10 @@ load(const rpcctl_options *o, core_tls **out)
 		return 0;
 	}
 	if (access(STACK_PKI "ops.crt", R_OK) == 0) {
+		bool crl = access(STACK_PKI "crl.pem", R_OK) == 0;
 		creds_source s = {STACK_PKI "ops.*", STACK_PKI "ops.crt",
 		    STACK_PKI "ops.key", STACK_PKI "ca.crt",
-		    access(STACK_PKI "crl.pem", R_OK) == 0 ? STACK_PKI
-		        "crl.pem"
-		                                           : NULL};
+		    crl ? STACK_PKI "crl.pem" : NULL};
 		return load_files(&s, out);
 	}
 	return 0;
