@@ -2,7 +2,8 @@
 # The web frontend in a real browser: headless Chromium (Debian's, driven by
 # playwright-core from npm) registers, logs in, verifies the email address
 # from the mail the local SMTP sink received, edits the profile, lists and
-# ends sessions and logs out against the whole stack: svc-auth, svc-user,
+# ends sessions and logs out against the whole stack (on mutual TLS, as the
+# stack command runs it): svc-auth, svc-user,
 # svc-admin and the edge serving edge/www; then an admin (made with
 # `svc-auth promote-admin`) lists, disables and enables that user, reads
 # the audit trail and deletes another account; the user changes and resets
@@ -68,9 +69,17 @@ mail_port=$(free_port)
 auth_port=$(free_port)
 user_port=$(free_port)
 admin_port=$(free_port)
-export AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth_port AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port \
-  USER_RPC_LISTEN=tcp://127.0.0.1:$user_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
-  ADMIN_RPC_LISTEN=tcp://127.0.0.1:$admin_port ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port \
+# Mutual TLS between the processes, as the stack command runs them: a CA
+# and a certificate per identity, each process presenting its own.
+pki=$tmp/pki
+"$repo/scripts/certs.sh" init "$pki" >/dev/null
+export RPC_TLS_CA_FILE=$pki/ca.crt
+tls_as() { # NAME: the certificate variables of identity NAME, for env
+  printf '%s\n' "RPC_TLS_CERT_FILE=$pki/$1.crt" "RPC_TLS_KEY_FILE=$pki/$1.key"
+}
+export AUTH_RPC_LISTEN=tls+tcp://127.0.0.1:$auth_port AUTH_RPC_DIAL=tls+tcp://127.0.0.1:$auth_port \
+  USER_RPC_LISTEN=tls+tcp://127.0.0.1:$user_port USER_RPC_DIAL=tls+tcp://127.0.0.1:$user_port \
+  ADMIN_RPC_LISTEN=tls+tcp://127.0.0.1:$admin_port ADMIN_RPC_DIAL=tls+tcp://127.0.0.1:$admin_port \
   EDGE_LISTEN=127.0.0.1:$edge_port EDGE_WWW_DIR=$repo/edge/www EDGE_COOKIE_SECURE=0 \
   LOG_LEVEL=warn
 # Mail goes to the local SMTP sink, one file per mail, which the browser
@@ -86,10 +95,12 @@ for _ in $(seq 100); do
 done
 
 for svc in auth user admin; do
-  "$build/svc-$svc/svc-$svc" 2>"$tmp/$svc.log" &
+  mapfile -t tls <<<"$(tls_as "svc-$svc")"
+  env "${tls[@]}" "$build/svc-$svc/svc-$svc" 2>"$tmp/$svc.log" &
   pids+=($!)
 done
-"$build/edge/edge" 2>"$tmp/edge.log" &
+mapfile -t tls <<<"$(tls_as edge)"
+env "${tls[@]}" "$build/edge/edge" 2>"$tmp/edge.log" &
 pids+=($!)
 
 base=http://localhost:$edge_port
