@@ -4,7 +4,8 @@
  * SECONDS; prints one line: callers, calls/s, p50/p99/p999 latency in
  * microseconds. "sync" callers are threads blocked in core_rpc_call (what a
  * service handler does); "async" callers are chains of core_rpc_call_async
- * completions on nng's threads (what an event-driven caller does). */
+ * completions on nng's threads (what an event-driven caller does). A
+ * tls+tcp:// URL takes its credentials from RPC_TLS_* (core/tls.h). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include "bench_common.h"
 #include "core/log.h"
 #include "core/rpc.h"
+
+#include "bench_tls.h"
 
 typedef struct worker {
 	core_rpc_client *cli;
@@ -122,6 +125,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	core_log_init("rpc_echo_client", CORE_LOG_WARN, false);
+	core_tls *tls = NULL;
+	if (bench_tls_from_env(&tls) != 0) {
+		return 2;
+	}
 	int callers = (int) strtol(argv[2], NULL, 10);
 	int seconds = (int) strtol(argv[3], NULL, 10);
 	/* PAYLOAD_BYTES is the echoed data; the envelope (method name,
@@ -184,6 +191,8 @@ main(int argc, char **argv)
 	    hist_quantile(&all, 0.5), hist_quantile(&all, 0.99),
 	    hist_quantile(&all, 0.999), (unsigned long long) errors);
 	core_rpc_client_free(cli);
+	core_tls_set_default(NULL);
+	core_tls_free(tls);
 	free(w);
 	free(t);
 	return errors > 0;

@@ -1,6 +1,7 @@
 /* The RPC core's echo server for benchmarks:
  *   rpc_echo_server URL [WORKERS]
- * Serves /test.v1.Echo/Echo until SIGINT/SIGTERM. */
+ * Serves /test.v1.Echo/Echo until SIGINT/SIGTERM; a tls+tcp:// URL takes
+ * its credentials from RPC_TLS_* (core/tls.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,6 +9,8 @@
 
 #include "core/log.h"
 #include "core/rpc.h"
+
+#include "bench_tls.h"
 
 static core_status
 echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -37,6 +40,10 @@ main(int argc, char **argv)
 	}
 	core_rpc_block_signals();
 	core_log_init("rpc_echo_server", CORE_LOG_WARN, false);
+	core_tls *tls = NULL;
+	if (bench_tls_from_env(&tls) != 0) {
+		return 2;
+	}
 	static const core_rpc_method methods[] = {
 	    {"/test.v1.Echo/Echo", echo, CORE_RULE_PUBLIC, 0, NULL, NULL},
 	    {"/test.v1.Echo/Types", unimplemented, CORE_RULE_PUBLIC, 0, NULL,
@@ -58,5 +65,7 @@ main(int argc, char **argv)
 	}
 	core_rpc_wait_signal();
 	core_rpc_server_free(s);
+	core_tls_set_default(NULL);
+	core_tls_free(tls);
 	return 0;
 }
