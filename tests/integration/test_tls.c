@@ -39,6 +39,8 @@ static char dir[64]; /* the test's scratch directory */
 
 /* ---- Certificates -------------------------------------------------------- */
 
+static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 run(const char *fmt, ...)
 {
