@@ -269,10 +269,10 @@ client(const char *url, int callers, int seconds, size_t size, int conns)
 		errors += k[i].errors;
 	}
 	printf("nng callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
-	       "p999_us=%.0f errors=%llu\n",
+	       "p999_us=%.0f errors=%llu calls=%llu\n",
 	    callers, (double) all.n / secs, hist_quantile(&all, 0.5),
 	    hist_quantile(&all, 0.99), hist_quantile(&all, 0.999),
-	    (unsigned long long) errors);
+	    (unsigned long long) errors, (unsigned long long) all.n);
 	nng_close(sock);
 	for (int i = 0; i < callers; i++) {
 		nng_aio_free(k[i].aio);
