@@ -196,8 +196,10 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	atomic_fetch_add(&sh->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
 }
 
+/* Opens the req0 socket and waits (up to 5 s) until its conns connections
+ * to url are up. Returns 0, or 1 after printing why not. */
 static int
-client(const char *url, int callers, int seconds, size_t size, int conns)
+client_connect(const char *url, int conns, client_shared *sh, nng_socket *out)
 {
 	nng_socket sock;
 	int rv;
@@ -207,11 +209,8 @@ client(const char *url, int callers, int seconds, size_t size, int conns)
 	}
 	/* As the RPC client: never resend on a timer. */
 	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	static client_shared sh;
-	pthread_mutex_init(&sh.mu, NULL);
-	pthread_cond_init(&sh.cv, NULL);
-	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, pipe_event, &sh);
-	nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event, &sh);
+	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, pipe_event, sh);
+	nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event, sh);
 	for (int i = 0; i < conns; i++) {
 		if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 			fprintf(
@@ -220,12 +219,27 @@ client(const char *url, int callers, int seconds, size_t size, int conns)
 		}
 	}
 	/* Connections up before the clock starts. */
-	for (int waited = 0; atomic_load(&sh.pipes) < conns; waited++) {
+	for (int waited = 0; atomic_load(&sh->pipes) < conns; waited++) {
 		if (waited == 5000) {
 			fprintf(stderr, "no connection to %s\n", url);
 			return 1;
 		}
 		usleep(1000);
+	}
+	*out = sock;
+	return 0;
+}
+
+static int
+client(const char *url, int callers, int seconds, size_t size, int conns)
+{
+	static client_shared sh;
+	pthread_mutex_init(&sh.mu, NULL);
+	pthread_cond_init(&sh.cv, NULL);
+	nng_socket sock;
+	int rv;
+	if (client_connect(url, conns, &sh, &sock) != 0) {
+		return 1;
 	}
 	caller *k = calloc((size_t) callers, sizeof(*k));
 	if (k == NULL) {
