@@ -186,10 +186,11 @@ main(int argc, char **argv)
 	double secs = (double) (now_ns() - t0) / 1e9;
 	printf(
 	    "rpc mode=%s callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
-	    "p999_us=%.0f errors=%llu\n",
+	    "p999_us=%.0f errors=%llu calls=%llu\n",
 	    async ? "async" : "sync", callers, (double) all.n / secs,
 	    hist_quantile(&all, 0.5), hist_quantile(&all, 0.99),
-	    hist_quantile(&all, 0.999), (unsigned long long) errors);
+	    hist_quantile(&all, 0.999), (unsigned long long) errors,
+	    (unsigned long long) all.n);
 	core_rpc_client_free(cli);
 	core_tls_set_default(NULL);
 	core_tls_free(tls);

@@ -152,10 +152,10 @@ main(int argc, char **argv)
 	}
 	double secs = (double) (now_ns() - t0) / 1e9;
 	printf("tcp callers=%d calls_per_s=%.0f p50_us=%.0f p99_us=%.0f "
-	       "p999_us=%.0f errors=%llu\n",
+	       "p999_us=%.0f errors=%llu calls=%llu\n",
 	    callers, (double) all.n / secs, hist_quantile(&all, 0.5),
 	    hist_quantile(&all, 0.99), hist_quantile(&all, 0.999),
-	    (unsigned long long) errors);
+	    (unsigned long long) errors, (unsigned long long) all.n);
 	free(w);
 	free(t);
 	return errors > 0;
