@@ -148,9 +148,14 @@ check_caller(core_call *c, const char *const *callers, verdict *v)
 			return CORE_OK;
 		}
 	}
-	return refuse_why(c, v, "caller not allowed",
-	    peer != NULL ? peer : "(no identity)", CORE_PERMISSION_DENIED,
-	    BAD_CALLER);
+	/* A service calling what it may not is a misconfiguration or a
+	 * compromised peer: a warning naming it and where it called from. */
+	v->reason = "caller not allowed";
+	core_log_kv(CORE_LOG_WARN, "call refused", "method", c->method,
+	    "reason", v->reason, "caller",
+	    peer != NULL ? peer : "(no identity)", "remote_ip", c->remote_ip,
+	    NULL);
+	return core_call_error(c, CORE_PERMISSION_DENIED, "%s", BAD_CALLER);
 }
 
 /* Every step of rule for token, writing the claims to *cl. */

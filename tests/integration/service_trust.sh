@@ -79,7 +79,7 @@ for who in edge svc-user; do
     test "$(status_of "$who" --token "$admin" call auth.AdminListUsers "$list_admin")" = 4
   check "  saying so" has "$tmp/as.err" 'PERMISSION_DENIED: this method does not accept calls from this service'
   check "  and svc-auth logs the refusal naming $who" \
-    has "$tmp/auth.log" "\"msg\":\"call refused\",\"method\":\"/auth.v1.AuthService/AdminListUsers\",\"reason\":\"caller not allowed\",\"detail\":\"$who\""
+    has "$tmp/auth.log" "\"msg\":\"call refused\",\"method\":\"/auth.v1.AuthService/AdminListUsers\",\"reason\":\"caller not allowed\",\"caller\":\"$who\""
   check "$who's certificate: keys list is PERMISSION_DENIED" \
     test "$(status_of "$who" --token "$admin" keys list)" = 4
 done
@@ -88,7 +88,7 @@ check "the edge's certificate: svc-admin's ListUsers is served" \
 check "svc-user's certificate: svc-admin's ListUsers is PERMISSION_DENIED" \
   test "$(status_of svc-user --token "$admin" call admin.ListUsers '{"page_size":1}')" = 4
 check "  and svc-admin logs the refusal naming svc-user" \
-  has "$tmp/admin.log" '"msg":"call refused","method":"/admin.v1.AdminService/ListUsers","reason":"caller not allowed","detail":"svc-user"'
+  has "$tmp/admin.log" '"msg":"call refused","method":"/admin.v1.AdminService/ListUsers","reason":"caller not allowed","caller":"svc-user"'
 
 # The login throttle (3 failures per address). From the edge, client_ip is
 # the end user's: four addresses, one failure each, none throttled.
