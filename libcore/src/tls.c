@@ -42,6 +42,7 @@ struct core_tls {
 	char identity[CORE_TLS_IDENTITY_MAX + 1];
 	pthread_mutex_t mu;
 	tls_creds *cur;
+	atomic_uint gen;    /* counts the reloads that took effect */
 	bool change_failed; /* the last changed files did not load */
 };
 
@@ -117,6 +118,22 @@ tls_creds_acquire(const core_tls *t)
 	atomic_fetch_add(&c->refs, 1);
 	pthread_mutex_unlock(&m->mu);
 	return c;
+}
+
+unsigned
+tls_generation(const core_tls *t)
+{
+	return atomic_load(&t->gen);
+}
+
+bool
+tls_revoked_now(const core_tls *t, const mbedtls_x509_crt *peer)
+{
+	tls_creds *c = tls_creds_acquire(t);
+	bool revoked =
+	    c->has_crl && mbedtls_x509_crt_is_revoked(peer, &c->crl) != 0;
+	tls_creds_release(c);
+	return revoked;
 }
 
 static int
@@ -390,6 +407,7 @@ core_tls_reload(core_tls *t)
 	if (c != NULL) {
 		old = t->cur;
 		t->cur = c;
+		atomic_fetch_add(&t->gen, 1);
 	}
 	t->change_failed = c == NULL;
 	pthread_mutex_unlock(&t->mu);

@@ -41,7 +41,11 @@ struct nng_tls_engine_config {
 
 struct nng_tls_engine_conn {
 	void *tls; /* nng's connection, for the send/recv callbacks */
+	const core_tls *bound;
 	tls_creds *creds;
+	unsigned gen; /* bound's reload count when the peer was last checked */
+	bool
+	    revoked; /* a reload's CRL revoked the peer: the connection ends */
 	mbedtls_ssl_context ctx;
 	bool done;  /* handshake finished and the peer verified */
 	int failed; /* the handshake's error, once it failed (logged) */
@@ -118,6 +122,8 @@ conn_init(nng_tls_engine_conn *ec, void *tls, nng_tls_engine_config *cfg)
 		               "credentials (core_tls) refused");
 		return NNG_ENOTSUP;
 	}
+	ec->bound = cfg->bound;
+	ec->gen = tls_generation(cfg->bound);
 	ec->creds = tls_creds_acquire(cfg->bound);
 	const mbedtls_ssl_config *conf = cfg->mode == NNG_TLS_MODE_SERVER
 	                                     ? &ec->creds->server
@@ -205,9 +211,37 @@ conn_handshake(nng_tls_engine_conn *ec)
 	return 0;
 }
 
+/* Whether the connection may go on: after a reload (rare, so one atomic
+ * load per record otherwise), its peer is checked against the new CRL. A
+ * revoked peer's connection fails its next read or write, nng closes it,
+ * and the reconnect's handshake is refused: a revocation takes effect on
+ * live connections too, not only on new ones. */
+static bool
+conn_live(nng_tls_engine_conn *ec)
+{
+	unsigned gen = tls_generation(ec->bound);
+	if (ec->done && !ec->revoked && gen != ec->gen) {
+		ec->gen = gen;
+		const mbedtls_x509_crt *peer =
+		    mbedtls_ssl_get_peer_cert(&ec->ctx);
+		if (peer != NULL && tls_revoked_now(ec->bound, peer)) {
+			ec->revoked = true;
+			core_log_kv(CORE_LOG_WARN,
+			    "TLS connection closed: the peer's certificate "
+			    "is revoked",
+			    "peer", ec->peer, "own_identity",
+			    ec->creds->identity, NULL);
+		}
+	}
+	return !ec->revoked;
+}
+
 static int
 conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *n)
 {
+	if (!conn_live(ec)) {
+		return NNG_ECONNRESET;
+	}
 	int rv = mbedtls_ssl_read(&ec->ctx, buf, *n);
 	if (rv == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rv == MBEDTLS_ERR_SSL_WANT_WRITE) {
@@ -223,6 +257,9 @@ conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *n)
 static int
 conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *n)
 {
+	if (!conn_live(ec)) {
+		return NNG_ECONNRESET;
+	}
 	int rv = mbedtls_ssl_write(&ec->ctx, buf, *n);
 	if (rv == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rv == MBEDTLS_ERR_SSL_WANT_WRITE) {

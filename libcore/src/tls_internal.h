@@ -35,6 +35,13 @@ typedef struct tls_creds {
 tls_creds *tls_creds_acquire(const core_tls *t);
 void tls_creds_release(tls_creds *c);
 
+/* How many reloads of t took effect (changes when new credentials do). */
+unsigned tls_generation(const core_tls *t);
+
+/* Whether the current credentials' CRL revokes peer. For connections made
+ * before a reload: a revocation also ends those (tls_engine.c). */
+bool tls_revoked_now(const core_tls *t, const mbedtls_x509_crt *peer);
+
 /* Writes the subject commonName of crt into buf (CORE_TLS_IDENTITY_MAX +
  * 1 bytes). Returns 0, or -1 when it has none, it is too long or it holds
  * a character outside [a-z0-9.-] (such a name would not be an identity). */

@@ -282,6 +282,54 @@ test_tls_refuses_a_revoked_client(void **state)
 	core_tls_free(srv_t);
 }
 
+/* A revocation ends live connections too: a client connected before its
+ * certificate was revoked fails its next call once the server reloads the
+ * CRL, and cannot connect again. */
+static void
+test_tls_revocation_ends_live_connections(void **state)
+{
+	(void) state;
+	char url[64], crl[256], srv_cert[256], srv_key[256], err[512];
+	run("%s issue %s/pki victim >/dev/null", CERTS_SH, dir);
+	run("cp %s/pki/crl.pem %s/live-crl.pem", dir, dir);
+	snprintf(crl, sizeof(crl), "%s/live-crl.pem", dir);
+	snprintf(srv_cert, sizeof(srv_cert), "%s/pki/svc-auth.crt", dir);
+	snprintf(srv_key, sizeof(srv_key), "%s/pki/svc-auth.key", dir);
+	core_tls_source src = {.cert_file = srv_cert,
+	    .key_file = srv_key,
+	    .ca_file = path("pki/ca.crt"),
+	    .crl_file = crl};
+	core_tls *srv_t = NULL;
+	assert_int_equal(core_tls_new(&src, &srv_t, err, sizeof(err)), 0);
+	core_tls *victim = creds("pki", "victim", "pki/ca.crt", false);
+	core_tls *ops = creds("pki", "ops", "pki/ca.crt", false);
+	core_rpc_server *s =
+	    server("tls+tcp", srv_t, &test_echo_service, url, sizeof(url));
+	core_rpc_client *vc = client(url, victim, "svc-auth");
+	core_rpc_client *oc = client(url, ops, "svc-auth");
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoResponse *resp = NULL;
+	assert_int_equal(echo(vc, a, &resp), CORE_OK);
+	assert_int_equal(echo(oc, a, &resp), CORE_OK);
+
+	run("%s revoke %s/pki victim >/dev/null", CERTS_SH, dir);
+	run("cp %s/pki/crl.pem %s.new && mv %s.new %s", dir, crl, crl, crl);
+	assert_int_equal(core_tls_reload(srv_t), 0);
+	assert_int_equal(echo(vc, a, &resp), CORE_UNAVAILABLE);
+	assert_int_equal(echo(vc, a, &resp), CORE_UNAVAILABLE);
+	/* Others' live connections stay up. */
+	assert_int_equal(echo(oc, a, &resp), CORE_OK);
+	assert_int_equal(call_as(url, ops, "svc-auth", NULL), CORE_OK);
+
+	core_arena_free(a);
+	core_rpc_client_free(oc);
+	core_rpc_client_free(vc);
+	core_rpc_server_free(s);
+	core_tls_free(ops);
+	core_tls_free(victim);
+	core_tls_free(srv_t);
+}
+
 static void
 test_tls_client_refuses_a_server_of_another_identity(void **state)
 {
@@ -684,6 +732,7 @@ main(void)
 	    cmocka_unit_test(test_tls_call_carries_the_verified_identity),
 	    cmocka_unit_test(test_tls_refuses_a_client_of_another_ca),
 	    cmocka_unit_test(test_tls_refuses_a_revoked_client),
+	    cmocka_unit_test(test_tls_revocation_ends_live_connections),
 	    cmocka_unit_test(
 	        test_tls_client_refuses_a_server_of_another_identity),
 	    cmocka_unit_test(test_tls_url_without_credentials_is_an_error),
