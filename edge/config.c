@@ -142,7 +142,13 @@ edge_config_load(edge_config *c)
 		core_log_error("bad configuration: LOG_LEVEL");
 		return -1;
 	}
-	core_log_init("edge", level, true);
+	if (!c->hosted) {
+		core_log_init("edge", level, true);
+	} else if ((c->log = core_log_component_add("edge", level)) == NULL) {
+		core_log_error("too many components in one process");
+		return -1;
+	}
+	core_log_enter(c->log);
 	core_config_log(items, n);
 
 	if (parse_listen(c->listen, &c->addr) != 0) {

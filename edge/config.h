@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 
+#include "core/log.h"
 #include "browser.h"
 #include "proxy.h"
 
@@ -32,10 +33,16 @@ typedef struct edge_config {
 	 * and which of the two headers. */
 	edge_proxies trusted_proxies;
 	edge_ip_header client_ip_header;
+	/* Set before edge_config_load: the edge is one component of a process
+	 * that runs several (microcore); it then logs as its own component
+	 * (log, which the HTTP threads enter) instead of as the process. */
+	bool hosted;
+	const core_log_component *log;
 } edge_config;
 
-/* Fills c from the environment (or the defaults), and each backend's dial
- * list (edge_backends_init() first); sets the log level and logs the
+/* Fills c from the environment (or the defaults; in the calling thread's
+ * configuration scope, core/config.h), and each backend's dial list
+ * (edge_backends_init() first); sets the log level and logs the
  * effective configuration. Returns 0, or -1 after logging what is wrong
  * ("bad configuration: ..."): the process should exit with status 2. The
  * strings point into the environment or the defaults and stay valid. */

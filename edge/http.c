@@ -476,6 +476,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	edge_request *r = *con_cls;
 	bool ok;
 
+	core_log_enter(cfg->log); /* libmicrohttpd's threads are the edge's */
 	if (r == NULL) {
 		*con_cls = r = request_start(cfg, conn, url, method);
 		if (r == NULL) {

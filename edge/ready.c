@@ -3,6 +3,7 @@
  * asynchronously) and keeps each one's latest answer; GET /readyz only
  * reads what was kept. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,7 @@ deadline_in(struct timespec *ts, long ms)
 static void *
 ready_main(void *arg)
 {
-	(void) arg;
+	core_log_enter(arg); /* the edge's component */
 	pthread_mutex_lock(&rd.mu);
 	while (!rd.stop) {
 		pthread_mutex_unlock(&rd.mu);
@@ -167,7 +168,8 @@ edge_ready_start(long timeout_ms)
 	}
 	rd.timeout_ms = timeout_ms;
 	rd.stop = false;
-	if (pthread_create(&rd.thread, NULL, ready_main, NULL) != 0) {
+	if (pthread_create(&rd.thread, NULL, ready_main,
+	        (void *) (uintptr_t) core_log_current()) != 0) {
 		core_log_error("cannot start the readiness thread");
 		return -1;
 	}

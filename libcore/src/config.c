@@ -57,6 +57,53 @@ file_var_name(const char *name, char *buf, size_t len)
 	return n < 0 || (size_t) n >= len ? -1 : 0;
 }
 
+static _Thread_local const core_config_scope *scope;
+
+void
+core_config_enter(const core_config_scope *s)
+{
+	scope = s;
+}
+
+static bool
+is_set(const char *name)
+{
+	const char *v = getenv(name);
+	return v != NULL && v[0] != '\0';
+}
+
+const char *
+core_config_var(const char *name, char *buf, size_t len)
+{
+	char file[160];
+	size_t pl = scope != NULL ? strlen(scope->prefix) : 0;
+	if (pl == 0 ||
+	    (strncmp(name, scope->prefix, pl) == 0 && name[pl] == '_')) {
+		return name;
+	}
+	int n = snprintf(buf, len, "%s_%s", scope->prefix, name);
+	if (n < 0 || (size_t) n >= len ||
+	    file_var_name(buf, file, sizeof(file)) != 0) {
+		return name;
+	}
+	return is_set(buf) || is_set(file) ? buf : name;
+}
+
+/* The scope's fixed value for name, or NULL. */
+static const char *
+fixed_value(const char *name)
+{
+	if (scope == NULL || scope->fixed == NULL) {
+		return NULL;
+	}
+	for (const char *const *f = scope->fixed; f[0] != NULL; f += 2) {
+		if (strcmp(f[0], name) == 0) {
+			return f[1];
+		}
+	}
+	return NULL;
+}
+
 /* Reads at most CORE_CONFIG_FILE_MAX bytes of the regular file at path into
  * buf (which has room for one byte more, to detect a larger file). Returns
  * the length, or -1 with a reason in err. */
@@ -156,11 +203,16 @@ done:
 static const char *
 item_text(const core_config_item *it, char *err, size_t errlen)
 {
-	char var[128];
-	const char *v = getenv(it->name);
+	char var[160], own[128];
+	const char *name = core_config_var(it->name, own, sizeof(own));
+	const char *fixed = name == it->name ? fixed_value(name) : NULL;
+	if (fixed != NULL) {
+		return fixed;
+	}
+	const char *v = getenv(name);
 	bool have_v = v != NULL && v[0] != '\0';
-	if (file_var_name(it->name, var, sizeof(var)) != 0) {
-		snprintf(err, errlen, "%s: name too long", it->name);
+	if (file_var_name(name, var, sizeof(var)) != 0) {
+		snprintf(err, errlen, "%s: name too long", name);
 		return NULL;
 	}
 	const char *path = getenv(var);
@@ -169,7 +221,7 @@ item_text(const core_config_item *it, char *err, size_t errlen)
 	}
 	if (have_v) {
 		snprintf(err, errlen, "%s and %s are both set; set only one",
-		    it->name, var);
+		    name, var);
 		return NULL;
 	}
 	return read_value_file(var, path, err, errlen);
@@ -224,12 +276,14 @@ core_config_wipe(const core_config_item *items, size_t n, const char *name)
 		}
 		const char **dst = (const char **) it->dst;
 		const char *v = *dst;
-		const char *env = getenv(name);
+		char own[128];
+		const char *var = core_config_var(name, own, sizeof(own));
+		const char *env = getenv(var);
 		if (v != NULL && v == env) {
 			/* The environment's own bytes: writable, and what
 			 * /proc/PID/environ shows. */
 			sodium_memzero((char *) (uintptr_t) v, strlen(v));
-			unsetenv(name);
+			unsetenv(var);
 		} else if (v != NULL && v != it->def && v[0] != '\0') {
 			/* read_value_file's guarded copy. */
 			sodium_free((void *) (uintptr_t) v);
@@ -317,10 +371,12 @@ masked(const core_config_item *it, const char *v, char *buf, size_t len)
 static void
 log_file_origin(json_t *cfg, const core_config_item *it)
 {
-	char var[128];
-	const char *v = getenv(it->name);
+	char var[160], own[128];
+	const char *name = core_config_var(it->name, own, sizeof(own));
+	const char *v = getenv(name);
 	if ((v != NULL && v[0] != '\0') ||
-	    file_var_name(it->name, var, sizeof(var)) != 0) {
+	    (name == it->name && fixed_value(name) != NULL) ||
+	    file_var_name(name, var, sizeof(var)) != 0) {
 		return;
 	}
 	const char *path = getenv(var);
@@ -354,7 +410,11 @@ core_config_log(const core_config_item *items, size_t n)
 			    *(const bool *) it->dst ? "true" : "false");
 			break;
 		}
-		json_object_set_new(cfg, it->name, json_string(buf));
+		/* Under the name that supplied it (a scope's PREFIX_NAME). */
+		char own[128];
+		json_object_set_new(cfg,
+		    core_config_var(it->name, own, sizeof(own)),
+		    json_string(buf));
 		log_file_origin(cfg, it);
 	}
 	char *text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -18,6 +18,14 @@ static atomic_int min_level = CORE_LOG_INFO;
 static atomic_bool json_format = true;
 static _Thread_local char request_id[RID_MAX + 1];
 
+struct core_log_component {
+	char name[64];
+	atomic_int level;
+};
+static core_log_component components[CORE_LOG_MAX_COMPONENTS];
+static atomic_int n_components;
+static _Thread_local const core_log_component *current;
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 typedef struct line {
@@ -120,7 +128,7 @@ begin(line *l, core_log_level level, const char *msg)
 		put_str(l, "\",\"level\":\"");
 		put_str(l, level_names[level]);
 		put_str(l, "\"");
-		put_field(l, "service", service_name);
+		put_field(l, "service", core_log_service());
 		if (request_id[0] != '\0') {
 			put_field(l, "request_id", request_id);
 		}
@@ -130,7 +138,7 @@ begin(line *l, core_log_level level, const char *msg)
 		put_str(l, " ");
 		put_str(l, level_names[level]);
 		put_str(l, " ");
-		put_str(l, service_name);
+		put_str(l, core_log_service());
 		if (request_id[0] != '\0') {
 			put_str(l, " [");
 			put_str(l, request_id);
@@ -180,7 +188,33 @@ core_log_init(const char *service, core_log_level level, bool json)
 const char *
 core_log_service(void)
 {
-	return service_name;
+	return current != NULL ? current->name : service_name;
+}
+
+const core_log_component *
+core_log_component_add(const char *name, core_log_level level)
+{
+	int i = atomic_load(&n_components);
+	if (i == CORE_LOG_MAX_COMPONENTS) {
+		return NULL;
+	}
+	core_log_component *c = &components[i];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	atomic_store(&c->level, (int) level);
+	atomic_store(&n_components, i + 1);
+	return c;
+}
+
+void
+core_log_enter(const core_log_component *c)
+{
+	current = c;
+}
+
+const core_log_component *
+core_log_current(void)
+{
+	return current;
 }
 
 int
@@ -202,7 +236,9 @@ core_log_level_parse(const char *s, core_log_level *out)
 bool
 core_log_enabled(core_log_level level)
 {
-	return (int) level >= atomic_load(&min_level);
+	const core_log_component *c = current;
+	return (int) level >=
+	       (c != NULL ? atomic_load(&c->level) : atomic_load(&min_level));
 }
 
 void

@@ -8,28 +8,37 @@
  * see the call: an internal service cannot dodge the login throttle or
  * falsify audit rows by naming another address. Plain transports carry no
  * identity and are trusted as they always were (local experiments only;
- * their listeners log a warning). */
+ * their listeners log a warning). Calls between the components of one
+ * process carry their caller in the inproc:// URL they came through
+ * (core/inproc.h) and are treated as the TLS ones are. */
 #include <arpa/inet.h>
 #include <string.h>
 
 #include "core/call_auth.h"
+#include "core/inproc.h"
 #include "core/log.h"
 #include "rpc_call.h"
 #include "tls_internal.h"
 
-static void
-remote_ip(nng_pipe p, char *buf, size_t len)
+/* The remote IP address into buf; or, for a pipe of an in-process caller
+ * URL (core/inproc.h), its caller into peer: returns 1 then, else 0. */
+static int
+remote_ip(nng_pipe p, char *buf, size_t len, char *peer)
 {
 	nng_sockaddr sa;
 	buf[0] = '\0';
 	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
-		return;
+		return 0;
+	}
+	if (sa.s_family == NNG_AF_INPROC) {
+		return core_inproc_caller(sa.s_inproc.sa_name, peer);
 	}
 	if (sa.s_family == NNG_AF_INET) {
 		inet_ntop(AF_INET, &sa.s_in.sa_addr, buf, (socklen_t) len);
 	} else if (sa.s_family == NNG_AF_INET6) {
 		inet_ntop(AF_INET6, sa.s_in6.sa_addr, buf, (socklen_t) len);
 	}
+	return 0;
 }
 
 void
@@ -43,10 +52,17 @@ rpc_peer_from_msg(core_call *c, nng_msg *msg)
 	if (nng_pipe_id(p) < 0) {
 		return; /* not from a connection (tests, fuzzing) */
 	}
+	/* A caller inside the process, named by the URL it dialed: as
+	 * authenticated as a certificate's (c->tls means "the transport
+	 * authenticates its callers", so the callers lists apply). */
+	if (remote_ip(p, c->remote_ip, sizeof(c->remote_ip), c->peer) == 1) {
+		c->tls = true;
+		c->has_peer = true;
+		return;
+	}
 	int r = tls_pipe_peer(p, c->peer);
 	c->tls = r != 0;
 	c->has_peer = r == 1;
-	remote_ip(p, c->remote_ip, sizeof(c->remote_ip));
 }
 
 static bool

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/service.h"
 #include "core/tls.h"
@@ -14,16 +15,49 @@ typedef struct service_opts {
 	long workers, max_msg, drain_ms, tls_reload_s;
 } service_opts;
 
+struct core_service {
+	const core_service_def *def;
+	const core_service_host *host; /* NULL: alone in its process */
+	const core_log_component *log; /* hosted only */
+	service_opts o;
+	char buf[1024]; /* the listen URLs point into it */
+	const char *urls[MAX_LISTEN];
+	size_t n_urls;
+	core_tls *tls;
+	void *app;
+	bool inited; /* def->init succeeded: def->fini runs */
+	core_rpc_server *srv;
+};
+
+/* Sets up logging: the process's (alone), or the service's component in
+ * the process (hosted: the format stays the process's). */
+static int
+start_log(core_service *s, core_log_level level)
+{
+	if (s->host == NULL) {
+		core_log_init(
+		    s->def->name, level, strcmp(s->o.log_format, "text") != 0);
+		return 0;
+	}
+	s->log = core_log_component_add(s->def->name, level);
+	if (s->log == NULL) {
+		core_log_error("too many components in one process");
+		return 2;
+	}
+	core_log_enter(s->log);
+	return 0;
+}
+
 /* Loads and logs the common settings and the service's own, and sets up
  * logging. Returns 0, or 2 (logged) for a bad configuration. */
 static int
-configure(const core_service_def *def, service_opts *o)
+configure(core_service *s)
 {
+	const core_service_def *def = s->def;
+	service_opts *o = &s->o;
 	const core_config_item common[] = {
 	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
 	        "debug, info, warn or error", &o->log_level},
-	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
-	        "json or text", &o->log_format},
 	    {def->listen_env, def->listen_default, CORE_CONFIG_STR, 0, 0,
 	        false, "URLs to listen on (comma-separated)", &o->listen},
 	    {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1, 1024, false,
@@ -35,8 +69,16 @@ configure(const core_service_def *def, service_opts *o)
 	    {"RPC_TLS_RELOAD_S", "10", CORE_CONFIG_INT, 0, 86400, false,
 	        "seconds between checks of the TLS files (0: SIGHUP only)",
 	        &o->tls_reload_s},
+	    /* Last: a hosted service leaves it out. */
+	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
+	        "json or text", &o->log_format},
 	};
 	size_t n_common = sizeof(common) / sizeof(common[0]);
+	if (s->host != NULL) {
+		/* One stream, one format: the process's LOG_FORMAT. */
+		o->log_format = "json";
+		n_common--;
+	}
 	size_t n_all = n_common + def->n_config;
 	core_config_item *all = calloc(n_all, sizeof(*all));
 	char err[256];
@@ -44,7 +86,7 @@ configure(const core_service_def *def, service_opts *o)
 		core_log_error("out of memory");
 		return 2;
 	}
-	memcpy(all, common, sizeof(common));
+	memcpy(all, common, n_common * sizeof(*all));
 	if (def->n_config > 0) {
 		memcpy(
 		    all + n_common, def->config, def->n_config * sizeof(*all));
@@ -58,96 +100,212 @@ configure(const core_service_def *def, service_opts *o)
 	               strcmp(o->log_format, "json") != 0)) {
 		core_log_error("bad configuration: LOG_LEVEL must be "
 		               "debug|info|warn|error, LOG_FORMAT json|text");
-	} else {
-		core_log_init(
-		    def->name, level, strcmp(o->log_format, "text") != 0);
+	} else if ((rv = start_log(s, level)) == 0) {
 		core_config_log(all, n_all);
-		rv = 0;
 	}
 	free(all);
 	return rv;
 }
 
-int
-core_service_main(const core_service_def *def)
+/* A hosted service's workers log under its name. */
+static void *
+hosted_worker_init(void *arg)
 {
-	service_opts o = {0};
-	void *app = NULL;
-	core_rpc_server *srv = NULL;
-	int status = 1;
+	core_service *s = arg;
+	core_log_enter(s->log);
+	return s->def->worker_init(s->app);
+}
 
-	/* Every thread inherits this mask, so signals reach only sigwait. */
-	core_rpc_block_signals();
-	core_log_init(def->name, CORE_LOG_INFO, true);
-	if (configure(def, &o) != 0) {
+/* The configured listen URLs, then the host's in-process ones. Returns 0,
+ * or 2 (logged). */
+static int
+listen_urls(core_service *s)
+{
+	const core_service_def *def = s->def;
+	int n = core_config_split(
+	    s->o.listen, s->buf, sizeof(s->buf), s->urls, MAX_LISTEN);
+	size_t extra = s->host != NULL ? s->host->n_inproc : 0;
+	if (n <= 0 || (size_t) n + extra > MAX_LISTEN) {
+		core_log_error("bad configuration: %s must list 1 to %zu URLs",
+		    def->listen_env, MAX_LISTEN - extra);
 		return 2;
 	}
-	char buf[1024];
-	const char *urls[MAX_LISTEN];
-	int n_urls =
-	    core_config_split(o.listen, buf, sizeof(buf), urls, MAX_LISTEN);
-	if (n_urls <= 0) {
-		core_log_error("bad configuration: %s must list 1 to %d URLs",
-		    def->listen_env, MAX_LISTEN);
-		return 2;
+	s->n_urls = (size_t) n;
+	for (size_t i = 0; i < extra; i++) {
+		s->urls[s->n_urls++] = s->host->inproc_urls[i];
 	}
-	/* The credentials of tls+tcp:// (RPC_TLS_*), before init: a client
-	 * the service makes there uses them too. */
-	core_tls *tls = NULL;
+	return 0;
+}
+
+/* The credentials of tls+tcp:// (RPC_TLS_*, or the host's prefixed
+ * ones). Returns 0, or 2 (logged). */
+static int
+load_tls(core_service *s)
+{
 	char err[512];
-	if (core_tls_from_env(&tls, err, sizeof(err)) != 0) {
+	if (core_tls_from_env(&s->tls, err, sizeof(err)) != 0) {
 		core_log_error("bad configuration: %s", err);
 		return 2;
 	}
-	for (int i = 0; i < n_urls && tls == NULL; i++) {
-		if (strncmp(urls[i], "tls+", 4) == 0) {
+	for (size_t i = 0; i < s->n_urls && s->tls == NULL; i++) {
+		if (strncmp(s->urls[i], "tls+", 4) == 0) {
 			core_log_error(
 			    "bad configuration: %s has %s but no TLS "
 			    "credentials: set RPC_TLS_CERT_FILE, "
 			    "RPC_TLS_KEY_FILE and RPC_TLS_CA_FILE",
-			    def->listen_env, urls[i]);
+			    s->def->listen_env, s->urls[i]);
 			return 2;
 		}
 	}
-	core_tls_set_default(tls);
-	if (def->init != NULL && def->init(&app) != 0) {
+	return 0;
+}
+
+/* Runs def->init with the service's credentials as the default of the
+ * clients it makes, and makes the server. Returns 0 or 1 (logged). */
+static int
+init_and_make(core_service *s)
+{
+	const core_service_def *def = s->def;
+	core_tls_set_default(s->tls);
+	if (def->init != NULL && def->init(&s->app) != 0) {
 		core_log_error("initialisation failed");
 		core_tls_set_default(NULL);
-		core_tls_free(tls);
 		return 1;
 	}
+	s->inited = true;
+	if (s->host != NULL) {
+		/* Another component's clients must not take ours. */
+		core_tls_set_default(NULL);
+	}
+	bool wrap = s->host != NULL && def->worker_init != NULL;
 	core_rpc_server_config cfg = {
 	    .name = def->name,
-	    .listen_urls = urls,
-	    .n_listen = (size_t) n_urls,
-	    .workers = (int) o.workers,
-	    .max_msg_bytes = (size_t) o.max_msg,
-	    .drain_ms = (int) o.drain_ms,
-	    .worker_init = def->worker_init,
+	    .listen_urls = s->urls,
+	    .n_listen = s->n_urls,
+	    .workers = (int) s->o.workers,
+	    .max_msg_bytes = (size_t) s->o.max_msg,
+	    .drain_ms = (int) s->o.drain_ms,
+	    .worker_init = wrap ? hosted_worker_init : def->worker_init,
 	    .worker_fini = def->worker_fini,
-	    .app = app,
+	    .app = wrap ? (void *) s : s->app,
 	    .health = def->health,
 	    .auth = def->auth,
+	    .tls = s->tls,
 	};
-	if (core_rpc_server_new(&cfg, def->services, def->n_services, &srv) !=
-	    0) {
+	if (core_rpc_server_new(
+	        &cfg, def->services, def->n_services, &s->srv) != 0) {
 		core_log_error("cannot create the RPC server");
-		goto done;
+		return 1;
 	}
-	if (core_rpc_server_start(srv) != 0) {
-		goto done;
+	return 0;
+}
+
+int
+core_service_new(const core_service_def *def, const core_service_host *host,
+    core_service **out)
+{
+	core_service *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		core_log_error("out of memory");
+		return 1;
 	}
-	core_log_info("ready");
-	int sig = core_tls_wait_signal(tls, o.tls_reload_s);
-	core_log_info("signal %d: draining calls in flight", sig);
-	core_rpc_server_stop(srv);
-	status = 0;
-done:
-	core_rpc_server_free(srv);
-	if (def->fini != NULL) {
-		def->fini(app);
+	s->def = def;
+	s->host = host;
+	if (host != NULL) {
+		core_config_enter(host->scope);
 	}
-	core_tls_set_default(NULL);
-	core_tls_free(tls);
+	int rc = configure(s);
+	if (rc == 0) {
+		rc = listen_urls(s);
+	}
+	if (rc == 0) {
+		rc = load_tls(s);
+	}
+	if (rc == 0) {
+		rc = init_and_make(s);
+	}
+	if (rc != 0) {
+		core_service_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+core_service_start(core_service *s)
+{
+	if (s->host != NULL) {
+		core_log_enter(s->log);
+	}
+	if (core_rpc_server_start(s->srv) != 0) {
+		return 1;
+	}
+	char age[24];
+	snprintf(age, sizeof(age), "%lld", (long long) core_process_age_ms());
+	core_log_kv(CORE_LOG_INFO, "ready", "since_start_ms", age, NULL);
+	return 0;
+}
+
+void
+core_service_stop(core_service *s)
+{
+	if (s->host != NULL) {
+		core_log_enter(s->log);
+	}
+	core_rpc_server_stop(s->srv);
+}
+
+void
+core_service_free(core_service *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->host != NULL) {
+		core_log_enter(s->log);
+	}
+	core_rpc_server_free(s->srv);
+	if (s->inited && s->def->fini != NULL) {
+		s->def->fini(s->app);
+	}
+	if (s->host == NULL) {
+		core_tls_set_default(NULL);
+	}
+	core_tls_free(s->tls);
+	free(s);
+}
+
+core_tls *
+core_service_tls(const core_service *s)
+{
+	return s->tls;
+}
+
+long
+core_service_tls_reload_s(const core_service *s)
+{
+	return s->o.tls_reload_s;
+}
+
+int
+core_service_main(const core_service_def *def)
+{
+	core_service *s = NULL;
+	/* Every thread inherits this mask, so signals reach only sigwait. */
+	core_rpc_block_signals();
+	core_log_init(def->name, CORE_LOG_INFO, true);
+	int rc = core_service_new(def, NULL, &s);
+	if (rc != 0) {
+		return rc;
+	}
+	int status = 1;
+	if (core_service_start(s) == 0) {
+		int sig = core_tls_wait_signal(s->tls, s->o.tls_reload_s);
+		core_log_info("signal %d: draining calls in flight", sig);
+		core_service_stop(s);
+		status = 0;
+	}
+	core_service_free(s);
 	return status;
 }

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -17,10 +18,13 @@ typedef struct env_pair {
 	const char *value, *file;
 } env_pair;
 
+/* The value of name, as the calling thread's configuration scope resolves
+ * it (core_config_var: a component's own PREFIX_RPC_TLS_* first). */
 static const char *
 env(const char *name)
 {
-	const char *v = getenv(name);
+	char own[64];
+	const char *v = getenv(core_config_var(name, own, sizeof(own)));
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
@@ -29,6 +33,8 @@ env(const char *name)
 static void
 wipe_env(const char *name)
 {
+	char own[64];
+	name = core_config_var(name, own, sizeof(own));
 	char *v = getenv(name);
 	if (v != NULL) {
 		sodium_memzero(v, strlen(v));
@@ -103,19 +109,49 @@ core_tls_from_env(core_tls **out, char *err, size_t errlen)
 int
 core_tls_wait_signal(core_tls *t, long poll_s)
 {
+	return core_tls_wait_signal_all(&t, 1, poll_s);
+}
+
+/* Reloads each of t[0..n) whose files changed. */
+static void
+reload_changed(core_tls *const *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] != NULL) {
+			(void) core_tls_reload_if_changed(t[i]);
+		}
+	}
+}
+
+/* Whether any of t[0..n) is set. */
+static bool
+any_tls(core_tls *const *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] != NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int
+core_tls_wait_signal_all(core_tls *const *t, size_t n, long poll_s)
+{
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	bool some = any_tls(t, n);
 	for (;;) {
 		int sig;
-		if (t != NULL && poll_s > 0) {
+		if (some && poll_s > 0) {
 			struct timespec ts = {poll_s, 0};
 			sig = sigtimedwait(&set, NULL, &ts);
 			if (sig < 0) {
 				if (errno == EAGAIN) {
-					(void) core_tls_reload_if_changed(t);
+					reload_changed(t, n);
 				}
 				continue;
 			}
@@ -125,10 +161,13 @@ core_tls_wait_signal(core_tls *t, long poll_s)
 		if (sig != SIGHUP) {
 			return sig;
 		}
-		if (t == NULL) {
+		if (!some) {
 			core_log_info("SIGHUP: no TLS credentials to reload");
-		} else {
-			(void) core_tls_reload(t);
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (t[i] != NULL) {
+				(void) core_tls_reload(t[i]);
+			}
 		}
 	}
 }

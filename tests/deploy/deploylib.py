@@ -6,17 +6,18 @@ import os
 import re
 import sys
 
-# Which sources declare each long-running binary's configuration table. The
+# Which sources declare each long-running binary's configuration table (a
+# service's in its <svc>_component.c, which microcore runs too). The
 # services add libcore's common items (service.c) and their listen variable;
 # svc-user and svc-admin the items of their link to svc-auth (auth_link.c).
 # Every binary reads the RPC transport's TLS credentials (tls_env.c's
 # table of RPC_TLS_* names, no default).
 BINARY_SOURCES = {
-    "svc-auth": ["svc-auth/main.c", "libcore/src/service.c",
+    "svc-auth": ["svc-auth/auth_component.c", "libcore/src/service.c",
                  "libcore/src/tls_env.c"],
-    "svc-user": ["svc-user/main.c", "libcore/src/service.c",
+    "svc-user": ["svc-user/user_component.c", "libcore/src/service.c",
                  "svc-auth/client/auth_link.c", "libcore/src/tls_env.c"],
-    "svc-admin": ["svc-admin/main.c", "libcore/src/service.c",
+    "svc-admin": ["svc-admin/admin_component.c", "libcore/src/service.c",
                   "svc-auth/client/auth_link.c", "libcore/src/tls_env.c"],
     "edge": ["edge/config.c", "proto/registry.c", "libcore/src/tls_env.c"],
 }

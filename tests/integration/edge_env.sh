@@ -3,7 +3,11 @@
 # a database of its own (svc_env.sh), every call between them over mutual
 # TLS (tls+tcp://) with a CA and certificates scripts/certs.sh makes in
 # TMPDIR/pki, as the stack command runs them (EDGE_ENV_PLAIN=1: plain
-# tcp://). Needs the variables scripts/test.sh exports. Usage:
+# tcp://). EDGE_ENV_MODE=single runs them all in one microcore process
+# instead (each with its own certificate through AUTH_RPC_TLS_* and the like;
+# its one log is also reachable as auth.log, user.log, admin.log and
+# edge.log; edge_env_pids holds that one process). Needs the variables
+# scripts/test.sh exports. Usage:
 #   source edge_env.sh
 #   edge_env_start BUILD_DIR TMPDIR [VAR=value ...]   # extra env for the edge
 #   ... "$edge_base" is the edge's URL, "$edge_port" its port, "$edge_env_pki"
@@ -77,6 +81,27 @@ edge_env_start() {
   fi
   export AUTH_RPC_DIAL=$scheme://127.0.0.1:$auth_port USER_RPC_DIAL=$scheme://127.0.0.1:$user_port \
     ADMIN_RPC_DIAL=$scheme://127.0.0.1:$admin_port
+  if [[ ${EDGE_ENV_MODE:-split} == single ]]; then
+    edge_env_start_single "$build" "$tmp" "$@"
+  else
+    edge_env_start_split "$build" "$tmp" "$@"
+  fi
+  edge_base=http://127.0.0.1:$edge_port
+  local code=000
+  for _ in $(seq 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$edge_base/readyz" || true)
+    [[ $code == 200 ]] && return 0
+    sleep 0.05
+  done
+  echo "FAIL: the stack did not become ready (readyz $code); logs in $tmp" >&2
+  cat "$tmp"/*.log >&2
+  return 1
+}
+
+# The four processes of the split mode.
+edge_env_start_split() {
+  local build=$1 tmp=$2
+  shift 2
   AUTH_RPC_LISTEN=$AUTH_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
     edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth.log" &
   edge_env_pids+=($!)
@@ -89,14 +114,29 @@ edge_env_start() {
   edge_env_as edge env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn "$@" \
     "$build/edge/edge" 2>"$tmp/edge.log" &
   edge_env_pids+=($!)
-  edge_base=http://127.0.0.1:$edge_port
-  local code=000
-  for _ in $(seq 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$edge_base/readyz" || true)
-    [[ $code == 200 ]] && return 0
-    sleep 0.05
+}
+
+# The single-process mode: one microcore, each component with its own
+# certificate (PREFIX_RPC_TLS_*), the edge's extra variables made its own
+# (EDGE_ prefixed when they are not already).
+edge_env_start_single() {
+  local build=$1 tmp=$2 a c
+  shift 2
+  local -a envs=()
+  if [[ -n $edge_env_pki ]]; then
+    for c in AUTH:svc-auth USER:svc-user ADMIN:svc-admin EDGE:edge; do
+      envs+=("${c%%:*}_RPC_TLS_CERT_FILE=$edge_env_pki/${c#*:}.crt"
+        "${c%%:*}_RPC_TLS_KEY_FILE=$edge_env_pki/${c#*:}.key")
+    done
+    envs+=("RPC_TLS_CA_FILE=$edge_env_pki/ca.crt" "RPC_TLS_CRL_FILE=$edge_env_pki/crl.pem")
+  fi
+  for a in "$@"; do
+    if [[ $a == EDGE_* ]]; then envs+=("$a"); else envs+=("EDGE_$a"); fi
   done
-  echo "FAIL: the stack did not become ready (readyz $code); logs in $tmp" >&2
-  cat "$tmp"/*.log >&2
-  return 1
+  env AUTH_RPC_LISTEN="$AUTH_RPC_DIAL" USER_RPC_LISTEN="$USER_RPC_DIAL" \
+    ADMIN_RPC_LISTEN="$ADMIN_RPC_DIAL" LOG_LEVEL="${SVC_LOG_LEVEL:-warn}" \
+    EDGE_LOG_LEVEL=warn EDGE_LISTEN="127.0.0.1:$edge_port" "${envs[@]}" \
+    "$build/microcore/microcore" 2>"$tmp/microcore.log" &
+  edge_env_pids+=($!)
+  for c in auth user admin edge; do ln -sf microcore.log "$tmp/$c.log"; done
 }

@@ -152,6 +152,60 @@ test_config_loads_defaults_env_and_rejects_bad_values(void **state)
 	unsetenv("CORE_TEST_BOOL");
 }
 
+/* In a component's scope (microcore): PREFIX_NAME first, then the scope's
+ * fixed value, then NAME; a NAME already prefixed is read as is. */
+static void
+test_config_scope_prefers_the_component_own_variable(void **state)
+{
+	(void) state;
+	const char *shared = NULL, *dial = NULL, *own = NULL;
+	core_config_item items[] = {
+	    {"CORE_TEST_SHARED", "d1", CORE_CONFIG_STR, 0, 0, false, "",
+	        &shared},
+	    {"CORE_TEST_DIAL", "d2", CORE_CONFIG_STR, 0, 0, false, "", &dial},
+	    {"CMP_OWN", "d3", CORE_CONFIG_STR, 0, 0, false, "", &own},
+	};
+	static const char *const fixed[] = {
+	    "CORE_TEST_DIAL", "inproc://x/from/cmp", NULL};
+	const core_config_scope scope = {"CMP", fixed};
+	char err[128], buf[64];
+	setenv("CORE_TEST_SHARED", "everyone", 1);
+	setenv("CORE_TEST_DIAL", "tcp://elsewhere", 1);
+	setenv("CMP_OWN", "mine", 1);
+	unsetenv("CMP_CORE_TEST_SHARED");
+	unsetenv("CMP_CORE_TEST_DIAL");
+	core_config_enter(&scope);
+	assert_int_equal(core_config_load(items, 3, err, sizeof(err)), 0);
+	assert_string_equal(shared, "everyone");
+	assert_string_equal(dial, "inproc://x/from/cmp");
+	assert_string_equal(own, "mine");
+	setenv("CMP_CORE_TEST_SHARED", "component", 1);
+	setenv("CMP_CORE_TEST_DIAL", "tcp://chosen", 1);
+	assert_int_equal(core_config_load(items, 3, err, sizeof(err)), 0);
+	assert_string_equal(shared, "component");
+	assert_string_equal(dial, "tcp://chosen");
+	assert_string_equal(
+	    core_config_var("CORE_TEST_SHARED", buf, sizeof(buf)),
+	    "CMP_CORE_TEST_SHARED");
+	assert_string_equal(
+	    core_config_var("CMP_OWN", buf, sizeof(buf)), "CMP_OWN");
+	/* An error names the variable that was read. */
+	setenv("CMP_CORE_TEST_SHARED_FILE", "/nonexistent", 1);
+	assert_int_equal(core_config_load(items, 3, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CMP_CORE_TEST_SHARED"));
+	unsetenv("CMP_CORE_TEST_SHARED_FILE");
+	/* Out of the scope: the plain variables again. */
+	core_config_enter(NULL);
+	assert_int_equal(core_config_load(items, 3, err, sizeof(err)), 0);
+	assert_string_equal(shared, "everyone");
+	assert_string_equal(dial, "tcp://elsewhere");
+	unsetenv("CORE_TEST_SHARED");
+	unsetenv("CORE_TEST_DIAL");
+	unsetenv("CMP_OWN");
+	unsetenv("CMP_CORE_TEST_SHARED");
+	unsetenv("CMP_CORE_TEST_DIAL");
+}
+
 /* A file in a fresh temporary directory, with len bytes of data; its path
  * goes to path (PATH_MAX-sized). */
 static void
@@ -572,6 +626,8 @@ main(void)
 	    cmocka_unit_test(test_config_mask_hides_whole_passwords),
 	    cmocka_unit_test(test_arena_reset_wipes_what_was_handed_out),
 	    cmocka_unit_test(test_config_split_bounds_the_list),
+	    cmocka_unit_test(
+	        test_config_scope_prefers_the_component_own_variable),
 	    cmocka_unit_test(test_request_ids_are_validated),
 	    cmocka_unit_test(
 	        test_string_check_finds_nul_bytes_and_bad_utf8_with_their_path),

@@ -69,12 +69,13 @@ const redisReply *core_call_prefetched(const core_call *c, int i);
 
 /* The identity of the calling service as the transport authenticated it
  * (the commonName of its verified certificate over tls+tcp://: "edge",
- * "svc-admin", ...), or NULL when it is not known (plain tcp://, ipc://,
- * inproc://). */
+ * "svc-admin", ...; over inproc:// the caller its URL names, core/inproc.h),
+ * or NULL when it is not known (plain tcp://, ipc://, other inproc://). */
 const char *core_call_peer(const core_call *c);
 
-/* Whether the call came over tls+tcp:// (then a method's callers list
- * applies; plain transports are trusted, docs/rpc.md). */
+/* Whether the transport authenticated the caller: tls+tcp://, or an
+ * in-process caller URL (core/inproc.h). Then a method's callers list
+ * applies; plain transports are trusted (docs/rpc.md). */
 bool core_call_tls(const core_call *c);
 
 /* The end user's IP address as far as this server may believe it: the

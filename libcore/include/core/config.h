@@ -65,6 +65,30 @@ void core_config_wipe(
  * setting that is not a secret. */
 void core_config_mask(const char *v, char *buf, size_t len);
 
+/* A scope for the settings of one component of a process that runs
+ * several (the single-process mode, microcore): while a thread is in one,
+ * core_config_load, core_config_log, core_config_wipe, core_config_var and
+ * core_tls_from_env read each variable NAME as
+ *   1. PREFIX_NAME (or PREFIX_NAME_FILE), when set: the component's own
+ *      value (not for a NAME that already starts with "PREFIX_");
+ *   2. else the scope's fixed value for NAME, when it has one (the program's
+ *      choice, e.g. an inproc:// dial list);
+ *   3. else NAME, as without a scope (a value the components share). */
+typedef struct core_config_scope {
+	const char *prefix; /* "AUTH" */
+	/* name, value, name, value, ..., NULL (NULL: none). */
+	const char *const *fixed;
+} core_config_scope;
+
+/* Puts the calling thread in scope s (not copied: it must outlive its
+ * use), or out of any with NULL. */
+void core_config_enter(const core_config_scope *s);
+
+/* The variable that supplies name in the calling thread's scope: PREFIX_name
+ * when that or PREFIX_name_FILE is set, else name. Written to buf (len
+ * bytes; name itself when it does not fit) and returned. */
+const char *core_config_var(const char *name, char *buf, size_t len);
+
 /* Splits a comma- or space-separated list (e.g. a dial list of URLs) into at
  * most max entries copied into the caller's buffer. Returns the count, or -1
  * if there are more than max entries or they don't fit in buf. */

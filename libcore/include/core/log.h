@@ -22,8 +22,33 @@ typedef enum core_log_level {
  * lines for humans instead. Call once at start; defaults: "core", info, json. */
 void core_log_init(const char *service, core_log_level level, bool json);
 
-/* The service name given to core_log_init ("core" before). */
+/* The name in the calling thread's lines: its component's (below), else
+ * the one given to core_log_init ("core" before). */
 const char *core_log_service(void);
+
+/* Components: a process that runs several services (the single-process
+ * mode, microcore) registers each with its name and level; a thread that
+ * works for one enters it, and its lines then carry that name in
+ * "service" and obey that level. Threads that entered none (nng's own, for
+ * example) log with core_log_init's name and level. The format (json or
+ * text) is the process's. */
+typedef struct core_log_component core_log_component;
+
+/* At most this many components in a process. */
+#define CORE_LOG_MAX_COMPONENTS 8
+
+/* Registers a component (name copied, at most 63 bytes kept). It lives as
+ * long as the process. Returns NULL when CORE_LOG_MAX_COMPONENTS are
+ * registered. Call at start, from one thread. */
+const core_log_component *core_log_component_add(
+    const char *name, core_log_level level);
+
+/* Makes the calling thread log as c (NULL: as the process). */
+void core_log_enter(const core_log_component *c);
+
+/* The calling thread's component, or NULL. A thread that starts another
+ * thread for its component hands this over (the new thread enters it). */
+const core_log_component *core_log_current(void);
 
 /* Parses "debug", "info", "warn", "error". Returns 0 on success, -1 else. */
 int core_log_level_parse(const char *s, core_log_level *out);

@@ -1,6 +1,11 @@
 /* The common main() of an RPC service process: configuration, logging,
- * server start, and a clean stop on SIGINT/SIGTERM. A service's main.c only
- * declares what is its own and calls core_service_main(). */
+ * server start, and a clean stop on SIGINT/SIGTERM. A service declares what
+ * is its own in a core_service_def; its main.c calls core_service_main().
+ *
+ * The same steps are also open one by one (core_service_new, _start,
+ * _stop, _free) for a process that runs several services and the edge
+ * (microcore, the single-process mode): each service then keeps its own
+ * settings, workers, connections, credentials and log name. */
 #ifndef CORE_SERVICE_H
 #define CORE_SERVICE_H
 
@@ -9,6 +14,7 @@
 #include "core/call_auth.h"
 #include "core/config.h"
 #include "core/rpc.h"
+#include "core/tls.h"
 
 typedef struct core_service_def {
 	const char *name;           /* process name for logs: "svc-auth" */
@@ -40,5 +46,50 @@ typedef struct core_service_def {
  * the process exit status: 0 after a clean stop, 1 if it could not start,
  * 2 for bad configuration (a bad certificate or key included). */
 int core_service_main(const core_service_def *def);
+
+/* ---- One service among several in a process (microcore) --------------- */
+
+typedef struct core_service core_service;
+
+/* How a service is hosted by a process that runs several. */
+typedef struct core_service_host {
+	/* Its settings (core/config.h): e.g. prefix "AUTH", so AUTH_RPC_WORKERS
+	 * overrides RPC_WORKERS for it; fixed values such as its dial lists
+	 * to the services in the process. Not copied. */
+	const core_config_scope *scope;
+	/* URLs it also listens on, for the other components (core/inproc.h:
+	 * one per caller). */
+	const char *const *inproc_urls;
+	size_t n_inproc;
+} core_service_host;
+
+/* Everything core_service_main does before the server starts: loads and
+ * logs the common settings and the service's own in host's scope, the
+ * TLS credentials (its own, for its tls+tcp:// listeners and the clients
+ * its init makes; not the process's default afterwards), registers its
+ * log component (core_log_component_add: its name and LOG_LEVEL; the
+ * process's LOG_FORMAT), runs def->init and makes the server. The calling
+ * thread is left in the service's log component and configuration scope.
+ * def and host must outlive the service. Returns 0 with *out, 1 when it
+ * cannot start, 2 for bad configuration (logged). */
+int core_service_new(const core_service_def *def,
+    const core_service_host *host, core_service **out);
+
+/* Starts the workers and listeners; logs "ready" (with since_start_ms,
+ * core_process_age_ms). Returns 0, or 1 (logged). This, _stop and _free
+ * leave the calling thread in the service's log component. */
+int core_service_start(core_service *s);
+
+/* Drains the calls in flight and stops the server (after a start). */
+void core_service_stop(core_service *s);
+
+/* Frees the server, runs def->fini and frees the credentials. NULL is a
+ * no-op. */
+void core_service_free(core_service *s);
+
+/* Its TLS credentials (NULL: none) and RPC_TLS_RELOAD_S, for the
+ * process's signal loop. */
+core_tls *core_service_tls(const core_service *s);
+long core_service_tls_reload_s(const core_service *s);
 
 #endif

@@ -81,4 +81,9 @@ core_tls *core_tls_default(void);
  * thread (core_rpc_block_signals blocks SIGHUP too). */
 int core_tls_wait_signal(core_tls *t, long poll_s);
 
+/* The same for the n credentials of a process that runs several
+ * components (each with its own): SIGHUP reloads all of them, and every
+ * poll_s seconds each whose files changed. NULL entries are skipped. */
+int core_tls_wait_signal_all(core_tls *const *t, size_t n, long poll_s);
+
 #endif

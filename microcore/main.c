@@ -1,0 +1,279 @@
+/* microcore: the single-process mode. The edge and the three services in
+ * one process, each with its own settings (core_config_scope: AUTH_X before
+ * X for svc-auth, ...), workers, connections, TLS credentials and log name,
+ * calling each other over inproc:// (one URL per caller, core/inproc.h:
+ * the method rules see the same identities as over tls+tcp://). The
+ * services also listen on their configured URLs for callers outside the
+ * process (rpcctl, probes).
+ *
+ *   microcore [--run edge,auth,user,admin]
+ *
+ * A component left out of --run is reached at its configured dial list
+ * (AUTH_RPC_DIAL, ...), as in the split mode. See docs/operations.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin_component.h"
+#include "auth_component.h"
+#include "component.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/inproc.h"
+#include "core/log.h"
+#include "core/rpc.h"
+#include "core/service.h"
+#include "core/tls.h"
+#include "user_component.h"
+
+/* One row per component, services first (they start before the edge). */
+typedef struct component {
+	const char *name;     /* in --run: "auth" */
+	const char *identity; /* its log name and caller identity */
+	const char *prefix;   /* of its own variables: AUTH_RPC_WORKERS */
+	const char *dial_env; /* how the others name its URLs; NULL: edge */
+	const core_service_def *(*def)(void); /* NULL: the edge */
+} component;
+
+static const component all[] = {
+    {"auth", "svc-auth", "AUTH", "AUTH_RPC_DIAL", auth_component},
+    {"user", "svc-user", "USER", "USER_RPC_DIAL", user_component},
+    {"admin", "svc-admin", "ADMIN", "ADMIN_RPC_DIAL", admin_component},
+    {"edge", "edge", "EDGE", NULL, NULL},
+};
+#define N_ALL (sizeof(all) / sizeof(all[0]))
+
+/* What one component of this run holds. */
+typedef struct slot {
+	bool run;
+	char inproc[N_ALL]
+	           [CORE_INPROC_URL_MAX]; /* its listeners, per caller */
+	const char *inproc_urls[N_ALL];
+	char dial[N_ALL][CORE_INPROC_URL_MAX]; /* to the others */
+	const char *fixed[2 * N_ALL + 1];
+	core_config_scope scope;
+	core_service_host host;
+	core_service *svc;
+	bool made;    /* edge: edge_component_new ran */
+	bool started; /* its start succeeded */
+} slot;
+
+static slot slots[N_ALL];
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: microcore [--run edge,auth,user,admin]\n"
+	                "  runs the listed components in one process "
+	                "(default: all of them)\n");
+	return 2;
+}
+
+/* Marks the components listed in spec. Returns 0, or -1 (printed). */
+static int
+parse_run(const char *spec)
+{
+	char buf[128];
+	const char *names[N_ALL + 1];
+	int n = core_config_split(spec, buf, sizeof(buf), names, N_ALL + 1);
+	if (n <= 0) {
+		fprintf(
+		    stderr, "microcore: --run needs a list of components\n");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < N_ALL && strcmp(all[k].name, names[i]) != 0) {
+			k++;
+		}
+		if (k == N_ALL || slots[k].run) {
+			fprintf(stderr,
+			    "microcore: --run: \"%s\" is %s (components: "
+			    "edge, auth, user, admin)\n",
+			    names[i], k == N_ALL ? "unknown" : "listed twice");
+			return -1;
+		}
+		slots[k].run = true;
+	}
+	return 0;
+}
+
+/* Component i's scope (its prefix; each service of the run as an inproc://
+ * dial list naming i as the caller) and, for a service, its in-process
+ * listeners (one per other component of the run). */
+static int
+plan(size_t i)
+{
+	slot *s = &slots[i];
+	size_t nf = 0, nl = 0;
+	for (size_t k = 0; k < N_ALL; k++) {
+		if (k == i || !slots[k].run) {
+			continue;
+		}
+		if (all[k].dial_env != NULL) {
+			if (core_inproc_url(s->dial[k], sizeof(s->dial[k]),
+			        all[k].identity, all[i].identity) != 0) {
+				return -1;
+			}
+			s->fixed[nf++] = all[k].dial_env;
+			s->fixed[nf++] = s->dial[k];
+		}
+		if (all[i].def != NULL) {
+			if (core_inproc_url(s->inproc[nl],
+			        sizeof(s->inproc[nl]), all[i].identity,
+			        all[k].identity) != 0) {
+				return -1;
+			}
+			s->inproc_urls[nl] = s->inproc[nl];
+			nl++;
+		}
+	}
+	s->fixed[nf] = NULL;
+	s->scope = (core_config_scope){all[i].prefix, s->fixed};
+	s->host = (core_service_host){&s->scope, s->inproc_urls, nl};
+	return 0;
+}
+
+/* Configures, initialises and starts every component of the run, in the
+ * table's order: each service listens before the next one is made (its
+ * dialers find it at once), the edge's HTTP last. Returns 0, or the exit
+ * status of the first that failed. */
+static int
+start_all(void)
+{
+	for (size_t i = 0; i < N_ALL; i++) {
+		slot *s = &slots[i];
+		int rc = 0;
+		if (!s->run) {
+			continue;
+		}
+		if (plan(i) != 0) {
+			core_log_error("cannot name the inproc:// URLs");
+			return 1;
+		}
+		if (all[i].def != NULL) {
+			rc = core_service_new(all[i].def(), &s->host, &s->svc);
+			if (rc == 0) {
+				rc = core_service_start(s->svc);
+			}
+			s->started = rc == 0;
+		} else {
+			s->made = true;
+			rc = edge_component_new(&s->scope, true);
+			if (rc == 0) {
+				rc = edge_component_start();
+			}
+			s->started = rc == 0;
+		}
+		core_config_enter(NULL);
+		core_log_enter(NULL);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Waits for SIGINT/SIGTERM, reloading every component's credentials on
+ * SIGHUP and, at the shortest RPC_TLS_RELOAD_S of them, when changed. */
+static int
+wait_signal(void)
+{
+	core_tls *tls[N_ALL] = {NULL};
+	long poll_s = 0;
+	for (size_t i = 0; i < N_ALL; i++) {
+		long p = 0;
+		if (slots[i].svc != NULL) {
+			tls[i] = core_service_tls(slots[i].svc);
+			p = core_service_tls_reload_s(slots[i].svc);
+		} else if (slots[i].made) {
+			tls[i] = edge_component_tls();
+			p = edge_component_tls_reload_s();
+		}
+		if (tls[i] != NULL && p > 0 && (poll_s == 0 || p < poll_s)) {
+			poll_s = p;
+		}
+	}
+	return core_tls_wait_signal_all(tls, N_ALL, poll_s);
+}
+
+/* The edge first (no new requests), then the services; each drains what
+ * is in flight. After a failed start, those that did start. */
+static void
+stop_all(void)
+{
+	for (size_t i = N_ALL; i-- > 0;) {
+		slot *s = &slots[i];
+		if (s->svc != NULL && s->started) {
+			core_service_stop(s->svc);
+		} else if (s->made && s->started) {
+			edge_component_stop();
+		}
+	}
+	for (size_t i = N_ALL; i-- > 0;) {
+		if (slots[i].made) {
+			edge_component_free();
+		}
+		core_service_free(slots[i].svc);
+	}
+}
+
+/* The process's own settings: its log level and the format of the one
+ * stream (a component's PREFIX_LOG_LEVEL overrides the level for it). */
+static int
+configure_log(void)
+{
+	const char *level_s, *format;
+	const core_config_item items[] = {
+	    {"LOG_LEVEL", "info", CORE_CONFIG_STR, 0, 0, false,
+	        "debug, info, warn or error", &level_s},
+	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
+	        "json or text", &format},
+	};
+	char err[256];
+	core_log_level level;
+	if (core_config_load(items, 2, err, sizeof(err)) != 0 ||
+	    core_log_level_parse(level_s, &level) != 0 ||
+	    (strcmp(format, "json") != 0 && strcmp(format, "text") != 0)) {
+		core_log_error("bad configuration: LOG_LEVEL must be "
+		               "debug|info|warn|error, LOG_FORMAT json|text");
+		return -1;
+	}
+	core_log_init("microcore", level, strcmp(format, "text") != 0);
+	core_config_log(items, 2);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *spec = "edge,auth,user,admin";
+	if (argc == 3 && strcmp(argv[1], "--run") == 0) {
+		spec = argv[2];
+	} else if (argc != 1) {
+		return usage();
+	}
+	if (parse_run(spec) != 0) {
+		return usage();
+	}
+	/* Every thread inherits this mask, so signals reach only sigwait. */
+	core_rpc_block_signals();
+	core_log_init("microcore", CORE_LOG_INFO, true);
+	if (configure_log() != 0) {
+		return 2;
+	}
+	int status = start_all();
+	if (status == 0) {
+		char age[24];
+		snprintf(age, sizeof(age), "%lld",
+		    (long long) core_process_age_ms());
+		core_log_kv(CORE_LOG_INFO, "every component is ready",
+		    "since_start_ms", age, NULL);
+		int sig = wait_signal();
+		core_log_info("signal %d: stopping", sig);
+	}
+	stop_all();
+	core_log_enter(NULL);
+	core_log_info("stopped");
+	return status;
+}
