@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole system locally: PostgreSQL and Redis with data kept under
-# .run/ between runs, then svc-auth, svc-user, svc-admin and the HTTP edge
-# from build/, each logging to .run/logs/<name>.log.
+# .run/ between runs, then the HTTP edge and svc-auth, svc-user and svc-admin
+# from build/: by default all four in one process (microcore, the
+# single-process mode: one log, .run/logs/microcore.log, with the component
+# in each line); with --split each in its own process (the split mode of
+# compose and Kubernetes), each logging to .run/logs/<name>.log.
 #
-# Usage: scripts/stack.sh            build, start, wait for Ctrl-C, stop all
-#        scripts/stack.sh --detach   build, start and return, leaving it running
-#        scripts/stack.sh stop       stop a detached (or left-over) stack
+# Usage: scripts/stack.sh [--split]            build, start, wait for Ctrl-C, stop all
+#        scripts/stack.sh [--split] --detach   build, start and return, leaving it running
+#        scripts/stack.sh stop                 stop a detached (or left-over) stack
 #
 # Ports: PostgreSQL 55432 (DEV_PG_PORT), Redis 56379 (DEV_REDIS_PORT); the
 # services read AUTH_DATABASE_URL, REDIS_URL, *_RPC_LISTEN, *_RPC_DIAL,
@@ -28,23 +31,43 @@ STATE="$RUN/stack.env"
 REDIS_DIR="$RUN/redis"
 MAIL_DIR="$RUN/mail"
 PKI="$RUN/pki"
-SERVICES=(svc-auth svc-user svc-admin edge)
+SERVICES=(microcore)
+# The prefix of each process's own variables in the single-process mode
+# (AUTH_RPC_TLS_CERT_FILE: svc-auth's certificate inside microcore).
+declare -A PREFIX=([svc-auth]=AUTH [svc-user]=USER [svc-admin]=ADMIN [edge]=EDGE)
 
 # How long the services get to become healthy, and to exit after SIGTERM.
 HEALTH_TIMEOUT="${STACK_HEALTH_TIMEOUT:-15}"
 STOP_TIMEOUT=10
 
 mode=foreground
-case "${1:-}" in
-"") ;;
---detach | -d) mode=detach ;;
-stop) mode=stop ;;
--h | --help) show_help ;;
-*) usage_error "unknown argument: $1" ;;
-esac
+while (($# > 0)); do
+	case "$1" in
+	--detach | -d) mode=detach ;;
+	--split) SERVICES=(svc-auth svc-user svc-admin edge) ;;
+	stop) mode=stop ;;
+	-h | --help) show_help ;;
+	*) usage_error "unknown argument: $1" ;;
+	esac
+	shift
+done
 
 service_bin() {
 	printf '%s/build/%s/%s\n' "$ROOT" "$1" "$1"
+}
+
+# tls_env_of NAME: the certificate variables of process NAME: its own
+# RPC_TLS_* (split), or every component's prefixed ones (microcore).
+tls_env_of() {
+	local c
+	if [[ "$1" != microcore ]]; then
+		printf '%s\n' "RPC_TLS_CERT_FILE=$PKI/$1.crt" "RPC_TLS_KEY_FILE=$PKI/$1.key"
+		return
+	fi
+	for c in svc-auth svc-user svc-admin edge; do
+		printf '%s\n' "${PREFIX[$c]}_RPC_TLS_CERT_FILE=$PKI/$c.crt" \
+			"${PREFIX[$c]}_RPC_TLS_KEY_FILE=$PKI/$c.key"
+	done
 }
 
 # stop_services: SIGTERM to every service in .run/pids, a bounded wait, then
@@ -261,7 +284,7 @@ for name in "${SERVICES[@]}"; do
 	# service itself.
 	tls_env=()
 	if [[ "$rpc_scheme" == tls+tcp ]]; then
-		tls_env=(RPC_TLS_CERT_FILE="$PKI/$name.crt" RPC_TLS_KEY_FILE="$PKI/$name.key")
+		mapfile -t tls_env < <(tls_env_of "$name")
 	fi
 	env "${tls_env[@]}" setsid "$(service_bin "$name")" </dev/null >>"$LOGS/$name.log" 2>&1 &
 	service_pid[$name]=$!

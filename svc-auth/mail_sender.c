@@ -23,6 +23,7 @@
 
 static pthread_t thread;
 static bool started;
+static const core_log_component *owner; /* the starting thread's */
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
 static bool stopping;
@@ -312,6 +313,7 @@ static void *
 run(void *arg)
 {
 	const auth_mail_sender_config *cfg = arg;
+	core_log_enter(owner); /* svc-auth's lines, in microcore too */
 	core_pg *pg = core_pg_open(cfg->database_url);
 	if (pg == NULL) {
 		core_log_error("mail sender: out of memory");
@@ -347,6 +349,7 @@ auth_mail_sender_start(const auth_mail_sender_config *cfg)
 		return -1;
 	}
 	stopping = false;
+	owner = core_log_current();
 	if (pthread_create(&thread, NULL, run, (void *) (uintptr_t) cfg) !=
 	    0) {
 		core_log_error("mail sender: cannot start its thread");
