@@ -343,7 +343,11 @@ rm -f "$RUN/health.out"
 
 printf '\n'
 printf '  microcore is up: %s\n' "$edge_url"
-printf '  logs:            %s/<service>.log\n' "$LOGS"
+if [[ "${SERVICES[*]}" == microcore ]]; then
+	printf '  logs:            %s/microcore.log (one process: edge, svc-auth, svc-user, svc-admin)\n' "$LOGS"
+else
+	printf '  logs:            %s/<service>.log (split: one process each)\n' "$LOGS"
+fi
 printf '  PostgreSQL:      postgresql://postgres@127.0.0.1:%s/ (data: %s)\n' "$pg_port" "$pg_data"
 printf '  Redis:           redis://127.0.0.1:%s/0 (data: %s)\n' "$redis_port" "$REDIS_DIR"
 printf '  mail:            %s\n' "$mail_where"
