@@ -112,12 +112,17 @@ ready_ms() {
 		head -n1 | grep -o '[0-9]*' || echo "?"
 }
 
-rss_kib() {
-	local p total=0
+# read_rss: the processes' VmRSS summed into $rss (KiB), and each one's in
+# MiB into $rss_each ("10.2+10.9+...").
+read_rss() {
+	local p k
+	rss=0
+	rss_each=""
 	for p in "${pids[@]}"; do
-		total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")))
+		k=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")
+		rss=$((rss + k))
+		rss_each+="${rss_each:++}$(printf '%.1f' "$(echo "$k / 1024" | bc -l)")"
 	done
-	echo "$total"
 }
 
 log "warm-up start (migrations)"
@@ -125,17 +130,17 @@ start single
 wait_ready "$(now_ms)" >/dev/null
 stop
 
-printf '| mode | processes | RSS idle (MiB) | svc-auth ready (ms) | svc-user | svc-admin | edge | /readyz 200 (ms) |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| mode | processes | RSS idle (MiB) | per process | svc-auth ready (ms) | svc-user | svc-admin | edge | /readyz 200 (ms) |\n'
+printf '|---|---:|---:|---|---:|---:|---:|---:|---:|\n'
 for ((r = 1; r <= rounds; r++)); do
 	for mode in split single; do
 		t0="$(now_ms)"
 		start "$mode"
 		readyz="$(wait_ready "$t0")"
 		sleep "$idle_s"
-		rss="$(rss_kib)"
-		printf '| %s | %d | %.1f | %s | %s | %s | %s | %s |\n' "$mode" "${#pids[@]}" \
-			"$(echo "$rss / 1024" | bc -l)" "$(ready_ms "$mode" svc-auth)" \
+		read_rss
+		printf '| %s | %d | %.1f | %s | %s | %s | %s | %s | %s |\n' "$mode" "${#pids[@]}" \
+			"$(echo "$rss / 1024" | bc -l)" "$rss_each" "$(ready_ms "$mode" svc-auth)" \
 			"$(ready_ms "$mode" svc-user)" "$(ready_ms "$mode" svc-admin)" \
 			"$(ready_ms "$mode" edge)" "$readyz"
 		stop
