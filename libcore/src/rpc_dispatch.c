@@ -229,4 +229,3 @@ rpc_call_finish(core_call *c, core_status st, Core__V1__Response *resp,
 	}
 	return msg;
 }
-
