@@ -45,6 +45,8 @@
 
 #define CLOSE_WAIT_MS 3000
 #define CLOSE_LINGER_MS 100
+/* An inline call taking this long (from receipt) is reported. */
+#define INLINE_SLOW_MS 50
 
 /* One rep0 context and the call it carries. The fields below `mu` are
  * used by one thread at a time: the context's callback, then (for a
@@ -103,6 +105,7 @@ struct core_rpc_server {
 	bool started;
 	bool started_once; /* listened: there may be replies to flush */
 	atomic_uint_fast64_t calls;
+	atomic_bool inline_warned; /* inline_check logged */
 
 	/* Calls for the workers: a FIFO of contexts (each at most once, so
 	 * bounded by n_contexts). */
@@ -254,6 +257,21 @@ queue_pop(core_rpc_server *s)
 	return x;
 }
 
+/* An inline method that took long has most likely blocked, holding one of
+ * nng's few I/O threads: say so (once per server, not per call). */
+static void
+inline_check(core_rpc_server *s, const core_call *c, int64_t recv_ms)
+{
+	if (rpc_now_ms() - recv_ms < INLINE_SLOW_MS ||
+	    atomic_exchange(&s->inline_warned, true)) {
+		return;
+	}
+	core_log_kv(CORE_LOG_WARN,
+	    "an inline method ran long: does its handler block? (logged "
+	    "once)",
+	    "method", c->method, NULL);
+}
+
 /* A receive or a send of the context completed. */
 static void
 ctx_cb(void *arg)
@@ -305,6 +323,7 @@ ctx_cb(void *arg)
 	}
 	if (st == CORE_OK) {
 		st = rpc_call_run(c, m, &x->resp);
+		inline_check(s, c, now);
 	}
 	atomic_fetch_add(&s->calls, 1);
 	ctx_reply(x, rpc_call_finish(c, st, &x->resp, msg, now, s->max_msg));
