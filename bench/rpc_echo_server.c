@@ -1,7 +1,9 @@
 /* The RPC core's echo server for benchmarks:
  *   rpc_echo_server URL [WORKERS]
  * Serves /test.v1.Echo/Echo until SIGINT/SIGTERM; a tls+tcp:// URL takes
- * its credentials from RPC_TLS_* (core/tls.h). */
+ * its credentials from RPC_TLS_* (core/tls.h). Echo runs inline (on nng's
+ * thread); with RPC_ECHO_ON_WORKERS=1 it runs on the workers instead, as a
+ * method that blocks would. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,12 +47,19 @@ main(int argc, char **argv)
 		return 2;
 	}
 	static const core_rpc_method methods[] = {
+	    /* Neither blocks: both run on nng's receiving thread. */
+	    {"/test.v1.Echo/Echo", echo, CORE_METHOD_INLINE, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", unimplemented, CORE_METHOD_INLINE, 0, NULL,
+	        NULL},
+	};
+	static const core_rpc_method on_workers[] = {
 	    {"/test.v1.Echo/Echo", echo, CORE_RULE_PUBLIC, 0, NULL, NULL},
 	    {"/test.v1.Echo/Types", unimplemented, CORE_RULE_PUBLIC, 0, NULL,
 	        NULL},
 	};
-	const core_rpc_service svc = {
-	    &test__v1__echo__descriptor, methods, 2, NULL};
+	const char *w = getenv("RPC_ECHO_ON_WORKERS");
+	const core_rpc_service svc = {&test__v1__echo__descriptor,
+	    w != NULL && w[0] == '1' ? on_workers : methods, 2, NULL};
 	const char *urls[] = {argv[1]};
 	core_rpc_server_config cfg = {
 	    .name = "echo",

@@ -9,6 +9,8 @@
 #
 # Usage: bench/run-rpc.sh [BUILD_DIR] [SECONDS]   (defaults: build, 5)
 # RPC_BENCH_WORKERS: the RPC server's workers (default 2).
+# RPC_ECHO_ON_WORKERS=1: the server runs Echo on its workers (as a handler
+# that blocks) instead of inline on nng's threads.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
@@ -34,7 +36,7 @@ sleep 0.5
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-echo "$(date -u '+%F %H:%M') UTC, $(nproc) CPUs, RPC_BENCH_WORKERS=$workers, ${secs} s per cell, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(date -u '+%F %H:%M') UTC, $(nproc) CPUs, RPC_BENCH_WORKERS=$workers, RPC_ECHO_ON_WORKERS=${RPC_ECHO_ON_WORKERS:-0}, ${secs} s per cell, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| callers | raw TCP calls/s | nng echo calls/s | ÷ TCP | RPC sync calls/s | ÷ TCP | × nng | RPC async calls/s | ÷ TCP | × nng | TCP p50/p99 µs | nng p50/p99 µs | RPC sync p50/p99 µs | RPC async p50/p99 µs | p50 × nng sync/async |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

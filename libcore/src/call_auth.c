@@ -205,8 +205,9 @@ rpc_call_authorize(core_call *c, const core_rpc_service *svc,
 	if (row->callers != NULL) {
 		st = check_caller(c, row->callers, &v);
 	}
-	if (st == CORE_OK && row->rule != CORE_RULE_PUBLIC) {
-		st = check_rule(c, core_call_bearer(c), row->rule,
+	unsigned rule = row->rule & ~(unsigned) CORE_METHOD_INLINE;
+	if (st == CORE_OK && rule != CORE_RULE_PUBLIC) {
+		st = check_rule(c, core_call_bearer(c), rule,
 		    row->max_auth_age_s, row->prefetch, &c->claims, &v);
 		c->has_claims = st == CORE_OK;
 	}

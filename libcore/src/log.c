@@ -248,7 +248,10 @@ core_log_set_request_id(const char *rid)
 		request_id[0] = '\0';
 		return;
 	}
-	snprintf(request_id, sizeof(request_id), "%s", rid);
+	/* Once or twice per call: a bounded copy, not snprintf. */
+	size_t n = strnlen(rid, RID_MAX);
+	memcpy(request_id, rid, n);
+	request_id[n] = '\0';
 }
 
 const char *

@@ -8,6 +8,16 @@
 
 #define MAX_DEPTH 32
 
+/* The walk's state. The path of the field being looked at is kept as
+ * names, and written out only when a bad string is found: building it for
+ * every submessage on the way cost more than the check itself. */
+typedef struct walker {
+	const char *path[MAX_DEPTH + 1];
+	char *field;
+	size_t fieldlen;
+	const char **why;
+} walker;
+
 static void
 path_add(char *field, size_t fieldlen, const char *name)
 {
@@ -18,10 +28,10 @@ path_add(char *field, size_t fieldlen, const char *name)
 	}
 }
 
-/* 1: bad string found (path in field), 0: fine or not understood. */
+/* 1: bad string found (path in w->field), 0: fine or not understood. */
 static int
-walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-    int depth, char *field, size_t fieldlen, const char **why)
+walk(walker *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t len, int depth)
 {
 	size_t at = 0;
 	if (depth > MAX_DEPTH) {
@@ -67,6 +77,7 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		if (f == NULL) {
 			continue;
 		}
+		w->path[depth] = f->name;
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			const char *reason = memchr(v, 0, (size_t) n) != NULL
 			                         ? "contains a NUL byte"
@@ -74,18 +85,16 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 			                         ? "is not valid UTF-8"
 			                         : NULL;
 			if (reason != NULL) {
-				path_add(field, fieldlen, f->name);
-				*why = reason;
+				for (int i = 0; i <= depth; i++) {
+					path_add(
+					    w->field, w->fieldlen, w->path[i]);
+				}
+				*w->why = reason;
 				return 1;
 			}
-		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			size_t mark = strlen(field);
-			path_add(field, fieldlen, f->name);
-			if (walk(f->descriptor, v, (size_t) n, depth + 1,
-			        field, fieldlen, why)) {
-				return 1;
-			}
-			field[mark < fieldlen ? mark : fieldlen - 1] = '\0';
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		           walk(w, f->descriptor, v, (size_t) n, depth + 1)) {
+			return 1;
 		}
 	}
 	return 0;
@@ -100,5 +109,6 @@ core_pb_check_strings(const ProtobufCMessageDescriptor *desc,
 		return 0;
 	}
 	field[0] = '\0';
-	return walk(desc, data, len, 0, field, fieldlen, why) ? -1 : 0;
+	walker w = {.field = field, .fieldlen = fieldlen, .why = why};
+	return walk(&w, desc, data, len, 0) ? -1 : 0;
 }

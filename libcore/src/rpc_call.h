@@ -1,5 +1,5 @@
-/* One call on a server worker: what the server and the call context share.
- * Not part of the public API. */
+/* One call on the server: what the server, the dispatch and the call
+ * context share. Not part of the public API. */
 #ifndef CORE_RPC_CALL_H
 #define CORE_RPC_CALL_H
 
@@ -63,5 +63,39 @@ core_status rpc_call_authorize(core_call *c, const core_rpc_service *svc,
 
 /* Frees what the call context holds (prefetched replies). */
 void rpc_call_release(core_call *c);
+
+/* ---- Decoding, running and answering a call (rpc_dispatch.c) ----------- */
+
+struct rpc_method;       /* rpc_methods.h */
+struct rpc_method_table; /* rpc_methods.h */
+
+/* Starts c for a call of server s (auth: its token checking, or NULL) on
+ * a thread with state (a worker's, or NULL), memory from arena. */
+void rpc_call_init(core_call *c, core_rpc_server *s,
+    const core_call_auth *auth, void *state, core_arena *arena);
+
+/* The first half of a call, on the thread that received it: the caller as
+ * the transport knows it, the envelope, the deadline, the method of t.
+ * Never blocks. Returns CORE_OK with *m set, or the status to answer
+ * (message set). The request id tags this thread's logs until
+ * rpc_call_finish (or core_log_set_request_id(NULL)). */
+core_status rpc_call_begin(core_call *c, const struct rpc_method_table *t,
+    nng_msg *msg, int64_t recv_ms, const struct rpc_method **m);
+
+/* Tags this thread's log lines with the call's request id (when valid). */
+void rpc_call_log_id(const core_call *c);
+
+/* The second half, where the method may run (inline or on a worker): the
+ * payload, the client facts, the rule, the handler. Fills resp's payload;
+ * returns the final status. */
+core_status rpc_call_run(
+    core_call *c, const struct rpc_method *m, Core__V1__Response *resp);
+
+/* Ends a call: wipes the request in msg, builds the reply into it (at
+ * most max_msg bytes), releases the call's memory. Returns the reply, or
+ * NULL if none could be built (msg is freed; the caller's deadline
+ * fires). */
+nng_msg *rpc_call_finish(core_call *c, core_status st,
+    Core__V1__Response *resp, nng_msg *msg, int64_t recv_ms, size_t max_msg);
 
 #endif

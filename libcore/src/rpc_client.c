@@ -279,6 +279,24 @@ fail(core_rpc_reply *reply, core_arena *arena, core_status code,
 	return code;
 }
 
+/* Writes ms (clamped at 0) in decimal into buf (>= 21 bytes): on every
+ * call, so without snprintf. */
+static void
+format_ms(char *buf, int64_t ms)
+{
+	char tmp[24];
+	size_t n = 0;
+	uint64_t v = ms > 0 ? (uint64_t) ms : 0;
+	do {
+		tmp[n++] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++) {
+		buf[i] = tmp[n - 1 - i];
+	}
+	buf[n] = '\0';
+}
+
 /* Encodes the envelope into a new nng message. */
 static int
 build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
@@ -324,7 +342,7 @@ build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
 		ptrs[n] = &entries[n];
 		n++;
 	}
-	snprintf(deadline, sizeof(deadline), "%" PRId64, timeout_ms);
+	format_ms(deadline, timeout_ms);
 	core__v1__request__metadata_entry__init(&entries[n]);
 	entries[n].key = CORE_MD_DEADLINE;
 	entries[n].value = deadline;

@@ -32,19 +32,28 @@ row_for(const core_rpc_service *svc, const char *name, int *dups)
 	return found;
 }
 
-/* Checks one row: a handler, and a rule the server can check. */
+/* Checks one row: a handler, and a rule the server can check (without
+ * blocking, for an inline method). */
 static int
-row_ok(bool has_auth, const core_rpc_method *row)
+row_ok(bool has_auth, const core_rpc_service *svc, const core_rpc_method *row)
 {
 	const char *why = NULL;
+	unsigned rule = row->rule & ~(unsigned) CORE_METHOD_INLINE;
+	bool inl = (row->rule & CORE_METHOD_INLINE) != 0;
 	if (row->handler == NULL) {
 		why = "has no handler";
-	} else if (row->rule != CORE_RULE_PUBLIC && !has_auth) {
+	} else if (inl && rule != CORE_RULE_PUBLIC) {
+		why = "is inline but has a token rule (its revocation check "
+		      "blocks on Redis)";
+	} else if (inl && row->callers != NULL && svc->denied != NULL) {
+		why = "is inline but has a callers list and its service a "
+		      "denied hook (which may block)";
+	} else if (rule != CORE_RULE_PUBLIC && !has_auth) {
 		why = "has a rule but the server checks no tokens";
 	} else if ((row->rule & CORE_RULE_REVOKED_OK) != 0 &&
 	           (row->rule & CORE_RULE_USER) == 0) {
 		why = "has CORE_RULE_REVOKED_OK without CORE_RULE_USER";
-	} else if (row->prefetch != NULL && row->rule == CORE_RULE_PUBLIC) {
+	} else if (row->prefetch != NULL && rule == CORE_RULE_PUBLIC) {
 		why = "prefetches without a token rule";
 	}
 	if (why != NULL) {
@@ -81,9 +90,10 @@ add_service(rpc_method_table *s, const core_rpc_service *svc, bool has_auth)
 			    NULL);
 			return -EINVAL;
 		}
-		if (row_ok(has_auth, e->row) != 0) {
+		if (row_ok(has_auth, svc, e->row) != 0) {
 			return -EINVAL;
 		}
+		e->inline_ok = (e->row->rule & CORE_METHOD_INLINE) != 0;
 	}
 	if (svc->n_methods != d->n_methods) {
 		/* Each method has one row, so some row names no method. */

@@ -13,6 +13,7 @@ typedef struct rpc_method {
 	const ProtobufCMethodDescriptor *desc;
 	const core_rpc_method *row;  /* handler and rule */
 	const core_rpc_service *svc; /* for its denied hook */
+	bool inline_ok;              /* runs on the receiving nng thread */
 } rpc_method;
 
 typedef struct rpc_method_table {
@@ -22,7 +23,8 @@ typedef struct rpc_method_table {
 
 /* Builds t from builtin (core.v1.Health) and services. Every method must
  * have exactly one row, every row must name a method of its service and
- * have a handler, and rules other than public need has_auth. Returns 0,
+ * have a handler, rules other than public need has_auth, and
+ * CORE_METHOD_INLINE needs rule checks that cannot block. Returns 0,
  * -EINVAL (logged) or -ENOMEM; t is to be freed either way. */
 int rpc_methods_build(rpc_method_table *t, const core_rpc_service *builtin,
     const core_rpc_service *services, size_t n_services, bool has_auth);

@@ -1,16 +1,21 @@
-/* RPC server: a pool of worker threads, each owning one nng rep0 context.
+/* RPC server: many nng rep0 contexts driven by aio callbacks, and a pool of
+ * worker threads for the handlers that block.
  *
- * A worker receives on its context (waiting on its aio, which has no
- * callback, so nng wakes it directly), decodes, runs the handler, encodes
- * and sends the reply, then receives again. nng's own threads only move
- * bytes; every handler runs on a worker, so handlers may block on
- * PostgreSQL or Redis. Waking the worker straight from nng's completion
- * saves one thread hand-off per call compared with a callback that queues
- * work for a pool (measured: bench/README.md).
+ * Each context (RPC_CONTEXTS of them) receives with an aio whose callback
+ * runs on one of nng's threads: it decodes the envelope, finds the method
+ * and either runs it right there and sends the reply (a method marked
+ * CORE_METHOD_INLINE: it never blocks) or queues the context for a worker.
+ * A worker owns the state from worker_init (its database and Redis
+ * connections), runs the handler, and sends the reply on the context; the
+ * send's completion re-arms the receive. Many contexts, rather than one per
+ * worker, let nng decode requests from every connection while the workers
+ * are busy, and an inline call costs no thread hand-off at all (measured:
+ * bench/README.md).
  *
- * Stopping: `stopping` is set and every worker waiting in a receive is
- * cancelled; workers busy with a call finish it and send the reply, then
- * exit. When all have exited (or drain_ms passes) the socket is closed and
+ * Stopping: `stopping` is set and every context waiting in a receive is
+ * cancelled; calls already received run to the end (inline or queued) and
+ * send their reply, then their context stops. When no context is live (or
+ * drain_ms passes) the workers are told to quit, the socket is closed and
  * the workers are joined. See docs/internals/rpc.md. */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,20 +45,34 @@
 
 #define CLOSE_WAIT_MS 3000
 #define CLOSE_LINGER_MS 100
+/* An inline call taking this long (from receipt) is reported. */
+#define INLINE_SLOW_MS 50
 
-typedef struct slot {
+/* One rep0 context and the call it carries. The fields below `mu` are
+ * used by one thread at a time: the context's callback, then (for a
+ * queued call) a worker, then the callback of the send. */
+typedef struct rpc_ctx {
 	core_rpc_server *srv;
 	nng_ctx ctx;
-	nng_aio *aio; /* no callback: the worker waits on it */
+	nng_aio *aio; /* callback ctx_cb */
 	pthread_mutex_t mu;
-	bool receiving; /* a receive is (about to be) pending */
-} slot;
+	bool receiving; /* a receive is (about to be) pending; under mu */
+	bool sending;   /* the aio's operation is the reply's send */
+	core_arena *arena;
+	nng_msg *msg; /* the request of a queued call */
+	int64_t recv_ms;
+	const rpc_method *m;
+	core_call call;
+	Core__V1__Response resp;
+	struct rpc_ctx *next; /* in the worker queue */
+} rpc_ctx;
 
 struct core_rpc_server {
 	char *name;
 	char **listen_urls;
 	size_t n_listen;
 	int n_workers;
+	int n_contexts;
 	size_t max_msg;
 	int drain_ms;
 	size_t arena_cap;
@@ -69,13 +88,15 @@ struct core_rpc_server {
 
 	nng_socket sock;
 	bool sock_open;
-	int port;    /* bound port of the first tcp:// listener, or -1 */
-	slot *slots; /* one per worker */
+	int port;       /* bound port of the first tcp:// listener, or -1 */
+	rpc_ctx *ctxs;  /* n_contexts */
+	int n_ctx_open; /* contexts opened (aio and context) */
 
 	pthread_mutex_t mu;
-	pthread_cond_t
-	    state_cv; /* start waits for workers' init; stop for exits */
+	/* start waits for workers' init; stop for live contexts and exits */
+	pthread_cond_t state_cv;
 	atomic_bool stopping;
+	int live; /* contexts with a receive or a call under way; under mu */
 	int workers_ready;
 	int workers_failed;
 	int workers_exited;
@@ -84,6 +105,14 @@ struct core_rpc_server {
 	bool started;
 	bool started_once; /* listened: there may be replies to flush */
 	atomic_uint_fast64_t calls;
+	atomic_bool inline_warned; /* inline_check logged */
+
+	/* Calls for the workers: a FIFO of contexts (each at most once, so
+	 * bounded by n_contexts). */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	rpc_ctx *qhead, *qtail;
+	bool quit; /* workers exit; under qmu */
 };
 
 /* ---- Health, served by every server ------------------------------------ */
@@ -120,274 +149,220 @@ health_check(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 }
 
 static const core_rpc_method health_methods[] = {
-    {"/core.v1.Health/Check", health_check, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    /* Inline unless the service's health hook needs a worker's state
+     * (core_rpc_server_new decides). */
+    {"/core.v1.Health/Check", health_check, CORE_METHOD_INLINE, 0, NULL, NULL},
 };
 static const core_rpc_service health_service = {
     &core__v1__health__descriptor, health_methods, 1, NULL};
 
 /* ---- Handling one call (on a worker) ----------------------------------- */
 
-static int64_t
-parse_deadline(const core_call *c, int64_t recv_ms)
-{
-	const char *v = core_call_metadata(c, CORE_MD_DEADLINE);
-	if (v == NULL) {
-		return INT64_MAX;
-	}
-	char *end;
-	errno = 0;
-	long long ms = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || ms < 0) {
-		return INT64_MAX; /* a bad hint is ignored, not fatal */
-	}
-	if (ms > INT64_MAX / 2) {
-		return INT64_MAX;
-	}
-	return recv_ms + ms;
-}
-
-/* Runs the call in c and fills resp. Returns the final status. */
-static core_status
-dispatch(core_call *c, const uint8_t *body, size_t len, int64_t recv_ms,
-    Core__V1__Response *resp)
-{
-	ProtobufCAllocator *pa = core_arena_allocator(c->arena);
-	char field[128];
-	const char *why = "";
-
-	/* The envelope's strings (method, metadata) are checked like the
-	 * payload's: they reach handlers, logs and error messages. */
-	if (core_pb_check_strings(&core__v1__request__descriptor, body, len,
-	        field, sizeof(field), &why) != 0) {
-		return core_call_error(c, CORE_INVALID_ARGUMENT,
-		    "malformed request: %s %s", field, why);
-	}
-	Core__V1__Request *req = core__v1__request__unpack(pa, len, body);
-	c->req = req;
-	if (req == NULL) {
-		return core_call_error(c, CORE_INVALID_ARGUMENT,
-		    "malformed request: not a core.v1.Request message");
-	}
-	c->method = c->req->method;
-	const char *rid = core_call_metadata(c, CORE_MD_REQUEST_ID);
-	if (rid != NULL && core_rpc_request_id_valid(rid)) {
-		core_log_set_request_id(rid);
-	}
-	c->deadline_ms = parse_deadline(c, recv_ms);
-	if (c->deadline_ms <= rpc_now_ms()) {
-		return core_call_error(c, CORE_DEADLINE_EXCEEDED,
-		    "deadline exceeded before the call started");
-	}
-
-	const rpc_method *m = rpc_methods_find(&c->srv->methods, c->method);
-	if (m == NULL) {
-		return core_call_error(c, CORE_UNIMPLEMENTED,
-		    "unknown method \"%.*s\"",
-		    (int) core_utf8_prefix(c->method, 200), c->method);
-	}
-	if (core_pb_check_strings(m->desc->input, c->req->payload.data,
-	        c->req->payload.len, field, sizeof(field), &why) != 0) {
-		return core_call_field_error(c, field, "%s", why);
-	}
-	ProtobufCMessage *in = protobuf_c_message_unpack(
-	    m->desc->input, pa, c->req->payload.len, c->req->payload.data);
-	if (in == NULL) {
-		return core_call_error(c, CORE_INVALID_ARGUMENT,
-		    "request payload is not a valid %s", m->desc->input->name);
-	}
-	ProtobufCMessage *out =
-	    core_arena_alloc(c->arena, m->desc->output->sizeof_message);
-	if (out == NULL) {
-		return core_call_error(
-		    c, CORE_RESOURCE_EXHAUSTED, "out of memory");
-	}
-	m->desc->output->message_init(out);
-
-	core_status st = rpc_peer_facts(c, req, m->desc->input, in);
-	if (st == CORE_OK) {
-		st = rpc_call_authorize(c, m->svc, m->row, in);
-	}
-	if (st != CORE_OK) {
-		return st;
-	}
-	st = m->row->handler(c, in, out);
-	if (st != CORE_OK) {
-		return st;
-	}
-	size_t n = protobuf_c_message_get_packed_size(out);
-	uint8_t *buf = core_arena_alloc(c->arena, n);
-	if (buf == NULL) {
-		return core_call_error(
-		    c, CORE_RESOURCE_EXHAUSTED, "response too large");
-	}
-	protobuf_c_message_pack(out, buf);
-	resp->payload.data = buf;
-	resp->payload.len = n;
-	return CORE_OK;
-}
-
-/* Builds the reply for the call into msg (reusing the request's message).
- * Returns 0, or -1 if no reply could be made (out of memory). */
-static int
-make_reply(core_call *c, core_status st, Core__V1__Response *resp,
-    nng_msg *msg, size_t max_msg)
-{
-	resp->code = (Core__V1__Code) st;
-	if (st != CORE_OK) {
-		resp->payload.data = NULL;
-		resp->payload.len = 0;
-		if (st == CORE_INTERNAL) {
-			/* The detail is for operators, not for the caller. */
-			core_log_kv(CORE_LOG_ERROR, "handler failed", "method",
-			    c->method, "detail", c->message, NULL);
-			snprintf(
-			    c->message, sizeof(c->message), "internal error");
-		} else if (c->message[0] == '\0') {
-			snprintf(c->message, sizeof(c->message), "%s",
-			    core_status_str(st));
-		}
-		resp->message = c->message;
-		resp->n_details = c->n_details;
-		resp->details = c->detail_ptrs;
-		resp->retry_after_s = c->retry_after_s;
-	}
-	size_t n = core__v1__response__get_packed_size(resp);
-	if (n > max_msg) {
-		core_log_kv(CORE_LOG_ERROR,
-		    "response exceeds the message limit", "method", c->method,
-		    NULL);
-		core__v1__response__init(resp);
-		resp->code = CORE__V1__CODE__RESOURCE_EXHAUSTED;
-		resp->message = "response exceeds the maximum message size";
-		n = core__v1__response__get_packed_size(resp);
-	}
-	if (nng_msg_realloc(msg, n) != 0) {
-		return -1;
-	}
-	core__v1__response__pack(resp, nng_msg_body(msg));
-	return 0;
-}
-
-/* Runs one call. Consumes msg; returns the reply message (the same
- * nng_msg, reused), or NULL if no reply could be built. */
-static nng_msg *
-handle(core_rpc_server *s, nng_msg *msg, int64_t recv_ms, void *state,
-    core_arena *arena)
-{
-	int64_t t0 = rpc_now_ms();
-	core_call c = {
-	    .srv = s,
-	    .auth = s->has_auth ? &s->auth : NULL,
-	    .state = state,
-	    .arena = arena,
-	    .method = "",
-	    .deadline_ms = INT64_MAX,
-	};
-	Core__V1__Response resp = CORE__V1__RESPONSE__INIT;
-	static const Core__V1__Request empty_req = CORE__V1__REQUEST__INIT;
-	c.req = &empty_req;
-	rpc_peer_from_msg(&c, msg);
-
-	core_status st =
-	    dispatch(&c, nng_msg_body(msg), nng_msg_len(msg), recv_ms, &resp);
-	/* Decoded into the arena by now; the request's bytes (passwords,
-	 * tokens) must not stay in the buffer the reply reuses. */
-	sodium_memzero(nng_msg_body(msg), nng_msg_len(msg));
-	if (core_log_enabled(CORE_LOG_DEBUG)) {
-		char ms[32];
-		snprintf(ms, sizeof(ms), "%" PRId64, rpc_now_ms() - t0);
-		core_log_kv(CORE_LOG_DEBUG, "call", "method", c.method, "code",
-		    core_status_str(st), "duration_ms", ms, NULL);
-	}
-	atomic_fetch_add(&s->calls, 1);
-
-	int rv = make_reply(&c, st, &resp, msg, s->max_msg);
-	rpc_call_release(&c);
-	core_log_set_request_id(NULL);
-	core_arena_reset(arena);
-	if (rv != 0) {
-		/* No memory for a reply: drop the call (the caller's deadline
-		 * fires) and keep serving. */
-		nng_msg_free(msg);
-		core_log_error("out of memory building a reply; call dropped");
-		return NULL;
-	}
-	return msg;
-}
-
 nng_msg *
 rpc_server_handle(
     core_rpc_server *s, nng_msg *msg, void *state, core_arena *arena)
 {
-	return handle(s, msg, rpc_now_ms(), state, arena);
+	core_call c;
+	Core__V1__Response resp = CORE__V1__RESPONSE__INIT;
+	const rpc_method *m = NULL;
+	int64_t now = rpc_now_ms();
+	rpc_call_init(&c, s, s->has_auth ? &s->auth : NULL, state, arena);
+	core_status st = rpc_call_begin(&c, &s->methods, msg, now, &m);
+	if (st == CORE_OK) {
+		st = rpc_call_run(&c, m, &resp);
+	}
+	atomic_fetch_add(&s->calls, 1);
+	return rpc_call_finish(&c, st, &resp, msg, now, s->max_msg);
 }
 
-/* Starts a receive unless the server is stopping. Returns false when the
- * worker should exit. */
-static bool
-start_receive(core_rpc_server *s, slot *sl)
+/* ---- Contexts (on nng's threads) ---------------------------------------- */
+
+/* A context that will start nothing more: stop may be waiting for it. */
+static void
+ctx_done(rpc_ctx *x)
 {
-	pthread_mutex_lock(&sl->mu);
+	core_rpc_server *s = x->srv;
+	pthread_mutex_lock(&s->mu);
+	s->live--;
+	pthread_cond_broadcast(&s->state_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Starts the context's next receive, unless the server is stopping. */
+static void
+ctx_receive(rpc_ctx *x)
+{
+	core_rpc_server *s = x->srv;
+	pthread_mutex_lock(&x->mu);
 	if (atomic_load(&s->stopping)) {
-		pthread_mutex_unlock(&sl->mu);
-		return false;
+		pthread_mutex_unlock(&x->mu);
+		ctx_done(x);
+		return;
 	}
-	sl->receiving = true;
-	pthread_mutex_unlock(&sl->mu);
-	nng_ctx_recv(sl->ctx, sl->aio);
-	/* stop() sets `stopping`, then cancels every slot marked receiving.
-	 * Either it cancels after our receive started, or we see `stopping`
-	 * here and cancel it ourselves. */
+	x->receiving = true;
+	pthread_mutex_unlock(&x->mu);
+	nng_ctx_recv(x->ctx, x->aio);
+	/* signal_stop sets `stopping`, then cancels every context marked
+	 * receiving. Either it cancels after our receive started, or we see
+	 * `stopping` here and cancel it ourselves. */
 	if (atomic_load(&s->stopping)) {
-		nng_aio_cancel(sl->aio);
+		nng_aio_cancel(x->aio);
 	}
-	return true;
+}
+
+/* Sends the reply of the context's call (NULL: none, receive again). */
+static void
+ctx_reply(rpc_ctx *x, nng_msg *reply)
+{
+	if (reply == NULL) {
+		ctx_receive(x);
+		return;
+	}
+	nng_aio_set_msg(x->aio, reply);
+	x->sending = true;
+	nng_ctx_send(x->ctx, x->aio);
 }
 
 static void
-serve(core_rpc_server *s, slot *sl, void *state, core_arena *arena)
+queue_push(core_rpc_server *s, rpc_ctx *x)
 {
-	while (start_receive(s, sl)) {
-		nng_aio_wait(sl->aio);
-		pthread_mutex_lock(&sl->mu);
-		sl->receiving = false;
-		pthread_mutex_unlock(&sl->mu);
-		int rv = nng_aio_result(sl->aio);
+	x->next = NULL;
+	pthread_mutex_lock(&s->qmu);
+	if (s->qtail != NULL) {
+		s->qtail->next = x;
+	} else {
+		s->qhead = x;
+	}
+	s->qtail = x;
+	pthread_cond_signal(&s->qcv);
+	pthread_mutex_unlock(&s->qmu);
+}
+
+/* The next queued call, waiting for one; NULL when the workers quit. */
+static rpc_ctx *
+queue_pop(core_rpc_server *s)
+{
+	pthread_mutex_lock(&s->qmu);
+	while (s->qhead == NULL && !s->quit) {
+		pthread_cond_wait(&s->qcv, &s->qmu);
+	}
+	rpc_ctx *x = s->quit ? NULL : s->qhead;
+	if (x != NULL) {
+		s->qhead = x->next;
+		if (s->qhead == NULL) {
+			s->qtail = NULL;
+		}
+	}
+	pthread_mutex_unlock(&s->qmu);
+	return x;
+}
+
+/* An inline method that took long has most likely blocked, holding one of
+ * nng's few I/O threads: say so (once per server, not per call). */
+static void
+inline_check(core_rpc_server *s, const core_call *c, int64_t recv_ms)
+{
+	if (rpc_now_ms() - recv_ms < INLINE_SLOW_MS ||
+	    atomic_exchange(&s->inline_warned, true)) {
+		return;
+	}
+	core_log_kv(CORE_LOG_WARN,
+	    "an inline method ran long: does its handler block? (logged "
+	    "once)",
+	    "method", c->method, NULL);
+}
+
+/* A receive or a send of the context completed. */
+static void
+ctx_cb(void *arg)
+{
+	rpc_ctx *x = arg;
+	core_rpc_server *s = x->srv;
+	int rv = nng_aio_result(x->aio);
+
+	if (x->sending) {
+		x->sending = false;
 		if (rv != 0) {
-			if (rv == NNG_ECLOSED || atomic_load(&s->stopping)) {
-				return;
-			}
-			core_log_warn("receive failed: %s", nng_strerror(rv));
-			continue;
-		}
-		nng_msg *msg = nng_aio_get_msg(sl->aio);
-		nng_aio_set_msg(sl->aio, NULL);
-		msg = handle(s, msg, rpc_now_ms(), state, arena);
-		if (msg == NULL) {
-			continue;
-		}
-		nng_aio_set_msg(sl->aio, msg);
-		nng_ctx_send(sl->ctx, sl->aio);
-		nng_aio_wait(sl->aio);
-		if (nng_aio_result(sl->aio) != 0) {
 			/* The caller went away or the socket closed; the
 			 * message is still ours. */
-			nng_msg_free(nng_aio_get_msg(sl->aio));
-			nng_aio_set_msg(sl->aio, NULL);
+			nng_msg_free(nng_aio_get_msg(x->aio));
+			nng_aio_set_msg(x->aio, NULL);
 		}
+		ctx_receive(x);
+		return;
+	}
+	pthread_mutex_lock(&x->mu);
+	x->receiving = false;
+	pthread_mutex_unlock(&x->mu);
+	if (rv != 0) {
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED ||
+		    atomic_load(&s->stopping)) {
+			ctx_done(x);
+			return;
+		}
+		core_log_warn("receive failed: %s", nng_strerror(rv));
+		ctx_receive(x);
+		return;
+	}
+	nng_msg *msg = nng_aio_get_msg(x->aio);
+	nng_aio_set_msg(x->aio, NULL);
+	int64_t now = rpc_now_ms();
+	const rpc_method *m = NULL;
+	core_call *c = &x->call;
+	rpc_call_init(c, s, s->has_auth ? &s->auth : NULL, NULL, x->arena);
+	x->resp = (Core__V1__Response) CORE__V1__RESPONSE__INIT;
+	core_status st = rpc_call_begin(c, &s->methods, msg, now, &m);
+	if (st == CORE_OK && !m->inline_ok) {
+		/* A method that may block: a worker runs it (and sends). */
+		x->msg = msg;
+		x->m = m;
+		x->recv_ms = now;
+		core_log_set_request_id(NULL);
+		queue_push(s, x);
+		return;
+	}
+	if (st == CORE_OK) {
+		st = rpc_call_run(c, m, &x->resp);
+		inline_check(s, c, now);
+	}
+	atomic_fetch_add(&s->calls, 1);
+	ctx_reply(x, rpc_call_finish(c, st, &x->resp, msg, now, s->max_msg));
+}
+
+/* ---- Workers -------------------------------------------------------------- */
+
+static void
+serve(core_rpc_server *s, void *state)
+{
+	rpc_ctx *x;
+	while ((x = queue_pop(s)) != NULL) {
+		core_call *c = &x->call;
+		c->state = state;
+		rpc_call_log_id(c);
+		core_status st;
+		/* The call may have waited in the queue. */
+		if (c->deadline_ms <= rpc_now_ms()) {
+			st = core_call_error(c, CORE_DEADLINE_EXCEEDED,
+			    "deadline exceeded before the call started");
+		} else {
+			st = rpc_call_run(c, x->m, &x->resp);
+		}
+		nng_msg *msg = x->msg;
+		x->msg = NULL;
+		atomic_fetch_add(&s->calls, 1);
+		ctx_reply(x, rpc_call_finish(c, st, &x->resp, msg, x->recv_ms,
+		                 s->max_msg));
 	}
 }
 
 static void *
 worker_main(void *arg)
 {
-	slot *sl = arg;
-	core_rpc_server *s = sl->srv;
+	core_rpc_server *s = arg;
 	void *state = NULL;
-	core_arena *arena = core_arena_new(s->arena_cap);
-	bool ok = arena != NULL;
+	bool ok = true;
 
-	if (ok && s->worker_init != NULL) {
+	if (s->worker_init != NULL) {
 		state = s->worker_init(s->app);
 		ok = state != NULL;
 	}
@@ -407,12 +382,11 @@ worker_main(void *arg)
 	pthread_mutex_unlock(&s->mu);
 
 	if (ok) {
-		serve(s, sl, state, arena);
+		serve(s, state);
 	}
 	if (state != NULL && s->worker_fini != NULL) {
 		s->worker_fini(state);
 	}
-	core_arena_free(arena);
 	pthread_mutex_lock(&s->mu);
 	s->workers_exited++;
 	pthread_cond_broadcast(&s->state_cv);
@@ -427,6 +401,7 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
     const core_rpc_service *services, size_t n_services, core_rpc_server **out)
 {
 	if (cfg == NULL || cfg->n_listen == 0 || cfg->workers < 0 ||
+	    cfg->contexts < 0 || cfg->contexts > CORE_RPC_MAX_CONTEXTS ||
 	    cfg->drain_ms < 0) {
 		return -EINVAL;
 	}
@@ -439,7 +414,11 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->state_cv, NULL);
+	pthread_mutex_init(&s->qmu, NULL);
+	pthread_cond_init(&s->qcv, NULL);
 	s->n_workers = cfg->workers ? cfg->workers : 8;
+	s->n_contexts =
+	    cfg->contexts ? cfg->contexts : CORE_RPC_DEFAULT_CONTEXTS;
 	s->max_msg =
 	    cfg->max_msg_bytes ? cfg->max_msg_bytes : CORE_RPC_DEFAULT_MAX_MSG;
 	s->drain_ms = cfg->drain_ms ? cfg->drain_ms : 10000;
@@ -472,9 +451,15 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 		core_rpc_server_free(s);
 		return rv;
 	}
-	s->slots = calloc((size_t) s->n_workers, sizeof(slot));
+	if (s->health != NULL) {
+		/* The health hook reads a worker's state (its database). */
+		rpc_method *h = (rpc_method *) (uintptr_t) rpc_methods_find(
+		    &s->methods, health_methods[0].name);
+		h->inline_ok = false;
+	}
+	s->ctxs = calloc((size_t) s->n_contexts, sizeof(rpc_ctx));
 	s->threads = calloc((size_t) s->n_workers, sizeof(pthread_t));
-	if (s->slots == NULL || s->threads == NULL) {
+	if (s->ctxs == NULL || s->threads == NULL) {
 		goto fail;
 	}
 	*out = s;
@@ -484,45 +469,58 @@ fail:
 	return -ENOMEM;
 }
 
-/* Waits (up to ms) until every started worker has exited. Returns how
- * many are still running. */
+/* Waits (up to ms) until *count reaches target (under s->mu). Returns
+ * how far it still is. */
 static int
-wait_workers(core_rpc_server *s, int ms)
+wait_count(core_rpc_server *s, const int *count, int target, int ms)
 {
 	struct timespec until;
 	rpc_deadline_timespec(&until, ms);
 	pthread_mutex_lock(&s->mu);
 	int rv = 0;
-	while (s->workers_exited < s->n_threads && rv != ETIMEDOUT) {
+	while (*count != target && rv != ETIMEDOUT) {
 		rv = pthread_cond_timedwait(&s->state_cv, &s->mu, &until);
 	}
-	int left = s->n_threads - s->workers_exited;
+	int left = *count - target;
 	pthread_mutex_unlock(&s->mu);
-	return left;
+	return left < 0 ? -left : left;
 }
 
-/* Tells every worker to finish: no new receives, pending ones cancelled. */
+/* No new calls: every pending receive is cancelled, and a context that
+ * finishes its call does not receive again. */
 static void
 signal_stop(core_rpc_server *s)
 {
 	atomic_store(&s->stopping, true);
-	for (int i = 0; i < s->n_threads; i++) {
-		slot *sl = &s->slots[i];
-		pthread_mutex_lock(&sl->mu);
-		if (sl->receiving) {
-			nng_aio_cancel(sl->aio);
+	for (int i = 0; i < s->n_ctx_open; i++) {
+		rpc_ctx *x = &s->ctxs[i];
+		pthread_mutex_lock(&x->mu);
+		if (x->receiving) {
+			nng_aio_cancel(x->aio);
 		}
-		pthread_mutex_unlock(&sl->mu);
+		pthread_mutex_unlock(&x->mu);
 	}
 }
 
-/* Closes the socket, joins the workers and frees the contexts. With
- * workers still running (the drain timed out), the socket is closed first:
- * that aborts sends stuck on peers that do not read. */
+/* Tells the workers to exit once their current call is done; calls still
+ * queued are not run. */
 static void
-shut_down(core_rpc_server *s, bool workers_done)
+quit_workers(core_rpc_server *s)
 {
-	if (!workers_done && s->sock_open) {
+	pthread_mutex_lock(&s->qmu);
+	s->quit = true;
+	pthread_cond_broadcast(&s->qcv);
+	pthread_mutex_unlock(&s->qmu);
+}
+
+/* Closes the socket, joins the workers and frees the contexts. With calls
+ * still under way (the drain timed out), the socket is closed first: that
+ * aborts sends stuck on peers that do not read. */
+static void
+shut_down(core_rpc_server *s, bool drained)
+{
+	quit_workers(s);
+	if (!drained && s->sock_open) {
 		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
 		s->sock_open = false;
 	}
@@ -530,14 +528,12 @@ shut_down(core_rpc_server *s, bool workers_done)
 		pthread_join(s->threads[i], NULL);
 	}
 	s->n_threads = 0;
-	for (int i = 0; i < s->n_workers; i++) {
-		if (s->slots[i].aio != NULL) {
-			nng_ctx_close(s->slots[i].ctx);
-		}
+	for (int i = 0; i < s->n_ctx_open; i++) {
+		nng_ctx_close(s->ctxs[i].ctx);
 	}
 	if (s->sock_open && s->started_once) {
 		/* A reply handed to nng is written by nng's threads after the
-		 * worker moved on; closing at once would cut the last replies
+		 * context moved on; closing at once would cut the last replies
 		 * off. nng 1.5.2 has no flush or linger, so give them a
 		 * moment. */
 		struct timespec linger = {0, CLOSE_LINGER_MS * 1000000L};
@@ -547,14 +543,18 @@ shut_down(core_rpc_server *s, bool workers_done)
 		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
 		s->sock_open = false;
 	}
-	for (int i = 0; i < s->n_workers; i++) {
-		slot *sl = &s->slots[i];
-		if (sl->aio != NULL) {
-			nng_aio_free(sl->aio);
-			sl->aio = NULL;
-			pthread_mutex_destroy(&sl->mu);
+	for (int i = 0; i < s->n_ctx_open; i++) {
+		rpc_ctx *x = &s->ctxs[i];
+		nng_aio_free(x->aio); /* waits for a callback under way */
+		if (x->msg != NULL) {
+			nng_msg_free(x->msg); /* queued, never run */
 		}
+		core_arena_free(x->arena);
+		pthread_mutex_destroy(&x->mu);
+		memset(x, 0, sizeof(*x));
 	}
+	s->n_ctx_open = 0;
+	s->qhead = s->qtail = NULL;
 }
 
 int
@@ -563,6 +563,9 @@ core_rpc_server_start(core_rpc_server *s)
 	int rv;
 
 	s->port = -1;
+	atomic_store(&s->stopping, false);
+	s->quit = false;
+	s->workers_ready = s->workers_failed = s->workers_exited = 0;
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
 		core_log_error(
 		    "cannot open rep0 socket: %s", nng_strerror(rv));
@@ -571,24 +574,26 @@ core_rpc_server_start(core_rpc_server *s)
 	s->sock_open = true;
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_msg);
 
-	for (int i = 0; i < s->n_workers; i++) {
-		slot *sl = &s->slots[i];
-		sl->srv = s;
-		if ((rv = nng_aio_alloc(&sl->aio, NULL, NULL)) != 0 ||
-		    (rv = nng_ctx_open(&sl->ctx, s->sock)) != 0) {
-			core_log_error(
-			    "cannot create context: %s", nng_strerror(rv));
-			nng_aio_free(sl->aio);
-			sl->aio = NULL;
+	for (int i = 0; i < s->n_contexts; i++) {
+		rpc_ctx *x = &s->ctxs[i];
+		x->srv = s;
+		if ((rv = nng_aio_alloc(&x->aio, ctx_cb, x)) != 0 ||
+		    (rv = nng_ctx_open(&x->ctx, s->sock)) != 0 ||
+		    (x->arena = core_arena_new(s->arena_cap)) == NULL) {
+			core_log_error("cannot create context: %s",
+			    rv ? nng_strerror(rv) : "out of memory");
+			nng_aio_free(x->aio);
+			x->aio = NULL;
 			goto fail;
 		}
-		pthread_mutex_init(&sl->mu, NULL);
+		pthread_mutex_init(&x->mu, NULL);
+		s->n_ctx_open++;
 	}
 	/* Workers first: if one cannot get its connections, the server
 	 * fails before it listens. */
 	for (int i = 0; i < s->n_workers; i++) {
-		if (pthread_create(&s->threads[i], NULL, worker_main,
-		        &s->slots[i]) != 0) {
+		if (pthread_create(&s->threads[i], NULL, worker_main, s) !=
+		    0) {
 			core_log_error("cannot create worker thread");
 			pthread_mutex_lock(&s->mu);
 			/* Count the workers that will never start as failed,
@@ -609,6 +614,12 @@ core_rpc_server_start(core_rpc_server *s)
 	if (failed) {
 		core_log_error("a worker failed to initialise");
 		goto fail;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->live = s->n_ctx_open;
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->n_ctx_open; i++) {
+		ctx_receive(&s->ctxs[i]);
 	}
 	for (size_t i = 0; i < s->n_listen; i++) {
 		if (rpc_listen(s->sock, s->listen_urls[i], s->tls, &s->port) !=
@@ -638,7 +649,7 @@ core_rpc_server_stop(core_rpc_server *s)
 	}
 	s->started = false;
 	signal_stop(s);
-	int left = wait_workers(s, s->drain_ms);
+	int left = wait_count(s, &s->live, 0, s->drain_ms);
 	if (left > 0) {
 		core_log_warn("stopping with %d calls still in flight after "
 		              "%d ms",
@@ -666,9 +677,11 @@ core_rpc_server_free(core_rpc_server *s)
 		free(s->listen_urls[i]);
 	}
 	free(s->listen_urls);
-	free(s->slots);
+	free(s->ctxs);
 	free(s->threads);
 	free(s->name);
+	pthread_cond_destroy(&s->qcv);
+	pthread_mutex_destroy(&s->qmu);
 	pthread_cond_destroy(&s->state_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

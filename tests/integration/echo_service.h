@@ -5,7 +5,8 @@
 
 #include "core/rpc.h"
 
-/* Echo, public, and Types, which answers UNIMPLEMENTED; the service. */
+/* Echo, public (on a worker: it sleeps on demand), and Types, which
+ * answers UNIMPLEMENTED (inline); the service. */
 extern const core_rpc_method test_echo_methods[2];
 extern const core_rpc_service test_echo_service;
 

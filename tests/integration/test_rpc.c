@@ -28,6 +28,7 @@
 #include "core/v1/health.pb-c.h"
 #include "test/v1/test.pb-c.h"
 
+#include "core/call_auth.h"
 #include "core/log.h"
 #include "core/rpc.h"
 #include "echo_service.h"
@@ -41,12 +42,33 @@ extern char **environ;
 static _Atomic int worker_inits;
 static _Atomic int healthy = 1;
 
+/* The threads worker_init ran on (to tell workers from nng's threads). */
+enum { MAX_WORKER_THREADS = 64 };
+static pthread_t worker_threads[MAX_WORKER_THREADS];
+static _Atomic int n_worker_threads;
+
 static void *
 worker_init(void *app)
 {
 	(void) app;
 	worker_inits++;
+	int i = n_worker_threads++;
+	if (i < MAX_WORKER_THREADS) {
+		worker_threads[i] = pthread_self();
+	}
 	return &worker_inits; /* any non-NULL state */
+}
+
+static bool
+on_a_worker(pthread_t t)
+{
+	int n = n_worker_threads;
+	for (int i = 0; i < n && i < MAX_WORKER_THREADS; i++) {
+		if (pthread_equal(worker_threads[i], t)) {
+			return true;
+		}
+	}
+	return false;
 }
 
 static void *
@@ -1002,6 +1024,311 @@ test_async_call_reports_lost_connection(void **state)
 	core_rpc_client_free(c);
 }
 
+/* ---- Inline methods and workers ------------------------------------------- */
+
+/* Where the handlers of the mixed table below last ran, and with what. */
+static _Atomic int inline_runs, worker_runs;
+static void *_Atomic seen_inline_state, *_Atomic seen_worker_state;
+static _Atomic bool inline_on_worker, worker_on_worker;
+
+/* Echo on a worker: notes its thread and state, then the shared echo
+ * (which sleeps on demand). */
+static core_status
+echo_noting(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	seen_worker_state = core_call_state(c);
+	worker_on_worker = on_a_worker(pthread_self());
+	worker_runs++;
+	return test_echo_methods[0].handler(c, in, out);
+}
+
+/* Types inline: notes its thread and state; f_int32 > 0 makes it sleep
+ * that many ms (only to hold a call in flight for the drain test: a real
+ * inline method never blocks). Echoes f_int64. */
+static core_status
+types_inline(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	const Test__V1__AllTypes *req = (const Test__V1__AllTypes *) in;
+	Test__V1__AllTypes *resp = (Test__V1__AllTypes *) out;
+	seen_inline_state = core_call_state(c);
+	inline_on_worker = on_a_worker(pthread_self());
+	if (req->f_int32 > 0 && req->f_int32 <= 2000) {
+		usleep((useconds_t) req->f_int32 * 1000u);
+	}
+	resp->f_int64 = req->f_int64;
+	inline_runs++;
+	return CORE_OK;
+}
+
+static const core_rpc_method mixed_methods[] = {
+    {ECHO, echo_noting, CORE_RULE_PUBLIC, 0, NULL, NULL},
+    {"/test.v1.Echo/Types", types_inline, CORE_METHOD_INLINE, 0, NULL, NULL},
+};
+static const core_rpc_service mixed_service = {
+    &test__v1__echo__descriptor, mixed_methods, 2, NULL};
+
+static core_rpc_server *
+mixed_server(int workers, bool with_health, int *port)
+{
+	const char *urls[] = {"tcp://127.0.0.1:0"};
+	core_rpc_server_config cfg = {
+	    .name = "mixed",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = workers,
+	    .drain_ms = 3000,
+	    .worker_init = worker_init,
+	    .health = with_health ? health : NULL,
+	};
+	core_rpc_server *s = NULL;
+	assert_int_equal(core_rpc_server_new(&cfg, &mixed_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), 0);
+	*port = core_rpc_server_port(s);
+	return s;
+}
+
+/* Calls Types with f_int32 = sleep_ms, f_int64 = tag; returns the status
+ * and checks the tag came back. */
+static core_status
+call_types(core_rpc_client *cli, int32_t sleep_ms, int64_t tag)
+{
+	Test__V1__AllTypes req = TEST__V1__ALL_TYPES__INIT;
+	req.f_int32 = sleep_ms;
+	req.f_int64 = tag;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	core_arena *a = core_arena_new(0);
+	core_rpc_opts opts = {.timeout_ms = 5000};
+	core_status st = core_rpc_call(cli, "/test.v1.Echo/Types", &req.base,
+	    &test__v1__all_types__descriptor, &out, &opts, a, &reply);
+	if (st == CORE_OK && ((Test__V1__AllTypes *) out)->f_int64 != tag) {
+		st = CORE_INTERNAL;
+	}
+	core_arena_free(a);
+	return st;
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+typedef struct slow_echo {
+	core_rpc_client *cli;
+	uint32_t sleep_ms;
+	core_status st;
+} slow_echo;
+
+static void *
+slow_echo_main(void *arg)
+{
+	slow_echo *e = arg;
+	core_arena *a = core_arena_new(0);
+	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+	Test__V1__EchoResponse *resp = NULL;
+	core_rpc_reply reply;
+	core_rpc_opts opts = {.timeout_ms = 5000};
+	req.sleep_ms = e->sleep_ms;
+	e->st = call_echo(e->cli, &req, &opts, a, &resp, &reply);
+	core_arena_free(a);
+	return NULL;
+}
+
+typedef struct slow_types {
+	core_rpc_client *cli;
+	int32_t sleep_ms;
+	core_status st;
+} slow_types;
+
+static void *
+slow_types_main(void *arg)
+{
+	slow_types *t = arg;
+	t->st = call_types(t->cli, t->sleep_ms, 99);
+	return NULL;
+}
+
+static void
+test_inline_method_answers_while_every_worker_is_blocked(void **state)
+{
+	(void) state;
+	enum { WORKERS = 2 };
+	int port;
+	core_rpc_server *s = mixed_server(WORKERS, false, &port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	core_rpc_client *cli = client_to(url);
+
+	/* Every worker in a slow handler (and one more call queued). */
+	int before = worker_runs;
+	pthread_t t[WORKERS + 1];
+	slow_echo e[WORKERS + 1];
+	for (int i = 0; i < WORKERS + 1; i++) {
+		e[i] = (slow_echo){.cli = cli, .sleep_ms = 1500};
+		pthread_create(&t[i], NULL, slow_echo_main, &e[i]);
+	}
+	for (int i = 0; i < 500 && worker_runs < before + WORKERS; i++) {
+		usleep(2000);
+	}
+	assert_int_equal(worker_runs, before + WORKERS);
+
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(call_types(cli, 0, 7), CORE_OK);
+	/* Without a hook, Health runs inline too. */
+	core_arena *a = core_arena_new(0);
+	Core__V1__HealthCheckRequest hreq =
+	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(
+	    core_rpc_call(cli, "/core.v1.Health/Check", &hreq.base,
+	        &core__v1__health_check_response__descriptor, &out, NULL, a,
+	        &reply),
+	    CORE_OK);
+	core_arena_free(a);
+	long ms = ms_since(&t0);
+	/* Well before any worker is free (1.5 s). */
+	assert_true(ms < 700);
+	assert_false(inline_on_worker);
+	assert_null(seen_inline_state);
+
+	for (int i = 0; i < WORKERS + 1; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(e[i].st, CORE_OK);
+	}
+	core_rpc_client_free(cli);
+	core_rpc_server_free(s);
+}
+
+static void
+test_blocking_method_runs_on_a_worker_with_its_state(void **state)
+{
+	(void) state;
+	int port;
+	core_rpc_server *s = mixed_server(2, true, &port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	core_rpc_client *cli = client_to(url);
+
+	seen_worker_state = NULL;
+	worker_on_worker = false;
+	slow_echo e = {.cli = cli};
+	slow_echo_main(&e);
+	assert_int_equal(e.st, CORE_OK);
+	assert_true(worker_on_worker);
+	assert_ptr_equal(seen_worker_state, &worker_inits);
+	/* Health with a hook needs a worker's state: health() asserts it. */
+	core_arena *a = core_arena_new(0);
+	Core__V1__HealthCheckRequest hreq =
+	    CORE__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(
+	    core_rpc_call(cli, "/core.v1.Health/Check", &hreq.base,
+	        &core__v1__health_check_response__descriptor, &out, NULL, a,
+	        &reply),
+	    CORE_OK);
+	assert_int_equal(((Core__V1__HealthCheckResponse *) out)->status,
+	    CORE__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+	core_arena_free(a);
+	/* And the inline one ran on none. */
+	inline_on_worker = true;
+	assert_int_equal(call_types(cli, 0, 5), CORE_OK);
+	assert_false(inline_on_worker);
+	core_rpc_client_free(cli);
+	core_rpc_server_free(s);
+}
+
+static void
+test_stop_drains_inline_and_worker_calls_in_flight(void **state)
+{
+	(void) state;
+	int port;
+	core_rpc_server *s = mixed_server(2, false, &port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	core_rpc_client *cli = client_to(url);
+	wait_connected(cli);
+
+	int inl = inline_runs, wrk = worker_runs;
+	slow_echo e = {.cli = cli, .sleep_ms = 500};
+	slow_types t = {.cli = cli, .sleep_ms = 500};
+	pthread_t te, tt;
+	pthread_create(&te, NULL, slow_echo_main, &e);
+	pthread_create(&tt, NULL, slow_types_main, &t);
+	usleep(150000); /* both are now running in their handlers */
+	uint64_t calls = core_rpc_server_calls(s);
+	core_rpc_server_stop(s);
+	pthread_join(te, NULL);
+	pthread_join(tt, NULL);
+	assert_int_equal(e.st, CORE_OK);
+	assert_int_equal(t.st, CORE_OK);
+	assert_int_equal(inline_runs, inl + 1);
+	assert_int_equal(worker_runs, wrk + 1);
+	assert_int_equal(core_rpc_server_calls(s), calls + 2);
+	core_rpc_client_free(cli);
+	core_rpc_server_free(s);
+}
+
+static core_status
+deny_all(core_call *c, const ProtobufCMessage *in, const core_call_denial *d)
+{
+	(void) c;
+	(void) in;
+	return d->code;
+}
+
+/* Tries rows for test.v1.Echo on a server that checks tokens. */
+static int
+try_table_with_auth(const core_rpc_method *rows, size_t n,
+    core_status (*denied)(
+        core_call *, const ProtobufCMessage *, const core_call_denial *))
+{
+	const char *any[] = {"tcp://127.0.0.1:0"};
+	core_call_auth auth = {.issuer = "iss", .audience = "aud"};
+	core_rpc_server_config sc = {.name = "x",
+	    .listen_urls = any,
+	    .n_listen = 1,
+	    .workers = 1,
+	    .auth = &auth};
+	core_rpc_service svc = {&test__v1__echo__descriptor, rows, n, denied};
+	core_rpc_server *s = NULL;
+	int rv = core_rpc_server_new(&sc, &svc, 1, &s);
+	core_rpc_server_free(s);
+	return rv;
+}
+
+static void
+test_server_refuses_inline_methods_whose_checks_block(void **state)
+{
+	(void) state;
+	static const char *const only_edge[] = {"edge", NULL};
+	const core_rpc_method ok[] = {
+	    {ECHO, noop, CORE_METHOD_INLINE, 0, only_edge, NULL},
+	    {"/test.v1.Echo/Types", noop, CORE_RULE_USER, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table_with_auth(ok, 2, NULL), 0);
+	/* A token rule asks Redis about revocation: it blocks. */
+	const core_rpc_method ruled[] = {
+	    {ECHO, noop, CORE_METHOD_INLINE | CORE_RULE_USER, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table_with_auth(ruled, 2, NULL), -22);
+	/* A refused caller runs the service's denied hook (an audit
+	 * record in svc-admin). */
+	assert_int_equal(try_table_with_auth(ok, 2, deny_all), -22);
+	const core_rpc_method anyone[] = {
+	    {ECHO, noop, CORE_METHOD_INLINE, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table_with_auth(anyone, 2, deny_all), 0);
+}
+
 int
 main(void)
 {
@@ -1057,6 +1384,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_async_call_round_trips_and_times_out, setup, teardown),
 	    cmocka_unit_test(test_async_call_reports_lost_connection),
+	    cmocka_unit_test(
+	        test_inline_method_answers_while_every_worker_is_blocked),
+	    cmocka_unit_test(
+	        test_blocking_method_runs_on_a_worker_with_its_state),
+	    cmocka_unit_test(
+	        test_stop_drains_inline_and_worker_calls_in_flight),
+	    cmocka_unit_test(
+	        test_server_refuses_inline_methods_whose_checks_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

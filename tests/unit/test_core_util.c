@@ -526,6 +526,16 @@ test_request_ids_are_validated(void **state)
 	core_rpc_new_request_id(id);
 	assert_int_equal(strlen(id), 32);
 	assert_true(core_rpc_request_id_valid(id));
+	/* Consecutive ids differ in their second half (a keyed hash of a
+	 * counter: no visible sequence) and share the process's prefix. */
+	char next[33];
+	core_rpc_new_request_id(next);
+	assert_true(core_rpc_request_id_valid(next));
+	assert_memory_equal(id, next, 16);
+	assert_string_not_equal(id + 16, next + 16);
+	for (int i = 0; i < 32; i++) {
+		assert_true(strchr("0123456789abcdef", next[i]) != NULL);
+	}
 	assert_true(core_rpc_request_id_valid("abc-DEF_1.2"));
 	assert_false(core_rpc_request_id_valid(""));
 	assert_false(core_rpc_request_id_valid("a b"));

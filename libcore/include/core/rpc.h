@@ -4,11 +4,12 @@
  * {method, payload, metadata}; the reply body is a core.v1.Response
  * {code, message, payload, details, retry_after_s}.
  *
- * Server: serves one or more protoc-c services on a rep0 socket. Each of a
- * pool of worker threads owns one nng context: it receives, decodes, runs
- * the handler and sends the reply; nng's own threads never run handlers.
- * Each worker owns a state pointer made by a service hook (its own database
- * and Redis connections), so handlers may block and need no locks for their
+ * Server: serves one or more protoc-c services on a rep0 socket through many
+ * nng contexts driven by aio callbacks (on nng's own threads). A callback
+ * decodes the request; a method marked CORE_METHOD_INLINE runs right there,
+ * every other method is queued for a pool of worker threads. Each worker
+ * owns a state pointer made by a service hook (its own database and Redis
+ * connections), so those handlers may block and need no locks for their
  * connections.
  *
  * Client: one req0 socket per target service, dialed to every URL of its dial
@@ -28,6 +29,8 @@
 #include "core/status.h"
 
 #define CORE_RPC_DEFAULT_MAX_MSG (4u << 20) /* bytes */
+#define CORE_RPC_DEFAULT_CONTEXTS 64
+#define CORE_RPC_MAX_CONTEXTS 4096
 
 /* Well-known metadata keys. */
 #define CORE_MD_REQUEST_ID "request-id"
@@ -75,6 +78,16 @@ enum {
 	/* With CORE_RULE_USER: a revoked (but otherwise valid) token passes
 	 * too. For methods that are idempotent on a dead token (Logout). */
 	CORE_RULE_REVOKED_OK = 1u << 3,
+	/* Not a rule but a promise about the handler, in the same flags: it
+	 * never blocks — no database, no Redis, no RPC, no sleeping, no lock
+	 * held by a blocking thread. It then runs on nng's I/O thread that
+	 * received the call (no hand-off to a worker: the fast path) with no
+	 * worker state (core_call_state is NULL). A handler that blocks stalls
+	 * part of all the process's RPC I/O. Only with CORE_RULE_PUBLIC (a
+	 * token rule asks Redis about revocation) and without a callers list
+	 * when the service has a denied hook (it may write an audit record);
+	 * core_rpc_server_new refuses other combinations. */
+	CORE_METHOD_INLINE = 1u << 8,
 };
 
 /* Default for CORE_RULE_RECENT_AUTH when a row gives no max_auth_age_s. */
@@ -86,7 +99,7 @@ struct core_redis_extra; /* core/revocation.h */
 typedef struct core_rpc_method {
 	const char *name; /* "/auth.v1.AuthService/Login" */
 	core_rpc_handler handler;
-	unsigned rule;      /* CORE_RULE_* flags */
+	unsigned rule;      /* CORE_RULE_* flags, CORE_METHOD_INLINE */
 	int max_auth_age_s; /* CORE_RULE_RECENT_AUTH; 0 = the default */
 	/* The calling services allowed (NULL-terminated identities, as the
 	 * transport authenticates them); NULL = any caller. Over tls+tcp://
@@ -136,7 +149,11 @@ typedef struct core_rpc_server_config {
 	const char *name;               /* for logs, e.g. "svc-auth" */
 	const char *const *listen_urls; /* e.g. "tcp://127.0.0.1:7101" */
 	size_t n_listen;
-	int workers; /* handler threads (one nng context each); 0 = 8 */
+	int workers; /* threads for the methods that block; 0 = 8 */
+	/* nng contexts receiving calls at once (each with its own arena);
+	 * calls beyond wait in nng. 0 = CORE_RPC_DEFAULT_CONTEXTS, at most
+	 * CORE_RPC_MAX_CONTEXTS. */
+	int contexts;
 	size_t max_msg_bytes; /* 0 = CORE_RPC_DEFAULT_MAX_MSG */
 	int drain_ms; /* how long stop waits for in-flight calls; 0 = 10000 */
 	size_t arena_cap; /* per-call memory cap; 0 = 4 x max_msg_bytes */
@@ -147,7 +164,8 @@ typedef struct core_rpc_server_config {
 	void (*worker_fini)(void *state);
 	void *app;
 	/* Readiness for core.v1.Health/Check, run on a worker with its state
-	 * (e.g. pings its database). NULL = always SERVING. */
+	 * (e.g. pings its database). NULL = always SERVING (and Health runs
+	 * inline, without a worker). */
 	bool (*health)(void *state);
 	/* How tokens are checked for the method rules (copied). NULL = every
 	 * method must be CORE_RULE_PUBLIC. */
@@ -162,8 +180,9 @@ typedef struct core_rpc_server_config {
 /* Creates a server for the given services (core.v1.Health is added by the
  * server itself). Copies what it needs from cfg; services must outlive the
  * server. Returns 0 or a negative errno-style code: -EINVAL (logged) for a
- * bad config or method table (see core_rpc_service), or a rule other than
- * public without cfg->auth; -ENOMEM. */
+ * bad config or method table (see core_rpc_service), a rule other than
+ * public without cfg->auth, or CORE_METHOD_INLINE where the rule checks
+ * could block (see there); -ENOMEM. */
 int core_rpc_server_new(const core_rpc_server_config *cfg,
     const core_rpc_service *services, size_t n_services,
     core_rpc_server **out);
@@ -210,7 +229,8 @@ const char *core_call_bearer(const core_call *c);
 const core_jwt_claims *core_call_claims(const core_call *c);
 /* Full method name ("/pkg.Service/Method"). */
 const char *core_call_method(const core_call *c);
-/* This worker's state from worker_init. */
+/* This worker's state from worker_init; NULL in a CORE_METHOD_INLINE
+ * method (it runs on no worker). */
 void *core_call_state(const core_call *c);
 /* The call's arena (released after the reply is sent). */
 core_arena *core_call_arena(core_call *c);
