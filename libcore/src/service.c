@@ -12,7 +12,7 @@
 /* The common settings of every service process. */
 typedef struct service_opts {
 	const char *log_level, *log_format, *listen;
-	long workers, max_msg, drain_ms, tls_reload_s;
+	long workers, contexts, max_msg, drain_ms, tls_reload_s;
 } service_opts;
 
 struct core_service {
@@ -62,6 +62,8 @@ configure(core_service *s)
 	        false, "URLs to listen on (comma-separated)", &o->listen},
 	    {"RPC_WORKERS", "8", CORE_CONFIG_INT, 1, 1024, false,
 	        "handler threads", &o->workers},
+	    {"RPC_CONTEXTS", "64", CORE_CONFIG_INT, 1, CORE_RPC_MAX_CONTEXTS,
+	        false, "calls received at once", &o->contexts},
 	    {"RPC_MAX_MSG_BYTES", "4194304", CORE_CONFIG_INT, 1024, 1L << 30,
 	        false, "largest message accepted", &o->max_msg},
 	    {"RPC_DRAIN_MS", "10000", CORE_CONFIG_INT, 1, 600000, false,
@@ -183,6 +185,7 @@ init_and_make(core_service *s)
 	    .listen_urls = s->urls,
 	    .n_listen = s->n_urls,
 	    .workers = (int) s->o.workers,
+	    .contexts = (int) s->o.contexts,
 	    .max_msg_bytes = (size_t) s->o.max_msg,
 	    .drain_ms = (int) s->o.drain_ms,
 	    .worker_init = wrap ? hosted_worker_init : def->worker_init,
