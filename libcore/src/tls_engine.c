@@ -236,13 +236,11 @@ conn_live(nng_tls_engine_conn *ec)
 	return !ec->revoked;
 }
 
+/* An mbed TLS read's or write's result as nng wants it: the byte count in
+ * *n, or NNG_EAGAIN when the lower stream must move first. */
 static int
-conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *n)
+io_result(int rv, size_t *n)
 {
-	if (!conn_live(ec)) {
-		return NNG_ECONNRESET;
-	}
-	int rv = mbedtls_ssl_read(&ec->ctx, buf, *n);
 	if (rv == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rv == MBEDTLS_ERR_SSL_WANT_WRITE) {
 		return NNG_EAGAIN;
@@ -255,21 +253,21 @@ conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *n)
 }
 
 static int
+conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *n)
+{
+	if (!conn_live(ec)) {
+		return NNG_ECONNRESET;
+	}
+	return io_result(mbedtls_ssl_read(&ec->ctx, buf, *n), n);
+}
+
+static int
 conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *n)
 {
 	if (!conn_live(ec)) {
 		return NNG_ECONNRESET;
 	}
-	int rv = mbedtls_ssl_write(&ec->ctx, buf, *n);
-	if (rv == MBEDTLS_ERR_SSL_WANT_READ ||
-	    rv == MBEDTLS_ERR_SSL_WANT_WRITE) {
-		return NNG_EAGAIN;
-	}
-	if (rv < 0) {
-		return nng_err(rv);
-	}
-	*n = (size_t) rv;
-	return 0;
+	return io_result(mbedtls_ssl_write(&ec->ctx, buf, *n), n);
 }
 
 /* Called by nng under the connection's lock, on the thread that asked for
