@@ -2,16 +2,25 @@
 # Edge benchmark: GET /profile through the edge on a profile-cache hit, with a
 # different user's token on every request, against nginx serving a static
 # file of the same size as the profile body, in the same run on the same
-# machine. Prints a Markdown table with the ratio to nginx.
+# machine, in the single-process mode (microcore) and in the split mode (one
+# process per component) one after the other on the same databases and
+# tokens. Prints a Markdown table per round and a summary against the
+# targets (single-process >= 0.4x nginx with p99 <= 5 ms, split >= 0.25x).
 #
 # Usage: bench/run-edge.sh [--quick] [BUILD_DIR]
 #   BUILD_DIR   Release build of the checkout (default: build-bench at the root)
 #   --quick     smoke check: 50 users, 3 s per target, one round
 #
 # Environment (defaults in brackets, --quick ones after the slash):
-#   BENCH_USERS [200/50]      users registered and logged in; one token each
+#   BENCH_USERS [1000/50]     users registered and logged in; one token each
 #   BENCH_SECONDS [10/3]      duration of each wrk run
-#   BENCH_ROUNDS [2/1]        rounds of (nginx, edge)
+#   BENCH_ROUNDS [2/1]        rounds of (nginx, edge) per mode
+#   BENCH_MODES [single split] the modes measured, in this order: single
+#                             (microcore) and/or split (four processes)
+#   BENCH_PERF [0]            1: after the rounds of each mode, one more edge
+#                             run under perf record (the edge's process: all
+#                             of microcore, or edge in the split mode); the
+#                             hottest symbols are printed (not in the table)
 #   BENCH_CONNECTIONS [64]    wrk -c
 #   BENCH_WRK_THREADS [2]     wrk -t
 #   BENCH_PARALLEL [4]        parallel register+login jobs
@@ -19,7 +28,9 @@
 #   BENCH_RPC_TRANSPORT [tcp] ipc: the RPCs between the processes over Unix
 #                             domain sockets instead of loopback TCP
 # EDGE_THREADS, RPC_WORKERS, LOG_LEVEL and the services' other variables pass
-# through. Needs root (or sudo) on a fresh machine: packages, PostgreSQL.
+# through. Needs root (or sudo) on a fresh machine: packages (nginx comes
+# from Debian's nginx-light package, apt-get install -y nginx-light,
+# installed here when no nginx is found; wrk from wrk), PostgreSQL.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
@@ -46,7 +57,7 @@ if ((quick)); then
 	secs="${BENCH_SECONDS:-3}"
 	rounds="${BENCH_ROUNDS:-1}"
 else
-	users="${BENCH_USERS:-200}"
+	users="${BENCH_USERS:-1000}"
 	secs="${BENCH_SECONDS:-10}"
 	rounds="${BENCH_ROUNDS:-2}"
 fi
@@ -54,6 +65,13 @@ conns="${BENCH_CONNECTIONS:-64}"
 wrk_threads="${BENCH_WRK_THREADS:-2}"
 parallel="${BENCH_PARALLEL:-4}"
 keep="${BENCH_KEEP:-0}"
+perf_on="${BENCH_PERF:-0}"
+read -r -a modes <<<"${BENCH_MODES:-single split}"
+((${#modes[@]} > 0)) || die "BENCH_MODES must name at least one mode"
+for m in "${modes[@]}"; do
+	[[ "$m" == single || "$m" == split ]] || die "BENCH_MODES: unknown mode '$m' (single or split)"
+done
+[[ "$perf_on" == 0 || "$perf_on" == 1 ]] || die "BENCH_PERF must be 0 or 1"
 for v in users secs rounds conns wrk_threads parallel; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
@@ -69,6 +87,9 @@ nginx_bin="$(command -v nginx || true)"
 [[ -n "$nginx_bin" ]] || nginx_bin=/usr/sbin/nginx
 [[ -x "$nginx_bin" ]] || MICROCORE_PACKAGES+=(nginx-light)
 command -v wrk >/dev/null || MICROCORE_PACKAGES+=(wrk)
+if [[ "$perf_on" == 1 ]] && ! command -v perf >/dev/null; then
+	MICROCORE_PACKAGES+=(linux-perf)
+fi
 ensure_packages
 [[ -x "$nginx_bin" ]] || nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 [[ -x "$nginx_bin" ]] || die "nginx is not installed (package nginx-light)"
@@ -76,8 +97,8 @@ ensure_packages
 # Release, the configuration a deployment would run.
 build_tree "$build" -DCMAKE_BUILD_TYPE=Release ||
 	die "the build in $build failed"
-SERVICES=(svc-auth svc-user svc-admin edge)
-for name in "${SERVICES[@]}"; do
+SPLIT=(svc-auth svc-user svc-admin edge)
+for name in microcore "${SPLIT[@]}"; do
 	[[ -x "$build/$name/$name" ]] || die "$build/$name/$name was not built"
 done
 
@@ -151,6 +172,7 @@ export AUTH_ACCESS_TTL_S="${AUTH_ACCESS_TTL_S:-3600}"
 export USER_CACHE_TTL_S="${USER_CACHE_TTL_S:-3600}"
 # wrk's connections all come from 127.0.0.1.
 export EDGE_MAX_CONNECTIONS_PER_IP="${EDGE_MAX_CONNECTIONS_PER_IP:-$((conns + 64))}"
+export AUTH_REGISTER_MAX_PER_IP="${AUTH_REGISTER_MAX_PER_IP:-1000000}"
 
 # stop_pid NAME PID: SIGTERM, a bounded wait, then SIGKILL; only while PID
 # still runs NAME, so a reused pid is never signalled.
@@ -195,30 +217,48 @@ start() {
 	disown "$!"
 }
 
-log "starting ${SERVICES[*]}"
-for name in "${SERVICES[@]}"; do
-	start "$name" "$build/$name/$name"
-done
-
 edge="http://127.0.0.1:$edge_port"
-deadline=$((SECONDS + 30))
-until curl -fsS --max-time 2 -o /dev/null "$edge/readyz" 2>/dev/null; do
-	for name in "${SERVICES[@]}"; do
-		pid_alive "${pid_of[$name]}" || fail "$name exited while starting"
-	done
-	((SECONDS < deadline)) || fail "the services were not ready within 30 s"
-	sleep 0.5
-done
+SERVICES=()
 
-# config_of NAME KEY: KEY's effective value from NAME's configuration log
-# line (its first), "?" when it cannot be read.
-config_of() {
-	local v
-	v="$(head -n1 "$work/logs/$1.log" | jq -r --arg k "$2" '.config[$k] // empty' 2>/dev/null || true)"
-	printf '%s\n' "${v:-?}"
+# start_mode MODE: starts the stack in MODE (single: microcore; split: the
+# four binaries) and waits until the edge is ready. SERVICES lists its
+# processes; edge_proc is the one that serves HTTP.
+start_mode() {
+	local name deadline
+	if [[ "$1" == single ]]; then
+		SERVICES=(microcore)
+		edge_proc=microcore
+	else
+		SERVICES=("${SPLIT[@]}")
+		edge_proc=edge
+	fi
+	log "$1 mode: starting ${SERVICES[*]}"
+	for name in "${SERVICES[@]}"; do
+		start "$name" "$build/$name/$name"
+	done
+	deadline=$((SECONDS + 30))
+	until curl -fsS --max-time 2 -o /dev/null "$edge/readyz" 2>/dev/null; do
+		for name in "${SERVICES[@]}"; do
+			pid_alive "${pid_of[$name]}" || fail "$name exited while starting"
+		done
+		((SECONDS < deadline)) || fail "the services were not ready within 30 s"
+		sleep 0.5
+	done
 }
-edge_threads="$(config_of edge EDGE_THREADS)"
-rpc_workers="$(config_of svc-user RPC_WORKERS)"
+
+# stop_mode: stops the processes start_mode started, and checks that none
+# of them died during the runs.
+stop_mode() {
+	local name
+	for name in "${SERVICES[@]}"; do
+		pid_alive "${pid_of[$name]}" || fail "$name exited during the benchmark"
+	done
+	for name in "${SERVICES[@]}"; do
+		stop_pid "$name" "${pid_of[$name]}"
+	done
+}
+
+start_mode "${modes[0]}"
 
 # ---------------------------------------------------------------------------
 # Users and tokens
@@ -384,7 +424,8 @@ run_wrk() {
 	((non200 == 0)) ||
 		fail "$label: $non200 of $requests responses were not 200 ($(field statuses <"$out"))"
 	p50="$(ms "$(field p50_us <"$out")")"
-	p99="$(ms "$(field p99_us <"$out")")"
+	p99_us="$(field p99_us <"$out")"
+	p99="$(ms "$p99_us")"
 	errs="$(field connect_errors <"$out")/$(field read_errors <"$out")/$(field write_errors <"$out")/$(field timeouts <"$out")"
 	if [[ "$errs" != 0/0/0/0 ]]; then
 		warn "$label: socket errors connect/read/write/timeout = $errs"
@@ -405,25 +446,51 @@ cpu_busy() {
 		printf "%.0f%%", (total > 0 ? 100 * (total - idle) / total : 0)
 	}'
 }
+# profile_edge MODE: one more edge run with perf record on the edge's
+# process; prints its hottest symbols (self time) to stderr and keeps the
+# report in the temporary directory.
+profile_edge() {
+	local pid="${pid_of[$edge_proc]}" data="$work/perf-$1.data"
+	log "$1 mode: perf record -g on $edge_proc (pid $pid) during one more run"
+	perf record -q -g -F 499 -p "$pid" -o "$data" -- sleep "$secs" >/dev/null 2>&1 &
+	local perf_pid=$!
+	run_wrk "edge GET /profile under perf ($1)" "$edge/profile"
+	wait "$perf_pid" || warn "perf record failed"
+	perf report -i "$data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null |
+		grep -E '^ +[0-9]' | head -n 25 >"$work/perf-$1.txt" || true
+	printf -- '--- perf, %s mode, %s: hottest symbols (self)\n' "$1" "$edge_proc" >&2
+	sed 's/^/    /' "$work/perf-$1.txt" >&2
+}
+
 busy=()
 rows=()
-for ((r = 1; r <= rounds; r++)); do
-	busy+=("$(cpu_busy 2)")
-	if ((${busy[-1]%\%} > 10)); then
-		warn "the CPUs were ${busy[-1]} busy with other work before round $r; its figures are unreliable"
+declare -A sum_rps=() sum_nginx=() worst_p99=()
+for ((mi = 0; mi < ${#modes[@]}; mi++)); do
+	mode="${modes[mi]}"
+	((mi == 0)) || start_mode "$mode"
+	sum_rps[$mode]=0
+	sum_nginx[$mode]=0
+	worst_p99[$mode]=0
+	for ((r = 1; r <= rounds; r++)); do
+		busy+=("$(cpu_busy 2)")
+		if ((${busy[-1]%\%} > 10)); then
+			warn "the CPUs were ${busy[-1]} busy with other work before $mode round $r; its figures are unreliable"
+		fi
+		suffix=" ($mode, round $r)"
+		run_wrk "nginx, static file$suffix" "$nginx_url"
+		nginx_rps="$rps"
+		rows+=("| nginx, static file$suffix | $rps | $p50 | $p99 | 1 |")
+		run_wrk "edge GET /profile$suffix" "$edge/profile"
+		ratio="$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"
+		rows+=("| edge \`GET /profile\`, cache hit$suffix | $rps | $p50 | $p99 | $ratio |")
+		sum_rps[$mode]=$((sum_rps[$mode] + rps))
+		sum_nginx[$mode]=$((sum_nginx[$mode] + nginx_rps))
+		((p99_us > worst_p99[$mode])) && worst_p99[$mode]=$p99_us
+	done
+	if [[ "$perf_on" == 1 ]]; then
+		profile_edge "$mode"
 	fi
-	suffix=""
-	((rounds > 1)) && suffix=" (round $r)"
-	run_wrk "nginx, static file$suffix" "$nginx_url"
-	nginx_rps="$rps"
-	rows+=("| nginx, static file$suffix | $rps | $p50 | $p99 | 1 |")
-	run_wrk "edge GET /profile$suffix" "$edge/profile"
-	ratio="$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"
-	rows+=("| edge \`GET /profile\`, cache hit$suffix | $rps | $p50 | $p99 | $ratio |")
-done
-
-for name in "${SERVICES[@]}"; do
-	pid_alive "${pid_of[$name]}" || fail "$name exited during the benchmark"
+	stop_mode
 done
 
 # ---------------------------------------------------------------------------
@@ -438,8 +505,8 @@ printf 'CPU busy with other work in the 2 s before each round: %s\n' "$(
 	IFS=/
 	printf '%s' "${busy[*]}"
 )"
-printf 'Edge: EDGE_THREADS=%s, services RPC_WORKERS=%s; nginx %s, %s worker(s)\n' \
-	"$edge_threads" "$rpc_workers" \
+printf 'Edge: EDGE_THREADS=%s, RPC_WORKERS=%s (unset: the defaults); nginx %s, %s worker(s)\n' \
+	"${EDGE_THREADS:-unset}" "${RPC_WORKERS:-unset}" \
 	"$("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///')" "${nginx_workers:-?}"
 printf 'wrk -t%s -c%s -d%ss --latency, %s users'"'"' tokens round robin\n' \
 	"$wrk_threads" "$conns" "$secs" "$users"
@@ -449,3 +516,26 @@ printf '\n'
 printf '| target | req/s | p50 | p99 | ratio vs nginx |\n'
 printf '|---|---:|---:|---:|---:|\n'
 printf '%s\n' "${rows[@]}"
+
+# The summary: per mode, the mean over its rounds of edge and nginx req/s
+# (nginx measured beside it in each round), the worst p99, and the target.
+printf '\n'
+printf '| mode | nginx req/s | edge req/s | ratio | worst p99 | target | met |\n'
+printf '|---|---:|---:|---:|---:|---|---|\n'
+for mode in "${modes[@]}"; do
+	if [[ "$mode" == single ]]; then
+		target="≥ 0.4× nginx, p99 ≤ 5 ms"
+		min_ratio=0.4
+		max_p99=5000
+	else
+		target="≥ 0.25× nginx"
+		min_ratio=0.25
+		max_p99=0
+	fi
+	awk -v m="$mode" -v e="${sum_rps[$mode]}" -v n="${sum_nginx[$mode]}" -v k="$rounds" \
+		-v p="${worst_p99[$mode]}" -v t="$target" -v r="$min_ratio" -v mp="$max_p99" 'BEGIN {
+		ratio = (n > 0 ? e / n : 0)
+		met = (ratio >= r && (mp == 0 || p <= mp)) ? "yes" : "no"
+		printf "| %s | %d | %d | %.3f | %.2f ms | %s | %s |\n", m, n / k + 0.5, e / k + 0.5, ratio, p / 1000, t, met
+	}'
+done
