@@ -20,6 +20,9 @@
 #                             beyond that are refused, not queued
 #   BENCH_REFRESH_CALLERS [16] concurrent auth.Refresh chains
 #   BENCH_KEEP [0]            1 keeps the temporary directory (logs)
+#   BENCH_PERF [0]            1: perf record on svc-auth during the login and
+#                             the refresh runs; the hottest symbols (self
+#                             time) are printed to stderr (not in the table)
 # AUTH_ARGON2_T, AUTH_ARGON2_M_KIB, RPC_WORKERS and the services' other
 # variables pass through. Needs root (or sudo) on a fresh machine: packages,
 # PostgreSQL.
@@ -55,11 +58,16 @@ export AUTH_ARGON2_M_KIB="${AUTH_ARGON2_M_KIB:-19456}"
 login_callers="${BENCH_LOGIN_CALLERS:-$((cores + ${AUTH_HASH_QUEUE:-4}))}"
 refresh_callers="${BENCH_REFRESH_CALLERS:-16}"
 keep="${BENCH_KEEP:-0}"
+perf_on="${BENCH_PERF:-0}"
+[[ "$perf_on" == 0 || "$perf_on" == 1 ]] || die "BENCH_PERF must be 0 or 1"
 for v in secs login_callers refresh_callers AUTH_ARGON2_T AUTH_ARGON2_M_KIB; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 
 install_cleanup_traps
+if [[ "$perf_on" == 1 ]] && ! command -v perf >/dev/null; then
+	MICROCORE_PACKAGES+=(linux-perf)
+fi
 ensure_packages
 
 build_tree "$build" -DCMAKE_BUILD_TYPE=Release ||
@@ -169,13 +177,31 @@ run() {
 	printf '%s\n' "$out"
 }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# profiled LABEL COMMAND...: run COMMAND, under perf record on svc-auth when
+# BENCH_PERF=1, and print svc-auth's hottest symbols to stderr.
+profiled() {
+	local label="$1" perf_pid="" data="$work/perf-$1.data"
+	shift
+	if [[ "$perf_on" == 1 ]]; then
+		perf record -q -g -F 499 -p "${pid_of[svc-auth]}" -o "$data" -- sleep "$secs" \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+	fi
+	run "$@"
+	if [[ -n "$perf_pid" ]]; then
+		wait "$perf_pid" || warn "perf record failed"
+		printf -- '--- perf, svc-auth during %s: hottest symbols (self)\n' "$label" >&2
+		perf report -i "$data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null |
+			grep -E '^ +[0-9]' | head -n 20 | sed 's/^/    /' >&2 || true
+	fi
+}
 
 load_before="$(loadavg)"
 raw="$(run "$build/bench/argon2_rate" "$AUTH_ARGON2_T" "$AUTH_ARGON2_M_KIB" "$cores" "$secs")"
-login="$(run "$build/bench/rpc_load" "$AUTH_RPC_LISTEN" auth.Login \
+login="$(profiled login "$build/bench/rpc_load" "$AUTH_RPC_LISTEN" auth.Login \
 	"{\"username\":\"$user\",\"password\":\"$password\",\"client_ip\":\"127.0.0.1\"}" \
 	"$login_callers" "$secs")"
-refresh="$(run "$build/bench/refresh_load" "$AUTH_RPC_LISTEN" "$user" "$password" \
+refresh="$(profiled refresh "$build/bench/refresh_load" "$AUTH_RPC_LISTEN" "$user" "$password" \
 	"$refresh_callers" "$secs")"
 load_after="$(loadavg)"
 for name in svc-user svc-auth; do
