@@ -460,6 +460,9 @@ profile_edge() {
 		grep -E '^ +[0-9]' | head -n 25 >"$work/perf-$1.txt" || true
 	printf -- '--- perf, %s mode, %s: hottest symbols (self)\n' "$1" "$edge_proc" >&2
 	sed 's/^/    /' "$work/perf-$1.txt" >&2
+	printf -- '--- perf, %s mode, %s: time by object (self)\n' "$1" "$edge_proc" >&2
+	perf report -i "$data" --stdio --no-children -g none --sort dso 2>/dev/null |
+		grep -E '^ +[0-9]' | head -n 12 | sed 's/^/    /' >&2 || true
 }
 
 busy=()
