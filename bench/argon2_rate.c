@@ -44,7 +44,8 @@ int
 main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: %s T M_KIB THREADS SECONDS\n", argv[0]);
+		fprintf(
+		    stderr, "usage: %s T M_KIB THREADS SECONDS\n", argv[0]);
 		return 2;
 	}
 	long t_cost = strtol(argv[1], NULL, 10);

@@ -44,7 +44,8 @@ static const core_rpc_opts opts = {.timeout_ms = 10000};
 static int
 keep_token(const ProtobufCMessage *out, char *token)
 {
-	const Auth__V1__TokenResponse *r = (const Auth__V1__TokenResponse *) out;
+	const Auth__V1__TokenResponse *r =
+	    (const Auth__V1__TokenResponse *) out;
 	if (r->refresh_token == NULL || r->refresh_token[0] == '\0' ||
 	    strlen(r->refresh_token) >= TOKEN_MAX) {
 		return -1;
