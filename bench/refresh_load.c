@@ -50,7 +50,7 @@ keep_token(const ProtobufCMessage *out, char *token)
 	    strlen(r->refresh_token) >= TOKEN_MAX) {
 		return -1;
 	}
-	strcpy(token, r->refresh_token);
+	memcpy(token, r->refresh_token, strlen(r->refresh_token) + 1);
 	return 0;
 }
 
