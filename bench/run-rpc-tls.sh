@@ -36,6 +36,7 @@ tls_port=27112
 workers=${RPC_BENCH_WORKERS:-2}
 "$b/rpc_echo_server" "tcp://127.0.0.1:$tcp_port" "$workers" 2>>"$tmp/server.log" & pids+=($!)
 tcp_pid=$!
+# shellcheck disable=SC2046 # creds prints VAR=value words for env
 env $(creds svc-auth) "$b/rpc_echo_server" "tls+tcp://127.0.0.1:$tls_port" "$workers" & pids+=($!)
 tls_pid=$!
 sleep 0.5
