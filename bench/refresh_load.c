@@ -18,6 +18,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 #include "bench_common.h"
+#include "bench_rpc.h"
 #include "core/log.h"
 #include "core/rpc.h"
 
@@ -126,19 +127,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "THREADS must be 1..1024 and SECONDS >= 1\n");
 		return 2;
 	}
-	const char *urls[] = {argv[1]};
-	core_rpc_client_config cfg = {
-	    .name = "load", .urls = urls, .n_urls = 1, .conns_per_url = 2};
-	core_rpc_client *cli = NULL;
-	if (core_rpc_client_new(&cfg, &cli) != 0) {
+	core_rpc_client *cli = bench_dial(argv[1]);
+	if (cli == NULL) {
 		return 1;
-	}
-	for (int i = 0; core_rpc_client_connections(cli) < 1; i++) {
-		if (i == 3000) {
-			fprintf(stderr, "no connection to %s\n", argv[1]);
-			return 1;
-		}
-		usleep(1000);
 	}
 	atomic_bool stop = false;
 	worker *w = calloc((size_t) threads, sizeof(*w));
