@@ -299,53 +299,9 @@ fuzz_run() {
 # ---------------------------------------------------------------------------
 # Ports
 
-# port_in_use PORT: true when a TCP socket on any address uses PORT locally
-# (listening or connected), or something answers on 127.0.0.1:PORT.
-# TIME-WAIT leftovers of closed connections do not count: servers bind with
-# SO_REUSEADDR, and counting them would refuse a restart for a minute after
-# every stop.
-port_in_use() {
-	local port="$1"
-	if command -v ss >/dev/null 2>&1; then
-		if [[ -n "$(ss -Htan exclude time-wait "( sport = :$port )" 2>/dev/null)" ]]; then
-			return 0
-		fi
-	fi
-	# Works without iproute2, and is the final word on listeners that a
-	# restricted /proc would hide from ss.
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		return 0
-	fi
-	return 1
-}
-
-# free_port [EXCLUDED-PORT...]: prints a TCP port that is free on 127.0.0.1.
-# Ports come from 20000-32767, below Linux's default ephemeral range
-# (32768-60999), so an outgoing connection cannot take the port between this
-# check and the server's bind. Pass ports handed out earlier but not yet
-# bound to keep them from being picked twice.
-free_port() {
-	local p tries ex taken
-	for ((tries = 0; tries < 200; tries++)); do
-		p=$((20000 + RANDOM % 12768))
-		taken=0
-		for ex in "$@"; do
-			[[ "$ex" == "$p" ]] && taken=1
-		done
-		if ((taken == 0)) && ! port_in_use "$p"; then
-			printf '%s\n' "$p"
-			return 0
-		fi
-	done
-	die "no free TCP port found on 127.0.0.1"
-}
-
-# require_free_port PORT WHAT: fails with a clear message when PORT is taken.
-require_free_port() {
-	if port_in_use "$1"; then
-		die "port $1 ($2) is already in use${3:+; $3}"
-	fi
-}
+# port_in_use, free_port, require_free_port.
+# shellcheck source=scripts/ports.sh
+source "$ROOT/scripts/ports.sh"
 
 # ---------------------------------------------------------------------------
 # PostgreSQL

@@ -30,9 +30,9 @@ fail() {
 
 # The edge alone, its services' addresses pointing at free ports where
 # nothing listens (it starts without them; /readyz says 503).
-port=$(edge_env_free_port)
-AUTH_RPC_DIAL=tcp://127.0.0.1:$(edge_env_free_port) USER_RPC_DIAL=tcp://127.0.0.1:$(edge_env_free_port) \
-  ADMIN_RPC_DIAL=tcp://127.0.0.1:$(edge_env_free_port) EDGE_LISTEN=127.0.0.1:$port LOG_LEVEL=warn \
+port=$(free_port)
+AUTH_RPC_DIAL=tcp://127.0.0.1:$(free_port) USER_RPC_DIAL=tcp://127.0.0.1:$(free_port) \
+  ADMIN_RPC_DIAL=tcp://127.0.0.1:$(free_port) EDGE_LISTEN=127.0.0.1:$port LOG_LEVEL=warn \
   "$build/edge/edge" 2>"$tmp/edge.log" &
 edge_pid=$!
 code=000

@@ -51,19 +51,6 @@ fi
 
 svc_env_setup
 
-# Free ports below the kernel's ephemeral range (32768+).
-declare -A used=()
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ -z ${used[$p]:-} ]] || continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    used[$p]=1
-    echo "$p"
-    return
-  done
-}
 edge_port=$(free_port)
 mail_port=$(free_port)
 auth_port=$(free_port)

@@ -36,18 +36,6 @@ edge_env_as() {
     RPC_TLS_CRL_FILE="$edge_env_pki/crl.pem" "$@"
 }
 
-edge_env_free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ " ${edge_env_used:-} " == *" $p "* ]] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    edge_env_used="${edge_env_used:-} $p"
-    echo "$p"
-    return
-  done
-}
-
 edge_env_stop() {
   local p status=0
   for p in "${edge_env_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -64,11 +52,11 @@ edge_env_start() {
   edge_env_tmp=$tmp
   svc_env_setup
   trap 'edge_env_stop; rm -rf "$edge_env_tmp"' EXIT
-  edge_port=$(edge_env_free_port)
+  edge_port=$(free_port)
   local auth_port user_port admin_port
-  auth_port=$(edge_env_free_port)
-  user_port=$(edge_env_free_port)
-  admin_port=$(edge_env_free_port)
+  auth_port=$(free_port)
+  user_port=$(free_port)
+  admin_port=$(free_port)
   local scheme=tls+tcp
   edge_env_pki=""
   if [[ ${EDGE_ENV_PLAIN:-0} == 1 ]]; then

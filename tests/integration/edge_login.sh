@@ -65,7 +65,7 @@ login_body() { printf '{"username":"%s","password":"%s"%s}' "$1" "$2" "${3:-}"; 
 start_edge() { # RESULT_VAR VAR=value... -> the base URL in RESULT_VAR
   local var=$1 port
   shift
-  port=$(edge_env_free_port)
+  port=$(free_port)
   edge_env_as edge env EDGE_LISTEN="127.0.0.1:$port" LOG_LEVEL=warn "$@" \
     "$build/edge/edge" >/dev/null 2>>"$tmp/edge2.log" &
   edge_env_pids+=($!)
@@ -204,7 +204,7 @@ check "a forged X-Forwarded-For from an untrusted peer is ignored: 429 ($code)" 
 
 # A bad list stops the edge at start.
 rc=0
-env EDGE_LISTEN="127.0.0.1:$(edge_env_free_port)" EDGE_TRUSTED_PROXIES="10.0.0.1/8" \
+env EDGE_LISTEN="127.0.0.1:$(free_port)" EDGE_TRUSTED_PROXIES="10.0.0.1/8" \
   timeout 10 "$build/edge/edge" >/dev/null 2>"$tmp/badcfg.log" || rc=$?
 check "EDGE_TRUSTED_PROXIES with host bits set stops the edge (exit $rc)" test "$rc" = 2
 check "and says why" has "$tmp/badcfg.log" 'EDGE_TRUSTED_PROXIES.*10.0.0.1/8'

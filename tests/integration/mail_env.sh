@@ -34,7 +34,7 @@ sink_stop() {
 mail_env_setup() {
   mail_env_tmp=$1
   maildir=$mail_env_tmp/mail
-  sink_port=$(edge_env_free_port)
+  sink_port=$(free_port)
   export AUTH_SMTP_URL=smtp://127.0.0.1:$sink_port AUTH_MAIL_RETRY_BASE_S=1 \
     AUTH_MAIL_POLL_MS=100 AUTH_SMTP_TIMEOUT_S=5 \
     AUTH_PUBLIC_BASE_URL=https://app.example.test

@@ -261,7 +261,7 @@ check "  and 19 401s" test "$(cat "$tmp"/par.* | grep -c '^401$')" = 19
 
 # Across replicas: a second svc-auth on the same authdb and Redis. One
 # code given to both at once (each with a ticket of its own) gets in once.
-auth2_port=$(edge_env_free_port)
+auth2_port=$(free_port)
 auth2=tcp://127.0.0.1:$auth2_port
 AUTH_RPC_LISTEN=$auth2 LOG_LEVEL=debug \
   edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth2.log" &

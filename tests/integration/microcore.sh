@@ -74,8 +74,8 @@ check "  after draining each service" \
   test "$(grep -c '"msg":"signal 15: stopping"\|"msg":"stopped after' "$log")" -ge 4
 
 # A subset: svc-auth and svc-user only, on plain tcp:// for brevity.
-auth_port=$(edge_env_free_port)
-user_port=$(edge_env_free_port)
+auth_port=$(free_port)
+user_port=$(free_port)
 env -u RPC_TLS_CA_FILE AUTH_RPC_LISTEN="tcp://127.0.0.1:$auth_port" \
   USER_RPC_LISTEN="tcp://127.0.0.1:$user_port" "$mc" --run user,auth 2>"$tmp/sub.log" &
 sub=$!

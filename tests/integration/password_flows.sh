@@ -223,7 +223,7 @@ winner=$(grep -l '^200$' "$tmp"/par* | sed 's/.*par//' || true)
 check "  the winner's password is bob's" test "$(login bob "parallel horse $winner")" = 200
 
 # ---- Expiry: a second replica with AUTH_RESET_TTL_S=1 writes the link.
-auth2_port=$(edge_env_free_port)
+auth2_port=$(free_port)
 AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth2_port AUTH_RESET_TTL_S=1 LOG_LEVEL=debug \
   edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth2.log" &
 auth2_pid=$!
@@ -247,7 +247,7 @@ check "  the same answer" cmp -s "$tmp/voided" "$tmp/expired"
 check "  and cyd's password is unchanged" test "$(login cyd "$PW")" = 200
 auth2_stop
 check "AUTH_RESET_TTL_S above 1800 stops the start" \
-  bash -c "! AUTH_RESET_TTL_S=1801 AUTH_RPC_LISTEN=tcp://127.0.0.1:$(edge_env_free_port) \
+  bash -c "! AUTH_RESET_TTL_S=1801 AUTH_RPC_LISTEN=tcp://127.0.0.1:$(free_port) \
     timeout 10 '$build/svc-auth/svc-auth' 2>'$tmp/ttl.err'"
 check "  saying why" grep -q 'AUTH_RESET_TTL_S' "$tmp/ttl.err"
 

@@ -28,21 +28,6 @@ rpcctl=$build/cli/rpcctl
 proto=(-I "$src/proto" -I /usr/include)
 passed=0
 
-# A free port below the kernel's ephemeral range, not handed out before.
-taken=" "
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 12000))
-    [[ $taken == *" $p "* ]] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    taken+="$p "
-    echo "$p"
-    return 0
-  done
-  echo "FAIL: no free port" >&2
-  exit 1
-}
 auth_port=$(free_port)
 user_port=$(free_port)
 dead_port=$(free_port) # nothing listens here

@@ -3,6 +3,10 @@
 # variables scripts/test.sh exports; call svc_env_cleanup on exit.
 svc_env_db=""
 
+# free_port: a free port, reserved for this test (scripts/ports.sh).
+# shellcheck source=scripts/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/ports.sh"
+
 svc_env_setup() {
   : "${TEST_PG_PORT:?run the tests with scripts/test.sh (TEST_PG_PORT is not set)}"
   : "${TEST_REDIS_URL:?run the tests with scripts/test.sh (TEST_REDIS_URL is not set)}"

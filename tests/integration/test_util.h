@@ -13,6 +13,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
+
+#include <sodium.h>
 
 #include "core/v1/health.pb-c.h"
 
@@ -33,18 +38,58 @@ need(const char *name)
 	return v;
 }
 
-/* A loopback TCP port the kernel just handed out (free a moment ago). */
+/* A loopback TCP port that is free and reserved for this test, the way
+ * scripts/ports.sh's free_port reserves one: a directory per port under
+ * PORT_RESERVE_DIR (made with mkdir, which is atomic), so tests running in
+ * parallel, shell or C, never get the same port. Ports come from
+ * 20000-32767, below the kernel's ephemeral range, so an outgoing
+ * connection cannot take the port before the test's server binds it. */
 static inline int
 free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
+	char dir[256];
+	const char *d = getenv("PORT_RESERVE_DIR");
+	const char *tmp = getenv("TMPDIR");
+	if (d != NULL && d[0] != '\0') {
+		snprintf(dir, sizeof(dir), "%s", d);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/microcore-ports",
+		    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	}
+	if (mkdir(dir, 0755) == 0) {
+		(void) chmod(dir, 01777);
+	}
+	for (int tries = 0; tries < 1000; tries++) {
+		unsigned p = 20000 + randombytes_uniform(12768);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int one = 1;
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		    .sin_port = htons((uint16_t) p),
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		assert_true(fd >= 0);
+		(void) setsockopt(
+		    fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		int bound = bind(fd, (struct sockaddr *) &a, sizeof(a));
+		close(fd);
+		if (bound != 0) {
+			continue;
+		}
+		char path[300];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%u", dir, p);
+		if (mkdir(path, 0755) == 0) {
+			return (int) p;
+		}
+		/* A reservation older than 10 minutes is taken over: its
+		 * owner has bound the port (the bind above failed then) or
+		 * never will. */
+		if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 600 &&
+		    utime(path, NULL) == 0) {
+			return (int) p;
+		}
+	}
+	fail_msg("no free TCP port found on 127.0.0.1");
+	return -1;
 }
 
 /* core.v1.Health/Check of the server behind cli: CORE_OK only when it
