@@ -17,7 +17,7 @@ FROM debian:bookworm AS build
 WORKDIR /src
 # The package list alone first: the layer with the toolchain is reused until
 # the list changes.
-COPY scripts/lib.sh scripts/lib.sh
+COPY scripts/lib.sh scripts/ports.sh scripts/
 RUN bash -c 'source scripts/lib.sh && ensure_build_packages' \
  && rm -rf /var/lib/apt/lists/*
 COPY . .
