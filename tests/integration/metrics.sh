@@ -47,8 +47,11 @@ value() {
   awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }' "$1"
 }
 lint_clean() { # FILE: promtool finds nothing to say
-  promtool check metrics <"$1" >"$1.lint" 2>&1 && ! [[ -s $1.lint ]] ||
-    { cat "$1.lint" >&2; return 1; }
+  if promtool check metrics <"$1" >"$1.lint" 2>&1 && ! [[ -s $1.lint ]]; then
+    return 0
+  fi
+  cat "$1.lint" >&2
+  return 1
 }
 increased() { # BEFORE AFTER: AFTER > BEFORE
   awk -v a="$1" -v b="$2" 'BEGIN { exit !(b > a) }'
