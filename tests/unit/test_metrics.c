@@ -127,10 +127,24 @@ test_label_values_are_escaped_and_cut(void **state)
 	longv[sizeof(longv) - 1] = '\0';
 	const char *const lv[] = {longv};
 	core_metric_set(core_metric_series_get(m, "", lv), 2);
-	char want[CORE_METRIC_MAX_VALUE + 32];
+	char want[CORE_METRIC_MAX_VALUE + 64];
 	snprintf(want, sizeof(want), "t_escape{v=\"%.*s\"} 2\n",
 	    CORE_METRIC_MAX_VALUE, longv);
 	assert_rendered(want);
+
+	/* Cut on a character boundary; invalid bytes end the value. */
+	char utf[CORE_METRIC_MAX_VALUE + 8];
+	memset(utf, 'y', CORE_METRIC_MAX_VALUE - 1);
+	memcpy(utf + CORE_METRIC_MAX_VALUE - 1, "\xc3\xa9z", 4);
+	const char *const uv[] = {utf};
+	core_metric_set(core_metric_series_get(m, "u", uv), 3);
+	snprintf(want, sizeof(want),
+	    "t_escape{component=\"u\",v=\"%.*s\"} 3\n",
+	    CORE_METRIC_MAX_VALUE - 1, utf);
+	assert_rendered(want);
+	const char *const bad[] = {"ok\xffrest"};
+	core_metric_set(core_metric_series_get(m, "b", bad), 4);
+	assert_rendered("t_escape{component=\"b\",v=\"ok\"} 4\n");
 }
 
 static void
