@@ -124,6 +124,22 @@ check "rpc_client_calls_total of the edge to svc-auth went up" \
   increased "$c0" "$(value "$tmp/$client.prom" "$ccalls")"
 check "  and its duration histogram" \
   increased "$cd0" "$(value "$tmp/$client.prom" "$cdur")"
+# A failed login: a code no health check produces, on both sides.
+lcalls='rpc_server_calls_total{component="svc-auth",method="/auth.v1.AuthService/Login",code="UNAUTHENTICATED"}'
+lcc='rpc_client_calls_total{component="edge",target="svc-auth",code="UNAUTHENTICATED"}'
+l0=$(value "$tmp/$server.prom" "$lcalls")
+lc0=$(value "$tmp/$client.prom" "$lcc")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -d '{"username":"metrics_user","password":"not the password at all"}' "$edge_base/login")
+check "a login with a wrong password is 401" test "$code" = 401
+scrape "$server"
+[[ $client == "$server" ]] || scrape "$client"
+check "rpc_server_calls_total of Login/UNAUTHENTICATED went up by one" \
+  test "$(value "$tmp/$server.prom" "$lcalls")" = "$((l0 + 1))"
+check "rpc_client_calls_total of the edge to svc-auth, UNAUTHENTICATED, by one" \
+  test "$(value "$tmp/$client.prom" "$lcc")" = "$((lc0 + 1))"
+check "the edge counts it in edge_rpc_errors_total" has "$tmp/$client.prom" \
+  '^edge_rpc_errors_total\{component="edge",service="auth",code="UNAUTHENTICATED"\} 1$'
 check "the scrapes after traffic still pass promtool" lint_clean "$tmp/$server.prom"
 check "  (the client's too)" lint_clean "$tmp/$client.prom"
 # An unknown method is counted under "unknown", never under its name: a
