@@ -481,33 +481,51 @@ core_metric_series_get(
 
 /* ---- rendering ---------------------------------------------------------- */
 
+/* Collectors have a lock of their own, held while they run: once
+ * core_metrics_remove_collect returns, its function is not running and
+ * will not run again (its argument may be freed). They may look series up
+ * (the registry's lock is another). */
+static pthread_mutex_t collect_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void
 core_metrics_on_collect(void (*fn)(void *arg), void *arg)
 {
 	bool full = false;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&collect_lock);
 	if (n_collectors < CORE_METRIC_MAX_COLLECTORS) {
 		collectors[n_collectors++] = (collector){fn, arg};
 	} else {
 		full = true;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&collect_lock);
 	if (full) {
 		core_log_error("too many metric collectors; one is dropped");
 	}
 }
 
+void
+core_metrics_remove_collect(void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&collect_lock);
+	for (size_t i = 0; i < n_collectors; i++) {
+		if (collectors[i].fn == fn && collectors[i].arg == arg) {
+			memmove(&collectors[i], &collectors[i + 1],
+			    (n_collectors - i - 1) * sizeof(collectors[0]));
+			n_collectors--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&collect_lock);
+}
+
 static void
 run_collectors(void)
 {
-	collector todo[CORE_METRIC_MAX_COLLECTORS];
-	pthread_mutex_lock(&lock);
-	size_t n = n_collectors;
-	memcpy(todo, collectors, n * sizeof(todo[0]));
-	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < n; i++) {
-		todo[i].fn(todo[i].arg);
+	pthread_mutex_lock(&collect_lock);
+	for (size_t i = 0; i < n_collectors; i++) {
+		collectors[i].fn(collectors[i].arg);
 	}
+	pthread_mutex_unlock(&collect_lock);
 }
 
 char *

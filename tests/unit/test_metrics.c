@@ -265,6 +265,10 @@ test_collectors_run_before_each_render(void **state)
 	core_metrics_on_collect(collect, m);
 	assert_rendered("t_collected 1\n");
 	assert_rendered("t_collected 2\n");
+	core_metrics_remove_collect(collect, m);
+	core_metrics_remove_collect(collect, NULL); /* none: nothing */
+	assert_rendered("t_collected 2\n");
+	assert_int_equal(collected, 2);
 }
 
 static void

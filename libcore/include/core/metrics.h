@@ -88,8 +88,14 @@ double core_metric_value(const core_metric_series *s);
  * RSS, fds, connections up, outbox backlog). At most
  * CORE_METRIC_MAX_COLLECTORS (more are refused and logged). fn runs on
  * the rendering thread without the registry's lock held, so it may look
- * series up. */
+ * series up, but not add or remove collectors; one rendering's
+ * collectors run at a time. */
 void core_metrics_on_collect(void (*fn)(void *arg), void *arg);
+
+/* Removes the collector registered with this fn and arg (nothing if none).
+ * When it returns, fn is not running and will not run again, so arg may be
+ * freed. */
+void core_metrics_remove_collect(void (*fn)(void *arg), void *arg);
 
 /* The Prometheus text format (0.0.4) of every family, malloc'd (caller
  * frees), or NULL (out of memory). *len gets its length (len may be NULL).
