@@ -10,12 +10,11 @@
  * and updated with compare-and-swap. Whole steps of counters and gauges —
  * almost all of them: calls, connections, calls in flight — go to a
  * separate integer with one fetch-add, which contended cores never have to
- * retry. A histogram's count is the sum of its buckets
- * at rendering, so _count always equals the +Inf bucket. */
+ * retry. A histogram's count is the sum of its buckets at rendering, so
+ * _count always equals the +Inf bucket. */
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
