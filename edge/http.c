@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/utf8.h"
 #include "browser.h"
 #include "http.h"
@@ -235,8 +236,8 @@ static bool
 serve_metrics(edge_request *r)
 {
 	edge_answer a = {.status = 200,
-	    .type = "text/plain; version=0.0.4; charset=utf-8",
-	    .body = edge_metrics_render()};
+	    .type = CORE_METRICS_CONTENT_TYPE,
+	    .body = core_metrics_render(NULL)};
 	return a.body != NULL && edge_http_send(r, &a);
 }
 

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rpc.h"
 #include "core/tls.h"
 #include "backends.h"
@@ -47,6 +49,33 @@ print_openapi(void)
 	return rc;
 }
 
+/* The edge's own metrics listener (the split mode; in microcore the
+ * process has one for every component): METRICS_LISTEN. GET /metrics on
+ * EDGE_LISTEN serves the same text. Returns 0, or 2 (logged) for a bad
+ * value. */
+static const char *metrics_listen;
+
+static int
+metrics_config(void)
+{
+	const core_config_item items[] = {
+	    {"METRICS_LISTEN", "127.0.0.1:9104", CORE_CONFIG_STR, 0, 0, false,
+	        "metrics listener, host:port (GET /metrics; off: none)",
+	        &metrics_listen},
+	};
+	char err[256];
+	int on;
+	if (core_config_load(items, 1, err, sizeof(err)) != 0 ||
+	    core_metrics_listen_check(metrics_listen, &on, err, sizeof(err)) !=
+	        0) {
+		core_log_error("bad configuration: %s", err);
+		return 2;
+	}
+	core_config_log(items, 1);
+	core_metrics_process_init("split");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -63,7 +92,14 @@ main(int argc, char **argv)
 	}
 	core_rpc_block_signals();
 	core_log_init("edge", CORE_LOG_INFO, true);
+	core_metrics_listener *metrics = NULL;
 	int status = edge_component_new(NULL, false);
+	if (status == 0) {
+		status = metrics_config();
+	}
+	if (status == 0 && core_metrics_serve(metrics_listen, &metrics) != 0) {
+		status = 1;
+	}
 	if (status == 0 && (status = edge_component_start()) == 0) {
 		/* Also reloads the certificate on SIGHUP and when its files
 		 * change. */
@@ -72,6 +108,7 @@ main(int argc, char **argv)
 		core_log_info("signal %d: stopping", sig);
 		edge_component_stop();
 	}
+	core_metrics_listener_stop(metrics);
 	edge_component_free();
 	return status;
 }

@@ -1,6 +1,7 @@
 /* Prometheus metrics of the edge: requests by route and status, a latency
- * histogram per route, RPC errors by service and code. Lock-free: relaxed
- * atomic counters, rendered on GET /metrics. */
+ * histogram per route, RPC errors by service and code. On libcore's
+ * registry (core/metrics.h), with the component label "edge"; GET
+ * /metrics renders the whole registry. Lock-free per request. */
 #ifndef EDGE_METRICS_H
 #define EDGE_METRICS_H
 
@@ -18,7 +19,7 @@ enum {
 	METRIC_N_EXTRA
 };
 
-/* Sets up counters for n_routes REST routes, named by route_name(i) (a
+/* Registers the families and sets up the series for n_routes REST routes, named by route_name(i) (a
  * string that stays valid, "GET /profile"), and for the RPC errors of
  * n_services services named by service_name(i) ("auth"). Returns 0 or -1
  * (out of memory). */
@@ -36,9 +37,6 @@ void edge_metrics_request(unsigned label, unsigned status, uint64_t micros);
 /* One failed RPC (code is a core_status) to service i (as numbered for
  * edge_metrics_init). */
 void edge_metrics_rpc_error(unsigned service, int code);
-
-/* The text exposition format, malloc'd (caller frees), or NULL. */
-char *edge_metrics_render(void);
 
 void edge_metrics_free(void);
 

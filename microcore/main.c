@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/inproc.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rpc.h"
 #include "core/service.h"
 #include "core/tls.h"
@@ -59,6 +60,11 @@ typedef struct slot {
 } slot;
 
 static slot slots[N_ALL];
+
+/* The process's one metrics listener: every component's series, each
+ * with its component label. */
+static const char *metrics_listen;
+static core_metrics_listener *metrics;
 
 static int
 usage(void)
@@ -219,7 +225,8 @@ stop_all(void)
 }
 
 /* The process's own settings: its log level and the format of the one
- * stream (a component's PREFIX_LOG_LEVEL overrides the level for it). */
+ * stream (a component's PREFIX_LOG_LEVEL overrides the level for it), and
+ * its metrics listener. */
 static int
 configure_log(void)
 {
@@ -229,18 +236,29 @@ configure_log(void)
 	        "debug, info, warn or error", &level_s},
 	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
 	        "json or text", &format},
+	    {"METRICS_LISTEN", "127.0.0.1:9100", CORE_CONFIG_STR, 0, 0, false,
+	        "metrics listener of every component, host:port (GET "
+	        "/metrics; off: none)",
+	        &metrics_listen},
 	};
+	size_t n = sizeof(items) / sizeof(items[0]);
 	char err[256];
 	core_log_level level;
-	if (core_config_load(items, 2, err, sizeof(err)) != 0 ||
+	int on;
+	if (core_config_load(items, n, err, sizeof(err)) != 0 ||
 	    core_log_level_parse(level_s, &level) != 0 ||
 	    (strcmp(format, "json") != 0 && strcmp(format, "text") != 0)) {
 		core_log_error("bad configuration: LOG_LEVEL must be "
 		               "debug|info|warn|error, LOG_FORMAT json|text");
 		return -1;
 	}
+	if (core_metrics_listen_check(metrics_listen, &on, err, sizeof(err)) !=
+	    0) {
+		core_log_error("bad configuration: %s", err);
+		return -1;
+	}
 	core_log_init("microcore", level, strcmp(format, "text") != 0);
-	core_config_log(items, 2);
+	core_config_log(items, n);
 	return 0;
 }
 
@@ -262,7 +280,11 @@ main(int argc, char **argv)
 	if (configure_log() != 0) {
 		return 2;
 	}
-	int status = start_all();
+	core_metrics_process_init("single");
+	int status = core_metrics_serve(metrics_listen, &metrics) != 0 ? 1 : 0;
+	if (status == 0) {
+		status = start_all();
+	}
 	if (status == 0) {
 		char age[24];
 		snprintf(age, sizeof(age), "%lld",
@@ -273,6 +295,7 @@ main(int argc, char **argv)
 		core_log_info("signal %d: stopping", sig);
 	}
 	stop_all();
+	core_metrics_listener_stop(metrics);
 	core_log_enter(NULL);
 	core_log_info("stopped");
 	return status;

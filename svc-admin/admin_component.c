@@ -73,6 +73,7 @@ admin_component(void)
 	    .name = "svc-admin",
 	    .listen_env = "ADMIN_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7103",
+	    .metrics_listen_default = "127.0.0.1:9103",
 	    .services = &admin_service,
 	    .n_services = 1,
 	    .config = config,

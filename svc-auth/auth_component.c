@@ -475,6 +475,7 @@ auth_component(void)
 	    .name = "svc-auth",
 	    .listen_env = "AUTH_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7101",
+	    .metrics_listen_default = "127.0.0.1:9101",
 	    .services = &auth_rpc_service,
 	    .n_services = 1,
 	    .config = config,

@@ -75,6 +75,7 @@ user_component(void)
 	    .name = "svc-user",
 	    .listen_env = "USER_RPC_LISTEN",
 	    .listen_default = "tcp://127.0.0.1:7102",
+	    .metrics_listen_default = "127.0.0.1:9102",
 	    .services = services,
 	    .n_services = 1,
 	    .config = config,

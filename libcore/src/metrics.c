@@ -7,9 +7,10 @@
  *
  * A double that must be added to atomically (a gauge, a fractional counter
  * step, a histogram's sum) is kept as its bit pattern in an atomic uint64
- * and updated with compare-and-swap. A counter's whole steps — almost all
- * of them — go to a separate integer with one fetch-add, which contended
- * cores never have to retry. A histogram's count is the sum of its buckets
+ * and updated with compare-and-swap. Whole steps of counters and gauges —
+ * almost all of them: calls, connections, calls in flight — go to a
+ * separate integer with one fetch-add, which contended cores never have to
+ * retry. A histogram's count is the sum of its buckets
  * at rendering, so _count always equals the +Inf bucket. */
 #include <inttypes.h>
 #include <math.h>
@@ -104,7 +105,15 @@ core_metric_add(core_metric_series *s, double v)
 		}
 		return;
 	case CORE_METRIC_GAUGE:
-		add_double(&s->bits, v);
+		if (fabs(v) < 9007199254740992.0 &&
+		    v == (double) (int64_t) v) {
+			/* Two's complement: adding the cast of a negative
+			 * step subtracts. */
+			atomic_fetch_add_explicit(&s->whole,
+			    (uint64_t) (int64_t) v, memory_order_relaxed);
+		} else {
+			add_double(&s->bits, v);
+		}
 		return;
 	case CORE_METRIC_HISTOGRAM:
 		return;
@@ -115,6 +124,19 @@ void
 core_metric_set(core_metric_series *s, double v)
 {
 	if (s != NULL && s->family->type == CORE_METRIC_GAUGE) {
+		/* Not one atomic step with a concurrent core_metric_inc: a
+		 * gauge is either set or moved, not both at once. */
+		atomic_store_explicit(&s->whole, 0, memory_order_relaxed);
+		atomic_store_explicit(
+		    &s->bits, to_bits(v), memory_order_relaxed);
+	}
+}
+
+void
+core_metric_counter_set(core_metric_series *s, double v)
+{
+	if (s != NULL && s->family->type == CORE_METRIC_COUNTER && v >= 0) {
+		atomic_store_explicit(&s->whole, 0, memory_order_relaxed);
 		atomic_store_explicit(
 		    &s->bits, to_bits(v), memory_order_relaxed);
 	}
@@ -152,9 +174,11 @@ metrics_series_value(const core_metric_series *s)
 {
 	double v =
 	    from_bits(atomic_load_explicit(&s->bits, memory_order_relaxed));
+	uint64_t whole = atomic_load_explicit(&s->whole, memory_order_relaxed);
 	if (s->family->type == CORE_METRIC_COUNTER) {
-		v += (double) atomic_load_explicit(
-		    &s->whole, memory_order_relaxed);
+		v += (double) whole;
+	} else if (s->family->type == CORE_METRIC_GAUGE) {
+		v += (double) (int64_t) whole;
 	}
 	return v;
 }

@@ -24,7 +24,8 @@
 struct core_metric_series {
 	core_metric_series *next;
 	const core_metric *family;
-	_Atomic uint64_t whole; /* counter: the sum of whole steps */
+	_Atomic uint64_t whole; /* the sum of whole steps (a gauge's as
+	                           int64_t) */
 	_Atomic uint64_t bits;  /* a double: gauge value, counter's fractional
 	                           steps, histogram's sum */
 	char *labels;           /* rendered: component="svc-auth",code="OK" */

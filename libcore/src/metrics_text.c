@@ -112,7 +112,8 @@ put_sample_name(metrics_buf *b, const char *name, const char *suffix,
 }
 
 static void
-render_histogram(metrics_buf *b, const core_metric *m, const core_metric_series *s)
+render_histogram(
+    metrics_buf *b, const core_metric *m, const core_metric_series *s)
 {
 	uint64_t cum = 0;
 	char le[48], num[32];
@@ -162,4 +163,3 @@ metrics_render_family(metrics_buf *b, const core_metric *m)
 		metrics_put_n(b, "\n", 1);
 	}
 }
-

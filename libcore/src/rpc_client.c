@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/rpc.h"
 #include "rpc_internal.h"
+#include "rpc_metrics.h"
 
 /* The longest pause of the dialers between attempts to reach a service
  * that is down, and how long a call waits for a connection by default:
@@ -46,6 +47,7 @@ typedef struct cslot {
 	bool receiving;
 	int64_t deadline;
 	int64_t timeout;
+	int64_t start_ns; /* for the metrics */
 	core_arena *arena;
 	core_rpc_done_fn done;
 	void *arg;
@@ -67,6 +69,7 @@ struct core_rpc_client {
 	cslot **all; /* every slot ever made, for freeing */
 	size_t n_all, cap_all;
 	bool closing;
+	rpc_client_metrics metrics;
 };
 
 static void
@@ -77,9 +80,11 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	pthread_mutex_lock(&c->mu);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		c->pipes++;
+		core_metric_inc(c->metrics.connections);
 		pthread_cond_broadcast(&c->pipe_cv);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		c->pipes--;
+		core_metric_dec(c->metrics.connections);
 		if (c->pipes == 0) {
 			/* Nothing left to answer the calls in flight. The flag
 			 * covers a call between its send and its receive,
@@ -130,6 +135,13 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 		return -ENOMEM;
 	}
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
+	/* The target, as the metrics name it: the identity its servers
+	 * prove ("svc-auth") when it is checked. */
+	if (rpc_client_metrics_init(&c->metrics,
+	        cfg->peer_identity ? cfg->peer_identity : c->name) != 0) {
+		core_rpc_client_free(c);
+		return -ENOMEM;
+	}
 	/* Never resend on a timer: a resent Register or Login would run
 	 * twice. */
 	nng_socket_set_ms(
@@ -168,6 +180,9 @@ core_rpc_client_free(core_rpc_client *c)
 		/* nng may still touch the contexts' aios: leave them. */
 		return;
 	}
+	/* The connections still counted (if nng did not report their end). */
+	core_metric_add(c->metrics.connections, -c->pipes);
+	rpc_client_metrics_free(&c->metrics);
 	for (size_t i = 0; i < c->n_all; i++) {
 		nng_aio_free(c->all[i]->aio);
 		core_arena_free(c->all[i]->arena);
@@ -365,43 +380,6 @@ build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
 	return 0;
 }
 
-core_status
-rpc_client_decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
-{
-	Core__V1__Response *r = core__v1__response__unpack(
-	    core_arena_allocator(arena), nng_msg_len(m), nng_msg_body(m));
-	if (r == NULL) {
-		return fail(reply, arena, CORE_INTERNAL,
-		    "malformed reply: not a core.v1.Response message");
-	}
-	reply->code = (core_status) r->code;
-	if (r->code < 0 || r->code > CORE_STATUS_MAX) {
-		reply->code = CORE_UNKNOWN;
-	}
-	reply->message = r->message;
-	reply->retry_after_s = r->retry_after_s;
-	reply->payload = r->payload.data;
-	reply->payload_len = r->payload.len;
-	reply->n_details = r->n_details;
-	if (r->n_details > 0) {
-		const char **f =
-		    core_arena_calloc(arena, r->n_details, sizeof(char *));
-		const char **d =
-		    core_arena_calloc(arena, r->n_details, sizeof(char *));
-		if (f == NULL || d == NULL) {
-			reply->n_details = 0;
-		} else {
-			for (size_t i = 0; i < r->n_details; i++) {
-				f[i] = r->details[i]->field;
-				d[i] = r->details[i]->description;
-			}
-			reply->detail_fields = f;
-			reply->detail_descriptions = d;
-		}
-	}
-	return reply->code;
-}
-
 /* Sends m on the slot and waits for the reply. Returns 0 with *rep set,
  * or an nng error. Owns m. */
 static int
@@ -435,10 +413,10 @@ exchange(cslot *s, nng_msg *m, int64_t deadline, nng_msg **rep)
 	return 0;
 }
 
-core_status
-core_rpc_call_raw(core_rpc_client *c, const char *method,
-    const uint8_t *payload, size_t len, const core_rpc_opts *opts,
-    core_arena *arena, core_rpc_reply *reply)
+static core_status
+call_raw(core_rpc_client *c, const char *method, const uint8_t *payload,
+    size_t len, const core_rpc_opts *opts, core_arena *arena,
+    core_rpc_reply *reply)
 {
 	memset(reply, 0, sizeof(*reply));
 	int64_t timeout = opts != NULL && opts->timeout_ms > 0
@@ -515,6 +493,17 @@ core_rpc_call_raw(core_rpc_client *c, const char *method,
 }
 
 core_status
+core_rpc_call_raw(core_rpc_client *c, const char *method,
+    const uint8_t *payload, size_t len, const core_rpc_opts *opts,
+    core_arena *arena, core_rpc_reply *reply)
+{
+	int64_t start_ns = rpc_now_ns();
+	core_status st = call_raw(c, method, payload, len, opts, arena, reply);
+	rpc_client_metrics_call(&c->metrics, st, start_ns);
+	return st;
+}
+
+core_status
 core_rpc_call(core_rpc_client *c, const char *method,
     const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
     ProtobufCMessage **out, const core_rpc_opts *opts, core_arena *arena,
@@ -575,6 +564,7 @@ async_finish(cslot *s, core_rpc_reply *reply)
 	pthread_mutex_lock(&c->mu);
 	inflight_remove(c, s);
 	pthread_mutex_unlock(&c->mu);
+	rpc_client_metrics_call(&c->metrics, reply->code, s->start_ns);
 	/* The reply lives in the slot's arena: call back before the slot can
 	 * be reused (the callback may start another call). */
 	s->done(s->arg, reply);
@@ -653,29 +643,31 @@ core_rpc_call_async(core_rpc_client *c, const char *method,
 	int64_t timeout = opts != NULL && opts->timeout_ms > 0
 	                      ? opts->timeout_ms
 	                      : c->default_timeout_ms;
+	int64_t start_ns = rpc_now_ns();
 	nng_msg *m = NULL;
 	int rv = build_request(c, method, payload, len, opts, timeout, &m);
-	if (rv == NNG_EMSGSIZE) {
-		return CORE_INVALID_ARGUMENT;
-	}
-	if (rv != 0) {
-		return CORE_RESOURCE_EXHAUSTED;
-	}
+	core_status st = rv == NNG_EMSGSIZE ? CORE_INVALID_ARGUMENT
+	                 : rv != 0          ? CORE_RESOURCE_EXHAUSTED
+	                                    : CORE_OK;
+	cslot *s = NULL;
 	pthread_mutex_lock(&c->mu);
-	if (c->pipes == 0 || c->closing) {
-		pthread_mutex_unlock(&c->mu);
-		nng_msg_free(m);
-		return CORE_UNAVAILABLE;
+	if (st == CORE_OK && (c->pipes == 0 || c->closing)) {
+		st = CORE_UNAVAILABLE;
+	} else if (st == CORE_OK && (s = slot_get(c, true)) == NULL) {
+		st = CORE_RESOURCE_EXHAUSTED;
 	}
-	cslot *s = slot_get(c, true);
-	if (s == NULL) {
+	if (st != CORE_OK) {
 		pthread_mutex_unlock(&c->mu);
-		nng_msg_free(m);
-		return CORE_RESOURCE_EXHAUSTED;
+		if (m != NULL) {
+			nng_msg_free(m);
+		}
+		rpc_client_metrics_call(&c->metrics, st, start_ns);
+		return st;
 	}
 	atomic_store(&s->lost, false);
 	s->receiving = false;
 	s->timeout = timeout;
+	s->start_ns = start_ns;
 	s->deadline = rpc_now_ms() + timeout;
 	s->done = done;
 	s->arg = arg;

@@ -11,6 +11,8 @@
 #include <nng/nng.h>
 #include <sodium.h>
 
+#include "core/v1/core.pb-c.h"
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/rpc.h"
@@ -254,4 +256,44 @@ core_rpc_wait_signal(void)
 	while (sigwait(&set, &sig) != 0) {
 	}
 	return sig;
+}
+
+/* The client side of the envelope (rpc_client.c, the tests). */
+core_status
+rpc_client_decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
+{
+	Core__V1__Response *r = core__v1__response__unpack(
+	    core_arena_allocator(arena), nng_msg_len(m), nng_msg_body(m));
+	if (r == NULL) {
+		reply->code = CORE_INTERNAL;
+		reply->message =
+		    "malformed reply: not a core.v1.Response message";
+		return CORE_INTERNAL;
+	}
+	reply->code = (core_status) r->code;
+	if (r->code < 0 || r->code > CORE_STATUS_MAX) {
+		reply->code = CORE_UNKNOWN;
+	}
+	reply->message = r->message;
+	reply->retry_after_s = r->retry_after_s;
+	reply->payload = r->payload.data;
+	reply->payload_len = r->payload.len;
+	reply->n_details = r->n_details;
+	if (r->n_details > 0) {
+		const char **f =
+		    core_arena_calloc(arena, r->n_details, sizeof(char *));
+		const char **d =
+		    core_arena_calloc(arena, r->n_details, sizeof(char *));
+		if (f == NULL || d == NULL) {
+			reply->n_details = 0;
+		} else {
+			for (size_t i = 0; i < r->n_details; i++) {
+				f[i] = r->details[i]->field;
+				d[i] = r->details[i]->description;
+			}
+			reply->detail_fields = f;
+			reply->detail_descriptions = d;
+		}
+	}
+	return reply->code;
 }

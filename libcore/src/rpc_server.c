@@ -42,78 +42,12 @@
 #include "rpc_call.h"
 #include "rpc_internal.h"
 #include "rpc_methods.h"
+#include "rpc_server_internal.h"
 
 #define CLOSE_WAIT_MS 3000
 #define CLOSE_LINGER_MS 100
 /* An inline call taking this long (from receipt) is reported. */
 #define INLINE_SLOW_MS 50
-
-/* One rep0 context and the call it carries. The fields below `mu` are
- * used by one thread at a time: the context's callback, then (for a
- * queued call) a worker, then the callback of the send. */
-typedef struct rpc_ctx {
-	core_rpc_server *srv;
-	nng_ctx ctx;
-	nng_aio *aio; /* callback ctx_cb */
-	pthread_mutex_t mu;
-	bool receiving; /* a receive is (about to be) pending; under mu */
-	bool sending;   /* the aio's operation is the reply's send */
-	core_arena *arena;
-	nng_msg *msg; /* the request of a queued call */
-	int64_t recv_ms;
-	const rpc_method *m;
-	core_call call;
-	Core__V1__Response resp;
-	struct rpc_ctx *next; /* in the worker queue */
-} rpc_ctx;
-
-struct core_rpc_server {
-	char *name;
-	char **listen_urls;
-	size_t n_listen;
-	int n_workers;
-	int n_contexts;
-	size_t max_msg;
-	int drain_ms;
-	size_t arena_cap;
-	void *(*worker_init)(void *);
-	void (*worker_fini)(void *);
-	void *app;
-	bool (*health)(void *);
-	bool has_auth;
-	core_call_auth auth;
-	const struct core_tls *tls; /* NULL: the default at start */
-
-	rpc_method_table methods;
-
-	nng_socket sock;
-	bool sock_open;
-	int port;       /* bound port of the first tcp:// listener, or -1 */
-	rpc_ctx *ctxs;  /* n_contexts */
-	int n_ctx_open; /* contexts opened (aio and context) */
-
-	pthread_mutex_t mu;
-	/* start waits for workers' init; stop for live contexts and exits */
-	pthread_cond_t state_cv;
-	atomic_bool stopping;
-	int live; /* contexts with a receive or a call under way; under mu */
-	int workers_ready;
-	int workers_failed;
-	int workers_exited;
-	pthread_t *threads;
-	int n_threads;
-	bool started;
-	bool started_once; /* listened: there may be replies to flush */
-	atomic_uint_fast64_t calls;
-	atomic_bool inline_warned; /* inline_check logged */
-
-	/* Calls for the workers: a FIFO of contexts (each at most once, so
-	 * bounded by n_contexts). */
-	pthread_mutex_t qmu;
-	pthread_cond_t qcv;
-	rpc_ctx *qhead, *qtail;
-	bool quit; /* workers exit; under qmu */
-};
 
 /* ---- Health, served by every server ------------------------------------ */
 
@@ -158,6 +92,21 @@ static const core_rpc_service health_service = {
 
 /* ---- Handling one call (on a worker) ----------------------------------- */
 
+static rpc_method_metrics *
+metrics_of(core_rpc_server *s, const core_call *c, const rpc_method *m)
+{
+	return rpc_server_metrics_of(&s->metrics, &s->methods, m, c->method);
+}
+
+/* Counts a call that ended with st (started: it was in flight). */
+static void
+call_done(core_rpc_server *s, rpc_method_metrics *mm, core_status st,
+    int64_t recv_ns, bool started)
+{
+	atomic_fetch_add(&s->calls, 1);
+	rpc_metrics_call_end(mm, st, recv_ns, started);
+}
+
 nng_msg *
 rpc_server_handle(
     core_rpc_server *s, nng_msg *msg, void *state, core_arena *arena)
@@ -165,13 +114,13 @@ rpc_server_handle(
 	core_call c;
 	Core__V1__Response resp = CORE__V1__RESPONSE__INIT;
 	const rpc_method *m = NULL;
-	int64_t now = rpc_now_ms();
+	int64_t now = rpc_now_ms(), now_ns = rpc_now_ns();
 	rpc_call_init(&c, s, s->has_auth ? &s->auth : NULL, state, arena);
 	core_status st = rpc_call_begin(&c, &s->methods, msg, now, &m);
 	if (st == CORE_OK) {
 		st = rpc_call_run(&c, m, &resp);
 	}
-	atomic_fetch_add(&s->calls, 1);
+	call_done(s, metrics_of(s, &c, m), st, now_ns, false);
 	return rpc_call_finish(&c, st, &resp, msg, now, s->max_msg);
 }
 
@@ -307,11 +256,16 @@ ctx_cb(void *arg)
 	nng_msg *msg = nng_aio_get_msg(x->aio);
 	nng_aio_set_msg(x->aio, NULL);
 	int64_t now = rpc_now_ms();
+	x->recv_ns = rpc_now_ns();
 	const rpc_method *m = NULL;
 	core_call *c = &x->call;
 	rpc_call_init(c, s, s->has_auth ? &s->auth : NULL, NULL, x->arena);
 	x->resp = (Core__V1__Response) CORE__V1__RESPONSE__INIT;
 	core_status st = rpc_call_begin(c, &s->methods, msg, now, &m);
+	x->mm = metrics_of(s, c, m);
+	if (st == CORE_OK) {
+		rpc_metrics_call_start(x->mm);
+	}
 	if (st == CORE_OK && !m->inline_ok) {
 		/* A method that may block: a worker runs it (and sends). */
 		x->msg = msg;
@@ -321,11 +275,12 @@ ctx_cb(void *arg)
 		queue_push(s, x);
 		return;
 	}
-	if (st == CORE_OK) {
+	bool started = st == CORE_OK;
+	if (started) {
 		st = rpc_call_run(c, m, &x->resp);
 		inline_check(s, c, now);
 	}
-	atomic_fetch_add(&s->calls, 1);
+	call_done(s, x->mm, st, x->recv_ns, started);
 	ctx_reply(x, rpc_call_finish(c, st, &x->resp, msg, now, s->max_msg));
 }
 
@@ -339,6 +294,8 @@ serve(core_rpc_server *s, void *state)
 		core_call *c = &x->call;
 		c->state = state;
 		rpc_call_log_id(c);
+		rpc_metrics_dequeued(x->mm, x->recv_ns);
+		core_metric_inc(s->metrics.busy);
 		core_status st;
 		/* The call may have waited in the queue. */
 		if (c->deadline_ms <= rpc_now_ms()) {
@@ -349,7 +306,8 @@ serve(core_rpc_server *s, void *state)
 		}
 		nng_msg *msg = x->msg;
 		x->msg = NULL;
-		atomic_fetch_add(&s->calls, 1);
+		call_done(s, x->mm, st, x->recv_ns, true);
+		core_metric_dec(s->metrics.busy);
 		ctx_reply(x, rpc_call_finish(c, st, &x->resp, msg, x->recv_ms,
 		                 s->max_msg));
 	}
@@ -382,7 +340,9 @@ worker_main(void *arg)
 	pthread_mutex_unlock(&s->mu);
 
 	if (ok) {
+		core_metric_inc(s->metrics.workers);
 		serve(s, state);
+		core_metric_dec(s->metrics.workers);
 	}
 	if (state != NULL && s->worker_fini != NULL) {
 		s->worker_fini(state);
@@ -459,7 +419,8 @@ core_rpc_server_new(const core_rpc_server_config *cfg,
 	}
 	s->ctxs = calloc((size_t) s->n_contexts, sizeof(rpc_ctx));
 	s->threads = calloc((size_t) s->n_workers, sizeof(pthread_t));
-	if (s->ctxs == NULL || s->threads == NULL) {
+	if (s->ctxs == NULL || s->threads == NULL ||
+	    rpc_server_metrics_init(&s->metrics, &s->methods) != 0) {
 		goto fail;
 	}
 	*out = s;
@@ -672,6 +633,7 @@ core_rpc_server_free(core_rpc_server *s)
 	if (s->sock_open) {
 		rpc_close_bounded(s->sock, CLOSE_WAIT_MS);
 	}
+	rpc_server_metrics_free(&s->metrics);
 	rpc_methods_free(&s->methods);
 	for (size_t i = 0; s->listen_urls != NULL && i < s->n_listen; i++) {
 		free(s->listen_urls[i]);

@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/service.h"
 #include "core/tls.h"
 
@@ -12,6 +13,7 @@
 /* The common settings of every service process. */
 typedef struct service_opts {
 	const char *log_level, *log_format, *listen;
+	const char *metrics_listen; /* alone in its process only */
 	long workers, contexts, max_msg, drain_ms, tls_reload_s;
 } service_opts;
 
@@ -27,6 +29,7 @@ struct core_service {
 	void *app;
 	bool inited; /* def->init succeeded: def->fini runs */
 	core_rpc_server *srv;
+	core_metrics_listener *metrics;
 };
 
 /* Sets up logging: the process's (alone), or the service's component in
@@ -71,15 +74,25 @@ configure(core_service *s)
 	    {"RPC_TLS_RELOAD_S", "10", CORE_CONFIG_INT, 0, 86400, false,
 	        "seconds between checks of the TLS files (0: SIGHUP only)",
 	        &o->tls_reload_s},
-	    /* Last: a hosted service leaves it out. */
+	    /* Last: a hosted service leaves them out (its process has one
+	     * log format and one metrics listener). */
+	    {"METRICS_LISTEN",
+	        def->metrics_listen_default != NULL
+	            ? def->metrics_listen_default
+	            : "off",
+	        CORE_CONFIG_STR, 0, 0, false,
+	        "metrics listener, host:port (GET /metrics; off: none)",
+	        &o->metrics_listen},
 	    {"LOG_FORMAT", "json", CORE_CONFIG_STR, 0, 0, false,
 	        "json or text", &o->log_format},
 	};
 	size_t n_common = sizeof(common) / sizeof(common[0]);
 	if (s->host != NULL) {
-		/* One stream, one format: the process's LOG_FORMAT. */
+		/* One stream, one format: the process's LOG_FORMAT; one
+		 * metrics listener: the process's. */
 		o->log_format = "json";
-		n_common--;
+		o->metrics_listen = "off";
+		n_common -= 2;
 	}
 	size_t n_all = n_common + def->n_config;
 	core_config_item *all = calloc(n_all, sizeof(*all));
@@ -93,9 +106,12 @@ configure(core_service *s)
 		memcpy(
 		    all + n_common, def->config, def->n_config * sizeof(*all));
 	}
-	int rv = 2;
+	int rv = 2, metrics_on;
 	core_log_level level;
 	if (core_config_load(all, n_all, err, sizeof(err)) != 0) {
+		core_log_error("bad configuration: %s", err);
+	} else if (core_metrics_listen_check(o->metrics_listen, &metrics_on,
+	               err, sizeof(err)) != 0) {
 		core_log_error("bad configuration: %s", err);
 	} else if (core_log_level_parse(o->log_level, &level) != 0 ||
 	           (strcmp(o->log_format, "text") != 0 &&
@@ -241,6 +257,13 @@ core_service_start(core_service *s)
 	if (s->host != NULL) {
 		core_log_enter(s->log);
 	}
+	if (s->host == NULL) {
+		core_metrics_process_init("split");
+		if (core_metrics_serve(s->o.metrics_listen, &s->metrics) !=
+		    0) {
+			return 1;
+		}
+	}
 	if (core_rpc_server_start(s->srv) != 0) {
 		return 1;
 	}
@@ -268,6 +291,7 @@ core_service_free(core_service *s)
 	if (s->host != NULL) {
 		core_log_enter(s->log);
 	}
+	core_metrics_listener_stop(s->metrics);
 	core_rpc_server_free(s->srv);
 	if (s->inited && s->def->fini != NULL) {
 		s->def->fini(s->app);

@@ -13,6 +13,7 @@
 #ifndef CORE_METRICS_H
 #define CORE_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum core_metric_type {
@@ -61,14 +62,23 @@ core_metric *core_metric_family(core_metric_type type, const char *name,
 core_metric_series *core_metric_series_get(
     core_metric *m, const char *component, const char *const *values);
 
-void core_metric_inc(core_metric_series *s); /* counter or gauge += 1 */
-void core_metric_add(
-    core_metric_series *s, double v); /* counter (v >= 0) or gauge */
-void core_metric_set(core_metric_series *s, double v);     /* gauge */
-void core_metric_observe(core_metric_series *s, double v); /* histogram */
+/* Counter or gauge += 1. */
+void core_metric_inc(core_metric_series *s);
+/* Counter (v >= 0; a negative v is ignored) or gauge += v. */
+void core_metric_add(core_metric_series *s, double v);
+/* Gauge = v. A gauge is either set or moved (inc, dec, add): a set racing
+ * with a move on the same series may lose the move. */
+void core_metric_set(core_metric_series *s, double v);
+/* Histogram: one observation (NaN is ignored). */
+void core_metric_observe(core_metric_series *s, double v);
 
 /* Gauge -= 1 (the other half of core_metric_inc for an in-flight gauge). */
 void core_metric_dec(core_metric_series *s);
+
+/* Sets a counter that is kept elsewhere (CPU seconds from /proc, a count a
+ * library keeps) to v, its current value there. Only for a counter nothing
+ * else adds to; v must not go down. */
+void core_metric_counter_set(core_metric_series *s, double v);
 
 /* The current value of a counter or gauge, or a histogram's count (tests;
  * NULL: 0). */
@@ -107,6 +117,15 @@ int core_metrics_listen_check(
  * returned). Returns 0 with *out, or -1 (logged: bad address, port in
  * use). */
 int core_metrics_listener_start(const char *addr, core_metrics_listener **out);
+
+/* The process's listener from its METRICS_LISTEN value addr (the
+ * variable of the process, never a component's prefixed one: one listener
+ * per process). When the variable is set, the address must be served:
+ * failing that is an error (-1, logged). When it is not, addr is the
+ * process's default, and if another process holds that port already (two
+ * instances on one host) this one runs without a listener, with a warning
+ * (0, *out NULL). Otherwise as core_metrics_listener_start. */
+int core_metrics_serve(const char *addr, core_metrics_listener **out);
 
 /* Stops and frees it. NULL is a no-op. */
 void core_metrics_listener_stop(core_metrics_listener *l);

@@ -20,6 +20,10 @@ typedef struct core_service_def {
 	const char *name;           /* process name for logs: "svc-auth" */
 	const char *listen_env;     /* "AUTH_RPC_LISTEN" */
 	const char *listen_default; /* "tcp://127.0.0.1:7101" */
+	/* METRICS_LISTEN's default when the service runs alone in its
+	 * process ("127.0.0.1:9101"; NULL: "off"). A hosted service has no
+	 * listener of its own: its process serves every component's. */
+	const char *metrics_listen_default;
 	const core_rpc_service *services;
 	size_t n_services;
 	/* The service's own settings, loaded and logged with the common
