@@ -86,14 +86,14 @@ auth_metrics_init(void)
 		names[i] = limits[i].limit;
 	}
 	names[N_LIMITS] = "other";
-	series_of(core_metric_family(CORE_METRIC_COUNTER,
-	              "auth_throttle_refusals_total",
-	              "Requests refused by a rate limit, by limit.", limit,
-	              NULL, 0),
+	series_of(
+	    core_metric_family(CORE_METRIC_COUNTER,
+	        "auth_throttle_refusals_total",
+	        "Requests refused by a rate limit, by limit.", limit, NULL, 0),
 	    names, N_LIMITS + 1, throttled);
-	argon2_wait = single(CORE_METRIC_HISTOGRAM,
-	    "auth_argon2_queue_wait_seconds",
-	    "Time a password hash waited for a slot of the hash gate.");
+	argon2_wait =
+	    single(CORE_METRIC_HISTOGRAM, "auth_argon2_queue_wait_seconds",
+	        "Time a password hash waited for a slot of the hash gate.");
 	argon2_depth = single(CORE_METRIC_GAUGE, "auth_argon2_queue_depth",
 	    "Password hashes waiting for a slot now.");
 	series_of(core_metric_family(CORE_METRIC_COUNTER, "auth_mails_total",
@@ -103,9 +103,9 @@ auth_metrics_init(void)
 	    mail_names, AUTH_MAIL_N_OUTCOMES, mails);
 	outbox_backlog = single(CORE_METRIC_GAUGE, "auth_mail_outbox_backlog",
 	    "Outbox rows waiting to be sent, as the mail sender last saw.");
-	outbox_oldest = single(CORE_METRIC_GAUGE,
-	    "auth_mail_outbox_oldest_age_seconds",
-	    "Age of the oldest outbox row waiting to be sent (0: none).");
+	outbox_oldest =
+	    single(CORE_METRIC_GAUGE, "auth_mail_outbox_oldest_age_seconds",
+	        "Age of the oldest outbox row waiting to be sent (0: none).");
 }
 
 void
@@ -127,8 +127,8 @@ void
 auth_metrics_throttled(const char *key)
 {
 	size_t i = 0;
-	while (i < N_LIMITS && strncmp(key, limits[i].prefix,
-	                           strlen(limits[i].prefix)) != 0) {
+	while (i < N_LIMITS &&
+	       strncmp(key, limits[i].prefix, strlen(limits[i].prefix)) != 0) {
 		i++;
 	}
 	core_metric_inc(throttled[i]); /* N_LIMITS: "other" */

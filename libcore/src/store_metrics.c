@@ -48,9 +48,9 @@ store_metrics_init(store_metrics *m, store_kind kind)
 {
 	static const char *const outcome_label[] = {"outcome", NULL};
 	*m = (store_metrics){0};
-	core_metric *f = core_metric_family(CORE_METRIC_COUNTER,
-	    families[kind].statements, families[kind].statements_help,
-	    outcome_label, NULL, 0);
+	core_metric *f =
+	    core_metric_family(CORE_METRIC_COUNTER, families[kind].statements,
+	        families[kind].statements_help, outcome_label, NULL, 0);
 	for (int i = 0; i < STORE_N_OUTCOMES; i++) {
 		const char *v[] = {outcome_names[i]};
 		m->outcome[i] = f ? core_metric_series_get(f, NULL, v) : NULL;

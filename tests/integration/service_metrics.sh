@@ -10,6 +10,8 @@
 # (pg_ctl -m fast) and a Redis kill -9. Like store_restart.sh it starts its
 # OWN PostgreSQL and Redis: the suite's servers must not go down under the
 # tests running beside it.
+# SERVICE_METRICS_MODE=single runs the three in one microcore process
+# instead, with its one listener.
 # Usage: service_metrics.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd -P)
@@ -46,24 +48,32 @@ dm=$(free_port)
 export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$user_port \
   ADMIN_RPC_DIAL=tcp://127.0.0.1:$admin_port
 export REDIS_URL=redis://127.0.0.1:$redis_port/0 LOG_LEVEL=warn
-export AUTH_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/authdb
+export AUTH_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/authdb \
+  USER_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/apidb \
+  ADMIN_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/admindb \
+  AUTH_RPC_LISTEN=$AUTH_RPC_DIAL USER_RPC_LISTEN=$USER_RPC_DIAL ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL
 export AUTH_KEK
 AUTH_KEK=$(head -c 32 /dev/urandom | base64)
 # Three failed logins per username, then refusals; a reused refresh token
 # is reuse at once (no grace).
 export AUTH_ARGON2_M_KIB=8192 AUTH_ARGON2_T=1 AUTH_LOGIN_MAX_PER_USER=3 \
   AUTH_LOGIN_MAX_PER_IP=1000 AUTH_REFRESH_GRACE_MS=0
-METRICS_LISTEN=127.0.0.1:$am AUTH_RPC_LISTEN=$AUTH_RPC_DIAL \
-  "$build/svc-auth/svc-auth" 2>"$work/auth.log" &
-add_cleanup stop_pid $!
-METRICS_LISTEN=127.0.0.1:$um USER_RPC_LISTEN=$USER_RPC_DIAL \
-  USER_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/apidb \
-  "$build/svc-user/svc-user" 2>"$work/user.log" &
-add_cleanup stop_pid $!
-METRICS_LISTEN=127.0.0.1:$dm ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL \
-  ADMIN_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/admindb \
-  "$build/svc-admin/svc-admin" 2>"$work/admin.log" &
-add_cleanup stop_pid $!
+if [[ ${SERVICE_METRICS_MODE:-split} == single ]]; then
+  # One process, one listener: each component's series carry its name.
+  um=$am dm=$am
+  METRICS_LISTEN=127.0.0.1:$am "$build/microcore/microcore" --run auth,user,admin \
+    2>"$work/auth.log" &
+  add_cleanup stop_pid $!
+  ln -s auth.log "$work/user.log"
+  ln -s auth.log "$work/admin.log"
+else
+  METRICS_LISTEN=127.0.0.1:$am "$build/svc-auth/svc-auth" 2>"$work/auth.log" &
+  add_cleanup stop_pid $!
+  METRICS_LISTEN=127.0.0.1:$um "$build/svc-user/svc-user" 2>"$work/user.log" &
+  add_cleanup stop_pid $!
+  METRICS_LISTEN=127.0.0.1:$dm "$build/svc-admin/svc-admin" 2>"$work/admin.log" &
+  add_cleanup stop_pid $!
+fi
 
 fail() {
   echo "FAIL: $*" >&2
@@ -174,7 +184,28 @@ grep -q RESOURCE_EXHAUSTED "$work/out" || fail "the fourth attempt: $(cat "$work
 moved "a throttled login" "$am" "${L}\"throttled\"}" "$thr" 1
 moved "the refusal by its limit" "$am" "auth_throttle_refusals_total{$A,limit=\"login_user\"}" "$ref" 1
 is "wrong passwords were not counted twice" "$am" "${L}\"bad_credentials\"}" $((bad + 3))
-echo "ok: logins by outcome, throttle refusals by limit"
+
+# Two-factor login: a ticket, a wrong code, the right one.
+command -v oathtool >/dev/null || fail "oathtool is not installed (scripts/lib.sh lists it)"
+register erin >/dev/null || fail "register erin"
+etoken=$(login erin | jq -r .access_token) || fail "login erin"
+secret=$(call auth /auth.v1.AuthService/EnrollTotp "{\"current_password\":\"correct horse battery\"}" \
+  "$etoken" | jq -r .secret) || fail "EnrollTotp"
+call auth /auth.v1.AuthService/ConfirmTotp "{\"code\":\"$(oathtool --totp -b "$secret")\"}" \
+  "$etoken" >/dev/null || fail "ConfirmTotp"
+need=$(at "$am" "${L}\"mfa_required\"}")
+mfail=$(at "$am" "${L}\"mfa_failed\"}")
+ok=$(at "$am" "${L}\"success\"}")
+ticket=$(login erin | jq -r .mfa_ticket) || fail "login erin with two-factor login on"
+moved "a login that needs its second factor" "$am" "${L}\"mfa_required\"}" "$need" 1
+mfa() { call auth /auth.v1.AuthService/LoginMfa "{\"mfa_ticket\":\"$ticket\",\"code\":\"$1\"}"; }
+mfa 000000 >/dev/null 2>&1 && fail "a wrong code was taken"
+moved "a wrong code" "$am" "${L}\"mfa_failed\"}" "$mfail" 1
+# The next step's code: the step of ConfirmTotp's code is used up.
+mfa "$(oathtool --totp -b -N "@$(($(date +%s) + 30))" "$secret")" >/dev/null ||
+  fail "LoginMfa with the right code"
+moved "the second factor completes the login" "$am" "${L}\"success\"}" "$ok" 1
+echo "ok: logins by outcome, throttle refusals by limit, second factors"
 
 # ---- Refresh rotation and reuse -------------------------------------------
 R="auth_refresh_total{$A,outcome="
@@ -219,6 +250,14 @@ written=$(at "$dm" "${W}\"written\"}")
 call admin /admin.v1.AdminService/ListUsers '{}' "$admin" >/dev/null || fail "ListUsers"
 moved "an admin call writes its row" "$dm" "${W}\"written\"}" "$written" 1
 moved "svc-admin fetched the keys" "$dm" "jwks_refetches_total{$D,outcome=\"ok\"}" 0 1
+bob=$(call admin /admin.v1.AdminService/ListUsers '{}' "$admin" |
+  jq -r '.users[] | select(.username == "bob") | .id') || fail "ListUsers"
+call admin /admin.v1.AdminService/UpdateUser "{\"id\":\"$bob\",\"status\":\"USER_STATUS_DISABLED\"}" \
+  "$admin" >/dev/null || fail "disable bob"
+moved "a change writes its row" "$dm" "${W}\"written\"}" "$written" 3
+dis=$(at "$am" "${L}\"disabled\"}")
+login bob >/dev/null 2>&1 && fail "a disabled user logged in"
+moved "a disabled user's login" "$am" "${L}\"disabled\"}" "$dis" 1
 
 lost=$(at "$dm" "${W}\"failed\"}")
 down=$(at "$dm" "pg_statements_total{$D,outcome=\"unavailable\"}")

@@ -111,8 +111,8 @@ test_pg_statements_are_counted_by_outcome(void **state)
 	exec_ok(pg, "SELECT 2");
 	PGresult *res = NULL;
 	/* The server says no: a syntax error, a division by zero. */
-	assert_int_equal(core_pg_exec(pg, "SELEC 1", 0, NULL, &res),
-	    CORE_INTERNAL);
+	assert_int_equal(
+	    core_pg_exec(pg, "SELEC 1", 0, NULL, &res), CORE_INTERNAL);
 	assert_int_equal(core_pg_exec(pg, "SELECT 1/0", 0, NULL, &res),
 	    CORE_INVALID_ARGUMENT);
 	expect(PG_OK, ok + 2);
@@ -126,8 +126,8 @@ test_pg_statements_are_counted_by_outcome(void **state)
 	    "postgresql://postgres@127.0.0.1:%d/postgres", closed_port());
 	core_pg *none = core_pg_open(url);
 	assert_non_null(none);
-	assert_int_equal(core_pg_exec(none, "SELECT 1", 0, NULL, &res),
-	    CORE_UNAVAILABLE);
+	assert_int_equal(
+	    core_pg_exec(none, "SELECT 1", 0, NULL, &res), CORE_UNAVAILABLE);
 	expect(PG_UNAVAILABLE, down + 1);
 	expect(PG_TIMED, timed + 4);
 	expect(PG_CONNECTIONS, conns);
@@ -155,8 +155,8 @@ test_pg_reconnect_is_counted_after_the_server_ends_a_connection(void **state)
 	const char *params[] = {PQgetvalue(res, 0, 0)};
 	bool found = false;
 	assert_int_equal(core_pg_exec_found(admin,
-	                     "SELECT 1 WHERE pg_terminate_backend($1::int)",
-	                     1, params, &found),
+	                     "SELECT 1 WHERE pg_terminate_backend($1::int)", 1,
+	                     params, &found),
 	    CORE_OK);
 	assert_true(found);
 	PQclear(res);
@@ -190,7 +190,8 @@ test_redis_commands_are_counted_by_outcome(void **state)
 	(void) state;
 	core_redis *r = core_redis_open(redis_url);
 	assert_non_null(r);
-	double ok = scraped(REDIS_OK_SAMPLE), err = scraped(REDIS_ERROR_SAMPLE);
+	double ok = scraped(REDIS_OK_SAMPLE),
+	       err = scraped(REDIS_ERROR_SAMPLE);
 	double down = scraped(REDIS_DOWN_SAMPLE), timed = scraped(REDIS_TIMED);
 	double conns = scraped(REDIS_CONNECTIONS);
 	assert_true(ok >= 0 && err >= 0 && down >= 0 && timed >= 0);
@@ -225,7 +226,8 @@ test_redis_commands_are_counted_by_outcome(void **state)
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", closed_port());
 	core_redis *none = core_redis_open(url);
 	assert_non_null(none);
-	assert_int_equal(core_redis_pipeline(none, 2, argcs, argvs, NULL, reps),
+	assert_int_equal(
+	    core_redis_pipeline(none, 2, argcs, argvs, NULL, reps),
 	    CORE_UNAVAILABLE);
 	expect(REDIS_DOWN_SAMPLE, down + 2);
 	expect(REDIS_TIMED, timed + 3);
@@ -245,7 +247,8 @@ test_redis_reconnect_is_counted_after_the_server_ends_a_connection(
 	core_redis *admin = core_redis_open(redis_url);
 	assert_non_null(r);
 	assert_non_null(admin);
-	double re = scraped(REDIS_RECONNECTS), conns = scraped(REDIS_CONNECTIONS);
+	double re = scraped(REDIS_RECONNECTS),
+	       conns = scraped(REDIS_CONNECTIONS);
 	assert_true(re >= 0);
 
 	redisReply *rep = NULL;
