@@ -19,7 +19,8 @@ BINARY_SOURCES = {
                  "svc-auth/client/auth_link.c", "libcore/src/tls_env.c"],
     "svc-admin": ["svc-admin/admin_component.c", "libcore/src/service.c",
                   "svc-auth/client/auth_link.c", "libcore/src/tls_env.c"],
-    "edge": ["edge/config.c", "proto/registry.c", "libcore/src/tls_env.c"],
+    "edge": ["edge/config.c", "proto/registry.c", "libcore/src/tls_env.c",
+             "edge/main.c"],
 }
 
 # Variables whose values are secrets: never written into a deployment file,
