@@ -132,6 +132,14 @@ rpc_metrics_call_start(rpc_method_metrics *mm)
 }
 
 void
+rpc_metrics_call_dropped(rpc_method_metrics *mm)
+{
+	if (mm != NULL) {
+		core_metric_dec(method_series(mm, &mm->in_flight, IN_FLIGHT));
+	}
+}
+
+void
 rpc_metrics_dequeued(rpc_method_metrics *mm, int64_t recv_ns)
 {
 	if (mm != NULL) {

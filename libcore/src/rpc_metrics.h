@@ -72,6 +72,10 @@ void rpc_metrics_call_start(rpc_method_metrics *mm);
 void rpc_metrics_call_end(
     rpc_method_metrics *mm, core_status st, int64_t recv_ns, bool started);
 
+/* A started call of mm will never be answered (queued when the server
+ * stopped): it is no longer in flight. */
+void rpc_metrics_call_dropped(rpc_method_metrics *mm);
+
 /* A queued call of mm reached a worker after waiting since recv_ns. */
 void rpc_metrics_dequeued(rpc_method_metrics *mm, int64_t recv_ns);
 
