@@ -9,7 +9,8 @@ Usage: compose_local.py CONFIG_YAML K8S_DIR OUT_DIR BUILD_DIR SECRETS_DIR
            NAME=HOST:PORT...
 
 NAME is a compose service (or "redis"); its container address and listen
-port become HOST:PORT. Writes, for each of our services, OUT_DIR/NAME.cmd
+port become HOST:PORT; NAME.metrics=HOST:PORT its METRICS_LISTEN (without
+one, "off": two replicas on one host cannot share a port). Writes, for each of our services, OUT_DIR/NAME.cmd
 (the binary's path), NAME.env (KEY=VALUE lines) and NAME.health (the health
 check's argv, NUL-separated, to be run in NAME.env as a container's health
 check runs in its environment); and for each Deployment,
@@ -57,6 +58,8 @@ def main():
             if k == LISTEN[binary]:
                 # tls+tcp://0.0.0.0:7101 -> tls+tcp://HOST:PORT
                 v = f"{v.split('://', 1)[0]}://{addr}" if "://" in v else addr
+            elif k == "METRICS_LISTEN":
+                v = where.get(name + ".metrics", "off")
             elif v.startswith("/run/secrets/"):
                 v = os.path.join(secrets, v[len("/run/secrets/"):])
             else:

@@ -14,8 +14,9 @@
 # out to an SMTP relay that wants a login (tests/deploy/smtp_relay.py),
 # with the password of the secret auth_smtp_password, from AUTH_MAIL_FROM,
 # its link at AUTH_PUBLIC_BASE_URL verifies the address through the edge,
-# and neither the password nor the link is logged; svc-admin's roles cannot
-# change the audit log; the Kubernetes probes mean what they say (readiness
+# and neither the password nor the link is logged; every process serves
+# its metrics on compose's METRICS_LISTEN and counts the calls; svc-admin's
+# roles cannot change the audit log; the Kubernetes probes mean what they say (readiness
 # fails and liveness holds while Redis is down); every RPC connection is
 # mutual TLS with the certificates make-secrets.sh issues, a client without
 # a certificate is refused, and a certificate make-secrets.sh renews reaches
@@ -216,15 +217,19 @@ ENV
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" docker-compose --env-file "$work/operator.env" \
 	-f "$ROOT/compose.yaml" --project-directory "$ROOT" config >"$work/compose.yaml"
 names=(svc-auth svc-user-1 svc-user-2 svc-admin edge)
-declare -A addr=()
+declare -A addr=() metrics=()
 taken=("$port" "$redis_port" "$smtp_port")
 for n in "${names[@]}"; do
 	p="$(free_port "${taken[@]}")"
 	taken+=("$p")
 	addr[$n]="127.0.0.1:$p"
+	# Each process's metrics listener (METRICS_LISTEN) on a port of its own.
+	p="$(free_port "${taken[@]}")"
+	taken+=("$p")
+	metrics[$n]="127.0.0.1:$p"
 done
 maps=(redis="127.0.0.1:$redis_port")
-for n in "${names[@]}"; do maps+=("$n=${addr[$n]}"); done
+for n in "${names[@]}"; do maps+=("$n=${addr[$n]}" "$n.metrics=${metrics[$n]}"); done
 "$python" "$here/compose_local.py" "$work/compose.yaml" "$ROOT/deploy/k8s" \
 	"$work/svc" "$build" "$work/local" "${maps[@]}"
 
@@ -392,6 +397,27 @@ code=$(curl -sS --max-time 10 -o "$work/users.json" -w '%{http_code}' \
 check "admin API through the edge (admindb as microcore_admin_app)" test "$code" = 200
 check "the admin call is in the audit log" \
 	test "$(sql_as "$(url admin)" "SELECT count(*) FROM audit_log WHERE action = 'users.list' AND outcome = 'ok'")" = 1
+
+# Every process serves its metrics where compose's METRICS_LISTEN puts it
+# (the port deploy/observability/prometheus.yml scrapes), as Prometheus
+# text that promtool accepts, and the calls above are counted there.
+scrape() { # NAME: its metrics into $work/NAME.prom
+	curl -fsS --max-time 5 -o "$work/$1.prom" "http://${metrics[$1]}/metrics" 2>/dev/null
+}
+lint() { # NAME: promtool's check of what NAME served
+	[[ -s "$work/$1.prom" ]] && promtool check metrics <"$work/$1.prom" >/dev/null 2>&1
+}
+for n in "${names[@]}"; do
+	check "$n serves GET /metrics on its METRICS_LISTEN" scrape "$n"
+	check "  which promtool check metrics accepts" lint "$n"
+done
+counted() { # NAME PATTERN: a series of NAME's metrics matching PATTERN, above 0
+	grep -E "^$2 [0-9.e+]+$" "$work/$1.prom" 2>/dev/null | grep -qvE ' 0$'
+}
+check "svc-auth counted the login" counted svc-auth \
+	'rpc_server_calls_total\{component="svc-auth",method="/auth.v1.AuthService/Login",code="OK"\}'
+check "the edge counted its calls to svc-admin" counted edge \
+	'rpc_client_calls_total\{component="edge",target="svc-admin",code="OK"\}'
 
 # svc-admin's roles cannot change the audit log.
 app="SET ROLE microcore_admin_app"
