@@ -51,6 +51,7 @@ admin_worker_init(void *arg)
 		return NULL;
 	}
 	w->cfg = cfg;
+	audit_metrics_init(&w->audit);
 	/* Each session, reconnects included, drops to the role that can only
 	 * read and append: even a superuser URL cannot UPDATE or DELETE. */
 	if (core_pg_set_session_sql(w->db.pg, "SET ROLE " ADMIN_DB_ROLE) !=
@@ -75,7 +76,7 @@ begin(audit_ctx *x, core_call *c, const ProtobufCMessage *in,
 	const admin_action *a = admin_action_of(core_call_method(c));
 	const char *target = "";
 	json_t *detail = a->describe(in, &target);
-	audit_ctx_init(x, c, w->db.pg, a->action, target, caller);
+	audit_ctx_init(x, c, w->db.pg, &w->audit, a->action, target, caller);
 	return detail;
 }
 

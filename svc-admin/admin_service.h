@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "audit_ctx.h"
 #include "core/redis.h"
 #include "core/rpc.h"
 #include "core/store.h"
@@ -25,6 +26,7 @@ typedef struct admin_worker {
 	/* Its own admindb and Redis connections; first (core_store_worker_*). */
 	core_store db;
 	const admin_config *cfg;
+	audit_metrics audit; /* its component's audit row counters */
 } admin_worker;
 
 /* admin.v1.AdminService: its method table (CORE_RULE_ADMIN on each) and

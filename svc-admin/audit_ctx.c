@@ -14,12 +14,36 @@
 	"the audit log is unavailable; nothing was changed, try again later"
 
 void
-audit_ctx_init(audit_ctx *x, core_call *c, core_pg *pg, const char *action,
-    const char *target, const core_jwt_claims *caller)
+audit_metrics_init(audit_metrics *m)
+{
+	static const char *const labels[] = {"outcome", NULL};
+	static const char *const written[] = {"written"};
+	static const char *const failed[] = {"failed"};
+	core_metric *f = core_metric_family(CORE_METRIC_COUNTER,
+	    "admin_audit_rows_total",
+	    "Audit rows written (committed), and rows the audit log did not "
+	    "take (each logged whole instead).",
+	    labels, NULL, 0);
+	m->written = core_metric_series_get(f, NULL, written);
+	m->failed = core_metric_series_get(f, NULL, failed);
+}
+
+/* Counts a row the log took (wst CORE_OK) or did not. */
+static void
+count_row(const audit_ctx *x, core_status wst)
+{
+	core_metric_inc(
+	    wst == CORE_OK ? x->metrics->written : x->metrics->failed);
+}
+
+void
+audit_ctx_init(audit_ctx *x, core_call *c, core_pg *pg, const audit_metrics *m,
+    const char *action, const char *target, const core_jwt_claims *caller)
 {
 	memset(x, 0, sizeof(*x));
 	x->c = c;
 	x->pg = pg;
+	x->metrics = m;
 	x->action = action;
 	(void) admin_utf8_clip(target, x->target, sizeof(x->target));
 	x->caller = caller;
@@ -172,6 +196,7 @@ audit_ctx_finish(audit_ctx *x, core_status st, json_t *detail)
 	}
 	const char *outcome = admin_outcome_of(st);
 	core_status wst = write_row(x, outcome, detail);
+	count_row(x, wst);
 	if (wst != CORE_OK) {
 		log_row(x, "audit row not written", outcome, detail, wst);
 	}
@@ -197,6 +222,7 @@ audit_ctx_gate_open(audit_ctx *x, json_t *intent)
 		return CORE_OK;
 	}
 	admin_audit_rollback(x->pg);
+	count_row(x, st);
 	log_row(x, "audit log unavailable; admin action not performed",
 	    "not performed", intent, st);
 	json_decref(intent);
@@ -225,6 +251,7 @@ audit_ctx_gate_close(audit_ctx *x, core_status st, json_t *detail)
 	} else {
 		admin_audit_rollback(x->pg);
 	}
+	count_row(x, wst);
 	if (wst != CORE_OK) {
 		log_row(x,
 		    st == CORE_OK

@@ -23,16 +23,27 @@
 #include <jansson.h>
 
 #include "core/jws.h"
+#include "core/metrics.h"
 #include "core/pg.h"
 #include "core/rpc.h"
 
 /* What a read answers when the log cannot record it. */
 #define AUDIT_DOWN_READ "the audit log is unavailable; try again later"
 
+/* admin_audit_rows_total{outcome}: rows written (committed), and rows the
+ * log did not take (each also logged whole). A worker holds its own. */
+typedef struct audit_metrics {
+	core_metric_series *written, *failed;
+} audit_metrics;
+
+/* m's series for the calling thread's component. */
+void audit_metrics_init(audit_metrics *m);
+
 typedef struct audit_ctx {
 	core_call *c;
-	core_pg *pg;        /* the worker's admindb connection */
-	const char *action; /* "users.update" */
+	core_pg *pg;                  /* the worker's admindb connection */
+	const audit_metrics *metrics; /* the worker's */
+	const char *action;           /* "users.update" */
 	char target[129];
 	/* The caller: claims verified and not revoked, else NULL. */
 	const core_jwt_claims *caller;
@@ -52,7 +63,8 @@ typedef struct audit_ctx {
  * without a usable one gets one here, also for this service's log) and the
  * edge's client-ip when it is an address. */
 void audit_ctx_init(audit_ctx *x, core_call *c, core_pg *pg,
-    const char *action, const char *target, const core_jwt_claims *caller);
+    const audit_metrics *m, const char *action, const char *target,
+    const core_jwt_claims *caller);
 
 /* Adds key: value to the row's notes (merged into its detail). */
 void audit_ctx_note(audit_ctx *x, const char *key, const char *value);

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "auth_component.h"
+#include "auth_metrics.h"
 #include "auth_service.h"
 #include "auth_worker.h"
 #include "core/call_auth.h"
@@ -268,6 +269,7 @@ init(void **app)
 	cfg.mfa_max_per_user = (int) mfa_max_user;
 	cfg.mfa_max_per_ip = (int) mfa_max_ip;
 	cfg.mfa_window_s = (int) mfa_window_s;
+	auth_metrics_init();
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
 		return -1;

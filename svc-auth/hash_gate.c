@@ -1,7 +1,9 @@
 /* The password-hash gate; see hash_gate.h. One mutex; each waiter sleeps
  * on a condition variable of its own, on its stack, so that a freed slot
  * wakes exactly the waiter it is handed to (no thundering herd, and the
- * order is the queue's, not the scheduler's). */
+ * order is the queue's, not the scheduler's). The queue's depth goes to
+ * auth_argon2_queue_depth at each change, under the mutex, so the gauge
+ * follows the changes in their order. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "auth_metrics.h"
 #include "core/log.h"
 #include "hash_gate.h"
 
@@ -138,6 +141,7 @@ evict_registration(auth_hash_gate *g)
 	}
 	unlink_waiter(&g->q[AUTH_HASH_REGISTER], w);
 	g->waiting--;
+	auth_metrics_argon2_depth(g->waiting);
 	w->state = EVICTED;
 	pthread_cond_signal(&w->cv);
 	return true;
@@ -152,6 +156,7 @@ wait_for_slot(auth_hash_gate *g, auth_hash_kind kind, int64_t wait_ms)
 	pthread_cond_init(&w.cv, &g->cv_attr);
 	push(&g->q[kind], &w);
 	g->waiting++;
+	auth_metrics_argon2_depth(g->waiting);
 	struct timespec until = monotonic_after(wait_ms < 0 ? 0 : wait_ms);
 	while (w.state == WAITING) {
 		int rc = wait_ms < 0
@@ -160,6 +165,7 @@ wait_for_slot(auth_hash_gate *g, auth_hash_kind kind, int64_t wait_ms)
 		if (rc == ETIMEDOUT && w.state == WAITING) {
 			unlink_waiter(&g->q[kind], &w);
 			g->waiting--;
+			auth_metrics_argon2_depth(g->waiting);
 			break;
 		}
 	}
@@ -277,6 +283,7 @@ auth_hash_gate_leave(auth_hash_gate *g, int64_t hash_us)
 		/* The slot passes straight to the first waiter. */
 		unlink_waiter(q, w);
 		g->waiting--;
+		auth_metrics_argon2_depth(g->waiting);
 		w->state = GRANTED;
 		pthread_cond_signal(&w->cv);
 	} else {

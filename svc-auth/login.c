@@ -7,6 +7,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
+#include "auth_metrics.h"
 #include "auth_validate.h"
 #include "auth_worker.h"
 #include "core/clock.h"
@@ -294,6 +295,7 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 	                           la->username, u, hash, sizeof(hash))
 	                     : CORE_NOT_FOUND;
 	if (st != CORE_OK && st != CORE_NOT_FOUND) {
+		auth_metrics_login(AUTH_LOGIN_ERROR);
 		return auth_storage_error(c, st);
 	}
 	const char *h = st == CORE_OK ? hash : w->cfg->dummy_hash;
@@ -302,17 +304,21 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 	bool good = vs == CORE_OK && match && st == CORE_OK;
 	sodium_memzero(hash, sizeof(hash));
 	if (vs != CORE_OK) {
+		auth_metrics_login(AUTH_LOGIN_ERROR);
 		return vs; /* the hash gate's refusal, answered on c */
 	}
 	if (!good) {
+		auth_metrics_login(AUTH_LOGIN_BAD_CREDENTIALS);
 		core_log_kv(
 		    CORE_LOG_INFO, "login failed", "client_ip", la->ip, NULL);
 		return core_call_error(c, CORE_UNAUTHENTICATED, BAD_LOGIN);
 	}
 	if (strcmp(u->status, "active") != 0) {
+		auth_metrics_login(AUTH_LOGIN_DISABLED);
 		return core_call_error(c, CORE_PERMISSION_DENIED, DISABLED);
 	}
 	if (w->cfg->require_verified_email && !u->email_verified) {
+		auth_metrics_login(AUTH_LOGIN_DISABLED);
 		return core_call_error(c, CORE_PERMISSION_DENIED, UNVERIFIED);
 	}
 	return CORE_OK;
@@ -354,21 +360,47 @@ auth_login(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	auth_user u;
 	int64_t t0 = 0;
 
+	/* A request that fails its checks is no attempt: not counted. */
 	core_status st = login_args(c, req, &la);
-	if (st != CORE_OK || (st = login_throttle(c, &la)) != CORE_OK ||
-	    (st = login_check(c, &la, req->password, &u, &t0)) != CORE_OK) {
+	if (st != CORE_OK) {
 		return st;
+	}
+	if ((st = login_throttle(c, &la)) != CORE_OK) {
+		auth_metrics_login(st == CORE_RESOURCE_EXHAUSTED
+		                       ? AUTH_LOGIN_THROTTLED
+		                       : AUTH_LOGIN_ERROR);
+		return st;
+	}
+	if ((st = login_check(c, &la, req->password, &u, &t0)) != CORE_OK) {
+		return st; /* counted there */
 	}
 	login_succeeded(w, &la);
 	/* With two-factor login on, a ticket instead of tokens (mfa.c). */
 	bool ticket = false;
-	if ((st = auth_mfa_login_ticket(c, &u, la.ip, la.ua, resp, &ticket)) !=
-	        CORE_OK ||
-	    ticket) {
+	st = auth_mfa_login_ticket(c, &u, la.ip, la.ua, resp, &ticket);
+	if (st != CORE_OK || ticket) {
+		auth_metrics_login(ticket ? AUTH_LOGIN_MFA_REQUIRED
+		                          : auth_login_outcome_of(st));
 		return st;
 	}
-	return auth_login_complete(
-	    c, &u, t0, la.ip, la.ua, CORE_AMR_PWD, resp);
+	st = auth_login_complete(c, &u, t0, la.ip, la.ua, CORE_AMR_PWD, resp);
+	auth_metrics_login(auth_login_outcome_of(st));
+	return st;
+}
+
+auth_login_outcome
+auth_login_outcome_of(core_status st)
+{
+	switch (st) {
+	case CORE_OK:
+		return AUTH_LOGIN_SUCCESS;
+	case CORE_UNAUTHENTICATED:
+		return AUTH_LOGIN_BAD_CREDENTIALS;
+	case CORE_PERMISSION_DENIED:
+		return AUTH_LOGIN_DISABLED;
+	default:
+		return AUTH_LOGIN_ERROR;
+	}
 }
 
 core_status
@@ -455,6 +487,12 @@ auth_refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	core_status st = auth_session_refresh(w->db.redis, req->refresh_token,
 	    w->cfg->refresh_grace_ms, w->cfg->refresh_ttl_s, fresh, &s,
 	    &result);
+	if (st != CORE_OK || result != AUTH_REFRESH_OK) {
+		auth_metrics_refresh(st != CORE_OK ? AUTH_REFRESH_ERROR
+		                     : result == AUTH_REFRESH_REUSED
+		                         ? AUTH_REFRESH_REUSE
+		                         : AUTH_REFRESH_BAD);
+	}
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
@@ -478,6 +516,12 @@ auth_refresh(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		st = issue_tokens(c, &u, s.sid, fresh, t, resp);
 	}
 	sodium_memzero(fresh, sizeof(fresh));
+	/* A session that ended (or a user disabled) since the rotation makes
+	 * the token invalid after all. */
+	auth_metrics_refresh(st == CORE_OK ? AUTH_REFRESHED
+	                     : st == CORE_UNAUTHENTICATED
+	                         ? AUTH_REFRESH_BAD
+	                         : AUTH_REFRESH_ERROR);
 	return st;
 }
 

@@ -9,6 +9,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
+#include "auth_metrics.h"
 #include "core/rpc.h"
 #include "users_repo.h"
 
@@ -19,6 +20,11 @@ core_status auth_refresh(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
 core_status auth_logout(
     core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out);
+
+/* The outcome a login that ended with st (answered on its call) counts
+ * as: OK success, UNAUTHENTICATED bad_credentials, PERMISSION_DENIED
+ * disabled, anything else error. */
+auth_login_outcome auth_login_outcome_of(core_status st);
 
 /* A new session for u, whose password the caller has just proven, and its
  * tokens into resp, as Login answers them (without a device token): for a

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "auth_metrics.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "mail_sender.h"
@@ -248,12 +249,14 @@ send_one(const auth_mail_sender_config *cfg, core_pg *pg)
 	core_status st;
 	if (rc == CURLE_OK) {
 		atomic_fetch_add(&n_sent, 1);
+		auth_metrics_mail(AUTH_MAIL_SENT, 1);
 		st = auth_outbox_sent(pg, row.id);
 		log_counts(
 		    CORE_LOG_INFO, "mail sent", row.id, row.attempts, NULL);
 	} else {
 		bool dead = row.attempts >= cfg->max_attempts;
 		atomic_fetch_add(dead ? &n_dead : &n_failed, 1);
+		auth_metrics_mail(AUTH_MAIL_FAILED, 1);
 		st = auth_outbox_failed(
 		    pg, row.id, backoff_s(cfg, row.attempts), dead, err);
 		log_counts(dead ? CORE_LOG_ERROR : CORE_LOG_WARN,
@@ -288,6 +291,24 @@ report(core_pg *pg, int64_t last[AUTH_OUTBOX_N_STATES])
 	    "sent", v[2], "dead", v[3], NULL);
 }
 
+/* The outbox's backlog into its gauges, once per poll_ms at most (at
+ * *next, monotonic ms), also while a backlog is drained. Here, in the
+ * sender's loop, and not at each scrape: a scrape must never wait for the
+ * database. */
+static void
+gauge_backlog(const auth_mail_sender_config *cfg, core_pg *pg, int64_t *next)
+{
+	int64_t now = core_monotonic_ms();
+	int64_t n = 0, oldest_ms = 0;
+	if (now < *next) {
+		return;
+	}
+	*next = now + cfg->poll_ms;
+	if (auth_outbox_backlog(pg, &n, &oldest_ms) == CORE_OK) {
+		auth_metrics_outbox(n, (double) oldest_ms / 1000.0);
+	}
+}
+
 /* Waits ms or until stopped. Returns true when stopped. */
 static bool
 wait_stop(int ms)
@@ -320,14 +341,17 @@ run(void *arg)
 		return NULL;
 	}
 	int64_t last[AUTH_OUTBOX_N_STATES] = {-1, -1, -1, -1};
-	int64_t next_report = 0;
+	int64_t next_report = 0, next_gauge = 0;
 	for (;;) {
 		/* Drain what is due, then sleep. */
 		while (send_one(cfg, pg)) {
 			if (wait_stop(0)) {
 				goto done;
 			}
+			gauge_backlog(cfg, pg, &next_gauge);
 		}
+		next_gauge = 0; /* drained: the gauge says so now */
+		gauge_backlog(cfg, pg, &next_gauge);
 		if (core_unix_ms() >= next_report) {
 			report(pg, last);
 			next_report = core_unix_ms() + REPORT_EVERY_MS;

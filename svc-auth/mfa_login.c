@@ -9,6 +9,7 @@
 
 #include "auth/v1/auth.pb-c.h"
 
+#include "auth_metrics.h"
 #include "auth_validate.h"
 #include "auth_worker.h"
 #include "core/clock.h"
@@ -192,8 +193,9 @@ known_device(core_call *c, const char *token, const auth_user *u,
 	       strcmp(user_id, u->id) == 0;
 }
 
-core_status
-auth_login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+/* LoginMfa but for its count. */
+static core_status
+login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	const Auth__V1__LoginMfaRequest *req =
 	    (const Auth__V1__LoginMfaRequest *) in;
@@ -238,4 +240,27 @@ auth_login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	}
 	return auth_login_complete(
 	    c, &u, t0, ip, ua, CORE_AMR_PWD | CORE_AMR_OTP, resp);
+}
+
+core_status
+auth_login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+	core_status st = login_mfa(c, in, out);
+	/* A request that fails its checks is no attempt: not counted. A
+	 * ticket or code refused, or two-factor login turned off since the
+	 * ticket, is a failed second step. */
+	switch (st) {
+	case CORE_INVALID_ARGUMENT:
+		break;
+	case CORE_UNAUTHENTICATED:
+	case CORE_FAILED_PRECONDITION:
+		auth_metrics_login(AUTH_LOGIN_MFA_FAILED);
+		break;
+	case CORE_RESOURCE_EXHAUSTED:
+		auth_metrics_login(AUTH_LOGIN_THROTTLED);
+		break;
+	default:
+		auth_metrics_login(auth_login_outcome_of(st));
+	}
+	return st;
 }

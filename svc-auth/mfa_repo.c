@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "auth_metrics.h"
 #include "mfa_repo.h"
 
 /* The bytea literal of b (n bytes) for a text parameter: "\x" and hex. */
@@ -127,7 +128,7 @@ auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
 	/* The old codes (of an earlier time two-factor login was on) go;
 	 * their hashes differ from the new ones, so the delete and the
 	 * insert of one statement do not meet. */
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH t AS (UPDATE user_totp SET enabled = true, enabled_at = "
 	    "now(), last_step = $2::bigint WHERE user_id = $1::uuid AND NOT "
 	    "enabled AND created_at > now() - make_interval(secs => "
@@ -142,6 +143,7 @@ auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
 	    "u.id = t.user_id) "
 	    "SELECT 1 FROM t",
 	    7, params, done);
+	return auth_metrics_mail_queued(st, done, 1);
 }
 
 core_status
@@ -178,7 +180,7 @@ auth_mfa_replace_codes(core_pg *pg, const char *user_id,
 	hash_array(hashes, arr);
 	const char *params[] = {
 	    user_id, arr, mail->subject, mail->text, mail->html};
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH t AS (SELECT user_id FROM user_totp WHERE user_id = "
 	    "$1::uuid AND enabled FOR UPDATE), "
 	    "d AS (DELETE FROM mfa_recovery_codes WHERE user_id IN "
@@ -191,6 +193,7 @@ auth_mfa_replace_codes(core_pg *pg, const char *user_id,
 	    "u.id = t.user_id) "
 	    "SELECT 1 FROM t",
 	    5, params, done);
+	return auth_metrics_mail_queued(st, done, 1);
 }
 
 core_status
@@ -215,5 +218,5 @@ auth_mfa_remove(core_pg *pg, const char *user_id, const auth_mfa_mail *mail,
 	}
 	*was_enabled = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
-	return CORE_OK;
+	return auth_metrics_mail_queued(CORE_OK, was_enabled, 1);
 }

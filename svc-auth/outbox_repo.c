@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_metrics.h"
 #include "outbox_repo.h"
 
 core_status
@@ -39,7 +40,7 @@ auth_tokens_resend_verification(
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {u->id, u->email, mail->token_hash_hex, ttl,
 	    mail->subject, mail->text, mail->html};
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id FROM users WHERE id = $1::uuid AND "
 	    "email = $2 AND NOT email_verified AND status = 'active' "
 	    "FOR UPDATE), "
@@ -54,6 +55,7 @@ auth_tokens_resend_verification(
 	    "body_html) SELECT $2, $5, $6, $7 FROM u) "
 	    "SELECT 1 FROM u",
 	    7, params, done);
+	return auth_metrics_mail_queued(st, done, 1);
 }
 
 core_status
@@ -154,13 +156,33 @@ auth_outbox_counts(core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES])
 }
 
 core_status
+auth_outbox_backlog(core_pg *pg, int64_t *n, int64_t *oldest_ms)
+{
+	PGresult *r = NULL;
+	core_status st = core_pg_exec(pg,
+	    "SELECT count(*), coalesce((extract(epoch FROM "
+	    "now() - min(created_at)) * 1000)::bigint, 0) FROM outbox "
+	    "WHERE state IN ('queued', 'sending')",
+	    0, NULL, &r);
+	if (st != CORE_OK) {
+		return st;
+	}
+	*n = core_pg_int64(r, 0, 0);
+	*oldest_ms = core_pg_int64(r, 0, 1);
+	PQclear(r);
+	return CORE_OK;
+}
+
+core_status
 auth_outbox_queue(core_pg *pg, const char *recipient, const auth_mail_msg *m)
 {
 	const char *params[] = {recipient, m->subject, m->text, m->html};
-	return core_pg_command(pg,
+	static const bool one = true;
+	core_status st = core_pg_command(pg,
 	    "INSERT INTO outbox (recipient, subject, body_text, body_html) "
 	    "VALUES ($1, $2, $3, $4)",
 	    4, params);
+	return auth_metrics_mail_queued(st, &one, 1);
 }
 
 core_status
@@ -173,7 +195,7 @@ auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
 	    ch->to_old->subject, ch->to_old->text, ch->to_old->html};
 	/* One statement, so one transaction: the token (or the voiding of
 	 * the previous one) and both mails exist together or not at all. */
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id, email FROM users WHERE id = $1::uuid "
 	    "AND status = 'active' FOR UPDATE), "
 	    "d AS (DELETE FROM one_time_tokens WHERE $3::text IS NULL "
@@ -193,6 +215,7 @@ auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
 	    "body_html) SELECT u.email, $8, $9, $10 FROM u) "
 	    "SELECT 1 FROM u",
 	    10, params, done);
+	return auth_metrics_mail_queued(st, done, 2);
 }
 
 core_status

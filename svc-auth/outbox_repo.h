@@ -60,6 +60,11 @@ core_status auth_outbox_failed(
 core_status auth_outbox_counts(
     core_pg *pg, int64_t counts[AUTH_OUTBOX_N_STATES]);
 
+/* The rows waiting to be sent (queued, or sending) into *n, and the age
+ * of the oldest of them in ms into *oldest_ms (0 when none). A read of
+ * the partial index outbox_pending only. */
+core_status auth_outbox_backlog(core_pg *pg, int64_t *n, int64_t *oldest_ms);
+
 /* Queues m to recipient, alone: a mail that goes with no other change
  * (registration with a taken address). */
 core_status auth_outbox_queue(

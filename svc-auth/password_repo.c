@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth_metrics.h"
 #include "password_repo.h"
 
 /* Copies the first row's id, username and email. */
@@ -52,7 +53,7 @@ auth_reset_token_write(core_pg *pg, const auth_reset_user *u,
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {u->id, u->email, mail->token_hash_hex, ttl,
 	    mail->subject, mail->text, mail->html};
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id FROM users WHERE id = $1::uuid AND "
 	    "email = $2 AND status = 'active' FOR UPDATE), "
 	    "t AS (INSERT INTO one_time_tokens "
@@ -66,6 +67,7 @@ auth_reset_token_write(core_pg *pg, const auth_reset_user *u,
 	    "body_html) SELECT $2, $5, $6, $7 FROM u) "
 	    "SELECT 1 FROM u",
 	    7, params, done);
+	return auth_metrics_mail_queued(st, done, 1);
 }
 
 core_status
@@ -90,7 +92,7 @@ auth_reset_token_use(core_pg *pg, const char *hash_hex, const char *user_id,
 	    notice->subject, notice->text, notice->html};
 	/* The token is deleted even when it has expired meanwhile: spent
 	 * either way. */
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH t AS (DELETE FROM one_time_tokens "
 	    "WHERE token_hash = decode($1, 'hex') AND "
 	    "purpose = 'reset_password' AND user_id = $2::uuid "
@@ -102,6 +104,7 @@ auth_reset_token_use(core_pg *pg, const char *hash_hex, const char *user_id,
 	    "body_html) SELECT u.email, $4, $5, $6 FROM u) "
 	    "SELECT 1 FROM u",
 	    6, params, done);
+	return auth_metrics_mail_queued(st, done, 1);
 }
 
 core_status
@@ -112,7 +115,7 @@ auth_password_set(core_pg *pg, const char *user_id, const char *password_hash,
 	    notice->text, notice->html};
 	/* A reset link asked for before the change would set the password
 	 * back to the asker's choice: it goes. */
-	return core_pg_exec_found(pg,
+	core_status st = core_pg_exec_found(pg,
 	    "WITH u AS (UPDATE users SET password_hash = $2, "
 	    "updated_at = now() WHERE id = $1::uuid AND status = 'active' "
 	    "RETURNING id, email), "
@@ -122,4 +125,5 @@ auth_password_set(core_pg *pg, const char *user_id, const char *password_hash,
 	    "body_html) SELECT u.email, $3, $4, $5 FROM u) "
 	    "SELECT 1 FROM u",
 	    5, params, done);
+	return auth_metrics_mail_queued(st, done, 1);
 }

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "auth_metrics.h"
 #include "auth_worker.h"
 #include "core/log.h"
 #include "passwords.h"
@@ -56,6 +57,8 @@ enter(core_call *c, auth_hash_kind kind, int64_t *t0)
 		return busy(c, retry);
 	}
 	if (st == CORE_OK) {
+		auth_metrics_argon2_wait(
+		    (double) (monotonic_us() - *t0) / 1e6);
 		core_log_kv(CORE_LOG_DEBUG, "password hash started", "kind",
 		    kind == AUTH_HASH_LOGIN ? "login" : "register", NULL);
 		return CORE_OK;

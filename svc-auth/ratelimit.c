@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth_metrics.h"
 #include "core/log.h"
 #include "ratelimit.h"
 
@@ -64,6 +65,7 @@ auth_ratelimit_hit(core_redis *r, int n, const char *const *keys,
 	}
 	bool ok = true;
 	long long wait_ms = 0;
+	int worst = 0; /* the key whose window ends last decides the wait */
 	for (int i = 0; i < n; i++) {
 		const redisReply *c = rep->element[2 * i];
 		const redisReply *t = rep->element[2 * i + 1];
@@ -73,13 +75,17 @@ auth_ratelimit_hit(core_redis *r, int n, const char *const *keys,
 			goto done;
 		}
 		if (c->integer > limits[i]) {
-			ok = false;
-			if (t->integer > wait_ms) {
+			if (ok || t->integer > wait_ms) {
 				wait_ms = t->integer;
+				worst = i;
 			}
+			ok = false;
 		}
 	}
 	*allowed = ok;
+	if (!ok) {
+		auth_metrics_throttled(keys[worst]);
+	}
 	if (retry_after_s != NULL) {
 		// Rounded up, and at least 1: "retry in 0 s" invites a loop.
 		long long s = ok ? 0 : (wait_ms + 999) / 1000;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_metrics.h"
 #include "auth_validate.h"
 #include "users_repo.h"
 
@@ -68,6 +69,7 @@ auth_users_insert(core_pg *pg, const char *username, const char *email,
 	}
 	read_user(r, out);
 	PQclear(r);
+	auth_metrics_mail(AUTH_MAIL_QUEUED, 1); /* with the user */
 	return CORE_OK;
 }
 

@@ -25,6 +25,28 @@ static const char fill_script[] =
     "if tonumber(ARGV[2]) < min then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) return 1";
 
+/* w's series of user_profile_cache_total, for the calling thread's
+ * component (the worker's). */
+static void
+cache_metrics_init(user_worker *w)
+{
+	static const char *const labels[] = {"result", NULL};
+	static const char *const results[USER_CACHE_N_RESULTS] = {
+	    [USER_CACHE_HIT] = "hit",
+	    [USER_CACHE_MISS] = "miss",
+	    [USER_CACHE_ERROR] = "error",
+	};
+	core_metric *f = core_metric_family(CORE_METRIC_COUNTER,
+	    "user_profile_cache_total",
+	    "GetProfile's reads of the profile cache by result (a miss or an "
+	    "error reads the database).",
+	    labels, NULL, 0);
+	for (int i = 0; i < USER_CACHE_N_RESULTS; i++) {
+		const char *v[] = {results[i]};
+		w->cache[i] = core_metric_series_get(f, NULL, v);
+	}
+}
+
 void *
 user_worker_init(void *arg)
 {
@@ -33,6 +55,7 @@ user_worker_init(void *arg)
 	    sizeof(*w), cfg->database_url, cfg->redis_url);
 	if (w != NULL) {
 		w->cfg = cfg;
+		cache_metrics_init(w);
 	}
 	return w;
 }
@@ -189,6 +212,11 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 		    user__v1__profile__unpack(core_arena_allocator(a),
 		        cached->len, (const uint8_t *) cached->str);
 	}
+	core_metric_inc(
+	    w->cache[resp->profile != NULL ? USER_CACHE_HIT
+	             : cached != NULL && cached->type == REDIS_REPLY_NIL
+	                 ? USER_CACHE_MISS
+	                 : USER_CACHE_ERROR]);
 	if (resp->profile != NULL) {
 		return CORE_OK; /* hit */
 	}

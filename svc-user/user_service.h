@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "core/call_auth.h"
+#include "core/metrics.h"
 #include "core/pg.h"
 #include "core/redis.h"
 #include "core/rpc.h"
@@ -16,9 +17,19 @@ typedef struct user_config {
 	int cache_ttl_s;
 } user_config;
 
+/* user_profile_cache_total{result}: GetProfile's cache reads. */
+typedef enum user_cache_result {
+	USER_CACHE_HIT,   /* "hit" */
+	USER_CACHE_MISS,  /* "miss": read from the database */
+	USER_CACHE_ERROR, /* "error": no answer, or an entry that is no
+	                     profile; read from the database */
+	USER_CACHE_N_RESULTS,
+} user_cache_result;
+
 typedef struct user_worker {
 	core_store db; /* its own connections; first (core_store_worker_*) */
 	const user_config *cfg;
+	core_metric_series *cache[USER_CACHE_N_RESULTS]; /* its component's */
 } user_worker;
 
 /* UserService's methods and their rules: each needs a user token

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/jwks_cache.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 /* One fetched key set. Verifiers hold a reference while they use it, so a
  * refetch can replace it without waiting for them or locking them out. */
@@ -60,7 +61,27 @@ struct core_jwks_cache {
 	core_jwks_fetch_fn fetch;
 	void *arg;
 	int min_refetch_ms;
+	/* jwks_refetches_total{outcome="ok"|"error"} of the component that
+	 * made the cache. */
+	core_metric_series *fetched_ok, *fetch_failed;
 };
+
+/* The cache's series, for the calling thread's component. */
+static void
+metrics_init(core_jwks_cache *c)
+{
+	static const char *const labels[] = {"outcome", NULL};
+	static const char *const ok[] = {"ok"}, *const error[] = {"error"};
+	core_metric *f = core_metric_family(CORE_METRIC_COUNTER,
+	    "jwks_refetches_total",
+	    "Fetches of svc-auth's public keys (JWKS) by outcome: the first, "
+	    "those for an unknown kid and those of a set past its max age.",
+	    labels, NULL, 0);
+	if (f != NULL) {
+		c->fetched_ok = core_metric_series_get(f, NULL, ok);
+		c->fetch_failed = core_metric_series_get(f, NULL, error);
+	}
+}
 
 core_jwks_cache *
 core_jwks_cache_new(core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms)
@@ -80,6 +101,7 @@ core_jwks_cache_new(core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms)
 	}
 	c->fetch = fetch;
 	c->arg = arg;
+	metrics_init(c);
 	c->min_refetch_ms = min_refetch_ms < 0 ? 0 : min_refetch_ms;
 	c->memo = calloc(MEMO_SLOTS, sizeof(*c->memo));
 	if (c->memo == NULL) {
@@ -257,6 +279,7 @@ refresh(core_jwks_cache *c, uint64_t seen, need why)
 	// No lock is held while fetching: verifiers with fresh keys go on.
 	int64_t max_age = 0;
 	core_jwks *set = fetch_set(c, &max_age);
+	core_metric_inc(set != NULL ? c->fetched_ok : c->fetch_failed);
 	snapshot *old = NULL;
 	bool changed = false;
 	pthread_mutex_lock(&c->mu);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/pg.h"
 #include "pg_internal.h"
+#include "store_metrics.h"
 
 /* Reconnecting: after a connect attempt that failed slowly (a timeout: the
  * host is unreachable) calls fail at once for RECONNECT_MS; after one that
@@ -37,6 +38,7 @@ struct core_pg {
 	bool wait_for_try;   /* a call before next_try_ms waits for it */
 	char sqlstate[6];
 	char error[512];
+	store_metrics m; /* the opening thread's component's series */
 };
 
 /* Defaults added when the url does not set them: a dead host must fail a
@@ -150,6 +152,7 @@ drop(core_pg *pg)
 	PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->farewell = false;
+	store_metrics_disconnected(&pg->m);
 }
 
 /* libpq prints notices ("relation already exists, skipping") on stderr by
@@ -276,6 +279,7 @@ connect_now(core_pg *pg)
 		return false;
 	}
 	pg->conn = c;
+	store_metrics_connected(&pg->m);
 	return true;
 }
 
@@ -311,6 +315,7 @@ core_pg_open(const char *url)
 	if (pg == NULL) {
 		return NULL;
 	}
+	store_metrics_init(&pg->m, STORE_PG);
 	int rv = build_params(pg, url != NULL ? url : "");
 	if (rv < 0) {
 		core_pg_close(pg);
@@ -454,9 +459,11 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	return keep;
 }
 
-core_status
-core_pg_exec(core_pg *pg, const char *sql, int nparams,
-    const char *const *params, PGresult **out)
+/* core_pg_exec but for its metrics; *sent says whether the statement
+ * went to a server (a call that found no connection did not). */
+static core_status
+exec_statement(core_pg *pg, const char *sql, int nparams,
+    const char *const *params, PGresult **out, bool *sent)
 {
 	*out = NULL;
 	pg->sqlstate[0] = '\0';
@@ -464,6 +471,7 @@ core_pg_exec(core_pg *pg, const char *sql, int nparams,
 		if (!ensure(pg)) {
 			return CORE_UNAVAILABLE;
 		}
+		*sent = true;
 		bool unrun;
 		PGresult *res = run_once(pg, sql, nparams, params, &unrun);
 		ExecStatusType est =
@@ -486,6 +494,20 @@ core_pg_exec(core_pg *pg, const char *sql, int nparams,
 		PQclear(res);
 		drop(pg);
 	}
+}
+
+core_status
+core_pg_exec(core_pg *pg, const char *sql, int nparams,
+    const char *const *params, PGresult **out)
+{
+	double t0 = store_metrics_now();
+	bool sent = false;
+	core_status st = exec_statement(pg, sql, nparams, params, out, &sent);
+	/* The latency of statements that reached a server only: a call that
+	 * fails at once while the handle waits to reconnect says nothing
+	 * about the server's speed. */
+	store_metrics_done(&pg->m, store_outcome_of(st), 1, sent ? t0 : 0);
+	return st;
 }
 
 int

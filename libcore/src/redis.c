@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/redis.h"
 #include "core/text.h"
+#include "store_metrics.h"
 
 /* The reconnect policy of pg.c: after a slow failed connect calls fail at
  * once for RECONNECT_MS; after a quick refusal the next attempt comes
@@ -31,6 +32,7 @@ struct core_redis {
 	int64_t next_try_ms; /* no connect attempt before this time */
 	bool wait_for_try;   /* a call before next_try_ms waits for it */
 	char error[256];
+	store_metrics m; /* the opening thread's component's series */
 };
 
 /* ---- URL ---------------------------------------------------------------- */
@@ -205,6 +207,7 @@ drop(core_redis *r)
 {
 	redisFree(r->ctx);
 	r->ctx = NULL;
+	store_metrics_disconnected(&r->m);
 }
 
 /* Runs AUTH or SELECT on a fresh context. 0, or -1 with r->error set. */
@@ -316,6 +319,7 @@ connect_now(core_redis *r)
 		    end + (r->wait_for_try ? RETRY_GAP_MS : RECONNECT_MS);
 		return false;
 	}
+	store_metrics_connected(&r->m);
 	return true;
 }
 
@@ -357,6 +361,7 @@ core_redis_open(const char *url)
 	if (r == NULL) {
 		return NULL;
 	}
+	store_metrics_init(&r->m, STORE_REDIS);
 	if (core_redis_parse_url(url, &r->url) != 0) {
 		// Not the url itself: it may carry the password.
 		core_log_error("redis: malformed url");
@@ -424,11 +429,34 @@ fail:;
 	           : CORE_UNAVAILABLE;
 }
 
+/* Counts the n commands of a round trip that began at t0 (0: none
+ * reached a server) and ended with st: on success each by its reply (an
+ * error reply is an error), else all alike. */
+static void
+count_commands(
+    core_redis *r, int n, core_status st, redisReply **replies, double t0)
+{
+	if (st != CORE_OK) {
+		store_metrics_done(
+		    &r->m, store_outcome_of(st), (unsigned) n, t0);
+		return;
+	}
+	unsigned errors = 0;
+	for (int i = 0; i < n; i++) {
+		errors += replies[i]->type == REDIS_REPLY_ERROR;
+	}
+	store_metrics_done(&r->m, STORE_OK, (unsigned) n - errors, t0);
+	if (errors > 0) {
+		store_metrics_done(&r->m, STORE_ERROR, errors, 0);
+	}
+}
+
 /* exchange on a context that passed ensure; once more on a new context
- * when nothing reached the server. */
+ * when nothing reached the server. *sent says whether anything went to a
+ * server. */
 static core_status
-send_commands(core_redis *r, int n, char *const *cmds, const int *lens,
-    redisReply **replies)
+try_commands(core_redis *r, int n, char *const *cmds, const int *lens,
+    redisReply **replies, bool *sent)
 {
 	for (int i = 0; i < n; i++) {
 		replies[i] = NULL;
@@ -437,6 +465,7 @@ send_commands(core_redis *r, int n, char *const *cmds, const int *lens,
 		if (!ensure(r)) {
 			return CORE_UNAVAILABLE;
 		}
+		*sent = true;
 		bool unsent;
 		core_status st = exchange(r, n, cmds, lens, replies, &unsent);
 		if (st == CORE_OK) {
@@ -455,6 +484,20 @@ send_commands(core_redis *r, int n, char *const *cmds, const int *lens,
 	}
 }
 
+/* try_commands, counted. The latency is that of round trips that reached
+ * a server: a call that fails at once while the handle waits to
+ * reconnect says nothing about the server's speed. */
+static core_status
+send_commands(core_redis *r, int n, char *const *cmds, const int *lens,
+    redisReply **replies)
+{
+	double t0 = store_metrics_now();
+	bool sent = false;
+	core_status st = try_commands(r, n, cmds, lens, replies, &sent);
+	count_commands(r, n, st, replies, sent ? t0 : 0);
+	return st;
+}
+
 /* Sends one formatted command (len < 0: the format was bad) and maps an
  * error reply. Frees cmd; *out gets the reply on success. */
 static core_status
@@ -465,6 +508,7 @@ one_command(core_redis *r, char *cmd, int len, redisReply **out)
 		set_error(r, "bad command format");
 		core_log_kv(
 		    CORE_LOG_ERROR, "redis command not formatted", NULL);
+		store_metrics_done(&r->m, STORE_ERROR, 1, 0);
 		return CORE_INTERNAL;
 	}
 	redisReply *rep;

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "core/jwks_cache.h"
+#include "core/metrics.h"
 
 #define NOW INT64_C(1700000000)
 #define ISS "https://auth.test"
@@ -1732,6 +1733,67 @@ test_jwks_cache_fetch_failure_keeps_old_keys(void **state)
 	fetcher_fini(&f);
 }
 
+/* The value of sample (name and labels, as rendered) in the registry's
+ * text, 0 when it is not there. */
+static double
+scraped(const char *sample)
+{
+	char *text = core_metrics_render(NULL);
+	assert_non_null(text);
+	char key[256];
+	snprintf(key, sizeof(key), "\n%s ", sample);
+	const char *at = strstr(text, key);
+	double v = at != NULL ? strtod(at + strlen(key), NULL) : 0;
+	free(text);
+	return v;
+}
+
+#define REFETCHED_OK "jwks_refetches_total{component=\"core\",outcome=\"ok\"}"
+#define REFETCH_FAILED                                                        \
+	"jwks_refetches_total{component=\"core\",outcome=\"error\"}"
+
+static void
+test_jwks_cache_counts_fetches_by_outcome(void **state)
+{
+	(void) state;
+	char tok_a[TOKMAX], tok_b[TOKMAX];
+	core_jwt_claims c;
+	const char *why;
+	fetcher f;
+	fetcher_init(&f, 0);
+	good_claims(&c);
+	assert_int_equal(core_jwt_sign(&c, kid_a, sk_a, tok_a, TOKMAX), 0);
+	assert_int_equal(core_jwt_sign(&c, kid_b, sk_b, tok_b, TOKMAX), 0);
+	double ok0 = scraped(REFETCHED_OK), failed0 = scraped(REFETCH_FAILED);
+	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 0);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_a, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_true(scraped(REFETCHED_OK) == ok0 + 1);
+	assert_true(scraped(REFETCH_FAILED) == failed0);
+	// An unknown kid while svc-auth is down: a failed refetch.
+	fetcher_fail(&f);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
+	    CORE_JWT_UNKNOWN_KID);
+	assert_true(scraped(REFETCH_FAILED) == failed0 + 1);
+	// A document that is no JWKS counts as a failure too.
+	fetcher_serve(&f, true, "{\"keys\":[{\"kty\":\"RSA\"}]}");
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
+	    CORE_JWT_UNKNOWN_KID);
+	assert_true(scraped(REFETCH_FAILED) == failed0 + 2);
+	// Back: the unknown kid is fetched and known.
+	fetcher_serve(&f, true, NULL);
+	assert_int_equal(
+	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
+	    CORE_JWT_OK);
+	assert_true(scraped(REFETCHED_OK) == ok0 + 2);
+	assert_int_equal(atomic_load(&f.calls), 4);
+	core_jwks_cache_free(cache);
+	fetcher_fini(&f);
+}
+
 static void
 test_jwks_cache_remembers_verified_tokens_but_rechecks_time(void **state)
 {
@@ -1964,6 +2026,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_jwks_cache_same_set_again_keeps_its_generation),
 	    cmocka_unit_test(test_jwks_cache_fetch_failure_keeps_old_keys),
+	    cmocka_unit_test(test_jwks_cache_counts_fetches_by_outcome),
 	    cmocka_unit_test(
 	        test_jwks_cache_remembers_verified_tokens_but_rechecks_time),
 	};
