@@ -2,6 +2,12 @@
 metric reference of docs/operations.md.
 
 Usage: check_observability.py CHECKOUT
+       check_observability.py --served CHECKOUT SCRAPE...
+
+With --served (runtime.sh, on what the compose processes served): every
+metric of the reference is in one of the scrapes (Prometheus text files),
+with the reference's type, and every family they serve is in the
+reference.
 
 promtool (Debian's prometheus package) checks prometheus.yml (`check
 config`, which also checks the rule file it names), rules.yml (`check
@@ -351,7 +357,32 @@ def check_k8s(c, root, obs):
     c.check(seen == set(PORTS), f"k8s: Deployments of {sorted(seen)}")
 
 
+def served(root, scrapes):
+    """The reference against the # TYPE lines of what processes served."""
+    c = deploylib.Checks("metrics served")
+    with open(os.path.join(root, "docs/operations.md"), encoding="utf-8") as f:
+        ref = reference(f.read())
+    types = {}
+    for path in scrapes:
+        with open(path, encoding="utf-8") as f:
+            for m in re.finditer(r"^# TYPE (\S+) (\S+)$", f.read(), re.M):
+                types[m.group(1)] = m.group(2)
+    c.check(bool(types), "nothing was served")
+    for name, (kind, _) in sorted(ref.items()):
+        if name in BUILTIN:
+            continue
+        c.check(types.get(name) == kind,
+                f"{name}: the reference says {kind}, the processes serve "
+                f"{types.get(name, 'nothing')}")
+    for name in sorted(set(types) - set(ref)):
+        c.check(False, f"{name} ({types[name]}) is served but not in "
+                       "docs/operations.md's Metric reference")
+    return c.finish()
+
+
 def main():
+    if sys.argv[1] == "--served":
+        return served(os.path.abspath(sys.argv[2]), sys.argv[3:])
     root = os.path.abspath(sys.argv[1])
     obs = os.path.join(root, "deploy/observability")
     c = deploylib.Checks("observability")

@@ -418,6 +418,11 @@ check "svc-auth counted the login" counted svc-auth \
 	'rpc_server_calls_total\{component="svc-auth",method="/auth.v1.AuthService/Login",code="OK"\}'
 check "the edge counted its calls to svc-admin" counted edge \
 	'rpc_client_calls_total\{component="edge",target="svc-admin",code="OK"\}'
+# The names the alert rules and the dashboard read (the metric reference of
+# docs/operations.md, which check_observability.py holds them to) are the
+# ones the processes serve, with the same types.
+served() { "$python" "$here/check_observability.py" --served "$ROOT" "$work/"*.prom >&2; }
+check "the processes serve every metric of the reference, and no other" served
 
 # svc-admin's roles cannot change the audit log.
 app="SET ROLE microcore_admin_app"
