@@ -15,8 +15,10 @@
 # with the password of the secret auth_smtp_password, from AUTH_MAIL_FROM,
 # its link at AUTH_PUBLIC_BASE_URL verifies the address through the edge,
 # and neither the password nor the link is logged; every process serves
-# its metrics on compose's METRICS_LISTEN and counts the calls; svc-admin's
-# roles cannot change the audit log; the Kubernetes probes mean what they say (readiness
+# its metrics on compose's METRICS_LISTEN and counts the calls, and a
+# Prometheus with deploy/observability's configuration and rules scrapes
+# each under its job and raises the alerts of a Redis outage and of stopped
+# processes; svc-admin's roles cannot change the audit log; the Kubernetes probes mean what they say (readiness
 # fails and liveness holds while Redis is down); every RPC connection is
 # mutual TLS with the certificates make-secrets.sh issues, a client without
 # a certificate is refused, and a certificate make-secrets.sh renews reaches
@@ -424,6 +426,48 @@ check "the edge counted its calls to svc-admin" counted edge \
 served() { "$python" "$here/check_observability.py" --served "$ROOT" "$work/"*.prom >&2; }
 check "the processes serve every metric of the reference, and no other" served
 
+# Prometheus (Debian's prometheus, promtool's package) with
+# deploy/observability's configuration and rules, its targets moved to these
+# processes' metrics listeners and every interval 1 s (compose_local.py):
+# each process is scraped under the job of its kind, every rule evaluates,
+# and the alerts find the real series (below: Redis stopped, the processes
+# stopped).
+prom_port="$(free_port "${taken[@]}")"
+taken+=("$prom_port")
+prometheus --config.file="$work/svc/prometheus.yml" --storage.tsdb.path="$work/prom" \
+	--web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
+add_cleanup kill_quietly "$!"
+prom_api() { # PATH [CURL ARGS...]: GET of Prometheus's API
+	curl -fsS --max-time 5 "http://127.0.0.1:$prom_port/api/v1/$1" "${@:2}" 2>/dev/null
+}
+promql() { # CONDITION QUERY: true when CONDITION (Python, on the result list r) holds
+	local out
+	out=$(prom_api query --data-urlencode "query=$2") || return 1
+	"$python" -c 'import json, sys
+r = json.loads(sys.argv[2])["data"]["result"]
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" "$out"
+}
+rules_ok() { # every rule evaluated, without error
+	local out
+	out=$(prom_api rules) || return 1
+	"$python" -c 'import json, sys
+rules = [x for g in json.loads(sys.argv[1])["data"]["groups"] for x in g["rules"]]
+sys.exit(0 if len(rules) >= 10 and all(x["health"] == "ok" for x in rules) else 1)' "$out"
+}
+within() { # SECONDS COMMAND...: true once COMMAND succeeds
+	local i
+	for ((i = 0; i < $1 * 5; i++)); do
+		"${@:2}" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "Prometheus scrapes every process under the job of its kind" within 20 promql \
+	'sorted((s["metric"]["job"], s["value"][1]) for s in r) == [("edge", "1"),
+	("svc-admin", "1"), ("svc-auth", "1"), ("svc-user", "1"), ("svc-user", "1")]' up
+check "  every alert rule evaluates without error" within 20 rules_ok
+check "  and none is pending or firing on the healthy stack" promql 'not r' ALERTS
+
 # svc-admin's roles cannot change the audit log.
 app="SET ROLE microcore_admin_app"
 for stmt in "UPDATE audit_log SET outcome = 'failed'" "DELETE FROM audit_log" \
@@ -452,6 +496,9 @@ check "without Redis svc-user's k8s readiness fails" eventually_fails probe svc-
 check "but its liveness holds (no restart for a dependency)" probe svc-user liveness
 check "and its compose health check fails" fails healthy svc-user-1
 check "the edge's k8s readiness fails" eventually_fails probe edge readiness
+check "Prometheus: MicrocoreStoreUnavailable pending for svc-user" within 20 promql \
+	'any(s["metric"].get("component") == "svc-user" for s in r)' \
+	'ALERTS{alertname="MicrocoreStoreUnavailable"}'
 check "its liveness holds" probe edge liveness
 
 # SIGTERM stops each process cleanly, callers first.
@@ -469,6 +516,8 @@ for n in edge svc-admin svc-user-2 svc-user-1 svc-auth; do
 	check "$n exits 0 on SIGTERM" stopped "$n"
 done
 check "a stopped service fails its k8s liveness probe" fails probe svc-user liveness
+check "Prometheus: MicrocoreTargetDown pending for each stopped process" within 20 promql \
+	'len(r) == 5' 'ALERTS{alertname="MicrocoreTargetDown"}'
 
 # Stop the servers first, so that the summary is the last line.
 run_cleanups >/dev/null 2>&1
