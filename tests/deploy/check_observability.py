@@ -3,11 +3,7 @@ metric reference of docs/operations.md.
 
 Usage: check_observability.py CHECKOUT
        check_observability.py --served CHECKOUT SCRAPE...
-
-With --served (runtime.sh, on what the compose processes served): every
-metric of the reference is in one of the scrapes (Prometheus text files),
-with the reference's type, and every family they serve is in the
-reference.
+       check_observability.py --queries CHECKOUT PROMETHEUS_URL
 
 promtool (Debian's prometheus package) checks prometheus.yml (`check
 config`, which also checks the rule file it names), rules.yml (`check
@@ -17,16 +13,24 @@ docs/operations.md, and rules_test.yml has a case where it fires and one
 where it does not. The Grafana dashboard parses (jq), has a row per
 component and for the process and its stores, template variables for the
 data source, job, component and instance, unique panel ids, a current
-schemaVersion, and a panel for every metric of the reference. Every metric the rules and the dashboard read is a metric
-of docs/operations.md's "Metric reference" (a renamed metric breaks this
-test), and each row of that table names exactly the alerts that read it.
-Compose: every process listens for metrics on 0.0.0.0 at its port
-(METRICS_LISTEN), published nowhere, and is a target of prometheus.yml's
-job of its kind, on a network Prometheus is on; Prometheus runs behind the
-profile "observability" from a pinned image with this directory's files.
-Kubernetes: every Deployment sets METRICS_LISTEN, has the container port
-"metrics" and the prometheus.io annotations, and the PodMonitor selects
-its pods on that port.
+schemaVersion, and a panel for every metric of the reference. Every metric
+the rules and the dashboard read is a metric of docs/operations.md's
+"Metric reference" (a renamed metric breaks this test), and each row of
+that table names exactly the alerts that read it. Compose: every process
+listens for metrics on 0.0.0.0 at its port (METRICS_LISTEN), published
+nowhere, and is a target of prometheus.yml's job of its kind, on a network
+Prometheus is on; Prometheus runs behind the profile "observability" from
+a pinned image with this directory's files. Kubernetes: every Deployment
+sets METRICS_LISTEN, has the container port "metrics" and the
+prometheus.io annotations, and the PodMonitor selects its pods on that
+port.
+
+With --served (runtime.sh, on what the compose processes served): every
+metric of the reference is in one of the scrapes (Prometheus text files),
+with the reference's type, and every family they serve is in the
+reference. With --queries (runtime.sh, against a Prometheus scraping
+them): every query of the dashboard, its variables set to everything,
+evaluates, and every panel's queries together find a series.
 """
 
 import glob
@@ -35,6 +39,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 
 import yaml
 
@@ -380,7 +386,37 @@ def served(root, scrapes):
     return c.finish()
 
 
+def queries(root, url):
+    """The dashboard's queries against a live Prometheus."""
+    c = deploylib.Checks("dashboard queries")
+    path = os.path.join(root, "deploy/observability/grafana-dashboard.json")
+    with open(path, encoding="utf-8") as f:
+        dash = json.load(f)
+    for p in dash.get("panels") or []:
+        found = False
+        for t in p.get("targets") or []:
+            expr = re.sub(r"\$__rate_interval", "1m", t.get("expr", ""))
+            expr = re.sub(r"\$\{?(job|component|instance)\}?", ".*", expr)
+            q = urllib.parse.urlencode({"query": expr})
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/query?{q}",
+                                            timeout=10) as r:
+                    body = json.load(r)
+            except (OSError, ValueError) as e:
+                c.check(False, f"{p.get('title')!r}: {expr}: {e}")
+                continue
+            c.check(body.get("status") == "success",
+                    f"{p.get('title')!r}: {expr}: {body}")
+            found |= bool((body.get("data") or {}).get("result"))
+        if p.get("targets"):
+            c.check(found, f"panel {p.get('title')!r} finds no series: "
+                           f"{[t.get('expr') for t in p['targets']]}")
+    return c.finish()
+
+
 def main():
+    if sys.argv[1] == "--queries":
+        return queries(os.path.abspath(sys.argv[2]), sys.argv[3])
     if sys.argv[1] == "--served":
         return served(os.path.abspath(sys.argv[2]), sys.argv[3:])
     root = os.path.abspath(sys.argv[1])

@@ -400,6 +400,19 @@ check "admin API through the edge (admindb as microcore_admin_app)" test "$code"
 check "the admin call is in the audit log" \
 	test "$(sql_as "$(url admin)" "SELECT count(*) FROM audit_log WHERE action = 'users.list' AND outcome = 'ok'")" = 1
 
+# A wrong password, and an account deleted through the edge (svc-admin,
+# then svc-auth, which deletes the profile in svc-user): for the metrics.
+code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/login" \
+	-d '{"username":"ada","password":"not the password"}')
+check "a wrong password is refused through the edge" test "$code" = 401
+json -o /dev/null -X POST "$base/register" \
+	-d '{"username":"bob","email":"bob@example.com","password":"correct horse battery"}'
+bob="$(json -X POST "$base/login" -d '{"username":"bob","password":"correct horse battery"}' |
+	"$python" -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))')"
+code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/account/delete" \
+	-H "Authorization: Bearer $bob" -d '{"current_password":"correct horse battery"}')
+check "an account deleted through the edge" test "$code" = 200
+
 # Every process serves its metrics where compose's METRICS_LISTEN puts it
 # (the port deploy/observability/prometheus.yml scrapes), as Prometheus
 # text that promtool accepts, and the calls above are counted there.
@@ -420,6 +433,10 @@ check "svc-auth counted the login" counted svc-auth \
 	'rpc_server_calls_total\{component="svc-auth",method="/auth.v1.AuthService/Login",code="OK"\}'
 check "the edge counted its calls to svc-admin" counted edge \
 	'rpc_client_calls_total\{component="edge",target="svc-admin",code="OK"\}'
+check "svc-auth counted its call to svc-user" counted svc-auth \
+	'rpc_client_calls_total\{component="svc-auth",target="svc-user",code="OK"\}'
+check "svc-auth counted the wrong password" counted svc-auth \
+	'auth_logins_total\{component="svc-auth",outcome="bad_credentials"\}'
 # The names the alert rules and the dashboard read (the metric reference of
 # docs/operations.md, which check_observability.py holds them to) are the
 # ones the processes serve, with the same types.
@@ -467,6 +484,12 @@ check "Prometheus scrapes every process under the job of its kind" within 20 pro
 	("svc-admin", "1"), ("svc-auth", "1"), ("svc-user", "1"), ("svc-user", "1")]' up
 check "  every alert rule evaluates without error" within 20 rules_ok
 check "  and none is pending or firing on the healthy stack" promql 'not r' ALERTS
+dashboard() { # the last attempt's report in dashboard.out, shown if none passes
+	"$python" "$here/check_observability.py" --queries "$ROOT" \
+		"http://127.0.0.1:$prom_port" >"$work/dashboard.out" 2>&1
+}
+dashboard_ok() { within 20 dashboard || { cat "$work/dashboard.out" >&2 && false; }; }
+check "  every query of the Grafana dashboard evaluates, each panel finds series" dashboard_ok
 
 # svc-admin's roles cannot change the audit log.
 app="SET ROLE microcore_admin_app"
