@@ -93,10 +93,13 @@ main(int argc, char **argv)
 	core_rpc_block_signals();
 	core_log_init("edge", CORE_LOG_INFO, true);
 	core_metrics_listener *metrics = NULL;
-	int status = edge_component_new(NULL, false);
-	if (status == 0) {
-		status = metrics_config();
+	/* Checked first: a bad value is a configuration error whatever
+	 * else is wrong. */
+	int status = metrics_config();
+	if (status != 0) {
+		return status;
 	}
+	status = edge_component_new(NULL, false);
 	if (status == 0 && core_metrics_serve(metrics_listen, &metrics) != 0) {
 		status = 1;
 	}

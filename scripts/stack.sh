@@ -10,7 +10,9 @@
 #        scripts/stack.sh [--split] --detach   build, start and return, leaving it running
 #        scripts/stack.sh stop                 stop a detached (or left-over) stack
 #
-# Ports: PostgreSQL 55432 (DEV_PG_PORT), Redis 56379 (DEV_REDIS_PORT); the
+# Ports: PostgreSQL 55432 (DEV_PG_PORT), Redis 56379 (DEV_REDIS_PORT),
+# metrics 9100 (--split: svc-auth 9101, svc-user 9102, svc-admin 9103, edge
+# 9104; every URL is printed at start); the
 # services read AUTH_DATABASE_URL, REDIS_URL, *_RPC_LISTEN, *_RPC_DIAL,
 # EDGE_LISTEN and friends, and any of them already exported is kept.
 # Every RPC connection is mutual TLS (tls+tcp://) with the certificates of
@@ -35,6 +37,13 @@ SERVICES=(microcore)
 # The prefix of each process's own variables in the single-process mode
 # (AUTH_RPC_TLS_CERT_FILE: svc-auth's certificate inside microcore).
 declare -A PREFIX=([svc-auth]=AUTH [svc-user]=USER [svc-admin]=ADMIN [edge]=EDGE)
+
+# Each process's metrics listener (METRICS_LISTEN, GET /metrics): the
+# programs' defaults, microcore's may be overridden by an exported
+# METRICS_LISTEN ("off": none).
+declare -A METRICS_ADDR=([microcore]="${METRICS_LISTEN:-127.0.0.1:9100}"
+	[svc-auth]=127.0.0.1:9101 [svc-user]=127.0.0.1:9102
+	[svc-admin]=127.0.0.1:9103 [edge]=127.0.0.1:9104)
 
 # How long the services get to become healthy, and to exit after SIGTERM.
 HEALTH_TIMEOUT="${STACK_HEALTH_TIMEOUT:-15}"
@@ -200,6 +209,11 @@ for url in "$AUTH_RPC_LISTEN" "$USER_RPC_LISTEN" "$ADMIN_RPC_LISTEN"; do
 	fi
 done
 require_free_port "$edge_port" "edge, $EDGE_LISTEN" "$already"
+for name in "${SERVICES[@]}"; do
+	if [[ "${METRICS_ADDR[$name]}" =~ :([0-9]+)$ ]]; then
+		require_free_port "${BASH_REMATCH[1]}" "$name metrics, ${METRICS_ADDR[$name]}" "$already"
+	fi
+done
 require_free_port "$pg_port" "PostgreSQL; set DEV_PG_PORT to use another" "$already"
 require_free_port "$redis_port" "Redis; set DEV_REDIS_PORT to use another" "$already"
 if [[ -f "$PIDS" ]]; then
@@ -286,7 +300,8 @@ for name in "${SERVICES[@]}"; do
 	if [[ "$rpc_scheme" == tls+tcp ]]; then
 		mapfile -t tls_env < <(tls_env_of "$name")
 	fi
-	env "${tls_env[@]}" setsid "$(service_bin "$name")" </dev/null >>"$LOGS/$name.log" 2>&1 &
+	env "${tls_env[@]}" METRICS_LISTEN="${METRICS_ADDR[$name]}" \
+		setsid "$(service_bin "$name")" </dev/null >>"$LOGS/$name.log" 2>&1 &
 	service_pid[$name]=$!
 	printf '%s %s\n' "$name" "$!" >>"$PIDS"
 	# Not a job: bash would otherwise print "Killed ..." noise when a
@@ -351,6 +366,14 @@ fi
 printf '  PostgreSQL:      postgresql://postgres@127.0.0.1:%s/ (data: %s)\n' "$pg_port" "$pg_data"
 printf '  Redis:           redis://127.0.0.1:%s/0 (data: %s)\n' "$redis_port" "$REDIS_DIR"
 printf '  mail:            %s\n' "$mail_where"
+for name in "${SERVICES[@]}"; do
+	addr="${METRICS_ADDR[$name]}"
+	if [[ "$addr" == off ]]; then
+		printf '  metrics:         off (%s)\n' "$name"
+	else
+		printf '  metrics:         http://%s/metrics (%s)\n' "$addr" "$name"
+	fi
+done
 if [[ "$rpc_scheme" == tls+tcp ]]; then
 	printf '  RPC:             mutual TLS, certificates in %s (rpcctl here speaks as ops)\n' "$PKI"
 else

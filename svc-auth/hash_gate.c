@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/clock.h"
 #include "auth_metrics.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "hash_gate.h"
 

@@ -193,7 +193,7 @@ known_device(core_call *c, const char *token, const auth_user *u,
 	       strcmp(user_id, u->id) == 0;
 }
 
-/* LoginMfa but for its count. */
+/* LoginMfa, uncounted. */
 static core_status
 login_mfa(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {

@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/utf8.h"
 #include "metrics_internal.h"
 
 const double core_metric_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001,
@@ -381,7 +382,11 @@ put_label(metrics_buf *b, const char *name, const char *value)
 	}
 	metrics_put(b, name);
 	metrics_put_n(b, "=\"", 2);
-	metrics_put_escaped(b, value, CORE_METRIC_MAX_VALUE, true);
+	/* Cut to the bound on a character boundary, and before any byte
+	 * that is not UTF-8: the format wants valid UTF-8. */
+	metrics_put_escaped(b, value,
+	    core_utf8_prefix(value, strnlen(value, CORE_METRIC_MAX_VALUE)),
+	    true);
 	metrics_put_n(b, "\"", 1);
 }
 

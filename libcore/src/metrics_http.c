@@ -176,8 +176,35 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	return answer(c, MHD_HTTP_OK, body, len);
 }
 
-int
-core_metrics_listener_start(const char *addr, core_metrics_listener **out)
+/* Starts the daemon on addr (checked); NULL when the address cannot be
+ * bound (logged as an error unless quiet). */
+static struct MHD_Daemon *
+start_daemon(const char *addr, bool quiet)
+{
+	struct sockaddr_storage ss;
+	if (resolve(addr, &ss) != 0) {
+		return NULL;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+	if (ss.ss_family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+	}
+	/* The port also goes in the sockaddr given below, which wins. */
+	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, handle,
+	    NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned) MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_S,
+	    MHD_OPTION_END);
+	if (d == NULL && !quiet) {
+		core_log_kv(CORE_LOG_ERROR,
+		    "metrics: cannot listen (address in use or not local?)",
+		    "addr", addr, NULL);
+	}
+	return d;
+}
+
+static int
+listener_start(const char *addr, bool quiet, core_metrics_listener **out)
 {
 	char err[HOST_MAX + 128];
 	int enabled;
@@ -189,30 +216,14 @@ core_metrics_listener_start(const char *addr, core_metrics_listener **out)
 	if (!enabled) {
 		return 0;
 	}
-	struct sockaddr_storage ss;
-	if (resolve(addr, &ss) != 0) {
-		return -1;
-	}
 	core_metrics_listener *l = calloc(1, sizeof(*l));
 	if (l == NULL) {
 		core_log_error("out of memory");
 		return -1;
 	}
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
-	if (ss.ss_family == AF_INET6) {
-		flags |= MHD_USE_IPv6;
-	}
-	/* The port also goes in the sockaddr given below, which wins. */
-	l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &ss,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned) MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_END);
+	l->daemon = start_daemon(addr, quiet);
 	if (l->daemon == NULL) {
-		core_log_kv(CORE_LOG_ERROR,
-		    "metrics: cannot listen (address in use or not local?)",
-		    "addr", addr, NULL);
 		free(l);
 		return -1;
 	}
@@ -221,6 +232,12 @@ core_metrics_listener_start(const char *addr, core_metrics_listener **out)
 	core_log_kv(CORE_LOG_INFO, "metrics listening", "url", url, NULL);
 	*out = l;
 	return 0;
+}
+
+int
+core_metrics_listener_start(const char *addr, core_metrics_listener **out)
+{
+	return listener_start(addr, false, out);
 }
 
 void
@@ -240,7 +257,7 @@ core_metrics_serve(const char *addr, core_metrics_listener **out)
 	const char *f = getenv("METRICS_LISTEN_FILE");
 	bool given =
 	    (v != NULL && v[0] != '\0') || (f != NULL && f[0] != '\0');
-	if (core_metrics_listener_start(addr, out) == 0) {
+	if (listener_start(addr, !given, out) == 0) {
 		return 0;
 	}
 	if (given || is_off(addr)) {

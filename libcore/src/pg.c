@@ -459,7 +459,7 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	return keep;
 }
 
-/* core_pg_exec but for its metrics; *sent says whether the statement
+/* core_pg_exec, uncounted; *sent says whether the statement
  * went to a server (a call that found no connection did not). */
 static core_status
 exec_statement(core_pg *pg, const char *sql, int nparams,

@@ -27,44 +27,49 @@ cached(rpc_series_slot *slot, core_metric *m, const char *component,
 	return s;
 }
 
+/* The server's families, registered (or found) by name. */
+enum { CALLS, DURATION, IN_FLIGHT, QUEUE_WAIT, N_SERVER_FAMILIES };
+
 static core_metric *
-server_calls(void)
+server_family(int which)
 {
-	return core_metric_family(CORE_METRIC_COUNTER,
-	    "rpc_server_calls_total",
-	    "RPCs answered by this server, by method and status code.",
-	    by_method_code, NULL, 0);
+	switch (which) {
+	case CALLS:
+		return core_metric_family(CORE_METRIC_COUNTER,
+		    "rpc_server_calls_total",
+		    "RPCs answered by this server, by method and status code.",
+		    by_method_code, NULL, 0);
+	case DURATION:
+		return core_metric_family(CORE_METRIC_HISTOGRAM,
+		    "rpc_server_call_duration_seconds",
+		    "Time from receiving an RPC to handing its reply to the "
+		    "transport, by method.",
+		    by_method, NULL, 0);
+	case IN_FLIGHT:
+		return core_metric_family(CORE_METRIC_GAUGE,
+		    "rpc_server_calls_in_flight",
+		    "RPCs received and not yet answered, by method.",
+		    by_method, NULL, 0);
+	default:
+		return core_metric_family(CORE_METRIC_HISTOGRAM,
+		    "rpc_server_queue_wait_seconds",
+		    "Time an RPC waited for a free worker thread, by method "
+		    "(methods run on the receiving thread are not observed).",
+		    by_method, NULL, 0);
+	}
 }
 
-static void
-method_init(rpc_method_metrics *mm, const char *component, const char *name,
-    bool queued)
+/* mm's series of family which (not CALLS), made the first time. */
+static core_metric_series *
+method_series(rpc_method_metrics *mm, rpc_series_slot *slot, int which)
 {
-	const char *v[] = {name};
-	mm->method = name;
-	mm->component = component;
-	mm->duration = core_metric_series_get(
-	    core_metric_family(CORE_METRIC_HISTOGRAM,
-	        "rpc_server_call_duration_seconds",
-	        "Time from receiving an RPC to handing its reply to the "
-	        "transport, by method.",
-	        by_method, NULL, 0),
-	    component, v);
-	mm->in_flight = core_metric_series_get(
-	    core_metric_family(CORE_METRIC_GAUGE, "rpc_server_calls_in_flight",
-	        "RPCs received and not yet answered, by method.", by_method,
-	        NULL, 0),
-	    component, v);
-	if (queued) {
-		mm->queue_wait = core_metric_series_get(
-		    core_metric_family(CORE_METRIC_HISTOGRAM,
-		        "rpc_server_queue_wait_seconds",
-		        "Time an RPC waited for a free worker thread, by "
-		        "method (methods run on the receiving thread are not "
-		        "observed).",
-		        by_method, NULL, 0),
-		    component, v);
+	core_metric_series *s =
+	    atomic_load_explicit(slot, memory_order_acquire);
+	if (s == NULL) {
+		s = cached(slot, server_family(which), mm->component,
+		    mm->method, NULL);
 	}
+	return s;
 }
 
 int
@@ -77,12 +82,14 @@ rpc_server_metrics_init(rpc_server_metrics *sm, const rpc_method_table *t)
 		return -1;
 	}
 	sm->n = t->n;
-	(void) server_calls(); /* listed from the start */
-	for (size_t i = 0; i < t->n; i++) {
-		method_init(&sm->methods[i], sm->component, t->v[i].name,
-		    !t->v[i].inline_ok);
+	/* Every family is listed (HELP, TYPE) from the start. */
+	for (int i = 0; i < N_SERVER_FAMILIES; i++) {
+		(void) server_family(i);
 	}
-	method_init(&sm->methods[t->n], sm->component, "unknown", false);
+	for (size_t i = 0; i <= t->n; i++) {
+		sm->methods[i].method = i < t->n ? t->v[i].name : "unknown";
+		sm->methods[i].component = sm->component;
+	}
 	sm->workers = core_metric_series_get(
 	    core_metric_family(CORE_METRIC_GAUGE, "rpc_server_workers",
 	        "Worker threads running handlers that may block.", NULL, NULL,
@@ -120,7 +127,15 @@ void
 rpc_metrics_call_start(rpc_method_metrics *mm)
 {
 	if (mm != NULL) {
-		core_metric_inc(mm->in_flight);
+		core_metric_inc(method_series(mm, &mm->in_flight, IN_FLIGHT));
+	}
+}
+
+void
+rpc_metrics_call_dropped(rpc_method_metrics *mm)
+{
+	if (mm != NULL) {
+		core_metric_dec(method_series(mm, &mm->in_flight, IN_FLIGHT));
 	}
 }
 
@@ -129,7 +144,8 @@ rpc_metrics_dequeued(rpc_method_metrics *mm, int64_t recv_ns)
 {
 	if (mm != NULL) {
 		core_metric_observe(
-		    mm->queue_wait, (double) (rpc_now_ns() - recv_ns) / 1e9);
+		    method_series(mm, &mm->queue_wait, QUEUE_WAIT),
+		    (double) (rpc_now_ns() - recv_ns) / 1e9);
 	}
 }
 
@@ -145,14 +161,14 @@ rpc_metrics_call_end(
 	core_metric_series *s =
 	    atomic_load_explicit(&mm->calls[code], memory_order_acquire);
 	if (s == NULL) {
-		s = cached(&mm->calls[code], server_calls(), mm->component,
-		    mm->method, core_status_str((int) code));
+		s = cached(&mm->calls[code], server_family(CALLS),
+		    mm->component, mm->method, core_status_str((int) code));
 	}
 	core_metric_inc(s);
-	core_metric_observe(
-	    mm->duration, (double) (rpc_now_ns() - recv_ns) / 1e9);
+	core_metric_observe(method_series(mm, &mm->duration, DURATION),
+	    (double) (rpc_now_ns() - recv_ns) / 1e9);
 	if (started) {
-		core_metric_dec(mm->in_flight);
+		core_metric_dec(method_series(mm, &mm->in_flight, IN_FLIGHT));
 	}
 }
 

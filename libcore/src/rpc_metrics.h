@@ -1,7 +1,7 @@
 /* The metrics of the RPC server and client (core/metrics.h): the series
  * each one updates are looked up when it is made, or the first time a
- * status code shows up for a method or target, and kept; a call then
- * costs a few relaxed atomic adds and two clock reads. Internal. */
+ * method is called or a status code shows up, and kept; a call then costs
+ * a few relaxed atomic adds and two clock reads. Internal. */
 #ifndef CORE_RPC_METRICS_H
 #define CORE_RPC_METRICS_H
 
@@ -18,12 +18,13 @@ struct rpc_method_table;
 
 typedef _Atomic(core_metric_series *) rpc_series_slot;
 
-/* One method's series (or the label "unknown"'s). */
+/* One method's series (or the label "unknown"'s), each made the first
+ * time it is needed: a method never called adds nothing to a scrape. */
 typedef struct rpc_method_metrics {
 	const char *method; /* the label: the table's name, or "unknown" */
 	const char *component;
-	rpc_series_slot calls[CORE_STATUS_MAX + 1]; /* by code, made lazily */
-	core_metric_series *duration, *in_flight, *queue_wait;
+	rpc_series_slot calls[CORE_STATUS_MAX + 1]; /* by code */
+	rpc_series_slot duration, in_flight, queue_wait;
 } rpc_method_metrics;
 
 /* A server's: one per method of its table, then "unknown". */
@@ -50,9 +51,9 @@ rpc_now_ns(void)
 	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Registers the families and the series of every method of t, with the
- * calling thread's component (core_log_service()). Returns 0, or -1 (out
- * of memory; sm is to be freed either way). */
+/* Registers the families and sets up the series of every method of t,
+ * with the calling thread's component (core_log_service()). Returns 0, or
+ * -1 (out of memory; sm is to be freed either way). */
 int rpc_server_metrics_init(
     rpc_server_metrics *sm, const struct rpc_method_table *t);
 void rpc_server_metrics_free(rpc_server_metrics *sm);
@@ -70,6 +71,10 @@ void rpc_metrics_call_start(rpc_method_metrics *mm);
  * started: rpc_metrics_call_start was called for it. */
 void rpc_metrics_call_end(
     rpc_method_metrics *mm, core_status st, int64_t recv_ns, bool started);
+
+/* A started call of mm will never be answered (queued when the server
+ * stopped): it is no longer in flight. */
+void rpc_metrics_call_dropped(rpc_method_metrics *mm);
 
 /* A queued call of mm reached a worker after waiting since recv_ns. */
 void rpc_metrics_dequeued(rpc_method_metrics *mm, int64_t recv_ns);

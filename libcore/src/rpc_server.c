@@ -509,6 +509,7 @@ shut_down(core_rpc_server *s, bool drained)
 		nng_aio_free(x->aio); /* waits for a callback under way */
 		if (x->msg != NULL) {
 			nng_msg_free(x->msg); /* queued, never run */
+			rpc_metrics_call_dropped(x->mm);
 		}
 		core_arena_free(x->arena);
 		pthread_mutex_destroy(&x->mu);

@@ -11,12 +11,15 @@
 #   source edge_env.sh
 #   edge_env_start BUILD_DIR TMPDIR [VAR=value ...]   # extra env for the edge
 #   ... "$edge_base" is the edge's URL, "$edge_port" its port, "$edge_env_pki"
-#   the certificates' directory; rpcctl speaks as "ops" (RPCCTL_*) ...
+#   the certificates' directory; rpcctl speaks as "ops" (RPCCTL_*);
+#   edge_env_metrics lists each process's metrics URL as NAME=URL (split:
+#   svc-auth, svc-user, svc-admin, edge; single: microcore) ...
 #   edge_env_as NAME COMMAND... &   # COMMAND with NAME's certificate
 #   edge_env_stop   (also on EXIT through the trap edge_env_start sets)
 # shellcheck source=tests/integration/svc_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/svc_env.sh"
 edge_env_pids=()
+edge_env_metrics=()
 edge_env_tmp=""
 edge_env_pki=""
 edge_env_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -69,6 +72,22 @@ edge_env_start() {
   fi
   export AUTH_RPC_DIAL=$scheme://127.0.0.1:$auth_port USER_RPC_DIAL=$scheme://127.0.0.1:$user_port \
     ADMIN_RPC_DIAL=$scheme://127.0.0.1:$admin_port
+  # Every process's metrics listener on a free port of its own (the
+  # defaults would collide between the tests that run side by side).
+  local metrics_auth metrics_user metrics_admin metrics_edge metrics_single
+  metrics_auth=$(free_port)
+  metrics_user=$(free_port)
+  metrics_admin=$(free_port)
+  metrics_edge=$(free_port)
+  metrics_single=$(free_port)
+  if [[ ${EDGE_ENV_MODE:-split} == single ]]; then
+    edge_env_metrics=("microcore=http://127.0.0.1:$metrics_single/metrics")
+  else
+    edge_env_metrics=("svc-auth=http://127.0.0.1:$metrics_auth/metrics"
+      "svc-user=http://127.0.0.1:$metrics_user/metrics"
+      "svc-admin=http://127.0.0.1:$metrics_admin/metrics"
+      "edge=http://127.0.0.1:$metrics_edge/metrics")
+  fi
   if [[ ${EDGE_ENV_MODE:-split} == single ]]; then
     edge_env_start_single "$build" "$tmp" "$@"
   else
@@ -91,15 +110,19 @@ edge_env_start_split() {
   local build=$1 tmp=$2
   shift 2
   AUTH_RPC_LISTEN=$AUTH_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+    METRICS_LISTEN=127.0.0.1:$metrics_auth \
     edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth.log" &
   edge_env_pids+=($!)
   USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+    METRICS_LISTEN=127.0.0.1:$metrics_user \
     edge_env_as svc-user "$build/svc-user/svc-user" 2>"$tmp/user.log" &
   edge_env_pids+=($!)
   ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+    METRICS_LISTEN=127.0.0.1:$metrics_admin \
     edge_env_as svc-admin "$build/svc-admin/svc-admin" 2>"$tmp/admin.log" &
   edge_env_pids+=($!)
-  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn "$@" \
+  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn \
+    METRICS_LISTEN="127.0.0.1:$metrics_edge" "$@" \
     "$build/edge/edge" 2>"$tmp/edge.log" &
   edge_env_pids+=($!)
 }
@@ -123,6 +146,7 @@ edge_env_start_single() {
   done
   env AUTH_RPC_LISTEN="$AUTH_RPC_DIAL" USER_RPC_LISTEN="$USER_RPC_DIAL" \
     ADMIN_RPC_LISTEN="$ADMIN_RPC_DIAL" LOG_LEVEL="${SVC_LOG_LEVEL:-warn}" \
+    METRICS_LISTEN="127.0.0.1:$metrics_single" \
     EDGE_LOG_LEVEL=warn EDGE_LISTEN="127.0.0.1:$edge_port" "${envs[@]}" \
     "$build/microcore/microcore" 2>"$tmp/microcore.log" &
   edge_env_pids+=($!)

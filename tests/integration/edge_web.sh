@@ -186,10 +186,10 @@ check "another origin gets no CORS grant" hasnt "$tmp/cg2.hdr" '^access-control-
 code=$(req met "$base/metrics")
 check "/metrics is 200" test "$code" = 200
 check "/metrics is Prometheus text" has "$tmp/met.hdr" '^content-type: text/plain; version=0.0.4'
-check "requests by route and status" has "$tmp/met.body" '^edge_http_requests_total\{route="GET /profile",status="200"\} [1-9]'
-check "403s are counted" has "$tmp/met.body" '^edge_http_requests_total\{route="PATCH /profile",status="403"\} [1-9]'
-check "a latency histogram" has "$tmp/met.body" '^edge_http_request_duration_seconds_bucket\{route="GET /profile",le="\+Inf"\} [1-9]'
-check "RPC errors by service and code" has "$tmp/met.body" '^edge_rpc_errors_total\{service="user",code="UNAUTHENTICATED"\} [1-9]'
+check "requests by route and status" has "$tmp/met.body" '^edge_http_requests_total\{component="edge",route="GET /profile",status="200"\} [1-9]'
+check "403s are counted" has "$tmp/met.body" '^edge_http_requests_total\{component="edge",route="PATCH /profile",status="403"\} [1-9]'
+check "a latency histogram" has "$tmp/met.body" '^edge_http_request_duration_seconds_bucket\{component="edge",route="GET /profile",le="\+Inf"\} [1-9]'
+check "RPC errors by service and code" has "$tmp/met.body" '^edge_rpc_errors_total\{component="edge",service="user",code="UNAUTHENTICATED"\} [1-9]'
 check "unmatched paths share one label" has "$tmp/met.body" 'route="unmatched",status="404"'
 check "no raw path becomes a label" hasnt "$tmp/met.body" 'passwd'
 

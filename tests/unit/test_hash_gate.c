@@ -6,12 +6,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <pthread.h>
 
 #include <cmocka.h>
 
+#include "auth_metrics.h"
+#include "core/metrics.h"
 #include "hash_gate.h"
 
 typedef struct entrant {
@@ -187,6 +191,48 @@ test_gate_login_takes_the_place_of_the_newest_registration(void **state)
 	auth_hash_gate_free(g);
 }
 
+/* auth_argon2_queue_depth as rendered (this thread's component is
+ * "core"), or -1 when it is not there. */
+static double
+depth(void)
+{
+	static const char key[] =
+	    "\nauth_argon2_queue_depth{component=\"core\"} ";
+	char *text = core_metrics_render(NULL);
+	assert_non_null(text);
+	const char *at = strstr(text, key);
+	double v = at != NULL ? strtod(at + sizeof(key) - 1, NULL) : -1;
+	free(text);
+	return v;
+}
+
+static void
+test_gate_queue_depth_gauge_follows_the_queue(void **state)
+{
+	(void) state;
+	auth_metrics_init();
+	auth_hash_gate *g = auth_hash_gate_new(1, 4);
+	entrant login = {0}, reg = {0};
+	uint32_t retry = 0;
+	assert_int_equal(
+	    auth_hash_gate_enter(g, AUTH_HASH_LOGIN, 0, &retry), 0);
+	assert_true(depth() == 0);
+	start(&login, g, AUTH_HASH_LOGIN);
+	wait_state(g, 1, AUTH_HASH_LOGIN, 0);
+	assert_true(depth() == 1);
+	start(&reg, g, AUTH_HASH_REGISTER);
+	wait_state(g, 2, AUTH_HASH_REGISTER, 0);
+	assert_true(depth() == 2);
+	/* The slot goes to the login, then to the registration. */
+	auth_hash_gate_leave(g, 0);
+	pthread_join(login.t, NULL);
+	pthread_join(reg.t, NULL);
+	assert_int_equal(login.st, CORE_OK);
+	assert_int_equal(reg.st, CORE_OK);
+	assert_true(depth() == 0);
+	auth_hash_gate_free(g);
+}
+
 int
 main(void)
 {
@@ -196,6 +242,7 @@ main(void)
 	    cmocka_unit_test(test_gate_serves_logins_before_registrations),
 	    cmocka_unit_test(
 	        test_gate_login_takes_the_place_of_the_newest_registration),
+	    cmocka_unit_test(test_gate_queue_depth_gauge_follows_the_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,10 +127,24 @@ test_label_values_are_escaped_and_cut(void **state)
 	longv[sizeof(longv) - 1] = '\0';
 	const char *const lv[] = {longv};
 	core_metric_set(core_metric_series_get(m, "", lv), 2);
-	char want[CORE_METRIC_MAX_VALUE + 32];
+	char want[CORE_METRIC_MAX_VALUE + 64];
 	snprintf(want, sizeof(want), "t_escape{v=\"%.*s\"} 2\n",
 	    CORE_METRIC_MAX_VALUE, longv);
 	assert_rendered(want);
+
+	/* Cut on a character boundary; invalid bytes end the value. */
+	char utf[CORE_METRIC_MAX_VALUE + 8];
+	memset(utf, 'y', CORE_METRIC_MAX_VALUE - 1);
+	memcpy(utf + CORE_METRIC_MAX_VALUE - 1, "\xc3\xa9z", 4);
+	const char *const uv[] = {utf};
+	core_metric_set(core_metric_series_get(m, "u", uv), 3);
+	snprintf(want, sizeof(want),
+	    "t_escape{component=\"u\",v=\"%.*s\"} 3\n",
+	    CORE_METRIC_MAX_VALUE - 1, utf);
+	assert_rendered(want);
+	const char *const bad[] = {"ok\xffrest"};
+	core_metric_set(core_metric_series_get(m, "b", bad), 4);
+	assert_rendered("t_escape{component=\"b\",v=\"ok\"} 4\n");
 }
 
 static void
@@ -253,6 +267,43 @@ test_collectors_run_before_each_render(void **state)
 	assert_rendered("t_collected 2\n");
 }
 
+static void
+test_listen_addresses_are_checked(void **state)
+{
+	(void) state;
+	static const char *const good[] = {"127.0.0.1:9100", "0.0.0.0:1",
+	    "localhost:65535", "[::1]:9100", "[::]:9101", "metrics.local:80"};
+	static const char *const bad[] = {"nonsense", "127.0.0.1", ":9100",
+	    "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:-1",
+	    "127.0.0.1:9x", "127.0.0.1: 91", "::1:9100", "[::1]9100",
+	    "[::1:9100", "[]:9100"};
+	char err[256];
+	int on;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(
+		    core_metrics_listen_check(good[i], &on, err, sizeof(err)),
+		    0);
+		assert_int_equal(on, 1);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		on = 1;
+		if (core_metrics_listen_check(bad[i], &on, err, sizeof(err)) !=
+		    -1) {
+			fail_msg("accepted \"%s\"", bad[i]);
+		}
+		assert_int_equal(on, 0);
+		assert_non_null(strstr(err, "METRICS_LISTEN"));
+	}
+	assert_int_equal(core_metrics_listen_check("off", &on, err, 8), 0);
+	assert_int_equal(on, 0);
+	assert_int_equal(core_metrics_listen_check("", &on, err, 8), 0);
+	assert_int_equal(on, 0);
+	core_metrics_listener *l = (core_metrics_listener *) &on;
+	assert_int_equal(core_metrics_listener_start("off", &l), 0);
+	assert_null(l);
+	core_metrics_listener_stop(NULL);
+}
+
 #define N_THREADS 4
 #define N_INCS 100000
 
@@ -309,6 +360,7 @@ main(void)
 	    cmocka_unit_test(test_series_are_bounded_per_family),
 	    cmocka_unit_test(test_collectors_run_before_each_render),
 	    cmocka_unit_test(test_concurrent_updates_are_not_lost),
+	    cmocka_unit_test(test_listen_addresses_are_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,8 +27,9 @@ typedef int (*core_jwks_fetch_fn)(
 
 /* A cache that starts empty and fetches the JWKS with fetch(arg) when a
  * token names a kid it does not have, or when its set is older than the
- * set's max age; at most once per min_refetch_ms either way. Returns NULL
- * when out of memory. */
+ * set's max age; at most once per min_refetch_ms either way. Each fetch
+ * counts in jwks_refetches_total{outcome} of the calling thread's
+ * component. Returns NULL when out of memory. */
 core_jwks_cache *core_jwks_cache_new(
     core_jwks_fetch_fn fetch, void *arg, int min_refetch_ms);
 

@@ -9,7 +9,12 @@
  * connection, only when it surely never ran: no transaction was open, and
  * it could not be sent or its first answer was SQLSTATE 57P01, 57P02 or
  * 57P03. Any other failure of a sent statement is CORE_UNAVAILABLE: nobody
- * can tell whether the server ran it. Design note: docs/internals/store.md. */
+ * can tell whether the server ran it. Design note: docs/internals/store.md.
+ *
+ * Metrics (docs/operations.md, "Service metrics"): a handle counts its
+ * statements, connections and reconnects in the series of the component
+ * of the thread that opened it (core_log_service), looked up once at
+ * open; a statement only adds to them (no lock). */
 #ifndef CORE_PG_H
 #define CORE_PG_H
 

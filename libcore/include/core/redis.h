@@ -9,7 +9,12 @@
  * once its bytes have left, a failure is CORE_UNAVAILABLE and it is never
  * resent (an INCR must not run twice). The password is never logged.
  * hiredis writes with write(2), so the process must ignore SIGPIPE
- * (core_rpc_server_start does). Design note: docs/internals/store.md. */
+ * (core_rpc_server_start does). Design note: docs/internals/store.md.
+ *
+ * Metrics (docs/operations.md, "Service metrics"): a handle counts its
+ * commands (each of a pipeline), connections and reconnects in the series
+ * of the component of the thread that opened it, looked up once at open;
+ * a command only adds to them (no lock). */
 #ifndef CORE_REDIS_H
 #define CORE_REDIS_H
 
