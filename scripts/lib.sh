@@ -190,13 +190,16 @@ ensure_build_packages() {
 # read compose's output and the Kubernetes manifests; clang-format (14 on
 # Debian 12), for the style test and scripts/format.sh; clang and its
 # runtime libraries (libFuzzer, the sanitizers), for the fuzz harnesses and
-# the clang sanitizer build. The stack command does not call it.
+# the clang sanitizer build; Debian's prometheus, for promtool (the
+# deployment tests check the Prometheus configuration and alert rules and
+# run their unit tests; the metrics tests check what each process serves).
+# The stack command does not call it.
 ensure_test_packages() {
 	local missing=() p
 	if [[ ! -x /usr/bin/chromium ]]; then
 		missing+=(chromium)
 	fi
-	for p in docker-compose python3-yaml "${MICROCORE_CLANG_PACKAGES[@]}"; do
+	for p in docker-compose python3-yaml prometheus "${MICROCORE_CLANG_PACKAGES[@]}"; do
 		_pkg_installed "$p" || missing+=("$p")
 	done
 	if ((${#missing[@]} == 0)); then

@@ -385,7 +385,9 @@ def main():
         for k, v in env.items():
             c.check(not deploylib.URL_WITH_PASSWORD.search(v),
                     f"{name}: {k} holds a password")
-        if name in ("postgres", "redis"):
+        # Not ours: the stores, and the optional Prometheus (its wiring:
+        # check_observability.py).
+        if name in ("postgres", "redis", "prometheus"):
             continue
         got = check_ours(c, name, svc, conf, binaries_vars, images)
         if got:

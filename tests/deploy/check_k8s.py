@@ -28,8 +28,9 @@ the CA Issuer of a CA Certificate; every identity (the operators' too) has
 its Certificate (ECDSA, server and client auth, renewed before it ends).
 NetworkPolicy: each component's pods are selected by one policy, which
 admits to each RPC port exactly the components that dial it (read from
-their dial variables) and the operators' pods, and the edge's HTTP port
-from anywhere.
+their dial variables) and the operators' pods, the edge's HTTP port
+from anywhere, and the metrics port from Prometheus's pods (in the
+namespace monitoring) only.
 """
 
 import glob
@@ -333,17 +334,30 @@ def check_certificates(c, objs, files_of, deployments, env_of):
                             f"{cn!r}, not its own identity {name!r}")
 
 
+# The scraper the metrics ports admit: Prometheus's pods in the namespace
+# "monitoring" (one peer: both selectors must match).
+SCRAPER = "prometheus@monitoring"
+
+
 def rule_sources(rule):
     """The app.kubernetes.io/name of each podSelector in a rule's from
-    list; None for a rule from anywhere (no from)."""
+    list (SCRAPER for Prometheus's pods in the namespace monitoring, "?"
+    for any other peer with a namespace or address); None for a rule from
+    anywhere (no from)."""
     if not rule.get("from"):
         return None
     out = set()
     for peer in rule["from"]:
         labels = ((peer.get("podSelector") or {}).get("matchLabels") or {})
-        out.add(labels.get("app.kubernetes.io/name", "?") if
-                "namespaceSelector" not in peer and "ipBlock" not in peer
-                else "?")
+        ns = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {})
+        if "namespaceSelector" not in peer and "ipBlock" not in peer:
+            out.add(labels.get("app.kubernetes.io/name", "?"))
+        elif "ipBlock" not in peer and labels == {
+                "app.kubernetes.io/name": "prometheus"} and ns == {
+                "kubernetes.io/metadata.name": "monitoring"}:
+            out.add(SCRAPER)
+        else:
+            out.add("?")
     return out
 
 
@@ -388,6 +402,12 @@ def check_policies(c, objs, files_of, deployments, env_of, ports_of,
             c.check(bool(rule.get("ports")), f"{where}: a rule for every "
                                              "port")
         for pname, num in ports.items():
+            if pname == "metrics":
+                c.check(admitted.get(num, set()) == {SCRAPER},
+                        f"{where}: the metrics port {num} admits "
+                        f"{admitted.get(num, set())}, expected Prometheus "
+                        "only")
+                continue
             if binary_of.get(name) == "edge":
                 c.check(admitted.get(num, set()) is None,
                         f"{where}: the edge's port {num} is not open to "

@@ -9,17 +9,21 @@ Usage: compose_local.py CONFIG_YAML K8S_DIR OUT_DIR BUILD_DIR SECRETS_DIR
            NAME=HOST:PORT...
 
 NAME is a compose service (or "redis"); its container address and listen
-port become HOST:PORT. Writes, for each of our services, OUT_DIR/NAME.cmd
+port become HOST:PORT; NAME.metrics=HOST:PORT its METRICS_LISTEN (without
+one, "off": two replicas on one host cannot share a port). Writes, for each of our services, OUT_DIR/NAME.cmd
 (the binary's path), NAME.env (KEY=VALUE lines) and NAME.health (the health
 check's argv, NUL-separated, to be run in NAME.env as a container's health
 check runs in its environment); and for each Deployment,
 OUT_DIR/k8s-NAME-{readiness,liveness} with .probe (an exec probe's argv, to
 be run in the environment of the compose service of the same binary) or
-.url (an HTTP probe's URL).
+.url (an HTTP probe's URL); and OUT_DIR/prometheus.yml with rules.yml
+beside it: deploy/observability's, each target NAME:PORT moved to NAME's
+metrics address, every interval 1 s (Prometheus's own job left out).
 """
 
 import os
 import re
+import shutil
 import sys
 
 import yaml
@@ -29,6 +33,27 @@ BINARIES = {"svc-auth": "svc-auth/svc-auth", "svc-user": "svc-user/svc-user",
             "rpcctl": "cli/rpcctl"}
 LISTEN = {"svc-auth": "AUTH_RPC_LISTEN", "svc-user": "USER_RPC_LISTEN",
           "svc-admin": "ADMIN_RPC_LISTEN", "edge": "EDGE_LISTEN"}
+
+
+def write_prometheus(out, where):
+    obs = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "../../deploy/observability")
+    with open(os.path.join(obs, "prometheus.yml"), encoding="utf-8") as f:
+        prom = yaml.safe_load(f)
+    prom["global"].update(scrape_interval="1s", scrape_timeout="1s",
+                          evaluation_interval="1s")
+    jobs = []
+    for job in prom["scrape_configs"]:
+        if job["job_name"] == "prometheus":
+            continue
+        for sc in job.get("static_configs") or []:
+            sc["targets"] = [where[t.split(":")[0] + ".metrics"]
+                             for t in sc["targets"]]
+        jobs.append(job)
+    prom["scrape_configs"] = jobs
+    with open(os.path.join(out, "prometheus.yml"), "w") as f:
+        yaml.safe_dump(prom, f)
+    shutil.copy(os.path.join(obs, "rules.yml"), out)
 
 
 def main():
@@ -57,6 +82,8 @@ def main():
             if k == LISTEN[binary]:
                 # tls+tcp://0.0.0.0:7101 -> tls+tcp://HOST:PORT
                 v = f"{v.split('://', 1)[0]}://{addr}" if "://" in v else addr
+            elif k == "METRICS_LISTEN":
+                v = where.get(name + ".metrics", "off")
             elif v.startswith("/run/secrets/"):
                 v = os.path.join(secrets, v[len("/run/secrets/"):])
             else:
@@ -77,6 +104,8 @@ def main():
             argv[0] = os.path.join(build, BINARIES[argv[0]])
         with open(os.path.join(out, name + ".health"), "w") as f:
             f.write("\0".join(argv) + "\0")
+
+    write_prometheus(out, where)
 
     for path in sorted(os.listdir(k8s_dir)):
         if not path.endswith(".yaml"):

@@ -11,7 +11,8 @@ import sys
 # services add libcore's common items (service.c) and their listen variable;
 # svc-user and svc-admin the items of their link to svc-auth (auth_link.c).
 # Every binary reads the RPC transport's TLS credentials (tls_env.c's
-# table of RPC_TLS_* names, no default).
+# table of RPC_TLS_* names, no default); the edge's main.c reads its
+# metrics listener (a service's is among libcore's common items).
 BINARY_SOURCES = {
     "svc-auth": ["svc-auth/auth_component.c", "libcore/src/service.c",
                  "libcore/src/tls_env.c"],

@@ -14,8 +14,11 @@
 # out to an SMTP relay that wants a login (tests/deploy/smtp_relay.py),
 # with the password of the secret auth_smtp_password, from AUTH_MAIL_FROM,
 # its link at AUTH_PUBLIC_BASE_URL verifies the address through the edge,
-# and neither the password nor the link is logged; svc-admin's roles cannot
-# change the audit log; the Kubernetes probes mean what they say (readiness
+# and neither the password nor the link is logged; every process serves
+# its metrics on compose's METRICS_LISTEN and counts the calls, and a
+# Prometheus with deploy/observability's configuration and rules scrapes
+# each under its job and raises the alerts of a Redis outage and of stopped
+# processes; svc-admin's roles cannot change the audit log; the Kubernetes probes mean what they say (readiness
 # fails and liveness holds while Redis is down); every RPC connection is
 # mutual TLS with the certificates make-secrets.sh issues, a client without
 # a certificate is refused, and a certificate make-secrets.sh renews reaches
@@ -216,15 +219,19 @@ ENV
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" docker-compose --env-file "$work/operator.env" \
 	-f "$ROOT/compose.yaml" --project-directory "$ROOT" config >"$work/compose.yaml"
 names=(svc-auth svc-user-1 svc-user-2 svc-admin edge)
-declare -A addr=()
+declare -A addr=() metrics=()
 taken=("$port" "$redis_port" "$smtp_port")
 for n in "${names[@]}"; do
 	p="$(free_port "${taken[@]}")"
 	taken+=("$p")
 	addr[$n]="127.0.0.1:$p"
+	# Each process's metrics listener (METRICS_LISTEN) on a port of its own.
+	p="$(free_port "${taken[@]}")"
+	taken+=("$p")
+	metrics[$n]="127.0.0.1:$p"
 done
 maps=(redis="127.0.0.1:$redis_port")
-for n in "${names[@]}"; do maps+=("$n=${addr[$n]}"); done
+for n in "${names[@]}"; do maps+=("$n=${addr[$n]}" "$n.metrics=${metrics[$n]}"); done
 "$python" "$here/compose_local.py" "$work/compose.yaml" "$ROOT/deploy/k8s" \
 	"$work/svc" "$build" "$work/local" "${maps[@]}"
 
@@ -393,6 +400,97 @@ check "admin API through the edge (admindb as microcore_admin_app)" test "$code"
 check "the admin call is in the audit log" \
 	test "$(sql_as "$(url admin)" "SELECT count(*) FROM audit_log WHERE action = 'users.list' AND outcome = 'ok'")" = 1
 
+# A wrong password, and an account deleted through the edge (svc-admin,
+# then svc-auth, which deletes the profile in svc-user): for the metrics.
+code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/login" \
+	-d '{"username":"ada","password":"not the password"}')
+check "a wrong password is refused through the edge" test "$code" = 401
+json -o /dev/null -X POST "$base/register" \
+	-d '{"username":"bob","email":"bob@example.com","password":"correct horse battery"}'
+bob="$(json -X POST "$base/login" -d '{"username":"bob","password":"correct horse battery"}' |
+	"$python" -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))')"
+code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/account/delete" \
+	-H "Authorization: Bearer $bob" -d '{"current_password":"correct horse battery"}')
+check "an account deleted through the edge" test "$code" = 200
+
+# Every process serves its metrics where compose's METRICS_LISTEN puts it
+# (the port deploy/observability/prometheus.yml scrapes), as Prometheus
+# text that promtool accepts, and the calls above are counted there.
+scrape() { # NAME: its metrics into $work/NAME.prom
+	curl -fsS --max-time 5 -o "$work/$1.prom" "http://${metrics[$1]}/metrics" 2>/dev/null
+}
+lint() { # NAME: promtool's check of what NAME served
+	[[ -s "$work/$1.prom" ]] && promtool check metrics <"$work/$1.prom" >/dev/null 2>&1
+}
+for n in "${names[@]}"; do
+	check "$n serves GET /metrics on its METRICS_LISTEN" scrape "$n"
+	check "  which promtool check metrics accepts" lint "$n"
+done
+counted() { # NAME PATTERN: a series of NAME's metrics matching PATTERN, above 0
+	grep -E "^$2 [0-9.e+]+$" "$work/$1.prom" 2>/dev/null | grep -qvE ' 0$'
+}
+check "svc-auth counted the login" counted svc-auth \
+	'rpc_server_calls_total\{component="svc-auth",method="/auth.v1.AuthService/Login",code="OK"\}'
+check "the edge counted its calls to svc-admin" counted edge \
+	'rpc_client_calls_total\{component="edge",target="svc-admin",code="OK"\}'
+check "svc-auth counted its call to svc-user" counted svc-auth \
+	'rpc_client_calls_total\{component="svc-auth",target="svc-user",code="OK"\}'
+check "svc-auth counted the wrong password" counted svc-auth \
+	'auth_logins_total\{component="svc-auth",outcome="bad_credentials"\}'
+# The names the alert rules and the dashboard read (the metric reference of
+# docs/operations.md, which check_observability.py holds them to) are the
+# ones the processes serve, with the same types.
+served() { "$python" "$here/check_observability.py" --served "$ROOT" "$work/"*.prom >&2; }
+check "the processes serve every metric of the reference, and no other" served
+
+# Prometheus (Debian's prometheus, promtool's package) with
+# deploy/observability's configuration and rules, its targets moved to these
+# processes' metrics listeners and every interval 1 s (compose_local.py):
+# each process is scraped under the job of its kind, every rule evaluates,
+# and the alerts find the real series (below: Redis stopped, the processes
+# stopped).
+prom_port="$(free_port "${taken[@]}")"
+taken+=("$prom_port")
+prometheus --config.file="$work/svc/prometheus.yml" --storage.tsdb.path="$work/prom" \
+	--web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
+add_cleanup kill_quietly "$!"
+prom_api() { # PATH [CURL ARGS...]: GET of Prometheus's API
+	curl -fsS --max-time 5 "http://127.0.0.1:$prom_port/api/v1/$1" "${@:2}" 2>/dev/null
+}
+promql() { # CONDITION QUERY: true when CONDITION (Python, on the result list r) holds
+	local out
+	out=$(prom_api query --data-urlencode "query=$2") || return 1
+	"$python" -c 'import json, sys
+r = json.loads(sys.argv[2])["data"]["result"]
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" "$out"
+}
+rules_ok() { # every rule evaluated, without error
+	local out
+	out=$(prom_api rules) || return 1
+	"$python" -c 'import json, sys
+rules = [x for g in json.loads(sys.argv[1])["data"]["groups"] for x in g["rules"]]
+sys.exit(0 if len(rules) >= 10 and all(x["health"] == "ok" for x in rules) else 1)' "$out"
+}
+within() { # SECONDS COMMAND...: true once COMMAND succeeds
+	local i
+	for ((i = 0; i < $1 * 5; i++)); do
+		"${@:2}" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "Prometheus scrapes every process under the job of its kind" within 20 promql \
+	'sorted((s["metric"]["job"], s["value"][1]) for s in r) == [("edge", "1"),
+	("svc-admin", "1"), ("svc-auth", "1"), ("svc-user", "1"), ("svc-user", "1")]' up
+check "  every alert rule evaluates without error" within 20 rules_ok
+check "  and none is pending or firing on the healthy stack" promql 'not r' ALERTS
+dashboard() { # the last attempt's report in dashboard.out, shown if none passes
+	"$python" "$here/check_observability.py" --queries "$ROOT" \
+		"http://127.0.0.1:$prom_port" >"$work/dashboard.out" 2>&1
+}
+dashboard_ok() { within 20 dashboard || { cat "$work/dashboard.out" >&2 && false; }; }
+check "  every query of the Grafana dashboard evaluates, each panel finds series" dashboard_ok
+
 # svc-admin's roles cannot change the audit log.
 app="SET ROLE microcore_admin_app"
 for stmt in "UPDATE audit_log SET outcome = 'failed'" "DELETE FROM audit_log" \
@@ -421,6 +519,9 @@ check "without Redis svc-user's k8s readiness fails" eventually_fails probe svc-
 check "but its liveness holds (no restart for a dependency)" probe svc-user liveness
 check "and its compose health check fails" fails healthy svc-user-1
 check "the edge's k8s readiness fails" eventually_fails probe edge readiness
+check "Prometheus: MicrocoreStoreUnavailable pending for svc-user" within 20 promql \
+	'any(s["metric"].get("component") == "svc-user" for s in r)' \
+	'ALERTS{alertname="MicrocoreStoreUnavailable"}'
 check "its liveness holds" probe edge liveness
 
 # SIGTERM stops each process cleanly, callers first.
@@ -438,6 +539,8 @@ for n in edge svc-admin svc-user-2 svc-user-1 svc-auth; do
 	check "$n exits 0 on SIGTERM" stopped "$n"
 done
 check "a stopped service fails its k8s liveness probe" fails probe svc-user liveness
+check "Prometheus: MicrocoreTargetDown pending for each stopped process" within 20 promql \
+	'len(r) == 5' 'ALERTS{alertname="MicrocoreTargetDown"}'
 
 # Stop the servers first, so that the summary is the last line.
 run_cleanups >/dev/null 2>&1
