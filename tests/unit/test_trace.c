@@ -313,7 +313,8 @@ test_log_lines_carry_the_context_text(void **state)
 	(void) state;
 	core_log_init("test", CORE_LOG_INFO, false);
 	const char *out = captured(log_with_and_without);
-	assert_non_null(strstr(out, "trace_id=" TID " span_id=" PID " inside"));
+	assert_non_null(
+	    strstr(out, "trace_id=" TID " span_id=" PID " inside"));
 	assert_non_null(
 	    strstr(out, "trace_id=" TID " span_id=" PID " kv inside k=v"));
 	const char *outside = strstr(out, "outside");

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CORE_TRACE_ID_LEN 32   /* hex digits of a trace id */
-#define CORE_SPAN_ID_LEN 16    /* hex digits of a span (parent) id */
+#define CORE_TRACE_ID_LEN 32    /* hex digits of a trace id */
+#define CORE_SPAN_ID_LEN 16     /* hex digits of a span (parent) id */
 #define CORE_TRACEPARENT_LEN 55 /* version 00, without the NUL */
 /* The only flag of version 00: the caller may have recorded the trace. */
 #define CORE_TRACE_SAMPLED 0x01
