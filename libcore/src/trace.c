@@ -45,7 +45,8 @@ key_init(void)
 	pthread_atfork(NULL, NULL, key_seed);
 }
 
-/* The next input of this thread. */
+/* The next input of this thread (in the machine's byte order: it only
+ * has to differ from every other). */
 static void
 next_input(unsigned char in[16])
 {
@@ -54,10 +55,8 @@ next_input(unsigned char in[16])
 		thread_no = (uint64_t) atomic_fetch_add(&n_threads, 1) + 1;
 	}
 	uint64_t n = counter++;
-	for (int i = 0; i < 8; i++) {
-		in[i] = (unsigned char) (thread_no >> (8 * i));
-		in[8 + i] = (unsigned char) (n >> (8 * i));
-	}
+	memcpy(in, &thread_no, 8);
+	memcpy(in + 8, &n, 8);
 }
 
 static void
@@ -124,30 +123,53 @@ core_trace_child(const core_trace *parent, core_trace *out)
 
 /* ---- traceparent ---------------------------------------------------------- */
 
-static int
-lc_hex_value(char c)
+/* 1 + the value of each lowercase hex digit; 0 for every other byte
+ * (uppercase too: the specification allows only lowercase). */
+static const unsigned char digit1[256] = {['0'] = 1,
+    ['1'] = 2,
+    ['2'] = 3,
+    ['3'] = 4,
+    ['4'] = 5,
+    ['5'] = 6,
+    ['6'] = 7,
+    ['7'] = 8,
+    ['8'] = 9,
+    ['9'] = 10,
+    ['a'] = 11,
+    ['b'] = 12,
+    ['c'] = 13,
+    ['d'] = 14,
+    ['e'] = 15,
+    ['f'] = 16};
+
+/* Whether the two bytes at s are lowercase hex (version and flags). */
+static bool
+hex2(const char *s)
 {
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return -1;
+	return digit1[(unsigned char) s[0]] != 0 &&
+	       digit1[(unsigned char) s[1]] != 0;
 }
 
-/* Whether s[0..n) is lowercase hex and not only zeros (when nonzero). */
+#define BYTES(b) (UINT64_C(0x0101010101010101) * (b))
+
+/* Whether s[0..n) (n a multiple of 8) is lowercase hex and not only
+ * zeros. Eight bytes at a time, without a branch per byte: a byte below
+ * 0x80 plus 0x80 - lo has its top bit set when it is >= lo, plus 0x7f - hi
+ * when it is > hi (no carry out of a byte below 0x80); a byte from 0x80 up
+ * is refused by its own top bit. */
 static bool
-hex_field(const char *s, size_t n, bool nonzero)
+hex_id(const char *s, size_t n)
 {
-	bool zero = true;
-	for (size_t i = 0; i < n; i++) {
-		if (lc_hex_value(s[i]) < 0) {
-			return false;
-		}
-		zero = zero && s[i] == '0';
+	uint64_t bad = 0, zero = BYTES(0x80);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t digit = (x + BYTES(0x50)) & ~(x + BYTES(0x46));
+		uint64_t alpha = (x + BYTES(0x1f)) & ~(x + BYTES(0x19));
+		bad |= x | ~(digit | alpha);
+		zero &= x == BYTES('0') ? BYTES(0x80) : 0;
 	}
-	return !(nonzero && zero);
+	return ((bad | zero) & BYTES(0x80)) == 0;
 }
 
 int
@@ -158,11 +180,10 @@ core_trace_parse(const char *s, core_trace *out)
 		return -1;
 	}
 	size_t len = strnlen(s, CORE_TRACEPARENT_LEN + 1);
-	if (len < CORE_TRACEPARENT_LEN || !hex_field(s, 2, false) ||
+	if (len < CORE_TRACEPARENT_LEN || !hex2(s) ||
 	    memcmp(s, "ff", 2) == 0 || s[2] != '-' || s[35] != '-' ||
-	    s[52] != '-' || !hex_field(s + 3, CORE_TRACE_ID_LEN, true) ||
-	    !hex_field(s + 36, CORE_SPAN_ID_LEN, true) ||
-	    !hex_field(s + 53, 2, false)) {
+	    s[52] != '-' || !hex_id(s + 3, CORE_TRACE_ID_LEN) ||
+	    !hex_id(s + 36, CORE_SPAN_ID_LEN) || !hex2(s + 53)) {
 		return -1;
 	}
 	/* Version 00 has nothing after the flags; a later version may
@@ -175,8 +196,9 @@ core_trace_parse(const char *s, core_trace *out)
 	out->trace_id[CORE_TRACE_ID_LEN] = '\0';
 	memcpy(out->span_id, s + 36, CORE_SPAN_ID_LEN);
 	out->span_id[CORE_SPAN_ID_LEN] = '\0';
-	int flags = lc_hex_value(s[53]) << 4 | lc_hex_value(s[54]);
-	out->flags = (uint8_t) (flags & CORE_TRACE_SAMPLED);
+	/* Of the flags only the sampled bit, the low bit of the last digit. */
+	out->flags = (uint8_t) ((digit1[(unsigned char) s[54]] - 1) &
+	                        CORE_TRACE_SAMPLED);
 	return 0;
 }
 

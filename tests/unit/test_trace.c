@@ -115,6 +115,37 @@ test_trace_parse_rejects_every_malformed_value(void **state)
 	assert_int_equal(core_trace_parse(cut, &t), -1);
 }
 
+/* Every byte just outside the digits' ranges, uppercase, and bytes with
+ * the top bit set, at every position of both ids. */
+static void
+test_trace_parse_rejects_a_bad_byte_anywhere_in_the_ids(void **state)
+{
+	(void) state;
+	static const char bad[] = {'/', ':', '`', 'g', 'A', 'F', ' ', '-',
+	    '\x7f', '\x80', '\xb0', '\xe6', '\xff'};
+	for (size_t pos = 3; pos < 52; pos++) {
+		if (pos == 35) {
+			continue; /* the dash between them */
+		}
+		for (size_t k = 0; k < sizeof(bad); k++) {
+			char s[] = GOOD;
+			s[pos] = bad[k];
+			core_trace t;
+			if (core_trace_parse(s, &t) != -1) {
+				fail_msg("accepted byte 0x%02x at %zu",
+				    (unsigned char) bad[k], pos);
+			}
+		}
+		/* And every digit is taken there. */
+		for (const char *d = "0123456789abcdef"; *d != '\0'; d++) {
+			char s[] = GOOD;
+			s[pos] = *d;
+			core_trace t;
+			assert_int_equal(core_trace_parse(s, &t), 0);
+		}
+	}
+}
+
 static void
 test_trace_parse_reads_a_later_version_as_00(void **state)
 {
@@ -417,6 +448,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_trace_parse_accepts_version_00),
 	    cmocka_unit_test(test_trace_parse_rejects_every_malformed_value),
+	    cmocka_unit_test(
+	        test_trace_parse_rejects_a_bad_byte_anywhere_in_the_ids),
 	    cmocka_unit_test(test_trace_parse_reads_a_later_version_as_00),
 	    cmocka_unit_test(test_trace_format_round_trips),
 	    cmocka_unit_test(
