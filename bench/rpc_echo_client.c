@@ -27,7 +27,6 @@ typedef struct worker {
 	core_rpc_client *cli;
 	size_t size;
 	atomic_bool *stop;
-	bool trace; /* RPC_BENCH_TRACE=1: calls made in a trace */
 	hist h;
 	uint64_t errors;
 	/* async mode */
@@ -71,6 +70,28 @@ async_next(worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* RPC_BENCH_TRACE=1: callers work in a trace, so every call carries
+ * traceparent, as calls made inside a call do. */
+static bool
+trace_wanted(void)
+{
+	const char *v = getenv("RPC_BENCH_TRACE");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Starts w's chain of async calls, in a trace of its own if wanted: the
+ * completions run in the trace of the call, so every call of the chain
+ * carries it. */
+static void
+async_start(worker *w)
+{
+	core_trace t;
+	core_trace_new(&t);
+	core_trace_set(trace_wanted() ? &t : NULL);
+	async_next(w);
+	core_trace_set(NULL);
+}
+
 static void *
 run(void *arg)
 {
@@ -80,7 +101,7 @@ run(void *arg)
 	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
 	req.data.data = data;
 	req.data.len = w->size;
-	if (w->trace) {
+	if (trace_wanted()) {
 		/* As a handler calling another service: every call carries
 		 * the thread's traceparent. */
 		core_trace t;
@@ -166,26 +187,17 @@ main(int argc, char **argv)
 	size_t packed_len = test__v1__echo_request__get_packed_size(&req);
 	uint8_t *packed = malloc(packed_len);
 	test__v1__echo_request__pack(&req, packed);
-	const char *tr = getenv("RPC_BENCH_TRACE");
-	bool trace = tr != NULL && strcmp(tr, "1") == 0;
 	int64_t t0 = now_ns();
 	for (int i = 0; i < callers; i++) {
 		w[i] = (worker){.cli = cli,
 		    .size = size,
 		    .stop = &stop,
-		    .trace = trace,
 		    .packed = packed,
 		    .packed_len = packed_len};
 		pthread_mutex_init(&w[i].mu, NULL);
 		pthread_cond_init(&w[i].cv, NULL);
 		if (async) {
-			/* A chain's calls are made in the trace of its
-			 * first (the completions run in the caller's). */
-			core_trace ct;
-			core_trace_new(&ct);
-			core_trace_set(trace ? &ct : NULL);
-			async_next(&w[i]);
-			core_trace_set(NULL);
+			async_start(&w[i]);
 		} else {
 			pthread_create(&t[i], NULL, run, &w[i]);
 		}
