@@ -4,14 +4,18 @@
 # in the log of every one of them (each hop a span of its own) and in the
 # response's traceparent. A malformed, uppercase or repeated traceparent
 # starts a new trace (never an error), and two requests without one get
-# different traces. Every process logs at debug: the RPC server's line per
-# call and the edge's per request. Usage: trace_context.sh BUILD_DIR
+# different traces. A mail queued by a request is delivered later by
+# svc-auth's sender, whose lines carry the trace of that request. Every
+# process logs at debug: the RPC server's line per call and the edge's per
+# request. Usage: trace_context.sh BUILD_DIR
 set -euo pipefail
 build=$1
 here=$(dirname "${BASH_SOURCE[0]}")
 tmp=$(mktemp -d)
 # shellcheck source=tests/integration/edge_env.sh
 source "$here/edge_env.sh"
+# shellcheck source=tests/integration/mail_env.sh
+source "$here/mail_env.sh"
 passed=0
 failed=0
 check() { # NAME COMMAND...
@@ -21,6 +25,7 @@ check() { # NAME COMMAND...
 }
 
 export SVC_LOG_LEVEL=debug
+mail_env_setup "$tmp"
 edge_env_start "$build" "$tmp" LOG_LEVEL=debug EDGE_CORS_ORIGINS=https://app.example
 base=$edge_base
 json=(-H 'Content-Type: application/json')
@@ -85,6 +90,21 @@ all_spans=$( (spans edge edge "$trace" && spans admin svc-admin "$trace" &&
 check "each process works in a span of its own ($all_spans spans)" test "$all_spans" -ge 4
 check "the caller's span is nobody's" bash -c '! grep -qF "\"span_id\":\"$1\"" "$2"/*.log' _ "$parent" "$tmp"
 
+# ---- Work done later, on another thread -------------------------------------
+# Registering queues a verification mail in the outbox; the sender delivers
+# it on a thread of its own, in the trace of the registration.
+mtrace=$(hex 16)
+code=$(req reg_dora -X POST "${json[@]}" -H "traceparent: 00-$mtrace-$(hex 8)-01" \
+  -d '{"username":"dora","email":"dora@example.com","password":"correct horse battery"}' "$base/register")
+check "dora registers: 201" test "$code" = 201
+delivered() { mail_n "$@" >/dev/null; } # ADDRESS N SECONDS
+check "her verification mail is delivered" delivered dora@example.com 1 10
+sleep 0.3
+check "svc-auth's sender logs it in the registration's trace" \
+  in_log auth svc-auth "$mtrace" '"msg":"mail sent"'
+check "and the registration itself is in that trace" \
+  in_log auth svc-auth "$mtrace" '"method":"/auth.v1.AuthService/Register"'
+
 # ---- What starts a new trace -------------------------------------------------
 # Each: a request with these traceparent fields must succeed with a new
 # trace, seen in svc-admin's log, and not the one it was given.
@@ -123,6 +143,7 @@ code=$(req pre -X OPTIONS -H "Origin: https://app.example" \
 check "and a preflight allows it" grep -qiE '^Access-Control-Allow-Headers:.*traceparent' "$tmp/pre.h"
 
 status=0
+sink_stop
 edge_env_stop || status=$?
 check "every process exits 0 on SIGTERM" test "$status" = 0
 echo "trace_context: $passed passed, $failed failed"
