@@ -88,7 +88,8 @@ check "svc-user's log has DeleteProfile in the trace" \
 all_spans=$( (spans edge edge "$trace" && spans admin svc-admin "$trace" &&
   spans auth svc-auth "$trace" && spans user svc-user "$trace") | sort -u | wc -l)
 check "each process works in a span of its own ($all_spans spans)" test "$all_spans" -ge 4
-check "the caller's span is nobody's" bash -c '! grep -qF "\"span_id\":\"$1\"" "$2"/*.log' _ "$parent" "$tmp"
+nobody_has() { ! grep -qF "\"span_id\":\"$1\"" "$tmp"/*.log; } # SPAN_ID
+check "the caller's span is nobody's" nobody_has "$parent"
 
 # ---- Work done later, on another thread -------------------------------------
 # Registering queues a verification mail in the outbox; the sender delivers
