@@ -19,6 +19,7 @@
 #include "bench_common.h"
 #include "core/log.h"
 #include "core/rpc.h"
+#include "core/trace.h"
 
 #include "bench_tls.h"
 
@@ -69,6 +70,28 @@ async_next(worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* RPC_BENCH_TRACE=1: callers work in a trace, so every call carries
+ * traceparent, as calls made inside a call do. */
+static bool
+trace_wanted(void)
+{
+	const char *v = getenv("RPC_BENCH_TRACE");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Starts w's chain of async calls, in a trace of its own if wanted: the
+ * completions run in the trace of the call, so every call of the chain
+ * carries it. */
+static void
+async_start(worker *w)
+{
+	core_trace t;
+	core_trace_new(&t);
+	core_trace_set(trace_wanted() ? &t : NULL);
+	async_next(w);
+	core_trace_set(NULL);
+}
+
 static void *
 run(void *arg)
 {
@@ -78,6 +101,13 @@ run(void *arg)
 	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
 	req.data.data = data;
 	req.data.len = w->size;
+	if (trace_wanted()) {
+		/* As a handler calling another service: every call carries
+		 * the thread's traceparent. */
+		core_trace t;
+		core_trace_new(&t);
+		core_trace_set(&t);
+	}
 	while (!atomic_load(w->stop)) {
 		ProtobufCMessage *out = NULL;
 		core_rpc_reply reply;
@@ -167,7 +197,7 @@ main(int argc, char **argv)
 		pthread_mutex_init(&w[i].mu, NULL);
 		pthread_cond_init(&w[i].cv, NULL);
 		if (async) {
-			async_next(&w[i]);
+			async_start(&w[i]);
 		} else {
 			pthread_create(&t[i], NULL, run, &w[i]);
 		}

@@ -55,6 +55,7 @@ send_response(
     edge_request *r, unsigned status, struct MHD_Response *resp, bool page)
 {
 	MHD_add_response_header(resp, "X-Request-Id", r->rid);
+	MHD_add_response_header(resp, "traceparent", r->traceparent);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -70,7 +71,7 @@ send_response(
 		    resp, "Access-Control-Allow-Credentials", "true");
 		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
 		    "ETag, Location, Retry-After, WWW-Authenticate, "
-		    "X-Request-Id");
+		    "X-Request-Id, traceparent");
 	}
 	if (r->origin != NULL) {
 		MHD_add_response_header(resp, "Vary", "Origin");
@@ -204,7 +205,7 @@ preflight(edge_request *r, const char *allow)
 	edge_answer_header(&a, "Access-Control-Allow-Methods", allow);
 	edge_answer_header(&a, "Access-Control-Allow-Headers",
 	    "Authorization, Content-Type, If-Match, Token-Delivery, "
-	    "X-Request-Id");
+	    "X-Request-Id, traceparent");
 	edge_answer_header(&a, "Access-Control-Max-Age", "600");
 	return edge_http_send(r, &a);
 }
@@ -327,6 +328,10 @@ request_start(const edge_config *cfg, struct MHD_Connection *conn,
 	} else {
 		core_rpc_new_request_id(r->rid);
 	}
+	/* A malformed or repeated traceparent starts a new trace. */
+	(void) core_trace_start(
+	    edge_http_header_once(conn, "traceparent"), &r->trace);
+	core_trace_format(&r->trace, r->traceparent);
 	r->origin = edge_http_header(conn, "Origin");
 	if (r->origin != NULL) {
 		r->cors = edge_origin_listed(&cfg->cors, r->origin);
@@ -388,9 +393,9 @@ too_large_midway(edge_request *r)
 	int n = snprintf(msg, sizeof(msg),
 	    "HTTP/1.1 413 %s\r\nContent-Type: application/problem+json\r\n"
 	    "Content-Length: %d\r\nConnection: close\r\nX-Request-Id: %s\r\n"
-	    "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
-	    "\r\n%s",
-	    edge_http_title(413), bl, r->rid, body);
+	    "traceparent: %s\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Cache-Control: no-store\r\n\r\n%s",
+	    edge_http_title(413), bl, r->rid, r->traceparent, body);
 	if (ci != NULL && n > 0 && (size_t) n < sizeof(msg) &&
 	    send(ci->connect_fd, msg, (size_t) n, MSG_NOSIGNAL) != n) {
 		core_log_warn("request %s: 413 not written whole", r->rid);
@@ -485,6 +490,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		}
 		return !r->too_large || too_large(r) ? MHD_YES : MHD_NO;
 	}
+	/* This thread serves r until we return: its lines are r's. */
+	core_log_set_request_id(r->rid);
+	core_trace_set(&r->trace);
 	switch (r->state) {
 	case REQ_NEW:
 	case REQ_READING_BODY:
@@ -509,7 +517,30 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		    edge_request_state_name(r->state));
 		ok = false;
 	}
+	core_log_set_request_id(NULL);
+	core_trace_set(NULL);
 	return ok ? MHD_YES : MHD_NO;
+}
+
+/* One debug line per request, in its trace: what follows it through the
+ * services' logs starts here. */
+static void
+log_request(const edge_request *r)
+{
+	if (!core_log_enabled(CORE_LOG_DEBUG)) {
+		return;
+	}
+	char status[16], ms[24];
+	snprintf(status, sizeof(status), "%u", r->status);
+	snprintf(
+	    ms, sizeof(ms), "%.3f", (double) (now_us() - r->start_us) / 1e3);
+	core_log_set_request_id(r->rid);
+	core_trace_set(&r->trace);
+	core_log_kv(CORE_LOG_DEBUG, "request", "route",
+	    r->route != NULL ? r->route->name : "-", "status", status,
+	    "duration_ms", ms, NULL);
+	core_log_set_request_id(NULL);
+	core_trace_set(NULL);
 }
 
 static void
@@ -520,7 +551,9 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void) conn;
 	(void) toe;
 	edge_request *r = *con_cls;
+	core_log_enter(cfg->log);
 	if (r != NULL) {
+		log_request(r);
 		if (r->status != 0 && cfg->metrics) {
 			edge_metrics_request(
 			    r->label, r->status, now_us() - r->start_us);
@@ -538,101 +571,7 @@ unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return edge_unescape(s);
 }
 
-/* ---- Reading the request, waiting --------------------------------------- */
-
-const char *
-edge_http_header(struct MHD_Connection *conn, const char *name)
-{
-	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
-}
-
-const char *
-edge_http_cookie(struct MHD_Connection *conn, const char *name)
-{
-	return MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, name);
-}
-
-/* Collects the hops of every field of one client-address header. */
-typedef struct hop_walk {
-	edge_ip_header which;
-	edge_hops hops;
-} hop_walk;
-
-static enum MHD_Result
-hop_step(
-    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	(void) kind;
-	hop_walk *w = cls;
-	const char *name = w->which == EDGE_IP_HEADER_FORWARDED
-	                       ? "Forwarded"
-	                       : "X-Forwarded-For";
-	if (key == NULL || value == NULL || strcasecmp(key, name) != 0) {
-		return MHD_YES;
-	}
-	/* Several fields are one list, in order (RFC 9110 section 5.3). */
-	if (w->which == EDGE_IP_HEADER_FORWARDED) {
-		edge_hops_add_forwarded(&w->hops, value);
-	} else {
-		edge_hops_add_xff(&w->hops, value);
-	}
-	return MHD_YES;
-}
-
-void
-edge_http_client_ip(
-    struct MHD_Connection *conn, const edge_config *cfg, char *buf, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-	edge_ip peer = {0};
-	buf[0] = '\0';
-	if (sa != NULL && sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in =
-		    (const struct sockaddr_in *) (const void *) sa;
-		peer.family = AF_INET;
-		memcpy(peer.a, &in->sin_addr, 4);
-	} else if (sa != NULL && sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-		    (const struct sockaddr_in6 *) (const void *) sa;
-		char text[INET6_ADDRSTRLEN];
-		inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
-		(void) edge_ip_parse(text, strlen(text), &peer);
-	} else {
-		return;
-	}
-	edge_ip client = peer;
-	if (cfg->trusted_proxies.n > 0 &&
-	    edge_proxies_match(&cfg->trusted_proxies, &peer)) {
-		hop_walk w = {.which = cfg->client_ip_header};
-		MHD_get_connection_values(conn, MHD_HEADER_KIND, hop_step, &w);
-		client = edge_client_ip(&cfg->trusted_proxies, &peer, &w.hops);
-	}
-	(void) edge_ip_format(&client, buf, len);
-}
-
-typedef struct param_walk {
-	edge_http_param_fn fn;
-	void *arg;
-} param_walk;
-
-static enum MHD_Result
-param_step(
-    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	(void) kind;
-	const param_walk *w = cls;
-	return w->fn(w->arg, key, value) ? MHD_YES : MHD_NO;
-}
-
-void
-edge_http_each_param(
-    struct MHD_Connection *conn, edge_http_param_fn fn, void *arg)
-{
-	param_walk w = {fn, arg};
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, param_step, &w);
-}
+/* ---- Waiting for an RPC ------------------------------------------------ */
 
 void
 edge_http_suspend(edge_request *r)

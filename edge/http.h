@@ -4,9 +4,9 @@
  * means is decided elsewhere: the REST routes in rest.c and filters.c,
  * /readyz in ready.c, the frontend's files in static.c.
  *
- * Only http.c includes libmicrohttpd's header; the other layers see a
- * connection as an opaque pointer and read the request through the
- * functions below. */
+ * Only http.c and http_read.c (reading the request) include
+ * libmicrohttpd's header; the other layers see a connection as an opaque
+ * pointer and read the request through the functions below. */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
 
@@ -37,6 +37,12 @@ void edge_http_stop(edge_http *h, long wait_ms);
 
 /* A request header's value, or NULL. Valid until the request ends. */
 const char *edge_http_header(struct MHD_Connection *conn, const char *name);
+
+/* A request header's value when the request has exactly one field of
+ * that name, else NULL (for headers that must not be repeated, such as
+ * traceparent). Valid until the request ends. */
+const char *edge_http_header_once(
+    struct MHD_Connection *conn, const char *name);
 
 /* A cookie's value, or NULL. Valid until the request ends. */
 const char *edge_http_cookie(struct MHD_Connection *conn, const char *name);

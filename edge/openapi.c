@@ -248,7 +248,7 @@ parameter(const char *name, const char *in, edge_schemas *s,
 }
 
 /* The parameters: {id}, the query's fields, the filters' headers and
- * cookies, X-Request-Id. */
+ * cookies, X-Request-Id, traceparent. */
 static json_t *
 parameters(edge_schemas *s, const edge_route *rt, const route_docs *d)
 {
@@ -270,6 +270,7 @@ parameters(edge_schemas *s, const edge_route *rt, const route_docs *d)
 		    list, ref("parameters", d->parameters.v[i]));
 	}
 	json_array_append_new(list, ref("parameters", "X-Request-Id"));
+	json_array_append_new(list, ref("parameters", "traceparent"));
 	return list;
 }
 
@@ -299,7 +300,8 @@ request_body(edge_schemas *s, const edge_route *rt, const route_docs *d)
 	    edge_schema_ref(s, rt->in, &v));
 }
 
-/* The headers of an answer: the names given, X-Request-Id always. */
+/* The headers of an answer: the names given, X-Request-Id and
+ * traceparent always. */
 static json_t *
 answer_headers(const char *const *names)
 {
@@ -308,6 +310,7 @@ answer_headers(const char *const *names)
 		json_object_set_new(h, names[i], ref("headers", names[i]));
 	}
 	json_object_set_new(h, "X-Request-Id", ref("headers", "X-Request-Id"));
+	json_object_set_new(h, "traceparent", ref("headers", "traceparent"));
 	return h;
 }
 
@@ -444,6 +447,11 @@ static const char fixed_components[] =
     "echoed in the answer and in every log line; a new one when absent "
     "or invalid.\", \"schema\": {\"type\": \"string\", \"pattern\": "
     "\"^[A-Za-z0-9._-]+$\", \"maxLength\": 64}},"
+    " \"traceparent\": {\"name\": \"traceparent\", \"in\": "
+    "\"header\", \"required\": false, \"description\": \"W3C trace "
+    "context (00-<trace-id>-<parent-id>-<flags>): the request joins this "
+    "trace; a new trace when absent, invalid or repeated (never an "
+    "error).\", \"schema\": {\"type\": \"string\"}},"
     " \"IfMatch\": {\"name\": \"If-Match\", \"in\": \"header\", "
     "\"required\": false, \"description\": \"Apply only to this version: "
     "the ETag of the profile read (\\\"v3\\\"), or * for any.\", "
@@ -466,6 +474,11 @@ static const char fixed_components[] =
     " \"X-Request-Id\": {\"required\": true, \"description\": \"The request's id: the one "
     "sent when valid, else a new one.\", \"schema\": {\"type\": "
     "\"string\"}},"
+    " \"traceparent\": {\"required\": true, \"description\": \"W3C "
+    "trace context: the request's trace id (the one sent when valid, else "
+    "a new one; in every log line of the request as trace_id) and the "
+    "edge's span id.\", \"schema\": {\"type\": \"string\", "
+    "\"pattern\": \"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$\"}},"
     " \"ETag\": {\"required\": true, \"description\": \"The profile's version as a strong "
     "ETag, \\\"v<version>\\\": send it in If-Match.\", \"schema\": "
     "{\"type\": \"string\"}},"

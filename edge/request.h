@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/rpc.h"
+#include "core/trace.h"
 #include "routes.h"
 
 struct MHD_Connection;
@@ -43,9 +44,14 @@ typedef struct edge_request {
 	const edge_route *route; /* NULL: not a REST route */
 	char id[64];             /* {id} of the path */
 	char rid[65];            /* request id */
-	bool unsafe;             /* a method that may write: not GET, HEAD,
+	/* The edge's span of the request's trace (the client's traceparent
+	 * continued, or a new trace), current on the threads that work for
+	 * the request, and as sent on (its RPC, the response header). */
+	core_trace trace;
+	char traceparent[CORE_TRACEPARENT_LEN + 1];
+	bool unsafe; /* a method that may write: not GET, HEAD,
 	                            OPTIONS */
-	char *body;              /* malloc'd, NUL-terminated; ROUTE_BODY */
+	char *body;  /* malloc'd, NUL-terminated; ROUTE_BODY */
 	size_t len;
 	size_t cap;         /* bytes allocated at body */
 	size_t received;    /* body bytes read, kept or not */

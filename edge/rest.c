@@ -217,9 +217,10 @@ call(edge_exchange *x)
 	}
 	protobuf_c_message_pack(x->in, payload);
 
-	core_md md[3];
+	core_md md[4];
 	size_t nmd = 0;
 	md[nmd++] = (core_md){CORE_MD_REQUEST_ID, r->rid};
+	md[nmd++] = (core_md){CORE_MD_TRACEPARENT, r->traceparent};
 	if (x->peer[0] != '\0') {
 		md[nmd++] = (core_md){CORE_MD_CLIENT_IP, x->peer};
 	}

@@ -13,6 +13,7 @@
 #include "auth_metrics.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "mail_sender.h"
 #include "outbox_repo.h"
 
@@ -244,6 +245,13 @@ send_one(const auth_mail_sender_config *cfg, core_pg *pg)
 	if (auth_outbox_claim(pg, lease, &row, &found) != CORE_OK || !found) {
 		return false;
 	}
+	/* The delivery's lines belong to the trace of the call that queued
+	 * the mail, in a span of their own. */
+	core_trace t;
+	if (core_trace_parse(row.traceparent, &t) == 0) {
+		core_trace_child(&t, &t);
+		core_trace_set(&t);
+	}
 	char err[CURL_ERROR_SIZE + 32] = "";
 	CURLcode rc = deliver(cfg, &row, err, sizeof(err));
 	core_status st;
@@ -270,6 +278,7 @@ send_one(const auth_mail_sender_config *cfg, core_pg *pg)
 		    (long long) row.id, core_status_str(st));
 	}
 	auth_outbox_row_free(&row);
+	core_trace_set(NULL);
 	return true;
 }
 

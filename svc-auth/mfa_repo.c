@@ -6,6 +6,7 @@
 
 #include "auth_metrics.h"
 #include "mfa_repo.h"
+#include "outbox_repo.h"
 
 /* The bytea literal of b (n bytes) for a text parameter: "\x" and hex. */
 static void
@@ -119,12 +120,13 @@ auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
     char hashes[AUTH_RECOVERY_CODES][65], const auth_mfa_mail *mail,
     bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	char step_text[24], age[24], arr[AUTH_RECOVERY_CODES * 66 + 2];
 	snprintf(step_text, sizeof(step_text), "%lld", (long long) step);
 	snprintf(age, sizeof(age), "%d", max_age_s);
 	hash_array(hashes, arr);
 	const char *params[] = {user_id, step_text, age, arr, mail->subject,
-	    mail->text, mail->html};
+	    mail->text, mail->html, auth_outbox_trace(tp)};
 	/* The old codes (of an earlier time two-factor login was on) go;
 	 * their hashes differ from the new ones, so the delete and the
 	 * insert of one statement do not meet. */
@@ -139,10 +141,10 @@ auth_mfa_confirm(core_pg *pg, const char *user_id, int64_t step, int max_age_s,
 	    "SELECT t.user_id, decode(h, 'hex') FROM t, "
 	    "unnest($4::text[]) AS h), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT u.email, $5, $6, $7 FROM users u JOIN t ON "
+	    "body_html, traceparent) SELECT u.email, $5, $6, $7, $8 FROM users u JOIN t ON "
 	    "u.id = t.user_id) "
 	    "SELECT 1 FROM t",
-	    7, params, done);
+	    8, params, done);
 	return auth_metrics_mail_queued(st, done, 1);
 }
 
@@ -176,10 +178,11 @@ auth_mfa_replace_codes(core_pg *pg, const char *user_id,
     char hashes[AUTH_RECOVERY_CODES][65], const auth_mfa_mail *mail,
     bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	char arr[AUTH_RECOVERY_CODES * 66 + 2];
 	hash_array(hashes, arr);
-	const char *params[] = {
-	    user_id, arr, mail->subject, mail->text, mail->html};
+	const char *params[] = {user_id, arr, mail->subject, mail->text,
+	    mail->html, auth_outbox_trace(tp)};
 	core_status st = core_pg_exec_found(pg,
 	    "WITH t AS (SELECT user_id FROM user_totp WHERE user_id = "
 	    "$1::uuid AND enabled FOR UPDATE), "
@@ -189,10 +192,10 @@ auth_mfa_replace_codes(core_pg *pg, const char *user_id,
 	    "SELECT t.user_id, decode(h, 'hex') FROM t, "
 	    "unnest($2::text[]) AS h), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT u.email, $3, $4, $5 FROM users u JOIN t ON "
+	    "body_html, traceparent) SELECT u.email, $3, $4, $5, $6 FROM users u JOIN t ON "
 	    "u.id = t.user_id) "
 	    "SELECT 1 FROM t",
-	    5, params, done);
+	    6, params, done);
 	return auth_metrics_mail_queued(st, done, 1);
 }
 
@@ -200,8 +203,9 @@ core_status
 auth_mfa_remove(core_pg *pg, const char *user_id, const auth_mfa_mail *mail,
     bool *was_enabled)
 {
-	const char *params[] = {
-	    user_id, mail->subject, mail->text, mail->html};
+	char tp[CORE_TRACEPARENT_LEN + 1];
+	const char *params[] = {user_id, mail->subject, mail->text, mail->html,
+	    auth_outbox_trace(tp)};
 	PGresult *r = NULL;
 	*was_enabled = false;
 	core_status st = core_pg_exec(pg,
@@ -209,10 +213,10 @@ auth_mfa_remove(core_pg *pg, const char *user_id, const auth_mfa_mail *mail,
 	    "RETURNING enabled), "
 	    "d AS (DELETE FROM mfa_recovery_codes WHERE user_id = $1::uuid), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT email, $2, $3, $4 FROM users WHERE id = "
+	    "body_html, traceparent) SELECT email, $2, $3, $4, $5 FROM users WHERE id = "
 	    "$1::uuid AND EXISTS (SELECT 1 FROM t WHERE enabled)) "
 	    "SELECT enabled FROM t",
-	    4, params, &r);
+	    5, params, &r);
 	if (st != CORE_OK) {
 		return st;
 	}

@@ -36,10 +36,11 @@ core_status
 auth_tokens_resend_verification(
     core_pg *pg, const auth_user *u, const auth_users_mail *mail, bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {u->id, u->email, mail->token_hash_hex, ttl,
-	    mail->subject, mail->text, mail->html};
+	    mail->subject, mail->text, mail->html, auth_outbox_trace(tp)};
 	core_status st = core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id FROM users WHERE id = $1::uuid AND "
 	    "email = $2 AND NOT email_verified AND status = 'active' "
@@ -52,10 +53,16 @@ auth_tokens_resend_verification(
 	    "token_hash = EXCLUDED.token_hash, "
 	    "expires_at = EXCLUDED.expires_at, created_at = now()), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT $2, $5, $6, $7 FROM u) "
+	    "body_html, traceparent) SELECT $2, $5, $6, $7, $8 FROM u) "
 	    "SELECT 1 FROM u",
-	    7, params, done);
+	    8, params, done);
 	return auth_metrics_mail_queued(st, done, 1);
+}
+
+const char *
+auth_outbox_trace(char *buf)
+{
+	return core_trace_traceparent(buf) ? buf : NULL;
 }
 
 core_status
@@ -77,7 +84,7 @@ auth_outbox_claim(core_pg *pg, int lease_s, auth_outbox_row *row, bool *found)
 	    "OR (state = 'sending' AND lease_until < now()) "
 	    "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
 	    "RETURNING id, attempts, recipient, subject, body_text, "
-	    "body_html",
+	    "body_html, traceparent",
 	    1, params, &r);
 	if (st != CORE_OK) {
 		return st;
@@ -93,6 +100,7 @@ auth_outbox_claim(core_pg *pg, int lease_s, auth_outbox_row *row, bool *found)
 	row->subject = PQgetvalue(r, 0, 3);
 	row->text = PQgetvalue(r, 0, 4);
 	row->html = PQgetvalue(r, 0, 5);
+	row->traceparent = PQgetisnull(r, 0, 6) ? NULL : PQgetvalue(r, 0, 6);
 	*found = true;
 	return CORE_OK;
 }
@@ -176,23 +184,27 @@ auth_outbox_backlog(core_pg *pg, int64_t *n, int64_t *oldest_ms)
 core_status
 auth_outbox_queue(core_pg *pg, const char *recipient, const auth_mail_msg *m)
 {
-	const char *params[] = {recipient, m->subject, m->text, m->html};
+	char tp[CORE_TRACEPARENT_LEN + 1];
+	const char *params[] = {
+	    recipient, m->subject, m->text, m->html, auth_outbox_trace(tp)};
 	static const bool one = true;
 	core_status st = core_pg_command(pg,
-	    "INSERT INTO outbox (recipient, subject, body_text, body_html) "
-	    "VALUES ($1, $2, $3, $4)",
-	    4, params);
+	    "INSERT INTO outbox (recipient, subject, body_text, body_html, "
+	    "traceparent) VALUES ($1, $2, $3, $4, $5)",
+	    5, params);
 	return auth_metrics_mail_queued(st, &one, 1);
 }
 
 core_status
 auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%d", ch->token_ttl_s);
 	const char *params[] = {ch->user_id, ch->new_email, ch->token_hash_hex,
 	    ttl, ch->to_new->subject, ch->to_new->text, ch->to_new->html,
-	    ch->to_old->subject, ch->to_old->text, ch->to_old->html};
+	    ch->to_old->subject, ch->to_old->text, ch->to_old->html,
+	    auth_outbox_trace(tp)};
 	/* One statement, so one transaction: the token (or the voiding of
 	 * the previous one) and both mails exist together or not at all. */
 	core_status st = core_pg_exec_found(pg,
@@ -210,11 +222,11 @@ auth_tokens_change_email(core_pg *pg, const auth_email_change *ch, bool *done)
 	    "new_email = EXCLUDED.new_email, "
 	    "expires_at = EXCLUDED.expires_at, created_at = now()), "
 	    "n AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT $2, $5, $6, $7 FROM u), "
+	    "body_html, traceparent) SELECT $2, $5, $6, $7, $11 FROM u), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT u.email, $8, $9, $10 FROM u) "
+	    "body_html, traceparent) SELECT u.email, $8, $9, $10, $11 FROM u) "
 	    "SELECT 1 FROM u",
-	    10, params, done);
+	    11, params, done);
 	return auth_metrics_mail_queued(st, done, 2);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/pg.h"
+#include "core/trace.h"
 #include "mail.h"
 #include "users_repo.h"
 
@@ -25,12 +26,20 @@ core_status auth_tokens_verify_email(
 core_status auth_tokens_resend_verification(
     core_pg *pg, const auth_user *u, const auth_users_mail *mail, bool *done);
 
+/* The traceparent a mail queued now keeps: the calling thread's trace
+ * context (the call's), written into buf (CORE_TRACEPARENT_LEN + 1 bytes);
+ * NULL (SQL NULL) when the thread has none. The sender's lines about the
+ * mail then carry the trace id of the call that queued it. Every statement
+ * that inserts into outbox passes it. */
+const char *auth_outbox_trace(char *buf);
+
 /* A claimed outbox row: what the sender delivers. Strings are the
  * result's (valid until auth_outbox_row_free). */
 typedef struct auth_outbox_row {
 	int64_t id;
 	int attempts; /* counting this one */
 	const char *recipient, *subject, *text, *html;
+	const char *traceparent; /* of the call that queued it, or NULL */
 	PGresult *r;
 } auth_outbox_row;
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "auth_metrics.h"
+#include "outbox_repo.h"
 #include "password_repo.h"
 
 /* Copies the first row's id, username and email. */
@@ -49,10 +50,11 @@ core_status
 auth_reset_token_write(core_pg *pg, const auth_reset_user *u,
     const auth_users_mail *mail, bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {u->id, u->email, mail->token_hash_hex, ttl,
-	    mail->subject, mail->text, mail->html};
+	    mail->subject, mail->text, mail->html, auth_outbox_trace(tp)};
 	core_status st = core_pg_exec_found(pg,
 	    "WITH u AS (SELECT id FROM users WHERE id = $1::uuid AND "
 	    "email = $2 AND status = 'active' FOR UPDATE), "
@@ -64,9 +66,9 @@ auth_reset_token_write(core_pg *pg, const auth_reset_user *u,
 	    "token_hash = EXCLUDED.token_hash, "
 	    "expires_at = EXCLUDED.expires_at, created_at = now()), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT $2, $5, $6, $7 FROM u) "
+	    "body_html, traceparent) SELECT $2, $5, $6, $7, $8 FROM u) "
 	    "SELECT 1 FROM u",
-	    7, params, done);
+	    8, params, done);
 	return auth_metrics_mail_queued(st, done, 1);
 }
 
@@ -88,8 +90,10 @@ core_status
 auth_reset_token_use(core_pg *pg, const char *hash_hex, const char *user_id,
     const char *password_hash, const auth_users_mail *notice, bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	const char *params[] = {hash_hex, user_id, password_hash,
-	    notice->subject, notice->text, notice->html};
+	    notice->subject, notice->text, notice->html,
+	    auth_outbox_trace(tp)};
 	/* The token is deleted even when it has expired meanwhile: spent
 	 * either way. */
 	core_status st = core_pg_exec_found(pg,
@@ -101,9 +105,9 @@ auth_reset_token_use(core_pg *pg, const char *hash_hex, const char *user_id,
 	    "FROM t WHERE users.id = t.user_id AND t.expires_at > now() AND "
 	    "users.status = 'active' RETURNING users.email), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT u.email, $4, $5, $6 FROM u) "
+	    "body_html, traceparent) SELECT u.email, $4, $5, $6, $7 FROM u) "
 	    "SELECT 1 FROM u",
-	    6, params, done);
+	    7, params, done);
 	return auth_metrics_mail_queued(st, done, 1);
 }
 
@@ -111,8 +115,9 @@ core_status
 auth_password_set(core_pg *pg, const char *user_id, const char *password_hash,
     const auth_users_mail *notice, bool *done)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	const char *params[] = {user_id, password_hash, notice->subject,
-	    notice->text, notice->html};
+	    notice->text, notice->html, auth_outbox_trace(tp)};
 	/* A reset link asked for before the change would set the password
 	 * back to the asker's choice: it goes. */
 	core_status st = core_pg_exec_found(pg,
@@ -122,8 +127,8 @@ auth_password_set(core_pg *pg, const char *user_id, const char *password_hash,
 	    "t AS (DELETE FROM one_time_tokens WHERE user_id IN "
 	    "(SELECT id FROM u) AND purpose = 'reset_password'), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT u.email, $3, $4, $5 FROM u) "
+	    "body_html, traceparent) SELECT u.email, $3, $4, $5, $6 FROM u) "
 	    "SELECT 1 FROM u",
-	    5, params, done);
+	    6, params, done);
 	return auth_metrics_mail_queued(st, done, 1);
 }

@@ -5,6 +5,7 @@
 
 #include "auth_metrics.h"
 #include "auth_validate.h"
+#include "outbox_repo.h"
 #include "users_repo.h"
 
 /* Key for pg_advisory_xact_lock (keys.c uses the one before it): every
@@ -42,10 +43,12 @@ core_status
 auth_users_insert(core_pg *pg, const char *username, const char *email,
     const char *password_hash, const auth_users_mail *mail, auth_user *out)
 {
+	char tp[CORE_TRACEPARENT_LEN + 1];
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%d", mail->token_ttl_s);
 	const char *params[] = {username, email, password_hash,
-	    mail->token_hash_hex, ttl, mail->subject, mail->text, mail->html};
+	    mail->token_hash_hex, ttl, mail->subject, mail->text, mail->html,
+	    auth_outbox_trace(tp)};
 	PGresult *r = NULL;
 	/* One statement, so one transaction: the user, its verification
 	 * token and the mail exist together or not at all. */
@@ -57,9 +60,9 @@ auth_users_insert(core_pg *pg, const char *username, const char *email,
 	    "SELECT decode($4, 'hex'), u.id::uuid, 'verify_email', "
 	    "now() + make_interval(secs => $5::int) FROM u), "
 	    "o AS (INSERT INTO outbox (recipient, subject, body_text, "
-	    "body_html) SELECT $2, $6, $7, $8 FROM u) "
+	    "body_html, traceparent) SELECT $2, $6, $7, $8, $9 FROM u) "
 	    "SELECT * FROM u",
-	    8, params, &r);
+	    9, params, &r);
 	if (st != CORE_OK) {
 		return st;
 	}

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "core/trace.h"
 
 #define LINE_MAX_BYTES 8192
 #define RID_MAX 64
@@ -115,6 +116,7 @@ begin(line *l, core_log_level level, const char *msg)
 {
 	struct timespec ts;
 	char when[CORE_RFC3339_BUFSIZE];
+	const core_trace *t = core_trace_current();
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	(void) core_rfc3339_format((int64_t) ts.tv_sec, (int32_t) ts.tv_nsec,
@@ -132,6 +134,10 @@ begin(line *l, core_log_level level, const char *msg)
 		if (request_id[0] != '\0') {
 			put_field(l, "request_id", request_id);
 		}
+		if (t != NULL) {
+			put_field(l, "trace_id", t->trace_id);
+			put_field(l, "span_id", t->span_id);
+		}
 		put_field(l, "msg", msg);
 	} else {
 		put_str(l, when);
@@ -143,6 +149,12 @@ begin(line *l, core_log_level level, const char *msg)
 			put_str(l, " [");
 			put_str(l, request_id);
 			put_str(l, "]");
+		}
+		if (t != NULL) {
+			put_str(l, " trace_id=");
+			put_str(l, t->trace_id);
+			put_str(l, " span_id=");
+			put_str(l, t->span_id);
 		}
 		put_str(l, " ");
 		put_str(l, msg);

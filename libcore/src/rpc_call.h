@@ -13,6 +13,7 @@
 #include "core/call_auth.h"
 #include "core/rpc.h"
 #include "core/tls.h"
+#include "core/trace.h"
 
 #define RPC_MAX_DETAILS 16
 #define RPC_MAX_MESSAGE 512
@@ -42,6 +43,9 @@ struct core_call {
 	bool has_peer;
 	char peer[CORE_TLS_IDENTITY_MAX + 1];
 	char remote_ip[48];
+	/* The call's span: the caller's traceparent continued, or a new
+	 * trace (rpc_call_begin). */
+	core_trace trace;
 };
 
 /* Fills the transport fields of c from the pipe msg arrived on (none for
@@ -77,13 +81,18 @@ void rpc_call_init(core_call *c, core_rpc_server *s,
 /* The first half of a call, on the thread that received it: the caller as
  * the transport knows it, the envelope, the deadline, the method of t.
  * Never blocks. Returns CORE_OK with *m set, or the status to answer
- * (message set). The request id tags this thread's logs until
- * rpc_call_finish (or core_log_set_request_id(NULL)). */
+ * (message set). The request id and the call's trace context (from its
+ * traceparent metadata) are this thread's until rpc_call_finish (or
+ * rpc_call_log_clear). */
 core_status rpc_call_begin(core_call *c, const struct rpc_method_table *t,
     nng_msg *msg, int64_t recv_ms, const struct rpc_method **m);
 
-/* Tags this thread's log lines with the call's request id (when valid). */
+/* Makes the call's request id (when valid) and trace context the calling
+ * thread's (its log lines, the calls it makes). */
 void rpc_call_log_id(const core_call *c);
+
+/* Clears what rpc_call_log_id set: the thread moves on to other work. */
+void rpc_call_log_clear(void);
 
 /* The second half, where the method may run (inline or on a worker): the
  * payload, the client facts, the rule, the handler. Fills resp's payload;

@@ -23,6 +23,7 @@
 
 #include "core/log.h"
 #include "core/rpc.h"
+#include "core/trace.h"
 #include "rpc_internal.h"
 #include "rpc_metrics.h"
 
@@ -51,6 +52,7 @@ typedef struct cslot {
 	core_arena *arena;
 	core_rpc_done_fn done;
 	void *arg;
+	core_trace trace; /* the caller's, current while done runs */
 } cslot;
 
 struct core_rpc_client {
@@ -312,57 +314,61 @@ format_ms(char *buf, int64_t ms)
 	buf[n] = '\0';
 }
 
+/* Sets e[*n] to key: value and counts it. */
+static void
+md_put(Core__V1__Request__MetadataEntry *e, size_t *n, const char *key,
+    const char *value)
+{
+	core__v1__request__metadata_entry__init(&e[*n]);
+	e[*n].key = (char *) (uintptr_t) key;
+	e[*n].value = (char *) (uintptr_t) value;
+	(*n)++;
+}
+
 /* Encodes the envelope into a new nng message. */
 static int
 build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
     size_t len, const core_rpc_opts *opts, int64_t timeout_ms, nng_msg **out)
 {
 	Core__V1__Request req = CORE__V1__REQUEST__INIT;
-	Core__V1__Request__MetadataEntry entries[MAX_MD + 2];
-	Core__V1__Request__MetadataEntry *ptrs[MAX_MD + 2];
+	Core__V1__Request__MetadataEntry entries[MAX_MD + 3];
+	Core__V1__Request__MetadataEntry *ptrs[MAX_MD + 3];
 	char deadline[24];
-	char rid[33];
-	bool have_rid = false;
+	char rid[33], tp[CORE_TRACEPARENT_LEN + 1];
+	bool have_rid = false, have_tp = false;
 	size_t n = 0;
 
 	req.method = (char *) (uintptr_t) method;
 	req.payload.data = (uint8_t *) (uintptr_t) payload;
 	req.payload.len = len;
 	for (size_t i = 0; opts != NULL && i < opts->n_md && n < MAX_MD; i++) {
-		core__v1__request__metadata_entry__init(&entries[n]);
-		entries[n].key = (char *) (uintptr_t) opts->md[i].key;
-		entries[n].value = (char *) (uintptr_t) opts->md[i].value;
-		if (entries[n].value == NULL) {
-			continue;
-		}
-		if (strcmp(opts->md[i].key, CORE_MD_REQUEST_ID) == 0) {
-			have_rid = true;
-		}
-		if (strcmp(opts->md[i].key, CORE_MD_DEADLINE) == 0) {
+		const core_md *md = &opts->md[i];
+		if (md->value == NULL ||
+		    strcmp(md->key, CORE_MD_DEADLINE) == 0) {
 			continue; /* ours below is authoritative */
 		}
-		ptrs[n] = &entries[n];
-		n++;
+		have_rid |= strcmp(md->key, CORE_MD_REQUEST_ID) == 0;
+		have_tp |= strcmp(md->key, CORE_MD_TRACEPARENT) == 0;
+		md_put(entries, &n, md->key, md->value);
 	}
-	/* Inside a call, the request id travels on by itself. */
+	/* Inside a call, the request id and the trace context travel on by
+	 * themselves (the thread's span is the parent of the call). */
 	const char *cur = core_log_request_id();
 	if (!have_rid) {
 		if (cur == NULL) {
 			core_rpc_new_request_id(rid);
 			cur = rid;
 		}
-		core__v1__request__metadata_entry__init(&entries[n]);
-		entries[n].key = CORE_MD_REQUEST_ID;
-		entries[n].value = (char *) (uintptr_t) cur;
-		ptrs[n] = &entries[n];
-		n++;
+		md_put(entries, &n, CORE_MD_REQUEST_ID, cur);
+	}
+	if (!have_tp && core_trace_traceparent(tp)) {
+		md_put(entries, &n, CORE_MD_TRACEPARENT, tp);
 	}
 	format_ms(deadline, timeout_ms);
-	core__v1__request__metadata_entry__init(&entries[n]);
-	entries[n].key = CORE_MD_DEADLINE;
-	entries[n].value = deadline;
-	ptrs[n] = &entries[n];
-	n++;
+	md_put(entries, &n, CORE_MD_DEADLINE, deadline);
+	for (size_t i = 0; i < n; i++) {
+		ptrs[i] = &entries[i];
+	}
 	req.n_metadata = n;
 	req.metadata = ptrs;
 
@@ -566,8 +572,11 @@ async_finish(cslot *s, core_rpc_reply *reply)
 	pthread_mutex_unlock(&c->mu);
 	rpc_client_metrics_call(&c->metrics, reply->code, s->start_ns);
 	/* The reply lives in the slot's arena: call back before the slot can
-	 * be reused (the callback may start another call). */
+	 * be reused (the callback may start another call). Its log lines
+	 * and calls belong to the caller's trace, not to this thread's. */
+	core_trace_swap(&s->trace);
 	s->done(s->arg, reply);
+	core_trace_swap(&s->trace);
 	core_arena_reset(s->arena);
 	pthread_mutex_lock(&c->mu);
 	s->next = c->free_async;
@@ -671,6 +680,7 @@ core_rpc_call_async(core_rpc_client *c, const char *method,
 	s->deadline = rpc_now_ms() + timeout;
 	s->done = done;
 	s->arg = arg;
+	core_trace_save(&s->trace);
 	inflight_add(c, s);
 	pthread_mutex_unlock(&c->mu);
 

@@ -52,7 +52,8 @@ rpc_call_init(core_call *c, core_rpc_server *s, const core_call_auth *auth,
 	};
 }
 
-/* Tags this thread's log lines with the call's request id (when valid). */
+/* Makes the call's request id (when valid) and trace context the calling
+ * thread's. */
 void
 rpc_call_log_id(const core_call *c)
 {
@@ -60,6 +61,14 @@ rpc_call_log_id(const core_call *c)
 	if (rid != NULL && core_rpc_request_id_valid(rid)) {
 		core_log_set_request_id(rid);
 	}
+	core_trace_set(&c->trace);
+}
+
+void
+rpc_call_log_clear(void)
+{
+	core_log_set_request_id(NULL);
+	core_trace_set(NULL);
 }
 
 /* The first half of a call, on whatever thread received it: the caller as
@@ -90,6 +99,9 @@ rpc_call_begin(core_call *c, const rpc_method_table *t, nng_msg *msg,
 	}
 	c->req = req;
 	c->method = req->method;
+	/* A span of the caller's trace, or a new trace: never an error. */
+	(void) core_trace_start(
+	    core_call_metadata(c, CORE_MD_TRACEPARENT), &c->trace);
 	rpc_call_log_id(c);
 	c->deadline_ms = parse_deadline(c, recv_ms);
 	if (c->deadline_ms <= rpc_now_ms()) {
@@ -219,7 +231,7 @@ rpc_call_finish(core_call *c, core_status st, Core__V1__Response *resp,
 	}
 	int rv = make_reply(c, st, resp, msg, max_msg);
 	rpc_call_release(c);
-	core_log_set_request_id(NULL);
+	rpc_call_log_clear();
 	core_arena_reset(c->arena);
 	if (rv != 0) {
 		/* No memory for a reply: drop the call and keep serving. */

@@ -271,7 +271,7 @@ ctx_cb(void *arg)
 		x->msg = msg;
 		x->m = m;
 		x->recv_ms = now;
-		core_log_set_request_id(NULL);
+		rpc_call_log_clear();
 		queue_push(s, x);
 		return;
 	}

@@ -138,14 +138,15 @@ const isJson = (mt) => mt === 'application/json' || mt.endsWith('+json');
 
 // The answer headers that carry the API's meaning (not the security and
 // caching headers every answer has).
-const OWN_HEADERS = ['etag', 'location', 'retry-after', 'set-cookie', 'www-authenticate', 'allow', 'x-request-id'];
+const OWN_HEADERS = ['etag', 'location', 'retry-after', 'set-cookie', 'www-authenticate', 'allow', 'x-request-id',
+  'traceparent'];
 
 // The headers docs/api.md promises whatever the document marks required:
-// X-Request-Id on every answer, WWW-Authenticate on 401, Retry-After on
+// X-Request-Id and traceparent on every answer, WWW-Authenticate on 401, Retry-After on
 // 429 (a 503 has it only when the edge knows when to retry: a call that
 // loses its service mid-way has none).
 function promisedHeaders(status) {
-  const h = ['x-request-id'];
+  const h = ['x-request-id', 'traceparent'];
   if (status === 401) h.push('www-authenticate');
   if (status === 429) h.push('retry-after');
   return h;
@@ -213,7 +214,7 @@ function checkAnswer(o, status, headers, text) {
 // The parameters a request uses must be the operation's (or its path's):
 // its query parameters, {id}, and the request headers the edge reads. NOT
 // lists those a case sends on purpose although undocumented.
-const READ_HEADERS = ['if-match', 'token-delivery', 'x-request-id'];
+const READ_HEADERS = ['if-match', 'token-delivery', 'x-request-id', 'traceparent'];
 function checkParameters(o, path, headers, not, expect) {
   // Each parameter with the pointer of its schema in the document.
   const params = [];
@@ -504,6 +505,13 @@ async function profileRoutes(s) {
   const rid = `api-test.${suffix}`;
   const echo = await call('GET /profile', 200, 'the client\'s X-Request-Id', { ...user, headers: { 'X-Request-Id': rid } });
   if (echo.headers.get('x-request-id') !== rid) problem(`GET /profile: X-Request-Id ${rid} answered as ${echo.headers.get('x-request-id')}`);
+  const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const traced = await call('GET /profile', 200, 'the client\'s traceparent',
+    { ...user, headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01` } });
+  const tp = traced.headers.get('traceparent') ?? '';
+  if (!new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`).test(tp) || tp.includes('00f067aa0ba902b7')) {
+    problem(`GET /profile: traceparent of trace ${trace} answered as ${tp}`);
+  }
   await authErrors('GET /profile');
   let etag = g.headers.get('etag');
   if (!/^"v[0-9]+"$/.test(etag ?? '')) problem(`GET /profile: 200 with ETag ${etag}, not "v<version>"`);

@@ -63,7 +63,7 @@ claim() { # TOKEN NAME: a claim of an access token
 }
 # The answer with what must differ taken out: the request id and date.
 answer() { # FILE-PREFIX: saves status line, headers and body of the last post
-  grep -viE '^(x-request-id|date):' "$tmp/head" | tr -d '\r' | sort >"$tmp/$1.head"
+  grep -viE '^(x-request-id|traceparent|date):' "$tmp/head" | tr -d '\r' | sort >"$tmp/$1.head"
   jq -S 'del(.instance, .request_id)' "$tmp/body" >"$tmp/$1.body"
 }
 tokens=()
@@ -82,7 +82,7 @@ cp "$tmp/body" "$tmp/taken.json"
 same_shape() { # the two answers, the varying values replaced
   local f
   for f in fresh taken; do
-    grep -viE '^(x-request-id|date):' "$tmp/$f.rawhead" | tr -d '\r' | sort >"$tmp/$f.h"
+    grep -viE '^(x-request-id|traceparent|date):' "$tmp/$f.rawhead" | tr -d '\r' | sort >"$tmp/$f.h"
     jq -S '.user.id |= (test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))
       | .user.created_at |= (test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(\\.[0-9]+)?Z$"))
       | .user.updated_at |= (test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(\\.[0-9]+)?Z$"))

@@ -96,8 +96,8 @@ t_unknown=$(curl -s -o "$tmp/unknown.body" -D "$tmp/unknown.head" -w '%{http_cod
 check "forgot for a known address is 202" test "${t_known% *}" = 202
 check "forgot for an unknown address is 202" test "${t_unknown% *}" = 202
 check "  the same body" cmp -s "$tmp/known.body" "$tmp/unknown.body"
-strip() { grep -viE '^(x-request-id|date):' "$1" | tr -d '\r'; }
-check "  the same headers but X-Request-Id and Date" \
+strip() { grep -viE '^(x-request-id|traceparent|date):' "$1" | tr -d '\r'; }
+check "  the same headers but X-Request-Id, traceparent and Date" \
   diff <(strip "$tmp/known.head") <(strip "$tmp/unknown.head")
 check "  both take at least AUTH_FORGOT_MIN_MS" \
   awk -v a="${t_known#* }" -v b="${t_unknown#* }" 'BEGIN { exit !(a >= 0.2 && b >= 0.2) }'

@@ -1,10 +1,13 @@
 /* Structured logging: one JSON object per line on stderr.
  *
  *   {"time":"2026-11-24T22:03:25.123Z","level":"info","service":"svc-auth",
- *    "request_id":"...","msg":"...", ...extra fields}
+ *    "request_id":"...","trace_id":"...","span_id":"...","msg":"...",
+ *    ...extra fields}
  *
- * Thread-safe; each line is written with one write(2). The request id is
- * thread-local: the RPC server sets it for the duration of a call. Secrets
+ * Thread-safe; each line is written with one write(2). The request id and
+ * the trace context (core/trace.h; "trace_id" and "span_id", present while
+ * one is set) are thread-local: the RPC server sets them for the duration
+ * of a call, the edge for a request. Secrets
  * (passwords, tokens, keys) must never be passed to these functions. */
 #ifndef CORE_LOG_H
 #define CORE_LOG_H

@@ -36,6 +36,11 @@
 #define CORE_MD_REQUEST_ID "request-id"
 #define CORE_MD_DEADLINE "deadline-ms"
 #define CORE_MD_AUTHORIZATION "authorization"
+/* W3C trace context (core/trace.h): the caller's trace id and span id. A
+ * server continues a valid one in a span of its own for the call (a new
+ * trace when absent or invalid); calls made while a context is current
+ * send it on. */
+#define CORE_MD_TRACEPARENT "traceparent"
 /* The end user's IP address as the edge saw it (for audit records). */
 #define CORE_MD_CLIENT_IP "client-ip"
 /* The identity whose client facts (client-ip, client_ip, user_agent) a
