@@ -99,8 +99,8 @@ test_every_series_is_there_at_start(void **state)
 		}
 	}
 	/* A queued mail only when its statement wrote it. */
-	double queued = scraped(
-	    "auth_mails_total{component=\"core\",outcome=\"queued\"}");
+	double queued =
+	    scraped("auth_mails_total{component=\"core\",outcome=\"queued\"}");
 	bool no = false, yes = true;
 	assert_int_equal(auth_metrics_mail_queued(CORE_OK, &no, 1), CORE_OK);
 	assert_int_equal(auth_metrics_mail_queued(CORE_UNAVAILABLE, &yes, 1),
