@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/v1/health.pb-c.h"
 
 #include "backends.h"
@@ -38,6 +39,9 @@ static struct {
 	 * or the call's status name. Static strings. */
 	const char *state[EDGE_MAX_BACKENDS];
 	probe probes[EDGE_MAX_BACKENDS];
+	/* edge_backend_serving{service}: 1 while the latest answer is
+	 * SERVING, else 0 (NULL when the registry is out of memory). */
+	core_metric_series *serving[EDGE_MAX_BACKENDS];
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void
@@ -45,6 +49,7 @@ set_state(unsigned i, const char *state)
 {
 	pthread_mutex_lock(&rd.mu);
 	rd.state[i] = state;
+	core_metric_set(rd.serving[i], strcmp(state, "SERVING") == 0 ? 1 : 0);
 	rd.pending--;
 	pthread_cond_broadcast(&rd.cv);
 	pthread_mutex_unlock(&rd.mu);
@@ -163,8 +168,21 @@ edge_ready_start(long timeout_ms)
 	pthread_cond_destroy(&rd.cv);
 	pthread_cond_init(&rd.cv, &ca);
 	pthread_condattr_destroy(&ca);
+	static const char *const labels[] = {"service", NULL};
+	core_metric *serving = core_metric_family(CORE_METRIC_GAUGE,
+	    "edge_backend_serving",
+	    "1 while the service's latest core.v1.Health answer to the edge's "
+	    "readiness probe was SERVING, else 0 (what GET /readyz reports).",
+	    labels, NULL, 0);
 	for (unsigned i = 0; i < EDGE_MAX_BACKENDS; i++) {
 		rd.state[i] = NOT_YET;
+		rd.serving[i] = NULL;
+	}
+	for (unsigned i = 0; serving != NULL && i < edge_backend_count();
+	     i++) {
+		const char *v[] = {edge_backend_at(i)->name};
+		rd.serving[i] = core_metric_series_get(serving, NULL, v);
+		core_metric_set(rd.serving[i], 0);
 	}
 	rd.timeout_ms = timeout_ms;
 	rd.stop = false;

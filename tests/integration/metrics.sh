@@ -93,6 +93,10 @@ else
 fi
 check "the edge's client is connected to svc-auth" \
   has "$tmp/$client.prom" '^rpc_client_connections\{component="edge",target="svc-auth"\} [1-9]'
+for s in auth user admin; do
+  check "the edge's readiness probe finds $s serving" \
+    has "$tmp/$client.prom" "^edge_backend_serving\\{component=\"edge\",service=\"$s\"\\} 1\$"
+done
 
 # One registration through the edge moves the server's and the client's
 # counters of that call.
@@ -212,6 +216,26 @@ else
     ADMIN_RPC_DIAL=tcp://127.0.0.1:1 "$build/edge/edge"
 fi
 check "  saying it cannot listen" has "$tmp/err" 'metrics: cannot listen'
+
+# A service that stops: the edge's readiness gauge for it falls to 0
+# (the probe asks every second), the others stay 1.
+if [[ $mode == split ]]; then
+  user_pid=${edge_env_pids[1]}
+  kill -TERM "$user_pid"
+  wait "$user_pid" || true
+  edge_env_pids=("${edge_env_pids[0]}" "${edge_env_pids[@]:2}")
+  not_serving() {
+    for _ in $(seq 100); do
+      scrape edge
+      has "$tmp/edge.prom" '^edge_backend_serving\{component="edge",service="user"\} 0$' && return 0
+      sleep 0.1
+    done
+    return 1
+  }
+  check "svc-user stopped: edge_backend_serving for user falls to 0" not_serving
+  check "  while auth stays 1" \
+    has "$tmp/edge.prom" '^edge_backend_serving\{component="edge",service="auth"\} 1$'
+fi
 
 edge_env_stop || { echo "FAIL: a process did not stop cleanly" >&2; failed=$((failed + 1)); }
 echo "metrics ($mode): $passed passed, $failed failed"
