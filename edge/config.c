@@ -57,7 +57,9 @@ config_table(edge_config *c, config_text *t, core_config_item *items)
 	        "(comma-separated)",
 	        &t->cors},
 	    {"EDGE_METRICS", "true", CORE_CONFIG_BOOL, 0, 0, false,
-	        "serve GET /metrics", &c->metrics},
+	        "serve GET /metrics on the HTTP port too (the metrics listener, "
+	        "METRICS_LISTEN, serves them regardless)",
+	        &c->metrics},
 	    {"EDGE_TRUSTED_PROXIES", "", CORE_CONFIG_STR, 0, 0, false,
 	        "reverse proxies whose client-address header is believed "
 	        "(comma-separated IPv4/IPv6 CIDR ranges; empty: none)",

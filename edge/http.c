@@ -554,7 +554,7 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	core_log_enter(cfg->log);
 	if (r != NULL) {
 		log_request(r);
-		if (r->status != 0 && cfg->metrics) {
+		if (r->status != 0) {
 			edge_metrics_request(
 			    r->label, r->status, now_us() - r->start_us);
 		}

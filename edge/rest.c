@@ -285,9 +285,7 @@ static bool
 answer_failure(edge_exchange *x, const core_rpc_reply *reply)
 {
 	core_status st = reply->code;
-	if (x->cfg->metrics) {
-		edge_metrics_rpc_error(x->route->backend->index, st);
-	}
+	edge_metrics_rpc_error(x->route->backend->index, st);
 	unsigned hs = st == CORE_FAILED_PRECONDITION
 	                  ? x->precondition_status
 	                  : edge_rest_http_status(st);

@@ -217,6 +217,32 @@ else
 fi
 check "  saying it cannot listen" has "$tmp/err" 'metrics: cannot listen'
 
+# EDGE_METRICS=false takes GET /metrics off the edge's HTTP port only: its
+# counters go on, on its metrics listener.
+if [[ $mode == split ]]; then
+  e2_port=$(free_port)
+  e2_metrics=$(free_port)
+  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$e2_port" LOG_LEVEL=warn EDGE_METRICS=false \
+    METRICS_LISTEN="127.0.0.1:$e2_metrics" "$build/edge/edge" 2>"$tmp/edge2.log" &
+  e2_pid=$!
+  up() {
+    for _ in $(seq 100); do
+      curl -sf -o /dev/null "http://127.0.0.1:$e2_port/healthz" && return 0
+      sleep 0.05
+    done
+    return 1
+  }
+  check "an edge with EDGE_METRICS=false answers" up
+  check "  GET /metrics on its HTTP port is 404" \
+    test "$(status "http://127.0.0.1:$e2_port/metrics")" = 404
+  curl -s -o /dev/null "http://127.0.0.1:$e2_port/healthz"
+  curl -s "http://127.0.0.1:$e2_metrics/metrics" >"$tmp/edge2.prom"
+  check "  and its metrics listener still counts its requests" has "$tmp/edge2.prom" \
+    '^edge_http_requests_total\{component="edge",route="GET /healthz",status="200"\} [1-9]'
+  kill -TERM "$e2_pid"
+  check "  and it stops cleanly" wait "$e2_pid"
+fi
+
 # A service that stops: the edge's readiness gauge for it falls to 0
 # (the probe asks every second), the others stay 1.
 if [[ $mode == split ]]; then
