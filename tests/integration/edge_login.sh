@@ -23,11 +23,8 @@ hasnt() { ! grep -qiE -- "$2" "$1"; }
 # The default limits (100 attempts per IP, 10 per username per window),
 # cheap hashes.
 export AUTH_ARGON2_T=1 AUTH_ARGON2_M_KIB=8192 AUTH_LOGIN_MAX_PER_IP=100 AUTH_LOGIN_MAX_PER_USER=10
-# A Redis database of its own: the counters this test fills for 127.0.0.1
-# must not throttle the logins of tests running beside it (or of a rerun).
-: "${TEST_REDIS_PORT:?run the tests with scripts/test.sh}"
-export TEST_REDIS_URL="redis://127.0.0.1:$TEST_REDIS_PORT/11"
-redis-cli -p "$TEST_REDIS_PORT" -n 11 FLUSHDB >/dev/null
+# The counters this test fills for 127.0.0.1 are in a Redis database of
+# its own (svc_env_setup).
 edge_env_start "$build" "$tmp"
 base=$edge_base
 json=(-H 'Content-Type: application/json')

@@ -6,13 +6,11 @@
 set -euo pipefail
 build=$1
 tmp=$(mktemp -d)
-# A Redis database of its own: every test registers from 127.0.0.1, and
-# this one counts on a fresh counter for that address.
-export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/11"
+# Every test registers from 127.0.0.1, and this one counts on a fresh
+# counter for that address: svc_env_setup gives it an empty Redis database.
 export AUTH_REGISTER_MAX_PER_IP=2 AUTH_REGISTER_WINDOW_S=60
 # shellcheck source=tests/integration/edge_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/edge_env.sh"
-redis-cli -u "$TEST_REDIS_URL" DEL ratelimit:register:ip:127.0.0.1 >/dev/null
 edge_env_start "$build" "$tmp"
 passed=0
 failed=0

@@ -93,9 +93,8 @@ done
 tls_url="tls+tcp://localhost:$tls_port"
 # A Redis database of its own: the login counters this part fills for
 # 127.0.0.1 must not throttle tests running beside it (or a rerun).
-: "${TEST_REDIS_PORT:?run the tests with scripts/test.sh}"
-redis-cli -p "$TEST_REDIS_PORT" -n 12 FLUSHDB >/dev/null
-REDIS_URL="redis://127.0.0.1:$TEST_REDIS_PORT/12" AUTH_LOGIN_MAX_PER_IP=3 \
+svc_env_redis_db
+REDIS_URL="$svc_env_redis_url" AUTH_LOGIN_MAX_PER_IP=3 \
   AUTH_RPC_LISTEN="tls+tcp://127.0.0.1:$tls_port" LOG_LEVEL=warn \
   RPC_TLS_CERT_FILE="$tmp/pki/svc-auth.crt" RPC_TLS_KEY_FILE="$tmp/pki/svc-auth.key" \
   RPC_TLS_CA_FILE="$tmp/pki/ca.crt" RPC_TLS_CRL_FILE="$tmp/pki/crl.pem" \

@@ -19,8 +19,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/mail_env.sh"
 export AUTH_VERIFY_RESEND_MAX=3
 # Every line svc-auth may write, so the token check sees them all.
 export SVC_LOG_LEVEL=debug
-# A Redis database of its own: the resend counters start at zero.
-export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/12"
+# The resend counters start at zero: a Redis database of its own
+# (svc_env_setup).
 mail_env_setup "$tmp"
 edge_env_start "$build" "$tmp"
 trap 'sink_stop; edge_env_stop; rm -rf "$tmp"' EXIT

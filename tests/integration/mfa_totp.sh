@@ -29,9 +29,8 @@ export AUTH_MFA_TICKET_TTL_S=$ttl AUTH_MFA_MAX_PER_USER=25 AUTH_MFA_MAX_PER_IP=3
   AUTH_TOTP_ISSUER="Micro Core" AUTH_ARGON2_T=1 AUTH_ARGON2_M_KIB=8192
 # Every line svc-auth may write, so the secret check sees them all.
 export SVC_LOG_LEVEL=debug
-# A Redis database of its own, emptied: the throttle counters start at zero.
-export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/14"
-redis-cli -u "$TEST_REDIS_URL" FLUSHDB >/dev/null
+# The throttle counters start at zero: a Redis database of its own,
+# emptied (svc_env_setup).
 # The edge believes X-Forwarded-For from the test (loopback): each part of
 # the test comes from an address of its own, so the per-address counters
 # of one part do not reach another.

@@ -29,9 +29,7 @@ export AUTH_FORGOT_MAX_PER_EMAIL=3 AUTH_FORGOT_MAX_PER_IP=5 AUTH_FORGOT_MIN_MS=2
   AUTH_LOGIN_MAX_PER_USER=4
 # Every line svc-auth may write, so the secret checks see them all.
 export SVC_LOG_LEVEL=debug
-# A Redis database of its own: the counters start at zero.
-export TEST_REDIS_URL="${TEST_REDIS_URL%/*}/11"
-redis-cli -u "$TEST_REDIS_URL" FLUSHDB >/dev/null
+# The counters start at zero: a Redis database of its own (svc_env_setup).
 mail_env_setup "$tmp"
 # The edge believes X-Forwarded-For from loopback: each part of the test
 # speaks from a client address of its own.
