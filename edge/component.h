@@ -10,11 +10,18 @@
 #include "core/config.h"
 #include "core/tls.h"
 
+/* The process-wide part of the edge's set-up: jansson's allocator wipes
+ * what it frees (request bodies hold passwords and tokens). Run once
+ * before other threads use jansson; edge_component_new runs it when not
+ * hosted, a host (microcore) before it starts its components. */
+void edge_component_process_init(void);
+
 /* Loads the configuration (in scope, core/config.h; NULL: the plain
  * variables), the routes, the OpenAPI document, the metrics, the web files
  * and the TLS credentials, and dials the backends. hosted: one component
  * among several (it logs as its own component, and its credentials are
- * not the process's default after this). Returns 0, 1 when it cannot
+ * only its thread's default while it dials: other components may start at
+ * the same time in other threads). Returns 0, 1 when it cannot
  * start, 2 for bad configuration (logged). Call edge_component_free in
  * every case. */
 int edge_component_new(const core_config_scope *scope, bool hosted);

@@ -184,16 +184,21 @@ static int
 init_and_make(core_service *s)
 {
 	const core_service_def *def = s->def;
-	core_tls_set_default(s->tls);
+	/* Hosted: the thread's default only, so another component starting
+	 * at the same time in another thread never takes ours. */
+	void (*set_default)(core_tls *) = s->host != NULL
+	                                      ? core_tls_set_thread_default
+	                                      : core_tls_set_default;
+	set_default(s->tls);
 	if (def->init != NULL && def->init(&s->app) != 0) {
 		core_log_error("initialisation failed");
-		core_tls_set_default(NULL);
+		set_default(NULL);
 		return 1;
 	}
 	s->inited = true;
 	if (s->host != NULL) {
-		/* Another component's clients must not take ours. */
-		core_tls_set_default(NULL);
+		/* Nothing after the init dials with our credentials. */
+		core_tls_set_thread_default(NULL);
 	}
 	bool wrap = s->host != NULL && def->worker_init != NULL;
 	core_rpc_server_config cfg = {

@@ -1,0 +1,44 @@
+/* The reference hash: an Argon2id hash of a random password with the login
+ * parameters, what a login for an unknown username is verified against, so
+ * that it costs the same Argon2id work as a login for a known one and its
+ * timing does not tell whether the name exists.
+ *
+ * Computing it is the slowest step of svc-auth's start (one Argon2id hash,
+ * AUTH_ARGON2_M_KIB of memory), so it is computed in a thread of its own
+ * while the service starts and begins to serve. Every login, known
+ * username or not, waits for it (auth_ref_hash_get) before it looks the
+ * user up: in the few milliseconds after the start when it is not there
+ * yet, both kinds of login wait alike, so the wait tells nothing either. */
+#ifndef AUTH_REF_HASH_H
+#define AUTH_REF_HASH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct auth_ref_hash {
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv;
+	pthread_t thread;
+	bool threaded; /* thread to join */
+	int state;     /* 0: computing; 1: hash is set; -1: it failed */
+	unsigned long long opslimit;
+	size_t memlimit;
+	char hash[128];
+} auth_ref_hash;
+
+/* Checks the parameters (as crypto_pwhash_str_alg would take them) and
+ * starts computing the hash (in this thread when no thread can be made).
+ * Returns 0, or -1 for parameters Argon2id refuses (nothing started). */
+int auth_ref_hash_start(
+    auth_ref_hash *r, unsigned long long opslimit, size_t memlimit);
+
+/* The hash, once computed (waits for it); NULL if computing it failed
+ * (out of memory). */
+const char *auth_ref_hash_get(auth_ref_hash *r);
+
+/* Waits for the computation and frees what start made. After a start
+ * only; the hash is no longer available. */
+void auth_ref_hash_stop(auth_ref_hash *r);
+
+#endif
