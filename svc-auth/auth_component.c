@@ -303,14 +303,14 @@ init_steps(void **app)
 	return 0;
 }
 
-/* The reference hash (ref_hash.h) is computed beside the rest of the
- * start and after it: not on the way to ready. */
+/* The reference hash (ref_hash.h): its parameters are checked here, it is
+ * computed once the server listens (started): not on the way to ready. */
 static int
 init(void **app)
 {
 	cfg.argon2_opslimit = (unsigned long long) argon2_t;
 	cfg.argon2_memlimit = (size_t) argon2_m_kib * 1024;
-	if (auth_ref_hash_start(
+	if (auth_ref_hash_init(
 	        &ref_hash, cfg.argon2_opslimit, cfg.argon2_memlimit) != 0) {
 		core_log_error("cannot compute an Argon2id hash with "
 		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
@@ -322,6 +322,13 @@ init(void **app)
 		auth_ref_hash_stop(&ref_hash);
 	}
 	return rc;
+}
+
+static void
+started(void *app)
+{
+	(void) app;
+	auth_ref_hash_compute(&ref_hash);
 }
 
 static void
@@ -490,6 +497,7 @@ auth_component(void)
 	    .config = config,
 	    .n_config = sizeof(config) / sizeof(config[0]),
 	    .init = init,
+	    .started = started,
 	    .fini = fini,
 	    .worker_init = auth_worker_init,
 	    .worker_fini = core_store_worker_free,

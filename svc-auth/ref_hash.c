@@ -28,7 +28,7 @@ compute(void *arg)
 }
 
 int
-auth_ref_hash_start(
+auth_ref_hash_init(
     auth_ref_hash *r, unsigned long long opslimit, size_t memlimit)
 {
 	if (sodium_init() < 0 || opslimit < crypto_pwhash_OPSLIMIT_MIN ||
@@ -42,11 +42,16 @@ auth_ref_hash_start(
 	pthread_cond_init(&r->done_cv, NULL);
 	r->opslimit = opslimit;
 	r->memlimit = memlimit;
+	return 0;
+}
+
+void
+auth_ref_hash_compute(auth_ref_hash *r)
+{
 	r->threaded = pthread_create(&r->thread, NULL, compute, r) == 0;
 	if (!r->threaded) {
 		compute(r); /* in this thread, then */
 	}
-	return 0;
 }
 
 const char *

@@ -5,7 +5,7 @@
  *
  * Computing it is the slowest step of svc-auth's start (one Argon2id hash,
  * AUTH_ARGON2_M_KIB of memory), so it is computed in a thread of its own
- * while the service starts and begins to serve. Every login, known
+ * once the service listens (svc-auth's started hook), off the way to ready. Every login, known
  * username or not, waits for it (auth_ref_hash_get) before it looks the
  * user up: in the few milliseconds after the start when it is not there
  * yet, both kinds of login wait alike, so the wait tells nothing either. */
@@ -28,17 +28,21 @@ typedef struct auth_ref_hash {
 } auth_ref_hash;
 
 /* Checks the parameters (as crypto_pwhash_str_alg would take them) and
- * starts computing the hash (in this thread when no thread can be made).
- * Returns 0, or -1 for parameters Argon2id refuses (nothing started). */
-int auth_ref_hash_start(
+ * readies r; nothing is computed yet. Returns 0, or -1 for parameters
+ * Argon2id refuses. */
+int auth_ref_hash_init(
     auth_ref_hash *r, unsigned long long opslimit, size_t memlimit);
 
-/* The hash, once computed (waits for it); NULL if computing it failed
- * (out of memory). */
+/* Starts computing the hash in a thread of its own (in this one when no
+ * thread can be made). Once, after init. */
+void auth_ref_hash_compute(auth_ref_hash *r);
+
+/* The hash, once computed (waits for it: after auth_ref_hash_compute
+ * only); NULL if computing it failed (out of memory). */
 const char *auth_ref_hash_get(auth_ref_hash *r);
 
-/* Waits for the computation and frees what start made. After a start
- * only; the hash is no longer available. */
+/* Waits for the computation, if one was started, and frees what init
+ * made. After init only; the hash is no longer available. */
 void auth_ref_hash_stop(auth_ref_hash *r);
 
 #endif

@@ -275,6 +275,9 @@ core_service_start(core_service *s)
 	char age[24];
 	snprintf(age, sizeof(age), "%lld", (long long) core_process_age_ms());
 	core_log_kv(CORE_LOG_INFO, "ready", "since_start_ms", age, NULL);
+	if (s->def->started != NULL) {
+		s->def->started(s->app);
+	}
 	return 0;
 }
 

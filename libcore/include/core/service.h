@@ -33,6 +33,11 @@ typedef struct core_service_def {
 	/* Runs after configuration and before the server starts; writes the
 	 * app pointer handed to worker_init. Non-zero = exit with status 1. */
 	int (*init)(void **app);
+	/* Runs once the server listens and "ready" is logged (NULL: none),
+	 * in the thread that started it: work that a call may need but that
+	 * must not delay readiness (it makes its own thread, and the calls
+	 * that need it wait for it). */
+	void (*started)(void *app);
 	void (*fini)(void *app);
 	void *(*worker_init)(void *app);
 	void (*worker_fini)(void *state);
