@@ -72,15 +72,22 @@ edge_component_new(const core_config_scope *scope, bool hosted)
 		core_log_error("bad configuration: %s", err);
 		return 2;
 	}
+	return hosted ? 0 : edge_component_dial();
+}
+
+int
+edge_component_dial(void)
+{
+	core_log_enter(cfg.log);
 	/* Hosted: the thread's default only, so a component starting at the
 	 * same time in another thread never takes ours. */
-	if (hosted) {
+	if (cfg.hosted) {
 		core_tls_set_thread_default(tls);
 	} else {
 		core_tls_set_default(tls);
 	}
 	int rc = edge_backends_dial((int) cfg.rpc_timeout_ms) != 0 ? 1 : 0;
-	if (hosted) {
+	if (cfg.hosted) {
 		core_tls_set_thread_default(NULL);
 	}
 	return rc;

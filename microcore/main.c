@@ -144,6 +144,36 @@ plan(size_t i)
 	return 0;
 }
 
+/* The services of the run still starting: the edge dials them only once
+ * they have all finished (listening, or failed), so its connections are
+ * made at once and its readiness follows the last of them closely, instead
+ * of waiting for its dialers' next attempts (nng backs off up to a
+ * second). */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int pending;
+} services = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void
+service_finished(void)
+{
+	pthread_mutex_lock(&services.mu);
+	services.pending--;
+	pthread_cond_broadcast(&services.cv);
+	pthread_mutex_unlock(&services.mu);
+}
+
+static void
+wait_services(void)
+{
+	pthread_mutex_lock(&services.mu);
+	while (services.pending > 0) {
+		pthread_cond_wait(&services.cv, &services.mu);
+	}
+	pthread_mutex_unlock(&services.mu);
+}
+
 /* Configures, initialises and starts component i (in a thread of its own);
  * its status in rc. */
 static void *
@@ -156,9 +186,14 @@ start_one(void *arg)
 		if (s->rc == 0) {
 			s->rc = core_service_start(s->svc);
 		}
+		service_finished();
 	} else {
 		s->made = true;
 		s->rc = edge_component_new(&s->scope, true);
+		if (s->rc == 0) {
+			wait_services();
+			s->rc = edge_component_dial();
+		}
 		if (s->rc == 0) {
 			s->rc = edge_component_start();
 		}
@@ -176,8 +211,9 @@ start_one(void *arg)
  * core_log_enter are per thread, a service's or the edge's credentials are
  * its thread's default only while it dials, core_log_component_add takes a
  * slot atomically, secrets are wiped from the environment without
- * unsetenv). A component that dials another before that one listens finds
- * it at its dialer's next attempt (inproc:// retries every few ms). Returns
+ * unsetenv). A service that dials another before that one listens finds
+ * it at its dialer's next attempt; the edge dials once the services
+ * listen (wait_services). Returns
  * 0, or the exit status of the first component in the table's order that
  * failed (the others that started are stopped by stop_all). */
 static int
@@ -188,6 +224,7 @@ start_all(void)
 			core_log_error("cannot name the inproc:// URLs");
 			return 1;
 		}
+		services.pending += slots[i].run && all[i].def != NULL;
 	}
 	for (size_t i = 0; i < N_ALL; i++) {
 		slot *s = &slots[i];
