@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,9 @@ core_service_main(const core_service_def *def)
 	}
 	int status = 1;
 	if (core_service_start(s) == 0) {
+		/* What the start freed goes back to the system now, not in
+		 * the idle process's RSS. */
+		malloc_trim(0);
 		int sig = core_tls_wait_signal(s->tls, s->o.tls_reload_s);
 		core_log_info("signal %d: draining calls in flight", sig);
 		core_service_stop(s);
