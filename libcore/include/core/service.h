@@ -75,9 +75,11 @@ typedef struct core_service_host {
 /* Everything core_service_main does before the server starts: loads and
  * logs the common settings and the service's own in host's scope, the
  * TLS credentials (its own, for its tls+tcp:// listeners and the clients
- * its init makes; not the process's default afterwards), registers its
- * log component (core_log_component_add: its name and LOG_LEVEL; the
- * process's LOG_FORMAT), runs def->init and makes the server. The calling
+ * its init makes: the calling thread's default while init runs, never the
+ * process's, so services may be made at the same time in several threads),
+ * registers its log component (core_log_component_add: its name and
+ * LOG_LEVEL; the process's LOG_FORMAT), runs def->init and makes the
+ * server. The calling
  * thread is left in the service's log component and configuration scope.
  * def and host must outlive the service. Returns 0 with *out, 1 when it
  * cannot start, 2 for bad configuration (logged). */
@@ -85,7 +87,7 @@ int core_service_new(const core_service_def *def,
     const core_service_host *host, core_service **out);
 
 /* Starts the workers and listeners; logs "ready" (with since_start_ms,
- * core_process_age_ms). Returns 0, or 1 (logged). This, _stop and _free
+ * core_process_age_ms), then runs def->started. Returns 0, or 1 (logged). This, _stop and _free
  * leave the calling thread in the service's log component. */
 int core_service_start(core_service *s);
 
