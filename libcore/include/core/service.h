@@ -87,8 +87,9 @@ int core_service_new(const core_service_def *def,
     const core_service_host *host, core_service **out);
 
 /* Starts the workers and listeners; logs "ready" (with since_start_ms,
- * core_process_age_ms), then runs def->started. Returns 0, or 1 (logged). This, _stop and _free
- * leave the calling thread in the service's log component. */
+ * core_process_age_ms), then runs def->started. Returns 0, or 1 (logged).
+ * This, _stop and _free leave the calling thread in the service's log
+ * component. */
 int core_service_start(core_service *s);
 
 /* Drains the calls in flight and stops the server (after a start). */
