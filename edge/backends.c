@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "registry.h"
 #include "backends.h"
+#include "ready.h"
 
 /* URLs in one dial list at most. */
 #define MAX_URLS 8
@@ -85,6 +86,8 @@ edge_backends_dial(int default_timeout_ms)
 		    /* Over tls+tcp:// the server must prove it is this
 		     * service, whatever the URL's host. */
 		    .peer_identity = b->identity,
+		    /* /readyz asks a backend as soon as it is reachable. */
+		    .on_connect = edge_ready_kick,
 		};
 		if (n <= 0 || core_rpc_client_new(&cfg, &b->client) != 0) {
 			core_log_error("bad configuration: cannot dial the %s "

@@ -36,10 +36,18 @@ wiping_free(void *p)
 	}
 }
 
+void
+edge_component_process_init(void)
+{
+	json_set_alloc_funcs(malloc, wiping_free);
+}
+
 int
 edge_component_new(const core_config_scope *scope, bool hosted)
 {
-	json_set_alloc_funcs(malloc, wiping_free);
+	if (!hosted) {
+		edge_component_process_init();
+	}
 	core_config_enter(scope);
 	cfg.hosted = hosted;
 	if (edge_backends_init() != 0) {
@@ -64,11 +72,23 @@ edge_component_new(const core_config_scope *scope, bool hosted)
 		core_log_error("bad configuration: %s", err);
 		return 2;
 	}
-	core_tls_set_default(tls);
+	return hosted ? 0 : edge_component_dial();
+}
+
+int
+edge_component_dial(void)
+{
+	core_log_enter(cfg.log);
+	/* Hosted: the thread's default only, so a component starting at the
+	 * same time in another thread never takes ours. */
+	if (cfg.hosted) {
+		core_tls_set_thread_default(tls);
+	} else {
+		core_tls_set_default(tls);
+	}
 	int rc = edge_backends_dial((int) cfg.rpc_timeout_ms) != 0 ? 1 : 0;
-	if (hosted) {
-		/* Another component's clients must not take ours. */
-		core_tls_set_default(NULL);
+	if (cfg.hosted) {
+		core_tls_set_thread_default(NULL);
 	}
 	return rc;
 }

@@ -10,14 +10,27 @@
 #include "core/config.h"
 #include "core/tls.h"
 
+/* The process-wide part of the edge's set-up: jansson's allocator wipes
+ * what it frees (request bodies hold passwords and tokens). Run once
+ * before other threads use jansson; edge_component_new runs it when not
+ * hosted, a host (microcore) before it starts its components. */
+void edge_component_process_init(void);
+
 /* Loads the configuration (in scope, core/config.h; NULL: the plain
  * variables), the routes, the OpenAPI document, the metrics, the web files
- * and the TLS credentials, and dials the backends. hosted: one component
- * among several (it logs as its own component, and its credentials are
- * not the process's default after this). Returns 0, 1 when it cannot
- * start, 2 for bad configuration (logged). Call edge_component_free in
- * every case. */
+ * and the TLS credentials, and (not hosted) dials the backends. hosted: one
+ * component among several: it logs as its own component, and its host
+ * calls edge_component_dial when the services of the process listen (so
+ * the connections are made at once, not at a dialer's later attempt).
+ * Returns 0, 1 when it cannot start, 2 for bad configuration (logged).
+ * Call edge_component_free in every case. */
 int edge_component_new(const core_config_scope *scope, bool hosted);
+
+/* Dials the backends, with the edge's credentials as the default of their
+ * clients (hosted: only the calling thread's default, while it dials:
+ * other components may start at the same time in other threads). After
+ * edge_component_new, before edge_component_start. Returns 0, or 1. */
+int edge_component_dial(void);
 
 /* Starts the readiness thread and the HTTP server. Returns 0, or 1. */
 int edge_component_start(void);

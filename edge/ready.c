@@ -33,6 +33,7 @@ static struct {
 	pthread_t thread;
 	bool running;
 	bool stop;
+	bool kick; /* a backend connected: next round now */
 	long timeout_ms;
 	unsigned pending; /* probes of this round not yet completed */
 	/* Each backend's latest state: "SERVING", another serving status,
@@ -96,6 +97,7 @@ round_start(void)
 	unsigned n = edge_backend_count();
 	pthread_mutex_lock(&rd.mu);
 	rd.pending = n;
+	rd.kick = false; /* a connection from now on asks again */
 	pthread_mutex_unlock(&rd.mu);
 	for (unsigned i = 0; i < n; i++) {
 		rd.probes[i].index = i;
@@ -134,7 +136,8 @@ deadline_in(struct timespec *ts, long ms)
 
 /* The rounds: each waits for all its probes (every call completes, within
  * its deadline), then a pause: short while a backend is not serving, so
- * that readiness follows it closely, longer once all are. */
+ * that readiness follows it closely, longer once all are; a backend's
+ * first connection (edge_ready_kick) ends the pause at once. */
 static void *
 ready_main(void *arg)
 {
@@ -151,7 +154,7 @@ ready_main(void *arg)
 		deadline_in(&until, all_serving() ? EDGE_READY_INTERVAL_MS
 		                                  : EDGE_READY_RETRY_MS);
 		int w = 0;
-		while (!rd.stop && w == 0) {
+		while (!rd.stop && !rd.kick && w == 0) {
 			w = pthread_cond_timedwait(&rd.cv, &rd.mu, &until);
 		}
 	}
@@ -165,8 +168,11 @@ edge_ready_start(long timeout_ms)
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	/* Under the mutex: edge_ready_kick may broadcast on it meanwhile. */
+	pthread_mutex_lock(&rd.mu);
 	pthread_cond_destroy(&rd.cv);
 	pthread_cond_init(&rd.cv, &ca);
+	pthread_mutex_unlock(&rd.mu);
 	pthread_condattr_destroy(&ca);
 	static const char *const labels[] = {"service", NULL};
 	core_metric *serving = core_metric_family(CORE_METRIC_GAUGE,
@@ -193,6 +199,16 @@ edge_ready_start(long timeout_ms)
 	}
 	rd.running = true;
 	return 0;
+}
+
+void
+edge_ready_kick(void *unused)
+{
+	(void) unused;
+	pthread_mutex_lock(&rd.mu);
+	rd.kick = true;
+	pthread_cond_broadcast(&rd.cv);
+	pthread_mutex_unlock(&rd.mu);
 }
 
 void

@@ -21,6 +21,13 @@
  * deadline. Returns 0, or -1 (logged). */
 int edge_ready_start(long timeout_ms);
 
+/* A backend's client made its first connection (its on_connect, on one of
+ * nng's threads; never blocks): the thread starts its next round now
+ * instead of after its pause, so /readyz follows a backend that comes up
+ * at once rather than up to EDGE_READY_RETRY_MS later. Safe before
+ * edge_ready_start (the first round asks anyway). */
+void edge_ready_kick(void *unused);
+
 /* Stops that thread, after the calls of its current round have completed
  * (so before edge_backends_close()). No-op when it is not running. */
 void edge_ready_stop(void);

@@ -10,6 +10,8 @@
  *
  * A component left out of --run is reached at its configured dial list
  * (AUTH_RPC_DIAL, ...), as in the split mode. See docs/operations.md. */
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,9 @@ typedef struct slot {
 	core_service *svc;
 	bool made;    /* edge: edge_component_new ran */
 	bool started; /* its start succeeded */
+	int rc;       /* of its start: 0, or its exit status */
+	pthread_t thread;
+	bool threaded; /* started in thread: join it */
 } slot;
 
 static slot slots[N_ALL];
@@ -140,41 +145,107 @@ plan(size_t i)
 	return 0;
 }
 
-/* Configures, initialises and starts every component of the run, in the
- * table's order: each service listens before the next one is made (its
- * dialers find it at once), the edge's HTTP last. Returns 0, or the exit
- * status of the first that failed. */
+/* The services of the run still starting: the edge dials them only once
+ * they have all finished (listening, or failed), so its connections are
+ * made at once and its readiness follows the last of them closely, instead
+ * of waiting for its dialers' next attempts (nng backs off up to a
+ * second). */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int pending;
+} services = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void
+service_finished(void)
+{
+	pthread_mutex_lock(&services.mu);
+	services.pending--;
+	pthread_cond_broadcast(&services.cv);
+	pthread_mutex_unlock(&services.mu);
+}
+
+static void
+wait_services(void)
+{
+	pthread_mutex_lock(&services.mu);
+	while (services.pending > 0) {
+		pthread_cond_wait(&services.cv, &services.mu);
+	}
+	pthread_mutex_unlock(&services.mu);
+}
+
+/* Configures, initialises and starts component i (in a thread of its own);
+ * its status in rc. */
+static void *
+start_one(void *arg)
+{
+	slot *s = arg;
+	size_t i = (size_t) (s - slots);
+	if (all[i].def != NULL) {
+		s->rc = core_service_new(all[i].def(), &s->host, &s->svc);
+		if (s->rc == 0) {
+			s->rc = core_service_start(s->svc);
+		}
+		service_finished();
+	} else {
+		s->made = true;
+		s->rc = edge_component_new(&s->scope, true);
+		if (s->rc == 0) {
+			wait_services();
+			s->rc = edge_component_dial();
+		}
+		if (s->rc == 0) {
+			s->rc = edge_component_start();
+		}
+	}
+	s->started = s->rc == 0;
+	core_config_enter(NULL);
+	core_log_enter(NULL);
+	return NULL;
+}
+
+/* Configures, initialises and starts every component of the run at once,
+ * each in a thread of its own, and waits for all of them: the process is
+ * ready after the slowest, not after the sum. What would make them
+ * interfere is per thread or made safe (core_config_enter and
+ * core_log_enter are per thread, a service's or the edge's credentials are
+ * its thread's default only while it dials, core_log_component_add takes a
+ * slot atomically, secrets are wiped from the environment without
+ * unsetenv). A service that dials another before that one listens finds
+ * it at its dialer's next attempt; the edge dials once the services
+ * listen (wait_services). Returns
+ * 0, or the exit status of the first component in the table's order that
+ * failed (the others that started are stopped by stop_all). */
 static int
 start_all(void)
 {
 	for (size_t i = 0; i < N_ALL; i++) {
-		slot *s = &slots[i];
-		int rc = 0;
-		if (!s->run) {
-			continue;
-		}
-		if (plan(i) != 0) {
+		if (slots[i].run && plan(i) != 0) {
 			core_log_error("cannot name the inproc:// URLs");
 			return 1;
 		}
-		if (all[i].def != NULL) {
-			rc = core_service_new(all[i].def(), &s->host, &s->svc);
-			if (rc == 0) {
-				rc = core_service_start(s->svc);
-			}
-			s->started = rc == 0;
-		} else {
-			s->made = true;
-			rc = edge_component_new(&s->scope, true);
-			if (rc == 0) {
-				rc = edge_component_start();
-			}
-			s->started = rc == 0;
+		services.pending += slots[i].run && all[i].def != NULL;
+	}
+	for (size_t i = 0; i < N_ALL; i++) {
+		slot *s = &slots[i];
+		if (!s->run) {
+			continue;
 		}
-		core_config_enter(NULL);
-		core_log_enter(NULL);
-		if (rc != 0) {
-			return rc;
+		s->threaded =
+		    pthread_create(&s->thread, NULL, start_one, s) == 0;
+		if (!s->threaded) {
+			start_one(s); /* in this thread, then */
+		}
+	}
+	for (size_t i = 0; i < N_ALL; i++) {
+		if (slots[i].threaded) {
+			pthread_join(slots[i].thread, NULL);
+		}
+	}
+	for (size_t i = 0; i < N_ALL; i++) {
+		if (slots[i].rc != 0) {
+			return slots[i].rc;
 		}
 	}
 	return 0;
@@ -281,6 +352,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	core_metrics_process_init("single");
+	/* Before the components' threads: it sets jansson's allocator. */
+	edge_component_process_init();
 	int status = core_metrics_serve(metrics_listen, &metrics) != 0 ? 1 : 0;
 	if (status == 0) {
 		status = start_all();
@@ -291,6 +364,10 @@ main(int argc, char **argv)
 		    (long long) core_process_age_ms());
 		core_log_kv(CORE_LOG_INFO, "every component is ready",
 		    "since_start_ms", age, NULL);
+		/* The start threads allocated in malloc arenas of their own;
+		 * what they freed goes back to the system now instead of
+		 * staying in the idle process's RSS. */
+		malloc_trim(0);
 		int sig = wait_signal();
 		core_log_info("signal %d: stopping", sig);
 	}

@@ -24,6 +24,7 @@
 #include "mail.h"
 #include "mail_sender.h"
 #include "promote_admin.h"
+#include "ref_hash.h"
 #include "totp.h"
 #include "user_admin.h"
 
@@ -38,6 +39,7 @@
 
 static auth_config cfg;
 static auth_keyring keyring;
+static auth_ref_hash ref_hash;
 static core_call_auth call_auth;
 static const char *migrations_dir, *kek_text, *user_dial;
 static long migrate_wait_s, argon2_t, argon2_m_kib;
@@ -242,10 +244,8 @@ init_user_rpc(void)
  * (it may still be starting), for at most migrate_wait_s; loads the keys;
  * says how the method rules check tokens. */
 static int
-init(void **app)
+init_steps(void **app)
 {
-	cfg.argon2_opslimit = (unsigned long long) argon2_t;
-	cfg.argon2_memlimit = (size_t) argon2_m_kib * 1024;
 	cfg.access_ttl_s = (int) access_ttl;
 	cfg.refresh_ttl_s = (int) refresh_ttl;
 	cfg.refresh_grace_ms = (int) grace_ms;
@@ -272,19 +272,6 @@ init(void **app)
 	auth_metrics_init();
 	if (sodium_init() < 0) {
 		core_log_error("libsodium failed to initialise");
-		return -1;
-	}
-	/* A hash of a random password with the same parameters: what an
-	 * unknown username is checked against. */
-	char pw[33];
-	unsigned char raw[16];
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(pw, sizeof(pw), raw, sizeof(raw));
-	if (crypto_pwhash_str_alg(cfg.dummy_hash, pw, strlen(pw),
-	        cfg.argon2_opslimit, cfg.argon2_memlimit,
-	        crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		core_log_error("cannot compute an Argon2id hash with "
-		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
 		return -1;
 	}
 	if (auth_totp_init() != 0) {
@@ -316,10 +303,39 @@ init(void **app)
 	return 0;
 }
 
+/* The reference hash (ref_hash.h): its parameters are checked here, it is
+ * computed once the server listens (started): not on the way to ready. */
+static int
+init(void **app)
+{
+	cfg.argon2_opslimit = (unsigned long long) argon2_t;
+	cfg.argon2_memlimit = (size_t) argon2_m_kib * 1024;
+	if (auth_ref_hash_init(
+	        &ref_hash, cfg.argon2_opslimit, cfg.argon2_memlimit) != 0) {
+		core_log_error("cannot compute an Argon2id hash with "
+		               "AUTH_ARGON2_T/AUTH_ARGON2_M_KIB");
+		return -1;
+	}
+	cfg.ref_hash = &ref_hash;
+	int rc = init_steps(app);
+	if (rc != 0) {
+		auth_ref_hash_stop(&ref_hash);
+	}
+	return rc;
+}
+
+static void
+started(void *app)
+{
+	(void) app;
+	auth_ref_hash_compute(&ref_hash);
+}
+
 static void
 fini(void *app)
 {
 	if (app != NULL) {
+		auth_ref_hash_stop(&ref_hash);
 		core_pg_close(keyring.pg);
 		auth_keyring_fini(&keyring);
 		sodium_free((void *) (uintptr_t) cfg.device_key);
@@ -481,6 +497,7 @@ auth_component(void)
 	    .config = config,
 	    .n_config = sizeof(config) / sizeof(config[0]),
 	    .init = init,
+	    .started = started,
 	    .fini = fini,
 	    .worker_init = auth_worker_init,
 	    .worker_fini = core_store_worker_free,

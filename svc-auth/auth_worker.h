@@ -13,6 +13,7 @@
 #include "core/store.h"
 #include "hash_gate.h"
 #include "keys.h"
+#include "ref_hash.h"
 
 typedef struct auth_config {
 	const char *database_url;
@@ -63,8 +64,8 @@ typedef struct auth_config {
 	/* Bounds the Argon2id work of every worker together. */
 	auth_hash_gate *hash_gate;
 	/* An Argon2id hash of a random password, verified when the username
-	 * is unknown so that both failures cost the same. */
-	char dummy_hash[128];
+	 * is unknown so that both failures cost the same (ref_hash.h). */
+	auth_ref_hash *ref_hash;
 } auth_config;
 
 /* One per RPC worker: its own connections. */

@@ -289,6 +289,15 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 {
 	auth_worker *w = core_call_state(c);
 	char hash[256];
+	/* Before the lookup, for every login alike: in the first moments
+	 * after the start it may still be being computed (ref_hash.h). */
+	const char *ref = auth_ref_hash_get(w->cfg->ref_hash);
+	if (ref == NULL) {
+		auth_metrics_login(AUTH_LOGIN_ERROR);
+		core_log_error("no reference hash (out of memory at start)");
+		return core_call_error(
+		    c, CORE_INTERNAL, "cannot check passwords now");
+	}
 	*t0 = now_s();
 	core_status st = la->known_shape
 	                     ? auth_users_find_by_username(w->db.pg,
@@ -298,7 +307,7 @@ login_check(core_call *c, const login_attempt *la, const char *password,
 		auth_metrics_login(AUTH_LOGIN_ERROR);
 		return auth_storage_error(c, st);
 	}
-	const char *h = st == CORE_OK ? hash : w->cfg->dummy_hash;
+	const char *h = st == CORE_OK ? hash : ref;
 	bool match = false;
 	core_status vs = auth_password_verify(c, h, password, &match);
 	bool good = vs == CORE_OK && match && st == CORE_OK;

@@ -281,9 +281,12 @@ core_config_wipe(const core_config_item *items, size_t n, const char *name)
 		const char *env = getenv(var);
 		if (v != NULL && v == env) {
 			/* The environment's own bytes: writable, and what
-			 * /proc/PID/environ shows. */
+			 * /proc/PID/environ shows. Overwritten, not unset:
+			 * unsetenv rewrites the environment that other threads
+			 * (another component starting, libpq) may be reading
+			 * with getenv; the variable now reads as empty, which
+			 * core_config_load takes as unset. */
 			sodium_memzero((char *) (uintptr_t) v, strlen(v));
-			unsetenv(var);
 		} else if (v != NULL && v != it->def && v[0] != '\0') {
 			/* read_value_file's guarded copy. */
 			sodium_free((void *) (uintptr_t) v);

@@ -206,14 +206,16 @@ core_log_service(void)
 const core_log_component *
 core_log_component_add(const char *name, core_log_level level)
 {
-	int i = atomic_load(&n_components);
-	if (i == CORE_LOG_MAX_COMPONENTS) {
+	/* Components may start at once (microcore starts them in threads of
+	 * their own): each takes a slot of its own. */
+	int i = atomic_fetch_add(&n_components, 1);
+	if (i >= CORE_LOG_MAX_COMPONENTS) {
+		atomic_fetch_sub(&n_components, 1);
 		return NULL;
 	}
 	core_log_component *c = &components[i];
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	atomic_store(&c->level, (int) level);
-	atomic_store(&n_components, i + 1);
 	return c;
 }
 

@@ -65,6 +65,8 @@ struct core_rpc_client {
 	pthread_mutex_t mu;
 	pthread_cond_t pipe_cv;
 	int pipes;
+	void (*on_connect)(void *);
+	void *on_connect_arg;
 	cslot *free_slots; /* sync */
 	cslot *free_async; /* async */
 	cslot *inflight;
@@ -79,9 +81,10 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	core_rpc_client *c = arg;
 	(void) p;
+	bool first = false;
 	pthread_mutex_lock(&c->mu);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
-		c->pipes++;
+		first = c->pipes++ == 0;
 		core_metric_inc(c->metrics.connections);
 		pthread_cond_broadcast(&c->pipe_cv);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -99,6 +102,9 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
+	if (first && c->on_connect != NULL) {
+		c->on_connect(c->on_connect_arg);
+	}
 }
 
 int
@@ -126,6 +132,8 @@ core_rpc_client_new(const core_rpc_client_config *cfg, core_rpc_client **out)
 	                                          : CONNECT_WAIT_DEFAULT_MS;
 	c->default_timeout_ms =
 	    cfg->default_timeout_ms ? cfg->default_timeout_ms : 5000;
+	c->on_connect = cfg->on_connect;
+	c->on_connect_arg = cfg->on_connect_arg;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->pipe_cv, NULL);
 

@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,16 +185,21 @@ static int
 init_and_make(core_service *s)
 {
 	const core_service_def *def = s->def;
-	core_tls_set_default(s->tls);
+	/* Hosted: the thread's default only, so another component starting
+	 * at the same time in another thread never takes ours. */
+	void (*set_default)(core_tls *) = s->host != NULL
+	                                      ? core_tls_set_thread_default
+	                                      : core_tls_set_default;
+	set_default(s->tls);
 	if (def->init != NULL && def->init(&s->app) != 0) {
 		core_log_error("initialisation failed");
-		core_tls_set_default(NULL);
+		set_default(NULL);
 		return 1;
 	}
 	s->inited = true;
 	if (s->host != NULL) {
-		/* Another component's clients must not take ours. */
-		core_tls_set_default(NULL);
+		/* Nothing after the init dials with our credentials. */
+		core_tls_set_thread_default(NULL);
 	}
 	bool wrap = s->host != NULL && def->worker_init != NULL;
 	core_rpc_server_config cfg = {
@@ -270,6 +276,9 @@ core_service_start(core_service *s)
 	char age[24];
 	snprintf(age, sizeof(age), "%lld", (long long) core_process_age_ms());
 	core_log_kv(CORE_LOG_INFO, "ready", "since_start_ms", age, NULL);
+	if (s->def->started != NULL) {
+		s->def->started(s->app);
+	}
 	return 0;
 }
 
@@ -328,6 +337,9 @@ core_service_main(const core_service_def *def)
 	}
 	int status = 1;
 	if (core_service_start(s) == 0) {
+		/* What the start freed goes back to the system now, not in
+		 * the idle process's RSS. */
+		malloc_trim(0);
 		int sig = core_tls_wait_signal(s->tls, s->o.tls_reload_s);
 		core_log_info("signal %d: draining calls in flight", sig);
 		core_service_stop(s);

@@ -476,8 +476,18 @@ core_tls_set_default(core_tls *t)
 	atomic_store(&default_tls, t);
 }
 
+/* The calling thread's own default (core_tls_set_thread_default). */
+static _Thread_local core_tls *thread_default;
+
+void
+core_tls_set_thread_default(core_tls *t)
+{
+	thread_default = t;
+}
+
 core_tls *
 core_tls_default(void)
 {
-	return atomic_load(&default_tls);
+	return thread_default != NULL ? thread_default
+	                              : atomic_load(&default_tls);
 }

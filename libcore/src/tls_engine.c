@@ -20,6 +20,7 @@
  * See docs/internals/tls.md. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <mbedtls/error.h>
@@ -387,10 +388,16 @@ static const nng_tls_engine engine = {
 static int
 ensure_registered(void)
 {
-	if (strcmp(nng_tls_engine_name(), ENGINE_NAME) == 0) {
-		return 0;
+	/* Components of one process may make their first configurations at
+	 * the same time (microcore starts them in threads of their own). */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	int rv = 0;
+	pthread_mutex_lock(&mu);
+	if (strcmp(nng_tls_engine_name(), ENGINE_NAME) != 0) {
+		rv = nng_tls_engine_register(&engine);
 	}
-	return nng_tls_engine_register(&engine);
+	pthread_mutex_unlock(&mu);
+	return rv;
 }
 
 int

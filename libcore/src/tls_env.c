@@ -29,7 +29,9 @@ env(const char *name)
 }
 
 /* Overwrites an inline key in the environment once it has been parsed, so
- * /proc/PID/environ no longer shows it. */
+ * /proc/PID/environ no longer shows it. Not unset: unsetenv rewrites the
+ * environment other threads may be reading (core_config_wipe); the
+ * variable now reads as empty, i.e. unset for env(). */
 static void
 wipe_env(const char *name)
 {
@@ -38,7 +40,6 @@ wipe_env(const char *name)
 	char *v = getenv(name);
 	if (v != NULL) {
 		sodium_memzero(v, strlen(v));
-		unsetenv(name);
 	}
 }
 

@@ -101,5 +101,37 @@ wait "$sub" || rc=$?
 edge_env_pids=()
 check "  SIGTERM: exit 0" test "$rc" = 0
 
+# The components start at once, each in a thread of its own: every one has
+# read its configuration before the first is ready (one after the other,
+# svc-admin and the edge would begin only after svc-auth and svc-user).
+line_of() { grep -nE -- "$2" "$1" | head -n1 | cut -d: -f1; }
+first_ready=$(line_of "$log" '"msg":"ready","since_start_ms"')
+check "the components start at once: all configured before the first is ready" \
+  test "$(line_of "$log" '"service":"edge","msg":"configuration"')" -lt "${first_ready:-0}" -a \
+  "$(line_of "$log" '"service":"svc-admin","msg":"configuration"')" -lt "${first_ready:-0}"
+# A component that cannot start stops the others that did, whatever the
+# order they finished in: bad configuration (exit 2), a failed init (exit 1).
+admin_port=$(free_port)
+run_failing() { # LOG ENV... : microcore --run auth,user,admin on plain tcp://
+  local out=$1
+  shift
+  env -u RPC_TLS_CA_FILE AUTH_RPC_LISTEN="tcp://127.0.0.1:$auth_port" \
+    USER_RPC_LISTEN="tcp://127.0.0.1:$user_port" ADMIN_RPC_LISTEN="tcp://127.0.0.1:$admin_port" \
+    "$@" "$mc" --run auth,user,admin 2>"$out"
+}
+rc=0
+run_failing "$tmp/bad.log" ADMIN_RPC_WORKERS=0 || rc=$?
+check "a bad setting of one component: exit 2" test "$rc" = 2
+check "  it names the setting" has "$tmp/bad.log" '"msg":"bad configuration: RPC_WORKERS'
+check "  the others started beside it and are stopped" \
+  test "$(grep -cE '"service":"svc-(auth|user)","msg":"stopped after' "$tmp/bad.log")" = 2
+rc=0
+run_failing "$tmp/kek.log" AUTH_KEK=not-a-key || rc=$?
+check "a failed init of the first component: exit 1" test "$rc" = 1
+check "  its reason logged" has "$tmp/kek.log" '"service":"svc-auth".*AUTH_KEK must be'
+check "  the later ones, started at the same time, are stopped" \
+  test "$(grep -cE '"service":"svc-(user|admin)","msg":"stopped after' "$tmp/kek.log")" = 2
+check "  and the process stops cleanly" has "$tmp/kek.log" '"service":"microcore","msg":"stopped"'
+
 echo "microcore: $passed passed, $failed failed"
 ((failed == 0))

@@ -2,13 +2,16 @@
  * the caller is the identity its URL names (core/inproc.h), and the method
  * rules hold as over tls+tcp://: a callers list refuses the edge, client
  * facts are believed from the edge only. Other inproc:// URLs stay a plain
- * transport. No PostgreSQL or Redis. */
+ * transport. A client says when it gets its first connection (on_connect).
+ * No PostgreSQL or Redis. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -155,6 +158,77 @@ test_inproc_urls_name_identities_only(void **state)
 	assert_int_equal(core_inproc_caller("inproc:///from/edge", who), 0);
 }
 
+static atomic_int connects;
+
+static void
+count_connect(void *arg)
+{
+	(void) arg;
+	atomic_fetch_add(&connects, 1);
+}
+
+/* A plain Echo server on url, started. */
+static core_rpc_server *
+late_server(const char *url)
+{
+	const char *urls[] = {url};
+	core_rpc_server_config cfg = {
+	    .name = "late-echo",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = 1,
+	    .max_msg_bytes = 64 * 1024,
+	    .drain_ms = 2000,
+	};
+	core_rpc_server *s = NULL;
+	assert_int_equal(
+	    core_rpc_server_new(&cfg, &test_echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), 0);
+	return s;
+}
+
+/* Waits up to 3 s for the client to have n connections. */
+static void
+wait_connections(core_rpc_client *c, int n)
+{
+	for (int i = 0; i < 300 && core_rpc_client_connections(c) != n; i++) {
+		usleep(10000);
+	}
+	assert_int_equal(core_rpc_client_connections(c), n);
+}
+
+/* on_connect (what the edge's readiness probe asks again on) runs once
+ * when the client goes from no connection to one: not while the server is
+ * missing, once for its two connections, again after all were lost. */
+static void
+test_on_connect_at_the_first_connection(void **state)
+{
+	(void) state;
+	const char *urls[] = {"inproc://late-echo"};
+	core_rpc_client_config cc = {.name = "echo",
+	    .urls = urls,
+	    .n_urls = 1,
+	    .conns_per_url = 2,
+	    .on_connect = count_connect};
+	core_rpc_client *c = NULL;
+	atomic_store(&connects, 0);
+	assert_int_equal(core_rpc_client_new(&cc, &c), 0);
+	usleep(50000);
+	assert_int_equal(atomic_load(&connects), 0);
+	core_rpc_server *s = late_server(urls[0]);
+	wait_connections(c, 2);
+	assert_int_equal(atomic_load(&connects), 1);
+	core_rpc_server_stop(s);
+	core_rpc_server_free(s);
+	wait_connections(c, 0);
+	s = late_server(urls[0]);
+	wait_connections(c, 2);
+	assert_int_equal(atomic_load(&connects), 2);
+	core_rpc_client_free(c);
+	core_rpc_server_stop(s);
+	core_rpc_server_free(s);
+}
+
 int
 main(void)
 {
@@ -163,6 +237,7 @@ main(void)
 	    cmocka_unit_test(test_inproc_caller_list_refuses_the_edge),
 	    cmocka_unit_test(test_inproc_client_facts_only_from_the_edge),
 	    cmocka_unit_test(test_inproc_urls_name_identities_only),
+	    cmocka_unit_test(test_on_connect_at_the_first_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

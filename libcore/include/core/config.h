@@ -49,9 +49,11 @@ int core_config_load(
 void core_config_log(const core_config_item *items, size_t n);
 
 /* Wipes the value of the string item called name once it has been used:
- * its bytes in the environment are overwritten (so /proc/PID/environ no
- * longer shows them) and the variable is unset, or the guarded copy read
- * from NAME_FILE is wiped and freed. The item's destination becomes "".
+ * its bytes in the environment are overwritten with zeros (so
+ * /proc/PID/environ no longer shows them and the variable reads as empty,
+ * which core_config_load takes as unset; it is not unset, as unsetenv would
+ * race with getenv in the other threads of the process), or the guarded copy
+ * read from NAME_FILE is wiped and freed. The item's destination becomes "".
  * Call it after core_config_log, from the thread that loaded. */
 void core_config_wipe(
     const core_config_item *items, size_t n, const char *name);

@@ -42,7 +42,8 @@ typedef struct core_log_component core_log_component;
 
 /* Registers a component (name copied, at most 63 bytes kept). It lives as
  * long as the process. Returns NULL when CORE_LOG_MAX_COMPONENTS are
- * registered. Call at start, from one thread. */
+ * registered. Safe from several threads at once (components that start
+ * concurrently). */
 const core_log_component *core_log_component_add(
     const char *name, core_log_level level);
 

@@ -277,6 +277,12 @@ typedef struct core_rpc_client_config {
 	 * the certificate, so URLs may use IP addresses. */
 	const struct core_tls *tls;
 	const char *peer_identity;
+	/* Called when the client goes from no connection to one (on one of
+	 * nng's threads, after the connection counts: must not block, must
+	 * not call into this client). NULL = none. For a probe that should
+	 * ask at once instead of at its next interval. */
+	void (*on_connect)(void *arg);
+	void *on_connect_arg;
 } core_rpc_client_config;
 
 /* Creates a client and starts dialing every URL in the background

@@ -33,6 +33,11 @@ typedef struct core_service_def {
 	/* Runs after configuration and before the server starts; writes the
 	 * app pointer handed to worker_init. Non-zero = exit with status 1. */
 	int (*init)(void **app);
+	/* Runs once the server listens and "ready" is logged (NULL: none),
+	 * in the thread that started it: work that a call may need but that
+	 * must not delay readiness (it makes its own thread, and the calls
+	 * that need it wait for it). */
+	void (*started)(void *app);
 	void (*fini)(void *app);
 	void *(*worker_init)(void *app);
 	void (*worker_fini)(void *state);
@@ -70,9 +75,11 @@ typedef struct core_service_host {
 /* Everything core_service_main does before the server starts: loads and
  * logs the common settings and the service's own in host's scope, the
  * TLS credentials (its own, for its tls+tcp:// listeners and the clients
- * its init makes; not the process's default afterwards), registers its
- * log component (core_log_component_add: its name and LOG_LEVEL; the
- * process's LOG_FORMAT), runs def->init and makes the server. The calling
+ * its init makes: the calling thread's default while init runs, never the
+ * process's, so services may be made at the same time in several threads),
+ * registers its log component (core_log_component_add: its name and
+ * LOG_LEVEL; the process's LOG_FORMAT), runs def->init and makes the
+ * server. The calling
  * thread is left in the service's log component and configuration scope.
  * def and host must outlive the service. Returns 0 with *out, 1 when it
  * cannot start, 2 for bad configuration (logged). */
@@ -80,8 +87,9 @@ int core_service_new(const core_service_def *def,
     const core_service_host *host, core_service **out);
 
 /* Starts the workers and listeners; logs "ready" (with since_start_ms,
- * core_process_age_ms). Returns 0, or 1 (logged). This, _stop and _free
- * leave the calling thread in the service's log component. */
+ * core_process_age_ms), then runs def->started. Returns 0, or 1 (logged).
+ * This, _stop and _free leave the calling thread in the service's log
+ * component. */
 int core_service_start(core_service *s);
 
 /* Drains the calls in flight and stops the server (after a start). */

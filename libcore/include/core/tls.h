@@ -72,6 +72,12 @@ void core_tls_free(core_tls *t);
  * names none (NULL clears). Not owned: the caller frees it after the last
  * server and client. */
 void core_tls_set_default(core_tls *t);
+/* The calling thread's own default (NULL clears), before the process's:
+ * what a component of a process that runs several (microcore) makes its
+ * clients with while it starts, so components can start at once, each in
+ * a thread of its own, without taking each other's credentials. */
+void core_tls_set_thread_default(core_tls *t);
+/* The thread's default, else the process's (NULL: none). */
 core_tls *core_tls_default(void);
 
 /* Waits for SIGINT or SIGTERM and returns the signal, as
