@@ -197,5 +197,11 @@ check "readyz is 200 once the service answers again" ready rz3
 status=0
 edge_env_stop || status=$?
 check "every process exits 0 on SIGTERM" test "$status" = 0
+if [[ $status != 0 ]]; then
+  for f in "$tmp"/*.log; do
+    echo "--- $f (last lines)" >&2
+    tail -n 30 "$f" >&2
+  done
+fi
 echo "edge_requests: $passed passed, $failed failed"
 [[ $failed == 0 ]]
