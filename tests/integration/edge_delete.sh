@@ -192,7 +192,7 @@ check "the profile row stays" test "$(sql "$USER_DATABASE_URL" "SELECT count(*) 
 check "the account is signed out: its token is refused" test "$(bearer gs "$ag" /sessions)" = 401
 check "the failure is audited" \
   test "$(sql "$ADMIN_DATABASE_URL" "SELECT outcome FROM audit_log WHERE action = 'account.delete' AND actor_id = '$gus_id'")" = failed
-USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} \
+USER_RPC_LISTEN=$USER_RPC_DIAL LOG_LEVEL=${SVC_LOG_LEVEL:-warn} METRICS_LISTEN=off \
   edge_env_as svc-user "$build/svc-user/svc-user" 2>>"$tmp/user.log" &
 edge_env_pids[1]=$!
 # Up to 30 s: a sanitizer build on a loaded machine takes seconds to start.

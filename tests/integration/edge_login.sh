@@ -63,7 +63,7 @@ start_edge() { # RESULT_VAR VAR=value... -> the base URL in RESULT_VAR
   local var=$1 port
   shift
   port=$(free_port)
-  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$port" LOG_LEVEL=warn "$@" \
+  edge_env_as edge env EDGE_LISTEN="127.0.0.1:$port" LOG_LEVEL=warn METRICS_LISTEN=off "$@" \
     "$build/edge/edge" >/dev/null 2>>"$tmp/edge2.log" &
   edge_env_pids+=($!)
   for _ in $(seq 300); do

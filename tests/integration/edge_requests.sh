@@ -152,7 +152,7 @@ code=$(req adm "${auth[@]}" "$base/admin/users")
 check "a route of the service down is 503" test "$code" = 503
 check "saying which" has "$tmp/adm.body" 'admin service'
 # Back up: ready again.
-ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL LOG_LEVEL=warn \
+ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL LOG_LEVEL=warn METRICS_LISTEN=off \
   edge_env_as svc-admin "$build/svc-admin/svc-admin" 2>>"$tmp/admin.log" &
 admin_pid=$!
 edge_env_pids+=("$admin_pid")

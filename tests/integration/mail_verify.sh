@@ -167,7 +167,7 @@ tokens+=("$(token_in "$f")")
 # verified address, and its sender gives up after one attempt.
 auth2_port=$(free_port)
 AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth2_port AUTH_REQUIRE_VERIFIED_EMAIL=true \
-  AUTH_MAIL_MAX_ATTEMPTS=1 LOG_LEVEL=debug \
+  AUTH_MAIL_MAX_ATTEMPTS=1 LOG_LEVEL=debug METRICS_LISTEN=off \
   edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth2.log" &
 auth2_pid=$!
 rpc2() { AUTH_RPC_DIAL=tcp://127.0.0.1:$auth2_port "$build/cli/rpcctl" --timeout 5000 call "$@"; }
@@ -240,7 +240,7 @@ check "  and never reaches the sink" test -z "$(grep -l '^To: <fay@example.com>'
 # Plain SMTP only to loopback: anything else stops the start, saying why.
 for url in smtp://mail.example.com:25 smtp://127.evil.example:25 ftp://127.0.0.1:25; do
   code=0
-  (AUTH_SMTP_URL=$url AUTH_RPC_LISTEN=tcp://127.0.0.1:$(free_port) \
+  (AUTH_SMTP_URL=$url AUTH_RPC_LISTEN=tcp://127.0.0.1:$(free_port) METRICS_LISTEN=off \
     edge_env_as svc-auth timeout 10 "$build/svc-auth/svc-auth") 2>"$tmp/badurl.err" || code=$?
   check "svc-auth refuses AUTH_SMTP_URL=$url" test "$code" = 1
   check "  saying why" grep -q 'AUTH_SMTP_URL' "$tmp/badurl.err"

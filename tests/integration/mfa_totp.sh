@@ -262,7 +262,7 @@ check "  and 19 401s" test "$(cat "$tmp"/par.* | grep -c '^401$')" = 19
 # code given to both at once (each with a ticket of its own) gets in once.
 auth2_port=$(free_port)
 auth2=tcp://127.0.0.1:$auth2_port
-AUTH_RPC_LISTEN=$auth2 LOG_LEVEL=debug \
+AUTH_RPC_LISTEN=$auth2 LOG_LEVEL=debug METRICS_LISTEN=off \
   edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth2.log" &
 edge_env_pids+=($!)
 for _ in $(seq 200); do

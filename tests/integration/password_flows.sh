@@ -222,7 +222,7 @@ check "  the winner's password is bob's" test "$(login bob "parallel horse $winn
 
 # ---- Expiry: a second replica with AUTH_RESET_TTL_S=1 writes the link.
 auth2_port=$(free_port)
-AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth2_port AUTH_RESET_TTL_S=1 LOG_LEVEL=debug \
+AUTH_RPC_LISTEN=tcp://127.0.0.1:$auth2_port AUTH_RESET_TTL_S=1 LOG_LEVEL=debug METRICS_LISTEN=off \
   edge_env_as svc-auth "$build/svc-auth/svc-auth" 2>"$tmp/auth2.log" &
 auth2_pid=$!
 for _ in $(seq 100); do
