@@ -108,8 +108,8 @@ string_ok(const uint8_t *v, size_t n)
 	while (i < n && v[i] >= 1 && v[i] < 0x80) {
 		i++; /* ASCII, the usual case, without the full decoder */
 	}
-	return i == n ||
-	       (memchr(v + i, 0, n - i) == NULL && core_utf8_valid(v + i, n - i));
+	return i == n || (memchr(v + i, 0, n - i) == NULL &&
+	                     core_utf8_valid(v + i, n - i));
 }
 
 /* Copies n bytes to a NUL-terminated string in a (NULL: out of memory). */
@@ -139,8 +139,8 @@ take_str(const field *f, bool check, const uint8_t **v, size_t *n)
 /* Decodes a message of two string fields (a metadata entry, an error
  * detail) into *s1, *s2 (copies in a; absent ones stay as they are). */
 static int
-decode_pair(const uint8_t *p, size_t len, bool check, core_arena *a,
-    char **s1, char **s2)
+decode_pair(const uint8_t *p, size_t len, bool check, core_arena *a, char **s1,
+    char **s2)
 {
 	const uint8_t *v[2] = {NULL, NULL};
 	size_t n[2] = {0, 0};
@@ -157,7 +157,8 @@ decode_pair(const uint8_t *p, size_t len, bool check, core_arena *a,
 	}
 	char **out[2] = {s1, s2};
 	for (int i = 0; i < 2; i++) {
-		if (v[i] != NULL && (*out[i] = copy_str(a, v[i], n[i])) == NULL) {
+		if (v[i] != NULL &&
+		    (*out[i] = copy_str(a, v[i], n[i])) == NULL) {
 			return -1;
 		}
 	}
@@ -189,15 +190,14 @@ push(core_arena *a, void ***arr, size_t *n, size_t *cap, size_t size)
 }
 
 static int
-add_metadata(core_arena *a, Core__V1__Request *req, size_t *cap,
-    const field *f)
+add_metadata(
+    core_arena *a, Core__V1__Request *req, size_t *cap, const field *f)
 {
 	if (f->wire != WT_LEN) {
 		return -1;
 	}
-	Core__V1__Request__MetadataEntry *e =
-	    push(a, (void ***) &req->metadata, &req->n_metadata, cap,
-	        sizeof(*e));
+	Core__V1__Request__MetadataEntry *e = push(
+	    a, (void ***) &req->metadata, &req->n_metadata, cap, sizeof(*e));
 	if (e == NULL) {
 		return -1;
 	}
@@ -424,14 +424,12 @@ add_detail(core_arena *a, Core__V1__Response *r, size_t *cap, const field *f)
 		return -1;
 	}
 	core__v1__error_detail__init(d);
-	return decode_pair(
-	    f->v, f->n, false, a, &d->field, &d->description);
+	return decode_pair(f->v, f->n, false, a, &d->field, &d->description);
 }
 
 static int
-response_field(
-    core_arena *a, Core__V1__Response *r, size_t *cap, const field *f,
-    const uint8_t **msg, size_t *msg_len)
+response_field(core_arena *a, Core__V1__Response *r, size_t *cap,
+    const field *f, const uint8_t **msg, size_t *msg_len)
 {
 	switch (f->tag) {
 	case 1: /* int32 enum: the low 32 bits */
@@ -453,8 +451,8 @@ response_field(
 		}
 		r->payload.len = f->n;
 		r->payload.data = NULL;
-		if (f->n > 0 &&
-		    (r->payload.data = core_arena_memdup(a, f->v, f->n)) == NULL) {
+		if (f->n > 0 && (r->payload.data = core_arena_memdup(
+		                     a, f->v, f->n)) == NULL) {
 			return -1;
 		}
 		return 0;

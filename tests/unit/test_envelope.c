@@ -143,7 +143,8 @@ same_response(const Core__V1__Response *a, const Core__V1__Response *b)
 	assert_int_equal(a->retry_after_s, b->retry_after_s);
 	assert_int_equal(a->n_details, b->n_details);
 	for (size_t i = 0; i < a->n_details; i++) {
-		assert_string_equal(a->details[i]->field, b->details[i]->field);
+		assert_string_equal(
+		    a->details[i]->field, b->details[i]->field);
 		assert_string_equal(
 		    a->details[i]->description, b->details[i]->description);
 	}
@@ -188,8 +189,8 @@ check_request(const uint8_t *p, size_t len)
 static bool
 check_response(const uint8_t *p, size_t len)
 {
-	Core__V1__Response *want = core__v1__response__unpack(
-	    core_arena_allocator(arena), len, p);
+	Core__V1__Response *want =
+	    core__v1__response__unpack(core_arena_allocator(arena), len, p);
 	Core__V1__Response got;
 	int rv = rpc_env_response_decode(p, len, arena, &got);
 	if ((want != NULL) != (rv == 0)) {
@@ -301,12 +302,19 @@ typedef struct hand_case {
 	bool ok;
 } hand_case;
 
-#define HC(what, s, ok) {what, s, sizeof(s) - 1, ok}
+#define HC(what, s, ok)                                                       \
+	{                                                                     \
+		what, s, sizeof(s) - 1, ok                                    \
+	}
 
 static const hand_case request_cases[] = {
     HC("empty", "", true),
     HC("method", "\x0a\x02/x", true),
-    HC("method twice, last wins", "\x0a\x01" "a\x0a\x01" "b", true),
+    HC("method twice, last wins",
+        "\x0a\x01"
+        "a\x0a\x01"
+        "b",
+        true),
     HC("tag cut short", "\x8a", false),
     HC("tag of 5 bytes", "\xa0\x80\x80\x80\x00\x01", true),
     HC("tag of 6 bytes", "\xa0\x80\x80\x80\x80\x00\x01", false),
@@ -319,7 +327,10 @@ static const hand_case request_cases[] = {
     HC("varint cut short", "\x20\x80", false),
     HC("length of 5 bytes", "\x0a\x81\x80\x80\x80\x00x", true),
     HC("length of 6 bytes", "\x0a\x81\x80\x80\x80\x80\x00x", false),
-    HC("length past the end", "\x0a\x05" "ab", false),
+    HC("length past the end",
+        "\x0a\x05"
+        "ab",
+        false),
     HC("length cut short", "\x0a", false),
     HC("method as varint", "\x08\x01", false),
     HC("payload as 32-bit", "\x15\x01\x02\x03\x04", false),
@@ -335,18 +346,30 @@ static const hand_case request_cases[] = {
     HC("unknown 32-bit cut short", "\x25\x01", false),
     HC("unknown bytes, not UTF-8", "\x22\x01\xff", true),
     HC("unknown field in an entry", "\x1a\x03\x18\x01\x00", false),
-    HC("unknown field in an entry, whole", "\x1a\x04\x18\x01\x0a\x00",
-        true),
+    HC("unknown field in an entry, whole", "\x1a\x04\x18\x01\x0a\x00", true),
     HC("method not UTF-8", "\x0a\x01\xff", false),
     HC("method overlong UTF-8", "\x0a\x02\xc0\xaf", false),
-    HC("method with NUL", "\x0a\x03" "a\x00" "b", false),
-    HC("bad method, overwritten", "\x0a\x01\xff\x0a\x01" "a", false),
+    HC("method with NUL",
+        "\x0a\x03"
+        "a\x00"
+        "b",
+        false),
+    HC("bad method, overwritten",
+        "\x0a\x01\xff\x0a\x01"
+        "a",
+        false),
     HC("key not UTF-8", "\x1a\x03\x0a\x01\xff", false),
     HC("value with NUL", "\x1a\x05\x0a\x00\x12\x01\x00", false),
     HC("entry without key or value", "\x1a\x00", true),
-    HC("entry cut short", "\x1a\x03\x0a\x05" "a", false),
-    HC("duplicate keys", "\x1a\x06\x0a\x01k\x12\x01" "1\x1a\x06\x0a\x01k"
-                         "\x12\x01" "2",
+    HC("entry cut short",
+        "\x1a\x03\x0a\x05"
+        "a",
+        false),
+    HC("duplicate keys",
+        "\x1a\x06\x0a\x01k\x12\x01"
+        "1\x1a\x06\x0a\x01k"
+        "\x12\x01"
+        "2",
         true),
     HC("payload not UTF-8", "\x12\x02\xff\x00", true),
 };
@@ -377,7 +400,8 @@ test_request_values(void **state)
 	    0x0a, 0x01, 'k', 0x12, 0x01, '2', 0x12, 0x02, 'p', 'q'};
 	Core__V1__Request r;
 	core_arena_reset(arena);
-	assert_int_equal(rpc_env_request_decode(dup, sizeof(dup), arena, &r), 0);
+	assert_int_equal(
+	    rpc_env_request_decode(dup, sizeof(dup), arena, &r), 0);
 	assert_string_equal(r.method, "b");
 	assert_int_equal(r.n_metadata, 3);
 	assert_string_equal(r.metadata[0]->value, "1");
@@ -392,8 +416,7 @@ test_request_values(void **state)
 static const hand_case response_cases[] = {
     HC("empty", "", true),
     HC("code", "\x08\x0d", true),
-    HC("code negative", "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
-        true),
+    HC("code negative", "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", true),
     HC("code as bytes", "\x0a\x00", false),
     HC("message as varint", "\x10\x01", false),
     HC("message not UTF-8 (not checked)", "\x12\x01\xff", true),
@@ -403,7 +426,10 @@ static const hand_case response_cases[] = {
     HC("detail field as varint", "\x22\x02\x08\x01", false),
     HC("retry as 64-bit", "\x29\x01\x02\x03\x04\x05\x06\x07\x08", false),
     HC("retry above 32 bits", "\x28\xff\xff\xff\xff\x7f", true),
-    HC("length past the end", "\x12\x03" "ab", false),
+    HC("length past the end",
+        "\x12\x03"
+        "ab",
+        false),
     HC("group", "\x33\x34", false),
     HC("unknown of every wire type",
         "\x30\x01\x39\x01\x02\x03\x04\x05\x06\x07\x08\x42\x00\x4d\x01\x02"
