@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/rpc.h"
 #include "core/trace.h"
+#include "envelope.h"
 #include "rpc_internal.h"
 #include "rpc_metrics.h"
 
@@ -380,7 +381,7 @@ build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
 	req.n_metadata = n;
 	req.metadata = ptrs;
 
-	size_t size = core__v1__request__get_packed_size(&req);
+	size_t size = rpc_env_request_size(&req);
 	if (size > c->max_msg) {
 		return NNG_EMSGSIZE;
 	}
@@ -389,7 +390,7 @@ build_request(core_rpc_client *c, const char *method, const uint8_t *payload,
 	if (rv != 0) {
 		return rv;
 	}
-	core__v1__request__pack(&req, nng_msg_body(m));
+	rpc_env_request_pack(&req, nng_msg_body(m));
 	*out = m;
 	return 0;
 }

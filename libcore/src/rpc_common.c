@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/rpc.h"
+#include "envelope.h"
 #include "rpc_internal.h"
 
 void
@@ -262,9 +263,10 @@ core_rpc_wait_signal(void)
 core_status
 rpc_client_decode_reply(nng_msg *m, core_arena *arena, core_rpc_reply *reply)
 {
-	Core__V1__Response *r = core__v1__response__unpack(
-	    core_arena_allocator(arena), nng_msg_len(m), nng_msg_body(m));
-	if (r == NULL) {
+	Core__V1__Response resp;
+	Core__V1__Response *r = &resp;
+	if (rpc_env_response_decode(
+	        nng_msg_body(m), nng_msg_len(m), arena, r) != 0) {
 		reply->code = CORE_INTERNAL;
 		reply->message =
 		    "malformed reply: not a core.v1.Response message";

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/pbcheck.h"
 #include "core/utf8.h"
+#include "envelope.h"
 #include "rpc_call.h"
 #include "rpc_internal.h"
 #include "rpc_methods.h"
@@ -78,7 +79,6 @@ core_status
 rpc_call_begin(core_call *c, const rpc_method_table *t, nng_msg *msg,
     int64_t recv_ms, const rpc_method **m)
 {
-	ProtobufCAllocator *pa = core_arena_allocator(c->arena);
 	const uint8_t *body = nng_msg_body(msg);
 	size_t len = nng_msg_len(msg);
 	char field[128];
@@ -86,14 +86,17 @@ rpc_call_begin(core_call *c, const rpc_method_table *t, nng_msg *msg,
 
 	rpc_peer_from_msg(c, msg);
 	/* The envelope's strings (method, metadata) are checked like the
-	 * payload's: they reach handlers, logs and error messages. */
-	if (core_pb_check_strings(&core__v1__request__descriptor, body, len,
-	        field, sizeof(field), &why) != 0) {
-		return core_call_error(c, CORE_INVALID_ARGUMENT,
-		    "malformed request: %s %s", field, why);
-	}
-	Core__V1__Request *req = core__v1__request__unpack(pa, len, body);
-	if (req == NULL) {
+	 * payload's: they reach handlers, logs and error messages. One pass
+	 * decodes and checks; only a refused envelope is walked again, to
+	 * name the bad string if that is what it was. */
+	Core__V1__Request *req = core_arena_alloc(c->arena, sizeof(*req));
+	if (req == NULL ||
+	    rpc_env_request_decode(body, len, c->arena, req) != 0) {
+		if (core_pb_check_strings(&core__v1__request__descriptor, body,
+		        len, field, sizeof(field), &why) != 0) {
+			return core_call_error(c, CORE_INVALID_ARGUMENT,
+			    "malformed request: %s %s", field, why);
+		}
 		return core_call_error(c, CORE_INVALID_ARGUMENT,
 		    "malformed request: not a core.v1.Request message");
 	}
@@ -196,7 +199,7 @@ make_reply(core_call *c, core_status st, Core__V1__Response *resp,
 		resp->details = c->detail_ptrs;
 		resp->retry_after_s = c->retry_after_s;
 	}
-	size_t n = core__v1__response__get_packed_size(resp);
+	size_t n = rpc_env_response_size(resp);
 	if (n > max_msg) {
 		core_log_kv(CORE_LOG_ERROR,
 		    "response exceeds the message limit", "method", c->method,
@@ -204,12 +207,12 @@ make_reply(core_call *c, core_status st, Core__V1__Response *resp,
 		core__v1__response__init(resp);
 		resp->code = CORE__V1__CODE__RESOURCE_EXHAUSTED;
 		resp->message = "response exceeds the maximum message size";
-		n = core__v1__response__get_packed_size(resp);
+		n = rpc_env_response_size(resp);
 	}
 	if (nng_msg_realloc(msg, n) != 0) {
 		return -1;
 	}
-	core__v1__response__pack(resp, nng_msg_body(msg));
+	rpc_env_response_pack(resp, nng_msg_body(msg));
 	return 0;
 }
 
