@@ -167,10 +167,11 @@ main(int argc, char **argv)
 		}
 	}
 	double secs = (double) (now_ns() - t0) / 1e9;
-	printf("auth.Refresh threads=%d ok_per_s=%.0f p50_us=%.0f p99_us=%.0f "
-	       "logins=%llu",
-	    threads, (double) all.n / secs, hist_quantile(&all, 0.5),
-	    hist_quantile(&all, 0.99), (unsigned long long) logins);
+	printf("auth.Refresh threads=%d ok=%llu ok_per_s=%.0f p50_us=%.0f "
+	       "p99_us=%.0f logins=%llu",
+	    threads, (unsigned long long) all.n, (double) all.n / secs,
+	    hist_quantile(&all, 0.5), hist_quantile(&all, 0.99),
+	    (unsigned long long) logins);
 	for (int k = 1; k <= CORE_STATUS_MAX; k++) {
 		if (errors[k] > 0) {
 			printf(" %s=%llu", core_status_str(k),

@@ -23,6 +23,8 @@
 #   BENCH_PERF [0]            1: perf record on svc-auth during the login and
 #                             the refresh runs; the hottest symbols (self
 #                             time) are printed to stderr (not in the table)
+#   BENCH_BUILD [1]           0: use BUILD_DIR as it is (built before, e.g.
+#                             from another commit, to compare two builds)
 # AUTH_ARGON2_T, AUTH_ARGON2_M_KIB, RPC_WORKERS and the services' other
 # variables pass through. Needs root (or sudo) on a fresh machine: packages,
 # PostgreSQL.
@@ -60,6 +62,8 @@ refresh_callers="${BENCH_REFRESH_CALLERS:-16}"
 keep="${BENCH_KEEP:-0}"
 perf_on="${BENCH_PERF:-0}"
 [[ "$perf_on" == 0 || "$perf_on" == 1 ]] || die "BENCH_PERF must be 0 or 1"
+build_on="${BENCH_BUILD:-1}"
+[[ "$build_on" == 0 || "$build_on" == 1 ]] || die "BENCH_BUILD must be 0 or 1"
 for v in secs login_callers refresh_callers AUTH_ARGON2_T AUTH_ARGON2_M_KIB; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
@@ -70,8 +74,10 @@ if [[ "$perf_on" == 1 ]] && ! command -v perf >/dev/null; then
 fi
 ensure_packages
 
-build_tree "$build" -DCMAKE_BUILD_TYPE=Release ||
-	die "the build in $build failed"
+if [[ "$build_on" == 1 ]]; then
+	build_tree "$build" -DCMAKE_BUILD_TYPE=Release ||
+		die "the build in $build failed"
+fi
 for bin in svc-auth/svc-auth svc-user/svc-user cli/rpcctl bench/rpc_load \
 	bench/refresh_load bench/argon2_rate; do
 	[[ -x "$build/$bin" ]] || die "$build/$bin was not built"
@@ -201,8 +207,25 @@ raw="$(run "$build/bench/argon2_rate" "$AUTH_ARGON2_T" "$AUTH_ARGON2_M_KIB" "$co
 login="$(profiled login "$build/bench/rpc_load" "$AUTH_RPC_LISTEN" auth.Login \
 	"{\"username\":\"$user\",\"password\":\"$password\",\"client_ip\":\"127.0.0.1\"}" \
 	"$login_callers" "$secs")"
+# Round trips per refresh: Redis commands (INFO commandstats) and
+# PostgreSQL transactions (pg_stat_database; every statement of svc-auth's
+# refresh path runs in a transaction of its own) before and after the run.
+redis_calls() {
+	redis-cli -p "$redis_port" INFO commandstats |
+		sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\).*/\1 \2/p' | sort
+}
+pg_xacts() {
+	# The stats collector flushes at most every 500 ms.
+	sleep 1
+	pg_psql "$pg_port" -d authdb -Atc \
+		"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'authdb'"
+}
+redis_before="$(redis_calls)"
+pg_before="$(pg_xacts)"
 refresh="$(profiled refresh "$build/bench/refresh_load" "$AUTH_RPC_LISTEN" "$user" "$password" \
 	"$refresh_callers" "$secs")"
+redis_after="$(redis_calls)"
+pg_after="$(pg_xacts)"
 load_after="$(loadavg)"
 for name in svc-user svc-auth; do
 	pid_alive "${pid_of[$name]}" || fail "$name exited during the benchmark"
@@ -235,3 +258,14 @@ refresh_met="$(awk -v p="$per_core" 'BEGIN { print (p >= 5000 ? "yes" : "no") }'
 row "raw Argon2id verify (libsodium, no service)" "$cores threads" "$raw" 1 "anchor" "-"
 row "auth.Login through svc-auth" "$login_callers" "$login" "$login_ratio" "≥ 0.9× raw" "$login_met"
 row "auth.Refresh, chained per caller" "$refresh_callers" "$refresh" "$per_core/s per core" "≥ 5,000/s per core" "$refresh_met"
+# The calls counted include the refresh_load callers' logins (a few).
+refreshes="$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$refresh")"
+# (An older refresh_load prints only the rate.)
+[[ -n "$refreshes" ]] || refreshes="$(awk -v r="$refresh_rate" -v s="$secs" 'BEGIN { printf "%.0f", r * s }')"
+if [[ "${refreshes:-0}" -gt 0 ]]; then
+	printf '\nPer refresh (%s refreshes): PostgreSQL transactions %s; Redis commands (with those its scripts ran):%s\n' \
+		"$refreshes" \
+		"$(awk -v a="$pg_before" -v b="$pg_after" -v n="$refreshes" 'BEGIN { printf "%.2f", (b - a) / n }')" \
+		"$(join -a2 -e0 -o 0,1.2,2.2 <(printf '%s\n' "$redis_before") <(printf '%s\n' "$redis_after") |
+			awk -v n="$refreshes" '$3 > $2 && $1 != "info" { printf " %s %.2f", $1, ($3 - $2) / n }')"
+fi

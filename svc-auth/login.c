@@ -52,13 +52,16 @@ now_s(void)
  * begun (under a second), *iat is then, and *reread is set: the row was
  * read before the revocation and must be read again, so that a token
  * always carries an iat from before the row it was made from and a
- * revocation that follows a change of the row always covers it. */
+ * revocation that follows a change of the row always covers it. x (may be
+ * NULL): other commands to send with the floor's GET, in the same round
+ * trip (core_revocation_floor_with). */
 static core_status
-token_iat(auth_worker *w, const char *user_id, int64_t t0, int64_t *iat,
-    bool *reread)
+token_iat(auth_worker *w, const char *user_id, int64_t t0, core_redis_extra *x,
+    int64_t *iat, bool *reread)
 {
 	int64_t floor_s = 0;
-	core_status st = core_revocation_floor(w->db.redis, user_id, &floor_s);
+	core_status st =
+	    core_revocation_floor_with(w->db.redis, user_id, x, &floor_s);
 	if (st != CORE_OK) {
 		return st;
 	}
@@ -340,7 +343,7 @@ login_iat(core_call *c, int64_t t0, auth_user *u, int64_t *iat)
 {
 	auth_worker *w = core_call_state(c);
 	bool reread = false;
-	core_status st = token_iat(w, u->id, t0, iat, &reread);
+	core_status st = token_iat(w, u->id, t0, NULL, iat, &reread);
 	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
@@ -457,11 +460,25 @@ refreshed_user(core_call *c, const auth_session *s, auth_user *u, int64_t *iat)
 	auth_worker *w = core_call_state(c);
 	bool reread = false;
 	int alive = 0;
-	core_status st;
-	if ((st = token_iat(w, s->user_id, now_s(), iat, &reread)) !=
-	        CORE_OK ||
-	    (st = auth_session_exists(w->db.redis, s->sid, &alive)) !=
-	        CORE_OK) {
+	core_redis_extra x = {0};
+	auth_session_probe probe;
+	/* Whether the session still exists rides with the floor's GET: one
+	 * round trip. After a wait for the floor (a revocation of this very
+	 * second, perhaps of the session too) it is asked again, so that it is
+	 * always answered after the floor, as the row is. */
+	core_status st = auth_session_probe_add(&probe, s->sid, &x);
+	if (st == CORE_OK) {
+		st = token_iat(w, s->user_id, now_s(), &x, iat, &reread);
+	}
+	if (st == CORE_OK) {
+		st =
+		    auth_session_probe_result(&probe, w->db.redis, &x, &alive);
+	}
+	core_redis_extra_clear(&x);
+	if (st == CORE_OK && reread && alive) {
+		st = auth_session_exists(w->db.redis, s->sid, &alive);
+	}
+	if (st != CORE_OK) {
 		return auth_redis_error(c, st);
 	}
 	if (!alive) {

@@ -444,9 +444,8 @@ command_int(core_redis *r, const char *what, int argc, const char **argv,
 	return st;
 }
 
-/* Whether sid (NUL-terminated, may be NULL) could name a session. */
-static bool
-valid_sid_str(const char *sid)
+bool
+auth_session_sid_valid(const char *sid)
 {
 	return sid != NULL && valid_sid(sid, strnlen(sid, SID_LEN + 1));
 }
@@ -460,7 +459,7 @@ session_int(core_redis *r, const char *sid, const char *what, int argc,
 {
 	char skey[KEY_MAX];
 	*n = 0;
-	if (!valid_sid_str(sid)) {
+	if (!auth_session_sid_valid(sid)) {
 		return CORE_OK;
 	}
 	snprintf(skey, sizeof(skey), "session:%s", sid);
@@ -686,7 +685,7 @@ auth_session_get(
 {
 	const char *stale[1];
 	size_t nlive = 0, nstale = 0;
-	if (!valid_sid_str(sid) || !valid_user_id(user_id)) {
+	if (!auth_session_sid_valid(sid) || !valid_user_id(user_id)) {
 		return CORE_NOT_FOUND;
 	}
 	core_status st =

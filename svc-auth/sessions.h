@@ -21,11 +21,13 @@
 #ifndef AUTH_SESSIONS_H
 #define AUTH_SESSIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/jws.h"
 #include "core/redis.h"
+#include "core/revocation.h"
 #include "core/status.h"
 
 #define AUTH_SID_MAX 32           /* base64url of 16 bytes + NUL fits */
@@ -106,5 +108,28 @@ core_status auth_session_get(
 
 /* Whether session sid exists (live). */
 core_status auth_session_exists(core_redis *r, const char *sid, int *exists);
+
+/* Whether sid (NUL-terminated, may be NULL) could name a session. */
+bool auth_session_sid_valid(const char *sid);
+
+/* auth_session_exists as one command of another module's round trip
+ * (core_redis_extra, e.g. core_revocation_floor_with): the refresh path
+ * asks both at once. Lives until the round trip has run. */
+typedef struct auth_session_probe {
+	char key[sizeof("session:") + AUTH_SID_MAX];
+	const char *argv[2];
+	int at; /* the command's index in the extra; -1: none was needed */
+} auth_session_probe;
+
+/* Adds EXISTS session:<sid> to x. A sid that cannot name a session adds
+ * nothing (the session does not exist). CORE_INVALID_ARGUMENT when x is
+ * full. */
+core_status auth_session_probe_add(
+    auth_session_probe *p, const char *sid, core_redis_extra *x);
+
+/* After the round trip ran: whether the session existed. CORE_INTERNAL
+ * (logged once) for a reply of the wrong shape. */
+core_status auth_session_probe_result(const auth_session_probe *p,
+    core_redis *r, const core_redis_extra *x, int *exists);
 
 #endif

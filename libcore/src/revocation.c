@@ -194,25 +194,50 @@ core_revoke_user_tokens(
 core_status
 core_revocation_floor(core_redis *r, const char *user_id, int64_t *floor_s)
 {
-	char key[KEY_MAX];
-	redisReply *rep;
+	return core_revocation_floor_with(r, user_id, NULL, floor_s);
+}
 
-	if (floor_key(user_id, key) != 0) {
+core_status
+core_revocation_floor_with(
+    core_redis *r, const char *user_id, core_redis_extra *x, int64_t *floor_s)
+{
+	char key[KEY_MAX];
+	enum { MAX_EXTRA = CORE_REDIS_EXTRA_MAX };
+	redisReply *rep[1 + MAX_EXTRA] = {NULL};
+	const char *const *argvs[1 + MAX_EXTRA];
+	int argcs[1 + MAX_EXTRA];
+	int n_extra = x != NULL ? x->n : 0;
+
+	if (floor_key(user_id, key) != 0 || n_extra < 0 ||
+	    n_extra > MAX_EXTRA) {
 		return CORE_INVALID_ARGUMENT;
 	}
-	const char *argv[] = {"GET", key};
-	core_status st = core_redis_commandargv(r, 2, argv, NULL, &rep);
+	const char *get[] = {"GET", key};
+	argvs[0] = get;
+	argcs[0] = 2;
+	for (int i = 0; i < n_extra; i++) {
+		argvs[1 + i] = x->argv[i];
+		argcs[1 + i] = x->argc[i];
+	}
+	core_status st =
+	    core_redis_pipeline(r, 1 + n_extra, argcs, argvs, NULL, rep);
 	if (st != CORE_OK) {
 		return st;
 	}
 	*floor_s = 0;
-	if (rep->type == REDIS_REPLY_STRING) {
-		if (parse_seconds(rep->str, rep->len, floor_s) != 0) {
+	if (rep[0]->type == REDIS_REPLY_STRING) {
+		if (parse_seconds(rep[0]->str, rep[0]->len, floor_s) != 0) {
 			*floor_s = 0;
 		}
-	} else if (rep->type != REDIS_REPLY_NIL) {
+	} else if (rep[0]->type != REDIS_REPLY_NIL) {
 		st = core_redis_unexpected(r, "revocation.revocation_floor");
 	}
-	freeReplyObject(rep);
+	for (int i = 0; st == CORE_OK && i < n_extra; i++) {
+		x->reply[i] = rep[1 + i];
+		rep[1 + i] = NULL;
+	}
+	for (int i = 0; i < 1 + n_extra; i++) {
+		freeReplyObject(rep[i]);
+	}
 	return st;
 }

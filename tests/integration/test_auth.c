@@ -816,6 +816,42 @@ test_login_sets_auth_time_and_refresh_keeps_it(void **state)
 	core_arena_free(a);
 }
 
+/* A refresh in the second of a revocation of the user's tokens (what a
+ * password change or an admin's revoke-all stores) waits for the next
+ * second: its token carries an iat at or after revoked_before, so it
+ * verifies, while the older token stays revoked. */
+static void
+test_refresh_in_the_second_of_a_revocation_mints_a_valid_token(void **state)
+{
+	(void) state;
+	registered("floorrefresh");
+	core_arena *a = core_arena_new(0);
+	Auth__V1__TokenResponse *t1 = NULL, *t2 = NULL;
+	Auth__V1__Claims *c1 = NULL, *c2 = NULL;
+	core_rpc_reply reply;
+	assert_int_equal(
+	    login("floorrefresh", "correct horse battery", a, &t1, &reply),
+	    CORE_OK);
+	assert_int_equal(check(t1->access_token, a, &c1), CORE_OK);
+	long long floor_s = (long long) time(NULL) + 1;
+	redisContext *r = redisConnect(
+	    "127.0.0.1", (int) strtol(need("TEST_REDIS_PORT"), NULL, 10));
+	assert_non_null(r);
+	assert_int_equal(r->err, 0);
+	redisReply *set = redisCommand(
+	    r, "SET revoked_before:%s %lld EX 120", c1->sub, floor_s);
+	assert_non_null(set);
+	assert_int_equal(set->type, REDIS_REPLY_STATUS);
+	freeReplyObject(set);
+	redisFree(r);
+	assert_int_equal(
+	    check(t1->access_token, a, NULL), CORE_UNAUTHENTICATED);
+	assert_int_equal(refresh(t1->refresh_token, a, &t2, &reply), CORE_OK);
+	assert_int_equal(check(t2->access_token, a, &c2), CORE_OK);
+	assert_true(c2->iat >= floor_s);
+	core_arena_free(a);
+}
+
 static void
 test_logout_revokes_the_token_and_the_session_idempotently(void **state)
 {
@@ -1397,6 +1433,8 @@ main(void)
 	    cmocka_unit_test(test_login_sets_auth_time_and_refresh_keeps_it),
 	    cmocka_unit_test(
 	        test_logout_revokes_the_token_and_the_session_idempotently),
+	    cmocka_unit_test(
+	        test_refresh_in_the_second_of_a_revocation_mints_a_valid_token),
 	    cmocka_unit_test(test_check_token_rejects_tampering),
 	    cmocka_unit_test(test_disabled_user_cannot_log_in_or_refresh),
 	    cmocka_unit_test(test_users_list_and_end_their_own_sessions_only),

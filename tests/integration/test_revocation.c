@@ -290,6 +290,40 @@ test_extra_reads_ride_in_the_same_round_trip(void **state)
 	core_redis_extra_clear(&x);
 }
 
+static void
+test_floor_with_extra_reads_in_one_round_trip(void **state)
+{
+	fixture *f = *state;
+	set_key(f, f->rkey, "1700000101");
+	set_key(f, f->bkey, "1");
+	core_redis_extra x = {0};
+	const char *get[] = {"GET", f->bkey};
+	const char *exists[] = {"EXISTS", "no-such-key"};
+	assert_int_equal(core_redis_extra_add(&x, 2, get), 0);
+	assert_int_equal(core_redis_extra_add(&x, 2, exists), 1);
+	int64_t floor_s = -1;
+	assert_int_equal(
+	    core_revocation_floor_with(f->r, f->c.sub, &x, &floor_s), CORE_OK);
+	assert_int_equal(floor_s, 1700000101);
+	assert_non_null(x.reply[0]);
+	assert_string_equal(x.reply[0]->str, "1");
+	assert_non_null(x.reply[1]);
+	assert_int_equal(x.reply[1]->type, REDIS_REPLY_INTEGER);
+	assert_int_equal(x.reply[1]->integer, 0);
+	core_redis_extra_clear(&x);
+	/* Without extras it is core_revocation_floor; a bad user id asks
+	 * nothing. */
+	assert_int_equal(
+	    core_revocation_floor_with(f->r, f->c.sub, NULL, &floor_s),
+	    CORE_OK);
+	assert_int_equal(floor_s, 1700000101);
+	assert_int_equal(core_redis_extra_add(&x, 2, get), 0);
+	assert_int_equal(core_revocation_floor_with(f->r, "", &x, &floor_s),
+	    CORE_INVALID_ARGUMENT);
+	assert_null(x.reply[0]);
+	core_redis_extra_clear(&x);
+}
+
 int
 main(void)
 {
@@ -319,6 +353,7 @@ main(void)
 	    T(test_revoke_token_blacklists_it_while_verifiers_could_accept_it),
 	    T(test_revoke_user_tokens_never_lowers_the_floor),
 	    T(test_extra_reads_ride_in_the_same_round_trip),
+	    T(test_floor_with_extra_reads_in_one_round_trip),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

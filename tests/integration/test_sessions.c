@@ -695,6 +695,50 @@ test_get_finds_only_a_live_session_of_its_user(void **state)
 	    auth_session_get(f->r, sid, f->user, &s), CORE_NOT_FOUND);
 }
 
+/* Asks whether sid exists through a probe in another module's round
+ * trip (the refresh path's). */
+static int
+probe_exists(fixture *f, const char *sid, int *commands)
+{
+	core_redis_extra x = {0};
+	auth_session_probe p;
+	int64_t floor_s = 0;
+	int alive = -1;
+	assert_int_equal(auth_session_probe_add(&p, sid, &x), CORE_OK);
+	*commands = x.n;
+	assert_int_equal(
+	    core_revocation_floor_with(f->r, f->user, &x, &floor_s), CORE_OK);
+	assert_int_equal(
+	    auth_session_probe_result(&p, f->r, &x, &alive), CORE_OK);
+	core_redis_extra_clear(&x);
+	return alive;
+}
+
+static void
+test_probe_answers_as_exists_in_a_shared_round_trip(void **state)
+{
+	fixture *f = *state;
+	char token[AUTH_REFRESH_TOKEN_MAX], sid[AUTH_SID_MAX];
+	int n = -1;
+	create(f, f->user, token, sid);
+	assert_int_equal(probe_exists(f, sid, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(auth_session_revoke(f->r, sid, NULL, NULL), CORE_OK);
+	assert_int_equal(probe_exists(f, sid, &n), 0);
+	// A malformed sid names no session and costs no command.
+	assert_int_equal(probe_exists(f, "not a sid", &n), 0);
+	assert_int_equal(n, 0);
+	// A full extra is refused.
+	core_redis_extra x = {0};
+	auth_session_probe p;
+	const char *ping[] = {"PING"};
+	for (int i = 0; i < CORE_REDIS_EXTRA_MAX; i++) {
+		assert_int_equal(core_redis_extra_add(&x, 1, ping), i);
+	}
+	assert_int_equal(
+	    auth_session_probe_add(&p, sid, &x), CORE_INVALID_ARGUMENT);
+}
+
 static void
 test_revoke_all_deletes_only_that_users_sessions(void **state)
 {
@@ -990,6 +1034,7 @@ main(void)
 	    T(test_unknown_sid_or_secret_is_invalid),
 	    T(test_revoke_checks_the_owner),
 	    T(test_get_finds_only_a_live_session_of_its_user),
+	    T(test_probe_answers_as_exists_in_a_shared_round_trip),
 	    T(test_revoke_all_deletes_only_that_users_sessions),
 	    T(test_list_is_newest_first_and_prunes_stale_sids),
 	    T(test_ratelimit_refuses_after_limit_until_window_ends),

@@ -82,4 +82,12 @@ core_status core_revoke_user_tokens(core_redis *r, const char *user_id,
 core_status core_revocation_floor(
     core_redis *r, const char *user_id, int64_t *floor_s) CORE_WARN_UNUSED;
 
+/* core_revocation_floor plus extra's commands (x may be NULL) in one
+ * pipelined round trip, the GET first; on CORE_OK x's replies are filled,
+ * otherwise they are left NULL (as core_revocation_check). An issuer that
+ * must also read something of its own before minting a token saves a
+ * round trip. */
+core_status core_revocation_floor_with(core_redis *r, const char *user_id,
+    core_redis_extra *x, int64_t *floor_s) CORE_WARN_UNUSED;
+
 #endif
