@@ -146,4 +146,3 @@ rpc_server_open_pipe(core_rpc_server *s)
 	}
 	return 0;
 }
-

@@ -55,7 +55,8 @@ server_start(void)
 		redisContext *r = redisConnect("127.0.0.1", port);
 		if (r != NULL && r->err == 0) {
 			redisReply *rep = redisCommand(r, "PING");
-			bool up = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+			bool up =
+			    rep != NULL && rep->type == REDIS_REPLY_STATUS;
 			freeReplyObject(rep);
 			redisFree(r);
 			if (up) {
@@ -221,8 +222,8 @@ test_many_threads_get_their_own_replies(void **state)
 	for (int i = 0; i < THREADS; i++) {
 		pthread_join(t[i], NULL);
 	}
-	assert_int_equal(wait_done(THREADS * PER_THREAD, 10000),
-	    THREADS * PER_THREAD);
+	assert_int_equal(
+	    wait_done(THREADS * PER_THREAD, 10000), THREADS * PER_THREAD);
 	for (int i = 0; i < THREADS; i++) {
 		for (int j = 0; j < PER_THREAD; j++) {
 			assert_true(s[i].e[j].right);
