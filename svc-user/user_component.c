@@ -37,6 +37,8 @@ init(void **app)
 	if (auth_link_open(&auth, core_store_worker_redis, NULL) != 0) {
 		return -1;
 	}
+	/* GetProfile's reads go on the server's pipelined connection. */
+	auth.call_auth.redis_url = cfg.redis_url;
 	*app = &cfg;
 	return 0;
 }

@@ -25,10 +25,10 @@ static const char fill_script[] =
     "if tonumber(ARGV[2]) < min then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) return 1";
 
-/* w's series of user_profile_cache_total, for the calling thread's
- * component (the worker's). */
+/* The series of user_profile_cache_total for the calling thread's
+ * component, into cache[]. */
 static void
-cache_metrics_init(user_worker *w)
+cache_metrics_init(core_metric_series **cache)
 {
 	static const char *const labels[] = {"result", NULL};
 	static const char *const results[USER_CACHE_N_RESULTS] = {
@@ -43,7 +43,7 @@ cache_metrics_init(user_worker *w)
 	    labels, NULL, 0);
 	for (int i = 0; i < USER_CACHE_N_RESULTS; i++) {
 		const char *v[] = {results[i]};
-		w->cache[i] = core_metric_series_get(f, NULL, v);
+		cache[i] = core_metric_series_get(f, NULL, v);
 	}
 }
 
@@ -55,7 +55,7 @@ user_worker_init(void *arg)
 	    sizeof(*w), cfg->database_url, cfg->redis_url);
 	if (w != NULL) {
 		w->cfg = cfg;
-		cache_metrics_init(w);
+		cache_metrics_init(w->cache);
 	}
 	return w;
 }
@@ -195,6 +195,25 @@ profile_of_caller(core_call *c, user_profile *p)
 	    c, CORE_UNAUTHENTICATED, "the token is revoked");
 }
 
+/* The cache series of a thread with no worker state (the server's Redis
+ * pipe, which runs GetProfile on a hit): looked up on its first call,
+ * the thread working for one component all its life. */
+static core_metric_series **
+thread_cache_metrics(void)
+{
+	static _Thread_local core_metric_series *cache[USER_CACHE_N_RESULTS];
+	static _Thread_local bool ready;
+	if (!ready) {
+		cache_metrics_init(cache);
+		ready = true;
+	}
+	return cache;
+}
+
+/* Inline on its read (CORE_METHOD_INLINE_ON_PREFETCH): a hit answers on
+ * the read's completion; a miss or an error goes to a worker (the
+ * database), which runs this again with the same replies, so a read is
+ * counted once: where it is answered. */
 static core_status
 get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -204,20 +223,25 @@ get_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	user_worker *w = core_call_state(c);
 	core_arena *a = core_call_arena(c);
 	const core_jwt_claims *cl = core_call_claims(c);
+	const redisReply *cached = core_call_prefetched(c, 0);
+	User__V1__Profile *hit = NULL;
+	if (cached != NULL && cached->type == REDIS_REPLY_STRING) {
+		hit = user__v1__profile__unpack(core_arena_allocator(a),
+		    cached->len, (const uint8_t *) cached->str);
+	}
+	if (hit == NULL && !core_call_may_block(c)) {
+		return core_call_to_worker(c);
+	}
+	core_metric_series **cache =
+	    w != NULL ? w->cache : thread_cache_metrics();
+	core_metric_inc(
+	    cache[hit != NULL ? USER_CACHE_HIT
+	          : cached != NULL && cached->type == REDIS_REPLY_NIL
+	              ? USER_CACHE_MISS
+	              : USER_CACHE_ERROR]);
 	resp->role = role_of_claim(cl->role);
 	resp->email_verified = cl->email_verified;
-	const redisReply *cached = core_call_prefetched(c, 0);
-	if (cached != NULL && cached->type == REDIS_REPLY_STRING) {
-		resp->profile =
-		    user__v1__profile__unpack(core_arena_allocator(a),
-		        cached->len, (const uint8_t *) cached->str);
-	}
-	core_metric_inc(
-	    w->cache[resp->profile != NULL ? USER_CACHE_HIT
-	             : cached != NULL && cached->type == REDIS_REPLY_NIL
-	                 ? USER_CACHE_MISS
-	                 : USER_CACHE_ERROR]);
-	if (resp->profile != NULL) {
+	if ((resp->profile = hit) != NULL) {
 		return CORE_OK; /* hit */
 	}
 	user_profile p;
@@ -441,7 +465,8 @@ delete_profile(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 static const char *const delete_callers[] = {"svc-auth", "ops", NULL};
 
 const core_rpc_method user_methods[USER_N_METHODS] = {
-    {"/user.v1.UserService/GetProfile", get_profile, CORE_RULE_USER, 0, NULL,
+    {"/user.v1.UserService/GetProfile", get_profile,
+        CORE_RULE_USER | CORE_METHOD_INLINE_ON_PREFETCH, 0, NULL,
         prefetch_profile},
     {"/user.v1.UserService/UpdateProfile", update_profile, CORE_RULE_USER, 0,
         NULL, NULL},

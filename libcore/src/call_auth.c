@@ -17,12 +17,9 @@
 	"this needs a recent sign-in: confirm your password and try again"
 #define BAD_CALLER "this method does not accept calls from this service"
 
-/* The outcome of the token steps, for the denied hook. */
-typedef struct verdict {
-	const char *reason; /* why it was refused (logs), or NULL */
-	bool signed_ok;     /* the claims verified (signature, iss, ...) */
-	bool trusted;       /* ... and are not revoked */
-} verdict;
+/* The outcome of the token steps, for the denied hook, and the read
+ * between the two halves (rpc_call.h). */
+typedef rpc_auth_step verdict;
 
 core_jwt_result
 core_call_auth_jwks_verify(void *cache, const char *token,
@@ -78,14 +75,16 @@ verify_token(core_call *c, const char *token, core_jwt_claims *cl, verdict *v)
 	return CORE_OK;
 }
 
-/* Revocation, in one round trip with extra's reads (may be NULL). */
+/* Revocation, from the replies of v's read (read_st: how it went). */
 static core_status
 check_revoked(core_call *c, unsigned rule, const core_jwt_claims *cl,
-    core_redis_extra *extra, verdict *v)
+    core_redis_extra *extra, verdict *v, core_status read_st, redisReply **rep)
 {
 	bool revoked = true;
-	core_status st = core_revocation_check(
-	    c->auth->redis(c->state), cl, extra, &revoked);
+	core_status st = !v->q_ok             ? CORE_INVALID_ARGUMENT
+	                 : read_st != CORE_OK ? read_st
+	                                      : core_revocation_eval(&v->q, cl,
+	                                            rep, extra, &revoked);
 	if (st != CORE_OK) {
 		/* Fail closed: without an answer nobody knows (the detail of
 		 * an unexpected reply is logged by the check). */
@@ -158,9 +157,11 @@ check_caller(core_call *c, const char *const *callers, verdict *v)
 	return core_call_error(c, CORE_PERMISSION_DENIED, "%s", BAD_CALLER);
 }
 
-/* Every step of rule for token, writing the claims to *cl. */
+/* The steps of rule for token up to the revocation read, writing the
+ * claims to *cl: the token verified, the prefetch commands added to
+ * c->extra, the read built into v->q. */
 static core_status
-check_rule(core_call *c, const char *token, unsigned rule, int max_age_s,
+rule_start(core_call *c, const char *token,
     int (*prefetch)(
         core_call *, const core_jwt_claims *, struct core_redis_extra *),
     core_jwt_claims *cl, verdict *v)
@@ -183,7 +184,24 @@ check_rule(core_call *c, const char *token, unsigned rule, int max_age_s,
 			    "could not prepare the call's reads");
 		}
 	}
-	if ((st = check_revoked(c, rule, cl, x, v)) != CORE_OK) {
+	/* A query that cannot be built is refused after the read would
+	 * have been (rule_end), as the one-piece check did. */
+	v->q_ok = core_revocation_query_build(&v->q, cl, x) == CORE_OK;
+	v->pending = true;
+	return CORE_OK;
+}
+
+/* The steps after the read (read_st and its replies rep, taken over):
+ * revocation, admin, recent sign-in. */
+static core_status
+rule_end(core_call *c, unsigned rule, int max_age_s, bool prefetched,
+    const core_jwt_claims *cl, verdict *v, core_status read_st,
+    redisReply **rep)
+{
+	v->pending = false;
+	core_status st = check_revoked(
+	    c, rule, cl, prefetched ? &c->extra : NULL, v, read_st, rep);
+	if (st != CORE_OK) {
 		return st;
 	}
 	if ((rule & CORE_RULE_ADMIN) != 0 &&
@@ -196,32 +214,102 @@ check_rule(core_call *c, const char *token, unsigned rule, int max_age_s,
 	return st;
 }
 
-core_status
-rpc_call_authorize(core_call *c, const core_rpc_service *svc,
-    const core_rpc_method *row, const ProtobufCMessage *in)
+/* v's read on the calling worker's connection (one round trip). */
+static core_status
+read_sync(core_call *c, verdict *v, redisReply **rep)
 {
-	verdict v = {0};
-	core_status st = CORE_OK;
-	if (row->callers != NULL) {
-		st = check_caller(c, row->callers, &v);
+	if (!v->q_ok) {
+		return CORE_OK; /* rule_end refuses */
 	}
-	unsigned rule = row->rule & ~(unsigned) CORE_METHOD_INLINE;
-	if (st == CORE_OK && rule != CORE_RULE_PUBLIC) {
-		st = check_rule(c, core_call_bearer(c), rule,
-		    row->max_auth_age_s, row->prefetch, &c->claims, &v);
-		c->has_claims = st == CORE_OK;
+	return core_redis_pipeline(
+	    c->auth->redis(c->state), v->q.n, v->q.argc, v->q.argv, NULL, rep);
+}
+
+/* Every step of rule for token, writing the claims to *cl. */
+static core_status
+check_rule(core_call *c, const char *token, unsigned rule, int max_age_s,
+    int (*prefetch)(
+        core_call *, const core_jwt_claims *, struct core_redis_extra *),
+    core_jwt_claims *cl, verdict *v)
+{
+	core_status st = rule_start(c, token, prefetch, cl, v);
+	if (st != CORE_OK) {
+		return st;
 	}
+	redisReply *rep[2 + CORE_REDIS_EXTRA_MAX] = {NULL};
+	core_status read_st = read_sync(c, v, rep);
+	return rule_end(
+	    c, rule, max_age_s, prefetch != NULL, cl, v, read_st, rep);
+}
+
+/* The method's rule without the flags that are no rule. */
+static unsigned
+rule_of(const core_rpc_method *row)
+{
+	return row->rule & ~(unsigned) (CORE_METHOD_INLINE |
+	                                CORE_METHOD_INLINE_ON_PREFETCH);
+}
+
+/* A refusal st with the verdict v: the service's denied hook decides. */
+static core_status
+denied(core_call *c, const core_rpc_service *svc, const ProtobufCMessage *in,
+    core_status st, const verdict *v)
+{
 	if (st == CORE_OK || svc->denied == NULL) {
 		return st;
 	}
 	core_call_denial d = {
 	    .code = st,
-	    .reason = v.reason ? v.reason : core_status_str(st),
+	    .reason = v->reason ? v->reason : core_status_str(st),
 	    .message = c->message,
-	    .claims = v.signed_ok ? &c->claims : NULL,
-	    .trusted = v.trusted,
+	    .claims = v->signed_ok ? &c->claims : NULL,
+	    .trusted = v->trusted,
 	};
 	return svc->denied(c, in, &d);
+}
+
+core_status
+rpc_call_authorize_start(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in, rpc_auth_step *a)
+{
+	*a = (rpc_auth_step){0};
+	core_status st = CORE_OK;
+	if (row->callers != NULL) {
+		st = check_caller(c, row->callers, a);
+	}
+	if (st == CORE_OK && rule_of(row) != CORE_RULE_PUBLIC) {
+		st = rule_start(
+		    c, core_call_bearer(c), row->prefetch, &c->claims, a);
+	}
+	return denied(c, svc, in, st, a);
+}
+
+core_status
+rpc_call_authorize_end(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in, rpc_auth_step *a,
+    core_status read_st, redisReply **rep)
+{
+	if (!a->pending) {
+		return CORE_OK; /* public */
+	}
+	core_status st = rule_end(c, rule_of(row), row->max_auth_age_s,
+	    row->prefetch != NULL, &c->claims, a, read_st, rep);
+	c->has_claims = st == CORE_OK;
+	return denied(c, svc, in, st, a);
+}
+
+core_status
+rpc_call_authorize(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in)
+{
+	rpc_auth_step a;
+	core_status st = rpc_call_authorize_start(c, svc, row, in, &a);
+	if (st != CORE_OK || !a.pending) {
+		return st;
+	}
+	redisReply *rep[2 + CORE_REDIS_EXTRA_MAX] = {NULL};
+	core_status read_st = read_sync(c, &a, rep);
+	return rpc_call_authorize_end(c, svc, row, in, &a, read_st, rep);
 }
 
 void

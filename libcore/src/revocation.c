@@ -74,44 +74,56 @@ floor_key(const char *user_id, char key[KEY_MAX])
 }
 
 core_status
-core_revocation_check(core_redis *r, const core_jwt_claims *c,
-    core_redis_extra *x, bool *revoked)
+core_revocation_query_build(core_revocation_query *q, const core_jwt_claims *c,
+    const core_redis_extra *x)
 {
-	char bkey[sizeof("blacklist:") + sizeof(c->jti)];
-	char rkey[sizeof("revoked_before:") + sizeof(c->sub)];
-	enum { MAX_EXTRA = CORE_REDIS_EXTRA_MAX };
-	redisReply *rep[2 + MAX_EXTRA] = {NULL};
 	int n_extra = x != NULL ? x->n : 0;
-	const char *const *argvs[2 + MAX_EXTRA];
-	int argcs[2 + MAX_EXTRA];
-	core_status st;
-
 	size_t jlen = strnlen(c->jti, sizeof(c->jti));
 	size_t slen = strnlen(c->sub, sizeof(c->sub));
 	if (jlen == 0 || jlen == sizeof(c->jti) || slen == 0 ||
-	    slen == sizeof(c->sub) || n_extra < 0 || n_extra > MAX_EXTRA) {
+	    slen == sizeof(c->sub) || n_extra < 0 ||
+	    n_extra > CORE_REDIS_EXTRA_MAX) {
 		return CORE_INVALID_ARGUMENT;
 	}
-	snprintf(bkey, sizeof(bkey), "blacklist:%s", c->jti);
-	snprintf(rkey, sizeof(rkey), "revoked_before:%s", c->sub);
-	const char *exists[] = {"EXISTS", bkey};
-	const char *get[] = {"GET", rkey};
-	argvs[0] = exists;
-	argvs[1] = get;
-	argcs[0] = argcs[1] = 2;
+	snprintf(q->bkey, sizeof(q->bkey), "blacklist:%s", c->jti);
+	snprintf(q->rkey, sizeof(q->rkey), "revoked_before:%s", c->sub);
+	q->exists[0] = "EXISTS";
+	q->exists[1] = q->bkey;
+	q->get[0] = "GET";
+	q->get[1] = q->rkey;
+	q->argv[0] = q->exists;
+	q->argv[1] = q->get;
+	q->argc[0] = q->argc[1] = 2;
 	for (int i = 0; i < n_extra; i++) {
-		argvs[2 + i] = x->argv[i];
-		argcs[2 + i] = x->argc[i];
+		q->argv[2 + i] = x->argv[i];
+		q->argc[2 + i] = x->argc[i];
 	}
-	// One round trip for all: this runs on every authenticated call.
-	st = core_redis_pipeline(r, 2 + n_extra, argcs, argvs, NULL, rep);
-	if (st != CORE_OK) {
-		return st;
-	}
-	if (rep[0]->type != REDIS_REPLY_INTEGER ||
+	q->n = 2 + n_extra;
+	return CORE_OK;
+}
+
+core_status
+core_revocation_eval(const core_revocation_query *q, const core_jwt_claims *c,
+    redisReply **rep, core_redis_extra *x, bool *revoked)
+{
+	core_status st = CORE_OK;
+	if (rep[0] == NULL || rep[1] == NULL ||
+	    rep[0]->type != REDIS_REPLY_INTEGER ||
 	    (rep[1]->type != REDIS_REPLY_NIL &&
 	        rep[1]->type != REDIS_REPLY_STRING)) {
-		st = core_redis_unexpected(r, "revocation.check");
+		const redisReply *bad =
+		    rep[0] != NULL && rep[0]->type == REDIS_REPLY_ERROR
+		        ? rep[0]
+		    : rep[1] != NULL && rep[1]->type == REDIS_REPLY_ERROR
+		        ? rep[1]
+		        : NULL;
+		core_log_kv(CORE_LOG_ERROR, "unexpected redis reply", "op",
+		    "revocation.check", "error",
+		    bad != NULL && bad->str != NULL
+		        ? bad->str
+		        : "reply of the wrong type",
+		    NULL);
+		st = CORE_INTERNAL;
 		goto done;
 	}
 	bool out = rep[0]->integer != 0;
@@ -122,22 +134,41 @@ core_revocation_check(core_redis *r, const core_jwt_claims *c,
 			core_log_kv(CORE_LOG_WARN,
 			    "revocation check: malformed value; token treated "
 			    "as revoked",
-			    "key", rkey, NULL);
+			    "key", q->rkey, NULL);
 			out = true;
 		} else if (c->iat < before) {
 			out = true;
 		}
 	}
 	*revoked = out;
-	for (int i = 0; i < n_extra; i++) {
-		x->reply[i] = rep[2 + i];
-		rep[2 + i] = NULL;
+	for (int i = 2; x != NULL && i < q->n; i++) {
+		x->reply[i - 2] = rep[i];
+		rep[i] = NULL;
 	}
 done:
-	for (int i = 0; i < 2 + n_extra; i++) {
+	for (int i = 0; i < q->n; i++) {
 		freeReplyObject(rep[i]);
+		rep[i] = NULL;
 	}
 	return st;
+}
+
+core_status
+core_revocation_check(core_redis *r, const core_jwt_claims *c,
+    core_redis_extra *x, bool *revoked)
+{
+	core_revocation_query q;
+	redisReply *rep[2 + CORE_REDIS_EXTRA_MAX] = {NULL};
+	core_status st = core_revocation_query_build(&q, c, x);
+	if (st != CORE_OK) {
+		return st;
+	}
+	// One round trip for all: this runs on every authenticated call.
+	st = core_redis_pipeline(r, q.n, q.argc, q.argv, NULL, rep);
+	if (st != CORE_OK) {
+		return st;
+	}
+	return core_revocation_eval(&q, c, rep, x, revoked);
 }
 
 core_status

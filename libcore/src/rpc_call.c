@@ -46,6 +46,23 @@ core_call_state(const core_call *c)
 	return c->state;
 }
 
+bool
+core_call_may_block(const core_call *c)
+{
+	return !c->no_block;
+}
+
+core_status
+core_call_to_worker(core_call *c)
+{
+	if (!c->no_block) {
+		return core_call_error(c, CORE_INTERNAL,
+		    "core_call_to_worker where the handler may block");
+	}
+	c->to_worker = true;
+	return CORE_OK;
+}
+
 core_arena *
 core_call_arena(core_call *c)
 {

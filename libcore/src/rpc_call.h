@@ -46,6 +46,10 @@ struct core_call {
 	/* The call's span: the caller's traceparent continued, or a new
 	 * trace (rpc_call_begin). */
 	core_trace trace;
+	/* Running on its read's completion (must not block); the handler
+	 * asked for a worker (core_call_to_worker). */
+	bool no_block;
+	bool to_worker;
 };
 
 /* Fills the transport fields of c from the pipe msg arrived on (none for
@@ -58,6 +62,38 @@ void rpc_peer_from_msg(core_call *c, nng_msg *msg);
  * "". Returns CORE_OK, or RESOURCE_EXHAUSTED (out of call memory). */
 core_status rpc_peer_facts(core_call *c, Core__V1__Request *req,
     const ProtobufCMessageDescriptor *desc, ProtobufCMessage *in);
+
+/* The method rules in two halves around their one Redis read, so that
+ * the read can go out on a shared connection (rpc_server.c) while
+ * rpc_call_authorize does all three on the calling worker. */
+typedef struct rpc_auth_step {
+	/* The verdict so far, for the denied hook. */
+	const char *reason; /* why it was refused (logs), or NULL */
+	bool signed_ok;     /* the claims verified (signature, iss, ...) */
+	bool trusted;       /* ... and are not revoked */
+	/* After a start that returned CORE_OK: pending when the second half
+	 * must run; then q (when q_ok) is the read to send first. */
+	bool pending;
+	bool q_ok;
+	core_revocation_query q;
+} rpc_auth_step;
+
+/* The first half: callers list, token verification, the method's
+ * prefetch commands and the revocation read built into a (which must not
+ * move until the read is sent). Never blocks, except in a service's
+ * denied hook (the server runs methods with one on workers). Returns
+ * CORE_OK, or the status to answer (denied hook run). */
+core_status rpc_call_authorize_start(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in, rpc_auth_step *a);
+
+/* The second half, after a's read: read_st is how the read went
+ * (CORE_OK: rep[0..a->q.n-1] are its replies, taken over), then the
+ * revocation verdict, admin, recent sign-in, denied hook. CORE_RULE_ADMIN
+ * may block (is_admin). Returns CORE_OK (the claims set) or the status
+ * to answer. */
+core_status rpc_call_authorize_end(core_call *c, const core_rpc_service *svc,
+    const core_rpc_method *row, const ProtobufCMessage *in, rpc_auth_step *a,
+    core_status read_st, redisReply **rep);
 
 /* Checks row's rule for the call (see core/call_auth.h) before its
  * handler runs; on a refusal runs svc's denied hook. Returns CORE_OK, or
@@ -99,6 +135,16 @@ void rpc_call_log_clear(void);
  * returns the final status. */
 core_status rpc_call_run(
     core_call *c, const struct rpc_method *m, Core__V1__Response *resp);
+
+/* rpc_call_run in its parts: the payload decoded into *in with *out
+ * made (rpc_call_input), the rule (rpc_call_authorize or its halves),
+ * then the handler with the reply's payload packed (rpc_call_handle; when
+ * the handler called core_call_to_worker it returns CORE_OK, packs
+ * nothing and c->to_worker is set). */
+core_status rpc_call_input(core_call *c, const struct rpc_method *m,
+    ProtobufCMessage **in, ProtobufCMessage **out);
+core_status rpc_call_handle(core_call *c, const struct rpc_method *m,
+    ProtobufCMessage *in, ProtobufCMessage *out, Core__V1__Response *resp);
 
 /* Ends a call: wipes the request in msg, builds the reply into it (at
  * most max_msg bytes), releases the call's memory. Returns the reply, or

@@ -120,11 +120,9 @@ rpc_call_begin(core_call *c, const rpc_method_table *t, nng_msg *msg,
 	return CORE_OK;
 }
 
-/* The second half, where the method may run (inline or on a worker): the
- * payload, the client facts, the rule, the handler. Fills resp's payload
- * and returns the final status. */
 core_status
-rpc_call_run(core_call *c, const rpc_method *m, Core__V1__Response *resp)
+rpc_call_input(core_call *c, const rpc_method *m, ProtobufCMessage **in,
+    ProtobufCMessage **out)
 {
 	ProtobufCAllocator *pa = core_arena_allocator(c->arena);
 	/* Cast: rpc_peer_facts rewrites client facts in the decoded
@@ -137,29 +135,27 @@ rpc_call_run(core_call *c, const rpc_method *m, Core__V1__Response *resp)
 	        req->payload.len, field, sizeof(field), &why) != 0) {
 		return core_call_field_error(c, field, "%s", why);
 	}
-	ProtobufCMessage *in = protobuf_c_message_unpack(
+	*in = protobuf_c_message_unpack(
 	    m->desc->input, pa, req->payload.len, req->payload.data);
-	if (in == NULL) {
+	if (*in == NULL) {
 		return core_call_error(c, CORE_INVALID_ARGUMENT,
 		    "request payload is not a valid %s", m->desc->input->name);
 	}
-	ProtobufCMessage *out =
-	    core_arena_alloc(c->arena, m->desc->output->sizeof_message);
-	if (out == NULL) {
+	*out = core_arena_alloc(c->arena, m->desc->output->sizeof_message);
+	if (*out == NULL) {
 		return core_call_error(
 		    c, CORE_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	m->desc->output->message_init(out);
+	m->desc->output->message_init(*out);
+	return rpc_peer_facts(c, req, m->desc->input, *in);
+}
 
-	core_status st = rpc_peer_facts(c, req, m->desc->input, in);
-	if (st == CORE_OK) {
-		st = rpc_call_authorize(c, m->svc, m->row, in);
-	}
-	if (st != CORE_OK) {
-		return st;
-	}
-	st = m->row->handler(c, in, out);
-	if (st != CORE_OK) {
+core_status
+rpc_call_handle(core_call *c, const rpc_method *m, ProtobufCMessage *in,
+    ProtobufCMessage *out, Core__V1__Response *resp)
+{
+	core_status st = m->row->handler(c, in, out);
+	if (st != CORE_OK || c->to_worker) {
 		return st;
 	}
 	size_t n = protobuf_c_message_get_packed_size(out);
@@ -172,6 +168,23 @@ rpc_call_run(core_call *c, const rpc_method *m, Core__V1__Response *resp)
 	resp->payload.data = buf;
 	resp->payload.len = n;
 	return CORE_OK;
+}
+
+/* The second half, where the method may run (inline or on a worker): the
+ * payload, the client facts, the rule, the handler. Fills resp's payload
+ * and returns the final status. */
+core_status
+rpc_call_run(core_call *c, const rpc_method *m, Core__V1__Response *resp)
+{
+	ProtobufCMessage *in = NULL, *out = NULL;
+	core_status st = rpc_call_input(c, m, &in, &out);
+	if (st == CORE_OK) {
+		st = rpc_call_authorize(c, m->svc, m->row, in);
+	}
+	if (st == CORE_OK) {
+		st = rpc_call_handle(c, m, in, out, resp);
+	}
+	return st;
 }
 
 /* Builds the reply for the call into msg (reusing the request's message).

@@ -38,8 +38,11 @@ static int
 row_ok(bool has_auth, const core_rpc_service *svc, const core_rpc_method *row)
 {
 	const char *why = NULL;
-	unsigned rule = row->rule & ~(unsigned) CORE_METHOD_INLINE;
+	unsigned rule =
+	    row->rule &
+	    ~(unsigned) (CORE_METHOD_INLINE | CORE_METHOD_INLINE_ON_PREFETCH);
 	bool inl = (row->rule & CORE_METHOD_INLINE) != 0;
+	bool on_read = (row->rule & CORE_METHOD_INLINE_ON_PREFETCH) != 0;
 	if (row->handler == NULL) {
 		why = "has no handler";
 	} else if (inl && rule != CORE_RULE_PUBLIC) {
@@ -48,6 +51,12 @@ row_ok(bool has_auth, const core_rpc_service *svc, const core_rpc_method *row)
 	} else if (inl && row->callers != NULL && svc->denied != NULL) {
 		why = "is inline but has a callers list and its service a "
 		      "denied hook (which may block)";
+	} else if (on_read &&
+	           (inl || rule == CORE_RULE_PUBLIC || row->prefetch == NULL ||
+	               (rule & CORE_RULE_ADMIN) != 0 || svc->denied != NULL)) {
+		why = "is inline on its prefetch but not with a token rule, a "
+		      "prefetch, no admin rule, no CORE_METHOD_INLINE and no "
+		      "denied hook";
 	} else if (rule != CORE_RULE_PUBLIC && !has_auth) {
 		why = "has a rule but the server checks no tokens";
 	} else if ((row->rule & CORE_RULE_REVOKED_OK) != 0 &&
@@ -94,6 +103,8 @@ add_service(rpc_method_table *s, const core_rpc_service *svc, bool has_auth)
 			return -EINVAL;
 		}
 		e->inline_ok = (e->row->rule & CORE_METHOD_INLINE) != 0;
+		e->on_read =
+		    (e->row->rule & CORE_METHOD_INLINE_ON_PREFETCH) != 0;
 	}
 	if (svc->n_methods != d->n_methods) {
 		/* Each method has one row, so some row names no method. */

@@ -14,6 +14,7 @@ typedef struct rpc_method {
 	const core_rpc_method *row;  /* handler and rule */
 	const core_rpc_service *svc; /* for its denied hook */
 	bool inline_ok;              /* runs on the receiving nng thread */
+	bool on_read; /* CORE_METHOD_INLINE_ON_PREFETCH (rpc_server.c) */
 } rpc_method;
 
 typedef struct rpc_method_table {

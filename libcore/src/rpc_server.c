@@ -10,13 +10,15 @@
  * send's completion re-arms the receive. Many contexts, rather than one per
  * worker, let nng decode requests from every connection while the workers
  * are busy, and an inline call costs no thread hand-off at all (measured:
- * bench/README.md).
+ * bench/README.md). A method inline on its read finishes on its Redis
+ * read's completion, with a worker only to block (rpc_server_read.c).
  *
  * Stopping: `stopping` is set and every context waiting in a receive is
  * cancelled; calls already received run to the end (inline or queued) and
- * send their reply, then their context stops. When no context is live (or
- * drain_ms passes) the workers are told to quit, the socket is closed and
- * the workers are joined. See docs/internals/rpc.md. */
+ * send their reply, then their context stops (one waiting for its read
+ * on the pipe is live until its reply). When no context is live (or
+ * drain_ms passes) the workers are told to quit, the socket is closed,
+ * the workers are joined and the pipe is closed. See docs/internals/rpc.md. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -172,8 +174,8 @@ ctx_reply(rpc_ctx *x, nng_msg *reply)
 	nng_ctx_send(x->ctx, x->aio);
 }
 
-static void
-queue_push(core_rpc_server *s, rpc_ctx *x)
+void
+rpc_server_queue(core_rpc_server *s, rpc_ctx *x)
 {
 	x->next = NULL;
 	pthread_mutex_lock(&s->qmu);
@@ -219,6 +221,19 @@ inline_check(core_rpc_server *s, const core_call *c, int64_t recv_ms)
 	    "an inline method ran long: does its handler block? (logged "
 	    "once)",
 	    "method", c->method, NULL);
+}
+
+/* ---- Inline on the read (CORE_METHOD_INLINE_ON_PREFETCH) -------------- */
+
+void
+rpc_server_reply(core_rpc_server *s, rpc_ctx *x, core_status st)
+{
+	core_call *c = &x->call;
+	nng_msg *msg = x->msg;
+	x->msg = NULL;
+	call_done(s, x->mm, st, x->recv_ns, true);
+	ctx_reply(
+	    x, rpc_call_finish(c, st, &x->resp, msg, x->recv_ms, s->max_msg));
 }
 
 /* A receive or a send of the context completed. */
@@ -267,12 +282,18 @@ ctx_cb(void *arg)
 		rpc_metrics_call_start(x->mm);
 	}
 	if (st == CORE_OK && !m->inline_ok) {
-		/* A method that may block: a worker runs it (and sends). */
+		/* A method that may block: a worker runs it (and sends);
+		 * one inline on its read: the pipe carries the read first. */
 		x->msg = msg;
 		x->m = m;
 		x->recv_ms = now;
+		x->phase = RPC_RUN;
+		if (m->on_read && s->pipe != NULL) {
+			rpc_server_read_start(s, x);
+			return;
+		}
 		rpc_call_log_clear();
-		queue_push(s, x);
+		rpc_server_queue(s, x);
 		return;
 	}
 	bool started = st == CORE_OK;
@@ -301,6 +322,8 @@ serve(core_rpc_server *s, void *state)
 		if (c->deadline_ms <= rpc_now_ms()) {
 			st = core_call_error(c, CORE_DEADLINE_EXCEEDED,
 			    "deadline exceeded before the call started");
+		} else if (x->phase != RPC_RUN) {
+			st = rpc_server_worker_part(x);
 		} else {
 			st = rpc_call_run(c, x->m, &x->resp);
 		}
@@ -489,6 +512,10 @@ shut_down(core_rpc_server *s, bool drained)
 		pthread_join(s->threads[i], NULL);
 	}
 	s->n_threads = 0;
+	/* Drained, no read is under way; otherwise the reads still queued
+	 * run and their calls answer (or queue, to be dropped below). */
+	core_redis_pipe_close(s->pipe);
+	s->pipe = NULL;
 	for (int i = 0; i < s->n_ctx_open; i++) {
 		nng_ctx_close(s->ctxs[i].ctx);
 	}
@@ -517,6 +544,22 @@ shut_down(core_rpc_server *s, bool drained)
 	}
 	s->n_ctx_open = 0;
 	s->qhead = s->qtail = NULL;
+}
+
+/* Waits for every worker's init: true when all are up (else logged). */
+static bool
+workers_up(core_rpc_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->workers_ready + s->workers_failed < s->n_workers) {
+		pthread_cond_wait(&s->state_cv, &s->mu);
+	}
+	bool failed = s->workers_failed > 0;
+	pthread_mutex_unlock(&s->mu);
+	if (failed) {
+		core_log_error("a worker failed to initialise");
+	}
+	return !failed;
 }
 
 int
@@ -567,14 +610,7 @@ core_rpc_server_start(core_rpc_server *s)
 		}
 		s->n_threads++;
 	}
-	pthread_mutex_lock(&s->mu);
-	while (s->workers_ready + s->workers_failed < s->n_workers) {
-		pthread_cond_wait(&s->state_cv, &s->mu);
-	}
-	bool failed = s->workers_failed > 0;
-	pthread_mutex_unlock(&s->mu);
-	if (failed) {
-		core_log_error("a worker failed to initialise");
+	if (!workers_up(s) || rpc_server_open_pipe(s) != 0) {
 		goto fail;
 	}
 	pthread_mutex_lock(&s->mu);

@@ -13,10 +13,20 @@
 #include "core/v1/core.pb-c.h"
 
 #include "core/call_auth.h"
+#include "core/redis_pipe.h"
 #include "core/rpc.h"
 #include "rpc_call.h"
 #include "rpc_methods.h"
 #include "rpc_metrics.h"
+
+/* What a worker does with a queued call. */
+typedef enum rpc_phase {
+	RPC_RUN,    /* all of rpc_call_run */
+	RPC_READ,   /* an inline-on-read call the pipe could not take: its
+	               read, the rest of the rule, the handler */
+	RPC_HANDLE, /* an inline-on-read call whose handler must block: the
+	               handler again (the rule is done) */
+} rpc_phase;
 
 /* One rep0 context and the call it carries. The fields below `mu` are
  * used by one thread at a time: the context's callback, then (for a
@@ -37,6 +47,14 @@ typedef struct rpc_ctx {
 	core_call call;
 	Core__V1__Response resp;
 	struct rpc_ctx *next; /* in the worker queue */
+	rpc_phase phase;
+	/* A CORE_METHOD_INLINE_ON_PREFETCH call between its halves: the
+	 * decoded input and the output, the rule's state and read, the
+	 * read's replies and its batch on the pipe. */
+	ProtobufCMessage *in, *out;
+	rpc_auth_step auth;
+	redisReply *rep[2 + CORE_REDIS_EXTRA_MAX];
+	core_redis_pipe_batch batch;
 } rpc_ctx;
 
 struct core_rpc_server {
@@ -86,6 +104,27 @@ struct core_rpc_server {
 	pthread_cond_t qcv;
 	rpc_ctx *qhead, *qtail;
 	bool quit; /* workers exit; under qmu */
+
+	/* The reads of CORE_METHOD_INLINE_ON_PREFETCH methods (NULL: none,
+	 * or no auth->redis_url): open while started. */
+	core_redis_pipe *pipe;
 };
+
+/* rpc_server.c: answers x's call with st (the call was started); queues
+ * x for a worker. */
+void rpc_server_reply(core_rpc_server *s, rpc_ctx *x, core_status st);
+void rpc_server_queue(core_rpc_server *s, rpc_ctx *x);
+
+/* rpc_server_read.c. Opens s->pipe when a method is inline on its read
+ * and auth has a redis_url (at most one read per context waits in it):
+ * 0, or -1 (logged). */
+int rpc_server_open_pipe(core_rpc_server *s);
+/* On the receiving thread, for a started call of an inline-on-read method
+ * (x->msg, x->m set): the payload and the rule up to its read, which goes
+ * to the pipe; the context stays live until its reply. */
+void rpc_server_read_start(core_rpc_server *s, rpc_ctx *x);
+/* A worker's part of such a call (x->phase RPC_READ or RPC_HANDLE, with
+ * the worker's state in x->call): returns the call's status. */
+core_status rpc_server_worker_part(rpc_ctx *x);
 
 #endif

@@ -3,7 +3,8 @@
 # then a new redis-server on the same port) under svc-auth and svc-user:
 # once the server is back, no call fails and Health answers SERVING at
 # once. Each scenario runs on a quiet stack and under load (calls in flight
-# through the restart). The test starts its OWN PostgreSQL and Redis on free
+# through the restart); a last kill of Redis comes while GetProfile reads
+# wait on svc-user's pipelined connection. The test starts its OWN PostgreSQL and Redis on free
 # ports in a throwaway directory: ctest runs other tests in parallel against
 # the suite's servers, which a restart would break.
 # Usage: store_restart.sh BUILD_DIR
@@ -192,8 +193,42 @@ loaded() {
   register "loaded_${name}" || fail "$name, under load: a registration after it failed"
 }
 
+# mid_read: GetProfile's reads wait on svc-user's pipelined Redis
+# connection (CLIENT PAUSE holds every command) when Redis is killed: each
+# such call is refused UNAVAILABLE with the store's message (none hangs,
+# none fails another way), and the calls after the restart succeed.
+mid_read() {
+  local i pids=() refused=0
+  rm -f "$work"/mid.*
+  redis-cli -p "$redis_port" CLIENT PAUSE 3000 ALL >/dev/null
+  for i in $(seq 12); do
+    {
+      rc=0
+      "$rpcctl" --timeout 5000 --token "${token[1 + i % 4]}" call --service user \
+        /user.v1.UserService/GetProfile >/dev/null 2>"$work/mid.$i" || rc=$?
+      echo "rc=$rc" >>"$work/mid.$i"
+    } &
+    pids+=($!)
+  done
+  sleep 0.6
+  redis_restart
+  wait "${pids[@]}"
+  for i in $(seq 12); do
+    [[ $(tail -n 1 "$work/mid.$i") == rc=0 ]] && continue
+    grep -q "session store is unavailable" "$work/mid.$i" ||
+      fail "a GetProfile waiting on the killed Redis failed otherwise: $(cat "$work/mid.$i")"
+    refused=$((refused + 1))
+  done
+  ((refused > 0)) || fail "no GetProfile was waiting on Redis when it was killed"
+  for i in $(seq 8); do
+    get_profile "${token[1 + i % 4]}" || fail "GetProfile $i after the restart failed"
+  done
+  echo "redis killed under waiting reads: $refused of 12 refused UNAVAILABLE; the calls after it succeeded"
+}
+
 quiet pg_restart postgres
 loaded pg_restart postgres
 quiet redis_restart redis
 loaded redis_restart redis
+mid_read
 echo "PASS"

@@ -1329,6 +1329,46 @@ test_server_refuses_inline_methods_whose_checks_block(void **state)
 	assert_int_equal(try_table_with_auth(anyone, 2, deny_all), 0);
 }
 
+static int
+one_prefetch(core_call *c, const core_jwt_claims *cl, core_redis_extra *x)
+{
+	(void) c;
+	(void) cl;
+	static const char *const get[] = {"GET", "k"};
+	return core_redis_extra_add(x, 2, get) < 0 ? -1 : 0;
+}
+
+static void
+test_server_refuses_inline_on_read_where_it_would_block(void **state)
+{
+	(void) state;
+	enum { R = CORE_METHOD_INLINE_ON_PREFETCH };
+	const core_rpc_method ok[] = {
+	    {ECHO, noop, R | CORE_RULE_USER, 0, NULL, one_prefetch},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table_with_auth(ok, 2, NULL), 0);
+	/* Each of these would block, or has no read to finish on. */
+	const unsigned rules[] = {
+	    R | CORE_RULE_USER | CORE_RULE_ADMIN,       /* is_admin */
+	    R | CORE_RULE_USER | CORE_METHOD_INLINE, R, /* public: no read */
+	};
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		const core_rpc_method bad[] = {
+		    {ECHO, noop, rules[i], 0, NULL, one_prefetch},
+		    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+		};
+		assert_int_equal(try_table_with_auth(bad, 2, NULL), -22);
+	}
+	const core_rpc_method no_prefetch[] = {
+	    {ECHO, noop, R | CORE_RULE_USER, 0, NULL, NULL},
+	    {"/test.v1.Echo/Types", noop, 0, 0, NULL, NULL},
+	};
+	assert_int_equal(try_table_with_auth(no_prefetch, 2, NULL), -22);
+	/* The denied hook may write an audit record. */
+	assert_int_equal(try_table_with_auth(ok, 2, deny_all), -22);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1386,8 @@ main(void)
 	        test_health_reports_serving_and_not_serving, setup, teardown),
 	    cmocka_unit_test(
 	        test_server_refuses_a_method_table_that_does_not_match),
+	    cmocka_unit_test(
+	        test_server_refuses_inline_on_read_where_it_would_block),
 	    cmocka_unit_test_setup_teardown(
 	        test_unknown_and_unimplemented_methods_answer_unimplemented,
 	        setup, teardown),

@@ -609,6 +609,115 @@ test_database_down_misses_are_unavailable_and_it_recovers(void **state)
 	core_arena_free(a);
 }
 
+/* One GetProfile from a thread of its own: token in, status and
+ * username out (no cmocka asserts off the main thread). */
+typedef struct getter {
+	pthread_t t;
+	const char *token;
+	int timeout_ms;
+	core_status st;
+	char username[64];
+} getter;
+
+static void *
+get_in_thread(void *arg)
+{
+	getter *g = arg;
+	core_arena *a = core_arena_new(0);
+	User__V1__GetProfileRequest req = USER__V1__GET_PROFILE_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	core_rpc_reply reply;
+	char auth[2200];
+	snprintf(auth, sizeof(auth), "Bearer %s", g->token);
+	core_md md[1] = {{CORE_MD_AUTHORIZATION, auth}};
+	core_rpc_opts opts = {
+	    .timeout_ms = g->timeout_ms, .md = md, .n_md = 1};
+	g->st = core_rpc_call(USER.cli, "/user.v1.UserService/GetProfile",
+	    &req.base, &user__v1__get_profile_response__descriptor, &out,
+	    &opts, a, &reply);
+	const User__V1__GetProfileResponse *r =
+	    (const User__V1__GetProfileResponse *) out;
+	if (g->st == CORE_OK && r->profile != NULL) {
+		snprintf(g->username, sizeof(g->username), "%s",
+		    r->profile->username);
+	}
+	core_arena_free(a);
+	return NULL;
+}
+
+/* Cache hits share the server's pipelined Redis connection and are
+ * answered on its completions, without a worker: with every worker held
+ * by a miss that waits for a table lock, many concurrent hits still get
+ * their own profiles at once; the misses finish once the lock goes. */
+static void
+test_cache_hits_need_no_worker(void **state)
+{
+	(void) state;
+	enum { USERS = 8, HITS = 64, WORKERS = 4 };
+	static char hit_tok[USERS][2048], miss_tok[WORKERS][2048];
+	core_arena *a = core_arena_new(0);
+	for (int i = 0; i < USERS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "hitter%d", i);
+		user_token(name, hit_tok[i], sizeof(hit_tok[i]));
+		User__V1__Profile *p = NULL;
+		assert_int_equal(get(hit_tok[i], a, &p), CORE_OK); /* cached */
+	}
+	for (int i = 0; i < WORKERS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "waiter%d", i);
+		user_token(name, miss_tok[i], sizeof(miss_tok[i]));
+	}
+	char conn[256];
+	snprintf(conn, sizeof(conn), "postgresql://postgres@127.0.0.1:%s/%s",
+	    need("TEST_PG_PORT"), USER.db);
+	PGconn *lock = PQconnectdb(conn);
+	assert_int_equal(PQstatus(lock), CONNECTION_OK);
+	pg_ok(lock, "BEGIN");
+	pg_ok(lock, "LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE");
+
+	/* First use of these profiles: each miss holds a worker. */
+	getter miss[WORKERS];
+	for (int i = 0; i < WORKERS; i++) {
+		miss[i] = (getter){.token = miss_tok[i], .timeout_ms = 20000};
+		assert_int_equal(
+		    pthread_create(&miss[i].t, NULL, get_in_thread, &miss[i]),
+		    0);
+	}
+	struct timespec settle = {0, 300 * 1000000L};
+	nanosleep(&settle, NULL);
+
+	static getter hit[HITS];
+	for (int i = 0; i < HITS; i++) {
+		hit[i] =
+		    (getter){.token = hit_tok[i % USERS], .timeout_ms = 3000};
+		assert_int_equal(
+		    pthread_create(&hit[i].t, NULL, get_in_thread, &hit[i]),
+		    0);
+	}
+	for (int i = 0; i < HITS; i++) {
+		pthread_join(hit[i].t, NULL);
+	}
+	pg_ok(lock, "COMMIT");
+	PQfinish(lock);
+	for (int i = 0; i < WORKERS; i++) {
+		pthread_join(miss[i].t, NULL);
+	}
+	for (int i = 0; i < HITS; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "hitter%d", i % USERS);
+		assert_int_equal(hit[i].st, CORE_OK);
+		assert_string_equal(hit[i].username, want);
+	}
+	for (int i = 0; i < WORKERS; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "waiter%d", i);
+		assert_int_equal(miss[i].st, CORE_OK);
+		assert_string_equal(miss[i].username, want);
+	}
+	core_arena_free(a);
+}
+
 static void
 test_redis_down_fails_closed(void **state)
 {
@@ -696,6 +805,7 @@ main(void)
 	    cmocka_unit_test(test_key_rotation_on_the_auth_side_is_picked_up),
 	    cmocka_unit_test(
 	        test_database_down_misses_are_unavailable_and_it_recovers),
+	    cmocka_unit_test(test_cache_hits_need_no_worker),
 	    cmocka_unit_test(test_redis_down_fails_closed),
 	    cmocka_unit_test(
 	        test_tokens_still_verify_with_cached_keys_when_auth_is_down),

@@ -37,6 +37,11 @@ typedef struct core_call_auth {
 	void *verify_arg;
 	/* The worker's Redis connection (from its state), for revocation. */
 	core_redis *(*redis)(void *state);
+	/* Redis for the server's pipelined connection, which carries the
+	 * reads of CORE_METHOD_INLINE_ON_PREFETCH methods (one connection
+	 * and one thread more per server); NULL = no pipe, those methods
+	 * run on workers. */
+	const char *redis_url;
 	/* Whether the user of claims is an admin now (CORE_RULE_ADMIN).
 	 * Returns CORE_OK with *admin set, or the status of a failure to
 	 * find out, with the client's message set on call (UNAVAILABLE, ...).

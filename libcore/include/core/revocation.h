@@ -51,6 +51,36 @@ void core_redis_extra_clear(core_redis_extra *x);
 core_status core_revocation_check(core_redis *r, const core_jwt_claims *c,
     core_redis_extra *x, bool *revoked) CORE_WARN_UNUSED;
 
+/* The round trip of a revocation check in two halves, for a caller that
+ * sends the commands itself (the server's pipelined connection): build
+ * the commands, send q->n commands q->argv[i] (q->argc[i] arguments) in
+ * order, then hand their replies to core_revocation_eval.
+ * core_revocation_check is the two with one core_redis_pipeline between. */
+typedef struct core_revocation_query {
+	int n; /* commands: the check's two, then extra's */
+	int argc[2 + CORE_REDIS_EXTRA_MAX];
+	const char *const *argv[2 + CORE_REDIS_EXTRA_MAX];
+	/* What argv points into: q must not move until it is sent. */
+	char bkey[sizeof("blacklist:") + sizeof(((core_jwt_claims *) 0)->jti)];
+	char rkey[sizeof("revoked_before:") +
+	          sizeof(((core_jwt_claims *) 0)->sub)];
+	const char *exists[2];
+	const char *get[2];
+} core_revocation_query;
+
+/* Fills q for the claims c plus extra's commands (x may be NULL; its argv
+ * must outlive the read). CORE_INVALID_ARGUMENT when jti or sub is
+ * empty. */
+core_status core_revocation_query_build(core_revocation_query *q,
+    const core_jwt_claims *c, const core_redis_extra *x) CORE_WARN_UNUSED;
+
+/* Judges the replies rep[0..q->n-1] of q's commands, taking them over
+ * (each is freed or moved into x, and set to NULL). Results as
+ * core_revocation_check's after a round trip that succeeded. */
+core_status core_revocation_eval(const core_revocation_query *q,
+    const core_jwt_claims *c, redisReply **rep, core_redis_extra *x,
+    bool *revoked) CORE_WARN_UNUSED;
+
 /* Both keys must outlive what they revoke: a verifier accepts a token
  * until exp + its leeway (CORE_JWT_DEFAULT_LEEWAY_S, which every service's
  * method rules use), by its own clock. So each key lives that long plus

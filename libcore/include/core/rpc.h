@@ -93,6 +93,20 @@ enum {
 	 * when the service has a denied hook (it may write an audit record);
 	 * core_rpc_server_new refuses other combinations. */
 	CORE_METHOD_INLINE = 1u << 8,
+	/* A promise too: once its token is verified and its rule's Redis
+	 * read (revocation and prefetch) is back, the handler can usually
+	 * finish without blocking. The server then sends that read on its
+	 * pipelined Redis connection (core/redis_pipe.h) from the receiving
+	 * thread and runs the rest of the rule and the handler on the read's
+	 * completion, with no worker (core_call_may_block is false,
+	 * core_call_state NULL); a handler that must block there (a cache
+	 * miss) returns core_call_to_worker(call) and runs again on a worker
+	 * with the same claims and prefetched replies. Without the server's
+	 * pipe (core_call_auth.redis_url NULL) the method runs on a worker as
+	 * any other. Only with a token rule, a prefetch, no CORE_RULE_ADMIN
+	 * (is_admin may block), not with CORE_METHOD_INLINE, and in a service
+	 * without a denied hook; core_rpc_server_new refuses the rest. */
+	CORE_METHOD_INLINE_ON_PREFETCH = 1u << 9,
 };
 
 /* Default for CORE_RULE_RECENT_AUTH when a row gives no max_auth_age_s. */
@@ -237,6 +251,15 @@ const char *core_call_method(const core_call *c);
 /* This worker's state from worker_init; NULL in a CORE_METHOD_INLINE
  * method (it runs on no worker). */
 void *core_call_state(const core_call *c);
+/* Whether the handler may block: false only for a
+ * CORE_METHOD_INLINE_ON_PREFETCH method running on its read's
+ * completion. */
+bool core_call_may_block(const core_call *c);
+/* From a handler where core_call_may_block is false: the call is run again
+ * on a worker (its claims and prefetched replies kept, the reply not sent
+ * now); the handler returns what this returns, having kept nothing in its
+ * output. Elsewhere an INTERNAL error. */
+core_status core_call_to_worker(core_call *c);
 /* The call's arena (released after the reply is sent). */
 core_arena *core_call_arena(core_call *c);
 /* Milliseconds left before the caller's deadline; INT64_MAX if none. */
