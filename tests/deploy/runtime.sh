@@ -241,7 +241,7 @@ healthy() { # NAME: runs its compose health check
 	local h e
 	mapfile -d '' -t h <"$work/svc/$1.health"
 	mapfile -t e <"$work/svc/$1.env"
-	env -i PATH="$PATH" "${e[@]}" timeout 10 "${h[@]}" >/dev/null 2>&1
+	env -i PATH="$PATH" "${e[@]}" timeout 10 "${h[@]}" >"$work/$1.health.out" 2>&1
 }
 probe() { # DEPLOYMENT readiness|liveness: runs that Kubernetes probe
 	local f="$work/svc/k8s-$1-$2" h e local=$1
@@ -263,13 +263,20 @@ start() { # NAME: starts it with compose's command and environment
 	add_cleanup kill_quietly "$!"
 }
 wait_healthy() { # NAME
-	local i
-	for ((i = 0; i < 100; i++)); do
-		healthy "$1" && return 0
-		pid_alive "${pid[$1]}" || break
+	# At most 60 s in all (each check may take its own timeout), so that a
+	# service that never gets healthy fails here, with its log, and not at
+	# the test's timeout.
+	local rc=0 end=$((SECONDS + 60))
+	while ((SECONDS < end)); do
+		rc=0
+		healthy "$1" || rc=$?
+		((rc == 0)) && return 0
+		pid_alive "${pid[$1]}" || { echo "$1 is no longer running" >&2; break; }
 		sleep 0.2
 	done
 	tail -n 20 "$work/$1.log" >&2
+	echo "its last health check said (exit $rc):" >&2
+	cat "$work/$1.health.out" >&2
 	return 1
 }
 
