@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "../metrics_scrape.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -36,14 +38,7 @@ static const char *redis_url;
 static double
 scraped(const char *sample)
 {
-	char *text = core_metrics_render(NULL);
-	assert_non_null(text);
-	char key[256];
-	snprintf(key, sizeof(key), "\n%s ", sample);
-	const char *at = strstr(text, key);
-	double v = at != NULL ? strtod(at + strlen(key), NULL) : -1;
-	free(text);
-	return v;
+	return metrics_scraped(sample, -1);
 }
 
 /* Fails unless sample is rendered with value want. */

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "../metrics_scrape.h"
+
 #include "auth_metrics.h"
 #include "core/metrics.h"
 
@@ -18,14 +20,7 @@
 static double
 scraped(const char *sample)
 {
-	char *text = core_metrics_render(NULL);
-	assert_non_null(text);
-	char key[256];
-	snprintf(key, sizeof(key), "\n%s ", sample);
-	const char *at = strstr(text, key);
-	double v = at != NULL ? strtod(at + strlen(key), NULL) : -1;
-	free(text);
-	return v;
+	return metrics_scraped(sample, -1);
 }
 
 static double

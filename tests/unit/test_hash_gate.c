@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "../metrics_scrape.h"
+
 #include "auth_metrics.h"
 #include "core/metrics.h"
 #include "hash_gate.h"
@@ -196,14 +198,8 @@ test_gate_login_takes_the_place_of_the_newest_registration(void **state)
 static double
 depth(void)
 {
-	static const char key[] =
-	    "\nauth_argon2_queue_depth{component=\"core\"} ";
-	char *text = core_metrics_render(NULL);
-	assert_non_null(text);
-	const char *at = strstr(text, key);
-	double v = at != NULL ? strtod(at + sizeof(key) - 1, NULL) : -1;
-	free(text);
-	return v;
+	return metrics_scraped(
+	    "auth_argon2_queue_depth{component=\"core\"}", -1);
 }
 
 static void

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "../metrics_scrape.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -1738,14 +1740,7 @@ test_jwks_cache_fetch_failure_keeps_old_keys(void **state)
 static double
 scraped(const char *sample)
 {
-	char *text = core_metrics_render(NULL);
-	assert_non_null(text);
-	char key[256];
-	snprintf(key, sizeof(key), "\n%s ", sample);
-	const char *at = strstr(text, key);
-	double v = at != NULL ? strtod(at + strlen(key), NULL) : 0;
-	free(text);
-	return v;
+	return metrics_scraped(sample, 0);
 }
 
 #define REFETCHED_OK "jwks_refetches_total{component=\"core\",outcome=\"ok\"}"

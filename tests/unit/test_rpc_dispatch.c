@@ -1,6 +1,7 @@
 /* The RPC server's handling of one call without a transport
  * (rpc_server_handle): the texts of every reply are valid UTF-8, whatever
- * the request's envelope holds and however long a handler's message is. */
+ * the request's envelope holds and however long a handler's message is;
+ * a handler already on a worker that asks for one is an internal error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,9 @@ long_message(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
 	(void) out;
 	const Test__V1__AllTypes *req = (const Test__V1__AllTypes *) in;
+	if (strcmp(req->f_string, "to worker") == 0) {
+		return core_call_to_worker(c); /* may block here: refused */
+	}
 	if (strcmp(req->f_string, "field") == 0) {
 		char text[700] = "";
 		for (size_t i = 0; i + 2 < sizeof(text); i += 2) {
@@ -147,6 +151,17 @@ test_call_errors_cut_at_their_buffer_stay_utf8(void **state)
 	    call("/test.v1.Echo/Types", "field"), CORE_INVALID_ARGUMENT);
 }
 
+/* core_call_to_worker is for a handler that runs where it must not block
+ * (CORE_METHOD_INLINE_ON_PREFETCH); on a worker it is a bug of the
+ * handler's, answered as one, never a call left without a reply. */
+static void
+test_asking_for_a_worker_on_a_worker_is_an_internal_error(void **state)
+{
+	(void) state;
+	assert_int_equal(
+	    call("/test.v1.Echo/Types", "to worker"), CORE_INTERNAL);
+}
+
 int
 main(void)
 {
@@ -156,6 +171,8 @@ main(void)
 	    cmocka_unit_test(
 	        test_dispatch_unknown_long_method_is_not_cut_inside_a_character),
 	    cmocka_unit_test(test_call_errors_cut_at_their_buffer_stay_utf8),
+	    cmocka_unit_test(
+	        test_asking_for_a_worker_on_a_worker_is_an_internal_error),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
