@@ -844,8 +844,8 @@ test_list_users_pages_through_1000_users_each_exactly_once(void **state)
 typedef struct inserter {
 	PGconn *db;
 	int page;
-	int added_between;   /* by the listing thread */
-	int added_meanwhile; /* by the inserting thread */
+	int added_between;          /* by the listing thread */
+	atomic_int added_meanwhile; /* by the inserting thread */
 	atomic_bool stop;
 } inserter;
 
@@ -861,6 +861,15 @@ insert_between_pages(void *arg)
 	       "FROM generate_series(1, 5) AS i",
 	    ins->page, ins->page);
 	ins->added_between += 5;
+	/* And the other connection has inserted since the last page: the
+	 * thread may not be scheduled at all while a short listing runs
+	 * on a loaded machine, and then nothing would be concurrent. */
+	int seen = atomic_load(&ins->added_meanwhile);
+	for (int waited = 0; atomic_load(&ins->added_meanwhile) == seen;
+	     waited++) {
+		assert_true(waited < 10000); /* 10 s */
+		usleep(1000);
+	}
 }
 
 /* Meanwhile, all the time: one user at a time from another connection. */
@@ -876,7 +885,7 @@ insert_main(void *arg)
 		    "'0') || 't%d', 'conct%d@bulk.example.com', 'x')",
 		    i, i);
 		pg_ok(ins->db, q);
-		ins->added_meanwhile++;
+		atomic_fetch_add(&ins->added_meanwhile, 1);
 		usleep(2000);
 	}
 	return NULL;
@@ -900,7 +909,7 @@ test_list_users_pages_are_stable_under_concurrent_inserts(void **state)
 	pthread_join(th, NULL);
 	PQfinish(ins.db);
 	assert_int_equal(ins.added_between, 5 * (l.pages - 1));
-	assert_true(ins.added_meanwhile > 0);
+	assert_true(atomic_load(&ins.added_meanwhile) >= l.pages - 1);
 	/* Every user that existed all along: exactly once. Others at most
 	 * once (list_all checked the order, hence no repeats). */
 	char name[33];
