@@ -24,6 +24,17 @@
 #define SLOW_CONNECT_MS 750
 #define MAX_PARAMS 32 /* connection keywords, ours included */
 #define LOG_SQL_MAX 120
+/* Statements prepared per connection; more distinct ones than this run
+ * unnamed (parsed and planned each time), as all did before. */
+#define STMT_CACHE 128
+
+/* A statement prepared on the open connection: its text (the key) and the
+ * number in its name "core_<n>". */
+typedef struct pg_stmt {
+	uint64_t hash;
+	char *sql;
+	unsigned id;
+} pg_stmt;
 
 struct core_pg {
 	/* NULL-terminated keyword/value arrays for PQconnectdbParams; empty
@@ -39,6 +50,11 @@ struct core_pg {
 	char sqlstate[6];
 	char error[512];
 	store_metrics m; /* the opening thread's component's series */
+	/* Prepared on conn, emptied with it. next_id only grows on one
+	 * connection: a forgotten statement's name is never reused. */
+	pg_stmt stmts[STMT_CACHE];
+	int n_stmts;
+	unsigned next_id;
 };
 
 /* Defaults added when the url does not set them: a dead host must fail a
@@ -146,12 +162,24 @@ done:
 	return rv;
 }
 
+/* Forgets the statements prepared on the connection (it is closing). */
+static void
+forget_statements(core_pg *pg)
+{
+	for (int i = 0; i < pg->n_stmts; i++) {
+		free(pg->stmts[i].sql);
+	}
+	pg->n_stmts = 0;
+	pg->next_id = 0;
+}
+
 static void
 drop(core_pg *pg)
 {
 	PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->farewell = false;
+	forget_statements(pg);
 	store_metrics_disconnected(&pg->m);
 }
 
@@ -422,11 +450,96 @@ ends_session(const PGresult *res)
 	           strcmp(state, "57P03") == 0);
 }
 
+/* FNV-1a: the cache's first comparison; the text decides. */
+static uint64_t
+sql_hash(const char *sql)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (const unsigned char *p = (const unsigned char *) sql; *p; p++) {
+		h = (h ^ *p) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static pg_stmt *
+find_statement(core_pg *pg, const char *sql, uint64_t h)
+{
+	for (int i = 0; i < pg->n_stmts; i++) {
+		if (pg->stmts[i].hash == h &&
+		    strcmp(pg->stmts[i].sql, sql) == 0) {
+			return &pg->stmts[i];
+		}
+	}
+	return NULL;
+}
+
+/* Drops a cache entry whose server-side statement can no longer run (its
+ * plan would change its result's columns). The statement stays on the
+ * server under its old name, unused, until the connection closes. */
+static void
+forget_statement(core_pg *pg, pg_stmt *st)
+{
+	free(st->sql);
+	*st = pg->stmts[--pg->n_stmts];
+}
+
+/* The name under which sql is prepared on the connection into name,
+ * preparing it first if it is new: 1 when it has one, 0 when it is to run
+ * unnamed (the cache is full, the transaction has failed, or out of
+ * memory), -1 when preparing it failed (*err: the server's answer, NULL
+ * when nothing came back). */
+static int
+statement_name(
+    core_pg *pg, const char *sql, int nparams, char name[16], PGresult **err)
+{
+	*err = NULL;
+	uint64_t h = sql_hash(sql);
+	pg_stmt *st = find_statement(pg, sql, h);
+	if (st == NULL) {
+		if (pg->n_stmts == STMT_CACHE ||
+		    PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
+			return 0;
+		}
+		char *copy = strdup(sql);
+		if (copy == NULL) {
+			return 0;
+		}
+		unsigned id = pg->next_id++;
+		snprintf(name, 16, "core_%u", id);
+		PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			free(copy);
+			*err = r;
+			return -1;
+		}
+		PQclear(r);
+		st = &pg->stmts[pg->n_stmts++];
+		*st = (pg_stmt){.hash = h, .sql = copy, .id = id};
+	}
+	snprintf(name, 16, "core_%u", st->id);
+	return 1;
+}
+
+/* SQLSTATE 0A000 from a prepared statement: "cached plan must not change
+ * result type" (a column of a table it reads was added or dropped since
+ * it was prepared). Raised before the statement runs. */
+static bool
+replan_refused(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state != NULL && strcmp(state, "0A000") == 0;
+}
+
 /* Sends sql and collects its results as PQexecParams would, keeping the
- * first error (or the last result). *unrun is set when the statement
- * surely had no effect and may run again on a new connection: the session
- * was idle (no transaction open) and either nothing could be sent, or the
- * first thing the server answered was one of the errors of ends_session.
+ * first error (or the last result). The statement is prepared on its
+ * first use on a connection and runs by name from then on: the server
+ * parses and plans it once per connection, not on every call. *unrun is
+ * set when the statement surely had no effect and may run again on a new
+ * connection: the session was idle (no transaction open) and either
+ * nothing could be sent (or prepared), or the first thing the server
+ * answered was one of the errors of ends_session, or the prepared
+ * statement's plan could not be remade (replan_refused; it is prepared
+ * again on the new connection).
  * In the extended query protocol a statement outside a transaction block
  * commits at Sync, after its CommandComplete; an error that comes first
  * means its implicit transaction was rolled back or never began. */
@@ -437,7 +550,18 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	PGconn *c = pg->conn;
 	bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
 	*unrun = false;
-	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
+	char name[16];
+	PGresult *perr = NULL;
+	int named = statement_name(pg, sql, nparams, name, &perr);
+	if (named < 0) {
+		*unrun = idle && (PQstatus(c) != CONNECTION_OK ||
+		                     (perr != NULL && ends_session(perr)));
+		return perr;
+	}
+	if (!(named ? PQsendQueryPrepared(
+	                  c, name, nparams, params, NULL, NULL, 0)
+	            : PQsendQueryParams(
+	                  c, sql, nparams, NULL, params, NULL, NULL, 0))) {
 		*unrun = idle && PQstatus(c) != CONNECTION_OK;
 		return NULL;
 	}
@@ -445,7 +569,13 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	bool first = true;
 	for (PGresult *r; (r = PQgetResult(c)) != NULL; first = false) {
 		bool err = PQresultStatus(r) == PGRES_FATAL_ERROR;
-		if (first) {
+		if (first && err && named && replan_refused(r)) {
+			pg_stmt *st = find_statement(pg, sql, sql_hash(sql));
+			if (st != NULL) {
+				forget_statement(pg, st);
+			}
+			*unrun = idle;
+		} else if (first) {
 			*unrun = idle && err && ends_session(r);
 		}
 		if (keep == NULL ||
@@ -484,12 +614,16 @@ exec_statement(core_pg *pg, const char *sql, int nparams,
 		if (!unrun || attempt > 0) {
 			return fail_result(pg, sql, res);
 		}
-		/* Once: the statement never ran, and the connection is gone. */
+		/* Once: the statement never ran, and the connection is gone
+		 * (or its prepared statement can no longer be planned). */
 		const char *state =
 		    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		core_log_kv(CORE_LOG_INFO,
-		    "postgres connection ended before the statement ran; "
-		    "running it on a new connection",
+		    res != NULL && replan_refused(res)
+		        ? "postgres prepared statement outdated by a schema "
+		          "change; running it on a new connection"
+		        : "postgres connection ended before the statement ran; "
+		          "running it on a new connection",
 		    "sqlstate", state ? state : "", NULL);
 		PQclear(res);
 		drop(pg);

@@ -371,6 +371,124 @@ test_pg_connection_lost_in_a_transaction_fails_its_next_statement(void **state)
 	core_pg_close(pg);
 }
 
+/* How many statements with this text are prepared on pg's connection. */
+static long
+prepared_count(core_pg *pg, const char *text)
+{
+	const char *params[] = {text};
+	PGresult *res;
+	assert_int_equal(core_pg_exec(pg,
+	                     "SELECT count(*) FROM pg_prepared_statements "
+	                     "WHERE statement = $1",
+	                     1, params, &res),
+	    CORE_OK);
+	long v = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return v;
+}
+
+/* Each statement is prepared on its first use on a connection and runs by
+ * name after that: once per connection, again on a new one. One that
+ * fails to prepare is not kept. */
+static void
+test_pg_statements_are_prepared_once_per_connection(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	const char *sql = "SELECT $1::int + 1";
+	for (int i = 0; i < 5; i++) {
+		char in[16];
+		snprintf(in, sizeof(in), "%d", i);
+		const char *params[] = {in};
+		PGresult *res;
+		assert_int_equal(
+		    core_pg_exec(pg, sql, 1, params, &res), CORE_OK);
+		assert_int_equal(
+		    strtol(PQgetvalue(res, 0, 0), NULL, 10), i + 1);
+		PQclear(res);
+		assert_int_equal(prepared_count(pg, sql), 1);
+	}
+	PGresult *res;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    core_pg_exec(pg, "SELEC 1", 0, NULL, &res), CORE_INTERNAL);
+		assert_string_equal(core_pg_sqlstate(pg), "42601");
+	}
+	assert_int_equal(prepared_count(pg, "SELEC 1"), 0);
+
+	terminate_backend(f, query_long(pg, "SELECT pg_backend_pid()"));
+	assert_int_equal(prepared_count(pg, sql), 0); /* a new connection */
+	const char *params[] = {"41"};
+	assert_int_equal(core_pg_exec(pg, sql, 1, params, &res), CORE_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "42");
+	PQclear(res);
+	assert_int_equal(prepared_count(pg, sql), 1);
+	core_pg_close(pg);
+}
+
+/* More distinct statements than a connection keeps prepared: the rest run
+ * unnamed, each with its right answer. */
+static void
+test_pg_statements_beyond_the_cache_run_unnamed(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 200; i++) {
+			char sql[64];
+			snprintf(
+			    sql, sizeof(sql), "SELECT %d /* distinct */", i);
+			assert_int_equal(query_long(pg, sql), i);
+		}
+	}
+	assert_int_equal(query_long(pg, "SELECT count(*) FROM "
+	                                "pg_prepared_statements"),
+	    128);
+	core_pg_close(pg);
+}
+
+/* A prepared SELECT * whose table gained a column (a migration by another
+ * process) cannot be planned again with its old result type (0A000).
+ * Outside a transaction it runs once more on a new connection and
+ * succeeds; inside one it fails that transaction, and the statement is
+ * prepared afresh after it. */
+static void
+test_pg_a_column_added_meanwhile_does_not_break_a_prepared_statement(
+    void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	core_pg *other = core_pg_open(f->url);
+	exec_ok(pg, "CREATE TABLE t (a int)");
+	exec_ok(pg, "INSERT INTO t VALUES (1)");
+	PGresult *res;
+	assert_int_equal(
+	    core_pg_exec(pg, "SELECT * FROM t", 0, NULL, &res), CORE_OK);
+	assert_int_equal(PQnfields(res), 1);
+	PQclear(res);
+
+	exec_ok(other, "ALTER TABLE t ADD COLUMN b int DEFAULT 7");
+	assert_int_equal(
+	    core_pg_exec(pg, "SELECT * FROM t", 0, NULL, &res), CORE_OK);
+	assert_int_equal(PQnfields(res), 2);
+	assert_string_equal(PQgetvalue(res, 0, 1), "7");
+	PQclear(res);
+
+	exec_ok(other, "ALTER TABLE t ADD COLUMN c int DEFAULT 8");
+	exec_ok(pg, "BEGIN");
+	assert_int_equal(
+	    core_pg_exec(pg, "SELECT * FROM t", 0, NULL, &res), CORE_INTERNAL);
+	assert_string_equal(core_pg_sqlstate(pg), "0A000");
+	exec_ok(pg, "ROLLBACK");
+	assert_int_equal(
+	    core_pg_exec(pg, "SELECT * FROM t", 0, NULL, &res), CORE_OK);
+	assert_int_equal(PQnfields(res), 3);
+	assert_string_equal(PQgetvalue(res, 0, 2), "8");
+	PQclear(res);
+	core_pg_close(other);
+	core_pg_close(pg);
+}
+
 static void
 test_pg_unreachable_is_unavailable_quickly(void **state)
 {
@@ -903,6 +1021,9 @@ main(void)
 	    T(test_pg_replaces_a_connection_closed_while_idle),
 	    T(test_pg_statement_ended_by_admin_shutdown_runs_once_more),
 	    T(test_pg_connection_lost_in_a_transaction_fails_its_next_statement),
+	    T(test_pg_statements_are_prepared_once_per_connection),
+	    T(test_pg_statements_beyond_the_cache_run_unnamed),
+	    T(test_pg_a_column_added_meanwhile_does_not_break_a_prepared_statement),
 	    T(test_pg_unreachable_is_unavailable_quickly),
 	    T(test_pg_session_sql_runs_on_every_connection),
 	    T(test_migrations_apply_in_order_and_are_recorded),

@@ -9,7 +9,11 @@
  * connection, only when it surely never ran: no transaction was open, and
  * it could not be sent or its first answer was SQLSTATE 57P01, 57P02 or
  * 57P03. Any other failure of a sent statement is CORE_UNAVAILABLE: nobody
- * can tell whether the server ran it. Design note: docs/internals/store.md.
+ * can tell whether the server ran it. Each statement text is prepared on
+ * its first use on a connection and runs by name after that (up to 128 per
+ * connection; more run unnamed); one whose result columns a schema change
+ * altered since is run once more on a new connection when no transaction
+ * is open. Design note: docs/internals/store.md.
  *
  * Metrics (docs/operations.md, "Service metrics"): a handle counts its
  * statements, connections and reconnects in the series of the component
