@@ -170,7 +170,7 @@ call_echo(core_rpc_client *cli, const Test__V1__EchoRequest *req,
 
 /* Starts echo_server on url and waits until it accepts connections;
  * with started_fd not -1, it writes a byte there as each Echo call that
- * sleeps starts (see wait_started). */
+ * sleeps starts (test_echo_started_fd). */
 static pid_t
 spawn_server(const char *url, int port, int started_fd)
 {
@@ -1104,8 +1104,8 @@ static _Atomic int inline_started, inline_runs, worker_runs;
 static void *_Atomic seen_inline_state, *_Atomic seen_worker_state;
 static _Atomic bool inline_on_worker, worker_on_worker;
 
-/* While held, echo_noting waits (at most 30 s) for release_workers: a
- * worker busy for as long as the test needs, not for a guessed time. */
+/* While held, echo_noting waits (at most 30 s) for hold_workers(false):
+ * a worker busy for as long as the test needs, not for a guessed time. */
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
 static bool held;
