@@ -1,10 +1,11 @@
 /* The Echo service as a process of its own, for tests that stop and
  * restart a server under load the way an operator would (SIGTERM):
- *   echo_server URL [WORKERS] [DRAIN_MS]
+ *   echo_server URL [WORKERS] [DRAIN_MS] [STARTED_FD]
  * With RPC_TLS_* set it serves tls+tcp:// with those credentials and
  * reloads them on SIGHUP and when a file changes (RPC_TLS_RELOAD_S,
  * default 10), as a service does. Exits 0 after a clean stop, 2 for bad
- * TLS settings. */
+ * TLS settings. With STARTED_FD (an inherited descriptor) it writes a byte
+ * there as each Echo call that sleeps starts (test_echo_started_fd). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,14 +20,18 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(
-		    stderr, "usage: %s URL [WORKERS] [DRAIN_MS]\n", argv[0]);
+		fprintf(stderr,
+		    "usage: %s URL [WORKERS] [DRAIN_MS] [STARTED_FD]\n",
+		    argv[0]);
 		return 2;
 	}
 	core_rpc_block_signals();
 	core_log_init("echo_server",
 	    getenv("RPC_TLS_CERT_FILE") ? CORE_LOG_INFO : CORE_LOG_WARN,
 	    false);
+	if (argc > 4) {
+		test_echo_started_fd = (int) strtol(argv[4], NULL, 10);
+	}
 	const char *urls[] = {argv[1]};
 	core_rpc_server_config cfg = {
 	    .name = "echo",

@@ -7,6 +7,7 @@
 #include "echo_service.h"
 
 _Atomic int test_echo_runs;
+int test_echo_started_fd = -1;
 
 /* Echoes data and seq, reports the metadata it saw; sleep_ms and fail_code
  * make it slow or failing on demand. */
@@ -17,6 +18,10 @@ echo(core_call *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 	Test__V1__EchoResponse *resp = (Test__V1__EchoResponse *) out;
 
 	test_echo_runs++;
+	if (req->sleep_ms > 0 && test_echo_started_fd != -1) {
+		ssize_t n = write(test_echo_started_fd, "s", 1);
+		(void) n; /* if lost, the test waits in vain and says so */
+	}
 	if (req->sleep_ms > 0) {
 		/* Capped: random payloads in the tests must not park a worker. */
 		usleep((req->sleep_ms > 3000 ? 3000 : req->sleep_ms) * 1000u);

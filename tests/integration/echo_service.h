@@ -13,4 +13,9 @@ extern const core_rpc_service test_echo_service;
 /* Echo calls run so far in this process. */
 extern _Atomic int test_echo_runs;
 
+/* When not -1, Echo writes one byte to this descriptor as a call that
+ * sleeps starts, so a test can tell that call is in a handler (and not
+ * still on its way) without guessing how long that takes. */
+extern int test_echo_started_fd;
+
 #endif

@@ -35,7 +35,8 @@ export AUTH_RPC_DIAL=tcp://127.0.0.1:$auth_port USER_RPC_DIAL=tcp://127.0.0.1:$u
 edge_pid=$!
 pids+=("$edge_pid")
 base=http://127.0.0.1:$edge_port
-for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+# Up to 30 s: a sanitizer build on a loaded machine starts slowly.
+for _ in $(seq 600); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 
 # Liveness does not depend on the services.
 code=$(curl -s -o "$tmp/h.json" -w '%{http_code}' "$base/healthz")

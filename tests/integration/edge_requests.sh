@@ -140,7 +140,7 @@ kill -TERM "$admin_pid"
 wait "$admin_pid" || true
 edge_env_pids=("${edge_env_pids[@]:0:2}" "${edge_env_pids[@]:3}")
 code=000
-for _ in $(seq 100); do
+for _ in $(seq 600); do # up to 30 s and more: the probe runs late under load
   code=$(req rz --max-time 2 "$base/readyz")
   [[ $code == 503 ]] && break
   sleep 0.05
@@ -156,9 +156,10 @@ ADMIN_RPC_LISTEN=$ADMIN_RPC_DIAL LOG_LEVEL=warn METRICS_LISTEN=off \
   edge_env_as svc-admin "$build/svc-admin/svc-admin" 2>>"$tmp/admin.log" &
 admin_pid=$!
 edge_env_pids+=("$admin_pid")
-ready() { # OUT -> waits up to 5 s for /readyz 200
+ready() { # OUT -> waits 30 s and more for /readyz 200 (a sanitizer build
+  # on a loaded machine takes seconds to start)
   local code=000
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do
     code=$(req "$1" --max-time 2 "$base/readyz")
     [[ $code == 200 ]] && break
     sleep 0.05
@@ -176,7 +177,7 @@ kill -STOP "$admin_pid"
 curl -s --parallel --parallel-max 48 -o /dev/null -w '%{http_code}\n' "$base/readyz?[1-1000000]" \
   >"$tmp/hammer.codes" 2>/dev/null &
 hammer=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do # up to 30 s: how fast they come depends on the load
   [[ $(wc -l <"$tmp/hammer.codes") -ge 96 ]] && break
   sleep 0.05
 done

@@ -13,7 +13,7 @@ sink_start() {
   "$mail_env_root/scripts/mail-sink.py" --port "$sink_port" --dir "$maildir" \
     >>"$mail_env_tmp/sink.out" 2>&1 &
   sink_pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do # up to 30 s on a loaded machine
     (exec 3<>"/dev/tcp/127.0.0.1/$sink_port") 2>/dev/null && return 0
     sleep 0.05
   done

@@ -225,8 +225,8 @@ if [[ $mode == split ]]; then
   edge_env_as edge env EDGE_LISTEN="127.0.0.1:$e2_port" LOG_LEVEL=warn EDGE_METRICS=false \
     METRICS_LISTEN="127.0.0.1:$e2_metrics" "$build/edge/edge" 2>"$tmp/edge2.log" &
   e2_pid=$!
-  up() {
-    for _ in $(seq 100); do
+  up() { # up to 30 s: a sanitizer build on a loaded machine starts slowly
+    for _ in $(seq 600); do
       curl -sf -o /dev/null "http://127.0.0.1:$e2_port/healthz" && return 0
       sleep 0.05
     done

@@ -187,14 +187,26 @@ late_server(const char *url)
 	return s;
 }
 
-/* Waits up to 3 s for the client to have n connections. */
+/* Waits up to 30 s for the client to have n connections (reconnects
+ * back off up to 1 s, and a loaded machine runs them late). */
 static void
 wait_connections(core_rpc_client *c, int n)
 {
-	for (int i = 0; i < 300 && core_rpc_client_connections(c) != n; i++) {
+	for (int i = 0; i < 3000 && core_rpc_client_connections(c) != n; i++) {
 		usleep(10000);
 	}
 	assert_int_equal(core_rpc_client_connections(c), n);
+}
+
+/* Waits up to 30 s for on_connect to have run n times: the client counts
+ * a connection before it calls on_connect, outside its lock, so the
+ * count of connections can be ahead of it. */
+static void
+wait_connects(int n)
+{
+	for (int i = 0; i < 3000 && atomic_load(&connects) < n; i++) {
+		usleep(10000);
+	}
 }
 
 /* on_connect (what the edge's readiness probe asks again on) runs once
@@ -217,12 +229,14 @@ test_on_connect_at_the_first_connection(void **state)
 	assert_int_equal(atomic_load(&connects), 0);
 	core_rpc_server *s = late_server(urls[0]);
 	wait_connections(c, 2);
+	wait_connects(1);
 	assert_int_equal(atomic_load(&connects), 1);
 	core_rpc_server_stop(s);
 	core_rpc_server_free(s);
 	wait_connections(c, 0);
 	s = late_server(urls[0]);
 	wait_connections(c, 2);
+	wait_connects(2);
 	assert_int_equal(atomic_load(&connects), 2);
 	core_rpc_client_free(c);
 	core_rpc_server_stop(s);

@@ -154,6 +154,21 @@ test_pg_reconnect_is_counted_after_the_server_ends_a_connection(void **state)
 	                     params, &found),
 	    CORE_OK);
 	assert_true(found);
+	/* The backend is gone (up to 30 s: a signalled process ends when it
+	 * next runs, late on a loaded machine), so the next call surely
+	 * finds its connection closed. */
+	bool alive = true;
+	for (int i = 0; i < 3000 && alive; i++) {
+		assert_int_equal(core_pg_exec_found(admin,
+		                     "SELECT 1 FROM pg_stat_activity "
+		                     "WHERE pid = $1::int",
+		                     1, params, &alive),
+		    CORE_OK);
+		if (alive) {
+			sleep_ms(10);
+		}
+	}
+	assert_false(alive);
 	PQclear(res);
 	sleep_ms(100); /* the server's farewell reaches the socket */
 

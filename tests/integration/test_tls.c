@@ -612,6 +612,18 @@ load_handshakes(void *arg)
 	return NULL;
 }
 
+/* Waits (at most 30 s) until the load has made n calls. */
+static void
+wait_calls(load *l, int n)
+{
+	for (int i = 0; i < 600 && l->calls < n; i++) {
+		usleep(50 * 1000);
+	}
+	if (l->calls < n) {
+		fail_msg("only %d calls of %d under load", (int) l->calls, n);
+	}
+}
+
 /* Replaces the server's key then certificate by rename, as certs.sh does. */
 static void
 install(const char *from_dir)
@@ -652,14 +664,16 @@ rotate_under_load(bool by_signal)
 		pthread_create(&th[i], NULL, load_calls, &l);
 	}
 	pthread_create(&th[3], NULL, load_handshakes, &l);
-	usleep(300 * 1000);
+	/* Calls before and after the rotation: waited for (up to 30 s
+	 * each), since how many fit in a given time depends on the load. */
+	wait_calls(&l, 11);
 	int reloads = log_count("TLS credentials reloaded");
 	install("other");
 	if (by_signal) {
 		kill(pid, SIGHUP);
 	}
 	wait_log("TLS credentials reloaded", reloads);
-	usleep(300 * 1000);
+	wait_calls(&l, l.calls + 11);
 	l.stop = true;
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);

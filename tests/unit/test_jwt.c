@@ -1669,7 +1669,9 @@ test_jwks_cache_picks_up_rotated_key_after_interval(void **state)
 	fetcher_init(&f, 0);
 	good_claims(&c);
 	assert_int_equal(core_jwt_sign(&c, kid_b, sk_b, tok_b, TOKMAX), 0);
-	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 100);
+	/* A second between fetches: the two calls below with no fetch
+	 * between them fall within it even on a loaded machine. */
+	core_jwks_cache *cache = core_jwks_cache_new(fetch_cb, &f, 1000);
 	assert_int_equal(
 	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
 	    CORE_JWT_UNKNOWN_KID);
@@ -1679,13 +1681,13 @@ test_jwks_cache_picks_up_rotated_key_after_interval(void **state)
 	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
 	    CORE_JWT_UNKNOWN_KID);
 	assert_int_equal(atomic_load(&f.calls), 1);
-	sleep_ms(120);
+	sleep_ms(1100);
 	assert_int_equal(
 	    core_jwks_cache_verify(cache, tok_b, &policy, &c, &why),
 	    CORE_JWT_OK);
 	assert_int_equal(atomic_load(&f.calls), 2);
 	// Invalid tokens never cause a fetch.
-	sleep_ms(120);
+	sleep_ms(1100);
 	assert_int_equal(
 	    core_jwks_cache_verify(cache, "a.b.c", &policy, &c, &why),
 	    CORE_JWT_INVALID);
