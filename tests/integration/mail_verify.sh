@@ -229,8 +229,9 @@ check "the second replica stops cleanly" wait "$auth2_pid"
 sink_stop
 check "register fay with the sink stopped is 201" test "$(register fay)" = 201
 ft=$(login fay)
-check "  fay deletes her account (200)" \
-  test "$(post /account/delete '{"current_password":"correct horse battery"}' "$ft")" = 200
+code=$(post /account/delete '{"current_password":"correct horse battery"}' "$ft")
+check "  fay deletes her account (200; got $code $(head -c 300 "$tmp/body"))" test "$code" = 200
+[[ $code == 200 ]] || grep -hE '"level":"(warn|error)"' "$tmp"/*.log | tail -n 20 >&2
 check "  her mail left the outbox" \
   test "$(psql_auth "SELECT count(*) FROM outbox WHERE recipient = 'fay@example.com'")" = 0
 sink_start
