@@ -220,10 +220,33 @@ pg_xacts() {
 	pg_psql "$pg_port" -d authdb -Atc \
 		"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'authdb'"
 }
+# CPU time (clock ticks, user + system) of the processes on the refresh's
+# path and of the whole machine, read before and after the run: where each
+# refresh's CPU goes.
+ticks_of() { # PID...: their utime + stime
+	local p t=0 f
+	for p in "$@"; do
+		f="$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null)" || continue
+		t=$((t + $(awk '{ print $12 + $13 }' <<<"$f")))
+	done
+	printf '%s\n' "$t"
+}
+cpu_split() { # prints: svc-auth svc-user postgres redis machine (ticks)
+	local pm rd
+	pm="$(head -n1 "$work/pg/postmaster.pid")"
+	rd="$(redis-cli -p "$redis_port" INFO server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')"
+	# shellcheck disable=SC2046 # pgrep prints one pid per line
+	printf '%s %s %s %s %s\n' "$(ticks_of "${pid_of[svc-auth]}")" \
+		"$(ticks_of "${pid_of[svc-user]}")" \
+		"$(ticks_of "$pm" $(pgrep -P "$pm"))" "$(ticks_of "$rd")" \
+		"$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat)"
+}
 redis_before="$(redis_calls)"
 pg_before="$(pg_xacts)"
+cpu_before="$(cpu_split)"
 refresh="$(profiled refresh "$build/bench/refresh_load" "$AUTH_RPC_LISTEN" "$user" "$password" \
 	"$refresh_callers" "$secs")"
+cpu_after="$(cpu_split)"
 redis_after="$(redis_calls)"
 pg_after="$(pg_xacts)"
 load_after="$(loadavg)"
@@ -268,4 +291,13 @@ if [[ "${refreshes:-0}" -gt 0 ]]; then
 		"$(awk -v a="$pg_before" -v b="$pg_after" -v n="$refreshes" 'BEGIN { printf "%.2f", (b - a) / n }')" \
 		"$(join -a2 -e0 -o 0,1.2,2.2 <(printf '%s\n' "$redis_before") <(printf '%s\n' "$redis_after") |
 			awk -v n="$refreshes" '$3 > $2 && $1 != "info" { printf " %s %.2f", $1, ($3 - $2) / n }')"
+	# Ticks to µs per refresh; "rest": the load program, the kernel's
+	# softirqs and whatever else ran (the machine's busy time less the four).
+	awk -v a="$cpu_before" -v b="$cpu_after" -v n="$refreshes" -v hz="$(getconf CLK_TCK)" \
+		-v budget="$((1000000 / 5000))" -v cores="$cores" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= 5; i++) d[i] = (y[i] - x[i]) * 1e6 / hz / n
+		printf "CPU per refresh (µs, from /proc): svc-auth %.0f, svc-user %.0f, PostgreSQL %.0f, Redis %.0f, the rest %.0f; machine %.0f, against %d (5,000/s per core on %d cores)\n",
+			d[1], d[2], d[3], d[4], d[5] - d[1] - d[2] - d[3] - d[4], d[5], budget, cores
+	}'
 fi
