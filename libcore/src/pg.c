@@ -24,17 +24,6 @@
 #define SLOW_CONNECT_MS 750
 #define MAX_PARAMS 32 /* connection keywords, ours included */
 #define LOG_SQL_MAX 120
-/* Statements prepared per connection; more distinct ones than this run
- * unnamed (parsed and planned each time), as all did before. */
-#define STMT_CACHE 128
-
-/* A statement prepared on the open connection: its text (the key) and the
- * number in its name "core_<n>". */
-typedef struct pg_stmt {
-	uint64_t hash;
-	char *sql;
-	unsigned id;
-} pg_stmt;
 
 struct core_pg {
 	/* NULL-terminated keyword/value arrays for PQconnectdbParams; empty
@@ -49,12 +38,8 @@ struct core_pg {
 	bool wait_for_try;   /* a call before next_try_ms waits for it */
 	char sqlstate[6];
 	char error[512];
-	store_metrics m; /* the opening thread's component's series */
-	/* Prepared on conn, emptied with it. next_id only grows on one
-	 * connection: a forgotten statement's name is never reused. */
-	pg_stmt stmts[STMT_CACHE];
-	int n_stmts;
-	unsigned next_id;
+	store_metrics m;     /* the opening thread's component's series */
+	pg_stmt_cache stmts; /* prepared on conn, emptied with it */
 };
 
 /* Defaults added when the url does not set them: a dead host must fail a
@@ -162,24 +147,13 @@ done:
 	return rv;
 }
 
-/* Forgets the statements prepared on the connection (it is closing). */
-static void
-forget_statements(core_pg *pg)
-{
-	for (int i = 0; i < pg->n_stmts; i++) {
-		free(pg->stmts[i].sql);
-	}
-	pg->n_stmts = 0;
-	pg->next_id = 0;
-}
-
 static void
 drop(core_pg *pg)
 {
 	PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->farewell = false;
-	forget_statements(pg);
+	pg_stmts_clear(&pg->stmts);
 	store_metrics_disconnected(&pg->m);
 }
 
@@ -450,76 +424,6 @@ ends_session(const PGresult *res)
 	           strcmp(state, "57P03") == 0);
 }
 
-/* FNV-1a: the cache's first comparison; the text decides. */
-static uint64_t
-sql_hash(const char *sql)
-{
-	uint64_t h = 14695981039346656037ULL;
-	for (const unsigned char *p = (const unsigned char *) sql; *p; p++) {
-		h = (h ^ *p) * 1099511628211ULL;
-	}
-	return h;
-}
-
-static pg_stmt *
-find_statement(core_pg *pg, const char *sql, uint64_t h)
-{
-	for (int i = 0; i < pg->n_stmts; i++) {
-		if (pg->stmts[i].hash == h &&
-		    strcmp(pg->stmts[i].sql, sql) == 0) {
-			return &pg->stmts[i];
-		}
-	}
-	return NULL;
-}
-
-/* Drops a cache entry whose server-side statement can no longer run (its
- * plan would change its result's columns). The statement stays on the
- * server under its old name, unused, until the connection closes. */
-static void
-forget_statement(core_pg *pg, pg_stmt *st)
-{
-	free(st->sql);
-	*st = pg->stmts[--pg->n_stmts];
-}
-
-/* The name under which sql is prepared on the connection into name,
- * preparing it first if it is new: 1 when it has one, 0 when it is to run
- * unnamed (the cache is full, the transaction has failed, or out of
- * memory), -1 when preparing it failed (*err: the server's answer, NULL
- * when nothing came back). */
-static int
-statement_name(
-    core_pg *pg, const char *sql, int nparams, char name[16], PGresult **err)
-{
-	*err = NULL;
-	uint64_t h = sql_hash(sql);
-	pg_stmt *st = find_statement(pg, sql, h);
-	if (st == NULL) {
-		if (pg->n_stmts == STMT_CACHE ||
-		    PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
-			return 0;
-		}
-		char *copy = strdup(sql);
-		if (copy == NULL) {
-			return 0;
-		}
-		unsigned id = pg->next_id++;
-		snprintf(name, 16, "core_%u", id);
-		PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);
-		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			free(copy);
-			*err = r;
-			return -1;
-		}
-		PQclear(r);
-		st = &pg->stmts[pg->n_stmts++];
-		*st = (pg_stmt){.hash = h, .sql = copy, .id = id};
-	}
-	snprintf(name, 16, "core_%u", st->id);
-	return 1;
-}
-
 /* SQLSTATE 0A000 from a prepared statement: "cached plan must not change
  * result type" (a column of a table it reads was added or dropped since
  * it was prepared). Raised before the statement runs. */
@@ -550,9 +454,9 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	PGconn *c = pg->conn;
 	bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
 	*unrun = false;
-	char name[16];
+	char name[PG_STMT_NAME_MAX];
 	PGresult *perr = NULL;
-	int named = statement_name(pg, sql, nparams, name, &perr);
+	int named = pg_stmts_name(&pg->stmts, c, sql, nparams, name, &perr);
 	if (named < 0) {
 		*unrun = idle && (PQstatus(c) != CONNECTION_OK ||
 		                     (perr != NULL && ends_session(perr)));
@@ -570,10 +474,7 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	for (PGresult *r; (r = PQgetResult(c)) != NULL; first = false) {
 		bool err = PQresultStatus(r) == PGRES_FATAL_ERROR;
 		if (first && err && named && replan_refused(r)) {
-			pg_stmt *st = find_statement(pg, sql, sql_hash(sql));
-			if (st != NULL) {
-				forget_statement(pg, st);
-			}
+			pg_stmts_forget(&pg->stmts, sql);
 			*unrun = idle;
 		} else if (first) {
 			*unrun = idle && err && ends_session(r);
