@@ -31,9 +31,10 @@ struct core_pg {
 	char *keys[MAX_PARAMS + 1];
 	char *vals[MAX_PARAMS + 1];
 	bool bad_url;
-	char *session_sql;   /* run on every new connection; NULL = none */
-	PGconn *conn;        /* NULL while down */
-	bool farewell;       /* the server sent a FATAL: it is closing conn */
+	char *session_sql; /* run on every new connection; NULL = none */
+	PGconn *conn;      /* NULL while down */
+	bool farewell;     /* the server sent a FATAL: it is closing conn */
+	bool outdated;     /* the last statement's plan was outdated (0A000) */
 	int64_t next_try_ms; /* no connect attempt before this time */
 	bool wait_for_try;   /* a call before next_try_ms waits for it */
 	char sqlstate[6];
@@ -396,7 +397,10 @@ fail_result(core_pg *pg, const char *sql, PGresult *res)
 	} else {
 		set_error(pg, PQerrorMessage(pg->conn));
 	}
-	core_status st = map_sqlstate(pg->sqlstate);
+	/* An outdated prepared statement failed its transaction, which can
+	 * simply run again (the statement is prepared afresh). */
+	core_status st =
+	    pg->outdated ? CORE_ABORTED : map_sqlstate(pg->sqlstate);
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
 		st = CORE_UNAVAILABLE;
 	}
@@ -454,6 +458,7 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 	PGconn *c = pg->conn;
 	bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
 	*unrun = false;
+	pg->outdated = false;
 	char name[PG_STMT_NAME_MAX];
 	PGresult *perr = NULL;
 	int named = pg_stmts_name(&pg->stmts, c, sql, nparams, name, &perr);
@@ -475,6 +480,7 @@ run_once(core_pg *pg, const char *sql, int nparams, const char *const *params,
 		bool err = PQresultStatus(r) == PGRES_FATAL_ERROR;
 		if (first && err && named && replan_refused(r)) {
 			pg_stmts_forget(&pg->stmts, sql);
+			pg->outdated = true;
 			*unrun = idle;
 		} else if (first) {
 			*unrun = idle && err && ends_session(r);

@@ -52,7 +52,9 @@ void core_pg_close(core_pg *pg);
  *                           tried once more on a new connection
  *   CORE_ALREADY_EXISTS     23505 unique_violation
  *   CORE_INVALID_ARGUMENT   23503, 23514, class 22 (data exceptions)
- *   CORE_ABORTED            40001, 40P01 (retry the transaction)
+ *   CORE_ABORTED            40001, 40P01, and 0A000 from a prepared
+ *                           statement a schema change outdated inside a
+ *                           transaction (retry the transaction)
  *   CORE_DEADLINE_EXCEEDED  57014 (statement timeout, cancel)
  *   CORE_INTERNAL           any other SQL error
  * The server's message is logged with the SQLSTATE, never the parameters. */
