@@ -43,15 +43,21 @@ struct core_pg {
 	pg_stmt_cache stmts; /* prepared on conn, emptied with it */
 };
 
-/* Defaults added when the url does not set them: a dead host must fail a
- * connect in seconds, and keepalives find a peer that vanished while the
- * connection sat idle in a worker. */
-static const char *const defaults[][2] = {
-    {"connect_timeout", "3"},
-    {"keepalives", "1"},
-    {"keepalives_idle", "30"},
-    {"keepalives_interval", "10"},
-    {"keepalives_count", "3"},
+/* Defaults added when the url does not set them (nor libpq's environment
+ * variable for them): a dead host must fail a connect in seconds, and
+ * keepalives find a peer that vanished while the connection sat idle in a
+ * worker. GSSAPI encryption is off unless asked for: libpq's "prefer"
+ * looks for Kerberos credentials before every connect, which loads and
+ * initialises the Kerberos libraries in every process (about 1 MiB of
+ * RSS each) for a setup nobody here has; gssencmode=prefer or require in
+ * the url (or PGGSSENCMODE) brings it back. */
+static const char *const defaults[][3] = {
+    {"connect_timeout", "3", NULL},
+    {"keepalives", "1", NULL},
+    {"keepalives_idle", "30", NULL},
+    {"keepalives_interval", "10", NULL},
+    {"keepalives_count", "3", NULL},
+    {"gssencmode", "disable", "PGGSSENCMODE"},
 };
 
 /* Copies a libpq message without its trailing newline. */
@@ -131,6 +137,10 @@ build_params(core_pg *pg, const char *url)
 		}
 	}
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		const char *env = defaults[i][2];
+		if (env != NULL && getenv(env) != NULL) {
+			continue; /* libpq reads it */
+		}
 		if (!has_key(pg, defaults[i][0]) &&
 		    add_param(pg, &n, defaults[i][0], defaults[i][1]) != 0) {
 			rv = -1;

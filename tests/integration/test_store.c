@@ -22,6 +22,7 @@
 
 #include "core/pg.h"
 #include "core/redis.h"
+#include "pg_internal.h"
 
 static const char *pg_admin_url;
 static const char *redis_url;
@@ -491,6 +492,51 @@ test_pg_a_column_added_meanwhile_does_not_break_a_prepared_statement(
 	PQclear(res);
 	core_pg_close(other);
 	core_pg_close(pg);
+}
+
+/* The value of a connection option the handle's connection was made with. */
+static const char *
+conn_option(core_pg *pg, const char *key)
+{
+	static char val[64];
+	PQconninfoOption *o0 = PQconninfo(pg_connection(pg));
+	assert_non_null(o0);
+	val[0] = '\0';
+	for (PQconninfoOption *o = o0; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, key) == 0 && o->val != NULL) {
+			snprintf(val, sizeof(val), "%s", o->val);
+		}
+	}
+	PQconninfoFree(o0);
+	return val;
+}
+
+/* GSSAPI encryption is off unless the url or PGGSSENCMODE asks for it. */
+static void
+test_pg_gss_encryption_is_off_unless_asked_for(void **state)
+{
+	fixture *f = *state;
+	core_pg *pg = core_pg_open(f->url);
+	assert_true(core_pg_ping(pg));
+	assert_string_equal(conn_option(pg, "gssencmode"), "disable");
+	assert_string_equal(conn_option(pg, "connect_timeout"), "3");
+	core_pg_close(pg);
+
+	char url[600];
+	snprintf(url, sizeof(url), "%s?gssencmode=prefer", f->url);
+	pg = core_pg_open(url);
+	assert_true(core_pg_ping(pg));
+	assert_string_equal(conn_option(pg, "gssencmode"), "prefer");
+	core_pg_close(pg);
+
+	/* libpq reads PGGSSENCMODE at each connect; the handle then adds no
+	 * value of its own. */
+	assert_int_equal(setenv("PGGSSENCMODE", "prefer", 1), 0);
+	pg = core_pg_open(f->url);
+	assert_true(core_pg_ping(pg));
+	assert_string_equal(conn_option(pg, "gssencmode"), "prefer");
+	core_pg_close(pg);
+	assert_int_equal(unsetenv("PGGSSENCMODE"), 0);
 }
 
 static void
@@ -1028,6 +1074,7 @@ main(void)
 	    T(test_pg_statements_are_prepared_once_per_connection),
 	    T(test_pg_statements_beyond_the_cache_run_unnamed),
 	    T(test_pg_a_column_added_meanwhile_does_not_break_a_prepared_statement),
+	    T(test_pg_gss_encryption_is_off_unless_asked_for),
 	    T(test_pg_unreachable_is_unavailable_quickly),
 	    T(test_pg_session_sql_runs_on_every_connection),
 	    T(test_migrations_apply_in_order_and_are_recorded),

@@ -33,8 +33,8 @@
 typedef struct core_pg core_pg;
 
 /* Opens a handle for url (a libpq URI or key=value string) and tries to
- * connect at once, with a 3 s connect timeout and TCP keepalives unless the
- * url sets its own. A failed connection is logged (never the password) and
+ * connect at once, with a 3 s connect timeout, TCP keepalives and no GSSAPI
+ * encryption unless the url sets its own (or PGGSSENCMODE is set). A failed connection is logged (never the password) and
  * retried on the next use. Returns NULL only when out of memory; a malformed
  * url gives a handle that is always down. */
 core_pg *core_pg_open(const char *url);
