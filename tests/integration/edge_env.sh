@@ -105,6 +105,14 @@ edge_env_start() {
   return 1
 }
 
+# The edge's RPC deadline unless a test gives its own: the default 3 s is
+# a production budget; a chain that hashes a password (account deletion:
+# edge -> svc-admin -> svc-auth -> svc-user) on a loaded 2-core machine
+# (ctest -j2, sanitizers, other work) can outlast it, and these tests check
+# what the calls do, not how fast. A service that is down still answers
+# at once (no connection), so no test waits longer for that.
+edge_env_rpc_timeout_ms=15000
+
 # The four processes of the split mode.
 edge_env_start_split() {
   local build=$1 tmp=$2
@@ -122,7 +130,7 @@ edge_env_start_split() {
     edge_env_as svc-admin "$build/svc-admin/svc-admin" 2>"$tmp/admin.log" &
   edge_env_pids+=($!)
   edge_env_as edge env EDGE_LISTEN="127.0.0.1:$edge_port" LOG_LEVEL=warn \
-    METRICS_LISTEN="127.0.0.1:$metrics_edge" "$@" \
+    METRICS_LISTEN="127.0.0.1:$metrics_edge" EDGE_RPC_TIMEOUT_MS="$edge_env_rpc_timeout_ms" "$@" \
     "$build/edge/edge" 2>"$tmp/edge.log" &
   edge_env_pids+=($!)
 }
@@ -147,7 +155,8 @@ edge_env_start_single() {
   env AUTH_RPC_LISTEN="$AUTH_RPC_DIAL" USER_RPC_LISTEN="$USER_RPC_DIAL" \
     ADMIN_RPC_LISTEN="$ADMIN_RPC_DIAL" LOG_LEVEL="${SVC_LOG_LEVEL:-warn}" \
     METRICS_LISTEN="127.0.0.1:$metrics_single" \
-    EDGE_LOG_LEVEL=warn EDGE_LISTEN="127.0.0.1:$edge_port" "${envs[@]}" \
+    EDGE_LOG_LEVEL=warn EDGE_LISTEN="127.0.0.1:$edge_port" \
+    EDGE_RPC_TIMEOUT_MS="$edge_env_rpc_timeout_ms" "${envs[@]}" \
     "$build/microcore/microcore" 2>"$tmp/microcore.log" &
   edge_env_pids+=($!)
   for c in auth user admin edge; do ln -sf microcore.log "$tmp/$c.log"; done
