@@ -536,7 +536,20 @@ test_pg_gss_encryption_is_off_unless_asked_for(void **state)
 	assert_true(core_pg_ping(pg));
 	assert_string_equal(conn_option(pg, "gssencmode"), "prefer");
 	core_pg_close(pg);
+
+	/* A value libpq does not know, from either place: the handle stays
+	 * down and says why; nothing connects in some other mode. */
+	assert_int_equal(setenv("PGGSSENCMODE", "sometimes", 1), 0);
+	pg = core_pg_open(f->url);
+	assert_false(core_pg_ping(pg));
+	assert_non_null(strstr(core_pg_error(pg), "gssencmode"));
+	core_pg_close(pg);
 	assert_int_equal(unsetenv("PGGSSENCMODE"), 0);
+	snprintf(url, sizeof(url), "%s?gssencmode=sometimes", f->url);
+	pg = core_pg_open(url);
+	assert_false(core_pg_ping(pg));
+	assert_non_null(strstr(core_pg_error(pg), "gssencmode"));
+	core_pg_close(pg);
 }
 
 static void
