@@ -1,7 +1,13 @@
 /* Listening and dialing for the RPC server and client: tls+tcp:// URLs get
- * libcore's TLS configuration, plain tcp:// ones a warning. */
+ * libcore's TLS configuration, plain tcp:// ones a warning. Also the guard
+ * that keeps a peer's hang-up from stopping a listener or dialer for good
+ * (sendmsg below). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
@@ -9,6 +15,35 @@
 #include "core/log.h"
 #include "rpc_internal.h"
 #include "tls_internal.h"
+
+/* nng 1.5.2 (Debian 12's libnng) turns EPIPE into NNG_ECLOSED, and a
+ * connection whose SP negotiation fails with NNG_ECLOSED ends its
+ * endpoint's work: the listener takes that as its own closing and never
+ * accepts again, a dialer never redials (nng issue #1518, "Disconnect
+ * during negotiation breaks listener", fixed in nng 1.6.0). EPIPE is what
+ * the kernel returns to a write on a connection whose peer has sent FIN
+ * and then RST: a client that hangs up in the middle of the TLS handshake
+ * (a health check at its deadline, a port scanner, a stopped process), while
+ * the server writes its next handshake record, is enough; one such
+ * hang-up left a service listening, ready, and answering nobody.
+ *
+ * nng sends on TCP with sendmsg(MSG_NOSIGNAL) through its PLT, so this
+ * definition, in every executable that links the RPC transport, is the one
+ * libnng.so calls: the same system call, with EPIPE reported as
+ * ECONNRESET, which nng maps to NNG_ECONNRESET, a peer's fault after which
+ * a listener accepts again at once and a dialer redials. Both errors mean
+ * that the peer has gone, for every other user of sendmsg in these
+ * processes too (libmicrohttpd treats them alike). test_tls_hangup shows
+ * the listener surviving; tests/deploy checks each binary exports this. */
+__attribute__((visibility("default"))) ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t n = (ssize_t) syscall(SYS_sendmsg, fd, msg, flags);
+	if (n < 0 && errno == EPIPE) {
+		errno = ECONNRESET;
+	}
+	return n;
+}
 
 static const char plain_risk[] =
     "plain tcp:// carries no authentication or encryption: anyone who "
