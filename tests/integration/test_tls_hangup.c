@@ -4,7 +4,9 @@
  * listener then never accepts again (libcore/src/rpc_transport.c, sendmsg).
  * Each round here hangs up a batch of handshakes at one delay after the
  * ClientHello (the server is then writing its certificate flight into a
- * connection that is gone), and a new client's call must still be served. */
+ * connection that is gone), and a new client's call must still be served.
+ * Servers that hang up mid-handshake must likewise not stop a client's
+ * dialer (the same error ends a dialer's redials). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,12 +18,16 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cmocka.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 
 #include "test/v1/test.pb-c.h"
 
@@ -201,6 +207,185 @@ test_tls_listener_survives_hang_ups_mid_handshake(void **state)
 	core_tls_free(srv_t);
 }
 
+/* ---- The dialer's side ----------------------------------------------------
+ * A server that answers each ClientHello with its whole flight (as
+ * svc-user, whose certificate the clients accept) and hangs up a moment
+ * later, while the client is computing and writing its own flight. Every
+ * client's dialer must go on redialing until the real server is there. */
+
+#define FAKE_CLIENTS 16
+#define FAKE_ACCEPTS 96
+/* No connection for this long: every dialer has stopped (the longest
+ * back-off between two attempts is 1 s). */
+#define FAKE_QUIET_MS 5000
+
+typedef struct fake_server {
+	mbedtls_net_context listen;
+	int accepted;
+} fake_server;
+
+static void
+fake_answer_and_hang_up(
+    mbedtls_ssl_config *conf, mbedtls_net_context *conn, useconds_t us)
+{
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_init(&ssl);
+	assert_int_equal(mbedtls_ssl_setup(&ssl, conf), 0);
+	mbedtls_ssl_set_bio(
+	    &ssl, conn, mbedtls_net_send, mbedtls_net_recv, NULL);
+	/* Up to ServerHelloDone written: the client's turn. */
+	while (ssl.state != MBEDTLS_SSL_CLIENT_CERTIFICATE) {
+		int rv = mbedtls_ssl_handshake_step(&ssl);
+		if (rv != 0 && rv != MBEDTLS_ERR_SSL_WANT_READ &&
+		    rv != MBEDTLS_ERR_SSL_WANT_WRITE) {
+			break;
+		}
+	}
+	if (us > 0) {
+		usleep(us);
+	}
+	mbedtls_net_free(conn);
+	mbedtls_ssl_free(&ssl);
+}
+
+static void
+fake_config(
+    mbedtls_ssl_config *conf, mbedtls_x509_crt *crt, mbedtls_pk_context *pk)
+{
+	char cert[128], key[128];
+	snprintf(cert, sizeof(cert), "%s/pki/svc-user.crt", dir);
+	snprintf(key, sizeof(key), "%s/pki/svc-user.key", dir);
+	assert_int_equal(mbedtls_x509_crt_parse_file(crt, cert), 0);
+	assert_int_equal(mbedtls_pk_parse_keyfile(pk, key, NULL), 0);
+	assert_int_equal(
+	    mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
+	        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT),
+	    0);
+	mbedtls_ssl_conf_rng(conf, weak_rng, NULL);
+	/* Asks for the client's certificate, as our servers do. */
+	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+	mbedtls_ssl_conf_ca_chain(conf, crt, NULL);
+	assert_int_equal(mbedtls_ssl_conf_own_cert(conf, crt, pk), 0);
+}
+
+static void *
+fake_server_main(void *arg)
+{
+	fake_server *f = arg;
+	mbedtls_x509_crt crt;
+	mbedtls_pk_context pk;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt_init(&crt);
+	mbedtls_pk_init(&pk);
+	mbedtls_ssl_config_init(&conf);
+	fake_config(&conf, &crt, &pk);
+	static const useconds_t delays[] = {0, 100, 300, 600, 1000, 2000};
+	for (; f->accepted < FAKE_ACCEPTS; f->accepted++) {
+		struct pollfd p = {.fd = f->listen.fd, .events = POLLIN};
+		if (poll(&p, 1, FAKE_QUIET_MS) != 1) {
+			break;
+		}
+		mbedtls_net_context conn;
+		mbedtls_net_init(&conn);
+		assert_int_equal(
+		    mbedtls_net_accept(&f->listen, &conn, NULL, 0, NULL), 0);
+		fake_answer_and_hang_up(&conf, &conn,
+		    delays[f->accepted %
+		           (sizeof(delays) / sizeof(delays[0]))]);
+	}
+	mbedtls_net_free(&f->listen);
+	mbedtls_ssl_config_free(&conf);
+	mbedtls_pk_free(&pk);
+	mbedtls_x509_crt_free(&crt);
+	return NULL;
+}
+
+static core_rpc_client *
+dialing_client(const char *url, core_tls *t)
+{
+	const char *urls[] = {url};
+	core_rpc_client_config cfg = {
+	    .name = "echo",
+	    .urls = urls,
+	    .n_urls = 1,
+	    .conns_per_url = 1,
+	    .max_msg_bytes = 64 * 1024,
+	    .connect_wait_ms = 5000, /* the back-off is at most 1 s */
+	    .tls = t,
+	};
+	core_rpc_client *c = NULL;
+	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	return c;
+}
+
+static void
+test_tls_dialers_redial_after_servers_hang_up_mid_handshake(void **state)
+{
+	(void) state;
+	fake_server f = {.accepted = 0};
+	mbedtls_net_init(&f.listen);
+	assert_int_equal(mbedtls_net_bind(&f.listen, "127.0.0.1", "0",
+	                     MBEDTLS_NET_PROTO_TCP),
+	    0);
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	assert_int_equal(
+	    getsockname(f.listen.fd, (struct sockaddr *) &sa, &len), 0);
+	char url[64];
+	snprintf(
+	    url, sizeof(url), "tls+tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, fake_server_main, &f), 0);
+
+	core_tls *ops = creds("ops");
+	core_rpc_client *c[FAKE_CLIENTS];
+	for (int i = 0; i < FAKE_CLIENTS; i++) {
+		c[i] = dialing_client(url, ops);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	/* The fake server may have ended early (quiet for FAKE_QUIET_MS on a
+	 * very busy machine): what counts is that each client's call below
+	 * reaches the real server, which a stopped dialer never does. */
+	assert_true(f.accepted > 0);
+
+	/* The real server, on the same port. */
+	core_tls *srv_t = creds("svc-user");
+	const char *lurls[] = {url};
+	core_rpc_server_config scfg = {
+	    .name = "hangup-test",
+	    .listen_urls = lurls,
+	    .n_listen = 1,
+	    .workers = 2,
+	    .max_msg_bytes = 64 * 1024,
+	    .drain_ms = 2000,
+	    .tls = srv_t,
+	};
+	core_rpc_server *s = NULL;
+	assert_int_equal(
+	    core_rpc_server_new(&scfg, &test_echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), 0);
+	for (int i = 0; i < FAKE_CLIENTS; i++) {
+		core_arena *a = core_arena_new(0);
+		Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
+		core_rpc_opts opts = {.timeout_ms = 10000};
+		core_rpc_reply reply;
+		ProtobufCMessage *out = NULL;
+		core_status st = core_rpc_call(c[i], ECHO, &req.base,
+		    &test__v1__echo_response__descriptor, &out, &opts, a,
+		    &reply);
+		if (st != CORE_OK) {
+			fail_msg("client %d never reached the real server "
+			         "after the hang-ups: %s",
+			    i, core_status_str(st));
+		}
+		core_arena_free(a);
+		core_rpc_client_free(c[i]);
+	}
+	core_rpc_server_free(s);
+	core_tls_free(srv_t);
+	core_tls_free(ops);
+}
+
 /* The mechanism itself, without timing: a send to a peer that is gone
  * reports ECONNRESET, never the EPIPE nng would take for its own close. */
 static void
@@ -235,6 +420,8 @@ main(void)
 	    cmocka_unit_test(test_sendmsg_reports_a_gone_peer_as_a_reset),
 	    cmocka_unit_test(
 	        test_tls_listener_survives_hang_ups_mid_handshake),
+	    cmocka_unit_test(
+	        test_tls_dialers_redial_after_servers_hang_up_mid_handshake),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
