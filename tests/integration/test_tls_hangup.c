@@ -132,9 +132,10 @@ hang_up_mid_handshake(int port, useconds_t us)
 	mbedtls_ssl_config_free(&conf);
 }
 
-/* One Echo call from a new client (its own connection) to url. */
-static core_status
-call_new_client(const char *url, core_tls *t)
+/* A client of url with credentials t, which waits up to connect_wait_ms
+ * for its first connection. */
+static core_rpc_client *
+new_client(const char *url, core_tls *t, int connect_wait_ms)
 {
 	const char *urls[] = {url};
 	core_rpc_client_config cfg = {
@@ -143,22 +144,58 @@ call_new_client(const char *url, core_tls *t)
 	    .n_urls = 1,
 	    .conns_per_url = 1,
 	    .max_msg_bytes = 64 * 1024,
-	    .connect_wait_ms = 3000,
+	    .connect_wait_ms = connect_wait_ms,
 	    .tls = t,
 	};
 	core_rpc_client *c = NULL;
 	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
+	return c;
+}
+
+static core_status
+echo_once(core_rpc_client *c, int timeout_ms)
+{
 	core_arena *a = core_arena_new(0);
 	Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
 	req.seq = 42;
-	core_rpc_opts opts = {.timeout_ms = 5000};
+	core_rpc_opts opts = {.timeout_ms = timeout_ms};
 	core_rpc_reply reply;
 	ProtobufCMessage *out = NULL;
 	core_status st = core_rpc_call(c, ECHO, &req.base,
 	    &test__v1__echo_response__descriptor, &out, &opts, a, &reply);
 	core_arena_free(a);
+	return st;
+}
+
+/* One Echo call from a new client (its own connection) to url. */
+static core_status
+call_new_client(const char *url, core_tls *t)
+{
+	core_rpc_client *c = new_client(url, t, 3000);
+	core_status st = echo_once(c, 5000);
 	core_rpc_client_free(c);
 	return st;
+}
+
+/* The Echo server on listen_url (port 0: any), as svc-user. */
+static core_rpc_server *
+start_echo_server(const char *listen_url, core_tls *t)
+{
+	const char *urls[] = {listen_url};
+	core_rpc_server_config cfg = {
+	    .name = "hangup-test",
+	    .listen_urls = urls,
+	    .n_listen = 1,
+	    .workers = 2,
+	    .max_msg_bytes = 64 * 1024,
+	    .drain_ms = 2000,
+	    .tls = t,
+	};
+	core_rpc_server *s = NULL;
+	assert_int_equal(
+	    core_rpc_server_new(&cfg, &test_echo_service, 1, &s), 0);
+	assert_int_equal(core_rpc_server_start(s), 0);
+	return s;
 }
 
 static void
@@ -167,20 +204,7 @@ test_tls_listener_survives_hang_ups_mid_handshake(void **state)
 	(void) state;
 	core_tls *srv_t = creds("svc-user");
 	core_tls *ops = creds("ops");
-	const char *urls[] = {"tls+tcp://127.0.0.1:0"};
-	core_rpc_server_config cfg = {
-	    .name = "hangup-test",
-	    .listen_urls = urls,
-	    .n_listen = 1,
-	    .workers = 2,
-	    .max_msg_bytes = 64 * 1024,
-	    .drain_ms = 2000,
-	    .tls = srv_t,
-	};
-	core_rpc_server *s = NULL;
-	assert_int_equal(
-	    core_rpc_server_new(&cfg, &test_echo_service, 1, &s), 0);
-	assert_int_equal(core_rpc_server_start(s), 0);
+	core_rpc_server *s = start_echo_server("tls+tcp://127.0.0.1:0", srv_t);
 	int port = core_rpc_server_port(s);
 	char url[64];
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
@@ -300,24 +324,6 @@ fake_server_main(void *arg)
 	return NULL;
 }
 
-static core_rpc_client *
-dialing_client(const char *url, core_tls *t)
-{
-	const char *urls[] = {url};
-	core_rpc_client_config cfg = {
-	    .name = "echo",
-	    .urls = urls,
-	    .n_urls = 1,
-	    .conns_per_url = 1,
-	    .max_msg_bytes = 64 * 1024,
-	    .connect_wait_ms = 5000, /* the back-off is at most 1 s */
-	    .tls = t,
-	};
-	core_rpc_client *c = NULL;
-	assert_int_equal(core_rpc_client_new(&cfg, &c), 0);
-	return c;
-}
-
 static void
 test_tls_dialers_redial_after_servers_hang_up_mid_handshake(void **state)
 {
@@ -340,7 +346,7 @@ test_tls_dialers_redial_after_servers_hang_up_mid_handshake(void **state)
 	core_tls *ops = creds("ops");
 	core_rpc_client *c[FAKE_CLIENTS];
 	for (int i = 0; i < FAKE_CLIENTS; i++) {
-		c[i] = dialing_client(url, ops);
+		c[i] = new_client(url, ops, 5000); /* back-off: at most 1 s */
 	}
 	assert_int_equal(pthread_join(th, NULL), 0);
 	/* The fake server may have ended early (quiet for FAKE_QUIET_MS on a
@@ -350,35 +356,14 @@ test_tls_dialers_redial_after_servers_hang_up_mid_handshake(void **state)
 
 	/* The real server, on the same port. */
 	core_tls *srv_t = creds("svc-user");
-	const char *lurls[] = {url};
-	core_rpc_server_config scfg = {
-	    .name = "hangup-test",
-	    .listen_urls = lurls,
-	    .n_listen = 1,
-	    .workers = 2,
-	    .max_msg_bytes = 64 * 1024,
-	    .drain_ms = 2000,
-	    .tls = srv_t,
-	};
-	core_rpc_server *s = NULL;
-	assert_int_equal(
-	    core_rpc_server_new(&scfg, &test_echo_service, 1, &s), 0);
-	assert_int_equal(core_rpc_server_start(s), 0);
+	core_rpc_server *s = start_echo_server(url, srv_t);
 	for (int i = 0; i < FAKE_CLIENTS; i++) {
-		core_arena *a = core_arena_new(0);
-		Test__V1__EchoRequest req = TEST__V1__ECHO_REQUEST__INIT;
-		core_rpc_opts opts = {.timeout_ms = 10000};
-		core_rpc_reply reply;
-		ProtobufCMessage *out = NULL;
-		core_status st = core_rpc_call(c[i], ECHO, &req.base,
-		    &test__v1__echo_response__descriptor, &out, &opts, a,
-		    &reply);
+		core_status st = echo_once(c[i], 10000);
 		if (st != CORE_OK) {
 			fail_msg("client %d never reached the real server "
 			         "after the hang-ups: %s",
 			    i, core_status_str(st));
 		}
-		core_arena_free(a);
 		core_rpc_client_free(c[i]);
 	}
 	core_rpc_server_free(s);
