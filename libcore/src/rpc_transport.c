@@ -32,9 +32,10 @@
  * libnng.so calls: the same system call, with EPIPE reported as
  * ECONNRESET, which nng maps to NNG_ECONNRESET, a peer's fault after which
  * a listener accepts again at once and a dialer redials. Both errors mean
- * that the peer has gone, for every other user of sendmsg in these
- * processes too (libmicrohttpd treats them alike). test_tls_hangup shows
- * the listener surviving; tests/deploy checks each binary exports this. */
+ * that the peer has gone to the other sender with sendmsg in these
+ * processes too (libmicrohttpd closes the connection on either).
+ * test_tls_hangup shows listeners and dialers surviving such hang-ups; the
+ * ctest transport_guard_exported checks that each binary exports this. */
 __attribute__((visibility("default"))) ssize_t
 sendmsg(int fd, const struct msghdr *msg, int flags)
 {
