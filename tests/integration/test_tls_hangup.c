@@ -81,7 +81,8 @@ creds(const char *name)
 	return t;
 }
 
-/* The hanging-up client's randomness: it never finishes a handshake. */
+/* The randomness of the test's own TLS ends (the hanging-up client, the
+ * fake server): neither ever finishes a handshake. */
 static int
 weak_rng(void *arg, unsigned char *out, size_t n)
 {
