@@ -31,9 +31,9 @@
  * definition, in every executable that links the RPC transport, is the one
  * libnng.so calls: the same system call, with EPIPE reported as
  * ECONNRESET, which nng maps to NNG_ECONNRESET, a peer's fault after which
- * a listener accepts again at once and a dialer redials. Both errors mean
- * that the peer has gone to the other sender with sendmsg in these
- * processes too (libmicrohttpd closes the connection on either).
+ * a listener accepts again at once and a dialer redials. The only other
+ * library here that sends with sendmsg, libmicrohttpd, closes the
+ * connection on either error alike.
  * test_tls_hangup shows listeners and dialers surviving such hang-ups; the
  * ctest transport_guard_exported checks that each binary exports this. */
 __attribute__((visibility("default"))) ssize_t
