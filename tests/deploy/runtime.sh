@@ -89,7 +89,7 @@ check "and is signed by rpc_ca" \
 check "the CA's key stays in pki/, private" \
 	test "$(stat -c %a "$work/secrets/pki/ca.key")" = 600
 check "and is no compose secret" \
-	fails grep -qF "$(sed -n 2p "$work/secrets/pki/ca.key")" "$work/secrets/"*_tls_key
+	fails grep -qF -e "$(sed -n 2p "$work/secrets/pki/ca.key")" "$work/secrets/"*_tls_key
 
 run_init() { # SECRETS_DIR
 	PGHOST=127.0.0.1 PGPORT="$port" POSTGRES_USER=postgres \
@@ -105,7 +105,7 @@ sed -i 's|^postgresql://auth_svc:|postgresql://user_svc:|' "$work/bad/auth_datab
 check "init refuses a URL naming the wrong role" fails run_init "$work/bad" 2>"$work/bad.err"
 check "the refusal says why" grep -q 'must name the role auth_svc' "$work/bad.err"
 check "the refusal does not show the password" \
-	fails grep -qF "$(password_in "$work/bad/auth_database_url")" "$work/bad.err"
+	fails grep -qF -e "$(password_in "$work/bad/auth_database_url")" "$work/bad.err"
 
 # On a managed server the script runs as the provider's admin role, which
 # has CREATEROLE and CREATEDB but is no superuser.
@@ -290,9 +290,9 @@ for n in svc-auth svc-user-1 svc-admin; do
 	check "$n logs where $var points" \
 		grep -q "\"$var\":\"$work/local/" "$work/$n.log"
 	check "$n never logs its database password" \
-		fails grep -qF "$(password_in "$(sed -n "s/^$var=//p" "$work/svc/$n.env")")" "$work/$n.log"
+		fails grep -qF -e "$(password_in "$(sed -n "s/^$var=//p" "$work/svc/$n.env")")" "$work/$n.log"
 done
-check "svc-auth never logs the KEK" fails grep -qF "$(<"$work/local/auth_kek")" "$work/svc-auth.log"
+check "svc-auth never logs the KEK" fails grep -qF -e "$(<"$work/local/auth_kek")" "$work/svc-auth.log"
 check "svc-auth logs where AUTH_SMTP_PASSWORD_FILE points" \
 	grep -q "\"AUTH_SMTP_PASSWORD_FILE\":\"$work/local/auth_smtp_password\"" "$work/svc-auth.log"
 
@@ -385,8 +385,8 @@ check "  its link is at AUTH_PUBLIC_BASE_URL" test -n "$link"
 mail_token="${link##*token=}"
 code=$(json -o /dev/null -w '%{http_code}' -X POST "$base/email/verify" -d "{\"token\":\"$mail_token\"}")
 check "  and verifies ada's address through the edge" test "$code" = 200
-check "svc-auth never logs the SMTP password" fails grep -qF "$smtp_password" "$work/svc-auth.log"
-check "nor the link's token" fails grep -qF "${mail_token:-no token}" "$work/svc-auth.log"
+check "svc-auth never logs the SMTP password" fails grep -qF -e "$smtp_password" "$work/svc-auth.log"
+check "nor the link's token" fails grep -qF -e "${mail_token:-no token}" "$work/svc-auth.log"
 login() {
 	json -X POST "$base/login" -d '{"username":"ada","password":"correct horse battery"}' |
 		"$python" -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))'

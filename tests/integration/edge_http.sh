@@ -154,7 +154,7 @@ check "GET /sessions/current is 200" test "$code" = 200
 check "the current session is the login's" grep -q '"current":true' "$tmp/cur.json"
 check "with its client" grep -q '"user_agent":"curl/' "$tmp/cur.json"
 check "and when it was made and last used" grep -q '"created_at":"20.*"last_used_at":"20' "$tmp/cur.json"
-check "its id is in GET /sessions" grep -q "$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$tmp/cur.json")" \
+check "its id is in GET /sessions" grep -qF -e "\"id\":\"$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$tmp/cur.json")\"" \
   <(curl -s -H "Authorization: Bearer $token" "$base/sessions")
 code=$(curl -s -D "$tmp/cu.hdr" -o "$tmp/cu.json" -w '%{http_code}' "$base/sessions/current")
 check "GET /sessions/current without a token is 401" test "$code" = 401

@@ -89,7 +89,7 @@ early_in_step() { # waits until at least 10 s of the current step are left
 mails_saying() { # ADDRESS TEXT: how many mails to ADDRESS say TEXT (waits up to 10 s for one)
   local n=0
   for _ in $(seq 200); do
-    n=$(grep -l "^To: <$1>" "$maildir"/*.eml 2>/dev/null | xargs -r grep -l "$2" | wc -l)
+    n=$(grep -l "^To: <$1>" "$maildir"/*.eml 2>/dev/null | xargs -r grep -l -e "$2" | wc -l)
     ((n > 0)) && break
     sleep 0.05
   done
