@@ -86,6 +86,55 @@ nng_err(int rv)
 	}
 }
 
+/* Whether a handshake's error is the peer's doing: what it sent could not
+ * be read as TLS (a plain tcp:// client, a scanner), broke the protocol, was
+ * an alert (a client that distrusts our certificate), or carried a
+ * certificate that does not parse. Local failures (the random generator,
+ * our key, the configuration, mbed TLS's own limits) are not. */
+static bool
+peer_caused(int rv)
+{
+	int high = -(-rv & 0xFF80); /* mbed TLS's high-level part */
+	if (high <= MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO &&
+	    high >= MBEDTLS_ERR_SSL_BAD_HS_FINISHED) {
+		return true; /* every BAD_HS_ other than the two below */
+	}
+	if (high <= MBEDTLS_ERR_X509_FEATURE_UNAVAILABLE &&
+	    high >= MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT) {
+		return true; /* the peer's certificate does not parse */
+	}
+	switch (high) {
+	case MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE:
+	case MBEDTLS_ERR_SSL_INVALID_MAC:
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+	case MBEDTLS_ERR_SSL_UNKNOWN_CIPHER:
+	case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
+	case MBEDTLS_ERR_SSL_CERTIFICATE_TOO_LARGE:
+	case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+	case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+	case MBEDTLS_ERR_SSL_BAD_HS_NEW_SESSION_TICKET:
+	case MBEDTLS_ERR_SSL_UNEXPECTED_RECORD:
+	case MBEDTLS_ERR_SSL_INVALID_VERIFY_HASH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A failed handshake's nng error. The peer's failures are NNG_EPEERAUTH
+ * rather than NNG_ECRYPTO: nng 1.5.2's listener takes the one as the
+ * peer's and accepts again at once, the other as trouble of its own and
+ * pauses 100 ms before its next accept, which a stream of such peers (a
+ * tcp:// client dialling a tls+tcp:// port at every redial) would turn
+ * into a delay for every new connection. Local failures keep the pause. */
+static int
+handshake_err(int rv)
+{
+	int e = nng_err(rv);
+	return e == NNG_ECRYPTO && peer_caused(rv) ? NNG_EPEERAUTH : e;
+}
+
 static int
 bio_send(void *tls, const unsigned char *buf, size_t len)
 {
@@ -195,7 +244,7 @@ conn_handshake(nng_tls_engine_conn *ec)
 	}
 	if (rv != 0) {
 		log_handshake_failure(ec, rv);
-		ec->failed = nng_err(rv);
+		ec->failed = handshake_err(rv);
 		return ec->failed;
 	}
 	/* Verification is required on both sides, so the handshake only

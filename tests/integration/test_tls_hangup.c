@@ -6,7 +6,9 @@
  * ClientHello (the server is then writing its certificate flight into a
  * connection that is gone), and a new client's call must still be served.
  * Servers that hang up mid-handshake must likewise not stop a client's
- * dialer (the same error ends a dialer's redials). */
+ * dialer (the same error ends a dialer's redials). And a peer that fails
+ * the handshake (not TLS at all, or distrusting us) is reported to nng as
+ * the peer's fault, after which its listener does not pause. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +38,7 @@
 #include "core/rpc.h"
 #include "core/tls.h"
 #include "echo_service.h"
+#include "tls_internal.h"
 
 #define ECHO "/test.v1.Echo/Echo"
 #define HANG_UPS_PER_ROUND 25
@@ -415,6 +418,147 @@ test_sendmsg_reports_a_gone_peer_as_a_reset(void **state)
 	close(sv[0]);
 }
 
+/* A server-side stream of libcore's engine on 127.0.0.1 (any port). */
+typedef struct {
+	nng_tls_config *cfg;
+	nng_stream_listener *l;
+	nng_aio *aio;
+	int port;
+} bad_peer_server;
+
+static void
+bad_peer_server_start(bad_peer_server *b, core_tls *t)
+{
+	memset(b, 0, sizeof(*b));
+	assert_int_equal(tls_nng_config(t, true, NULL, &b->cfg), 0);
+	assert_int_equal(
+	    nng_stream_listener_alloc(&b->l, "tls+tcp://127.0.0.1:0"), 0);
+	assert_int_equal(
+	    nng_stream_listener_set_ptr(b->l, NNG_OPT_TLS_CONFIG, b->cfg), 0);
+	assert_int_equal(nng_stream_listener_listen(b->l), 0);
+	assert_int_equal(nng_stream_listener_get_int(
+	                     b->l, NNG_OPT_TCP_BOUND_PORT, &b->port),
+	    0);
+	assert_int_equal(nng_aio_alloc(&b->aio, NULL, NULL), 0);
+	nng_aio_set_timeout(b->aio, 10000);
+}
+
+static void
+bad_peer_server_stop(bad_peer_server *b)
+{
+	nng_aio_free(b->aio);
+	nng_stream_listener_free(b->l);
+	nng_tls_config_free(b->cfg);
+}
+
+/* Accepts the connection the caller just made, starts a read on it (the
+ * server's side of the handshake) and returns the stream. */
+static nng_stream *
+bad_peer_accept(bad_peer_server *b, uint8_t *buf, size_t len)
+{
+	nng_stream_listener_accept(b->l, b->aio);
+	nng_aio_wait(b->aio);
+	assert_int_equal(nng_aio_result(b->aio), 0);
+	nng_stream *s = nng_aio_get_output(b->aio, 0);
+	nng_iov iov = {.iov_buf = buf, .iov_len = len};
+	assert_int_equal(nng_aio_set_iov(b->aio, 1, &iov), 0);
+	nng_stream_recv(s, b->aio);
+	return s;
+}
+
+/* The error the server's read ended with. */
+static int
+bad_peer_result(bad_peer_server *b, nng_stream *s)
+{
+	nng_aio_wait(b->aio);
+	int rv = nng_aio_result(b->aio);
+	nng_stream_free(s);
+	return rv;
+}
+
+/* What a failed handshake reports to nng decides what nng 1.5.2's listener
+ * does next: after NNG_EPEERAUTH (the peer's fault) it accepts again at
+ * once, after NNG_ECRYPTO it pauses 100 ms. Peers that do not speak TLS,
+ * or distrust our certificate, must get the first. */
+static void
+test_tls_bad_peers_are_the_peers_fault(void **state)
+{
+	(void) state;
+	core_tls *t = creds("svc-user");
+	bad_peer_server b;
+	bad_peer_server_start(&b, t);
+#define BYTES(s) s, sizeof(s) - 1
+	static const struct {
+		const char *what;
+		const char *bytes;
+		size_t n;
+	} plain[] = {
+	    {"a tcp:// client's SP header", BYTES("\0SP\0\0\x10\0\0")},
+	    {"an HTTP request", BYTES("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
+	};
+#undef BYTES
+	uint8_t buf[64];
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		    .sin_port = htons((uint16_t) b.port),
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		assert_int_equal(
+		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+		nng_stream *s = bad_peer_accept(&b, buf, sizeof(buf));
+		assert_int_equal(write(fd, plain[i].bytes, plain[i].n),
+		    (ssize_t) plain[i].n);
+		int rv = bad_peer_result(&b, s);
+		close(fd); /* only now: the server read what was sent */
+		if (rv != NNG_EPEERAUTH) {
+			fail_msg("%s: %s, not the peer's fault", plain[i].what,
+			    nng_strerror(rv));
+		}
+	}
+
+	/* A TLS client that does not trust our certificate: its alert. */
+	mbedtls_net_context net;
+	mbedtls_ssl_config conf;
+	mbedtls_ssl_context ssl;
+	mbedtls_x509_crt not_our_ca;
+	char p[16], cert[128];
+	snprintf(p, sizeof(p), "%d", b.port);
+	snprintf(cert, sizeof(cert), "%s/pki/ops.crt", dir);
+	mbedtls_net_init(&net);
+	mbedtls_ssl_config_init(&conf);
+	mbedtls_ssl_init(&ssl);
+	mbedtls_x509_crt_init(&not_our_ca);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&not_our_ca, cert), 0);
+	assert_int_equal(
+	    mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
+	        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT),
+	    0);
+	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&conf, &not_our_ca, NULL);
+	mbedtls_ssl_conf_rng(&conf, weak_rng, NULL);
+	assert_int_equal(mbedtls_ssl_setup(&ssl, &conf), 0);
+	assert_int_equal(
+	    mbedtls_net_connect(&net, "127.0.0.1", p, MBEDTLS_NET_PROTO_TCP),
+	    0);
+	mbedtls_ssl_conf_read_timeout(&conf, 10000);
+	mbedtls_ssl_set_bio(
+	    &ssl, &net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+	nng_stream *s = bad_peer_accept(&b, buf, sizeof(buf));
+	assert_int_equal(
+	    mbedtls_ssl_handshake(&ssl), MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
+	int rv = bad_peer_result(&b, s);
+	mbedtls_net_free(&net);
+	mbedtls_ssl_free(&ssl);
+	mbedtls_ssl_config_free(&conf);
+	mbedtls_x509_crt_free(&not_our_ca);
+	if (rv != NNG_EPEERAUTH) {
+		fail_msg("a client's alert: %s, not the peer's fault",
+		    nng_strerror(rv));
+	}
+	bad_peer_server_stop(&b);
+	core_tls_free(t);
+}
+
 int
 main(void)
 {
@@ -425,6 +569,7 @@ main(void)
 	        test_tls_listener_survives_hang_ups_mid_handshake),
 	    cmocka_unit_test(
 	        test_tls_dialers_redial_after_servers_hang_up_mid_handshake),
+	    cmocka_unit_test(test_tls_bad_peers_are_the_peers_fault),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
