@@ -29,6 +29,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/engine.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "tls_internal.h"
 
@@ -206,12 +207,50 @@ conn_close(nng_tls_engine_conn *ec)
 	(void) mbedtls_ssl_close_notify(&ec->ctx);
 }
 
+/* Handshake failures logged per second, in the whole process: a scanner,
+ * or a tcp:// client redialling a tls+tcp:// port, fails thousands. */
+#define HANDSHAKE_LOGS_PER_S 5
+
+/* Whether this failure is logged; if so, *left_out is how many were not
+ * since the last one that was. */
+static bool
+handshake_log_allowed(unsigned long *left_out)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t second = -1;
+	static unsigned in_second;
+	static unsigned long skipped;
+	int64_t now = core_monotonic_ms() / 1000;
+	bool allowed;
+	pthread_mutex_lock(&mu);
+	if (now != second) {
+		second = now;
+		in_second = 0;
+	}
+	allowed = in_second < HANDSHAKE_LOGS_PER_S;
+	if (allowed) {
+		in_second++;
+		*left_out = skipped;
+		skipped = 0;
+	} else {
+		skipped++;
+	}
+	pthread_mutex_unlock(&mu);
+	return allowed;
+}
+
 /* Logs why a handshake failed: the certificate check's reasons when it
- * was that, else mbed TLS's text for the error. */
+ * was that, else mbed TLS's text for the error. At most
+ * HANDSHAKE_LOGS_PER_S a second; a line after some were left out says how
+ * many ("not_logged"). */
 static void
 log_handshake_failure(nng_tls_engine_conn *ec, int rv)
 {
-	char why[256] = "";
+	unsigned long left_out = 0;
+	if (!handshake_log_allowed(&left_out)) {
+		return;
+	}
+	char why[256] = "", skipped[24] = "";
 	uint32_t flags = mbedtls_ssl_get_verify_result(&ec->ctx);
 	if (rv == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 &&
 	    flags != (uint32_t) -1) {
@@ -227,8 +266,12 @@ log_handshake_failure(nng_tls_engine_conn *ec, int rv)
 	const char *side = ec->ctx.conf->endpoint == MBEDTLS_SSL_IS_SERVER
 	                       ? "server"
 	                       : "client";
+	/* The key list ends at the first NULL key: without a count, at
+	 * "not_logged"'s place. */
+	snprintf(skipped, sizeof(skipped), "%lu", left_out);
 	core_log_kv(CORE_LOG_WARN, "TLS handshake failed", "side", side,
-	    "own_identity", ec->creds->identity, "reason", why, NULL);
+	    "own_identity", ec->creds->identity, "reason", why,
+	    left_out > 0 ? "not_logged" : NULL, skipped, NULL);
 }
 
 static int

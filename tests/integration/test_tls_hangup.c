@@ -10,6 +10,7 @@
  * the handshake (not TLS at all, or distrusting us) is reported to nng as
  * the peer's fault, after which its listener does not pause. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 #include "test/v1/test.pb-c.h"
 
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/rpc.h"
 #include "core/tls.h"
@@ -559,6 +561,110 @@ test_tls_bad_peers_are_the_peers_fault(void **state)
 	core_tls_free(t);
 }
 
+/* One peer that is not TLS at all, on b: its handshake fails. */
+static void
+one_bad_peer(bad_peer_server *b)
+{
+	uint8_t buf[16];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	    .sin_port = htons((uint16_t) b->port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	nng_stream *s = bad_peer_accept(b, buf, sizeof(buf));
+	assert_int_equal(write(fd, "\0SP\0\0\x10\0\0", 8), 8);
+	assert_int_equal(bad_peer_result(b, s), NNG_EPEERAUTH);
+	close(fd);
+}
+
+/* The "TLS handshake failed" lines of the log file at path from byte
+ * offset on: how many, and the sum of their "not_logged" counts. */
+static void
+handshake_lines(const char *path, long offset, int *lines, long *not_logged)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+	char line[1024];
+	*lines = 0;
+	*not_logged = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "\"msg\":\"TLS handshake failed\"") == NULL) {
+			continue;
+		}
+		(*lines)++;
+		const char *n = strstr(line, "\"not_logged\":\"");
+		if (n != NULL) {
+			*not_logged +=
+			    strtol(n + strlen("\"not_logged\":\""), NULL, 10);
+		}
+	}
+	fclose(f);
+}
+
+static long
+file_size(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* A flood of failing handshakes logs a few lines a second, and every
+ * failure is accounted for: logged, or counted in the next line's
+ * "not_logged". */
+static void
+test_tls_handshake_failures_are_logged_a_few_a_second(void **state)
+{
+	(void) state;
+	enum { FLOOD = 60 };
+	char path[128];
+	snprintf(path, sizeof(path), "%s/stderr.log", dir);
+	int log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(log_fd >= 0);
+	int saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
+	core_log_init("test_tls_hangup", CORE_LOG_WARN, true);
+
+	core_tls *t = creds("svc-user");
+	bad_peer_server b;
+	bad_peer_server_start(&b, t);
+	/* A first failure in a second of its own takes up the count of the
+	 * earlier tests' failures; what follows is this test's. */
+	usleep(1100 * 1000);
+	one_bad_peer(&b);
+	long from = file_size(path);
+	int64_t t0 = core_monotonic_ms();
+	for (int i = 0; i < FLOOD; i++) {
+		one_bad_peer(&b);
+	}
+	int64_t flood_ms = core_monotonic_ms() - t0;
+	usleep(1100 * 1000); /* the next one is logged, with the count */
+	one_bad_peer(&b);
+	bad_peer_server_stop(&b);
+	core_tls_free(t);
+
+	core_log_init("test_tls_hangup", CORE_LOG_ERROR, false);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(log_fd);
+	int lines;
+	long not_logged;
+	handshake_lines(path, from, &lines, &not_logged);
+	print_message("%d failures in %lld ms, then one: %d lines, %ld "
+	              "counted as not logged\n",
+	    FLOOD, (long long) flood_ms, lines, not_logged);
+	assert_int_equal(lines + not_logged, FLOOD + 1);
+	/* At most 5 lines in each second the flood touched, and the last. */
+	assert_true(lines <= 5 * (int) (flood_ms / 1000 + 2) + 1);
+	if (flood_ms < 5000) {
+		assert_true(not_logged > 0);
+	}
+}
+
 int
 main(void)
 {
@@ -570,6 +676,8 @@ main(void)
 	    cmocka_unit_test(
 	        test_tls_dialers_redial_after_servers_hang_up_mid_handshake),
 	    cmocka_unit_test(test_tls_bad_peers_are_the_peers_fault),
+	    cmocka_unit_test(
+	        test_tls_handshake_failures_are_logged_a_few_a_second),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
