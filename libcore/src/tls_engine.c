@@ -98,7 +98,7 @@ peer_caused(int rv)
 	int high = -(-rv & 0xFF80); /* mbed TLS's high-level part */
 	if (high <= MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO &&
 	    high >= MBEDTLS_ERR_SSL_BAD_HS_FINISHED) {
-		return true; /* every BAD_HS_ other than the two below */
+		return true; /* a BAD_HS_ (two more are in the switch) */
 	}
 	if (high <= MBEDTLS_ERR_X509_FEATURE_UNAVAILABLE &&
 	    high >= MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT) {
