@@ -7,6 +7,18 @@ svc_env_db=""
 # shellcheck source=scripts/ports.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/ports.sh"
 
+# eventually SECONDS COMMAND...: runs COMMAND until it succeeds, for at most
+# SECONDS. For what a process does after what the test saw: a log line
+# written after the database change or the HTTP answer the test waited for.
+eventually() {
+  local end=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < end)) || return 1
+    sleep 0.1
+  done
+}
+
 svc_env_setup() {
   : "${TEST_PG_PORT:?run the tests with scripts/test.sh (TEST_PG_PORT is not set)}"
   : "${TEST_REDIS_URL:?run the tests with scripts/test.sh (TEST_REDIS_URL is not set)}"
