@@ -144,6 +144,7 @@ check "enrolling again while on is 400" \
 
 # ---- Login ---------------------------------------------------------------
 early_in_step # the ticket lives 8 s: no wait between it and its code
+t_login=$(date +%s)
 check "login with the password is 200" test "$(login ada)" = 200
 check "  mfa_required" test "$(jq .mfa_required "$tmp/body")" = true
 check "  with a ticket of 43 characters" test "$(jq -r '.mfa_ticket | length' "$tmp/body")" = 43
@@ -165,7 +166,9 @@ rt=$(jq -r .refresh_token "$tmp/body")
 check "  an access token with amr [pwd, otp]" test "$(claim "$at" amr)" = '["pwd","otp"]'
 check "  CheckToken (rpcctl) says amr [pwd, otp] too" \
   test "$("$build/cli/rpcctl" call auth.CheckToken "{\"token\":\"$at\"}" | jq -c .claims.amr)" = '["pwd","otp"]'
-check "  and auth_time now" test $(($(date +%s) - $(claim "$at" auth_time))) -le 5
+auth_time=$(claim "$at" auth_time)
+check "  and auth_time now ($auth_time)" \
+  test "$auth_time" -ge "$t_login" -a "$auth_time" -le "$(date +%s)"
 check "  the token cookies are set" test "$(grep -ci '^set-cookie' "$tmp/head")" -ge 2
 check "  a refresh keeps amr [pwd, otp]" \
   test "$(req POST /refresh "{\"refresh_token\":\"$rt\"}")" = 200
@@ -242,7 +245,22 @@ check "  and the recovery code stays unused" \
 # One recovery code, 20 callers at once (each with a ticket of its own):
 # exactly one gets in.
 ip=192.0.2.4
-for i in $(seq 20); do ticket_of ada >"$tmp/t.$i"; done
+# Four logins at a time, each with a body of its own: one after another, 20
+# logins could outlast the first ticket's AUTH_MFA_TICKET_TTL_S on a loaded
+# machine under the sanitizers.
+ticket_into() { # NAME FILE: logs in: the mfa ticket into FILE
+  curl -s -X POST -H 'Content-Type: application/json' -H "X-Forwarded-For: $ip" -A "$ua" \
+    -d "{\"username\":\"$1\",\"password\":\"$pw\"}" "$edge_base/login" | jq -r .mfa_ticket >"$2"
+}
+batch=()
+for i in $(seq 20); do
+  ticket_into ada "$tmp/t.$i" &
+  batch+=($!)
+  if ((${#batch[@]} == 4)); then
+    wait "${batch[@]}"
+    batch=()
+  fi
+done
 check "  (the 20 tickets are live)" \
   test "$(redis-cli -u "$TEST_REDIS_URL" --scan --pattern 'mfa_ticket:*' | wc -l)" = 20
 rc=$(sed -n 3p "$tmp/ada.codes")
