@@ -25,12 +25,8 @@ cleanup() {
 trap cleanup EXIT
 svc_env_setup
 
-# A free port, below the kernel's ephemeral range (32768+) so it cannot
-# collide with ports other tests get from the kernel.
-for _ in $(seq 50); do
-  port=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-done
+# A free port, reserved against the other tests' (scripts/ports.sh).
+port=$(free_port)
 url="tcp://127.0.0.1:$port"
 
 AUTH_RPC_LISTEN=$url LOG_LEVEL=warn "$build/svc-auth/svc-auth" 2>"$tmp/svc.log" &
@@ -85,11 +81,7 @@ grep -q '^code: UNIMPLEMENTED' "$tmp/reply2.txt" || { echo "FAIL: expected UNIMP
 "$src/scripts/certs.sh" init "$tmp/other" >/dev/null
 "$src/scripts/certs.sh" issue "$tmp/pki" expired --not-before 20200101000000Z \
   --not-after 20200102000000Z >/dev/null
-for _ in $(seq 50); do
-  tls_port=$((20000 + RANDOM % 12000))
-  ((tls_port != port)) || continue
-  (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null || break
-done
+tls_port=$(free_port "$port")
 tls_url="tls+tcp://localhost:$tls_port"
 # A Redis database of its own: the login counters this part fills for
 # 127.0.0.1 must not throttle tests running beside it (or a rerun).

@@ -26,10 +26,7 @@ if [[ ! -f $mods/node_modules/jose/package.json ]]; then
   npm install --silent --no-audit --no-fund --prefix "$mods" jose@5 >/dev/null
 fi
 
-for _ in $(seq 50); do
-  port=$((20000 + RANDOM % 12000))
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-done
+port=$(free_port)
 url=tcp://127.0.0.1:$port
 AUTH_RPC_LISTEN=$url LOG_LEVEL=warn "$build/svc-auth/svc-auth" 2>"$tmp/svc.log" &
 pid=$!
