@@ -95,7 +95,7 @@ edge_env_start() {
   fi
   edge_base=http://127.0.0.1:$edge_port
   local code=000
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "$edge_base/readyz" || true)
     [[ $code == 200 ]] && return 0
     sleep 0.05

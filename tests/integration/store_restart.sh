@@ -200,7 +200,7 @@ loaded() {
 mid_read() {
   local i pids=() refused=0
   rm -f "$work"/mid.*
-  redis-cli -p "$redis_port" CLIENT PAUSE 3000 ALL >/dev/null
+  redis-cli -p "$redis_port" CLIENT PAUSE 10000 ALL >/dev/null
   for i in $(seq 12); do
     {
       rc=0
@@ -210,7 +210,9 @@ mid_read() {
     } &
     pids+=($!)
   done
-  sleep 0.6
+  # Time for some of the 12 (sanitized processes, each a TLS handshake) to
+  # reach the paused Redis; a paused Redis cannot be asked which have.
+  sleep 1.5
   redis_restart
   wait "${pids[@]}"
   for i in $(seq 12); do
