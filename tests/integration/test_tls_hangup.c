@@ -478,6 +478,35 @@ bad_peer_result(bad_peer_server *b, nng_stream *s)
 	return rv;
 }
 
+/* A peer on b that sends n bytes (not TLS) and waits for the server to
+ * fail its handshake: the server's error. */
+static int
+plain_peer(bad_peer_server *b, const char *bytes, size_t n)
+{
+	uint8_t buf[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	    .sin_port = htons((uint16_t) b->port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	nng_stream *s = bad_peer_accept(b, buf, sizeof(buf));
+	assert_int_equal(write(fd, bytes, n), (ssize_t) n);
+	int rv = bad_peer_result(b, s);
+	close(fd); /* only now: the server read what was sent */
+	return rv;
+}
+
+/* A tcp:// client's SP header (REQ): what a misconfigured client sends. */
+#define SP_HEADER "\0SP\0\0\x30\0\0"
+
+/* One peer that is not TLS at all, on b: its handshake fails. */
+static void
+one_bad_peer(bad_peer_server *b)
+{
+	assert_int_equal(
+	    plain_peer(b, SP_HEADER, sizeof(SP_HEADER) - 1), NNG_EPEERAUTH);
+}
+
 /* What a failed handshake reports to nng decides what nng 1.5.2's listener
  * does next: after NNG_EPEERAUTH (the peer's fault) it accepts again at
  * once, after NNG_ECRYPTO it pauses 100 ms. Peers that do not speak TLS,
@@ -495,23 +524,12 @@ test_tls_bad_peers_are_the_peers_fault(void **state)
 		const char *bytes;
 		size_t n;
 	} plain[] = {
-	    {"a tcp:// client's SP header", BYTES("\0SP\0\0\x10\0\0")},
+	    {"a tcp:// client's SP header", BYTES(SP_HEADER)},
 	    {"an HTTP request", BYTES("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
 	};
 #undef BYTES
-	uint8_t buf[64];
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in sa = {.sin_family = AF_INET,
-		    .sin_port = htons((uint16_t) b.port),
-		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		assert_int_equal(
-		    connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-		nng_stream *s = bad_peer_accept(&b, buf, sizeof(buf));
-		assert_int_equal(write(fd, plain[i].bytes, plain[i].n),
-		    (ssize_t) plain[i].n);
-		int rv = bad_peer_result(&b, s);
-		close(fd); /* only now: the server read what was sent */
+		int rv = plain_peer(&b, plain[i].bytes, plain[i].n);
 		if (rv != NNG_EPEERAUTH) {
 			fail_msg("%s: %s, not the peer's fault", plain[i].what,
 			    nng_strerror(rv));
@@ -519,6 +537,7 @@ test_tls_bad_peers_are_the_peers_fault(void **state)
 	}
 
 	/* A TLS client that does not trust our certificate: its alert. */
+	uint8_t buf[64];
 	mbedtls_net_context net;
 	mbedtls_ssl_config conf;
 	mbedtls_ssl_context ssl;
@@ -559,22 +578,6 @@ test_tls_bad_peers_are_the_peers_fault(void **state)
 	}
 	bad_peer_server_stop(&b);
 	core_tls_free(t);
-}
-
-/* One peer that is not TLS at all, on b: its handshake fails. */
-static void
-one_bad_peer(bad_peer_server *b)
-{
-	uint8_t buf[16];
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-	    .sin_port = htons((uint16_t) b->port),
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	nng_stream *s = bad_peer_accept(b, buf, sizeof(buf));
-	assert_int_equal(write(fd, "\0SP\0\0\x10\0\0", 8), 8);
-	assert_int_equal(bad_peer_result(b, s), NNG_EPEERAUTH);
-	close(fd);
 }
 
 /* The "TLS handshake failed" lines of the log file at path from byte
